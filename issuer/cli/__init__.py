@@ -1,0 +1,43 @@
+"""The ``zorgid`` command line.
+
+Each module in this package adds its own sub-commands through a
+``register(subparsers)`` function, so that a new command is one new file and
+no central table has to be edited (and merged) by every change.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import pkgutil
+import sys
+from collections.abc import Sequence
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Collect every command module of this package into one parser."""
+    parser = argparse.ArgumentParser(
+        prog="zorgid", description="ZORG-ID issuance engine for UZI-based mobile IDs."
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+        if info.name.startswith("_"):
+            continue
+        module = importlib.import_module(f"{__name__}.{info.name}")
+        register = getattr(module, "register", None)
+        if register is not None:
+            register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the console script; returns the process exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    func = args.func
+    status: int = func(args)
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())
