@@ -2,3 +2,47 @@
 
 Imports nothing of the project: the issuer reads a validated policy from here.
 """
+
+from policies.schema import (
+    DEFAULT_POLICY_PATH,
+    ApprovalPolicy,
+    CertificatePolicy,
+    EnrolmentPolicy,
+    KeyPolicy,
+    OcspPolicy,
+    Policy,
+    PolicyError,
+    PolicyVersion,
+    ProfilePolicy,
+    QrPolicy,
+    TermsPolicy,
+    TermsVersion,
+    UziPolicy,
+    canonical_bytes,
+    default_policy,
+    dump,
+    load_policy,
+    parse_policy,
+)
+
+__all__ = [
+    "DEFAULT_POLICY_PATH",
+    "ApprovalPolicy",
+    "CertificatePolicy",
+    "EnrolmentPolicy",
+    "KeyPolicy",
+    "OcspPolicy",
+    "Policy",
+    "PolicyError",
+    "PolicyVersion",
+    "ProfilePolicy",
+    "QrPolicy",
+    "TermsPolicy",
+    "TermsVersion",
+    "UziPolicy",
+    "canonical_bytes",
+    "default_policy",
+    "dump",
+    "load_policy",
+    "parse_policy",
+]
