@@ -1,0 +1,35 @@
+"""Storage of the engine: SQLAlchemy 2 Core tables, Alembic migrations, small repositories.
+
+The engine keeps no state of its own between requests (ARCHITECTURE.md §7):
+everything lives in this database, SQLite by default, PostgreSQL when several
+engine processes share one. Start-up calls :func:`check_schema`; the operator
+runs ``zorgid db upgrade``.
+"""
+
+from __future__ import annotations
+
+from issuer.store import schema
+from issuer.store.engine import create_engine_for, is_sqlite
+from issuer.store.errors import (
+    ReservationStateError,
+    SchemaOutOfDateError,
+    SerialInUseError,
+    StoreError,
+)
+from issuer.store.migrate import check_schema, current_revision, head_revision, upgrade
+from issuer.store.types import UtcDateTime
+
+__all__ = [
+    "ReservationStateError",
+    "SchemaOutOfDateError",
+    "SerialInUseError",
+    "StoreError",
+    "UtcDateTime",
+    "check_schema",
+    "create_engine_for",
+    "current_revision",
+    "head_revision",
+    "is_sqlite",
+    "schema",
+    "upgrade",
+]

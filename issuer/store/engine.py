@@ -1,0 +1,106 @@
+"""Engine creation: one place that knows how each back end must be set up.
+
+SQLite (the embedded default) needs three things the driver does not do by
+itself: foreign keys on (off by default in SQLite), WAL (readers do not block
+the writer) and a busy timeout (a second process waits for the write lock
+instead of failing at once). Every SQLite transaction also starts with
+``BEGIN IMMEDIATE``: the write lock is taken at the start, so a transaction that
+reads the audit chain head and then writes can never fail half-way with
+"database is locked" because another writer committed in between (SQLite
+cannot upgrade a read snapshot that has become stale). This serialises
+writers, which is SQLite's model anyway.
+
+PostgreSQL (several engine processes on several machines) gets a bounded pool
+with ``pool_pre_ping`` so a restarted server or a dropped connection does not
+surface as an error on the next request.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+
+SQLITE_BUSY_TIMEOUT_S = 30.0
+"""How long a SQLite writer waits for the lock: long enough for a burst of issuance."""
+
+PG_POOL_SIZE = 10
+PG_MAX_OVERFLOW = 10
+PG_POOL_RECYCLE_S = 1800
+
+
+def _is_valid_schema_name(name: str) -> bool:
+    return name.isidentifier() and name.isascii()
+
+
+def create_engine_for(url: str, *, pg_schema: str | None = None, echo: bool = False) -> sa.Engine:
+    """Create an engine for *url* with the settings its back end needs (see module doc).
+
+    ``pg_schema`` puts every table in that PostgreSQL schema (``search_path``
+    set through the connection's ``options``); tests use it for a fresh schema
+    per run. It is refused for SQLite, where it would mean nothing.
+    """
+    parsed = make_url(url)
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        if pg_schema is not None:
+            raise ValueError(
+                f"got pg_schema={pg_schema!r} for SQLite URL {parsed!r}; "
+                "expected pg_schema only with a postgresql URL: drop the argument"
+            )
+        engine = sa.create_engine(
+            parsed,
+            echo=echo,
+            connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S, "check_same_thread": False},
+        )
+        _setup_sqlite(engine)
+        return engine
+    if backend == "postgresql":
+        connect_args: dict[str, Any] = {}
+        if pg_schema is not None:
+            if not _is_valid_schema_name(pg_schema):
+                raise ValueError(
+                    f"got PostgreSQL schema name {pg_schema!r}; expected an ASCII identifier "
+                    "(letters, digits, underscore)"
+                )
+            connect_args["options"] = f"-c search_path={pg_schema}"
+        return sa.create_engine(
+            parsed,
+            echo=echo,
+            pool_size=PG_POOL_SIZE,
+            max_overflow=PG_MAX_OVERFLOW,
+            pool_pre_ping=True,
+            pool_recycle=PG_POOL_RECYCLE_S,
+            connect_args=connect_args,
+        )
+    raise ValueError(
+        f"got database URL for back end {backend!r}; expected sqlite:///PATH or "
+        "postgresql+psycopg://USER@HOST:PORT/DB"
+    )
+
+
+def _setup_sqlite(engine: sa.Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, connection_record: Any) -> None:
+        # Let SQLAlchemy, not the sqlite3 module, decide when transactions begin.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("PRAGMA foreign_keys = ON")
+            cursor.execute(f"PRAGMA busy_timeout = {int(SQLITE_BUSY_TIMEOUT_S * 1000)}")
+            if engine.url.database not in (None, "", ":memory:"):
+                cursor.execute("PRAGMA journal_mode = WAL")
+                cursor.execute("PRAGMA synchronous = NORMAL")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: sa.Connection) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def is_sqlite(bind: sa.Engine | sa.Connection) -> bool:
+    """Whether *bind* talks to SQLite (locking differs, see :mod:`issuer.audit.log`)."""
+    return bind.dialect.name == "sqlite"

@@ -1,0 +1,59 @@
+"""Typed errors of the storage layer.
+
+Each message says what was found, what was expected and what to do, and
+never carries a secret (tokens and handles are stored and shown as hashes only).
+"""
+
+from __future__ import annotations
+
+
+class StoreError(Exception):
+    """Base of every storage error."""
+
+
+class SchemaOutOfDateError(StoreError):
+    """The database schema is not at the revision this code was built for.
+
+    Raised at start-up by :func:`issuer.store.check_schema` so that a server
+    never runs against a schema it does not understand.
+    """
+
+    def __init__(self, *, found: str | None, expected: str, url: str) -> None:
+        self.found = found
+        self.expected = expected
+        shown = found if found is not None else "none (empty database)"
+        super().__init__(
+            f"database schema at {url} is at revision {shown}, expected {expected}: "
+            "run `zorgid db upgrade --config FILE` (or `zorgid db upgrade --database URL`) "
+            "and start again"
+        )
+
+
+class SerialInUseError(StoreError):
+    """A serial number was drawn that the issuer already used or reserved.
+
+    RFC 5280 §4.1.2.2: the serial must be unique for each certificate issued by
+    a given CA. With >= 64 random bits a collision means a broken random source
+    or a replayed request; the caller draws a new serial.
+    """
+
+    def __init__(self, *, issuer: str, serial: str) -> None:
+        self.issuer = issuer
+        self.serial = serial
+        super().__init__(
+            f"serial {serial} is already reserved or used by issuer {issuer}; "
+            "expected a fresh serial: draw a new random serial and retry"
+        )
+
+
+class ReservationStateError(StoreError):
+    """A serial reservation was asked to change from a state that does not allow it."""
+
+    def __init__(self, *, issuer: str, serial: str, found: str | None, expected: str) -> None:
+        self.issuer = issuer
+        self.serial = serial
+        shown = found if found is not None else "no reservation"
+        super().__init__(
+            f"serial reservation {serial} of issuer {issuer} is in state {shown}, expected "
+            f"{expected}: reserve a new serial with reserve_serial() before issuing"
+        )

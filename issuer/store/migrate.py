@@ -1,0 +1,77 @@
+"""Schema migrations (Alembic, configured in code) and the start-up schema check.
+
+Alembic is configured here rather than through an ``alembic.ini`` so the
+installed package carries everything it needs and no working directory or
+extra file decides which database gets migrated.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+
+from issuer.store.engine import create_engine_for
+from issuer.store.errors import SchemaOutOfDateError
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+
+
+def alembic_config() -> Config:
+    """The Alembic configuration of this package (script location only)."""
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    return cfg
+
+
+def head_revision() -> str:
+    """The revision this code expects the database to be at."""
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    if head is None:
+        raise RuntimeError(f"no migrations found under {MIGRATIONS_DIR}; the package is broken")
+    return head
+
+
+def current_revision(engine: sa.Engine) -> str | None:
+    """The revision the database is at, or ``None`` when it was never migrated."""
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def upgrade(engine_or_url: sa.Engine | str, revision: str = "head") -> str:
+    """Apply every pending migration in one transaction; return the revision reached.
+
+    Safe to run again: an up-to-date database is left unchanged. On PostgreSQL
+    and SQLite DDL is transactional, so a failed migration leaves the old schema.
+    """
+    owned = isinstance(engine_or_url, str)
+    engine = create_engine_for(engine_or_url) if isinstance(engine_or_url, str) else engine_or_url
+    try:
+        cfg = alembic_config()
+        with engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, revision)
+        reached = current_revision(engine)
+        return reached if reached is not None else ""
+    finally:
+        if owned:
+            engine.dispose()
+
+
+def check_schema(engine: sa.Engine) -> None:
+    """Refuse to run against a schema this code was not built for.
+
+    Raises :class:`SchemaOutOfDateError` (whose message says to run
+    ``zorgid db upgrade --config FILE``) when the database is empty, behind, or
+    at a revision this code does not know (a newer engine migrated it).
+    """
+    expected = head_revision()
+    found = current_revision(engine)
+    if found != expected:
+        raise SchemaOutOfDateError(
+            found=found, expected=expected, url=engine.url.render_as_string(hide_password=True)
+        )

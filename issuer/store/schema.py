@@ -1,0 +1,368 @@
+"""The engine's tables (SQLAlchemy Core), shared by every engine process.
+
+Several engine processes on several machines share one database and keep no
+state of their own between requests (ARCHITECTURE.md §7), so everything a later
+request needs -- challenges, sessions, tokens, serial reservations, the audit
+chain head -- lives here. Rules the database can enforce are enforced here
+(unique serials per issuer, single-use tokens by hash, foreign keys), not only
+in Python.
+
+Conventions:
+
+- timestamps are :class:`~issuer.store.types.UtcDateTime` (aware UTC, same text
+  on SQLite and PostgreSQL);
+- identifiers of rows the engine creates are random UUID text (``String(36)``):
+  no sequence shared between nodes, nothing guessable;
+- secrets are never stored: enrolment tokens and session handles only as
+  lowercase hex SHA-256 (``*_sha256``, ``String(64)``);
+- serial numbers are lowercase hex without leading zeros (``String(40)``: at most
+  20 octets, RFC 5280 §4.1.2.2); ``issuer`` is the issuing CA's identifier,
+  the lowercase hex SHA-256 of its SubjectPublicKeyInfo DER;
+- JSON columns hold plain data (``sa.JSON``: ``jsonb``-free, same on both).
+
+Changing a table here needs a new migration in ``issuer/store/migrations/versions``;
+``tests/store/test_migrations.py`` fails when the two disagree.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from issuer.store.types import UtcDateTime
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_N_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+"""Deterministic constraint names so migrations can refer to them on both back ends."""
+
+metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
+
+Id = sa.String(36)
+Sha256Hex = sa.String(64)
+SerialHex = sa.String(40)
+
+
+def _id() -> sa.Column[str]:
+    return sa.Column("id", Id, primary_key=True)
+
+
+# --- people and organisations ------------------------------------------------
+
+persons = sa.Table(
+    "persons",
+    metadata,
+    _id(),
+    sa.Column("uzi_number", sa.String(16), nullable=False, unique=True),
+    sa.Column("given_names", sa.String(128), nullable=False),
+    sa.Column("surname", sa.String(128), nullable=False),
+    sa.Column("title", sa.String(64), nullable=True),
+    sa.Column("date_of_birth", sa.String(10), nullable=True, comment="ISO 8601 date, entered"),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("frozen_at", UtcDateTime, nullable=True, comment="after this only the operator"),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.Column("updated_by", sa.String(256), nullable=True, comment="operator identity"),
+)
+"""A healthcare professional, keyed by UZI number (the card holder's register number)."""
+
+uzi_attributes = sa.Table(
+    "uzi_attributes",
+    metadata,
+    _id(),
+    sa.Column("person_id", Id, sa.ForeignKey("persons.id"), nullable=False, index=True),
+    sa.Column("card_type", sa.String(1), nullable=False),
+    sa.Column("ura", sa.String(8), nullable=False, comment="subscriber number"),
+    sa.Column("role_code", sa.String(16), nullable=False),
+    sa.Column("agb_code", sa.String(8), nullable=False),
+    sa.Column("verified_at", UtcDateTime, nullable=False),
+    sa.Column("card_certificate_sha256", Sha256Hex, nullable=False),
+    sa.Column("registration_id", Id, nullable=True, comment="the proof it came from"),
+    sa.Column("retired_at", UtcDateTime, nullable=True),
+    sa.UniqueConstraint("person_id", "card_type", "ura", "role_code"),
+)
+"""One verified combination of UZI attributes of a person (one per card/role/URA)."""
+
+organisations = sa.Table(
+    "organisations",
+    metadata,
+    _id(),
+    sa.Column("ura", sa.String(8), nullable=False, unique=True),
+    sa.Column("name", sa.String(256), nullable=False),
+    sa.Column("registered_at", UtcDateTime, nullable=False),
+    sa.Column("registered_by", sa.String(256), nullable=False, comment="operator identity"),
+)
+"""An organisation pre-registered by the operator (URA + name), flow 4."""
+
+organisation_admins = sa.Table(
+    "organisation_admins",
+    metadata,
+    sa.Column(
+        "organisation_id", Id, sa.ForeignKey("organisations.id"), primary_key=True
+    ),
+    sa.Column("person_id", Id, sa.ForeignKey("persons.id"), primary_key=True),
+    sa.Column("mobile_id_id", Id, sa.ForeignKey("mobile_ids.id"), nullable=False),
+    sa.Column("terms_version", sa.String(32), nullable=False),
+    sa.Column("card_certificate_sha256", Sha256Hex, nullable=False),
+    sa.Column("validated_at", UtcDateTime, nullable=False),
+    sa.Column("revoked_at", UtcDateTime, nullable=True),
+)
+"""A validated administrator of an organisation, bound to their mobile ID (flow 4)."""
+
+# --- registrations / enrolments ----------------------------------------------
+
+registrations = sa.Table(
+    "registrations",
+    metadata,
+    _id(),
+    sa.Column(
+        "kind",
+        sa.String(16),
+        nullable=False,
+        comment="registration | reset | attributes",
+    ),
+    sa.Column(
+        "state",
+        sa.String(16),
+        nullable=False,
+        comment="started | data_entered | confirmed | redeemed | cancelled",
+    ),
+    sa.Column("portal_identity", sa.String(256), nullable=False),
+    sa.Column("person_id", Id, sa.ForeignKey("persons.id"), nullable=True, index=True),
+    sa.Column("terms_version", sa.String(32), nullable=True),
+    sa.Column("frozen_data", sa.JSON, nullable=True, comment="identity as confirmed"),
+    # evidence of the UZI-pas proof (flow 1)
+    sa.Column("card_certificate", sa.LargeBinary, nullable=True, comment="DER"),
+    sa.Column("card_chain", sa.JSON, nullable=True, comment="list of base64 DER"),
+    sa.Column("challenge_nonce", sa.LargeBinary, nullable=True),
+    sa.Column("card_signature", sa.LargeBinary, nullable=True),
+    sa.Column("proven_at", UtcDateTime, nullable=True),
+    # the enrolment token (registration QR), stored as a hash only
+    sa.Column("token_sha256", Sha256Hex, nullable=True, unique=True),
+    sa.Column("token_expires_at", UtcDateTime, nullable=True),
+    sa.Column("token_used_at", UtcDateTime, nullable=True),
+    sa.Column("failed_attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("csr_sha256", Sha256Hex, nullable=True, comment="redeeming CSR, for retries"),
+    sa.Column("certificate_id", Id, nullable=True),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.Column("confirmed_at", UtcDateTime, nullable=True),
+    sa.Column("policy_version", sa.Integer, nullable=True),
+)
+"""A registration (flow 2), a PIN-forgotten reset (flow 6) or an attribute registration (flow 5).
+
+The enrolment token is single use: redeem with
+:func:`issuer.store.repo.consume_enrolment_token` (one ``UPDATE ... WHERE
+token_used_at IS NULL``), so a hundred concurrent redemptions give one winner.
+"""
+
+mobile_ids = sa.Table(
+    "mobile_ids",
+    metadata,
+    _id(),
+    sa.Column("person_id", Id, sa.ForeignKey("persons.id"), nullable=False, index=True),
+    sa.Column("spki_sha256", Sha256Hex, nullable=False, unique=True),
+    sa.Column("public_key", sa.LargeBinary, nullable=False, comment="SubjectPublicKeyInfo DER"),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("retired_at", UtcDateTime, nullable=True),
+)
+"""A phone key pair of a person (the key stays on the phone; we keep its public key)."""
+
+# --- issuance -----------------------------------------------------------------
+
+serial_reservations = sa.Table(
+    "serial_reservations",
+    metadata,
+    sa.Column("issuer", Sha256Hex, primary_key=True),
+    sa.Column("serial", SerialHex, primary_key=True),
+    sa.Column("request_sha256", Sha256Hex, nullable=False, comment="digest of the intent"),
+    sa.Column("policy_version", sa.Integer, nullable=False),
+    sa.Column("state", sa.String(8), nullable=False, comment="reserved | issued | failed"),
+    sa.Column("registration_id", Id, nullable=True),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("finished_at", UtcDateTime, nullable=True),
+    sa.Column("failure", sa.String(512), nullable=True),
+    sa.CheckConstraint("state IN ('reserved', 'issued', 'failed')", name="state"),
+)
+"""The intent to issue, recorded *before* the HSM signs (ARCHITECTURE.md §5 step 2).
+
+The primary key makes a serial unique per issuer; every certificate row refers
+to its reservation, so a serial is unique across reservations *and*
+certificates, and a crash leaves a ``reserved`` row saying what was intended.
+"""
+
+certificates = sa.Table(
+    "certificates",
+    metadata,
+    _id(),
+    sa.Column("issuer", Sha256Hex, nullable=False),
+    sa.Column("serial", SerialHex, nullable=False),
+    sa.Column("der", sa.LargeBinary, nullable=False),
+    sa.Column("not_before", UtcDateTime, nullable=False),
+    sa.Column("not_after", UtcDateTime, nullable=False),
+    sa.Column("status", sa.String(8), nullable=False, comment="good | revoked"),
+    sa.Column("revoked_at", UtcDateTime, nullable=True),
+    sa.Column("revocation_reason", sa.String(32), nullable=True, comment="RFC 5280 §5.3.1 name"),
+    sa.Column("policy_version", sa.Integer, nullable=False),
+    sa.Column("spki_sha256", Sha256Hex, nullable=False, index=True),
+    sa.Column("mobile_id_id", Id, sa.ForeignKey("mobile_ids.id"), nullable=True, index=True),
+    sa.Column("person_id", Id, sa.ForeignKey("persons.id"), nullable=True, index=True),
+    sa.Column("registration_id", Id, sa.ForeignKey("registrations.id"), nullable=True),
+    sa.Column("superseded_by", Id, nullable=True),
+    sa.Column("issued_at", UtcDateTime, nullable=False),
+    sa.UniqueConstraint("issuer", "serial"),
+    sa.ForeignKeyConstraint(
+        ["issuer", "serial"], ["serial_reservations.issuer", "serial_reservations.serial"]
+    ),
+    sa.CheckConstraint("status IN ('good', 'revoked')", name="status"),
+)
+"""Every certificate the engine signed, with its status for OCSP and CRL."""
+
+ocsp_responses = sa.Table(
+    "ocsp_responses",
+    metadata,
+    sa.Column("issuer", Sha256Hex, primary_key=True),
+    sa.Column("serial", SerialHex, primary_key=True),
+    sa.Column("der", sa.LargeBinary, nullable=False),
+    sa.Column("this_update", UtcDateTime, nullable=False),
+    sa.Column("next_update", UtcDateTime, nullable=False, index=True),
+    sa.Column("produced_at", UtcDateTime, nullable=False),
+    sa.ForeignKeyConstraint(
+        ["issuer", "serial"], ["certificates.issuer", "certificates.serial"]
+    ),
+)
+"""The current pre-signed OCSP response of each certificate (RFC 6960, RFC 5019)."""
+
+crls = sa.Table(
+    "crls",
+    metadata,
+    sa.Column("issuer", Sha256Hex, primary_key=True),
+    sa.Column("number", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("der", sa.LargeBinary, nullable=False),
+    sa.Column("this_update", UtcDateTime, nullable=False),
+    sa.Column("next_update", UtcDateTime, nullable=False),
+)
+"""Every CRL signed per issuer; the CRL number is monotonic (RFC 5280 §5.2.3)."""
+
+# --- UZI proof and login ------------------------------------------------------
+
+uzi_challenges = sa.Table(
+    "uzi_challenges",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("nonce", sa.LargeBinary, nullable=False),
+    sa.Column("portal_identity", sa.String(256), nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("expires_at", UtcDateTime, nullable=False, index=True),
+    sa.Column("used_at", UtcDateTime, nullable=True),
+)
+"""UZI-pas proof challenges (flow 1); consumed once by ``UPDATE ... WHERE used_at IS NULL``."""
+
+uzi_sessions = sa.Table(
+    "uzi_sessions",
+    metadata,
+    sa.Column("handle_sha256", Sha256Hex, primary_key=True),
+    sa.Column("purpose", sa.String(32), nullable=False),
+    sa.Column("portal_identity", sa.String(256), nullable=False),
+    sa.Column("identity", sa.JSON, nullable=False, comment="the verified UZI identity"),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("expires_at", UtcDateTime, nullable=False, index=True),
+    sa.Column("used_at", UtcDateTime, nullable=True),
+)
+"""Short-lived proof that a UZI-pas was present, bound to one portal identity and purpose."""
+
+login_challenges = sa.Table(
+    "login_challenges",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("nonce", sa.LargeBinary, nullable=False),
+    sa.Column("portal_identity", sa.String(256), nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("expires_at", UtcDateTime, nullable=False, index=True),
+    sa.Column("answered_at", UtcDateTime, nullable=True),
+    sa.Column("certificate_id", Id, sa.ForeignKey("certificates.id"), nullable=True),
+    sa.Column("signature", sa.LargeBinary, nullable=True),
+    sa.Column("collected_at", UtcDateTime, nullable=True, comment="session handed to the portal"),
+)
+"""Login QR challenges (flow 3): answered once by the phone, collected once by the portal."""
+
+login_sessions = sa.Table(
+    "login_sessions",
+    metadata,
+    sa.Column("handle_sha256", Sha256Hex, primary_key=True),
+    sa.Column("portal_identity", sa.String(256), nullable=False),
+    sa.Column("person_id", Id, sa.ForeignKey("persons.id"), nullable=False),
+    sa.Column("mobile_id_id", Id, sa.ForeignKey("mobile_ids.id"), nullable=False),
+    sa.Column("certificate_id", Id, sa.ForeignKey("certificates.id"), nullable=False),
+    sa.Column("login_challenge_id", sa.String(64), nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("expires_at", UtcDateTime, nullable=False, index=True),
+    sa.Column("revoked_at", UtcDateTime, nullable=True),
+)
+"""A logged-in person, proven by their mobile ID; the handle is stored as a hash only."""
+
+# --- policy -------------------------------------------------------------------
+
+policy_versions = sa.Table(
+    "policy_versions",
+    metadata,
+    sa.Column("version", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("document", sa.Text, nullable=False, comment="the TOML text"),
+    sa.Column("document_sha256", Sha256Hex, nullable=False),
+    sa.Column(
+        "state",
+        sa.String(16),
+        nullable=False,
+        comment="proposed | active | superseded | rejected",
+    ),
+    sa.Column("proposed_by", sa.String(256), nullable=False),
+    sa.Column("proposed_at", UtcDateTime, nullable=False),
+    sa.Column("approvals", sa.JSON, nullable=False, comment="[{by, at}] four-eyes approvals"),
+    sa.Column("decided_at", UtcDateTime, nullable=True),
+    sa.Column("activated_at", UtcDateTime, nullable=True),
+    sa.Column("signature", sa.LargeBinary, nullable=True),
+    sa.Column("signer_key_sha256", Sha256Hex, nullable=True),
+)
+"""Versions of the issuance policy; active only after a second security officer approves."""
+
+# --- audit ------------------------------------------------------------------
+
+audit_events = sa.Table(
+    "audit_events",
+    metadata,
+    sa.Column("seq", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("occurred_at", UtcDateTime, nullable=False),
+    sa.Column("actor_role", sa.String(32), nullable=False),
+    sa.Column("actor_identity", sa.String(512), nullable=False),
+    sa.Column("action", sa.String(64), nullable=False, index=True),
+    sa.Column("subject", sa.String(512), nullable=False),
+    sa.Column("outcome", sa.String(16), nullable=False),
+    sa.Column("details", sa.Text, nullable=False, comment="canonical JSON"),
+    sa.Column("prev_hash", Sha256Hex, nullable=False),
+    sa.Column("hash", Sha256Hex, nullable=False),
+)
+"""The append-only, hash-chained audit log (see docs/audit.md for the encoding)."""
+
+audit_head = sa.Table(
+    "audit_head",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("seq", sa.BigInteger, nullable=False),
+    sa.Column("hash", Sha256Hex, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=True),
+    sa.CheckConstraint("id = 1", name="single_row"),
+)
+"""The one row that serialises appends (locked FOR UPDATE) and records the chain's end."""
+
+audit_checkpoints = sa.Table(
+    "audit_checkpoints",
+    metadata,
+    sa.Column("seq", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("hash", Sha256Hex, nullable=False),
+    sa.Column("signed_at", UtcDateTime, nullable=False),
+    sa.Column("key_sha256", Sha256Hex, nullable=False, comment="SHA-256 of the SPKI DER"),
+    sa.Column("signature", sa.LargeBinary, nullable=False),
+)
+"""Signed statements "the chain had hash H at seq N", made with the HSM audit key."""

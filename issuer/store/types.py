@@ -1,0 +1,63 @@
+"""Column types that behave the same on SQLite and PostgreSQL.
+
+Why not ``DateTime(timezone=True)``: SQLite has no timestamp type and drops the
+offset, and PostgreSQL ``timestamptz`` comes back in the *session* time zone.
+Several engine processes on several machines share one database, so a value
+must read back exactly as written whatever the server or session settings.
+We therefore store UTC instants as fixed-width ISO 8601 text
+(``YYYY-MM-DDTHH:MM:SS.ffffffZ``, 27 characters): identical on both back ends,
+and because every value has the same width and zone, text order is time order,
+so ``expires_at > :now`` comparisons and indexes stay correct in SQL.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+
+UTC_TEXT_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+"""The stored form: microseconds and a literal ``Z``, always 27 characters."""
+
+
+def to_utc_text(value: datetime) -> str:
+    """Render an aware datetime as the stored UTC text; naive values are refused.
+
+    A naive datetime has no defined instant (is it local time? UTC?); guessing
+    would silently shift QR lifetimes and certificate validity by hours.
+    """
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise TypeError(
+            f"got a naive datetime {value.isoformat()!r}; expected a timezone-aware "
+            "datetime: pass datetime.now(UTC) or attach tzinfo=UTC"
+        )
+    return value.astimezone(UTC).strftime(UTC_TEXT_FORMAT)
+
+
+def from_utc_text(text: str) -> datetime:
+    """Parse the stored UTC text back into an aware UTC datetime."""
+    return datetime.strptime(text, UTC_TEXT_FORMAT).replace(tzinfo=UTC)
+
+
+class UtcDateTime(sa.types.TypeDecorator[datetime]):
+    """An aware UTC ``datetime`` stored as fixed-width ISO 8601 text (see module doc)."""
+
+    impl = sa.String(27)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> str | None:
+        if value is None:
+            return None
+        if not isinstance(value, datetime):
+            raise TypeError(
+                f"got {type(value).__name__} {value!r} for a UTC timestamp column; "
+                "expected a timezone-aware datetime"
+            )
+        return to_utc_text(value)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return from_utc_text(str(value))
