@@ -1,0 +1,111 @@
+"""The verified UZI attributes a mobile-ID certificate carries.
+
+The UZI reader produces a :class:`VerifiedAttributes` after it has verified a
+UZI-pas proof; the profile builder copies these values, and nothing else about
+the person, into the certificate. Formats follow ``docs/uzi-profile.md``
+(UZI-register CPS): fixed digit counts, role ``NN.NNN``, card type Z or N.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal, NewType
+
+UziNumber = NewType("UziNumber", str)
+"""9 digits, one series for all card types."""
+Ura = NewType("Ura", str)
+"""The subscriber (organisation) number: 8 digits."""
+RoleCode = NewType("RoleCode", str)
+"""``profession.specialism``: ``NN.NNN``."""
+AgbCode = NewType("AgbCode", str)
+"""8 digits; ``00000000`` when none."""
+CardType = Literal["Z", "N"]
+
+UZI_NUMBER_RE = re.compile(r"^[0-9]{9}$")
+URA_RE = re.compile(r"^[0-9]{8}$")
+ROLE_RE = re.compile(r"^[0-9]{2}\.[0-9]{3}$")
+AGB_RE = re.compile(r"^[0-9]{8}$")
+
+# RFC 5280 Appendix A.1 upper bounds (ub-common-name, ub-organization-name,
+# ub-title); X520name (surname, givenName) allows ub-name = 32768, but a UZI
+# card's CN (<= 64) is given names + surname, so the profile bounds them at 64.
+MAX_COMMON_NAME = 64
+MAX_ORGANIZATION = 64
+MAX_TITLE = 64
+MAX_GIVEN_NAME = 64
+MAX_SURNAME = 64
+
+
+class InvalidAttributesError(ValueError):
+    """Verified attributes that the profile cannot carry as they are."""
+
+    def __init__(self, field: str, got: str, expected: str) -> None:
+        self.field = field
+        super().__init__(
+            f"UZI attribute {field!r}: got {got}; expected {expected}. "
+            "The UZI reader must hand over the card's values unchanged; "
+            "correct the person's data (operator) if the card data is wrong."
+        )
+
+
+def _check_text(field: str, value: str, limit: int) -> None:
+    if not value or value != value.strip():
+        raise InvalidAttributesError(field, repr(value), "a non-empty value without outer spaces")
+    if len(value) > limit:
+        raise InvalidAttributesError(field, f"{len(value)} characters", f"at most {limit}")
+    if any(ord(c) < 0x20 or 0x7F <= ord(c) < 0xA0 for c in value):
+        raise InvalidAttributesError(field, repr(value), "no control characters")
+
+
+@dataclass(frozen=True, kw_only=True)
+class VerifiedAttributes:
+    """What a verified UZI-pas (Z or N) says about its holder."""
+
+    uzi_number: UziNumber
+    card_type: CardType
+    subscriber_number: Ura
+    role: RoleCode
+    agb_code: AgbCode
+    given_name: str
+    surname: str
+    common_name: str
+    title: str | None
+    organization: str
+
+    def __post_init__(self) -> None:
+        if not UZI_NUMBER_RE.match(self.uzi_number):
+            raise InvalidAttributesError("uzi_number", repr(self.uzi_number), "9 digits")
+        if self.card_type not in ("Z", "N"):
+            raise InvalidAttributesError(
+                "card_type", repr(self.card_type), "Z or N (cards issued to a named person)"
+            )
+        if not URA_RE.match(self.subscriber_number):
+            raise InvalidAttributesError(
+                "subscriber_number", repr(self.subscriber_number), "8 digits (URA)"
+            )
+        if not ROLE_RE.match(self.role):
+            raise InvalidAttributesError("role", repr(self.role), "NN.NNN")
+        if self.card_type == "Z" and self.role.startswith("00."):
+            raise InvalidAttributesError(
+                "role", repr(self.role), "a profession code other than 00 on a Z card"
+            )
+        if self.card_type == "N" and self.role != "00.000":
+            raise InvalidAttributesError("role", repr(self.role), "00.000 on an N card")
+        if not AGB_RE.match(self.agb_code):
+            raise InvalidAttributesError("agb_code", repr(self.agb_code), "8 digits")
+        _check_text("given_name", self.given_name, MAX_GIVEN_NAME)
+        _check_text("surname", self.surname, MAX_SURNAME)
+        _check_text("common_name", self.common_name, MAX_COMMON_NAME)
+        _check_text("organization", self.organization, MAX_ORGANIZATION)
+        if self.title is not None:
+            _check_text("title", self.title, MAX_TITLE)
+            if self.card_type != "Z":
+                raise InvalidAttributesError("title", repr(self.title), "no title on an N card")
+
+    def san_string(self, ca_oid: str) -> str:
+        """The UZI SAN string ``<CA OID>-1-<UZI nr>-<type>-<URA>-<role>-<AGB>``."""
+        return (
+            f"{ca_oid}-1-{self.uzi_number}-{self.card_type}-"
+            f"{self.subscriber_number}-{self.role}-{self.agb_code}"
+        )
