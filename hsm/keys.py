@@ -1,0 +1,304 @@
+"""HSM keys as ``cryptography`` private-key objects.
+
+``x509.CertificateBuilder.sign``, ``CertificateSigningRequestBuilder.sign``,
+``CertificateRevocationListBuilder.sign`` and ``ocsp.OCSPResponseBuilder.sign``
+accept any subclass of ``ec.EllipticCurvePrivateKey`` / ``rsa.RSAPrivateKey``
+and call its ``sign()`` with the *unhashed* to-be-signed bytes. Our ``sign()``
+turns that into one PKCS#11 ``C_Sign``:
+
+* ECDSA: SoftHSM 2.6 has no ``CKM_ECDSA_SHA256``, so we hash in Python, sign
+  the digest with ``CKM_ECDSA`` and DER-encode the raw ``r || s`` that PKCS#11
+  returns (PKCS#11 v2.40 section 2.3.1) as ``ECDSA-Sig-Value`` (RFC 3279
+  section 2.2.3).
+* RSA PKCS#1 v1.5 (RFC 8017 section 8.2): ``CKM_SHA256_RSA_PKCS`` /
+  ``CKM_SHA384_RSA_PKCS`` / ``CKM_SHA512_RSA_PKCS``.
+* RSA-PSS (RFC 8017 section 8.1): ``CKM_SHA*_RSA_PKCS_PSS`` with
+  ``CK_RSA_PKCS_PSS_PARAMS`` = (same hash, MGF1 with the same hash, salt
+  length). RFC 4055 section 3.1 recommends MGF1 with the signing hash; other
+  MGF hashes are refused.
+
+The private half never leaves the token: ``private_bytes()``,
+``private_numbers()``, ``exchange()`` and ``decrypt()`` raise
+:class:`~hsm.errors.KeyNotExportable`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, NoReturn
+
+from cryptography.hazmat.primitives import _serialization, hashes
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric import padding as _padding
+from cryptography.hazmat.primitives.asymmetric.utils import (
+    NoDigestInfo,
+    Prehashed,
+    encode_dss_signature,
+)
+from pkcs11 import MGF, Mechanism
+
+from hsm.errors import KeyNotExportable, UnsupportedAlgorithm
+from hsm.spec import KeySpec
+
+if TYPE_CHECKING:
+    from hsm.token import Hsm
+    from hsm.uri import Pkcs11Uri
+
+# hash name -> (PKCS#1 v1.5 mech, PSS mech, CKM hash, CKG MGF)
+_RSA_MECHS: dict[str, tuple[Mechanism, Mechanism, Mechanism, MGF]] = {
+    "sha256": (
+        Mechanism.SHA256_RSA_PKCS,
+        Mechanism.SHA256_RSA_PKCS_PSS,
+        Mechanism.SHA256,
+        MGF.SHA256,
+    ),
+    "sha384": (
+        Mechanism.SHA384_RSA_PKCS,
+        Mechanism.SHA384_RSA_PKCS_PSS,
+        Mechanism.SHA384,
+        MGF.SHA384,
+    ),
+    "sha512": (
+        Mechanism.SHA512_RSA_PKCS,
+        Mechanism.SHA512_RSA_PKCS_PSS,
+        Mechanism.SHA512,
+        MGF.SHA512,
+    ),
+}
+_EC_HASHES = frozenset({"sha256", "sha384", "sha512"})
+
+
+def _not_exportable(what: str, label: str) -> NoReturn:
+    raise KeyNotExportable(
+        f"{what} is not possible for HSM key {label!r}: the private key is generated with "
+        "CKA_EXTRACTABLE=false and never leaves the HSM; sign through the key object instead"
+    )
+
+
+class _HsmKeyMixin:
+    """State shared by the EC and RSA key classes (identity, owning Hsm, public key)."""
+
+    __slots__ = ()
+    _hsm: Hsm
+    _label: str
+    _key_id: bytes
+    _spec: KeySpec
+    _public: Any
+
+    @property
+    def label(self) -> str:
+        """``CKA_LABEL`` of the private key object."""
+        return self._label
+
+    @property
+    def key_id(self) -> bytes:
+        """``CKA_ID`` shared by the private and public key objects."""
+        return self._key_id
+
+    @property
+    def spec(self) -> KeySpec:
+        return self._spec
+
+    @property
+    def uri(self) -> Pkcs11Uri:
+        """RFC 7512 URI naming this key (module path kept, PIN source dropped)."""
+        return self._hsm.uri.with_object(self._label, self._key_id).without_pin_source()
+
+    @property
+    def hsm(self) -> Hsm:
+        return self._hsm
+
+    def __repr__(self) -> str:
+        return (
+            f"<{type(self).__name__} label={self._label!r} id={self._key_id.hex()} "
+            f"spec={self._spec.value} token={self._hsm.token_label!r}>"
+        )
+
+
+class HsmEcPrivateKey(_HsmKeyMixin, ec.EllipticCurvePrivateKey):
+    """An EC private key held in a PKCS#11 token."""
+
+    def __init__(
+        self,
+        *,
+        hsm: Hsm,
+        label: str,
+        key_id: bytes,
+        spec: KeySpec,
+        public_key: ec.EllipticCurvePublicKey,
+    ) -> None:
+        self._hsm = hsm
+        self._label = label
+        self._key_id = key_id
+        self._spec = spec
+        self._public = public_key
+
+    def sign(
+        self,
+        data: bytes | bytearray | memoryview,
+        signature_algorithm: ec.EllipticCurveSignatureAlgorithm,
+    ) -> bytes:
+        if not isinstance(signature_algorithm, ec.ECDSA):
+            raise UnsupportedAlgorithm(
+                f"EC key {self._label!r} signs with ECDSA only; got "
+                f"{type(signature_algorithm).__name__}, pass ec.ECDSA(hashes.SHA256())"
+            )
+        algorithm = signature_algorithm.algorithm
+        if isinstance(algorithm, Prehashed):
+            digest = bytes(data)
+            if len(digest) != algorithm.digest_size:
+                raise UnsupportedAlgorithm(
+                    f"prehashed digest is {len(digest)} bytes, expected "
+                    f"{algorithm.digest_size} for {algorithm._algorithm.name}"
+                )
+            name = algorithm._algorithm.name
+        else:
+            name = algorithm.name
+            hasher = hashes.Hash(algorithm)
+            hasher.update(bytes(data))
+            digest = hasher.finalize()
+        if name not in _EC_HASHES:
+            raise UnsupportedAlgorithm(
+                f"ECDSA with {name} is not supported; use SHA-256, SHA-384 or SHA-512"
+            )
+        raw = self._hsm._sign(self, Mechanism.ECDSA, None, digest)
+        half = len(raw) // 2
+        return encode_dss_signature(
+            int.from_bytes(raw[:half], "big"), int.from_bytes(raw[half:], "big")
+        )
+
+    def public_key(self) -> ec.EllipticCurvePublicKey:
+        return self._public  # type: ignore[no-any-return]
+
+    @property
+    def curve(self) -> ec.EllipticCurve:
+        return self._public.curve  # type: ignore[no-any-return]
+
+    @property
+    def key_size(self) -> int:
+        return self._spec.key_size
+
+    def exchange(self, algorithm: ec.ECDH, peer_public_key: ec.EllipticCurvePublicKey) -> bytes:
+        _not_exportable("ECDH key agreement", self._label)
+
+    def private_numbers(self) -> ec.EllipticCurvePrivateNumbers:
+        _not_exportable("reading the private numbers", self._label)
+
+    def private_bytes(
+        self,
+        encoding: _serialization.Encoding,
+        format: _serialization.PrivateFormat,
+        encryption_algorithm: _serialization.KeySerializationEncryption,
+    ) -> bytes:
+        _not_exportable("serialising the private key", self._label)
+
+    def __copy__(self) -> HsmEcPrivateKey:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, object]) -> HsmEcPrivateKey:
+        return self
+
+
+class HsmRsaPrivateKey(_HsmKeyMixin, rsa.RSAPrivateKey):
+    """An RSA private key held in a PKCS#11 token."""
+
+    def __init__(
+        self,
+        *,
+        hsm: Hsm,
+        label: str,
+        key_id: bytes,
+        spec: KeySpec,
+        public_key: rsa.RSAPublicKey,
+    ) -> None:
+        self._hsm = hsm
+        self._label = label
+        self._key_id = key_id
+        self._spec = spec
+        self._public = public_key
+
+    def sign(
+        self,
+        data: bytes | bytearray | memoryview,
+        padding: _padding.AsymmetricPadding,
+        algorithm: hashes.HashAlgorithm | Prehashed | NoDigestInfo,
+    ) -> bytes:
+        if isinstance(algorithm, (Prehashed, NoDigestInfo)):
+            raise UnsupportedAlgorithm(
+                f"RSA key {self._label!r}: prehashed input is not supported (the token hashes); "
+                "pass the message and hashes.SHA256()/SHA384()"
+            )
+        mechs = _RSA_MECHS.get(algorithm.name)
+        if mechs is None:
+            raise UnsupportedAlgorithm(
+                f"RSA signing with {algorithm.name} is not supported; use SHA-256, SHA-384 "
+                "or SHA-512"
+            )
+        pkcs1_mech, pss_mech, hash_mech, mgf = mechs
+        if isinstance(padding, _padding.PKCS1v15):
+            return self._hsm._sign(self, pkcs1_mech, None, bytes(data))
+        if isinstance(padding, _padding.PSS):
+            param = (hash_mech, mgf, self._pss_salt_length(padding, algorithm))
+            return self._hsm._sign(self, pss_mech, param, bytes(data))
+        raise UnsupportedAlgorithm(
+            f"RSA padding {type(padding).__name__} is not supported for signing; "
+            "use padding.PKCS1v15() or padding.PSS(...)"
+        )
+
+    def _pss_salt_length(self, pss: _padding.PSS, algorithm: hashes.HashAlgorithm) -> int:
+        """Salt length per RFC 8017 section 9.1.1: at most emLen - hLen - 2 bytes."""
+        mgf = pss.mgf
+        if not isinstance(mgf, _padding.MGF1) or mgf._algorithm.name != algorithm.name:
+            got = getattr(getattr(mgf, "_algorithm", None), "name", type(mgf).__name__)
+            raise UnsupportedAlgorithm(
+                f"PSS with MGF1-{got} and {algorithm.name}: only MGF1 with the signing hash "
+                f"is supported (RFC 4055 3.1); pass padding.MGF1(hashes.{algorithm.name.upper()}())"
+            )
+        em_len: int = (self._public.key_size - 1 + 7) // 8
+        max_salt = em_len - algorithm.digest_size - 2
+        salt = pss._salt_length
+        if isinstance(salt, int):
+            if not 0 <= salt <= max_salt:
+                raise UnsupportedAlgorithm(
+                    f"PSS salt length {salt} is out of range for a {self.key_size}-bit key with "
+                    f"{algorithm.name}: expected 0..{max_salt}"
+                )
+            return salt
+        if salt is _padding.PSS.DIGEST_LENGTH:
+            return algorithm.digest_size
+        if salt is _padding.PSS.MAX_LENGTH:
+            return max_salt
+        raise UnsupportedAlgorithm(
+            "PSS salt length AUTO is only meaningful for verification; "
+            "sign with PSS.DIGEST_LENGTH, PSS.MAX_LENGTH or an explicit length"
+        )
+
+    def public_key(self) -> rsa.RSAPublicKey:
+        return self._public  # type: ignore[no-any-return]
+
+    @property
+    def key_size(self) -> int:
+        return self._public.key_size  # type: ignore[no-any-return]
+
+    def decrypt(self, ciphertext: bytes, padding: _padding.AsymmetricPadding) -> bytes:
+        _not_exportable("decryption", self._label)
+
+    def private_numbers(self) -> rsa.RSAPrivateNumbers:
+        _not_exportable("reading the private numbers", self._label)
+
+    def private_bytes(
+        self,
+        encoding: _serialization.Encoding,
+        format: _serialization.PrivateFormat,
+        encryption_algorithm: _serialization.KeySerializationEncryption,
+    ) -> bytes:
+        _not_exportable("serialising the private key", self._label)
+
+    def __copy__(self) -> HsmRsaPrivateKey:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, object]) -> HsmRsaPrivateKey:
+        return self
+
+
+HsmPrivateKey = HsmEcPrivateKey | HsmRsaPrivateKey
+"""What :meth:`hsm.Hsm.get_key` returns."""

@@ -1,0 +1,103 @@
+"""One loaded PKCS#11 module per process, with its one lock.
+
+Why a lock per *module* (not per session or token): python-pkcs11 0.10.1
+calls ``C_Initialize(NULL)`` -- no ``CKF_OS_LOCKING_OK`` -- so SoftHSM runs
+without its own mutexes, and python-pkcs11 releases the GIL around
+``C_Sign``. Two threads inside the module at once, even on different
+tokens, corrupt its state (PKCS#11 v2.40 section 5.4: with no locking
+arguments the library may assume single-threaded use). Every call into the
+module therefore goes through :attr:`LoadedModule.lock`.
+
+Re-initialisation (``C_Finalize`` + ``C_Initialize``) invalidates every
+session of every token on the module. :attr:`LoadedModule.generation`
+counts re-initialisations; each token handle remembers the generation its
+session was opened in and reopens (and logs in again) when it differs.
+
+The fault seam: :attr:`LoadedModule.fault_hook`, if set, is called with the
+operation name right before every PKCS#11 operation this package makes, under
+the lock. It may raise a ``pkcs11.exceptions.PKCS11Error`` to simulate a
+device failure exactly where a real one would surface.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import pkcs11
+from pkcs11.exceptions import PKCS11Error
+
+from hsm.errors import HsmUnavailable
+
+log = logging.getLogger(__name__)
+
+FaultHook = Callable[[str], None]
+"""Called with an operation name ("sign", "login", "find", ...) before each PKCS#11 call."""
+
+
+class LoadedModule:
+    """A PKCS#11 shared library loaded once in this process."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.lock = threading.RLock()
+        self.generation = 0
+        self.fault_hook: FaultHook | None = None
+        try:
+            self.lib: Any = pkcs11.lib(path)
+        except PKCS11Error as exc:
+            raise HsmUnavailable(
+                f"cannot load/initialise PKCS#11 module {path!r} ({type(exc).__name__}); "
+                "check the module path and its configuration (e.g. SOFTHSM2_CONF)"
+            ) from None
+
+    def fire(self, operation: str) -> None:
+        """Run the fault hook, if any (call with the lock held)."""
+        hook = self.fault_hook
+        if hook is not None:
+            hook(operation)
+
+    def reinitialize(self, seen_generation: int) -> None:
+        """``C_Finalize`` + ``C_Initialize``, unless someone already did since ``seen_generation``.
+
+        The generation check stops N token handles that all saw the same
+        failure from re-initialising N times in a row (each would kill the
+        sessions the previous one just opened).
+        """
+        with self.lock:
+            if self.generation != seen_generation and self.lib.initialized:
+                return
+            self.generation += 1
+            log.warning(
+                "re-initialising PKCS#11 module %s (generation %d)", self.path, self.generation
+            )
+            # A PKCS11Error here means already finalised underneath us, or the device
+            # is gone: nothing to undo either way.
+            with contextlib.suppress(PKCS11Error):
+                self.lib.finalize()
+            self.lib.initialize()
+
+    def ensure_initialized(self) -> None:
+        """Initialise if a previous re-initialisation left the module finalised."""
+        if not self.lib.initialized:
+            self.generation += 1
+            self.lib.initialize()
+
+
+_modules: dict[str, LoadedModule] = {}
+_modules_lock = threading.Lock()
+
+
+def load_module(path: str) -> LoadedModule:
+    """The process-wide :class:`LoadedModule` for ``path`` (loaded on first use)."""
+    key = os.path.realpath(path)
+    with _modules_lock:
+        found = _modules.get(key)
+        if found is None:
+            found = LoadedModule(path)
+            _modules[key] = found
+        return found

@@ -1,0 +1,626 @@
+"""A logged-in token: find, generate, destroy and sign with keys, surviving device errors.
+
+Login once per process per token: PKCS#11 login state belongs to the
+application, not the session (PKCS#11 v2.40 section 5.6; a second
+``C_Login`` answers ``CKR_USER_ALREADY_LOGGED_IN``). So :meth:`Hsm.open`
+shares one :class:`Hsm` per (module, token label) in the process, and that
+object keeps one R/W session, logged in once.
+
+Recovery: an error that means "the session, the module or the device went
+away" (see :data:`_RECOVERABLE`) makes the call drop its session,
+re-initialise the module (``C_Finalize`` + ``C_Initialize``), log in again,
+re-find the key and retry -- at most ``retries`` times with exponential
+backoff. If the token still cannot be reached the caller gets
+:class:`~hsm.errors.HsmUnavailable`; the next call tries again, so no
+process restart is ever needed.
+
+Slots: SoftHSM 2.6 reads its token directory at ``C_Initialize`` only, so a
+token initialised by ``softhsm2-util`` after the module was loaded is not
+listed. When a label is not found, :meth:`Hsm.open` re-initialises the
+module once and looks again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, ClassVar, TypeVar
+
+from asn1crypto.core import OctetString
+from asn1crypto.keys import ECDomainParameters
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from pkcs11 import Attribute, KeyType, Mechanism, MechanismFlag, ObjectClass
+from pkcs11 import exceptions as p11e
+from pkcs11.util.ec import encode_named_curve_parameters
+
+from hsm import errors
+from hsm.keys import HsmEcPrivateKey, HsmPrivateKey, HsmRsaPrivateKey
+from hsm.module import FaultHook, LoadedModule, load_module
+from hsm.spec import KeyKind, KeySpec
+from hsm.uri import PinSource, Pkcs11Uri
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+DEFAULT_MODULE = "/usr/lib/softhsm/libsofthsm2.so"
+
+_RECOVERABLE: tuple[type[Exception], ...] = (
+    p11e.DeviceError,
+    p11e.DeviceRemoved,
+    p11e.DeviceMemory,
+    p11e.SessionHandleInvalid,
+    p11e.SessionClosed,
+    p11e.TokenNotPresent,
+    p11e.TokenNotRecognised,
+    p11e.SlotIDInvalid,
+    p11e.GeneralError,
+    p11e.UserNotLoggedIn,
+    p11e.ObjectHandleInvalid,
+    p11e.KeyHandleInvalid,
+)
+"""PKCS#11 errors after which a fresh module/session/login may succeed."""
+
+_PIN_ERRORS: tuple[type[Exception], ...] = (
+    p11e.PinIncorrect,
+    p11e.PinInvalid,
+    p11e.PinLenRange,
+    p11e.PinExpired,
+    p11e.PinLocked,
+)
+
+_CURVES: dict[str, tuple[KeySpec, ec.EllipticCurve]] = {
+    "secp256r1": (KeySpec.EC_P256, ec.SECP256R1()),
+    "secp384r1": (KeySpec.EC_P384, ec.SECP384R1()),
+}
+_RSA_SPECS = {2048: KeySpec.RSA_2048, 3072: KeySpec.RSA_3072, 4096: KeySpec.RSA_4096}
+
+
+def _is_recoverable(exc: BaseException) -> bool:
+    if isinstance(exc, _RECOVERABLE):
+        return True
+    # python-pkcs11 maps CKR_CRYPTOKI_NOT_INITIALIZED to a bare PKCS11Error.
+    return type(exc) is p11e.PKCS11Error and "not initialized" in str(exc)
+
+
+def _rv_name(exc: BaseException | None) -> str:
+    return type(exc).__name__
+
+
+@dataclass(frozen=True)
+class KeyAttributes:
+    """Security attributes of a private key as the token reports them (PKCS#11 v2.40 4.9)."""
+
+    sensitive: bool
+    extractable: bool
+    always_sensitive: bool
+    never_extractable: bool
+    token: bool
+    private: bool
+    sign: bool
+
+
+class Hsm:
+    """One token in one loaded module, logged in once; use :meth:`open` to get it."""
+
+    _registry: ClassVar[dict[tuple[str, str], Hsm]] = {}
+    _registry_lock: ClassVar[threading.Lock] = threading.Lock()
+
+    def __init__(
+        self,
+        *,
+        module: LoadedModule,
+        token_label: str,
+        pin_source: PinSource,
+        retries: int = 3,
+        backoff: float = 0.05,
+    ) -> None:
+        self._module = module
+        self._token_label = token_label
+        self._pin_source = pin_source
+        self._retries = retries
+        self._backoff = backoff
+        self._session: Any = None
+        self._generation = -1
+        self._closed = False
+        self._keys: dict[str, Any] = {}
+
+    # -- opening -----------------------------------------------------------------
+
+    @classmethod
+    def open(
+        cls,
+        uri: Pkcs11Uri | str | None = None,
+        *,
+        module_path: str | None = None,
+        token_label: str | None = None,
+        pin_source: PinSource | str | None = None,
+        retries: int = 3,
+        backoff: float = 0.05,
+    ) -> Hsm:
+        """Open (or reuse) the process-wide handle of a token and log in.
+
+        Give a URI (its ``object``/``id`` part is ignored here; see
+        :meth:`key_from_uri`) or the keyword form. Keywords override the URI.
+        The module path defaults to SoftHSM2's.
+        """
+        parsed = Pkcs11Uri.parse(uri) if isinstance(uri, str) else uri
+        if parsed is not None:
+            parsed.require_usable()
+        label = token_label or (parsed.token if parsed else None)
+        if not label:
+            raise errors.InvalidUri(
+                "no token label given; put token=<label> in the URI or pass token_label="
+            )
+        path = module_path or (parsed.module_path if parsed else None) or DEFAULT_MODULE
+        if isinstance(pin_source, str):
+            source: PinSource | None = PinSource.parse(pin_source)
+        else:
+            source = pin_source or (parsed.pin_source if parsed else None)
+        if source is None:
+            raise errors.InvalidUri(
+                f"no PIN source for token {label!r}; add pin-source=file:/path or "
+                "pin-source=env:NAME to the URI (pin-value is refused)"
+            )
+        key = (os.path.realpath(path), label)
+        with cls._registry_lock:
+            found = cls._registry.get(key)
+            if found is not None and not found._closed:
+                return found
+            module = load_module(path)
+            made = cls(
+                module=module,
+                token_label=label,
+                pin_source=source,
+                retries=retries,
+                backoff=backoff,
+            )
+            with module.lock:
+                made._connect(rescan=True)
+            cls._registry[key] = made
+            return made
+
+    @property
+    def token_label(self) -> str:
+        return self._token_label
+
+    @property
+    def module_path(self) -> str:
+        return self._module.path
+
+    @property
+    def uri(self) -> Pkcs11Uri:
+        """URI of the token (with module path and PIN *source*, never a PIN)."""
+        return Pkcs11Uri(
+            token=self._token_label, module_path=self._module.path, pin_source=self._pin_source
+        )
+
+    @property
+    def module(self) -> LoadedModule:
+        """The loaded module; tests use it to reach the real ``pkcs11.lib`` underneath."""
+        return self._module
+
+    def set_fault_hook(self, hook: FaultHook | None) -> None:
+        """Install a hook run before every PKCS#11 operation on this *module* (tests only)."""
+        self._module.fault_hook = hook
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else ("connected" if self._session else "disconnected")
+        return (
+            f"<Hsm token={self._token_label!r} module={self._module.path!r} "
+            f"pin-source={self._pin_source} {state}>"
+        )
+
+    # -- connection management (module lock held) -------------------------------
+
+    def _find_token(self, *, rescan: bool) -> Any:
+        self._module.ensure_initialized()
+        self._module.fire("find-token")
+        labels = self._token_labels()
+        if self._token_label not in labels and rescan:
+            # SoftHSM lists only the tokens present at C_Initialize.
+            self._module.reinitialize(self._module.generation)
+            labels = self._token_labels()
+        found = labels.get(self._token_label)
+        if found is None:
+            present = sorted(lbl for lbl in labels if lbl)
+            raise errors.TokenNotFound(
+                f"no token labelled {self._token_label!r} in module {self._module.path!r} "
+                f"(present: {present}); initialise it or fix token= in the URI"
+            )
+        return found
+
+    def _token_labels(self) -> dict[str, Any]:
+        tokens: dict[str, Any] = {}
+        for slot in self._module.lib.get_slots(token_present=True):
+            token = slot.get_token()
+            tokens.setdefault(token.label, token)
+        return tokens
+
+    def _connect(self, *, rescan: bool) -> None:
+        token = self._find_token(rescan=rescan)
+        self._module.fire("login")
+        pin = self._pin_source.read()
+        try:
+            session = token.open(rw=True, user_pin=pin)
+        except p11e.UserAlreadyLoggedIn:
+            # Someone else in this process logged in to this token already;
+            # login state is per application, so an unauthenticated session
+            # sees the private objects too.
+            session = token.open(rw=True)
+        except _PIN_ERRORS as exc:
+            raise errors.PinIncorrect(
+                f"token {self._token_label!r} refused the PIN from {self._pin_source} "
+                f"({_rv_name(exc)}); put the token's user PIN in that source "
+                "(it is never logged), and mind the retry counter"
+            ) from None
+        finally:
+            del pin
+        self._session = session
+        self._generation = self._module.generation
+        self._keys.clear()
+        log.info("logged in to token %r on %s", self._token_label, self._module.path)
+
+    def _ensure_session(self) -> Any:
+        if self._session is None or self._generation != self._module.generation:
+            self._session = None
+            self._connect(rescan=False)
+        return self._session
+
+    def _drop_session(self) -> None:
+        self._session = None
+        self._keys.clear()
+
+    def _call(self, operation: str, fn: Callable[[Any], T]) -> T:
+        """Run ``fn(session)`` under the module lock, recovering from device errors."""
+        last: BaseException | None = None
+        with self._module.lock:
+            if self._closed:
+                raise errors.HsmError(
+                    f"Hsm for token {self._token_label!r} was closed; call Hsm.open() again"
+                )
+            for attempt in range(self._retries + 1):
+                seen = self._module.generation
+                try:
+                    session = self._ensure_session()
+                    self._module.fire(operation)
+                    return fn(session)
+                except p11e.PKCS11Error as exc:
+                    if not _is_recoverable(exc):
+                        raise errors.HsmOperationFailed(
+                            f"{operation} on token {self._token_label!r} failed with "
+                            f"{_rv_name(exc)}; this is not a transient device error -- "
+                            "check the key and the request"
+                        ) from None
+                    last = exc
+                except errors.TokenNotFound as exc:
+                    last = exc
+                log.warning(
+                    "%s on token %r failed (%s), attempt %d of %d; re-initialising",
+                    operation,
+                    self._token_label,
+                    _rv_name(last),
+                    attempt + 1,
+                    self._retries + 1,
+                )
+                self._drop_session()
+                if attempt == self._retries:
+                    break
+                time.sleep(self._backoff * (2**attempt))
+                try:
+                    self._module.reinitialize(seen)
+                except p11e.PKCS11Error as exc:
+                    last = exc
+        raise errors.HsmUnavailable(
+            f"token {self._token_label!r} on {self._module.path!r} unreachable for {operation} "
+            f"after {self._retries + 1} attempts (last: {_rv_name(last)}); check the HSM "
+            "and its connection -- the next call retries"
+        ) from None
+
+    # -- health --------------------------------------------------------------------
+
+    def ping(self) -> None:
+        """Raise :class:`HsmUnavailable` unless the token answers a cheap query now."""
+
+        def probe(session: Any) -> None:
+            session.token.slot.get_token()  # C_GetTokenInfo
+            for _ in session.get_objects({Attribute.LABEL: "\x00zorgid-ping"}):
+                pass  # C_FindObjectsInit/C_FindObjects: proves the session handle works
+
+        self._call("ping", probe)
+
+    def healthy(self) -> bool:
+        """True if :meth:`ping` succeeds; never raises (for health checks)."""
+        try:
+            self.ping()
+        except errors.HsmError:
+            return False
+        return True
+
+    def close(self) -> None:
+        """Log out and close the session; later :meth:`open` calls make a new handle."""
+        with self._module.lock:
+            if self._closed:
+                return
+            self._closed = True
+            session, self._session = self._session, None
+            if session is not None and self._generation == self._module.generation:
+                with contextlib.suppress(p11e.PKCS11Error):
+                    session.close()
+        with Hsm._registry_lock:
+            key = (os.path.realpath(self._module.path), self._token_label)
+            if Hsm._registry.get(key) is self:
+                del Hsm._registry[key]
+
+    # -- keys ---------------------------------------------------------------------
+
+    @staticmethod
+    def _template(label: str | None, key_id: bytes | None) -> dict[Attribute, Any]:
+        template: dict[Attribute, Any] = {Attribute.CLASS: ObjectClass.PRIVATE_KEY}
+        if label is not None:
+            template[Attribute.LABEL] = label
+        if key_id is not None:
+            template[Attribute.ID] = key_id
+        return template
+
+    def _find_private(self, session: Any, label: str | None, key_id: bytes | None) -> Any:
+        found = list(session.get_objects(self._template(label, key_id)))
+        if not found:
+            raise errors.KeyNotFound(
+                f"no private key with label={label!r} id={key_id.hex() if key_id else None} "
+                f"on token {self._token_label!r}; generate it or fix the label/id"
+            )
+        if len(found) > 1:
+            raise errors.HsmOperationFailed(
+                f"{len(found)} private keys match label={label!r} on token "
+                f"{self._token_label!r}; address the key by id= as well"
+            )
+        return found[0]
+
+    def has_key(self, label: str | None = None, *, key_id: bytes | None = None) -> bool:
+        """True if a private key with this label (and/or id) is on the token."""
+        _require_selector(label, key_id)
+
+        def run(session: Any) -> bool:
+            return bool(list(session.get_objects(self._template(label, key_id))))
+
+        return self._call("find", run)
+
+    def list_keys(self) -> list[str]:
+        """Labels of the private keys on the token, sorted."""
+
+        def run(session: Any) -> list[str]:
+            return sorted(
+                str(obj[Attribute.LABEL])
+                for obj in session.get_objects({Attribute.CLASS: ObjectClass.PRIVATE_KEY})
+            )
+
+        return self._call("find", run)
+
+    def get_key(self, label: str | None = None, *, key_id: bytes | None = None) -> HsmPrivateKey:
+        """The key with this label (and/or id) as a ``cryptography`` private key."""
+        _require_selector(label, key_id)
+
+        def run(session: Any) -> HsmPrivateKey:
+            priv = self._find_private(session, label, key_id)
+            return self._wrap(session, priv)
+
+        return self._call("find", run)
+
+    def key_from_uri(self, uri: Pkcs11Uri | str) -> HsmPrivateKey:
+        """The key named by the ``object=``/``id=`` of ``uri`` (its token must be this one)."""
+        parsed = Pkcs11Uri.parse(uri) if isinstance(uri, str) else uri
+        parsed.require_usable()
+        if parsed.token is not None and parsed.token != self._token_label:
+            raise errors.InvalidUri(
+                f"URI names token {parsed.token!r} but this Hsm is token "
+                f"{self._token_label!r}; open the right token with Hsm.open(uri)"
+            )
+        if parsed.type not in (None, "private"):
+            raise errors.InvalidUri(
+                f"URI has type={parsed.type}; a signing key is type=private (or omit type)"
+            )
+        if parsed.object is None and parsed.id is None:
+            raise errors.InvalidUri(
+                "URI names no key; add object=<label> and/or id=<pct-encoded bytes>"
+            )
+        return self.get_key(parsed.object, key_id=parsed.id)
+
+    def _wrap(self, session: Any, priv: Any) -> HsmPrivateKey:
+        label = str(priv[Attribute.LABEL])
+        key_id = bytes(priv[Attribute.ID])
+        key_type = priv[Attribute.KEY_TYPE]
+        pub = self._find_public(session, label, key_id)
+        self._keys[label] = priv
+        if key_type == KeyType.EC:
+            params = bytes(pub[Attribute.EC_PARAMS])
+            curve_name = ECDomainParameters.load(params).chosen.native
+            if curve_name not in _CURVES:
+                raise errors.UnsupportedAlgorithm(
+                    f"key {label!r} is on curve {curve_name}; expected P-256 or P-384"
+                )
+            spec, curve = _CURVES[curve_name]
+            point = OctetString.load(bytes(pub[Attribute.EC_POINT])).native
+            public = ec.EllipticCurvePublicKey.from_encoded_point(curve, point)
+            return HsmEcPrivateKey(
+                hsm=self, label=label, key_id=key_id, spec=spec, public_key=public
+            )
+        if key_type == KeyType.RSA:
+            n = int.from_bytes(bytes(pub[Attribute.MODULUS]), "big")
+            e = int.from_bytes(bytes(pub[Attribute.PUBLIC_EXPONENT]), "big")
+            rsa_public = rsa.RSAPublicNumbers(e, n).public_key()
+            rsa_spec = _RSA_SPECS.get(rsa_public.key_size)
+            if rsa_spec is None:
+                raise errors.UnsupportedAlgorithm(
+                    f"key {label!r} is RSA-{rsa_public.key_size}; expected 2048, 3072 or 4096"
+                )
+            return HsmRsaPrivateKey(
+                hsm=self, label=label, key_id=key_id, spec=rsa_spec, public_key=rsa_public
+            )
+        raise errors.UnsupportedAlgorithm(
+            f"key {label!r} has PKCS#11 key type {key_type!r}; expected EC or RSA"
+        )
+
+    def _find_public(self, session: Any, label: str, key_id: bytes) -> Any:
+        found = list(
+            session.get_objects({Attribute.CLASS: ObjectClass.PUBLIC_KEY, Attribute.ID: key_id})
+        )
+        if len(found) != 1:
+            found = list(
+                session.get_objects(
+                    {Attribute.CLASS: ObjectClass.PUBLIC_KEY, Attribute.LABEL: label}
+                )
+            )
+        if len(found) != 1:
+            raise errors.KeyNotFound(
+                f"found {len(found)} public key objects for key {label!r} on token "
+                f"{self._token_label!r}, expected 1; the public half is needed to build "
+                "certificates -- re-create the key pair"
+            )
+        return found[0]
+
+    def generate_key(
+        self, label: str, spec: KeySpec | str, *, key_id: bytes | None = None
+    ) -> HsmPrivateKey:
+        """Generate a key pair ON the token; the private half is sensitive and unextractable.
+
+        Refuses to shadow an existing label or id (:class:`KeyExists`):
+        two objects with one label make every later lookup ambiguous.
+        """
+        spec = KeySpec.parse(spec) if isinstance(spec, str) else spec
+        if not label:
+            raise errors.InvalidUri("a key needs a non-empty label")
+        new_id = key_id if key_id is not None else os.urandom(16)
+
+        def run(session: Any) -> HsmPrivateKey:
+            for what, template in (
+                (f"label {label!r}", {Attribute.LABEL: label}),
+                (f"id {new_id.hex()}", {Attribute.ID: new_id}),
+            ):
+                if list(session.get_objects(template)):
+                    raise errors.KeyExists(
+                        f"token {self._token_label!r} already holds an object with {what}; "
+                        "choose another label/id or destroy the old key first"
+                    )
+            private_template: dict[Attribute, Any] = {
+                Attribute.TOKEN: True,
+                Attribute.PRIVATE: True,
+                Attribute.SENSITIVE: True,
+                Attribute.EXTRACTABLE: False,
+                Attribute.SIGN: True,
+                Attribute.DECRYPT: False,
+                Attribute.UNWRAP: False,
+                Attribute.DERIVE: False,
+            }
+            public_template: dict[Attribute, Any] = {
+                Attribute.TOKEN: True,
+                Attribute.PRIVATE: False,
+                Attribute.VERIFY: True,
+                Attribute.ENCRYPT: False,
+                Attribute.WRAP: False,
+            }
+            common: dict[str, Any] = {
+                "id": new_id,
+                "label": label,
+                "store": True,
+                "capabilities": MechanismFlag.SIGN | MechanismFlag.VERIFY,
+                "public_template": public_template,
+                "private_template": private_template,
+            }
+            if spec.kind is KeyKind.EC:
+                params = session.create_domain_parameters(
+                    KeyType.EC,
+                    {Attribute.EC_PARAMS: encode_named_curve_parameters(spec.curve_name)},
+                    local=True,
+                )
+                params.generate_keypair(mechanism=Mechanism.EC_KEY_PAIR_GEN, **common)
+            else:
+                public_template[Attribute.PUBLIC_EXPONENT] = b"\x01\x00\x01"
+                session.generate_keypair(KeyType.RSA, spec.key_size, **common)
+            priv = self._find_private(session, label, new_id)
+            return self._wrap(session, priv)
+
+        key = self._call("generate", run)
+        log.info("generated %s key %r on token %r", spec.value, label, self._token_label)
+        return key
+
+    def destroy_key(self, label: str | None = None, *, key_id: bytes | None = None) -> None:
+        """Destroy the private key and its public key (e.g. ceremony rollback)."""
+        _require_selector(label, key_id)
+
+        def run(session: Any) -> None:
+            priv = self._find_private(session, label, key_id)
+            real_label = str(priv[Attribute.LABEL])
+            real_id = bytes(priv[Attribute.ID])
+            pubs = list(
+                session.get_objects(
+                    {Attribute.CLASS: ObjectClass.PUBLIC_KEY, Attribute.ID: real_id}
+                )
+            )
+            priv.destroy()
+            for pub in pubs:
+                pub.destroy()
+            self._keys.pop(real_label, None)
+
+        self._call("destroy", run)
+        log.info("destroyed key %r on token %r", label, self._token_label)
+
+    def key_attributes(
+        self, label: str | None = None, *, key_id: bytes | None = None
+    ) -> KeyAttributes:
+        """Read back the private key's security attributes from the token."""
+        _require_selector(label, key_id)
+
+        def run(session: Any) -> KeyAttributes:
+            priv = self._find_private(session, label, key_id)
+            return KeyAttributes(
+                sensitive=bool(priv[Attribute.SENSITIVE]),
+                extractable=bool(priv[Attribute.EXTRACTABLE]),
+                always_sensitive=bool(priv[Attribute.ALWAYS_SENSITIVE]),
+                never_extractable=bool(priv[Attribute.NEVER_EXTRACTABLE]),
+                token=bool(priv[Attribute.TOKEN]),
+                private=bool(priv[Attribute.PRIVATE]),
+                sign=bool(priv[Attribute.SIGN]),
+            )
+
+        return self._call("find", run)
+
+    # -- signing ----------------------------------------------------------------
+
+    def _sign(
+        self,
+        key: HsmEcPrivateKey | HsmRsaPrivateKey,
+        mechanism: Mechanism,
+        param: tuple[Any, ...] | None,
+        data: bytes,
+    ) -> bytes:
+        """One ``C_SignInit``/``C_Sign`` with the key's cached handle (re-found after recovery)."""
+        label, key_id = key.label, key.key_id
+
+        def run(session: Any) -> bytes:
+            priv = self._keys.get(label)
+            if priv is None:
+                priv = self._find_private(session, label, key_id)
+                self._keys[label] = priv
+            return bytes(priv.sign(data, mechanism=mechanism, mechanism_param=param))
+
+        return self._call("sign", run)
+
+
+def _require_selector(label: str | None, key_id: bytes | None) -> None:
+    if label is None and key_id is None:
+        raise errors.InvalidUri("name the key by label and/or key_id")
+
+
+def reset_registry_for_tests() -> None:
+    """Forget shared handles (does not log out). Only for tests that simulate a fresh process."""
+    with Hsm._registry_lock:
+        Hsm._registry.clear()
+
+
+__all__ = ["DEFAULT_MODULE", "Hsm", "KeyAttributes"]
