@@ -1,0 +1,235 @@
+"""Appending to the hash-chained audit log, inside the caller's transaction.
+
+Why inside the caller's transaction: a state change and the event that records
+it must land together or not at all (a revocation without its event, or an
+event for a rollback, would both make the log lie). So :meth:`AuditLog.append`
+takes the caller's :class:`sqlalchemy.Connection` and never commits.
+
+Why a head row: each event's hash covers the previous hash, so appends must be
+serialised across every engine process sharing the database. The single row of
+``audit_head`` is that serialisation point: on PostgreSQL it is read with
+``SELECT ... FOR UPDATE`` (row lock held to commit; READ COMMITTED then reads the
+latest committed head); on SQLite every transaction of an engine made by
+:func:`issuer.store.create_engine_for` starts with ``BEGIN IMMEDIATE``, which
+already holds the database write lock. The head also records where the chain
+ends, so a cut-off tail is visible even between checkpoints.
+
+Why checkpoints: anyone who can write the database can rewrite the whole chain
+and recompute every hash. A checkpoint is "the chain had hash H at seq N",
+signed by the audit key in the HSM; a rewrite or truncation before the last
+checkpoint is then detectable by :func:`issuer.audit.verify_chain`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+
+from issuer.audit import keys
+from issuer.audit.encoding import JsonValue, canonical_details, checkpoint_message, event_hash
+from issuer.audit.errors import AuditError
+from issuer.store.schema import audit_checkpoints, audit_events, audit_head
+from issuer.store.types import to_utc_text
+
+log = logging.getLogger(__name__)
+
+OUTCOMES = frozenset({"success", "failure", "refused"})
+"""What happened: done, tried and failed, or refused by a rule (bad input, role, policy)."""
+
+DEFAULT_CHECKPOINT_EVERY = 1000
+"""Events between automatic checkpoints: bounds what an undetected rewrite could cover."""
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, kw_only=True)
+class AuditEvent:
+    """One state change to record: who did what, to what, with which outcome.
+
+    ``actor_role`` is the caller's role (``portal``, ``operator``, ... or
+    ``engine`` for the engine's own acts) and ``actor_identity`` the identity
+    from the verified client certificate or login session; ``subject`` names
+    what was acted on (e.g. ``certificate:<issuer>:<serial>``). ``details``
+    holds plain JSON data and never a secret (see :func:`canonical_details`).
+    """
+
+    actor_role: str
+    actor_identity: str
+    action: str
+    subject: str
+    outcome: str = "success"
+    details: Mapping[str, JsonValue] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.outcome not in OUTCOMES:
+            raise AuditError(
+                f"got audit outcome {self.outcome!r}; expected one of {sorted(OUTCOMES)}"
+            )
+        for name in ("actor_role", "actor_identity", "action", "subject"):
+            if not getattr(self, name):
+                raise AuditError(
+                    f"audit event field {name} is empty; expected who/what/on-what to be named"
+                )
+
+
+@dataclass(frozen=True, kw_only=True)
+class AppendedEvent:
+    """Where an event landed in the chain."""
+
+    seq: int
+    hash: str
+    occurred_at: datetime
+
+
+@dataclass(frozen=True, kw_only=True)
+class Checkpoint:
+    """A signed statement that the chain had ``hash`` at ``seq``."""
+
+    seq: int
+    hash: str
+    signed_at: datetime
+    key_sha256: str
+    signature: bytes = field(repr=False)
+
+
+class AuditLog:
+    """Appends events and signs checkpoints; one instance per process is enough.
+
+    ``signer`` is the audit checkpoint key (an HSM key object in production);
+    without it events are still chained but no checkpoints are made, which only
+    tests and development should do. ``checkpoint_every`` events (counted by
+    seq, so across all processes) the append that reaches a multiple signs a
+    checkpoint in the same transaction. ``clock`` is injected so tests move
+    time instead of sleeping.
+    """
+
+    def __init__(
+        self,
+        *,
+        signer: keys.CheckpointSigner | None = None,
+        checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY,
+        clock: Callable[[], datetime] = _utc_now,
+    ) -> None:
+        if checkpoint_every < 1:
+            raise ValueError(
+                f"got checkpoint_every={checkpoint_every}; expected a positive number of events"
+            )
+        self._signer = signer
+        self._key_sha256 = keys.key_sha256(signer.public_key()) if signer is not None else None
+        self._every = checkpoint_every
+        self._clock = clock
+
+    def append(self, conn: sa.Connection, event: AuditEvent) -> AppendedEvent:
+        """Append *event* in *conn*'s transaction (not committed here) and return its place."""
+        details = canonical_details(event.details)
+        occurred_at = self._clock()
+        occurred_text = to_utc_text(occurred_at)
+        prev_seq, prev_hash = self._lock_head(conn)
+        seq = prev_seq + 1
+        digest = event_hash(
+            seq=seq,
+            occurred_at=occurred_text,
+            actor_role=event.actor_role,
+            actor_identity=event.actor_identity,
+            action=event.action,
+            subject=event.subject,
+            outcome=event.outcome,
+            details=details,
+            prev_hash=prev_hash,
+        )
+        conn.execute(
+            audit_events.insert().values(
+                seq=seq,
+                occurred_at=occurred_at,
+                actor_role=event.actor_role,
+                actor_identity=event.actor_identity,
+                action=event.action,
+                subject=event.subject,
+                outcome=event.outcome,
+                details=details,
+                prev_hash=prev_hash,
+                hash=digest,
+            )
+        )
+        conn.execute(
+            audit_head.update()
+            .where(audit_head.c.id == 1)
+            .values(seq=seq, hash=digest, updated_at=occurred_at)
+        )
+        if self._signer is not None and seq % self._every == 0:
+            self._sign_checkpoint(conn, seq, digest)
+        return AppendedEvent(seq=seq, hash=digest, occurred_at=occurred_at)
+
+    def checkpoint(self, conn: sa.Connection) -> Checkpoint | None:
+        """Sign a checkpoint of the current head now (on demand); ``None`` for an empty chain.
+
+        Idempotent: when the head already has a checkpoint, that one is returned.
+        """
+        if self._signer is None:
+            raise AuditError(
+                "an on-demand audit checkpoint needs the audit key; got an AuditLog without "
+                "signer: construct it with signer=<the HSM audit key>"
+            )
+        seq, digest = self._lock_head(conn)
+        if seq == 0:
+            return None
+        existing = conn.execute(
+            sa.select(audit_checkpoints).where(audit_checkpoints.c.seq == seq)
+        ).one_or_none()
+        if existing is not None:
+            return Checkpoint(
+                seq=existing.seq,
+                hash=existing.hash,
+                signed_at=existing.signed_at,
+                key_sha256=existing.key_sha256,
+                signature=existing.signature,
+            )
+        return self._sign_checkpoint(conn, seq, digest)
+
+    def _lock_head(self, conn: sa.Connection) -> tuple[int, str]:
+        row = conn.execute(
+            sa.select(audit_head.c.seq, audit_head.c.hash)
+            .where(audit_head.c.id == 1)
+            .with_for_update()
+        ).one_or_none()
+        if row is None:
+            raise AuditError(
+                "the audit_head row is missing; expected the row made by the first migration: "
+                "run `zorgid db upgrade --config FILE`, and if it persists, treat the audit "
+                "log as tampered with and run `zorgid audit verify`"
+            )
+        return int(row.seq), str(row.hash)
+
+    def _sign_checkpoint(self, conn: sa.Connection, seq: int, digest: str) -> Checkpoint:
+        assert self._signer is not None and self._key_sha256 is not None
+        signed_at = self._clock()
+        message = checkpoint_message(
+            seq=seq,
+            chain_hash=digest,
+            signed_at=to_utc_text(signed_at),
+            key_sha256=self._key_sha256,
+        )
+        signature = keys.sign(self._signer, message)
+        conn.execute(
+            audit_checkpoints.insert().values(
+                seq=seq,
+                hash=digest,
+                signed_at=signed_at,
+                key_sha256=self._key_sha256,
+                signature=signature,
+            )
+        )
+        log.info("audit checkpoint signed at seq %d", seq)
+        return Checkpoint(
+            seq=seq,
+            hash=digest,
+            signed_at=signed_at,
+            key_sha256=self._key_sha256,
+            signature=signature,
+        )
