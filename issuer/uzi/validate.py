@@ -1,0 +1,435 @@
+"""The engine's certificate path validation: pyhanko-certvalidator plus CRLs and a path cache.
+
+Path validation itself is RFC 5280 section 6 as implemented by
+pyhanko-certvalidator (the maintained fork; ``certvalidator`` no longer
+imports on OpenSSL 3). This module adds what the engine needs around it:
+
+* CRLs are obtained *before* validation, for every certificate of every
+  candidate path that names an ``http://`` distribution point (RFC 5280
+  4.2.1.13), from :class:`~issuer.uzi.crl.CrlCache`. In ``hard`` mode a CRL
+  that cannot be had refuses the card (ZID-1111); in ``soft`` mode the card is
+  checked against whatever could be had; ``off`` checks nothing.
+* Every refusal becomes a :class:`~issuer.uzi.errors.UziError` with a stable code.
+* A cache of validated paths: a positive result is a pure function of the
+  exact certificates, the trust anchors, the CRLs in force and the moment --
+  and the moment matters only through the validity windows of the
+  certificates and CRLs. So a result is re-used for a moment inside
+  ``[max(notBefore, thisUpdate), min(notAfter, nextUpdate))`` while the very
+  same CRLs are in force. Refusals and soft-mode results with a missing CRL
+  are never cached.
+
+The same entry point (:meth:`ChainValidator.validate`) is what the NIST PKITS
+suite runs through in ``tests/uzi/test_pkits.py``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import hashlib
+import threading
+from collections import OrderedDict
+from collections.abc import Coroutine, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, TypeVar
+
+from asn1crypto import x509 as asn1_x509
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
+from cryptography.x509.oid import ExtensionOID
+from pyhanko_certvalidator import CertificateValidator
+from pyhanko_certvalidator.context import ValidationContext
+from pyhanko_certvalidator.errors import (
+    DisallowedAlgorithmError,
+    ExpiredError,
+    InsufficientRevinfoError,
+    InvalidCertificateError,
+    NotYetValidError,
+    PathBuildingError,
+    PathValidationError,
+    RevokedError,
+    ValidationError,
+)
+from pyhanko_certvalidator.policy_decl import (
+    CertRevTrustPolicy,
+    DisallowWeakAlgorithmsPolicy,
+    PKIXValidationParams,
+    RevocationCheckingPolicy,
+    RevocationCheckingRule,
+)
+
+from issuer.uzi import errors
+from issuer.uzi.crl import CrlCache, CrlEntry, CrlUnavailable
+from issuer.uzi.errors import UziError
+
+T = TypeVar("T")
+
+
+class RevocationMode(enum.StrEnum):
+    """How revocation is checked (policy ``uzi.revocation``)."""
+
+    OFF = "off"
+    """No revocation check at all (development only)."""
+    SOFT = "soft"
+    """Check against the CRLs that could be obtained; proceed without the others."""
+    HARD = "hard"
+    """Every certificate in the path must be checked against a current CRL."""
+
+
+_RULES = {
+    RevocationMode.OFF: RevocationCheckingPolicy(
+        RevocationCheckingRule.NO_CHECK, RevocationCheckingRule.NO_CHECK
+    ),
+    RevocationMode.SOFT: RevocationCheckingPolicy(
+        RevocationCheckingRule.CHECK_IF_DECLARED_SOFT,
+        RevocationCheckingRule.CHECK_IF_DECLARED_SOFT,
+    ),
+    RevocationMode.HARD: RevocationCheckingPolicy(
+        RevocationCheckingRule.CRL_REQUIRED, RevocationCheckingRule.CRL_REQUIRED
+    ),
+}
+
+
+@dataclass(frozen=True, kw_only=True)
+class AlgorithmRules:
+    """Which algorithms a path may use. Defaults: no MD2/MD5/SHA-1, RSA >= 2048 bits."""
+
+    weak_hashes: frozenset[str] = frozenset({"md2", "md5", "sha1"})
+    min_rsa_bits: int = 2048
+    min_dsa_bits: int = 2048
+
+
+@dataclass(frozen=True, kw_only=True)
+class PkixParams:
+    """RFC 5280 section 6.1.1 (c), (e), (f), (g): the user's initial policy inputs."""
+
+    user_initial_policy_set: frozenset[str] = frozenset({"any_policy"})
+    initial_explicit_policy: bool = False
+    initial_any_policy_inhibit: bool = False
+    initial_policy_mapping_inhibit: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class ValidatedChain:
+    """A validated path, leaf first, anchor last."""
+
+    path: tuple[x509.Certificate, ...] = field(repr=False)
+    crl_sha256: tuple[str, ...]
+    from_cache: bool
+
+    @property
+    def subjects(self) -> list[str]:
+        return [c.subject.rfc4514_string() for c in self.path]
+
+
+@dataclass(frozen=True)
+class _CacheEntry:
+    path_der: tuple[bytes, ...]
+    not_before: datetime
+    not_after: datetime
+    crl_requirements: tuple[tuple[str, bytes, str], ...]  # (url, issuer DER, sha256)
+
+
+def _der(cert: x509.Certificate) -> bytes:
+    return cert.public_bytes(Encoding.DER)
+
+
+def _crl_urls(cert: asn1_x509.Certificate) -> list[str]:
+    urls: list[str] = []
+    for dp in cert.crl_distribution_points or []:
+        name = dp["distribution_point"]
+        if name.name != "full_name":
+            continue
+        for general in name.chosen:
+            if general.name == "uniform_resource_identifier":
+                url = str(general.native)
+                if url.startswith("http://"):
+                    urls.append(url)
+    return urls
+
+
+def _run(coro: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine on this thread's private loop (cheaper than ``asyncio.run``)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        pass
+    else:
+        coro.close()
+        raise RuntimeError("called from a running event loop; await the async variant instead")
+    loop = _LOOPS.loop
+    return loop.run_until_complete(coro)
+
+
+class _ThreadLoops(threading.local):
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+
+
+_LOOPS = _ThreadLoops()
+
+
+class ChainValidator:
+    """Validate certificate paths against given anchors; one instance per process."""
+
+    def __init__(
+        self,
+        *,
+        crls: CrlCache | None = None,
+        algorithms: AlgorithmRules | None = None,
+        cache_size: int = 10_000,
+    ) -> None:
+        self.crls = crls if crls is not None else CrlCache()
+        self.algorithms = algorithms if algorithms is not None else AlgorithmRules()
+        self._cache_size = cache_size
+        self._cache: OrderedDict[bytes, _CacheEntry] = OrderedDict()
+        self._lock = threading.Lock()
+        self._asn1: dict[bytes, asn1_x509.Certificate] = {}
+
+    def _to_asn1(self, der: bytes) -> asn1_x509.Certificate:
+        cert = self._asn1.get(der)
+        if cert is None:
+            cert = asn1_x509.Certificate.load(der)
+            if len(self._asn1) < 4 * self._cache_size:
+                self._asn1[der] = cert
+        return cert
+
+    def validate(
+        self,
+        leaf: x509.Certificate,
+        *,
+        anchors: Sequence[x509.Certificate],
+        intermediates: Sequence[x509.Certificate] = (),
+        at: datetime,
+        revocation: RevocationMode,
+        key_usage: frozenset[str] = frozenset(),
+        extended_key_usage: frozenset[str] | None = None,
+        pkix: PkixParams | None = None,
+    ) -> ValidatedChain:
+        """Validate ``leaf`` at ``at``; raise :class:`UziError` with the refusal's code."""
+        return _run(
+            self.avalidate(
+                leaf,
+                anchors=anchors,
+                intermediates=intermediates,
+                at=at,
+                revocation=revocation,
+                key_usage=key_usage,
+                extended_key_usage=extended_key_usage,
+                pkix=pkix,
+            )
+        )
+
+    def _cache_key(
+        self,
+        leaf_der: bytes,
+        anchors: Sequence[bytes],
+        intermediates: Sequence[bytes],
+        revocation: RevocationMode,
+        key_usage: frozenset[str],
+        extended_key_usage: frozenset[str] | None,
+        pkix: PkixParams | None,
+        static: Sequence[CrlEntry],
+    ) -> bytes:
+        digest = hashlib.sha256()
+        for part in (leaf_der, b"|A", *sorted(anchors), b"|I", *sorted(intermediates)):
+            digest.update(hashlib.sha256(part).digest())
+        digest.update(
+            repr(
+                (
+                    revocation.value,
+                    sorted(key_usage),
+                    sorted(extended_key_usage) if extended_key_usage is not None else None,
+                    pkix,
+                    self.algorithms,
+                    sorted(e.sha256 for e in static),
+                )
+            ).encode()
+        )
+        return digest.digest()
+
+    def _cached(self, key: bytes, at: datetime) -> ValidatedChain | None:
+        with self._lock:
+            entry = self._cache.get(key)
+            if entry is not None:
+                self._cache.move_to_end(key)
+        if entry is None or not (entry.not_before <= at < entry.not_after):
+            return None
+        for url, issuer_der, sha in entry.crl_requirements:
+            if self.crls.fingerprint_for(url, issuer_der, at) != sha:
+                return None
+        return ValidatedChain(
+            path=tuple(x509.load_der_x509_certificate(d) for d in entry.path_der),
+            crl_sha256=tuple(sha for _, _, sha in entry.crl_requirements),
+            from_cache=True,
+        )
+
+    def _store(self, key: bytes, entry: _CacheEntry) -> None:
+        with self._lock:
+            self._cache[key] = entry
+            self._cache.move_to_end(key)
+            while len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+
+    async def avalidate(
+        self,
+        leaf: x509.Certificate,
+        *,
+        anchors: Sequence[x509.Certificate],
+        intermediates: Sequence[x509.Certificate] = (),
+        at: datetime,
+        revocation: RevocationMode,
+        key_usage: frozenset[str] = frozenset(),
+        extended_key_usage: frozenset[str] | None = None,
+        pkix: PkixParams | None = None,
+    ) -> ValidatedChain:
+        """Async form of :meth:`validate` (for callers already inside an event loop)."""
+        leaf_der = _der(leaf)
+        anchor_ders = [_der(c) for c in anchors]
+        inter_ders = [_der(c) for c in intermediates]
+        static = self.crls.static
+        key = self._cache_key(
+            leaf_der, anchor_ders, inter_ders, revocation, key_usage, extended_key_usage,
+            pkix, static,
+        )
+        hit = self._cached(key, at)
+        if hit is not None:
+            return hit
+
+        leaf_asn1 = self._to_asn1(leaf_der)
+        roots = [self._to_asn1(d) for d in anchor_ders]
+        others = [self._to_asn1(d) for d in inter_ders]
+        algorithm_policy = DisallowWeakAlgorithmsPolicy(
+            weak_hash_algos=set(self.algorithms.weak_hashes),
+            rsa_key_size_threshold=self.algorithms.min_rsa_bits,
+            dsa_key_size_threshold=self.algorithms.min_dsa_bits,
+        )
+
+        # Step 1: candidate paths, to know which CRLs are needed.
+        fetched: list[CrlEntry] = []
+        requirements: list[tuple[str, bytes, str]] = []
+        missing: list[str] = []
+        if revocation is not RevocationMode.OFF:
+            # Fresh objects: reading extensions of asn1crypto objects can change how
+            # they re-encode, which would break signature checks of the real run.
+            probe = ValidationContext(
+                trust_roots=[asn1_x509.Certificate.load(d) for d in anchor_ders],
+                other_certs=[asn1_x509.Certificate.load(d) for d in inter_ders],
+                moment=at,
+                revinfo_policy=CertRevTrustPolicy(_RULES[RevocationMode.OFF]),
+                algorithm_usage_policy=algorithm_policy,
+            )
+            try:
+                paths = await probe.path_builder.async_build_paths(
+                    asn1_x509.Certificate.load(leaf_der)
+                )
+            except PathBuildingError as exc:
+                raise _unknown_ca(leaf, exc) from None
+            seen: set[bytes] = set()
+            for path in paths:
+                for cert in path.iter_certs(include_root=False):
+                    der = cert.dump()
+                    if der in seen:
+                        continue
+                    seen.add(der)
+                    issuer_der = cert.issuer.dump()
+                    for url in _crl_urls(cert):
+                        try:
+                            entry = self.crls.get(url, issuer_der, at)
+                        except CrlUnavailable as exc:
+                            if revocation is RevocationMode.HARD:
+                                raise UziError(
+                                    errors.REVOCATION_UNAVAILABLE,
+                                    f"CRL for {cert.subject.human_friendly!r}: {exc}; "
+                                    "revocation mode 'hard' requires a current CRL",
+                                ) from None
+                            missing.append(url)
+                            continue
+                        fetched.append(entry)
+                        requirements.append((url, issuer_der, entry.sha256))
+
+        # Step 2: RFC 5280 section 6 path validation.
+        crl_ders = {e.sha256: e.der for e in (*static, *fetched)}
+        context = ValidationContext(
+            trust_roots=roots,
+            other_certs=others,
+            moment=at,
+            crls=list(crl_ders.values()),
+            revinfo_policy=CertRevTrustPolicy(_RULES[revocation]),
+            algorithm_usage_policy=algorithm_policy,
+            allow_fetching=False,
+        )
+        params = (
+            PKIXValidationParams(
+                user_initial_policy_set=pkix.user_initial_policy_set,
+                initial_explicit_policy=pkix.initial_explicit_policy,
+                initial_any_policy_inhibit=pkix.initial_any_policy_inhibit,
+                initial_policy_mapping_inhibit=pkix.initial_policy_mapping_inhibit,
+            )
+            if pkix is not None
+            else None
+        )
+        validator = CertificateValidator(leaf_asn1, others, context, pkix_params=params)
+        try:
+            if key_usage or extended_key_usage:
+                vpath = await validator.async_validate_usage(
+                    set(key_usage), set(extended_key_usage or ()), extended_key_usage is None
+                )
+            else:
+                vpath = await validator.async_validate_path()
+        except ValidationError as exc:
+            raise _refusal(leaf, exc, revocation) from None
+        except (ValueError, TypeError, KeyError) as exc:
+            # asn1crypto raises these on malformed extensions deep inside validation.
+            raise UziError(errors.INVALID_CHAIN, f"malformed certificate in path: {exc}") from None
+
+        path_der = tuple(c.dump() for c in reversed(list(vpath.iter_certs(include_root=True))))
+        chain = tuple(x509.load_der_x509_certificate(d) for d in path_der)
+        if not missing:
+            lo = max(c.not_valid_before_utc for c in chain)
+            hi = min(c.not_valid_after_utc for c in chain)
+            for entry in (*fetched, *static):
+                lo = max(lo, entry.this_update)
+                if entry.next_update is not None:
+                    hi = min(hi, entry.next_update)
+            self._store(key, _CacheEntry(path_der, lo, hi, tuple(requirements)))
+        return ValidatedChain(
+            path=chain, crl_sha256=tuple(r[2] for r in requirements), from_cache=False
+        )
+
+
+def _unknown_ca(leaf: x509.Certificate, exc: Exception) -> UziError:
+    return UziError(
+        errors.UNKNOWN_CA,
+        f"no path from issuer {leaf.issuer.rfc4514_string()!r} to a trusted anchor ({exc})",
+    )
+
+
+def _refusal(leaf: x509.Certificate, exc: Exception, revocation: RevocationMode) -> UziError:
+    text = str(exc)
+    if isinstance(exc, PathBuildingError):
+        return _unknown_ca(leaf, exc)
+    if isinstance(exc, RevokedError):
+        return UziError(errors.REVOKED, text)
+    if isinstance(exc, ExpiredError):
+        return UziError(errors.EXPIRED, text)
+    if isinstance(exc, NotYetValidError):
+        return UziError(errors.NOT_YET_VALID, text)
+    if isinstance(exc, InsufficientRevinfoError):
+        return UziError(errors.REVOCATION_UNAVAILABLE, f"{text} (revocation mode {revocation})")
+    if isinstance(exc, DisallowedAlgorithmError):
+        return UziError(errors.WEAK_ALGORITHM, text)
+    if isinstance(exc, InvalidCertificateError):
+        return UziError(errors.NOT_A_CARD_CERTIFICATE, text)
+    if isinstance(exc, PathValidationError):
+        return UziError(errors.INVALID_CHAIN, text)
+    return UziError(errors.INVALID_CHAIN, text)
+
+
+def has_crl_distribution_point(cert: x509.Certificate) -> bool:
+    try:
+        cert.extensions.get_extension_for_oid(ExtensionOID.CRL_DISTRIBUTION_POINTS)
+    except x509.ExtensionNotFound:
+        return False
+    return True
