@@ -316,7 +316,15 @@ def _describe(value: object) -> str:
 
 
 def _oid(table: _Table, key: str) -> str:
-    return table.string(key, pattern=_OID_RE, what="a dotted OID such as 2.16.528.1.1003.1.2.5.1")
+    """A dotted OID whose arcs fit 32 bits and whose second arc is < 40:
+    pkilint and many relying-party decoders refuse bigger arcs (so no UUID
+    arcs under 2.25) and a first sub-identifier above 119 (so no 2.999)."""
+    value = table.string(key, pattern=_OID_RE, what="a dotted OID such as 2.16.528.1.1003.1.2.5.1")
+    if any(int(arc) >= 2**32 for arc in value.split(".")) or int(value.split(".")[1]) >= 40:
+        raise PolicyError(
+            table._key(key), repr(value), "an OID whose arcs are < 2^32, second arc < 40"
+        )
+    return value
 
 
 def _url(table: _Table, key: str) -> str:
@@ -358,8 +366,10 @@ def _profile(t: _Table) -> ProfilePolicy:
         )
     extra = t.strings("extra_ekus", allow_empty=True)
     for i, oid in enumerate(extra):
-        if not _OID_RE.match(oid):
-            raise PolicyError(t._key(f"extra_ekus[{i}]"), repr(oid), "a dotted OID")
+        if not _OID_RE.match(oid) or any(int(arc) >= 2**32 for arc in oid.split(".")):
+            raise PolicyError(
+                t._key(f"extra_ekus[{i}]"), repr(oid), "a dotted OID with arcs < 2^32"
+            )
         if oid == "1.3.6.1.5.5.7.3.2":
             raise PolicyError(
                 t._key(f"extra_ekus[{i}]"), "clientAuth", "only EKUs beyond clientAuth (always set)"
