@@ -99,9 +99,7 @@ organisations = sa.Table(
 organisation_admins = sa.Table(
     "organisation_admins",
     metadata,
-    sa.Column(
-        "organisation_id", Id, sa.ForeignKey("organisations.id"), primary_key=True
-    ),
+    sa.Column("organisation_id", Id, sa.ForeignKey("organisations.id"), primary_key=True),
     sa.Column("person_id", Id, sa.ForeignKey("persons.id"), primary_key=True),
     sa.Column("mobile_id_id", Id, sa.ForeignKey("mobile_ids.id"), nullable=False),
     sa.Column("terms_version", sa.String(32), nullable=False),
@@ -229,9 +227,7 @@ ocsp_responses = sa.Table(
     sa.Column("this_update", UtcDateTime, nullable=False),
     sa.Column("next_update", UtcDateTime, nullable=False, index=True),
     sa.Column("produced_at", UtcDateTime, nullable=False),
-    sa.ForeignKeyConstraint(
-        ["issuer", "serial"], ["certificates.issuer", "certificates.serial"]
-    ),
+    sa.ForeignKeyConstraint(["issuer", "serial"], ["certificates.issuer", "certificates.serial"]),
 )
 """The current pre-signed OCSP response of each certificate (RFC 6960, RFC 5019)."""
 
