@@ -1,0 +1,78 @@
+"""The key ceremony: the CA hierarchy on the token and its certificates in ``<data_dir>/ca``.
+
+Public API::
+
+    from issuer.ca import (load_ceremony_config, run_ceremony, import_issuing_ca, renew_ocsp,
+                           load_ca_material, default_dev_ceremony, CaMaterial, CeremonyConfig)
+    config = load_ceremony_config("docs/ceremony.example.toml")
+    hsm = open_ceremony_hsm(config)               # hsm.Hsm for config.hsm
+    result = run_ceremony(config, hsm, out=print)
+    material = load_ca_material(config.data_dir)  # root, issuing CA, OCSP cert, key labels
+    renew_ocsp(config, hsm, new_key=False)
+"""
+
+from issuer.ca.ceremony import (
+    CeremonyResult,
+    CeremonyToken,
+    RenewResult,
+    import_issuing_ca,
+    renew_ocsp,
+    run_ceremony,
+    sign_linted,
+)
+from issuer.ca.config import (
+    AuditConfig,
+    CeremonyConfig,
+    HsmSettings,
+    IssuingCaConfig,
+    OcspResponderConfig,
+    RootConfig,
+    RootMode,
+    SubjectName,
+    load_ceremony_config,
+    parse_ceremony,
+)
+from issuer.ca.dev import default_dev_ceremony, open_ceremony_hsm
+from issuer.ca.errors import (
+    AlreadyExists,
+    CaMaterialError,
+    CeremonyConfigError,
+    CeremonyError,
+    CeremonyFailed,
+    ImportRefused,
+    KeyMismatch,
+    LintFailed,
+)
+from issuer.ca.material import CaMaterial, load_ca_material
+
+__all__ = [
+    "AlreadyExists",
+    "AuditConfig",
+    "CaMaterial",
+    "CaMaterialError",
+    "CeremonyConfig",
+    "CeremonyConfigError",
+    "CeremonyError",
+    "CeremonyFailed",
+    "CeremonyResult",
+    "CeremonyToken",
+    "HsmSettings",
+    "ImportRefused",
+    "IssuingCaConfig",
+    "KeyMismatch",
+    "LintFailed",
+    "OcspResponderConfig",
+    "RenewResult",
+    "RootConfig",
+    "RootMode",
+    "SubjectName",
+    "default_dev_ceremony",
+    "import_issuing_ca",
+    "load_ca_material",
+    "load_ceremony_config",
+    "open_ceremony_hsm",
+    "parse_ceremony",
+    "renew_ocsp",
+    "run_ceremony",
+    "sign_linted",
+]

@@ -1,0 +1,72 @@
+"""Development defaults: the hierarchy ``zorgid dev`` makes on first start."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from hsm import Hsm
+from issuer.ca.config import CeremonyConfig, HsmSettings, parse_ceremony
+
+#: Placeholder URLs under the reserved ``.example`` TLD (RFC 2606 §3): realistic in shape,
+#: never resolvable, so a development certificate cannot point at a real service.
+DEV_BASE_URL = "http://pki.zorgid.example"
+DEV_OCSP_URL = "http://ocsp.zorgid.example/"
+
+#: The development mobile-ID policy OID of ``policies/default.toml``, under IANA PEN 32473
+#: (reserved for documentation, RFC 5612): the issuing CA must list the policies its
+#: certificates assert (RFC 5280 §6.1.3 (d)), and a dev CA must never pass for a real one.
+DEV_POLICY_OID = "1.3.6.1.4.1.32473.528.1.2.1"
+
+
+def default_dev_ceremony(data_dir: Path, hsm_settings: HsmSettings) -> CeremonyConfig:
+    """The ceremony ``zorgid dev`` runs on first start (as ``docs/ceremony.example.toml``).
+
+    EC P-384 root and issuing CA (ecdsa-with-SHA384), EC P-256 responder and
+    audit keys, a 30-day responder certificate. Built through the same schema
+    check as a reviewed file, so it can never drift from what the file allows.
+    """
+    doc = {
+        "data_dir": str(Path(data_dir).resolve()),
+        "hsm": {
+            "module": hsm_settings.module,
+            "token": hsm_settings.token,
+            "pin_source": hsm_settings.pin_source,
+        },
+        "root": {
+            "mode": "self-signed",
+            "key_label": "root-ca",
+            "key_spec": "ec-p384",
+            "organization": "ZORG-ID Ontwikkeling",
+            "common_name": "ZORG-ID Dev Root CA",
+            "validity_days": 7305,
+        },
+        "issuing_ca": {
+            "key_label": "issuing-ca",
+            "key_spec": "ec-p384",
+            "organization": "ZORG-ID Ontwikkeling",
+            "common_name": "ZORG-ID Dev Mobile ID CA",
+            "validity_days": 3653,
+            "policy_oids": [DEV_POLICY_OID],
+            "ca_issuers_url": f"{DEV_BASE_URL}/root.cer",
+            "ocsp_url": DEV_OCSP_URL,
+            "crl_urls": [f"{DEV_BASE_URL}/root.crl"],
+        },
+        "ocsp_responder": {
+            "key_label": "ocsp-responder",
+            "key_spec": "ec-p256",
+            "organization": "ZORG-ID Ontwikkeling",
+            "common_name": "ZORG-ID Dev OCSP Responder",
+            "validity_days": 30,
+        },
+        "audit": {"key_label": "audit-checkpoint"},
+    }
+    return parse_ceremony(doc, base_dir=Path(data_dir).resolve(), source="default_dev_ceremony")
+
+
+def open_ceremony_hsm(config: CeremonyConfig) -> Hsm:
+    """Open and log in to the token the ceremony file names (PIN from its ``pin_source``)."""
+    return Hsm.open(
+        module_path=config.hsm.module,
+        token_label=config.hsm.token,
+        pin_source=config.hsm.pin_source,
+    )

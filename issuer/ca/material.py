@@ -1,0 +1,161 @@
+"""What the ceremony leaves in ``<data_dir>/ca`` and how the rest of the engine reads it.
+
+The server hands the certificates to callers (CaService), the issuer signs
+under the issuing CA key and the OCSP responder signs under its delegated
+key; all three find their certificates and token key labels here, through
+:func:`load_ca_material`, which also checks that the files still belong
+together (a half-replaced file must fail loudly at start-up, not at the
+first issuance).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from issuer.ca.errors import CaMaterialError
+
+ROOT_PEM = "root.pem"
+ISSUING_CA_PEM = "issuing-ca.pem"
+ISSUING_CA_CSR = "issuing-ca.csr.pem"
+OCSP_RESPONDER_PEM = "ocsp-responder.pem"
+AUDIT_PUBLIC_KEY_PEM = "audit-checkpoint.pub.pem"
+RECORD_JSON = "ceremony.json"
+
+#: ``ceremony.json`` ``state`` values.
+STATE_COMPLETE = "complete"
+STATE_AWAITING_IMPORT = "awaiting-issuing-ca-certificate"
+RECORD_FORMAT = 1
+
+
+def ca_dir_of(data_dir: Path) -> Path:
+    """``<data_dir>/ca``: the one folder the ceremony writes."""
+    return Path(data_dir) / "ca"
+
+
+def ocsp_archive_name(serial: int) -> str:
+    """Name of a replaced responder certificate: ``ocsp-responder-<serial hex>.pem``."""
+    return f"ocsp-responder-{serial:x}.pem"
+
+
+@dataclass(frozen=True, kw_only=True)
+class CaMaterial:
+    """The CA certificates and the token labels of their keys, checked to belong together."""
+
+    ca_dir: Path
+    token_label: str
+    root: x509.Certificate
+    issuing_ca: x509.Certificate
+    ocsp_responder: x509.Certificate
+    audit_public_key: ec.EllipticCurvePublicKey
+    issuing_ca_key_label: str
+    ocsp_responder_key_label: str
+    audit_key_label: str
+
+    def chain(self) -> tuple[x509.Certificate, x509.Certificate]:
+        """Issuing CA then root: what a relying party needs above a mobile-ID certificate."""
+        return (self.issuing_ca, self.root)
+
+
+def read_record(ca_dir: Path) -> dict[str, Any]:
+    """Parse ``ceremony.json``; raise :class:`CaMaterialError` when absent or unreadable."""
+    path = ca_dir / RECORD_JSON
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise CaMaterialError(
+            f"no ceremony record at {path}; expected the output of 'zorgid ca init'. "
+            "Run 'zorgid ca init --config FILE' (or 'zorgid dev' for a development setup)."
+        ) from None
+    except (OSError, ValueError) as exc:
+        raise CaMaterialError(
+            f"cannot read the ceremony record {path}: {exc}; restore it from the ceremony backup"
+        ) from None
+    if not isinstance(record, dict) or record.get("format") != RECORD_FORMAT:
+        raise CaMaterialError(
+            f"{path} is not a format-{RECORD_FORMAT} ceremony record; restore it from the backup"
+        )
+    return record
+
+
+def read_certificate(path: Path) -> x509.Certificate:
+    """Load one PEM certificate, naming the file in any error."""
+    try:
+        return x509.load_pem_x509_certificate(path.read_bytes())
+    except FileNotFoundError:
+        raise CaMaterialError(
+            f"missing {path}; expected the ceremony's certificate there. "
+            "Restore it from the ceremony backup or run 'zorgid ca init'."
+        ) from None
+    except ValueError as exc:
+        raise CaMaterialError(f"{path} is not a PEM certificate ({exc})") from None
+
+
+def _label(record: dict[str, Any], section: str, path: Path) -> str:
+    entry = record.get(section)
+    label = entry.get("key_label") if isinstance(entry, dict) else None
+    if not isinstance(label, str) or not label:
+        raise CaMaterialError(f"{path}: {section}.key_label missing; restore the record")
+    return label
+
+
+def load_ca_material(data_dir: Path | str) -> CaMaterial:
+    """Read the finished ceremony's certificates and key labels from ``<data_dir>/ca``.
+
+    Checks, so a broken set fails at start-up: the record says the ceremony
+    is complete; the issuing CA is signed by the root and the responder by
+    the issuing CA (names and signatures, RFC 5280 §6.1.3 (a)(1) and (a)(4)).
+    """
+    ca_dir = ca_dir_of(Path(data_dir))
+    record = read_record(ca_dir)
+    record_path = ca_dir / RECORD_JSON
+    if record.get("state") != STATE_COMPLETE:
+        raise CaMaterialError(
+            f"{record_path} says state {record.get('state')!r}, expected {STATE_COMPLETE!r}: "
+            "the ceremony is waiting for the externally signed issuing CA certificate. "
+            "Run 'zorgid ca import-issuing --config FILE --cert ISSUING.pem --root ROOT.pem'."
+        )
+    root = read_certificate(ca_dir / ROOT_PEM)
+    issuing = read_certificate(ca_dir / ISSUING_CA_PEM)
+    ocsp = read_certificate(ca_dir / OCSP_RESPONDER_PEM)
+    for child, parent, what in (
+        (issuing, root, "issuing-ca.pem is not issued by root.pem"),
+        (ocsp, issuing, "ocsp-responder.pem is not issued by issuing-ca.pem"),
+    ):
+        try:
+            child.verify_directly_issued_by(parent)
+        except (InvalidSignature, ValueError, TypeError) as exc:
+            raise CaMaterialError(
+                f"{ca_dir}: {what} ({type(exc).__name__}: {exc}); expected a chain made by "
+                "the ceremony. Restore the files from the ceremony backup."
+            ) from None
+    pub_path = ca_dir / AUDIT_PUBLIC_KEY_PEM
+    try:
+        audit_key = serialization.load_pem_public_key(pub_path.read_bytes())
+    except (OSError, ValueError) as exc:
+        raise CaMaterialError(f"cannot read the audit public key {pub_path}: {exc}") from None
+    if not isinstance(audit_key, ec.EllipticCurvePublicKey):
+        raise CaMaterialError(
+            f"{pub_path} holds a {type(audit_key).__name__}, expected an EC P-256 public key"
+        )
+    token = record.get("hsm", {}).get("token") if isinstance(record.get("hsm"), dict) else None
+    if not isinstance(token, str):
+        raise CaMaterialError(f"{record_path}: hsm.token missing; restore the record")
+    return CaMaterial(
+        ca_dir=ca_dir,
+        token_label=token,
+        root=root,
+        issuing_ca=issuing,
+        ocsp_responder=ocsp,
+        audit_public_key=audit_key,
+        issuing_ca_key_label=_label(record, "issuing_ca", record_path),
+        ocsp_responder_key_label=_label(record, "ocsp_responder", record_path),
+        audit_key_label=_label(record, "audit", record_path),
+    )
