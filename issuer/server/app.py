@@ -1,0 +1,223 @@
+"""The composition root of the gRPC server: config in, a running server out.
+
+Everything the server is made of is wired here and only here (Boulder's
+``cmd/*/main.go`` habit): the listener and its mTLS credentials, the one
+:class:`~issuer.server.interceptors.GuardInterceptor`, health checking,
+reflection, and the services handed in as :class:`ServiceBinding` values.
+Servicers of other areas are built by their owners and passed in; this module
+knows none of them except the CA service, which needs only files.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from concurrent import futures
+from dataclasses import dataclass, field
+from types import FrameType
+from typing import Any
+
+import grpc
+from google.protobuf.descriptor import ServiceDescriptor
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from issuer.api.zorgid.v1 import ca_pb2, ca_pb2_grpc
+from issuer.config import Config
+from issuer.server.ca_service import CaCertificateStore, CaServicer
+from issuer.server.health import HealthControl
+from issuer.server.interceptors import GuardInterceptor
+from issuer.server.roles import METHOD_ROLES, Access, RoleMapper, missing_methods
+
+_LOG = logging.getLogger(__name__)
+
+__all__ = [
+    "BuiltServer",
+    "RoleTableError",
+    "ServiceBinding",
+    "build_server",
+    "ca_service_binding",
+    "default_services",
+    "serve",
+]
+
+
+class RoleTableError(ValueError):
+    """A registered service has methods the role table does not list (so nobody could call)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServiceBinding:
+    """One gRPC service to register: its full name, its methods and how to add it.
+
+    Build one from the generated code with :meth:`from_descriptor`::
+
+        ServiceBinding.from_descriptor(
+            ca_pb2.DESCRIPTOR.services_by_name["CaService"],
+            lambda server: ca_pb2_grpc.add_CaServiceServicer_to_server(servicer, server),
+        )
+    """
+
+    name: str
+    """Full service name, e.g. ``zorgid.v1.CaService`` (for reflection and health)."""
+    methods: tuple[str, ...]
+    """Full method names, ``/zorgid.v1.CaService/GetCaCertificates``."""
+    add_to: Callable[[grpc.Server], None] = field(repr=False)
+
+    @classmethod
+    def from_descriptor(
+        cls, descriptor: ServiceDescriptor, add_to: Callable[[grpc.Server], None]
+    ) -> ServiceBinding:
+        return cls(
+            name=descriptor.full_name,
+            methods=tuple(f"/{descriptor.full_name}/{m.name}" for m in descriptor.methods),
+            add_to=add_to,
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class BuiltServer:
+    """A built (not yet started) server, the port it bound and its health switch.
+
+    ``port`` matters when ``[server] listen`` asks for port 0 (tests, several
+    engines on one host): only the bind knows the port chosen.
+    """
+
+    server: grpc.Server
+    port: int
+    health: HealthControl
+    plaintext: bool
+    services: tuple[str, ...]
+
+    def start(self) -> None:
+        self.server.start()
+
+    def stop(self, grace: float | None = None) -> None:
+        """Drain: health NOT_SERVING first, then let running calls finish for ``grace`` s."""
+        self.health.shutdown()
+        self.server.stop(grace).wait()
+
+
+def ca_service_binding(config: Config) -> ServiceBinding:
+    """``zorgid.v1.CaService`` reading ``<data_dir>/ca/*.pem``."""
+    servicer = CaServicer(CaCertificateStore(config.ca_dir))
+    # The generated _pb2_grpc module has no type stubs; give its adder a type once.
+    add: Callable[[CaServicer, grpc.Server], None] = ca_pb2_grpc.add_CaServiceServicer_to_server
+    return ServiceBinding.from_descriptor(
+        ca_pb2.DESCRIPTOR.services_by_name["CaService"], lambda server: add(servicer, server)
+    )
+
+
+def default_services(config: Config) -> list[ServiceBinding]:
+    """The services ``zorgid serve`` registers (more are added as the flows land)."""
+    return [ca_service_binding(config)]
+
+
+def _credentials(config: Config) -> grpc.ServerCredentials:
+    """mTLS: the server pair plus the client CA bundle, client certificate required.
+
+    ``require_client_auth=True`` makes the handshake itself fail for a client
+    without a certificate chaining to ``client_ca`` (RFC 8446 section 4.4.2),
+    so an unauthenticated peer never reaches a servicer.
+    """
+    assert config.tls is not None  # Config.problems() guarantees it when not plaintext
+    return grpc.ssl_server_credentials(
+        [(config.tls.key.read_bytes(), config.tls.cert.read_bytes())],
+        root_certificates=config.tls.client_ca.read_bytes(),
+        require_client_auth=True,
+    )
+
+
+def build_server(
+    config: Config,
+    services: Sequence[ServiceBinding],
+    *,
+    health: HealthControl | None = None,
+    table: Mapping[str, Access] = METHOD_ROLES,
+) -> BuiltServer:
+    """Build the server for ``config`` with ``services`` (plus health and reflection).
+
+    Refuses (RoleTableError) when a service has a method missing from
+    ``table``: such a method would be refused for everyone at run time, which
+    is safe but certainly a mistake worth failing on at start.
+    """
+    missing = missing_methods((m for s in services for m in s.methods), table)
+    if missing:
+        raise RoleTableError(
+            f"methods without an entry in the role table: {', '.join(missing)}; "
+            "add them to METHOD_ROLES in issuer/server/roles.py"
+        )
+    health = health or HealthControl()
+    plaintext = config.server.dev_plaintext
+    interceptor = GuardInterceptor(
+        table=table,
+        mapper=RoleMapper(config.roles.rule),
+        plaintext_roles=frozenset(config.server.dev_roles) if plaintext else None,
+    )
+    limit = config.server.max_message_bytes
+    options: list[tuple[str, Any]] = [
+        ("grpc.max_receive_message_length", limit),
+        ("grpc.max_send_message_length", limit),
+        # Two engines must not silently share one port (the second would get half the calls).
+        ("grpc.so_reuseport", 0),
+    ]
+    server = grpc.server(
+        futures.ThreadPoolExecutor(
+            max_workers=config.server.workers, thread_name_prefix="zorgid-grpc"
+        ),
+        interceptors=[interceptor],
+        options=options,
+    )
+    for binding in services:
+        binding.add_to(server)
+        health.register(binding.name)
+    health_pb2_grpc.add_HealthServicer_to_server(health.servicer, server)
+    names = (
+        *(s.name for s in services),
+        health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+        reflection.SERVICE_NAME,
+    )
+    reflection.enable_server_reflection(names, server)
+    if plaintext:
+        _LOG.warning(
+            "dev_plaintext: serving WITHOUT TLS on %s (loopback only)", config.server.listen
+        )
+        port = server.add_insecure_port(config.server.listen)
+    else:
+        port = server.add_secure_port(config.server.listen, _credentials(config))
+    if port == 0:
+        raise OSError(f"cannot bind {config.server.listen}; is the address in use or not local?")
+    return BuiltServer(
+        server=server, port=port, health=health, plaintext=plaintext, services=tuple(names)
+    )
+
+
+def serve(
+    config: Config,
+    services: Sequence[ServiceBinding] | None = None,
+    *,
+    ready: Callable[[BuiltServer], None] | None = None,
+) -> None:
+    """Run until SIGTERM or SIGINT, then drain for ``shutdown_grace_seconds``."""
+    built = build_server(config, default_services(config) if services is None else services)
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        _LOG.info("signal %s: shutting down", signal.Signals(signum).name)
+        stop.set()
+
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        built.start()
+        host = config.server.listen.rpartition(":")[0]
+        mode = "plaintext (dev)" if built.plaintext else "mTLS"
+        _LOG.info("serving %s on %s:%d (%s)", ", ".join(built.services), host, built.port, mode)
+        if ready is not None:
+            ready(built)
+        stop.wait()
+    finally:
+        built.stop(config.server.shutdown_grace_seconds)
+        for s, handler in previous.items():
+            signal.signal(s, handler)

@@ -1,0 +1,217 @@
+"""The one interceptor every RPC passes: authenticate, authorise, translate errors.
+
+Order, for each call:
+
+1. **Authenticate** from the TLS auth context (``x509_pem_cert``), which grpc
+   fills only after it verified the peer's chain against ``[tls] client_ca``
+   (``require_client_auth=True``). No certificate -> ``UNAUTHENTICATED``
+   (ZID-0002). Metadata is never consulted: the caller writes it.
+2. **Authorise** against the per-method table (:mod:`issuer.server.roles`).
+   A method without an entry is refused for everyone; a caller without an
+   allowed role gets ``PERMISSION_DENIED`` (ZID-0003) naming the method and
+   the caller's certificate subject and roles.
+3. **Run** the servicer with the caller available via
+   :func:`issuer.server.roles.current_caller`, and turn what it raises into a
+   status in this one place: a :class:`~issuer.errors.ZorgIdError` becomes a
+   ``google.rpc.Status`` with ``ErrorInfo{reason=code, domain="zorg-id"}`` and
+   ``LocalizedMessage`` in en and nl-NL (AIP-193 style rich errors, carried
+   in the ``grpc-status-details-bin`` trailer); any other exception becomes
+   ``INTERNAL`` (ZID-0001) with nothing of its text, which is logged instead.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, Final, NoReturn
+
+import grpc
+from google.protobuf import any_pb2
+from google.rpc import code_pb2, error_details_pb2, status_pb2
+from grpc_status import rpc_status
+
+from issuer.errors import DOMAIN, ZorgIdError, localized
+from issuer.server.roles import (
+    Access,
+    Caller,
+    Role,
+    RoleMapper,
+    _reset_caller,
+    _set_caller,
+    describe_access,
+    facts_from_pem,
+)
+
+_LOG = logging.getLogger(__name__)
+
+DEV_PLAINTEXT_IDENTITY: Final = "dev-plaintext@loopback"
+_LOOPBACK_PEERS: Final = ("ipv4:127.", "ipv6:[::1]", "unix:")
+
+
+def to_rpc_status(error: ZorgIdError) -> status_pb2.Status:
+    """The ``google.rpc.Status`` for a domain error: ErrorInfo + LocalizedMessage (en, nl-NL)."""
+    details: list[Any] = [
+        error_details_pb2.ErrorInfo(reason=error.code, domain=DOMAIN, metadata=dict(error.metadata))
+    ]
+    details += [
+        error_details_pb2.LocalizedMessage(locale=text.locale, message=text.message)
+        for text in localized(error.spec)
+    ]
+    packed = []
+    for detail in details:
+        wrapper = any_pb2.Any()
+        wrapper.Pack(detail)
+        packed.append(wrapper)
+    code: int = int(error.status)
+    assert code_pb2.Code.Name(code) == error.status.name  # the enums agree by construction
+    return status_pb2.Status(code=code, message=error.message, details=packed)
+
+
+def to_grpc_status(error: ZorgIdError) -> grpc.Status:
+    """The status object ``context.abort_with_status`` takes, for ``error``."""
+    result: grpc.Status = rpc_status.to_status(to_rpc_status(error))
+    return result
+
+
+def _aborted(context: grpc.ServicerContext) -> bool:
+    """True when the servicer itself called ``context.abort`` (grpc raises a bare Exception)."""
+    code = getattr(context, "code", None)
+    return code is not None and code() not in (None, grpc.StatusCode.OK)
+
+
+class GuardInterceptor(grpc.ServerInterceptor):  # type: ignore[type-arg]
+    """Authenticates, authorises by :data:`~issuer.server.roles.METHOD_ROLES`, maps errors.
+
+    ``plaintext_roles`` is not None only for the development plaintext listener
+    (loopback, checked by the config): then every caller on a loopback peer
+    gets those roles under the identity ``dev-plaintext@loopback``.
+    """
+
+    def __init__(
+        self,
+        *,
+        table: Mapping[str, Access],
+        mapper: RoleMapper,
+        plaintext_roles: frozenset[Role] | None = None,
+    ) -> None:
+        self._table = table
+        self._mapper = mapper
+        self._plaintext_roles = plaintext_roles
+
+    # -- identity ---------------------------------------------------------------------------
+
+    def _caller(self, context: grpc.ServicerContext) -> Caller | None:
+        auth: Mapping[str, Any] = context.auth_context()
+        pems = auth.get("x509_pem_cert") or []
+        if pems:
+            facts = facts_from_pem(bytes(pems[0]))
+            return Caller(
+                identity=f"sha256:{facts.sha256_hex}",
+                subject=facts.subject,
+                roles=self._mapper.roles_for(facts),
+                certificate=facts,
+            )
+        if self._plaintext_roles is not None and context.peer().startswith(_LOOPBACK_PEERS):
+            return Caller(
+                identity=DEV_PLAINTEXT_IDENTITY,
+                subject=DEV_PLAINTEXT_IDENTITY,
+                roles=self._plaintext_roles,
+                certificate=None,
+            )
+        return None
+
+    def _admit(self, method: str, context: grpc.ServicerContext) -> Caller:
+        """The caller, or abort with UNAUTHENTICATED / PERMISSION_DENIED."""
+        caller = self._caller(context)
+        if caller is None:
+            _LOG.warning(
+                "refused %s: no verified client certificate (peer %s)", method, context.peer()
+            )
+            context.abort_with_status(
+                to_grpc_status(
+                    ZorgIdError(
+                        "ZID-0002",
+                        f"Method {method} needs a verified client certificate; none was presented.",
+                    )
+                )
+            )
+        access = self._table.get(method)
+        if access is None or not caller.may_call(access):
+            allowed = (
+                "nobody (method not in the role table)"
+                if access is None
+                else describe_access(access)
+            )
+            detail = f"Caller {caller.describe()} may not call {method}; allowed: {allowed}."
+            _LOG.warning("refused: %s", detail)
+            context.abort_with_status(to_grpc_status(ZorgIdError("ZID-0003", detail)))
+        return caller
+
+    # -- errors -----------------------------------------------------------------------------
+
+    def _fail(self, method: str, exc: Exception, context: grpc.ServicerContext) -> NoReturn:
+        if isinstance(exc, ZorgIdError):
+            _LOG.info("%s failed: %s", method, exc.message)
+            context.abort_with_status(to_grpc_status(exc))
+        if _aborted(context):
+            raise exc
+        _LOG.error("%s failed with an internal error", method, exc_info=exc)
+        context.abort_with_status(
+            to_grpc_status(ZorgIdError("ZID-0001", f"Method {method} failed."))
+        )
+
+    # -- wrapping ---------------------------------------------------------------------------
+
+    def _unary_response(self, method: str, behavior: Callable[..., Any]) -> Callable[..., Any]:
+        def run(request: Any, context: grpc.ServicerContext) -> Any:
+            token = _set_caller(self._admit(method, context))
+            try:
+                return behavior(request, context)
+            except Exception as exc:
+                self._fail(method, exc, context)
+            finally:
+                _reset_caller(token)
+
+        return run
+
+    def _stream_response(self, method: str, behavior: Callable[..., Any]) -> Callable[..., Any]:
+        def run(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
+            token = _set_caller(self._admit(method, context))
+            try:
+                responses = behavior(request, context)
+                if responses is not None:
+                    yield from responses
+            except Exception as exc:
+                self._fail(method, exc, context)
+            finally:
+                _reset_caller(token)
+
+        return run
+
+    def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler[Any, Any] | None],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler[Any, Any] | None:
+        handler = continuation(handler_call_details)
+        if handler is None:
+            return None
+        method = handler_call_details.method
+        des, ser = handler.request_deserializer, handler.response_serializer
+        if handler.unary_unary is not None:
+            return grpc.unary_unary_rpc_method_handler(
+                self._unary_response(method, handler.unary_unary), des, ser
+            )
+        if handler.stream_unary is not None:
+            return grpc.stream_unary_rpc_method_handler(
+                self._unary_response(method, handler.stream_unary), des, ser
+            )
+        if handler.unary_stream is not None:
+            return grpc.unary_stream_rpc_method_handler(
+                self._stream_response(method, handler.unary_stream), des, ser
+            )
+        if handler.stream_stream is not None:
+            return grpc.stream_stream_rpc_method_handler(
+                self._stream_response(method, handler.stream_stream), des, ser
+            )
+        return None  # pragma: no cover - grpc handlers always have one behaviour
