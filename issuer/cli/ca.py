@@ -1,0 +1,139 @@
+"""``zorgid ca``: the key ceremony commands.
+
+* ``zorgid ca check --config FILE``: check the ceremony file, touch nothing.
+* ``zorgid ca init --config FILE``: run the ceremony (see ``docs/ceremony.md``).
+* ``zorgid ca import-issuing --config FILE --cert ISSUING.pem --root ROOT.pem``:
+  external root, second step.
+* ``zorgid ca renew-ocsp --config FILE [--new-key]``: a new OCSP responder certificate.
+
+Exit status: 0 done, 1 refused or failed (nothing changed; the message says
+why and what to do), 2 the ceremony file is not valid.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from hsm import HsmError
+from issuer.ca import (
+    CeremonyConfig,
+    CeremonyConfigError,
+    CeremonyError,
+    import_issuing_ca,
+    load_ceremony_config,
+    open_ceremony_hsm,
+    renew_ocsp,
+    run_ceremony,
+)
+from issuer.ca.ceremony import read_pem_file
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_BAD_CONFIG = 2
+
+
+def _err(text: str) -> None:
+    print(f"zorgid ca: {text}", file=sys.stderr)
+
+
+def _with_config(
+    action: Callable[[CeremonyConfig, argparse.Namespace], None],
+) -> Callable[[argparse.Namespace], int]:
+    """Load the file, run ``action``, turn our typed errors into an exit status and a message."""
+
+    def run(args: argparse.Namespace) -> int:
+        try:
+            config = load_ceremony_config(args.config)
+        except CeremonyConfigError as exc:
+            _err(str(exc))
+            return EXIT_BAD_CONFIG
+        try:
+            action(config, args)
+        except (CeremonyError, HsmError) as exc:
+            _err(str(exc))
+            return EXIT_FAILED
+        return EXIT_OK
+
+    return run
+
+
+def _check(config: CeremonyConfig, args: argparse.Namespace) -> None:
+    print(f"{args.config}: valid ceremony file")
+    print(f"  data_dir: {config.data_dir} (writes {config.ca_dir})")
+    print(f"  token: {config.hsm.token!r} via {config.hsm.module}")
+    print(f"  root: {config.root.mode.value}")
+    print(f"  key labels: {', '.join(config.key_labels())}")
+
+
+def _init(config: CeremonyConfig, args: argparse.Namespace) -> None:
+    run_ceremony(config, open_ceremony_hsm(config))
+
+
+def _import(config: CeremonyConfig, args: argparse.Namespace) -> None:
+    import_issuing_ca(
+        config,
+        open_ceremony_hsm(config),
+        issuing_cert=read_pem_file(Path(args.cert)),
+        root_cert=read_pem_file(Path(args.root)),
+    )
+
+
+def _renew(config: CeremonyConfig, args: argparse.Namespace) -> None:
+    renew_ocsp(config, open_ceremony_hsm(config), new_key=args.new_key)
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add ``zorgid ca ...``."""
+    ca = subparsers.add_parser(
+        "ca", help="key ceremony: make the CA hierarchy on the token, renew the OCSP responder"
+    )
+    sub = ca.add_subparsers(dest="ca_command", required=True, metavar="CA_COMMAND")
+
+    def with_config(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        parser.add_argument(
+            "--config", required=True, metavar="FILE", help="the reviewed ceremony TOML file"
+        )
+        return parser
+
+    p = with_config(sub.add_parser("check", help="check the ceremony file; change nothing"))
+    p.set_defaults(func=_with_config(_check))
+
+    p = with_config(
+        sub.add_parser(
+            "init",
+            help="run the ceremony: keys on the token, certificates in <data_dir>/ca "
+            "(external root: the issuing CA key and a CSR)",
+        )
+    )
+    p.set_defaults(func=_with_config(_init))
+
+    p = with_config(
+        sub.add_parser(
+            "import-issuing",
+            help="external root, step two: import the root-signed issuing CA certificate "
+            "and finish the ceremony",
+        )
+    )
+    p.add_argument("--cert", required=True, metavar="ISSUING.pem", help="issuing CA certificate")
+    p.add_argument(
+        "--root", required=True, metavar="ROOT.pem", help="the external root certificate"
+    )
+    p.set_defaults(func=_with_config(_import))
+
+    p = with_config(
+        sub.add_parser(
+            "renew-ocsp",
+            help="issue a new OCSP responder certificate; the old one is kept as "
+            "ocsp-responder-<serial>.pem",
+        )
+    )
+    p.add_argument(
+        "--new-key",
+        action="store_true",
+        help="generate a new responder key (label <key_label>-<UTC time>) instead of "
+        "certifying the current key again",
+    )
+    p.set_defaults(func=_with_config(_renew))
