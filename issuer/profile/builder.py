@@ -153,7 +153,7 @@ def validity_window(
     return not_before, not_after
 
 
-def signature_hash(policy: Policy) -> hashes.HashAlgorithm:
+def signature_hash(policy: Policy) -> hashes.SHA256 | hashes.SHA384 | hashes.SHA512:
     """The hash the policy names for the certificate signature."""
     name = policy.profile.signature_hash
     if name == "sha384":

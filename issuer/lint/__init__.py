@@ -1,0 +1,23 @@
+"""Linting certificates before they are signed (ARCHITECTURE §5 step 3)."""
+
+from issuer.lint.fast import CHECKS, Expected, fast_lint
+from issuer.lint.findings import Finding, LintError, Severity
+from issuer.lint.lintkey import check_same_tbs, lint_key_for, lint_sign
+from issuer.lint.pkix import at_or_above, pkilint_cert
+from issuer.lint.profile import lint_profile, sample_attributes
+
+__all__ = [
+    "CHECKS",
+    "Expected",
+    "Finding",
+    "LintError",
+    "Severity",
+    "at_or_above",
+    "check_same_tbs",
+    "fast_lint",
+    "lint_key_for",
+    "lint_profile",
+    "lint_sign",
+    "pkilint_cert",
+    "sample_attributes",
+]

@@ -1,0 +1,612 @@
+"""Per-certificate fast lint (ARCHITECTURE §5 step 3).
+
+pkilint checks the whole profile once per policy version
+(:func:`issuer.lint.profile.lint_profile`); what differs between two
+certificates of one profile is the subject names, the SAN string, the key,
+the validity and the serial. The checks here cover those *varying* fields at
+least as strictly as pkilint does (string types, RFC 5280 upper bounds,
+character sets, no empty values) and pin every other field to exactly what
+the profile says, so a certificate that passes both could not differ from the
+linted sample in any way pkilint would notice.
+
+One function per requirement; each returns ``None`` or one :class:`Finding`
+whose ``code`` is ``zorgid.<check name>`` and whose ``rule`` cites the rule
+it enforces. Tests build, for every check, a certificate that breaks exactly
+that condition.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.x509.name import _ASN1Type
+from cryptography.x509.oid import ExtensionOID, NameOID
+
+from issuer.keys import PublicKey, WeakKeyError, check_public_key
+from issuer.lint.findings import Finding, Severity
+from issuer.profile import VerifiedAttributes, build_tbs, validity_window
+from issuer.profile.attributes import (
+    MAX_COMMON_NAME,
+    MAX_GIVEN_NAME,
+    MAX_ORGANIZATION,
+    MAX_SURNAME,
+    MAX_TITLE,
+)
+from issuer.profile.builder import UZI_OTHERNAME_OID
+from policies import Policy
+
+# X.680 §41.4 Table 10: the PrintableString repertoire.
+_PRINTABLE = re.compile(r"^[A-Za-z0-9 '()+,\-./:=?]*$")
+_SAN_RE = re.compile(
+    r"^(?P<oid>[0-2](?:\.(?:0|[1-9][0-9]*))+)-1-(?P<uzi>[0-9]{9})-(?P<card>[ZN])-"
+    r"(?P<ura>[0-9]{8})-(?P<role>[0-9]{2}\.[0-9]{3})-(?P<agb>[0-9]{8})$"
+)
+
+# Upper bounds per attribute: RFC 5280 Appendix A.1 (ub-common-name 64,
+# ub-organization-name 64, ub-title 64, ub-serial-number 64, country 2) and
+# the profile's 64 for surname and givenName (X520name allows ub-name 32768).
+_BOUNDS: dict[x509.ObjectIdentifier, tuple[int, int]] = {
+    NameOID.COUNTRY_NAME: (2, 2),
+    NameOID.ORGANIZATION_NAME: (1, MAX_ORGANIZATION),
+    NameOID.TITLE: (1, MAX_TITLE),
+    NameOID.SURNAME: (1, MAX_SURNAME),
+    NameOID.GIVEN_NAME: (1, MAX_GIVEN_NAME),
+    NameOID.SERIAL_NUMBER: (1, 64),
+    NameOID.COMMON_NAME: (1, MAX_COMMON_NAME),
+}
+_PRINTABLE_TYPES = (NameOID.COUNTRY_NAME, NameOID.SERIAL_NUMBER)
+
+_CRITICAL = {ExtensionOID.BASIC_CONSTRAINTS, ExtensionOID.KEY_USAGE}
+
+
+@dataclass(frozen=True, kw_only=True)
+class Expected:
+    """What one certificate must say: the inputs of :func:`build_tbs`."""
+
+    attrs: VerifiedAttributes
+    public_key: PublicKey
+    serial: int
+    policy: Policy
+    issuer_cert: x509.Certificate
+    now: dt.datetime
+
+
+@dataclass(frozen=True, kw_only=True)
+class _ProfileShape:
+    """The per-(policy, issuer) constants, computed once (see :func:`_shape`)."""
+
+    extension_oids: tuple[x509.ObjectIdentifier, ...]
+    constant_values: dict[x509.ObjectIdentifier, x509.ExtensionType]
+    issuer_name_der: bytes
+
+
+@functools.lru_cache(maxsize=32)
+def _shape(policy: Policy, issuer_cert: x509.Certificate) -> _ProfileShape:
+    """Build a sample with the profile and read back its constant extensions.
+
+    Only fields that do not depend on the subscriber are taken as constants;
+    the sample's subject, SAN, key, SKI, serial and validity are ignored.
+    """
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    sample_key = ec.generate_private_key(ec.SECP256R1())
+    sample = _sample_attributes()
+    builder = build_tbs(
+        sample,
+        sample_key.public_key(),
+        1,
+        _policy_for_sample(policy),
+        issuer_cert,
+        issuer_cert.not_valid_before_utc,
+    )
+    extensions = builder._extensions
+    constant: dict[x509.ObjectIdentifier, x509.ExtensionType] = {}
+    for ext in extensions:
+        if ext.oid not in (
+            ExtensionOID.SUBJECT_ALTERNATIVE_NAME,
+            ExtensionOID.SUBJECT_KEY_IDENTIFIER,
+        ):
+            constant[ext.oid] = ext.value
+    return _ProfileShape(
+        extension_oids=tuple(ext.oid for ext in extensions),
+        constant_values=constant,
+        issuer_name_der=issuer_cert.subject.public_bytes(),
+    )
+
+
+def _policy_for_sample(policy: Policy) -> Policy:
+    """The policy with a one-day validity so a sample fits any live CA."""
+    import dataclasses
+
+    profile = dataclasses.replace(policy.profile, validity_days=1, backdate_seconds=0)
+    uzi = dataclasses.replace(policy.uzi, card_types=("Z", "N"), roles=("*",))
+    return dataclasses.replace(policy, profile=profile, uzi=uzi)
+
+
+def _sample_attributes() -> VerifiedAttributes:
+    from issuer.profile.attributes import AgbCode, RoleCode, Ura, UziNumber
+
+    return VerifiedAttributes(
+        uzi_number=UziNumber("900000001"),
+        card_type="Z",
+        subscriber_number=Ura("90000001"),
+        role=RoleCode("01.015"),
+        agb_code=AgbCode("00000000"),
+        given_name="Sample",
+        surname="Sample",
+        common_name="Sample Sample",
+        title=None,
+        organization="Sample",
+    )
+
+
+def _finding(code: str, rule: str, message: str) -> Finding:
+    return Finding(code=f"zorgid.{code}", severity=Severity.ERROR, message=message, rule=rule)
+
+
+Check = Callable[[x509.Certificate, Expected], Finding | None]
+CHECKS: list[Check] = []
+
+
+def _check(func: Check) -> Check:
+    CHECKS.append(func)
+    return func
+
+
+# --- serial (RFC 5280 §4.1.2.2) -------------------------------------------
+
+
+@_check
+def serial_positive(cert: x509.Certificate, exp: Expected) -> Finding | None:
+    if cert.serial_number <= 0:
+        return _finding(
+            "serial_positive",
+            "RFC 5280 §4.1.2.2",
+            f"serial is {cert.serial_number}; it MUST be a positive integer",
+        )
+    return None
+
+
+@_check
+def serial_max_20_octets(cert: x509.Certificate, exp: Expected) -> Finding | None:
+    octets = (cert.serial_number.bit_length() + 8) // 8  # two's complement, sign bit
+    if octets > 20:
+        return _finding(
+            "serial_max_20_octets",
+            "RFC 5280 §4.1.2.2",
+            f"serial needs {octets} octets; at most 20 are allowed",
+        )
+    return None
+
+
+@_check
+def serial_matches_intent(cert: x509.Certificate, exp: Expected) -> Finding | None:
+    if cert.serial_number != exp.serial:
+        return _finding(
+            "serial_matches_intent",
+            "ARCHITECTURE §5 step 2 (serial recorded before signing)",
+            f"serial {cert.serial_number:x} is not the recorded {exp.serial:x}",
+        )
+    return None
+
+
+# --- version, issuer, signature (RFC 5280 §4.1.2.1, §4.1.2.3, §4.1.2.4) ---
+
+
+@_check
+def version_v3(cert: x509.Certificate, exp: Expected) -> Finding | None:
+    if cert.version is not x509.Version.v3:
+        return _finding(
+            "version_v3", "RFC 5280 §4.1.2.1", f"version is {cert.version.name}; extensions need v3"
+        )
+    return None
+
+
+@_check
+def issuer_matches_ca(cert: x509.Certificate, exp: Expected) -> Finding | None:
+    if cert.issuer.public_bytes() != _shape(exp.policy, exp.issuer_cert).issuer_name_der:
+        return _finding(
+            "issuer_matches_ca",
+            "RFC 5280 §4.1.2.4 / §6.1.3 (a)(4): issuer equals the CA's subject",
+            f"issuer {cert.issuer.rfc4514_string()!r} is not the CA subject "
+            f"{exp.issuer_cert.subject.rfc4514_string()!r}",
+        )
+    return None
+
+
+# --- validity (RFC 5280 §4.1.2.5) -------------------------------------------
+
+
+@_check
+def validity_order(cert: x509.Certificate, exp: Expected) -> Finding | None:
+    if cert.not_valid_before_utc >= cert.not_valid_after_utc:
+        return _finding(
+            "validity_order",
+            "RFC 5280 §4.1.2.5",
+            f"notBefore {cert.not_valid_before_utc} is not before notAfter "
+            f"{cert.not_valid_after_utc}",
+        )
+    return None
+
+
+@_check
+def validity_within_issuer(cert: x509.Certificate, exp: Expected) -> Finding | None:
+    ca = exp.issuer_cert
+    if (
+        cert.not_valid_before_utc < ca.not_valid_before_utc
+        or cert.not_valid_after_utc > ca.not_valid_after_utc
+    ):
+        return _finding(
+            "validity_within_issuer",
+            "RFC 5280 §6.1.3 (a)(2); profile: refuse beyond the CA (docs/decisions/profile.md)",
+            f"{cert.not_valid_before_utc}..{cert.not_valid_after_utc} is not inside the CA's "
+            f"{ca.not_valid_before_utc}..{ca.not_valid_after_utc}",
+        )
+    return None
+
+
+@_check
+def validity_matches_policy(cert: x509.Certificate, exp: Expected) -> Finding | None:
+    not_before, not_after = validity_window(exp.policy, exp.issuer_cert, exp.now)
+    if (cert.not_valid_before_utc, cert.not_valid_after_utc) != (not_before, not_after):
+        return _finding(
+            "validity_matches_policy",
+            "policy profile.validity_days / profile.backdate_seconds",
+            f"{cert.not_valid_before_utc}..{cert.not_valid_after_utc}; "
+            f"expected {not_before}..{not_after}",
+        )
+    return None
+
+
+# --- subject (RFC 5280 §4.1.2.6, Appendix A.1; docs/uzi-profile.md) --------
+
+
+def _expected_subject(exp: Expected) -> list[tuple[x509.ObjectIdentifier, str]]:
+    a = exp.attrs
+    rows = [
+        (NameOID.COUNTRY_NAME, exp.policy.profile.country),
+        (NameOID.ORGANIZATION_NAME, a.organization),
+    ]
+    if a.title is not None:
+        rows.append((NameOID.TITLE, a.title))
+    rows += [
+        (NameOID.SURNAME, a.surname),
+        (NameOID.GIVEN_NAME, a.given_name),
+        (NameOID.SERIAL_NUMBER, a.uzi_number),
+        (NameOID.COMMON_NAME, a.common_name),
+    ]
+    return rows
+
+
+@_check
+def subject_one_attribute_per_rdn(cert: x509.Certificate, exp: Expected) -> Finding | None:
+    for rdn in cert.subject.rdns:
+        if len(rdn) != 1:
+            return _finding(
+                "subject_one_attribute_per_rdn",
+                "docs/uzi-profile.md (card layout); RFC 5280 §4.1.2.4",
+                f"an RDN holds {len(rdn)} attributes; the profile has one per RDN",
+            )
+    return None
+
+
+@_check
+def subject_rdn_order(cert: x509.Certificate, exp: Expected) -> Finding | None:
+    got = [attr.oid for rdn in cert.subject.rdns for attr in rdn]
+    want = [oid for oid, _ in _expected_subject(exp)]
+    if got != want:
+        return _finding(
+            "subject_rdn_order",
+            "docs/uzi-profile.md: C, O, [title], SN, GN, serialNumber, CN",
+            f"attribute types {[o.dotted_string for o in got]}; expected "
+            f"{[o.dotted_string for o in want]}",
+        )
+    return None
+
+
+@_check
+def subject_string_types(cert: x509.Certificate, exp: Expected) -> Finding | None:
+    for attr in cert.subject:
+        want = _ASN1Type.PrintableString if attr.oid in _PRINTABLE_TYPES else _ASN1Type.UTF8String
+        if attr._type is not want:
+            return _finding(
+                "subject_string_types",
+                "RFC 5280 §4.1.2.6 / Appendix A.1 (C, serialNumber PrintableString; "
+                "DirectoryString as UTF8String)",
+                f"{attr.oid.dotted_string} is {attr._type.name}; expected {want.name}",
+            )
+    return None
+
+
+@_check
+def subject_printable_charset(cert: x509.Certificate, exp: Expected) -> Finding | None:
+    for attr in cert.subject:
+        if attr._type is _ASN1Type.PrintableString and not _PRINTABLE.match(str(attr.value)):
+            return _finding(
+                "subject_printable_charset",
+                "X.680 §41.4 (PrintableString repertoire)",
+                f"{attr.oid.dotted_string} value {attr.value!r} has characters outside "
+                "A-Z a-z 0-9 space '()+,-./:=?",
+            )
+    return None
+
+
+@_check
+def subject_no_empty_values(cert: x509.Certificate, exp: Expected) -> Finding | None:
+    for attr in cert.subject:
+        if not attr.value:
+            return _finding(
+                "subject_no_empty_values",
+                "X.520 DirectoryString SIZE (1..ub); RFC 5280 Appendix A.1",
+                f"{attr.oid.dotted_string} is empty",
+            )
+    return None
+
+
+@_check
+def subject_lengths(cert: x509.Certificate, exp: Expected) -> Finding | None:
+    for attr in cert.subject:
+        low, high = _BOUNDS.get(attr.oid, (1, 64))
+        length = len(str(attr.value))
+        if length and not low <= length <= high:
+            return _finding(
+                "subject_lengths",
+                "RFC 5280 Appendix A.1 upper bounds (ub-*-length); profile 64 for SN/GN",
+                f"{attr.oid.dotted_string} has {length} characters; expected {low}..{high}",
+            )
+    return None
+
+
+@_check
+def subject_no_control_characters(cert: x509.Certificate, exp: Expected) -> Finding | None:
+    for attr in cert.subject:
+        value = str(attr.value)
+        if any(ord(c) < 0x20 or 0x7F <= ord(c) < 0xA0 for c in value) or value != value.strip():
+            return _finding(
+                "subject_no_control_characters",
+                "profile: names as printed on the card; RFC 4518 §2 (insignificant space)",
+                f"{attr.oid.dotted_string} value {value!r} has control characters or outer spaces",
+            )
+    return None
+
+
+@_check
+def subject_matches_attributes(cert: x509.Certificate, exp: Expected) -> Finding | None:
+    got = [(attr.oid, str(attr.value)) for attr in cert.subject]
+    want = _expected_subject(exp)
+    if got != want:
+        return _finding(
+            "subject_matches_attributes",
+            "ARCHITECTURE §5: the subject comes from the verified UZI attributes only",
+            f"subject {cert.subject.rfc4514_string()!r} differs from the verified attributes",
+        )
+    return None
+
+
+# --- subjectAltName (RFC 5280 §4.2.1.6; docs/uzi-profile.md) --------------
+
+
+def _san_othername(cert: x509.Certificate) -> x509.OtherName | Finding:
+    try:
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        return _finding("san_single_uzi_othername", "docs/uzi-profile.md", "no subjectAltName")
+    names = list(san)
+    if len(names) != 1 or not isinstance(names[0], x509.OtherName):
+        return _finding(
+            "san_single_uzi_othername",
+            "docs/uzi-profile.md (one otherName 2.5.5.5)",
+            f"subjectAltName holds {[type(n).__name__ for n in names]}; expected one OtherName",
+        )
+    return names[0]
+
+
+def _ia5(value: bytes) -> str | None:
+    """The text of a DER IA5String TLV, or None when it is not exactly one."""
+    if len(value) < 2 or value[0] != 0x16:
+        return None
+    first = value[1]
+    if first < 0x80:
+        length, start = first, 2
+    elif first == 0x81 and len(value) > 2 and value[2] >= 0x80:
+        length, start = value[2], 3
+    elif first == 0x82 and len(value) > 3 and value[2] != 0:
+        length, start = int.from_bytes(value[2:4], "big"), 4
+    else:
+        return None
+    body = value[start:]
+    if len(body) != length or any(b > 0x7F for b in body):
+        return None
+    return body.decode("ascii")
+
+
+@_check
+def san_single_uzi_othername(cert: x509.Certificate, exp: Expected) -> Finding | None:
+    name = _san_othername(cert)
+    if isinstance(name, Finding):
+        return name
+    if name.type_id != UZI_OTHERNAME_OID:
+        return _finding(
+            "san_single_uzi_othername",
+            "docs/uzi-profile.md (type-id 2.5.5.5)",
+            f"otherName type-id {name.type_id.dotted_string}; expected 2.5.5.5",
+        )
+    return None
+
+
+@_check
+def san_value_ia5string(cert: x509.Certificate, exp: Expected) -> Finding | None:
+    name = _san_othername(cert)
+    if isinstance(name, Finding):
+        return None  # reported by san_single_uzi_othername
+    if _ia5(name.value) is None:
+        return _finding(
+            "san_value_ia5string",
+            "docs/uzi-profile.md ([0] EXPLICIT IA5String); X.680 §41 (IA5 = 7-bit); X.690 DER",
+            f"otherName value {name.value[:8].hex()}... is not one DER IA5String of 7-bit text",
+        )
+    return None
+
+
+@_check
+def san_string_format(cert: x509.Certificate, exp: Expected) -> Finding | None:
+    name = _san_othername(cert)
+    text = None if isinstance(name, Finding) else _ia5(name.value)
+    if text is not None and not _SAN_RE.match(text):
+        return _finding(
+            "san_string_format",
+            "docs/uzi-profile.md: <CA OID>-1-<9 digits>-<Z|N>-<8 digits>-<NN.NNN>-<8 digits>",
+            f"SAN string {text!r} does not have the UZI layout",
+        )
+    return None
+
+
+@_check
+def san_string_matches_attributes(cert: x509.Certificate, exp: Expected) -> Finding | None:
+    name = _san_othername(cert)
+    text = None if isinstance(name, Finding) else _ia5(name.value)
+    want = exp.attrs.san_string(exp.policy.profile.ca_oid)
+    if text is not None and text != want:
+        return _finding(
+            "san_string_matches_attributes",
+            "ARCHITECTURE §5: SAN from the verified attributes and the policy's CA OID",
+            f"SAN string {text!r}; expected {want!r}",
+        )
+    return None
+
+
+# --- key (RFC 5280 §4.1.2.7; ARCHITECTURE §5 step 1) ----------------------
+
+
+def _spki(key: PublicKey) -> bytes:
+    return key.public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+
+
+@_check
+def key_matches_request(cert: x509.Certificate, exp: Expected) -> Finding | None:
+    got = cert.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    if got != _spki(exp.public_key):
+        return _finding(
+            "key_matches_request",
+            "RFC 2986 §3 (proof of possession binds this key)",
+            "the certificate's public key is not the key whose possession was proven",
+        )
+    return None
+
+
+@_check
+def key_allowed(cert: x509.Certificate, exp: Expected) -> Finding | None:
+    try:
+        check_public_key(cert.public_key(), exp.policy.keys)
+    except WeakKeyError as exc:
+        return _finding("key_allowed", "policy keys.*; NIST SP 800-57 §5.6.1", str(exc))
+    return None
+
+
+# --- extensions (RFC 5280 §4.2; profile) ---------------------------------
+
+
+def _extensions(cert: x509.Certificate) -> x509.Extensions | Finding:
+    try:
+        return cert.extensions
+    except x509.DuplicateExtension as exc:
+        return _finding(
+            "extensions_set_and_order",
+            "RFC 5280 §4.2 (an extension MUST NOT appear more than once)",
+            f"duplicate extension {exc.oid.dotted_string}",
+        )
+
+
+@_check
+def extensions_set_and_order(cert: x509.Certificate, exp: Expected) -> Finding | None:
+    extensions = _extensions(cert)
+    if isinstance(extensions, Finding):
+        return extensions
+    got = tuple(ext.oid for ext in extensions)
+    want = _shape(exp.policy, exp.issuer_cert).extension_oids
+    if got != want:
+        return _finding(
+            "extensions_set_and_order",
+            "profile (ARCHITECTURE §5): exactly these extensions in this order",
+            f"extensions {[o.dotted_string for o in got]}; "
+            f"expected {[o.dotted_string for o in want]}",
+        )
+    return None
+
+
+@_check
+def extension_criticality(cert: x509.Certificate, exp: Expected) -> Finding | None:
+    extensions = _extensions(cert)
+    if isinstance(extensions, Finding):
+        return None
+    for ext in extensions:
+        if ext.critical != (ext.oid in _CRITICAL):
+            return _finding(
+                "extension_criticality",
+                "RFC 5280 §4.2.1.3, §4.2.1.9 (KU, BC critical); profile (others not critical)",
+                f"{ext.oid.dotted_string} critical={ext.critical}; expected {not ext.critical}",
+            )
+    return None
+
+
+@_check
+def extension_values(cert: x509.Certificate, exp: Expected) -> Finding | None:
+    extensions = _extensions(cert)
+    if isinstance(extensions, Finding):
+        return None
+    constants = _shape(exp.policy, exp.issuer_cert).constant_values
+    for ext in extensions:
+        want = constants.get(ext.oid)
+        if want is not None and ext.value != want:
+            return _finding(
+                "extension_values",
+                "profile (ARCHITECTURE §5): BC CA:FALSE, KU digitalSignature, EKU "
+                "clientAuth+policy, CP, AIA, CRL DP, AKI as the policy and CA say",
+                f"{ext.oid.dotted_string} is {ext.value}; expected {want}",
+            )
+    return None
+
+
+@_check
+def ski_matches_key(cert: x509.Certificate, exp: Expected) -> Finding | None:
+    try:
+        ski = cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
+    except (x509.ExtensionNotFound, x509.DuplicateExtension):
+        return None  # reported by extensions_set_and_order
+    if ski != x509.SubjectKeyIdentifier.from_public_key(exp.public_key):
+        return _finding(
+            "ski_matches_key",
+            "RFC 5280 §4.2.1.2 (method 1: SHA-1 of the subjectPublicKey)",
+            f"SKI {ski.digest.hex()} is not derived from the certificate's key",
+        )
+    return None
+
+
+def fast_lint(cert_or_der: x509.Certificate | bytes, expected: Expected) -> list[Finding]:
+    """Run every fast check; an empty list means the certificate may be signed."""
+    if isinstance(cert_or_der, bytes):
+        try:
+            cert = x509.load_der_x509_certificate(cert_or_der)
+        except ValueError as exc:
+            return [_finding("decode", "RFC 5280 §4.1", f"not a DER certificate: {exc}")]
+    else:
+        cert = cert_or_der
+    findings: list[Finding] = []
+    for check in CHECKS:
+        try:
+            finding = check(cert, expected)
+        except ValueError as exc:  # malformed content cryptography refuses lazily
+            finding = _finding(check.__name__, "RFC 5280 §4.1", f"could not be read: {exc}")
+        if finding is not None:
+            findings.append(finding)
+    return findings

@@ -1,0 +1,82 @@
+"""The throwaway lint key and the pre-sign / post-sign TBS comparison.
+
+ARCHITECTURE §5 step 3 (Boulder's way): the TBSCertificate is signed first
+with a software key of the *same type* as the issuing CA key, so that the
+signature AlgorithmIdentifier inside the TBS is the one the HSM signature will
+carry; the linted certificate is then signed with the HSM key, and the two
+TBS encodings must be byte-identical, so what was linted is what was signed.
+The lint key signs nothing anyone trusts: it lives in this process's memory
+only, is made once per process, and its certificates are discarded.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
+
+from issuer.lint.findings import Finding, LintError, Severity
+from issuer.profile import signature_hash
+from policies import Policy
+
+LintKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
+
+_lock = threading.Lock()
+_keys: dict[tuple[str, int], LintKey] = {}
+
+
+def lint_key_for(issuer_public_key: PublicKeyTypes) -> LintKey:
+    """A process-wide software key of the issuing CA key's type and size."""
+    if isinstance(issuer_public_key, ec.EllipticCurvePublicKey):
+        slot = (issuer_public_key.curve.name, issuer_public_key.key_size)
+    elif isinstance(issuer_public_key, rsa.RSAPublicKey):
+        slot = ("rsa", issuer_public_key.key_size)
+    else:
+        raise LintError(
+            [
+                Finding(
+                    code="zorgid.lint_key_type",
+                    severity=Severity.FATAL,
+                    message=f"issuing CA key is {type(issuer_public_key).__name__}; "
+                    "expected an EC or RSA key",
+                )
+            ],
+            "issuing CA key",
+        )
+    with _lock:
+        key = _keys.get(slot)
+        if key is None:
+            if isinstance(issuer_public_key, ec.EllipticCurvePublicKey):
+                key = ec.generate_private_key(issuer_public_key.curve)
+            else:
+                key = rsa.generate_private_key(65537, issuer_public_key.key_size)
+            _keys[slot] = key
+        return key
+
+
+def lint_sign(
+    builder: x509.CertificateBuilder, policy: Policy, issuer_cert: x509.Certificate
+) -> x509.Certificate:
+    """Sign ``builder`` with the lint key matching ``issuer_cert``'s key."""
+    key = lint_key_for(issuer_cert.public_key())
+    return builder.sign(key, signature_hash(policy))
+
+
+def check_same_tbs(linted: x509.Certificate, signed: x509.Certificate) -> None:
+    """Refuse an HSM-signed certificate whose TBS is not the linted TBS."""
+    if linted.tbs_certificate_bytes != signed.tbs_certificate_bytes:
+        raise LintError(
+            [
+                Finding(
+                    code="zorgid.tbs_mismatch",
+                    severity=Severity.FATAL,
+                    message="the signed TBSCertificate differs from the linted one "
+                    f"({len(signed.tbs_certificate_bytes)} vs "
+                    f"{len(linted.tbs_certificate_bytes)} bytes)",
+                    rule="ARCHITECTURE §5 step 3 (sign exactly the linted bytes)",
+                )
+            ],
+            "signed certificate",
+        )

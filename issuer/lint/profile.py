@@ -1,0 +1,122 @@
+"""Linting a whole profile (policy version) with pkilint, at activation.
+
+Builds sample certificates that stretch the varying fields (longest names,
+diacritics, prefixes, with and without a title, both card types the policy
+accepts, the longest SAN string), signs them with the lint key and runs both
+pkilint and the fast lint on each. A profile with any finding at WARNING or
+above must not be activated.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+from issuer.keys import PublicKey
+from issuer.lint.fast import Expected, fast_lint
+from issuer.lint.findings import Finding, Severity
+from issuer.lint.lintkey import lint_sign
+from issuer.lint.pkix import at_or_above, pkilint_cert
+from issuer.profile import VerifiedAttributes, build_tbs, draw_serial
+from issuer.profile.attributes import AgbCode, RoleCode, Ura, UziNumber
+from policies import Policy
+
+
+def sample_attributes(policy: Policy) -> list[VerifiedAttributes]:
+    """Attribute sets at the edges of what the profile must carry."""
+    samples: list[VerifiedAttributes] = []
+    if "Z" in policy.uzi.card_types:
+        samples.append(
+            VerifiedAttributes(
+                uzi_number=UziNumber("900016528"),
+                card_type="Z",
+                subscriber_number=Ura("90000382"),
+                role=RoleCode("01.015"),
+                agb_code=AgbCode("01234567"),
+                given_name="Zoë Anaïs Ëlise",
+                surname="van der Heijden-d'Ancona",
+                common_name="Zoë Anaïs Ëlise van der Heijden-d'Ancona",
+                title="dr.",
+                organization="Huisartsenpraktijk De Ëik & Zn.",
+            )
+        )
+        samples.append(
+            VerifiedAttributes(
+                uzi_number=UziNumber("999999999"),
+                card_type="Z",
+                subscriber_number=Ura("99999999"),
+                role=RoleCode("99.999"),
+                agb_code=AgbCode("99999999"),
+                given_name="G" * 64,
+                surname="S" * 64,
+                common_name="C" * 64,
+                title="T" * 64,
+                organization="O" * 64,
+            )
+        )
+    if "N" in policy.uzi.card_types:
+        samples.append(
+            VerifiedAttributes(
+                uzi_number=UziNumber("900000002"),
+                card_type="N",
+                subscriber_number=Ura("90000382"),
+                role=RoleCode("00.000"),
+                agb_code=AgbCode("00000000"),
+                given_name="Jan",
+                surname="Jansen",
+                common_name="Jan Jansen",
+                title=None,
+                organization="Ziekenhuis Ōost",
+            )
+        )
+    return samples
+
+
+def _sample_keys(policy: Policy) -> list[PublicKey]:
+    keys: list[PublicKey] = []
+    if "ec-p256" in policy.keys.allowed:
+        keys.append(ec.generate_private_key(ec.SECP256R1()).public_key())
+    if "ec-p384" in policy.keys.allowed:
+        keys.append(ec.generate_private_key(ec.SECP384R1()).public_key())
+    if "rsa" in policy.keys.allowed:
+        keys.append(rsa.generate_private_key(65537, policy.keys.rsa_min_bits).public_key())
+    return keys
+
+
+def lint_profile(
+    policy: Policy, issuer_cert: x509.Certificate, now: dt.datetime | None = None
+) -> list[Finding]:
+    """pkilint + fast lint on sample certificates; findings at WARNING or above.
+
+    An empty list means the profile may be activated with this issuing CA.
+    ``now`` defaults to the present; pass the activation time in tests.
+    """
+    when = now or dt.datetime.now(dt.UTC)
+    findings: list[Finding] = []
+    keys = _sample_keys(policy)
+    for index, attrs in enumerate(sample_attributes(policy)):
+        public_key = keys[index % len(keys)]
+        if not policy.uzi.accepts_role(attrs.role):
+            continue
+        serial = draw_serial()
+        cert = lint_sign(
+            build_tbs(attrs, public_key, serial, policy, issuer_cert, when), policy, issuer_cert
+        )
+        from cryptography.hazmat.primitives import serialization
+
+        der = cert.public_bytes(serialization.Encoding.DER)
+        findings += at_or_above(pkilint_cert(der), Severity.WARNING)
+        findings += fast_lint(
+            cert,
+            Expected(
+                attrs=attrs,
+                public_key=public_key,
+                serial=serial,
+                policy=policy,
+                issuer_cert=issuer_cert,
+                now=when,
+            ),
+        )
+    return findings
