@@ -33,7 +33,13 @@ def to_utc_text(value: datetime) -> str:
             f"got a naive datetime {value.isoformat()!r}; expected a timezone-aware "
             "datetime: pass datetime.now(UTC) or attach tzinfo=UTC"
         )
-    return value.astimezone(UTC).strftime(UTC_TEXT_FORMAT)
+    utc = value.astimezone(UTC)
+    # Not strftime: glibc's %Y does not zero-pad years below 1000, which would
+    # break the fixed width that makes text order equal time order.
+    return (
+        f"{utc.year:04d}-{utc.month:02d}-{utc.day:02d}T"
+        f"{utc.hour:02d}:{utc.minute:02d}:{utc.second:02d}.{utc.microsecond:06d}Z"
+    )
 
 
 def from_utc_text(text: str) -> datetime:

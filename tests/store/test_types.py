@@ -1,0 +1,83 @@
+"""UTC timestamps read back identically on SQLite and PostgreSQL, and compare in SQL."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+import sqlalchemy as sa
+
+from issuer.store.schema import uzi_challenges
+from issuer.store.types import from_utc_text, to_utc_text
+
+
+def _insert(conn: sa.Connection, ident: str, expires_at: datetime) -> None:
+    conn.execute(
+        uzi_challenges.insert().values(
+            id=ident,
+            nonce=b"\x00" * 32,
+            portal_identity="portal-a",
+            created_at=datetime(2026, 1, 1, tzinfo=UTC),
+            expires_at=expires_at,
+        )
+    )
+
+
+def test_aware_timestamps_round_trip_exactly(migrated: sa.Engine) -> None:
+    cet = timezone(timedelta(hours=2))
+    written = {
+        "utc-micro": datetime(2026, 11, 28, 13, 45, 1, 123456, tzinfo=UTC),
+        "offset": datetime(2026, 3, 29, 3, 30, 0, 1, tzinfo=cet),
+        "epoch": datetime(1970, 1, 1, tzinfo=UTC),
+        "far": datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+    }
+    with migrated.begin() as conn:
+        for ident, value in written.items():
+            _insert(conn, ident, value)
+    with migrated.connect() as conn:
+        rows = dict(conn.execute(sa.select(uzi_challenges.c.id, uzi_challenges.c.expires_at)).all())
+        raw = dict(conn.execute(sa.text("SELECT id, expires_at FROM uzi_challenges")).all())
+    for ident, value in written.items():
+        back = rows[ident]
+        assert back == value
+        assert back.tzinfo is UTC
+        assert back.utcoffset() == timedelta(0)
+    assert raw["offset"] == "2026-03-29T01:30:00.000001Z"
+    assert raw["utc-micro"] == "2026-11-28T13:45:01.123456Z"
+
+
+def test_sql_comparison_follows_time_order(migrated: sa.Engine) -> None:
+    now = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+    with migrated.begin() as conn:
+        _insert(conn, "past", now - timedelta(microseconds=1))
+        _insert(
+            conn,
+            "future-offset",
+            (now + timedelta(seconds=1)).astimezone(timezone(-timedelta(hours=5))),
+        )
+        _insert(conn, "now", now)
+    with migrated.connect() as conn:
+        live = (
+            conn.execute(sa.select(uzi_challenges.c.id).where(uzi_challenges.c.expires_at > now))
+            .scalars()
+            .all()
+        )
+        ordered = (
+            conn.execute(sa.select(uzi_challenges.c.id).order_by(uzi_challenges.c.expires_at))
+            .scalars()
+            .all()
+        )
+    assert live == ["future-offset"]
+    assert ordered == ["past", "now", "future-offset"]
+
+
+def test_naive_timestamps_are_refused(migrated: sa.Engine) -> None:
+    with pytest.raises(sa.exc.StatementError, match="naive datetime"), migrated.begin() as conn:
+        _insert(conn, "naive", datetime(2026, 1, 1, 12, 0))
+
+
+def test_text_form_is_fixed_width() -> None:
+    value = datetime(1, 1, 1, tzinfo=UTC)
+    text = to_utc_text(value)
+    assert len(text) == 27
+    assert from_utc_text(text) == value
