@@ -36,6 +36,7 @@ from asn1crypto.keys import ECDomainParameters
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from pkcs11 import Attribute, KeyType, Mechanism, MechanismFlag, ObjectClass
 from pkcs11 import exceptions as p11e
+from pkcs11._pkcs11 import SearchIter  # type: ignore[attr-defined]  # not in the stub
 from pkcs11.util.ec import encode_named_curve_parameters
 
 from hsm import errors
@@ -88,8 +89,26 @@ def _is_recoverable(exc: BaseException) -> bool:
     return type(exc) is p11e.PKCS11Error and "not initialized" in str(exc)
 
 
-def _rv_name(exc: BaseException | None) -> str:
+def _rv_name(exc: BaseException) -> str:
     return type(exc).__name__
+
+
+def _find_objects(session: Any, template: dict[Attribute, Any]) -> list[Any]:
+    """``C_FindObjectsInit``/``C_FindObjects``/``C_FindObjectsFinal``, always finished here.
+
+    python-pkcs11's ``get_objects`` leaves its search operation marked active
+    when ``C_FindObjectsInit`` fails, and its ``__del__`` then calls
+    ``C_FindObjectsFinal`` from the garbage collector. We finish the
+    operation ourselves, while the module lock is held.
+    """
+    op = SearchIter(session, template, 32)
+    try:
+        with op:
+            return [obj for batch in op for obj in batch]
+    except p11e.PKCS11Error:
+        with contextlib.suppress(p11e.PKCS11Error):
+            op._finalize()
+        raise
 
 
 @dataclass(frozen=True)
@@ -278,7 +297,7 @@ class Hsm:
 
     def _call(self, operation: str, fn: Callable[[Any], T]) -> T:
         """Run ``fn(session)`` under the module lock, recovering from device errors."""
-        last: BaseException | None = None
+        last = "none"
         with self._module.lock:
             if self._closed:
                 raise errors.HsmError(
@@ -297,14 +316,14 @@ class Hsm:
                             f"{_rv_name(exc)}; this is not a transient device error -- "
                             "check the key and the request"
                         ) from None
-                    last = exc
-                except errors.TokenNotFound as exc:
-                    last = exc
+                    last = _rv_name(exc)
+                except errors.TokenNotFound:
+                    last = "TokenNotFound"
                 log.warning(
                     "%s on token %r failed (%s), attempt %d of %d; re-initialising",
                     operation,
                     self._token_label,
-                    _rv_name(last),
+                    last,
                     attempt + 1,
                     self._retries + 1,
                 )
@@ -315,10 +334,10 @@ class Hsm:
                 try:
                     self._module.reinitialize(seen)
                 except p11e.PKCS11Error as exc:
-                    last = exc
+                    last = _rv_name(exc)
         raise errors.HsmUnavailable(
             f"token {self._token_label!r} on {self._module.path!r} unreachable for {operation} "
-            f"after {self._retries + 1} attempts (last: {_rv_name(last)}); check the HSM "
+            f"after {self._retries + 1} attempts (last: {last}); check the HSM "
             "and its connection -- the next call retries"
         ) from None
 
@@ -329,8 +348,8 @@ class Hsm:
 
         def probe(session: Any) -> None:
             session.token.slot.get_token()  # C_GetTokenInfo
-            for _ in session.get_objects({Attribute.LABEL: "\x00zorgid-ping"}):
-                pass  # C_FindObjectsInit/C_FindObjects: proves the session handle works
+            # C_FindObjectsInit/C_FindObjects: proves the session handle works.
+            _find_objects(session, {Attribute.LABEL: "\x00zorgid-ping"})
 
         self._call("ping", probe)
 
@@ -369,7 +388,7 @@ class Hsm:
         return template
 
     def _find_private(self, session: Any, label: str | None, key_id: bytes | None) -> Any:
-        found = list(session.get_objects(self._template(label, key_id)))
+        found = _find_objects(session, self._template(label, key_id))
         if not found:
             raise errors.KeyNotFound(
                 f"no private key with label={label!r} id={key_id.hex() if key_id else None} "
@@ -387,7 +406,7 @@ class Hsm:
         _require_selector(label, key_id)
 
         def run(session: Any) -> bool:
-            return bool(list(session.get_objects(self._template(label, key_id))))
+            return bool(_find_objects(session, self._template(label, key_id)))
 
         return self._call("find", run)
 
@@ -397,7 +416,7 @@ class Hsm:
         def run(session: Any) -> list[str]:
             return sorted(
                 str(obj[Attribute.LABEL])
-                for obj in session.get_objects({Attribute.CLASS: ObjectClass.PRIVATE_KEY})
+                for obj in _find_objects(session, {Attribute.CLASS: ObjectClass.PRIVATE_KEY})
             )
 
         return self._call("find", run)
@@ -467,14 +486,12 @@ class Hsm:
         )
 
     def _find_public(self, session: Any, label: str, key_id: bytes) -> Any:
-        found = list(
-            session.get_objects({Attribute.CLASS: ObjectClass.PUBLIC_KEY, Attribute.ID: key_id})
+        found = _find_objects(
+            session, {Attribute.CLASS: ObjectClass.PUBLIC_KEY, Attribute.ID: key_id}
         )
         if len(found) != 1:
-            found = list(
-                session.get_objects(
-                    {Attribute.CLASS: ObjectClass.PUBLIC_KEY, Attribute.LABEL: label}
-                )
+            found = _find_objects(
+                session, {Attribute.CLASS: ObjectClass.PUBLIC_KEY, Attribute.LABEL: label}
             )
         if len(found) != 1:
             raise errors.KeyNotFound(
@@ -502,7 +519,7 @@ class Hsm:
                 (f"label {label!r}", {Attribute.LABEL: label}),
                 (f"id {new_id.hex()}", {Attribute.ID: new_id}),
             ):
-                if list(session.get_objects(template)):
+                if _find_objects(session, template):
                     raise errors.KeyExists(
                         f"token {self._token_label!r} already holds an object with {what}; "
                         "choose another label/id or destroy the old key first"
@@ -557,10 +574,8 @@ class Hsm:
             priv = self._find_private(session, label, key_id)
             real_label = str(priv[Attribute.LABEL])
             real_id = bytes(priv[Attribute.ID])
-            pubs = list(
-                session.get_objects(
-                    {Attribute.CLASS: ObjectClass.PUBLIC_KEY, Attribute.ID: real_id}
-                )
+            pubs = _find_objects(
+                session, {Attribute.CLASS: ObjectClass.PUBLIC_KEY, Attribute.ID: real_id}
             )
             priv.destroy()
             for pub in pubs:
