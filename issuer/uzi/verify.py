@@ -1,0 +1,414 @@
+"""Proof of presence of a UZI-pas: challenge, signature, card checks, chain, session.
+
+Flow 1 of the architecture: the engine makes a random challenge; the desktop
+app signs it with the card's *authentication* key and sends the card's
+certificate (plus intermediates); the engine checks, in this order,
+
+1. the input's size (an oversize chain is refused before any parsing);
+2. the card certificate's structure and UZI identity (:mod:`issuer.uzi.card`);
+3. that it is the authentication certificate (the profile: only it proves who
+   holds the card) and that policy accepts the card type and role;
+4. the challenge: consumed atomically (single use), not expired, same portal;
+5. the signature over the challenge with the certificate's key;
+6. the path to the trust set's anchor, validity at the moment, key usage and
+   revocation (:mod:`issuer.uzi.validate`);
+7. that the UZI otherName's CA OID, its card type and the issuing CA agree
+   (the profile: take the card type from the issuing CA as well as from the
+   SAN string), and the policy OID fits the certificate kind;
+
+and then opens a short-lived UZI session, storing only the SHA-256 of its handle.
+The challenge is consumed at step 4, before any expensive or failing check:
+a failed attempt also uses it up, so every retry needs a fresh challenge
+("Verversen") and a captured signature can never be replayed.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import secrets
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+
+from issuer.uzi import errors
+from issuer.uzi.card import (
+    CardType,
+    CertKind,
+    UziCard,
+    UziIdentity,
+    issuing_ca_card_type,
+    load_certificate,
+    parse_card,
+)
+from issuer.uzi.errors import UziError
+from issuer.uzi.store import ChallengeRecord, ChallengeState, UziChallengeStore, UziSessionRecord
+from issuer.uzi.trust import TrustSet, load_trust_set
+from issuer.uzi.validate import ChainValidator, RevocationMode, ValidatedChain
+
+Clock = Callable[[], datetime]
+NONCE_BYTES = 32
+"""256 bits: a guess succeeds with probability 2**-256 per try."""
+PROOF_CARD_TYPES = frozenset({CardType.ZORGVERLENER, CardType.MEDEWERKER_OP_NAAM})
+"""Only personal cards prove a person; policy may narrow this, never widen it."""
+
+KEY_USAGE_FOR_KIND = {
+    CertKind.AUTHENTICATION: frozenset({"digital_signature"}),
+    CertKind.SIGNATURE: frozenset({"non_repudiation"}),
+    CertKind.ENCRYPTION: frozenset({"key_encipherment"}),
+}
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class SignatureScheme(enum.StrEnum):
+    """How the desktop app signed the challenge with the card's key."""
+
+    RSA_PKCS1V15_SHA256 = "rsa-pkcs1v15-sha256"
+    RSA_PSS_SHA256 = "rsa-pss-sha256"
+    ECDSA_SHA256 = "ecdsa-sha256"
+
+
+@dataclass(frozen=True, kw_only=True)
+class UziPolicy:
+    """The UZI part of the issuance policy (values, not the TOML document)."""
+
+    trust_set: str
+    """``prod``, ``acc`` or a folder of PEM files: which UZI environment is trusted."""
+    revocation: RevocationMode = RevocationMode.HARD
+    accepted_card_types: frozenset[CardType] = PROOF_CARD_TYPES
+    accepted_roles: frozenset[str] | None = None
+    """Role codes (``NN.NNN``) or profession prefixes (``NN.``); None = every role."""
+    challenge_lifetime: timedelta = timedelta(minutes=5)
+    session_lifetime: timedelta = timedelta(minutes=15)
+    max_chain_certificates: int = 6
+    """Leaf plus intermediates: the real UZI paths have 3 below the root."""
+    max_certificate_bytes: int = 8192
+
+    def __post_init__(self) -> None:
+        extra = self.accepted_card_types - PROOF_CARD_TYPES
+        if extra or not self.accepted_card_types:
+            raise ValueError(
+                f"accepted_card_types {sorted(self.accepted_card_types)}: expected a non-empty "
+                f"subset of {sorted(PROOF_CARD_TYPES)}; M and S cards never prove a person"
+            )
+        if self.challenge_lifetime <= timedelta(0) or self.session_lifetime <= timedelta(0):
+            raise ValueError("challenge and session lifetimes must be positive")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Challenge:
+    """What the portal hands to the desktop app."""
+
+    challenge_id: str
+    nonce: bytes = field(repr=False)
+    expires_at: datetime
+
+    @property
+    def to_be_signed(self) -> bytes:
+        return challenge_message(self.challenge_id, self.nonce)
+
+
+def challenge_message(challenge_id: str, nonce: bytes) -> bytes:
+    """The exact bytes the card signs: domain-separated so no other protocol's data fits."""
+    return b"ZORG-ID UZI-pas proof v1\n" + challenge_id.encode("ascii") + b"\n" + nonce
+
+
+@dataclass(frozen=True, kw_only=True)
+class UziProof:
+    """The result of a verified UZI-pas: who, and a handle for the next step of the flow."""
+
+    identity: UziIdentity
+    card: UziCard
+    chain: tuple[str, ...]
+    session_handle: str = field(repr=False)
+    session_expires_at: datetime
+
+
+@dataclass(frozen=True, kw_only=True)
+class Inspection:
+    """Outcome of :func:`inspect_certificate` (the ``zorgid uzi inspect`` command)."""
+
+    card: UziCard | None
+    chain: tuple[str, ...]
+    error: UziError | None
+
+
+def _check_size(chain: Sequence[bytes], policy: UziPolicy) -> None:
+    if not chain:
+        raise UziError(errors.BAD_ENCODING, "got no certificate; expected the card's certificate")
+    if len(chain) > policy.max_chain_certificates:
+        raise UziError(
+            errors.OVERSIZE_CHAIN,
+            f"got {len(chain)} certificates; at most {policy.max_chain_certificates} accepted",
+        )
+    for i, item in enumerate(chain):
+        if len(item) > policy.max_certificate_bytes:
+            raise UziError(
+                errors.OVERSIZE_CHAIN,
+                f"certificate {i} is {len(item)} bytes; at most {policy.max_certificate_bytes}",
+            )
+
+
+def check_kind(card: UziCard, wanted: CertKind, trust: TrustSet | None) -> None:
+    """Refuse a certificate of the wrong kind, with that kind's own code."""
+    if trust is not None:
+        declared = {trust.policy_oids[o] for o in card.policy_oids if o in trust.policy_oids}
+        if declared and declared != {card.kind}:
+            raise UziError(
+                errors.NOT_A_CARD_CERTIFICATE,
+                f"keyUsage says {card.kind} but policy OIDs say {sorted(declared)}",
+            )
+        if not declared:
+            raise UziError(
+                errors.NOT_A_CARD_CERTIFICATE,
+                f"policy OIDs {sorted(card.policy_oids)} name no UZI certificate of trust set "
+                f"{trust.name!r}",
+            )
+    if card.kind == wanted:
+        return
+    if card.kind == CertKind.SIGNATURE:
+        raise UziError(errors.SIGNATURE_CERTIFICATE, f"expected the {wanted} certificate")
+    if card.kind == CertKind.ENCRYPTION:
+        raise UziError(errors.ENCRYPTION_CERTIFICATE, f"expected the {wanted} certificate")
+    raise UziError(
+        errors.NOT_A_CARD_CERTIFICATE, f"got the {card.kind} certificate; expected {wanted}"
+    )
+
+
+def check_issuer(card: UziCard, chain: ValidatedChain, trust: TrustSet) -> None:
+    """The SAN's card type and CA OID must agree with the CA that actually issued it."""
+    issuer_cert = chain.path[1] if len(chain.path) > 1 else chain.path[0]
+    ca_type = issuing_ca_card_type(issuer_cert.subject)
+    oid_type = trust.ca_oids.get(card.ca_oid)
+    got = card.identity.card_type
+    if ca_type != got or oid_type != got:
+        raise UziError(
+            errors.CARD_TYPE_CA_MISMATCH,
+            f"UZI otherName says card type {got} and CA OID {card.ca_oid} "
+            f"(= {oid_type or 'unknown to trust set ' + repr(trust.name)}); issuing CA "
+            f"{issuer_cert.subject.rfc4514_string()!r} issues type {ca_type or 'unknown'}",
+        )
+
+
+def verify_challenge_signature(
+    cert: x509.Certificate, message: bytes, signature: bytes, scheme: SignatureScheme
+) -> None:
+    """Check the card's signature (RSA PKCS#1 v1.5 or PSS, or ECDSA; SHA-256)."""
+    key = cert.public_key()
+    try:
+        if isinstance(key, rsa.RSAPublicKey) and scheme is SignatureScheme.RSA_PKCS1V15_SHA256:
+            key.verify(signature, message, padding.PKCS1v15(), hashes.SHA256())
+        elif isinstance(key, rsa.RSAPublicKey) and scheme is SignatureScheme.RSA_PSS_SHA256:
+            key.verify(
+                signature,
+                message,
+                padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=padding.PSS.AUTO),
+                hashes.SHA256(),
+            )
+        elif isinstance(key, ec.EllipticCurvePublicKey) and scheme is SignatureScheme.ECDSA_SHA256:
+            key.verify(signature, message, ec.ECDSA(hashes.SHA256()))
+        else:
+            raise UziError(
+                errors.BAD_SIGNATURE,
+                f"signature scheme {scheme} does not fit the card's {type(key).__name__}",
+            )
+    except InvalidSignature:
+        raise UziError(
+            errors.BAD_SIGNATURE,
+            f"{scheme} signature of {len(signature)} bytes does not verify with the "
+            f"certificate's key (serial {cert.serial_number:x})",
+        ) from None
+
+
+class UziVerifier:
+    """Challenges and UZI-pas proofs for one policy; share one per process."""
+
+    def __init__(
+        self,
+        *,
+        policy: UziPolicy,
+        store: UziChallengeStore,
+        validator: ChainValidator | None = None,
+        clock: Clock = utc_now,
+    ) -> None:
+        self.policy = policy
+        self.store = store
+        self.validator = validator if validator is not None else ChainValidator()
+        self.clock = clock
+        self.trust = load_trust_set(policy.trust_set)
+
+    def create_challenge(self, *, portal: str) -> Challenge:
+        """A fresh single-use challenge for ``portal`` (the verified mTLS caller)."""
+        challenge = Challenge(
+            challenge_id=secrets.token_urlsafe(18),
+            nonce=secrets.token_bytes(NONCE_BYTES),
+            expires_at=self.clock() + self.policy.challenge_lifetime,
+        )
+        self.store.create_challenge(
+            ChallengeRecord(
+                challenge_id=challenge.challenge_id,
+                nonce=challenge.nonce,
+                expires_at=challenge.expires_at,
+                portal=portal,
+            )
+        )
+        return challenge
+
+    def _consume(self, challenge_id: str, portal: str, at: datetime) -> ChallengeRecord:
+        record = self.store.consume_challenge(challenge_id, at)
+        if record is None:
+            state = self.store.challenge_state(challenge_id)
+            if state is ChallengeState.USED:
+                raise UziError(errors.CHALLENGE_USED, "each challenge can be answered once")
+            raise UziError(errors.CHALLENGE_UNKNOWN, "no challenge with that id")
+        if record.portal != portal:
+            raise UziError(
+                errors.CHALLENGE_UNKNOWN, "the challenge was made for another portal"
+            )
+        if at >= record.expires_at:
+            raise UziError(
+                errors.CHALLENGE_EXPIRED,
+                f"expired at {record.expires_at:%Y-%m-%dT%H:%M:%SZ}, answered at "
+                f"{at:%Y-%m-%dT%H:%M:%SZ}",
+            )
+        return record
+
+    def check_card(self, card: UziCard) -> None:
+        """Kind, card type and role against the policy (step 3)."""
+        check_kind(card, CertKind.AUTHENTICATION, self.trust)
+        card_type = card.identity.card_type
+        if card_type not in self.policy.accepted_card_types:
+            raise UziError(
+                errors.CARD_TYPE_REFUSED,
+                f"got card type {card_type}; accepted: "
+                f"{', '.join(sorted(self.policy.accepted_card_types))}",
+            )
+        roles = self.policy.accepted_roles
+        role = card.identity.role
+        if roles is not None and role not in roles and role[:3] not in roles:
+            raise UziError(errors.ROLE_REFUSED, f"got role {role}; accepted: {sorted(roles)}")
+
+    def validate(
+        self,
+        card: UziCard,
+        intermediates: Sequence[x509.Certificate],
+        *,
+        at: datetime,
+        kind: CertKind = CertKind.AUTHENTICATION,
+    ) -> ValidatedChain:
+        """Steps 6 and 7: path, validity, key usage, revocation, issuer agreement."""
+        chain = self.validator.validate(
+            card.certificate,
+            anchors=self.trust.anchors,
+            intermediates=[*intermediates, *self.trust.intermediates],
+            at=at,
+            revocation=self.policy.revocation,
+            key_usage=KEY_USAGE_FOR_KIND[kind],
+        )
+        check_issuer(card, chain, self.trust)
+        return chain
+
+    def verify_card(
+        self,
+        challenge_id: str,
+        chain: Sequence[bytes],
+        signature: bytes,
+        *,
+        portal: str,
+        purpose: str,
+        scheme: SignatureScheme = SignatureScheme.RSA_PKCS1V15_SHA256,
+    ) -> UziProof:
+        """Verify a UZI-pas proof and open a UZI session; raise :class:`UziError` if refused.
+
+        ``chain`` is the card's certificate first, then any intermediates the
+        desktop app sent (DER or PEM each).
+        """
+        at = self.clock()
+        _check_size(chain, self.policy)
+        leaf = load_certificate(chain[0])
+        intermediates = [load_certificate(c) for c in chain[1:]]
+        card = parse_card(leaf)
+        self.check_card(card)
+        record = self._consume(challenge_id, portal, at)
+        verify_challenge_signature(
+            leaf, challenge_message(record.challenge_id, record.nonce), signature, scheme
+        )
+        validated = self.validate(card, intermediates, at=at)
+        handle = secrets.token_urlsafe(32)
+        expires = at + self.policy.session_lifetime
+        self.store.create_session(
+            UziSessionRecord(
+                handle_sha256=hashlib.sha256(handle.encode()).digest(),
+                expires_at=expires,
+                purpose=purpose,
+                portal=portal,
+                identity=card.identity,
+            )
+        )
+        return UziProof(
+            identity=card.identity,
+            card=card,
+            chain=tuple(validated.subjects),
+            session_handle=handle,
+            session_expires_at=expires,
+        )
+
+    def session(self, handle: str, *, portal: str, purpose: str) -> UziIdentity:
+        """The identity behind a UZI session handle, for the flow it was opened for."""
+        record = self.store.find_session(hashlib.sha256(handle.encode()).digest(), self.clock())
+        if record is None or record.portal != portal or record.purpose != purpose:
+            raise UziError(errors.SESSION_UNKNOWN, "no live UZI session for this portal and flow")
+        return record.identity
+
+
+def inspect_certificate(
+    data: bytes,
+    *,
+    chain: Sequence[bytes] = (),
+    trust: str,
+    at: datetime,
+    revocation: RevocationMode,
+    usage: CertKind = CertKind.AUTHENTICATION,
+    validator: ChainValidator | None = None,
+) -> Inspection:
+    """Read and validate one card certificate for a given usage (no challenge involved).
+
+    Raises :class:`UziError` only for unusable input (not a certificate);
+    every other refusal is returned in ``Inspection.error``.
+    """
+    leaf = load_certificate(data)
+    intermediates: list[x509.Certificate] = []
+    for item in chain:
+        intermediates.extend(_load_bundle(item))
+    trust_set = load_trust_set(trust)
+    validator = validator if validator is not None else ChainValidator()
+    card: UziCard | None = None
+    try:
+        card = parse_card(leaf)
+        check_kind(card, usage, trust_set)
+        validated = validator.validate(
+            leaf,
+            anchors=trust_set.anchors,
+            intermediates=[*intermediates, *trust_set.intermediates],
+            at=at,
+            revocation=revocation,
+            key_usage=KEY_USAGE_FOR_KIND[usage],
+        )
+        check_issuer(card, validated, trust_set)
+    except UziError as exc:
+        return Inspection(card=card, chain=(), error=exc)
+    return Inspection(card=card, chain=tuple(validated.subjects), error=None)
+
+
+def _load_bundle(data: bytes) -> list[x509.Certificate]:
+    from issuer.uzi.card import load_certificates
+
+    return load_certificates(data)
