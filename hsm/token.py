@@ -431,6 +431,28 @@ class Hsm:
 
         return self._call("find", run)
 
+    def get_ec_key(
+        self, label: str | None = None, *, key_id: bytes | None = None
+    ) -> HsmEcPrivateKey:
+        """Like :meth:`get_key`, typed for EC; raises :class:`UnsupportedAlgorithm` otherwise."""
+        key = self.get_key(label, key_id=key_id)
+        if not isinstance(key, HsmEcPrivateKey):
+            raise errors.UnsupportedAlgorithm(
+                f"key {key.label!r} is {key.spec.value}, expected an EC key; check the config"
+            )
+        return key
+
+    def get_rsa_key(
+        self, label: str | None = None, *, key_id: bytes | None = None
+    ) -> HsmRsaPrivateKey:
+        """Like :meth:`get_key`, typed for RSA; raises :class:`UnsupportedAlgorithm` otherwise."""
+        key = self.get_key(label, key_id=key_id)
+        if not isinstance(key, HsmRsaPrivateKey):
+            raise errors.UnsupportedAlgorithm(
+                f"key {key.label!r} is {key.spec.value}, expected an RSA key; check the config"
+            )
+        return key
+
     def key_from_uri(self, uri: Pkcs11Uri | str) -> HsmPrivateKey:
         """The key named by the ``object=``/``id=`` of ``uri`` (its token must be this one)."""
         parsed = Pkcs11Uri.parse(uri) if isinstance(uri, str) else uri

@@ -57,7 +57,7 @@ class FailTimes:
 def test_injected_device_error_is_survived(
     engine_hsm: Hsm, hsm_keys: dict[KeySpec, HsmPrivateKey], no_hook: None, error: type[Exception]
 ) -> None:
-    key = hsm_keys[KeySpec.EC_P256]
+    key = engine_hsm.get_ec_key(hsm_keys[KeySpec.EC_P256].label)
     before = engine_hsm.module.generation
     hook = FailTimes("sign", error, times=2)
     engine_hsm.set_fault_hook(hook)
@@ -70,7 +70,7 @@ def test_injected_device_error_is_survived(
 def test_persistent_device_error_gives_unavailable_then_recovers(
     engine_hsm: Hsm, hsm_keys: dict[KeySpec, HsmPrivateKey], no_hook: None
 ) -> None:
-    key = hsm_keys[KeySpec.EC_P256]
+    key = engine_hsm.get_ec_key(hsm_keys[KeySpec.EC_P256].label)
     engine_hsm.set_fault_hook(FailTimes("sign", p11e.DeviceError, times=10_000))
     with pytest.raises(HsmUnavailable, match="DeviceError"):
         key.sign(DATA, ec.ECDSA(hashes.SHA256()))
@@ -88,7 +88,7 @@ def test_non_device_error_is_not_retried(
     engine_hsm.set_fault_hook(hook)
     before = engine_hsm.module.generation
     with pytest.raises(HsmOperationFailed, match="MechanismInvalid"):
-        hsm_keys[KeySpec.EC_P256].sign(DATA, ec.ECDSA(hashes.SHA256()))
+        engine_hsm.get_ec_key(key_id=b"ec-p256").sign(DATA, ec.ECDSA(hashes.SHA256()))
     assert engine_hsm.module.generation == before
 
 
@@ -128,7 +128,8 @@ def test_token_gone_gives_unavailable_and_recovers_when_back(
     hsm_keys: dict[KeySpec, HsmPrivateKey],
 ) -> None:
     hsm = Hsm.open(fresh_token.uri)
-    key = hsm.generate_key("vanishing", KeySpec.EC_P256)
+    hsm.generate_key("vanishing", KeySpec.EC_P256)
+    key = hsm.get_ec_key("vanishing")
     _sign_and_verify(key)
     where = token_dir(softhsm_dir, fresh_token.label)
     away = softhsm_dir.root / "removed-token"

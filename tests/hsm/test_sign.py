@@ -77,23 +77,24 @@ def test_rsa_pss_verifies(
     hsm_keys: dict[KeySpec, HsmPrivateKey],
     spec: KeySpec,
     algorithm: hashes.HashAlgorithm,
-    salt: object,
+    salt: int | padding._MaxLength | padding._DigestLength,
 ) -> None:
     key = _rsa(hsm_keys, spec)
-    pss = padding.PSS(mgf=padding.MGF1(algorithm), salt_length=salt)  # type: ignore[arg-type]
+    pss = padding.PSS(mgf=padding.MGF1(algorithm), salt_length=salt)
     signature = key.sign(DATA, pss, algorithm)
-    expected_salt = {
-        id(padding.PSS.DIGEST_LENGTH): algorithm.digest_size,
-        id(padding.PSS.MAX_LENGTH): padding.calculate_max_pss_salt_length(
-            key.public_key(), algorithm
-        ),
-    }.get(id(salt), salt)
+    if salt is padding.PSS.DIGEST_LENGTH:
+        expected_salt = algorithm.digest_size
+    elif salt is padding.PSS.MAX_LENGTH:
+        expected_salt = padding.calculate_max_pss_salt_length(key.public_key(), algorithm)
+    else:
+        assert isinstance(salt, int)
+        expected_salt = salt
     # Verifying with the exact salt length proves the token used the one we asked for.
     key.public_key().verify(
         signature,
         DATA,
         padding.PSS(mgf=padding.MGF1(algorithm), salt_length=expected_salt),
-        algorithm,  # type: ignore[arg-type]
+        algorithm,
     )
 
 
@@ -118,7 +119,7 @@ def _name(cn: str) -> x509.Name:
     return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
 
 
-def _self_signed(key: HsmPrivateKey, algorithm: hashes.HashAlgorithm) -> x509.Certificate:
+def _self_signed(key: HsmPrivateKey, algorithm: hashes.SHA256 | hashes.SHA384) -> x509.Certificate:
     return (
         x509.CertificateBuilder()
         .subject_name(_name(key.label))
