@@ -8,6 +8,7 @@ import subprocess
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -105,10 +106,12 @@ def setup(softhsm_dir: SoftHsmDir, tmp_path: Path) -> CeremonySetup:
 
 
 def openssl_verify(
-    root: Path, cert: Path, untrusted: Path | None = None
+    root: Path, cert: Path, untrusted: Path | None = None, at: datetime | None = None
 ) -> subprocess.CompletedProcess[str]:
     """``openssl verify -x509_strict`` as a real subprocess (purpose left to the chain itself)."""
     cmd = ["openssl", "verify", "-x509_strict", "-CAfile", str(root)]
+    if at is not None:
+        cmd += ["-attime", str(int(at.timestamp()))]
     if untrusted is not None:
         cmd += ["-untrusted", str(untrusted)]
     cmd.append(str(cert))

@@ -217,7 +217,7 @@ def test_signature_algorithm_follows_the_issuer_key(
 def test_refuses_when_a_key_label_exists_on_the_token(setup: CeremonySetup) -> None:
     setup.hsm.generate_key("ocsp-responder", "ec-p256")
     before = setup.token_state()
-    with pytest.raises(AlreadyExists, match="'ocsp-responder'.*exist") as caught:
+    with pytest.raises(AlreadyExists, match=r"'ocsp-responder'.*exist") as caught:
         run_ceremony(setup.config, setup.hsm, out=lambda _: None)
     assert setup.config.hsm.token in str(caught.value)
     assert setup.token_state() == before
@@ -228,7 +228,7 @@ def test_refuses_when_a_file_exists_in_the_data_dir(setup: CeremonySetup) -> Non
     (setup.data_dir / "ca").mkdir(parents=True)
     (setup.data_dir / "ca" / "root.pem").write_text("keep me")
     before = setup.data_state()
-    with pytest.raises(AlreadyExists, match="root.pem"):
+    with pytest.raises(AlreadyExists, match=r"root\.pem"):
         run_ceremony(setup.config, setup.hsm, out=lambda _: None)
     assert setup.token_state() == []
     assert setup.data_state() == before
