@@ -319,7 +319,7 @@ class RoleRule:
     def problems(self) -> list[str]:
         if not self.conditions():
             return [
-                "a rule needs at least one condition (subject_cn, subject_ou, subject_o, "
+                ": a rule needs at least one condition (subject_cn, subject_ou, subject_o, "
                 "san_uri, san_dns); a rule without one would match every certificate"
             ]
         return [f"{k}: empty string never matches" for k, v in self.conditions().items() if not v]
@@ -559,7 +559,13 @@ class _Loader:
         check = getattr(made, "problems", None)
         if check is not None:
             for problem in check():
-                self.problems.append(f"{path}.{problem}" if path else problem)
+                # "key: ..." names a key of this section; ": ..." is about the section itself.
+                if not path:
+                    self.problems.append(problem.removeprefix(": "))
+                elif problem.startswith(":"):
+                    self.problems.append(f"{path}{problem}")
+                else:
+                    self.problems.append(f"{path}.{problem}")
         return made
 
     def value(self, tp: Any, data: object, path: str) -> Any:
