@@ -20,11 +20,13 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import re
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
+from cryptography.utils import CryptographyDeprecationWarning
 from cryptography.x509.name import _ASN1Type
 from cryptography.x509.oid import ExtensionOID, NameOID
 
@@ -162,20 +164,29 @@ def _check(func: Check) -> Check:
 # --- serial (RFC 5280 §4.1.2.2) -------------------------------------------
 
 
+def _serial(cert: x509.Certificate) -> int:
+    """The serial, without cryptography's warning for a non-positive one
+    (reporting exactly that is this module's job)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CryptographyDeprecationWarning)
+        return cert.serial_number
+
+
 @_check
 def serial_positive(cert: x509.Certificate, exp: Expected) -> Finding | None:
-    if cert.serial_number <= 0:
+    serial = _serial(cert)
+    if serial <= 0:
         return _finding(
             "serial_positive",
             "RFC 5280 §4.1.2.2",
-            f"serial is {cert.serial_number}; it MUST be a positive integer",
+            f"serial is {serial}; it MUST be a positive integer",
         )
     return None
 
 
 @_check
 def serial_max_20_octets(cert: x509.Certificate, exp: Expected) -> Finding | None:
-    octets = (cert.serial_number.bit_length() + 8) // 8  # two's complement, sign bit
+    octets = (_serial(cert).bit_length() + 8) // 8  # two's complement, sign bit
     if octets > 20:
         return _finding(
             "serial_max_20_octets",
@@ -187,11 +198,12 @@ def serial_max_20_octets(cert: x509.Certificate, exp: Expected) -> Finding | Non
 
 @_check
 def serial_matches_intent(cert: x509.Certificate, exp: Expected) -> Finding | None:
-    if cert.serial_number != exp.serial:
+    serial = _serial(cert)
+    if serial != exp.serial:
         return _finding(
             "serial_matches_intent",
             "ARCHITECTURE §5 step 2 (serial recorded before signing)",
-            f"serial {cert.serial_number:x} is not the recorded {exp.serial:x}",
+            f"serial {serial:x} is not the recorded {exp.serial:x}",
         )
     return None
 
@@ -324,9 +336,48 @@ def subject_string_types(cert: x509.Certificate, exp: Expected) -> Finding | Non
     return None
 
 
+def _raw_subject_strings(tbs_der: bytes) -> list[tuple[str, int, bytes]]:
+    """(type OID, universal tag, content octets) of each subject attribute, read
+    without interpreting the strings: ``cryptography`` refuses to parse a
+    subject whose PrintableString holds a forbidden character, and this lint
+    must still say which rule it broke."""
+    from asn1crypto import core as acore
+    from asn1crypto import x509 as ax509
+
+    tbs = ax509.TbsCertificate.load(tbs_der)
+    out = []
+    for rdn in tbs["subject"].chosen:
+        for atv in rdn:
+            value = atv["value"]
+            if isinstance(value, acore.Choice):
+                value = value.chosen
+            out.append((atv["type"].dotted, value.tag, value.contents or b""))
+    return out
+
+
+def _raw_subject_finding(tbs_der: bytes) -> Finding:
+    """Why a subject that ``cryptography`` cannot parse is wrong."""
+    for oid, tag, contents in _raw_subject_strings(tbs_der):
+        if tag == 19 and not _PRINTABLE.match(contents.decode("latin-1")):
+            return _finding(
+                "subject_printable_charset",
+                "X.680 §41.4 (PrintableString repertoire)",
+                f"{oid} value {contents!r} has characters outside A-Z a-z 0-9 space '()+,-./:=?",
+            )
+    return _finding(
+        "subject_string_types",
+        "RFC 5280 §4.1.2.6; X.680 §41 (string encodings)",
+        "the subject does not decode (a string value is not valid for its type)",
+    )
+
+
 @_check
 def subject_printable_charset(cert: x509.Certificate, exp: Expected) -> Finding | None:
-    for attr in cert.subject:
+    try:
+        subject = cert.subject
+    except ValueError:
+        return _raw_subject_finding(cert.tbs_certificate_bytes)
+    for attr in subject:
         if attr._type is _ASN1Type.PrintableString and not _PRINTABLE.match(str(attr.value)):
             return _finding(
                 "subject_printable_charset",
@@ -592,21 +643,47 @@ def ski_matches_key(cert: x509.Certificate, exp: Expected) -> Finding | None:
     return None
 
 
+def _undecodable(der: bytes, exc: Exception) -> Finding:
+    """A finding for DER that ``cryptography`` refuses: name the broken rule
+    when the TBS still reads as ASN.1, else report the decoding failure."""
+    from asn1crypto import x509 as ax509
+
+    try:
+        tbs_der = ax509.Certificate.load(der)["tbs_certificate"].dump()
+        return _raw_subject_finding(tbs_der)
+    except (ValueError, TypeError, KeyError):
+        return _finding("decode", "RFC 5280 §4.1", f"not a DER certificate: {exc}")
+
+
 def fast_lint(cert_or_der: x509.Certificate | bytes, expected: Expected) -> list[Finding]:
     """Run every fast check; an empty list means the certificate may be signed."""
     if isinstance(cert_or_der, bytes):
         try:
             cert = x509.load_der_x509_certificate(cert_or_der)
+        except x509.InvalidVersion as exc:
+            return [
+                _finding(
+                    "version_v3", "RFC 5280 §4.1.2.1", f"version {exc.parsed_version}; need v3"
+                )
+            ]
         except ValueError as exc:
-            return [_finding("decode", "RFC 5280 §4.1", f"not a DER certificate: {exc}")]
+            return [_undecodable(cert_or_der, exc)]
     else:
         cert = cert_or_der
     findings: list[Finding] = []
     for check in CHECKS:
         try:
             finding = check(cert, expected)
-        except ValueError as exc:  # malformed content cryptography refuses lazily
-            finding = _finding(check.__name__, "RFC 5280 §4.1", f"could not be read: {exc}")
+        except (ValueError, x509.DuplicateExtension):
+            # Content cryptography refuses to parse lazily (a bad string in the
+            # subject); the check that owns the rule reports it by raw reading.
+            continue
         if finding is not None:
             findings.append(finding)
+    if not findings:
+        try:
+            cert.subject  # noqa: B018 -- the parse itself is the check
+            cert.extensions  # noqa: B018
+        except (ValueError, x509.DuplicateExtension) as exc:
+            findings.append(_finding("decode", "RFC 5280 §4.1", f"does not decode: {exc}"))
     return findings
