@@ -81,6 +81,12 @@ def _serial_number_at_sign(tbs: ax509.TbsCertificate) -> None:
     tbs["subject"] = ax509.Name(name="", value=ax509.RDNSequence(rdns))
 
 
+def _san_plus_dns(made: Made) -> x509.SubjectAlternativeName:
+    san = _ext(made, ExtensionOID.SUBJECT_ALTERNATIVE_NAME).value
+    assert isinstance(san, x509.SubjectAlternativeName)
+    return x509.SubjectAlternativeName([*san, x509.DNSName("example.nl")])
+
+
 def _swap_validity(tbs: ax509.TbsCertificate) -> None:
     validity = tbs["validity"]
     tbs["validity"] = ax509.Validity(
@@ -277,10 +283,7 @@ CASES: list[tuple[str, str, Breaker]] = [
             extensions=_replace_ext(
                 m,
                 ExtensionOID.SUBJECT_ALTERNATIVE_NAME,
-                x509.SubjectAlternativeName(
-                    list(_ext(m, ExtensionOID.SUBJECT_ALTERNATIVE_NAME).value)  # type: ignore[call-overload]
-                    + [x509.DNSName("example.nl")]
-                ),
+                _san_plus_dns(m),
             ),
         ),
     ),
