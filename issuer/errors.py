@@ -16,23 +16,30 @@ area, run ``python scripts/gen_errors_doc.py``. Never renumber or reuse a
 code; a code that is no longer raised stays with ``retired=True`` (clients
 and support scripts may still match on it).
 
-Ranges::
+Ranges (one hundred per area; a new area takes the next free hundred and
+adds its line here)::
 
-    ZID-00xx  transport, authentication, general       ZID-05xx  organisations, administrators
-    ZID-01xx  CA hierarchy, key ceremony, HSM          ZID-06xx  certificates, revocation
-    ZID-02xx  UZI-pas verification                     ZID-07xx  OCSP and CRL
-    ZID-03xx  registration and enrollment              ZID-08xx  issuance policy
-    ZID-04xx  login                                    ZID-09xx  configuration, audit, operations
+    ZID-00xx  transport, authentication, general
+    ZID-01xx  CA hierarchy, key ceremony, HSM
+    ZID-09xx  configuration, operations
+    ZID-11xx  UZI-pas verification (rows kept in issuer/uzi/errors.py, merged below)
+
+An area may keep its rows beside its code as plain tuples
+``(code, status name, cause en, solution en, cause nl, solution nl)``, as
+``issuer/uzi/errors.py`` does; they are merged into :data:`CATALOGUE` with
+:func:`_from_rows` so that there is still one catalogue and one document.
 """
 
 from __future__ import annotations
 
 import enum
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Final
+
+from issuer.uzi.errors import UZI_ERROR_TABLE
 
 DOMAIN: Final = "zorg-id"
 """``google.rpc.ErrorInfo.domain`` of every error the engine raises."""
@@ -89,6 +96,25 @@ class ErrorSpec:
         for name in ("title", "cause_en", "solution_en", "cause_nl", "solution_nl"):
             if not getattr(self, name).strip():
                 raise ValueError(f"error {self.code}: {name} is empty; every text is required")
+
+
+def _from_rows(rows: Iterable[tuple[str, str, str, str, str, str]]) -> tuple[ErrorSpec, ...]:
+    """Catalogue entries from an area's plain rows; the title is the cause's first clause."""
+    specs = []
+    for code, status, cause_en, solution_en, cause_nl, solution_nl in rows:
+        title = re.split(r"[.:;]", cause_en, maxsplit=1)[0].strip()
+        specs.append(
+            ErrorSpec(
+                code=code,
+                status=Status[status],
+                title=title,
+                cause_en=cause_en,
+                solution_en=solution_en,
+                cause_nl=cause_nl,
+                solution_nl=solution_nl,
+            )
+        )
+    return tuple(specs)
 
 
 def _catalogue(*specs: ErrorSpec) -> Mapping[str, ErrorSpec]:
@@ -162,10 +188,10 @@ CATALOGUE: Final[Mapping[str, ErrorSpec]] = _catalogue(
         status=Status.FAILED_PRECONDITION,
         title="CA certificates not available",
         cause_en="The CA certificates have not been created yet or cannot be read.",
-        solution_en="Run the key ceremony (zorgid ceremony) so that it writes the root, "
+        solution_en="Run the key ceremony (zorgid ca init) so that it writes the root, "
         "issuing CA and OCSP responder certificates to <data_dir>/ca/.",
         cause_nl="De CA-certificaten zijn nog niet aangemaakt of zijn niet leesbaar.",
-        solution_nl="Voer de sleutelceremonie uit (zorgid ceremony) zodat die de root-, "
+        solution_nl="Voer de sleutelceremonie uit (zorgid ca init) zodat die de root-, "
         "uitgevende CA- en OCSP-respondercertificaten in <data_dir>/ca/ schrijft.",
     ),
     ErrorSpec(
@@ -178,6 +204,7 @@ CATALOGUE: Final[Mapping[str, ErrorSpec]] = _catalogue(
         solution_nl="Herstel alle genoemde problemen en controleer opnieuw met: "
         "zorgid config check BESTAND.",
     ),
+    *_from_rows(UZI_ERROR_TABLE),
 )
 
 
