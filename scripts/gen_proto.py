@@ -69,6 +69,7 @@ def generate(out_dir: Path) -> None:
     from grpc_tools import protoc  # dev dependency; imported late so --help works without it
 
     well_known = Path(grpc_tools.__file__).parent / "_proto"
+    out_dir.mkdir(parents=True, exist_ok=True)
     protos = [str(p.relative_to(PROTO_ROOT)) for p in _proto_files()]
     if not protos:
         raise SystemExit(f"no .proto files under {PROTO_ROOT}")
