@@ -75,3 +75,10 @@ def test_client_certificate_from_another_ca_fails_the_tls_handshake(
     with pytest.raises(grpc.RpcError) as refused:
         call(channel_for("stranger"), "Portal")
     assert refused.value.code() == grpc.StatusCode.UNAVAILABLE
+
+
+def test_oversize_message_is_refused_before_the_servicer(channel_for: ChannelFactory) -> None:
+    # [server] max_message_bytes defaults to 4 MiB.
+    with pytest.raises(grpc.RpcError) as refused:
+        call(channel_for("portal"), "Portal", b"x" * (4 * 1024 * 1024 + 1))
+    assert refused.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
