@@ -295,15 +295,28 @@ class Hsm:
         self._session = None
         self._keys.clear()
 
-    def _call(self, operation: str, fn: Callable[[Any], T]) -> T:
-        """Run ``fn(session)`` under the module lock, recovering from device errors."""
+    def _call(
+        self,
+        operation: str,
+        fn: Callable[[Any], T],
+        *,
+        retries: int | None = None,
+        sleep: bool = True,
+    ) -> T:
+        """Run ``fn(session)`` under the module lock, recovering from device errors.
+
+        The backoff sleeps hold the module lock on purpose: while the module is
+        being re-initialised no other token on it can work either, and callers
+        queue instead of piling more failing calls onto the device.
+        """
+        retries = self._retries if retries is None else retries
         last = "none"
         with self._module.lock:
             if self._closed:
                 raise errors.HsmError(
                     f"Hsm for token {self._token_label!r} was closed; call Hsm.open() again"
                 )
-            for attempt in range(self._retries + 1):
+            for attempt in range(retries + 1):
                 seen = self._module.generation
                 try:
                     session = self._ensure_session()
@@ -325,19 +338,20 @@ class Hsm:
                     self._token_label,
                     last,
                     attempt + 1,
-                    self._retries + 1,
+                    retries + 1,
                 )
                 self._drop_session()
-                if attempt == self._retries:
+                if attempt == retries:
                     break
-                time.sleep(self._backoff * (2**attempt))
+                if sleep:
+                    time.sleep(self._backoff * (2**attempt))
                 try:
                     self._module.reinitialize(seen)
                 except p11e.PKCS11Error as exc:
                     last = _rv_name(exc)
         raise errors.HsmUnavailable(
             f"token {self._token_label!r} on {self._module.path!r} unreachable for {operation} "
-            f"after {self._retries + 1} attempts (last: {last}); check the HSM "
+            f"after {retries + 1} attempts (last: {last}); check the HSM "
             "and its connection -- the next call retries"
         ) from None
 
@@ -351,7 +365,9 @@ class Hsm:
             # C_FindObjectsInit/C_FindObjects: proves the session handle works.
             _find_objects(session, {Attribute.LABEL: "\x00zorgid-ping"})
 
-        self._call("ping", probe)
+        # One re-initialisation, no backoff: a health probe must answer quickly
+        # but still bring a recovered token back without waiting for traffic.
+        self._call("ping", probe, retries=1, sleep=False)
 
     def healthy(self) -> bool:
         """True if :meth:`ping` succeeds; never raises (for health checks)."""
