@@ -11,6 +11,7 @@ from __future__ import annotations
 from issuer.store import schema
 from issuer.store.engine import create_engine_for, is_sqlite
 from issuer.store.errors import (
+    DuplicateKeyError,
     ReservationStateError,
     SchemaOutOfDateError,
     SerialInUseError,
@@ -20,6 +21,7 @@ from issuer.store.migrate import check_schema, current_revision, head_revision, 
 from issuer.store.types import UtcDateTime
 
 __all__ = [
+    "DuplicateKeyError",
     "ReservationStateError",
     "SchemaOutOfDateError",
     "SerialInUseError",

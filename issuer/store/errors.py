@@ -57,3 +57,14 @@ class ReservationStateError(StoreError):
             f"serial reservation {serial} of issuer {issuer} is in state {shown}, expected "
             f"{expected}: reserve a new serial with reserve_serial() before issuing"
         )
+
+
+class DuplicateKeyError(StoreError):
+    """A row with this key already exists (e.g. a challenge id drawn twice)."""
+
+    def __init__(self, *, what: str, key: str) -> None:
+        self.what = what
+        self.key = key
+        super().__init__(
+            f"a {what} with id {key} already exists; expected a fresh random id: draw a new one"
+        )
