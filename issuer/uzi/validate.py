@@ -47,6 +47,7 @@ from pyhanko_certvalidator.errors import (
     InvalidCertificateError,
     NotYetValidError,
     PathBuildingError,
+    PathError,
     PathValidationError,
     RevokedError,
     ValidationError,
@@ -378,7 +379,7 @@ class ChainValidator:
                 )
             else:
                 vpath = await validator.async_validate_path()
-        except ValidationError as exc:
+        except (ValidationError, PathError) as exc:
             raise _refusal(leaf, exc, revocation) from None
         except (ValueError, TypeError, KeyError) as exc:
             # asn1crypto raises these on malformed extensions deep inside validation.

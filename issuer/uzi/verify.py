@@ -14,12 +14,14 @@ certificate (plus intermediates); the engine checks, in this order,
    revocation (:mod:`issuer.uzi.validate`);
 7. that the UZI otherName's CA OID, its card type and the issuing CA agree
    (the profile: take the card type from the issuing CA as well as from the
-   SAN string), and the policy OID fits the certificate kind;
+   SAN string), and that the policy OID fits the certificate kind;
 
 and then opens a short-lived UZI session, storing only the SHA-256 of its handle.
-The challenge is consumed at step 4, before any expensive or failing check:
-a failed attempt also uses it up, so every retry needs a fresh challenge
-("Verversen") and a captured signature can never be replayed.
+The challenge is consumed at step 4, before the signature and chain checks:
+an attempt that fails there also uses it up, so a retry needs a fresh
+challenge ("Verversen") and a captured signature can never be replayed.
+Steps 1-3 look only at what was sent (no state), so a card refused for its
+kind or type leaves the challenge usable for the right certificate.
 """
 
 from __future__ import annotations
@@ -157,21 +159,8 @@ def _check_size(chain: Sequence[bytes], policy: UziPolicy) -> None:
             )
 
 
-def check_kind(card: UziCard, wanted: CertKind, trust: TrustSet | None) -> None:
-    """Refuse a certificate of the wrong kind, with that kind's own code."""
-    if trust is not None:
-        declared = {trust.policy_oids[o] for o in card.policy_oids if o in trust.policy_oids}
-        if declared and declared != {card.kind}:
-            raise UziError(
-                errors.NOT_A_CARD_CERTIFICATE,
-                f"keyUsage says {card.kind} but policy OIDs say {sorted(declared)}",
-            )
-        if not declared:
-            raise UziError(
-                errors.NOT_A_CARD_CERTIFICATE,
-                f"policy OIDs {sorted(card.policy_oids)} name no UZI certificate of trust set "
-                f"{trust.name!r}",
-            )
+def check_kind(card: UziCard, wanted: CertKind) -> None:
+    """Refuse a certificate of the wrong kind (by key usage), with that kind's own code."""
     if card.kind == wanted:
         return
     if card.kind == CertKind.SIGNATURE:
@@ -181,6 +170,21 @@ def check_kind(card: UziCard, wanted: CertKind, trust: TrustSet | None) -> None:
     raise UziError(
         errors.NOT_A_CARD_CERTIFICATE, f"got the {card.kind} certificate; expected {wanted}"
     )
+
+
+def check_policy(card: UziCard, trust: TrustSet) -> None:
+    """The card's policy OIDs must name the same kind as its key usage (profile table).
+
+    Done after path validation: the policy OIDs of an unverified certificate
+    prove nothing, and a card of another register should be refused as such.
+    """
+    declared = {trust.policy_oids[o] for o in card.policy_oids if o in trust.policy_oids}
+    if declared != {card.kind}:
+        raise UziError(
+            errors.NOT_A_CARD_CERTIFICATE,
+            f"keyUsage says {card.kind}; policy OIDs {sorted(card.policy_oids)} say "
+            f"{sorted(declared) or 'nothing known to trust set ' + repr(trust.name)}",
+        )
 
 
 def check_issuer(card: UziCard, chain: ValidatedChain, trust: TrustSet) -> None:
@@ -283,7 +287,7 @@ class UziVerifier:
 
     def check_card(self, card: UziCard) -> None:
         """Kind, card type and role against the policy (step 3)."""
-        check_kind(card, CertKind.AUTHENTICATION, self.trust)
+        check_kind(card, CertKind.AUTHENTICATION)
         card_type = card.identity.card_type
         if card_type not in self.policy.accepted_card_types:
             raise UziError(
@@ -314,6 +318,7 @@ class UziVerifier:
             key_usage=KEY_USAGE_FOR_KIND[kind],
         )
         check_issuer(card, chain, self.trust)
+        check_policy(card, self.trust)
         return chain
 
     def verify_card(
@@ -393,7 +398,7 @@ def inspect_certificate(
     card: UziCard | None = None
     try:
         card = parse_card(leaf)
-        check_kind(card, usage, trust_set)
+        check_kind(card, usage)
         validated = validator.validate(
             leaf,
             anchors=trust_set.anchors,
@@ -403,6 +408,7 @@ def inspect_certificate(
             key_usage=KEY_USAGE_FOR_KIND[usage],
         )
         check_issuer(card, validated, trust_set)
+        check_policy(card, trust_set)
     except UziError as exc:
         return Inspection(card=card, chain=(), error=exc)
     return Inspection(card=card, chain=tuple(validated.subjects), error=None)
