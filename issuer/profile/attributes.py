@@ -97,6 +97,15 @@ class VerifiedAttributes:
         _check_text("given_name", self.given_name, MAX_GIVEN_NAME)
         _check_text("surname", self.surname, MAX_SURNAME)
         _check_text("common_name", self.common_name, MAX_COMMON_NAME)
+        if len(self.common_name.encode("utf-8")) > MAX_COMMON_NAME:
+            # cryptography counts ub-common-name in UTF-8 octets, not characters
+            # (RFC 5280 counts characters); refuse here, with a clear message,
+            # rather than fail inside the builder.
+            raise InvalidAttributesError(
+                "common_name",
+                f"{len(self.common_name.encode('utf-8'))} UTF-8 octets",
+                f"at most {MAX_COMMON_NAME} octets (diacritics take two or more)",
+            )
         _check_text("organization", self.organization, MAX_ORGANIZATION)
         if self.title is not None:
             _check_text("title", self.title, MAX_TITLE)

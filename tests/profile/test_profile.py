@@ -213,6 +213,7 @@ def x509_serial_der(serial: int) -> bytes:
         ({"given_name": ""}, "given_name"),
         ({"surname": " van der Berg"}, "surname"),
         ({"common_name": "C" * 65}, "common_name"),
+        ({"common_name": "Ë" * 33}, "common_name"),
         ({"organization": "Praktijk\nZuid"}, "organization"),
     ],
 )
