@@ -200,7 +200,17 @@ class Hsm:
                 backoff=backoff,
             )
             with module.lock:
-                made._connect(rescan=True)
+                try:
+                    made._connect(rescan=True)
+                except p11e.PKCS11Error as exc:
+                    if not _is_recoverable(exc):
+                        raise errors.HsmOperationFailed(
+                            f"opening token {label!r} on {path!r} failed with {_rv_name(exc)}; "
+                            "check the module and token configuration"
+                        ) from None
+                    # The device hiccuped while we connected: the usual
+                    # recovery (re-initialise, retry with backoff) or HsmUnavailable.
+                    made._call("open", lambda session: None)
             cls._registry[key] = made
             return made
 

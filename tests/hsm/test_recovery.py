@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import shutil
+import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from cryptography.hazmat.primitives import hashes
@@ -172,3 +174,25 @@ def test_open_is_shared_and_logs_in_once(engine_hsm: Hsm, engine_token: SoftHsmT
         pin_source=str(engine_token.pin_file),
     )
     assert again is engine_hsm
+
+
+def test_open_during_device_failure_is_unavailable_then_works(
+    engine_hsm: Hsm, fresh_token: SoftHsmToken, no_hook: None
+) -> None:
+    engine_hsm.set_fault_hook(FailTimes("find-token", p11e.DeviceError, times=10_000))
+    with pytest.raises(HsmUnavailable, match=fresh_token.label):
+        Hsm.open(fresh_token.uri)
+    engine_hsm.set_fault_hook(FailTimes("login", p11e.DeviceError, times=1))
+    assert Hsm.open(fresh_token.uri).healthy()  # one failure: recovered inside open()
+
+
+def test_concurrent_open_shares_one_handle(fresh_token: SoftHsmToken) -> None:
+    barrier = threading.Barrier(8)
+
+    def open_one(_: int) -> Hsm:
+        barrier.wait()
+        return Hsm.open(fresh_token.uri)
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        opened = list(pool.map(open_one, range(8)))
+    assert all(h is opened[0] for h in opened)
