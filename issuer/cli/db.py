@@ -17,6 +17,7 @@ from issuer.store import (
     upgrade,
 )
 from issuer.store.cli_support import add_database_arguments, resolve
+from issuer.store.migrate import make_sqlite_folder
 
 
 def _upgrade(args: argparse.Namespace) -> int:
@@ -28,13 +29,14 @@ def _upgrade(args: argparse.Namespace) -> int:
         return 2
     shown = engine.url.render_as_string(hide_password=True)
     try:
+        make_sqlite_folder(engine)
         before = current_revision(engine)
         reached = upgrade(engine)
     except SQLAlchemyError as exc:
         print(
             f"zorgid db upgrade: could not migrate {shown}: {exc.__class__.__name__}: "
-            f"{exc.orig if hasattr(exc, 'orig') else exc}; check the URL and that the "
-            "database server is up",
+            f"{getattr(exc, 'orig', None) or exc}; check the URL and that the database server "
+            "is up",
             file=sys.stderr,
         )
         return 1
@@ -61,7 +63,9 @@ def _check(args: argparse.Namespace) -> int:
         return 1
     except SQLAlchemyError as exc:
         print(
-            f"zorgid db check: cannot read the database: {exc.__class__.__name__}", file=sys.stderr
+            f"zorgid db check: cannot read the database: {exc.__class__.__name__}: "
+            f"{getattr(exc, 'orig', None) or exc}; check the URL and that the server is up",
+            file=sys.stderr,
         )
         return 1
     finally:

@@ -51,6 +51,7 @@ def upgrade(engine_or_url: sa.Engine | str, revision: str = "head") -> str:
     owned = isinstance(engine_or_url, str)
     engine = create_engine_for(engine_or_url) if isinstance(engine_or_url, str) else engine_or_url
     try:
+        make_sqlite_folder(engine)
         cfg = alembic_config()
         with engine.begin() as conn:
             cfg.attributes["connection"] = conn
@@ -60,6 +61,13 @@ def upgrade(engine_or_url: sa.Engine | str, revision: str = "head") -> str:
     finally:
         if owned:
             engine.dispose()
+
+
+def make_sqlite_folder(engine: sa.Engine) -> None:
+    """Create the folder of a SQLite file (owner-only): a fresh data_dir must just work."""
+    database = engine.url.database
+    if engine.dialect.name == "sqlite" and database not in (None, "", ":memory:"):
+        Path(str(database)).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
 
 
 def check_schema(engine: sa.Engine) -> None:

@@ -1,0 +1,79 @@
+"""`zorgid audit verify` on both back ends: exit 0 for a good chain, 1 naming the bad event."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from issuer.audit import AuditLog
+from issuer.cli import main
+from issuer.store.schema import audit_events
+from tests.audit.helpers import StepClock, append_many
+from tests.store.dbfixtures import Database
+
+
+@pytest.fixture
+def key_file(migrated: sa.Engine, tmp_path: Path) -> Path:
+    key = ec.generate_private_key(ec.SECP256R1())
+    append_many(migrated, AuditLog(signer=key, checkpoint_every=10, clock=StepClock()), 25)
+    path = tmp_path / "audit-checkpoint.pub.pem"
+    path.write_bytes(
+        key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    )
+    return path
+
+
+def test_verify_ok_and_broken(
+    database: Database,
+    migrated: sa.Engine,
+    key_file: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    args = ["audit", "verify", "--database", database.cli_url, "--public-key", str(key_file)]
+    assert main(args) == 0
+    assert "audit chain OK: 25 events, 2 signed checkpoints" in capsys.readouterr().out
+    with migrated.begin() as conn:
+        conn.execute(audit_events.update().where(audit_events.c.seq == 12).values(subject="x"))
+    assert main(args) == 1
+    assert "audit chain BROKEN at event 12: event 12 was changed" in capsys.readouterr().err
+    assert main([*args, "--json"]) == 1
+    result = json.loads(capsys.readouterr().out)
+    assert result["ok"] is False
+    assert result["first_bad_seq"] == 12
+    assert result["events_checked"] == 11
+
+
+def test_verify_with_config_uses_the_ceremony_public_key(
+    database: Database, migrated: sa.Engine, key_file: Path, tmp_path: Path
+) -> None:
+    ca_dir = tmp_path / "data" / "ca"
+    ca_dir.mkdir(parents=True)
+    (ca_dir / "audit-checkpoint.pub.pem").write_bytes(key_file.read_bytes())
+    config = tmp_path / "zorgid.toml"
+    config.write_text(
+        'data_dir = "data"\n[server]\ndev_plaintext = true\n'
+        '[hsm]\ntoken = "t"\npin_source = "file:pin"\n'
+        f'[database]\nurl = "{database.cli_url}"\n'
+    )
+    assert main(["audit", "verify", "--config", str(config)]) == 0
+    assert main(["audit", "verify", "--config", str(config), "--known-head", "30"]) == 1
+
+
+def test_unusable_key_exits_2(
+    database: Database, migrated: sa.Engine, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = tmp_path / "nope.pem"
+    args = ["audit", "verify", "--database", database.cli_url, "--public-key", str(missing)]
+    assert main(args) == 2
+    assert "cannot read the audit public key" in capsys.readouterr().err
+    garbage = tmp_path / "garbage.pem"
+    garbage.write_bytes(b"-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n")
+    assert main([*args[:-1], str(garbage)]) == 2
+    assert "could not read the audit public key" in capsys.readouterr().err
