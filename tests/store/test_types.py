@@ -36,7 +36,9 @@ def test_aware_timestamps_round_trip_exactly(migrated: sa.Engine) -> None:
             _insert(conn, ident, value)
     with migrated.connect() as conn:
         rows = dict(conn.execute(sa.select(uzi_challenges.c.id, uzi_challenges.c.expires_at)).all())
-        raw = dict(conn.execute(sa.text("SELECT id, expires_at FROM uzi_challenges")).all())
+        raw: dict[str, str] = dict(
+            conn.execute(sa.text("SELECT id, expires_at FROM uzi_challenges")).all()
+        )
     for ident, value in written.items():
         back = rows[ident]
         assert back == value
