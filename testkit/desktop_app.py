@@ -39,8 +39,9 @@ class DesktopApp:
         role: str | None = None,
     ) -> DesktopApp:
         """Generate the card's authentication key on the token and have the register certify it."""
-        hsm = Hsm.open(module_path=module_path, token_label=token_label,
-                       pin_source=f"file:{pin_file}")
+        hsm = Hsm.open(
+            module_path=module_path, token_label=token_label, pin_source=f"file:{pin_file}"
+        )
         key = hsm.generate_key(AUTH_KEY_LABEL, KeySpec.RSA_2048)
         if not isinstance(key, rsa.RSAPrivateKey):
             raise TypeError(f"token gave a {type(key).__name__}; expected an RSA key")

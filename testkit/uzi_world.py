@@ -31,7 +31,12 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 OID_ARC = "2.999.528.1007.99"
-CA_OIDS = {"Z": f"{OID_ARC}.217", "N": f"{OID_ARC}.218", "M": f"{OID_ARC}.219", "S": f"{OID_ARC}.220"}
+CA_OIDS = {
+    "Z": f"{OID_ARC}.217",
+    "N": f"{OID_ARC}.218",
+    "M": f"{OID_ARC}.219",
+    "S": f"{OID_ARC}.220",
+}
 POLICY_AUTH = f"{OID_ARC}.211"
 POLICY_SIGN = f"{OID_ARC}.212"
 POLICY_ENC = f"{OID_ARC}.213"
@@ -84,8 +89,11 @@ class TestCard:
     """Intermediates as the desktop app sends them: issuing CA, level-2 CA."""
 
     def der(self, kind: Kind = Kind.AUTHENTICATION) -> bytes:
-        cert = {Kind.AUTHENTICATION: self.auth, Kind.SIGNATURE: self.signature,
-                Kind.ENCRYPTION: self.encryption}[kind]
+        cert = {
+            Kind.AUTHENTICATION: self.auth,
+            Kind.SIGNATURE: self.signature,
+            Kind.ENCRYPTION: self.encryption,
+        }[kind]
         return cert.public_bytes(Encoding.DER)
 
     def chain_der(self, kind: Kind = Kind.AUTHENTICATION) -> list[bytes]:
@@ -119,27 +127,42 @@ class UziWorld:
         self._serial = 0x1000
         self._uzi = 900000000
         start, end = now - timedelta(days=365), now + timedelta(days=3650)
-        root_name = _name((NameOID.COUNTRY_NAME, "NL", True),
-                          (NameOID.ORGANIZATION_NAME, "CIBG", False),
-                          (NameOID.COMMON_NAME, f"{prefix} Zorg CSP Root CA G3", False))
+        root_name = _name(
+            (NameOID.COUNTRY_NAME, "NL", True),
+            (NameOID.ORGANIZATION_NAME, "CIBG", False),
+            (NameOID.COMMON_NAME, f"{prefix} Zorg CSP Root CA G3", False),
+        )
         root_key = _key()
-        self.root = TestCa(root_name, root_key, self._ca_cert(root_name, root_key, root_name,
-                           root_key, start, end, None, None), "root.crl")
-        l2_name = _name((NameOID.COUNTRY_NAME, "NL", True),
-                        (NameOID.ORGANIZATION_NAME, "CIBG", False),
-                        (NameOID.COMMON_NAME, f"{prefix} Zorg CSP Level 2 Persoon CA G3", False))
+        self.root = TestCa(
+            root_name,
+            root_key,
+            self._ca_cert(root_name, root_key, root_name, root_key, start, end, None, None),
+            "root.crl",
+        )
+        l2_name = _name(
+            (NameOID.COUNTRY_NAME, "NL", True),
+            (NameOID.ORGANIZATION_NAME, "CIBG", False),
+            (NameOID.COMMON_NAME, f"{prefix} Zorg CSP Level 2 Persoon CA G3", False),
+        )
         l2_key = _key()
-        self.level2 = TestCa(l2_name, l2_key, self._ca_cert(l2_name, l2_key, root_name,
-                             root_key, start, end, None, self.root), "level2.crl")
+        self.level2 = TestCa(
+            l2_name,
+            l2_key,
+            self._ca_cert(l2_name, l2_key, root_name, root_key, start, end, None, self.root),
+            "level2.crl",
+        )
         self.cas: dict[str, TestCa] = {}
         for card_type, cn in CA_NAMES.items():
-            name = _name((NameOID.COUNTRY_NAME, "NL", True),
-                         (NameOID.ORGANIZATION_NAME, "CIBG", False),
-                         (NameOID.ORGANIZATION_IDENTIFIER, "NTRNL-50000535", False),
-                         (NameOID.COMMON_NAME, f"{prefix} {cn}", False))
+            name = _name(
+                (NameOID.COUNTRY_NAME, "NL", True),
+                (NameOID.ORGANIZATION_NAME, "CIBG", False),
+                (NameOID.ORGANIZATION_IDENTIFIER, "NTRNL-50000535", False),
+                (NameOID.COMMON_NAME, f"{prefix} {cn}", False),
+            )
             key = _key()
             self.cas[card_type] = TestCa(
-                name, key,
+                name,
+                key,
                 self._ca_cert(name, key, l2_name, l2_key, start, end, 0, self.level2),
                 f"issuing-{card_type.lower()}.crl",
             )
@@ -156,120 +179,220 @@ class UziWorld:
     def _url(self, path: str) -> str:
         return f"{self.base_url}/{path}"
 
-    def _ca_cert(self, name: x509.Name, key: rsa.RSAPrivateKey, issuer: x509.Name,
-                 issuer_key: rsa.RSAPrivateKey, start: datetime, end: datetime,
-                 path_len: int | None, parent: TestCa | None) -> x509.Certificate:
+    def _ca_cert(
+        self,
+        name: x509.Name,
+        key: rsa.RSAPrivateKey,
+        issuer: x509.Name,
+        issuer_key: rsa.RSAPrivateKey,
+        start: datetime,
+        end: datetime,
+        path_len: int | None,
+        parent: TestCa | None,
+    ) -> x509.Certificate:
         builder = (
             x509.CertificateBuilder()
-            .subject_name(name).issuer_name(issuer).public_key(key.public_key())
-            .serial_number(self._next_serial()).not_valid_before(start).not_valid_after(end)
+            .subject_name(name)
+            .issuer_name(issuer)
+            .public_key(key.public_key())
+            .serial_number(self._next_serial())
+            .not_valid_before(start)
+            .not_valid_after(end)
             .add_extension(x509.BasicConstraints(ca=True, path_length=path_len), critical=True)
-            .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False,
-                                         False), critical=True)
-            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()),
-                           critical=False)
-            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(
-                issuer_key.public_key()), critical=False)
+            .add_extension(
+                x509.KeyUsage(False, False, False, False, False, True, True, False, False),
+                critical=True,
+            )
+            .add_extension(
+                x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False
+            )
+            .add_extension(
+                x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key()),
+                critical=False,
+            )
         )
         if parent is not None:
-            builder = builder.add_extension(x509.CertificatePolicies([
-                x509.PolicyInformation(x509.ObjectIdentifier(p), None)
-                for p in (POLICY_AUTH, POLICY_SIGN, POLICY_ENC)]), critical=False)
+            builder = builder.add_extension(
+                x509.CertificatePolicies(
+                    [
+                        x509.PolicyInformation(x509.ObjectIdentifier(p), None)
+                        for p in (POLICY_AUTH, POLICY_SIGN, POLICY_ENC)
+                    ]
+                ),
+                critical=False,
+            )
             builder = builder.add_extension(self._crl_dp(parent.crl_path), critical=False)
         return builder.sign(issuer_key, hashes.SHA256())
 
     def _crl_dp(self, path: str) -> x509.CRLDistributionPoints:
-        return x509.CRLDistributionPoints([x509.DistributionPoint(
-            [x509.UniformResourceIdentifier(self._url(path))], None, None, None)])
+        return x509.CRLDistributionPoints(
+            [
+                x509.DistributionPoint(
+                    [x509.UniformResourceIdentifier(self._url(path))], None, None, None
+                )
+            ]
+        )
 
     def next_uzi_number(self) -> str:
         self._uzi += 1
         return str(self._uzi)
 
     def card_cert(
-        self, *, card_type: str, kind: Kind, key: rsa.RSAPrivateKey, uzi_number: str, ura: str,
-        role: str, agb: str = "00000000", issuer_type: str | None = None,
-        san_text: str | None = None, serial_number: str | None = None,
-        not_before: datetime | None = None, not_after: datetime | None = None,
-        given_name: str = "Jan", surname: str = "de Vries",
+        self,
+        *,
+        card_type: str,
+        kind: Kind,
+        key: rsa.RSAPrivateKey,
+        uzi_number: str,
+        ura: str,
+        role: str,
+        agb: str = "00000000",
+        issuer_type: str | None = None,
+        san_text: str | None = None,
+        serial_number: str | None = None,
+        not_before: datetime | None = None,
+        not_after: datetime | None = None,
+        given_name: str = "Jan",
+        surname: str = "de Vries",
     ) -> x509.Certificate:
         """One certificate of a card, as the UZI-register makes it (profile tables)."""
         ca = self.cas[issuer_type or card_type]
         san = san_text or f"{CA_OIDS[card_type]}-1-{uzi_number}-{card_type}-{ura}-{role}-{agb}"
         pairs: list[tuple[x509.ObjectIdentifier, str, bool]] = [
             (NameOID.COUNTRY_NAME, "NL", True),
-            (NameOID.ORGANIZATION_NAME, "Testziekenhuis Zorg-ID", False)]
+            (NameOID.ORGANIZATION_NAME, "Testziekenhuis Zorg-ID", False),
+        ]
         if card_type == "Z":
             pairs.append((NameOID.TITLE, "arts", False))
         if card_type in ("Z", "N"):
             pairs += [(NameOID.SURNAME, surname, False), (NameOID.GIVEN_NAME, given_name, False)]
         pairs.append((NameOID.SERIAL_NUMBER, serial_number or uzi_number, True))
-        cn = {"Z": f"{given_name} {surname}", "N": f"{given_name} {surname}",
-              "M": "Baliemedewerker", "S": "server.zorgid.test"}[card_type]
+        cn = {
+            "Z": f"{given_name} {surname}",
+            "N": f"{given_name} {surname}",
+            "M": "Baliemedewerker",
+            "S": "server.zorgid.test",
+        }[card_type]
         pairs.append((NameOID.COMMON_NAME, cn, False))
         other_names: list[x509.GeneralName] = [x509.OtherName(UZI_OID, uzi_san_value(san))]
         if kind is Kind.AUTHENTICATION:
             upn = bytes(asn1_core.UTF8String(f"{uzi_number}@{ura}").dump())
             other_names.append(x509.OtherName(UPN_OID, upn))
         ku = {
-            Kind.AUTHENTICATION: x509.KeyUsage(True, False, False, False, False, False, False,
-                                               False, False),
-            Kind.SIGNATURE: x509.KeyUsage(False, True, False, False, False, False, False,
-                                          False, False),
-            Kind.ENCRYPTION: x509.KeyUsage(False, False, True, True, False, False, False,
-                                           False, False),
+            Kind.AUTHENTICATION: x509.KeyUsage(
+                True, False, False, False, False, False, False, False, False
+            ),
+            Kind.SIGNATURE: x509.KeyUsage(
+                False, True, False, False, False, False, False, False, False
+            ),
+            Kind.ENCRYPTION: x509.KeyUsage(
+                False, False, True, True, False, False, False, False, False
+            ),
         }[kind]
         eku = {
-            Kind.AUTHENTICATION: [ExtendedKeyUsageOID.CLIENT_AUTH,
-                                  ExtendedKeyUsageOID.EMAIL_PROTECTION, DOCUMENT_SIGNING],
+            Kind.AUTHENTICATION: [
+                ExtendedKeyUsageOID.CLIENT_AUTH,
+                ExtendedKeyUsageOID.EMAIL_PROTECTION,
+                DOCUMENT_SIGNING,
+            ],
             Kind.SIGNATURE: [ExtendedKeyUsageOID.EMAIL_PROTECTION, DOCUMENT_SIGNING],
             Kind.ENCRYPTION: [ExtendedKeyUsageOID.EMAIL_PROTECTION, EFS],
         }[kind]
-        policy = {Kind.AUTHENTICATION: POLICY_AUTH, Kind.SIGNATURE: POLICY_SIGN,
-                  Kind.ENCRYPTION: POLICY_ENC}[kind]
+        policy = {
+            Kind.AUTHENTICATION: POLICY_AUTH,
+            Kind.SIGNATURE: POLICY_SIGN,
+            Kind.ENCRYPTION: POLICY_ENC,
+        }[kind]
         start = not_before or self.now - timedelta(days=30)
         end = not_after or start + timedelta(days=3 * 365)
         return (
             x509.CertificateBuilder()
-            .subject_name(_name(*pairs)).issuer_name(ca.name).public_key(key.public_key())
-            .serial_number(self._next_serial()).not_valid_before(start).not_valid_after(end)
+            .subject_name(_name(*pairs))
+            .issuer_name(ca.name)
+            .public_key(key.public_key())
+            .serial_number(self._next_serial())
+            .not_valid_before(start)
+            .not_valid_after(end)
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
             .add_extension(ku, critical=True)
             .add_extension(x509.ExtendedKeyUsage(eku), critical=False)
             .add_extension(x509.SubjectAlternativeName(other_names), critical=False)
-            .add_extension(x509.CertificatePolicies([
-                x509.PolicyInformation(x509.ObjectIdentifier(policy), None)]), critical=False)
-            .add_extension(x509.AuthorityInformationAccess([
-                x509.AccessDescription(x509.oid.AuthorityInformationAccessOID.OCSP,
-                                       x509.UniformResourceIdentifier(self._url("ocsp"))),
-                x509.AccessDescription(x509.oid.AuthorityInformationAccessOID.CA_ISSUERS,
-                                       x509.UniformResourceIdentifier(
-                                           self._url(ca.crl_path[:-4] + ".cer")))]),
-                critical=False)
+            .add_extension(
+                x509.CertificatePolicies(
+                    [x509.PolicyInformation(x509.ObjectIdentifier(policy), None)]
+                ),
+                critical=False,
+            )
+            .add_extension(
+                x509.AuthorityInformationAccess(
+                    [
+                        x509.AccessDescription(
+                            x509.oid.AuthorityInformationAccessOID.OCSP,
+                            x509.UniformResourceIdentifier(self._url("ocsp")),
+                        ),
+                        x509.AccessDescription(
+                            x509.oid.AuthorityInformationAccessOID.CA_ISSUERS,
+                            x509.UniformResourceIdentifier(self._url(ca.crl_path[:-4] + ".cer")),
+                        ),
+                    ]
+                ),
+                critical=False,
+            )
             .add_extension(self._crl_dp(ca.crl_path), critical=False)
-            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()),
-                           critical=False)
-            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(
-                ca.key.public_key()), critical=False)
+            .add_extension(
+                x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False
+            )
+            .add_extension(
+                x509.AuthorityKeyIdentifier.from_issuer_public_key(ca.key.public_key()),
+                critical=False,
+            )
             .sign(ca.key, hashes.SHA256())
         )
 
     def issue_card(
-        self, card_type: str = "Z", *, uzi_number: str | None = None, ura: str = "90000382",
-        role: str | None = None, auth_key: rsa.RSAPrivateKey | None = None,
-        not_before: datetime | None = None, not_after: datetime | None = None,
+        self,
+        card_type: str = "Z",
+        *,
+        uzi_number: str | None = None,
+        ura: str = "90000382",
+        role: str | None = None,
+        auth_key: rsa.RSAPrivateKey | None = None,
+        not_before: datetime | None = None,
+        not_after: datetime | None = None,
     ) -> TestCard:
         """A card with its three certificates (signature and encryption share a key)."""
         number = uzi_number or self.next_uzi_number()
         role = role or ("01.015" if card_type == "Z" else "00.000")
         key = auth_key or _key()
-        common = dict(card_type=card_type, uzi_number=number, ura=ura, role=role,
-                      not_before=not_before, not_after=not_after)
-        auth = self.card_cert(kind=Kind.AUTHENTICATION, key=key, **common)  # type: ignore[arg-type]
-        sig = self.card_cert(kind=Kind.SIGNATURE, key=self._shared_key, **common)  # type: ignore[arg-type]
-        enc = self.card_cert(kind=Kind.ENCRYPTION, key=self._shared_key, **common)  # type: ignore[arg-type]
-        return TestCard(card_type, number, ura, role, auth, sig, enc, key,
-                        (self.cas[card_type].cert, self.level2.cert))
+        certs = [
+            self.card_cert(
+                card_type=card_type,
+                kind=kind,
+                key=k,
+                uzi_number=number,
+                ura=ura,
+                role=role,
+                not_before=not_before,
+                not_after=not_after,
+            )
+            for kind, k in (
+                (Kind.AUTHENTICATION, key),
+                (Kind.SIGNATURE, self._shared_key),
+                (Kind.ENCRYPTION, self._shared_key),
+            )
+        ]
+        auth, sig, enc = certs
+        return TestCard(
+            card_type,
+            number,
+            ura,
+            role,
+            auth,
+            sig,
+            enc,
+            key,
+            (self.cas[card_type].cert, self.level2.cert),
+        )
 
     # -- revocation --------------------------------------------------------------------
 
@@ -280,23 +403,31 @@ class UziWorld:
                 return
         raise ValueError(f"no CA of this world issued {cert.subject.rfc4514_string()}")
 
-    def crl(self, ca: TestCa, *, this_update: datetime | None = None,
-            next_update: datetime | None = None) -> bytes:
+    def crl(
+        self,
+        ca: TestCa,
+        *,
+        this_update: datetime | None = None,
+        next_update: datetime | None = None,
+    ) -> bytes:
         """The CA's current CRL (RFC 5280 5.1), DER."""
         issuer_key = ca.key
         this = this_update or self.now - timedelta(hours=1)
         builder = (
             x509.CertificateRevocationListBuilder()
-            .issuer_name(ca.name).last_update(this)
+            .issuer_name(ca.name)
+            .last_update(this)
             .next_update(next_update or this + timedelta(days=1))
             .add_extension(x509.CRLNumber(1), critical=False)
-            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(
-                issuer_key.public_key()), critical=False)
+            .add_extension(
+                x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key()),
+                critical=False,
+            )
         )
         for serial, when in sorted(ca.revoked.items()):
             builder = builder.add_revoked_certificate(
-                x509.RevokedCertificateBuilder().serial_number(serial)
-                .revocation_date(when).build())
+                x509.RevokedCertificateBuilder().serial_number(serial).revocation_date(when).build()
+            )
         return builder.sign(issuer_key, hashes.SHA256()).public_bytes(Encoding.DER)
 
     def all_cas(self) -> list[TestCa]:
@@ -315,12 +446,20 @@ class UziWorld:
         (folder / "level2.pem").write_bytes(self.level2.pem)
         for card_type, ca in self.cas.items():
             (folder / f"issuing-{card_type.lower()}.pem").write_bytes(ca.pem)
-        (folder / "uzi-oids.json").write_text(json.dumps({
-            "about": f"test UZI-register {self.prefix} (testkit/uzi_world.py)",
-            "ca_oids": {oid: t for t, oid in CA_OIDS.items()},
-            "policy_oids": {POLICY_AUTH: "authentication", POLICY_SIGN: "signature",
-                            POLICY_ENC: "encryption"},
-        }, indent=2))
+        (folder / "uzi-oids.json").write_text(
+            json.dumps(
+                {
+                    "about": f"test UZI-register {self.prefix} (testkit/uzi_world.py)",
+                    "ca_oids": {oid: t for t, oid in CA_OIDS.items()},
+                    "policy_oids": {
+                        POLICY_AUTH: "authentication",
+                        POLICY_SIGN: "signature",
+                        POLICY_ENC: "encryption",
+                    },
+                },
+                indent=2,
+            )
+        )
         return folder
 
     def write_broken_cards(self, folder: Path, *, foreign: UziWorld) -> dict[str, Path]:
@@ -339,8 +478,11 @@ class UziWorld:
             c = self.issue_card(t)
             made[f"card-type-{t}"] = [c.auth, *c.chain]
             keys[f"card-type-{t}"] = c.auth_key
-        expired = self.issue_card("Z", not_before=self.now - timedelta(days=4 * 365),
-                                  not_after=self.now - timedelta(days=1))
+        expired = self.issue_card(
+            "Z",
+            not_before=self.now - timedelta(days=4 * 365),
+            not_after=self.now - timedelta(days=1),
+        )
         made["expired"] = [expired.auth, *expired.chain]
         keys["expired"] = expired.auth_key
         future = self.issue_card("N", not_before=self.now + timedelta(days=2))
@@ -357,18 +499,46 @@ class UziWorld:
         for condition in ("san-ca-disagree", "san-serialnumber-disagree", "malformed-san"):
             keys[condition] = key
         number = self.next_uzi_number()
-        base = dict(kind=Kind.AUTHENTICATION, key=key, uzi_number=number, ura="90000382")
+        auth = Kind.AUTHENTICATION
         made["san-ca-disagree"] = [
-            self.card_cert(card_type="Z", role="01.015", issuer_type="N", **base),  # type: ignore[arg-type]
-            self.cas["N"].cert, self.level2.cert]
+            self.card_cert(
+                card_type="Z",
+                kind=auth,
+                key=key,
+                uzi_number=number,
+                ura="90000382",
+                role="01.015",
+                issuer_type="N",
+            ),
+            self.cas["N"].cert,
+            self.level2.cert,
+        ]
         made["san-serialnumber-disagree"] = [
-            self.card_cert(card_type="N", role="00.000", serial_number="900999999", **base),  # type: ignore[arg-type]
-            self.cas["N"].cert, self.level2.cert]
+            self.card_cert(
+                card_type="N",
+                kind=auth,
+                key=key,
+                uzi_number=number,
+                ura="90000382",
+                role="00.000",
+                serial_number="900999999",
+            ),
+            self.cas["N"].cert,
+            self.level2.cert,
+        ]
         made["malformed-san"] = [
-            self.card_cert(card_type="Z", role="01.015",
-                           san_text=f"{CA_OIDS['Z']}-1-{number}-Z-9000038-01.015-00000000",
-                           **base),  # type: ignore[arg-type]
-            self.cas["Z"].cert, self.level2.cert]
+            self.card_cert(
+                card_type="Z",
+                role="01.015",
+                san_text=f"{CA_OIDS['Z']}-1-{number}-Z-9000038-01.015-00000000",
+                kind=auth,
+                key=key,
+                uzi_number=number,
+                ura="90000382",
+            ),
+            self.cas["Z"].cert,
+            self.level2.cert,
+        ]
         paths: dict[str, Path] = {}
         for condition, certs in made.items():
             path = folder / f"{condition}.pem"
@@ -390,7 +560,7 @@ class CrlServer:
         outer = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 (http.server API)
+            def do_GET(self) -> None:
                 outer.hits += 1
                 body = outer.files.get(self.path.lstrip("/"))
                 if outer.down or body is None:
@@ -402,7 +572,7 @@ class CrlServer:
                 self.end_headers()
                 self.wfile.write(body)
 
-            def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+            def log_message(self, format: str, *args: object) -> None:
                 return
 
         self._httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)

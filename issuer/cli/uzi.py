@@ -35,18 +35,41 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "set and print its UZI identity. Exit 0 when valid, 1 when refused, 2 on unusable input.",
     )
     inspect.add_argument("cert", type=Path, metavar="CERT", help="the card certificate")
-    inspect.add_argument("--chain", type=Path, action="append", default=[], metavar="FILE",
-                         help="intermediate certificate(s), PEM bundle or DER; repeatable")
-    inspect.add_argument("--trust", default="prod", metavar="prod|acc|DIR",
-                         help="trust set: shipped 'prod' or 'acc', or a folder (default prod)")
+    inspect.add_argument(
+        "--chain",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="intermediate certificate(s), PEM bundle or DER; repeatable",
+    )
+    inspect.add_argument(
+        "--trust",
+        default="prod",
+        metavar="prod|acc|DIR",
+        help="trust set: shipped 'prod' or 'acc', or a folder (default prod)",
+    )
     inspect.add_argument("--at", metavar="ISO-8601", help="validate at this moment (default now)")
-    inspect.add_argument("--revocation", choices=[m.value for m in RevocationMode],
-                         default=RevocationMode.HARD.value, help="CRL checking (default hard)")
-    inspect.add_argument("--usage", choices=[k.value for k in CertKind],
-                         default=CertKind.AUTHENTICATION.value,
-                         help="which card certificate is expected (default authentication)")
-    inspect.add_argument("--crl", type=Path, action="append", default=[], metavar="FILE",
-                         help="CRL file to use instead of downloading; repeatable")
+    inspect.add_argument(
+        "--revocation",
+        choices=[m.value for m in RevocationMode],
+        default=RevocationMode.HARD.value,
+        help="CRL checking (default hard)",
+    )
+    inspect.add_argument(
+        "--usage",
+        choices=[k.value for k in CertKind],
+        default=CertKind.AUTHENTICATION.value,
+        help="which card certificate is expected (default authentication)",
+    )
+    inspect.add_argument(
+        "--crl",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="CRL file to use instead of downloading; repeatable",
+    )
     inspect.add_argument("--json", action="store_true", help="print one JSON object")
     inspect.set_defaults(func=run_inspect)
 
@@ -68,7 +91,8 @@ def result_object(leaf: x509.Certificate, result: Inspection) -> dict[str, Any]:
     ident = card.identity if card is not None else None
     return {
         "valid": result.error is None,
-        "error": None if result.error is None
+        "error": None
+        if result.error is None
         else {"code": result.error.code, "message": result.error.message},
         "kind": card.kind.value if card is not None else None,
         "card_type": ident.card_type.value if ident is not None else None,
@@ -94,8 +118,10 @@ def run_inspect(args: argparse.Namespace) -> int:
     try:
         at = _parse_at(args.at)
     except ValueError:
-        print(f"zorgid uzi inspect: --at {args.at!r} is not ISO-8601 "
-              "(e.g. 2026-06-01T12:00:00Z)", file=sys.stderr)
+        print(
+            f"zorgid uzi inspect: --at {args.at!r} is not ISO-8601 (e.g. 2026-06-01T12:00:00Z)",
+            file=sys.stderr,
+        )
         return EXIT_UNUSABLE
     try:
         data = args.cert.read_bytes()
@@ -105,8 +131,12 @@ def run_inspect(args: argparse.Namespace) -> int:
             crls.load_file(path)
         leaf = load_certificate(data)
         result = inspect_certificate(
-            data, chain=chain, trust=args.trust, at=at,
-            revocation=RevocationMode(args.revocation), usage=CertKind(args.usage),
+            data,
+            chain=chain,
+            trust=args.trust,
+            at=at,
+            revocation=RevocationMode(args.revocation),
+            usage=CertKind(args.usage),
             validator=ChainValidator(crls=crls),
         )
     except OSError as exc:
@@ -117,8 +147,7 @@ def run_inspect(args: argparse.Namespace) -> int:
         return EXIT_UNUSABLE
     except UziError as exc:
         if args.json:
-            print(json.dumps({"valid": False,
-                              "error": {"code": exc.code, "message": exc.message}}))
+            print(json.dumps({"valid": False, "error": {"code": exc.code, "message": exc.message}}))
         else:
             print(f"zorgid uzi inspect: {exc}", file=sys.stderr)
         return EXIT_UNUSABLE
@@ -129,8 +158,10 @@ def run_inspect(args: argparse.Namespace) -> int:
         width = max(len(k) for k in obj)
         for key, value in obj.items():
             if key == "chain":
-                print(f"{key:<{width}}  " + "\n".join(
-                    (" " * (width + 2) if i else "") + s for i, s in enumerate(value)))
+                print(
+                    f"{key:<{width}}  "
+                    + "\n".join((" " * (width + 2) if i else "") + s for i, s in enumerate(value))
+                )
             elif key == "error" and value is not None:
                 print(f"{key:<{width}}  {value['code']}: {value['message']}")
             else:

@@ -24,7 +24,7 @@ from typing import NewType
 from asn1crypto import core as asn1_core
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
-from cryptography.x509.oid import ExtensionOID, NameOID
+from cryptography.x509.oid import NameOID
 
 from issuer.uzi import errors
 from issuer.uzi.errors import UziError
@@ -120,8 +120,7 @@ def load_certificate(data: bytes) -> x509.Certificate:
     except ValueError as exc:
         raise UziError(
             errors.BAD_ENCODING,
-            f"got {len(data)} bytes that are not an X.509 certificate ({exc}); "
-            "expected DER or PEM",
+            f"got {len(data)} bytes that are not an X.509 certificate ({exc}); expected DER or PEM",
         ) from None
     return cert
 
@@ -154,7 +153,8 @@ def parse_uzi_name(text: str) -> UziName:
     if match is None:
         raise UziError(
             errors.BAD_UZI_NAME,
-            f"got {text!r}; expected <CA OID>-1-<9 digits>-<Z|N|M|S>-<8 digits>-<NN.NNN>-<8 digits>",
+            f"got {text!r}; expected "
+            "<CA OID>-1-<9 digits>-<Z|N|M|S>-<8 digits>-<NN.NNN>-<8 digits>",
         )
     problems: list[str] = []
     if match["version"] != "1":
@@ -188,15 +188,16 @@ def parse_uzi_name(text: str) -> UziName:
 def _uzi_other_name(cert: x509.Certificate) -> str:
     """The IA5String of the single ``2.5.5.5`` otherName, decoded as ASN.1."""
     try:
-        san = cert.extensions.get_extension_for_oid(ExtensionOID.SUBJECT_ALTERNATIVE_NAME).value
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     except x509.ExtensionNotFound:
         raise UziError(
             errors.BAD_UZI_NAME, "no subjectAltName extension; expected otherName 2.5.5.5"
         ) from None
     except ValueError as exc:
         raise UziError(errors.BAD_UZI_NAME, f"subjectAltName unreadable ({exc})") from None
-    values = [n.value for n in san.get_values_for_type(x509.OtherName)
-              if n.type_id == UZI_OTHER_NAME_OID]
+    values = [
+        n.value for n in san.get_values_for_type(x509.OtherName) if n.type_id == UZI_OTHER_NAME_OID
+    ]
     if len(values) != 1:
         raise UziError(
             errors.BAD_UZI_NAME,
@@ -236,7 +237,7 @@ def classify(cert: x509.Certificate) -> CertKind:
     against the trust set in :mod:`issuer.uzi.verify`.
     """
     try:
-        ku = cert.extensions.get_extension_for_oid(ExtensionOID.KEY_USAGE).value
+        ku = cert.extensions.get_extension_for_class(x509.KeyUsage).value
     except x509.ExtensionNotFound:
         raise UziError(
             errors.NOT_A_CARD_CERTIFICATE, "no keyUsage extension; every UZI certificate has one"
@@ -262,7 +263,7 @@ def classify(cert: x509.Certificate) -> CertKind:
 
 def _policy_oids(cert: x509.Certificate) -> frozenset[str]:
     try:
-        policies = cert.extensions.get_extension_for_oid(ExtensionOID.CERTIFICATE_POLICIES).value
+        policies = cert.extensions.get_extension_for_class(x509.CertificatePolicies).value
     except x509.ExtensionNotFound:
         return frozenset()
     return frozenset(p.policy_identifier.dotted_string for p in policies)

@@ -167,9 +167,11 @@ class SqliteUziStore:
         )
 
     def challenge_state(self, challenge_id: str) -> ChallengeState:
-        row = self._conn().execute(
-            "SELECT used_at FROM uzi_challenge WHERE id = ?", (challenge_id,)
-        ).fetchone()
+        row = (
+            self._conn()
+            .execute("SELECT used_at FROM uzi_challenge WHERE id = ?", (challenge_id,))
+            .fetchone()
+        )
         if row is None:
             return ChallengeState.UNKNOWN
         return ChallengeState.OPEN if row[0] is None else ChallengeState.USED
@@ -188,11 +190,15 @@ class SqliteUziStore:
         )
 
     def find_session(self, handle_sha256: bytes, at: datetime) -> UziSessionRecord | None:
-        row = self._conn().execute(
-            "SELECT expires_at, purpose, portal, identity FROM uzi_session"
-            " WHERE handle_sha256 = ? AND expires_at > ?",
-            (handle_sha256, _ts(at)),
-        ).fetchone()
+        row = (
+            self._conn()
+            .execute(
+                "SELECT expires_at, purpose, portal, identity FROM uzi_session"
+                " WHERE handle_sha256 = ? AND expires_at > ?",
+                (handle_sha256, _ts(at)),
+            )
+            .fetchone()
+        )
         if row is None:
             return None
         return UziSessionRecord(

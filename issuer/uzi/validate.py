@@ -37,7 +37,6 @@ from typing import Any, TypeVar
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
-from cryptography.x509.oid import ExtensionOID
 from pyhanko_certvalidator import CertificateValidator
 from pyhanko_certvalidator.context import ValidationContext
 from pyhanko_certvalidator.errors import (
@@ -291,8 +290,14 @@ class ChainValidator:
         inter_ders = [_der(c) for c in intermediates]
         static = self.crls.static
         key = self._cache_key(
-            leaf_der, anchor_ders, inter_ders, revocation, key_usage, extended_key_usage,
-            pkix, static,
+            leaf_der,
+            anchor_ders,
+            inter_ders,
+            revocation,
+            key_usage,
+            extended_key_usage,
+            pkix,
+            static,
         )
         hit = self._cached(key, at)
         if hit is not None:
@@ -301,7 +306,7 @@ class ChainValidator:
         leaf_asn1 = self._to_asn1(leaf_der)
         roots = [self._to_asn1(d) for d in anchor_ders]
         others = [self._to_asn1(d) for d in inter_ders]
-        algorithm_policy = DisallowWeakAlgorithmsPolicy(
+        algorithm_policy = DisallowWeakAlgorithmsPolicy(  # type: ignore[no-untyped-call]
             weak_hash_algos=set(self.algorithms.weak_hashes),
             rsa_key_size_threshold=self.algorithms.min_rsa_bits,
             dsa_key_size_threshold=self.algorithms.min_dsa_bits,
@@ -374,7 +379,7 @@ class ChainValidator:
         validator = CertificateValidator(leaf_asn1, others, context, pkix_params=params)
         try:
             if key_usage or extended_key_usage:
-                vpath = await validator.async_validate_usage(
+                vpath = await validator.async_validate_usage(  # type: ignore[no-untyped-call]
                     set(key_usage), set(extended_key_usage or ()), extended_key_usage is None
                 )
             else:
@@ -426,11 +431,3 @@ def _refusal(leaf: x509.Certificate, exc: Exception, revocation: RevocationMode)
     if isinstance(exc, PathValidationError):
         return UziError(errors.INVALID_CHAIN, text)
     return UziError(errors.INVALID_CHAIN, text)
-
-
-def has_crl_distribution_point(cert: x509.Certificate) -> bool:
-    try:
-        cert.extensions.get_extension_for_oid(ExtensionOID.CRL_DISTRIBUTION_POINTS)
-    except x509.ExtensionNotFound:
-        return False
-    return True

@@ -274,9 +274,7 @@ class UziVerifier:
                 raise UziError(errors.CHALLENGE_USED, "each challenge can be answered once")
             raise UziError(errors.CHALLENGE_UNKNOWN, "no challenge with that id")
         if record.portal != portal:
-            raise UziError(
-                errors.CHALLENGE_UNKNOWN, "the challenge was made for another portal"
-            )
+            raise UziError(errors.CHALLENGE_UNKNOWN, "the challenge was made for another portal")
         if at >= record.expires_at:
             raise UziError(
                 errors.CHALLENGE_EXPIRED,

@@ -51,7 +51,9 @@ def uzi(tmp_path_factory: pytest.TempPathFactory, softhsm_dir: SoftHsmDir) -> It
         foreign = UziWorld(now=NOW, base_url=server.base_url + "foreign/", prefix="OTHER")
         token = softhsm_dir.init_token("uzi-pas-z")
         app = DesktopApp.with_card_on_token(
-            world, module_path=token.module, token_label=token.label,
+            world,
+            module_path=token.module,
+            token_label=token.label,
             pin_file=str(token.pin_file),
         )
         broken = world.write_broken_cards(root / "broken", foreign=foreign)

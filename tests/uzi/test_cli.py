@@ -15,8 +15,9 @@ ZORGID = [str(Path(sys.executable).with_name("zorgid"))]
 
 
 def _run(*args: str) -> tuple[int, dict[str, object] | None, str]:
-    proc = subprocess.run([*ZORGID, "uzi", "inspect", *args], capture_output=True, text=True,
-                          timeout=120)
+    proc = subprocess.run(
+        [*ZORGID, "uzi", "inspect", *args], capture_output=True, text=True, timeout=120
+    )
     obj = json.loads(proc.stdout) if "--json" in args and proc.stdout.strip() else None
     return proc.returncode, obj, proc.stdout + proc.stderr
 
@@ -31,8 +32,18 @@ def _files(uzi: World, tmp_path: Path) -> tuple[Path, Path]:
 
 def test_valid_card_as_json(uzi: World, tmp_path: Path) -> None:
     card, chain = _files(uzi, tmp_path)
-    code, obj, out = _run(str(card), "--chain", str(chain), "--trust", str(uzi.trust_dir),
-                          "--at", NOW.isoformat(), "--revocation", "hard", "--json")
+    code, obj, out = _run(
+        str(card),
+        "--chain",
+        str(chain),
+        "--trust",
+        str(uzi.trust_dir),
+        "--at",
+        NOW.isoformat(),
+        "--revocation",
+        "hard",
+        "--json",
+    )
     assert code == 0, out
     assert obj is not None
     assert obj["valid"] is True and obj["error"] is None
@@ -41,7 +52,10 @@ def test_valid_card_as_json(uzi: World, tmp_path: Path) -> None:
     assert obj["subscriber_number"] == "90000382" and obj["role"] == "01.015"
     assert obj["agb_code"] == "00000000"
     assert (obj["given_name"], obj["surname"], obj["common_name"]) == (
-        "Jan", "de Vries", "Jan de Vries")
+        "Jan",
+        "de Vries",
+        "Jan de Vries",
+    )
     assert obj["title"] == "arts" and obj["organization"] == "Testziekenhuis Zorg-ID"
     assert obj["serial"] == f"{uzi.app.card.auth.serial_number:x}"
     assert obj["not_before"] == "2026-05-02T12:00:00Z"
@@ -57,8 +71,15 @@ def test_revoked_card_with_offline_crls_exits_1(uzi: World, tmp_path: Path) -> N
         crl_args += ["--crl", str(tmp_path / path)]
     uzi.server.down = True  # offline: only the files can answer
     try:
-        code, obj, out = _run(str(uzi.broken["revoked"]), "--trust", str(uzi.trust_dir),
-                              "--at", NOW.isoformat(), *crl_args, "--json")
+        code, obj, out = _run(
+            str(uzi.broken["revoked"]),
+            "--trust",
+            str(uzi.trust_dir),
+            "--at",
+            NOW.isoformat(),
+            *crl_args,
+            "--json",
+        )
     finally:
         uzi.server.down = False
     assert code == 1, out
@@ -70,8 +91,16 @@ def test_revoked_card_with_offline_crls_exits_1(uzi: World, tmp_path: Path) -> N
 def test_signature_certificate_for_its_own_usage(uzi: World, tmp_path: Path) -> None:
     cert = tmp_path / "sig.pem"
     cert.write_bytes(uzi.app.card.signature.public_bytes(Encoding.PEM))
-    args = [str(cert), "--trust", str(uzi.trust_dir), "--at", NOW.isoformat(),
-            "--revocation", "off", "--json"]
+    args = [
+        str(cert),
+        "--trust",
+        str(uzi.trust_dir),
+        "--at",
+        NOW.isoformat(),
+        "--revocation",
+        "off",
+        "--json",
+    ]
     code, obj, _ = _run(*args)
     assert code == 1 and obj is not None and obj["error"]["code"] == "ZID-1105"  # type: ignore[index]
     code, obj, out = _run(*args, "--usage", "signature")
@@ -90,7 +119,14 @@ def test_unusable_input_exits_2(uzi: World, tmp_path: Path) -> None:
 
 
 def test_human_output_names_the_refusal(uzi: World) -> None:
-    code, _, out = _run(str(uzi.broken["card-type-M"]), "--trust", "acc", "--at",
-                        NOW.isoformat(), "--revocation", "off")
+    code, _, out = _run(
+        str(uzi.broken["card-type-M"]),
+        "--trust",
+        "acc",
+        "--at",
+        NOW.isoformat(),
+        "--revocation",
+        "off",
+    )
     assert code == 1
     assert "ZID-1112" in out  # a test-register card is not trusted under 'acc'

@@ -37,35 +37,46 @@ MOMENT = datetime(2022, 5, 1, tzinfo=UTC)
 PKITS_ALGORITHMS = AlgorithmRules(
     weak_hashes=frozenset({"md2", "md5"}), min_rsa_bits=1024, min_dsa_bits=1024
 )
-CODE_FOR_ERROR = {"RevokedError": "ZID-1110", "InsufficientRevinfoError": "ZID-1111",
-                  "StaleRevinfoError": "ZID-1111"}
+CODE_FOR_ERROR = {
+    "RevokedError": "ZID-1110",
+    "InsufficientRevinfoError": "ZID-1111",
+    "StaleRevinfoError": "ZID-1111",
+}
 
 
 def run_case(case: dict[str, Any]) -> str | None:
     """The engine's verdict: None when valid, else the refusal code."""
-    crls = [parse_crl((FIXTURES / "crls" / n).read_bytes(), n)
-            for n in ["TrustAnchorRootCRL.crl", *case.get("crls", [])]]
+    crls = [
+        parse_crl((FIXTURES / "crls" / n).read_bytes(), n)
+        for n in ["TrustAnchorRootCRL.crl", *case.get("crls", [])]
+    ]
     validator = ChainValidator(crls=CrlCache(static=crls), algorithms=PKITS_ALGORITHMS)
     params = case.get("params")
     pkix = None
     if params:
         pkix = PkixParams(
-            user_initial_policy_set=frozenset(params.get("user_initial_policy_set",
-                                                         ["any_policy"])),
+            user_initial_policy_set=frozenset(
+                params.get("user_initial_policy_set", ["any_policy"])
+            ),
             initial_explicit_policy=params.get("initial_explicit_policy", False),
             initial_any_policy_inhibit=params.get("initial_any_policy_inhibit", False),
             initial_policy_mapping_inhibit=params.get("initial_policy_mapping_inhibit", False),
         )
     try:
         leaf = load_certificate((FIXTURES / "certs" / case["cert"]).read_bytes())
-        root = load_certificate((FIXTURES / "certs" / "TrustAnchorRootCertificate.crt")
-                                .read_bytes())
-        others = [load_certificate((FIXTURES / "certs" / n).read_bytes())
-                  for n in case.get("other_certs", [])]
+        root = load_certificate(
+            (FIXTURES / "certs" / "TrustAnchorRootCertificate.crt").read_bytes()
+        )
+        others = [
+            load_certificate((FIXTURES / "certs" / n).read_bytes())
+            for n in case.get("other_certs", [])
+        ]
         validator.validate(
-            leaf, anchors=[root], intermediates=others, at=MOMENT,
-            revocation=RevocationMode.HARD if case.get("revocation", True)
-            else RevocationMode.SOFT,
+            leaf,
+            anchors=[root],
+            intermediates=others,
+            at=MOMENT,
+            revocation=RevocationMode.HARD if case.get("revocation", True) else RevocationMode.SOFT,
             pkix=pkix,
         )
     except UziError as exc:

@@ -37,8 +37,12 @@ def test_shipped_trust_set_chains_validate(name: str, root: str, issuing: int) -
     assert len(issuing_cas) == issuing
     for ca in trust.intermediates:
         chain = validator.validate(
-            ca, anchors=trust.anchors, intermediates=trust.intermediates, at=MOMENT,
-            revocation=RevocationMode.OFF, key_usage=frozenset({"key_cert_sign"}),
+            ca,
+            anchors=trust.anchors,
+            intermediates=trust.intermediates,
+            at=MOMENT,
+            revocation=RevocationMode.OFF,
+            key_usage=frozenset({"key_cert_sign"}),
         )
         assert _cn(chain.path[-1]) == root
         assert chain.path[0] == ca
@@ -65,8 +69,11 @@ def test_real_chain_fails_after_the_g3_cas_expire() -> None:
     ca = next(c for c in trust.intermediates if issuing_ca_card_type(c.subject) == "Z")
     with pytest.raises(UziError) as info:
         ChainValidator().validate(
-            ca, anchors=trust.anchors, intermediates=trust.intermediates,
-            at=datetime(2029, 1, 1, tzinfo=UTC), revocation=RevocationMode.OFF,
+            ca,
+            anchors=trust.anchors,
+            intermediates=trust.intermediates,
+            at=datetime(2029, 1, 1, tzinfo=UTC),
+            revocation=RevocationMode.OFF,
         )
     assert info.value.code == errors.EXPIRED
 
@@ -83,4 +90,3 @@ def test_unknown_trust_set_and_folder_without_oids_are_refused(tmp_path: Path) -
         load_trust_set(str(folder))
     assert info.value.code == errors.TRUST_SET_UNUSABLE
     assert "uzi-oids.json" in str(info.value)
-

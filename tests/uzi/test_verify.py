@@ -26,7 +26,10 @@ PORTAL = "portal.zorgid.test"
 def _prove(verifier: UziVerifier, chain: list[bytes], sign: Callable[[bytes], bytes]) -> None:
     challenge = verifier.create_challenge(portal=PORTAL)
     verifier.verify_card(
-        challenge.challenge_id, chain, sign(challenge.to_be_signed), portal=PORTAL,
+        challenge.challenge_id,
+        chain,
+        sign(challenge.to_be_signed),
+        portal=PORTAL,
         purpose="registration",
     )
 
@@ -38,8 +41,11 @@ def test_card_on_token_is_proved_and_session_opened(
     challenge = verifier.create_challenge(portal=PORTAL)
     assert len(challenge.nonce) * 8 >= 256
     proof = verifier.verify_card(
-        challenge.challenge_id, uzi.app.chain(), uzi.app.sign(challenge.to_be_signed),
-        portal=PORTAL, purpose="registration",
+        challenge.challenge_id,
+        uzi.app.chain(),
+        uzi.app.sign(challenge.to_be_signed),
+        portal=PORTAL,
+        purpose="registration",
     )
     assert proof.identity.uzi_number == uzi.app.card.uzi_number
     assert proof.identity.card_type is CardType.ZORGVERLENER
@@ -62,8 +68,11 @@ def test_only_the_hash_of_the_session_handle_is_stored(
     verifier = make_verifier()
     challenge = verifier.create_challenge(portal=PORTAL)
     proof = verifier.verify_card(
-        challenge.challenge_id, uzi.app.chain(), uzi.app.sign(challenge.to_be_signed),
-        portal=PORTAL, purpose="registration",
+        challenge.challenge_id,
+        uzi.app.chain(),
+        uzi.app.sign(challenge.to_be_signed),
+        portal=PORTAL,
+        purpose="registration",
     )
     db = sqlite3.connect(verifier.store._path)  # type: ignore[attr-defined]
     stored = [row[0] for row in db.execute("SELECT handle_sha256 FROM uzi_session")]
@@ -76,8 +85,12 @@ def test_pss_signature_from_the_token_is_accepted(uzi: World, make_verifier: Mak
     verifier = make_verifier()
     challenge = verifier.create_challenge(portal=PORTAL)
     proof = verifier.verify_card(
-        challenge.challenge_id, uzi.app.chain(), uzi.app.sign(challenge.to_be_signed, pss=True),
-        portal=PORTAL, purpose="registration", scheme=SignatureScheme.RSA_PSS_SHA256,
+        challenge.challenge_id,
+        uzi.app.chain(),
+        uzi.app.sign(challenge.to_be_signed, pss=True),
+        portal=PORTAL,
+        purpose="registration",
+        scheme=SignatureScheme.RSA_PSS_SHA256,
     )
     assert proof.identity.uzi_number == uzi.app.card.uzi_number
 
@@ -122,9 +135,18 @@ def test_broken_card_is_refused_with_its_code(
 
 def test_every_broken_condition_has_a_test() -> None:
     assert set(CHAIN_REFUSALS) == {
-        "signature-certificate", "encryption-certificate", "card-type-M", "card-type-S",
-        "expired", "not-yet-valid", "revoked", "unknown-ca", "san-ca-disagree",
-        "san-serialnumber-disagree", "malformed-san", "garbage",
+        "signature-certificate",
+        "encryption-certificate",
+        "card-type-M",
+        "card-type-S",
+        "expired",
+        "not-yet-valid",
+        "revoked",
+        "unknown-ca",
+        "san-ca-disagree",
+        "san-serialnumber-disagree",
+        "malformed-san",
+        "garbage",
     }
 
 
@@ -134,8 +156,11 @@ def test_wrong_signature_is_refused(uzi: World, make_verifier: MakeVerifier) -> 
     other = verifier.create_challenge(portal=PORTAL)
     with pytest.raises(UziError) as info:
         verifier.verify_card(
-            challenge.challenge_id, uzi.app.chain(), uzi.app.sign(other.to_be_signed),
-            portal=PORTAL, purpose="registration",
+            challenge.challenge_id,
+            uzi.app.chain(),
+            uzi.app.sign(other.to_be_signed),
+            portal=PORTAL,
+            purpose="registration",
         )
     assert info.value.code == errors.BAD_SIGNATURE
 
@@ -144,11 +169,17 @@ def test_replayed_challenge_is_refused(uzi: World, make_verifier: MakeVerifier) 
     verifier = make_verifier()
     challenge = verifier.create_challenge(portal=PORTAL)
     signature = uzi.app.sign(challenge.to_be_signed)
-    verifier.verify_card(challenge.challenge_id, uzi.app.chain(), signature, portal=PORTAL,
-                         purpose="registration")
+    verifier.verify_card(
+        challenge.challenge_id, uzi.app.chain(), signature, portal=PORTAL, purpose="registration"
+    )
     with pytest.raises(UziError) as info:
-        verifier.verify_card(challenge.challenge_id, uzi.app.chain(), signature, portal=PORTAL,
-                             purpose="registration")
+        verifier.verify_card(
+            challenge.challenge_id,
+            uzi.app.chain(),
+            signature,
+            portal=PORTAL,
+            purpose="registration",
+        )
     assert info.value.code == errors.CHALLENGE_USED
 
 
@@ -160,11 +191,17 @@ def test_challenge_is_single_use_across_store_connections(
     second = make_verifier()  # same SQLite file, its own connection and caches
     challenge = first.create_challenge(portal=PORTAL)
     signature = uzi.app.sign(challenge.to_be_signed)
-    second.verify_card(challenge.challenge_id, uzi.app.chain(), signature, portal=PORTAL,
-                       purpose="registration")
+    second.verify_card(
+        challenge.challenge_id, uzi.app.chain(), signature, portal=PORTAL, purpose="registration"
+    )
     with pytest.raises(UziError) as info:
-        first.verify_card(challenge.challenge_id, uzi.app.chain(), signature, portal=PORTAL,
-                          purpose="registration")
+        first.verify_card(
+            challenge.challenge_id,
+            uzi.app.chain(),
+            signature,
+            portal=PORTAL,
+            purpose="registration",
+        )
     assert info.value.code == errors.CHALLENGE_USED
 
 
@@ -175,9 +212,13 @@ def test_expired_challenge_is_refused(
     challenge = verifier.create_challenge(portal=PORTAL)
     clock.advance(timedelta(minutes=2, seconds=1))
     with pytest.raises(UziError) as info:
-        verifier.verify_card(challenge.challenge_id, uzi.app.chain(),
-                             uzi.app.sign(challenge.to_be_signed), portal=PORTAL,
-                             purpose="registration")
+        verifier.verify_card(
+            challenge.challenge_id,
+            uzi.app.chain(),
+            uzi.app.sign(challenge.to_be_signed),
+            portal=PORTAL,
+            purpose="registration",
+        )
     assert info.value.code == errors.CHALLENGE_EXPIRED
 
 
@@ -186,14 +227,19 @@ def test_unknown_challenge_and_other_portal_are_refused(
 ) -> None:
     verifier = make_verifier()
     with pytest.raises(UziError) as info:
-        verifier.verify_card("no-such-id", uzi.app.chain(), b"x" * 256, portal=PORTAL,
-                             purpose="registration")
+        verifier.verify_card(
+            "no-such-id", uzi.app.chain(), b"x" * 256, portal=PORTAL, purpose="registration"
+        )
     assert info.value.code == errors.CHALLENGE_UNKNOWN
     challenge = verifier.create_challenge(portal=PORTAL)
     with pytest.raises(UziError) as info:
-        verifier.verify_card(challenge.challenge_id, uzi.app.chain(),
-                             uzi.app.sign(challenge.to_be_signed), portal="other-portal",
-                             purpose="registration")
+        verifier.verify_card(
+            challenge.challenge_id,
+            uzi.app.chain(),
+            uzi.app.sign(challenge.to_be_signed),
+            portal="other-portal",
+            purpose="registration",
+        )
     assert info.value.code == errors.CHALLENGE_UNKNOWN
 
 
@@ -210,8 +256,11 @@ def test_oversize_chain_is_refused(uzi: World, make_verifier: MakeVerifier) -> N
 
 def test_policy_can_narrow_card_types_and_roles(uzi: World, make_verifier: MakeVerifier) -> None:
     with pytest.raises(UziError) as info:
-        _prove(make_verifier(accepted_card_types=frozenset({CardType.MEDEWERKER_OP_NAAM})),
-               uzi.app.chain(), uzi.app.sign)
+        _prove(
+            make_verifier(accepted_card_types=frozenset({CardType.MEDEWERKER_OP_NAAM})),
+            uzi.app.chain(),
+            uzi.app.sign,
+        )
     assert info.value.code == errors.CARD_TYPE_REFUSED
     with pytest.raises(UziError) as info:
         _prove(make_verifier(accepted_roles=frozenset({"17."})), uzi.app.chain(), uzi.app.sign)
@@ -226,9 +275,7 @@ def test_policy_cannot_widen_to_m_or_s_cards() -> None:
         UziPolicy(trust_set="acc", accepted_card_types=frozenset({CardType.SERVER}))
 
 
-def test_crl_unreachable_hard_refuses_soft_accepts(
-    uzi: World, make_verifier: MakeVerifier
-) -> None:
+def test_crl_unreachable_hard_refuses_soft_accepts(uzi: World, make_verifier: MakeVerifier) -> None:
     uzi.server.down = True
     try:
         with pytest.raises(UziError) as info:
@@ -251,14 +298,14 @@ def test_crl_unreachable_in_soft_mode_still_refuses_known_revocation(
     crl_file = Path(str(tmp_path)) / "z.crl"
     crl_file.write_bytes(uzi.world.crl(ca))
     verifier.validator.crls.load_file(crl_file)
-    chain = [c.public_bytes(Encoding.DER) for c in load_certificates(
-        uzi.broken["revoked"].read_bytes())]
+    chain = [
+        c.public_bytes(Encoding.DER) for c in load_certificates(uzi.broken["revoked"].read_bytes())
+    ]
     key = uzi.world.broken_keys["revoked"]
     uzi.server.down = True
     try:
         with pytest.raises(UziError) as info:
-            _prove(verifier, chain,
-                   lambda m: key.sign(m, padding.PKCS1v15(), hashes.SHA256()))
+            _prove(verifier, chain, lambda m: key.sign(m, padding.PKCS1v15(), hashes.SHA256()))
         assert info.value.code == errors.REVOKED
     finally:
         uzi.server.down = False
@@ -288,5 +335,12 @@ def test_error_table_is_complete_and_bilingual() -> None:
     assert len(codes) == len(set(codes))
     for row in errors.UZI_ERROR_TABLE:
         assert row[0].startswith("ZID-11") and len(row) == 6 and all(row)
-        assert row[1] in {"INVALID_ARGUMENT", "FAILED_PRECONDITION", "PERMISSION_DENIED",
-                          "UNAVAILABLE", "UNAUTHENTICATED", "DEADLINE_EXCEEDED", "NOT_FOUND"}
+        assert row[1] in {
+            "INVALID_ARGUMENT",
+            "FAILED_PRECONDITION",
+            "PERMISSION_DENIED",
+            "UNAVAILABLE",
+            "UNAUTHENTICATED",
+            "DEADLINE_EXCEEDED",
+            "NOT_FOUND",
+        }
