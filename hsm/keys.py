@@ -24,6 +24,7 @@ The private half never leaves the token: ``private_bytes()``,
 
 from __future__ import annotations
 
+import hashlib
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from cryptography.hazmat.primitives import _serialization, hashes
@@ -153,9 +154,11 @@ class HsmEcPrivateKey(_HsmKeyMixin, ec.EllipticCurvePrivateKey):
             name = algorithm._algorithm.name
         else:
             name = algorithm.name
-            hasher = hashes.Hash(algorithm)
-            hasher.update(bytes(data))
-            digest = hasher.finalize()
+            if name not in _EC_HASHES:
+                raise UnsupportedAlgorithm(
+                    f"ECDSA with {name} is not supported; use SHA-256, SHA-384 or SHA-512"
+                )
+            digest = hashlib.new(name, data).digest()
         if name not in _EC_HASHES:
             raise UnsupportedAlgorithm(
                 f"ECDSA with {name} is not supported; use SHA-256, SHA-384 or SHA-512"

@@ -214,6 +214,12 @@ class Hsm:
             cls._registry[key] = made
             return made
 
+    @classmethod
+    def open_key(cls, uri: Pkcs11Uri | str) -> HsmPrivateKey:
+        """Open the token named by ``uri`` and return the key it names (one config line)."""
+        parsed = Pkcs11Uri.parse(uri) if isinstance(uri, str) else uri
+        return cls.open(parsed).key_from_uri(parsed)
+
     @property
     def token_label(self) -> str:
         return self._token_label

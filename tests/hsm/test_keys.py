@@ -106,7 +106,11 @@ def test_get_key_by_label_id_and_uri(
     by_id = engine_hsm.get_key(key_id=key.key_id)
     by_uri = engine_hsm.key_from_uri(key.uri)
     by_text = engine_hsm.key_from_uri(f"pkcs11:token={engine_hsm.token_label};object={key.label}")
-    for found in (by_label, by_id, by_uri, by_text):
+    by_config_line = Hsm.open_key(
+        f"pkcs11:token={engine_hsm.token_label};object={key.label};type=private"
+        f"?module-path={engine_hsm.module_path}&pin-source={engine_hsm.uri.pin_source}"
+    )
+    for found in (by_label, by_id, by_uri, by_text, by_config_line):
         assert found.label == key.label
         assert found.public_key() == key.public_key()
     assert "pin" not in str(key.uri)
