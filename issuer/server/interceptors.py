@@ -188,6 +188,34 @@ class GuardInterceptor(grpc.ServerInterceptor):  # type: ignore[type-arg]
 
         return run
 
+    def _non_blocking_stream(self, method: str, behavior: Callable[..., Any]) -> Callable[..., Any]:
+        """Keep grpc's non-blocking streaming (health ``Watch``) non-blocking.
+
+        A non-blocking behaviour returns at once and sends later through
+        ``send_response_callback``; wrapping it as a generator would pin one
+        worker thread per open ``Watch`` and let a few load balancers starve
+        the pool.
+        """
+
+        def run(
+            request: Any,
+            context: grpc.ServicerContext,
+            send_response_callback: Callable[[Any], None] | None = None,
+        ) -> Any:
+            token = _set_caller(self._admit(method, context))
+            try:
+                return behavior(request, context, send_response_callback=send_response_callback)
+            except Exception as exc:
+                self._fail(method, exc, context)
+            finally:
+                _reset_caller(token)
+
+        run.experimental_non_blocking = True  # type: ignore[attr-defined]
+        run.experimental_thread_pool = getattr(  # type: ignore[attr-defined]
+            behavior, "experimental_thread_pool", None
+        )
+        return run
+
     def intercept_service(
         self,
         continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler[Any, Any] | None],
@@ -207,9 +235,13 @@ class GuardInterceptor(grpc.ServerInterceptor):  # type: ignore[type-arg]
                 self._unary_response(method, handler.stream_unary), des, ser
             )
         if handler.unary_stream is not None:
-            return grpc.unary_stream_rpc_method_handler(
-                self._stream_response(method, handler.unary_stream), des, ser
+            behavior = handler.unary_stream
+            wrap = (
+                self._non_blocking_stream
+                if getattr(behavior, "experimental_non_blocking", False)
+                else self._stream_response
             )
+            return grpc.unary_stream_rpc_method_handler(wrap(method, behavior), des, ser)
         if handler.stream_stream is not None:
             return grpc.stream_stream_rpc_method_handler(
                 self._stream_response(method, handler.stream_stream), des, ser

@@ -146,3 +146,23 @@ def test_internal_error_leaks_nothing(channel_for: ChannelFactory) -> None:
     info = error_details_pb2.ErrorInfo()
     status.details[0].Unpack(info)
     assert info.reason == "ZID-0001"
+
+
+def test_open_health_watches_do_not_use_up_the_worker_threads(
+    mtls_server: BuiltServer, channel_for: ChannelFactory
+) -> None:
+    # The test server has 4 workers; twice as many open Watch streams must
+    # leave them free (grpc's non-blocking Watch survives the interceptor).
+    channel = channel_for("operator")
+    watches = [
+        health_pb2_grpc.HealthStub(channel).Watch(health_pb2.HealthCheckRequest(), timeout=20)
+        for _ in range(8)
+    ]
+    try:
+        assert [next(w).status for w in watches] == [SERVING] * 8
+        assert check(channel) == SERVING
+        reply = channel.unary_unary(method("Operator"))(b"x", timeout=10)
+        assert reply == b"ok:x"
+    finally:
+        for w in watches:
+            w.cancel()
