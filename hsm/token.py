@@ -156,7 +156,7 @@ class Hsm:
         cls,
         uri: Pkcs11Uri | str | None = None,
         *,
-        module_path: str | None = None,
+        module_path: str | os.PathLike[str] | None = None,
         token_label: str | None = None,
         pin_source: PinSource | str | None = None,
         retries: int = 3,
@@ -176,7 +176,8 @@ class Hsm:
             raise errors.InvalidUri(
                 "no token label given; put token=<label> in the URI or pass token_label="
             )
-        path = module_path or (parsed.module_path if parsed else None) or DEFAULT_MODULE
+        given = os.fspath(module_path) if module_path is not None else None
+        path = given or (parsed.module_path if parsed else None) or DEFAULT_MODULE
         if isinstance(pin_source, str):
             source: PinSource | None = PinSource.parse(pin_source)
         else:
