@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Protocol
 
 from hsm import Hsm
-from issuer.ca.config import CeremonyConfig, HsmSettings, parse_ceremony
+from issuer.ca.config import CeremonyConfig, parse_ceremony
 
 #: Placeholder URLs under the reserved ``.example`` TLD (RFC 2606 §3): realistic in shape,
 #: never resolvable, so a development certificate cannot point at a real service.
@@ -18,7 +19,24 @@ DEV_OCSP_URL = "http://ocsp.zorgid.example/"
 DEV_POLICY_OID = "1.3.6.1.4.1.32473.528.1.2.1"
 
 
-def default_dev_ceremony(data_dir: Path, hsm_settings: HsmSettings) -> CeremonyConfig:
+class HsmSettingsLike(Protocol):
+    """Anything with ``module``, ``token`` and ``pin_source`` whose ``str()`` is the value.
+
+    Both :class:`issuer.ca.HsmSettings` and the server's ``issuer.config.HsmConfig``
+    (``module: Path``, ``pin_source: PinSource`` printing as ``file:/path``) fit.
+    """
+
+    @property
+    def module(self) -> object: ...
+
+    @property
+    def token(self) -> str: ...
+
+    @property
+    def pin_source(self) -> object: ...
+
+
+def default_dev_ceremony(data_dir: Path, hsm_settings: HsmSettingsLike) -> CeremonyConfig:
     """The ceremony ``zorgid dev`` runs on first start (as ``docs/ceremony.example.toml``).
 
     EC P-384 root and issuing CA (ecdsa-with-SHA384), EC P-256 responder and
@@ -28,9 +46,9 @@ def default_dev_ceremony(data_dir: Path, hsm_settings: HsmSettings) -> CeremonyC
     doc = {
         "data_dir": str(Path(data_dir).resolve()),
         "hsm": {
-            "module": hsm_settings.module,
+            "module": str(hsm_settings.module),
             "token": hsm_settings.token,
-            "pin_source": hsm_settings.pin_source,
+            "pin_source": str(hsm_settings.pin_source),
         },
         "root": {
             "mode": "self-signed",
