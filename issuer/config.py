@@ -674,6 +674,11 @@ def check_files(config: Config) -> list[str]:
                 except ValueError:
                     found.append(f"{key}: {path} holds no PEM certificate; expected CERTIFICATE")
         data = read("tls.key", config.tls.key)
+        if data is not None and config.tls.key.stat().st_mode & 0o077:
+            found.append(
+                f"tls.key: {config.tls.key} is readable by group or others "
+                f"(mode {config.tls.key.stat().st_mode & 0o777:o}); run chmod 600"
+            )
         if data is not None:
             try:
                 serialization.load_pem_private_key(data, password=None)

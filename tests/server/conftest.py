@@ -12,7 +12,7 @@ import pytest
 from issuer.config import Role, load_config
 from issuer.errors import ZorgIdError
 from issuer.server.app import BuiltServer, ServiceBinding, build_server, default_services
-from issuer.server.roles import ALL_ROLES, METHOD_ROLES, Access
+from issuer.server.roles import ALL_ROLES, METHOD_ROLES, Access, current_caller
 from tests.server.pki import ROLE_URI, Issued, issue, make_ca
 
 PROBE = "zorgid.test.v1.Probe"
@@ -37,6 +37,7 @@ TEST_TABLE: dict[str, Access] = {
     method("PortalStream"): frozenset({Role.PORTAL}),
     method("Fail"): ALL_ROLES,
     method("Crash"): ALL_ROLES,
+    method("WhoAmI"): ALL_ROLES,
     # method("Unlisted") is deliberately absent.
 }
 
@@ -123,6 +124,10 @@ def _probe_handlers() -> grpc.GenericRpcHandler:
     def fail(request: bytes, context: grpc.ServicerContext) -> bytes:
         raise ZorgIdError("ZID-0005", "Field 'csr' is empty; expected a DER PKCS#10 request.")
 
+    def whoami(request: bytes, context: grpc.ServicerContext) -> bytes:
+        caller = current_caller()
+        return f"{caller.identity}|{','.join(sorted(caller.roles))}".encode()
+
     def crash(request: bytes, context: grpc.ServicerContext) -> bytes:
         raise RuntimeError("database password is hunter2")
 
@@ -131,11 +136,12 @@ def _probe_handlers() -> grpc.GenericRpcHandler:
     handlers["PortalStream"] = grpc.unary_stream_rpc_method_handler(stream)
     handlers["Fail"] = grpc.unary_unary_rpc_method_handler(fail)
     handlers["Crash"] = grpc.unary_unary_rpc_method_handler(crash)
+    handlers["WhoAmI"] = grpc.unary_unary_rpc_method_handler(whoami)
     return grpc.method_handlers_generic_handler(PROBE, handlers)
 
 
 def probe_binding() -> ServiceBinding:
-    listed = [*ROLE_METHODS.values(), "PortalStream", "Fail", "Crash"]
+    listed = [*ROLE_METHODS.values(), "PortalStream", "Fail", "Crash", "WhoAmI"]
     return ServiceBinding(
         name=PROBE,
         # "Unlisted" is served but, like a forgotten RPC, absent from the table.

@@ -132,6 +132,15 @@ def test_config_check_cli(
     assert "hsm.pin_source: PIN file" in err and "does not exist" in err
     assert "tls.key: cannot read" in err
 
+    loose = write_config(tmp_path / "loose", test_pki)
+    key = tmp_path / "loose" / "server.key"
+    key.write_bytes((test_pki.root / "server.key").read_bytes())
+    key.chmod(0o644)
+    loose.write_text(loose.read_text().replace(str(test_pki.root / "server.key"), "server.key"))
+    assert run_cli("config", "check", str(loose)) == 2
+    err = capsys.readouterr().err
+    assert "tls.key:" in err and "mode 644" in err and "chmod 600" in err
+
 
 def test_docs_config_md_is_up_to_date() -> None:
     committed = (ROOT / "docs" / "config.md").read_text()

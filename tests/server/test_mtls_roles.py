@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import grpc
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
 from issuer.config import Role
-from tests.server.conftest import CLIENTS, ROLE_METHODS, ChannelFactory, method
+from tests.server.conftest import CLIENTS, ROLE_METHODS, ChannelFactory, ClientPki, method
 
 
 def call(channel: grpc.Channel, name: str, payload: bytes = b"ping") -> bytes:
@@ -82,3 +84,16 @@ def test_oversize_message_is_refused_before_the_servicer(channel_for: ChannelFac
     with pytest.raises(grpc.RpcError) as refused:
         call(channel_for("portal"), "Portal", b"x" * (4 * 1024 * 1024 + 1))
     assert refused.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+
+
+def test_servicer_sees_the_verified_caller(
+    test_pki: ClientPki, channel_for: ChannelFactory
+) -> None:
+    cert_path, _ = test_pki.client("security-officer")
+    cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
+    fingerprint = cert.fingerprint(hashes.SHA256()).hex()
+    # Metadata a caller writes must not change who it is.
+    reply = channel_for("security-officer").unary_unary(method("WhoAmI"))(
+        b"", timeout=10, metadata=(("x-zorgid-role", "operator"), ("x-client-cn", "admin"))
+    )
+    assert reply.decode() == f"sha256:{fingerprint}|security-officer"
