@@ -23,9 +23,11 @@ import re
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 from cryptography.utils import CryptographyDeprecationWarning
 from cryptography.x509.name import _ASN1Type
 from cryptography.x509.oid import ExtensionOID, NameOID
@@ -152,7 +154,54 @@ def _finding(code: str, rule: str, message: str) -> Finding:
     return Finding(code=f"zorgid.{code}", severity=Severity.ERROR, message=message, rule=rule)
 
 
-Check = Callable[[x509.Certificate, Expected], Finding | None]
+class Cert:
+    """One certificate under lint, each costly view parsed once.
+
+    ``cryptography`` builds new ``Name`` objects on every ``subject`` access;
+    the checks read the subject, the SAN and the key several times, so this
+    wrapper keeps the parsed forms for the duration of one :func:`fast_lint`.
+    """
+
+    def __init__(self, cert: x509.Certificate) -> None:
+        self.raw = cert
+        self.version = cert.version
+        self.tbs_certificate_bytes = cert.tbs_certificate_bytes
+        self.not_valid_before_utc = cert.not_valid_before_utc
+        self.not_valid_after_utc = cert.not_valid_after_utc
+
+    @functools.cached_property
+    def serial_number(self) -> int:
+        return self.raw.serial_number
+
+    @functools.cached_property
+    def issuer(self) -> x509.Name:
+        return self.raw.issuer
+
+    @functools.cached_property
+    def subject(self) -> x509.Name:
+        return self.raw.subject
+
+    @functools.cached_property
+    def subject_attributes(self) -> list[x509.NameAttribute[Any]]:
+        return list(self.subject)
+
+    @functools.cached_property
+    def extensions(self) -> x509.Extensions:
+        return self.raw.extensions
+
+    @functools.cached_property
+    def san_othername(self) -> x509.OtherName | Finding:
+        return _read_san_othername(self)
+
+    @functools.cached_property
+    def _public_key(self) -> PublicKeyTypes:
+        return self.raw.public_key()
+
+    def public_key(self) -> PublicKeyTypes:
+        return self._public_key
+
+
+Check = Callable[[Cert, Expected], Finding | None]
 CHECKS: list[Check] = []
 
 
@@ -164,7 +213,7 @@ def _check(func: Check) -> Check:
 # --- serial (RFC 5280 §4.1.2.2) -------------------------------------------
 
 
-def _serial(cert: x509.Certificate) -> int:
+def _serial(cert: Cert) -> int:
     """The serial, without cryptography's warning for a non-positive one
     (reporting exactly that is this module's job)."""
     with warnings.catch_warnings():
@@ -173,7 +222,7 @@ def _serial(cert: x509.Certificate) -> int:
 
 
 @_check
-def serial_positive(cert: x509.Certificate, exp: Expected) -> Finding | None:
+def serial_positive(cert: Cert, exp: Expected) -> Finding | None:
     serial = _serial(cert)
     if serial <= 0:
         return _finding(
@@ -185,7 +234,7 @@ def serial_positive(cert: x509.Certificate, exp: Expected) -> Finding | None:
 
 
 @_check
-def serial_max_20_octets(cert: x509.Certificate, exp: Expected) -> Finding | None:
+def serial_max_20_octets(cert: Cert, exp: Expected) -> Finding | None:
     octets = (_serial(cert).bit_length() + 8) // 8  # two's complement, sign bit
     if octets > 20:
         return _finding(
@@ -197,7 +246,7 @@ def serial_max_20_octets(cert: x509.Certificate, exp: Expected) -> Finding | Non
 
 
 @_check
-def serial_matches_intent(cert: x509.Certificate, exp: Expected) -> Finding | None:
+def serial_matches_intent(cert: Cert, exp: Expected) -> Finding | None:
     serial = _serial(cert)
     if serial != exp.serial:
         return _finding(
@@ -212,7 +261,7 @@ def serial_matches_intent(cert: x509.Certificate, exp: Expected) -> Finding | No
 
 
 @_check
-def version_v3(cert: x509.Certificate, exp: Expected) -> Finding | None:
+def version_v3(cert: Cert, exp: Expected) -> Finding | None:
     if cert.version is not x509.Version.v3:
         return _finding(
             "version_v3", "RFC 5280 §4.1.2.1", f"version is {cert.version.name}; extensions need v3"
@@ -221,7 +270,7 @@ def version_v3(cert: x509.Certificate, exp: Expected) -> Finding | None:
 
 
 @_check
-def issuer_matches_ca(cert: x509.Certificate, exp: Expected) -> Finding | None:
+def issuer_matches_ca(cert: Cert, exp: Expected) -> Finding | None:
     if cert.issuer.public_bytes() != _shape(exp.policy, exp.issuer_cert).issuer_name_der:
         return _finding(
             "issuer_matches_ca",
@@ -236,7 +285,7 @@ def issuer_matches_ca(cert: x509.Certificate, exp: Expected) -> Finding | None:
 
 
 @_check
-def validity_order(cert: x509.Certificate, exp: Expected) -> Finding | None:
+def validity_order(cert: Cert, exp: Expected) -> Finding | None:
     if cert.not_valid_before_utc >= cert.not_valid_after_utc:
         return _finding(
             "validity_order",
@@ -248,7 +297,7 @@ def validity_order(cert: x509.Certificate, exp: Expected) -> Finding | None:
 
 
 @_check
-def validity_within_issuer(cert: x509.Certificate, exp: Expected) -> Finding | None:
+def validity_within_issuer(cert: Cert, exp: Expected) -> Finding | None:
     ca = exp.issuer_cert
     if (
         cert.not_valid_before_utc < ca.not_valid_before_utc
@@ -264,7 +313,7 @@ def validity_within_issuer(cert: x509.Certificate, exp: Expected) -> Finding | N
 
 
 @_check
-def validity_matches_policy(cert: x509.Certificate, exp: Expected) -> Finding | None:
+def validity_matches_policy(cert: Cert, exp: Expected) -> Finding | None:
     not_before, not_after = validity_window(exp.policy, exp.issuer_cert, exp.now)
     if (cert.not_valid_before_utc, cert.not_valid_after_utc) != (not_before, not_after):
         return _finding(
@@ -297,7 +346,7 @@ def _expected_subject(exp: Expected) -> list[tuple[x509.ObjectIdentifier, str]]:
 
 
 @_check
-def subject_one_attribute_per_rdn(cert: x509.Certificate, exp: Expected) -> Finding | None:
+def subject_one_attribute_per_rdn(cert: Cert, exp: Expected) -> Finding | None:
     for rdn in cert.subject.rdns:
         if len(rdn) != 1:
             return _finding(
@@ -309,7 +358,7 @@ def subject_one_attribute_per_rdn(cert: x509.Certificate, exp: Expected) -> Find
 
 
 @_check
-def subject_rdn_order(cert: x509.Certificate, exp: Expected) -> Finding | None:
+def subject_rdn_order(cert: Cert, exp: Expected) -> Finding | None:
     got = [attr.oid for rdn in cert.subject.rdns for attr in rdn]
     want = [oid for oid, _ in _expected_subject(exp)]
     if got != want:
@@ -323,8 +372,8 @@ def subject_rdn_order(cert: x509.Certificate, exp: Expected) -> Finding | None:
 
 
 @_check
-def subject_string_types(cert: x509.Certificate, exp: Expected) -> Finding | None:
-    for attr in cert.subject:
+def subject_string_types(cert: Cert, exp: Expected) -> Finding | None:
+    for attr in cert.subject_attributes:
         want = _ASN1Type.PrintableString if attr.oid in _PRINTABLE_TYPES else _ASN1Type.UTF8String
         if attr._type is not want:
             return _finding(
@@ -372,12 +421,12 @@ def _raw_subject_finding(tbs_der: bytes) -> Finding:
 
 
 @_check
-def subject_printable_charset(cert: x509.Certificate, exp: Expected) -> Finding | None:
+def subject_printable_charset(cert: Cert, exp: Expected) -> Finding | None:
     try:
-        subject = cert.subject
+        cert.subject_attributes  # noqa: B018 -- may not parse: then read it raw
     except ValueError:
         return _raw_subject_finding(cert.tbs_certificate_bytes)
-    for attr in subject:
+    for attr in cert.subject_attributes:
         if attr._type is _ASN1Type.PrintableString and not _PRINTABLE.match(str(attr.value)):
             return _finding(
                 "subject_printable_charset",
@@ -389,8 +438,8 @@ def subject_printable_charset(cert: x509.Certificate, exp: Expected) -> Finding 
 
 
 @_check
-def subject_no_empty_values(cert: x509.Certificate, exp: Expected) -> Finding | None:
-    for attr in cert.subject:
+def subject_no_empty_values(cert: Cert, exp: Expected) -> Finding | None:
+    for attr in cert.subject_attributes:
         if not attr.value:
             return _finding(
                 "subject_no_empty_values",
@@ -401,8 +450,8 @@ def subject_no_empty_values(cert: x509.Certificate, exp: Expected) -> Finding | 
 
 
 @_check
-def subject_lengths(cert: x509.Certificate, exp: Expected) -> Finding | None:
-    for attr in cert.subject:
+def subject_lengths(cert: Cert, exp: Expected) -> Finding | None:
+    for attr in cert.subject_attributes:
         low, high = _BOUNDS.get(attr.oid, (1, 64))
         length = len(str(attr.value))
         if length and not low <= length <= high:
@@ -415,8 +464,8 @@ def subject_lengths(cert: x509.Certificate, exp: Expected) -> Finding | None:
 
 
 @_check
-def subject_no_control_characters(cert: x509.Certificate, exp: Expected) -> Finding | None:
-    for attr in cert.subject:
+def subject_no_control_characters(cert: Cert, exp: Expected) -> Finding | None:
+    for attr in cert.subject_attributes:
         value = str(attr.value)
         if any(ord(c) < 0x20 or 0x7F <= ord(c) < 0xA0 for c in value) or value != value.strip():
             return _finding(
@@ -428,8 +477,8 @@ def subject_no_control_characters(cert: x509.Certificate, exp: Expected) -> Find
 
 
 @_check
-def subject_matches_attributes(cert: x509.Certificate, exp: Expected) -> Finding | None:
-    got = [(attr.oid, str(attr.value)) for attr in cert.subject]
+def subject_matches_attributes(cert: Cert, exp: Expected) -> Finding | None:
+    got = [(attr.oid, str(attr.value)) for attr in cert.subject_attributes]
     want = _expected_subject(exp)
     if got != want:
         return _finding(
@@ -443,7 +492,11 @@ def subject_matches_attributes(cert: x509.Certificate, exp: Expected) -> Finding
 # --- subjectAltName (RFC 5280 §4.2.1.6; docs/uzi-profile.md) --------------
 
 
-def _san_othername(cert: x509.Certificate) -> x509.OtherName | Finding:
+def _san_othername(cert: Cert) -> x509.OtherName | Finding:
+    return cert.san_othername
+
+
+def _read_san_othername(cert: Cert) -> x509.OtherName | Finding:
     try:
         san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     except x509.ExtensionNotFound:
@@ -478,7 +531,7 @@ def _ia5(value: bytes) -> str | None:
 
 
 @_check
-def san_single_uzi_othername(cert: x509.Certificate, exp: Expected) -> Finding | None:
+def san_single_uzi_othername(cert: Cert, exp: Expected) -> Finding | None:
     name = _san_othername(cert)
     if isinstance(name, Finding):
         return name
@@ -492,7 +545,7 @@ def san_single_uzi_othername(cert: x509.Certificate, exp: Expected) -> Finding |
 
 
 @_check
-def san_value_ia5string(cert: x509.Certificate, exp: Expected) -> Finding | None:
+def san_value_ia5string(cert: Cert, exp: Expected) -> Finding | None:
     name = _san_othername(cert)
     if isinstance(name, Finding):
         return None  # reported by san_single_uzi_othername
@@ -506,7 +559,7 @@ def san_value_ia5string(cert: x509.Certificate, exp: Expected) -> Finding | None
 
 
 @_check
-def san_string_format(cert: x509.Certificate, exp: Expected) -> Finding | None:
+def san_string_format(cert: Cert, exp: Expected) -> Finding | None:
     name = _san_othername(cert)
     text = None if isinstance(name, Finding) else _ia5(name.value)
     if text is not None and not _SAN_RE.match(text):
@@ -519,7 +572,7 @@ def san_string_format(cert: x509.Certificate, exp: Expected) -> Finding | None:
 
 
 @_check
-def san_string_matches_attributes(cert: x509.Certificate, exp: Expected) -> Finding | None:
+def san_string_matches_attributes(cert: Cert, exp: Expected) -> Finding | None:
     name = _san_othername(cert)
     text = None if isinstance(name, Finding) else _ia5(name.value)
     want = exp.attrs.san_string(exp.policy.profile.ca_oid)
@@ -542,7 +595,7 @@ def _spki(key: PublicKey) -> bytes:
 
 
 @_check
-def key_matches_request(cert: x509.Certificate, exp: Expected) -> Finding | None:
+def key_matches_request(cert: Cert, exp: Expected) -> Finding | None:
     got = cert.public_key().public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     )
@@ -556,7 +609,7 @@ def key_matches_request(cert: x509.Certificate, exp: Expected) -> Finding | None
 
 
 @_check
-def key_allowed(cert: x509.Certificate, exp: Expected) -> Finding | None:
+def key_allowed(cert: Cert, exp: Expected) -> Finding | None:
     try:
         check_public_key(cert.public_key(), exp.policy.keys)
     except WeakKeyError as exc:
@@ -567,7 +620,7 @@ def key_allowed(cert: x509.Certificate, exp: Expected) -> Finding | None:
 # --- extensions (RFC 5280 §4.2; profile) ---------------------------------
 
 
-def _extensions(cert: x509.Certificate) -> x509.Extensions | Finding:
+def _extensions(cert: Cert) -> x509.Extensions | Finding:
     try:
         return cert.extensions
     except x509.DuplicateExtension as exc:
@@ -579,7 +632,7 @@ def _extensions(cert: x509.Certificate) -> x509.Extensions | Finding:
 
 
 @_check
-def extensions_set_and_order(cert: x509.Certificate, exp: Expected) -> Finding | None:
+def extensions_set_and_order(cert: Cert, exp: Expected) -> Finding | None:
     extensions = _extensions(cert)
     if isinstance(extensions, Finding):
         return extensions
@@ -596,7 +649,7 @@ def extensions_set_and_order(cert: x509.Certificate, exp: Expected) -> Finding |
 
 
 @_check
-def extension_criticality(cert: x509.Certificate, exp: Expected) -> Finding | None:
+def extension_criticality(cert: Cert, exp: Expected) -> Finding | None:
     extensions = _extensions(cert)
     if isinstance(extensions, Finding):
         return None
@@ -611,7 +664,7 @@ def extension_criticality(cert: x509.Certificate, exp: Expected) -> Finding | No
 
 
 @_check
-def extension_values(cert: x509.Certificate, exp: Expected) -> Finding | None:
+def extension_values(cert: Cert, exp: Expected) -> Finding | None:
     extensions = _extensions(cert)
     if isinstance(extensions, Finding):
         return None
@@ -629,7 +682,7 @@ def extension_values(cert: x509.Certificate, exp: Expected) -> Finding | None:
 
 
 @_check
-def ski_matches_key(cert: x509.Certificate, exp: Expected) -> Finding | None:
+def ski_matches_key(cert: Cert, exp: Expected) -> Finding | None:
     try:
         ski = cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
     except (x509.ExtensionNotFound, x509.DuplicateExtension):
@@ -659,7 +712,7 @@ def fast_lint(cert_or_der: x509.Certificate | bytes, expected: Expected) -> list
     """Run every fast check; an empty list means the certificate may be signed."""
     if isinstance(cert_or_der, bytes):
         try:
-            cert = x509.load_der_x509_certificate(cert_or_der)
+            loaded = x509.load_der_x509_certificate(cert_or_der)
         except x509.InvalidVersion as exc:
             return [
                 _finding(
@@ -669,7 +722,8 @@ def fast_lint(cert_or_der: x509.Certificate | bytes, expected: Expected) -> list
         except ValueError as exc:
             return [_undecodable(cert_or_der, exc)]
     else:
-        cert = cert_or_der
+        loaded = cert_or_der
+    cert = Cert(loaded)
     findings: list[Finding] = []
     for check in CHECKS:
         try:
@@ -682,7 +736,7 @@ def fast_lint(cert_or_der: x509.Certificate | bytes, expected: Expected) -> list
             findings.append(finding)
     if not findings:
         try:
-            cert.subject  # noqa: B018 -- the parse itself is the check
+            cert.subject_attributes  # noqa: B018 -- the parse itself is the check
             cert.extensions  # noqa: B018
         except (ValueError, x509.DuplicateExtension) as exc:
             findings.append(_finding("decode", "RFC 5280 §4.1", f"does not decode: {exc}"))

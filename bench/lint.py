@@ -1,0 +1,119 @@
+"""Per-certificate cost of pkilint vs the fast lint, and of build + lint-sign.
+
+ARCHITECTURE §5 step 3: pkilint alone (~2.4 ms a certificate) would cap
+issuance near 400/s a core; the fast lint must be a small fraction of that.
+Prints figures and ratios measured in this run (the baseline is pkilint on the
+same certificates), never asserts a time.
+
+    .venv/bin/python bench/lint.py [N]
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from issuer.lint import Expected, fast_lint, lint_sign, pkilint_cert
+from issuer.profile import VerifiedAttributes, build_tbs, draw_serial
+from issuer.profile.attributes import AgbCode, RoleCode, Ura, UziNumber
+from policies import default_policy
+
+
+def _ca(now: dt.datetime) -> x509.Certificate:
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "bench CA")])
+    return (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=3650))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), False)
+        .sign(key, hashes.SHA256())
+    )
+
+
+def _attrs(i: int) -> VerifiedAttributes:
+    return VerifiedAttributes(
+        uzi_number=UziNumber(f"{900000000 + i:09d}"),
+        card_type="Z",
+        subscriber_number=Ura("90000382"),
+        role=RoleCode("01.015"),
+        agb_code=AgbCode(f"{i:08d}"),
+        given_name=f"Zoë {i}",
+        surname="van der Berg",
+        common_name=f"Zoë {i} van der Berg",
+        title="dr.",
+        organization="Huisartsenpraktijk Ëlst",
+    )
+
+
+def _per_cert_us(func: object, items: list[object], rounds: int = 3) -> float:
+    best = []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        for item in items:
+            func(item)  # type: ignore[operator]
+        best.append((time.perf_counter() - start) / len(items) * 1e6)
+    return min(best)
+
+
+def main() -> int:
+    n = int(sys.argv[1]) if len(sys.argv) > 1 else 300
+    policy = default_policy()
+    now = dt.datetime.now(dt.UTC)
+    ca = _ca(now)
+    key = ec.generate_private_key(ec.SECP256R1()).public_key()
+    jobs = [(_attrs(i), draw_serial()) for i in range(n)]
+
+    def build_and_sign(job: tuple[VerifiedAttributes, int]) -> x509.Certificate:
+        attrs, serial = job
+        return lint_sign(build_tbs(attrs, key, serial, policy, ca, now), policy, ca)
+
+    build_and_sign(jobs[0])  # lint key made once per process, outside the timing
+    certs = [build_and_sign(job) for job in jobs]
+    ders = [c.public_bytes(serialization.Encoding.DER) for c in certs]
+    pairs = [
+        (c, Expected(attrs=a, public_key=key, serial=s, policy=policy, issuer_cert=ca, now=now))
+        for c, (a, s) in zip(certs, jobs, strict=True)
+    ]
+    fast_lint(*pairs[0])  # warm the per-profile cache
+
+    pkilint_us = _per_cert_us(pkilint_cert, ders[: min(n, 200)])  # type: ignore[arg-type]
+    fast_us = _per_cert_us(lambda p: fast_lint(*p), pairs)  # type: ignore[misc]
+    fast_der_us = _per_cert_us(
+        lambda p: fast_lint(p[0].public_bytes(serialization.Encoding.DER), p[1]),
+        pairs,  # type: ignore[misc]
+    )
+    build_us = _per_cert_us(build_and_sign, jobs)  # type: ignore[arg-type]
+    assert all(not fast_lint(*p) for p in pairs)
+
+    print(f"certificates: {n} (EC P-256 issuing CA, SHA-256), 1 core, best of 3")
+    print(f"pkilint (baseline)          {pkilint_us:9.1f} us/cert  {1e6 / pkilint_us:8.0f} certs/s")
+    print(f"fast lint (parsed cert)     {fast_us:9.1f} us/cert  {1e6 / fast_us:8.0f} certs/s")
+    der_rate = 1e6 / fast_der_us
+    print(f"fast lint (from DER)        {fast_der_us:9.1f} us/cert  {der_rate:8.0f} certs/s")
+    print(f"build TBS + lint-key sign   {build_us:9.1f} us/cert  {1e6 / build_us:8.0f} certs/s")
+    print(f"ratio pkilint / fast lint   {pkilint_us / fast_us:9.1f} x")
+    total = fast_us + build_us
+    print(
+        f"build + sign + fast lint    {total:9.1f} us/cert  {1e6 / total:8.0f} certs/s "
+        f"(vs {1e6 / (pkilint_us + build_us):.0f}/s with pkilint per cert)"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
