@@ -7,7 +7,8 @@
 * ``zorgid ca renew-ocsp --config FILE [--new-key]``: a new OCSP responder certificate.
 
 Exit status: 0 done, 1 refused or failed (nothing changed; the message says
-why and what to do), 2 the ceremony file is not valid.
+why and what to do), 2 the ceremony file is not valid, 130 interrupted
+(rolled back).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from issuer.ca.ceremony import read_pem_file
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_BAD_CONFIG = 2
+EXIT_INTERRUPTED = 130
 
 
 def _err(text: str) -> None:
@@ -55,6 +57,9 @@ def _with_config(
         except (CeremonyError, HsmError) as exc:
             _err(str(exc))
             return EXIT_FAILED
+        except KeyboardInterrupt:
+            _err("interrupted; everything this run had made was removed again (see above)")
+            return EXIT_INTERRUPTED
         return EXIT_OK
 
     return run

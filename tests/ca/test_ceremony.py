@@ -304,3 +304,20 @@ def test_interrupt_rolls_back_and_propagates(
         run_ceremony(setup.config, setup.hsm, out=lambda _: None)
     assert setup.token_state() == []
     assert setup.data_state() is None
+
+
+def test_a_file_value_that_fails_the_linter_later_rolls_back(setup: CeremonySetup) -> None:
+    """No monkeypatch: a policy OID the schema accepts but pkilint's strict DER decoder refuses
+    (an arc under ``2.999``) fails the issuing CA step, after the root key, the root certificate
+    and the issuing CA key exist; all of them are gone afterwards."""
+    config = setup.rewrite(lambda doc: doc["issuing_ca"].__setitem__("policy_oids", ["2.999.1"]))
+    lines: list[str] = []
+    with pytest.raises(CeremonyFailed) as caught:
+        run_ceremony(config, setup.hsm, out=lines.append)
+    text = str(caught.value)
+    assert "sign the issuing CA certificate" in text
+    assert "LintFailed" in text and "CertificatePolicies" in text
+    assert "token key 'issuing-ca', token key 'root-ca'" in text
+    assert any("generate issuing CA key" in line for line in lines)
+    assert setup.token_state() == []
+    assert setup.data_state() is None
