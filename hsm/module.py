@@ -47,6 +47,7 @@ class LoadedModule:
         self.lock = threading.RLock()
         self.generation = 0
         self.fault_hook: FaultHook | None = None
+        self.needs_reinit = False
         try:
             self.lib: Any = pkcs11.lib(path)
         except PKCS11Error as exc:
@@ -82,14 +83,38 @@ class LoadedModule:
             self.lib.initialize()
 
     def ensure_initialized(self) -> None:
-        """Initialise if a previous re-initialisation left the module finalised."""
-        if not self.lib.initialized:
+        """Initialise if a failed re-initialisation left the module finalised, or after fork.
+
+        A forked child must call ``C_Initialize`` itself before using the module
+        (PKCS#11 v2.40 section 6.7.1); the state it inherited describes the
+        parent's sessions and logins.
+        """
+        if self.needs_reinit:
+            self.needs_reinit = False
+            self.generation += 1
+            with contextlib.suppress(PKCS11Error):
+                self.lib.finalize()
+            self.lib.initialize()
+        elif not self.lib.initialized:
             self.generation += 1
             self.lib.initialize()
 
 
 _modules: dict[str, LoadedModule] = {}
 _modules_lock = threading.Lock()
+
+
+def _after_fork_in_child() -> None:
+    """Fresh locks (a parent thread may have held one at fork) and a re-init before use."""
+    global _modules_lock
+    _modules_lock = threading.Lock()
+    for module in _modules.values():
+        module.lock = threading.RLock()
+        module.needs_reinit = True
+        module.generation += 1
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def load_module(path: str) -> LoadedModule:

@@ -687,10 +687,15 @@ def _require_selector(label: str | None, key_id: bytes | None) -> None:
         raise errors.InvalidUri("name the key by label and/or key_id")
 
 
-def reset_registry_for_tests() -> None:
-    """Forget shared handles (does not log out). Only for tests that simulate a fresh process."""
-    with Hsm._registry_lock:
-        Hsm._registry.clear()
+def _after_fork_in_child() -> None:
+    """The parent's sessions are not the child's: drop them (the module re-initialises)."""
+    Hsm._registry_lock = threading.Lock()
+    for hsm in Hsm._registry.values():
+        hsm._session = None
+        hsm._keys.clear()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 __all__ = ["DEFAULT_MODULE", "Hsm", "KeyAttributes"]

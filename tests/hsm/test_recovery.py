@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import shutil
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from multiprocessing.connection import Connection
 
 import pytest
 from cryptography.hazmat.primitives import hashes
@@ -196,3 +198,36 @@ def test_concurrent_open_shares_one_handle(fresh_token: SoftHsmToken) -> None:
     with ThreadPoolExecutor(max_workers=8) as pool:
         opened = list(pool.map(open_one, range(8)))
     assert all(h is opened[0] for h in opened)
+
+
+def _sign_in_child(key: HsmEcPrivateKey, conn: Connection) -> None:
+    try:
+        signature = key.sign(DATA, ec.ECDSA(hashes.SHA256()))
+        conn.send((signature, key.hsm.module.generation))
+    except BaseException as exc:
+        conn.send(repr(exc))
+    finally:
+        conn.close()
+
+
+def test_forked_child_reinitialises_and_signs(
+    engine_hsm: Hsm, hsm_keys: dict[KeySpec, HsmPrivateKey]
+) -> None:
+    key = engine_hsm.get_ec_key(hsm_keys[KeySpec.EC_P256].label)
+    _sign_and_verify(key)  # the parent is logged in and has a live session
+    before = engine_hsm.module.generation
+    parent_end, child_end = multiprocessing.Pipe()
+    child = multiprocessing.get_context("fork").Process(
+        target=_sign_in_child, args=(key, child_end)
+    )
+    child.start()
+    got = parent_end.recv()
+    child.join(timeout=30)
+    assert child.exitcode == 0
+    assert isinstance(got, tuple), got
+    signature, child_generation = got
+    # fork hook (+1) and the child's own C_Finalize/C_Initialize before first use (+1)
+    assert child_generation == before + 2
+    key.public_key().verify(signature, DATA, ec.ECDSA(hashes.SHA256()))
+    assert engine_hsm.module.generation == before
+    _sign_and_verify(key)  # the parent's session is untouched
