@@ -139,6 +139,16 @@ def test_all_problems_are_reported_at_once_and_no_pin_is_echoed(tmp_path: Path) 
     assert "4 problem(s)" in text and "docs/ceremony.md" in text
 
 
+def test_urls_may_hold_any_visible_ascii(tmp_path: Path) -> None:
+    doc = example_doc()
+    doc["issuing_ca"]["crl_urls"] = ["http://pki.zorgid.example:8080/crl/root_g1%2B.crl?x=1&y=~"]
+    doc["issuing_ca"]["ocsp_url"] = "http://127.0.0.1:8080/ocsp"
+    config = parse_ceremony(doc, base_dir=tmp_path, source="t")
+    assert config.issuing_ca.crl_urls[0].endswith("&y=~")
+    doc["issuing_ca"]["ocsp_url"] = "http://ocsp.zorgid.example/\u00e9"
+    assert any("visible ASCII" in p for p in _problems(doc, tmp_path))
+
+
 def test_external_root_needs_only_the_mode(tmp_path: Path) -> None:
     doc = example_doc()
     doc["root"] = {"mode": "external"}
