@@ -123,7 +123,7 @@ def test_rsa_modulus_with_small_factor(rsa_policy: Policy) -> None:
 
 
 def test_rsa_close_primes_fermat(rsa_policy: Policy) -> None:
-    p = secrets.randbits(1024) | (1 << 1023) | 1
+    p = secrets.randbits(1024) | (3 << 1022) | 1  # top two bits: p*q has 2048 bits
     while not _is_probable_prime(p):
         p += 2
     q = p + 2
