@@ -569,7 +569,17 @@ class Hsm:
             raise errors.InvalidUri("a key needs a non-empty label")
         new_id = key_id if key_id is not None else os.urandom(16)
 
+        # Set once an attempt saw neither label nor id on the token: if that attempt
+        # then failed with a device error after C_GenerateKeyPair went through, the
+        # retry finds *our* pair and returns it instead of refusing with KeyExists.
+        checked_absent = False
+
         def run(session: Any) -> HsmPrivateKey:
+            nonlocal checked_absent
+            if checked_absent:
+                mine = _find_objects(session, self._template(label, new_id))
+                if len(mine) == 1:
+                    return self._wrap(session, mine[0])
             for what, template in (
                 (f"label {label!r}", {Attribute.LABEL: label}),
                 (f"id {new_id.hex()}", {Attribute.ID: new_id}),
@@ -579,6 +589,7 @@ class Hsm:
                         f"token {self._token_label!r} already holds an object with {what}; "
                         "choose another label/id or destroy the old key first"
                     )
+            checked_absent = True
             private_template: dict[Attribute, Any] = {
                 Attribute.TOKEN: True,
                 Attribute.PRIVATE: True,
@@ -614,6 +625,7 @@ class Hsm:
             else:
                 public_template[Attribute.PUBLIC_EXPONENT] = b"\x01\x00\x01"
                 session.generate_keypair(KeyType.RSA, spec.key_size, **common)
+            self._module.fire("generate-readback")
             priv = self._find_private(session, label, new_id)
             return self._wrap(session, priv)
 
@@ -625,14 +637,29 @@ class Hsm:
         """Destroy the private key and its public key (e.g. ceremony rollback)."""
         _require_selector(label, key_id)
 
+        # Set just before the private key is destroyed: a retry after a device error
+        # then finishes the public half instead of failing with KeyNotFound.
+        destroyed_id: bytes | None = None
+
         def run(session: Any) -> None:
+            nonlocal destroyed_id
+            if destroyed_id is not None and not _find_objects(
+                session, self._template(label, key_id)
+            ):
+                for pub in _find_objects(
+                    session, {Attribute.CLASS: ObjectClass.PUBLIC_KEY, Attribute.ID: destroyed_id}
+                ):
+                    pub.destroy()
+                return
             priv = self._find_private(session, label, key_id)
             real_label = str(priv[Attribute.LABEL])
             real_id = bytes(priv[Attribute.ID])
             pubs = _find_objects(
                 session, {Attribute.CLASS: ObjectClass.PUBLIC_KEY, Attribute.ID: real_id}
             )
+            destroyed_id = real_id
             priv.destroy()
+            self._module.fire("destroy-public")
             for pub in pubs:
                 pub.destroy()
             self._keys.pop(real_label, None)

@@ -231,3 +231,25 @@ def test_forked_child_reinitialises_and_signs(
     key.public_key().verify(signature, DATA, ec.ECDSA(hashes.SHA256()))
     assert engine_hsm.module.generation == before
     _sign_and_verify(key)  # the parent's session is untouched
+
+
+def test_generate_interrupted_after_keypair_returns_the_new_key(
+    fresh_token: SoftHsmToken, engine_hsm: Hsm, no_hook: None
+) -> None:
+    hsm = Hsm.open(fresh_token.uri)
+    engine_hsm.set_fault_hook(FailTimes("generate-readback", p11e.DeviceError, times=1))
+    key = hsm.generate_key("interrupted", KeySpec.EC_P256)
+    assert hsm.list_keys() == ["interrupted"]  # exactly one pair, not KeyExists
+    _sign_and_verify(key)
+
+
+def test_destroy_interrupted_after_private_finishes_the_public(
+    fresh_token: SoftHsmToken, engine_hsm: Hsm, no_hook: None
+) -> None:
+    hsm = Hsm.open(fresh_token.uri)
+    key = hsm.generate_key("doomed", KeySpec.EC_P256)
+    engine_hsm.set_fault_hook(FailTimes("destroy-public", p11e.SessionHandleInvalid, times=1))
+    hsm.destroy_key("doomed")
+    assert not hsm.has_key("doomed")
+    # The public half went too: a new pair may reuse the id.
+    hsm.generate_key("doomed", KeySpec.EC_P256, key_id=key.key_id)
