@@ -34,6 +34,7 @@ from issuer.server.roles import METHOD_ROLES, Access, RoleMapper, missing_method
 _LOG = logging.getLogger(__name__)
 
 __all__ = [
+    "BindError",
     "BuiltServer",
     "RoleTableError",
     "ServiceBinding",
@@ -42,6 +43,10 @@ __all__ = [
     "default_services",
     "serve",
 ]
+
+
+class BindError(OSError):
+    """The configured listen address could not be bound."""
 
 
 class RoleTableError(ValueError):
@@ -180,15 +185,19 @@ def build_server(
         reflection.SERVICE_NAME,
     )
     reflection.enable_server_reflection(names, server)
-    if plaintext:
-        _LOG.warning(
-            "dev_plaintext: serving WITHOUT TLS on %s (loopback only)", config.server.listen
-        )
-        port = server.add_insecure_port(config.server.listen)
-    else:
-        port = server.add_secure_port(config.server.listen, _credentials(config))
+    try:
+        if plaintext:
+            _LOG.warning("dev_plaintext: NO TLS on %s (loopback only)", config.server.listen)
+            port = server.add_insecure_port(config.server.listen)
+        else:
+            port = server.add_secure_port(config.server.listen, _credentials(config))
+    except RuntimeError:  # grpc's way of saying the bind failed
+        port = 0
     if port == 0:
-        raise OSError(f"cannot bind {config.server.listen}; is the address in use or not local?")
+        raise BindError(
+            f"cannot listen on {config.server.listen} ([server] listen): the port is in use "
+            "or the address is not on this host; choose another listen address"
+        )
     return BuiltServer(
         server=server, port=port, health=health, plaintext=plaintext, services=tuple(names)
     )

@@ -13,7 +13,14 @@ from grpc_reflection.v1alpha import reflection_pb2
 
 import issuer.api
 from issuer.config import Role, RoleRule, load_config
-from issuer.server.app import RoleTableError, ServiceBinding, build_server, default_services
+from issuer.server.app import (
+    BindError,
+    BuiltServer,
+    RoleTableError,
+    ServiceBinding,
+    build_server,
+    default_services,
+)
 from issuer.server.roles import (
     ANY_AUTHENTICATED,
     METHOD_ROLES,
@@ -87,3 +94,12 @@ def test_rules_combine_conditions_and_union_roles(test_pki: ClientPki) -> None:
     )
     assert mapper.roles_for(facts) == {Role.OPERATOR, Role.AUDITOR}
     assert RoleMapper(()).roles_for(facts) == frozenset()
+
+
+def test_a_second_server_on_the_same_port_is_refused(
+    tmp_path: Path, test_pki: ClientPki, mtls_server: BuiltServer
+) -> None:
+    path = write_config(tmp_path, test_pki)
+    path.write_text(path.read_text().replace("127.0.0.1:0", f"127.0.0.1:{mtls_server.port}"))
+    with pytest.raises(BindError, match=r"cannot listen on 127\.0\.0\.1"):
+        build_server(load_config(path), default_services(load_config(path)))
