@@ -27,7 +27,7 @@ from __future__ import annotations
 import hashlib
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from cryptography.hazmat.primitives import _serialization, hashes
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric import padding as _padding
 from cryptography.hazmat.primitives.asymmetric.utils import (
@@ -188,9 +188,9 @@ class HsmEcPrivateKey(_HsmKeyMixin, ec.EllipticCurvePrivateKey):
 
     def private_bytes(
         self,
-        encoding: _serialization.Encoding,
-        format: _serialization.PrivateFormat,
-        encryption_algorithm: _serialization.KeySerializationEncryption,
+        encoding: serialization.Encoding,
+        format: serialization.PrivateFormat,
+        encryption_algorithm: serialization.KeySerializationEncryption,
     ) -> bytes:
         _not_exportable("serialising the private key", self._label)
 
@@ -290,9 +290,9 @@ class HsmRsaPrivateKey(_HsmKeyMixin, rsa.RSAPrivateKey):
 
     def private_bytes(
         self,
-        encoding: _serialization.Encoding,
-        format: _serialization.PrivateFormat,
-        encryption_algorithm: _serialization.KeySerializationEncryption,
+        encoding: serialization.Encoding,
+        format: serialization.PrivateFormat,
+        encryption_algorithm: serialization.KeySerializationEncryption,
     ) -> bytes:
         _not_exportable("serialising the private key", self._label)
 
