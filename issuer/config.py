@@ -742,6 +742,45 @@ def _clean(doc: str | None) -> str:
     return " ".join((doc or "").split())
 
 
+EXAMPLE: Final = """\
+# /etc/zorgid/zorgid.toml
+data_dir = "/var/lib/zorgid"
+
+[server]
+listen = "0.0.0.0:8443"
+workers = 8
+
+[tls]
+cert = "tls/server.pem"
+key = "tls/server.key"
+client_ca = "tls/client-ca.pem"
+
+[[roles.rule]]
+role = "portal"
+san_uri = "urn:zorgid:role:portal"
+
+[[roles.rule]]
+role = "mobile"
+san_uri = "urn:zorgid:role:mobile"
+
+[[roles.rule]]
+role = "operator"
+subject_o = "ZORG-ID Beheer"
+subject_ou = "Operations"
+
+[hsm]
+token = "zorgid"
+pin_source = "file:/run/secrets/zorgid-pin"
+
+[hsm.keys]
+issuing_ca = "pkcs11:token=zorgid;object=issuing-ca-2026"
+
+[database]
+url = "postgresql+psycopg://zorgid@db.internal/zorgid"
+"""
+"""A complete production-style file (shown in docs/config.md; a test parses it)."""
+
+
 def _doc_markdown(docstring: str) -> list[str]:
     """A class docstring as Markdown: paragraphs joined, ``::`` blocks as TOML code."""
     lines = inspect.cleandoc(docstring).replace("``", "`").splitlines()
@@ -779,6 +818,12 @@ def render_markdown() -> str:
         "One TOML file, given to `zorgid serve --config FILE`; check it without starting",
         "with `zorgid config check FILE`. Unknown keys and wrong types are refused with",
         "the key's path. Relative paths are relative to the config file's folder.",
+        "",
+        "## Example",
+        "",
+        "```toml",
+        *EXAMPLE.rstrip("\n").splitlines(),
+        "```",
         "",
     ]
 

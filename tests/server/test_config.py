@@ -8,7 +8,15 @@ from pathlib import Path
 import pytest
 
 from issuer.cli import serve as serve_cli
-from issuer.config import ConfigError, PinSource, Role, load_config, parse_config, render_markdown
+from issuer.config import (
+    EXAMPLE,
+    ConfigError,
+    PinSource,
+    Role,
+    load_config,
+    parse_config,
+    render_markdown,
+)
 from tests.server.conftest import ClientPki, write_config
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -147,3 +155,11 @@ def test_docs_config_md_is_up_to_date() -> None:
     assert committed == render_markdown(), "regenerate: zorgid config doc > docs/config.md"
     for key in ("dev_plaintext", "client_ca", "pin_source", "san_uri", "max_message_bytes"):
         assert f"`{key}`" in committed
+
+
+def test_the_documented_example_is_a_valid_file() -> None:
+    config = parse_config(EXAMPLE, base=Path("/etc/zorgid"))
+    assert config.tls is not None and config.tls.key == Path("/etc/zorgid/tls/server.key")
+    assert len(config.roles.rule) == 3
+    assert config.hsm.keys.issuing_ca.startswith("pkcs11:")
+    assert config.database.url.startswith("postgresql+psycopg://")
