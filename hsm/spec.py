@@ -24,8 +24,10 @@ class KeySpec(enum.Enum):
     RSA_4096 = "rsa-4096"
 
     @classmethod
-    def parse(cls, text: str) -> KeySpec:
+    def parse(cls, text: str | KeySpec) -> KeySpec:
         """Parse ``"ec-p256"``, ``"EC_P384"``, ``"rsa-3072"``, ``"secp256r1"``, ..."""
+        if isinstance(text, KeySpec):
+            return text
         norm = text.strip().lower().replace("_", "-")
         aliases = {
             "secp256r1": "ec-p256",

@@ -179,5 +179,13 @@ def test_key_spec_parse() -> None:
     assert KeySpec.parse("EC_P384") is KeySpec.EC_P384
     assert KeySpec.parse("rsa-3072") is KeySpec.RSA_3072
     assert KeySpec.parse("secp384r1") is KeySpec.EC_P384
+    assert KeySpec.parse(KeySpec.RSA_4096) is KeySpec.RSA_4096
+    assert [str(spec) for spec in KeySpec] == [
+        "ec-p256",
+        "ec-p384",
+        "rsa-2048",
+        "rsa-3072",
+        "rsa-4096",
+    ]
     with pytest.raises(UnsupportedAlgorithm, match="rsa-1024"):
         KeySpec.parse("rsa-1024")
