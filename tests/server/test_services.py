@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import grpc
 import pytest
 from cryptography import x509
@@ -101,9 +103,9 @@ def test_ca_certificates_refused_without_a_role(channel_for: ChannelFactory) -> 
     assert "/zorgid.v1.CaService/GetCaCertificates" in refused.value.details()
 
 
-def test_ca_store_names_missing_files(tmp_path: pytest.TempPathFactory) -> None:
+def test_ca_store_names_missing_files(tmp_path: Path) -> None:
     with pytest.raises(ZorgIdError) as missing:
-        CaCertificateStore(tmp_path).load()  # type: ignore[arg-type]
+        CaCertificateStore(tmp_path).load()
     assert missing.value.code == "ZID-0101"
     assert "root.pem, issuing-ca.pem, ocsp-responder.pem" in missing.value.detail
 
