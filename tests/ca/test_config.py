@@ -16,6 +16,7 @@ from issuer.ca import (
     load_ceremony_config,
     parse_ceremony,
 )
+from issuer.cli import main as cli_main
 from tests.ca.conftest import EXAMPLE, VENV_BIN, example_doc, toml_text
 
 
@@ -157,7 +158,7 @@ def test_external_root_needs_only_the_mode(tmp_path: Path) -> None:
     assert config.key_labels() == ("issuing-ca", "ocsp-responder", "audit-checkpoint")
 
 
-def test_cli_check_exit_codes(tmp_path: Path) -> None:
+def test_cli_check_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     ok = subprocess.run(
         [str(VENV_BIN / "zorgid"), "ca", "check", "--config", str(EXAMPLE)],
         capture_output=True,
@@ -166,27 +167,19 @@ def test_cli_check_exit_codes(tmp_path: Path) -> None:
     )
     assert ok.returncode == 0, ok.stderr
     assert "valid ceremony file" in ok.stdout
+    # the rest in-process (same entry point, no interpreter start-up per case)
     doc = example_doc()
     doc["ocsp_responder"]["colour"] = "blue"
     bad_file = tmp_path / "bad.toml"
     bad_file.write_text(toml_text(doc))
-    bad = subprocess.run(
-        [str(VENV_BIN / "zorgid"), "ca", "check", "--config", str(bad_file)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert bad.returncode == 2
-    assert "ocsp_responder.colour: unknown key" in bad.stderr
+    assert cli_main(["ca", "check", "--config", str(bad_file)]) == 2
+    assert "ocsp_responder.colour: unknown key" in capsys.readouterr().err
     broken = tmp_path / "broken.toml"
     broken.write_text("data_dir = \n")
-    done = subprocess.run(
-        [str(VENV_BIN / "zorgid"), "ca", "init", "--config", str(broken)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert done.returncode == 2 and "not valid UTF-8 TOML" in done.stderr
+    assert cli_main(["ca", "init", "--config", str(broken)]) == 2
+    assert "not valid UTF-8 TOML" in capsys.readouterr().err
+    assert cli_main(["ca", "init", "--config", str(tmp_path / "absent.toml")]) == 2
+    assert "cannot read the file" in capsys.readouterr().err
 
 
 def test_default_dev_ceremony_takes_the_server_hsm_section(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -10,7 +11,8 @@ from cryptography.hazmat.primitives import serialization
 
 import issuer.ca.ceremony as ceremony_module
 from issuer.ca import CeremonyFailed, load_ca_material, renew_ocsp, run_ceremony
-from tests.ca.conftest import CeremonySetup, openssl_verify, pkilint_cert, pkilint_pair
+from issuer.cli import main as cli_main
+from tests.ca.conftest import VENV_BIN, CeremonySetup, openssl_verify, pkilint_cert, pkilint_pair
 
 
 def _spki(cert: object) -> bytes:
@@ -116,11 +118,7 @@ def test_failed_renewal_restores_files_and_removes_the_new_key(
     _check_valid(setup)
 
 
-def test_renew_cli_subprocess(setup: CeremonySetup) -> None:
-    import subprocess
-
-    from tests.ca.conftest import VENV_BIN
-
+def test_renew_cli_subprocess(setup: CeremonySetup, capsys: pytest.CaptureFixture[str]) -> None:
     init = subprocess.run(
         [str(VENV_BIN / "zorgid"), "ca", "init", "--config", str(setup.config_path)],
         capture_output=True,
@@ -146,11 +144,5 @@ def test_renew_cli_subprocess(setup: CeremonySetup) -> None:
     assert "OCSP responder renewed" in renew.stdout
     assert setup.token.pin not in init.stdout + init.stderr + renew.stdout + renew.stderr
     _check_valid(setup)
-    again = subprocess.run(
-        [str(VENV_BIN / "zorgid"), "ca", "init", "--config", str(setup.config_path)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert again.returncode == 1
-    assert "refusing to overwrite" in again.stderr
+    assert cli_main(["ca", "init", "--config", str(setup.config_path)]) == 1
+    assert "refusing to overwrite" in capsys.readouterr().err
