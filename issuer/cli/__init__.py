@@ -32,10 +32,20 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the process exit status."""
+    from issuer.errors import ZorgIdError
+
     parser = build_parser()
     args = parser.parse_args(argv)
     func = args.func
-    status: int = func(args)
+    try:
+        status: int = func(args)
+    except ZorgIdError as exc:
+        # A domain error already says what went wrong and what to do; a
+        # traceback would only bury that line.
+        print(f"zorgid {args.command}: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
     return status
 
 

@@ -1,0 +1,78 @@
+"""``zorgid dev``: the engine on its embedded default (what ``make run`` runs).
+
+``zorgid dev`` prepares ``./var`` on first start (token, ceremony, transport
+credentials, configuration, database) and serves; ``zorgid dev health``
+asks a running development engine for its health over mTLS, as a caller
+with one of the development role certificates.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from issuer.dev.pki import ROLES
+
+DEFAULT_ROOT = Path("var")
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from issuer.config import load_config
+    from issuer.dev.environment import how_to_call, prepare
+    from issuer.server.app import BuiltServer, serve
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    env = prepare(Path(args.data_dir), listen=args.listen)
+    config = load_config(env.config_file)
+
+    def ready(built: BuiltServer) -> None:
+        print(how_to_call(env, built.port), flush=True)
+
+    serve(config, ready=ready)
+    return 0
+
+
+def _health(args: argparse.Namespace) -> int:
+    import grpc
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    from issuer.config import load_config
+    from issuer.dev.pki import DevPki
+
+    root = Path(args.data_dir).resolve()
+    config = load_config(root / "zorgid.toml")
+    pki = DevPki(root=root / "tls")
+    credentials = grpc.ssl_channel_credentials(
+        root_certificates=pki.client_ca_cert.read_bytes(),
+        private_key=pki.client_key(args.role).read_bytes(),
+        certificate_chain=pki.client_cert(args.role).read_bytes(),
+    )
+    port = config.server.listen.rpartition(":")[2]
+    target = f"localhost:{port}"
+    with grpc.secure_channel(target, credentials) as channel:
+        stub = health_pb2_grpc.HealthStub(channel)
+        try:
+            reply = stub.Check(health_pb2.HealthCheckRequest(service=args.service), timeout=5)
+        except grpc.RpcError as exc:
+            print(f"{target}: {exc.code().name}: {exc.details()}", file=sys.stderr)
+            return 1
+    status = health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status)
+    print(f"{target} ({args.service or 'server'}): {status}")
+    return 0 if reply.status == health_pb2.HealthCheckResponse.SERVING else 1
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add ``zorgid dev`` and ``zorgid dev health``."""
+    dev = subparsers.add_parser(
+        "dev", help="run the engine on its embedded default (SoftHSM + SQLite under ./var)"
+    )
+    dev.add_argument("--data-dir", default=str(DEFAULT_ROOT), help="default: ./var")
+    dev.add_argument("--listen", default="127.0.0.1:50051", help="used on first start only")
+    dev.set_defaults(func=_serve)
+    sub = dev.add_subparsers(dest="dev_command", required=False, metavar="ACTION")
+    health = sub.add_parser("health", help="ask the running development engine for its health")
+    health.add_argument("--role", choices=ROLES, default="auditor")
+    health.add_argument("--service", default="", help="a service name; default: the server")
+    health.set_defaults(func=_health)

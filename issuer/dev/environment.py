@@ -1,0 +1,145 @@
+"""The embedded development environment behind ``make run`` (``zorgid dev``).
+
+A fresh clone must serve with one command and no operator: so the first
+start makes everything a real deployment has -- a token (SoftHSM), the key
+ceremony on it, transport credentials, a configuration file, a migrated
+database -- under one folder, and every later start reuses them. Each step
+only creates what is missing, so a start interrupted half-way is finished by
+the next one; the ceremony itself rolls back what it made when it fails.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from issuer.dev.pki import ROLE_URI_PREFIX, ROLES, DevPki, ensure_dev_pki
+from issuer.dev.softhsm import SOFTHSM_MODULE, SoftHsmDir
+
+DEV_SLOT_LABEL = "zorgid-dev"
+DEFAULT_LISTEN = "127.0.0.1:50051"
+
+
+@dataclass(frozen=True, kw_only=True)
+class DevEnvironment:
+    """Where the development environment lives."""
+
+    root: Path
+    softhsm: SoftHsmDir
+    pki: DevPki
+
+    @property
+    def config_file(self) -> Path:
+        return self.root / "zorgid.toml"
+
+    @property
+    def pin_file(self) -> Path:
+        return self.softhsm.root / f"{DEV_SLOT_LABEL}.pin"
+
+    @property
+    def ca_record(self) -> Path:
+        return self.root / "ca" / "ceremony.json"
+
+
+def _config_text(env: DevEnvironment, listen: str) -> str:
+    rules = "\n".join(
+        f'[[roles.rule]]\nrole = "{role}"\nsan_uri = "{ROLE_URI_PREFIX}{role}"\n' for role in ROLES
+    )
+    return f"""# Development configuration written by `zorgid dev` on first start.
+# Check it with: zorgid config check {env.config_file}
+data_dir = "."
+
+[server]
+listen = "{listen}"
+
+[tls]
+cert = "{env.pki.server_cert.relative_to(env.root)}"
+key = "{env.pki.server_key.relative_to(env.root)}"
+client_ca = "{env.pki.client_ca_cert.relative_to(env.root)}"
+
+{rules}
+[hsm]
+module = "{SOFTHSM_MODULE}"
+token = "{DEV_SLOT_LABEL}"
+pin_source = "file:{env.pin_file.relative_to(env.root)}"
+
+[hsm.keys]
+issuing_ca = "issuing-ca"
+ocsp_responder = "ocsp-responder"
+audit = "audit-checkpoint"
+"""
+
+
+def prepare(
+    root: Path, *, listen: str = DEFAULT_LISTEN, out: Callable[[str], None] = print
+) -> DevEnvironment:
+    """Create what is missing of the development environment under ``root``.
+
+    Returns the environment; ``out`` hears one line per step, so a person
+    watching ``make run`` sees what was made and what was reused.
+    """
+    from issuer.ca import default_dev_ceremony, open_ceremony_hsm, run_ceremony
+    from issuer.config import load_config
+    from issuer.store import create_engine_for, upgrade
+    from issuer.store.migrate import make_sqlite_folder
+
+    root = root.resolve()
+    root.mkdir(parents=True, exist_ok=True)
+    softhsm = SoftHsmDir.create(root / "softhsm") if not (root / "softhsm").exists() else None
+    softhsm = softhsm or SoftHsmDir(root / "softhsm")
+    softhsm.activate()
+    env = DevEnvironment(root=root, softhsm=softhsm, pki=DevPki(root=root / "tls"))
+
+    if softhsm.has_token(DEV_SLOT_LABEL):
+        out(f"token       {DEV_SLOT_LABEL!r} in {softhsm.tokens} (reused)")
+    else:
+        softhsm.init_token(DEV_SLOT_LABEL)
+        out(f"token       {DEV_SLOT_LABEL!r} initialised in {softhsm.tokens}")
+        out(f"            its PIN is in {env.pin_file} (mode 0600)")
+
+    _, made = ensure_dev_pki(env.pki.root)
+    out(f"tls         {env.pki.root} ({'made ' + str(len(made)) + ' files' if made else 'reused'})")
+
+    if not env.config_file.exists():
+        env.config_file.write_text(_config_text(env, listen))
+        out(f"config      {env.config_file} (written)")
+    else:
+        out(f"config      {env.config_file} (reused)")
+    config = load_config(env.config_file)
+
+    if env.ca_record.exists():
+        out(f"ceremony    {env.ca_record.parent} (reused)")
+    else:
+        out("ceremony    first start: creating the CA hierarchy on the token")
+        ceremony = default_dev_ceremony(config.data_dir, config.hsm)
+        hsm = open_ceremony_hsm(ceremony)
+        run_ceremony(ceremony, hsm, out=lambda line: out(f"            {line}"))
+
+    engine = create_engine_for(config.database.url)
+    try:
+        make_sqlite_folder(engine)
+        revision = upgrade(engine)
+    finally:
+        engine.dispose()
+    out(f"database    {config.database.url} (schema at revision {revision})")
+    return env
+
+
+def how_to_call(env: DevEnvironment, port: int) -> str:
+    """What a developer needs to call the running engine."""
+    pki = env.pki
+    return f"""
+ZORG-ID engine (development) serving gRPC over mutual TLS on 127.0.0.1:{port}
+  server certificate  {pki.server_cert}   (name: localhost)
+  client CA           {pki.client_ca_cert}
+  client certificates {pki.root / "clients"}/<role>.pem and .key, roles: {", ".join(ROLES)}
+  configuration       {env.config_file}
+  CA certificates     {env.root / "ca"}
+Call it, e.g. the health check as the auditor:
+  .venv/bin/zorgid dev health --role auditor
+or with openssl as a raw TLS client:
+  openssl s_client -connect 127.0.0.1:{port} -CAfile {pki.client_ca_cert} \\
+    -cert {pki.client_cert("auditor")} -key {pki.client_key("auditor")} -alpn h2
+Stop with Ctrl-C.
+"""
