@@ -1,0 +1,145 @@
+"""``make run`` is ``zorgid dev``: first start makes everything, later starts reuse it.
+
+The engine is started as a real process on a free loopback port; the test
+talks to it as a developer would (``zorgid dev health``) and as a raw TLS
+client would (``openssl s_client``).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ZORGID = str(Path(sys.executable).with_name("zorgid"))
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class Engine:
+    def __init__(self, root: Path, port: int) -> None:
+        self.root = root
+        self.port = port
+        self.log = root.parent / f"{root.name}-{time.monotonic_ns()}.log"
+        env = {k: v for k, v in os.environ.items() if k != "SOFTHSM2_CONF"}
+        self.proc = subprocess.Popen(
+            [ZORGID, "dev", "--data-dir", str(root), "--listen", f"127.0.0.1:{port}"],
+            stdout=self.log.open("w"),
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+
+    def wait_ready(self, timeout: float = 60) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            text = self.log.read_text()
+            if "Stop with Ctrl-C" in text:
+                return text
+            if self.proc.poll() is not None:
+                pytest.fail(f"zorgid dev exited with {self.proc.returncode}:\n{text}")
+            time.sleep(0.2)
+        pytest.fail(f"zorgid dev not ready in {timeout} s:\n{self.log.read_text()}")
+
+    def stop(self) -> int:
+        self.proc.send_signal(signal.SIGINT)
+        return self.proc.wait(timeout=30)
+
+
+@pytest.fixture
+def dev_root(tmp_path: Path) -> Iterator[Path]:
+    yield tmp_path / "var"
+
+
+def _health(root: Path, role: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [ZORGID, "dev", "--data-dir", str(root), "health", "--role", role],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+
+
+def test_first_start_creates_everything_and_serves(dev_root: Path) -> None:
+    engine = Engine(dev_root, _free_port())
+    try:
+        banner = engine.wait_ready()
+        assert "initialised" in banner and "Ceremony complete" in banner
+        for made in (
+            "ca/root.pem",
+            "ca/issuing-ca.pem",
+            "ca/ocsp-responder.pem",
+            "ca/audit-checkpoint.pub.pem",
+            "ca/ceremony.json",
+            "tls/client-ca.pem",
+            "tls/server.pem",
+            "tls/clients/portal.pem",
+            "zorgid.toml",
+            "zorgid.sqlite3",
+        ):
+            assert (dev_root / made).is_file(), made
+        pin = (dev_root / "softhsm" / "zorgid-dev.pin").read_text()
+        assert pin not in banner
+        assert oct((dev_root / "softhsm" / "zorgid-dev.pin").stat().st_mode & 0o777) == "0o600"
+
+        result = _health(dev_root, "auditor")
+        assert result.returncode == 0, result.stderr
+        assert "SERVING" in result.stdout and "NOT_SERVING" not in result.stdout
+
+        tls = dev_root / "tls"
+        handshake = subprocess.run(
+            [
+                "openssl",
+                "s_client",
+                "-connect",
+                f"127.0.0.1:{engine.port}",
+                "-CAfile",
+                str(tls / "client-ca.pem"),
+                "-verify_return_error",
+                "-cert",
+                str(tls / "clients/operator.pem"),
+                "-key",
+                str(tls / "clients/operator.key"),
+                "-alpn",
+                "h2",
+                "-brief",
+            ],
+            input="",
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        assert handshake.returncode == 0, handshake.stderr
+        assert "Verification: OK" in handshake.stderr
+    finally:
+        assert engine.stop() == 0
+
+
+def test_second_start_reuses_the_environment(dev_root: Path) -> None:
+    port = _free_port()
+    first = Engine(dev_root, port)
+    first.wait_ready()
+    assert first.stop() == 0
+    issuing = (dev_root / "ca" / "issuing-ca.pem").read_bytes()
+
+    second = Engine(dev_root, port)
+    try:
+        banner = second.wait_ready()
+        assert "Ceremony complete" not in banner
+        assert "(reused)" in banner
+        assert (dev_root / "ca" / "issuing-ca.pem").read_bytes() == issuing
+        result = _health(dev_root, "portal")
+        assert result.returncode == 0, result.stderr
+    finally:
+        assert second.stop() == 0
