@@ -73,10 +73,20 @@ def to_grpc_status(error: ZorgIdError) -> grpc.Status:
     return result
 
 
-def _aborted(context: grpc.ServicerContext) -> bool:
-    """True when the servicer itself called ``context.abort`` (grpc raises a bare Exception)."""
+def _aborted(exc: Exception, context: grpc.ServicerContext) -> bool:
+    """True when ``exc`` is grpc's own signal that the servicer called ``context.abort``.
+
+    grpc raises a bare ``Exception()`` after recording the status; anything
+    else (even with a code set by ``set_code``) is a failure whose text grpc
+    would otherwise send as "Exception calling application: ...".
+    """
     code = getattr(context, "code", None)
-    return code is not None and code() not in (None, grpc.StatusCode.OK)
+    return (
+        type(exc) is Exception
+        and not exc.args
+        and code is not None
+        and code() not in (None, grpc.StatusCode.OK)
+    )
 
 
 class GuardInterceptor(grpc.ServerInterceptor):  # type: ignore[type-arg]
@@ -153,7 +163,7 @@ class GuardInterceptor(grpc.ServerInterceptor):  # type: ignore[type-arg]
         if isinstance(exc, ZorgIdError):
             _LOG.info("%s failed: %s", method, exc.message)
             context.abort_with_status(to_grpc_status(exc))
-        if _aborted(context):
+        if _aborted(exc, context):
             raise exc
         _LOG.error("%s failed with an internal error", method, exc_info=exc)
         context.abort_with_status(

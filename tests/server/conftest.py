@@ -38,6 +38,8 @@ TEST_TABLE: dict[str, Access] = {
     method("Fail"): ALL_ROLES,
     method("Crash"): ALL_ROLES,
     method("WhoAmI"): ALL_ROLES,
+    method("Abort"): ALL_ROLES,
+    method("SetCodeCrash"): ALL_ROLES,
     # method("Unlisted") is deliberately absent.
 }
 
@@ -128,6 +130,13 @@ def _probe_handlers() -> grpc.GenericRpcHandler:
         caller = current_caller()
         return f"{caller.identity}|{','.join(sorted(caller.roles))}".encode()
 
+    def abort(request: bytes, context: grpc.ServicerContext) -> bytes:
+        context.abort(grpc.StatusCode.NOT_FOUND, "no such thing")
+
+    def set_code_crash(request: bytes, context: grpc.ServicerContext) -> bytes:
+        context.set_code(grpc.StatusCode.NOT_FOUND)
+        raise ValueError("token abc123 is secret")
+
     def crash(request: bytes, context: grpc.ServicerContext) -> bytes:
         raise RuntimeError("database password is hunter2")
 
@@ -137,11 +146,21 @@ def _probe_handlers() -> grpc.GenericRpcHandler:
     handlers["Fail"] = grpc.unary_unary_rpc_method_handler(fail)
     handlers["Crash"] = grpc.unary_unary_rpc_method_handler(crash)
     handlers["WhoAmI"] = grpc.unary_unary_rpc_method_handler(whoami)
+    handlers["Abort"] = grpc.unary_unary_rpc_method_handler(abort)
+    handlers["SetCodeCrash"] = grpc.unary_unary_rpc_method_handler(set_code_crash)
     return grpc.method_handlers_generic_handler(PROBE, handlers)
 
 
 def probe_binding() -> ServiceBinding:
-    listed = [*ROLE_METHODS.values(), "PortalStream", "Fail", "Crash", "WhoAmI"]
+    listed = [
+        *ROLE_METHODS.values(),
+        "PortalStream",
+        "Fail",
+        "Crash",
+        "WhoAmI",
+        "Abort",
+        "SetCodeCrash",
+    ]
     return ServiceBinding(
         name=PROBE,
         # "Unlisted" is served but, like a forgotten RPC, absent from the table.

@@ -168,3 +168,20 @@ def test_open_health_watches_do_not_use_up_the_worker_threads(
     finally:
         for w in watches:
             w.cancel()
+
+
+def test_servicer_abort_passes_through(channel_for: ChannelFactory) -> None:
+    with pytest.raises(grpc.RpcError) as failed:
+        channel_for("portal").unary_unary(method("Abort"))(b"", timeout=10)
+    assert failed.value.code() == grpc.StatusCode.NOT_FOUND
+    assert failed.value.details() == "no such thing"
+
+
+def test_exception_after_set_code_is_still_internal_and_silent(
+    channel_for: ChannelFactory,
+) -> None:
+    with pytest.raises(grpc.RpcError) as failed:
+        channel_for("portal").unary_unary(method("SetCodeCrash"))(b"", timeout=10)
+    assert failed.value.code() == grpc.StatusCode.INTERNAL
+    assert "abc123" not in failed.value.details()
+    assert "ValueError" not in failed.value.details()
