@@ -142,6 +142,9 @@ class SqliteUziStore:
             conn = sqlite3.connect(self._path, timeout=30, isolation_level=None)
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA busy_timeout=30000")
+            # WAL + NORMAL: a commit survives a process crash; only a power loss can
+            # lose the last commits (SQLite docs, "WAL mode" / "synchronous").
+            conn.execute("PRAGMA synchronous=NORMAL")
             self._local.conn = conn
         return conn
 
@@ -157,11 +160,13 @@ class SqliteUziStore:
             "UPDATE uzi_challenge SET used_at = ? WHERE id = ? AND used_at IS NULL",
             (_ts(at), challenge_id),
         )
-        if cur.rowcount != 1:
+        if cur.rowcount != 1:  # unknown, or another caller consumed it first
             return None
         row = conn.execute(
             "SELECT nonce, expires_at, portal FROM uzi_challenge WHERE id = ?", (challenge_id,)
         ).fetchone()
+        if row is None:
+            return None
         return ChallengeRecord(
             challenge_id=challenge_id, nonce=row[0], expires_at=_from_ts(row[1]), portal=row[2]
         )

@@ -115,24 +115,33 @@ class ValidatedChain:
     """A validated path, leaf first, anchor last."""
 
     path: tuple[x509.Certificate, ...] = field(repr=False)
+    subjects: tuple[str, ...]
+    """RFC 4514 subjects, leaf first."""
     crl_sha256: tuple[str, ...]
     from_cache: bool
 
-    @property
-    def subjects(self) -> list[str]:
-        return [c.subject.rfc4514_string() for c in self.path]
+
+@dataclass(frozen=True)
+class _Request:
+    leaf: x509.Certificate
+    leaf_der: bytes
+    anchor_ders: tuple[bytes, ...]
+    inter_ders: tuple[bytes, ...]
+    revocation: RevocationMode
+    key_usage: frozenset[str]
+    extended_key_usage: frozenset[str] | None
+    pkix: PkixParams | None
+    static: tuple[CrlEntry, ...]
+    key: bytes
 
 
 @dataclass(frozen=True)
 class _CacheEntry:
-    path_der: tuple[bytes, ...]
+    path: tuple[x509.Certificate, ...]
+    subjects: tuple[str, ...]
     not_before: datetime
     not_after: datetime
     crl_requirements: tuple[tuple[str, bytes, str], ...]  # (url, issuer DER, sha256)
-
-
-def _der(cert: x509.Certificate) -> bytes:
-    return cert.public_bytes(Encoding.DER)
 
 
 def _crl_urls(cert: asn1_x509.Certificate) -> list[str]:
@@ -186,6 +195,22 @@ class ChainValidator:
         self._cache: OrderedDict[bytes, _CacheEntry] = OrderedDict()
         self._lock = threading.Lock()
         self._asn1: dict[bytes, asn1_x509.Certificate] = {}
+        self._ders: dict[int, tuple[x509.Certificate, bytes]] = {}
+
+    def _der(self, cert: x509.Certificate) -> bytes:
+        """DER of a certificate, remembered for long-lived objects such as trust sets.
+
+        ``public_bytes`` re-serialises on every call (about 30 us); keyed by
+        ``id`` with the object kept alive, so an id is never reused while cached.
+        """
+        known = self._ders.get(id(cert))
+        if known is not None and known[0] is cert:
+            return known[1]
+        der = cert.public_bytes(Encoding.DER)
+        if len(self._ders) >= 4096:
+            self._ders.clear()
+        self._ders[id(cert)] = (cert, der)
+        return der
 
     def _to_asn1(self, der: bytes) -> asn1_x509.Certificate:
         cert = self._asn1.get(der)
@@ -208,18 +233,13 @@ class ChainValidator:
         pkix: PkixParams | None = None,
     ) -> ValidatedChain:
         """Validate ``leaf`` at ``at``; raise :class:`UziError` with the refusal's code."""
-        return _run(
-            self.avalidate(
-                leaf,
-                anchors=anchors,
-                intermediates=intermediates,
-                at=at,
-                revocation=revocation,
-                key_usage=key_usage,
-                extended_key_usage=extended_key_usage,
-                pkix=pkix,
-            )
+        request = self._request(
+            leaf, anchors, intermediates, revocation, key_usage, extended_key_usage, pkix
         )
+        hit = self._cached(request.key, at)
+        if hit is not None:
+            return hit
+        return _run(self._validate_uncached(request, at))
 
     def _cache_key(
         self,
@@ -260,7 +280,8 @@ class ChainValidator:
             if self.crls.fingerprint_for(url, issuer_der, at) != sha:
                 return None
         return ValidatedChain(
-            path=tuple(x509.load_der_x509_certificate(d) for d in entry.path_der),
+            path=entry.path,
+            subjects=entry.subjects,
             crl_sha256=tuple(sha for _, _, sha in entry.crl_requirements),
             from_cache=True,
         )
@@ -285,9 +306,27 @@ class ChainValidator:
         pkix: PkixParams | None = None,
     ) -> ValidatedChain:
         """Async form of :meth:`validate` (for callers already inside an event loop)."""
-        leaf_der = _der(leaf)
-        anchor_ders = [_der(c) for c in anchors]
-        inter_ders = [_der(c) for c in intermediates]
+        request = self._request(
+            leaf, anchors, intermediates, revocation, key_usage, extended_key_usage, pkix
+        )
+        hit = self._cached(request.key, at)
+        if hit is not None:
+            return hit
+        return await self._validate_uncached(request, at)
+
+    def _request(
+        self,
+        leaf: x509.Certificate,
+        anchors: Sequence[x509.Certificate],
+        intermediates: Sequence[x509.Certificate],
+        revocation: RevocationMode,
+        key_usage: frozenset[str],
+        extended_key_usage: frozenset[str] | None,
+        pkix: PkixParams | None,
+    ) -> _Request:
+        leaf_der = self._der(leaf)
+        anchor_ders = tuple(self._der(c) for c in anchors)
+        inter_ders = tuple(self._der(c) for c in intermediates)
         static = self.crls.static
         key = self._cache_key(
             leaf_der,
@@ -299,10 +338,25 @@ class ChainValidator:
             pkix,
             static,
         )
-        hit = self._cached(key, at)
-        if hit is not None:
-            return hit
+        return _Request(
+            leaf,
+            leaf_der,
+            anchor_ders,
+            inter_ders,
+            revocation,
+            key_usage,
+            extended_key_usage,
+            pkix,
+            static,
+            key,
+        )
 
+    async def _validate_uncached(self, request: _Request, at: datetime) -> ValidatedChain:
+        leaf, leaf_der = request.leaf, request.leaf_der
+        anchor_ders, inter_ders = request.anchor_ders, request.inter_ders
+        revocation, key_usage = request.revocation, request.key_usage
+        extended_key_usage, pkix = request.extended_key_usage, request.pkix
+        static, key = request.static, request.key
         leaf_asn1 = self._to_asn1(leaf_der)
         roots = [self._to_asn1(d) for d in anchor_ders]
         others = [self._to_asn1(d) for d in inter_ders]
@@ -392,6 +446,7 @@ class ChainValidator:
 
         path_der = tuple(c.dump() for c in reversed(list(vpath.iter_certs(include_root=True))))
         chain = tuple(x509.load_der_x509_certificate(d) for d in path_der)
+        subjects = tuple(c.subject.rfc4514_string() for c in chain)
         if not missing:
             lo = max(c.not_valid_before_utc for c in chain)
             hi = min(c.not_valid_after_utc for c in chain)
@@ -399,9 +454,12 @@ class ChainValidator:
                 lo = max(lo, entry.this_update)
                 if entry.next_update is not None:
                     hi = min(hi, entry.next_update)
-            self._store(key, _CacheEntry(path_der, lo, hi, tuple(requirements)))
+            self._store(key, _CacheEntry(chain, subjects, lo, hi, tuple(requirements)))
         return ValidatedChain(
-            path=chain, crl_sha256=tuple(r[2] for r in requirements), from_cache=False
+            path=chain,
+            subjects=subjects,
+            crl_sha256=tuple(r[2] for r in requirements),
+            from_cache=False,
         )
 
 

@@ -27,8 +27,11 @@ kind or type leaves the challenge usable for the right certificate.
 from __future__ import annotations
 
 import enum
+import functools
 import hashlib
 import secrets
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -56,6 +59,7 @@ from issuer.uzi.validate import ChainValidator, RevocationMode, ValidatedChain
 Clock = Callable[[], datetime]
 NONCE_BYTES = 32
 """256 bits: a guess succeeds with probability 2**-256 per try."""
+PARSED_CARDS_KEPT = 4096
 PROOF_CARD_TYPES = frozenset({CardType.ZORGVERLENER, CardType.MEDEWERKER_OP_NAAM})
 """Only personal cards prove a person; policy may narrow this, never widen it."""
 
@@ -187,10 +191,15 @@ def check_policy(card: UziCard, trust: TrustSet) -> None:
         )
 
 
+@functools.lru_cache(maxsize=256)
+def _ca_card_type(ca: x509.Certificate) -> CardType | None:
+    return issuing_ca_card_type(ca.subject)
+
+
 def check_issuer(card: UziCard, chain: ValidatedChain, trust: TrustSet) -> None:
     """The SAN's card type and CA OID must agree with the CA that actually issued it."""
     issuer_cert = chain.path[1] if len(chain.path) > 1 else chain.path[0]
-    ca_type = issuing_ca_card_type(issuer_cert.subject)
+    ca_type = _ca_card_type(issuer_cert)
     oid_type = trust.ca_oids.get(card.ca_oid)
     got = card.identity.card_type
     if ca_type != got or oid_type != got:
@@ -248,6 +257,21 @@ class UziVerifier:
         self.validator = validator if validator is not None else ChainValidator()
         self.clock = clock
         self.trust = load_trust_set(policy.trust_set)
+        self._parsed: OrderedDict[bytes, UziCard] = OrderedDict()
+        self._parsed_lock = threading.Lock()
+
+    def read_card(self, data: bytes) -> UziCard:
+        """:func:`parse_card` of the input, memoised: it is a pure function of the bytes."""
+        with self._parsed_lock:
+            card = self._parsed.get(data)
+        if card is not None:
+            return card
+        card = parse_card(load_certificate(data))
+        with self._parsed_lock:
+            self._parsed[data] = card
+            if len(self._parsed) > PARSED_CARDS_KEPT:
+                self._parsed.popitem(last=False)
+        return card
 
     def create_challenge(self, *, portal: str) -> Challenge:
         """A fresh single-use challenge for ``portal`` (the verified mTLS caller)."""
@@ -336,9 +360,9 @@ class UziVerifier:
         """
         at = self.clock()
         _check_size(chain, self.policy)
-        leaf = load_certificate(chain[0])
+        card = self.read_card(chain[0])
+        leaf = card.certificate
         intermediates = [load_certificate(c) for c in chain[1:]]
-        card = parse_card(leaf)
         self.check_card(card)
         record = self._consume(challenge_id, portal, at)
         verify_challenge_signature(

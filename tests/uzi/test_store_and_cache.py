@@ -1,0 +1,92 @@
+"""The SQLite challenge store under concurrency, and the soundness of the path cache."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives.serialization import Encoding
+
+from issuer.uzi import errors
+from issuer.uzi.card import load_certificates
+from issuer.uzi.crl import CrlCache
+from issuer.uzi.errors import UziError
+from issuer.uzi.store import ChallengeRecord, ChallengeState, SqliteUziStore
+from issuer.uzi.trust import load_trust_set
+from issuer.uzi.validate import ChainValidator, RevocationMode
+from tests.uzi.conftest import NOW, World
+
+
+def test_concurrent_consume_has_exactly_one_winner(tmp_path: Path) -> None:
+    path = tmp_path / "uzi.sqlite"
+    SqliteUziStore(path).create_challenge(
+        ChallengeRecord(
+            challenge_id="c1", nonce=b"n" * 32, expires_at=NOW + timedelta(minutes=5), portal="p"
+        )
+    )
+    stores = [SqliteUziStore(path) for _ in range(8)]  # separate connections
+    winners: list[object] = []
+    barrier = threading.Barrier(len(stores))
+
+    def consume(store: SqliteUziStore) -> None:
+        barrier.wait()
+        got = store.consume_challenge("c1", NOW)
+        if got is not None:
+            winners.append(got)
+
+    threads = [threading.Thread(target=consume, args=(s,)) for s in stores]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(winners) == 1
+    assert stores[0].challenge_state("c1") is ChallengeState.USED
+    assert stores[0].challenge_state("nope") is ChallengeState.UNKNOWN
+
+
+def test_store_refuses_naive_datetimes(tmp_path: Path) -> None:
+    store = SqliteUziStore(tmp_path / "uzi.sqlite")
+    with pytest.raises(ValueError, match="naive"):
+        store.consume_challenge("c1", NOW.replace(tzinfo=None))
+
+
+def _validate(validator: ChainValidator, uzi: World, data: bytes, at: object) -> object:
+    certs = load_certificates(data)
+    trust = load_trust_set(str(uzi.trust_dir))
+    return validator.validate(
+        certs[0],
+        anchors=trust.anchors,
+        intermediates=[*certs[1:], *trust.intermediates],
+        at=at,  # type: ignore[arg-type]
+        revocation=RevocationMode.HARD,
+        key_usage=frozenset({"digital_signature"}),
+    )
+
+
+def test_path_cache_is_used_and_bounded_by_time_and_crls(uzi: World, tmp_path: Path) -> None:
+    validator = ChainValidator(crls=CrlCache())
+    card = uzi.world.issue_card("N")
+    pem = b"".join(c.public_bytes(Encoding.PEM) for c in (card.auth, *card.chain))
+    first = _validate(validator, uzi, pem, NOW)
+    again = _validate(validator, uzi, pem, NOW + timedelta(minutes=1))
+    assert first.from_cache is False and again.from_cache is True  # type: ignore[attr-defined]
+    # A CRL loaded from a file that revokes the card changes the CRLs in force: no reuse.
+    uzi.world.revoke(card.auth)
+    crl_file = tmp_path / "n.crl"
+    crl_file.write_bytes(uzi.world.crl(uzi.world.cas["N"]))
+    validator.crls.load_file(crl_file)
+    with pytest.raises(UziError) as info:
+        _validate(validator, uzi, pem, NOW + timedelta(minutes=2))
+    assert info.value.code == errors.REVOKED
+
+
+def test_path_cache_is_not_used_after_the_card_expires(uzi: World) -> None:
+    validator = ChainValidator(crls=CrlCache())
+    card = uzi.world.issue_card("Z", not_after=NOW + timedelta(hours=1))
+    pem = b"".join(c.public_bytes(Encoding.PEM) for c in (card.auth, *card.chain))
+    _validate(validator, uzi, pem, NOW)
+    with pytest.raises(UziError) as info:
+        _validate(validator, uzi, pem, NOW + timedelta(hours=1, seconds=5))
+    assert info.value.code == errors.EXPIRED
