@@ -34,11 +34,14 @@ def event(n: int, actor: str = "operator-1") -> AuditEvent:
     )
 
 
-def append_many(engine: sa.Engine, log: AuditLog, count: int, actor: str = "operator-1") -> None:
-    """Append *count* events, one transaction each, as the engine's request handlers do."""
-    for n in range(count):
+def append_many(
+    engine: sa.Engine, log: AuditLog, count: int, actor: str = "operator-1", *, batch: int = 1
+) -> None:
+    """Append *count* events, *batch* per transaction (1: as request handlers do)."""
+    for start in range(0, count, batch):
         with engine.begin() as conn:
-            log.append(conn, event(n, actor))
+            for n in range(start, min(start + batch, count)):
+                log.append(conn, event(n, actor))
 
 
 def worker_append(

@@ -31,12 +31,12 @@ def key_file(migrated: sa.Engine, tmp_path: Path) -> Path:
 
 
 def test_verify_ok_and_broken(
-    database: Database,
+    migrated_db: Database,
     migrated: sa.Engine,
     key_file: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    args = ["audit", "verify", "--database", database.cli_url, "--public-key", str(key_file)]
+    args = ["audit", "verify", "--database", migrated_db.cli_url, "--public-key", str(key_file)]
     assert main(args) == 0
     assert "audit chain OK: 25 events, 2 signed checkpoints" in capsys.readouterr().out
     with migrated.begin() as conn:
@@ -51,7 +51,7 @@ def test_verify_ok_and_broken(
 
 
 def test_verify_with_config_uses_the_ceremony_public_key(
-    database: Database, migrated: sa.Engine, key_file: Path, tmp_path: Path
+    migrated_db: Database, migrated: sa.Engine, key_file: Path, tmp_path: Path
 ) -> None:
     ca_dir = tmp_path / "data" / "ca"
     ca_dir.mkdir(parents=True)
@@ -60,17 +60,17 @@ def test_verify_with_config_uses_the_ceremony_public_key(
     config.write_text(
         'data_dir = "data"\n[server]\ndev_plaintext = true\n'
         '[hsm]\ntoken = "t"\npin_source = "file:pin"\n'
-        f'[database]\nurl = "{database.cli_url}"\n'
+        f'[database]\nurl = "{migrated_db.cli_url}"\n'
     )
     assert main(["audit", "verify", "--config", str(config)]) == 0
     assert main(["audit", "verify", "--config", str(config), "--known-head", "30"]) == 1
 
 
 def test_unusable_key_exits_2(
-    database: Database, migrated: sa.Engine, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    migrated_db: Database, migrated: sa.Engine, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     missing = tmp_path / "nope.pem"
-    args = ["audit", "verify", "--database", database.cli_url, "--public-key", str(missing)]
+    args = ["audit", "verify", "--database", migrated_db.cli_url, "--public-key", str(missing)]
     assert main(args) == 2
     assert "cannot read the audit public key" in capsys.readouterr().err
     garbage = tmp_path / "garbage.pem"

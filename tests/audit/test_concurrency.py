@@ -49,7 +49,7 @@ def test_threads_appending_at_once(migrated: sa.Engine) -> None:
     assert set(_actors(migrated).values()) == {per_thread}
 
 
-def test_two_processes_appending_at_once(migrated: sa.Engine, database: Database) -> None:
+def test_two_processes_appending_at_once(migrated: sa.Engine, migrated_db: Database) -> None:
     key = ec.generate_private_key(ec.SECP256R1())
     key_pem = key.private_bytes(
         serialization.Encoding.PEM,
@@ -62,7 +62,14 @@ def test_two_processes_appending_at_once(migrated: sa.Engine, database: Database
     procs = [
         ctx.Process(
             target=workers.run,
-            args=(database.url, database.pg_schema, key_pem, per_process, f"proc-{i}", barrier),
+            args=(
+                migrated_db.url,
+                migrated_db.pg_schema,
+                key_pem,
+                per_process,
+                f"proc-{i}",
+                barrier,
+            ),
         )
         for i in range(2)
     ]

@@ -33,7 +33,7 @@ class Chain:
 def chain(migrated: sa.Engine) -> Chain:
     key = ec.generate_private_key(ec.SECP256R1())
     log = AuditLog(signer=key, checkpoint_every=EVERY, clock=StepClock())
-    append_many(migrated, log, EVENTS)
+    append_many(migrated, log, EVENTS, batch=20)
     made = Chain(migrated, key, log)
     assert made.verify() == (None, "")
     return made

@@ -1,7 +1,11 @@
-"""Every storage and audit test runs on SQLite AND PostgreSQL (a fresh schema per test).
+"""Every storage and audit test runs on SQLite AND PostgreSQL.
 
-PostgreSQL tests get their own schema ``zid_<random>`` (search_path set through
-the connection options), dropped at the end, so runs never see each other.
+PostgreSQL gets fresh schemas ``zid_<random>`` (search_path set through the
+connection options), dropped at the end, so runs never see each other:
+
+- ``database`` / ``engine``: an empty database per test (migration tests);
+- ``migrated_db`` / ``migrated``: one migrated database per run and back end,
+  emptied before each test (migrating costs ~0.3 s a time on PostgreSQL).
 """
 
 from __future__ import annotations
@@ -16,7 +20,9 @@ from urllib.parse import quote
 import pytest
 import sqlalchemy as sa
 
+from issuer.audit import GENESIS_HASH
 from issuer.store import create_engine_for, upgrade
+from issuer.store.schema import audit_head, metadata
 
 PG_URL = os.environ.get("ZORGID_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
@@ -70,8 +76,25 @@ def engine(database: Database) -> Iterator[sa.Engine]:
     made.dispose()
 
 
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def migrated_db(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Database]:
+    """This run's migrated database on each back end."""
+    for made in _fresh(request.param, tmp_path_factory.mktemp("db")):
+        engine = made.engine()
+        upgrade(engine)
+        engine.dispose()
+        yield made
+
+
 @pytest.fixture
-def migrated(engine: sa.Engine) -> sa.Engine:
-    """An engine on a database migrated to head."""
-    upgrade(engine)
-    return engine
+def migrated(migrated_db: Database) -> Iterator[sa.Engine]:
+    """An engine on the migrated database, emptied (audit head back at genesis) first."""
+    made = migrated_db.engine()
+    with made.begin() as conn:
+        for table in reversed(metadata.sorted_tables):
+            conn.execute(table.delete())
+        conn.execute(audit_head.insert().values(id=1, seq=0, hash=GENESIS_HASH))
+    yield made
+    made.dispose()

@@ -50,7 +50,9 @@ def test_check_schema_refuses_an_empty_database(engine: sa.Engine) -> None:
     assert head_revision() in message
 
 
-def test_check_schema_refuses_an_older_schema(migrated: sa.Engine) -> None:
+def test_check_schema_refuses_an_older_schema(engine: sa.Engine) -> None:
+    migrated = engine
+    upgrade(migrated)
     cfg = alembic_config()
     with migrated.begin() as conn:
         cfg.attributes["connection"] = conn
@@ -61,7 +63,9 @@ def test_check_schema_refuses_an_older_schema(migrated: sa.Engine) -> None:
     check_schema(migrated)
 
 
-def test_check_schema_refuses_an_unknown_newer_revision(migrated: sa.Engine) -> None:
+def test_check_schema_refuses_an_unknown_newer_revision(engine: sa.Engine) -> None:
+    migrated = engine
+    upgrade(migrated)
     with migrated.begin() as conn:
         conn.execute(sa.text("UPDATE alembic_version SET version_num = 'ffff_from_the_future'"))
     with pytest.raises(SchemaOutOfDateError) as info:
@@ -70,14 +74,14 @@ def test_check_schema_refuses_an_unknown_newer_revision(migrated: sa.Engine) -> 
     assert info.value.expected == head_revision()
 
 
-def test_backend_settings(migrated: sa.Engine, database: Database) -> None:
+def test_backend_settings(migrated: sa.Engine, migrated_db: Database) -> None:
     """SQLite: foreign keys, WAL, busy timeout. PostgreSQL: the per-run schema is used."""
-    if database.pg_schema is not None:
+    if migrated_db.pg_schema is not None:
         with migrated.connect() as conn:
-            assert conn.exec_driver_sql("SHOW search_path").scalar() == database.pg_schema
+            assert conn.exec_driver_sql("SHOW search_path").scalar() == migrated_db.pg_schema
             tables = conn.execute(
                 sa.text("SELECT count(*) FROM pg_tables WHERE schemaname = :s"),
-                {"s": database.pg_schema},
+                {"s": migrated_db.pg_schema},
             ).scalar()
         assert tables == len(metadata.tables) + 1  # + alembic_version
         return
