@@ -436,6 +436,12 @@ def _uzi(t: _Table) -> UziPolicy:
                 t._key(f"roles[{i}]"), repr(role), "'NN.NNN', 'NN.*' or '*' (any role)"
             )
     trust_set = t.string("trust_set")
+    if trust_set not in ("prod", "acc") and "/" not in trust_set:
+        raise PolicyError(
+            t._key("trust_set"),
+            repr(trust_set),
+            "'prod', 'acc' or a folder path containing '/' (e.g. ./trust/uzi/custom)",
+        )
     uzi = UziPolicy(
         card_types=card_types,  # type: ignore[arg-type]
         roles=roles,

@@ -212,6 +212,7 @@ def test_out_of_bounds_values_are_refused(old: str, new: str, path: str) -> None
         ('card_types = ["Z", "N"]', 'card_types = ["Z", "Z"]', "uzi.card_types"),
         ('roles = ["*"]', 'roles = ["01"]', "uzi.roles[0]"),
         ('revocation_mode = "soft"', 'revocation_mode = "maybe"', "uzi.revocation_mode"),
+        ('trust_set = "acc"', 'trust_set = "production"', "uzi.trust_set"),
         ('allowed = ["ec-p256", "ec-p384"]', 'allowed = ["ed25519"]', "keys.allowed[0]"),
         ('allowed = ["ec-p256", "ec-p384"]', "allowed = []", "keys.allowed"),
         ('ca_oid = "1.3.6.1.4.1.32473.528.1.1"', 'ca_oid = "not-an-oid"', "profile.ca_oid"),
@@ -267,6 +268,12 @@ def test_invalid_toml_is_refused() -> None:
 
 def test_integer_version_is_recorded_as_text() -> None:
     assert load_policy(_with('version = "dev-1"', "version = 7")).version == "7"
+
+
+def test_trust_set_may_be_a_folder() -> None:
+    assert load_policy(
+        _with('trust_set = "acc"', 'trust_set = "/etc/zorgid/uzi"')
+    ).uzi.trust_set == ("/etc/zorgid/uzi")
 
 
 def test_role_patterns() -> None:

@@ -9,7 +9,7 @@ import itertools
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from hsm import Hsm, KeySpec
 from issuer.lint import (
@@ -18,6 +18,7 @@ from issuer.lint import (
     at_or_above,
     check_same_tbs,
     fast_lint,
+    lint_key_for,
     lint_profile,
     lint_sign,
     pkilint_cert,
@@ -98,6 +99,29 @@ def test_p384_issuing_ca_profile_lints_clean(policy: Policy) -> None:
     text = DEFAULT_POLICY_PATH.read_text(encoding="utf-8")
     sha384 = load_policy(text.replace('signature_hash = "sha256"', 'signature_hash = "sha384"'))
     assert lint_profile(sha384, ca, NOW) == []
+
+
+def test_rsa_issuing_ca_uses_an_rsa_lint_key(policy: Policy) -> None:
+    now = dt.datetime.now(dt.UTC)
+    ca_key = rsa.generate_private_key(65537, 2048)
+    name = x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, "RSA Test CA")])
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(ca_key.public_key())
+        .serial_number(1)
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=900))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )
+    assert isinstance(lint_key_for(ca.public_key()), rsa.RSAPrivateKey)
+    assert lint_key_for(ca.public_key()) is lint_key_for(ca.public_key())
+    assert lint_profile(policy, ca, now) == []
+    phone = ec.generate_private_key(ec.SECP256R1()).public_key()
+    builder = build_tbs(attributes(), phone, draw_serial(), policy, ca, now)
+    check_same_tbs(lint_sign(builder, policy, ca), builder.sign(ca_key, hashes.SHA256()))
 
 
 @pytest.fixture(scope="module")
