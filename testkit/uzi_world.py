@@ -26,7 +26,7 @@ from pathlib import Path
 from asn1crypto import core as asn1_core
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
@@ -84,7 +84,7 @@ class TestCard:
     auth: x509.Certificate
     signature: x509.Certificate
     encryption: x509.Certificate
-    auth_key: rsa.RSAPrivateKey = field(repr=False)
+    auth_key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey = field(repr=False)
     chain: tuple[x509.Certificate, ...]
     """Intermediates as the desktop app sends them: issuing CA, level-2 CA."""
 
@@ -167,7 +167,7 @@ class UziWorld:
                 f"issuing-{card_type.lower()}.crl",
             )
         self._shared_key = _key()
-        self.broken_keys: dict[str, rsa.RSAPrivateKey] = {}
+        self.broken_keys: dict[str, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey] = {}
         """The card key of each broken condition (software keys), to sign challenges with."""
 
     # -- building blocks ---------------------------------------------------------------
@@ -242,7 +242,7 @@ class UziWorld:
         *,
         card_type: str,
         kind: Kind,
-        key: rsa.RSAPrivateKey,
+        key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey,
         uzi_number: str,
         ura: str,
         role: str,
@@ -356,7 +356,7 @@ class UziWorld:
         uzi_number: str | None = None,
         ura: str = "90000382",
         role: str | None = None,
-        auth_key: rsa.RSAPrivateKey | None = None,
+        auth_key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | None = None,
         not_before: datetime | None = None,
         not_after: datetime | None = None,
     ) -> TestCard:

@@ -35,6 +35,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
@@ -322,6 +323,16 @@ class UziVerifier:
         if roles is not None and role not in roles and role[:3] not in roles:
             raise UziError(errors.ROLE_REFUSED, f"got role {role}; accepted: {sorted(roles)}")
 
+    def _validate_args(
+        self, card: UziCard, intermediates: Sequence[x509.Certificate], kind: CertKind
+    ) -> dict[str, Any]:
+        return {
+            "anchors": self.trust.anchors,
+            "intermediates": [*intermediates, *self.trust.intermediates],
+            "revocation": self.policy.revocation,
+            "key_usage": KEY_USAGE_FOR_KIND[kind],
+        }
+
     def validate(
         self,
         card: UziCard,
@@ -332,43 +343,54 @@ class UziVerifier:
     ) -> ValidatedChain:
         """Steps 6 and 7: path, validity, key usage, revocation, issuer agreement."""
         chain = self.validator.validate(
-            card.certificate,
-            anchors=self.trust.anchors,
-            intermediates=[*intermediates, *self.trust.intermediates],
-            at=at,
-            revocation=self.policy.revocation,
-            key_usage=KEY_USAGE_FOR_KIND[kind],
+            card.certificate, at=at, **self._validate_args(card, intermediates, kind)
         )
         check_issuer(card, chain, self.trust)
         check_policy(card, self.trust)
         return chain
 
-    def verify_card(
+    async def avalidate(
+        self,
+        card: UziCard,
+        intermediates: Sequence[x509.Certificate],
+        *,
+        at: datetime,
+        kind: CertKind = CertKind.AUTHENTICATION,
+    ) -> ValidatedChain:
+        """:meth:`validate` for callers inside an event loop (e.g. a grpc.aio servicer)."""
+        chain = await self.validator.avalidate(
+            card.certificate, at=at, **self._validate_args(card, intermediates, kind)
+        )
+        check_issuer(card, chain, self.trust)
+        check_policy(card, self.trust)
+        return chain
+
+    def _before_chain(
         self,
         challenge_id: str,
         chain: Sequence[bytes],
         signature: bytes,
-        *,
         portal: str,
-        purpose: str,
-        scheme: SignatureScheme = SignatureScheme.RSA_PKCS1V15_SHA256,
-    ) -> UziProof:
-        """Verify a UZI-pas proof and open a UZI session; raise :class:`UziError` if refused.
-
-        ``chain`` is the card's certificate first, then any intermediates the
-        desktop app sent (DER or PEM each).
-        """
+        scheme: SignatureScheme,
+    ) -> tuple[UziCard, list[x509.Certificate], datetime]:
+        """Steps 1-5 (no I/O but the store)."""
         at = self.clock()
         _check_size(chain, self.policy)
         card = self.read_card(chain[0])
-        leaf = card.certificate
         intermediates = [load_certificate(c) for c in chain[1:]]
         self.check_card(card)
         record = self._consume(challenge_id, portal, at)
         verify_challenge_signature(
-            leaf, challenge_message(record.challenge_id, record.nonce), signature, scheme
+            card.certificate,
+            challenge_message(record.challenge_id, record.nonce),
+            signature,
+            scheme,
         )
-        validated = self.validate(card, intermediates, at=at)
+        return card, intermediates, at
+
+    def _open_session(
+        self, card: UziCard, validated: ValidatedChain, at: datetime, portal: str, purpose: str
+    ) -> UziProof:
         handle = secrets.token_urlsafe(32)
         expires = at + self.policy.session_lifetime
         self.store.create_session(
@@ -383,10 +405,49 @@ class UziVerifier:
         return UziProof(
             identity=card.identity,
             card=card,
-            chain=tuple(validated.subjects),
+            chain=validated.subjects,
             session_handle=handle,
             session_expires_at=expires,
         )
+
+    def verify_card(
+        self,
+        challenge_id: str,
+        chain: Sequence[bytes],
+        signature: bytes,
+        *,
+        portal: str,
+        purpose: str,
+        scheme: SignatureScheme = SignatureScheme.RSA_PKCS1V15_SHA256,
+    ) -> UziProof:
+        """Verify a UZI-pas proof and open a UZI session; raise :class:`UziError` if refused.
+
+        ``chain`` is the card's certificate first, then any intermediates the
+        desktop app sent (DER or PEM each). ``portal`` is the verified mTLS
+        caller that made the challenge; ``purpose`` names the flow the session
+        is for (``registration``, ``validation``, ...).
+        """
+        card, intermediates, at = self._before_chain(challenge_id, chain, signature, portal, scheme)
+        validated = self.validate(card, intermediates, at=at)
+        return self._open_session(card, validated, at, portal, purpose)
+
+    async def averify_card(
+        self,
+        challenge_id: str,
+        chain: Sequence[bytes],
+        signature: bytes,
+        *,
+        portal: str,
+        purpose: str,
+        scheme: SignatureScheme = SignatureScheme.RSA_PKCS1V15_SHA256,
+    ) -> UziProof:
+        """:meth:`verify_card` for callers inside an event loop (same checks, same order).
+
+        The store is called synchronously (it is the engine's blocking DB layer).
+        """
+        card, intermediates, at = self._before_chain(challenge_id, chain, signature, portal, scheme)
+        validated = await self.avalidate(card, intermediates, at=at)
+        return self._open_session(card, validated, at, portal, purpose)
 
     def session(self, handle: str, *, portal: str, purpose: str) -> UziIdentity:
         """The identity behind a UZI session handle, for the flow it was opened for."""

@@ -344,3 +344,52 @@ def test_error_table_is_complete_and_bilingual() -> None:
             "DEADLINE_EXCEEDED",
             "NOT_FOUND",
         }
+
+
+def test_async_variant_inside_an_event_loop(uzi: World, make_verifier: MakeVerifier) -> None:
+    import asyncio
+
+    verifier = make_verifier()
+
+    async def flow() -> str:
+        challenge = verifier.create_challenge(portal=PORTAL)
+        proof = await verifier.averify_card(
+            challenge.challenge_id,
+            uzi.app.chain(),
+            uzi.app.sign(challenge.to_be_signed),
+            portal=PORTAL,
+            purpose="validation",
+        )
+        return proof.identity.uzi_number
+
+    assert asyncio.run(flow()) == uzi.app.card.uzi_number
+
+
+def test_ecdsa_card_key_and_scheme_mismatch(uzi: World, make_verifier: MakeVerifier) -> None:
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    card = uzi.world.issue_card("N", auth_key=key)
+    verifier = make_verifier()
+    challenge = verifier.create_challenge(portal=PORTAL)
+    signature = key.sign(challenge.to_be_signed, ec.ECDSA(hashes.SHA256()))
+    with pytest.raises(UziError) as info:
+        verifier.verify_card(
+            challenge.challenge_id,
+            card.chain_der(),
+            signature,
+            portal=PORTAL,
+            purpose="registration",
+        )
+    assert info.value.code == errors.BAD_SIGNATURE and "does not fit" in str(info.value)
+    challenge = verifier.create_challenge(portal=PORTAL)
+    signature = key.sign(challenge.to_be_signed, ec.ECDSA(hashes.SHA256()))
+    proof = verifier.verify_card(
+        challenge.challenge_id,
+        card.chain_der(),
+        signature,
+        portal=PORTAL,
+        purpose="registration",
+        scheme=SignatureScheme.ECDSA_SHA256,
+    )
+    assert proof.identity.card_type is CardType.MEDEWERKER_OP_NAAM
