@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives import serialization
 
 from issuer.ca import (
     CaMaterialError,
+    CeremonyFailed,
     ImportRefused,
     KeyMismatch,
     import_issuing_ca,
@@ -337,3 +338,65 @@ def test_import_is_refused_for_a_self_signed_ceremony(setup: CeremonySetup) -> N
             root_cert=(ca / "root.pem").read_bytes(),
             out=lambda _: None,
         )
+
+
+def test_failed_import_keeps_the_first_step_and_removes_the_rest(
+    external: CeremonySetup, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A failure while finishing must not touch the issuing CA key made in step one."""
+    import issuer.ca.ceremony as ceremony_module
+
+    setup = external
+    first = run_ceremony(setup.config, setup.hsm, out=lambda _: None)
+    tokens, files = setup.token_state(), setup.data_state()
+    assert first.csr_path is not None
+    root_key, root_cert = make_external_root(tmp_path / "extern")
+    issued = external_sign(root_key, root_cert, first.csr_path, tmp_path / "extern" / "issuing.pem")
+    real = ceremony_module._write_new
+
+    def write(path: Path, data: bytes, journal: object) -> None:
+        if path.name == "audit-checkpoint.pub.pem":
+            raise OSError(28, "injected: No space left on device")
+        real(path, data, journal)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(ceremony_module, "_write_new", write)
+    with pytest.raises(CeremonyFailed, match="injected") as caught:
+        import_issuing_ca(
+            setup.config,
+            setup.hsm,
+            issuing_cert=issued.read_bytes(),
+            root_cert=root_cert.read_bytes(),
+            out=lambda _: None,
+        )
+    assert "'ocsp-responder'" in str(caught.value) and "'issuing-ca'" not in str(caught.value)
+    assert setup.token_state() == tokens == ["issuing-ca"]
+    assert setup.data_state() == files
+    monkeypatch.undo()
+    import_issuing_ca(
+        setup.config,
+        setup.hsm,
+        issuing_cert=issued.read_bytes(),
+        root_cert=root_cert.read_bytes(),
+        out=lambda _: None,
+    )
+    load_ca_material(setup.data_dir)
+
+
+def test_failed_first_step_removes_key_and_csr(
+    external: CeremonySetup, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import issuer.ca.ceremony as ceremony_module
+
+    setup = external
+    real = ceremony_module._write_new
+
+    def write(path: Path, data: bytes, journal: object) -> None:
+        if path.name == "ceremony.json":
+            raise OSError(13, "injected: Permission denied")
+        real(path, data, journal)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(ceremony_module, "_write_new", write)
+    with pytest.raises(CeremonyFailed, match="injected"):
+        run_ceremony(setup.config, setup.hsm, out=lambda _: None)
+    assert setup.token_state() == []
+    assert setup.data_state() is None
