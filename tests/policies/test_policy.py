@@ -53,7 +53,7 @@ def test_load_from_path_str_and_text_agree() -> None:
 def test_policy_is_frozen() -> None:
     policy = default_policy()
     with pytest.raises(dataclasses.FrozenInstanceError):
-        policy.version = "x"  # type: ignore[misc]
+        policy.version = "x"  # type: ignore[misc, assignment]
     with pytest.raises(dataclasses.FrozenInstanceError):
         policy.qr.login_seconds = 1  # type: ignore[misc]
 

@@ -156,11 +156,12 @@ def resign(
             "signature_value": signature,
         }
     )
-    return outer.dump()
+    der: bytes = outer.dump()
+    return der
 
 
 def subject_with(
-    made: Made, oid: x509.ObjectIdentifier, attribute: x509.NameAttribute
+    made: Made, oid: x509.ObjectIdentifier, attribute: x509.NameAttribute[str]
 ) -> x509.Name:
     """The good subject with the attribute of type ``oid`` replaced."""
     rdns = []

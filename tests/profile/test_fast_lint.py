@@ -19,7 +19,12 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.name import _ASN1Type
-from cryptography.x509.oid import ExtendedKeyUsageOID, ExtensionOID, NameOID
+from cryptography.x509.oid import (
+    AuthorityInformationAccessOID,
+    ExtendedKeyUsageOID,
+    ExtensionOID,
+    NameOID,
+)
 
 from issuer.lint import CHECKS, Severity, at_or_above, fast_lint, pkilint_cert
 from issuer.profile import encode_uzi_othername
@@ -488,7 +493,7 @@ CASES: list[tuple[str, str, Breaker]] = [
                 x509.AuthorityInformationAccess(
                     [
                         x509.AccessDescription(
-                            x509.AuthorityInformationAccessOID.OCSP,
+                            AuthorityInformationAccessOID.OCSP,
                             x509.UniformResourceIdentifier("http://ocsp.example.nl/"),
                         )
                     ]
