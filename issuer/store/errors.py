@@ -68,3 +68,16 @@ class DuplicateKeyError(StoreError):
         super().__init__(
             f"a {what} with id {key} already exists; expected a fresh random id: draw a new one"
         )
+
+
+class CrlNumberError(StoreError):
+    """A CRL number that does not increase (RFC 5280 §5.2.3: monotonically increasing)."""
+
+    def __init__(self, *, issuer: str, number: int, highest: int) -> None:
+        self.issuer = issuer
+        self.number = number
+        self.highest = highest
+        super().__init__(
+            f"CRL number {number} for issuer {issuer} does not increase: the highest stored is "
+            f"{highest}; expected a number above it: take next_crl_number() and sign again"
+        )

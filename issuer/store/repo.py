@@ -13,11 +13,19 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 
-from issuer.store.errors import ReservationStateError, SerialInUseError
-from issuer.store.schema import certificates, registrations, serial_reservations
+from issuer.store.errors import CrlNumberError, ReservationStateError, SerialInUseError
+from issuer.store.schema import (
+    certificates,
+    crls,
+    login_challenges,
+    ocsp_responses,
+    registrations,
+    serial_reservations,
+)
 
 
 def new_id() -> str:
@@ -188,3 +196,195 @@ def count_failed_attempt(conn: sa.Connection, *, token_sha256: str, now: datetim
     )
     row = result.first()
     return 0 if row is None else int(row.failed_attempts)
+
+
+REVOCATION_REASONS = frozenset(
+    {
+        "unspecified",
+        "keyCompromise",
+        "affiliationChanged",
+        "superseded",
+        "cessationOfOperation",
+        "privilegeWithdrawn",
+    }
+)
+"""RFC 5280 §5.3.1 reason names this engine uses; ``certificateHold`` is refused (a
+revocation is final here), and the CA/AA reasons do not apply to end-entity certificates."""
+
+
+def revoke_certificate(
+    conn: sa.Connection, *, issuer: str, serial: str, at: datetime, reason: str
+) -> bool:
+    """Revoke once: ``True`` when this call revoked it, ``False`` if unknown or already revoked.
+
+    The first revocation's time and reason stay (RFC 5280 §5.3.1/§5.3.2: the
+    revocation date must not move), even when two operators act at once.
+    """
+    if reason not in REVOCATION_REASONS:
+        raise ValueError(
+            f"got revocation reason {reason!r}; expected one of {sorted(REVOCATION_REASONS)}"
+        )
+    result = conn.execute(
+        certificates.update()
+        .where(
+            certificates.c.issuer == issuer,
+            certificates.c.serial == serial,
+            certificates.c.status == "good",
+        )
+        .values(status="revoked", revoked_at=at, revocation_reason=reason)
+    )
+    return result.rowcount == 1
+
+
+def save_ocsp_response(
+    conn: sa.Connection,
+    *,
+    issuer: str,
+    serial: str,
+    der: bytes,
+    this_update: datetime,
+    next_update: datetime,
+    produced_at: datetime,
+) -> bool:
+    """Keep the newest pre-signed OCSP response of a certificate; ``True`` if *der* was kept.
+
+    Refreshers on several nodes may race, and a slow one must not replace a
+    newer response (e.g. a ``revoked`` one) with an older ``good`` one: the
+    row is replaced only by a response produced later.
+    """
+    values = {
+        "der": der,
+        "this_update": this_update,
+        "next_update": next_update,
+        "produced_at": produced_at,
+    }
+    for _ in range(2):
+        updated = conn.execute(
+            ocsp_responses.update()
+            .where(
+                ocsp_responses.c.issuer == issuer,
+                ocsp_responses.c.serial == serial,
+                ocsp_responses.c.produced_at < produced_at,
+            )
+            .values(**values)
+        )
+        if updated.rowcount == 1:
+            return True
+        exists = conn.execute(
+            sa.select(ocsp_responses.c.produced_at).where(
+                ocsp_responses.c.issuer == issuer, ocsp_responses.c.serial == serial
+            )
+        ).first()
+        if exists is not None:
+            return False
+        try:
+            with conn.begin_nested():
+                conn.execute(ocsp_responses.insert().values(issuer=issuer, serial=serial, **values))
+            return True
+        except sa.exc.IntegrityError:
+            continue  # another node inserted first: compare with theirs
+    return False
+
+
+def next_crl_number(conn: sa.Connection, *, issuer: str) -> int:
+    """The CRL number to sign next for *issuer* (1 for the first CRL)."""
+    highest = conn.execute(
+        sa.select(sa.func.max(crls.c.number)).where(crls.c.issuer == issuer)
+    ).scalar()
+    return 1 if highest is None else int(highest) + 1
+
+
+def store_crl(
+    conn: sa.Connection,
+    *,
+    issuer: str,
+    number: int,
+    der: bytes,
+    this_update: datetime,
+    next_update: datetime,
+) -> None:
+    """Store a signed CRL; its number must be above every stored one (RFC 5280 §5.2.3).
+
+    Two nodes that signed the same number: the second gets :class:`CrlNumberError`
+    (the primary key refuses it) and signs again with :func:`next_crl_number`.
+    """
+    highest = next_crl_number(conn, issuer=issuer) - 1
+    if number <= highest:
+        raise CrlNumberError(issuer=issuer, number=number, highest=highest)
+    try:
+        with conn.begin_nested():
+            conn.execute(
+                crls.insert().values(
+                    issuer=issuer,
+                    number=number,
+                    der=der,
+                    this_update=this_update,
+                    next_update=next_update,
+                )
+            )
+    except sa.exc.IntegrityError as exc:
+        raise CrlNumberError(
+            issuer=issuer, number=number, highest=next_crl_number(conn, issuer=issuer) - 1
+        ) from exc
+
+
+def answer_login_challenge(
+    conn: sa.Connection,
+    *,
+    challenge_id: str,
+    certificate_id: str,
+    signature: bytes,
+    at: datetime,
+) -> bool:
+    """Record the phone's answer once, before expiry; ``False`` if expired, unknown or answered."""
+    result = conn.execute(
+        login_challenges.update()
+        .where(
+            login_challenges.c.id == challenge_id,
+            login_challenges.c.answered_at.is_(None),
+            login_challenges.c.expires_at > at,
+        )
+        .values(answered_at=at, certificate_id=certificate_id, signature=signature)
+    )
+    return result.rowcount == 1
+
+
+def collect_login_challenge(
+    conn: sa.Connection, *, challenge_id: str, portal_identity: str, at: datetime
+) -> str | None:
+    """Hand an answered login to the portal that asked for it, once; return the certificate id.
+
+    ``None`` when not (yet) answered, already collected, or asked by another
+    portal identity (a handle shown by another portal is refused, api-sketch).
+    """
+    row = conn.execute(
+        login_challenges.update()
+        .where(
+            login_challenges.c.id == challenge_id,
+            login_challenges.c.portal_identity == portal_identity,
+            login_challenges.c.answered_at.is_not(None),
+            login_challenges.c.collected_at.is_(None),
+        )
+        .values(collected_at=at)
+        .returning(login_challenges.c.certificate_id)
+    ).first()
+    return None if row is None else str(row.certificate_id)
+
+
+def open_reservations(conn: sa.Connection, *, older_than: datetime) -> list[sa.Row[Any]]:
+    """Reservations still ``reserved`` since before *older_than*: issuances a crash interrupted.
+
+    The operator (or a recovery job) decides per row: if a certificate with
+    that serial shows up (e.g. in a log of the HSM), store it; otherwise mark
+    the reservation ``failed``. The serial is never drawn again either way.
+    """
+    return list(
+        conn.execute(
+            sa.select(serial_reservations)
+            .where(
+                serial_reservations.c.state == "reserved",
+                serial_reservations.c.created_at < older_than,
+            )
+            .order_by(serial_reservations.c.created_at)
+        )
+    )
