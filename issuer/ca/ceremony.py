@@ -209,7 +209,7 @@ def _all_or_nothing(journal: _Journal) -> Iterator[None]:
     except BaseException as exc:
         removed, left = journal.rollback()
         failed = CeremonyFailed(journal.step, exc, removed, left)
-        journal.out(f"FAILED: {failed}")
+        journal.out(f"  FAILED at '{journal.step}'; rolled back {len(removed)} item(s)")
         if not isinstance(exc, Exception):
             raise  # KeyboardInterrupt / SystemExit: rolled back, now let it through
         raise failed from exc
@@ -246,12 +246,16 @@ def _write_new(path: Path, data: bytes, journal: _Journal) -> None:
 
 
 def _atomic_replace(path: Path, data: bytes) -> None:
+    """Write a sibling temp file and rename it over ``path`` (POSIX rename is atomic)."""
     tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def _refuse_existing_files(paths: list[Path]) -> None:
