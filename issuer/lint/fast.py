@@ -174,6 +174,8 @@ class _TbsFields:
 
     serial_content: bytes
     issuer_der: bytes
+    validity_times: tuple[tuple[int, bytes], tuple[int, bytes]]
+    """(tag, content) of notBefore and notAfter."""
     public_key_bits: bytes
 
     @classmethod
@@ -187,7 +189,13 @@ class _TbsFields:
         _, _, at = _tlv(tbs, end)  # signature AlgorithmIdentifier
         _, _, issuer_end = _tlv(tbs, at)
         issuer = tbs[at:issuer_end]
-        _, _, at = _tlv(tbs, issuer_end)  # validity
+        _, validity_start, at = _tlv(tbs, issuer_end)
+        times = []
+        time_at = validity_start
+        for _ in range(2):
+            tag, start, end = _tlv(tbs, time_at)
+            times.append((tag, tbs[start:end]))
+            time_at = end
         _, _, at = _tlv(tbs, at)  # subject
         _, spki_start, _ = _tlv(tbs, at)
         _, _, bits_at = _tlv(tbs, spki_start)  # algorithm
@@ -195,6 +203,7 @@ class _TbsFields:
         return cls(
             serial_content=serial,
             issuer_der=issuer,
+            validity_times=(times[0], times[1]),
             public_key_bits=tbs[bits_start + 1 : bits_end],  # skip the unused-bits octet
         )
 
@@ -329,6 +338,28 @@ def validity_order(cert: Cert, exp: Expected) -> Finding | None:
             "RFC 5280 §4.1.2.5",
             f"notBefore {cert.not_valid_before_utc} is not before notAfter "
             f"{cert.not_valid_after_utc}",
+        )
+    return None
+
+
+_UTC_TIME = re.compile(rb"^[0-9]{12}Z$")
+_GENERALIZED_TIME = re.compile(rb"^[0-9]{14}Z$")
+
+
+@_check
+def validity_time_encoding(cert: Cert, exp: Expected) -> Finding | None:
+    for name, (tag, content) in zip(
+        ("notBefore", "notAfter"), cert.tbs_fields.validity_times, strict=True
+    ):
+        if tag == 0x17 and _UTC_TIME.match(content) and int(content[:2]) < 50:
+            continue  # UTCTime YYMMDDHHMMSSZ for 1950..2049
+        if tag == 0x18 and _GENERALIZED_TIME.match(content) and int(content[:4]) >= 2050:
+            continue  # GeneralizedTime YYYYMMDDHHMMSSZ from 2050
+        return _finding(
+            "validity_time_encoding",
+            "RFC 5280 §4.1.2.5.1/§4.1.2.5.2 (UTCTime through 2049, GeneralizedTime from 2050, "
+            "Zulu, seconds, no fractions)",
+            f"{name} is tag 0x{tag:02x} {content!r}",
         )
     return None
 

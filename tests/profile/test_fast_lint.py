@@ -92,6 +92,18 @@ def _san_plus_dns(made: Made) -> x509.SubjectAlternativeName:
     return x509.SubjectAlternativeName([*san, x509.DNSName("example.nl")])
 
 
+def _generalized_not_after(tbs: ax509.TbsCertificate) -> None:
+    validity = tbs["validity"]
+    tbs["validity"] = ax509.Validity(
+        {
+            "not_before": ax509.Time.load(validity["not_before"].dump()),
+            "not_after": ax509.Time(
+                name="general_time", value=acore.GeneralizedTime(validity["not_after"].native)
+            ),
+        }
+    )
+
+
 def _swap_validity(tbs: ax509.TbsCertificate) -> None:
     validity = tbs["validity"]
     tbs["validity"] = ax509.Validity(
@@ -130,6 +142,11 @@ CASES: list[tuple[str, str, Breaker]] = [
         "validity_order",
         "not_before_after_not_after",
         lambda m, p, c: resign(m.cert, c, _swap_validity),
+    ),
+    (
+        "validity_time_encoding",
+        "not_after_generalizedtime_before_2050",
+        lambda m, p, c: resign(m.cert, c, _generalized_not_after),
     ),
     (
         "validity_within_issuer",
@@ -522,6 +539,7 @@ RFC_CONDITIONS = {
     "serial_zero",
     "serial_negative",
     "serial_21_octets",
+    "not_after_generalizedtime_before_2050",
     "subject_serialnumber_at_sign",
     "subject_empty_surname",
     "subject_organization_65_chars",
