@@ -1,4 +1,9 @@
-"""``zorgid audit verify``: check the audit hash chain and its signed checkpoints."""
+"""``zorgid audit verify`` and ``zorgid audit checkpoint``.
+
+``verify`` checks the hash chain and its signed checkpoints (docs/audit.md);
+``checkpoint`` signs the current head now with the audit key in the HSM, e.g.
+nightly or before a backup, so the newest events are covered by a signature too.
+"""
 
 from __future__ import annotations
 
@@ -10,9 +15,17 @@ from pathlib import Path
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from issuer.audit import AuditKeyError, CheckpointVerifier, load_public_key, verify_chain
-from issuer.config import ConfigError
-from issuer.store import create_engine_for
+from hsm import Hsm, HsmError
+from issuer.audit import (
+    AuditKeyError,
+    AuditLog,
+    CheckpointVerifier,
+    key_sha256,
+    load_public_key,
+    verify_chain,
+)
+from issuer.config import ConfigError, load_config
+from issuer.store import SchemaOutOfDateError, check_schema, create_engine_for
 from issuer.store.cli_support import add_database_arguments, resolve
 
 PUBLIC_KEY_FILE = "audit-checkpoint.pub.pem"
@@ -66,6 +79,45 @@ def _verify(args: argparse.Namespace) -> int:
     return 0 if result.ok else 1
 
 
+def _checkpoint(args: argparse.Namespace) -> int:
+    try:
+        config = load_config(args.config)
+        hsm = Hsm.open(
+            module_path=str(config.hsm.module),
+            token_label=config.hsm.token,
+            pin_source=str(config.hsm.pin_source),
+        )
+        name = config.hsm.keys.audit
+        key = hsm.key_from_uri(name) if name.startswith("pkcs11:") else hsm.get_key(name)
+        published = config.ca_dir / PUBLIC_KEY_FILE
+        if published.exists():
+            expected = key_sha256(load_public_key(published.read_bytes()))
+            if key_sha256(key.public_key()) != expected:
+                raise AuditKeyError(
+                    f"HSM key {name!r} is not the audit key published in {published} "
+                    f"(SHA-256 {expected}); expected [hsm.keys] audit to name that key: "
+                    "fix the config, checkpoints signed by another key would not verify"
+                )
+        engine = create_engine_for(config.database.url)
+    except (ConfigError, HsmError, AuditKeyError, ValueError) as exc:
+        print(f"zorgid audit checkpoint: {exc}", file=sys.stderr)
+        return 2
+    try:
+        check_schema(engine)
+        with engine.begin() as conn:
+            made = AuditLog(signer=key).checkpoint(conn)
+    except (SchemaOutOfDateError, HsmError, AuditKeyError) as exc:
+        print(f"zorgid audit checkpoint: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        engine.dispose()
+    if made is None:
+        print("audit log is empty: nothing to checkpoint")
+    else:
+        print(f"checkpoint at event {made.seq} (hash {made.hash}) signed by key {made.key_sha256}")
+    return 0
+
+
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``zorgid audit verify``."""
     audit = subparsers.add_parser("audit", help="the hash-chained audit log")
@@ -92,3 +144,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     ver.add_argument("--json", action="store_true", help="print the result as one JSON object")
     ver.set_defaults(func=_verify)
+    cp = sub.add_parser(
+        "checkpoint", help="sign the current end of the chain now with the HSM audit key"
+    )
+    cp.add_argument("--config", required=True, type=Path, metavar="FILE", help="engine config")
+    cp.set_defaults(func=_checkpoint)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import secrets
 from pathlib import Path
 
 import pytest
@@ -10,10 +11,12 @@ import sqlalchemy as sa
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from hsm import Hsm, KeySpec
 from issuer.audit import AuditLog
 from issuer.cli import main
 from issuer.store.schema import audit_events
 from tests.audit.helpers import StepClock, append_many
+from tests.softhsm import SoftHsmToken
 from tests.store.dbfixtures import Database
 
 
@@ -77,3 +80,52 @@ def test_unusable_key_exits_2(
     garbage.write_bytes(b"-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n")
     assert main([*args[:-1], str(garbage)]) == 2
     assert "could not read the audit public key" in capsys.readouterr().err
+
+
+def _hsm_config(tmp_path: Path, token: SoftHsmToken, label: str, url: str) -> Path:
+    config = tmp_path / "zorgid.toml"
+    config.write_text(
+        'data_dir = "data"\n[server]\ndev_plaintext = true\n'
+        f'[hsm]\nmodule = "{token.module}"\ntoken = "{token.label}"\n'
+        f'pin_source = "file:{token.pin_file}"\n[hsm.keys]\naudit = "{label}"\n'
+        f'[database]\nurl = "{url}"\n'
+    )
+    return config
+
+
+def test_checkpoint_with_the_hsm_audit_key(
+    migrated_db: Database,
+    migrated: sa.Engine,
+    engine_token: SoftHsmToken,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    hsm = Hsm.open(
+        module_path=engine_token.module,
+        token_label=engine_token.label,
+        pin_source=f"file:{engine_token.pin_file}",
+    )
+    label = f"audit-cli-{secrets.token_hex(4)}"
+    key = hsm.generate_key(label, KeySpec.EC_P256)
+    ca_dir = tmp_path / "data" / "ca"
+    ca_dir.mkdir(parents=True)
+    (ca_dir / "audit-checkpoint.pub.pem").write_bytes(
+        key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    )
+    config = _hsm_config(tmp_path, engine_token, label, migrated_db.cli_url)
+    assert main(["audit", "checkpoint", "--config", str(config)]) == 0
+    assert "nothing to checkpoint" in capsys.readouterr().out
+    append_many(migrated, AuditLog(clock=StepClock()), 7)
+    assert main(["audit", "checkpoint", "--config", str(config)]) == 0
+    assert "checkpoint at event 7" in capsys.readouterr().out
+    assert main(["audit", "verify", "--config", str(config), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert (result["ok"], result["checkpoints_checked"], result["last_seq"]) == (True, 1, 7)
+    # a config naming another HSM key than the published one is refused before signing
+    other = f"audit-other-{secrets.token_hex(4)}"
+    hsm.generate_key(other, KeySpec.EC_P256)
+    config = _hsm_config(tmp_path, engine_token, other, migrated_db.cli_url)
+    assert main(["audit", "checkpoint", "--config", str(config)]) == 2
+    assert "is not the audit key published" in capsys.readouterr().err
