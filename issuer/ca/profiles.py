@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from cryptography.x509.name import _ASN1Type
 from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID, NameOID
 
@@ -75,15 +76,8 @@ def signature_hash(issuer_public_key: PublicKey) -> hashes.SHA256 | hashes.SHA38
     return hashes.SHA256()
 
 
-def public_key_of(key: SigningKey) -> PublicKey:
-    """The public half of a private key, typed narrowly."""
-    return key.public_key()
-
-
 def same_public_key(a: x509.Certificate | PublicKey, b: PublicKey) -> bool:
     """Compare two public keys by their SubjectPublicKeyInfo DER."""
-    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-
     left = a.public_key() if isinstance(a, x509.Certificate) else a
     fmt = (Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
     return left.public_bytes(*fmt) == b.public_bytes(*fmt)
@@ -249,8 +243,8 @@ def ocsp_responder_profile(
     id-pkix-ocsp-nocheck (§4.2.2.2.1) tells clients not to check the
     responder's own status, which is why the validity is short; keyUsage
     digitalSignature critical (RFC 5280 §4.2.1.3). basicConstraints is left
-    out: RFC 5280 §4.2.1.9 makes it optional for end entities, and pkilint
-    treats a non-critical CA:FALSE the same as absence.
+    out: RFC 5280 §4.2.1.9 makes it optional for end entities, and without
+    keyCertSign the key cannot certify anyway (§4.2.1.3).
     """
     issuer_key = issuer.public_key()
     if not isinstance(issuer_key, ec.EllipticCurvePublicKey | rsa.RSAPublicKey):
