@@ -16,6 +16,7 @@ from issuer.lint import (
     LintError,
     Severity,
     at_or_above,
+    build_and_lint,
     check_same_tbs,
     fast_lint,
     lint_key_for,
@@ -23,7 +24,7 @@ from issuer.lint import (
     lint_sign,
     pkilint_cert,
 )
-from issuer.profile import VerifiedAttributes, build_tbs, draw_serial
+from issuer.profile import VerifiedAttributes, build_tbs, draw_serial, signature_hash
 from policies import Policy, load_policy
 from policies.schema import DEFAULT_POLICY_PATH
 from tests.profile.certs import NOW, attributes, make_ca, make_good
@@ -157,9 +158,8 @@ def test_hsm_signature_covers_exactly_the_linted_tbs(
     ca, hsm_key = hsm_ca
     now = dt.datetime.now(dt.UTC)
     phone = ec.generate_private_key(ec.SECP256R1()).public_key()
-    builder = build_tbs(attributes(), phone, draw_serial(), policy, ca, now)
-    linted = lint_sign(builder, policy, ca)
-    signed = builder.sign(hsm_key, hashes.SHA256())  # type: ignore[arg-type]
+    builder, linted = build_and_lint(attributes(), phone, draw_serial(), policy, ca, now)
+    signed = builder.sign(hsm_key, signature_hash(policy))  # type: ignore[arg-type]
     check_same_tbs(linted, signed)
     signed.verify_directly_issued_by(ca)
     der = signed.public_bytes(serialization.Encoding.DER)
@@ -167,3 +167,20 @@ def test_hsm_signature_covers_exactly_the_linted_tbs(
     other = build_tbs(attributes(surname="Anders"), phone, draw_serial(), policy, ca, now)
     with pytest.raises(LintError, match="tbs_mismatch"):
         check_same_tbs(linted, other.sign(hsm_key, hashes.SHA256()))  # type: ignore[arg-type]
+
+
+def test_build_and_lint_refuses_when_the_builder_drifts(
+    policy: Policy, ca: x509.Certificate, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A builder that does not say what was intended never reaches the HSM."""
+    import issuer.lint.presign as presign
+
+    real = presign.build_tbs
+
+    def drifting(attrs, key, serial, *rest):  # type: ignore[no-untyped-def]
+        return real(attrs, key, serial + 1, *rest)
+
+    monkeypatch.setattr(presign, "build_tbs", drifting)
+    phone = ec.generate_private_key(ec.SECP256R1()).public_key()
+    with pytest.raises(LintError, match="serial_matches_intent"):
+        build_and_lint(attributes(), phone, draw_serial(), policy, ca, NOW)
