@@ -175,7 +175,7 @@ def test_build_and_lint_refuses_when_the_builder_drifts(
     """A builder that does not say what was intended never reaches the HSM."""
     import issuer.lint.presign as presign
 
-    real = presign.build_tbs
+    real = build_tbs
 
     def drifting(attrs, key, serial, *rest):  # type: ignore[no-untyped-def]
         return real(attrs, key, serial + 1, *rest)
