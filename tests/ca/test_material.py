@@ -68,7 +68,7 @@ class _LeakyToken:
 
 def test_a_key_reported_extractable_stops_the_ceremony(setup: CeremonySetup) -> None:
     with pytest.raises(CeremonyFailed, match="CKA_EXTRACTABLE=True") as caught:
-        run_ceremony(setup.config, _LeakyToken(setup.hsm), out=lambda _: None)  # type: ignore[arg-type]
+        run_ceremony(setup.config, _LeakyToken(setup.hsm), out=lambda _: None)
     assert isinstance(caught.value.__cause__, CeremonyError)
     assert setup.token_state() == []
     assert setup.data_state() is None
