@@ -17,7 +17,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from asn1crypto import crl as asn1_crl
@@ -26,6 +26,9 @@ from asn1crypto import pem as asn1_pem
 MAX_CRL_BYTES = 32 * 1024 * 1024
 """Largest CRL read from the network; the UZI-register's are a few MB at most."""
 FETCH_TIMEOUT_SECONDS = 5.0
+RETRY_AFTER = timedelta(seconds=30)
+"""After a failed download, the URL is not tried again for this long: during an
+outage of the register every verification would otherwise wait for the timeout."""
 
 
 class CrlUnavailable(Exception):
@@ -89,7 +92,8 @@ class CrlCache:
     """Current CRLs by distribution-point URL, plus CRLs loaded from files.
 
     Thread-safe; one instance is shared by all verifications of a process.
-    A failed download is not cached: the next verification tries again.
+    A failed download is remembered for ``RETRY_AFTER`` (by the caller's
+    moment ``at``), then tried again.
     """
 
     def __init__(
@@ -102,6 +106,7 @@ class CrlCache:
         self._lock = threading.Lock()
         self._by_url: dict[str, CrlEntry] = {}
         self._static: list[CrlEntry] = list(static)
+        self._failed_until: dict[str, tuple[datetime, str]] = {}
 
     def load_file(self, path: Path) -> CrlEntry:
         entry = parse_crl(path.read_bytes(), str(path))
@@ -121,16 +126,25 @@ class CrlCache:
                 if entry.issuer_der == issuer_der and entry.current_at(at):
                     return entry
             cached = self._by_url.get(url)
+            failed = self._failed_until.get(url)
         if cached is not None and cached.current_at(at):
             return cached
-        entry = parse_crl(self._fetch(url), url)
-        if not entry.current_at(at):
-            raise CrlUnavailable(
-                f"{url}: CRL valid {entry.this_update:%Y-%m-%dT%H:%M:%SZ} to "
-                f"{entry.next_update}, not current at {at:%Y-%m-%dT%H:%M:%SZ}"
-            )
+        if failed is not None and at < failed[0]:
+            raise CrlUnavailable(f"{failed[1]} (not retried before {failed[0]:%H:%M:%SZ})")
+        try:
+            entry = parse_crl(self._fetch(url), url)
+            if not entry.current_at(at):
+                raise CrlUnavailable(
+                    f"{url}: CRL valid {entry.this_update:%Y-%m-%dT%H:%M:%SZ} to "
+                    f"{entry.next_update}, not current at {at:%Y-%m-%dT%H:%M:%SZ}"
+                )
+        except CrlUnavailable as exc:
+            with self._lock:
+                self._failed_until[url] = (at + RETRY_AFTER, str(exc))
+            raise
         with self._lock:
             self._by_url[url] = entry
+            self._failed_until.pop(url, None)
         return entry
 
     def fingerprint_for(self, url: str, issuer_der: bytes, at: datetime) -> str | None:

@@ -194,7 +194,6 @@ class ChainValidator:
         self._cache_size = cache_size
         self._cache: OrderedDict[bytes, _CacheEntry] = OrderedDict()
         self._lock = threading.Lock()
-        self._asn1: dict[bytes, asn1_x509.Certificate] = {}
         self._ders: dict[int, tuple[x509.Certificate, bytes]] = {}
 
     def _der(self, cert: x509.Certificate) -> bytes:
@@ -212,13 +211,22 @@ class ChainValidator:
         self._ders[id(cert)] = (cert, der)
         return der
 
-    def _to_asn1(self, der: bytes) -> asn1_x509.Certificate:
-        cert = self._asn1.get(der)
-        if cert is None:
-            cert = asn1_x509.Certificate.load(der)
-            if len(self._asn1) < 4 * self._cache_size:
-                self._asn1[der] = cert
-        return cert
+    def clear_cache(self) -> None:
+        """Forget every validated path (e.g. after the trust set changed)."""
+        with self._lock:
+            self._cache.clear()
+
+    @staticmethod
+    def _to_asn1(der: bytes) -> asn1_x509.Certificate:
+        """A fresh asn1crypto object for every validation, never a shared one.
+
+        asn1crypto parses lazily and remembers what was read; after one
+        validation an object may re-encode differently (seen with PKITS 4.3.6,
+        certificates with unique identifiers), which breaks the signature
+        check of the next validation. Loading is cheap; the path cache makes
+        re-validation rare anyway.
+        """
+        return asn1_x509.Certificate.load(der)
 
     def validate(
         self,

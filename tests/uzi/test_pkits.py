@@ -108,3 +108,28 @@ def test_pkits_case(case: dict[str, Any]) -> None:
     else:
         assert not agrees(case, verdict), "listed disagreement now agrees: remove it"
         assert (verdict or "valid") == listed["engine"], listed["reason"]
+
+
+@pytest.mark.filterwarnings("ignore::cryptography.utils.CryptographyDeprecationWarning")
+def test_revalidation_with_one_validator_gives_the_same_verdict() -> None:
+    """Regression: shared asn1crypto objects re-encoded differently on the second run."""
+    case = next(c for c in CASES if c["name"] == "valid_name_chaining_uids_test6")
+    crls = [
+        parse_crl((FIXTURES / "crls" / n).read_bytes(), n)
+        for n in ["TrustAnchorRootCRL.crl", *case["crls"]]
+    ]
+    validator = ChainValidator(crls=CrlCache(static=crls), algorithms=PKITS_ALGORITHMS)
+    certs = {
+        n: load_certificate((FIXTURES / "certs" / n).read_bytes())
+        for n in ["TrustAnchorRootCertificate.crt", case["cert"], *case["other_certs"]]
+    }
+    for _ in range(3):
+        validator.clear_cache()
+        chain = validator.validate(
+            certs[case["cert"]],
+            anchors=[certs["TrustAnchorRootCertificate.crt"]],
+            intermediates=[certs[n] for n in case["other_certs"]],
+            at=MOMENT,
+            revocation=RevocationMode.SOFT,
+        )
+        assert chain.from_cache is False

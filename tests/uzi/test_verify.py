@@ -393,3 +393,22 @@ def test_ecdsa_card_key_and_scheme_mismatch(uzi: World, make_verifier: MakeVerif
         scheme=SignatureScheme.ECDSA_SHA256,
     )
     assert proof.identity.card_type is CardType.MEDEWERKER_OP_NAAM
+
+
+def test_failed_crl_download_is_retried_after_a_pause(
+    uzi: World, make_verifier: MakeVerifier, clock: Clock
+) -> None:
+    verifier = make_verifier(RevocationMode.HARD)
+    uzi.server.down = True
+    try:
+        with pytest.raises(UziError):
+            _prove(verifier, uzi.app.chain(), uzi.app.sign)
+        hits = uzi.server.hits
+        with pytest.raises(UziError) as info:
+            _prove(verifier, uzi.app.chain(), uzi.app.sign)
+        assert info.value.code == errors.REVOCATION_UNAVAILABLE
+        assert uzi.server.hits == hits  # not tried again within 30 s
+    finally:
+        uzi.server.down = False
+    clock.advance(timedelta(seconds=31))
+    _prove(verifier, uzi.app.chain(), uzi.app.sign)
