@@ -17,6 +17,7 @@ that condition.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import functools
 import hashlib
@@ -25,7 +26,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from asn1crypto import core as acore
+from asn1crypto import x509 as ax509
 from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 from cryptography.x509.name import _ASN1Type
 from cryptography.x509.oid import ExtensionOID, NameOID
@@ -39,6 +43,10 @@ from issuer.profile.attributes import (
     MAX_ORGANIZATION,
     MAX_SURNAME,
     MAX_TITLE,
+    AgbCode,
+    RoleCode,
+    Ura,
+    UziNumber,
 )
 from issuer.profile.builder import UZI_OTHERNAME_OID
 from policies import Policy
@@ -95,8 +103,6 @@ def _shape(policy: Policy, issuer_cert: x509.Certificate) -> _ProfileShape:
     Only fields that do not depend on the subscriber are taken as constants;
     the sample's subject, SAN, key, SKI, serial and validity are ignored.
     """
-    from cryptography.hazmat.primitives.asymmetric import ec
-
     sample_key = ec.generate_private_key(ec.SECP256R1())
     sample = _sample_attributes()
     builder = build_tbs(
@@ -124,16 +130,12 @@ def _shape(policy: Policy, issuer_cert: x509.Certificate) -> _ProfileShape:
 
 def _policy_for_sample(policy: Policy) -> Policy:
     """The policy with a one-day validity so a sample fits any live CA."""
-    import dataclasses
-
     profile = dataclasses.replace(policy.profile, validity_days=1, backdate_seconds=0)
     uzi = dataclasses.replace(policy.uzi, card_types=("Z", "N"), roles=("*",))
     return dataclasses.replace(policy, profile=profile, uzi=uzi)
 
 
 def _sample_attributes() -> VerifiedAttributes:
-    from issuer.profile.attributes import AgbCode, RoleCode, Ura, UziNumber
-
     return VerifiedAttributes(
         uzi_number=UziNumber("900000001"),
         card_type="Z",
@@ -216,8 +218,9 @@ class Cert:
     wrapper keeps the parsed forms for the duration of one :func:`fast_lint`.
     """
 
-    def __init__(self, cert: x509.Certificate) -> None:
+    def __init__(self, cert: x509.Certificate, shape: _ProfileShape) -> None:
         self.raw = cert
+        self.shape = shape
         self.version = cert.version
         self.tbs_certificate_bytes = cert.tbs_certificate_bytes
         self.not_valid_before_utc = cert.not_valid_before_utc
@@ -317,7 +320,7 @@ def version_v3(cert: Cert, exp: Expected) -> Finding | None:
 
 @_check
 def issuer_matches_ca(cert: Cert, exp: Expected) -> Finding | None:
-    if cert.tbs_fields.issuer_der != _shape(exp.policy, exp.issuer_cert).issuer_name_der:
+    if cert.tbs_fields.issuer_der != cert.shape.issuer_name_der:
         return _finding(
             "issuer_matches_ca",
             "RFC 5280 §4.1.2.4 / §6.1.3 (a)(4): issuer equals the CA's subject",
@@ -458,9 +461,6 @@ def _raw_subject_strings(tbs_der: bytes) -> list[tuple[str, int, bytes]]:
     without interpreting the strings: ``cryptography`` refuses to parse a
     subject whose PrintableString holds a forbidden character, and this lint
     must still say which rule it broke."""
-    from asn1crypto import core as acore
-    from asn1crypto import x509 as ax509
-
     tbs = ax509.TbsCertificate.load(tbs_der)
     out = []
     for rdn in tbs["subject"].chosen:
@@ -698,7 +698,7 @@ def extensions_set_and_order(cert: Cert, exp: Expected) -> Finding | None:
     if isinstance(extensions, Finding):
         return extensions
     got = tuple(ext.oid for ext in extensions)
-    want = _shape(exp.policy, exp.issuer_cert).extension_oids
+    want = cert.shape.extension_oids
     if got != want:
         return _finding(
             "extensions_set_and_order",
@@ -729,7 +729,7 @@ def extension_values(cert: Cert, exp: Expected) -> Finding | None:
     extensions = _extensions(cert)
     if isinstance(extensions, Finding):
         return None
-    constants = _shape(exp.policy, exp.issuer_cert).constant_values
+    constants = cert.shape.constant_values
     for ext in extensions:
         want = constants.get(ext.oid)
         if want is not None and ext.value != want:
@@ -760,8 +760,6 @@ def ski_matches_key(cert: Cert, exp: Expected) -> Finding | None:
 def _undecodable(der: bytes, exc: Exception) -> Finding:
     """A finding for DER that ``cryptography`` refuses: name the broken rule
     when the TBS still reads as ASN.1, else report the decoding failure."""
-    from asn1crypto import x509 as ax509
-
     try:
         tbs_der = ax509.Certificate.load(der)["tbs_certificate"].dump()
         return _raw_subject_finding(tbs_der)
@@ -784,7 +782,7 @@ def fast_lint(cert_or_der: x509.Certificate | bytes, expected: Expected) -> list
             return [_undecodable(cert_or_der, exc)]
     else:
         loaded = cert_or_der
-    cert = Cert(loaded)
+    cert = Cert(loaded, _shape(expected.policy, expected.issuer_cert))
     findings: list[Finding] = []
     for check in CHECKS:
         try:
