@@ -321,3 +321,32 @@ def test_a_file_value_that_fails_the_linter_later_rolls_back(setup: CeremonySetu
     assert any("generate issuing CA key" in line for line in lines)
     assert setup.token_state() == []
     assert setup.data_state() is None
+
+
+def test_a_token_failing_mid_ceremony_is_rolled_back(setup: CeremonySetup) -> None:
+    """The token itself fails (CKR_DEVICE_ERROR on every signature, through hsm's fault seam at
+    the PKCS#11 boundary) once the issuing CA key exists: the hsm layer gives up with
+    HsmUnavailable, and the ceremony destroys the keys it made (only signing is broken)."""
+    import pkcs11.exceptions as p11e
+
+    from hsm import HsmUnavailable
+
+    signed: list[str] = []
+
+    def hook(operation: str) -> None:
+        if operation == "sign":
+            signed.append(operation)
+            if len(signed) > 1:  # the root self-signature succeeds, then the device fails
+                raise p11e.DeviceError()
+
+    setup.hsm.set_fault_hook(hook)
+    try:
+        with pytest.raises(CeremonyFailed) as caught:
+            run_ceremony(setup.config, setup.hsm, out=lambda _: None)
+    finally:
+        setup.hsm.set_fault_hook(None)
+    assert isinstance(caught.value.__cause__, HsmUnavailable)
+    assert "sign the issuing CA certificate" in str(caught.value)
+    assert "token key 'issuing-ca', token key 'root-ca'" in str(caught.value)
+    assert setup.token_state() == []
+    assert setup.data_state() is None
