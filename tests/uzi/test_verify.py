@@ -37,6 +37,9 @@ def _prove(verifier: UziVerifier, chain: list[bytes], sign: Callable[[bytes], by
 def test_card_on_token_is_proved_and_session_opened(
     uzi: World, make_verifier: MakeVerifier, tmp_path: object
 ) -> None:
+    from hsm import HsmRsaPrivateKey
+
+    assert isinstance(uzi.app.key, HsmRsaPrivateKey)  # the card key lives on its own token
     verifier = make_verifier()
     challenge = verifier.create_challenge(portal=PORTAL)
     assert len(challenge.nonce) * 8 >= 256
