@@ -21,6 +21,7 @@ from issuer.profile.builder import (
     validity_window,
 )
 from issuer.profile.csr import CsrError, check_csr
+from issuer.profile.parse import UziSan, UziSanError, parse_san_string, read_uzi_san
 
 __all__ = [
     "SERIAL_BITS",
@@ -33,12 +34,16 @@ __all__ = [
     "RoleCode",
     "Ura",
     "UziNumber",
+    "UziSan",
+    "UziSanError",
     "VerifiedAttributes",
     "build_subject",
     "build_tbs",
     "check_csr",
     "draw_serial",
     "encode_uzi_othername",
+    "parse_san_string",
+    "read_uzi_san",
     "signature_hash",
     "validity_window",
 ]

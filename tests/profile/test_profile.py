@@ -18,13 +18,16 @@ from issuer.profile import (
     CsrError,
     InvalidAttributesError,
     ProfileError,
+    UziSanError,
     build_tbs,
     check_csr,
     draw_serial,
+    parse_san_string,
+    read_uzi_san,
 )
 from policies import Policy, load_policy
 from policies.schema import DEFAULT_POLICY_PATH
-from tests.profile.certs import NOW, attributes, make_ca, make_good
+from tests.profile.certs import NOW, attributes, make_ca, make_good, rebuild
 
 
 def _openssl(*args: str, stdin: bytes | None = None) -> bytes:
@@ -327,3 +330,62 @@ def test_oversized_csr_is_refused_unread(policy: Policy) -> None:
     with pytest.raises(CsrError) as caught:
         check_csr(b"\x30" + b"\x00" * 20000, policy)
     assert caught.value.reason == "too-large"
+
+
+# --- reading the identity back ------------------------------------------------
+
+
+def test_read_uzi_san_round_trip(policy: Policy, ca: x509.Certificate) -> None:
+    cert = make_good(policy, ca, attrs=attributes(agb_code="01234567")).cert
+    san = read_uzi_san(cert)
+    assert san.ca_oid == policy.profile.ca_oid
+    assert (san.uzi_number, san.card_type, san.subscriber_number) == ("900016528", "Z", "90000382")
+    assert (san.role, san.agb_code) == ("01.015", "01234567")
+
+
+def test_read_uzi_san_of_the_documented_example() -> None:
+    text = "2.16.528.1.1007.99.217-1-900016528-Z-90000382-01.000-00000000"
+    san = parse_san_string(text)
+    assert san.ca_oid == "2.16.528.1.1007.99.217" and san.role == "01.000"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2.16.528.1.1007.99.217-2-900016528-Z-90000382-01.000-00000000",
+        "2.16.528.1.1007.99.217-1-90001652-Z-90000382-01.000-00000000",
+        "2.16.528.1.1007.99.217-1-900016528-X-90000382-01.000-00000000",
+        "2.16.528.1.1007.99.217-1-900016528-Z-90000382-01.000",
+        "",
+    ],
+)
+def test_malformed_san_strings_are_refused(text: str) -> None:
+    with pytest.raises(UziSanError):
+        parse_san_string(text)
+
+
+def test_certificate_without_uzi_san_is_refused(ca: x509.Certificate) -> None:
+    with pytest.raises(UziSanError, match="subjectAltName"):
+        read_uzi_san(ca)
+
+
+def test_double_wrapped_san_value_is_refused(policy: Policy, ca: x509.Certificate) -> None:
+    from asn1crypto import core as acore
+
+    made = make_good(policy, ca)
+    text = made.expected.attrs.san_string(policy.profile.ca_oid)
+    wrapped = acore.IA5String(text, explicit=0).dump()  # [0] { IA5String }: one tag too many
+    extensions = [
+        x509.Extension(
+            e.oid,
+            e.critical,
+            x509.SubjectAlternativeName(
+                [x509.OtherName(x509.ObjectIdentifier("2.5.5.5"), wrapped)]
+            ),
+        )
+        if e.oid == ExtensionOID.SUBJECT_ALTERNATIVE_NAME
+        else e
+        for e in made.builder._extensions
+    ]
+    with pytest.raises(UziSanError, match="IA5String"):
+        read_uzi_san(rebuild(made, policy, ca, extensions=extensions))
