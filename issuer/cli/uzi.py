@@ -12,15 +12,15 @@ import json
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from cryptography import x509
+if TYPE_CHECKING:  # the real imports are in run_inspect: every `zorgid` command loads this
+    from cryptography import x509
 
-from issuer.uzi.card import CertKind, load_certificate
-from issuer.uzi.crl import CrlCache, CrlUnavailable
-from issuer.uzi.errors import UziError
-from issuer.uzi.validate import ChainValidator, RevocationMode
-from issuer.uzi.verify import Inspection, inspect_certificate
+    from issuer.uzi.verify import Inspection
+
+REVOCATION_MODES = ("off", "soft", "hard")
+USAGES = ("authentication", "signature", "encryption")
 
 EXIT_VALID, EXIT_REFUSED, EXIT_UNUSABLE = 0, 1, 2
 
@@ -52,14 +52,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     inspect.add_argument("--at", metavar="ISO-8601", help="validate at this moment (default now)")
     inspect.add_argument(
         "--revocation",
-        choices=[m.value for m in RevocationMode],
-        default=RevocationMode.HARD.value,
+        choices=REVOCATION_MODES,
+        default="hard",
         help="CRL checking (default hard)",
     )
     inspect.add_argument(
         "--usage",
-        choices=[k.value for k in CertKind],
-        default=CertKind.AUTHENTICATION.value,
+        choices=USAGES,
+        default="authentication",
         help="which card certificate is expected (default authentication)",
     )
     inspect.add_argument(
@@ -115,6 +115,12 @@ def result_object(leaf: x509.Certificate, result: Inspection) -> dict[str, Any]:
 
 
 def run_inspect(args: argparse.Namespace) -> int:
+    from issuer.uzi.card import CertKind, load_certificate
+    from issuer.uzi.crl import CrlCache, CrlUnavailable
+    from issuer.uzi.errors import UziError
+    from issuer.uzi.validate import ChainValidator, RevocationMode
+    from issuer.uzi.verify import inspect_certificate
+
     try:
         at = _parse_at(args.at)
     except ValueError:

@@ -130,3 +130,12 @@ def test_human_output_names_the_refusal(uzi: World) -> None:
     )
     assert code == 1
     assert "ZID-1112" in out  # a test-register card is not trusted under 'acc'
+
+
+def test_cli_choices_match_the_enums() -> None:
+    from issuer.cli.uzi import REVOCATION_MODES, USAGES
+    from issuer.uzi.card import CertKind
+    from issuer.uzi.validate import RevocationMode
+
+    assert tuple(m.value for m in RevocationMode) == REVOCATION_MODES
+    assert tuple(k.value for k in CertKind) == USAGES
