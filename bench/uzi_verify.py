@@ -29,7 +29,7 @@ from pathlib import Path
 
 from asn1crypto import x509 as asn1_x509
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import padding
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.serialization import Encoding
 from pyhanko_certvalidator import CertificateValidator
 from pyhanko_certvalidator.context import ValidationContext
@@ -80,6 +80,7 @@ def main() -> int:
         trust_dir = world.write_trust_set(Path(tmp) / "trust")
         chain_der = card.chain_der()
         key = card.auth_key
+        assert isinstance(key, rsa.RSAPrivateKey)
 
         # Baseline: raw pyhanko-certvalidator with the same CRLs, fresh context each time.
         crl_ders = list(world.crls().values())

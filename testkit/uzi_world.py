@@ -113,6 +113,12 @@ def uzi_san_value(text: str) -> bytes:
     return bytes(asn1_core.IA5String(text).dump())
 
 
+def _rsa(key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey) -> rsa.RSAPrivateKey:
+    if not isinstance(key, rsa.RSAPrivateKey):
+        raise TypeError(f"expected an RSA card key, got {type(key).__name__}")
+    return key
+
+
 def _key() -> rsa.RSAPrivateKey:
     return rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
@@ -167,7 +173,7 @@ class UziWorld:
                 f"issuing-{card_type.lower()}.crl",
             )
         self._shared_key = _key()
-        self.broken_keys: dict[str, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey] = {}
+        self.broken_keys: dict[str, rsa.RSAPrivateKey] = {}
         """The card key of each broken condition (software keys), to sign challenges with."""
 
     # -- building blocks ---------------------------------------------------------------
@@ -477,24 +483,24 @@ class UziWorld:
         for t in ("M", "S"):
             c = self.issue_card(t)
             made[f"card-type-{t}"] = [c.auth, *c.chain]
-            keys[f"card-type-{t}"] = c.auth_key
+            keys[f"card-type-{t}"] = _rsa(c.auth_key)
         expired = self.issue_card(
             "Z",
             not_before=self.now - timedelta(days=4 * 365),
             not_after=self.now - timedelta(days=1),
         )
         made["expired"] = [expired.auth, *expired.chain]
-        keys["expired"] = expired.auth_key
+        keys["expired"] = _rsa(expired.auth_key)
         future = self.issue_card("N", not_before=self.now + timedelta(days=2))
         made["not-yet-valid"] = [future.auth, *future.chain]
-        keys["not-yet-valid"] = future.auth_key
+        keys["not-yet-valid"] = _rsa(future.auth_key)
         revoked = self.issue_card("Z")
         self.revoke(revoked.auth)
         made["revoked"] = [revoked.auth, *revoked.chain]
-        keys["revoked"] = revoked.auth_key
+        keys["revoked"] = _rsa(revoked.auth_key)
         other = foreign.issue_card("Z")
         made["unknown-ca"] = [other.auth, *other.chain]
-        keys["unknown-ca"] = other.auth_key
+        keys["unknown-ca"] = _rsa(other.auth_key)
         key = _key()
         for condition in ("san-ca-disagree", "san-serialnumber-disagree", "malformed-san"):
             keys[condition] = key

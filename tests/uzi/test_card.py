@@ -88,7 +88,7 @@ def _with_san(
         .subject_name(cert.subject)
         .issuer_name(cert.issuer)
         .public_key(cert.public_key())
-        .serial_number(cert.serial_number)  # type: ignore[arg-type]
+        .serial_number(cert.serial_number)
         .not_valid_before(cert.not_valid_before_utc)
         .not_valid_after(cert.not_valid_after_utc)
     )
