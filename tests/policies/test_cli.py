@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import argparse
+import contextlib
 import datetime as dt
+import io
 import subprocess
 import sys
 from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
 
+from issuer.cli.policy import register
 from policies import default_policy
 from policies.schema import DEFAULT_POLICY_PATH
 from tests.profile.certs import make_ca
@@ -17,9 +21,23 @@ ZORGID = Path(sys.executable).with_name("zorgid")
 
 
 def _run(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(ZORGID), "policy", *args], capture_output=True, text=True, check=False
+    """Run ``zorgid policy ...`` in-process through this command's own parser
+    (so another command module being mid-edit cannot fail these tests)."""
+    parser = argparse.ArgumentParser(prog="zorgid")
+    register(parser.add_subparsers(dest="command", required=True))
+    parsed = parser.parse_args(["policy", *args])
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = parsed.func(parsed)
+    return subprocess.CompletedProcess(args, code, out.getvalue(), err.getvalue())
+
+
+def test_console_script_runs_the_command() -> None:
+    done = subprocess.run(
+        [str(ZORGID), "policy", "check"], capture_output=True, text=True, check=False
     )
+    assert done.returncode == 0, done.stderr
+    assert default_policy().digest in done.stdout
 
 
 def test_check_default_policy_with_issuing_ca(tmp_path: Path) -> None:
@@ -39,7 +57,7 @@ def test_check_refuses_a_short_lived_ca(tmp_path: Path) -> None:
     pem = tmp_path / "ca.pem"
     pem.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
     done = _run("check", "--issuer-cert", str(pem))
-    assert done.returncode == 1
+    assert done.returncode == 1, done.stdout
     assert "notAfter" in done.stderr
 
 
