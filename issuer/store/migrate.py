@@ -7,6 +7,7 @@ extra file decides which database gets migrated.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -16,7 +17,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
 from issuer.store.engine import create_engine_for
-from issuer.store.errors import SchemaOutOfDateError
+from issuer.store.errors import SchemaOutOfDateError, StoreError
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
@@ -52,15 +53,46 @@ def upgrade(engine_or_url: sa.Engine | str, revision: str = "head") -> str:
     engine = create_engine_for(engine_or_url) if isinstance(engine_or_url, str) else engine_or_url
     try:
         make_sqlite_folder(engine)
-        cfg = alembic_config()
-        with engine.begin() as conn:
-            cfg.attributes["connection"] = conn
-            command.upgrade(cfg, revision)
+        run_migrations(engine, lambda cfg: command.upgrade(cfg, revision))
         reached = current_revision(engine)
         return reached if reached is not None else ""
     finally:
         if owned:
             engine.dispose()
+
+
+def run_migrations(engine: sa.Engine, step: Callable[[Config], None]) -> None:
+    """Run an Alembic command in one transaction, with SQLite's table-rebuild procedure.
+
+    SQLite cannot ALTER most constraints, so Alembic's batch mode rebuilds the
+    table (copy, drop, rename). With foreign keys on, dropping a referenced
+    table fails or cascades; SQLite's documented procedure
+    (https://www.sqlite.org/lang_altertable.html, "other kinds of table schema
+    changes") is: foreign keys off outside the transaction, migrate,
+    ``PRAGMA foreign_key_check``, commit, foreign keys on again.
+    """
+    cfg = alembic_config()
+    with engine.connect() as conn:
+        raw = conn.connection.dbapi_connection if conn.dialect.name == "sqlite" else None
+        if raw is not None:
+            # Directly on the driver: no BEGIN has been sent yet, and the pragma
+            # is ignored inside a transaction.
+            raw.cursor().execute("PRAGMA foreign_keys = OFF")
+        try:
+            with conn.begin():
+                cfg.attributes["connection"] = conn
+                step(cfg)
+                if raw is not None:
+                    broken = conn.exec_driver_sql("PRAGMA foreign_key_check").all()
+                    if broken:
+                        raise StoreError(
+                            f"migration left {len(broken)} rows whose foreign keys point "
+                            f"nowhere (first: {tuple(broken[0])}); expected none: the "
+                            "migration was rolled back, report this as a bug"
+                        )
+        finally:
+            if raw is not None:
+                raw.cursor().execute("PRAGMA foreign_keys = ON")
 
 
 def make_sqlite_folder(engine: sa.Engine) -> None:

@@ -46,6 +46,24 @@ Sha256Hex = sa.String(64)
 SerialHex = sa.String(40)
 
 
+REGISTRATION_KINDS = ("registration", "reset", "attributes")
+"""Flow 2 (new user), flow 6 (PIN forgotten: new QR for a verified person), flow 5."""
+REGISTRATION_STATES = ("started", "data_entered", "confirmed", "redeemed", "cancelled")
+"""started -> data_entered -> confirmed (data frozen, QR issued) -> redeemed (certificate
+issued); any state before redeemed -> cancelled. Enforced values: migration 0002."""
+POLICY_STATES = ("proposed", "active", "superseded", "rejected")
+"""proposed -> active (second officer approved) -> superseded; proposed -> rejected."""
+
+
+def _sql_in(values: tuple[str, ...]) -> str:
+    return "(" + ", ".join(f"'{v}'" for v in values) + ")"
+
+
+REGISTRATION_KINDS_SQL = _sql_in(REGISTRATION_KINDS)
+REGISTRATION_STATES_SQL = _sql_in(REGISTRATION_STATES)
+POLICY_STATES_SQL = _sql_in(POLICY_STATES)
+
+
 def _id() -> sa.Column[str]:
     return sa.Column("id", Id, primary_key=True)
 
@@ -148,6 +166,9 @@ registrations = sa.Table(
     sa.Column("updated_at", UtcDateTime, nullable=False),
     sa.Column("confirmed_at", UtcDateTime, nullable=True),
     sa.Column("policy_version", sa.Integer, nullable=True),
+    sa.CheckConstraint(f"kind IN {REGISTRATION_KINDS_SQL}", name="kind"),
+    sa.CheckConstraint(f"state IN {REGISTRATION_STATES_SQL}", name="state"),
+    sa.CheckConstraint("failed_attempts >= 0", name="failed_attempts"),
 )
 """A registration (flow 2), a PIN-forgotten reset (flow 6) or an attribute registration (flow 5).
 
@@ -320,6 +341,7 @@ policy_versions = sa.Table(
     sa.Column("activated_at", UtcDateTime, nullable=True),
     sa.Column("signature", sa.LargeBinary, nullable=True),
     sa.Column("signer_key_sha256", Sha256Hex, nullable=True),
+    sa.CheckConstraint(f"state IN {POLICY_STATES_SQL}", name="state"),
 )
 """Versions of the issuance policy; active only after a second security officer approves."""
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 import sqlalchemy as sa
 from alembic import command
@@ -15,8 +17,9 @@ from issuer.store import (
     head_revision,
     upgrade,
 )
-from issuer.store.migrate import alembic_config
-from issuer.store.schema import metadata
+from issuer.store.migrate import run_migrations
+from issuer.store.repo import CertificateRecord, reserve_serial, store_certificate
+from issuer.store.schema import certificates, metadata, mobile_ids, registrations
 from tests.store.dbfixtures import Database
 
 
@@ -51,16 +54,66 @@ def test_check_schema_refuses_an_empty_database(engine: sa.Engine) -> None:
 
 
 def test_check_schema_refuses_an_older_schema(engine: sa.Engine) -> None:
-    migrated = engine
-    upgrade(migrated)
-    cfg = alembic_config()
-    with migrated.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.downgrade(cfg, "base")
-    with pytest.raises(SchemaOutOfDateError, match="zorgid db upgrade --config FILE"):
-        check_schema(migrated)
-    upgrade(migrated)
-    check_schema(migrated)
+    upgrade(engine, "0001")
+    with pytest.raises(SchemaOutOfDateError, match="zorgid db upgrade --config FILE") as info:
+        check_schema(engine)
+    assert info.value.found == "0001"
+    upgrade(engine)
+    check_schema(engine)
+    run_migrations(engine, lambda cfg: command.downgrade(cfg, "base"))
+    with pytest.raises(SchemaOutOfDateError, match="none"):
+        check_schema(engine)
+
+
+def test_upgrading_a_populated_database_keeps_rows_and_links(engine: sa.Engine) -> None:
+    """0002 rebuilds referenced tables on SQLite: foreign keys must survive, rows too."""
+    upgrade(engine, "0001")
+    now = datetime(2026, 11, 28, tzinfo=UTC)
+    with engine.begin() as conn:
+        conn.execute(
+            registrations.insert().values(
+                id="r1",
+                kind="registration",
+                state="redeemed",
+                portal_identity="p",
+                created_at=now,
+                updated_at=now,
+            )
+        )
+        reserve_serial(
+            conn, issuer="a" * 64, serial="1f", request_sha256="b" * 64, policy_version=1, now=now
+        )
+        store_certificate(
+            conn,
+            CertificateRecord(
+                issuer="a" * 64,
+                serial="1f",
+                der=b"der",
+                not_before=now,
+                not_after=now,
+                policy_version=1,
+                spki_sha256="c" * 64,
+                registration_id="r1",
+            ),
+            now=now,
+        )
+    upgrade(engine)
+    with engine.connect() as conn:
+        linked = conn.execute(sa.select(certificates.c.registration_id)).scalar_one()
+    assert linked == "r1"
+    with pytest.raises(sa.exc.IntegrityError), engine.begin() as conn:
+        conn.execute(registrations.delete())  # still referenced: foreign keys are on again
+    with pytest.raises(sa.exc.IntegrityError), engine.begin() as conn:
+        conn.execute(
+            registrations.insert().values(
+                id="r2",
+                kind="registration",
+                state="half-done",
+                portal_identity="p",
+                created_at=now,
+                updated_at=now,
+            )
+        )
 
 
 def test_check_schema_refuses_an_unknown_newer_revision(engine: sa.Engine) -> None:
@@ -92,10 +145,6 @@ def test_backend_settings(migrated: sa.Engine, migrated_db: Database) -> None:
 
 
 def test_foreign_keys_are_enforced(migrated: sa.Engine) -> None:
-    from datetime import UTC, datetime
-
-    from issuer.store.schema import mobile_ids
-
     now = datetime.now(UTC)
     with pytest.raises(sa.exc.IntegrityError), migrated.begin() as conn:
         conn.execute(
