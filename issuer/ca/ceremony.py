@@ -34,6 +34,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from itertools import pairwise
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -57,6 +58,7 @@ from issuer.ca.errors import (
 from issuer.ca.lint import lint_certificate, lint_chain_pair
 from issuer.ca.material import (
     AUDIT_PUBLIC_KEY_PEM,
+    INTERMEDIATES_PEM,
     ISSUING_CA_CSR,
     ISSUING_CA_PEM,
     OCSP_RESPONDER_PEM,
@@ -432,7 +434,13 @@ def _make_ocsp_and_audit(
 
 def _final_files(config: CeremonyConfig) -> list[Path]:
     d = config.ca_dir
-    return [d / ROOT_PEM, d / ISSUING_CA_PEM, d / OCSP_RESPONDER_PEM, d / AUDIT_PUBLIC_KEY_PEM]
+    return [
+        d / ROOT_PEM,
+        d / INTERMEDIATES_PEM,
+        d / ISSUING_CA_PEM,
+        d / OCSP_RESPONDER_PEM,
+        d / AUDIT_PUBLIC_KEY_PEM,
+    ]
 
 
 def _write_hierarchy(
@@ -695,8 +703,12 @@ def _load_pem_cert(data: bytes, what: str) -> x509.Certificate:
             ) from None
 
 
-def _check_ca_extensions(cert: x509.Certificate, what: str, path_len: int | str | None) -> None:
-    """CA:TRUE critical and keyCertSign+cRLSign (RFC 5280 §4.2.1.9, §4.2.1.3)."""
+def _check_ca_extensions(cert: x509.Certificate, what: str, below: int) -> None:
+    """CA:TRUE critical, keyCertSign+cRLSign, room for ``below`` CA certificates under it.
+
+    RFC 5280 §4.2.1.9 and §4.2.1.3. For the issuing CA ``below`` is 0 and
+    pathLen must be exactly 0: it issues end-entity mobile-ID certificates only.
+    """
     try:
         bc = cert.extensions.get_extension_for_oid(ExtensionOID.BASIC_CONSTRAINTS)
         ku = cert.extensions.get_extension_for_oid(ExtensionOID.KEY_USAGE)
@@ -711,14 +723,91 @@ def _check_ca_extensions(cert: x509.Certificate, what: str, path_len: int | str 
             f"the {what} certificate has basicConstraints ca={bc.value.ca} "
             f"critical={bc.critical}; expected CA:TRUE, critical"
         )
-    if path_len != "any" and bc.value.path_length != path_len:
+    path_len = bc.value.path_length
+    if below == 0 and path_len != 0:
         raise ImportRefused(
-            f"the {what} certificate has pathLenConstraint {bc.value.path_length}, "
-            f"expected {path_len} (it issues end-entity mobile-ID certificates only)"
+            f"the {what} certificate has pathLenConstraint {path_len}, expected 0 "
+            "(it issues end-entity mobile-ID certificates only)"
+        )
+    if path_len is not None and path_len < below:
+        raise ImportRefused(
+            f"the {what} certificate has pathLenConstraint {path_len}, but {below} CA "
+            f"certificate(s) sit below it; expected at least {below}"
         )
     if not (ku.value.key_cert_sign and ku.value.crl_sign):
         raise ImportRefused(
             f"the {what} certificate's keyUsage lacks keyCertSign or cRLSign; expected both"
+        )
+
+
+def _load_pem_bundle(data: bytes) -> list[x509.Certificate]:
+    try:
+        certs = x509.load_pem_x509_certificates(data)
+    except ValueError as exc:
+        raise ImportRefused(
+            f"the intermediates file holds no PEM certificates ({exc}); expected the CA "
+            "certificates between the root and the issuing CA, the issuing CA's issuer first"
+        ) from None
+    return certs
+
+
+def _check_imported_path(
+    root: x509.Certificate,
+    intermediates: list[x509.Certificate],
+    issuing: x509.Certificate,
+    now: datetime,
+) -> None:
+    """The externally made path ``issuing <- intermediates... <- root``, checked link by link.
+
+    The root is self-signed; each certificate is signed by the next and names
+    it as issuer (RFC 5280 §6.1.3 (a)); each issuer is CA:TRUE critical with
+    keyCertSign+cRLSign and a pathLenConstraint that allows the CA
+    certificates below it (§4.2.1.9), the issuing CA itself pathLen 0; all are
+    valid now and the issuing CA ends inside its issuer; pkilint finds nothing
+    at WARNING or above on any certificate or pair.
+    """
+    if root.subject != root.issuer:
+        raise ImportRefused(
+            f"the root certificate is issued by {root.issuer.rfc4514_string()}, not by itself; "
+            "expected the self-signed external root (the trust anchor)"
+        )
+    path = [issuing, *intermediates, root]
+    names = ["issuing CA"] + [f"intermediate {i + 1}" for i in range(len(intermediates))]
+    names.append("root")
+    _check_ca_extensions(issuing, "issuing CA", 0)
+    for below, (child, parent) in enumerate(pairwise(path)):
+        what, parent_what = names[below], names[below + 1]
+        try:
+            child.verify_directly_issued_by(parent)
+        except (InvalidSignature, ValueError, TypeError) as exc:
+            raise ImportRefused(
+                f"the {what} certificate is not signed by the offered {parent_what} "
+                f"({type(exc).__name__}: {exc}); expected the root (and intermediates, "
+                "issuing CA's issuer first) that signed our CSR"
+            ) from None
+        _check_ca_extensions(parent, parent_what, below + 1)
+        findings = lint_chain_pair(_der(parent), _der(child))
+        if findings:
+            raise LintFailed(f"{what} (chain to the {parent_what})", findings)
+    try:
+        root.verify_directly_issued_by(root)
+    except (InvalidSignature, ValueError, TypeError) as exc:
+        raise ImportRefused(
+            f"the root certificate's self-signature does not verify ({exc}); expected a root"
+        ) from None
+    for cert, what in zip(path, names, strict=True):
+        if not cert.not_valid_before_utc <= now < cert.not_valid_after_utc:
+            raise ImportRefused(
+                f"the {what} certificate is valid {cert.not_valid_before_utc.isoformat()} to "
+                f"{cert.not_valid_after_utc.isoformat()}, not now ({now.isoformat()})"
+            )
+        findings = lint_certificate(_der(cert))
+        if findings:
+            raise LintFailed(what, findings)
+    if issuing.not_valid_after_utc > path[1].not_valid_after_utc:
+        raise ImportRefused(
+            f"the issuing CA certificate ends {issuing.not_valid_after_utc.isoformat()}, after "
+            f"its issuer ({path[1].not_valid_after_utc.isoformat()}); expected it inside"
         )
 
 
@@ -728,17 +817,19 @@ def import_issuing_ca(
     *,
     issuing_cert: bytes,
     root_cert: bytes,
+    intermediates: bytes | None = None,
     out: Out = print,
     clock: Clock = _utcnow,
 ) -> CeremonyResult:
-    """External root, step two: accept the root-signed issuing CA certificate and finish.
+    """External root, step two: accept the externally signed issuing CA certificate and finish.
 
-    Refused (nothing changed) unless: the record awaits it; the issuing CA key
-    is on the token and *is* the certificate's key; the root is a self-signed
-    CA and signed the issuing CA; the issuing CA is CA:TRUE pathLen 0 with
-    keyCertSign+cRLSign, valid now and inside the root's validity; pkilint
-    finds nothing at WARNING or above. Then the OCSP responder and audit keys
-    are made as in :func:`run_ceremony`, all or nothing.
+    ``intermediates`` is an optional PEM bundle of the CA certificates between
+    the root and the issuing CA, the issuing CA's issuer first (a national
+    root usually certifies a domain CA, which certifies ours). Refused
+    (nothing changed) unless: the record awaits it; the issuing CA key is on
+    the token and *is* the certificate's key; see :func:`_check_imported_path`
+    for the path. Then the OCSP responder and audit keys are made as in
+    :func:`run_ceremony`, all or nothing.
     """
     now = clock()
     d = config.ca_dir
@@ -767,6 +858,7 @@ def import_issuing_ca(
 
     root = _load_pem_cert(root_cert, "root certificate")
     issuing = _load_pem_cert(issuing_cert, "issuing CA certificate")
+    chain = _load_pem_bundle(intermediates) if intermediates else []
     issuing_key = hsm.get_key(ica.key_label)
     token_pub = issuing_key.public_key()
     if not same_public_key(issuing, token_pub):
@@ -776,54 +868,27 @@ def import_issuing_ca(
             f"{ica.key_label!r} is sha256:{_spki_sha256(token_pub)}; expected the certificate "
             f"for the CSR {d / ISSUING_CA_CSR}. Ask the root operator for the right certificate."
         )
-    if root.subject != root.issuer:
-        raise ImportRefused(
-            f"the root certificate is issued by {root.issuer.rfc4514_string()}, not by itself; "
-            "expected the self-signed external root (the trust anchor)"
-        )
-    for cert, issuer, what in ((root, root, "root"), (issuing, root, "issuing CA")):
-        try:
-            cert.verify_directly_issued_by(issuer)
-        except (InvalidSignature, ValueError, TypeError) as exc:
-            raise ImportRefused(
-                f"the {what} certificate is not signed by the offered root "
-                f"({type(exc).__name__}: {exc}); expected the root that signed our CSR"
-            ) from None
-    _check_ca_extensions(root, "root", "any")
-    _check_ca_extensions(issuing, "issuing CA", 0)
-    for cert, what in ((root, "root"), (issuing, "issuing CA")):
-        if not cert.not_valid_before_utc <= now < cert.not_valid_after_utc:
-            raise ImportRefused(
-                f"the {what} certificate is valid {cert.not_valid_before_utc.isoformat()} to "
-                f"{cert.not_valid_after_utc.isoformat()}, not now ({now.isoformat()})"
-            )
-    if not (
-        root.not_valid_before_utc <= issuing.not_valid_before_utc
-        and issuing.not_valid_after_utc <= root.not_valid_after_utc
-    ):
-        raise ImportRefused(
-            "the issuing CA certificate's validity is not inside the root's; expected it inside"
-        )
-    for cert, what in ((root, "root"), (issuing, "issuing CA")):
-        findings = lint_certificate(_der(cert))
-        if findings:
-            raise LintFailed(what, findings)
-    findings = lint_chain_pair(_der(root), _der(issuing))
-    if findings:
-        raise LintFailed("issuing CA (chain to the root)", findings)
+    _check_imported_path(root, chain, issuing, now)
     if issuing.subject != x509_name(ica.subject):
         out(
             f"  note: the root named the issuing CA {issuing.subject.rfc4514_string()}, the "
             f"ceremony file asked for {x509_name(ica.subject).rfc4514_string()}; accepted"
         )
     out(f"Importing the issuing CA certificate into {d}")
-    out("  - checked: key matches token key, signed by the root, CA pathLen 0, pkilint clean")
+    out(
+        "  - checked: key matches the token key, path to the root verifies "
+        f"({len(chain)} intermediate(s)), CA pathLen 0, pkilint clean"
+    )
 
     journal = _Journal(hsm, out)
     old_record = record_path.read_bytes()
     with _all_or_nothing(journal):
         ocsp_cert, audit_pub = _make_ocsp_and_audit(config, hsm, journal, issuing, issuing_key, now)
         written = _write_hierarchy(config, journal, root, issuing, ocsp_cert, audit_pub)
+        if chain:
+            with journal.running(f"write {d / INTERMEDIATES_PEM}"):
+                _write_new(d / INTERMEDIATES_PEM, b"".join(_pem(c) for c in chain), journal)
+                written.append(d / INTERMEDIATES_PEM)
         events = list(record.get("events", []))
         events.append({"at": now.isoformat(), "event": "import-issuing-ca"})
         new_record = _complete_record(
@@ -837,6 +902,7 @@ def import_issuing_ca(
             events=events,
         )
         new_record["issuing_ca"]["csr"] = ISSUING_CA_CSR
+        new_record["intermediates"] = [_cert_entry(c, INTERMEDIATES_PEM, None, None) for c in chain]
         with journal.running(f"update the ceremony record {record_path}"):
             journal.file_replaced(record_path, old_record)
             _atomic_replace(record_path, _record_json(new_record))

@@ -24,6 +24,8 @@ from issuer.ca.errors import CaMaterialError
 
 ROOT_PEM = "root.pem"
 ISSUING_CA_PEM = "issuing-ca.pem"
+#: Only with an external root that certified us through intermediate CAs (issuer first).
+INTERMEDIATES_PEM = "intermediates.pem"
 ISSUING_CA_CSR = "issuing-ca.csr.pem"
 OCSP_RESPONDER_PEM = "ocsp-responder.pem"
 AUDIT_PUBLIC_KEY_PEM = "audit-checkpoint.pub.pem"
@@ -58,10 +60,11 @@ class CaMaterial:
     issuing_ca_key_label: str
     ocsp_responder_key_label: str
     audit_key_label: str
+    intermediates: tuple[x509.Certificate, ...] = ()
 
-    def chain(self) -> tuple[x509.Certificate, x509.Certificate]:
-        """Issuing CA then root: what a relying party needs above a mobile-ID certificate."""
-        return (self.issuing_ca, self.root)
+    def chain(self) -> tuple[x509.Certificate, ...]:
+        """Issuing CA, any intermediates, root: the path above a mobile-ID certificate."""
+        return (self.issuing_ca, *self.intermediates, self.root)
 
 
 def read_record(ca_dir: Path) -> dict[str, Any]:
@@ -125,10 +128,21 @@ def load_ca_material(data_dir: Path | str) -> CaMaterial:
     root = read_certificate(ca_dir / ROOT_PEM)
     issuing = read_certificate(ca_dir / ISSUING_CA_PEM)
     ocsp = read_certificate(ca_dir / OCSP_RESPONDER_PEM)
-    for child, parent, what in (
-        (issuing, root, "issuing-ca.pem is not issued by root.pem"),
+    intermediates = _read_intermediates(ca_dir / INTERMEDIATES_PEM)
+    above = [*intermediates, root]
+    links = [
+        (issuing, above[0], f"issuing-ca.pem is not issued by {_where(0, intermediates)}"),
+        *(
+            (
+                cert,
+                above[i + 1],
+                f"{_where(i, intermediates)} is not issued by {_where(i + 1, intermediates)}",
+            )
+            for i, cert in enumerate(intermediates)
+        ),
         (ocsp, issuing, "ocsp-responder.pem is not issued by issuing-ca.pem"),
-    ):
+    ]
+    for child, parent, what in links:
         try:
             child.verify_directly_issued_by(parent)
         except (InvalidSignature, ValueError, TypeError) as exc:
@@ -158,4 +172,24 @@ def load_ca_material(data_dir: Path | str) -> CaMaterial:
         issuing_ca_key_label=_label(record, "issuing_ca", record_path),
         ocsp_responder_key_label=_label(record, "ocsp_responder", record_path),
         audit_key_label=_label(record, "audit", record_path),
+        intermediates=tuple(intermediates),
     )
+
+
+def _where(index: int, intermediates: list[x509.Certificate]) -> str:
+    if index < len(intermediates):
+        return f"certificate {index + 1} of {INTERMEDIATES_PEM}"
+    return ROOT_PEM
+
+
+def _read_intermediates(path: Path) -> list[x509.Certificate]:
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return []
+    except OSError as exc:
+        raise CaMaterialError(f"cannot read {path}: {exc}") from None
+    try:
+        return x509.load_pem_x509_certificates(data)
+    except ValueError as exc:
+        raise CaMaterialError(f"{path} holds no PEM certificates ({exc})") from None

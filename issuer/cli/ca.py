@@ -2,7 +2,7 @@
 
 * ``zorgid ca check --config FILE``: check the ceremony file, touch nothing.
 * ``zorgid ca init --config FILE``: run the ceremony (see ``docs/ceremony.md``).
-* ``zorgid ca import-issuing --config FILE --cert ISSUING.pem --root ROOT.pem``:
+* ``zorgid ca import-issuing --config FILE --cert ISSUING.pem --root ROOT.pem [--chain I.pem]``:
   external root, second step.
 * ``zorgid ca renew-ocsp --config FILE [--new-key]``: a new OCSP responder certificate.
 
@@ -83,6 +83,7 @@ def _import(config: CeremonyConfig, args: argparse.Namespace) -> None:
         open_ceremony_hsm(config),
         issuing_cert=read_pem_file(Path(args.cert)),
         root_cert=read_pem_file(Path(args.root)),
+        intermediates=read_pem_file(Path(args.chain)) if args.chain else None,
     )
 
 
@@ -125,6 +126,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--cert", required=True, metavar="ISSUING.pem", help="issuing CA certificate")
     p.add_argument(
         "--root", required=True, metavar="ROOT.pem", help="the external root certificate"
+    )
+    p.add_argument(
+        "--chain",
+        metavar="INTERMEDIATES.pem",
+        help="CA certificates between the root and the issuing CA, the issuing CA's issuer first",
     )
     p.set_defaults(func=_with_config(_import))
 

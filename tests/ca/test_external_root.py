@@ -400,3 +400,134 @@ def test_failed_first_step_removes_key_and_csr(
         run_ceremony(setup.config, setup.hsm, out=lambda _: None)
     assert setup.token_state() == []
     assert setup.data_state() is None
+
+
+INTERMEDIATE_EXT = """\
+[v3_domain]
+basicConstraints = critical, CA:TRUE, pathlen:{pathlen}
+keyUsage = critical, keyCertSign, cRLSign
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid:always
+certificatePolicies = 1.3.6.1.4.1.32473.528.1.2.1
+"""
+
+
+def make_intermediate(
+    root_key: Path, root_cert: Path, where: Path, pathlen: int = 0
+) -> tuple[Path, Path]:
+    """A domain CA under the external root (as PKIoverheid puts one between root and us)."""
+    key, csr, cert = where / "domain.key", where / "domain.csr", where / "domain.pem"
+    _run(
+        "openssl",
+        "req",
+        "-new",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-384",
+        "-nodes",
+        "-keyout",
+        str(key),
+        "-out",
+        str(csr),
+        "-subj",
+        "/C=NL/O=Extern Trust Anchor B.V./CN=Extern Domain CA",
+    )
+    ext = where / "domain.ext"
+    ext.write_text(INTERMEDIATE_EXT.format(pathlen=pathlen))
+    _run(
+        "openssl",
+        "x509",
+        "-req",
+        "-in",
+        str(csr),
+        "-CA",
+        str(root_cert),
+        "-CAkey",
+        str(root_key),
+        "-CAcreateserial",
+        "-out",
+        str(cert),
+        "-days",
+        "5000",
+        "-sha384",
+        "-extfile",
+        str(ext),
+        "-extensions",
+        "v3_domain",
+    )
+    return key, cert
+
+
+def test_import_through_an_intermediate(external: CeremonySetup, tmp_path: Path) -> None:
+    setup = external
+    first = run_ceremony(setup.config, setup.hsm, out=lambda _: None)
+    assert first.csr_path is not None
+    ext_dir = tmp_path / "extern"
+    root_key, root_cert = make_external_root(ext_dir)
+
+    # pathLen 0 on the domain CA leaves no room for our issuing CA: refused, nothing changed
+    tight = tmp_path / "tight"
+    tight.mkdir()
+    t_key, t_cert = make_intermediate(root_key, root_cert, tight, pathlen=0)
+    t_issued = external_sign(t_key, t_cert, first.csr_path, tight / "issuing.pem")
+    files = setup.data_state()
+    with pytest.raises(ImportRefused, match="pathLenConstraint 0, but 1 CA"):
+        import_issuing_ca(
+            setup.config,
+            setup.hsm,
+            issuing_cert=t_issued.read_bytes(),
+            root_cert=root_cert.read_bytes(),
+            intermediates=t_cert.read_bytes(),
+            out=lambda _: None,
+        )
+    # the intermediate left out: the issuing CA is not the root's
+    with pytest.raises(ImportRefused, match="not signed by the offered root"):
+        import_issuing_ca(
+            setup.config,
+            setup.hsm,
+            issuing_cert=t_issued.read_bytes(),
+            root_cert=root_cert.read_bytes(),
+            out=lambda _: None,
+        )
+    assert setup.data_state() == files
+
+    dom_key, dom_cert = make_intermediate(root_key, root_cert, ext_dir, pathlen=1)
+    issued = external_sign(dom_key, dom_cert, first.csr_path, ext_dir / "issuing.pem")
+    done = subprocess.run(
+        [
+            str(VENV_BIN / "zorgid"),
+            "ca",
+            "import-issuing",
+            "--config",
+            str(setup.config_path),
+            "--cert",
+            str(issued),
+            "--root",
+            str(root_cert),
+            "--chain",
+            str(dom_cert),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    material = load_ca_material(setup.data_dir)
+    assert [c.subject.rfc4514_string() for c in material.chain()] == [
+        "CN=ZORG-ID Dev Mobile ID CA,O=ZORG-ID Ontwikkeling,C=NL",
+        "CN=Extern Domain CA,O=Extern Trust Anchor B.V.,C=NL",
+        "CN=Extern Root CA,O=Extern Trust Anchor B.V.,C=NL",
+    ]
+    ca = setup.data_dir / "ca"
+    untrusted = tmp_path / "untrusted.pem"
+    untrusted.write_bytes(
+        (ca / "issuing-ca.pem").read_bytes() + (ca / "intermediates.pem").read_bytes()
+    )
+    for cert in (ca / "issuing-ca.pem", ca / "ocsp-responder.pem"):
+        verified = openssl_verify(ca / "root.pem", cert, untrusted)
+        assert verified.returncode == 0, verified.stderr
+    record = json.loads((ca / "ceremony.json").read_text())
+    assert [e["subject"] for e in record["intermediates"]] == [
+        "CN=Extern Domain CA,O=Extern Trust Anchor B.V.,C=NL"
+    ]
