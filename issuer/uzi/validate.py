@@ -25,6 +25,7 @@ suite runs through in ``tests/uzi/test_pkits.py``.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import enum
 import hashlib
 import threading
@@ -159,16 +160,19 @@ def _crl_urls(cert: asn1_x509.Certificate) -> list[str]:
 
 
 def _run(coro: Coroutine[Any, Any, T]) -> T:
-    """Run a coroutine on this thread's private loop (cheaper than ``asyncio.run``)."""
+    """Run a coroutine to completion from synchronous code.
+
+    On this thread's private loop (cheaper than ``asyncio.run``); when called
+    from inside a running event loop (a sync call from async code), on a
+    helper thread instead, so the sync API works everywhere -- it blocks that
+    loop meanwhile, as any sync call does; async callers should use ``avalidate``.
+    """
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        pass
-    else:
-        coro.close()
-        raise RuntimeError("called from a running event loop; await the async variant instead")
-    loop = _LOOPS.loop
-    return loop.run_until_complete(coro)
+        return _LOOPS.loop.run_until_complete(coro)
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coro).result()
 
 
 class _ThreadLoops(threading.local):

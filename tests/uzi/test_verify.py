@@ -415,3 +415,23 @@ def test_failed_crl_download_is_retried_after_a_pause(
         uzi.server.down = False
     clock.advance(timedelta(seconds=31))
     _prove(verifier, uzi.app.chain(), uzi.app.sign)
+
+
+def test_sync_variant_works_inside_an_event_loop(uzi: World, make_verifier: MakeVerifier) -> None:
+    """A sync call from async code (cache miss) must not fail on the running loop."""
+    import asyncio
+
+    verifier = make_verifier()
+
+    async def flow() -> str:
+        challenge = verifier.create_challenge(portal=PORTAL)
+        proof = verifier.verify_card(
+            challenge.challenge_id,
+            uzi.app.chain(),
+            uzi.app.sign(challenge.to_be_signed),
+            portal=PORTAL,
+            purpose="validation",
+        )
+        return proof.identity.uzi_number
+
+    assert asyncio.run(flow()) == uzi.app.card.uzi_number
