@@ -24,6 +24,7 @@ import sqlalchemy as sa
 
 from issuer.audit import keys
 from issuer.audit.encoding import GENESIS_HASH, checkpoint_message, event_hash
+from issuer.store.engine import READ_ONLY
 from issuer.store.schema import audit_checkpoints, audit_events, audit_head
 from issuer.store.types import to_utc_text
 
@@ -80,10 +81,13 @@ def verify_chain(
     if isinstance(engine, sa.Connection):
         return _verify(engine, public_key, known_head)
     with engine.connect() as conn:
+        # One snapshot for head, checkpoints and events: appends that commit
+        # while we stream must not look like a head/chain mismatch. SQLite (WAL)
+        # gives that to a deferred read transaction without blocking writers.
         if conn.dialect.name == "postgresql":
-            # One snapshot for head, checkpoints and events: appends that commit
-            # while we stream must not look like a head/chain mismatch.
             conn = conn.execution_options(isolation_level="REPEATABLE READ")
+        else:
+            conn = conn.execution_options(**{READ_ONLY: True})
         return _verify(conn, public_key, known_head)
 
 

@@ -9,7 +9,7 @@ runs ``zorgid db upgrade``.
 from __future__ import annotations
 
 from issuer.store import schema
-from issuer.store.engine import create_engine_for, is_sqlite
+from issuer.store.engine import READ_ONLY, create_engine_for, is_sqlite
 from issuer.store.errors import (
     CrlNumberError,
     DuplicateKeyError,
@@ -22,6 +22,7 @@ from issuer.store.migrate import check_schema, current_revision, head_revision, 
 from issuer.store.types import UtcDateTime
 
 __all__ = [
+    "READ_ONLY",
     "CrlNumberError",
     "DuplicateKeyError",
     "ReservationStateError",

@@ -8,7 +8,8 @@ instead of failing at once). Every SQLite transaction also starts with
 reads the audit chain head and then writes can never fail half-way with
 "database is locked" because another writer committed in between (SQLite
 cannot upgrade a read snapshot that has become stale). This serialises
-writers, which is SQLite's model anyway.
+writers, which is SQLite's model anyway. Long read-only work opts out with
+the :data:`READ_ONLY` execution option (a deferred ``BEGIN``: a WAL snapshot).
 
 PostgreSQL (several engine processes on several machines) gets a bounded pool
 with ``pool_pre_ping`` so a restarted server or a dropped connection does not
@@ -25,6 +26,13 @@ from sqlalchemy.engine import make_url
 
 SQLITE_BUSY_TIMEOUT_S = 30.0
 """How long a SQLite writer waits for the lock: long enough for a burst of issuance."""
+
+READ_ONLY = "zorgid_read_only"
+"""Execution option for read-only work: ``conn.execution_options(zorgid_read_only=True)``
+before the first statement makes a SQLite transaction a plain (deferred) ``BEGIN``:
+in WAL mode it reads one consistent snapshot without taking the write lock, so
+a long read (``zorgid audit verify``, OCSP lookups) does not stall writers.
+Writing in such a transaction may fail with "database is locked"; don't."""
 
 PG_POOL_SIZE = 10
 PG_MAX_OVERFLOW = 10
@@ -98,7 +106,10 @@ def _setup_sqlite(engine: sa.Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: sa.Connection) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        if conn.get_execution_options().get(READ_ONLY):
+            conn.exec_driver_sql("BEGIN")
+        else:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def is_sqlite(bind: sa.Engine | sa.Connection) -> bool:
