@@ -61,6 +61,12 @@ _UPDATE_HEAD = (
 )
 
 
+_LIMITS = {
+    name: int(getattr(audit_events.c[name].type, "length", 0) or 0)
+    for name in ("actor_role", "actor_identity", "action", "subject")
+}
+
+
 def _utc_now() -> datetime:
     return datetime.now(UTC)
 
@@ -89,9 +95,18 @@ class AuditEvent:
                 f"got audit outcome {self.outcome!r}; expected one of {sorted(OUTCOMES)}"
             )
         for name in ("actor_role", "actor_identity", "action", "subject"):
-            if not getattr(self, name):
+            value: str = getattr(self, name)
+            if not value:
                 raise AuditError(
                     f"audit event field {name} is empty; expected who/what/on-what to be named"
+                )
+            # PostgreSQL enforces VARCHAR lengths and SQLite does not: check here so
+            # an event is refused the same way on both, before anything is written.
+            limit = _LIMITS[name]
+            if len(value) > limit:
+                raise AuditError(
+                    f"audit event field {name} is {len(value)} characters, expected at most "
+                    f"{limit}: name the subject by id and put the rest in details"
                 )
 
 

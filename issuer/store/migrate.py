@@ -16,7 +16,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
-from issuer.store.engine import create_engine_for
+from issuer.store.engine import READ_ONLY, create_engine_for
 from issuer.store.errors import SchemaOutOfDateError, StoreError
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -39,7 +39,7 @@ def head_revision() -> str:
 
 def current_revision(engine: sa.Engine) -> str | None:
     """The revision the database is at, or ``None`` when it was never migrated."""
-    with engine.connect() as conn:
+    with engine.connect().execution_options(**{READ_ONLY: True}) as conn:
         return MigrationContext.configure(conn).get_current_revision()
 
 

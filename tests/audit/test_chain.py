@@ -120,3 +120,9 @@ def test_bad_events_are_refused_before_anything_is_written(migrated: sa.Engine) 
         AuditEvent(actor_role="r", actor_identity="i", action="a", subject="s", outcome="maybe")
     with pytest.raises(AuditError, match="actor_identity is empty"):
         AuditEvent(actor_role="r", actor_identity="", action="a", subject="s")
+    with pytest.raises(AuditError, match="subject is 513 characters, expected at most 512"):
+        AuditEvent(actor_role="r", actor_identity="i", action="a", subject="s" * 513)
+    longest = AuditEvent(actor_role="r", actor_identity="i" * 512, action="a", subject="s" * 512)
+    with migrated.begin() as conn:
+        AuditLog().append(conn, longest)  # fits on both back ends
+    assert verify_chain(migrated, None).ok
