@@ -8,12 +8,12 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 APT_PACKAGES := softhsm2 opensc openssl
 
-.PHONY: run test lint typecheck proto proto-check system-deps setup bench clean
+.PHONY: run test lint typecheck proto proto-check docs docs-check system-deps setup bench clean
 
 run: setup
 	$(BIN)/zorgid dev
 
-test: setup proto-check lint typecheck
+test: setup proto-check docs-check lint typecheck
 	$(BIN)/pytest -q
 
 setup: system-deps $(STAMP)
@@ -39,6 +39,15 @@ proto: setup
 proto-check: setup
 	$(BIN)/python scripts/gen_proto.py --check
 	$(BIN)/buf lint
+
+# Generated references (error catalogue, configuration) must match the code.
+docs: setup
+	$(BIN)/python scripts/gen_errors_doc.py
+	$(BIN)/zorgid config doc > docs/config.md
+
+docs-check: setup
+	$(BIN)/python scripts/gen_errors_doc.py --check
+	$(BIN)/zorgid config doc --check docs/config.md
 
 lint: setup
 	$(BIN)/ruff check .
