@@ -115,13 +115,14 @@ def test_first_start_creates_everything_and_serves(dev_root: Path) -> None:
                 "h2",
                 "-brief",
             ],
-            input="",
+            input=b"",
             capture_output=True,
-            text=True,
             timeout=30,
         )
-        assert handshake.returncode == 0, handshake.stderr
-        assert "Verification: OK" in handshake.stderr
+        # stdout carries the server's raw HTTP/2 frames: read only stderr, as text.
+        report = handshake.stderr.decode(errors="replace")
+        assert handshake.returncode == 0, report
+        assert "Verification: OK" in report
     finally:
         assert engine.stop() == 0
 
