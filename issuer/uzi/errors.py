@@ -15,7 +15,11 @@ which are public.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Final
+from typing import TYPE_CHECKING, Final
+
+if TYPE_CHECKING:
+    # Not at run time: issuer.errors imports this module's table (one catalogue).
+    from issuer.errors import ZorgIdError
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -297,6 +301,15 @@ class UziError(Exception):
         if detail:
             text += f" ({detail})"
         super().__init__(text)
+
+    def as_zorgid_error(self) -> ZorgIdError:
+        """The same refusal as the engine-wide error, for the one gRPC status mapping.
+
+        A servicer does ``except UziError as e: raise e.as_zorgid_error() from e``.
+        """
+        from issuer.errors import ZorgIdError
+
+        return ZorgIdError(self.code, self.detail)
 
     @property
     def message(self) -> str:

@@ -435,3 +435,14 @@ def test_sync_variant_works_inside_an_event_loop(uzi: World, make_verifier: Make
         return proof.identity.uzi_number
 
     assert asyncio.run(flow()) == uzi.app.card.uzi_number
+
+
+def test_every_uzi_code_is_in_the_engine_catalogue_with_the_same_status() -> None:
+    from issuer.errors import CATALOGUE
+
+    for code, status, cause_en, _, cause_nl, _ in errors.UZI_ERROR_TABLE:
+        spec = CATALOGUE[code]
+        assert spec.status.name == status
+        assert (spec.cause_en, spec.cause_nl) == (cause_en, cause_nl)
+        bridged = UziError(code, "got x; expected y").as_zorgid_error()
+        assert bridged.code == code and bridged.detail == "got x; expected y"
