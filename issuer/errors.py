@@ -23,6 +23,8 @@ adds its line here)::
     ZID-01xx  CA hierarchy, key ceremony, HSM
     ZID-09xx  configuration, operations
     ZID-11xx  UZI-pas verification (rows kept in issuer/uzi/errors.py, merged below)
+    ZID-12xx  issuance cycle, certificates, revocation (issuer/issuance/errors.py)
+    ZID-13xx  enrolment tokens / registration QR (issuer/issuance/errors.py)
 
 An area may keep its rows beside its code as plain tuples
 ``(code, status name, cause en, solution en, cause nl, solution nl)``, as
@@ -39,6 +41,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Final
 
+from issuer.issuance.errors import ISSUANCE_ERROR_TABLE
 from issuer.uzi.errors import UZI_ERROR_TABLE
 
 DOMAIN: Final = "zorg-id"
@@ -205,6 +208,7 @@ CATALOGUE: Final[Mapping[str, ErrorSpec]] = _catalogue(
         "zorgid config check BESTAND.",
     ),
     *_from_rows(UZI_ERROR_TABLE),
+    *_from_rows(ISSUANCE_ERROR_TABLE),
 )
 
 

@@ -1,0 +1,314 @@
+"""Redeeming a registration QR exactly once: ``RedeemEnrollment(token, csr)``.
+
+Why a claim and not one big transaction: signing takes the HSM's time and
+must not hold a database lock, and the engine runs as several processes on
+one PostgreSQL. So the token is *claimed* first with one conditional
+``UPDATE registrations SET token_used_at = :now, csr_sha256 = :csr WHERE
+token_used_at IS NULL AND ...`` -- of any number of concurrent callers, in
+any number of processes, exactly one sees row count 1 (PostgreSQL re-checks
+the WHERE after the competing commit; SQLite has one writer). The claim
+records the CSR's digest, so:
+
+- a retry (or concurrent call) with the SAME CSR waits briefly for the winner
+  and gets the same certificate (idempotent, as the phone's network may drop
+  the first answer);
+- a DIFFERENT CSR is refused (ZID-1303) and counted as a failed attempt;
+- a winner that crashed leaves a claim without a certificate; after
+  :attr:`Redeemer.lease` a retry with the same CSR takes the claim over with
+  another conditional UPDATE on the old claim time, and the crashed winner --
+  should it come back -- can no longer finish: step 4 writes the certificate
+  only WHERE the claim time is still its own. Never two certificates.
+
+A token's failed attempts (bad CSR, weak key, a different CSR) are counted
+and, at the policy's ``enrolment.max_failed_attempts``, the token is blocked
+(ZID-1304): a stolen QR cannot be tried forever.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, NoReturn
+
+import sqlalchemy as sa
+
+from issuer.audit import AuditEvent
+from issuer.enrolment.create import attrs_from_json
+from issuer.enrolment.tokens import token_sha256
+from issuer.errors import ZorgIdError
+from issuer.issuance.cycle import (
+    Actor,
+    CheckedRequest,
+    IssuanceCycle,
+    IssuanceRequest,
+    IssuedCertificate,
+)
+from issuer.issuance.faults import crash_point
+from issuer.store import READ_ONLY
+from issuer.store.schema import certificates, registrations
+
+_LOG = logging.getLogger(__name__)
+
+DEFAULT_LEASE = timedelta(seconds=30)
+"""How long a claim without a certificate belongs to its winner: well above one
+issuance (milliseconds) and a gRPC deadline, so only a dead winner loses it."""
+DEFAULT_WAIT_SECONDS = 10.0
+"""How long a same-CSR retry waits for a running winner before ZID-1305 (retry)."""
+POLL_SECONDS = 0.01
+
+
+class _ClaimLost(Exception):
+    """Step 4 found the claim taken over: roll back, let the new owner finish."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Redemption:
+    """The certificate for a token; ``replayed`` when an earlier call had issued it."""
+
+    certificate: IssuedCertificate
+    replayed: bool
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Redeemer:
+    """Redeems enrolment tokens through an :class:`IssuanceCycle` (thread-safe)."""
+
+    def __init__(
+        self,
+        cycle: IssuanceCycle,
+        *,
+        lease: timedelta = DEFAULT_LEASE,
+        wait_seconds: float = DEFAULT_WAIT_SECONDS,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        self.cycle = cycle
+        self.engine = cycle.engine
+        self.lease = lease
+        self.wait_seconds = wait_seconds
+        self.clock = clock or cycle.clock
+
+    @property
+    def max_failed(self) -> int:
+        return self.cycle.policy.enrolment.max_failed_attempts
+
+    def redeem(self, token: str, csr: bytes, *, actor: Actor) -> Redemption:
+        """Issue (once) the certificate a registration QR promises; see module doc."""
+        digest = token_sha256(token)
+        csr_sha = hashlib.sha256(csr).hexdigest()
+        deadline = time.monotonic() + self.wait_seconds
+        while True:
+            row = self._read(digest)
+            now = self.clock()
+            if row is None or row.state not in ("confirmed", "redeemed"):
+                raise ZorgIdError("ZID-1301", "no redeemable registration for this token")
+            if row.certificate_id is not None:
+                if row.csr_sha256 == csr_sha:
+                    cert = self.cycle.load(row.certificate_id)
+                    if cert is None:
+                        raise ZorgIdError("ZID-0001", "redeemed registration lost its certificate")
+                    return Redemption(certificate=cert, replayed=True)
+                self._refuse(digest, row, actor, "ZID-1303", "the token was redeemed already")
+            if row.failed_attempts >= self.max_failed:
+                raise ZorgIdError(
+                    "ZID-1304",
+                    f"{row.failed_attempts} failed attempts; the policy allows "
+                    f"{self.max_failed} (enrolment.max_failed_attempts)",
+                )
+            if row.token_used_at is None:
+                if row.token_expires_at <= now:
+                    raise ZorgIdError(
+                        "ZID-1302", f"the token expired at {row.token_expires_at.isoformat()}"
+                    )
+                checked = self._check(digest, row, csr, actor)
+                if self._claim(row.id, csr_sha, now):
+                    return self._issue(row, checked, claimed_at=now)
+                continue  # someone else claimed first: look again
+            if row.csr_sha256 != csr_sha:
+                self._refuse(
+                    digest, row, actor, "ZID-1303", "the token is being redeemed with another CSR"
+                )
+            if now - row.token_used_at >= self.lease:
+                if self._take_over(row.id, row.token_used_at, csr_sha, now):
+                    _LOG.warning(
+                        "registration %s: claim of %s taken over after the lease",
+                        row.id,
+                        row.token_used_at.isoformat(),
+                    )
+                    checked = self._check(digest, row, csr, actor)
+                    return self._issue(row, checked, claimed_at=now)
+                continue
+            if time.monotonic() >= deadline:
+                raise ZorgIdError("ZID-1305", "an earlier call with this CSR is still issuing")
+            time.sleep(POLL_SECONDS)
+
+    # -- steps ---------------------------------------------------------------------
+
+    def _read(self, digest: str) -> Any:
+        with self.engine.connect() as conn:
+            conn = conn.execution_options(**{READ_ONLY: True})
+            with conn.begin():
+                return conn.execute(
+                    sa.select(
+                        registrations.c.id,
+                        registrations.c.state,
+                        registrations.c.person_id,
+                        registrations.c.frozen_data,
+                        registrations.c.token_expires_at,
+                        registrations.c.token_used_at,
+                        registrations.c.failed_attempts,
+                        registrations.c.csr_sha256,
+                        registrations.c.certificate_id,
+                    ).where(registrations.c.token_sha256 == digest)
+                ).first()
+
+    def _check(self, digest: str, row: Any, csr: bytes, actor: Actor) -> CheckedRequest:
+        """Cycle step 1 before claiming: a bad CSR must not burn the token."""
+        try:
+            request = IssuanceRequest(
+                attrs=attrs_from_json(row.frozen_data),
+                csr=csr,
+                person_id=row.person_id,
+                registration_id=row.id,
+                actor=actor,
+            )
+        except ValueError as exc:
+            raise ZorgIdError("ZID-1204", f"frozen registration data: {exc}") from None
+        try:
+            return self.cycle.step1_check_request(request)
+        except ZorgIdError as exc:
+            if exc.code in ("ZID-1201", "ZID-1202"):
+                self._count(digest, row, actor, exc.code)
+            raise
+
+    def _claim(self, registration_id: str, csr_sha: str, now: datetime) -> bool:
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                registrations.update()
+                .where(
+                    registrations.c.id == registration_id,
+                    registrations.c.token_used_at.is_(None),
+                    registrations.c.state == "confirmed",
+                    registrations.c.token_expires_at > now,
+                    registrations.c.failed_attempts < self.max_failed,
+                )
+                .values(token_used_at=now, csr_sha256=csr_sha, updated_at=now)
+            )
+            claimed = result.rowcount == 1
+        if claimed:
+            crash_point("after-claim")
+        return claimed
+
+    def _take_over(
+        self, registration_id: str, old: datetime, csr_sha: str, now: datetime
+    ) -> bool:
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                registrations.update()
+                .where(
+                    registrations.c.id == registration_id,
+                    registrations.c.token_used_at == old,
+                    registrations.c.csr_sha256 == csr_sha,
+                    registrations.c.certificate_id.is_(None),
+                )
+                .values(token_used_at=now, updated_at=now)
+            )
+            return result.rowcount == 1
+
+    def _release(self, registration_id: str, claimed_at: datetime) -> None:
+        """Give the token back after a refusal or error, so the user can retry."""
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(
+                    registrations.update()
+                    .where(
+                        registrations.c.id == registration_id,
+                        registrations.c.token_used_at == claimed_at,
+                        registrations.c.certificate_id.is_(None),
+                    )
+                    .values(token_used_at=None, csr_sha256=None, updated_at=self.clock())
+                )
+        except Exception:
+            _LOG.exception("could not release the claim on registration %s", registration_id)
+
+    def _issue(self, row: Any, checked: CheckedRequest, *, claimed_at: datetime) -> Redemption:
+        registration_id = row.id
+
+        def finish(conn: sa.Connection, cert: IssuedCertificate) -> None:
+            result = conn.execute(
+                registrations.update()
+                .where(
+                    registrations.c.id == registration_id,
+                    registrations.c.token_used_at == claimed_at,
+                    registrations.c.certificate_id.is_(None),
+                )
+                .values(state="redeemed", certificate_id=cert.id, updated_at=cert.issued_at)
+            )
+            if result.rowcount != 1:
+                raise _ClaimLost(registration_id)
+
+        try:
+            cert = self.cycle.issue_checked(checked, finish=finish)
+        except _ClaimLost:
+            # Taken over while we signed: our certificate was rolled back unstored
+            # (reservation marked failed); the new owner's is the one.
+            raise ZorgIdError("ZID-1305", "the redemption was taken over; retry") from None
+        except ZorgIdError as exc:
+            self._release(registration_id, claimed_at)
+            if exc.code == "ZID-1203":
+                self._count(checked.request.registration_id or "", row, checked.request.actor,
+                            exc.code, by_id=True)
+            raise
+        except BaseException:
+            self._release(registration_id, claimed_at)
+            raise
+        return Redemption(certificate=cert, replayed=False)
+
+    # -- refusals --------------------------------------------------------------------
+
+    def _count(
+        self, key: str, row: Any, actor: Actor, code: str, *, by_id: bool = False
+    ) -> int:
+        """Count one failed attempt and record it in the audit log (one transaction)."""
+        now = self.clock()
+        column = registrations.c.id if by_id else registrations.c.token_sha256
+        with self.engine.begin() as conn:
+            counted = conn.execute(
+                registrations.update()
+                .where(column == key)
+                .values(failed_attempts=registrations.c.failed_attempts + 1, updated_at=now)
+                .returning(registrations.c.failed_attempts)
+            ).first()
+            self.cycle.audit.append(
+                conn,
+                AuditEvent(
+                    actor_role=actor.role,
+                    actor_identity=actor.identity,
+                    action="enrolment.redeem",
+                    subject=f"registration:{row.id}",
+                    outcome="refused",
+                    details={
+                        "code": code,
+                        "failed_attempts": 0 if counted is None else int(counted[0]),
+                    },
+                ),
+            )
+        return 0 if counted is None else int(counted[0])
+
+    def _refuse(self, digest: str, row: Any, actor: Actor, code: str, detail: str) -> NoReturn:
+        self._count(digest, row, actor, code)
+        raise ZorgIdError(code, detail)
+
+
+def certificate_of_registration(engine: sa.Engine, registration_id: str) -> str | None:
+    """The certificate id a registration was redeemed for (the portal polls this)."""
+    with engine.connect() as conn:
+        return conn.execute(
+            sa.select(certificates.c.id).where(certificates.c.registration_id == registration_id)
+        ).scalar_one_or_none()

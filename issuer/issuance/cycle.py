@@ -1,0 +1,598 @@
+"""The issuance cycle: from verified attributes and a CSR to a stored certificate.
+
+The steps, in this order, are those of ``docs/issuance-cycle.md`` and
+ARCHITECTURE §5; each is one method named after its step so the document and
+the code can be read side by side:
+
+1. :meth:`IssuanceCycle.step1_check_request` -- CSR proof of possession, key
+   type/size and weak keys (policy), attributes complete; and, inside step 2's
+   transaction, :meth:`IssuanceCycle.step1_check_key_owner` (a key already
+   certified for another person is refused).
+2. :meth:`IssuanceCycle.step2_reserve_serial` -- draw a serial and COMMIT the
+   reservation (the intent) before anything is signed.
+3. :meth:`IssuanceCycle.step3_build_lint_sign` -- build the TBS from the
+   profile and the verified attributes only, sign it with the throwaway lint
+   key, fast-lint it, sign the same builder with the HSM key and compare the
+   two TBS encodings.
+4. :meth:`IssuanceCycle.step4_store` -- store the certificate, finish the
+   reservation, let the caller record its own change (the enrolment marks its
+   token redeemed) and append the audit event: ONE transaction.
+
+After the commit the :class:`CertificateHooks` run (the OCSP engineer's
+pre-signing). A crash anywhere leaves a ``reserved`` row that says what was
+intended; the serial is never drawn again (primary key), so no serial is
+ever used twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+import sqlalchemy as sa
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+from hsm import HsmError, HsmUnavailable
+from issuer.audit import AuditEvent, AuditLog
+from issuer.errors import ZorgIdError
+from issuer.issuance.faults import crash_point
+from issuer.keys import PublicKey, WeakKeyError, spki_sha256
+from issuer.lint import LintError, build_and_lint, check_same_tbs
+from issuer.profile import (
+    CsrError,
+    InvalidAttributesError,
+    ProfileError,
+    VerifiedAttributes,
+    check_csr,
+    draw_serial,
+    signature_hash,
+)
+from issuer.store import READ_ONLY, SerialInUseError
+from issuer.store.repo import (
+    CertificateRecord,
+    finish_reservation,
+    new_id,
+    reserve_serial,
+    store_certificate,
+)
+from issuer.store.schema import certificates, mobile_ids
+from policies import Policy
+
+_LOG = logging.getLogger(__name__)
+
+SERIAL_DRAWS = 3
+"""Redraws after a serial clash (probability ~2^-159 each): a clash twice means a broken RNG."""
+
+CaSigningKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
+"""The issuing CA key: an :class:`hsm.HsmPrivateKey` in the engine, a software key in units."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Actor:
+    """Who asked (audit "who"): the caller's role and certificate identity."""
+
+    role: str
+    identity: str
+
+
+ENGINE_ACTOR = Actor(role="engine", identity="zorgid")
+
+
+@dataclass(frozen=True, kw_only=True)
+class IssuanceRequest:
+    """What to certify: the *verified* attributes of a person and their phone's CSR.
+
+    ``csr`` supplies the public key and proof of possession only; nothing
+    else in it is ever copied into the certificate (ARCHITECTURE §5).
+    """
+
+    attrs: VerifiedAttributes
+    csr: bytes = field(repr=False)
+    person_id: str
+    actor: Actor
+    registration_id: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class CheckedRequest:
+    """Step 1's result: the request with its checked public key and digests."""
+
+    request: IssuanceRequest
+    public_key: PublicKey = field(repr=False)
+    spki_sha256: str
+    csr_sha256: str
+    request_sha256: str
+    """Digest of the intent (attributes, key, policy, registration) kept on the reservation."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Reservation:
+    """Step 2's result: the serial recorded (committed) before signing."""
+
+    issuer: str
+    serial: int
+    reserved_at: datetime
+
+    @property
+    def serial_hex(self) -> str:
+        return format(self.serial, "x")
+
+
+@dataclass(frozen=True, kw_only=True)
+class IssuedCertificate:
+    """A stored certificate as the rest of the engine sees it (no gRPC types)."""
+
+    id: str
+    issuer: str
+    serial: str
+    """Lowercase hex without leading zeros."""
+    der: bytes = field(repr=False)
+    not_before: datetime
+    not_after: datetime
+    status: str
+    policy_version: int
+    spki_sha256: str
+    person_id: str | None
+    mobile_id_id: str | None
+    registration_id: str | None
+    issued_at: datetime
+    revoked_at: datetime | None = None
+    revocation_reason: str | None = None
+
+    @property
+    def certificate(self) -> x509.Certificate:
+        return x509.load_der_x509_certificate(self.der)
+
+    @classmethod
+    def from_row(cls, row: Any) -> IssuedCertificate:
+        return cls(
+            id=row.id,
+            issuer=row.issuer,
+            serial=row.serial,
+            der=bytes(row.der),
+            not_before=row.not_before,
+            not_after=row.not_after,
+            status=row.status,
+            policy_version=int(row.policy_version),
+            spki_sha256=row.spki_sha256,
+            person_id=row.person_id,
+            mobile_id_id=row.mobile_id_id,
+            registration_id=row.registration_id,
+            issued_at=row.issued_at,
+            revoked_at=row.revoked_at,
+            revocation_reason=row.revocation_reason,
+        )
+
+
+class CertificateHooks(Protocol):
+    """Where OCSP/CRL hook in: called after the change is committed.
+
+    ``on_issued`` pre-signs the first OCSP response (ARCHITECTURE §5 step 4);
+    ``on_revoked`` re-signs it as revoked. A failing hook is logged and does
+    not undo the committed change: the OCSP refresher catches up.
+    """
+
+    def on_issued(self, cert: IssuedCertificate) -> None: ...
+
+    def on_revoked(self, cert: IssuedCertificate) -> None: ...
+
+
+class NoHooks:
+    """Hooks that do nothing (until the OCSP engine hands its own in)."""
+
+    def on_issued(self, cert: IssuedCertificate) -> None:
+        return None
+
+    def on_revoked(self, cert: IssuedCertificate) -> None:
+        return None
+
+
+Finish = Callable[[sa.Connection, IssuedCertificate], None]
+"""A caller's own change in step 4's transaction (e.g. mark the enrolment token redeemed);
+raising rolls the whole of step 4 back."""
+
+HealthReport = Callable[[bool, str], None]
+"""Told ``(False, why)`` when the HSM is unavailable and ``(True, why)`` once it signs again."""
+
+
+def issuer_id(ca_cert: x509.Certificate) -> str:
+    """The store's issuer identifier: hex SHA-256 of the issuing CA's SPKI DER."""
+    der = ca_cert.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return hashlib.sha256(der).hexdigest()
+
+
+def _attrs_json(attrs: VerifiedAttributes) -> dict[str, str | None]:
+    return {
+        "uzi_number": attrs.uzi_number,
+        "card_type": attrs.card_type,
+        "subscriber_number": attrs.subscriber_number,
+        "role": attrs.role,
+        "agb_code": attrs.agb_code,
+        "given_name": attrs.given_name,
+        "surname": attrs.surname,
+        "common_name": attrs.common_name,
+        "title": attrs.title,
+        "organization": attrs.organization,
+    }
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class IssuanceCycle:
+    """One issuing CA, one active policy; thread-safe (state lives in the database).
+
+    ``ca_key`` signs (an HSM key: its module lock serialises signatures);
+    ``policy_version`` is the number of ``policy`` in ``policy_versions``
+    (see :func:`issuer.issuance.policy_record.record_active_policy`), written
+    on every reservation and certificate.
+    """
+
+    def __init__(
+        self,
+        *,
+        engine: sa.Engine,
+        policy: Policy,
+        policy_version: int,
+        ca_cert: x509.Certificate,
+        ca_key: CaSigningKey,
+        audit: AuditLog,
+        hooks: CertificateHooks | None = None,
+        clock: Callable[[], datetime] = _utc_now,
+        health: HealthReport | None = None,
+    ) -> None:
+        self.engine = engine
+        self.policy = policy
+        self.policy_version = policy_version
+        self.ca_cert = ca_cert
+        self.ca_key = ca_key
+        self.audit = audit
+        self.hooks: CertificateHooks = hooks or NoHooks()
+        self.clock = clock
+        self.issuer = issuer_id(ca_cert)
+        self._health = health
+        self._hsm_down = False
+        self._hash = signature_hash(policy)
+
+    # -- the cycle -----------------------------------------------------------------
+
+    def issue(self, request: IssuanceRequest, *, finish: Finish | None = None) -> IssuedCertificate:
+        """Run steps 1-4 for *request*; raise :class:`ZorgIdError` on refusal."""
+        checked = self.step1_check_request(request)
+        return self.issue_checked(checked, finish=finish)
+
+    def issue_checked(
+        self, checked: CheckedRequest, *, finish: Finish | None = None
+    ) -> IssuedCertificate:
+        """Steps 2-4 for a request that passed step 1 (the redeemer checks before claiming)."""
+        reservation = self.step2_reserve_serial(checked)
+        crash_point("after-reserve")
+        try:
+            signed = self.step3_build_lint_sign(checked, reservation)
+            crash_point("after-sign")
+            issued = self.step4_store(checked, reservation, signed, finish=finish)
+        except BaseException as exc:
+            self._abandon(reservation, exc)
+            raise
+        crash_point("after-store")
+        try:
+            self.hooks.on_issued(issued)
+        except Exception:
+            _LOG.exception("on_issued hook failed for serial %s (certificate stays issued)",
+                           issued.serial)
+        return issued
+
+    def step1_check_request(self, request: IssuanceRequest) -> CheckedRequest:
+        """Step 1: proof of possession, key rules and weak keys, attributes issuable.
+
+        The key-owner check needs the database and runs in step 2's
+        transaction (:meth:`step1_check_key_owner`).
+        """
+        try:
+            public_key = check_csr(request.csr, self.policy)
+        except WeakKeyError as exc:
+            raise ZorgIdError("ZID-1202", str(exc), metadata={"reason": exc.reason}) from None
+        except CsrError as exc:
+            raise ZorgIdError("ZID-1201", str(exc), metadata={"reason": exc.reason}) from None
+        attrs = request.attrs
+        if attrs.card_type not in self.policy.uzi.card_types:
+            raise ZorgIdError(
+                "ZID-1204",
+                f"card type {attrs.card_type!r}; expected one of "
+                f"{list(self.policy.uzi.card_types)} (policy uzi.card_types)",
+            )
+        if not self.policy.uzi.accepts_role(attrs.role):
+            raise ZorgIdError(
+                "ZID-1204",
+                f"role {attrs.role!r}; expected one matching {list(self.policy.uzi.roles)}",
+            )
+        spki = spki_sha256(public_key)
+        csr_sha = hashlib.sha256(request.csr).hexdigest()
+        intent = json.dumps(
+            {
+                "attrs": _attrs_json(attrs),
+                "spki_sha256": spki,
+                "policy_version": self.policy_version,
+                "policy_digest": self.policy.digest,
+                "person_id": request.person_id,
+                "registration_id": request.registration_id,
+            },
+            sort_keys=True,
+            separators=(",", ":"),
+        )
+        return CheckedRequest(
+            request=request,
+            public_key=public_key,
+            spki_sha256=spki,
+            csr_sha256=csr_sha,
+            request_sha256=hashlib.sha256(intent.encode()).hexdigest(),
+        )
+
+    def step1_check_key_owner(self, conn: sa.Connection, checked: CheckedRequest) -> None:
+        """Step 1 (database part): refuse a key already certified for another person.
+
+        One phone key speaks for one person: a second person certifying the
+        same key could log in as the first. Checked against mobile IDs and
+        certificates (a mobile ID row is unique per key, which also stops two
+        concurrent requests in step 4).
+        """
+        owners = conn.execute(
+            sa.select(mobile_ids.c.person_id)
+            .where(mobile_ids.c.spki_sha256 == checked.spki_sha256)
+            .union(
+                sa.select(certificates.c.person_id).where(
+                    certificates.c.spki_sha256 == checked.spki_sha256
+                )
+            )
+        ).scalars()
+        others = {o for o in owners if o is not None and o != checked.request.person_id}
+        if others:
+            raise ZorgIdError(
+                "ZID-1203",
+                f"key spki_sha256={checked.spki_sha256} is certified for another person; "
+                "expected a key new to this engine or this person's own",
+            )
+
+    def step2_reserve_serial(self, checked: CheckedRequest) -> Reservation:
+        """Step 2: draw a serial and commit the intent before any signature.
+
+        RFC 5280 §4.1.2.2 (positive, <= 20 octets, unique per issuer) with
+        159 CSPRNG bits (:func:`issuer.profile.draw_serial`); the reservation's
+        primary key (issuer, serial) makes reuse impossible across processes.
+        """
+        for _ in range(SERIAL_DRAWS):
+            serial = draw_serial()
+            now = self.clock()
+            try:
+                with self.engine.begin() as conn:
+                    self.step1_check_key_owner(conn, checked)
+                    reserve_serial(
+                        conn,
+                        issuer=self.issuer,
+                        serial=format(serial, "x"),
+                        request_sha256=checked.request_sha256,
+                        policy_version=self.policy_version,
+                        now=now,
+                        registration_id=checked.request.registration_id,
+                    )
+            except SerialInUseError:
+                _LOG.warning("serial clash for %x: drawing again", serial)
+                continue
+            return Reservation(issuer=self.issuer, serial=serial, reserved_at=now)
+        raise ZorgIdError(
+            "ZID-0001", f"{SERIAL_DRAWS} serial draws all clashed; the CSPRNG is suspect"
+        )
+
+    def step3_build_lint_sign(
+        self, checked: CheckedRequest, reservation: Reservation
+    ) -> x509.Certificate:
+        """Step 3: build once, lint-sign and lint, HSM-sign the same TBS, compare.
+
+        Boulder's linting-before-issuance: the throwaway lint key signs first
+        so the signature AlgorithmIdentifier inside the TBS is the final one;
+        the fast lint is as strict as pkilint for the varying fields (the
+        profile itself was pkilinted when the policy was activated).
+        """
+        request = checked.request
+        try:
+            builder, linted = build_and_lint(
+                request.attrs,
+                checked.public_key,
+                reservation.serial,
+                self.policy,
+                self.ca_cert,
+                reservation.reserved_at,
+            )
+        except LintError as exc:
+            raise ZorgIdError("ZID-1205", str(exc)) from None
+        except ProfileError as exc:
+            code = "ZID-1206" if exc.what in ("validity", "issuing CA validity") else "ZID-1204"
+            raise ZorgIdError(code, str(exc)) from None
+        except InvalidAttributesError as exc:
+            raise ZorgIdError("ZID-1204", str(exc)) from None
+        crash_point("after-lint")
+        try:
+            signed = builder.sign(self.ca_key, self._hash)
+        except HsmUnavailable as exc:
+            self._report_hsm(ok=False, why=str(exc))
+            raise ZorgIdError("ZID-0004", "the HSM is unavailable; retry later") from None
+        except HsmError as exc:
+            raise ZorgIdError("ZID-0001", f"HSM signing failed: {type(exc).__name__}") from None
+        self._report_hsm(ok=True, why="issuing CA key signs again")
+        try:
+            check_same_tbs(linted, signed)
+        except LintError as exc:
+            raise ZorgIdError("ZID-1205", str(exc)) from None
+        return signed
+
+    def step4_store(
+        self,
+        checked: CheckedRequest,
+        reservation: Reservation,
+        signed: x509.Certificate,
+        *,
+        finish: Finish | None = None,
+    ) -> IssuedCertificate:
+        """Step 4: certificate + reservation done + caller's change + audit, one transaction."""
+        request = checked.request
+        der = signed.public_bytes(serialization.Encoding.DER)
+        now = self.clock()
+        with self.engine.begin() as conn:
+            mobile_id = self._mobile_id(conn, checked, now)
+            record = CertificateRecord(
+                issuer=self.issuer,
+                serial=reservation.serial_hex,
+                der=der,
+                not_before=signed.not_valid_before_utc,
+                not_after=signed.not_valid_after_utc,
+                policy_version=self.policy_version,
+                spki_sha256=checked.spki_sha256,
+                mobile_id_id=mobile_id,
+                person_id=request.person_id,
+                registration_id=request.registration_id,
+            )
+            cert_id = store_certificate(conn, record, now=now)
+            issued = IssuedCertificate(
+                id=cert_id,
+                issuer=self.issuer,
+                serial=reservation.serial_hex,
+                der=der,
+                not_before=record.not_before,
+                not_after=record.not_after,
+                status="good",
+                policy_version=self.policy_version,
+                spki_sha256=checked.spki_sha256,
+                person_id=request.person_id,
+                mobile_id_id=mobile_id,
+                registration_id=request.registration_id,
+                issued_at=now,
+            )
+            if finish is not None:
+                finish(conn, issued)
+            self.audit.append(
+                conn,
+                AuditEvent(
+                    actor_role=request.actor.role,
+                    actor_identity=request.actor.identity,
+                    action="certificate.issue",
+                    subject=f"certificate:{self.issuer[:16]}:{reservation.serial_hex}",
+                    details={
+                        "certificate_id": cert_id,
+                        "issuer": self.issuer,
+                        "serial": reservation.serial_hex,
+                        "person_id": request.person_id,
+                        "mobile_id_id": mobile_id,
+                        "registration_id": request.registration_id,
+                        "spki_sha256": checked.spki_sha256,
+                        "policy_version": self.policy_version,
+                        "not_after": record.not_after.isoformat(),
+                    },
+                ),
+            )
+        return issued
+
+    # -- helpers -------------------------------------------------------------------
+
+    def _mobile_id(self, conn: sa.Connection, checked: CheckedRequest, now: datetime) -> str:
+        """The person's mobile ID for this key, made on first issuance."""
+        person = checked.request.person_id
+        for _ in range(2):
+            row = conn.execute(
+                sa.select(mobile_ids.c.id, mobile_ids.c.person_id).where(
+                    mobile_ids.c.spki_sha256 == checked.spki_sha256
+                )
+            ).first()
+            if row is not None:
+                if row.person_id != person:
+                    raise ZorgIdError(
+                        "ZID-1203",
+                        f"key spki_sha256={checked.spki_sha256} became certified for another "
+                        "person while this request was signed",
+                    )
+                return str(row.id)
+            made = new_id()
+            der = checked.public_key.public_bytes(
+                serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+            )
+            try:
+                with conn.begin_nested():
+                    conn.execute(
+                        mobile_ids.insert().values(
+                            id=made,
+                            person_id=person,
+                            spki_sha256=checked.spki_sha256,
+                            public_key=der,
+                            created_at=now,
+                        )
+                    )
+                return made
+            except sa.exc.IntegrityError:
+                continue  # another request inserted this key first: read theirs
+        raise ZorgIdError("ZID-0001", "mobile ID row could not be made or read")
+
+    def _abandon(self, reservation: Reservation, exc: BaseException) -> None:
+        """Mark a reservation ``failed`` after a refusal or error in steps 3-4.
+
+        Best effort: if this fails too (database down), the row stays
+        ``reserved`` and shows up in ``zorgid issuance stale``; either way
+        the serial is never drawn again.
+        """
+        reason = exc.code if isinstance(exc, ZorgIdError) else type(exc).__name__
+        try:
+            with self.engine.begin() as conn:
+                finish_reservation(
+                    conn,
+                    issuer=reservation.issuer,
+                    serial=reservation.serial_hex,
+                    state="failed",
+                    now=self.clock(),
+                    failure=f"abandoned: {reason}"[:512],
+                )
+        except Exception:
+            _LOG.exception("could not mark reservation %s failed", reservation.serial_hex)
+
+    def _report_hsm(self, *, ok: bool, why: str) -> None:
+        if ok == (not self._hsm_down):
+            return
+        self._hsm_down = not ok
+        if self._health is not None:
+            self._health(ok, why)
+
+    # -- reading ---------------------------------------------------------------------
+
+    def load(self, certificate_id: str) -> IssuedCertificate | None:
+        """A stored certificate by id (a WAL snapshot on SQLite, no write lock)."""
+        with self.engine.connect() as conn:
+            conn = conn.execution_options(**{READ_ONLY: True})
+            with conn.begin():
+                row = conn.execute(
+                    sa.select(certificates).where(certificates.c.id == certificate_id)
+                ).first()
+        return None if row is None else IssuedCertificate.from_row(row)
+
+
+__all__ = [
+    "ENGINE_ACTOR",
+    "Actor",
+    "CaSigningKey",
+    "CertificateHooks",
+    "CheckedRequest",
+    "Finish",
+    "HealthReport",
+    "IssuanceCycle",
+    "IssuanceRequest",
+    "IssuedCertificate",
+    "NoHooks",
+    "Reservation",
+    "issuer_id",
+]

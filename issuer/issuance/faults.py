@@ -1,0 +1,34 @@
+"""The crash seam of the issuance cycle: a test-only SIGKILL at a named step.
+
+Why a seam and not only random kills: a crash *between* two particular steps
+(after the reservation committed, after the HSM signed, ...) is exactly what
+the cycle must survive, and a random kill hits those windows rarely. With
+``ZORGID_TEST_CRASH_AT=<point>`` in its environment, a process kills itself
+with SIGKILL (no cleanup, no ``finally``, like a power cut of the process)
+the first time it reaches that point. Unset -- as in every deployment -- the
+check is one dictionary lookup.
+
+Points, in cycle order: see :data:`CRASH_POINTS` and docs/issuance-cycle.md.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from typing import Final
+
+CRASH_ENV: Final = "ZORGID_TEST_CRASH_AT"
+
+CRASH_POINTS: Final = (
+    "after-claim",  # enrolment token claimed (committed), nothing reserved yet
+    "after-reserve",  # step 2 committed: serial reserved, nothing signed
+    "after-lint",  # step 3: TBS linted, HSM not yet asked
+    "after-sign",  # step 3: HSM signed, certificate not stored
+    "after-store",  # step 4 committed, caller not yet answered
+)
+
+
+def crash_point(name: str) -> None:
+    """SIGKILL this process if ``ZORGID_TEST_CRASH_AT`` names *name*."""
+    if os.environ.get(CRASH_ENV) == name:
+        os.kill(os.getpid(), signal.SIGKILL)
