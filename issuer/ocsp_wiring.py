@@ -1,0 +1,383 @@
+"""The engine's side of ``ocsp``: its ports over our store, and one object to wire.
+
+``ocsp`` knows nothing of the engine (ARCHITECTURE.md §3); here we implement
+its :class:`~ocsp.model.StatusSource`, :class:`~ocsp.model.ResponseStore` and
+:class:`~ocsp.model.CrlStore` over ``issuer.store`` and build an
+:class:`OcspService` the composition roots (``zorgid serve``, ``zorgid ocsp
+serve``, ``zorgid dev``) and the issuance cycle use::
+
+    service = OcspService.build(engine=engine, material=load_ca_material(data_dir),
+                                hsm=hsm, policy=policy.ocsp)
+    cycle = IssuanceCycle(..., hooks=service)        # on_issued / on_revoked
+    service.revoke(issuer_id, serial_hex, at=now, reason="keyCompromise")
+    service.refresh()                                # everything due, then CRLs
+
+Serials cross this line as the store keeps them (lowercase hex, no leading
+zeros, ``issuer.store.schema``) and become ``int`` inside ``ocsp``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Protocol
+
+import sqlalchemy as sa
+
+from hsm import Hsm
+from issuer.ca import CaMaterial
+from issuer.store import READ_ONLY, CrlNumberError, repo
+from issuer.store.schema import certificates, crls, ocsp_responses
+from ocsp.codec import ResponseSigner
+from ocsp.crl import CrlPublisher
+from ocsp.issuers import IssuerIndex, IssuingCa
+from ocsp.model import (
+    CertStatus,
+    DueItem,
+    OcspTiming,
+    RevokedEntry,
+    StoredCrl,
+    StoredResponse,
+)
+from ocsp.presign import Clock, PreSigner, RefreshReport, utc_now
+from ocsp.responder import Responder
+from policies import OcspPolicy
+
+_LOG = logging.getLogger(__name__)
+
+
+def serial_hex(serial: int) -> str:
+    """The store's serial form (``issuer.store.schema``: lowercase hex, no leading zeros)."""
+    return format(serial, "x")
+
+
+def timing_from_policy(policy: OcspPolicy) -> OcspTiming:
+    """``[ocsp]`` of the issuance policy as ``ocsp``'s plain timing value."""
+    return OcspTiming(
+        validity=timedelta(seconds=policy.response_validity_seconds),
+        refresh_fraction=policy.refresh_fraction,
+        crl_validity=timedelta(seconds=policy.crl_next_update_seconds),
+        echo_nonce=policy.echo_nonce,
+    )
+
+
+class StoreStatusSource:
+    """Certificate status from ``certificates`` (RFC 6960 §2.2 good / revoked / unknown)."""
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self._engine = engine
+
+    def lookup(self, issuer_id: str, serial: int) -> CertStatus:
+        with self._engine.connect() as conn:
+            row = (
+                conn.execution_options(**{READ_ONLY: True})
+                .execute(
+                    sa.select(
+                        certificates.c.status,
+                        certificates.c.revoked_at,
+                        certificates.c.revocation_reason,
+                    ).where(
+                        certificates.c.issuer == issuer_id,
+                        certificates.c.serial == serial_hex(serial),
+                    )
+                )
+                .first()
+            )
+        if row is None:
+            return CertStatus.unknown()
+        if row.status == "revoked":
+            return CertStatus.revoked(row.revoked_at, row.revocation_reason)
+        return CertStatus.good()
+
+    def revoked(self, issuer_id: str, *, now: datetime) -> Sequence[RevokedEntry]:
+        with self._engine.connect() as conn:
+            rows = conn.execution_options(**{READ_ONLY: True}).execute(
+                sa.select(
+                    certificates.c.serial,
+                    certificates.c.revoked_at,
+                    certificates.c.revocation_reason,
+                )
+                .where(
+                    certificates.c.issuer == issuer_id,
+                    certificates.c.status == "revoked",
+                    certificates.c.not_after > now,
+                )
+                .order_by(certificates.c.revoked_at, certificates.c.serial)
+            )
+            return [
+                RevokedEntry(
+                    serial=int(r.serial, 16), revoked_at=r.revoked_at, reason=r.revocation_reason
+                )
+                for r in rows
+            ]
+
+
+class StoreResponses:
+    """Pre-signed responses in ``ocsp_responses`` (one row per certificate)."""
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self._engine = engine
+
+    def get(self, issuer_id: str, serial: int) -> StoredResponse | None:
+        with self._engine.connect() as conn:
+            row = (
+                conn.execution_options(**{READ_ONLY: True})
+                .execute(
+                    sa.select(
+                        ocsp_responses.c.der,
+                        ocsp_responses.c.this_update,
+                        ocsp_responses.c.next_update,
+                        ocsp_responses.c.produced_at,
+                    ).where(
+                        ocsp_responses.c.issuer == issuer_id,
+                        ocsp_responses.c.serial == serial_hex(serial),
+                    )
+                )
+                .first()
+            )
+        if row is None:
+            return None
+        return StoredResponse(
+            der=bytes(row.der),
+            this_update=row.this_update,
+            next_update=row.next_update,
+            produced_at=row.produced_at,
+        )
+
+    def put(self, issuer_id: str, serial: int, response: StoredResponse) -> bool:
+        with self._engine.begin() as conn:
+            return repo.save_ocsp_response(
+                conn,
+                issuer=issuer_id,
+                serial=serial_hex(serial),
+                der=response.der,
+                this_update=response.this_update,
+                next_update=response.next_update,
+                produced_at=response.produced_at,
+            )
+
+    def due(self, *, now: datetime, next_update_before: datetime, limit: int) -> Sequence[DueItem]:
+        c, r = certificates, ocsp_responses
+        query = (
+            sa.select(c.c.issuer, c.c.serial)
+            .select_from(
+                c.outerjoin(r, sa.and_(r.c.issuer == c.c.issuer, r.c.serial == c.c.serial))
+            )
+            .where(
+                c.c.not_after > now,
+                sa.or_(r.c.serial.is_(None), r.c.next_update < next_update_before),
+            )
+            .order_by(r.c.next_update)
+            .limit(limit)
+        )
+        with self._engine.connect() as conn:
+            rows = conn.execution_options(**{READ_ONLY: True}).execute(query).all()
+        return [DueItem(issuer_id=row.issuer, serial=int(row.serial, 16)) for row in rows]
+
+
+class StoreCrls:
+    """Signed CRLs in ``crls`` (numbers strictly increasing per issuer)."""
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self._engine = engine
+
+    def latest(self, issuer_id: str) -> StoredCrl | None:
+        with self._engine.connect() as conn:
+            row = (
+                conn.execution_options(**{READ_ONLY: True})
+                .execute(
+                    sa.select(crls)
+                    .where(crls.c.issuer == issuer_id)
+                    .order_by(crls.c.number.desc())
+                    .limit(1)
+                )
+                .first()
+            )
+        if row is None:
+            return None
+        return StoredCrl(
+            number=int(row.number),
+            der=bytes(row.der),
+            this_update=row.this_update,
+            next_update=row.next_update,
+        )
+
+    def next_number(self, issuer_id: str) -> int:
+        with self._engine.connect() as conn:
+            return repo.next_crl_number(conn, issuer=issuer_id)
+
+    def put(self, issuer_id: str, crl: StoredCrl) -> bool:
+        try:
+            with self._engine.begin() as conn:
+                repo.store_crl(
+                    conn,
+                    issuer=issuer_id,
+                    number=crl.number,
+                    der=crl.der,
+                    this_update=crl.this_update,
+                    next_update=crl.next_update,
+                )
+            return True
+        except CrlNumberError:
+            return False
+
+
+class IssuedLike(Protocol):
+    """What the issuance hooks hand us (``issuer.issuance.IssuedCertificate`` fits)."""
+
+    @property
+    def issuer(self) -> str: ...
+
+    @property
+    def serial(self) -> str: ...
+
+
+@dataclass(frozen=True, kw_only=True)
+class OcspService:
+    """Everything OCSP/CRL of one engine process, wired over one database and one token."""
+
+    issuers: IssuerIndex
+    status: StoreStatusSource
+    responses: StoreResponses
+    crl_store: StoreCrls
+    presigner: PreSigner
+    crls: CrlPublisher
+    responder: Responder
+    timing: OcspTiming
+
+    @classmethod
+    def build(
+        cls,
+        *,
+        engine: sa.Engine,
+        material: CaMaterial,
+        hsm: Hsm,
+        policy: OcspPolicy | OcspTiming,
+        clock: Clock = utc_now,
+        cache_seconds: float = 5.0,
+        max_on_demand: int = 4,
+    ) -> OcspService:
+        timing = policy if isinstance(policy, OcspTiming) else timing_from_policy(policy)
+        ca = IssuingCa.from_certificate(material.issuing_ca)
+        issuers = IssuerIndex([ca])
+        status = StoreStatusSource(engine)
+        responses = StoreResponses(engine)
+        crl_store = StoreCrls(engine)
+        signer = ResponseSigner(
+            certificate=material.ocsp_responder, key=hsm.get_key(material.ocsp_responder_key_label)
+        )
+        ca_key_label = material.issuing_ca_key_label
+        presigner = PreSigner(
+            issuers=issuers,
+            status=status,
+            store=responses,
+            signer=signer,
+            timing=timing,
+            clock=clock,
+        )
+        publisher = CrlPublisher(
+            issuers=issuers,
+            status=status,
+            store=crl_store,
+            key_for=lambda _ca: hsm.get_key(ca_key_label),
+            timing=timing,
+            clock=clock,
+        )
+        responder = Responder(
+            issuers=issuers,
+            status=status,
+            presigner=presigner,
+            store=responses,
+            signer=signer,
+            timing=timing,
+            clock=clock,
+            cache_seconds=cache_seconds,
+            max_on_demand=max_on_demand,
+        )
+        return cls(
+            issuers=issuers,
+            status=status,
+            responses=responses,
+            crl_store=crl_store,
+            presigner=presigner,
+            crls=publisher,
+            responder=responder,
+            timing=timing,
+        )
+
+    # -- hooks of the issuance cycle (issuer.issuance.CertificateHooks) -------------
+
+    def on_issued(self, cert: IssuedLike) -> None:
+        """Pre-sign the first response of a just-committed certificate (ARCHITECTURE §5 step 4)."""
+        self.presigner.presign(cert.issuer, int(cert.serial, 16))
+
+    def on_revoked(self, cert: IssuedLike) -> None:
+        """Re-sign the response as revoked and publish a new CRL (RFC 5280 §5: full CRL)."""
+        self.presigner.presign(cert.issuer, int(cert.serial, 16))
+        self.crls.publish(cert.issuer)
+
+    # -- operator actions ----------------------------------------------------------
+
+    def revoke(
+        self, engine: sa.Engine, issuer_id: str, serial: str, *, at: datetime, reason: str
+    ) -> bool:
+        """Revoke in the store (once; first time and reason stay), then re-sign and re-publish."""
+        with engine.begin() as conn:
+            changed = repo.revoke_certificate(
+                conn, issuer=issuer_id, serial=serial, at=at, reason=reason
+            )
+        self.presigner.presign(issuer_id, int(serial, 16))
+        self.crls.publish(issuer_id)
+        return changed
+
+    def refresh(
+        self,
+        *,
+        batch: int = 1000,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> RefreshReport:
+        """Re-sign every due response (in batches until none is left), then due CRLs."""
+        signed = kept = failed = 0
+        while True:
+            report = self.presigner.refresh_due(limit=batch, progress=progress)
+            signed += report.signed
+            kept += report.kept_newer
+            failed += report.failed
+            if report.signed + report.kept_newer == 0:
+                break
+        self.crls.publish_due()
+        return RefreshReport(signed=signed, kept_newer=kept, failed=failed)
+
+
+class BackgroundRefresher:
+    """One worker thread: ``refresh()`` every ``interval`` seconds (bounded: one signer at a time).
+
+    Each node may run one; their work overlaps harmlessly (the store keeps the
+    newest response, CRL numbers are taken once), so no leader election.
+    """
+
+    def __init__(self, service: OcspService, *, interval: float = 60.0) -> None:
+        self._service = service
+        self._interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="ocsp-refresh", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout: float | None = 10.0) -> None:
+        self._stop.set()
+        self._thread.join(timeout)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                report = self._service.refresh()
+                if report.signed or report.failed:
+                    _LOG.info("OCSP refresh: %d signed, %d failed", report.signed, report.failed)
+            except Exception:
+                _LOG.exception("OCSP refresh pass failed; retrying in %.0f s", self._interval)
+            self._stop.wait(self._interval)

@@ -1,0 +1,273 @@
+"""OCSP request parsing and response encoding (RFC 6960 §4, RFC 5019 §2, RFC 8954).
+
+Responses are encoded with asn1crypto and signed by any ``cryptography``
+private key -- in production the delegated responder key in the HSM
+(:class:`hsm.HsmEcPrivateKey`), whose ``sign()`` runs on the token. We encode
+``BasicOCSPResponse`` ourselves rather than with ``OCSPResponseBuilder``
+because the builder carries exactly one SingleResponse, and we need several:
+one per requested certificate (RFC 6960 §4.1.1) and, in pre-signed
+responses, one per CertID hash algorithm (RFC 5019 §2.2.1).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from asn1crypto import algos, core
+from asn1crypto import ocsp as asn1_ocsp
+from asn1crypto import x509 as asn1_x509
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+
+from ocsp.issuers import IssuingCa
+from ocsp.model import REASON_CODES, CertStatus
+
+NONCE_OID = "1.3.6.1.5.5.7.48.1.2"
+MAX_NONCE_OCTETS = 32
+"""RFC 8954 §2.1: a nonce longer than 32 octets is refused with ``malformedRequest``."""
+
+_REASON_NAMES = {
+    0: "unspecified",
+    1: "key_compromise",
+    2: "ca_compromise",
+    3: "affiliation_changed",
+    4: "superseded",
+    5: "cessation_of_operation",
+    6: "certificate_hold",
+    8: "remove_from_crl",
+    9: "privilege_withdrawn",
+    10: "aa_compromise",
+}
+"""CRLReason codes to asn1crypto's enumeration names."""
+
+
+def _unsuccessful(status: str) -> bytes:
+    return bytes(asn1_ocsp.OCSPResponse({"response_status": status}).dump())
+
+
+MALFORMED_REQUEST = _unsuccessful("malformed_request")
+INTERNAL_ERROR = _unsuccessful("internal_error")
+TRY_LATER = _unsuccessful("try_later")
+UNAUTHORIZED = _unsuccessful("unauthorized")
+"""The unsigned error responses of RFC 6960 §2.3 (no ``responseBytes``)."""
+
+
+class MalformedRequest(ValueError):
+    """The bytes are not one DER ``OCSPRequest`` we can read; answered ``malformedRequest``."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class CertRef:
+    """One requested CertID, with its exact DER so a response can echo it unchanged."""
+
+    algorithm: str
+    """asn1crypto name (``sha1``, ``sha256`` ...) or the dotted OID when unknown."""
+    name_hash: bytes
+    key_hash: bytes
+    serial: int
+    cert_id_der: bytes
+
+
+@dataclass(frozen=True, kw_only=True)
+class ParsedRequest:
+    certs: tuple[CertRef, ...]
+    nonce_ext_value: bytes | None
+    """The nonce extension's extnValue contents (RFC 8954: a DER OCTET STRING), to echo."""
+
+
+def parse_request(der: bytes) -> ParsedRequest:
+    """Read an ``OCSPRequest``; every failure becomes :class:`MalformedRequest`.
+
+    The request signature, if any, is ignored (RFC 5019 §2.1.1: responders
+    need not check it); the requestor name is ignored too.
+    """
+    try:
+        request = asn1_ocsp.OCSPRequest.load(der, strict=True)
+        tbs = request["tbs_request"]
+        if tbs["version"].native != "v1":
+            raise MalformedRequest(f"got request version {tbs['version'].native}; expected v1")
+        certs = []
+        for item in tbs["request_list"]:
+            cert_id = item["req_cert"]
+            alg = cert_id["hash_algorithm"]["algorithm"]
+            certs.append(
+                CertRef(
+                    algorithm=alg.native,
+                    name_hash=bytes(cert_id["issuer_name_hash"].native),
+                    key_hash=bytes(cert_id["issuer_key_hash"].native),
+                    serial=int(cert_id["serial_number"].native),
+                    cert_id_der=bytes(cert_id.dump()),
+                )
+            )
+        nonce: bytes | None = None
+        extensions = tbs["request_extensions"]
+        if extensions.native is not None:
+            for ext in extensions:
+                if ext["extn_id"].dotted == NONCE_OID:
+                    nonce = bytes(ext["extn_value"].contents)
+    except MalformedRequest:
+        raise
+    except Exception as exc:  # asn1crypto raises ValueError, TypeError, KeyError, ...
+        raise MalformedRequest(
+            f"could not read the OCSP request ({type(exc).__name__}); expected a DER "
+            "OCSPRequest (RFC 6960 §4.1.1)"
+        ) from None
+    if not certs:
+        raise MalformedRequest("got a request for no certificate; expected at least one CertID")
+    if nonce is not None:
+        _check_nonce(nonce)
+    return ParsedRequest(certs=tuple(certs), nonce_ext_value=nonce)
+
+
+def _check_nonce(ext_value: bytes) -> None:
+    try:
+        value = core.OctetString.load(ext_value, strict=True).native
+        length = len(value)
+    except Exception:
+        length = len(ext_value)  # pre-RFC 8954 clients put the raw octets here
+    if not 1 <= length <= MAX_NONCE_OCTETS:
+        raise MalformedRequest(
+            f"got a nonce of {length} octets; expected 1 to {MAX_NONCE_OCTETS} (RFC 8954 §2.1)"
+        )
+
+
+def make_cert_id(ca: IssuingCa, algorithm: str, serial: int) -> bytes:
+    """The CertID DER for *serial* of *ca* under *algorithm* (parameters NULL, as OpenSSL)."""
+    return bytes(
+        asn1_ocsp.CertId(
+            {
+                "hash_algorithm": algos.DigestAlgorithm(
+                    {"algorithm": algorithm, "parameters": core.Null()}
+                ),
+                "issuer_name_hash": ca.name_hashes[algorithm],
+                "issuer_key_hash": ca.key_hashes[algorithm],
+                "serial_number": serial,
+            }
+        ).dump()
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class SingleSpec:
+    """What one SingleResponse says (RFC 6960 §4.2.1)."""
+
+    cert_id_der: bytes
+    status: CertStatus
+    this_update: datetime
+    next_update: datetime
+
+
+def whole_seconds(moment: datetime) -> datetime:
+    """GeneralizedTime in OCSP and CRLs carries no fractional seconds (RFC 5280 §4.1.2.5.2)."""
+    return moment.astimezone(UTC).replace(microsecond=0)
+
+
+def _cert_status(status: CertStatus) -> asn1_ocsp.CertStatus:
+    if status.state == "good":
+        return asn1_ocsp.CertStatus(name="good", value=core.Null())
+    if status.state == "unknown":
+        return asn1_ocsp.CertStatus(name="unknown", value=core.Null())
+    assert status.revoked_at is not None
+    info: dict[str, object] = {"revocation_time": whole_seconds(status.revoked_at)}
+    if status.reason is not None and status.reason != "unspecified":
+        info["revocation_reason"] = _REASON_NAMES[REASON_CODES[status.reason]]
+    return asn1_ocsp.CertStatus(name="revoked", value=info)
+
+
+class ResponseSigner:
+    """The delegated responder: its certificate and its (HSM) private key.
+
+    RFC 6960 §4.2.2.2: a delegated responder's certificate is issued by the
+    CA and carries EKU id-kp-OCSPSigning; we include it in ``certs`` so a
+    client can verify with the CA certificate alone. ``responderID`` is byKey
+    (SHA-1 of the key bit string), the form RFC 5019 §2.2.3 says to prefer.
+    """
+
+    def __init__(self, *, certificate: x509.Certificate, key: object) -> None:
+        public = certificate.public_key()
+        if isinstance(key, ec.EllipticCurvePrivateKey) and isinstance(
+            public, ec.EllipticCurvePublicKey
+        ):
+            self._hash: hashes.HashAlgorithm = (
+                hashes.SHA384() if public.curve.key_size >= 384 else hashes.SHA256()
+            )
+            self._alg_name = "sha384_ecdsa" if public.curve.key_size >= 384 else "sha256_ecdsa"
+        elif isinstance(key, rsa.RSAPrivateKey) and isinstance(public, rsa.RSAPublicKey):
+            self._hash = hashes.SHA256()
+            self._alg_name = "sha256_rsa"
+        else:
+            raise TypeError(
+                f"got a {type(key).__name__} for a {type(public).__name__} responder "
+                "certificate; expected an EC or RSA private key matching the certificate"
+            )
+        self._key = key
+        self.certificate = certificate
+        der = certificate.public_bytes(serialization.Encoding.DER)
+        self._asn1_cert = asn1_x509.Certificate.load(der)
+        key_bits = self._asn1_cert.public_key["public_key"].contents[1:]
+        self._responder_id = asn1_ocsp.ResponderId(
+            name="by_key",
+            value=hashlib.sha1(key_bits).digest(),  # noqa: S324 -- RFC 6960 §4.2.1 KeyHash
+        )
+
+    def _sign(self, data: bytes) -> bytes:
+        key = self._key
+        if isinstance(key, ec.EllipticCurvePrivateKey):
+            return key.sign(data, ec.ECDSA(self._hash))
+        assert isinstance(key, rsa.RSAPrivateKey)
+        return key.sign(data, padding.PKCS1v15(), self._hash)
+
+    def build(
+        self,
+        singles: Sequence[SingleSpec],
+        *,
+        produced_at: datetime,
+        nonce_ext_value: bytes | None = None,
+    ) -> bytes:
+        """Encode and sign a successful ``OCSPResponse`` (DER) for *singles*."""
+        responses = [
+            asn1_ocsp.SingleResponse(
+                {
+                    "cert_id": asn1_ocsp.CertId.load(s.cert_id_der),
+                    "cert_status": _cert_status(s.status),
+                    "this_update": whole_seconds(s.this_update),
+                    "next_update": whole_seconds(s.next_update),
+                }
+            )
+            for s in singles
+        ]
+        data: dict[str, object] = {
+            "responder_id": self._responder_id,
+            "produced_at": whole_seconds(produced_at),
+            "responses": responses,
+        }
+        if nonce_ext_value is not None:
+            data["response_extensions"] = [
+                {
+                    "extn_id": "nonce",
+                    "critical": False,
+                    "extn_value": core.ParsableOctetString(nonce_ext_value),
+                }
+            ]
+        tbs = asn1_ocsp.ResponseData(data)
+        signature = self._sign(bytes(tbs.dump()))
+        basic = asn1_ocsp.BasicOCSPResponse(
+            {
+                "tbs_response_data": tbs,
+                "signature_algorithm": {"algorithm": self._alg_name},
+                "signature": signature,
+                "certs": [self._asn1_cert],
+            }
+        )
+        return bytes(
+            asn1_ocsp.OCSPResponse(
+                {
+                    "response_status": "successful",
+                    "response_bytes": {"response_type": "basic_ocsp_response", "response": basic},
+                }
+            ).dump()
+        )

@@ -1,0 +1,243 @@
+"""OCSP and CRL over HTTP (RFC 5019 §5-6, RFC 6960 Appendix A, RFC 5280 §4.2.1.13).
+
+aiohttp serves it (docs/decisions/ocsp.md says why). Routes:
+
+- ``GET <prefix>/<base64 request>``: base64 URL-encoded or not (RFC 5019
+  §5 asks for URL encoding, but clients send raw ``/`` and ``+`` too), under
+  the OCSP URL's path or at the root;
+- ``POST <prefix>`` (or ``/``) with ``Content-Type: application/ocsp-request``,
+  body at most :data:`MAX_REQUEST_BYTES`;
+- ``GET`` of each CRL path (``application/pkix-crl``) and CA certificate path
+  (``application/pkix-cert``).
+
+Successful, nonce-free answers carry ``Cache-Control: max-age=<below
+nextUpdate>, public, no-transform, must-revalidate``, ``ETag``,
+``Last-Modified`` (producedAt), ``Expires`` (nextUpdate) (RFC 5019 §6.2), and
+``If-None-Match`` gives 304. OCSP errors and HTTP errors say ``no-store``.
+No input makes a 500: every answer path is total (see :meth:`Responder.answer`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import hashlib
+import logging
+import time
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime
+from email.utils import format_datetime
+from urllib.parse import unquote
+
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from ocsp.codec import MALFORMED_REQUEST, TRY_LATER
+from ocsp.model import StoredCrl
+from ocsp.responder import Answer, Responder
+
+_LOG = logging.getLogger(__name__)
+
+OCSP_REQUEST = "application/ocsp-request"
+OCSP_RESPONSE = "application/ocsp-response"
+MAX_REQUEST_BYTES = 10 * 1024
+"""An OCSP request for a few certificates is a few hundred bytes; 10 KiB leaves room for
+a signed request with its certificates and refuses anything meant to exhaust memory."""
+MAX_GET_PATH = 4096
+"""RFC 5019 §5: GET requests longer than 255 bytes SHOULD use POST; we accept up to this."""
+MAX_AGE_MARGIN_SECONDS = 60
+"""max-age stays this far below nextUpdate, so no cache serves a response at its very end."""
+
+_NO_STORE = {"Cache-Control": "no-store"}
+
+
+@dataclass(frozen=True, kw_only=True)
+class HttpRoutes:
+    """Where things are served: the OCSP path prefix and the CRL / CA certificate paths."""
+
+    ocsp_prefix: str = "/ocsp"
+    crl_paths: Mapping[str, str] | None = None
+    """URL path -> issuer_id of the CRL served there (the certificates' CRL DP path)."""
+    ca_certificates: Mapping[str, bytes] | None = None
+    """URL path -> DER of the CA certificate served there (the AIA caIssuers path)."""
+
+
+def _http_date(moment: datetime) -> str:
+    return format_datetime(moment, usegmt=True)
+
+
+def _cache_headers(
+    answer_etag: str, produced: datetime, until: datetime, now: float
+) -> dict[str, str]:
+    max_age = max(0, int(until.timestamp() - now) - MAX_AGE_MARGIN_SECONDS)
+    return {
+        "Cache-Control": f"max-age={max_age}, public, no-transform, must-revalidate",
+        "ETag": answer_etag,
+        "Last-Modified": _http_date(produced),
+        "Expires": _http_date(until),
+    }
+
+
+def _ocsp_response(request: web.Request, answer: Answer) -> web.Response:
+    if (
+        not answer.cacheable
+        or answer.etag is None
+        or answer.next_update is None
+        or answer.produced_at is None
+    ):
+        headers = dict(_NO_STORE)
+        headers["Content-Type"] = OCSP_RESPONSE
+        return web.Response(body=answer.der, headers=headers)
+    headers = _cache_headers(answer.etag, answer.produced_at, answer.next_update, time.time())
+    if _etag_matches(request.headers.get("If-None-Match"), answer.etag):
+        return web.Response(status=304, headers=headers)
+    headers["Content-Type"] = OCSP_RESPONSE
+    return web.Response(body=answer.der, headers=headers)
+
+
+def _etag_matches(header: str | None, etag: str) -> bool:
+    if not header:
+        return False
+    tags = {t.strip().removeprefix("W/") for t in header.split(",")}
+    return "*" in tags or etag in tags
+
+
+def _malformed() -> web.Response:
+    return web.Response(
+        body=MALFORMED_REQUEST, headers={**_NO_STORE, "Content-Type": OCSP_RESPONSE}
+    )
+
+
+def _http_error(status: int, text: str) -> web.Response:
+    return web.Response(status=status, text=text + "\n", headers=_NO_STORE)
+
+
+def decode_get_path(raw: str) -> bytes | None:
+    """The request bytes of a GET path remainder, or ``None`` when it is not base64.
+
+    Percent-decoding first makes URL-encoded and raw forms the same string
+    (RFC 5019 §5); padding may be missing, URL-safe alphabet is accepted too.
+    """
+    text = unquote(raw).strip()
+    if not text or len(text) > MAX_GET_PATH:
+        return None
+    text = text.replace("-", "+").replace("_", "/").replace(" ", "+")
+    text += "=" * (-len(text) % 4)
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+
+
+class CrlCache:
+    """Latest CRL per issuer, re-read from the store at most every ``ttl`` seconds."""
+
+    def __init__(self, latest: Callable[[str], StoredCrl | None], ttl: float = 5.0) -> None:
+        self._latest = latest
+        self._ttl = ttl
+        self._entries: dict[str, tuple[float, StoredCrl | None]] = {}
+
+    def get(self, issuer_id: str) -> StoredCrl | None:
+        now = time.monotonic()
+        hit = self._entries.get(issuer_id)
+        if hit is not None and now - hit[0] < self._ttl:
+            return hit[1]
+        crl = self._latest(issuer_id)
+        self._entries[issuer_id] = (now, crl)
+        return crl
+
+
+def build_app(
+    responder: Responder,
+    *,
+    routes: HttpRoutes | None = None,
+    crls: CrlCache | None = None,
+    executor: ThreadPoolExecutor | None = None,
+) -> web.Application:
+    """The aiohttp application; database and HSM work runs in *executor* threads."""
+    routes = routes or HttpRoutes()
+    prefix = "/" + routes.ocsp_prefix.strip("/") if routes.ocsp_prefix.strip("/") else ""
+    crl_paths = dict(routes.crl_paths or {})
+    ca_paths = dict(routes.ca_certificates or {})
+    pool = executor or ThreadPoolExecutor(max_workers=8, thread_name_prefix="ocsp-http")
+
+    async def run_answer(der: bytes) -> Answer:
+        hit = responder.cached(der)
+        if hit is not None:
+            return hit
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(pool, responder.answer, der)
+
+    async def handle_get(request: web.Request) -> web.StreamResponse:
+        raw = request.raw_path.split("?", 1)[0]
+        path = unquote(raw)
+        if path in crl_paths:
+            return await serve_crl(request, crl_paths[path])
+        if path in ca_paths:
+            return web.Response(
+                body=ca_paths[path],
+                headers={"Content-Type": "application/pkix-cert", "Cache-Control": "max-age=3600"},
+            )
+        under_prefix = bool(prefix) and raw.startswith(prefix + "/")
+        rest = raw[len(prefix) + 1 :] if under_prefix else raw[1:]
+        if not rest:
+            return _http_error(404, "no OCSP request in the path; expected GET /<base64 DER>")
+        der = decode_get_path(rest)
+        if der is None:
+            return _malformed()
+        return _ocsp_response(request, await run_answer(der))
+
+    async def handle_post(request: web.Request) -> web.StreamResponse:
+        path = request.raw_path.split("?", 1)[0].rstrip("/")
+        if path not in (prefix, ""):
+            return _http_error(404, f"got POST to {path[:80]!r}; expected POST to {prefix or '/'}")
+        if request.content_type != OCSP_REQUEST:
+            return _http_error(
+                415, f"got Content-Type {request.content_type[:80]!r}; expected {OCSP_REQUEST}"
+            )
+        if request.content_length is not None and request.content_length > MAX_REQUEST_BYTES:
+            return _http_error(413, f"request body over {MAX_REQUEST_BYTES} bytes")
+        body = await request.content.read(MAX_REQUEST_BYTES + 1)
+        if len(body) > MAX_REQUEST_BYTES:
+            return _http_error(413, f"request body over {MAX_REQUEST_BYTES} bytes")
+        return _ocsp_response(request, await run_answer(body))
+
+    async def serve_crl(request: web.Request, issuer_id: str) -> web.StreamResponse:
+        if crls is None:
+            return _http_error(404, "no CRL store configured")
+        loop = asyncio.get_running_loop()
+        crl = await loop.run_in_executor(pool, crls.get, issuer_id)
+        if crl is None:
+            return _http_error(503, "no CRL published yet; retry shortly")
+        etag = '"' + hashlib.sha256(crl.der).hexdigest()[:32] + '"'
+        headers = _cache_headers(etag, crl.this_update, crl.next_update, time.time())
+        if _etag_matches(request.headers.get("If-None-Match"), etag):
+            return web.Response(status=304, headers=headers)
+        headers["Content-Type"] = "application/pkix-crl"
+        return web.Response(body=crl.der, headers=headers)
+
+    async def not_allowed(request: web.Request) -> web.StreamResponse:
+        return web.Response(
+            status=405, text="use GET or POST\n", headers={**_NO_STORE, "Allow": "GET, POST"}
+        )
+
+    @web.middleware
+    async def never_500(request: web.Request, handler: Handler) -> web.StreamResponse:
+        try:
+            return await handler(request)
+        except web.HTTPException:
+            raise
+        except Exception:
+            _LOG.exception("OCSP HTTP handler failed; answering tryLater")
+            return web.Response(
+                status=503, body=TRY_LATER, headers={**_NO_STORE, "Content-Type": OCSP_RESPONSE}
+            )
+
+    app = web.Application(middlewares=[never_500], client_max_size=MAX_REQUEST_BYTES)
+    app.router.add_route("GET", "/{tail:.*}", handle_get)
+    app.router.add_route("POST", "/{tail:.*}", handle_post)
+    app.router.add_route("*", "/{tail:.*}", not_allowed)
+    return app
