@@ -312,12 +312,20 @@ class OcspService:
 
     def on_issued(self, cert: IssuedLike) -> None:
         """Pre-sign the first response of a just-committed certificate (ARCHITECTURE §5 step 4)."""
-        self.presigner.presign(cert.issuer, int(cert.serial, 16))
+        self.presign_issued(cert.issuer, cert.serial)
 
     def on_revoked(self, cert: IssuedLike) -> None:
         """Re-sign the response as revoked and publish a new CRL (RFC 5280 §5: full CRL)."""
-        self.presigner.presign(cert.issuer, int(cert.serial, 16))
-        self.crls.publish(cert.issuer)
+        self.publish_revoked(cert.issuer, cert.serial)
+
+    def presign_issued(self, issuer_id: str, serial: str) -> None:
+        """:meth:`on_issued` in plain types (issuer SPKI SHA-256 hex, serial hex)."""
+        self.presigner.presign(issuer_id, int(serial, 16))
+
+    def publish_revoked(self, issuer_id: str, serial: str) -> None:
+        """:meth:`on_revoked` in plain types: new response, new CRL."""
+        self.presigner.presign(issuer_id, int(serial, 16))
+        self.crls.publish(issuer_id)
 
     # -- operator actions ----------------------------------------------------------
 

@@ -61,11 +61,25 @@ class PreSigner:
     def sign(
         self, issuer_id: str, serial: int, *, status: CertStatus | None = None
     ) -> StoredResponse:
-        """Sign a fresh response for *status* (default: the store's, read now); not stored."""
+        """:meth:`sign_with_status` without the status."""
+        return self.sign_with_status(issuer_id, serial, status=status)[0]
+
+    def sign_with_status(
+        self, issuer_id: str, serial: int, *, status: CertStatus | None = None
+    ) -> tuple[StoredResponse, CertStatus]:
+        """Sign a fresh response for *status* (default: the store's, read now); not stored.
+
+        ``produced_at`` of the result is the precise moment *before* the status
+        was read (the DER says the same, in whole seconds). The store keeps the
+        response with the latest ``produced_at``, so a refresher that read
+        ``good`` just before a revocation can never overwrite the ``revoked``
+        response signed after it -- even within the same second.
+        """
         ca = self._issuers.by_id(issuer_id)
+        read_at = self._clock()
         if status is None:
             status = self._status.lookup(issuer_id, serial)
-        now = whole_seconds(self._clock())
+        now = whole_seconds(read_at)
         validity = (
             self._timing.validity if status.state != "unknown" else self._timing.unknown_validity
         )
@@ -80,7 +94,10 @@ class PreSigner:
             for alg in PRESIGNED_ALGORITHMS
         ]
         der = self._signer.build(singles, produced_at=now)
-        return StoredResponse(der=der, this_update=now, next_update=next_update, produced_at=now)
+        stored = StoredResponse(
+            der=der, this_update=now, next_update=next_update, produced_at=read_at
+        )
+        return stored, status
 
     def presign(self, issuer_id: str, serial: int) -> StoredResponse:
         """Sign and store (the hook for issuance and revocation); returns what was signed.

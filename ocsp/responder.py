@@ -217,8 +217,9 @@ class Responder:
         if self._presigner is None or not self._bound.acquire(timeout=0.5):
             return None
         try:
-            status = self._status.lookup(ca.issuer_id, serial) if in_range else CertStatus.unknown()
-            response = self._presigner.sign(ca.issuer_id, serial, status=status)
+            response, status = self._presigner.sign_with_status(
+                ca.issuer_id, serial, status=None if in_range else CertStatus.unknown()
+            )
             if status.state != "unknown":
                 # The table holds responses of our certificates only; unknown ones
                 # live in the cache for their short validity.
