@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import base64
-from http.client import HTTPConnection
 import subprocess
 from dataclasses import dataclass
+from http.client import HTTPConnection
 from pathlib import Path
 from urllib.parse import quote
 
