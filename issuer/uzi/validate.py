@@ -398,6 +398,10 @@ class ChainValidator:
                 )
             except PathBuildingError as exc:
                 raise _unknown_ca(leaf, exc) from None
+            except (ValueError, TypeError, KeyError) as exc:
+                raise UziError(
+                    errors.INVALID_CHAIN, f"malformed certificate while building the path: {exc}"
+                ) from None
             seen: set[bytes] = set()
             for path in paths:
                 for cert in path.iter_certs(include_root=False):

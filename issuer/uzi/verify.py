@@ -263,13 +263,14 @@ class UziVerifier:
 
     def read_card(self, data: bytes) -> UziCard:
         """:func:`parse_card` of the input, memoised: it is a pure function of the bytes."""
+        key = hashlib.sha256(data).digest()
         with self._parsed_lock:
-            card = self._parsed.get(data)
+            card = self._parsed.get(key)
         if card is not None:
             return card
         card = parse_card(load_certificate(data))
         with self._parsed_lock:
-            self._parsed[data] = card
+            self._parsed[key] = card
             if len(self._parsed) > PARSED_CARDS_KEPT:
                 self._parsed.popitem(last=False)
         return card
