@@ -271,3 +271,9 @@ class ResponseSigner:
                 }
             ).dump()
         )
+
+
+def response_cert_state(der: bytes) -> str:
+    """``good`` / ``revoked`` / ``unknown`` of the first SingleResponse of a stored response."""
+    basic = asn1_ocsp.OCSPResponse.load(der).basic_ocsp_response
+    return str(basic["tbs_response_data"]["responses"][0]["cert_status"].name)

@@ -52,9 +52,7 @@ def test_crl_verifies_and_lists_revoked_serials(env: OcspEnv, served: Served) ->
     crl = x509.load_der_x509_crl(got.body)
     number = crl.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number
     assert number == 2  # one CRL per revocation
-    reasons = {
-        r.serial_number: [e.value for e in r.extensions] for r in crl
-    }
+    reasons = {r.serial_number: [e.value for e in r.extensions] for r in crl}
     assert reasons[gone[0].serial] == [x509.CRLReason(x509.ReasonFlags.key_compromise)]
     assert reasons[gone[1].serial] == []  # RFC 5280 §5.3.1: unspecified SHOULD be absent
     assert crl.next_update_utc is not None and crl.last_update_utc is not None
@@ -85,9 +83,13 @@ def test_pkilint_finds_nothing_at_warning_or_above(
     if reason is not None:
         env.revoke(cert, reason)
     for nonce in (False, True):
-        der = make_request(env.pki.issuing_pem, f"-cert {cert.pem}", nonce=nonce, out=tmp_path / "q")
+        der = make_request(
+            env.pki.issuing_pem, f"-cert {cert.pem}", nonce=nonce, out=tmp_path / "q"
+        )
         answer = tmp_path / f"resp-{nonce}.der"
-        answer.write_bytes(post(served.port, der).body if nonce else http(served.port, "GET", get_path(der)).body)
+        answer.write_bytes(
+            post(served.port, der).body if nonce else http(served.port, "GET", get_path(der)).body
+        )
         assert _lint("lint_ocsp_response", "--document-format", "DER", str(answer)) == []
     unknown = make_request(env.pki.issuing_pem, "-serial 0x99", out=tmp_path / "u")
     answer = tmp_path / "unknown.der"
