@@ -43,6 +43,7 @@ __all__ = [
     "DatabaseConfig",
     "HsmConfig",
     "HsmKeys",
+    "OcspConfig",
     "PinSource",
     "Role",
     "RoleRule",
@@ -434,6 +435,94 @@ class DatabaseConfig:
 
 
 @dataclass(frozen=True, kw_only=True)
+class OcspConfig:
+    """The OCSP responder and CRL distribution over HTTP (``[ocsp]``, ``zorgid ocsp serve``).
+
+    Timings (response validity, refresh point, CRL nextUpdate, nonce) are policy
+    (``[ocsp]`` of the issuance policy), not configuration: they are part of the CPS.
+    """
+
+    listen: str = field(
+        default="127.0.0.1:8080",
+        metadata=doc(
+            "Address the HTTP responder binds, host:port. The dev policy's AIA/CRL URLs name "
+            "http://127.0.0.1:8080.",
+        ),
+    )
+    path_prefix: str = field(
+        default="/ocsp",
+        metadata=doc(
+            "Path of the OCSP URL in the certificates' AIA; GET <prefix>/<base64> and POST "
+            "<prefix> (RFC 5019 section 5). GET /<base64> at the root is served too.",
+        ),
+    )
+    crl_path: str = field(
+        default="/crl/issuing-ca.crl",
+        metadata=doc("Path of the CRL distribution point URL the certificates name."),
+    )
+    ca_certificate_path: str = field(
+        default="/ca/issuing-ca.cer",
+        metadata=doc("Path of the AIA caIssuers URL (the issuing CA certificate, DER)."),
+    )
+    processes: int = field(
+        default=1,
+        metadata=doc(
+            "Responder processes sharing the port (SO_REUSEPORT).",
+            unit="processes",
+            why="1..64. One Python process uses one core; HSM calls are serialised per process.",
+        ),
+    )
+    cache_seconds: float = field(
+        default=5.0,
+        metadata=doc(
+            "How long a responder keeps a response in memory before reading the store again.",
+            unit="seconds",
+            why="0..300. Bounds how late a revocation signed on another node is served here.",
+        ),
+    )
+    max_on_demand: int = field(
+        default=4,
+        metadata=doc(
+            "On-demand signatures (nonce echo, several CertIDs, unknown serials) in flight per "
+            "process; beyond it: the pre-signed answer or tryLater.",
+            unit="signatures",
+            why="1..64. Stops request floods from queueing on the HSM.",
+        ),
+    )
+    refresh_interval_seconds: float = field(
+        default=60.0,
+        metadata=doc(
+            "How often the background worker looks for responses and CRLs due for re-signing.",
+            unit="seconds",
+            why="1..3600; 0 turns the worker off (run zorgid ocsp refresh from cron instead).",
+        ),
+    )
+
+    def problems(self) -> list[str]:
+        found: list[str] = []
+        try:
+            parse_listen(self.listen)
+        except ValueError as exc:
+            found.append(f"listen: {exc}")
+        for name in ("path_prefix", "crl_path", "ca_certificate_path"):
+            value: str = getattr(self, name)
+            if not value.startswith("/"):
+                found.append(f"{name}: got {value!r}, expected a path starting with /")
+        if not 1 <= self.processes <= 64:
+            found.append(f"processes: got {self.processes}, expected 1..64")
+        if not 0 <= self.cache_seconds <= 300:
+            found.append(f"cache_seconds: got {self.cache_seconds}, expected 0..300")
+        if not 1 <= self.max_on_demand <= 64:
+            found.append(f"max_on_demand: got {self.max_on_demand}, expected 1..64")
+        if not (self.refresh_interval_seconds == 0 or 1 <= self.refresh_interval_seconds <= 3600):
+            found.append(
+                f"refresh_interval_seconds: got {self.refresh_interval_seconds}, expected 0 or "
+                "1..3600"
+            )
+        return found
+
+
+@dataclass(frozen=True, kw_only=True)
 class Config:
     """The whole configuration file."""
 
@@ -470,6 +559,12 @@ class Config:
         default_factory=DatabaseConfig,
         metadata=doc(
             "See [database].",
+        ),
+    )
+    ocsp: OcspConfig = field(
+        default_factory=OcspConfig,
+        metadata=doc(
+            "See [ocsp].",
         ),
     )
 
