@@ -23,6 +23,7 @@ from typing import NewType
 
 from asn1crypto import core as asn1_core
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
 
@@ -122,16 +123,40 @@ def load_certificate(data: bytes) -> x509.Certificate:
             errors.BAD_ENCODING,
             f"got {len(data)} bytes that are not an X.509 certificate ({exc}); expected DER or PEM",
         ) from None
+    _parse_everything(cert)
     return cert
+
+
+def _parse_everything(cert: x509.Certificate) -> None:
+    """Force cryptography's lazy parsing now, so malformed fields are refused here.
+
+    cryptography parses names, extensions and the key only when first read;
+    a mangled field would otherwise surface later as a bare ``ValueError``.
+    """
+    try:
+        for name in (cert.subject, cert.issuer):
+            name.rfc4514_string()
+        for ext in cert.extensions:
+            _ = ext.value
+        cert.public_key()
+        _ = (cert.serial_number, cert.not_valid_before_utc, cert.not_valid_after_utc)
+        _ = cert.signature_algorithm_oid
+    except (ValueError, UnsupportedAlgorithm) as exc:
+        raise UziError(
+            errors.BAD_ENCODING, f"certificate has a malformed or unsupported field ({exc})"
+        ) from None
 
 
 def load_certificates(data: bytes) -> list[x509.Certificate]:
     """Read a PEM bundle (one or more certificates) or a single DER certificate."""
     if data.lstrip().startswith(b"-----BEGIN"):
         try:
-            return x509.load_pem_x509_certificates(data)
+            certs = x509.load_pem_x509_certificates(data)
         except ValueError as exc:
             raise UziError(errors.BAD_ENCODING, f"PEM bundle unreadable ({exc})") from None
+        for cert in certs:
+            _parse_everything(cert)
+        return certs
     return [load_certificate(data)]
 
 
