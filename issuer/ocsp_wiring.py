@@ -18,6 +18,8 @@ zeros, ``issuer.store.schema``) and become ``int`` inside ``ocsp``.
 
 from __future__ import annotations
 
+import asyncio
+import json
 import logging
 import threading
 from collections.abc import Callable, Sequence
@@ -26,14 +28,18 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 import sqlalchemy as sa
+from aiohttp import web
+from cryptography.hazmat.primitives.serialization import Encoding
 
 from hsm import Hsm
-from issuer.ca import CaMaterial
-from issuer.store import READ_ONLY, CrlNumberError, repo
-from issuer.store.schema import certificates, crls, ocsp_responses
+from issuer.ca import CaMaterial, load_ca_material
+from issuer.config import Config, parse_listen
+from issuer.store import READ_ONLY, CrlNumberError, check_schema, create_engine_for, repo
+from issuer.store.schema import certificates, crls, ocsp_responses, policy_versions
 from ocsp.codec import ResponseSigner, response_cert_state
 from ocsp.crl import CrlPublisher
-from ocsp.issuers import IssuerIndex, IssuingCa
+from ocsp.http import CrlCache, HttpRoutes, build_app
+from ocsp.issuers import IssuerIndex, IssuingCa, spki_sha256
 from ocsp.model import (
     CertStatus,
     DueItem,
@@ -44,7 +50,7 @@ from ocsp.model import (
 )
 from ocsp.presign import Clock, PreSigner, RefreshReport, utc_now
 from ocsp.responder import Responder
-from policies import OcspPolicy
+from policies import OcspPolicy, default_policy, parse_policy
 
 _LOG = logging.getLogger(__name__)
 
@@ -201,6 +207,21 @@ class StoreResponses:
                 if response_cert_state(bytes(row.der)) != "revoked":
                     items.append(DueItem(issuer_id=row.issuer, serial=int(row.serial, 16)))
         return items
+
+    def count_due(self, *, now: datetime, next_update_before: datetime) -> int:
+        """How many responses :meth:`due` would return without a limit (first query only)."""
+        c, r = certificates, ocsp_responses
+        joined = c.outerjoin(r, sa.and_(r.c.issuer == c.c.issuer, r.c.serial == c.c.serial))
+        query = (
+            sa.select(sa.func.count())
+            .select_from(joined)
+            .where(
+                c.c.not_after > now,
+                sa.or_(r.c.serial.is_(None), r.c.next_update < next_update_before),
+            )
+        )
+        with self._engine.connect() as conn:
+            return int(conn.execution_options(**{READ_ONLY: True}).execute(query).scalar() or 0)
 
 
 class StoreCrls:
@@ -366,16 +387,36 @@ class OcspService:
         self.crls.publish(issuer_id)
         return changed
 
+    def count_due(self) -> int:
+        """Responses due now (for a progress bar's total)."""
+        now = self.presigner.now()
+        horizon = now + (self.timing.validity - self.timing.refresh_after)
+        return self.responses.count_due(now=now, next_update_before=horizon)
+
     def refresh(
         self,
         *,
         batch: int = 1000,
         progress: Callable[[int, int], None] | None = None,
     ) -> RefreshReport:
-        """Re-sign every due response (in batches until none is left), then due CRLs."""
+        """Re-sign every due response (in batches until none is left), then due CRLs.
+
+        *progress* gets ``(done, total)`` over the whole run, total being
+        :meth:`count_due` at the start (raised if more turn up).
+        """
         signed = kept = failed = 0
+        total = self.count_due() if progress is not None else 0
+        finished = 0
+
+        def step(done: int, _batch_total: int) -> None:
+            nonlocal total
+            if progress is not None:
+                total = max(total, finished + done)
+                progress(finished + done, total)
+
         while True:
-            report = self.presigner.refresh_due(limit=batch, progress=progress)
+            report = self.presigner.refresh_due(limit=batch, progress=step)
+            finished += report.signed + report.kept_newer + report.failed
             signed += report.signed
             kept += report.kept_newer
             failed += report.failed
@@ -414,3 +455,130 @@ class BackgroundRefresher:
             except Exception:
                 _LOG.exception("OCSP refresh pass failed; retrying in %.0f s", self._interval)
             self._stop.wait(self._interval)
+
+
+# -- from a configuration file ------------------------------------------------------
+
+
+def active_ocsp_policy(engine: sa.Engine) -> OcspPolicy:
+    """``[ocsp]`` of the active policy version in the store, else of the packaged default.
+
+    ``policy_versions.document`` holds the canonical JSON of the document
+    (``policies.canonical_bytes``); until a policy is recorded (first issuance),
+    the shipped development policy applies, as it does for ``make run``.
+    """
+    with engine.connect() as conn:
+        row = (
+            conn.execution_options(**{READ_ONLY: True})
+            .execute(
+                sa.select(policy_versions.c.document)
+                .where(policy_versions.c.state == "active")
+                .order_by(policy_versions.c.version.desc())
+                .limit(1)
+            )
+            .first()
+        )
+    if row is None:
+        return default_policy().ocsp
+    return parse_policy(json.loads(row.document)).ocsp
+
+
+@dataclass(frozen=True, kw_only=True)
+class OcspRuntime:
+    """What ``zorgid ocsp serve|refresh`` needs, built from the engine's config file."""
+
+    config: Config
+    engine: sa.Engine
+    hsm: Hsm
+    material: CaMaterial
+    service: OcspService
+
+    @classmethod
+    def open(cls, config: Config, *, clock: Clock = utc_now) -> OcspRuntime:
+        engine = create_engine_for(config.database.url)
+        check_schema(engine)
+        hsm = Hsm.open(
+            module_path=config.hsm.module,
+            token_label=config.hsm.token,
+            pin_source=str(config.hsm.pin_source),
+        )
+        material = load_ca_material(config.data_dir)
+        service = OcspService.build(
+            engine=engine,
+            material=material,
+            hsm=hsm,
+            policy=active_ocsp_policy(engine),
+            clock=clock,
+            cache_seconds=config.ocsp.cache_seconds,
+            max_on_demand=config.ocsp.max_on_demand,
+        )
+        return cls(config=config, engine=engine, hsm=hsm, material=material, service=service)
+
+    def routes(self) -> HttpRoutes:
+        ocsp = self.config.ocsp
+        return HttpRoutes(
+            ocsp_prefix=ocsp.path_prefix,
+            crl_paths={ocsp.crl_path: spki_sha256(self.material.issuing_ca)},
+            ca_certificates={
+                ocsp.ca_certificate_path: self.material.issuing_ca.public_bytes(Encoding.DER)
+            },
+        )
+
+    def app(self) -> web.Application:
+        return build_app(
+            self.service.responder,
+            routes=self.routes(),
+            crls=CrlCache(self.service.crl_store.latest, ttl=self.config.ocsp.cache_seconds),
+        )
+
+    def close(self) -> None:
+        self.engine.dispose()
+        self.hsm.close()
+
+
+def serve_http(
+    config: Config,
+    *,
+    ready: Callable[[str, int], None] | None = None,
+    stop: threading.Event | None = None,
+    refresher: bool = True,
+) -> None:
+    """Run one responder process until *stop* is set (or forever): HTTP plus, if
+    *refresher*, the background refresh worker. Publishes a first CRL if none exists."""
+    runtime = OcspRuntime.open(config)
+    if refresher:
+        try:
+            runtime.service.crls.publish_due()  # the CRL URL answers from the first request
+        except Exception:
+            _LOG.exception("could not publish a CRL at start; the refresher retries")
+    worker: BackgroundRefresher | None = None
+    interval = config.ocsp.refresh_interval_seconds
+    if refresher and interval > 0:
+        worker = BackgroundRefresher(runtime.service, interval=interval)
+        worker.start()
+    host, port = parse_listen(config.ocsp.listen)
+    stop = stop or threading.Event()
+
+    async def main() -> None:
+        runner = web.AppRunner(runtime.app(), access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, host, port, reuse_port=config.ocsp.processes > 1)
+        await site.start()
+        bound = port
+        server = getattr(site, "_server", None)
+        if server is not None and server.sockets:
+            bound = int(server.sockets[0].getsockname()[1])
+        if ready is not None:
+            ready(host, bound)
+        try:
+            while not stop.is_set():
+                await asyncio.sleep(0.2)
+        finally:
+            await runner.cleanup()
+
+    try:
+        asyncio.run(main())
+    finally:
+        if worker is not None:
+            worker.stop()
+        runtime.close()

@@ -99,6 +99,9 @@ class PreSigner:
         )
         return stored, status
 
+    def now(self) -> datetime:
+        return self._clock()
+
     def presign(self, issuer_id: str, serial: int) -> StoredResponse:
         """Sign and store (the hook for issuance and revocation); returns what was signed.
 

@@ -28,7 +28,7 @@ from issuer.store import repo
 from ocsp.http import CrlCache, HttpRoutes, build_app
 from ocsp.issuers import spki_sha256
 from ocsp.model import OcspTiming
-from tests.softhsm import SoftHsmDir
+from tests.softhsm import SoftHsmDir, SoftHsmToken
 from tests.store.dbfixtures import migrated, migrated_db  # noqa: F401 -- fixtures
 
 CRL_PATH = "/crl/issuing-ca.crl"
@@ -51,6 +51,8 @@ class Pki:
     issuing_pem: Path
     cafile: Path
     """root + issuing CA: what ``-CAfile`` gets (the responder cert comes in the response)."""
+    token: SoftHsmToken
+    data_dir: Path
 
 
 @pytest.fixture(scope="session")
@@ -76,6 +78,8 @@ def pki(softhsm_dir: SoftHsmDir, tmp_path_factory: pytest.TempPathFactory) -> Pk
         issuer_id=spki_sha256(material.issuing_ca),
         issuing_pem=issuing_pem,
         cafile=cafile,
+        token=token,
+        data_dir=data_dir,
     )
 
 

@@ -1,0 +1,141 @@
+"""``zorgid ocsp serve|refresh|crl``: the OCSP responder and CRL distribution (issue 6).
+
+``serve`` runs the HTTP responder (RFC 5019 GET and POST, CRL and CA certificate
+paths) with the background refresher; ``[ocsp] processes`` > 1 starts that many
+processes on one port (SO_REUSEPORT), each with its own HSM login and database
+pool, one of them refreshing. ``refresh`` re-signs everything due now, with a
+progress bar, and exits (for cron, or after an outage). ``crl`` publishes a new
+CRL at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+from types import FrameType
+
+from issuer.config import Config, load_config
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+
+
+class ProgressBar:
+    """A one-line text progress bar on stderr (redrawn at most 10 times a second)."""
+
+    WIDTH = 30
+
+    def __init__(self, label: str) -> None:
+        self._label = label
+        self._last = 0.0
+        self._started = time.monotonic()
+
+    def __call__(self, done: int, total: int) -> None:
+        now = time.monotonic()
+        if done < total and now - self._last < 0.1:
+            return
+        self._last = now
+        filled = self.WIDTH * done // total if total else self.WIDTH
+        rate = done / max(now - self._started, 1e-9)
+        bar = "#" * filled + "-" * (self.WIDTH - filled)
+        print(f"\r{self._label} [{bar}] {done}/{total} ({rate:.0f}/s)", end="", file=sys.stderr)
+
+    def close(self) -> None:
+        print(file=sys.stderr)
+
+
+def _child(config_path: str) -> None:
+    """A further responder process: serve without refreshing until terminated."""
+    from issuer.ocsp_wiring import serve_http
+
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    serve_http(load_config(Path(config_path)), stop=stop, refresher=False)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from issuer.ocsp_wiring import serve_http
+
+    config: Config = load_config(args.config)
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    context = multiprocessing.get_context("spawn")
+    children = [
+        context.Process(target=_child, args=(str(args.config),), daemon=True)
+        for _ in range(config.ocsp.processes - 1)
+    ]
+    for child in children:
+        child.start()
+
+    def ready(host: str, port: int) -> None:
+        print(
+            f"zorgid ocsp: serving http://{host}:{port}{config.ocsp.path_prefix} "
+            f"({config.ocsp.processes} process(es)); CRL at {config.ocsp.crl_path}",
+            flush=True,
+        )
+
+    try:
+        serve_http(config, ready=ready, stop=stop)
+    finally:
+        for child in children:
+            child.terminate()
+        for child in children:
+            child.join(5)
+    return EXIT_OK
+
+
+def _refresh(args: argparse.Namespace) -> int:
+    from issuer.ocsp_wiring import OcspRuntime
+
+    runtime = OcspRuntime.open(load_config(args.config))
+    try:
+        bar = ProgressBar("re-signing OCSP responses")
+        report = runtime.service.refresh(batch=args.batch, progress=bar)
+        bar.close()
+    finally:
+        runtime.close()
+    print(f"signed {report.signed}, kept newer {report.kept_newer}, failed {report.failed}")
+    return EXIT_FAILED if report.failed else EXIT_OK
+
+
+def _crl(args: argparse.Namespace) -> int:
+    from issuer.ocsp_wiring import OcspRuntime
+
+    runtime = OcspRuntime.open(load_config(args.config))
+    try:
+        for ca in runtime.service.issuers.all():
+            crl = runtime.service.crls.publish(ca.issuer_id)
+            print(
+                f"issuer {ca.issuer_id[:16]}...: CRL number {crl.number}, "
+                f"nextUpdate {crl.next_update.isoformat()}"
+            )
+    finally:
+        runtime.close()
+    return EXIT_OK
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser("ocsp", help="OCSP responder and CRLs (RFC 6960 / RFC 5019)")
+    sub = parser.add_subparsers(dest="ocsp_command", required=True, metavar="ACTION")
+    serve = sub.add_parser("serve", help="serve OCSP and CRLs over HTTP ([ocsp] of the config)")
+    serve.add_argument("--config", type=Path, required=True, metavar="FILE")
+    serve.set_defaults(func=_serve)
+    refresh = sub.add_parser("refresh", help="re-sign every response and CRL that is due now")
+    refresh.add_argument("--config", type=Path, required=True, metavar="FILE")
+    refresh.add_argument(
+        "--batch", type=int, default=1000, help="certificates per database read (default 1000)"
+    )
+    refresh.set_defaults(func=_refresh)
+    crl = sub.add_parser("crl", help="sign and publish a new CRL now")
+    crl.add_argument("--config", type=Path, required=True, metavar="FILE")
+    crl.set_defaults(func=_crl)
