@@ -43,7 +43,6 @@ from pyhanko_certvalidator.policy_decl import (
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from issuer.uzi.card import load_certificate
 from issuer.uzi.crl import CrlCache
 from issuer.uzi.store import SqliteUziStore
 from issuer.uzi.validate import ChainValidator, RevocationMode
@@ -131,7 +130,7 @@ def main() -> int:
 
         def core() -> None:
             parsed = verifier.read_card(chain_der[0])
-            intermediates = [load_certificate(d) for d in chain_der[1:]]
+            intermediates = [verifier.read_certificate(d) for d in chain_der[1:]]
             verifier.check_card(parsed)
             verify_challenge_signature(
                 parsed.certificate, message, signature, SignatureScheme.RSA_PKCS1V15_SHA256

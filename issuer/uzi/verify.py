@@ -259,6 +259,7 @@ class UziVerifier:
         self.clock = clock
         self.trust = load_trust_set(policy.trust_set)
         self._parsed: OrderedDict[bytes, UziCard] = OrderedDict()
+        self._certs: OrderedDict[bytes, x509.Certificate] = OrderedDict()
         self._parsed_lock = threading.Lock()
 
     def read_card(self, data: bytes) -> UziCard:
@@ -274,6 +275,20 @@ class UziVerifier:
             if len(self._parsed) > PARSED_CARDS_KEPT:
                 self._parsed.popitem(last=False)
         return card
+
+    def read_certificate(self, data: bytes) -> x509.Certificate:
+        """:func:`load_certificate`, memoised like :meth:`read_card` (intermediates repeat)."""
+        key = hashlib.sha256(data).digest()
+        with self._parsed_lock:
+            cert = self._certs.get(key)
+        if cert is not None:
+            return cert
+        cert = load_certificate(data)
+        with self._parsed_lock:
+            self._certs[key] = cert
+            if len(self._certs) > PARSED_CARDS_KEPT:
+                self._certs.popitem(last=False)
+        return cert
 
     def create_challenge(self, *, portal: str) -> Challenge:
         """A fresh single-use challenge for ``portal`` (the verified mTLS caller)."""
@@ -378,7 +393,7 @@ class UziVerifier:
         at = self.clock()
         _check_size(chain, self.policy)
         card = self.read_card(chain[0])
-        intermediates = [load_certificate(c) for c in chain[1:]]
+        intermediates = [self.read_certificate(c) for c in chain[1:]]
         self.check_card(card)
         record = self._consume(challenge_id, portal, at)
         verify_challenge_signature(
