@@ -50,6 +50,7 @@ from issuer.uzi.card import (
     UziIdentity,
     issuing_ca_card_type,
     load_certificate,
+    load_certificates,
     parse_card,
 )
 from issuer.uzi.errors import UziError
@@ -514,6 +515,4 @@ def inspect_certificate(
 
 
 def _load_bundle(data: bytes) -> list[x509.Certificate]:
-    from issuer.uzi.card import load_certificates
-
     return load_certificates(data)

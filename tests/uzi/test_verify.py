@@ -446,3 +446,24 @@ def test_every_uzi_code_is_in_the_engine_catalogue_with_the_same_status() -> Non
         assert (spec.cause_en, spec.cause_nl) == (cause_en, cause_nl)
         bridged = UziError(code, "got x; expected y").as_zorgid_error()
         assert bridged.code == code and bridged.detail == "got x; expected y"
+
+
+def test_uzi_session_expires_with_its_lifetime(
+    uzi: World, make_verifier: MakeVerifier, clock: Clock
+) -> None:
+    verifier = make_verifier(session_lifetime=timedelta(minutes=15))
+    challenge = verifier.create_challenge(portal=PORTAL)
+    proof = verifier.verify_card(
+        challenge.challenge_id,
+        uzi.app.chain(),
+        uzi.app.sign(challenge.to_be_signed),
+        portal=PORTAL,
+        purpose="registration",
+    )
+    assert proof.session_expires_at == clock.now + timedelta(minutes=15)
+    clock.advance(timedelta(minutes=14, seconds=59))
+    verifier.session(proof.session_handle, portal=PORTAL, purpose="registration")
+    clock.advance(timedelta(seconds=1))
+    with pytest.raises(UziError) as info:
+        verifier.session(proof.session_handle, portal=PORTAL, purpose="registration")
+    assert info.value.code == errors.SESSION_UNKNOWN
