@@ -6,8 +6,8 @@ Persoon CA G3`` -> one issuing CA per card type (``C=NL, O=CIBG,
 organizationIdentifier=NTRNL-50000535, CN=<prefix> UZI-register <type> CA G3``,
 pathLen 0), card certificates with the real subject order, UZI otherName,
 key usages, EKUs, policies, AIA and CRL DP. Only the OIDs are the test
-register's own (under the ``2.999`` example arc), so a test card can never be
-mistaken for a real one. This is the outside world: its CA keys are software
+register's own (under enterprise number 32473, reserved for documentation by
+RFC 5612), so a test card can never be mistaken for a real one. This is the outside world: its CA keys are software
 keys.
 """
 
@@ -30,7 +30,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-OID_ARC = "2.999.528.1007.99"
+OID_ARC = "1.3.6.1.4.1.32473.528.99"
+"""Under IANA enterprise number 32473, reserved for documentation (RFC 5612): never real."""
 CA_OIDS = {
     "Z": f"{OID_ARC}.217",
     "N": f"{OID_ARC}.218",
