@@ -7,8 +7,8 @@ organizationIdentifier=NTRNL-50000535, CN=<prefix> UZI-register <type> CA G3``,
 pathLen 0), card certificates with the real subject order, UZI otherName,
 key usages, EKUs, policies, AIA and CRL DP. Only the OIDs are the test
 register's own (under enterprise number 32473, reserved for documentation by
-RFC 5612), so a test card can never be mistaken for a real one. This is the outside world: its CA keys are software
-keys.
+RFC 5612), so a test card can never be mistaken for a real one. This is the
+outside world: its CA keys are software keys.
 """
 
 from __future__ import annotations
