@@ -93,8 +93,7 @@ def test_openssl_sees_the_revoked_card_as_revoked(uzi: World, tmp_path: Path) ->
 
 
 def test_pkilint_finds_no_rfc5280_errors_in_card_certificates(uzi: World) -> None:
-    from issuer.lint import pkilint_cert
-    from issuer.lint import Severity
+    from issuer.lint import Severity, pkilint_cert
 
     card = uzi.app.card
     for kind in Kind:
