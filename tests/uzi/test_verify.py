@@ -467,3 +467,34 @@ def test_uzi_session_expires_with_its_lifetime(
     with pytest.raises(UziError) as info:
         verifier.session(proof.session_handle, portal=PORTAL, purpose="registration")
     assert info.value.code == errors.SESSION_UNKNOWN
+
+
+def test_concurrent_verifications_on_one_verifier(uzi: World, make_verifier: MakeVerifier) -> None:
+    """One verifier per process is shared by request threads (own event loop per thread)."""
+    import threading
+
+    verifier = make_verifier()
+    jobs = []
+    for _ in range(16):
+        challenge = verifier.create_challenge(portal=PORTAL)
+        jobs.append((challenge.challenge_id, uzi.app.sign(challenge.to_be_signed)))
+    results: list[str] = []
+    failures: list[BaseException] = []
+
+    def work(batch: list[tuple[str, bytes]]) -> None:
+        for challenge_id, signature in batch:
+            try:
+                proof = verifier.verify_card(
+                    challenge_id, uzi.app.chain(), signature, portal=PORTAL, purpose="registration"
+                )
+                results.append(proof.identity.uzi_number)
+            except BaseException as exc:
+                failures.append(exc)
+
+    threads = [threading.Thread(target=work, args=(jobs[i::4],)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert failures == []
+    assert results == [uzi.app.card.uzi_number] * 16
