@@ -1,0 +1,360 @@
+"""OCSP serving and signing rates, each beside a baseline measured in the same run.
+
+Usage: ``.venv/bin/python bench/ocsp.py [--sizes 10000,1000000] [--seconds 10]
+[--processes 2] [--connections 64]``
+
+Needs ``wrk`` (Debian package ``wrk``) as the load generator and ``openssl``.
+Everything lives in a temporary folder: its own SoftHSM token directory, the
+development key ceremony, a migrated SQLite database.
+
+1. Signing: ``PreSigner.sign`` (status read, two CertIDs, asn1crypto encoding,
+   ECDSA P-256 on the token) per second, beside raw ``key.sign`` on the same
+   HSM key (the floor: the HSM alone).
+2. Serving, for each size N: N certificates with pre-signed responses in the
+   store; ``zorgid ocsp serve`` (``--processes`` processes, SO_REUSEPORT) is
+   loaded by ``wrk`` with GET requests for a uniform sample of the N
+   serials; then ``openssl ocsp -index`` (``-multi`` the same number of
+   processes, ``-rsigner`` a software P-256 key: it signs every answer) over
+   the same N serials, same request set, same wrk settings.
+
+The first min(N, 10,000) responses are signed on the HSM by the real
+pre-signer; rows beyond that carry copies of those DERs, because signing a
+million on SoftHSM would take many minutes and the serving path never looks
+inside a stored response (it is a keyed lookup returning bytes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import hashlib
+import os
+import random
+import re
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import sqlalchemy as sa
+from asn1crypto import algos, core
+from asn1crypto import ocsp as asn1_ocsp
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+REPO = Path(__file__).resolve().parents[1]
+# Run as a script, this file's folder comes first on sys.path and its name would
+# shadow the ``ocsp`` package: drop it.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+ZORGID = REPO / ".venv" / "bin" / "zorgid"
+REAL_SIGNED_MAX = 10_000
+SAMPLE = 20_000
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_port(port: int, timeout: float = 60.0) -> None:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on 127.0.0.1:{port} after {timeout} s")
+
+
+def setup(root: Path) -> tuple[object, object, object, sa.Engine, str, Path]:
+    from hsm import Hsm
+    from issuer.ca import default_dev_ceremony, load_ca_material, run_ceremony
+    from issuer.ca.config import HsmSettings
+    from issuer.dev.softhsm import SoftHsmDir
+    from issuer.store import create_engine_for, upgrade
+
+    softhsm = SoftHsmDir.create(root / "softhsm")
+    softhsm.activate()
+    token = softhsm.init_token("bench")
+    hsm = Hsm.open(
+        module_path=token.module, token_label=token.label, pin_source=f"file:{token.pin_file}"
+    )
+    data_dir = root / "data"
+    settings = HsmSettings(module=token.module, token=token.label, pin_source=f"file:{token.pin_file}")
+    run_ceremony(default_dev_ceremony(data_dir, settings), hsm, out=lambda *_: None)
+    material = load_ca_material(data_dir)
+    url = f"sqlite:///{data_dir / 'zorgid.sqlite3'}"
+    engine = create_engine_for(url)
+    upgrade(engine)
+    config = root / "zorgid.toml"
+    config.write_text(
+        f'data_dir = "{data_dir}"\n\n[server]\ndev_plaintext = true\n\n'
+        f'[hsm]\nmodule = "{token.module}"\ntoken = "{token.label}"\n'
+        f'pin_source = "file:{token.pin_file}"\n\n[database]\nurl = "{url}"\n'
+    )
+    return hsm, material, token, engine, url, config
+
+
+def bench_signing(service: object, hsm: object, material: object, count: int) -> dict[str, float]:
+    from issuer.ocsp_wiring import OcspService
+
+    assert isinstance(service, OcspService)
+    key = hsm.get_key(material.ocsp_responder_key_label)  # type: ignore[attr-defined]
+    issuer_id = service.issuers.all()[0].issuer_id
+    data = os.urandom(200)
+    start = time.perf_counter()
+    for _ in range(count):
+        key.sign(data, ec.ECDSA(hashes.SHA256()))
+    raw = count / (time.perf_counter() - start)
+    start = time.perf_counter()
+    for serial in range(1, count + 1):
+        service.presigner.sign(issuer_id, serial)
+    ours = count / (time.perf_counter() - start)
+    return {"raw": raw, "presign": ours}
+
+
+def populate(
+    engine: sa.Engine, service: object, start: int, stop: int, issuer_id: str, pool: list[object]
+) -> None:
+    """Rows for serials [start, stop): reservation, certificate, pre-signed response."""
+    from issuer.ocsp_wiring import OcspService, serial_hex
+    from issuer.store.schema import certificates, ocsp_responses, serial_reservations
+    from ocsp.model import StoredResponse
+
+    assert isinstance(service, OcspService)
+    now = datetime.now(UTC)
+    later = now + timedelta(days=365)
+    batch = 20_000
+    for lo in range(start, stop, batch):
+        hi = min(stop, lo + batch)
+        res, certs, resp = [], [], []
+        for serial in range(lo, hi):
+            sh = serial_hex(serial)
+            res.append(
+                {"issuer": issuer_id, "serial": sh, "request_sha256": "0" * 64,
+                 "policy_version": 1, "state": "issued", "created_at": now}
+            )  # fmt: skip
+            certs.append(
+                {"id": secrets.token_hex(18), "issuer": issuer_id, "serial": sh, "der": b"\x30\x00",
+                 "not_before": now, "not_after": later, "status": "good", "policy_version": 1,
+                 "spki_sha256": hashlib.sha256(sh.encode()).hexdigest(), "issued_at": now}
+            )  # fmt: skip
+        with engine.begin() as conn:
+            conn.execute(serial_reservations.insert(), res)
+            conn.execute(certificates.insert(), certs)
+        for serial in range(lo, hi):
+            if serial <= REAL_SIGNED_MAX:
+                stored = service.presigner.sign(issuer_id, serial)
+                pool.append(stored)
+            else:
+                stored = pool[serial % len(pool)]
+            assert isinstance(stored, StoredResponse)
+            resp.append(
+                {"issuer": issuer_id, "serial": serial_hex(serial), "der": stored.der,
+                 "this_update": stored.this_update, "next_update": stored.next_update,
+                 "produced_at": stored.produced_at}
+            )  # fmt: skip
+        with engine.begin() as conn:
+            conn.execute(ocsp_responses.insert(), resp)
+        print(f"  populated {hi - 1:,} certificates", file=sys.stderr, end="\r")
+    print(file=sys.stderr)
+
+
+def request_paths(issuing: x509.Certificate, serials: list[int]) -> list[str]:
+    from ocsp.issuers import IssuingCa
+
+    ca = IssuingCa.from_certificate(issuing)
+    paths = []
+    for serial in serials:
+        req = asn1_ocsp.OCSPRequest(
+            {
+                "tbs_request": {
+                    "request_list": [
+                        {
+                            "req_cert": {
+                                "hash_algorithm": algos.DigestAlgorithm(
+                                    {"algorithm": "sha1", "parameters": core.Null()}
+                                ),
+                                "issuer_name_hash": ca.name_hashes["sha1"],
+                                "issuer_key_hash": ca.key_hashes["sha1"],
+                                "serial_number": serial,
+                            }
+                        }
+                    ]
+                }
+            }
+        )
+        paths.append("/" + base64.b64encode(req.dump()).decode().replace("/", "%2F").replace("+", "%2B").replace("=", "%3D"))
+    return paths
+
+
+WRK_LUA = """
+local paths = {}
+for line in io.lines("%s") do paths[#paths + 1] = line end
+local n = #paths
+math.randomseed(os.time())
+request = function()
+  return wrk.format("GET", paths[math.random(n)])
+end
+"""
+
+
+def run_wrk(port: int, paths_file: Path, seconds: int, connections: int) -> dict[str, float]:
+    script = paths_file.with_suffix(".lua")
+    script.write_text(WRK_LUA % paths_file)
+    done = subprocess.run(
+        ["wrk", "-t", "1", "-c", str(connections), "-d", f"{seconds}s", "--latency",
+         "-s", str(script), f"http://127.0.0.1:{port}"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    out = done.stdout
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+
+    def pct(p: str) -> float:
+        m = re.search(rf"\s{p}%\s+([\d.]+)(us|ms|s)", out)
+        assert m, out
+        value = float(m.group(1))
+        return value / 1000 if m.group(2) == "us" else value * 1000 if m.group(2) == "s" else value
+
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    errors = re.search(r"Socket errors: (.*)", out)
+    return {
+        "rate": rate,
+        "p50": pct("50"),
+        "p99": pct("99"),
+        "non2xx": float(non2xx.group(1)) if non2xx else 0.0,
+        "errors": errors.group(1) if errors else "",  # type: ignore[dict-item]
+    }
+
+
+def openssl_responder(root: Path, issuing_pem: Path, serials_upto: int) -> tuple[Path, Path, Path]:
+    """index.txt with every serial valid, and a software responder key + certificate."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "bench openssl responder")])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name)
+        .public_key(key.public_key()).serial_number(1)
+        .not_valid_before(now - timedelta(days=1)).not_valid_after(now + timedelta(days=30))
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.OCSP_SIGNING]), False)
+        .sign(key, hashes.SHA256())
+    )  # fmt: skip
+    key_path = root / "rkey.pem"
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    cert_path = root / "rsigner.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    index = root / "index.txt"
+    expiry = (now + timedelta(days=365)).strftime("%y%m%d%H%M%SZ")
+    with index.open("w") as f:
+        for serial in range(1, serials_upto + 1):
+            f.write(f"V\t{expiry}\t\t{serial:X}\tunknown\t/CN=bench {serial}\n")
+    return index, key_path, cert_path
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default="10000,1000000")
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--processes", type=int, default=2)
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--sign-count", type=int, default=300)
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        print("bench/ocsp.py needs wrk: apt-get install wrk", file=sys.stderr)
+        return 2
+    sizes = sorted(int(s) for s in args.sizes.split(","))
+    with tempfile.TemporaryDirectory(prefix="zorgid-bench-ocsp-") as tmp:
+        root = Path(tmp)
+        hsm, material, _token, engine, _url, config = setup(root)
+        from issuer.ocsp_wiring import OcspService, active_ocsp_policy
+
+        service = OcspService.build(
+            engine=engine, material=material, hsm=hsm, policy=active_ocsp_policy(engine)  # type: ignore[arg-type]
+        )
+        issuer_id = service.issuers.all()[0].issuer_id
+        print(f"signing, {args.sign_count} responses (SoftHSM, EC P-256 responder key)")
+        sig = bench_signing(service, hsm, material, args.sign_count)
+        print(f"  raw HSM key.sign      {sig['raw']:8.0f} /s   (baseline)")
+        print(f"  PreSigner.sign        {sig['presign']:8.0f} /s   ratio {sig['presign'] / sig['raw']:.2f}")
+        with engine.begin() as conn:  # the signing run stored nothing, but be sure
+            conn.exec_driver_sql("DELETE FROM ocsp_responses")
+        issuing_pem = root / "issuing.pem"
+        issuing_pem.write_bytes(material.issuing_ca.public_bytes(serialization.Encoding.PEM))  # type: ignore[attr-defined]
+        done_upto = 0
+        pool: list[object] = []
+        print(
+            f"\nserving over HTTP GET: wrk -c {args.connections} -d {args.seconds}s, "
+            f"{args.processes} process(es) each side, {os.cpu_count()} cores shared with wrk"
+        )
+        print(f"{'certs':>10} {'server':<22} {'resp/s':>9} {'p50 ms':>8} {'p99 ms':>8}  ratio")
+        for size in sizes:
+            t0 = time.perf_counter()
+            populate(engine, service, done_upto + 1, size + 1, issuer_id, pool)
+            done_upto = size
+            print(f"  ({size:,} rows in {time.perf_counter() - t0:.0f} s)", file=sys.stderr)
+            rng = random.Random(size)
+            serials = [rng.randint(1, size) for _ in range(min(SAMPLE, size))]
+            paths_file = root / f"paths-{size}.txt"
+            paths_file.write_text("\n".join(request_paths(material.issuing_ca, serials)) + "\n")  # type: ignore[attr-defined]
+            port = _free_port()
+            cfg = config.read_text() + (
+                f'\n[ocsp]\nlisten = "127.0.0.1:{port}"\nprocesses = {args.processes}\n'
+                "refresh_interval_seconds = 0\n"
+            )
+            cfg_path = root / f"zorgid-{size}.toml"
+            cfg_path.write_text(cfg)
+            server = subprocess.Popen(
+                [str(ZORGID), "ocsp", "serve", "--config", str(cfg_path)],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            )  # fmt: skip
+            try:
+                _wait_port(port)
+                time.sleep(1.0)  # let every process bind
+                ours = run_wrk(port, paths_file, args.seconds, args.connections)
+            finally:
+                server.terminate()
+                server.wait(30)
+            index, rkey, rsigner = openssl_responder(root, issuing_pem, size)
+            oport = _free_port()
+            baseline = subprocess.Popen(
+                ["openssl", "ocsp", "-index", str(index), "-port", str(oport),
+                 "-rsigner", str(rsigner), "-rkey", str(rkey), "-CA", str(issuing_pem),
+                 "-multi", str(args.processes), "-nmin", "5", "-ignore_err"],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            )  # fmt: skip
+            try:
+                _wait_port(oport, timeout=600)
+                theirs = run_wrk(oport, paths_file, args.seconds, args.connections)
+            finally:
+                baseline.terminate()
+                baseline.wait(30)
+            print(
+                f"{size:>10,} {'zorgid (pre-signed)':<22} {ours['rate']:>9.0f} "
+                f"{ours['p50']:>8.2f} {ours['p99']:>8.2f}  {ours['rate'] / theirs['rate']:.1f}x"
+                + (f"  non-2xx {ours['non2xx']:.0f}" if ours["non2xx"] else "")
+            )
+            print(
+                f"{size:>10,} {'openssl ocsp -index':<22} {theirs['rate']:>9.0f} "
+                f"{theirs['p50']:>8.2f} {theirs['p99']:>8.2f}  1.0x (baseline)"
+                + (f"  errors {theirs['errors']}" if theirs["errors"] else "")
+            )
+        engine.dispose()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
