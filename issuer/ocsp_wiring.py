@@ -25,7 +25,7 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 from aiohttp import web
@@ -70,6 +70,12 @@ def timing_from_policy(policy: OcspPolicy) -> OcspTiming:
     )
 
 
+def _status_of(row: Any) -> CertStatus:
+    if row.status == "revoked":
+        return CertStatus.revoked(row.revoked_at, row.revocation_reason)
+    return CertStatus.good()
+
+
 class StoreStatusSource:
     """Certificate status from ``certificates`` (RFC 6960 §2.2 good / revoked / unknown)."""
 
@@ -92,11 +98,7 @@ class StoreStatusSource:
                 )
                 .first()
             )
-        if row is None:
-            return CertStatus.unknown()
-        if row.status == "revoked":
-            return CertStatus.revoked(row.revoked_at, row.revocation_reason)
-        return CertStatus.good()
+        return CertStatus.unknown() if row is None else _status_of(row)
 
     def revoked(self, issuer_id: str, *, now: datetime) -> Sequence[RevokedEntry]:
         with self._engine.connect() as conn:
@@ -177,7 +179,7 @@ class StoreResponses:
         c, r = certificates, ocsp_responses
         joined = c.outerjoin(r, sa.and_(r.c.issuer == c.c.issuer, r.c.serial == c.c.serial))
         query = (
-            sa.select(c.c.issuer, c.c.serial)
+            sa.select(c.c.issuer, c.c.serial, c.c.status, c.c.revoked_at, c.c.revocation_reason)
             .select_from(joined)
             .where(
                 c.c.not_after > now,
@@ -187,7 +189,7 @@ class StoreResponses:
             .limit(limit)
         )
         stale_revoked = (
-            sa.select(c.c.issuer, c.c.serial, r.c.der)
+            sa.select(c.c.issuer, c.c.serial, c.c.revoked_at, c.c.revocation_reason, r.c.der)
             .select_from(c.join(r, sa.and_(r.c.issuer == c.c.issuer, r.c.serial == c.c.serial)))
             .where(
                 c.c.status == "revoked",
@@ -198,14 +200,17 @@ class StoreResponses:
         with self._engine.connect() as conn:
             conn = conn.execution_options(**{READ_ONLY: True})
             items = [
-                DueItem(issuer_id=row.issuer, serial=int(row.serial, 16))
+                DueItem(issuer_id=row.issuer, serial=int(row.serial, 16), status=_status_of(row))
                 for row in conn.execute(query)
             ]
             for row in conn.execute(stale_revoked):
                 if len(items) >= limit:
                     break
                 if response_cert_state(bytes(row.der)) != "revoked":
-                    items.append(DueItem(issuer_id=row.issuer, serial=int(row.serial, 16)))
+                    status = CertStatus.revoked(row.revoked_at, row.revocation_reason)
+                    items.append(
+                        DueItem(issuer_id=row.issuer, serial=int(row.serial, 16), status=status)
+                    )
         return items
 
     def count_due(self, *, now: datetime, next_update_before: datetime) -> int:

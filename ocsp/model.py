@@ -113,6 +113,8 @@ class DueItem:
 
     issuer_id: str
     serial: int
+    status: CertStatus | None = None
+    """The status read by the same query, when the store had it at hand (saves a lookup)."""
 
 
 class StatusSource(Protocol):

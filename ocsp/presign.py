@@ -65,7 +65,12 @@ class PreSigner:
         return self.sign_with_status(issuer_id, serial, status=status)[0]
 
     def sign_with_status(
-        self, issuer_id: str, serial: int, *, status: CertStatus | None = None
+        self,
+        issuer_id: str,
+        serial: int,
+        *,
+        status: CertStatus | None = None,
+        read_at: datetime | None = None,
     ) -> tuple[StoredResponse, CertStatus]:
         """Sign a fresh response for *status* (default: the store's, read now); not stored.
 
@@ -76,7 +81,8 @@ class PreSigner:
         response signed after it -- even within the same second.
         """
         ca = self._issuers.by_id(issuer_id)
-        read_at = self._clock()
+        if status is None or read_at is None:
+            read_at = self._clock()
         if status is None:
             status = self._status.lookup(issuer_id, serial)
         now = whole_seconds(read_at)
@@ -125,13 +131,15 @@ class PreSigner:
         i.e. ``thisUpdate + validity·refresh_fraction`` has passed. One pass
         handles at most *limit* certificates; call again until ``signed == 0``.
         """
-        now = self._clock()
+        now = self._clock()  # before the read: see sign_with_status on produced_at
         horizon = now + (self._timing.validity - self._timing.refresh_after)
         due = self._store.due(now=now, next_update_before=horizon, limit=limit)
         signed = kept = failed = 0
         for done, item in enumerate(due, start=1):
             try:
-                response = self.sign(item.issuer_id, item.serial)
+                response, _ = self.sign_with_status(
+                    item.issuer_id, item.serial, status=item.status, read_at=now
+                )
                 if self._store.put(item.issuer_id, item.serial, response):
                     signed += 1
                 else:
