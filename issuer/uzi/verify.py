@@ -62,6 +62,9 @@ Clock = Callable[[], datetime]
 NONCE_BYTES = 32
 """256 bits: a guess succeeds with probability 2**-256 per try."""
 PARSED_CARDS_KEPT = 4096
+MIN_CARD_RSA_BITS = 2048
+"""UZI cards carry RSA-2048 (profile); anything smaller is refused (NIST SP 800-131A)."""
+CARD_CURVES = frozenset({"secp256r1", "secp384r1", "secp521r1"})
 PROOF_CARD_TYPES = frozenset({CardType.ZORGVERLENER, CardType.MEDEWERKER_OP_NAAM})
 """Only personal cards prove a person; policy may narrow this, never widen it."""
 
@@ -213,10 +216,33 @@ def check_issuer(card: UziCard, chain: ValidatedChain, trust: TrustSet) -> None:
         )
 
 
+def check_card_key(cert: x509.Certificate) -> None:
+    """The card's own key must be strong enough (path validation checks only CA keys)."""
+    key = cert.public_key()
+    if isinstance(key, rsa.RSAPublicKey):
+        if key.key_size < MIN_CARD_RSA_BITS:
+            raise UziError(
+                errors.WEAK_ALGORITHM,
+                f"card key is RSA-{key.key_size}; at least RSA-{MIN_CARD_RSA_BITS} is accepted",
+            )
+    elif isinstance(key, ec.EllipticCurvePublicKey):
+        if key.curve.name not in CARD_CURVES:
+            raise UziError(
+                errors.WEAK_ALGORITHM,
+                f"card key is on curve {key.curve.name}; "
+                f"accepted: {', '.join(sorted(CARD_CURVES))}",
+            )
+    else:
+        raise UziError(
+            errors.WEAK_ALGORITHM, f"card key is {type(key).__name__}; expected RSA or EC"
+        )
+
+
 def verify_challenge_signature(
     cert: x509.Certificate, message: bytes, signature: bytes, scheme: SignatureScheme
 ) -> None:
     """Check the card's signature (RSA PKCS#1 v1.5 or PSS, or ECDSA; SHA-256)."""
+    check_card_key(cert)
     key = cert.public_key()
     try:
         if isinstance(key, rsa.RSAPublicKey) and scheme is SignatureScheme.RSA_PKCS1V15_SHA256:
@@ -328,6 +354,7 @@ class UziVerifier:
     def check_card(self, card: UziCard) -> None:
         """Kind, card type and role against the policy (step 3)."""
         check_kind(card, CertKind.AUTHENTICATION)
+        check_card_key(card.certificate)
         card_type = card.identity.card_type
         if card_type not in self.policy.accepted_card_types:
             raise UziError(
@@ -499,6 +526,7 @@ def inspect_certificate(
     try:
         card = parse_card(leaf)
         check_kind(card, usage)
+        check_card_key(leaf)
         validated = validator.validate(
             leaf,
             anchors=trust_set.anchors,

@@ -498,3 +498,17 @@ def test_concurrent_verifications_on_one_verifier(uzi: World, make_verifier: Mak
         t.join()
     assert failures == []
     assert results == [uzi.app.card.uzi_number] * 16
+
+
+def test_weak_card_key_is_refused(uzi: World, make_verifier: MakeVerifier) -> None:
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=1024)
+    card = uzi.world.issue_card("Z", auth_key=key)
+    with pytest.raises(UziError) as info:
+        _prove(
+            make_verifier(),
+            card.chain_der(),
+            lambda m: key.sign(m, padding.PKCS1v15(), hashes.SHA256()),
+        )
+    assert info.value.code == errors.WEAK_ALGORITHM and "RSA-1024" in str(info.value)
