@@ -124,6 +124,8 @@ def test_weak_rsa_keys_are_refused_and_counted(rsa_world: World) -> None:
     enrolment = world.enrol()
     small = rsa.generate_private_key(65537, 1024)
     p, q = _roca_prime(1024), _roca_prime(1024)
+    while (p * q).bit_length() != 2048:
+        p, q = _roca_prime(1024), _roca_prime(1024)
     cases = {
         "rsa-size": small,
         "rsa-exponent": _rsa_with_exponent(3, 2048),
