@@ -24,12 +24,14 @@ from google.protobuf.descriptor import ServiceDescriptor
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from issuer.api.zorgid.v1 import ca_pb2, ca_pb2_grpc
+from issuer.api.zorgid.v1 import ca_pb2, ca_pb2_grpc, ocsp_pb2
 from issuer.config import Config
 from issuer.server.ca_service import CaCertificateStore, CaServicer
 from issuer.server.health import HealthControl
 from issuer.server.interceptors import GuardInterceptor
+from issuer.server.ocsp_service import add_to_server as ocsp_add_to_server
 from issuer.server.roles import METHOD_ROLES, Access, RoleMapper, missing_methods
+from ocsp.responder import Responder
 
 _LOG = logging.getLogger(__name__)
 
@@ -41,6 +43,7 @@ __all__ = [
     "build_server",
     "ca_service_binding",
     "default_services",
+    "ocsp_service_binding",
     "serve",
 ]
 
@@ -112,6 +115,13 @@ def ca_service_binding(config: Config) -> ServiceBinding:
     add: Callable[[CaServicer, grpc.Server], None] = ca_pb2_grpc.add_CaServiceServicer_to_server
     return ServiceBinding.from_descriptor(
         ca_pb2.DESCRIPTOR.services_by_name["CaService"], lambda server: add(servicer, server)
+    )
+
+
+def ocsp_service_binding(responder: Responder) -> ServiceBinding:
+    """``zorgid.v1.OcspService`` over *responder* (built by ``issuer.ocsp_wiring``)."""
+    return ServiceBinding.from_descriptor(
+        ocsp_pb2.DESCRIPTOR.services_by_name["OcspService"], ocsp_add_to_server(responder)
     )
 
 

@@ -84,6 +84,11 @@ METHOD_ROLES: Final[Mapping[str, Access]] = MappingProxyType(
     {
         # zorgid.v1.CaService: public certificates, every role (api-sketch).
         "/zorgid.v1.CaService/GetCaCertificates": ALL_ROLES,
+        # zorgid.v1.OcspService: status of our certificates inside the trust boundary
+        # (relying parties outside use HTTP, RFC 5019).
+        "/zorgid.v1.OcspService/GetOcspResponse": frozenset(
+            {Role.PORTAL, Role.MOBILE, Role.OPERATOR}
+        ),
         # Protocol plumbing open to any verified client certificate.
         **dict.fromkeys(HEALTH_METHODS, ANY_AUTHENTICATED),
         **dict.fromkeys(REFLECTION_METHODS, ANY_AUTHENTICATED),

@@ -28,6 +28,7 @@ from issuer.store import repo
 from ocsp.http import CrlCache, HttpRoutes, build_app
 from ocsp.issuers import spki_sha256
 from ocsp.model import OcspTiming
+from tests.server.conftest import test_pki  # noqa: F401 -- fixture for test_grpc
 from tests.softhsm import SoftHsmDir, SoftHsmToken
 from tests.store.dbfixtures import migrated, migrated_db  # noqa: F401 -- fixtures
 
