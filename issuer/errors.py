@@ -22,13 +22,13 @@ adds its line here)::
     ZID-00xx  transport, authentication, general
     ZID-01xx  CA hierarchy, key ceremony, HSM
     ZID-09xx  configuration, operations
-    ZID-11xx  UZI-pas verification (rows kept in issuer/uzi/errors.py, merged below)
+    ZID-11xx  UZI-pas verification (rows kept in issuer/uzi/error_table.py, merged below)
     ZID-12xx  issuance cycle, certificates, revocation (issuer/issuance/errors.py)
     ZID-13xx  enrolment tokens / registration QR (issuer/issuance/errors.py)
 
 An area may keep its rows beside its code as plain tuples
 ``(code, status name, cause en, solution en, cause nl, solution nl)``, as
-``issuer/uzi/errors.py`` does; they are merged into :data:`CATALOGUE` with
+``issuer/uzi/error_table.py`` does; they are merged into :data:`CATALOGUE` with
 :func:`_from_rows` so that there is still one catalogue and one document.
 """
 
@@ -42,7 +42,7 @@ from types import MappingProxyType
 from typing import Final
 
 from issuer.issuance.errors import ISSUANCE_ERROR_TABLE
-from issuer.uzi.errors import UZI_ERROR_TABLE
+from issuer.uzi.error_table import UZI_ERROR_TABLE
 
 DOMAIN: Final = "zorg-id"
 """``google.rpc.ErrorInfo.domain`` of every error the engine raises."""

@@ -1,11 +1,14 @@
-"""Refusals of UZI-pas verification, each with a stable code (``ZID-11xx``).
+"""Refusals of UZI-pas verification: :class:`UziError`, a :class:`~issuer.errors.ZorgIdError`.
 
-Every way a UZI-pas proof can fail has its own code, a gRPC status name, and a
-cause and a solution in English and Dutch that a portal can show to the user
-as they are (architecture section 2, flow 7: the error overview). The table is
-kept as plain tuples so it can be merged into the engine-wide catalogue
-(``issuer/errors.py``) without change. Codes are never reused: a retired code
-keeps its row.
+Every way a UZI-pas proof can fail has its own code (``ZID-11xx``), a gRPC
+status, and a cause and a solution in English and Dutch that a portal can show
+to the user as they are (architecture section 2, flow 7: the error overview).
+The rows live in :mod:`issuer.uzi.error_table` (pure data) and are merged into
+the one engine-wide catalogue (:data:`issuer.errors.CATALOGUE`). Because
+:class:`UziError` *is* a ``ZorgIdError``, the one interceptor
+(:mod:`issuer.server.interceptors`) maps it to ``google.rpc.Status`` with
+``ErrorInfo`` and ``LocalizedMessage`` like every other domain error (STYLE.md:
+one typed error, mapped to gRPC in one place); servicers need no bridge.
 
 The exception's ``detail`` adds what was got and what was expected; it never
 contains secrets (nonces, session handles, PINs) -- only certificate facts,
@@ -14,248 +17,15 @@ which are public.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Final
+from typing import Final
 
-if TYPE_CHECKING:
-    # Not at run time: issuer.errors imports this module's table (one catalogue).
-    from issuer.errors import ZorgIdError
+from issuer.errors import ZorgIdError
+from issuer.uzi.error_table import UZI_ERROR_TABLE
 
+__all__ = ["UZI_CODES", "UZI_ERROR_TABLE", "UziError"]
 
-@dataclass(frozen=True, kw_only=True)
-class UziErrorSpec:
-    """One row of the error overview."""
-
-    code: str
-    grpc_status: str
-    cause_en: str
-    solution_en: str
-    cause_nl: str
-    solution_nl: str
-
-
-# (code, gRPC status name, en cause, en solution, nl cause, nl solution)
-UZI_ERROR_TABLE: Final[tuple[tuple[str, str, str, str, str, str], ...]] = (
-    (
-        "ZID-1101",
-        "INVALID_ARGUMENT",
-        "The certificate could not be read: it is not a DER or PEM X.509 certificate.",
-        "Send the authentication certificate of the UZI-pas exactly as the card gives it.",
-        "Het certificaat kan niet worden gelezen: het is geen DER- of PEM-X.509-certificaat.",
-        "Stuur het authenticatiecertificaat van de UZI-pas precies zoals de pas het geeft.",
-    ),
-    (
-        "ZID-1102",
-        "INVALID_ARGUMENT",
-        "The certificate has no valid UZI identity in its subject alternative name.",
-        "Use a UZI-pas issued by the UZI-register; contact the UZI-register if this card is one.",
-        "Het certificaat bevat geen geldige UZI-identiteit in de subject alternative name.",
-        "Gebruik een UZI-pas van het UZI-register; neem contact op met het UZI-register als dit "
-        "zo'n pas is.",
-    ),
-    (
-        "ZID-1103",
-        "INVALID_ARGUMENT",
-        "The UZI number in the certificate's subject does not match the one in its UZI identity.",
-        "This card is not usable; contact the UZI-register to have it replaced.",
-        "Het UZI-nummer in het subject van het certificaat verschilt van dat in de UZI-identiteit.",
-        "Deze pas is niet bruikbaar; vraag het UZI-register om een vervangende pas.",
-    ),
-    (
-        "ZID-1104",
-        "INVALID_ARGUMENT",
-        "The card type in the certificate does not match the UZI-register CA that issued it.",
-        "This card is not usable; contact the UZI-register to have it replaced.",
-        "Het pastype in het certificaat past niet bij de CA van het UZI-register die het uitgaf.",
-        "Deze pas is niet bruikbaar; vraag het UZI-register om een vervangende pas.",
-    ),
-    (
-        "ZID-1105",
-        "FAILED_PRECONDITION",
-        "The signature certificate of the UZI-pas was offered; only the authentication "
-        "certificate proves who holds the card.",
-        "Let the UZI-pas application use the authentication certificate and try again.",
-        "Het handtekeningcertificaat van de UZI-pas is aangeboden; alleen het "
-        "authenticatiecertificaat bewijst wie de pas heeft.",
-        "Laat de UZI-pas-applicatie het authenticatiecertificaat gebruiken en probeer opnieuw.",
-    ),
-    (
-        "ZID-1106",
-        "FAILED_PRECONDITION",
-        "The encryption certificate of the UZI-pas was offered; only the authentication "
-        "certificate proves who holds the card.",
-        "Let the UZI-pas application use the authentication certificate and try again.",
-        "Het versleutelingscertificaat van de UZI-pas is aangeboden; alleen het "
-        "authenticatiecertificaat bewijst wie de pas heeft.",
-        "Laat de UZI-pas-applicatie het authenticatiecertificaat gebruiken en probeer opnieuw.",
-    ),
-    (
-        "ZID-1107",
-        "PERMISSION_DENIED",
-        "This type of UZI-pas is not accepted here; only a personal card of a care provider "
-        "(Z) or a named employee (N) can be used.",
-        "Use your personal UZI-pas (zorgverlenerpas or medewerkerpas op naam).",
-        "Dit type UZI-pas wordt hier niet geaccepteerd; alleen een persoonlijke pas van een "
-        "zorgverlener (Z) of medewerker op naam (N) kan worden gebruikt.",
-        "Gebruik uw persoonlijke UZI-pas (zorgverlenerpas of medewerkerpas op naam).",
-    ),
-    (
-        "ZID-1108",
-        "FAILED_PRECONDITION",
-        "The UZI-pas certificate has expired.",
-        "Request a new UZI-pas from the UZI-register.",
-        "Het certificaat van de UZI-pas is verlopen.",
-        "Vraag een nieuwe UZI-pas aan bij het UZI-register.",
-    ),
-    (
-        "ZID-1109",
-        "FAILED_PRECONDITION",
-        "The UZI-pas certificate is not yet valid.",
-        "Wait until the card's validity starts, or check the computer's clock.",
-        "Het certificaat van de UZI-pas is nog niet geldig.",
-        "Wacht tot de geldigheid van de pas begint, of controleer de klok van de computer.",
-    ),
-    (
-        "ZID-1110",
-        "PERMISSION_DENIED",
-        "The UZI-pas certificate has been revoked by the UZI-register.",
-        "Contact the UZI-register; a revoked card cannot be used again.",
-        "Het certificaat van de UZI-pas is ingetrokken door het UZI-register.",
-        "Neem contact op met het UZI-register; een ingetrokken pas is niet meer bruikbaar.",
-    ),
-    (
-        "ZID-1111",
-        "UNAVAILABLE",
-        "The revocation list of the UZI-register could not be obtained, so the card's status "
-        "is unknown.",
-        "Try again in a few minutes; if it persists, the service desk should check the "
-        "connection to the UZI-register.",
-        "De intrekkingslijst van het UZI-register kon niet worden opgehaald; de status van de "
-        "pas is onbekend.",
-        "Probeer het over enkele minuten opnieuw; blijft het probleem, laat de servicedesk de "
-        "verbinding met het UZI-register controleren.",
-    ),
-    (
-        "ZID-1112",
-        "PERMISSION_DENIED",
-        "The UZI-pas was not issued by a UZI-register CA trusted here.",
-        "Use a UZI-pas from the UZI-register environment this service is configured for.",
-        "De UZI-pas is niet uitgegeven door een hier vertrouwde CA van het UZI-register.",
-        "Gebruik een UZI-pas uit de UZI-register-omgeving waarvoor deze dienst is ingericht.",
-    ),
-    (
-        "ZID-1113",
-        "PERMISSION_DENIED",
-        "The certificate chain of the UZI-pas is not valid.",
-        "Try again with the certificates the UZI-pas application sends; contact the service "
-        "desk if it persists.",
-        "De certificaatketen van de UZI-pas is niet geldig.",
-        "Probeer opnieuw met de certificaten die de UZI-pas-applicatie stuurt; neem contact op "
-        "met de servicedesk als het probleem blijft.",
-    ),
-    (
-        "ZID-1114",
-        "UNAUTHENTICATED",
-        "The signature over the challenge does not match the UZI-pas.",
-        "Sign the challenge again with the same UZI-pas that sent its certificate.",
-        "De handtekening over de uitdaging past niet bij de UZI-pas.",
-        "Onderteken de uitdaging opnieuw met dezelfde UZI-pas als die het certificaat stuurde.",
-    ),
-    (
-        "ZID-1115",
-        "FAILED_PRECONDITION",
-        "The challenge has already been used.",
-        "Refresh (Verversen) to get a new challenge and sign that one.",
-        "De uitdaging is al gebruikt.",
-        "Klik op Verversen voor een nieuwe uitdaging en onderteken die.",
-    ),
-    (
-        "ZID-1116",
-        "DEADLINE_EXCEEDED",
-        "The challenge has expired.",
-        "Refresh (Verversen) to get a new challenge and sign it within its lifetime.",
-        "De uitdaging is verlopen.",
-        "Klik op Verversen voor een nieuwe uitdaging en onderteken die binnen de geldigheid.",
-    ),
-    (
-        "ZID-1117",
-        "NOT_FOUND",
-        "The challenge is unknown.",
-        "Refresh (Verversen) to get a new challenge.",
-        "De uitdaging is onbekend.",
-        "Klik op Verversen voor een nieuwe uitdaging.",
-    ),
-    (
-        "ZID-1118",
-        "INVALID_ARGUMENT",
-        "Too many or too large certificates were sent with the UZI-pas certificate.",
-        "Send only the card's certificate and its intermediate CA certificates.",
-        "Er zijn te veel of te grote certificaten meegestuurd met het UZI-pas-certificaat.",
-        "Stuur alleen het certificaat van de pas en de tussenliggende CA-certificaten.",
-    ),
-    (
-        "ZID-1119",
-        "PERMISSION_DENIED",
-        "The role on this UZI-pas is not accepted here.",
-        "Use a UZI-pas with a role this service accepts, or ask the service desk which apply.",
-        "De rol op deze UZI-pas wordt hier niet geaccepteerd.",
-        "Gebruik een UZI-pas met een hier geaccepteerde rol, of vraag de servicedesk welke dat "
-        "zijn.",
-    ),
-    (
-        "ZID-1120",
-        "INVALID_ARGUMENT",
-        "The certificate's key usage or policy does not fit any certificate of a UZI-pas.",
-        "Use the authentication certificate of a UZI-pas.",
-        "Het sleutelgebruik of beleid van het certificaat past bij geen enkel certificaat van "
-        "een UZI-pas.",
-        "Gebruik het authenticatiecertificaat van een UZI-pas.",
-    ),
-    (
-        "ZID-1121",
-        "INVALID_ARGUMENT",
-        "The certificate's subject is not that of a UZI-pas certificate.",
-        "Use a UZI-pas issued by the UZI-register.",
-        "Het subject van het certificaat is niet dat van een UZI-pas-certificaat.",
-        "Gebruik een UZI-pas van het UZI-register.",
-    ),
-    (
-        "ZID-1122",
-        "NOT_FOUND",
-        "The UZI session is unknown or has expired.",
-        "Prove the UZI-pas again.",
-        "De UZI-sessie is onbekend of verlopen.",
-        "Bewijs het bezit van de UZI-pas opnieuw.",
-    ),
-    (
-        "ZID-1123",
-        "FAILED_PRECONDITION",
-        "The UZI-pas uses a key or signature algorithm that is not accepted.",
-        "Contact the UZI-register to have the card replaced.",
-        "De UZI-pas gebruikt een sleutel- of handtekeningalgoritme dat niet wordt geaccepteerd.",
-        "Vraag het UZI-register om een vervangende pas.",
-    ),
-    (
-        "ZID-1124",
-        "FAILED_PRECONDITION",
-        "The configured UZI trust set is unknown or unusable.",
-        "The operator should check the policy's UZI trust set name or folder.",
-        "De ingestelde UZI-vertrouwensset is onbekend of onbruikbaar.",
-        "De beheerder moet de naam of map van de UZI-vertrouwensset in het beleid controleren.",
-    ),
-)
-
-UZI_ERRORS: Final[dict[str, UziErrorSpec]] = {
-    row[0]: UziErrorSpec(
-        code=row[0],
-        grpc_status=row[1],
-        cause_en=row[2],
-        solution_en=row[3],
-        cause_nl=row[4],
-        solution_nl=row[5],
-    )
-    for row in UZI_ERROR_TABLE
-}
+UZI_CODES: Final[frozenset[str]] = frozenset(row[0] for row in UZI_ERROR_TABLE)
+"""The codes a :class:`UziError` may carry (``ZID-1101`` ... ``ZID-1124``)."""
 
 BAD_ENCODING: Final = "ZID-1101"
 BAD_UZI_NAME: Final = "ZID-1102"
@@ -283,37 +53,30 @@ WEAK_ALGORITHM: Final = "ZID-1123"
 TRUST_SET_UNUSABLE: Final = "ZID-1124"
 
 
-class UziError(Exception):
+class UziError(ZorgIdError):
     """A UZI-pas proof was refused; ``code`` is stable, ``detail`` says got/expected.
 
-    ``str(error)`` is ``"<code>: <English cause> <detail>"`` -- safe to log and
-    to show; the portal should prefer ``spec`` for the localised texts.
+    ``spec`` is the catalogue entry (cause and solution in en and nl-NL),
+    ``grpc_status`` the name of its canonical status. ``str(error)`` is
+    ``"<code>: <English cause> <detail>"`` -- safe to log and to show.
     """
 
     def __init__(self, code: str, detail: str = "") -> None:
-        if code not in UZI_ERRORS:
-            raise ValueError(f"unknown UZI error code {code!r}; expected one of ZID-1101..1124")
-        self.code = code
-        self.detail = detail
-        self.spec = UZI_ERRORS[code]
-        self.grpc_status = self.spec.grpc_status
-        text = f"{code}: {self.spec.cause_en}"
-        if detail:
-            text += f" ({detail})"
-        super().__init__(text)
-
-    def as_zorgid_error(self) -> ZorgIdError:
-        """The same refusal as the engine-wide error, for the one gRPC status mapping.
-
-        A servicer does ``except UziError as e: raise e.as_zorgid_error() from e``.
-        """
-        from issuer.errors import ZorgIdError
-
-        return ZorgIdError(self.code, self.detail)
+        if code not in UZI_CODES:
+            raise ValueError(
+                f"unknown UZI error code {code!r}; expected one of "
+                f"{min(UZI_CODES)}..{max(UZI_CODES)} (issuer/uzi/error_table.py)"
+            )
+        super().__init__(code, detail)
 
     @property
-    def message(self) -> str:
-        """The English text for the portal: cause, detail and what to do."""
-        return f"{self.spec.cause_en} {self.spec.solution_en}" + (
-            f" Detail: {self.detail}" if self.detail else ""
-        )
+    def grpc_status(self) -> str:
+        """The status name (``INVALID_ARGUMENT``, ...) the interceptor sends."""
+        return self.status.name
+
+    def as_zorgid_error(self) -> ZorgIdError:
+        """This error itself: a ``UziError`` already is the engine-wide error.
+
+        Kept so that older callers (``raise e.as_zorgid_error() from e``) keep working.
+        """
+        return self
