@@ -14,7 +14,7 @@ HTTP and cached until ``nextUpdate``):
 * ``core``: what ``verify_card`` does per card minus the database: parse and
   check the card, verify the challenge signature, validate the chain (path
   cache + cached CRLs), check issuer and policy;
-* ``verify_card``: the full call with a SQLite store (consume the challenge,
+* ``verify_card``: the full call with the SQL store on SQLite (consume the challenge,
   store the session), challenges and signatures made beforehand.
 """
 
@@ -43,8 +43,9 @@ from pyhanko_certvalidator.policy_decl import (
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from issuer.store import create_engine_for, upgrade
+from issuer.store.uzi import SqlUziChallengeStore
 from issuer.uzi.crl import CrlCache
-from issuer.uzi.store import SqliteUziStore
 from issuer.uzi.validate import ChainValidator, RevocationMode
 from issuer.uzi.verify import (
     SignatureScheme,
@@ -118,7 +119,9 @@ def main() -> int:
                 validator.async_validate_usage({"digital_signature"})  # type: ignore[no-untyped-call]
             )
 
-        store = SqliteUziStore(Path(tmp) / "uzi.sqlite")
+        engine = create_engine_for(f"sqlite:///{Path(tmp) / 'zorgid.sqlite3'}")
+        upgrade(engine)
+        store = SqlUziChallengeStore(engine)
         verifier = UziVerifier(
             policy=UziPolicy(trust_set=str(trust_dir), revocation=RevocationMode.HARD),
             store=store,

@@ -1,4 +1,11 @@
-"""Fixtures of the UZI tests: a generated test UZI-register with its CRL server."""
+"""Fixtures of the UZI tests: a generated test UZI-register with its CRL server.
+
+Verifiers store challenges and sessions in the engine's own SQL store
+(:class:`issuer.store.uzi.SqlUziChallengeStore`) on a SQLite database migrated
+once per run; challenge ids and session handles are random, so tests sharing
+it never see each other's rows. Tests about the store itself use ``migrated``
+(SQLite and PostgreSQL, :mod:`tests.store.dbfixtures`).
+"""
 
 from __future__ import annotations
 
@@ -8,14 +15,19 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
+from issuer.store import create_engine_for, upgrade
+from issuer.store.uzi import SqlUziChallengeStore
 from issuer.uzi.crl import CrlCache
-from issuer.uzi.store import SqliteUziStore
 from issuer.uzi.validate import ChainValidator, RevocationMode
 from issuer.uzi.verify import UziPolicy, UziVerifier
 from testkit.desktop_app import DesktopApp
 from testkit.uzi_world import CrlServer, UziWorld, crl_server
 from tests.softhsm import SoftHsmDir
+from tests.store.dbfixtures import migrated, migrated_db
+
+__all__ = ["migrated", "migrated_db"]
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 
@@ -66,12 +78,22 @@ def clock() -> Clock:
     return Clock()
 
 
+@pytest.fixture(scope="session")
+def uzi_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[sa.Engine]:
+    """One migrated SQLite database for this run's verifiers."""
+    path = tmp_path_factory.mktemp("uzi-db") / "zorgid.sqlite3"
+    engine = create_engine_for(f"sqlite:///{path}")
+    upgrade(engine)
+    yield engine
+    engine.dispose()
+
+
 @pytest.fixture
-def make_verifier(uzi: World, clock: Clock, tmp_path: Path):  # type: ignore[no-untyped-def]
+def make_verifier(uzi: World, clock: Clock, uzi_engine: sa.Engine):  # type: ignore[no-untyped-def]
     def make(revocation: RevocationMode = RevocationMode.HARD, **policy: object) -> UziVerifier:
         return UziVerifier(
             policy=UziPolicy(trust_set=str(uzi.trust_dir), revocation=revocation, **policy),  # type: ignore[arg-type]
-            store=SqliteUziStore(tmp_path / "uzi.sqlite"),
+            store=SqlUziChallengeStore(uzi_engine, clock=clock),
             validator=ChainValidator(crls=CrlCache()),
             clock=clock,
         )

@@ -1,4 +1,4 @@
-"""The SQLite challenge store under concurrency, and the soundness of the path cache."""
+"""The SQL challenge store (SQLite and PostgreSQL) under concurrency; the path cache."""
 
 from __future__ import annotations
 
@@ -7,30 +7,36 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from cryptography.hazmat.primitives.serialization import Encoding
 
+from issuer.store.uzi import SqlUziChallengeStore
 from issuer.uzi import errors
 from issuer.uzi.card import load_certificates
 from issuer.uzi.crl import CrlCache
 from issuer.uzi.errors import UziError
-from issuer.uzi.store import ChallengeRecord, ChallengeState, SqliteUziStore
+from issuer.uzi.store import ChallengeRecord, ChallengeState
 from issuer.uzi.trust import load_trust_set
 from issuer.uzi.validate import ChainValidator, RevocationMode
+from tests.store.dbfixtures import Database
 from tests.uzi.conftest import NOW, World
 
 
-def test_concurrent_consume_has_exactly_one_winner(tmp_path: Path) -> None:
-    path = tmp_path / "uzi.sqlite"
-    SqliteUziStore(path).create_challenge(
+def test_concurrent_consume_has_exactly_one_winner(
+    migrated: sa.Engine, migrated_db: Database
+) -> None:
+    SqlUziChallengeStore(migrated).create_challenge(
         ChallengeRecord(
             challenge_id="c1", nonce=b"n" * 32, expires_at=NOW + timedelta(minutes=5), portal="p"
         )
     )
-    stores = [SqliteUziStore(path) for _ in range(8)]  # separate connections
+    # Separate stores on separate engines: separate connections, as separate processes have.
+    engines = [migrated_db.engine() for _ in range(8)]
+    stores = [SqlUziChallengeStore(e) for e in engines]
     winners: list[object] = []
     barrier = threading.Barrier(len(stores))
 
-    def consume(store: SqliteUziStore) -> None:
+    def consume(store: SqlUziChallengeStore) -> None:
         barrier.wait()
         got = store.consume_challenge("c1", NOW)
         if got is not None:
@@ -41,14 +47,17 @@ def test_concurrent_consume_has_exactly_one_winner(tmp_path: Path) -> None:
         t.start()
     for t in threads:
         t.join()
+    for e in engines:
+        e.dispose()
     assert len(winners) == 1
-    assert stores[0].challenge_state("c1") is ChallengeState.USED
-    assert stores[0].challenge_state("nope") is ChallengeState.UNKNOWN
+    store = SqlUziChallengeStore(migrated)
+    assert store.challenge_state("c1") is ChallengeState.USED
+    assert store.challenge_state("nope") is ChallengeState.UNKNOWN
 
 
-def test_store_refuses_naive_datetimes(tmp_path: Path) -> None:
-    store = SqliteUziStore(tmp_path / "uzi.sqlite")
-    with pytest.raises(ValueError, match="naive"):
+def test_store_refuses_naive_datetimes(migrated: sa.Engine) -> None:
+    store = SqlUziChallengeStore(migrated)
+    with pytest.raises(sa.exc.StatementError, match="naive"):
         store.consume_challenge("c1", NOW.replace(tzinfo=None))
 
 

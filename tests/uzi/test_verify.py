@@ -8,6 +8,7 @@ from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
+import sqlalchemy as sa
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 from cryptography.hazmat.primitives.serialization import Encoding
@@ -66,7 +67,7 @@ def test_card_on_token_is_proved_and_session_opened(
 
 
 def test_only_the_hash_of_the_session_handle_is_stored(
-    uzi: World, make_verifier: MakeVerifier, tmp_path: object
+    uzi: World, make_verifier: MakeVerifier, uzi_engine: sa.Engine
 ) -> None:
     verifier = make_verifier()
     challenge = verifier.create_challenge(portal=PORTAL)
@@ -77,9 +78,12 @@ def test_only_the_hash_of_the_session_handle_is_stored(
         portal=PORTAL,
         purpose="registration",
     )
-    db = sqlite3.connect(verifier.store._path)  # type: ignore[attr-defined]
-    stored = [row[0] for row in db.execute("SELECT handle_sha256 FROM uzi_session")]
-    assert stored == [hashlib.sha256(proof.session_handle.encode()).digest()]
+    digest = hashlib.sha256(proof.session_handle.encode()).hexdigest()
+    db = sqlite3.connect(str(uzi_engine.url.database))
+    stored = db.execute(
+        "SELECT count(*) FROM uzi_sessions WHERE handle_sha256 = ?", (digest,)
+    ).fetchone()
+    assert stored == (1,)
     dump = "\n".join(db.iterdump())
     assert proof.session_handle not in dump
 
