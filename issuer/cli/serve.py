@@ -83,8 +83,13 @@ def _serve(args: argparse.Namespace) -> int:
             print(f"  - {problem}", file=sys.stderr)
         return EXIT_CONFIG
     from issuer.server.app import serve  # grpc only when serving
+    from issuer.store import SchemaOutOfDateError
 
-    serve(config)
+    try:
+        serve(config)
+    except SchemaOutOfDateError as exc:  # its message names the command that fixes it
+        print(f"{path}: not starting: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
     return EXIT_OK
 
 

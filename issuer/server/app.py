@@ -24,13 +24,16 @@ from google.protobuf.descriptor import ServiceDescriptor
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from issuer.api.zorgid.v1 import ca_pb2, ca_pb2_grpc, ocsp_pb2
+from issuer.api.zorgid.v1 import ca_pb2, ca_pb2_grpc, ocsp_pb2, uzi_pb2
 from issuer.config import Config
 from issuer.server.ca_service import CaCertificateStore, CaServicer
 from issuer.server.health import HealthControl
 from issuer.server.interceptors import GuardInterceptor
 from issuer.server.ocsp_service import add_to_server as ocsp_add_to_server
 from issuer.server.roles import METHOD_ROLES, Access, RoleMapper, missing_methods
+from issuer.server.uzi_service import add_to_server as uzi_add_to_server
+from issuer.server.uzi_service import build_uzi_verifier
+from issuer.uzi.verify import UziVerifier
 from ocsp.responder import Responder
 
 _LOG = logging.getLogger(__name__)
@@ -45,6 +48,7 @@ __all__ = [
     "default_services",
     "ocsp_service_binding",
     "serve",
+    "uzi_service_binding",
 ]
 
 
@@ -125,9 +129,20 @@ def ocsp_service_binding(responder: Responder) -> ServiceBinding:
     )
 
 
+def uzi_service_binding(verifier: UziVerifier) -> ServiceBinding:
+    """``zorgid.v1.UziService`` over *verifier* (built by ``uzi_service.build_uzi_verifier``)."""
+    return ServiceBinding.from_descriptor(
+        uzi_pb2.DESCRIPTOR.services_by_name["UziService"], uzi_add_to_server(verifier)
+    )
+
+
 def default_services(config: Config) -> list[ServiceBinding]:
-    """The services ``zorgid serve`` registers (more are added as the flows land)."""
-    return [ca_service_binding(config)]
+    """The services ``zorgid serve`` registers (more are added as the flows land).
+
+    Raises ``issuer.store.SchemaOutOfDateError`` (naming ``zorgid db upgrade``)
+    when the configured database is not at this code's schema.
+    """
+    return [ca_service_binding(config), uzi_service_binding(build_uzi_verifier(config))]
 
 
 def _credentials(config: Config) -> grpc.ServerCredentials:

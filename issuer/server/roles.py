@@ -89,6 +89,9 @@ METHOD_ROLES: Final[Mapping[str, Access]] = MappingProxyType(
         "/zorgid.v1.OcspService/GetOcspResponse": frozenset(
             {Role.PORTAL, Role.MOBILE, Role.OPERATOR}
         ),
+        # zorgid.v1.UziService: UZI-pas proof, driven by the portal back end (api-sketch).
+        "/zorgid.v1.UziService/CreateUziChallenge": frozenset({Role.PORTAL}),
+        "/zorgid.v1.UziService/VerifyUziCard": frozenset({Role.PORTAL}),
         # Protocol plumbing open to any verified client certificate.
         **dict.fromkeys(HEALTH_METHODS, ANY_AUTHENTICATED),
         **dict.fromkeys(REFLECTION_METHODS, ANY_AUTHENTICATED),

@@ -13,6 +13,7 @@ from issuer.config import Role, load_config
 from issuer.errors import ZorgIdError
 from issuer.server.app import BuiltServer, ServiceBinding, build_server, default_services
 from issuer.server.roles import ALL_ROLES, METHOD_ROLES, Access, current_caller
+from issuer.store import upgrade
 from tests.server.pki import ROLE_URI, Issued, issue, make_ca
 
 PROBE = "zorgid.test.v1.Probe"
@@ -112,6 +113,8 @@ def write_config(folder: Path, pki: ClientPki, *, server: str = "", tls: bool = 
     )
     path = folder / "zorgid.toml"
     path.write_text(text)
+    # The server checks the schema at start (issuer.store.check_schema): migrate its database.
+    upgrade(f"sqlite:///{(folder / 'data' / 'zorgid.sqlite3').resolve()}")
     return path
 
 

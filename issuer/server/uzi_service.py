@@ -1,0 +1,245 @@
+"""``zorgid.v1.UziService``: proof of a UZI-pas over gRPC (issue 3, flow 1).
+
+Thin (STYLE.md, "For the gRPC layer"): protobuf in, one call of
+:class:`issuer.uzi.verify.UziVerifier`, protobuf out. The portal the challenge
+and the session are bound to is ``current_caller().identity`` -- the SHA-256 of
+the verified mTLS client certificate -- never anything the caller writes.
+Refusals are :class:`issuer.uzi.errors.UziError` (a ``ZorgIdError``); the one
+interceptor turns them into ``google.rpc.Status`` with ``ErrorInfo`` and
+``LocalizedMessage`` (en, nl-NL). This module only adds ``ZID-0005`` for
+request fields no domain call could make sense of (an unset enum, an id longer
+than any id the engine hands out).
+
+Wiring (:func:`build_uzi_verifier`): the store is the configured database
+(``[database] url``), checked with :func:`issuer.store.check_schema` first, so
+a server never starts against a schema it does not know and says which command
+fixes it; the UZI rules come from the active issuance policy (the newest
+``active`` row of ``policy_versions``, else the packaged default policy),
+mapped by :func:`uzi_policy_from`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Final
+
+import grpc
+import sqlalchemy as sa
+from google.protobuf.timestamp_pb2 import Timestamp
+
+import policies
+from issuer.api.zorgid.v1 import uzi_pb2, uzi_pb2_grpc
+from issuer.config import Config
+from issuer.errors import ZorgIdError
+from issuer.server.roles import current_caller
+from issuer.store import check_schema, create_engine_for
+from issuer.store.schema import policy_versions
+from issuer.store.uzi import SqlUziChallengeStore
+from issuer.uzi.card import CardType, CertKind, UziIdentity
+from issuer.uzi.validate import ChainValidator, RevocationMode
+from issuer.uzi.verify import Clock, SignatureScheme, UziPolicy, UziProof, UziVerifier, utc_now
+
+__all__ = [
+    "PURPOSE_ATTRIBUTE_REGISTRATION",
+    "PURPOSE_ORGANISATION_VALIDATION",
+    "PURPOSE_REGISTRATION",
+    "UziServicer",
+    "active_policy",
+    "add_to_server",
+    "build_uzi_verifier",
+    "uzi_policy_from",
+]
+
+PURPOSE_REGISTRATION: Final = "registration"
+PURPOSE_ORGANISATION_VALIDATION: Final = "organisation_validation"
+PURPOSE_ATTRIBUTE_REGISTRATION: Final = "attribute_registration"
+"""The purposes a UZI session is opened for; other flows pass them to ``UziVerifier.session``."""
+
+_PURPOSES: Final = {
+    uzi_pb2.UZI_PURPOSE_REGISTRATION: PURPOSE_REGISTRATION,
+    uzi_pb2.UZI_PURPOSE_ORGANISATION_VALIDATION: PURPOSE_ORGANISATION_VALIDATION,
+    uzi_pb2.UZI_PURPOSE_ATTRIBUTE_REGISTRATION: PURPOSE_ATTRIBUTE_REGISTRATION,
+}
+_SCHEMES: Final = {
+    uzi_pb2.UZI_SIGNATURE_SCHEME_RSA_PKCS1V15_SHA256: SignatureScheme.RSA_PKCS1V15_SHA256,
+    uzi_pb2.UZI_SIGNATURE_SCHEME_RSA_PSS_SHA256: SignatureScheme.RSA_PSS_SHA256,
+    uzi_pb2.UZI_SIGNATURE_SCHEME_ECDSA_SHA256: SignatureScheme.ECDSA_SHA256,
+}
+_CARD_TYPES: Final = {
+    CardType.ZORGVERLENER: uzi_pb2.UZI_CARD_TYPE_ZORGVERLENER,
+    CardType.MEDEWERKER_OP_NAAM: uzi_pb2.UZI_CARD_TYPE_MEDEWERKER_OP_NAAM,
+    CardType.MEDEWERKER_NIET_OP_NAAM: uzi_pb2.UZI_CARD_TYPE_MEDEWERKER_NIET_OP_NAAM,
+    CardType.SERVER: uzi_pb2.UZI_CARD_TYPE_SERVER,
+}
+_KINDS: Final = {
+    CertKind.AUTHENTICATION: uzi_pb2.UZI_CERTIFICATE_KIND_AUTHENTICATION,
+    CertKind.SIGNATURE: uzi_pb2.UZI_CERTIFICATE_KIND_SIGNATURE,
+    CertKind.ENCRYPTION: uzi_pb2.UZI_CERTIFICATE_KIND_ENCRYPTION,
+}
+MAX_CHALLENGE_ID_CHARS: Final = 64
+"""The ``uzi_challenges.id`` column's width; the engine's own ids are 24 characters."""
+
+
+def _timestamp(moment: datetime) -> Timestamp:
+    stamp = Timestamp()
+    stamp.FromDatetime(moment)
+    return stamp
+
+
+def _identity(identity: UziIdentity) -> uzi_pb2.UziIdentity:
+    reply = uzi_pb2.UziIdentity(
+        uzi_number=identity.uzi_number,
+        card_type=_CARD_TYPES[identity.card_type],
+        subscriber_number=identity.subscriber_number,
+        role=identity.role,
+        agb_code=identity.agb_code,
+        common_name=identity.common_name,
+        organization=identity.organization,
+    )
+    if identity.given_name is not None:
+        reply.given_name = identity.given_name
+    if identity.surname is not None:
+        reply.surname = identity.surname
+    if identity.title is not None:
+        reply.title = identity.title
+    return reply
+
+
+def to_proto(proof: UziProof) -> uzi_pb2.VerifyUziCardResponse:
+    """The protobuf form of a verified proof (the handle is the one secret in it)."""
+    return uzi_pb2.VerifyUziCardResponse(
+        identity=_identity(proof.identity),
+        certificate_kind=_KINDS[proof.card.kind],
+        certificate_serial=format(proof.card.serial, "x"),
+        certificate_issuer=proof.card.issuer,
+        session_handle=proof.session_handle,
+        session_expires_at=_timestamp(proof.session_expires_at),
+        chain=list(proof.chain),
+    )
+
+
+class UziServicer(uzi_pb2_grpc.UziServiceServicer):
+    """Protobuf in, :class:`UziVerifier` call, protobuf out."""
+
+    def __init__(self, verifier: UziVerifier) -> None:
+        self._verifier = verifier
+
+    def CreateUziChallenge(
+        self, request: uzi_pb2.CreateUziChallengeRequest, context: grpc.ServicerContext
+    ) -> uzi_pb2.CreateUziChallengeResponse:
+        challenge = self._verifier.create_challenge(portal=current_caller().identity)
+        return uzi_pb2.CreateUziChallengeResponse(
+            challenge_id=challenge.challenge_id,
+            nonce=challenge.nonce,
+            to_be_signed=challenge.to_be_signed,
+            expires_at=_timestamp(challenge.expires_at),
+        )
+
+    def VerifyUziCard(
+        self, request: uzi_pb2.VerifyUziCardRequest, context: grpc.ServicerContext
+    ) -> uzi_pb2.VerifyUziCardResponse:
+        purpose = _PURPOSES.get(request.purpose)
+        if purpose is None:
+            raise ZorgIdError(
+                "ZID-0005",
+                f"purpose: got value {request.purpose}; expected UZI_PURPOSE_REGISTRATION, "
+                "UZI_PURPOSE_ORGANISATION_VALIDATION or UZI_PURPOSE_ATTRIBUTE_REGISTRATION",
+            )
+        scheme = _SCHEMES.get(request.signature_scheme)
+        if scheme is None:
+            raise ZorgIdError(
+                "ZID-0005",
+                f"signature_scheme: got value {request.signature_scheme}; expected "
+                "UZI_SIGNATURE_SCHEME_RSA_PKCS1V15_SHA256, _RSA_PSS_SHA256 or _ECDSA_SHA256",
+            )
+        if not 0 < len(request.challenge_id) <= MAX_CHALLENGE_ID_CHARS:
+            raise ZorgIdError(
+                "ZID-0005",
+                f"challenge_id: got {len(request.challenge_id)} characters; expected the id "
+                f"CreateUziChallenge returned (1..{MAX_CHALLENGE_ID_CHARS} characters)",
+            )
+        proof = self._verifier.verify_card(
+            request.challenge_id,
+            list(request.certificate_chain),
+            request.signature,
+            portal=current_caller().identity,
+            purpose=purpose,
+            scheme=scheme,
+        )
+        return to_proto(proof)
+
+
+def add_to_server(verifier: UziVerifier) -> Callable[[grpc.Server], None]:
+    """The adder :class:`issuer.server.app.ServiceBinding` wants, for ``verifier``."""
+    servicer = UziServicer(verifier)
+    add: Callable[[UziServicer, grpc.Server], None] = uzi_pb2_grpc.add_UziServiceServicer_to_server
+    return lambda server: add(servicer, server)
+
+
+# -- wiring -----------------------------------------------------------------------------------
+
+
+def active_policy(engine: sa.Engine) -> policies.Policy:
+    """The newest ``active`` policy version in the store, else the packaged default.
+
+    Same rule as ``issuer.ocsp_wiring.active_ocsp_policy``: until the first
+    policy is recorded, the shipped development policy applies.
+    """
+    with engine.connect() as conn:
+        row = conn.execute(
+            sa.select(policy_versions.c.document)
+            .where(policy_versions.c.state == "active")
+            .order_by(policy_versions.c.version.desc())
+            .limit(1)
+        ).first()
+    if row is None:
+        return policies.default_policy()
+    return policies.parse_policy(json.loads(row.document))
+
+
+def uzi_policy_from(policy: policies.Policy) -> UziPolicy:
+    """The verifier's :class:`UziPolicy` from the ``[uzi]`` and ``[qr]`` of a policy document.
+
+    Role patterns: ``*`` accepts every role (None), ``NN.*`` a profession
+    (``NN.``), ``NN.NNN`` one role -- the forms ``UziVerifier.check_card`` reads.
+    """
+    roles: frozenset[str] | None = frozenset(
+        pattern[:-1] if pattern.endswith(".*") else pattern for pattern in policy.uzi.roles
+    )
+    if roles is not None and "*" in roles:
+        roles = None
+    return UziPolicy(
+        trust_set=policy.uzi.trust_set,
+        revocation=RevocationMode(policy.uzi.revocation_mode),
+        accepted_card_types=frozenset(CardType(t) for t in policy.uzi.card_types),
+        accepted_roles=roles,
+        challenge_lifetime=timedelta(seconds=policy.qr.uzi_challenge_seconds),
+        session_lifetime=timedelta(seconds=policy.qr.uzi_session_seconds),
+    )
+
+
+def build_uzi_verifier(
+    config: Config,
+    *,
+    engine: sa.Engine | None = None,
+    policy: UziPolicy | None = None,
+    validator: ChainValidator | None = None,
+    clock: Clock = utc_now,
+) -> UziVerifier:
+    """The process's one verifier: store on ``[database] url``, rules from the active policy.
+
+    Raises :class:`issuer.store.SchemaOutOfDateError` (its message names
+    ``zorgid db upgrade``) when the database is not at this code's schema.
+    ``policy``, ``validator`` and ``clock`` are for tests and tools; a server
+    takes the defaults.
+    """
+    engine = engine if engine is not None else create_engine_for(config.database.url)
+    check_schema(engine)
+    return UziVerifier(
+        policy=policy if policy is not None else uzi_policy_from(active_policy(engine)),
+        store=SqlUziChallengeStore(engine, clock=clock),
+        validator=validator,
+        clock=clock,
+    )
