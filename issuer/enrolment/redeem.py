@@ -115,13 +115,13 @@ class Redeemer:
                         raise ZorgIdError("ZID-0001", "redeemed registration lost its certificate")
                     return Redemption(certificate=cert, replayed=True)
                 self._refuse(digest, row, actor, "ZID-1303", "the token was redeemed already")
-            if row.failed_attempts >= self.max_failed:
-                raise ZorgIdError(
-                    "ZID-1304",
-                    f"{row.failed_attempts} failed attempts; the policy allows "
-                    f"{self.max_failed} (enrolment.max_failed_attempts)",
-                )
             if row.token_used_at is None:
+                if row.failed_attempts >= self.max_failed:
+                    raise ZorgIdError(
+                        "ZID-1304",
+                        f"{row.failed_attempts} failed attempts; the policy allows "
+                        f"{self.max_failed} (enrolment.max_failed_attempts)",
+                    )
                 if row.token_expires_at <= now:
                     raise ZorgIdError(
                         "ZID-1302", f"the token expired at {row.token_expires_at.isoformat()}"
