@@ -523,6 +523,22 @@ class OcspConfig:
 
 
 @dataclass(frozen=True, kw_only=True)
+class PolicyConfig:
+    """The active issuance policy (``[policy]``)."""
+
+    file: Path | None = field(
+        default=None,
+        metadata=doc(
+            "The active issuance policy: a TOML document of the policies/ schema (unknown keys "
+            "refused). Not set: the packaged development policy policies/default.toml. Recorded "
+            "in policy_versions at start; every certificate records that version.",
+            why="One active document until security officers version policies (ARCHITECTURE "
+            "section 9); the profile it holds is what the CPS promises.",
+        ),
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
 class Config:
     """The whole configuration file."""
 
@@ -565,6 +581,12 @@ class Config:
         default_factory=OcspConfig,
         metadata=doc(
             "See [ocsp].",
+        ),
+    )
+    policy: PolicyConfig = field(
+        default_factory=PolicyConfig,
+        metadata=doc(
+            "See [policy].",
         ),
     )
 

@@ -1,0 +1,148 @@
+"""Reading and revoking issued certificates (CertificateService, ``zorgid certs``).
+
+Revocation (RFC 5280 §5.3.1 reasons) is a state change: it is written with
+its audit event in one transaction, once (the first time and reason stay,
+§5.3.2 / ``issuer.store.repo.revoke_certificate``), and the OCSP/CRL side is
+told afterwards through :meth:`CertificateHooks.on_revoked`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+
+from issuer.audit import AuditEvent, AuditLog
+from issuer.errors import ZorgIdError
+from issuer.issuance.cycle import Actor, CertificateHooks, IssuedCertificate, NoHooks
+from issuer.store import READ_ONLY
+from issuer.store.repo import REVOCATION_REASONS, revoke_certificate
+from issuer.store.schema import certificates, serial_reservations
+
+_LOG = logging.getLogger(__name__)
+
+REASON_CODES: dict[str, int] = {
+    "unspecified": 0,
+    "keyCompromise": 1,
+    "affiliationChanged": 3,
+    "superseded": 4,
+    "cessationOfOperation": 5,
+    "privilegeWithdrawn": 9,
+}
+"""RFC 5280 §5.3.1 CRLReason numbers of the reasons this engine accepts."""
+REASON_NAMES = {code: name for name, code in REASON_CODES.items()}
+
+
+def reason_name(code_or_name: int | str) -> str:
+    """The RFC 5280 name of a reason given by number or name; ZID-1211 otherwise."""
+    name = REASON_NAMES.get(code_or_name) if isinstance(code_or_name, int) else code_or_name
+    if name is None or name not in REVOCATION_REASONS:
+        raise ZorgIdError(
+            "ZID-1211",
+            f"got reason {code_or_name!r}; expected one of "
+            f"{', '.join(f'{n} ({c})' for n, c in REASON_CODES.items())}",
+        )
+    return name
+
+
+def _read(engine: sa.Engine, query: sa.Select[tuple[object, ...]]) -> list[IssuedCertificate]:
+    with engine.connect() as conn:
+        conn = conn.execution_options(**{READ_ONLY: True})
+        with conn.begin():
+            return [IssuedCertificate.from_row(row) for row in conn.execute(query)]
+
+
+def get_certificate(
+    engine: sa.Engine, *, certificate_id: str | None = None, serial: str | None = None
+) -> IssuedCertificate:
+    """One certificate by id or by serial (hex, any case, leading zeros ignored)."""
+    if (certificate_id is None) == (serial is None):
+        raise ZorgIdError("ZID-0005", "give exactly one of id or serial")
+    if serial is not None:
+        try:
+            normal = format(int(serial, 16), "x")
+        except ValueError:
+            raise ZorgIdError("ZID-0005", f"serial {serial[:48]!r} is not hexadecimal") from None
+        found = _read(engine, sa.select(certificates).where(certificates.c.serial == normal))
+        what = f"serial {normal}"
+    else:
+        found = _read(engine, sa.select(certificates).where(certificates.c.id == certificate_id))
+        what = f"id {certificate_id}"
+    if not found:
+        raise ZorgIdError("ZID-1210", f"no certificate with {what}")
+    return found[0]
+
+
+def list_certificates(
+    engine: sa.Engine, *, person_id: str | None = None, mobile_id_id: str | None = None
+) -> list[IssuedCertificate]:
+    """Certificates of one person or one mobile ID, newest first."""
+    if (person_id is None) == (mobile_id_id is None):
+        raise ZorgIdError("ZID-0005", "give exactly one of person_id or mobile_id")
+    column = certificates.c.person_id if person_id is not None else certificates.c.mobile_id_id
+    value = person_id if person_id is not None else mobile_id_id
+    return _read(
+        engine,
+        sa.select(certificates).where(column == value).order_by(certificates.c.issued_at.desc()),
+    )
+
+
+def stale_reservations(engine: sa.Engine, *, older_than: datetime) -> list[sa.Row[tuple[object, ...]]]:
+    """Reservations still ``reserved`` before *older_than*: issuances a crash interrupted."""
+    with engine.connect() as conn:
+        conn = conn.execution_options(**{READ_ONLY: True})
+        with conn.begin():
+            return list(
+                conn.execute(
+                    sa.select(serial_reservations)
+                    .where(
+                        serial_reservations.c.state == "reserved",
+                        serial_reservations.c.created_at < older_than,
+                    )
+                    .order_by(serial_reservations.c.created_at)
+                )
+            )
+
+
+def revoke(
+    engine: sa.Engine,
+    audit: AuditLog,
+    *,
+    certificate_id: str,
+    reason: int | str,
+    actor: Actor,
+    hooks: CertificateHooks | None = None,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> IssuedCertificate:
+    """Revoke once, audit it in the same transaction, then tell OCSP/CRL (``on_revoked``)."""
+    name = reason_name(reason)
+    cert = get_certificate(engine, certificate_id=certificate_id)
+    now = clock()
+    with engine.begin() as conn:
+        if not revoke_certificate(conn, issuer=cert.issuer, serial=cert.serial, at=now, reason=name):
+            raise ZorgIdError(
+                "ZID-1212", f"certificate {cert.id} (serial {cert.serial}) was revoked already"
+            )
+        audit.append(
+            conn,
+            AuditEvent(
+                actor_role=actor.role,
+                actor_identity=actor.identity,
+                action="certificate.revoke",
+                subject=f"certificate:{cert.issuer[:16]}:{cert.serial}",
+                details={
+                    "certificate_id": cert.id,
+                    "serial": cert.serial,
+                    "reason": name,
+                    "reason_code": REASON_CODES[name],
+                },
+            ),
+        )
+    revoked = get_certificate(engine, certificate_id=certificate_id)
+    try:
+        (hooks or NoHooks()).on_revoked(revoked)
+    except Exception:
+        _LOG.exception("on_revoked hook failed for serial %s (revocation stays)", revoked.serial)
+    return revoked
