@@ -61,9 +61,7 @@ def attrs_to_json(attrs: VerifiedAttributes) -> dict[str, Any]:
 def attrs_from_json(data: dict[str, Any]) -> VerifiedAttributes:
     """Back from ``frozen_data``; re-validated by :class:`VerifiedAttributes` itself."""
     if data.get("format") != FROZEN_FORMAT:
-        raise ValueError(
-            f"got frozen_data format {data.get('format')!r}; expected {FROZEN_FORMAT}"
-        )
+        raise ValueError(f"got frozen_data format {data.get('format')!r}; expected {FROZEN_FORMAT}")
     card_type = data["card_type"]
     if card_type not in ("Z", "N"):
         raise ValueError(f"got card type {card_type!r} in frozen_data; expected Z or N")

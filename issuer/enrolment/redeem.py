@@ -205,9 +205,7 @@ class Redeemer:
             crash_point("after-claim")
         return claimed
 
-    def _take_over(
-        self, registration_id: str, old: datetime, csr_sha: str, now: datetime
-    ) -> bool:
+    def _take_over(self, registration_id: str, old: datetime, csr_sha: str, now: datetime) -> bool:
         with self.engine.begin() as conn:
             result = conn.execute(
                 registrations.update()
@@ -262,8 +260,13 @@ class Redeemer:
         except ZorgIdError as exc:
             self._release(registration_id, claimed_at)
             if exc.code == "ZID-1203":
-                self._count(checked.request.registration_id or "", row, checked.request.actor,
-                            exc.code, by_id=True)
+                self._count(
+                    checked.request.registration_id or "",
+                    row,
+                    checked.request.actor,
+                    exc.code,
+                    by_id=True,
+                )
             raise
         except BaseException:
             self._release(registration_id, claimed_at)
@@ -272,9 +275,7 @@ class Redeemer:
 
     # -- refusals --------------------------------------------------------------------
 
-    def _count(
-        self, key: str, row: Any, actor: Actor, code: str, *, by_id: bool = False
-    ) -> int:
+    def _count(self, key: str, row: Any, actor: Actor, code: str, *, by_id: bool = False) -> int:
         """Count one failed attempt and record it in the audit log (one transaction)."""
         now = self.clock()
         column = registrations.c.id if by_id else registrations.c.token_sha256

@@ -89,7 +89,9 @@ def list_certificates(
     )
 
 
-def stale_reservations(engine: sa.Engine, *, older_than: datetime) -> list[sa.Row[tuple[object, ...]]]:
+def stale_reservations(
+    engine: sa.Engine, *, older_than: datetime
+) -> list[sa.Row[tuple[object, ...]]]:
     """Reservations still ``reserved`` before *older_than*: issuances a crash interrupted."""
     with engine.connect() as conn:
         conn = conn.execution_options(**{READ_ONLY: True})
@@ -121,7 +123,9 @@ def revoke(
     cert = get_certificate(engine, certificate_id=certificate_id)
     now = clock()
     with engine.begin() as conn:
-        if not revoke_certificate(conn, issuer=cert.issuer, serial=cert.serial, at=now, reason=name):
+        if not revoke_certificate(
+            conn, issuer=cert.issuer, serial=cert.serial, at=now, reason=name
+        ):
             raise ZorgIdError(
                 "ZID-1212", f"certificate {cert.id} (serial {cert.serial}) was revoked already"
             )

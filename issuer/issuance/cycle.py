@@ -288,8 +288,9 @@ class IssuanceCycle:
         try:
             self.hooks.on_issued(issued)
         except Exception:
-            _LOG.exception("on_issued hook failed for serial %s (certificate stays issued)",
-                           issued.serial)
+            _LOG.exception(
+                "on_issued hook failed for serial %s (certificate stays issued)", issued.serial
+            )
         return issued
 
     def step1_check_request(self, request: IssuanceRequest) -> CheckedRequest:

@@ -155,8 +155,7 @@ ISSUANCE_ERROR_TABLE: Final[tuple[tuple[str, str, str, str, str, str], ...]] = (
         "The registration token is malformed.",
         "Send the token exactly as it appears in the zorgid://enroll QR code (t= parameter).",
         "Het registratietoken is onjuist opgebouwd.",
-        "Verstuur het token precies zoals het in de zorgid://enroll QR-code staat "
-        "(parameter t=).",
+        "Verstuur het token precies zoals het in de zorgid://enroll QR-code staat (parameter t=).",
     ),
 )
 """``(code, status name, cause en, solution en, cause nl, solution nl)`` rows."""

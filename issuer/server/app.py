@@ -17,14 +17,23 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent import futures
 from dataclasses import dataclass, field
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import grpc
 from google.protobuf.descriptor import ServiceDescriptor
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from issuer.api.zorgid.v1 import ca_pb2, ca_pb2_grpc, ocsp_pb2, uzi_pb2
+from issuer.api.zorgid.v1 import (
+    ca_pb2,
+    ca_pb2_grpc,
+    certificate_pb2,
+    certificate_pb2_grpc,
+    enrollment_pb2,
+    enrollment_pb2_grpc,
+    ocsp_pb2,
+    uzi_pb2,
+)
 from issuer.config import Config
 from issuer.server.ca_service import CaCertificateStore, CaServicer
 from issuer.server.health import HealthControl
@@ -36,6 +45,9 @@ from issuer.server.uzi_service import build_uzi_verifier
 from issuer.uzi.verify import UziVerifier
 from ocsp.responder import Responder
 
+if TYPE_CHECKING:
+    from issuer.issuance.runtime import IssuanceRuntime
+
 _LOG = logging.getLogger(__name__)
 
 __all__ = [
@@ -46,6 +58,7 @@ __all__ = [
     "build_server",
     "ca_service_binding",
     "default_services",
+    "issuance_service_bindings",
     "ocsp_service_binding",
     "serve",
     "uzi_service_binding",
@@ -136,13 +149,65 @@ def uzi_service_binding(verifier: UziVerifier) -> ServiceBinding:
     )
 
 
-def default_services(config: Config) -> list[ServiceBinding]:
+def issuance_service_bindings(
+    config: Config,
+    *,
+    health: HealthControl | None = None,
+    runtime: IssuanceRuntime | None = None,
+) -> list[ServiceBinding]:
+    """``zorgid.v1.EnrollmentService`` and ``zorgid.v1.CertificateService``.
+
+    They share one :class:`IssuanceRuntime` (HSM opened on first use); an
+    unavailable HSM flips ``health`` NOT_SERVING until it signs again.
+    Imported here, not at module level: importing the server front end loads
+    no PKCS#11 (tests/server/test_roles_table.py).
+    """
+    from issuer.issuance.runtime import HSM_REASON, IssuanceRuntime
+    from issuer.server.certificate_service import CertificateServicer
+    from issuer.server.enrollment_service import EnrollmentServicer
+
+    def report(ok: bool, why: str) -> None:
+        if health is None:
+            return
+        if ok:
+            health.set_serving(HSM_REASON)
+        else:
+            health.set_not_serving(HSM_REASON)
+
+    shared = runtime or IssuanceRuntime(config, health=report)
+    enrol = EnrollmentServicer(shared)
+    certs = CertificateServicer(shared)
+    add_enrol: Callable[[EnrollmentServicer, grpc.Server], None] = (
+        enrollment_pb2_grpc.add_EnrollmentServiceServicer_to_server
+    )
+    add_certs: Callable[[CertificateServicer, grpc.Server], None] = (
+        certificate_pb2_grpc.add_CertificateServiceServicer_to_server
+    )
+    return [
+        ServiceBinding.from_descriptor(
+            enrollment_pb2.DESCRIPTOR.services_by_name["EnrollmentService"],
+            lambda server: add_enrol(enrol, server),
+        ),
+        ServiceBinding.from_descriptor(
+            certificate_pb2.DESCRIPTOR.services_by_name["CertificateService"],
+            lambda server: add_certs(certs, server),
+        ),
+    ]
+
+
+def default_services(
+    config: Config, *, health: HealthControl | None = None
+) -> list[ServiceBinding]:
     """The services ``zorgid serve`` registers (more are added as the flows land).
 
     Raises ``issuer.store.SchemaOutOfDateError`` (naming ``zorgid db upgrade``)
     when the configured database is not at this code's schema.
     """
-    return [ca_service_binding(config), uzi_service_binding(build_uzi_verifier(config))]
+    return [
+        ca_service_binding(config),
+        uzi_service_binding(build_uzi_verifier(config)),
+        *issuance_service_bindings(config, health=health),
+    ]
 
 
 def _credentials(config: Config) -> grpc.ServerCredentials:
@@ -235,7 +300,12 @@ def serve(
     ready: Callable[[BuiltServer], None] | None = None,
 ) -> None:
     """Run until SIGTERM or SIGINT, then drain for ``shutdown_grace_seconds``."""
-    built = build_server(config, default_services(config) if services is None else services)
+    health = HealthControl()
+    built = build_server(
+        config,
+        default_services(config, health=health) if services is None else services,
+        health=health,
+    )
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:

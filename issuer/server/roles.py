@@ -92,6 +92,17 @@ METHOD_ROLES: Final[Mapping[str, Access]] = MappingProxyType(
         # zorgid.v1.UziService: UZI-pas proof, driven by the portal back end (api-sketch).
         "/zorgid.v1.UziService/CreateUziChallenge": frozenset({Role.PORTAL}),
         "/zorgid.v1.UziService/VerifyUziCard": frozenset({Role.PORTAL}),
+        # zorgid.v1.EnrollmentService: the mobile gateway redeems registration QRs.
+        "/zorgid.v1.EnrollmentService/RedeemEnrollment": frozenset({Role.MOBILE}),
+        # zorgid.v1.CertificateService: reading for portal, operator, auditor (api-sketch);
+        # revoking for the operator (the portal's revocations come with issue 5's sessions).
+        "/zorgid.v1.CertificateService/GetCertificate": frozenset(
+            {Role.PORTAL, Role.OPERATOR, Role.AUDITOR}
+        ),
+        "/zorgid.v1.CertificateService/ListCertificates": frozenset(
+            {Role.PORTAL, Role.OPERATOR, Role.AUDITOR}
+        ),
+        "/zorgid.v1.CertificateService/RevokeCertificate": frozenset({Role.OPERATOR}),
         # Protocol plumbing open to any verified client certificate.
         **dict.fromkeys(HEALTH_METHODS, ANY_AUTHENTICATED),
         **dict.fromkeys(REFLECTION_METHODS, ANY_AUTHENTICATED),

@@ -152,9 +152,7 @@ class World:
 def build_world(db: Database, engine: sa.Engine, ca: CaSetup, policy: Policy) -> World:
     material = ca.material
     audit = AuditLog(signer=ca.hsm.get_ec_key(material.audit_key_label), checkpoint_every=50)
-    version = record_active_policy(
-        engine, policy, audit=audit, actor="test", now=datetime.now(UTC)
-    )
+    version = record_active_policy(engine, policy, audit=audit, actor="test", now=datetime.now(UTC))
     cycle = IssuanceCycle(
         engine=engine,
         policy=policy,

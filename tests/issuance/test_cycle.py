@@ -76,9 +76,12 @@ def test_redeemed_certificate_passes_pkilint_openssl_and_reads_back_the_attribut
     assert subject[NameOID.SURNAME] == attrs.surname
     assert subject[NameOID.ORGANIZATION_NAME] == attrs.organization
     assert subject[NameOID.TITLE] == attrs.title
-    assert cert.public_key().public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    ) == phone.spki_der
+    assert (
+        cert.public_key().public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+        == phone.spki_der
+    )
 
     # Stored, reservation finished, token marked, audit event: one transaction's worth.
     with world.engine.connect() as conn:
@@ -149,9 +152,10 @@ def test_nothing_but_the_public_key_comes_from_the_csr(
     oids = {e.oid for e in cert.extensions}
     assert ExtensionOID.OCSP_NO_CHECK not in oids
     assert read_uzi_san(cert).card_type == "N"
-    assert at_or_above(
-        pkilint_cert(cert.public_bytes(serialization.Encoding.DER)), Severity.WARNING
-    ) == []
+    assert (
+        at_or_above(pkilint_cert(cert.public_bytes(serialization.Encoding.DER)), Severity.WARNING)
+        == []
+    )
 
 
 @pytest.mark.parametrize("attempt", ["retry"])

@@ -87,7 +87,9 @@ def test_100_threads_different_csrs_one_winner(world: World) -> None:
 # -- separate engine processes -------------------------------------------------------
 
 
-def _job(world: World, tmp_path: Path, name: str, items: list[dict[str, str]], **extra: Any) -> Path:
+def _job(
+    world: World, tmp_path: Path, name: str, items: list[dict[str, str]], **extra: Any
+) -> Path:
     token = world.ca.token
     job = {
         "data_dir": str(world.ca.data_dir),
@@ -127,9 +129,7 @@ def test_two_processes_100_redemptions_one_certificate(world: World, tmp_path: P
     token = world.enrol().token
     same = _csr().hex()
     items = [{"token": token, "csr": same if n % 2 else _csr().hex()} for n in range(100)]
-    procs = [
-        _spawn(_job(world, tmp_path, f"p{i}", items[i::2], threads=50)) for i in range(2)
-    ]
+    procs = [_spawn(_job(world, tmp_path, f"p{i}", items[i::2], threads=50)) for i in range(2)]
     results = [line for proc in procs for line in _lines(proc)]
     assert len(results) == 100
     ok = [r for r in results if r["ok"]]
@@ -148,9 +148,7 @@ def _check_invariants(world: World) -> None:
     assert len(certs) == len(set(certs)), "duplicate serial"
     for key in certs:
         assert reservations.get(key) == "issued", f"certificate {key} without issued reservation"
-    per_registration = Counter(
-        r.certificate_id for r in regs if r.certificate_id is not None
-    )
+    per_registration = Counter(r.certificate_id for r in regs if r.certificate_id is not None)
     assert all(n == 1 for n in per_registration.values())
     public = world.ca.hsm.get_ec_key(world.ca.material.audit_key_label).public_key()
     result = verify_chain(world.engine, public)
@@ -179,9 +177,9 @@ def test_sigkill_at_every_step_then_recovery(world: World, tmp_path: Path) -> No
     rng = random.Random(4)
     for n in range(2):
         part = batch[n * 6 : (n + 1) * 6]
-        proc = _spawn(_job(world, tmp_path, f"random-{n}", [
-            {"token": t, "csr": c} for t, c in part
-        ]))
+        proc = _spawn(
+            _job(world, tmp_path, f"random-{n}", [{"token": t, "csr": c} for t, c in part])
+        )
         time.sleep(1.2 + rng.random())
         proc.send_signal(signal.SIGKILL)
         proc.communicate(timeout=60)

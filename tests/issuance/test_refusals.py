@@ -112,8 +112,7 @@ def _nothing_issued(world: World) -> None:
     with world.engine.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(certificates)).scalar() == 0
         assert (
-            conn.execute(sa.select(sa.func.count()).select_from(serial_reservations)).scalar()
-            == 0
+            conn.execute(sa.select(sa.func.count()).select_from(serial_reservations)).scalar() == 0
         )
 
 

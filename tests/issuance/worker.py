@@ -60,8 +60,12 @@ def main(job_path: str) -> int:
             start.wait()
         try:
             got = redeemer.redeem(item["token"], bytes.fromhex(item["csr"]), actor=ACTOR)
-            line = {"ok": True, "id": got.certificate.id, "serial": got.certificate.serial,
-                    "replayed": got.replayed}
+            line = {
+                "ok": True,
+                "id": got.certificate.id,
+                "serial": got.certificate.serial,
+                "replayed": got.replayed,
+            }
         except ZorgIdError as exc:
             line = {"ok": False, "code": exc.code}
         with out:
