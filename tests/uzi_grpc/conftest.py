@@ -26,14 +26,37 @@ from issuer.server.uzi_service import build_uzi_verifier
 from issuer.uzi.crl import CrlCache
 from issuer.uzi.validate import ChainValidator, RevocationMode
 from issuer.uzi.verify import UziPolicy, UziVerifier
+from testkit.desktop_app import DesktopApp
+from testkit.uzi_world import UziWorld, crl_server
 from tests.server.conftest import ClientPki, test_pki, write_config
 from tests.server.pki import ROLE_URI, issue
+from tests.softhsm import SoftHsmDir
 from tests.store.dbfixtures import Database, migrated_db
-from tests.uzi.conftest import Clock, World, uzi
+from tests.uzi.conftest import NOW, Clock, World
 
-__all__ = ["migrated_db", "test_pki", "uzi"]
+__all__ = ["migrated_db", "test_pki"]
 
 SECOND_PORTAL = "portal-2"
+
+
+@pytest.fixture(scope="session")
+def uzi(tmp_path_factory: pytest.TempPathFactory, softhsm_dir: SoftHsmDir) -> Iterator[World]:
+    """Like ``tests/uzi``'s world, with the card key on a token of its own.
+
+    Its own fixture (not imported): a session fixture imported into two
+    conftests runs twice, and the second would find the first's key on the token.
+    """
+    root = tmp_path_factory.mktemp("uzi-grpc-world")
+    with crl_server() as server:
+        world = UziWorld(now=NOW, base_url=server.base_url)
+        foreign = UziWorld(now=NOW, base_url=server.base_url + "foreign/", prefix="OTHER")
+        token = softhsm_dir.init_token("uzi-pas-grpc")
+        app = DesktopApp.with_card_on_token(
+            world, module_path=token.module, token_label=token.label, pin_file=str(token.pin_file)
+        )
+        broken = world.write_broken_cards(root / "broken", foreign=foreign)
+        server.publish(world)
+        yield World(world, foreign, server, world.write_trust_set(root / "trust"), broken, app)
 
 
 @dataclass
