@@ -158,7 +158,7 @@ def build_world(db: Database, engine: sa.Engine, ca: CaSetup, policy: Policy) ->
         policy=policy,
         policy_version=version,
         ca_cert=material.issuing_ca,
-        ca_key=ca.hsm.get_key(material.issuing_ca_key_label),  # type: ignore[arg-type]
+        ca_key=ca.hsm.get_key(material.issuing_ca_key_label),
         audit=audit,
     )
     return World(db, engine, ca, policy, version, audit, cycle, Redeemer(cycle))

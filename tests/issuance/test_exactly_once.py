@@ -170,7 +170,7 @@ def test_sigkill_at_every_step_then_recovery(world: World, tmp_path: Path) -> No
         proc.communicate(timeout=120)
         assert proc.returncode == -signal.SIGKILL
     # Kills at random moments: a worker issuing a batch, SIGKILLed after a random delay.
-    batch = []
+    batch: list[tuple[str, str]] = []
     for _ in range(12):
         enrolment = world.enrol(attributes(f"8{len(jobs) + len(batch):08d}"))
         batch.append((enrolment.token, _csr().hex()))

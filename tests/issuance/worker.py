@@ -44,7 +44,7 @@ def main(job_path: str) -> int:
         policy=policy,
         policy_version=version,
         ca_cert=material.issuing_ca,
-        ca_key=hsm.get_key(material.issuing_ca_key_label),  # type: ignore[arg-type]
+        ca_key=hsm.get_key(material.issuing_ca_key_label),
         audit=audit,
     )
     redeemer = Redeemer(

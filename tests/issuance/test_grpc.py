@@ -1,0 +1,190 @@
+"""EnrollmentService and CertificateService over real gRPC with mTLS, per role."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import grpc
+import pytest
+from cryptography import x509
+from pkcs11 import exceptions as p11e
+
+from issuer.api.zorgid.v1 import (
+    certificate_pb2,
+    certificate_pb2_grpc,
+    enrollment_pb2,
+    enrollment_pb2_grpc,
+)
+from issuer.config import load_config
+from issuer.issuance.runtime import HSM_REASON, IssuanceRuntime
+from issuer.profile import read_uzi_san
+from issuer.server.app import BuiltServer, build_server, issuance_service_bindings
+from issuer.server.health import HealthControl
+from testkit.phone import Phone
+from tests.issuance.conftest import World, attributes
+from tests.server.conftest import ClientPki, role_rules, test_pki
+from tests.server.test_mtls_roles import error_info
+
+__all__ = ["test_pki"]
+
+Channel = Callable[[str], grpc.Channel]
+
+
+@pytest.fixture
+def served(
+    world: World, test_pki: ClientPki, tmp_path: Path
+) -> Iterator[tuple[BuiltServer, IssuanceRuntime]]:
+    token = world.ca.token
+    text = (
+        f'data_dir = "{world.ca.data_dir}"\n\n'
+        '[server]\nlisten = "127.0.0.1:0"\nworkers = 16\n\n'
+        f'[tls]\ncert = "{test_pki.root / "server.pem"}"\nkey = "{test_pki.root / "server.key"}"\n'
+        f'client_ca = "{test_pki.root / "client-ca.pem"}"\n\n'
+        f'[hsm]\ntoken = "{token.label}"\npin_source = "file:{token.pin_file}"\n\n'
+        f'[database]\nurl = "{world.db.cli_url}"\n'
+        f"{role_rules()}"
+    )
+    path = tmp_path / "zorgid.toml"
+    path.write_text(text)
+    config = load_config(path)
+    health = HealthControl()
+
+    def report(ok: bool, why: str) -> None:
+        (health.set_serving if ok else health.set_not_serving)(HSM_REASON)
+
+    runtime = IssuanceRuntime(config, health=report, engine=world.engine)
+    built = build_server(
+        config, issuance_service_bindings(config, health=health, runtime=runtime), health=health
+    )
+    built.start()
+    yield built, runtime
+    built.stop(None)
+
+
+@pytest.fixture
+def channel(served: tuple[BuiltServer, IssuanceRuntime], test_pki: ClientPki) -> Iterator[Channel]:
+    made: list[grpc.Channel] = []
+
+    def make(name: str) -> grpc.Channel:
+        cert, key = test_pki.client(name)
+        creds = grpc.ssl_channel_credentials(
+            root_certificates=test_pki.server_ca_pem,
+            private_key=key.read_bytes(),
+            certificate_chain=cert.read_bytes(),
+        )
+        made.append(
+            grpc.secure_channel(
+                f"127.0.0.1:{served[0].port}",
+                creds,
+                options=[("grpc.use_local_subchannel_pool", 1)],
+            )
+        )
+        return made[-1]
+
+    yield make
+    for c in made:
+        c.close()
+
+
+def _redeem(
+    channel: grpc.Channel, token: str, csr: bytes
+) -> enrollment_pb2.RedeemEnrollmentResponse:
+    stub = enrollment_pb2_grpc.EnrollmentServiceStub(channel)  # type: ignore[no-untyped-call]
+    response: enrollment_pb2.RedeemEnrollmentResponse = stub.RedeemEnrollment(
+        enrollment_pb2.RedeemEnrollmentRequest(token=token, csr=csr), timeout=30
+    )
+    return response
+
+
+def test_redeem_get_list_revoke_over_mtls(
+    world: World, channel: Channel, new_phone: Callable[..., Phone]
+) -> None:
+    attrs = attributes()
+    enrolment = world.enrol(attrs)
+    csr = new_phone().csr()
+    first = _redeem(channel("mobile"), enrolment.token, csr)
+    cert = x509.load_der_x509_certificate(first.certificate.der)
+    assert read_uzi_san(cert).uzi_number == attrs.uzi_number
+    assert [x509.load_der_x509_certificate(d).subject for d in first.chain] == [
+        world.ca.material.issuing_ca.subject,
+        world.ca.material.root.subject,
+    ]
+    assert not first.replayed
+    again = _redeem(channel("mobile"), enrolment.token, csr)
+    assert again.replayed and again.certificate.der == first.certificate.der
+
+    certs = certificate_pb2_grpc.CertificateServiceStub(channel("portal"))  # type: ignore[no-untyped-call]
+    got = certs.GetCertificate(
+        certificate_pb2.GetCertificateRequest(serial=first.certificate.serial)
+    )
+    assert got.certificate.id == first.certificate.id
+    assert got.certificate.status == certificate_pb2.CERTIFICATE_STATUS_GOOD
+    listed = certs.ListCertificates(
+        certificate_pb2.ListCertificatesRequest(person_id=first.certificate.person_id)
+    )
+    assert [c.id for c in listed.certificates] == [first.certificate.id]
+
+    # Revoking: operator only; the portal is refused by the role table.
+    revoke = certificate_pb2.RevokeCertificateRequest(
+        id=first.certificate.id, reason=certificate_pb2.REVOCATION_REASON_KEY_COMPROMISE
+    )
+    with pytest.raises(grpc.RpcError) as denied:
+        certs.RevokeCertificate(revoke)
+    assert denied.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    operator = certificate_pb2_grpc.CertificateServiceStub(channel("operator"))  # type: ignore[no-untyped-call]
+    revoked = operator.RevokeCertificate(revoke).certificate
+    assert revoked.status == certificate_pb2.CERTIFICATE_STATUS_REVOKED
+    assert revoked.revocation_reason == certificate_pb2.REVOCATION_REASON_KEY_COMPROMISE
+    with pytest.raises(grpc.RpcError) as twice:
+        operator.RevokeCertificate(revoke)
+    assert error_info(twice.value).reason == "ZID-1212"
+
+
+def test_refusals_carry_catalogue_codes_and_roles_are_enforced(
+    world: World, channel: Channel, new_phone: Callable[..., Phone]
+) -> None:
+    enrolment = world.enrol()
+    _redeem(channel("mobile"), enrolment.token, new_phone().csr())
+    with pytest.raises(grpc.RpcError) as used:
+        _redeem(channel("mobile"), enrolment.token, new_phone().csr())
+    assert used.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert error_info(used.value).reason == "ZID-1303"
+    with pytest.raises(grpc.RpcError) as portal:
+        _redeem(channel("portal"), world.enrol(attributes("900016529")).token, b"")
+    assert portal.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    mobile = certificate_pb2_grpc.CertificateServiceStub(channel("mobile"))  # type: ignore[no-untyped-call]
+    with pytest.raises(grpc.RpcError) as listing:
+        mobile.ListCertificates(certificate_pb2.ListCertificatesRequest(person_id="x"))
+    assert listing.value.code() == grpc.StatusCode.PERMISSION_DENIED
+
+
+def test_hsm_unavailable_answers_unavailable_and_flips_health_until_it_recovers(
+    world: World,
+    channel: Channel,
+    served: tuple[BuiltServer, IssuanceRuntime],
+    new_phone: Callable[..., Phone],
+) -> None:
+    built, runtime = served
+    hsm = world.ca.hsm
+    enrolment = world.enrol()
+    csr = new_phone().csr()
+    runtime.get()  # opened: the fault is in signing, not in opening
+
+    def fail_sign(operation: str) -> None:
+        if operation == "sign":
+            raise p11e.DeviceError()
+
+    hsm.set_fault_hook(fail_sign)
+    try:
+        with pytest.raises(grpc.RpcError) as down:
+            _redeem(channel("mobile"), enrolment.token, csr)
+        assert down.value.code() == grpc.StatusCode.UNAVAILABLE
+        assert error_info(down.value).reason == "ZID-0004"
+        assert not built.health.serving and HSM_REASON in built.health.reasons
+    finally:
+        hsm.set_fault_hook(None)
+    # No restart: the same token and CSR now redeem (the claim was given back).
+    done = _redeem(channel("mobile"), enrolment.token, csr)
+    assert not done.replayed
+    assert built.health.serving
