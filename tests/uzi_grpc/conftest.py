@@ -31,10 +31,10 @@ from testkit.uzi_world import UziWorld, crl_server
 from tests.server.conftest import ClientPki, test_pki, write_config
 from tests.server.pki import ROLE_URI, issue
 from tests.softhsm import SoftHsmDir
-from tests.store.dbfixtures import Database, migrated_db
+from tests.store.dbfixtures import Database, migrated, migrated_db
 from tests.uzi.conftest import NOW, Clock, World
 
-__all__ = ["migrated_db", "test_pki"]
+__all__ = ["migrated", "migrated_db", "test_pki"]
 
 SECOND_PORTAL = "portal-2"
 

@@ -1,0 +1,119 @@
+"""The composition root: UziService is in ``zorgid serve``, its rules come from the active policy,
+and a server refuses to start on a database whose schema is not this code's."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+import policies
+from issuer.config import load_config
+from issuer.server.app import build_server, default_services
+from issuer.server.uzi_service import active_policy, build_uzi_verifier, uzi_policy_from
+from issuer.store import SchemaOutOfDateError, create_engine_for
+from issuer.store.schema import policy_versions
+from issuer.uzi.card import CardType
+from issuer.uzi.validate import RevocationMode
+from tests.server.conftest import ClientPki, write_config
+
+ZORGID = str(Path(sys.executable).with_name("zorgid"))
+
+
+def test_default_policy_maps_to_the_verifier_policy() -> None:
+    mapped = uzi_policy_from(policies.default_policy())
+    assert mapped.trust_set == "acc"
+    assert mapped.revocation is RevocationMode.SOFT
+    assert mapped.accepted_card_types == {CardType.ZORGVERLENER, CardType.MEDEWERKER_OP_NAAM}
+    assert mapped.accepted_roles is None  # "*"
+    assert mapped.challenge_lifetime == timedelta(seconds=120)
+    assert mapped.session_lifetime == timedelta(seconds=900)
+
+
+def _document(**uzi: object) -> dict[str, object]:
+    document: dict[str, object] = json.loads(policies.default_policy().canonical)
+    document["uzi"] = {**document["uzi"], **uzi}  # type: ignore[dict-item]
+    return document
+
+
+def test_role_patterns_map_to_codes_and_professions() -> None:
+    policy = policies.parse_policy(_document(roles=["01.*", "30.015"], card_types=["Z"]))
+    mapped = uzi_policy_from(policy)
+    assert mapped.accepted_roles == frozenset({"01.", "30.015"})
+    assert mapped.accepted_card_types == {CardType.ZORGVERLENER}
+
+
+def test_the_active_policy_in_the_store_wins_over_the_default(
+    migrated: sa.Engine, tmp_path: Path, test_pki: ClientPki
+) -> None:
+    assert active_policy(migrated) == policies.default_policy()
+    parsed = policies.parse_policy(_document(revocation_mode="hard", trust_set="prod"))
+    now = datetime(2026, 6, 1, tzinfo=UTC)
+    with migrated.begin() as conn:
+        conn.execute(
+            policy_versions.insert().values(
+                version=1,
+                document=parsed.canonical.decode(),
+                document_sha256=parsed.digest,
+                state="active",
+                proposed_by="so-1",
+                proposed_at=now,
+                approvals=[{"by": "so-2", "at": now.isoformat()}],
+                activated_at=now,
+            )
+        )
+    assert active_policy(migrated).digest == parsed.digest
+    config = load_config(write_config(tmp_path, test_pki))
+    verifier = build_uzi_verifier(config, engine=migrated)
+    assert verifier.policy.revocation is RevocationMode.HARD
+    assert verifier.trust.name == "prod"
+
+
+def test_default_services_serve_uzi(tmp_path: Path, test_pki: ClientPki) -> None:
+    config = load_config(write_config(tmp_path, test_pki))  # write_config migrates SQLite
+    services = default_services(config)
+    assert "zorgid.v1.UziService" in {s.name for s in services}
+    built = build_server(config, services)  # every UziService method is in METHOD_ROLES
+    built.server.stop(0)
+
+
+def _unmigrated(tmp_path: Path, test_pki: ClientPki) -> Path:
+    path = write_config(tmp_path, test_pki)
+    (tmp_path / "data" / "zorgid.sqlite3").unlink()
+    return path
+
+
+def test_default_services_refuse_an_unmigrated_database(
+    tmp_path: Path, test_pki: ClientPki
+) -> None:
+    config = load_config(_unmigrated(tmp_path, test_pki))
+    with pytest.raises(SchemaOutOfDateError, match="zorgid db upgrade --config FILE"):
+        default_services(config)
+
+
+def test_zorgid_serve_refuses_to_start_and_names_the_fix(
+    tmp_path: Path, test_pki: ClientPki
+) -> None:
+    path = _unmigrated(tmp_path, test_pki)
+    done = subprocess.run(
+        [ZORGID, "serve", "--config", str(path)], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 2, done.stderr
+    assert "not starting" in done.stderr and "zorgid db upgrade" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_created_engine_is_the_configured_database(tmp_path: Path, test_pki: ClientPki) -> None:
+    config = load_config(write_config(tmp_path, test_pki))
+    verifier = build_uzi_verifier(config)
+    challenge = verifier.create_challenge(portal="sha256:test")
+    engine = create_engine_for(config.database.url)
+    with engine.connect() as conn:
+        ids = conn.execute(sa.text("SELECT id FROM uzi_challenges")).scalars().all()
+    engine.dispose()
+    assert ids == [challenge.challenge_id]
