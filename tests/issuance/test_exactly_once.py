@@ -194,6 +194,29 @@ def test_sigkill_at_every_step_then_recovery(world: World, tmp_path: Path) -> No
         ).scalar_one()
     # after-reserve, after-lint and after-sign crashes each leave a visible intent.
     assert stale >= 3 * 2
+    zorgid = str(REPO / ".venv" / "bin" / "zorgid")
+    shown = subprocess.run(
+        [zorgid, "issuance", "stale", "--database", world.db.cli_url, "--older-than", "0"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert len(shown.stdout.splitlines()) == stale
+    verified = subprocess.run(
+        [
+            zorgid,
+            "audit",
+            "verify",
+            "--database",
+            world.db.cli_url,
+            "--public-key",
+            str(world.ca.data_dir / "ca" / "audit-checkpoint.pub.pem"),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert verified.returncode == 0, verified.stdout + verified.stderr
 
     # Restart: every token retried with its CSR; claims are taken over after the lease.
     recover = _job(

@@ -1,0 +1,199 @@
+"""``zorgid certs list|show|revoke`` and ``zorgid issuance stale`` (operators).
+
+``issuance stale`` lists serial reservations still ``reserved`` after a grace
+period: issuances a crash interrupted (docs/issuance-cycle.md, "After a
+crash"). The serial of such a row is never drawn again; the operator checks
+the HSM's log and marks it, and the audit log keeps the story.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from issuer.config import ConfigError, load_config
+from issuer.errors import ZorgIdError
+from issuer.store import create_engine_for
+from issuer.store.cli_support import add_database_arguments, resolve
+
+
+def _engine(args: argparse.Namespace) -> sa.Engine:
+    url, _config = resolve(args)
+    return create_engine_for(url)
+
+
+def _describe(cert: Any) -> dict[str, Any]:
+    return {
+        "id": cert.id,
+        "serial": cert.serial,
+        "status": cert.status,
+        "not_before": cert.not_before.isoformat(),
+        "not_after": cert.not_after.isoformat(),
+        "revoked_at": cert.revoked_at.isoformat() if cert.revoked_at else None,
+        "revocation_reason": cert.revocation_reason,
+        "person_id": cert.person_id,
+        "mobile_id": cert.mobile_id_id,
+        "policy_version": cert.policy_version,
+    }
+
+
+def _list(args: argparse.Namespace) -> int:
+    from issuer.issuance.certificates import list_certificates
+
+    engine = _engine(args)
+    try:
+        found = list_certificates(engine, person_id=args.person, mobile_id_id=args.mobile_id)
+    finally:
+        engine.dispose()
+    for cert in found:
+        print(json.dumps(_describe(cert), sort_keys=True))
+    return 0
+
+
+def _show(args: argparse.Namespace) -> int:
+    from cryptography.hazmat.primitives import serialization
+
+    from issuer.issuance.certificates import get_certificate
+
+    engine = _engine(args)
+    try:
+        cert = get_certificate(engine, certificate_id=args.id, serial=args.serial)
+    finally:
+        engine.dispose()
+    print(json.dumps(_describe(cert), sort_keys=True, indent=2))
+    if args.pem:
+        print(cert.certificate.public_bytes(serialization.Encoding.PEM).decode(), end="")
+    return 0
+
+
+def _revoke(args: argparse.Namespace) -> int:
+    from hsm import Hsm
+    from issuer.audit import AuditLog
+    from issuer.ca import load_ca_material
+    from issuer.issuance.certificates import revoke
+    from issuer.issuance.cycle import Actor
+
+    config = load_config(args.config)
+    material = load_ca_material(config.data_dir)
+    hsm = Hsm.open(
+        module_path=config.hsm.module,
+        token_label=config.hsm.token,
+        pin_source=str(config.hsm.pin_source),
+    )
+    audit = AuditLog(signer=hsm.get_key(material.audit_key_label))
+    engine = create_engine_for(config.database.url)
+    try:
+        revoked = revoke(
+            engine,
+            audit,
+            certificate_id=args.id,
+            reason=args.reason,
+            actor=Actor(role="operator", identity=f"cli:{getpass.getuser()}"),
+        )
+    finally:
+        engine.dispose()
+    print(json.dumps(_describe(revoked), sort_keys=True))
+    return 0
+
+
+def _stale(args: argparse.Namespace) -> int:
+    from issuer.issuance.certificates import stale_reservations
+
+    engine = _engine(args)
+    older_than = datetime.now(UTC) - timedelta(seconds=args.older_than)
+    try:
+        rows = stale_reservations(engine, older_than=older_than)
+    finally:
+        engine.dispose()
+    for row in rows:
+        print(
+            json.dumps(
+                {
+                    "issuer": row.issuer,
+                    "serial": row.serial,
+                    "reserved_at": row.created_at.isoformat(),
+                    "registration_id": row.registration_id,
+                    "policy_version": row.policy_version,
+                    "request_sha256": row.request_sha256,
+                },
+                sort_keys=True,
+            )
+        )
+    print(f"{len(rows)} stale reservation(s) older than {args.older_than} s", file=sys.stderr)
+    return 1 if rows and args.fail_if_any else 0
+
+
+def _guarded(func: Any) -> Any:
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return int(func(args))
+        except ZorgIdError as exc:
+            print(f"zorgid: {exc.message}", file=sys.stderr)
+            return 1
+        except (ConfigError, ValueError) as exc:
+            print(f"zorgid: {exc}", file=sys.stderr)
+            return 2
+
+    return run
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    certs = subparsers.add_parser("certs", help="list, show and revoke issued certificates")
+    sub = certs.add_subparsers(dest="certs_command", required=True)
+
+    listing = sub.add_parser("list", help="certificates of a person or a mobile ID (JSON lines)")
+    add_database_arguments(listing)
+    who = listing.add_mutually_exclusive_group(required=True)
+    who.add_argument("--person", help="person id")
+    who.add_argument("--mobile-id", help="mobile ID id")
+    listing.set_defaults(func=_guarded(_list))
+
+    show = sub.add_parser("show", help="one certificate by id or serial")
+    add_database_arguments(show)
+    which = show.add_mutually_exclusive_group(required=True)
+    which.add_argument("--id", help="certificate id")
+    which.add_argument("--serial", help="serial number, hexadecimal")
+    show.add_argument("--pem", action="store_true", help="print the certificate PEM too")
+    show.set_defaults(func=_guarded(_show))
+
+    rev = sub.add_parser("revoke", help="revoke once, with an RFC 5280 reason (audited)")
+    rev.add_argument("--config", required=True, type=Path, help="the engine's TOML config")
+    rev.add_argument("id", help="certificate id")
+    rev.add_argument(
+        "--reason",
+        required=True,
+        choices=[
+            "unspecified",
+            "keyCompromise",
+            "affiliationChanged",
+            "superseded",
+            "cessationOfOperation",
+            "privilegeWithdrawn",
+        ],
+    )
+    rev.set_defaults(func=_guarded(_revoke))
+
+    issuance = subparsers.add_parser("issuance", help="state of the issuance cycle")
+    isub = issuance.add_subparsers(dest="issuance_command", required=True)
+    stale = isub.add_parser(
+        "stale", help="reservations a crash left 'reserved' (intent recorded, nothing stored)"
+    )
+    add_database_arguments(stale)
+    stale.add_argument(
+        "--older-than",
+        type=float,
+        default=300.0,
+        metavar="SECONDS",
+        help="only reservations at least this old (default 300: issuance takes milliseconds)",
+    )
+    stale.add_argument(
+        "--fail-if-any", action="store_true", help="exit 1 when any is found (for monitoring)"
+    )
+    stale.set_defaults(func=_guarded(_stale))
