@@ -249,3 +249,23 @@ def test_non_portal_roles_get_permission_denied(uzi: World, stub_for: StubFor, c
     with pytest.raises(grpc.RpcError) as info:
         _verify(stub, "x", uzi.app.chain(), b"\0" * 256)
     _assert_refused(info, "ZID-0003")
+
+
+def test_oversize_certificate_is_refused(uzi: World, stub_for: StubFor) -> None:
+    stub = stub_for("portal")
+    challenge = stub.CreateUziChallenge(uzi_pb2.CreateUziChallengeRequest(), timeout=30)
+    huge = uzi.app.chain()[0] + b"\0" * 9000
+    with pytest.raises(grpc.RpcError) as info:
+        _verify(stub, challenge.challenge_id, [huge], uzi.app.sign(challenge.to_be_signed))
+    _assert_refused(info, errors.OVERSIZE_CHAIN)
+
+
+def test_unknown_and_malformed_challenge_ids(uzi: World, stub_for: StubFor) -> None:
+    stub = stub_for("portal")
+    with pytest.raises(grpc.RpcError) as info:
+        _verify(stub, "no-such-challenge", uzi.app.chain(), b"\0" * 256)
+    _assert_refused(info, errors.CHALLENGE_UNKNOWN)
+    for bad in ("", "x" * 65):
+        with pytest.raises(grpc.RpcError) as info:
+            _verify(stub, bad, uzi.app.chain(), b"\0" * 256)
+        _assert_refused(info, "ZID-0005")
