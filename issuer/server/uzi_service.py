@@ -13,14 +13,12 @@ than any id the engine hands out).
 Wiring (:func:`build_uzi_verifier`): the store is the configured database
 (``[database] url``), checked with :func:`issuer.store.check_schema` first, so
 a server never starts against a schema it does not know and says which command
-fixes it; the UZI rules come from the active issuance policy (the newest
-``active`` row of ``policy_versions``, else the packaged default policy),
-mapped by :func:`uzi_policy_from`.
+fixes it; the UZI rules come from the active issuance policy (``[policy]
+file``, else the packaged default policy), mapped by :func:`uzi_policy_from`.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Final
@@ -35,7 +33,6 @@ from issuer.config import Config
 from issuer.errors import ZorgIdError
 from issuer.server.roles import current_caller
 from issuer.store import check_schema, create_engine_for
-from issuer.store.schema import policy_versions
 from issuer.store.uzi import SqlUziChallengeStore
 from issuer.uzi.card import CardType, CertKind, UziIdentity
 from issuer.uzi.validate import ChainValidator, RevocationMode
@@ -181,22 +178,16 @@ def add_to_server(verifier: UziVerifier) -> Callable[[grpc.Server], None]:
 # -- wiring -----------------------------------------------------------------------------------
 
 
-def active_policy(engine: sa.Engine) -> policies.Policy:
-    """The newest ``active`` policy version in the store, else the packaged default.
+def active_policy(config: Config) -> policies.Policy:
+    """``[policy] file`` of the configuration, else the packaged development policy.
 
-    Same rule as ``issuer.ocsp_wiring.active_ocsp_policy``: until the first
-    policy is recorded, the shipped development policy applies.
+    The same document the issuance runtime records in ``policy_versions`` and
+    issues under (``issuer.issuance.runtime.load_active_policy``), read here
+    without importing that module: the gRPC front end loads no PKCS#11.
     """
-    with engine.connect() as conn:
-        row = conn.execute(
-            sa.select(policy_versions.c.document)
-            .where(policy_versions.c.state == "active")
-            .order_by(policy_versions.c.version.desc())
-            .limit(1)
-        ).first()
-    if row is None:
-        return policies.default_policy()
-    return policies.parse_policy(json.loads(row.document))
+    if config.policy.file is not None:
+        return policies.load_policy(config.policy.file)
+    return policies.default_policy()
 
 
 def uzi_policy_from(policy: policies.Policy) -> UziPolicy:
@@ -238,7 +229,7 @@ def build_uzi_verifier(
     engine = engine if engine is not None else create_engine_for(config.database.url)
     check_schema(engine)
     return UziVerifier(
-        policy=policy if policy is not None else uzi_policy_from(active_policy(engine)),
+        policy=policy if policy is not None else uzi_policy_from(active_policy(config)),
         store=SqlUziChallengeStore(engine, clock=clock),
         validator=validator,
         clock=clock,

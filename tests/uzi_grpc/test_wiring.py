@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -17,7 +17,6 @@ from issuer.config import load_config
 from issuer.server.app import build_server, default_services
 from issuer.server.uzi_service import active_policy, build_uzi_verifier, uzi_policy_from
 from issuer.store import SchemaOutOfDateError, create_engine_for
-from issuer.store.schema import policy_versions
 from issuer.uzi.card import CardType
 from issuer.uzi.validate import RevocationMode
 from tests.server.conftest import ClientPki, write_config
@@ -48,27 +47,20 @@ def test_role_patterns_map_to_codes_and_professions() -> None:
     assert mapped.accepted_card_types == {CardType.ZORGVERLENER}
 
 
-def test_the_active_policy_in_the_store_wins_over_the_default(
+def test_the_configured_policy_file_wins_over_the_default(
     migrated: sa.Engine, tmp_path: Path, test_pki: ClientPki
 ) -> None:
-    assert active_policy(migrated) == policies.default_policy()
-    parsed = policies.parse_policy(_document(revocation_mode="hard", trust_set="prod"))
-    now = datetime(2026, 6, 1, tzinfo=UTC)
-    with migrated.begin() as conn:
-        conn.execute(
-            policy_versions.insert().values(
-                version=1,
-                document=parsed.canonical.decode(),
-                document_sha256=parsed.digest,
-                state="active",
-                proposed_by="so-1",
-                proposed_at=now,
-                approvals=[{"by": "so-2", "at": now.isoformat()}],
-                activated_at=now,
-            )
-        )
-    assert active_policy(migrated).digest == parsed.digest
-    config = load_config(write_config(tmp_path, test_pki))
+    path = write_config(tmp_path, test_pki)
+    assert active_policy(load_config(path)) == policies.default_policy()
+    text = policies.DEFAULT_POLICY_PATH.read_text()
+    changed = text.replace('revocation_mode = "soft"', 'revocation_mode = "hard"').replace(
+        'trust_set = "acc"', 'trust_set = "prod"'
+    )
+    assert changed != text
+    (tmp_path / "policy.toml").write_text(changed)
+    path.write_text(path.read_text() + '\n[policy]\nfile = "policy.toml"\n')
+    config = load_config(path)
+    assert active_policy(config).uzi.revocation_mode == "hard"
     verifier = build_uzi_verifier(config, engine=migrated)
     assert verifier.policy.revocation is RevocationMode.HARD
     assert verifier.trust.name == "prod"
