@@ -42,12 +42,12 @@ from issuer.enrolment.tokens import token_sha256
 from issuer.errors import ZorgIdError
 from issuer.issuance.cycle import (
     Actor,
+    Begin,
     CheckedRequest,
     IssuanceCycle,
     IssuanceRequest,
     IssuedCertificate,
 )
-from issuer.issuance.faults import crash_point
 from issuer.store import READ_ONLY
 from issuer.store.schema import certificates, registrations
 
@@ -59,6 +59,10 @@ issuance (milliseconds) and a gRPC deadline, so only a dead winner loses it."""
 DEFAULT_WAIT_SECONDS = 10.0
 """How long a same-CSR retry waits for a running winner before ZID-1305 (retry)."""
 POLL_SECONDS = 0.01
+
+
+class _NotClaimed(Exception):
+    """Another caller claimed the token first (step 2 rolled back, nothing reserved)."""
 
 
 class _ClaimLost(Exception):
@@ -127,9 +131,12 @@ class Redeemer:
                         "ZID-1302", f"the token expired at {row.token_expires_at.isoformat()}"
                     )
                 checked = self._check(digest, row, csr, actor)
-                if self._claim(row.id, csr_sha, now):
-                    return self._issue(row, checked, claimed_at=now)
-                continue  # someone else claimed first: look again
+                try:
+                    return self._issue(
+                        row, checked, claimed_at=now, claim=self._claim(row.id, csr_sha, now)
+                    )
+                except _NotClaimed:
+                    continue  # someone else claimed first: look again
             if row.csr_sha256 != csr_sha:
                 self._refuse(
                     digest, row, actor, "ZID-1303", "the token is being redeemed with another CSR"
@@ -187,8 +194,14 @@ class Redeemer:
                 self._count(digest, row, actor, exc.code)
             raise
 
-    def _claim(self, registration_id: str, csr_sha: str, now: datetime) -> bool:
-        with self.engine.begin() as conn:
+    def _claim(self, registration_id: str, csr_sha: str, now: datetime) -> Begin:
+        """The claim, run by the cycle at the start of step 2's transaction.
+
+        Claim and reservation commit together: a claim never exists without
+        the intent it leads to, and an issuance costs one commit fewer.
+        """
+
+        def claim(conn: sa.Connection) -> None:
             result = conn.execute(
                 registrations.update()
                 .where(
@@ -200,10 +213,10 @@ class Redeemer:
                 )
                 .values(token_used_at=now, csr_sha256=csr_sha, updated_at=now)
             )
-            claimed = result.rowcount == 1
-        if claimed:
-            crash_point("after-claim")
-        return claimed
+            if result.rowcount != 1:
+                raise _NotClaimed(registration_id)
+
+        return claim
 
     def _take_over(self, registration_id: str, old: datetime, csr_sha: str, now: datetime) -> bool:
         with self.engine.begin() as conn:
@@ -235,7 +248,14 @@ class Redeemer:
         except Exception:
             _LOG.exception("could not release the claim on registration %s", registration_id)
 
-    def _issue(self, row: Any, checked: CheckedRequest, *, claimed_at: datetime) -> Redemption:
+    def _issue(
+        self,
+        row: Any,
+        checked: CheckedRequest,
+        *,
+        claimed_at: datetime,
+        claim: Begin | None = None,
+    ) -> Redemption:
         registration_id = row.id
 
         def finish(conn: sa.Connection, cert: IssuedCertificate) -> None:
@@ -252,7 +272,9 @@ class Redeemer:
                 raise _ClaimLost(registration_id)
 
         try:
-            cert = self.cycle.issue_checked(checked, finish=finish)
+            cert = self.cycle.issue_checked(checked, finish=finish, begin=claim)
+        except _NotClaimed:
+            raise  # nothing was claimed or reserved: the caller looks again
         except _ClaimLost:
             # Taken over while we signed: our certificate was rolled back unstored
             # (reservation marked failed); the new owner's is the one.

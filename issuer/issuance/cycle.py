@@ -198,6 +198,9 @@ Finish = Callable[[sa.Connection, IssuedCertificate], None]
 """A caller's own change in step 4's transaction (e.g. mark the enrolment token redeemed);
 raising rolls the whole of step 4 back."""
 
+Begin = Callable[[sa.Connection], None]
+"""A caller's own change at the start of step 2's transaction (the redeemer's token claim)."""
+
 HealthReport = Callable[[bool, str], None]
 """Told ``(False, why)`` when the HSM is unavailable and ``(True, why)`` once it signs again."""
 
@@ -272,10 +275,19 @@ class IssuanceCycle:
         return self.issue_checked(checked, finish=finish)
 
     def issue_checked(
-        self, checked: CheckedRequest, *, finish: Finish | None = None
+        self,
+        checked: CheckedRequest,
+        *,
+        finish: Finish | None = None,
+        begin: Begin | None = None,
     ) -> IssuedCertificate:
-        """Steps 2-4 for a request that passed step 1 (the redeemer checks before claiming)."""
-        reservation = self.step2_reserve_serial(checked)
+        """Steps 2-4 for a request that passed step 1.
+
+        ``begin`` runs first in step 2's transaction (the redeemer claims its
+        token there: claim and intent commit together, one commit fewer);
+        raising from it aborts before anything is reserved.
+        """
+        reservation = self.step2_reserve_serial(checked, begin=begin)
         crash_point("after-reserve")
         try:
             signed = self.step3_build_lint_sign(checked, reservation)
@@ -364,7 +376,9 @@ class IssuanceCycle:
                 "expected a key new to this engine or this person's own",
             )
 
-    def step2_reserve_serial(self, checked: CheckedRequest) -> Reservation:
+    def step2_reserve_serial(
+        self, checked: CheckedRequest, *, begin: Begin | None = None
+    ) -> Reservation:
         """Step 2: draw a serial and commit the intent before any signature.
 
         RFC 5280 §4.1.2.2 (positive, <= 20 octets, unique per issuer) with
@@ -376,6 +390,8 @@ class IssuanceCycle:
             now = self.clock()
             try:
                 with self.engine.begin() as conn:
+                    if begin is not None:
+                        begin(conn)
                     self.step1_check_key_owner(conn, checked)
                     reserve_serial(
                         conn,
@@ -586,6 +602,7 @@ __all__ = [
     "ENGINE_ACTOR",
     "Actor",
     "CaSigningKey",
+    "Begin",
     "CertificateHooks",
     "CheckedRequest",
     "Finish",

@@ -20,8 +20,7 @@ from typing import Final
 CRASH_ENV: Final = "ZORGID_TEST_CRASH_AT"
 
 CRASH_POINTS: Final = (
-    "after-claim",  # enrolment token claimed (committed), nothing reserved yet
-    "after-reserve",  # step 2 committed: serial reserved, nothing signed
+    "after-reserve",  # step 2 committed: token claimed + serial reserved, nothing signed
     "after-lint",  # step 3: TBS linted, HSM not yet asked
     "after-sign",  # step 3: HSM signed, certificate not stored
     "after-store",  # step 4 committed, caller not yet answered

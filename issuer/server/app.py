@@ -231,8 +231,13 @@ def build_server(
     *,
     health: HealthControl | None = None,
     table: Mapping[str, Access] = METHOD_ROLES,
+    reuse_port: bool = False,
 ) -> BuiltServer:
     """Build the server for ``config`` with ``services`` (plus health and reflection).
+
+    ``reuse_port=True`` lets several engine processes of one host share the
+    listen port (SO_REUSEPORT, the kernel spreads connections): the way to use
+    more than one core, since SoftHSM and the GIL serialise one process.
 
     Refuses (RoleTableError) when a service has a method missing from
     ``table``: such a method would be refused for everyone at run time, which
@@ -256,7 +261,7 @@ def build_server(
         ("grpc.max_receive_message_length", limit),
         ("grpc.max_send_message_length", limit),
         # Two engines must not silently share one port (the second would get half the calls).
-        ("grpc.so_reuseport", 0),
+        ("grpc.so_reuseport", 1 if reuse_port else 0),
     ]
     server = grpc.server(
         futures.ThreadPoolExecutor(

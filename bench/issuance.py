@@ -1,0 +1,478 @@
+"""Certificates per second through the whole issuance cycle, beside raw HSM signatures/s.
+
+Every certificate here is redeemed from an enrolment token, checked (CSR PoP,
+weak keys), reserved (committed), built, lint-signed and fast-linted,
+HSM-signed, TBS-compared and stored with its audit event (committed): the
+production path. Measured in one run, on this machine:
+
+- raw HSM ECDSA signatures/s (SoftHSM, one process) for P-384 and P-256 keys:
+  the ceiling of one engine process;
+- in-process: ``Redeemer.redeem`` in a loop, p50/p99, and the time per cycle
+  step (where the time goes);
+- over gRPC with mTLS: 1 and 2 server processes (SO_REUSEPORT, one HSM login
+  each) at several client concurrencies; the client runs in its own process.
+
+Prints figures and ratios; asserts no time.
+
+    .venv/bin/python bench/issuance.py [--n 1500] [--seconds 6] [--pg] [--ca p256|p384|both]
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import os
+import secrets
+import socket
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import sqlalchemy as sa
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from hsm import Hsm
+from issuer.audit import AuditLog
+from issuer.ca import load_ca_material, run_ceremony
+from issuer.ca.config import parse_ceremony
+from issuer.ca.dev import DEV_BASE_URL, DEV_OCSP_URL, DEV_POLICY_OID
+from issuer.dev.softhsm import SoftHsmDir
+from issuer.enrolment.create import create_enrolment
+from issuer.enrolment.redeem import Redeemer
+from issuer.issuance.cycle import Actor, IssuanceCycle
+from issuer.issuance.policy_record import record_active_policy
+from issuer.profile.attributes import AgbCode, RoleCode, Ura, UziNumber, VerifiedAttributes
+from issuer.store import create_engine_for, upgrade
+from policies import default_policy
+
+PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+ACTOR = Actor(role="mobile", identity="bench")
+
+
+@dataclass(frozen=True)
+class Setup:
+    label: str
+    data_dir: Path
+    token_uri: str
+    token_label: str
+    pin_file: Path
+    spec: str
+
+
+def ceremony(softhsm: SoftHsmDir, root: Path, spec: str) -> Setup:
+    """The dev ceremony with the issuing CA key of ``spec`` (ec-p384 is the dev default)."""
+    label = f"bench-{spec}"
+    token = softhsm.init_token(label)
+    data_dir = root / label
+    doc = {
+        "data_dir": str(data_dir),
+        "hsm": {
+            "module": str(token.module),
+            "token": token.label,
+            "pin_source": f"file:{token.pin_file}",
+        },
+        "root": {
+            "mode": "self-signed",
+            "key_label": "root-ca",
+            "key_spec": "ec-p384",
+            "organization": "ZORG-ID Bench",
+            "common_name": "ZORG-ID Bench Root CA",
+            "validity_days": 7305,
+        },
+        "issuing_ca": {
+            "key_label": "issuing-ca",
+            "key_spec": spec,
+            "organization": "ZORG-ID Bench",
+            "common_name": "ZORG-ID Bench Mobile ID CA",
+            "validity_days": 3653,
+            "policy_oids": [DEV_POLICY_OID],
+            "ca_issuers_url": f"{DEV_BASE_URL}/root.cer",
+            "ocsp_url": DEV_OCSP_URL,
+            "crl_urls": [f"{DEV_BASE_URL}/root.crl"],
+        },
+        "ocsp_responder": {
+            "key_label": "ocsp-responder",
+            "key_spec": "ec-p256",
+            "organization": "ZORG-ID Bench",
+            "common_name": "ZORG-ID Bench OCSP Responder",
+            "validity_days": 30,
+        },
+        "audit": {"key_label": "audit-checkpoint"},
+    }
+    config = parse_ceremony(doc, base_dir=root, source="bench")
+    hsm = Hsm.open(token.uri)
+    start = datetime.now(UTC) - timedelta(hours=1)
+    run_ceremony(config, hsm, out=lambda _: None, clock=lambda: start)
+    return Setup(label, data_dir, token.uri, token.label, token.pin_file, spec)
+
+
+def attrs(n: int) -> VerifiedAttributes:
+    return VerifiedAttributes(
+        uzi_number=UziNumber(f"{100000000 + n}"),
+        card_type="Z",
+        subscriber_number=Ura("90000382"),
+        role=RoleCode("01.015"),
+        agb_code=AgbCode("01234567"),
+        given_name="Zoë",
+        surname="van der Heijden",
+        common_name="Zoë van der Heijden",
+        title="dr.",
+        organization="Huisartsenpraktijk De Ëik",
+    )
+
+
+def csrs(count: int) -> list[bytes]:
+    out = []
+    for _ in range(count):
+        key = ec.generate_private_key(ec.SECP256R1())
+        csr = (
+            x509.CertificateSigningRequestBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "phone")]))
+            .sign(key, hashes.SHA256())
+        )
+        out.append(csr.public_bytes(serialization.Encoding.DER))
+    return out
+
+
+def new_database(root: Path, pg: bool, name: str) -> tuple[str, str | None]:
+    if not pg:
+        url = f"sqlite:///{root / f'{name}.sqlite3'}"
+        upgrade(create_engine_for(url))
+        return url, None
+    schema = f"zid_bench_{secrets.token_hex(4)}"
+    admin = create_engine_for(PG_URL)
+    with admin.begin() as conn:
+        conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
+    admin.dispose()
+    engine = create_engine_for(PG_URL, pg_schema=schema)
+    upgrade(engine)
+    engine.dispose()
+    return PG_URL, schema
+
+
+def build(setup: Setup, url: str, schema: str | None) -> tuple[sa.Engine, IssuanceCycle]:
+    material = load_ca_material(setup.data_dir)
+    hsm = Hsm.open(setup.token_uri)
+    engine = create_engine_for(url, pg_schema=schema)
+    audit = AuditLog(signer=hsm.get_ec_key(material.audit_key_label))
+    policy = default_policy()
+    version = record_active_policy(
+        engine, policy, audit=audit, actor="bench", now=datetime.now(UTC)
+    )
+    cycle = IssuanceCycle(
+        engine=engine,
+        policy=policy,
+        policy_version=version,
+        ca_cert=material.issuing_ca,
+        ca_key=hsm.get_key(material.issuing_ca_key_label),  # type: ignore[arg-type]
+        audit=audit,
+    )
+    return engine, cycle
+
+
+def enrol(engine: sa.Engine, cycle: IssuanceCycle, count: int, offset: int) -> list[str]:
+    tokens = []
+    audit = cycle.audit
+    now = datetime.now(UTC)
+    for start in range(0, count, 200):
+        with engine.begin() as conn:
+            for n in range(start, min(count, start + 200)):
+                tokens.append(
+                    create_enrolment(
+                        conn,
+                        attrs=attrs(offset + n),
+                        card_certificate_sha256="ab" * 32,
+                        portal_identity="bench",
+                        policy=cycle.policy,
+                        policy_version=cycle.policy_version,
+                        audit=audit,
+                        actor=ACTOR,
+                        now=now,
+                    ).token
+                )
+    return tokens
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
+
+
+def raw_hsm(setup: Setup, seconds: float) -> float:
+    key = Hsm.open(setup.token_uri).get_key("issuing-ca")
+    data = secrets.token_bytes(600)  # about a TBSCertificate
+    count, end = 0, time.perf_counter() + seconds
+    start = time.perf_counter()
+    while time.perf_counter() < end:
+        key.sign(data, ec.ECDSA(hashes.SHA256()))  # type: ignore[call-arg,arg-type]
+        count += 1
+    return count / (time.perf_counter() - start)
+
+
+STEPS = (
+    "step1_check_request",
+    "step2_reserve_serial",
+    "step3_build_lint_sign",
+    "step4_store",
+)
+
+
+def in_process(setup: Setup, args: argparse.Namespace, root: Path) -> float:
+    url, schema = new_database(root, args.pg, f"inproc-{setup.spec}")
+    engine, cycle = build(setup, url, schema)
+    tokens = enrol(engine, cycle, args.n, 0)
+    requests = csrs(args.n)
+    spent: dict[str, float] = dict.fromkeys(STEPS, 0.0)
+    sign_time = [0.0]
+    key = cycle.ca_key
+    for name in STEPS:
+        method = getattr(cycle, name)
+
+        def timed(*a: Any, _m: Callable[..., Any] = method, _n: str = name, **k: Any) -> Any:
+            t = time.perf_counter()
+            try:
+                return _m(*a, **k)
+            finally:
+                spent[_n] += time.perf_counter() - t
+
+        setattr(cycle, name, timed)
+    original_sign = key.sign
+
+    def sign(*a: Any, **k: Any) -> Any:
+        t = time.perf_counter()
+        try:
+            return original_sign(*a, **k)
+        finally:
+            sign_time[0] += time.perf_counter() - t
+
+    key.sign = sign  # type: ignore[method-assign]
+    redeemer = Redeemer(cycle)
+    redeemer.redeem(tokens[0], requests[0], actor=ACTOR)  # warm-up
+    for name in spent:
+        spent[name] = 0.0
+    sign_time[0] = 0.0
+    latencies = []
+    start = time.perf_counter()
+    for token, csr in zip(tokens[1:], requests[1:], strict=True):
+        t = time.perf_counter()
+        redeemer.redeem(token, csr, actor=ACTOR)
+        latencies.append(time.perf_counter() - t)
+    total = time.perf_counter() - start
+    n = len(latencies)
+    rate = n / total
+    print(
+        f"  in-process {setup.spec}: {rate:7.0f} certs/s  p50 {pct(latencies, 0.5):.2f} ms  "
+        f"p99 {pct(latencies, 0.99):.2f} ms  ({n} certificates)"
+    )
+    accounted = 0.0
+    for name in STEPS:
+        share = spent[name] / total
+        accounted += spent[name]
+        extra = ""
+        if name == "step3_build_lint_sign":
+            extra = f"  (of which HSM sign {sign_time[0] / n * 1000:.3f} ms)"
+        print(f"    {name:24s} {spent[name] / n * 1000:6.3f} ms/cert  {share:5.1%}{extra}")
+    rest = total - accounted
+    print(f"    {'token read+claim, misc':24s} {rest / n * 1000:6.3f} ms/cert  {rest / total:5.1%}")
+    key.sign = original_sign  # type: ignore[method-assign]
+    engine.dispose()
+    return rate
+
+
+# -- gRPC ----------------------------------------------------------------------------
+
+
+def _tls(root: Path) -> dict[str, Path]:
+    from tests.server.pki import issue, make_ca
+
+    server_ca, client_ca = make_ca("Bench server CA"), make_ca("Bench client CA")
+    issue(server_ca, "localhost", server=True).write(root, "server")
+    issue(client_ca, "mobile", uris=("urn:zorgid:role:mobile",)).write(root, "mobile")
+    (root / "server-ca.pem").write_bytes(server_ca.cert_pem)
+    (root / "client-ca.pem").write_bytes(client_ca.cert_pem)
+    return {
+        "server_ca": root / "server-ca.pem",
+        "cert": root / "mobile.pem",
+        "key": root / "mobile.key",
+    }
+
+
+def _config(root: Path, setup: Setup, url: str, schema: str | None, port: int) -> Path:
+    if schema is not None:
+        url = f"{url}?options=-csearch_path%3D{schema}"
+    path = root / f"zorgid-{setup.spec}.toml"
+    path.write_text(
+        f'data_dir = "{setup.data_dir}"\n\n'
+        f'[server]\nlisten = "127.0.0.1:{port}"\nworkers = 32\n\n'
+        f'[tls]\ncert = "{root / "server.pem"}"\nkey = "{root / "server.key"}"\n'
+        f'client_ca = "{root / "client-ca.pem"}"\n\n'
+        f'[hsm]\ntoken = "{setup.token_label}"\npin_source = "file:{setup.pin_file}"\n\n'
+        f'[database]\nurl = "{url}"\n\n'
+        '[[roles.rule]]\nrole = "mobile"\nsan_uri = "urn:zorgid:role:mobile"\n'
+    )
+    return path
+
+
+def _serve(config_path: str, ready: Any, stop: Any) -> None:
+    from issuer.config import load_config
+    from issuer.server.app import build_server, issuance_service_bindings
+    from issuer.server.health import HealthControl
+
+    config = load_config(Path(config_path))
+    health = HealthControl()
+    built = build_server(
+        config, issuance_service_bindings(config, health=health), health=health, reuse_port=True
+    )
+    built.start()
+    ready.put(os.getpid())
+    stop.wait()
+    built.stop(0)
+
+
+def _client(
+    port: int,
+    tls: dict[str, Path],
+    tokens: list[str],
+    requests: list[bytes],
+    concurrency: int,
+    out: Any,
+) -> None:
+    import grpc
+
+    from issuer.api.zorgid.v1 import enrollment_pb2, enrollment_pb2_grpc
+
+    creds = grpc.ssl_channel_credentials(
+        root_certificates=tls["server_ca"].read_bytes(),
+        private_key=tls["key"].read_bytes(),
+        certificate_chain=tls["cert"].read_bytes(),
+    )
+    # One channel per client thread: separate connections, so SO_REUSEPORT spreads them.
+    channels = [
+        grpc.secure_channel(
+            f"127.0.0.1:{port}", creds, options=[("grpc.use_local_subchannel_pool", 1)]
+        )
+        for _ in range(concurrency)
+    ]
+    stubs = [enrollment_pb2_grpc.EnrollmentServiceStub(c) for c in channels]  # type: ignore[no-untyped-call]
+    for stub, token, csr in zip(stubs, tokens, requests, strict=False):  # warm-up, one each
+        stub.RedeemEnrollment(enrollment_pb2.RedeemEnrollmentRequest(token=token, csr=csr))
+    work = list(zip(tokens[concurrency:], requests[concurrency:], strict=True))
+    lock = threading.Lock()
+    latencies: list[float] = []
+    errors = [0]
+    index = [0]
+
+    def worker(i: int) -> None:
+        stub = stubs[i]
+        while True:
+            with lock:
+                if index[0] >= len(work):
+                    return
+                token, csr = work[index[0]]
+                index[0] += 1
+            t = time.perf_counter()
+            try:
+                stub.RedeemEnrollment(
+                    enrollment_pb2.RedeemEnrollmentRequest(token=token, csr=csr), timeout=60
+                )
+            except grpc.RpcError:
+                errors[0] += 1
+                continue
+            with lock:
+                latencies.append(time.perf_counter() - t)
+
+    start = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=concurrency) as pool:
+        list(pool.map(worker, range(concurrency)))
+    total = time.perf_counter() - start
+    out.put((len(latencies) / total, pct(latencies, 0.5), pct(latencies, 0.99), errors[0]))
+
+
+def over_grpc(setup: Setup, args: argparse.Namespace, root: Path, tls: dict[str, Path]) -> None:
+    ctx = mp.get_context("spawn")
+    for processes in (1, 2):
+        url, schema = new_database(root, args.pg, f"grpc-{setup.spec}-{processes}")
+        engine, cycle = build(setup, url, schema)
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        config = _config(root, setup, url, schema, port)
+        ready, stop = ctx.Queue(), ctx.Event()
+        servers = [
+            ctx.Process(target=_serve, args=(str(config), ready, stop)) for _ in range(processes)
+        ]
+        for p in servers:
+            p.start()
+        for _ in servers:
+            ready.get(timeout=60)
+        for concurrency in args.concurrency:
+            count = max(args.n, concurrency * 20)
+            tokens = enrol(engine, cycle, count, 1_000_000 * concurrency + 10_000 * processes)
+            requests = csrs(count)
+            out = ctx.Queue()
+            client = ctx.Process(
+                target=_client, args=(port, tls, tokens, requests, concurrency, out)
+            )
+            client.start()
+            rate, p50, p99, errors = out.get(timeout=600)
+            client.join()
+            print(
+                f"  gRPC mTLS {setup.spec}, {processes} server process(es), concurrency "
+                f"{concurrency:3d}: {rate:7.0f} certs/s  p50 {p50:.2f} ms  p99 {p99:.2f} ms"
+                + (f"  ({errors} errors)" if errors else "")
+            )
+        stop.set()
+        for p in servers:
+            p.join(timeout=30)
+        with engine.connect() as conn:
+            from issuer.store.schema import certificates
+
+            stored = conn.execute(sa.select(sa.func.count()).select_from(certificates)).scalar()
+        print(f"    stored certificates in this database: {stored}")
+        engine.dispose()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=1500, help="certificates per measurement")
+    parser.add_argument("--seconds", type=float, default=3.0, help="raw HSM signing time")
+    parser.add_argument("--pg", action="store_true", help="PostgreSQL instead of SQLite")
+    parser.add_argument("--ca", choices=["p256", "p384", "both"], default="both")
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 32])
+    parser.add_argument("--no-grpc", action="store_true")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="zorgid-bench-") as tmp:
+        root = Path(tmp)
+        softhsm = SoftHsmDir.create(root / "softhsm")
+        softhsm.activate()
+        specs = {"p256": ["ec-p256"], "p384": ["ec-p384"], "both": ["ec-p384", "ec-p256"]}
+        setups = [ceremony(softhsm, root, spec) for spec in specs[args.ca]]
+        print(
+            f"zorgid issuance bench: {os.cpu_count()} CPUs, database "
+            f"{'PostgreSQL' if args.pg else 'SQLite (WAL, synchronous=NORMAL)'}"
+        )
+        tls = _tls(root)
+        for setup in setups:
+            raw = raw_hsm(setup, args.seconds)
+            print(f"{setup.spec} issuing CA: raw HSM ECDSA signatures/s (1 process): {raw:7.0f}")
+            rate = in_process(setup, args, root)
+            print(f"  in-process / raw HSM = {rate / raw:.2f}")
+            if not args.no_grpc:
+                over_grpc(setup, args, root, tls)
+
+
+if __name__ == "__main__":
+    main()
