@@ -17,6 +17,9 @@ from pkilint.pkix.certificate import certificate_extension, certificate_key
 from pkilint.validation import ValidationFindingSeverity
 from pyasn1_alt_modules import rfc5280  # type: ignore[import-untyped]
 
+from issuer.lint.findings import Severity
+from issuer.lint.pkix import at_or_above, pkilint_cert
+
 #: Findings at this severity or worse (lower number) stop the ceremony.
 THRESHOLD = ValidationFindingSeverity.WARNING
 
@@ -37,20 +40,15 @@ def _load(der: bytes, doc_name: str | None = None, parent: Any = None) -> Any:
 
 
 def lint_certificate(der: bytes) -> list[str]:
-    """RFC 5280 findings at WARNING or above for one certificate (pkilint ``lint_pkix_cert``)."""
-    validator = certificate.create_pkix_certificate_validator_container(
-        certificate.create_decoding_validators(
-            name.ATTRIBUTE_TYPE_MAPPINGS, extension.EXTENSION_MAPPINGS
-        ),
-        [
-            certificate.create_issuer_validator_container([]),
-            certificate.create_validity_validator_container(),
-            certificate.create_subject_validator_container([]),
-            certificate.create_extensions_validator_container([]),
-            certificate.create_spki_validator_container([]),
-        ],
-    )
-    return _findings(validator.validate(_load(der).root))
+    """RFC 5280 findings at WARNING or above for one certificate (pkilint ``lint_pkix_cert``).
+
+    The same validator the issuance path uses (:func:`issuer.lint.pkilint_cert`),
+    so the CA certificates and the mobile-ID certificates are held to one rule set.
+    """
+    return [
+        f"{finding.code}: {finding.message}"
+        for finding in at_or_above(pkilint_cert(der), Severity(int(THRESHOLD)))
+    ]
 
 
 def lint_chain_pair(issuer_der: bytes, subject_der: bytes) -> list[str]:
