@@ -103,16 +103,3 @@ def test_a_second_server_on_the_same_port_is_refused(
     path.write_text(path.read_text().replace("127.0.0.1:0", f"127.0.0.1:{mtls_server.port}"))
     with pytest.raises(BindError, match=r"cannot listen on 127\.0\.0\.1"):
         build_server(load_config(path), default_services(load_config(path)))
-
-
-def test_the_server_does_not_import_pkcs11() -> None:
-    # The gRPC front end holds no key; only the HSM layer talks PKCS#11.
-    import subprocess
-    import sys
-
-    code = (
-        "import sys, issuer.server.app, issuer.server.interceptors, issuer.server.health;"
-        "print(sorted(m for m in sys.modules if m == 'pkcs11' or m.startswith(('pkcs11.', 'hsm'))))"
-    )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert done.stdout.strip() == "[]"
