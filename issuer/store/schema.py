@@ -51,8 +51,9 @@ REGISTRATION_KINDS = ("registration", "reset", "attributes")
 REGISTRATION_STATES = ("started", "data_entered", "confirmed", "redeemed", "cancelled")
 """started -> data_entered -> confirmed (data frozen, QR issued) -> redeemed (certificate
 issued); any state before redeemed -> cancelled. Enforced values: migration 0002."""
-POLICY_STATES = ("proposed", "active", "superseded", "rejected")
-"""proposed -> active (second officer approved) -> superseded; proposed -> rejected."""
+POLICY_STATES = ("proposed", "approved", "active", "superseded", "rejected")
+"""proposed -> active (second officer approved) -> superseded; proposed -> rejected;
+proposed -> approved (activation scheduled) -> active (policies/versions.py, migration 0003)."""
 
 
 def _sql_in(values: tuple[str, ...]) -> str:
@@ -341,6 +342,12 @@ policy_versions = sa.Table(
     sa.Column("activated_at", UtcDateTime, nullable=True),
     sa.Column("signature", sa.LargeBinary, nullable=True),
     sa.Column("signer_key_sha256", Sha256Hex, nullable=True),
+    sa.Column("name", sa.String(64), nullable=True, comment="the document's version label"),
+    sa.Column("expires_at", UtcDateTime, nullable=True, comment="unapproved proposal expires"),
+    sa.Column("activate_at", UtcDateTime, nullable=True, comment="scheduled activation"),
+    sa.Column("base_version", sa.Integer, nullable=True, comment="active when proposed"),
+    sa.Column("decided_by", sa.String(256), nullable=True, comment="deciding approver/rejecter"),
+    sa.Column("reason", sa.String(512), nullable=True),
     sa.CheckConstraint(f"state IN {POLICY_STATES_SQL}", name="state"),
 )
 """Versions of the issuance policy; active only after a second security officer approves."""
