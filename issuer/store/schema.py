@@ -303,6 +303,9 @@ login_challenges = sa.Table(
     sa.Column("certificate_id", Id, sa.ForeignKey("certificates.id"), nullable=True),
     sa.Column("signature", sa.LargeBinary, nullable=True),
     sa.Column("collected_at", UtcDateTime, nullable=True, comment="session handed to the portal"),
+    sa.Column("portal_name", sa.String(256), nullable=True, comment="shown on the phone"),
+    sa.Column("refused_at", UtcDateTime, nullable=True),
+    sa.Column("refusal_code", sa.String(16), nullable=True, comment="catalogue code"),
 )
 """Login QR challenges (flow 3): answered once by the phone, collected once by the portal."""
 
@@ -391,3 +394,48 @@ audit_checkpoints = sa.Table(
     sa.Column("signature", sa.LargeBinary, nullable=False),
 )
 """Signed statements "the chain had hash H at seq N", made with the HSM audit key."""
+
+# --- portal flows (issue 5) ---------------------------------------------------
+
+FLOW_DRAFT_KINDS = ("registration", "validation")
+"""Flow 2 (register as user) and flow 4 (validate organisation) before their confirmation."""
+FLOW_DRAFT_STATES = ("started", "data_entered", "confirmed", "cancelled")
+"""started (terms + UZI proof) -> data_entered (date of birth) -> confirmed (frozen)."""
+
+uzi_evidence = sa.Table(
+    "uzi_evidence",
+    metadata,
+    sa.Column("handle_sha256", Sha256Hex, primary_key=True, comment="the UZI session"),
+    sa.Column("challenge_id", sa.String(64), nullable=False),
+    sa.Column("nonce", sa.LargeBinary, nullable=False),
+    sa.Column("card_certificate", sa.LargeBinary, nullable=False, comment="DER"),
+    sa.Column("card_chain", sa.JSON, nullable=False, comment="list of base64 DER as sent"),
+    sa.Column("signature", sa.LargeBinary, nullable=False),
+    sa.Column("signature_scheme", sa.String(32), nullable=False),
+    sa.Column("portal_identity", sa.String(256), nullable=False),
+    sa.Column("proven_at", UtcDateTime, nullable=False),
+)
+"""The proof behind a UZI session (flow 1): copied onto the registration it leads to."""
+
+flow_drafts = sa.Table(
+    "flow_drafts",
+    metadata,
+    _id(),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("portal_identity", sa.String(256), nullable=False),
+    sa.Column("terms_version", sa.String(32), nullable=False),
+    sa.Column("uzi_session_sha256", Sha256Hex, nullable=False),
+    sa.Column("identity", sa.JSON, nullable=False, comment="the card's data as shown"),
+    sa.Column("date_of_birth", sa.String(10), nullable=True, comment="ISO 8601 date"),
+    sa.Column("organisation_id", Id, sa.ForeignKey("organisations.id"), nullable=True),
+    sa.Column("registration_id", Id, sa.ForeignKey("registrations.id"), nullable=True),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.Column("expires_at", UtcDateTime, nullable=False),
+    sa.CheckConstraint("kind IN ('registration', 'validation')", name="kind"),
+    sa.CheckConstraint(
+        "state IN ('started', 'data_entered', 'confirmed', 'cancelled')", name="state"
+    ),
+)
+"""A registration (flow 2) or organisation validation (flow 4) the portal is walking through."""
