@@ -24,7 +24,6 @@ import multiprocessing as mp
 import os
 import secrets
 import socket
-import statistics
 import sys
 import tempfile
 import threading
@@ -169,15 +168,13 @@ def build(setup: Setup, url: str, schema: str | None) -> tuple[sa.Engine, Issuan
     engine = create_engine_for(url, pg_schema=schema)
     audit = AuditLog(signer=hsm.get_ec_key(material.audit_key_label))
     policy = default_policy()
-    version = record_active_policy(
-        engine, policy, audit=audit, actor="bench", now=datetime.now(UTC)
-    )
+    active = record_active_policy(engine, policy, audit=audit, actor="bench", now=datetime.now(UTC))
     cycle = IssuanceCycle(
         engine=engine,
-        policy=policy,
-        policy_version=version,
+        policy=active.policy,
+        policy_version=active.version,
         ca_cert=material.issuing_ca,
-        ca_key=hsm.get_key(material.issuing_ca_key_label),  # type: ignore[arg-type]
+        ca_key=hsm.get_key(material.issuing_ca_key_label),
         audit=audit,
     )
     return engine, cycle

@@ -601,8 +601,8 @@ class IssuanceCycle:
 __all__ = [
     "ENGINE_ACTOR",
     "Actor",
-    "CaSigningKey",
     "Begin",
+    "CaSigningKey",
     "CertificateHooks",
     "CheckedRequest",
     "Finish",

@@ -1,61 +1,82 @@
 """The active policy as a numbered row of ``policy_versions``.
 
 Every reservation and certificate records the policy version it was issued
-under (ARCHITECTURE §9) as an integer that refers to ``policy_versions``.
-Until security officers version policies (their own issue), the one active
-document is the ``[policy] file`` of the configuration: at start-up it is
-recorded once, by its digest, and becomes the active row; a changed file gets
-the next number and supersedes the old row, with an audit event either way.
-Several processes starting at once agree on the number (the primary key
-refuses the second insert, which then reads the first).
+under (ARCHITECTURE §9) as the integer of its ``policy_versions`` row. The
+store is the authority: when a version is active there (approved by security
+officers, ``policies.versions``), the engine issues under it, whatever the
+configuration says. Only a store with no active version is bootstrapped from
+the configured document (``[policy] file``, default the packaged one), which
+is recorded once, by digest, as the next version, with a ``policy.activate``
+audit event. ``document`` holds the canonical JSON (``policies.canonical_bytes``),
+as every reader of the table expects. Several processes starting at once agree
+(the primary key refuses the second insert, which then reads the first).
 """
 
 from __future__ import annotations
 
-import hashlib
+import json
+import logging
+from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
 
 from issuer.audit import AuditEvent, AuditLog
 from issuer.store.schema import policy_versions
-from policies import Policy
+from policies import Policy, parse_policy
+
+_LOG = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ActivePolicy:
+    """The policy to issue under and its number in ``policy_versions``."""
+
+    version: int
+    policy: Policy
 
 
 def record_active_policy(
-    engine: sa.Engine, policy: Policy, *, audit: AuditLog, actor: str, now: datetime
-) -> int:
-    """Return the number of *policy* in ``policy_versions``, recording it active if new."""
-    text = policy.canonical.decode("utf-8")
+    engine: sa.Engine, configured: Policy, *, audit: AuditLog, actor: str, now: datetime
+) -> ActivePolicy:
+    """The active version of the store, or *configured* recorded as the first active one."""
     for _ in range(3):
         with engine.begin() as conn:
-            found = conn.execute(
-                sa.select(policy_versions.c.version, policy_versions.c.state)
-                .where(policy_versions.c.document_sha256 == policy.digest)
+            active = conn.execute(
+                sa.select(policy_versions.c.version, policy_versions.c.document)
+                .where(policy_versions.c.state == "active")
                 .order_by(policy_versions.c.version.desc())
+                .limit(1)
             ).first()
-            if found is not None and found.state == "active":
-                return int(found.version)
+            if active is not None:
+                policy = parse_policy(json.loads(active.document))
+                if policy.digest != configured.digest:
+                    _LOG.warning(
+                        "the configured policy %s differs from active version %d (%s) in the "
+                        "store; issuing under the active version (propose the file with "
+                        "`zorgid policy propose` to change it)",
+                        configured.version,
+                        active.version,
+                        policy.version,
+                    )
+                return ActivePolicy(version=int(active.version), policy=policy)
             highest = conn.execute(sa.select(sa.func.max(policy_versions.c.version))).scalar()
             number = 1 if highest is None else int(highest) + 1
             try:
                 with conn.begin_nested():
                     conn.execute(
-                        policy_versions.update()
-                        .where(policy_versions.c.state == "active")
-                        .values(state="superseded", decided_at=now)
-                    )
-                    conn.execute(
                         policy_versions.insert().values(
                             version=number,
-                            document=text,
-                            document_sha256=policy.digest,
+                            name=str(configured.version)[:64],
+                            document=configured.canonical.decode("utf-8"),
+                            document_sha256=configured.digest,
                             state="active",
-                            proposed_by=actor,
+                            proposed_by=actor[:256],
                             proposed_at=now,
                             approvals=[],
                             decided_at=now,
                             activated_at=now,
+                            reason="bootstrap from the configured policy file",
                         )
                     )
             except sa.exc.IntegrityError:
@@ -69,12 +90,11 @@ def record_active_policy(
                     subject=f"policy:{number}",
                     details={
                         "version": number,
-                        "name": str(policy.version),
-                        "document_sha256": policy.digest,
-                        "text_sha256": hashlib.sha256(text.encode()).hexdigest(),
-                        "source": "config [policy] file",
+                        "name": str(configured.version),
+                        "document_sha256": configured.digest,
+                        "source": "configuration (no active version in the store)",
                     },
                 ),
             )
-            return number
+            return ActivePolicy(version=number, policy=configured)
     raise RuntimeError("could not record the active policy after 3 attempts (concurrent starts)")

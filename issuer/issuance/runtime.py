@@ -105,9 +105,10 @@ class IssuanceRuntime:
         audit = AuditLog(signer=audit_key)
         policy = load_active_policy(config)
         caller = str(config.source) if config.source else "config"
-        version = record_active_policy(
+        active = record_active_policy(
             engine, policy, audit=audit, actor=f"config:{caller}"[:256], now=self._clock()
         )
+        policy, version = active.policy, active.version
         cycle = IssuanceCycle(
             engine=engine,
             policy=policy,

@@ -152,16 +152,16 @@ class World:
 def build_world(db: Database, engine: sa.Engine, ca: CaSetup, policy: Policy) -> World:
     material = ca.material
     audit = AuditLog(signer=ca.hsm.get_ec_key(material.audit_key_label), checkpoint_every=50)
-    version = record_active_policy(engine, policy, audit=audit, actor="test", now=datetime.now(UTC))
+    active = record_active_policy(engine, policy, audit=audit, actor="test", now=datetime.now(UTC))
     cycle = IssuanceCycle(
         engine=engine,
-        policy=policy,
-        policy_version=version,
+        policy=active.policy,
+        policy_version=active.version,
         ca_cert=material.issuing_ca,
         ca_key=ca.hsm.get_key(material.issuing_ca_key_label),
         audit=audit,
     )
-    return World(db, engine, ca, policy, version, audit, cycle, Redeemer(cycle))
+    return World(db, engine, ca, active.policy, active.version, audit, cycle, Redeemer(cycle))
 
 
 @pytest.fixture

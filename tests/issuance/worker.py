@@ -36,13 +36,13 @@ def main(job_path: str) -> int:
     engine = create_engine_for(job["url"], pg_schema=job.get("pg_schema"))
     audit = AuditLog(signer=hsm.get_ec_key(material.audit_key_label), checkpoint_every=50)
     policy = default_policy()
-    version = record_active_policy(
+    active = record_active_policy(
         engine, policy, audit=audit, actor="worker", now=datetime.now(UTC)
     )
     cycle = IssuanceCycle(
         engine=engine,
-        policy=policy,
-        policy_version=version,
+        policy=active.policy,
+        policy_version=active.version,
         ca_cert=material.issuing_ca,
         ca_key=hsm.get_key(material.issuing_ca_key_label),
         audit=audit,
