@@ -123,13 +123,74 @@ class StoreStatusSource:
             ]
 
 
+_SELECT_QMARK = (
+    "SELECT der, this_update, next_update, produced_at FROM ocsp_responses "
+    "WHERE issuer = ? AND serial = ?"
+)
+_SELECT_FORMAT = (
+    "SELECT der, this_update, next_update, produced_at FROM ocsp_responses "
+    "WHERE issuer = %s AND serial = %s"
+)
+"""The serving lookup in the DB-API's parameter style (sqlite3: qmark; psycopg: format)."""
+
+
 class StoreResponses:
     """Pre-signed responses in ``ocsp_responses`` (one row per certificate)."""
 
     def __init__(self, engine: sa.Engine) -> None:
         self._engine = engine
+        self._local = threading.local()
+        self._sql = _SELECT_QMARK if engine.dialect.paramstyle == "qmark" else _SELECT_FORMAT
 
     def get(self, issuer_id: str, serial: int) -> StoredResponse | None:
+        """One indexed SELECT on a DB-API connection kept per thread (the serving hot path).
+
+        SQLAlchemy's statement machinery costs ~300 µs a call, ten times the
+        query; this path is read-only and autocommit (no snapshot held open
+        between requests), and falls back to the SQLAlchemy path on any error.
+        """
+        try:
+            return self._get_raw(issuer_id, serial_hex(serial))
+        except Exception:
+            self._drop_raw()
+            _LOG.warning("raw OCSP lookup failed; using the SQLAlchemy path", exc_info=True)
+            return self._get_core(issuer_id, serial)
+
+    def _get_raw(self, issuer_id: str, serial: str) -> StoredResponse | None:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._engine.raw_connection()
+            driver = conn.driver_connection
+            if self._engine.dialect.name == "sqlite":
+                driver.isolation_level = None  # type: ignore[union-attr]
+            else:
+                driver.autocommit = True  # type: ignore[union-attr]
+            self._local.conn = conn
+        cursor = conn.cursor()
+        try:
+            cursor.execute(self._sql, (issuer_id, serial))
+            row = cursor.fetchone()
+        finally:
+            cursor.close()
+        if row is None:
+            return None
+        return StoredResponse(
+            der=bytes(row[0]),
+            this_update=datetime.fromisoformat(row[1]),
+            next_update=datetime.fromisoformat(row[2]),
+            produced_at=datetime.fromisoformat(row[3]),
+        )
+
+    def _drop_raw(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        self._local.conn = None
+        if conn is not None:
+            try:
+                conn.invalidate()
+            except Exception:
+                _LOG.debug("closing a broken raw connection failed", exc_info=True)
+
+    def _get_core(self, issuer_id: str, serial: int) -> StoredResponse | None:
         with self._engine.connect() as conn:
             row = (
                 conn.execution_options(**{READ_ONLY: True})

@@ -165,9 +165,9 @@ def build_app(
     pool = executor or ThreadPoolExecutor(max_workers=8, thread_name_prefix="ocsp-http")
 
     async def run_answer(der: bytes) -> Answer:
-        hit = responder.cached(der)
-        if hit is not None:
-            return hit
+        ready = responder.answer_without_signing(der)
+        if ready is not None:
+            return ready
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(pool, responder.answer, der)
 

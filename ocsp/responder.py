@@ -160,12 +160,26 @@ class Responder:
     def answer(self, request_der: bytes) -> Answer:
         """Answer any bytes; never raises for bad input (RFC 6960 §2.3 statuses instead)."""
         try:
-            return self._answer(request_der)
+            answer = self._answer(request_der)
         except Exception:
             _LOG.exception("OCSP answer failed unexpectedly; sending tryLater")
             return _error("tryLater", TRY_LATER)
+        return answer if answer is not None else _error("tryLater", TRY_LATER)
 
-    def _answer(self, request_der: bytes) -> Answer:
+    def answer_without_signing(self, request_der: bytes) -> Answer | None:
+        """The answer if it needs no signature (cache, store, errors), else ``None``.
+
+        The HTTP server runs this on its event loop -- a cache hit is a dict
+        lookup, a miss one indexed SELECT -- and hands only ``None`` cases to
+        :meth:`answer` in a worker thread.
+        """
+        try:
+            return self._answer(request_der, allow_signing=False)
+        except Exception:
+            _LOG.exception("OCSP fast path failed; trying the full path")
+            return None
+
+    def _answer(self, request_der: bytes, *, allow_signing: bool = True) -> Answer | None:
         now = self._clock()
         hit = self._cache.get(request_der, now)
         if hit is not None:
@@ -187,7 +201,9 @@ class Responder:
             and matched[0][0].algorithm in PRESIGNED_ALGORITHMS
         ):
             ref, ca = matched[0]
-            return self._presigned(request_der, ca, ref.serial, now)
+            return self._presigned(request_der, ca, ref.serial, now, allow_signing=allow_signing)
+        if not allow_signing:
+            return None
         try:
             return self._on_demand(matched, request.nonce_ext_value if wants_nonce else None)
         except ResponderUnavailable:
@@ -198,23 +214,33 @@ class Responder:
                 return self._presigned(request_der, ca, ref.serial, now)
             return _error("tryLater", TRY_LATER)
 
-    def _presigned(self, request_der: bytes, ca: IssuingCa, serial: int, now: datetime) -> Answer:
-        stored = self._stored(ca, serial, now)
+    def _presigned(
+        self,
+        request_der: bytes,
+        ca: IssuingCa,
+        serial: int,
+        now: datetime,
+        *,
+        allow_signing: bool = True,
+    ) -> Answer | None:
+        stored = self._stored(ca, serial, now, allow_signing=allow_signing)
         if stored is None:
-            return _error("tryLater", TRY_LATER)
+            return None if not allow_signing else _error("tryLater", TRY_LATER)
         answer = _stored_answer(stored)
         until = min(now + self._cache_ttl, stored.next_update)
         self._cache.put(request_der, until, answer)
         return answer
 
-    def _stored(self, ca: IssuingCa, serial: int, now: datetime) -> StoredResponse | None:
+    def _stored(
+        self, ca: IssuingCa, serial: int, now: datetime, *, allow_signing: bool = True
+    ) -> StoredResponse | None:
         """The stored response if still valid, else a fresh one (signed; stored if ours)."""
         in_range = 0 < serial < MAX_SERIAL
         if in_range:
             stored = self._store.get(ca.issuer_id, serial)
             if stored is not None and stored.this_update - _SKEW <= now < stored.next_update:
                 return stored
-        if self._presigner is None or not self._bound.acquire(timeout=0.5):
+        if not allow_signing or self._presigner is None or not self._bound.acquire(timeout=0.5):
             return None
         try:
             response, status = self._presigner.sign_with_status(
