@@ -25,6 +25,8 @@ adds its line here)::
     ZID-11xx  UZI-pas verification (rows kept in issuer/uzi/error_table.py, merged below)
     ZID-12xx  issuance cycle, certificates, revocation (issuer/issuance/errors.py)
     ZID-13xx  enrolment tokens / registration QR (issuer/issuance/errors.py)
+    ZID-16xx..19xx  portal flows: registration, login, organisations, revocation
+                    (issuer/flows/errors.py)
     ZID-15xx  policy versions, approval, validation at proposal (issuer/policy_errors.py)
 
 An area may keep its rows beside its code as plain tuples
@@ -43,6 +45,7 @@ from types import MappingProxyType
 from typing import Final
 
 from issuer.issuance.errors import ISSUANCE_ERROR_TABLE
+from issuer.flows.errors import FLOW_ERROR_TABLE
 from issuer.policy_errors import POLICY_ERROR_TABLE
 from issuer.uzi.error_table import UZI_ERROR_TABLE
 
@@ -212,6 +215,7 @@ CATALOGUE: Final[Mapping[str, ErrorSpec]] = _catalogue(
     *_from_rows(UZI_ERROR_TABLE),
     *_from_rows(ISSUANCE_ERROR_TABLE),
     *_from_rows(POLICY_ERROR_TABLE),
+    *_from_rows(FLOW_ERROR_TABLE),
 )
 
 
