@@ -143,3 +143,52 @@ or with openssl as a raw TLS client:
     -cert {pki.client_cert("auditor")} -key {pki.client_key("auditor")} -alpn h2
 Stop with Ctrl-C.
 """
+
+
+def start_ocsp_http(
+    env: DevEnvironment, *, listen: str | None = None, out: Callable[[str], None] = print
+) -> Callable[[], None]:
+    """Serve OCSP and the CRL over HTTP beside the gRPC server (``make run``); return *stop*.
+
+    The development policy's AIA and CRL DP URLs name ``http://127.0.0.1:8080``
+    (``[ocsp] listen``'s default), so certificates issued by ``make run`` can be
+    checked with ``openssl ocsp`` at once. Runs ``issuer.ocsp_wiring.serve_http``
+    (with its refresher) in a daemon thread with its own event loop and HSM login
+    in this process; *listen* overrides ``[ocsp] listen`` (tests use port 0).
+    """
+    import dataclasses
+    import threading
+
+    from issuer.config import load_config
+    from issuer.ocsp_wiring import serve_http
+
+    config = load_config(env.config_file)
+    if listen is not None:
+        config = dataclasses.replace(config, ocsp=dataclasses.replace(config.ocsp, listen=listen))
+    stop = threading.Event()
+    ready = threading.Event()
+    failed: list[BaseException] = []
+
+    def on_ready(host: str, port: int) -> None:
+        where = f"http://{host}:{port}"
+        out(f"ocsp        {where}{config.ocsp.path_prefix} (CRL {where}{config.ocsp.crl_path})")
+        ready.set()
+
+    def run() -> None:
+        try:
+            serve_http(config, ready=on_ready, stop=stop)
+        except BaseException as exc:  # reported to the starter below
+            failed.append(exc)
+            ready.set()
+
+    thread = threading.Thread(target=run, name="ocsp-http", daemon=True)
+    thread.start()
+    ready.wait(60)
+    if failed:
+        raise failed[0]
+
+    def stop_serving() -> None:
+        stop.set()
+        thread.join(10)
+
+    return stop_serving
