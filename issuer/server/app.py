@@ -47,6 +47,7 @@ from ocsp.responder import Responder
 
 if TYPE_CHECKING:
     from issuer.issuance.runtime import IssuanceRuntime
+    from issuer.server.policy_service import PolicyRuntime
 
 _LOG = logging.getLogger(__name__)
 
@@ -60,6 +61,7 @@ __all__ = [
     "default_services",
     "issuance_service_bindings",
     "ocsp_service_binding",
+    "policy_service_binding",
     "serve",
     "uzi_service_binding",
 ]
@@ -195,6 +197,24 @@ def issuance_service_bindings(
     ]
 
 
+def policy_service_binding(
+    config: Config, *, runtime: PolicyRuntime | None = None
+) -> ServiceBinding:
+    """``zorgid.v1.PolicyService`` (issue 7): officers manage policy versions.
+
+    The store is built on first call (HSM audit key, CA material), so the
+    server starts without them. Imported here, not at module level, like the
+    issuance services.
+    """
+    from issuer.api.zorgid.v1 import policy_pb2
+    from issuer.server.policy_service import PolicyRuntime, policy_service_binding_parts
+
+    return ServiceBinding.from_descriptor(
+        policy_pb2.DESCRIPTOR.services_by_name["PolicyService"],
+        policy_service_binding_parts(runtime or PolicyRuntime(config)),
+    )
+
+
 def default_services(
     config: Config, *, health: HealthControl | None = None
 ) -> list[ServiceBinding]:
@@ -207,6 +227,7 @@ def default_services(
         ca_service_binding(config),
         uzi_service_binding(build_uzi_verifier(config)),
         *issuance_service_bindings(config, health=health),
+        policy_service_binding(config),
     ]
 
 

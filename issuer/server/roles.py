@@ -103,6 +103,15 @@ METHOD_ROLES: Final[Mapping[str, Access]] = MappingProxyType(
             {Role.PORTAL, Role.OPERATOR, Role.AUDITOR}
         ),
         "/zorgid.v1.CertificateService/RevokeCertificate": frozenset({Role.OPERATOR}),
+        # zorgid.v1.PolicyService: security officers manage the issuance policy (issue 7);
+        # auditors read it. Writes never for the auditor.
+        "/zorgid.v1.PolicyService/ProposePolicy": frozenset({Role.SECURITY_OFFICER}),
+        "/zorgid.v1.PolicyService/ApprovePolicy": frozenset({Role.SECURITY_OFFICER}),
+        "/zorgid.v1.PolicyService/RejectPolicy": frozenset({Role.SECURITY_OFFICER}),
+        "/zorgid.v1.PolicyService/GetPolicy": frozenset({Role.SECURITY_OFFICER, Role.AUDITOR}),
+        "/zorgid.v1.PolicyService/ListPolicies": frozenset({Role.SECURITY_OFFICER, Role.AUDITOR}),
+        "/zorgid.v1.PolicyService/DiffPolicy": frozenset({Role.SECURITY_OFFICER, Role.AUDITOR}),
+        "/zorgid.v1.PolicyService/DryRunPolicy": frozenset({Role.SECURITY_OFFICER, Role.AUDITOR}),
         # Protocol plumbing open to any verified client certificate.
         **dict.fromkeys(HEALTH_METHODS, ANY_AUTHENTICATED),
         **dict.fromkeys(REFLECTION_METHODS, ANY_AUTHENTICATED),
