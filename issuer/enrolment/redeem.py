@@ -50,6 +50,7 @@ from issuer.issuance.cycle import (
 )
 from issuer.store import READ_ONLY
 from issuer.store.schema import certificates, registrations
+from issuer.store.types import UtcDateTime
 
 _LOG = logging.getLogger(__name__)
 
@@ -59,6 +60,48 @@ issuance (milliseconds) and a gRPC deadline, so only a dead winner loses it."""
 DEFAULT_WAIT_SECONDS = 10.0
 """How long a same-CSR retry waits for a running winner before ZID-1305 (retry)."""
 POLL_SECONDS = 0.01
+
+
+_READ = sa.select(
+    registrations.c.id,
+    registrations.c.state,
+    registrations.c.person_id,
+    registrations.c.frozen_data,
+    registrations.c.token_expires_at,
+    registrations.c.token_used_at,
+    registrations.c.failed_attempts,
+    registrations.c.csr_sha256,
+    registrations.c.certificate_id,
+).where(registrations.c.token_sha256 == sa.bindparam("digest"))
+# Built once: per-call statement construction dominated the hot path (issuer/issuance/sql.py).
+_CLAIM = (
+    registrations.update()
+    .where(
+        registrations.c.id == sa.bindparam("b_id"),
+        registrations.c.token_used_at.is_(None),
+        registrations.c.state == "confirmed",
+        registrations.c.token_expires_at > sa.bindparam("b_now", type_=UtcDateTime),
+        registrations.c.failed_attempts < sa.bindparam("b_max"),
+    )
+    .values(
+        token_used_at=sa.bindparam("b_now", type_=UtcDateTime),
+        csr_sha256=sa.bindparam("b_csr"),
+        updated_at=sa.bindparam("b_now", type_=UtcDateTime),
+    )
+)
+_FINISH = (
+    registrations.update()
+    .where(
+        registrations.c.id == sa.bindparam("b_id"),
+        registrations.c.token_used_at == sa.bindparam("b_claim", type_=UtcDateTime),
+        registrations.c.certificate_id.is_(None),
+    )
+    .values(
+        state="redeemed",
+        certificate_id=sa.bindparam("b_cert"),
+        updated_at=sa.bindparam("b_at", type_=UtcDateTime),
+    )
+)
 
 
 class _NotClaimed(Exception):
@@ -161,19 +204,7 @@ class Redeemer:
         with self.engine.connect() as conn:
             conn = conn.execution_options(**{READ_ONLY: True})
             with conn.begin():
-                return conn.execute(
-                    sa.select(
-                        registrations.c.id,
-                        registrations.c.state,
-                        registrations.c.person_id,
-                        registrations.c.frozen_data,
-                        registrations.c.token_expires_at,
-                        registrations.c.token_used_at,
-                        registrations.c.failed_attempts,
-                        registrations.c.csr_sha256,
-                        registrations.c.certificate_id,
-                    ).where(registrations.c.token_sha256 == digest)
-                ).first()
+                return conn.execute(_READ, {"digest": digest}).first()
 
     def _check(self, digest: str, row: Any, csr: bytes, actor: Actor) -> CheckedRequest:
         """Cycle step 1 before claiming: a bad CSR must not burn the token."""
@@ -203,15 +234,8 @@ class Redeemer:
 
         def claim(conn: sa.Connection) -> None:
             result = conn.execute(
-                registrations.update()
-                .where(
-                    registrations.c.id == registration_id,
-                    registrations.c.token_used_at.is_(None),
-                    registrations.c.state == "confirmed",
-                    registrations.c.token_expires_at > now,
-                    registrations.c.failed_attempts < self.max_failed,
-                )
-                .values(token_used_at=now, csr_sha256=csr_sha, updated_at=now)
+                _CLAIM,
+                {"b_id": registration_id, "b_now": now, "b_max": self.max_failed, "b_csr": csr_sha},
             )
             if result.rowcount != 1:
                 raise _NotClaimed(registration_id)
@@ -260,13 +284,13 @@ class Redeemer:
 
         def finish(conn: sa.Connection, cert: IssuedCertificate) -> None:
             result = conn.execute(
-                registrations.update()
-                .where(
-                    registrations.c.id == registration_id,
-                    registrations.c.token_used_at == claimed_at,
-                    registrations.c.certificate_id.is_(None),
-                )
-                .values(state="redeemed", certificate_id=cert.id, updated_at=cert.issued_at)
+                _FINISH,
+                {
+                    "b_id": registration_id,
+                    "b_claim": claimed_at,
+                    "b_cert": cert.id,
+                    "b_at": cert.issued_at,
+                },
             )
             if result.rowcount != 1:
                 raise _ClaimLost(registration_id)

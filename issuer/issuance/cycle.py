@@ -42,6 +42,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from hsm import HsmError, HsmUnavailable
 from issuer.audit import AuditEvent, AuditLog
 from issuer.errors import ZorgIdError
+from issuer.issuance import sql
 from issuer.issuance.faults import crash_point
 from issuer.keys import PublicKey, WeakKeyError, spki_sha256
 from issuer.lint import LintError, build_and_lint, check_same_tbs
@@ -54,15 +55,9 @@ from issuer.profile import (
     draw_serial,
     signature_hash,
 )
-from issuer.store import READ_ONLY, SerialInUseError
-from issuer.store.repo import (
-    CertificateRecord,
-    finish_reservation,
-    new_id,
-    reserve_serial,
-    store_certificate,
-)
-from issuer.store.schema import certificates, mobile_ids
+from issuer.store import READ_ONLY, ReservationStateError
+from issuer.store.repo import finish_reservation, new_id
+from issuer.store.schema import certificates
 from policies import Policy
 
 _LOG = logging.getLogger(__name__)
@@ -359,15 +354,7 @@ class IssuanceCycle:
         certificates (a mobile ID row is unique per key, which also stops two
         concurrent requests in step 4).
         """
-        owners = conn.execute(
-            sa.select(mobile_ids.c.person_id)
-            .where(mobile_ids.c.spki_sha256 == checked.spki_sha256)
-            .union(
-                sa.select(certificates.c.person_id).where(
-                    certificates.c.spki_sha256 == checked.spki_sha256
-                )
-            )
-        ).scalars()
+        owners = conn.execute(sql.KEY_OWNERS, {"spki": checked.spki_sha256}).scalars()
         others = {o for o in owners if o is not None and o != checked.request.person_id}
         if others:
             raise ZorgIdError(
@@ -393,16 +380,21 @@ class IssuanceCycle:
                     if begin is not None:
                         begin(conn)
                     self.step1_check_key_owner(conn, checked)
-                    reserve_serial(
-                        conn,
-                        issuer=self.issuer,
-                        serial=format(serial, "x"),
-                        request_sha256=checked.request_sha256,
-                        policy_version=self.policy_version,
-                        now=now,
-                        registration_id=checked.request.registration_id,
+                    conn.execute(
+                        sql.INSERT_RESERVATION,
+                        {
+                            "issuer": self.issuer,
+                            "serial": format(serial, "x"),
+                            "request_sha256": checked.request_sha256,
+                            "policy_version": self.policy_version,
+                            "state": "reserved",
+                            "registration_id": checked.request.registration_id,
+                            "created_at": now,
+                        },
                     )
-            except SerialInUseError:
+            except sa.exc.IntegrityError:
+                # The only unique key here is (issuer, serial): drawn twice. The
+                # whole transaction (and the caller's claim in it) rolled back.
                 _LOG.warning("serial clash for %x: drawing again", serial)
                 continue
             return Reservation(issuer=self.issuer, serial=serial, reserved_at=now)
@@ -460,32 +452,51 @@ class IssuanceCycle:
         *,
         finish: Finish | None = None,
     ) -> IssuedCertificate:
-        """Step 4: certificate + reservation done + caller's change + audit, one transaction."""
-        request = checked.request
+        """Step 4: certificate + reservation done + caller's change + audit, one transaction.
+
+        Retried once when the transaction hits a unique key: the only one a
+        correct run can hit is a mobile ID for this key inserted concurrently
+        (same person, two registrations), which the retry then reads.
+        """
         der = signed.public_bytes(serialization.Encoding.DER)
+        try:
+            return self._store_once(checked, reservation, signed, der, finish)
+        except sa.exc.IntegrityError:
+            _LOG.info(
+                "step 4 of serial %s met a concurrent insert: once more", reservation.serial_hex
+            )
+            return self._store_once(checked, reservation, signed, der, finish)
+
+    def _store_once(
+        self,
+        checked: CheckedRequest,
+        reservation: Reservation,
+        signed: x509.Certificate,
+        der: bytes,
+        finish: Finish | None,
+    ) -> IssuedCertificate:
+        request = checked.request
         now = self.clock()
         with self.engine.begin() as conn:
             mobile_id = self._mobile_id(conn, checked, now)
-            record = CertificateRecord(
+            finished = conn.execute(
+                sql.FINISH_RESERVATION,
+                {"b_issuer": self.issuer, "b_serial": reservation.serial_hex, "b_at": now},
+            )
+            if finished.rowcount != 1:
+                raise ReservationStateError(
+                    issuer=self.issuer,
+                    serial=reservation.serial_hex,
+                    found=None,
+                    expected="reserved",
+                )
+            issued = IssuedCertificate(
+                id=new_id(),
                 issuer=self.issuer,
                 serial=reservation.serial_hex,
                 der=der,
                 not_before=signed.not_valid_before_utc,
                 not_after=signed.not_valid_after_utc,
-                policy_version=self.policy_version,
-                spki_sha256=checked.spki_sha256,
-                mobile_id_id=mobile_id,
-                person_id=request.person_id,
-                registration_id=request.registration_id,
-            )
-            cert_id = store_certificate(conn, record, now=now)
-            issued = IssuedCertificate(
-                id=cert_id,
-                issuer=self.issuer,
-                serial=reservation.serial_hex,
-                der=der,
-                not_before=record.not_before,
-                not_after=record.not_after,
                 status="good",
                 policy_version=self.policy_version,
                 spki_sha256=checked.spki_sha256,
@@ -493,6 +504,27 @@ class IssuanceCycle:
                 mobile_id_id=mobile_id,
                 registration_id=request.registration_id,
                 issued_at=now,
+            )
+            conn.execute(
+                sql.INSERT_CERTIFICATE,
+                {
+                    "id": issued.id,
+                    "issuer": issued.issuer,
+                    "serial": issued.serial,
+                    "der": der,
+                    "not_before": issued.not_before,
+                    "not_after": issued.not_after,
+                    "status": "good",
+                    "revoked_at": None,
+                    "revocation_reason": None,
+                    "policy_version": issued.policy_version,
+                    "spki_sha256": issued.spki_sha256,
+                    "mobile_id_id": mobile_id,
+                    "person_id": issued.person_id,
+                    "registration_id": issued.registration_id,
+                    "superseded_by": None,
+                    "issued_at": now,
+                },
             )
             if finish is not None:
                 finish(conn, issued)
@@ -504,7 +536,7 @@ class IssuanceCycle:
                     action="certificate.issue",
                     subject=f"certificate:{self.issuer[:16]}:{reservation.serial_hex}",
                     details={
-                        "certificate_id": cert_id,
+                        "certificate_id": issued.id,
                         "issuer": self.issuer,
                         "serial": reservation.serial_hex,
                         "person_id": request.person_id,
@@ -512,7 +544,7 @@ class IssuanceCycle:
                         "registration_id": request.registration_id,
                         "spki_sha256": checked.spki_sha256,
                         "policy_version": self.policy_version,
-                        "not_after": record.not_after.isoformat(),
+                        "not_after": issued.not_after.isoformat(),
                     },
                 ),
             )
@@ -523,39 +555,31 @@ class IssuanceCycle:
     def _mobile_id(self, conn: sa.Connection, checked: CheckedRequest, now: datetime) -> str:
         """The person's mobile ID for this key, made on first issuance."""
         person = checked.request.person_id
-        for _ in range(2):
-            row = conn.execute(
-                sa.select(mobile_ids.c.id, mobile_ids.c.person_id).where(
-                    mobile_ids.c.spki_sha256 == checked.spki_sha256
+        row = conn.execute(sql.MOBILE_ID_OF_KEY, {"spki": checked.spki_sha256}).first()
+        if row is not None:
+            if row.person_id != person:
+                raise ZorgIdError(
+                    "ZID-1203",
+                    f"key spki_sha256={checked.spki_sha256} became certified for another "
+                    "person while this request was signed",
                 )
-            ).first()
-            if row is not None:
-                if row.person_id != person:
-                    raise ZorgIdError(
-                        "ZID-1203",
-                        f"key spki_sha256={checked.spki_sha256} became certified for another "
-                        "person while this request was signed",
-                    )
-                return str(row.id)
-            made = new_id()
-            der = checked.public_key.public_bytes(
-                serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-            )
-            try:
-                with conn.begin_nested():
-                    conn.execute(
-                        mobile_ids.insert().values(
-                            id=made,
-                            person_id=person,
-                            spki_sha256=checked.spki_sha256,
-                            public_key=der,
-                            created_at=now,
-                        )
-                    )
-                return made
-            except sa.exc.IntegrityError:
-                continue  # another request inserted this key first: read theirs
-        raise ZorgIdError("ZID-0001", "mobile ID row could not be made or read")
+            return str(row.id)
+        made = new_id()
+        der = checked.public_key.public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+        conn.execute(
+            sql.INSERT_MOBILE_ID,
+            {
+                "id": made,
+                "person_id": person,
+                "spki_sha256": checked.spki_sha256,
+                "public_key": der,
+                "created_at": now,
+                "retired_at": None,
+            },
+        )
+        return made
 
     def _abandon(self, reservation: Reservation, exc: BaseException) -> None:
         """Mark a reservation ``failed`` after a refusal or error in steps 3-4.
