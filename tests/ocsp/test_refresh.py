@@ -130,3 +130,27 @@ def test_stale_response_is_resigned_on_demand(env: OcspEnv, tmp_path: Path) -> N
     answer = env.service.responder.answer(der)
     assert answer.outcome == "successful"
     assert answer.next_update is not None and answer.next_update > env.clock()
+
+
+def test_hsm_down_gives_try_later_or_the_presigned_answer(
+    env: OcspEnv, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """RFC 6960 §2.3 tryLater when a signature is needed; RFC 8954 §2.1 fallback for a nonce."""
+    from hsm import HsmUnavailable
+
+    cert = env.issue()
+    nonce = make_request(env.pki.issuing_pem, f"-cert {cert.pem}", nonce=True, out=tmp_path / "n")
+    several = make_request(
+        env.pki.issuing_pem, f"-cert {cert.pem}", "-serial 0x55", out=tmp_path / "s"
+    )
+    unknown = make_request(env.pki.issuing_pem, "-serial 0x56", out=tmp_path / "u")
+
+    def down(*args: object, **kwargs: object) -> bytes:
+        raise HsmUnavailable("token removed (test)")
+
+    monkeypatch.setattr(env.service.presigner._signer, "_sign", down)
+    fallback = env.service.responder.answer(nonce)
+    assert fallback.outcome == "successful" and fallback.cacheable  # pre-signed, no nonce
+    assert response_cert_state(fallback.der) == "good"
+    assert env.service.responder.answer(several).outcome == "tryLater"
+    assert env.service.responder.answer(unknown).outcome == "tryLater"
