@@ -41,6 +41,7 @@ import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from asn1crypto import algos, core
@@ -49,6 +50,12 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+if TYPE_CHECKING:
+    from hsm import Hsm
+    from issuer.ca import CaMaterial
+    from issuer.dev.softhsm import SoftHsmToken
+    from ocsp.model import StoredResponse
 
 REPO = Path(__file__).resolve().parents[1]
 # Run as a script, this file's folder comes first on sys.path and its name would
@@ -75,7 +82,7 @@ def _wait_port(port: int, timeout: float = 60.0) -> None:
     raise RuntimeError(f"nothing listens on 127.0.0.1:{port} after {timeout} s")
 
 
-def setup(root: Path) -> tuple[object, object, object, sa.Engine, str, Path]:
+def setup(root: Path) -> tuple[Hsm, CaMaterial, SoftHsmToken, sa.Engine, str, Path]:
     from hsm import Hsm
     from issuer.ca import default_dev_ceremony, load_ca_material, run_ceremony
     from issuer.ca.config import HsmSettings
@@ -132,12 +139,17 @@ def bench_signing(service: object, hsm: object, material: object, count: int) ->
 
 
 def populate(
-    engine: sa.Engine, service: object, start: int, stop: int, issuer_id: str, pool: list[object]
+    engine: sa.Engine,
+    service: object,
+    start: int,
+    stop: int,
+    issuer_id: str,
+    pool: list[StoredResponse],
 ) -> None:
     """Rows for serials [start, stop): reservation, certificate, pre-signed response."""
     from issuer.ocsp_wiring import OcspService, serial_hex
     from issuer.store.schema import certificates, ocsp_responses, serial_reservations
-    from ocsp.model import CertStatus, StoredResponse
+    from ocsp.model import CertStatus
 
     assert isinstance(service, OcspService)
     now = datetime.now(UTC)
@@ -166,7 +178,6 @@ def populate(
                 pool.append(stored)
             else:
                 stored = pool[serial % len(pool)]
-            assert isinstance(stored, StoredResponse)
             resp.append(
                 {"issuer": issuer_id, "serial": serial_hex(serial), "der": stored.der,
                  "this_update": stored.this_update, "next_update": stored.next_update,
@@ -303,26 +314,24 @@ def main() -> int:
             engine=engine,
             material=material,
             hsm=hsm,
-            policy=active_ocsp_policy(engine),  # type: ignore[arg-type]
+            policy=active_ocsp_policy(engine),
         )
         issuer_id = service.issuers.all()[0].issuer_id
         print(f"signing, {args.sign_count} responses (SoftHSM, EC P-256 responder key)")
         sig = bench_signing(service, hsm, material, args.sign_count)
         print(f"  raw HSM key.sign      {sig['raw']:8.0f} /s   (baseline)")
-        print(
-            f"  PreSigner.sign        {sig['presign']:8.0f} /s   ratio {sig['presign'] / sig['raw']:.2f}"
-            "  (status given, as refresh does)"
-        )
-        print(
-            f"  + status lookup       {sig['lookup']:8.0f} /s   ratio {sig['lookup'] / sig['raw']:.2f}"
-            "  (one SELECT per response, as the issuance hook does)"
-        )
+        for name, key, note in (
+            ("PreSigner.sign", "presign", "status given, as refresh does"),
+            ("+ status lookup", "lookup", "one SELECT per response, as the issuance hook does"),
+        ):
+            ratio = sig[key] / sig["raw"]
+            print(f"  {name:<20}  {sig[key]:8.0f} /s   ratio {ratio:.2f}  ({note})")
         with engine.begin() as conn:  # the signing run stored nothing, but be sure
             conn.exec_driver_sql("DELETE FROM ocsp_responses")
         issuing_pem = root / "issuing.pem"
-        issuing_pem.write_bytes(material.issuing_ca.public_bytes(serialization.Encoding.PEM))  # type: ignore[attr-defined]
+        issuing_pem.write_bytes(material.issuing_ca.public_bytes(serialization.Encoding.PEM))
         done_upto = 0
-        pool: list[object] = []
+        pool: list[StoredResponse] = []
         print(
             f"\nserving over HTTP GET: wrk -c {args.connections} -d {args.seconds}s, "
             f"{args.processes} process(es) each side, {os.cpu_count()} cores shared with wrk"
@@ -336,7 +345,7 @@ def main() -> int:
             rng = random.Random(size)
             serials = [rng.randint(1, size) for _ in range(min(SAMPLE, size))]
             paths_file = root / f"paths-{size}.txt"
-            paths_file.write_text("\n".join(request_paths(material.issuing_ca, serials)) + "\n")  # type: ignore[attr-defined]
+            paths_file.write_text("\n".join(request_paths(material.issuing_ca, serials)) + "\n")
             port = _free_port()
             cfg = config.read_text() + (
                 f'\n[ocsp]\nlisten = "127.0.0.1:{port}"\nprocesses = {args.processes}\n'
@@ -380,7 +389,8 @@ def main() -> int:
                 baseline.wait(30)
             print(
                 f"{size:>10,} {'zorgid (pre-signed)':<22} {ours['rate']:>9.0f} "
-                f"{ours['p50']:>8.2f} {ours['p99']:>8.2f}  {ours['rate'] / max(theirs['rate'], 1e-9):.1f}x"
+                f"{ours['p50']:>8.2f} {ours['p99']:>8.2f}  "
+                f"{ours['rate'] / max(theirs['rate'], 1e-9):.1f}x"
                 + (f"  non-2xx {ours['non2xx']:.0f}" if ours["non2xx"] else "")
             )
             print(

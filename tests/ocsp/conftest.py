@@ -220,9 +220,7 @@ def serve_app(app: web.Application) -> tuple[Served, Callable[[], None]]:
         loop.run_until_complete(runner.setup())
         site = web.TCPSite(runner, "127.0.0.1", 0)
         loop.run_until_complete(site.start())
-        server = site._server
-        assert server is not None
-        holder["port"] = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        holder["port"] = int(runner.addresses[0][1])
         started.set()
         loop.run_forever()
         loop.run_until_complete(runner.cleanup())
