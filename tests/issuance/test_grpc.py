@@ -7,6 +7,7 @@ from pathlib import Path
 
 import grpc
 import pytest
+import sqlalchemy as sa
 from cryptography import x509
 from pkcs11 import exceptions as p11e
 
@@ -21,6 +22,7 @@ from issuer.issuance.runtime import HSM_REASON, IssuanceRuntime
 from issuer.profile import read_uzi_san
 from issuer.server.app import BuiltServer, build_server, issuance_service_bindings
 from issuer.server.health import HealthControl
+from issuer.store.schema import audit_events
 from testkit.phone import Phone
 from tests.issuance.conftest import World, attributes
 from tests.server.conftest import ClientPki, role_rules, test_pki
@@ -139,6 +141,14 @@ def test_redeem_get_list_revoke_over_mtls(
     with pytest.raises(grpc.RpcError) as twice:
         operator.RevokeCertificate(revoke)
     assert error_info(twice.value).reason == "ZID-1212"
+    with world.engine.connect() as conn:
+        events = conn.execute(
+            sa.select(audit_events.c.action, audit_events.c.actor_role, audit_events.c.details)
+        ).all()
+    revocations = [e for e in events if e.action == "certificate.revoke"]
+    assert len(revocations) == 1 and revocations[0].actor_role == "operator"
+    assert '"reason":"keyCompromise"' in revocations[0].details
+    assert [e.actor_role for e in events if e.action == "certificate.issue"] == ["mobile"]
 
 
 def test_refusals_carry_catalogue_codes_and_roles_are_enforced(
