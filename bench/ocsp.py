@@ -289,7 +289,9 @@ def openssl_responder(root: Path, issuing_pem: Path, serials_upto: int) -> tuple
     expiry = (now + timedelta(days=365)).strftime("%y%m%d%H%M%SZ")
     with index.open("w") as f:
         for serial in range(1, serials_upto + 1):
-            f.write(f"V\t{expiry}\t\t{serial:X}\tunknown\t/CN=bench {serial}\n")
+            hexed = f"{serial:X}"
+            hexed = "0" * (len(hexed) % 2) + hexed  # OpenSSL compares BN_bn2hex text: even length
+            f.write(f"V\t{expiry}\t\t{hexed}\tunknown\t/CN=bench {serial}\n")
     return index, key_path, cert_path
 
 

@@ -183,7 +183,7 @@ def build_app(
             )
         under_prefix = bool(prefix) and raw.startswith(prefix + "/")
         rest = raw[len(prefix) + 1 :] if under_prefix else raw[1:]
-        if not rest:
+        if not rest or raw == prefix:
             return _http_error(404, "no OCSP request in the path; expected GET /<base64 DER>")
         der = decode_get_path(rest)
         if der is None:

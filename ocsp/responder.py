@@ -149,12 +149,6 @@ class Responder:
         self._cache = _Cache(cache_size if cache_seconds > 0 else 0)
         self._bound = threading.BoundedSemaphore(max(1, max_on_demand))
 
-    # -- fast path ---------------------------------------------------------
-
-    def cached(self, request_der: bytes) -> Answer | None:
-        """The answer for exactly these request bytes if it is in memory (no parsing, no I/O)."""
-        return self._cache.get(request_der, self._clock())
-
     # -- full path ---------------------------------------------------------
 
     def answer(self, request_der: bytes) -> Answer:

@@ -142,6 +142,7 @@ def test_bad_base64_or_not_a_request_is_malformed(served: Served, path: str) -> 
 
 def test_empty_get_is_404(served: Served) -> None:
     assert http(served.port, "GET", "/ocsp/").status == 404
+    assert http(served.port, "GET", "/ocsp").status == 404
     assert http(served.port, "GET", "/").status == 404
 
 
