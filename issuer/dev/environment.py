@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from issuer.dev.pki import ROLE_URI_PREFIX, ROLES, DevPki, ensure_dev_pki
@@ -114,7 +115,13 @@ def prepare(
         out("ceremony    first start: creating the CA hierarchy on the token")
         ceremony = default_dev_ceremony(config.data_dir, config.hsm)
         hsm = open_ceremony_hsm(ceremony)
-        run_ceremony(ceremony, hsm, out=lambda line: out(f"            {line}"))
+        # The CA starts a few minutes in the past: a mobile-ID certificate is backdated
+        # (policy profile.backdate_seconds) and may not start before its issuing CA
+        # (issuer.profile.validity_window), so issuing right after `make run` works.
+        start = datetime.now(UTC) - timedelta(minutes=5)
+        run_ceremony(
+            ceremony, hsm, out=lambda line: out(f"            {line}"), clock=lambda: start
+        )
 
     engine = create_engine_for(config.database.url)
     try:
