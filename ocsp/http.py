@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import functools
 import hashlib
 import logging
 import time
@@ -65,7 +66,9 @@ class HttpRoutes:
     """URL path -> DER of the CA certificate served there (the AIA caIssuers path)."""
 
 
+@functools.lru_cache(maxsize=4096)
 def _http_date(moment: datetime) -> str:
+    """RFC 9110 §5.6.7 IMF-fixdate; memoised (a response's dates repeat on every hit)."""
     return format_datetime(moment, usegmt=True)
 
 
