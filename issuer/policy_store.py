@@ -16,6 +16,10 @@ meet the database, the HSM and the audit log:
   request. A request takes one :class:`ActiveVersion` at its start and uses it
   throughout, so a version change never breaks a request in flight.
 
+``document`` holds the canonical JSON of the parsed document and
+``document_sha256`` its SHA-256 (= :attr:`policies.Policy.digest`), the form the
+issuance runtime (``issuer.issuance.policy_record``) reads.
+
 Officer identity is the RFC 4514 subject of the verified client certificate:
 a second certificate for the same person does not make a second person.
 """
@@ -40,7 +44,7 @@ from issuer.audit import keys as audit_keys
 from issuer.errors import ZorgIdError
 from issuer.store.schema import certificates, policy_versions, registrations
 from issuer.store.types import to_utc_text
-from policies import Policy, PolicyError, load_policy
+from policies import Policy, PolicyError, load_policy, parse_policy
 from policies import versions as rules
 from policies.diff import Change, changes, unified_diff
 from policies.dryrun import DryRunReport, RecordedRequest, dry_run
@@ -252,8 +256,8 @@ class PolicyStore:
                 metadata={"version": str(record.version)},
             )
         try:
-            policy = load_policy(record.document)
-        except PolicyError as exc:
+            policy = parse_policy(json.loads(record.document))
+        except (PolicyError, ValueError) as exc:
             raise ZorgIdError(
                 codes.STORED_POLICY_TAMPERED, f"{where} no longer parses: {exc}"
             ) from None
@@ -403,8 +407,9 @@ class PolicyStore:
         raise ZorgIdError("ZID-0004", "could not settle the active policy version (contention)")
 
     def _bootstrap_in(self, conn: sa.Connection, now: dt.datetime, actor: Officer) -> None:
-        text, source = self._bootstrap()
-        policy = load_policy(text)
+        source_text, source = self._bootstrap()
+        policy = load_policy(source_text)
+        text = policy.canonical.decode("utf-8")
         highest = conn.execute(sa.select(sa.func.max(policy_versions.c.version))).scalar()
         record = rules.VersionRecord(
             version=1 if highest is None else int(highest) + 1,
@@ -427,11 +432,22 @@ class PolicyStore:
         self._event(conn, actor, "policy.bootstrap", record, source=source[:256])
 
     def validate(self, text: str) -> Policy:
-        """Every check a proposal must pass; raises ZID-1501 / ZID-1502 naming the problem."""
+        """Every check a proposal must pass; raises ZID-1501 / ZID-1502 naming the problem.
+
+        ``text`` is TOML, or the canonical JSON of a stored version (rolling
+        back is proposing an old version's document again).
+        """
         try:
-            policy = load_policy(text)
+            if text.lstrip().startswith("{"):  # a stored version's canonical JSON (rollback)
+                policy = parse_policy(json.loads(text))
+            else:
+                policy = load_policy(text)
         except PolicyError as exc:
             raise ZorgIdError(codes.PROPOSAL_INVALID, str(exc)) from None
+        except ValueError as exc:
+            raise ZorgIdError(
+                codes.PROPOSAL_INVALID, f"got a document that is not JSON ({exc})"
+            ) from None
         found = [str(p) for p in problems(policy)]
         try:
             from issuer.uzi.trust import load_trust_set
@@ -452,7 +468,12 @@ class PolicyStore:
         if self._lint:
             from issuer.lint import lint_profile
 
-            findings = lint_profile(policy, self._issuer_cert, self._clock())
+            try:
+                findings = lint_profile(policy, self._issuer_cert, self._clock())
+            except ValueError as exc:  # the builder refuses (ProfileError, cryptography)
+                raise ZorgIdError(
+                    codes.PROFILE_LINT, f"a sample certificate cannot be built: {exc}"
+                ) from None
             if findings:
                 raise ZorgIdError(
                     codes.PROFILE_LINT, "; ".join(str(f) for f in findings[:10])[:2000]
@@ -490,8 +511,8 @@ class PolicyStore:
                     record = rules.VersionRecord(
                         version=1 if highest is None else int(highest) + 1,
                         name=str(policy.version),
-                        document=text,
-                        document_sha256=_text_sha256(text),
+                        document=policy.canonical.decode("utf-8"),
+                        document_sha256=policy.digest,
                         state=rules.State.PROPOSED,
                         proposed_by=officer.identity[:256],
                         proposed_at=now,

@@ -106,7 +106,8 @@ class VersionRecord:
     name: str
     """The document's own ``version`` label."""
     document: str
-    """The TOML text exactly as proposed (what the officers reviewed)."""
+    """The canonical JSON of the parsed document (:func:`policies.canonical_bytes`):
+    what issuance reads and the digest identifies; comments of the TOML are not kept."""
     document_sha256: str
     state: State
     proposed_by: str
