@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 import grpc
 import pytest
@@ -25,7 +27,7 @@ TWO_OF_N = ("approvals_required = 1", "approvals_required = 2")
 A, B, C = "officer-a", "officer-b", "officer-c"
 
 
-def propose(stub_for: StubFor, who: str, text: str, **kw: object) -> policy_pb2.PolicyVersion:
+def propose(stub_for: StubFor, who: str, text: str, **kw: Any) -> policy_pb2.PolicyVersion:
     response = stub_for(who).ProposePolicy(policy_pb2.ProposePolicyRequest(document=text, **kw))
     return response.version  # type: ignore[no-any-return]
 
@@ -99,7 +101,7 @@ def test_same_officer_twice_counts_once_and_m_of_n_needs_the_current_m(
 @pytest.mark.parametrize("who", ["operator", "portal", "mobile", "auditor", "norole"])
 def test_a_non_officer_cannot_propose_approve_or_reject(stub_for: StubFor, who: str) -> None:
     proposal = propose(stub_for, A, variant(SHORTER))
-    calls = [
+    calls: list[Callable[[], object]] = [
         lambda: stub_for(who).ProposePolicy(policy_pb2.ProposePolicyRequest(document="x")),
         lambda: approve(stub_for, who, proposal.version),
         lambda: stub_for(who).RejectPolicy(policy_pb2.RejectPolicyRequest(version=1)),
