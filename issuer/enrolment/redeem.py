@@ -48,6 +48,7 @@ from issuer.issuance.cycle import (
     IssuanceRequest,
     IssuedCertificate,
 )
+from issuer.issuance.sql import write_transaction
 from issuer.store import READ_ONLY
 from issuer.store.schema import certificates, registrations
 from issuer.store.types import UtcDateTime
@@ -243,7 +244,7 @@ class Redeemer:
         return claim
 
     def _take_over(self, registration_id: str, old: datetime, csr_sha: str, now: datetime) -> bool:
-        with self.engine.begin() as conn:
+        with write_transaction(self.engine) as conn:
             result = conn.execute(
                 registrations.update()
                 .where(
@@ -259,7 +260,7 @@ class Redeemer:
     def _release(self, registration_id: str, claimed_at: datetime) -> None:
         """Give the token back after a refusal or error, so the user can retry."""
         try:
-            with self.engine.begin() as conn:
+            with write_transaction(self.engine) as conn:
                 conn.execute(
                     registrations.update()
                     .where(
@@ -325,7 +326,7 @@ class Redeemer:
         """Count one failed attempt and record it in the audit log (one transaction)."""
         now = self.clock()
         column = registrations.c.id if by_id else registrations.c.token_sha256
-        with self.engine.begin() as conn:
+        with write_transaction(self.engine) as conn:
             counted = conn.execute(
                 registrations.update()
                 .where(column == key)

@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from issuer.audit import AuditEvent, AuditLog
 from issuer.errors import ZorgIdError
 from issuer.issuance.cycle import Actor, CertificateHooks, IssuedCertificate, NoHooks
+from issuer.issuance.sql import write_transaction
 from issuer.store import READ_ONLY
 from issuer.store.repo import REVOCATION_REASONS, revoke_certificate
 from issuer.store.schema import certificates, serial_reservations
@@ -122,7 +123,7 @@ def revoke(
     name = reason_name(reason)
     cert = get_certificate(engine, certificate_id=certificate_id)
     now = clock()
-    with engine.begin() as conn:
+    with write_transaction(engine) as conn:
         if not revoke_certificate(
             conn, issuer=cert.issuer, serial=cert.serial, at=now, reason=name
         ):

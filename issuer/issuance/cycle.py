@@ -44,6 +44,7 @@ from issuer.audit import AuditEvent, AuditLog
 from issuer.errors import ZorgIdError
 from issuer.issuance import sql
 from issuer.issuance.faults import crash_point
+from issuer.issuance.sql import write_transaction
 from issuer.keys import PublicKey, WeakKeyError, spki_sha256
 from issuer.lint import LintError, build_and_lint, check_same_tbs
 from issuer.profile import (
@@ -376,7 +377,7 @@ class IssuanceCycle:
             serial = draw_serial()
             now = self.clock()
             try:
-                with self.engine.begin() as conn:
+                with write_transaction(self.engine) as conn:
                     if begin is not None:
                         begin(conn)
                     self.step1_check_key_owner(conn, checked)
@@ -477,7 +478,7 @@ class IssuanceCycle:
     ) -> IssuedCertificate:
         request = checked.request
         now = self.clock()
-        with self.engine.begin() as conn:
+        with write_transaction(self.engine) as conn:
             mobile_id = self._mobile_id(conn, checked, now)
             finished = conn.execute(
                 sql.FINISH_RESERVATION,
@@ -590,7 +591,7 @@ class IssuanceCycle:
         """
         reason = exc.code if isinstance(exc, ZorgIdError) else type(exc).__name__
         try:
-            with self.engine.begin() as conn:
+            with write_transaction(self.engine) as conn:
                 finish_reservation(
                     conn,
                     issuer=reservation.issuer,

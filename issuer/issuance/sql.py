@@ -14,8 +14,14 @@ fails the whole transaction, and the cycle retries it.
 
 from __future__ import annotations
 
+import contextlib
+import threading
+import weakref
+from collections.abc import Iterator
+
 import sqlalchemy as sa
 
+from issuer.store import is_sqlite
 from issuer.store.schema import certificates, mobile_ids, serial_reservations
 from issuer.store.types import UtcDateTime
 
@@ -52,3 +58,28 @@ MOBILE_ID_OF_KEY = sa.select(mobile_ids.c.id, mobile_ids.c.person_id).where(
 )
 INSERT_MOBILE_ID = mobile_ids.insert()
 INSERT_CERTIFICATE = certificates.insert()
+
+
+_LOCKS: weakref.WeakKeyDictionary[sa.Engine, threading.Lock] = weakref.WeakKeyDictionary()
+_LOCKS_GUARD = threading.Lock()
+
+
+@contextlib.contextmanager
+def write_transaction(engine: sa.Engine) -> Iterator[sa.Connection]:
+    """``engine.begin()``, queued on a process-wide lock first when the engine is SQLite.
+
+    SQLite has one writer per database; threads of one process that race for
+    it wait in SQLite's busy handler, which sleeps in growing steps (1, 2, 5,
+    10 ... ms) and so turns contention into idle time (measured: p99 above a
+    second at 32 concurrent gRPC calls). Queueing on a Python lock hands the
+    write lock over without sleeping; other processes still wait in the busy
+    handler. PostgreSQL needs no such lock (row locks, concurrent commits).
+    """
+    if not is_sqlite(engine):
+        with engine.begin() as conn:
+            yield conn
+        return
+    with _LOCKS_GUARD:
+        lock = _LOCKS.setdefault(engine, threading.Lock())
+    with lock, engine.begin() as conn:
+        yield conn
