@@ -18,8 +18,7 @@ FLOW_ERROR_TABLE: Final[tuple[tuple[str, str, str, str, str, str], ...]] = (
         "The accepted terms of use are not the current version.",
         "Show the current terms (GetTerms), let the user accept them and start again.",
         "De geaccepteerde gebruiksvoorwaarden zijn niet de huidige versie.",
-        "Toon de huidige voorwaarden (GetTerms), laat de gebruiker ze accepteren en begin "
-        "opnieuw.",
+        "Toon de huidige voorwaarden (GetTerms), laat de gebruiker ze accepteren en begin opnieuw.",
     ),
     (
         "ZID-1602",
@@ -60,8 +59,7 @@ FLOW_ERROR_TABLE: Final[tuple[tuple[str, str, str, str, str, str], ...]] = (
         "This step of the registration cannot be taken now: an earlier step is missing.",
         "Follow the steps in order: terms, UZI-pas, date of birth, summary, confirm.",
         "Deze stap van de registratie kan nu niet: een eerdere stap ontbreekt.",
-        "Volg de stappen in volgorde: voorwaarden, UZI-pas, geboortedatum, overzicht, "
-        "bevestigen.",
+        "Volg de stappen in volgorde: voorwaarden, UZI-pas, geboortedatum, overzicht, bevestigen.",
     ),
     (
         "ZID-1607",
@@ -86,8 +84,7 @@ FLOW_ERROR_TABLE: Final[tuple[tuple[str, str, str, str, str, str], ...]] = (
         "A person with this UZI number is already registered with another date of birth.",
         "Check the date of birth; if it is right, contact the scheme operator.",
         "Er is al een persoon met dit UZI-nummer geregistreerd met een andere geboortedatum.",
-        "Controleer de geboortedatum; klopt die, neem dan contact op met de beheerder van "
-        "ZORG-ID.",
+        "Controleer de geboortedatum; klopt die, neem dan contact op met de beheerder van ZORG-ID.",
     ),
     (
         "ZID-1610",
@@ -154,8 +151,7 @@ FLOW_ERROR_TABLE: Final[tuple[tuple[str, str, str, str, str, str], ...]] = (
         "Check the phone's clock (automatic time) and scan a new login QR code.",
         "Het tijdstip waarop de telefoon de inlog ondertekende valt buiten de geldigheid van "
         "de QR-code.",
-        "Controleer de klok van de telefoon (automatische tijd) en scan een nieuwe "
-        "inlog-QR-code.",
+        "Controleer de klok van de telefoon (automatische tijd) en scan een nieuwe inlog-QR-code.",
     ),
     (
         "ZID-1708",

@@ -41,7 +41,6 @@ from issuer.server.interceptors import GuardInterceptor
 from issuer.server.ocsp_service import add_to_server as ocsp_add_to_server
 from issuer.server.roles import METHOD_ROLES, Access, RoleMapper, missing_methods
 from issuer.server.uzi_service import add_to_server as uzi_add_to_server
-from issuer.server.uzi_service import build_uzi_verifier
 from issuer.uzi.verify import UziVerifier
 from ocsp.responder import Responder
 
@@ -223,11 +222,23 @@ def default_services(
     Raises ``issuer.store.SchemaOutOfDateError`` (naming ``zorgid db upgrade``)
     when the configured database is not at this code's schema.
     """
+    # Issue 5's flows share the issuance runtime and the UZI verifier, which keeps
+    # each proof's evidence (issuer.flows.evidence) for the registrations.
+    from issuer.issuance.runtime import HSM_REASON, IssuanceRuntime
+    from issuer.server.registration_service import build_evidence_verifier, flow_service_bindings
+
+    def report(ok: bool, why: str) -> None:
+        if health is not None:
+            (health.set_serving if ok else health.set_not_serving)(HSM_REASON)
+
+    runtime = IssuanceRuntime(config, health=report)
+    verifier = build_evidence_verifier(config)
     return [
         ca_service_binding(config),
-        uzi_service_binding(build_uzi_verifier(config)),
-        *issuance_service_bindings(config, health=health),
+        uzi_service_binding(verifier),
+        *issuance_service_bindings(config, health=health, runtime=runtime),
         policy_service_binding(config),
+        *flow_service_bindings(config, runtime=runtime, verifier=verifier),
     ]
 
 

@@ -112,6 +112,26 @@ METHOD_ROLES: Final[Mapping[str, Access]] = MappingProxyType(
         "/zorgid.v1.PolicyService/ListPolicies": frozenset({Role.SECURITY_OFFICER, Role.AUDITOR}),
         "/zorgid.v1.PolicyService/DiffPolicy": frozenset({Role.SECURITY_OFFICER, Role.AUDITOR}),
         "/zorgid.v1.PolicyService/DryRunPolicy": frozenset({Role.SECURITY_OFFICER, Role.AUDITOR}),
+        # Issue 5, the portal manual's flows (docs/flows.md): the portal drives them, the
+        # mobile gateway answers login QRs and fetches its certificate, the operator
+        # pre-registers organisations. Persons act through engine-issued session handles.
+        "/zorgid.v1.RegistrationService/GetTerms": frozenset({Role.PORTAL}),
+        "/zorgid.v1.RegistrationService/StartRegistration": frozenset({Role.PORTAL}),
+        "/zorgid.v1.RegistrationService/SetBirthDate": frozenset({Role.PORTAL}),
+        "/zorgid.v1.RegistrationService/ConfirmRegistration": frozenset({Role.PORTAL}),
+        "/zorgid.v1.RegistrationService/GetRegistration": frozenset({Role.PORTAL}),
+        "/zorgid.v1.LoginService/CreateLoginChallenge": frozenset({Role.PORTAL}),
+        "/zorgid.v1.LoginService/GetLoginChallenge": frozenset({Role.PORTAL}),
+        "/zorgid.v1.LoginService/DescribeLoginChallenge": frozenset({Role.MOBILE}),
+        "/zorgid.v1.LoginService/AnswerLoginChallenge": frozenset({Role.MOBILE}),
+        "/zorgid.v1.LoginService/RevokeCertificateWithSession": frozenset({Role.PORTAL}),
+        "/zorgid.v1.OrganizationService/RegisterOrganization": frozenset({Role.OPERATOR}),
+        "/zorgid.v1.OrganizationService/StartValidation": frozenset({Role.PORTAL}),
+        "/zorgid.v1.OrganizationService/ConfirmValidation": frozenset({Role.PORTAL}),
+        "/zorgid.v1.OrganizationService/ListMembers": frozenset({Role.PORTAL}),
+        "/zorgid.v1.OrganizationService/ResetMember": frozenset({Role.PORTAL}),
+        "/zorgid.v1.AttributeService/RegisterAttributes": frozenset({Role.PORTAL}),
+        "/zorgid.v1.AttributeService/GetCurrentCertificate": frozenset({Role.MOBILE}),
         # Protocol plumbing open to any verified client certificate.
         **dict.fromkeys(HEALTH_METHODS, ANY_AUTHENTICATED),
         **dict.fromkeys(REFLECTION_METHODS, ANY_AUTHENTICATED),

@@ -1,0 +1,208 @@
+"""Flow 5: UZI attributes on an existing mobile ID, and the phone fetching its new certificate.
+
+A logged-in person (login session: their mobile ID) proves a UZI-pas of the
+*same* person -- UZI number and name agree, else ZID-1810 -- and the engine
+issues a new certificate carrying the card's attributes for the same phone
+key, then revokes the old one as ``superseded`` (RFC 5280 §5.3.1) and points
+it at its successor, in the issuance cycle's step-4 transaction: there is
+never a moment with two good certificates for one key from this flow, nor
+none.
+
+No CSR is needed: the phone proved possession of the key at its first
+enrolment (PKCS#10) and again just now by signing the login challenge with
+it. The cycle gets the stored public key with an empty CSR, so step 1's CSR
+checks are skipped deliberately; the key-owner check (step 2) and the lint
+(step 3) still run. A ``registrations`` row of kind ``attributes`` carries
+the UZI evidence and frozen attributes and is named by the new certificate.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from cryptography.hazmat.primitives.serialization import load_der_public_key
+
+from issuer.enrolment.create import attrs_to_json
+from issuer.errors import ZorgIdError
+from issuer.flows.common import (
+    FlowDeps,
+    Portal,
+    audit,
+    evidence_of,
+    sha256_hex,
+    take_uzi_session,
+    to_attributes,
+)
+from issuer.flows.login import login_session
+from issuer.flows.organisations import notify_revoked
+from issuer.flows.registration import attach_evidence
+from issuer.issuance.cycle import CheckedRequest, IssuanceRequest, IssuedCertificate
+from issuer.keys import PublicKey
+from issuer.store.repo import new_id, revoke_certificate
+from issuer.store.schema import certificates, mobile_ids, persons, registrations, uzi_attributes
+
+PURPOSE = "attribute_registration"
+
+
+@dataclass(frozen=True, kw_only=True)
+class AttributesRegistered:
+    certificate: IssuedCertificate
+    superseded: IssuedCertificate
+
+
+def _same_person(person: Any, uzi_number: str, given: str | None, surname: str | None) -> bool:
+    def norm(text: str | None) -> str:
+        return " ".join((text or "").split()).casefold()
+
+    return (
+        person.uzi_number == uzi_number
+        and norm(person.surname) == norm(surname)
+        and norm(person.given_names) == norm(given)
+    )
+
+
+def register_attributes(
+    deps: FlowDeps, *, portal: Portal, login_session_handle: str, uzi_session: str
+) -> AttributesRegistered:
+    """Link the card's attributes and reissue the mobile ID for the same key (module doc)."""
+    built = deps.issuance()
+    cycle = built.cycle
+    now = deps.clock()
+    with built.engine.begin() as conn:
+        session = login_session(conn, deps, portal=portal, handle=login_session_handle)
+        person = conn.execute(sa.select(persons).where(persons.c.id == session.person_id)).one()
+        identity, session_sha = take_uzi_session(
+            conn, deps, handle=uzi_session, portal=portal, purpose=PURPOSE
+        )
+        if not _same_person(person, identity.uzi_number, identity.given_name, identity.surname):
+            raise ZorgIdError(
+                "ZID-1810",
+                f"the card is of UZI number {identity.uzi_number}; the logged-in person has "
+                f"{person.uzi_number}",
+            )
+        attrs = to_attributes(identity)
+        old_row = conn.execute(
+            sa.select(certificates)
+            .where(
+                certificates.c.mobile_id_id == session.mobile_id, certificates.c.status == "good"
+            )
+            .order_by(certificates.c.issued_at.desc())
+        ).first()
+        if old_row is None:
+            raise ZorgIdError("ZID-1811", f"mobile ID {session.mobile_id} has no good certificate")
+        old = IssuedCertificate.from_row(old_row)
+        key = conn.execute(sa.select(mobile_ids).where(mobile_ids.c.id == session.mobile_id)).one()
+        proof = evidence_of(conn, session_sha)
+        registration_id = new_id()
+        conn.execute(
+            registrations.insert().values(
+                id=registration_id,
+                kind="attributes",
+                state="confirmed",
+                portal_identity=portal.identity,
+                person_id=person.id,
+                frozen_data=attrs_to_json(attrs),
+                failed_attempts=0,
+                created_at=now,
+                updated_at=now,
+                confirmed_at=now,
+                policy_version=cycle.policy_version,
+            )
+        )
+        attach_evidence(conn, registration_id, proof)
+        exists = conn.execute(
+            sa.select(uzi_attributes.c.id).where(
+                uzi_attributes.c.person_id == person.id,
+                uzi_attributes.c.card_type == attrs.card_type,
+                uzi_attributes.c.ura == attrs.subscriber_number,
+                uzi_attributes.c.role_code == attrs.role,
+            )
+        ).first()
+        if exists is None:
+            conn.execute(
+                uzi_attributes.insert().values(
+                    id=new_id(),
+                    person_id=person.id,
+                    card_type=attrs.card_type,
+                    ura=attrs.subscriber_number,
+                    role_code=attrs.role,
+                    agb_code=attrs.agb_code,
+                    verified_at=now,
+                    card_certificate_sha256=sha256_hex(bytes(proof.card_certificate)),
+                    registration_id=registration_id,
+                )
+            )
+        audit(
+            conn,
+            deps,
+            portal.actor,
+            "attributes.register",
+            f"registration:{registration_id}",
+            {"person_id": person.id, "ura": attrs.subscriber_number, "role": attrs.role},
+        )
+    public_key: PublicKey = load_der_public_key(bytes(key.public_key))  # type: ignore[assignment]
+    request = IssuanceRequest(
+        attrs=attrs,
+        csr=b"",
+        person_id=person.id,
+        actor=portal.actor,
+        registration_id=registration_id,
+    )
+    intent = json.dumps(
+        {
+            "attrs": attrs_to_json(attrs),
+            "spki_sha256": key.spki_sha256,
+            "policy_version": cycle.policy_version,
+            "person_id": person.id,
+            "registration_id": registration_id,
+            "supersedes": old.id,
+        },
+        sort_keys=True,
+        separators=(",", ":"),
+    )
+    checked = CheckedRequest(
+        request=request,
+        public_key=public_key,
+        spki_sha256=key.spki_sha256,
+        csr_sha256=hashlib.sha256(b"").hexdigest(),
+        request_sha256=hashlib.sha256(intent.encode()).hexdigest(),
+    )
+
+    def finish(conn: sa.Connection, cert: IssuedCertificate) -> None:
+        conn.execute(
+            registrations.update()
+            .where(registrations.c.id == registration_id)
+            .values(state="redeemed", certificate_id=cert.id, updated_at=cert.issued_at)
+        )
+        if not revoke_certificate(
+            conn, issuer=old.issuer, serial=old.serial, at=cert.issued_at, reason="superseded"
+        ):
+            raise ZorgIdError("ZID-1811", f"certificate {old.serial} was revoked meanwhile")
+        conn.execute(
+            certificates.update().where(certificates.c.id == old.id).values(superseded_by=cert.id)
+        )
+
+    new = cycle.issue_checked(checked, finish=finish)
+    with built.engine.connect() as conn:
+        superseded = IssuedCertificate.from_row(
+            conn.execute(sa.select(certificates).where(certificates.c.id == old.id)).one()
+        )
+    notify_revoked(deps, superseded)
+    return AttributesRegistered(certificate=new, superseded=superseded)
+
+
+def current_certificate(deps: FlowDeps, *, spki_sha256: str) -> IssuedCertificate:
+    """For the phone: the newest good certificate for its key (after attributes or renewal)."""
+    with deps.engine.connect() as conn:
+        row = conn.execute(
+            sa.select(certificates)
+            .where(certificates.c.spki_sha256 == spki_sha256, certificates.c.status == "good")
+            .order_by(certificates.c.issued_at.desc())
+        ).first()
+    if row is None:
+        raise ZorgIdError("ZID-1811", f"no good certificate for key sha256 {spki_sha256[:16]}...")
+    return IssuedCertificate.from_row(row)

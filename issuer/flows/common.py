@@ -1,0 +1,160 @@
+"""What every portal flow needs: its dependencies, the calling portal, small shared steps.
+
+The flows run inside one engine process and keep no state between requests
+(ARCHITECTURE §7): drafts, sessions and challenges live in the database, and
+every state change appends its audit event in the same transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Final
+
+import sqlalchemy as sa
+
+from issuer.audit import AuditEvent
+from issuer.errors import ZorgIdError
+from issuer.issuance.cycle import Actor
+from issuer.issuance.runtime import Issuance
+from issuer.profile import InvalidAttributesError, VerifiedAttributes
+from issuer.profile.attributes import AgbCode, RoleCode, Ura, UziNumber
+from issuer.store.schema import organisations, uzi_evidence, uzi_sessions
+from issuer.uzi import errors as uzi_errors
+from issuer.uzi.card import UziIdentity
+from issuer.uzi.errors import UziError
+from issuer.uzi.verify import UziVerifier
+
+DRAFT_LIFETIME: Final = timedelta(minutes=30)
+"""How long a registration or validation may stay unconfirmed: a portal session's length.
+Not a policy value (the manual names none); the UZI session that opened it is shorter."""
+LOGIN_SESSION_LIFETIME: Final = timedelta(minutes=15)
+"""How long a login session handle proves the mobile ID (api-sketch: "short-lived")."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Portal:
+    """The calling portal back end: ``identity`` binds handles, ``name`` is shown to users."""
+
+    identity: str
+    name: str
+    actor: Actor
+
+
+@dataclass(frozen=True, kw_only=True)
+class FlowDeps:
+    """The flows' dependencies, built once per process by the composition root.
+
+    ``issuance`` opens the HSM on first use (audit checkpoints and the
+    issuing CA key live there); ``verifier`` answers which UZI identity a UZI
+    session proves; ``host`` is the engine address the QR codes name.
+    """
+
+    issuance: Callable[[], Issuance]
+    verifier: UziVerifier
+    host: str
+    clock: Callable[[], datetime]
+
+    @property
+    def engine(self) -> sa.Engine:
+        return self.issuance().engine
+
+
+def sha256_hex(data: bytes | str) -> str:
+    raw = data.encode() if isinstance(data, str) else data
+    return hashlib.sha256(raw).hexdigest()
+
+
+def audit(
+    conn: sa.Connection,
+    deps: FlowDeps,
+    actor: Actor,
+    action: str,
+    subject: str,
+    details: dict[str, Any],
+    outcome: str = "ok",
+) -> None:
+    """Append one audit event in the caller's transaction (no secrets in ``details``)."""
+    deps.issuance().audit.append(
+        conn,
+        AuditEvent(
+            actor_role=actor.role,
+            actor_identity=actor.identity,
+            action=action,
+            subject=subject,
+            outcome=outcome,
+            details=details,
+        ),
+    )
+
+
+def to_attributes(identity: UziIdentity) -> VerifiedAttributes:
+    """The issuable attributes of a verified card; ZID-1204 when the card cannot be issued for."""
+    try:
+        return VerifiedAttributes(
+            uzi_number=UziNumber(identity.uzi_number),
+            card_type=str(identity.card_type),  # type: ignore[arg-type]
+            subscriber_number=Ura(identity.subscriber_number),
+            role=RoleCode(identity.role),
+            agb_code=AgbCode(identity.agb_code),
+            given_name=identity.given_name or "",
+            surname=identity.surname or "",
+            common_name=identity.common_name,
+            title=identity.title,
+            organization=identity.organization,
+        )
+    except InvalidAttributesError as exc:
+        raise ZorgIdError("ZID-1204", f"the UZI-pas: {exc}") from None
+
+
+def take_uzi_session(
+    conn: sa.Connection, deps: FlowDeps, *, handle: str, portal: Portal, purpose: str
+) -> tuple[UziIdentity, str]:
+    """The identity a UZI session proves, used once: ``(identity, handle sha256 hex)``.
+
+    A UZI session opens one registration or validation: a second use is
+    refused like an unknown session (ZID-1122), so one card presence cannot
+    start two flows.
+    """
+    identity = deps.verifier.session(handle, portal=portal.identity, purpose=purpose)
+    digest = sha256_hex(handle)
+    used = conn.execute(
+        uzi_sessions.update()
+        .where(uzi_sessions.c.handle_sha256 == digest, uzi_sessions.c.used_at.is_(None))
+        .values(used_at=deps.clock())
+    )
+    if used.rowcount != 1:
+        raise UziError(uzi_errors.SESSION_UNKNOWN, "the UZI session was used already")
+    return identity, digest
+
+
+def evidence_of(conn: sa.Connection, session_sha256: str) -> Any:
+    """The UZI proof behind a session (``uzi_evidence`` row); ZID-0001 if it was not kept."""
+    row = conn.execute(
+        sa.select(uzi_evidence).where(uzi_evidence.c.handle_sha256 == session_sha256)
+    ).first()
+    if row is None:
+        raise ZorgIdError(
+            "ZID-0001",
+            "no evidence kept for this UZI session; the UziService must use the "
+            "evidence-keeping verifier (issuer.flows.evidence)",
+        )
+    return row
+
+
+def organisation_by_ura(conn: sa.Connection, ura: str) -> Any:
+    """The pre-registered organisation of *ura*; ZID-1602 (contact the operator) if unknown."""
+    row = conn.execute(sa.select(organisations).where(organisations.c.ura == ura)).first()
+    if row is None:
+        raise ZorgIdError(
+            "ZID-1602", f"URA {ura} is not registered; the operator registers organisations"
+        )
+    return row
+
+
+def canonical_digest(data: dict[str, Any]) -> str:
+    """SHA-256 of sorted, compact JSON: the digest of what a user was shown."""
+    return sha256_hex(json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False))

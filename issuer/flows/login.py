@@ -1,0 +1,357 @@
+"""Flow 3, login by QR: the portal asks, the phone signs, the portal polls.
+
+What the phone signs (docs/flows.md, "The login signature") is a canonical,
+domain-separated text, never a bare nonce another service might also ask it
+to sign (api-sketch)::
+
+    ZORG-ID login v1\\n
+    c=<challenge id>\\n
+    n=<nonce, unpadded base64url>\\n
+    p=<portal identity: "sha256:" + hex SHA-256 of the portal's TLS certificate>\\n
+    t=<signing time, UTC, YYYY-MM-DDTHH:MM:SSZ>\\n
+
+Every field is from a fixed alphabet without newlines, so the encoding is
+injective. The portal identity binds the answer to the portal that showed the
+QR (a QR relayed to another portal cannot log in there); the phone learns it
+from :func:`describe_login_challenge`, together with the portal's name to show
+the user before they accept. The signature is ECDSA with SHA-256 (RFC 5758
+§3.2) or RSASSA-PKCS1-v1_5 with SHA-256 (RFC 8017 §8.2), by the key type of
+the mobile-ID certificate.
+
+Only a certificate this engine issued (same issuer, serial and DER as
+stored), good and within its validity logs in; a challenge is answered once
+and collected once: the login session handle is handed to the portal on its
+first poll after the answer and never again.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Final, NoReturn
+
+import sqlalchemy as sa
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+
+from issuer.enrolment.create import attrs_from_json
+from issuer.errors import ZorgIdError
+from issuer.flows.common import LOGIN_SESSION_LIFETIME, FlowDeps, Portal, audit, sha256_hex
+from issuer.issuance.cycle import Actor, issuer_id
+from issuer.profile import VerifiedAttributes
+from issuer.qr import RenderedQr, b64url, login_uri, render
+from issuer.store import repo
+from issuer.store.schema import certificates, login_challenges, login_sessions, registrations
+
+CLOCK_SKEW: Final = timedelta(seconds=60)
+"""How far the phone's signing time may lie outside [created, now]: phone clocks drift."""
+MAX_CHALLENGE_ID: Final = 64
+
+
+@dataclass(frozen=True, kw_only=True)
+class LoginChallenge:
+    """A new login QR (``qr.payload`` is the documented ``zorgid://login`` URI)."""
+
+    id: str
+    expires_at: datetime
+    qr: RenderedQr = field(repr=False)
+
+
+@dataclass(frozen=True, kw_only=True)
+class LoginRequest:
+    """What the phone shows before the user accepts, and signs over."""
+
+    challenge_id: str
+    nonce: bytes = field(repr=False)
+    portal_identity: str
+    portal_name: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True, kw_only=True)
+class LoginStatus:
+    """The portal's poll: pending, authenticated, expired or refused."""
+
+    state: str
+    expires_at: datetime
+    session_handle: str | None = field(default=None, repr=False)
+    """Only on the first poll after the answer: the portal keeps it."""
+    session_expires_at: datetime | None = None
+    person_id: str | None = None
+    mobile_id: str | None = None
+    certificate_id: str | None = None
+    attributes: VerifiedAttributes | None = None
+    refusal_code: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class LoginSession:
+    """A logged-in person, proven by their mobile ID."""
+
+    person_id: str
+    mobile_id: str
+    certificate_id: str
+    expires_at: datetime
+
+
+def login_message(challenge_id: str, nonce: bytes, portal_identity: str, at: datetime) -> bytes:
+    """The exact bytes the phone signs (module doc)."""
+    stamp = at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return (
+        f"ZORG-ID login v1\nc={challenge_id}\nn={b64url(nonce)}\np={portal_identity}\nt={stamp}\n"
+    ).encode("ascii")
+
+
+def create_login_challenge(deps: FlowDeps, *, portal: Portal) -> LoginChallenge:
+    """A login QR valid ``policy.qr.login_seconds`` (5 minutes by default)."""
+    built = deps.issuance()
+    now = deps.clock()
+    challenge_id = secrets.token_urlsafe(18)
+    nonce = secrets.token_bytes(32)
+    expires = now + timedelta(seconds=built.cycle.policy.qr.login_seconds)
+    with built.engine.begin() as conn:
+        conn.execute(
+            login_challenges.insert().values(
+                id=challenge_id,
+                nonce=nonce,
+                portal_identity=portal.identity,
+                portal_name=portal.name[:256],
+                created_at=now,
+                expires_at=expires,
+            )
+        )
+        audit(conn, deps, portal.actor, "login.challenge", f"login:{challenge_id}", {})
+    return LoginChallenge(
+        id=challenge_id, expires_at=expires, qr=render(login_uri(challenge_id, nonce, deps.host))
+    )
+
+
+def _challenge(conn: sa.Connection, challenge_id: str) -> Any:
+    if not 0 < len(challenge_id) <= MAX_CHALLENGE_ID:
+        raise ZorgIdError("ZID-1701", f"got a challenge id of {len(challenge_id)} characters")
+    row = conn.execute(
+        sa.select(login_challenges).where(login_challenges.c.id == challenge_id)
+    ).first()
+    if row is None:
+        raise ZorgIdError("ZID-1701", f"no login challenge {challenge_id!r}")
+    return row
+
+
+def describe_login_challenge(deps: FlowDeps, *, challenge_id: str) -> LoginRequest:
+    """For the phone: which portal asks, and the values to sign."""
+    with deps.engine.connect() as conn:
+        row = _challenge(conn, challenge_id)
+    if row.answered_at is not None:
+        raise ZorgIdError("ZID-1708", f"answered at {row.answered_at.isoformat()}")
+    if row.expires_at <= deps.clock():
+        raise ZorgIdError("ZID-1702", f"expired at {row.expires_at.isoformat()}")
+    return LoginRequest(
+        challenge_id=row.id,
+        nonce=bytes(row.nonce),
+        portal_identity=row.portal_identity,
+        portal_name=row.portal_name or "",
+        expires_at=row.expires_at,
+    )
+
+
+def _refuse(deps: FlowDeps, actor: Actor, challenge_id: str, code: str, detail: str) -> NoReturn:
+    """A certificate refusal ends the challenge: the portal's poll then says "refused"."""
+    now = deps.clock()
+    with deps.engine.begin() as conn:
+        conn.execute(
+            login_challenges.update()
+            .where(
+                login_challenges.c.id == challenge_id,
+                login_challenges.c.answered_at.is_(None),
+                login_challenges.c.refused_at.is_(None),
+            )
+            .values(refused_at=now, refusal_code=code)
+        )
+        audit(conn, deps, actor, "login.answer", f"login:{challenge_id}", {"code": code}, "refused")
+    raise ZorgIdError(code, detail)
+
+
+def _verify(cert: x509.Certificate, signature: bytes, message: bytes) -> None:
+    key = cert.public_key()
+    try:
+        if isinstance(key, ec.EllipticCurvePublicKey):
+            key.verify(signature, message, ec.ECDSA(hashes.SHA256()))
+        elif isinstance(key, rsa.RSAPublicKey):
+            key.verify(signature, message, padding.PKCS1v15(), hashes.SHA256())
+        else:
+            raise InvalidSignature
+    except InvalidSignature:
+        raise ZorgIdError(
+            "ZID-1706", "the signature does not verify over the login message (docs/flows.md)"
+        ) from None
+
+
+def answer_login_challenge(
+    deps: FlowDeps,
+    *,
+    actor: Actor,
+    challenge_id: str,
+    certificate_der: bytes,
+    signature: bytes,
+    signed_at: datetime,
+) -> None:
+    """The phone's answer: its mobile-ID certificate and signature (module doc)."""
+    built = deps.issuance()
+    now = deps.clock()
+    with built.engine.connect() as conn:
+        row = _challenge(conn, challenge_id)
+    if row.answered_at is not None:
+        raise ZorgIdError("ZID-1708", f"answered at {row.answered_at.isoformat()}")
+    if row.refused_at is not None:
+        raise ZorgIdError(row.refusal_code or "ZID-1703", "this login was refused already")
+    if row.expires_at <= now:
+        raise ZorgIdError("ZID-1702", f"expired at {row.expires_at.isoformat()}")
+    try:
+        cert = x509.load_der_x509_certificate(certificate_der)
+        serial = format(cert.serial_number, "x")
+    except ValueError:
+        _refuse(deps, actor, challenge_id, "ZID-1703", "the certificate is not DER X.509")
+    with built.engine.connect() as conn:
+        stored = conn.execute(
+            sa.select(certificates).where(
+                certificates.c.issuer == issuer_id(built.cycle.ca_cert),
+                certificates.c.serial == serial,
+            )
+        ).first()
+    if stored is None or bytes(stored.der) != certificate_der:
+        _refuse(deps, actor, challenge_id, "ZID-1703", f"serial {serial} was not issued here")
+    if stored.status != "good":
+        _refuse(deps, actor, challenge_id, "ZID-1704", f"serial {serial} is {stored.status}")
+    if not stored.not_before <= now < stored.not_after:
+        _refuse(
+            deps,
+            actor,
+            challenge_id,
+            "ZID-1705",
+            f"serial {serial} is valid {stored.not_before.isoformat()} to "
+            f"{stored.not_after.isoformat()}; now is {now.isoformat()}",
+        )
+    if not row.created_at - CLOCK_SKEW <= signed_at <= now + CLOCK_SKEW:
+        raise ZorgIdError(
+            "ZID-1707",
+            f"signed at {signed_at.isoformat()}; expected between "
+            f"{row.created_at.isoformat()} and {now.isoformat()} (+/- {CLOCK_SKEW})",
+        )
+    _verify(
+        cert, signature, login_message(row.id, bytes(row.nonce), row.portal_identity, signed_at)
+    )
+    with built.engine.begin() as conn:
+        if not repo.answer_login_challenge(
+            conn, challenge_id=row.id, certificate_id=stored.id, signature=signature, at=now
+        ):
+            raise ZorgIdError("ZID-1708", "answered concurrently, or expired meanwhile")
+        audit(
+            conn,
+            deps,
+            actor,
+            "login.answer",
+            f"login:{row.id}",
+            {"certificate_id": stored.id, "serial": serial},
+        )
+
+
+def _attributes_of(conn: sa.Connection, registration_id: str | None) -> VerifiedAttributes | None:
+    if registration_id is None:
+        return None
+    frozen = conn.execute(
+        sa.select(registrations.c.frozen_data).where(registrations.c.id == registration_id)
+    ).scalar_one_or_none()
+    return None if frozen is None else attrs_from_json(json.loads(json.dumps(frozen)))
+
+
+def get_login_challenge(deps: FlowDeps, *, portal: Portal, challenge_id: str) -> LoginStatus:
+    """The portal's poll; the first poll after the answer opens the login session."""
+    now = deps.clock()
+    with deps.engine.begin() as conn:
+        row = _challenge(conn, challenge_id)
+        if row.portal_identity != portal.identity:
+            raise ZorgIdError("ZID-1701", f"no login challenge {challenge_id!r} for this portal")
+        if row.refused_at is not None:
+            return LoginStatus(
+                state="refused", expires_at=row.expires_at, refusal_code=row.refusal_code
+            )
+        if row.answered_at is None:
+            state = "expired" if row.expires_at <= now else "pending"
+            return LoginStatus(state=state, expires_at=row.expires_at)
+        cert = conn.execute(
+            sa.select(certificates).where(certificates.c.id == row.certificate_id)
+        ).one()
+        handle = session_expires = None
+        if repo.collect_login_challenge(
+            conn, challenge_id=row.id, portal_identity=portal.identity, at=now
+        ):
+            handle = secrets.token_urlsafe(32)
+            session_expires = now + LOGIN_SESSION_LIFETIME
+            conn.execute(
+                login_sessions.insert().values(
+                    handle_sha256=sha256_hex(handle),
+                    portal_identity=portal.identity,
+                    person_id=cert.person_id,
+                    mobile_id_id=cert.mobile_id_id,
+                    certificate_id=cert.id,
+                    login_challenge_id=row.id,
+                    created_at=now,
+                    expires_at=session_expires,
+                )
+            )
+            audit(
+                conn,
+                deps,
+                portal.actor,
+                "login.session",
+                f"login:{row.id}",
+                {"person_id": cert.person_id, "certificate_id": cert.id},
+            )
+        return LoginStatus(
+            state="authenticated",
+            expires_at=row.expires_at,
+            session_handle=handle,
+            session_expires_at=session_expires,
+            person_id=cert.person_id,
+            mobile_id=cert.mobile_id_id,
+            certificate_id=cert.id,
+            attributes=_attributes_of(conn, cert.registration_id),
+        )
+
+
+def login_session(
+    conn: sa.Connection, deps: FlowDeps, *, portal: Portal, handle: str
+) -> LoginSession:
+    """The person behind a login session handle of this portal; ZID-1709 otherwise.
+
+    The session lives while its mobile ID still has a good certificate: a
+    revoked mobile ID ends every session it opened.
+    """
+    now = deps.clock()
+    row = conn.execute(
+        sa.select(login_sessions).where(login_sessions.c.handle_sha256 == sha256_hex(handle))
+    ).first()
+    if (
+        row is None
+        or row.portal_identity != portal.identity
+        or row.expires_at <= now
+        or row.revoked_at is not None
+    ):
+        raise ZorgIdError("ZID-1709", "no live login session for this portal")
+    good = conn.execute(
+        sa.select(certificates.c.id).where(
+            certificates.c.mobile_id_id == row.mobile_id_id, certificates.c.status == "good"
+        )
+    ).first()
+    if good is None:
+        raise ZorgIdError("ZID-1709", "the mobile ID of this session was revoked")
+    return LoginSession(
+        person_id=row.person_id,
+        mobile_id=row.mobile_id_id,
+        certificate_id=row.certificate_id,
+        expires_at=row.expires_at,
+    )

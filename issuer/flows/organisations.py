@@ -1,0 +1,434 @@
+"""Flows 4 and 6: organisations, their validation by an administrator, PIN forgotten.
+
+- The operator pre-registers an organisation (URA + name).
+- Validation (flow 4): terms -> UZI-pas proof -> the organisation's name and
+  URA shown -> confirm: the card holder becomes administrator of that URA,
+  bound to their current mobile ID, which the answer names. A card of another
+  URA cannot validate it (ZID-1803).
+- PIN forgotten (flow 6): an administrator, logged in with their mobile ID,
+  lists their organisation's members and resets one: the member's
+  certificates are revoked, open registration QRs cancelled (an old QR can
+  no longer be redeemed), and a new registration QR is made for the same,
+  already verified person (kind ``reset``, the original UZI proof attached).
+  Members of another organisation are untouchable (ZID-1821).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Final
+
+import sqlalchemy as sa
+
+from issuer.enrolment.create import Enrolment, attrs_from_json, create_enrolment
+from issuer.errors import ZorgIdError
+from issuer.flows.common import (
+    DRAFT_LIFETIME,
+    FlowDeps,
+    Portal,
+    audit,
+    evidence_of,
+    organisation_by_ura,
+    sha256_hex,
+    take_uzi_session,
+)
+from issuer.flows.login import login_session
+from issuer.flows.registration import attach_evidence, check_terms, load_draft
+from issuer.issuance.cycle import Actor, IssuedCertificate
+from issuer.qr import RenderedQr, enrolment_qr
+from issuer.store.repo import new_id, revoke_certificate
+from issuer.store.schema import (
+    certificates,
+    flow_drafts,
+    organisation_admins,
+    organisations,
+    persons,
+    registrations,
+    uzi_attributes,
+)
+from issuer.uzi.card import UziIdentity
+from issuer.uzi.store import identity_from_json, identity_to_json
+
+PURPOSE = "organisation_validation"
+URA_RE: Final = re.compile(r"^[0-9]{8}$")
+RESET_REASON: Final = "superseded"
+"""RFC 5280 §5.3.1 reason for a PIN-forgotten reset: the key is not compromised, only
+unusable, and a new certificate replaces it for the same person (superseded)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Organisation:
+    id: str
+    ura: str
+    name: str
+    registered_at: datetime
+
+
+@dataclass(frozen=True, kw_only=True)
+class Validation:
+    """A validation shown to the user before confirming (name and URA of the organisation)."""
+
+    id: str
+    state: str
+    organisation: Organisation
+    identity: UziIdentity
+    expires_at: datetime
+
+
+@dataclass(frozen=True, kw_only=True)
+class Administrator:
+    """The confirmed validation: who administers which URA, bound to which mobile ID."""
+
+    organisation: Organisation
+    person_id: str
+    mobile_id: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class Member:
+    person_id: str
+    uzi_number: str
+    given_names: str
+    surname: str
+    ura: str
+    good_certificates: tuple[str, ...]
+    """Ids of the member's certificates that are not revoked."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Reset:
+    """A PIN-forgotten reset: what was revoked and the new registration QR (a secret)."""
+
+    person_id: str
+    revoked: tuple[IssuedCertificate, ...]
+    cancelled_registrations: int
+    enrolment: Enrolment
+    qr: RenderedQr = field(repr=False)
+
+
+def _org(row: Any) -> Organisation:
+    return Organisation(id=row.id, ura=row.ura, name=row.name, registered_at=row.registered_at)
+
+
+def register_organisation(deps: FlowDeps, *, actor: Actor, ura: str, name: str) -> Organisation:
+    """Operator: pre-register an organisation (ZID-1802 malformed, ZID-1801 known already)."""
+    clean = name.strip()
+    if not URA_RE.match(ura) or not 0 < len(clean) <= 256:
+        raise ZorgIdError("ZID-1802", f"got URA {ura[:16]!r} and a name of {len(clean)} characters")
+    now = deps.clock()
+    with deps.engine.begin() as conn:
+        if conn.execute(sa.select(organisations.c.id).where(organisations.c.ura == ura)).first():
+            raise ZorgIdError("ZID-1801", f"URA {ura}")
+        org_id = new_id()
+        try:
+            with conn.begin_nested():
+                conn.execute(
+                    organisations.insert().values(
+                        id=org_id,
+                        ura=ura,
+                        name=clean,
+                        registered_at=now,
+                        registered_by=actor.identity[:256],
+                    )
+                )
+        except sa.exc.IntegrityError:
+            raise ZorgIdError("ZID-1801", f"URA {ura} (registered concurrently)") from None
+        audit(conn, deps, actor, "organisation.register", f"organisation:{ura}", {"name": clean})
+        return _org(
+            conn.execute(sa.select(organisations).where(organisations.c.id == org_id)).one()
+        )
+
+
+def start_validation(
+    deps: FlowDeps, *, portal: Portal, terms_version: str, uzi_session: str, ura: str
+) -> Validation:
+    """Terms and UZI proof: show the organisation's name and URA for the user to confirm."""
+    built = deps.issuance()
+    check_terms(built.cycle.policy, terms_version)
+    now = deps.clock()
+    with built.engine.begin() as conn:
+        org = organisation_by_ura(conn, ura)
+        identity, session_sha = take_uzi_session(
+            conn, deps, handle=uzi_session, portal=portal, purpose=PURPOSE
+        )
+        if identity.subscriber_number != org.ura:
+            raise ZorgIdError(
+                "ZID-1803", f"the card is of URA {identity.subscriber_number}; expected {org.ura}"
+            )
+        draft_id = new_id()
+        conn.execute(
+            flow_drafts.insert().values(
+                id=draft_id,
+                kind="validation",
+                state="started",
+                portal_identity=portal.identity,
+                terms_version=terms_version,
+                uzi_session_sha256=session_sha,
+                identity=json.loads(identity_to_json(identity)),
+                organisation_id=org.id,
+                created_at=now,
+                updated_at=now,
+                expires_at=now + DRAFT_LIFETIME,
+            )
+        )
+        audit(
+            conn,
+            deps,
+            portal.actor,
+            "organisation.validation_start",
+            f"draft:{draft_id}",
+            {"ura": ura},
+        )
+        return Validation(
+            id=draft_id,
+            state="started",
+            organisation=_org(org),
+            identity=identity,
+            expires_at=now + DRAFT_LIFETIME,
+        )
+
+
+def current_mobile_id(conn: sa.Connection, person_id: str) -> Any:
+    """The person's newest good certificate (its mobile ID), or None."""
+    return conn.execute(
+        sa.select(certificates)
+        .where(certificates.c.person_id == person_id, certificates.c.status == "good")
+        .order_by(certificates.c.issued_at.desc())
+    ).first()
+
+
+def confirm_validation(deps: FlowDeps, *, portal: Portal, validation_id: str) -> Administrator:
+    """Record the card holder as administrator of the URA, bound to their mobile ID."""
+    now = deps.clock()
+    with deps.engine.begin() as conn:
+        row = load_draft(conn, draft_id=validation_id, portal=portal, kind="validation")
+        if row.state == "confirmed":
+            raise ZorgIdError("ZID-1607", f"confirmed at {row.updated_at.isoformat()}")
+        if row.state == "cancelled" or row.expires_at <= now:
+            raise ZorgIdError("ZID-1610", f"open until {row.expires_at.isoformat()}")
+        identity = identity_from_json(json.dumps(row.identity))
+        person = conn.execute(
+            sa.select(persons.c.id).where(persons.c.uzi_number == identity.uzi_number)
+        ).first()
+        cert = None if person is None else current_mobile_id(conn, person.id)
+        if person is None or cert is None:
+            raise ZorgIdError(
+                "ZID-1804", f"UZI number {identity.uzi_number} has no active mobile ID"
+            )
+        proof = evidence_of(conn, row.uzi_session_sha256)
+        org = conn.execute(
+            sa.select(organisations).where(organisations.c.id == row.organisation_id)
+        ).one()
+        values = {
+            "mobile_id_id": cert.mobile_id_id,
+            "terms_version": row.terms_version,
+            "card_certificate_sha256": sha256_hex(bytes(proof.card_certificate)),
+            "validated_at": now,
+            "revoked_at": None,
+        }
+        updated = conn.execute(
+            organisation_admins.update()
+            .where(
+                organisation_admins.c.organisation_id == org.id,
+                organisation_admins.c.person_id == person.id,
+            )
+            .values(**values)
+        )
+        if updated.rowcount == 0:
+            conn.execute(
+                organisation_admins.insert().values(
+                    organisation_id=org.id, person_id=person.id, **values
+                )
+            )
+        conn.execute(
+            flow_drafts.update()
+            .where(flow_drafts.c.id == row.id)
+            .values(state="confirmed", updated_at=now)
+        )
+        audit(
+            conn,
+            deps,
+            portal.actor,
+            "organisation.validate",
+            f"organisation:{org.ura}",
+            {"person_id": person.id, "mobile_id": cert.mobile_id_id},
+        )
+        return Administrator(
+            organisation=_org(org), person_id=person.id, mobile_id=cert.mobile_id_id
+        )
+
+
+def administered(conn: sa.Connection, person_id: str) -> list[Any]:
+    """Organisations the person administers (validated, not revoked)."""
+    return list(
+        conn.execute(
+            sa.select(organisations)
+            .join(organisation_admins, organisation_admins.c.organisation_id == organisations.c.id)
+            .where(
+                organisation_admins.c.person_id == person_id,
+                organisation_admins.c.revoked_at.is_(None),
+            )
+        )
+    )
+
+
+def _admin_uras(conn: sa.Connection, deps: FlowDeps, portal: Portal, handle: str) -> set[str]:
+    session = login_session(conn, deps, portal=portal, handle=handle)
+    uras = {row.ura for row in administered(conn, session.person_id)}
+    if not uras:
+        raise ZorgIdError("ZID-1820", "the logged-in person administers no organisation")
+    return uras
+
+
+def list_members(deps: FlowDeps, *, portal: Portal, login_session_handle: str) -> list[Member]:
+    """The members (persons with verified attributes of the URA) of the admin's organisations."""
+    with deps.engine.connect() as conn:
+        uras = _admin_uras(conn, deps, portal, login_session_handle)
+        rows = conn.execute(
+            sa.select(persons, uzi_attributes.c.ura)
+            .join(uzi_attributes, uzi_attributes.c.person_id == persons.c.id)
+            .where(uzi_attributes.c.ura.in_(sorted(uras)), uzi_attributes.c.retired_at.is_(None))
+            .order_by(persons.c.surname, persons.c.uzi_number)
+        ).all()
+        members: dict[tuple[str, str], Member] = {}
+        for row in rows:
+            good = conn.execute(
+                sa.select(certificates.c.id)
+                .where(certificates.c.person_id == row.id, certificates.c.status == "good")
+                .order_by(certificates.c.issued_at)
+            ).scalars()
+            members[(row.id, row.ura)] = Member(
+                person_id=row.id,
+                uzi_number=row.uzi_number,
+                given_names=row.given_names,
+                surname=row.surname,
+                ura=row.ura,
+                good_certificates=tuple(good),
+            )
+        return list(members.values())
+
+
+def reset_member(
+    deps: FlowDeps, *, portal: Portal, login_session_handle: str, person_id: str
+) -> Reset:
+    """PIN forgotten: revoke the member's certificates and return a new registration QR."""
+    built = deps.issuance()
+    now = deps.clock()
+    with built.engine.begin() as conn:
+        uras = _admin_uras(conn, deps, portal, login_session_handle)
+        if conn.execute(sa.select(persons.c.id).where(persons.c.id == person_id)).first() is None:
+            raise ZorgIdError("ZID-1822", f"no person {person_id[:40]!r}")
+        source = conn.execute(
+            sa.select(registrations)
+            .where(
+                registrations.c.person_id == person_id,
+                registrations.c.frozen_data.is_not(None),
+                registrations.c.kind.in_(("registration", "reset")),
+            )
+            .order_by(registrations.c.confirmed_at.desc())
+        ).all()
+        mine = [r for r in source if r.frozen_data.get("subscriber_number") in uras]
+        if not mine:
+            raise ZorgIdError(
+                "ZID-1821", f"person {person_id} is not a member of URA {', '.join(sorted(uras))}"
+            )
+        good = conn.execute(
+            sa.select(certificates).where(
+                certificates.c.person_id == person_id, certificates.c.status == "good"
+            )
+        ).all()
+        for cert in good:
+            revoke_certificate(
+                conn, issuer=cert.issuer, serial=cert.serial, at=now, reason=RESET_REASON
+            )
+        cancelled = conn.execute(
+            registrations.update()
+            .where(
+                registrations.c.person_id == person_id,
+                registrations.c.state == "confirmed",
+                registrations.c.certificate_id.is_(None),
+            )
+            .values(state="cancelled", updated_at=now)
+        ).rowcount
+        latest = mine[0]
+        enrolment = create_enrolment(
+            conn,
+            attrs=attrs_from_json(dict(latest.frozen_data)),
+            card_certificate_sha256=sha256_hex(bytes(latest.card_certificate or b"")),
+            portal_identity=portal.identity,
+            policy=built.cycle.policy,
+            policy_version=built.cycle.policy_version,
+            audit=built.audit,
+            actor=portal.actor,
+            now=now,
+            kind="reset",
+            terms_version=latest.terms_version,
+        )
+        conn.execute(
+            registrations.update()
+            .where(registrations.c.id == enrolment.registration_id)
+            .values(
+                card_certificate=latest.card_certificate,
+                card_chain=latest.card_chain,
+                challenge_nonce=latest.challenge_nonce,
+                card_signature=latest.card_signature,
+                proven_at=latest.proven_at,
+            )
+        )
+        audit(
+            conn,
+            deps,
+            portal.actor,
+            "member.reset",
+            f"person:{person_id}",
+            {
+                "revoked": [c.serial for c in good],
+                "reason": RESET_REASON,
+                "cancelled_registrations": cancelled,
+                "registration_id": enrolment.registration_id,
+            },
+        )
+        revoked = tuple(
+            IssuedCertificate.from_row(r)
+            for r in conn.execute(
+                sa.select(certificates).where(certificates.c.id.in_([c.id for c in good]))
+            )
+        )
+    for done in revoked:
+        notify_revoked(deps, done)
+    return Reset(
+        person_id=person_id,
+        revoked=revoked,
+        cancelled_registrations=cancelled,
+        enrolment=enrolment,
+        qr=enrolment_qr(enrolment.token, deps.host),
+    )
+
+
+def notify_revoked(deps: FlowDeps, cert: IssuedCertificate) -> None:
+    """Tell OCSP/CRL after the commit (the revocation stays if the hook fails)."""
+    try:
+        deps.issuance().cycle.hooks.on_revoked(cert)
+    except Exception:
+        import logging
+
+        logging.getLogger(__name__).exception("on_revoked hook failed for %s", cert.serial)
+
+
+__all__ = [
+    "Administrator",
+    "Member",
+    "Organisation",
+    "Reset",
+    "Validation",
+    "attach_evidence",
+    "confirm_validation",
+    "evidence_of",
+    "list_members",
+    "register_organisation",
+    "reset_member",
+    "start_validation",
+]

@@ -1,0 +1,105 @@
+"""``zorgid.v1.OrganizationService`` (flows 4 and 6): thin servicer over
+:mod:`issuer.flows.organisations`."""
+
+from __future__ import annotations
+
+import grpc
+
+from issuer.api.zorgid.v1 import organization_pb2, organization_pb2_grpc
+from issuer.flows import organisations as flow
+from issuer.flows.common import FlowDeps
+from issuer.server.certificate_service import actor_for, certificate_message
+from issuer.server.registration_service import portal_for, qr_message, timestamp
+from issuer.server.uzi_service import _identity
+
+_SERVICE = "/zorgid.v1.OrganizationService/"
+
+
+def _org(org: flow.Organisation) -> organization_pb2.Organization:
+    return organization_pb2.Organization(id=org.id, ura=org.ura, name=org.name)
+
+
+class OrganizationServicer(organization_pb2_grpc.OrganizationServiceServicer):
+    """Protobuf in, :mod:`issuer.flows.organisations`, protobuf out."""
+
+    def __init__(self, deps: FlowDeps) -> None:
+        self._deps = deps
+
+    def RegisterOrganization(
+        self, request: organization_pb2.RegisterOrganizationRequest, context: grpc.ServicerContext
+    ) -> organization_pb2.RegisterOrganizationResponse:
+        org = flow.register_organisation(
+            self._deps,
+            actor=actor_for(_SERVICE + "RegisterOrganization"),
+            ura=request.ura,
+            name=request.name,
+        )
+        return organization_pb2.RegisterOrganizationResponse(organization=_org(org))
+
+    def StartValidation(
+        self, request: organization_pb2.StartValidationRequest, context: grpc.ServicerContext
+    ) -> organization_pb2.StartValidationResponse:
+        started = flow.start_validation(
+            self._deps,
+            portal=portal_for(_SERVICE + "StartValidation"),
+            terms_version=request.terms_version,
+            uzi_session=request.uzi_session_handle,
+            ura=request.ura,
+        )
+        return organization_pb2.StartValidationResponse(
+            validation_id=started.id,
+            organization=_org(started.organisation),
+            identity=_identity(started.identity),
+        )
+
+    def ConfirmValidation(
+        self, request: organization_pb2.ConfirmValidationRequest, context: grpc.ServicerContext
+    ) -> organization_pb2.ConfirmValidationResponse:
+        admin = flow.confirm_validation(
+            self._deps,
+            portal=portal_for(_SERVICE + "ConfirmValidation"),
+            validation_id=request.validation_id,
+        )
+        return organization_pb2.ConfirmValidationResponse(
+            organization=_org(admin.organisation),
+            person_id=admin.person_id,
+            mobile_id=admin.mobile_id,
+        )
+
+    def ListMembers(
+        self, request: organization_pb2.ListMembersRequest, context: grpc.ServicerContext
+    ) -> organization_pb2.ListMembersResponse:
+        members = flow.list_members(
+            self._deps,
+            portal=portal_for(_SERVICE + "ListMembers"),
+            login_session_handle=request.login_session_handle,
+        )
+        return organization_pb2.ListMembersResponse(
+            members=[
+                organization_pb2.Member(
+                    person_id=m.person_id,
+                    uzi_number=m.uzi_number,
+                    given_names=m.given_names,
+                    surname=m.surname,
+                    ura=m.ura,
+                    good_certificate_ids=list(m.good_certificates),
+                )
+                for m in members
+            ]
+        )
+
+    def ResetMember(
+        self, request: organization_pb2.ResetMemberRequest, context: grpc.ServicerContext
+    ) -> organization_pb2.ResetMemberResponse:
+        reset = flow.reset_member(
+            self._deps,
+            portal=portal_for(_SERVICE + "ResetMember"),
+            login_session_handle=request.login_session_handle,
+            person_id=request.person_id,
+        )
+        return organization_pb2.ResetMemberResponse(
+            revoked=[certificate_message(c) for c in reset.revoked],
+            qr=qr_message(reset.qr),
+            qr_expires_at=timestamp(reset.enrolment.expires_at),
+            registration_record_id=reset.enrolment.registration_id,
+        )
