@@ -1,5 +1,9 @@
 """``zorgid policy check|show``: check a policy document without starting the service.
 
+The officer commands that talk to a running engine (``list``, ``diff``,
+``propose``, ``approve``, ``reject``, ``dry-run``, ``show --server``) are added
+from :mod:`issuer.cli.policy_admin`.
+
 ``check`` loads the document (schema, bounds, unknown keys) and, given the
 issuing CA certificate, lints sample certificates of its profile with pkilint
 and the fast lint (what activation will do). Exit status: 0 usable,
@@ -14,6 +18,7 @@ from pathlib import Path
 
 from cryptography import x509
 
+from issuer.cli.policy_admin import add_connection_args, add_remote_commands, run_show_remote
 from issuer.lint import lint_profile
 from policies import DEFAULT_POLICY_PATH, PolicyError, dump, load_policy
 
@@ -39,9 +44,18 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="issuing CA certificate (PEM or DER) to lint the profile against",
     )  # fmt: skip
     check.set_defaults(func=_check)
-    show = sub.add_parser("show", help="print the canonical document and its digest")
+    show = sub.add_parser(
+        "show",
+        help="print the canonical document and its digest (a file, or a version on the engine)",
+    )
     show.add_argument("file", type=Path, nargs="?", default=DEFAULT_POLICY_PATH, metavar="FILE")
+    show.add_argument(
+        "--version", type=int, default=0, metavar="ID",
+        help="with --server/--config: which version (default: the active one)",
+    )  # fmt: skip
+    add_connection_args(show)
     show.set_defaults(func=_show)
+    add_remote_commands(sub)
 
 
 def _load_cert(path: Path) -> x509.Certificate:
@@ -84,6 +98,8 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _show(args: argparse.Namespace) -> int:
+    if args.server is not None or args.config is not None:
+        return run_show_remote(args)
     try:
         policy = load_policy(Path(args.file))
     except OSError as exc:
