@@ -48,7 +48,7 @@ from issuer.issuance.cycle import (
     IssuanceRequest,
     IssuedCertificate,
 )
-from issuer.issuance.sql import write_transaction
+from issuer.issuance.sql import lock_audit_head, write_transaction
 from issuer.store import READ_ONLY
 from issuer.store.schema import certificates, registrations
 from issuer.store.types import UtcDateTime
@@ -327,6 +327,7 @@ class Redeemer:
         now = self.clock()
         column = registrations.c.id if by_id else registrations.c.token_sha256
         with write_transaction(self.engine) as conn:
+            lock_audit_head(conn)  # the head before the registration row, as step 4 does
             counted = conn.execute(
                 registrations.update()
                 .where(column == key)

@@ -44,7 +44,8 @@ from issuer.audit import AuditEvent, AuditLog
 from issuer.errors import ZorgIdError
 from issuer.issuance import sql
 from issuer.issuance.faults import crash_point
-from issuer.issuance.sql import write_transaction
+from issuer.issuance.group_commit import GroupCommitter
+from issuer.issuance.sql import lock_audit_head, write_transaction
 from issuer.keys import PublicKey, WeakKeyError, spki_sha256
 from issuer.lint import LintError, build_and_lint, check_same_tbs
 from issuer.profile import (
@@ -249,6 +250,7 @@ class IssuanceCycle:
         hooks: CertificateHooks | None = None,
         clock: Callable[[], datetime] = _utc_now,
         health: HealthReport | None = None,
+        group_commit: bool = True,
     ) -> None:
         self.engine = engine
         self.policy = policy
@@ -262,6 +264,20 @@ class IssuanceCycle:
         self._health = health
         self._hsm_down = False
         self._hash = signature_hash(policy)
+        # Step 2 and step 4 commit in groups (issuer/issuance/group_commit.py), each on
+        # its own writer: a step-2 batch locks registrations, a step-4 batch the audit
+        # head first (prologue), so the two never wait on each other in a cycle.
+        self._reserve_writer: Callable[[Callable[[sa.Connection], Any]], Any]
+        self._store_writer: Callable[[Callable[[sa.Connection], Any]], Any]
+        if group_commit:
+            self._reserve_writer = GroupCommitter(engine).run
+            self._store_writer = GroupCommitter(engine, prologue=lock_audit_head).run
+        else:
+            self._reserve_writer = self._store_writer = self._direct
+
+    def _direct(self, work: Callable[[sa.Connection], Any]) -> Any:
+        with write_transaction(self.engine) as conn:
+            return work(conn)
 
     # -- the cycle -----------------------------------------------------------------
 
@@ -376,23 +392,24 @@ class IssuanceCycle:
         for _ in range(SERIAL_DRAWS):
             serial = draw_serial()
             now = self.clock()
+            params = {
+                "issuer": self.issuer,
+                "serial": format(serial, "x"),
+                "request_sha256": checked.request_sha256,
+                "policy_version": self.policy_version,
+                "state": "reserved",
+                "registration_id": checked.request.registration_id,
+                "created_at": now,
+            }
+
+            def reserve(conn: sa.Connection, params: dict[str, Any] = params) -> None:
+                if begin is not None:
+                    begin(conn)
+                self.step1_check_key_owner(conn, checked)
+                conn.execute(sql.INSERT_RESERVATION, params)
+
             try:
-                with write_transaction(self.engine) as conn:
-                    if begin is not None:
-                        begin(conn)
-                    self.step1_check_key_owner(conn, checked)
-                    conn.execute(
-                        sql.INSERT_RESERVATION,
-                        {
-                            "issuer": self.issuer,
-                            "serial": format(serial, "x"),
-                            "request_sha256": checked.request_sha256,
-                            "policy_version": self.policy_version,
-                            "state": "reserved",
-                            "registration_id": checked.request.registration_id,
-                            "created_at": now,
-                        },
-                    )
+                self._reserve_writer(reserve)
             except sa.exc.IntegrityError:
                 # The only unique key here is (issuer, serial): drawn twice. The
                 # whole transaction (and the caller's claim in it) rolled back.
@@ -476,79 +493,93 @@ class IssuanceCycle:
         der: bytes,
         finish: Finish | None,
     ) -> IssuedCertificate:
-        request = checked.request
         now = self.clock()
-        with write_transaction(self.engine) as conn:
-            mobile_id = self._mobile_id(conn, checked, now)
-            finished = conn.execute(
-                sql.FINISH_RESERVATION,
-                {"b_issuer": self.issuer, "b_serial": reservation.serial_hex, "b_at": now},
-            )
-            if finished.rowcount != 1:
-                raise ReservationStateError(
-                    issuer=self.issuer,
-                    serial=reservation.serial_hex,
-                    found=None,
-                    expected="reserved",
-                )
-            issued = IssuedCertificate(
-                id=new_id(),
+        stored: IssuedCertificate = self._store_writer(
+            lambda conn: self._store_in(conn, checked, reservation, signed, der, finish, now)
+        )
+        return stored
+
+    def _store_in(
+        self,
+        conn: sa.Connection,
+        checked: CheckedRequest,
+        reservation: Reservation,
+        signed: x509.Certificate,
+        der: bytes,
+        finish: Finish | None,
+        now: datetime,
+    ) -> IssuedCertificate:
+        request = checked.request
+        mobile_id = self._mobile_id(conn, checked, now)
+        finished = conn.execute(
+            sql.FINISH_RESERVATION,
+            {"b_issuer": self.issuer, "b_serial": reservation.serial_hex, "b_at": now},
+        )
+        if finished.rowcount != 1:
+            raise ReservationStateError(
                 issuer=self.issuer,
                 serial=reservation.serial_hex,
-                der=der,
-                not_before=signed.not_valid_before_utc,
-                not_after=signed.not_valid_after_utc,
-                status="good",
-                policy_version=self.policy_version,
-                spki_sha256=checked.spki_sha256,
-                person_id=request.person_id,
-                mobile_id_id=mobile_id,
-                registration_id=request.registration_id,
-                issued_at=now,
+                found=None,
+                expected="reserved",
             )
-            conn.execute(
-                sql.INSERT_CERTIFICATE,
-                {
-                    "id": issued.id,
-                    "issuer": issued.issuer,
-                    "serial": issued.serial,
-                    "der": der,
-                    "not_before": issued.not_before,
-                    "not_after": issued.not_after,
-                    "status": "good",
-                    "revoked_at": None,
-                    "revocation_reason": None,
-                    "policy_version": issued.policy_version,
-                    "spki_sha256": issued.spki_sha256,
+        issued = IssuedCertificate(
+            id=new_id(),
+            issuer=self.issuer,
+            serial=reservation.serial_hex,
+            der=der,
+            not_before=signed.not_valid_before_utc,
+            not_after=signed.not_valid_after_utc,
+            status="good",
+            policy_version=self.policy_version,
+            spki_sha256=checked.spki_sha256,
+            person_id=request.person_id,
+            mobile_id_id=mobile_id,
+            registration_id=request.registration_id,
+            issued_at=now,
+        )
+        conn.execute(
+            sql.INSERT_CERTIFICATE,
+            {
+                "id": issued.id,
+                "issuer": issued.issuer,
+                "serial": issued.serial,
+                "der": der,
+                "not_before": issued.not_before,
+                "not_after": issued.not_after,
+                "status": "good",
+                "revoked_at": None,
+                "revocation_reason": None,
+                "policy_version": issued.policy_version,
+                "spki_sha256": issued.spki_sha256,
+                "mobile_id_id": mobile_id,
+                "person_id": issued.person_id,
+                "registration_id": issued.registration_id,
+                "superseded_by": None,
+                "issued_at": now,
+            },
+        )
+        if finish is not None:
+            finish(conn, issued)
+        self.audit.append(
+            conn,
+            AuditEvent(
+                actor_role=request.actor.role,
+                actor_identity=request.actor.identity,
+                action="certificate.issue",
+                subject=f"certificate:{self.issuer[:16]}:{reservation.serial_hex}",
+                details={
+                    "certificate_id": issued.id,
+                    "issuer": self.issuer,
+                    "serial": reservation.serial_hex,
+                    "person_id": request.person_id,
                     "mobile_id_id": mobile_id,
-                    "person_id": issued.person_id,
-                    "registration_id": issued.registration_id,
-                    "superseded_by": None,
-                    "issued_at": now,
+                    "registration_id": request.registration_id,
+                    "spki_sha256": checked.spki_sha256,
+                    "policy_version": self.policy_version,
+                    "not_after": issued.not_after.isoformat(),
                 },
-            )
-            if finish is not None:
-                finish(conn, issued)
-            self.audit.append(
-                conn,
-                AuditEvent(
-                    actor_role=request.actor.role,
-                    actor_identity=request.actor.identity,
-                    action="certificate.issue",
-                    subject=f"certificate:{self.issuer[:16]}:{reservation.serial_hex}",
-                    details={
-                        "certificate_id": issued.id,
-                        "issuer": self.issuer,
-                        "serial": reservation.serial_hex,
-                        "person_id": request.person_id,
-                        "mobile_id_id": mobile_id,
-                        "registration_id": request.registration_id,
-                        "spki_sha256": checked.spki_sha256,
-                        "policy_version": self.policy_version,
-                        "not_after": issued.not_after.isoformat(),
-                    },
-                ),
-            )
+            ),
+        )
         return issued
 
     # -- helpers -------------------------------------------------------------------

@@ -22,7 +22,7 @@ from collections.abc import Iterator
 import sqlalchemy as sa
 
 from issuer.store import is_sqlite
-from issuer.store.schema import certificates, mobile_ids, serial_reservations
+from issuer.store.schema import audit_head, certificates, mobile_ids, serial_reservations
 from issuer.store.types import UtcDateTime
 
 KEY_OWNERS = (
@@ -83,3 +83,17 @@ def write_transaction(engine: sa.Engine) -> Iterator[sa.Connection]:
         lock = _LOCKS.setdefault(engine, threading.Lock())
     with lock, engine.begin() as conn:
         yield conn
+
+
+_LOCK_AUDIT_HEAD = sa.select(audit_head.c.seq).where(audit_head.c.id == 1).with_for_update()
+
+
+def lock_audit_head(conn: sa.Connection) -> None:
+    """Take the audit head row lock first (PostgreSQL), before any registration row.
+
+    Every transaction that locks both must take them in one order, or two
+    processes can deadlock; the step-4 group transaction and the refusal
+    counter (``issuer.enrolment.redeem``) take the head first. SQLite: a no-op
+    in effect (one writer).
+    """
+    conn.execute(_LOCK_AUDIT_HEAD).first()
