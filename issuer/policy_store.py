@@ -65,6 +65,7 @@ SIGNATURE_CONTEXT = b"zorgid policy version v1\n"
 mistaken for an audit checkpoint signature (a different prefix) or vice versa."""
 
 BOOTSTRAP_ACTOR = "engine:bootstrap"
+SCHEDULE_ACTOR = "engine:schedule"
 
 Clock = Callable[[], dt.datetime]
 
@@ -377,6 +378,7 @@ class PolicyStore:
     def _settle(self) -> StoredVersion:
         """Bootstrap an empty table; activate approved versions whose time has come."""
         engine_actor = Officer(role="engine", identity=BOOTSTRAP_ACTOR)
+        scheduler = Officer(role="engine", identity=SCHEDULE_ACTOR)
         for _ in range(3):
             now = self._clock()
             try:
@@ -395,7 +397,7 @@ class PolicyStore:
                         ).all()
                     ]
                     for record in due:
-                        self._activate(conn, rules.activate(record, now), engine_actor, now)
+                        self._activate(conn, rules.activate(record, now), scheduler, now)
                     if active is None and not due:
                         self._bootstrap_in(conn, now, engine_actor)
                     row = conn.execute(

@@ -165,6 +165,13 @@ def test_scheduled_activation_waits_for_its_time(
     assert active(stub_for).version == first.version
     policy_server.clock.advance(timedelta(days=1, seconds=1))
     assert active(stub_for).version == proposal.version
+    with policy_server.engine.connect() as conn:
+        last = conn.execute(
+            sa.select(audit_events.c.action, audit_events.c.actor_identity)
+            .order_by(audit_events.c.seq.desc())
+            .limit(1)
+        ).one()
+    assert tuple(last) == ("policy.activate", "engine:schedule")
     with pytest.raises(grpc.RpcError) as err:
         propose(stub_for, A, variant(Z_ONLY), activate_at=Timestamp(seconds=1))
     refused(err.value, grpc.StatusCode.INVALID_ARGUMENT, "ZID-1509")
