@@ -1,0 +1,92 @@
+"""Group commit: units share transactions, a failing unit fails alone, results after commit."""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+
+import pytest
+import sqlalchemy as sa
+
+from issuer.issuance.group_commit import GroupCommitter
+from issuer.issuance.sql import INSERT_RESERVATION
+from issuer.store.schema import serial_reservations
+
+
+def _row(n: int) -> dict[str, object]:
+    return {
+        "issuer": "ab" * 32,
+        "serial": format(n + 1, "x"),
+        "request_sha256": "cd" * 32,
+        "policy_version": 1,
+        "state": "reserved",
+        "registration_id": None,
+        "created_at": datetime.now(UTC),
+    }
+
+
+def test_units_commit_together_and_a_failing_unit_fails_alone(migrated: sa.Engine) -> None:
+    committer = GroupCommitter(migrated)
+    gate, started = threading.Event(), threading.Event()
+
+    def slow_first(conn: sa.Connection) -> str:
+        started.set()
+        gate.wait(10)  # hold the writer so the others queue up into one batch
+        conn.execute(INSERT_RESERVATION, _row(0))
+        return "first"
+
+    def unit(n: int) -> object:
+        def work(conn: sa.Connection) -> int:
+            conn.execute(INSERT_RESERVATION, _row(n))
+            if n % 10 == 0:
+                raise ValueError(f"unit {n} refuses")
+            if n % 10 == 5:
+                conn.execute(INSERT_RESERVATION, _row(n))  # a unique-key clash: IntegrityError
+            return n
+
+        try:
+            return committer.run(work)
+        except (ValueError, sa.exc.IntegrityError) as exc:
+            return type(exc).__name__
+
+    with ThreadPoolExecutor(max_workers=41) as pool:
+        first = pool.submit(committer.run, slow_first)
+        assert started.wait(10)
+        pending = [pool.submit(unit, n) for n in range(1, 41)]
+        for _ in range(1000):
+            if committer._queue.qsize() == 40:
+                break
+            time.sleep(0.005)
+        gate.set()
+        results = [f.result(timeout=30) for f in pending]
+    assert first.result() == "first"
+    for n, got in zip(range(1, 41), results, strict=True):
+        if n % 10 == 0:
+            assert got == "ValueError"
+        elif n % 10 == 5:
+            assert got == "IntegrityError"
+        else:
+            assert got == n
+    with migrated.connect() as conn:
+        serials = set(conn.execute(sa.select(serial_reservations.c.serial)).scalars())
+    expected = {format(n + 1, "x") for n in range(41) if n % 5 != 0 or n == 0}
+    assert serials == expected
+    assert committer.units == 41 and committer.batches <= 3  # first, then the queued 40
+
+
+@pytest.mark.parametrize("size", [1])
+def test_a_single_failing_unit_rolls_back(migrated: sa.Engine, size: int) -> None:
+    committer = GroupCommitter(migrated)
+
+    def work(conn: sa.Connection) -> None:
+        conn.execute(INSERT_RESERVATION, _row(7))
+        raise RuntimeError("no")
+
+    with pytest.raises(RuntimeError):
+        committer.run(work)
+    with migrated.connect() as conn:
+        assert (
+            conn.execute(sa.select(sa.func.count()).select_from(serial_reservations)).scalar() == 0
+        )
