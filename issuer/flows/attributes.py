@@ -34,8 +34,9 @@ from issuer.flows.common import (
     audit,
     evidence_of,
     sha256_hex,
-    take_uzi_session,
     to_attributes,
+    use_uzi_session,
+    uzi_identity,
 )
 from issuer.flows.login import login_session
 from issuer.flows.organisations import notify_revoked
@@ -72,12 +73,11 @@ def register_attributes(
     built = deps.issuance()
     cycle = built.cycle
     now = deps.clock()
+    identity = uzi_identity(deps, handle=uzi_session, portal=portal, purpose=PURPOSE)
     with built.engine.begin() as conn:
         session = login_session(conn, deps, portal=portal, handle=login_session_handle)
         person = conn.execute(sa.select(persons).where(persons.c.id == session.person_id)).one()
-        identity, session_sha = take_uzi_session(
-            conn, deps, handle=uzi_session, portal=portal, purpose=PURPOSE
-        )
+        session_sha = use_uzi_session(conn, deps, handle=uzi_session)
         if not _same_person(person, identity.uzi_number, identity.given_name, identity.surname):
             raise ZorgIdError(
                 "ZID-1810",

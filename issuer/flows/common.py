@@ -75,7 +75,7 @@ def audit(
     action: str,
     subject: str,
     details: dict[str, Any],
-    outcome: str = "ok",
+    outcome: str = "success",
 ) -> None:
     """Append one audit event in the caller's transaction (no secrets in ``details``)."""
     deps.issuance().audit.append(
@@ -110,16 +110,22 @@ def to_attributes(identity: UziIdentity) -> VerifiedAttributes:
         raise ZorgIdError("ZID-1204", f"the UZI-pas: {exc}") from None
 
 
-def take_uzi_session(
-    conn: sa.Connection, deps: FlowDeps, *, handle: str, portal: Portal, purpose: str
-) -> tuple[UziIdentity, str]:
-    """The identity a UZI session proves, used once: ``(identity, handle sha256 hex)``.
+def uzi_identity(deps: FlowDeps, *, handle: str, portal: Portal, purpose: str) -> UziIdentity:
+    """The identity a live UZI session of this portal and flow proves (ZID-1122 otherwise).
 
-    A UZI session opens one registration or validation: a second use is
-    refused like an unknown session (ZID-1122), so one card presence cannot
-    start two flows.
+    Called *before* the flow opens its transaction: the verifier reads through
+    its own connection, which on SQLite would wait for ours.
     """
-    identity = deps.verifier.session(handle, portal=portal.identity, purpose=purpose)
+    return deps.verifier.session(handle, portal=portal.identity, purpose=purpose)
+
+
+def use_uzi_session(conn: sa.Connection, deps: FlowDeps, *, handle: str) -> str:
+    """Mark the UZI session used, once; return its handle's SHA-256 (hex).
+
+    A UZI session opens one registration, validation or attribute
+    registration: a second use is refused like an unknown session
+    (ZID-1122), so one card presence cannot start two flows.
+    """
     digest = sha256_hex(handle)
     used = conn.execute(
         uzi_sessions.update()
@@ -128,7 +134,7 @@ def take_uzi_session(
     )
     if used.rowcount != 1:
         raise UziError(uzi_errors.SESSION_UNKNOWN, "the UZI session was used already")
-    return identity, digest
+    return digest
 
 
 def evidence_of(conn: sa.Connection, session_sha256: str) -> Any:

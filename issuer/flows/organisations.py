@@ -33,7 +33,8 @@ from issuer.flows.common import (
     evidence_of,
     organisation_by_ura,
     sha256_hex,
-    take_uzi_session,
+    use_uzi_session,
+    uzi_identity,
 )
 from issuer.flows.login import login_session
 from issuer.flows.registration import attach_evidence, check_terms, load_draft
@@ -149,11 +150,10 @@ def start_validation(
     built = deps.issuance()
     check_terms(built.cycle.policy, terms_version)
     now = deps.clock()
+    identity = uzi_identity(deps, handle=uzi_session, portal=portal, purpose=PURPOSE)
     with built.engine.begin() as conn:
         org = organisation_by_ura(conn, ura)
-        identity, session_sha = take_uzi_session(
-            conn, deps, handle=uzi_session, portal=portal, purpose=PURPOSE
-        )
+        session_sha = use_uzi_session(conn, deps, handle=uzi_session)
         if identity.subscriber_number != org.ura:
             raise ZorgIdError(
                 "ZID-1803", f"the card is of URA {identity.subscriber_number}; expected {org.ura}"

@@ -37,8 +37,9 @@ from issuer.flows.common import (
     evidence_of,
     organisation_by_ura,
     sha256_hex,
-    take_uzi_session,
     to_attributes,
+    use_uzi_session,
+    uzi_identity,
 )
 from issuer.qr import RenderedQr, enrolment_qr
 from issuer.store.repo import new_id
@@ -176,10 +177,9 @@ def start_registration(
     built = deps.issuance()
     check_terms(built.cycle.policy, terms_version)
     now = deps.clock()
+    identity = uzi_identity(deps, handle=uzi_session, portal=portal, purpose=PURPOSE)
     with built.engine.begin() as conn:
-        identity, session_sha = take_uzi_session(
-            conn, deps, handle=uzi_session, portal=portal, purpose=PURPOSE
-        )
+        session_sha = use_uzi_session(conn, deps, handle=uzi_session)
         to_attributes(identity)
         organisation_by_ura(conn, identity.subscriber_number)
         draft_id = new_id()
