@@ -54,3 +54,28 @@ def generalized_time(moment: datetime) -> bytes:
 def explicit(number: int, content: bytes) -> bytes:
     """[number] EXPLICIT, constructed context tag."""
     return tlv(0xA0 | number, content)
+
+
+def read_tlv(data: bytes, pos: int, end: int) -> tuple[int, int, int] | None:
+    """(tag, content start, content end) of the TLV at *pos*, or ``None`` if it is not DER
+    with a one-octet tag and a minimal definite length that fits before *end*."""
+    if pos + 2 > end:
+        return None
+    tag = data[pos]
+    if tag & 0x1F == 0x1F:
+        return None  # multi-octet tags never occur in OCSP requests
+    first = data[pos + 1]
+    pos += 2
+    if first < 0x80:
+        size = first
+    else:
+        count = first & 0x7F
+        if count == 0 or count > 3 or pos + count > end:
+            return None
+        size = int.from_bytes(data[pos : pos + count], "big")
+        if size < 0x80 or data[pos] == 0:
+            return None  # not the minimal length form DER requires (X.690 §10.1)
+        pos += count
+    if pos + size > end:
+        return None
+    return tag, pos, pos + size
