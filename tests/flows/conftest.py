@@ -159,6 +159,19 @@ def rpc_code(err: grpc.RpcError) -> tuple[grpc.StatusCode, str]:
     return err.code(), error_info(err).reason
 
 
+class Stubs:
+    """One client identity's stubs of every service the flows use."""
+
+    def __init__(self, ch: grpc.Channel) -> None:
+        self.uzi: Any = uzi_pb2_grpc.UziServiceStub(ch)  # type: ignore[no-untyped-call]
+        self.reg: Any = registration_pb2_grpc.RegistrationServiceStub(ch)  # type: ignore[no-untyped-call]
+        self.login: Any = login_pb2_grpc.LoginServiceStub(ch)  # type: ignore[no-untyped-call]
+        self.org: Any = organization_pb2_grpc.OrganizationServiceStub(ch)  # type: ignore[no-untyped-call]
+        self.attrs: Any = attribute_pb2_grpc.AttributeServiceStub(ch)  # type: ignore[no-untyped-call]
+        self.enrol: Any = enrollment_pb2_grpc.EnrollmentServiceStub(ch)  # type: ignore[no-untyped-call]
+        self.certs: Any = certificate_pb2_grpc.CertificateServiceStub(ch)  # type: ignore[no-untyped-call]
+
+
 class Engine:
     """One test's running engine and a client per role; helpers walk the manual's steps."""
 
@@ -200,20 +213,10 @@ class Engine:
         self._channels.append(made)
         return made
 
-    def stubs(self, name: str = "portal") -> Any:
+    def stubs(self, name: str = "portal") -> Stubs:
         ch = self.channel(name)
 
-        @dataclass
-        class Stubs:
-            uzi: Any = uzi_pb2_grpc.UziServiceStub(ch)  # type: ignore[no-untyped-call]
-            reg: Any = registration_pb2_grpc.RegistrationServiceStub(ch)  # type: ignore[no-untyped-call]
-            login: Any = login_pb2_grpc.LoginServiceStub(ch)  # type: ignore[no-untyped-call]
-            org: Any = organization_pb2_grpc.OrganizationServiceStub(ch)  # type: ignore[no-untyped-call]
-            attrs: Any = attribute_pb2_grpc.AttributeServiceStub(ch)  # type: ignore[no-untyped-call]
-            enrol: Any = enrollment_pb2_grpc.EnrollmentServiceStub(ch)  # type: ignore[no-untyped-call]
-            certs: Any = certificate_pb2_grpc.CertificateServiceStub(ch)  # type: ignore[no-untyped-call]
-
-        return Stubs()
+        return Stubs(ch)
 
     def close(self) -> None:
         for ch in self._channels:
