@@ -198,3 +198,86 @@ def test_hsm_unavailable_answers_unavailable_and_flips_health_until_it_recovers(
     done = _redeem(channel("mobile"), enrolment.token, csr)
     assert not done.replayed
     assert built.health.serving
+
+
+def test_two_server_processes_100_concurrent_grpc_redemptions_one_certificate(
+    world: World, test_pki: ClientPki, tmp_path: Path
+) -> None:
+    """Two engine processes (own HSM login each) on one port and one database."""
+    import multiprocessing
+    import socket
+    import threading
+
+    from tests.issuance.grpc_server import serve
+    from tests.issuance.test_exactly_once import _csr
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    token = world.ca.token
+    path = tmp_path / "zorgid.toml"
+    path.write_text(
+        f'data_dir = "{world.ca.data_dir}"\n\n'
+        f'[server]\nlisten = "127.0.0.1:{port}"\nworkers = 64\n\n'
+        f'[tls]\ncert = "{test_pki.root / "server.pem"}"\nkey = "{test_pki.root / "server.key"}"\n'
+        f'client_ca = "{test_pki.root / "client-ca.pem"}"\n\n'
+        f'[hsm]\ntoken = "{token.label}"\npin_source = "file:{token.pin_file}"\n\n'
+        f'[database]\nurl = "{world.db.cli_url}"\n'
+        f"{role_rules()}"
+    )
+    ctx = multiprocessing.get_context("spawn")
+    ready, stop = ctx.Queue(), ctx.Event()
+    servers = [ctx.Process(target=serve, args=(str(path), ready, stop)) for _ in range(2)]
+    for proc in servers:
+        proc.start()
+    try:
+        pids = {ready.get(timeout=60) for _ in servers}
+        assert len(pids) == 2
+        enrolment = world.enrol()
+        same = _csr()
+        csrs = [same if n % 2 else _csr() for n in range(100)]
+        cert, key = test_pki.client("mobile")
+        creds = grpc.ssl_channel_credentials(
+            root_certificates=test_pki.server_ca_pem,
+            private_key=key.read_bytes(),
+            certificate_chain=cert.read_bytes(),
+        )
+        # One connection per call: the kernel spreads them over both processes.
+        channels = [
+            grpc.secure_channel(
+                f"127.0.0.1:{port}", creds, options=[("grpc.use_local_subchannel_pool", 1)]
+            )
+            for _ in range(100)
+        ]
+        barrier = threading.Barrier(100)
+
+        def call(n: int) -> str:
+            stub = enrollment_pb2_grpc.EnrollmentServiceStub(channels[n])  # type: ignore[no-untyped-call]
+            grpc.channel_ready_future(channels[n]).result(timeout=30)
+            barrier.wait()
+            try:
+                got = stub.RedeemEnrollment(
+                    enrollment_pb2.RedeemEnrollmentRequest(token=enrolment.token, csr=csrs[n]),
+                    timeout=60,
+                )
+                return str(got.certificate.id)
+            except grpc.RpcError as exc:
+                return error_info(exc).reason
+
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=100) as pool:
+            results = list(pool.map(call, range(100)))
+        for channel in channels:
+            channel.close()
+    finally:
+        stop.set()
+        for proc in servers:
+            proc.join(timeout=30)
+    ids = {r for r in results if not r.startswith("ZID-")}
+    assert len(ids) == 1, results
+    assert {r for r in results if r.startswith("ZID-")} <= {"ZID-1303"}
+    with world.engine.connect() as conn:
+        from issuer.store.schema import certificates
+
+        assert conn.execute(sa.select(sa.func.count()).select_from(certificates)).scalar() == 1
