@@ -179,6 +179,28 @@ _BREACH_CODES = {
 }
 
 
+def _active_or_due(now: dt.datetime) -> sa.ColumnElement[bool]:
+    """The active row and any approved row now due, read in *one* statement.
+
+    One statement sees one snapshot: two separate reads could see the old
+    active row and then, after a concurrent activation, no due row, and so
+    return a version that is no longer active.
+    """
+    return sa.or_(
+        policy_versions.c.state == "active",
+        sa.and_(policy_versions.c.state == "approved", policy_versions.c.activate_at <= now),
+    )
+
+
+class _Again(Exception):
+    """A concurrent transaction moved the active row under a locking read: run again.
+
+    On PostgreSQL (READ COMMITTED) ``SELECT ... WHERE state = 'active' FOR UPDATE``
+    that waited for another activation re-checks the row it found, now
+    ``superseded``, and returns nothing; a new statement sees the new active row.
+    """
+
+
 def _text_sha256(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
@@ -292,17 +314,11 @@ class PolicyStore:
     def active(self) -> StoredVersion:
         """The active version now: bootstraps and performs due scheduled activations first."""
         with self._engine.connect() as conn:
-            row = conn.execute(
-                sa.select(policy_versions).where(policy_versions.c.state == "active")
-            ).first()
-            due = conn.execute(
-                sa.select(policy_versions.c.version).where(
-                    policy_versions.c.state == "approved",
-                    policy_versions.c.activate_at <= self._clock(),
-                )
-            ).first()
-        if row is not None and due is None:
-            return self._verify(row)
+            rows = conn.execute(
+                sa.select(policy_versions).where(_active_or_due(self._clock()))
+            ).all()
+        if len(rows) == 1 and rows[0].state == "active":
+            return self._verify(rows[0])
         return self._settle()
 
     # ---------------------------------------------------------------- writing
@@ -379,7 +395,7 @@ class PolicyStore:
         """Bootstrap an empty table; activate approved versions whose time has come."""
         engine_actor = Officer(role="engine", identity=BOOTSTRAP_ACTOR)
         scheduler = Officer(role="engine", identity=SCHEDULE_ACTOR)
-        for _ in range(3):
+        for _ in range(5):
             now = self._clock()
             try:
                 with self._engine.begin() as conn:
@@ -398,15 +414,30 @@ class PolicyStore:
                     ]
                     for record in due:
                         self._activate(conn, rules.activate(record, now), scheduler, now)
-                    if active is None and not due:
+                    if active is None and not due and not self._ever_active(conn):
                         self._bootstrap_in(conn, now, engine_actor)
                     row = conn.execute(
                         sa.select(policy_versions).where(policy_versions.c.state == "active")
-                    ).one()
+                    ).first()
+                    if row is None:
+                        raise _Again
                     return self._verify(row)
-            except sa.exc.IntegrityError:
-                continue  # another process bootstrapped first: read again
+            except (sa.exc.IntegrityError, _Again):
+                continue  # another process bootstrapped or activated first: read again
         raise ZorgIdError("ZID-0004", "could not settle the active policy version (contention)")
+
+    def _ever_active(self, conn: sa.Connection) -> bool:
+        """Whether any version was ever active (a fresh statement: sees concurrent commits).
+
+        Bootstrap is for an empty store only, never for a store whose active
+        row a concurrent activation is replacing right now.
+        """
+        found = conn.execute(
+            sa.select(policy_versions.c.version)
+            .where(policy_versions.c.state.in_(("active", "superseded")))
+            .limit(1)
+        ).first()
+        return found is not None
 
     def _bootstrap_in(self, conn: sa.Connection, now: dt.datetime, actor: Officer) -> None:
         source_text, source = self._bootstrap()
@@ -547,10 +578,23 @@ class PolicyStore:
         """
         self.active()  # settles bootstrap and due scheduled activations first
         now = self._clock()
+        for _ in range(5):
+            try:
+                return self._approve_once(version, officer, now)
+            except _Again:
+                continue
+        raise ZorgIdError("ZID-0004", "the active version kept changing; approve again")
+
+    def _approve_once(
+        self, version: int, officer: Officer, now: dt.datetime
+    ) -> tuple[StoredVersion, bool]:
         updated: rules.VersionRecord | None = None
         changed = False
         with self._engine.begin() as conn:
-            current = self._verify(self._active_row(conn))
+            active_row = self._active_row(conn)
+            if active_row is None:
+                raise _Again
+            current = self._verify(active_row)
             stored = self._verify(self._select(conn, version, lock=True))
             try:
                 updated, changed = rules.approve(
@@ -721,22 +765,17 @@ class ActivePolicy:
     def current(self) -> ActiveVersion:
         now = self._store.now()
         with self._store.engine.connect() as conn:
-            row = conn.execute(
-                sa.select(policy_versions.c.version, policy_versions.c.signature).where(
-                    policy_versions.c.state == "active"
-                )
-            ).first()
-            due = conn.execute(
-                sa.select(policy_versions.c.version).where(
-                    policy_versions.c.state == "approved", policy_versions.c.activate_at <= now
-                )
-            ).first()
+            rows = conn.execute(
+                sa.select(
+                    policy_versions.c.version, policy_versions.c.state, policy_versions.c.signature
+                ).where(_active_or_due(now))
+            ).all()
         cached = self._cached
         if (
-            row is not None
-            and due is None
+            len(rows) == 1
+            and rows[0].state == "active"
             and cached is not None
-            and cached[0] == (int(row.version), bytes(row.signature or b""))
+            and cached[0] == (int(rows[0].version), bytes(rows[0].signature or b""))
         ):
             return cached[1]
         with self._lock:

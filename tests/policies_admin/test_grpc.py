@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
@@ -308,3 +309,72 @@ def test_active_policy_cache_follows_activation_and_keeps_the_taken_object(
     assert after.version == proposal.version
     assert after.policy.profile.validity_days == 90
     assert taken.policy.profile.validity_days == 365  # a request in flight keeps its version
+
+
+def test_concurrent_proposals_and_approvals_serialise(
+    stub_for: StubFor, policy_server: PolicyServer
+) -> None:
+    raise_m = propose(stub_for, A, variant(TWO_OF_N))
+    approve(stub_for, B, raise_m.version)
+    texts = [variant(TWO_OF_N, SHORTER), variant(TWO_OF_N, Z_ONLY), variant(TWO_OF_N)]
+    with ThreadPoolExecutor(3) as pool:
+        made = list(
+            pool.map(lambda w: propose(stub_for, w[0], w[1]), zip((A, B, C), texts, strict=True))
+        )
+    assert len({m.version for m in made}) == 3
+    target = made[0].version  # proposed by A: B and C approve at the same time
+    with ThreadPoolExecutor(2) as pool:
+        results = list(pool.map(lambda who: approve(stub_for, who, target), (B, C)))
+    assert all(r.counted for r in results)
+    assert sorted(r.version.state for r in results) == [
+        policy_pb2.POLICY_STATE_PROPOSED,
+        policy_pb2.POLICY_STATE_ACTIVE,
+    ]
+    assert active(stub_for).version == target
+    with policy_server.engine.connect() as conn:
+        activations = conn.execute(
+            sa.select(sa.func.count())
+            .select_from(audit_events)
+            .where(
+                audit_events.c.action == "policy.activate",
+                audit_events.c.subject == f"policy:{target}",
+            )
+        ).scalar_one()
+    assert activations == 1
+
+
+def test_racing_deciding_approvals_and_scheduled_reads_activate_once(
+    stub_for: StubFor, policy_server: PolicyServer
+) -> None:
+    first = active(stub_for)
+    proposal = propose(stub_for, A, variant(SHORTER))
+
+    def try_approve(who: str) -> str:
+        try:
+            return str(approve(stub_for, who, proposal.version).version.state)
+        except grpc.RpcError as err:
+            return error_info(err).reason
+
+    with ThreadPoolExecutor(2) as pool:  # B and C both give the deciding approval (M = 1)
+        outcomes = sorted(pool.map(try_approve, (B, C)))
+    assert outcomes == sorted([str(policy_pb2.POLICY_STATE_ACTIVE), "ZID-1505"]), outcomes
+
+    when = Timestamp()
+    when.FromDatetime(policy_server.clock.now + timedelta(hours=1))
+    later = propose(stub_for, A, variant(Z_ONLY), activate_at=when)
+    approve(stub_for, B, later.version)
+    policy_server.clock.advance(timedelta(hours=2))
+    with ThreadPoolExecutor(4) as pool:
+        seen = set(pool.map(lambda _: active(stub_for).version, range(8)))
+    assert seen == {later.version}
+    with policy_server.engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(policy_versions.c.version, policy_versions.c.state).order_by(
+                policy_versions.c.version
+            )
+        ).all()
+    assert [(r.version, r.state) for r in rows] == [
+        (first.version, "superseded"),
+        (proposal.version, "superseded"),
+        (later.version, "active"),
+    ]
