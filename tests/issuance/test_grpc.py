@@ -262,7 +262,7 @@ def test_two_server_processes_100_concurrent_grpc_redemptions_one_certificate(
                 )
                 return str(got.certificate.id)
             except grpc.RpcError as exc:
-                return error_info(exc).reason
+                return str(error_info(exc).reason)
 
         from concurrent.futures import ThreadPoolExecutor
 
