@@ -130,6 +130,21 @@ def _stale(args: argparse.Namespace) -> int:
     return 1 if rows and args.fail_if_any else 0
 
 
+def _lint_scan(args: argparse.Namespace) -> int:
+    from issuer.issuance.certificates import lint_scan
+
+    engine = _engine(args)
+    since = datetime.now(UTC) - timedelta(hours=args.hours) if args.hours else None
+    try:
+        bad = lint_scan(engine, issued_after=since)
+    finally:
+        engine.dispose()
+    for cert, findings in bad:
+        print(json.dumps({"id": cert.id, "serial": cert.serial, "findings": findings}))
+    print(f"{len(bad)} certificate(s) with pkilint findings at WARNING or above", file=sys.stderr)
+    return 1 if bad else 0
+
+
 def _guarded(func: Any) -> Any:
     def run(args: argparse.Namespace) -> int:
         try:
@@ -197,3 +212,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--fail-if-any", action="store_true", help="exit 1 when any is found (for monitoring)"
     )
     stale.set_defaults(func=_guarded(_stale))
+
+    scan = isub.add_parser(
+        "lint-scan", help="pkilint the stored certificates (conformance scan); exit 1 on findings"
+    )
+    add_database_arguments(scan)
+    scan.add_argument(
+        "--hours", type=float, default=0.0, help="only certificates of the last HOURS (0: all)"
+    )
+    scan.set_defaults(func=_guarded(_lint_scan))

@@ -151,3 +151,26 @@ def revoke(
     except Exception:
         _LOG.exception("on_revoked hook failed for serial %s (revocation stays)", revoked.serial)
     return revoked
+
+
+def lint_scan(
+    engine: sa.Engine, *, issued_after: datetime | None = None
+) -> list[tuple[IssuedCertificate, list[str]]]:
+    """pkilint every stored certificate (issued after *issued_after*); findings >= WARNING.
+
+    The conformance scan of ARCHITECTURE §5 step 3: the cycle fast-lints each
+    certificate and pkilints each profile at activation; this re-checks what
+    was actually issued with the reference linter, off the hot path (cron or
+    ``zorgid issuance lint-scan``). An empty result means every one passed.
+    """
+    from issuer.lint import Severity, at_or_above, pkilint_cert
+
+    query = sa.select(certificates).order_by(certificates.c.issued_at)
+    if issued_after is not None:
+        query = query.where(certificates.c.issued_at > issued_after)
+    bad: list[tuple[IssuedCertificate, list[str]]] = []
+    for cert in _read(engine, query):
+        findings = at_or_above(pkilint_cert(cert.der), Severity.WARNING)
+        if findings:
+            bad.append((cert, [str(f) for f in findings]))
+    return bad

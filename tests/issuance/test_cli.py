@@ -28,6 +28,8 @@ def test_certs_list_and_show(
     assert '"status": "good"' in out and "BEGIN CERTIFICATE" in out
     assert main(["certs", "show", "--database", url, "--serial", "abc"]) == 1
     assert "ZID-1210" in capsys.readouterr().err
+    assert main(["issuance", "lint-scan", "--database", url]) == 0
+    assert "0 certificate(s) with pkilint findings" in capsys.readouterr().err
 
 
 def test_issuance_stale_lists_an_interrupted_issuance(
