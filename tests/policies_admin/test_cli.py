@@ -125,3 +125,14 @@ def test_officer_cli_round_trip_against_a_real_server(
     code, out, err = cli("officer-c", "dry-run", str(version))
     assert code == 0, err
     assert "0 same, 0 refused, 0 different of 0 recorded requests" in out
+
+    # --config: address from [server] listen, <client_ca folder>/clients/<role>.pem.
+    capsys.readouterr()
+    config = tmp_path / "zorgid.toml"
+    ca = str(test_pki.root / "server-ca.pem")
+    code = main(["policy", "list", "--config", str(config), "--ca", ca, "--json"])
+    assert code == 0, capsys.readouterr().err
+    assert int(json.loads(capsys.readouterr().out)["active_version"]) == version
+    code = main(["policy", "reject", "1", "--config", str(config), "--ca", ca, "--role", "auditor"])
+    assert code == 1
+    assert "PERMISSION_DENIED" in capsys.readouterr().err
