@@ -43,7 +43,7 @@ from issuer.audit import AuditEvent, AuditLog, CheckpointSigner, CheckpointVerif
 from issuer.audit import keys as audit_keys
 from issuer.errors import ZorgIdError
 from issuer.store.schema import certificates, policy_versions, registrations
-from issuer.store.types import to_utc_text
+from issuer.store.types import UtcDateTime, to_utc_text
 from policies import Policy, PolicyError, load_policy, parse_policy
 from policies import versions as rules
 from policies.diff import Change, changes, unified_diff
@@ -190,6 +190,21 @@ def _active_or_due(now: dt.datetime) -> sa.ColumnElement[bool]:
         policy_versions.c.state == "active",
         sa.and_(policy_versions.c.state == "approved", policy_versions.c.activate_at <= now),
     )
+
+
+_CURRENT_KEY = sa.select(
+    policy_versions.c.version, policy_versions.c.state, policy_versions.c.signature
+).where(
+    sa.or_(
+        policy_versions.c.state == "active",
+        sa.and_(
+            policy_versions.c.state == "approved",
+            policy_versions.c.activate_at <= sa.bindparam("now", type_=UtcDateTime),
+        ),
+    )
+)
+""":func:`_active_or_due` for :class:`ActivePolicy`, built once (per-call statement
+construction costs more than the query on SQLite)."""
 
 
 class _Again(Exception):
@@ -765,11 +780,7 @@ class ActivePolicy:
     def current(self) -> ActiveVersion:
         now = self._store.now()
         with self._store.engine.connect() as conn:
-            rows = conn.execute(
-                sa.select(
-                    policy_versions.c.version, policy_versions.c.state, policy_versions.c.signature
-                ).where(_active_or_due(now))
-            ).all()
+            rows = conn.execute(_CURRENT_KEY, {"now": now}).all()
         cached = self._cached
         if (
             len(rows) == 1
