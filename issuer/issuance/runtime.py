@@ -4,7 +4,9 @@ Built lazily, on the first call that needs it, so that ``zorgid serve`` starts
 (and answers health and CaService) even while the HSM is away; the first
 issuance call then opens the token (one login per process, ARCHITECTURE §4),
 loads the ceremony's certificates, records the active policy and builds the
-:class:`IssuanceCycle` and :class:`Redeemer`. An unavailable HSM answers
+:class:`IssuanceCycle` and :class:`Redeemer`, with the OCSP service
+(``issuer.ocsp_wiring.OcspService``) as its hooks so every certificate's first
+OCSP response is pre-signed after the commit. An unavailable HSM answers
 ``UNAVAILABLE`` (ZID-0004) and is tried again on the next call; the health
 callback flips the server NOT_SERVING meanwhile.
 """
@@ -61,12 +63,14 @@ class IssuanceRuntime:
         *,
         health: HealthReport | None = None,
         hooks: CertificateHooks | None = None,
+        presign_ocsp: bool = True,
         engine: sa.Engine | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._config = config
         self._health = health
         self._hooks = hooks
+        self._presign_ocsp = presign_ocsp
         self._engine = engine
         self._clock = clock
         self._lock = threading.Lock()
@@ -109,6 +113,21 @@ class IssuanceRuntime:
             engine, policy, audit=audit, actor=f"config:{caller}"[:256], now=self._clock()
         )
         policy, version = active.policy, active.version
+        hooks = self._hooks
+        if hooks is None and self._presign_ocsp:
+            # ARCHITECTURE §5 step 4: pre-sign each certificate's first OCSP response
+            # (and re-sign + publish a CRL on revocation) with the delegated responder key.
+            from issuer.ocsp_wiring import OcspService
+
+            hooks = OcspService.build(
+                engine=engine,
+                material=material,
+                hsm=hsm,
+                policy=policy.ocsp,
+                clock=self._clock,
+                cache_seconds=config.ocsp.cache_seconds,
+                max_on_demand=config.ocsp.max_on_demand,
+            )
         cycle = IssuanceCycle(
             engine=engine,
             policy=policy,
@@ -116,7 +135,7 @@ class IssuanceRuntime:
             ca_cert=material.issuing_ca,
             ca_key=ca_key,
             audit=audit,
-            hooks=self._hooks,
+            hooks=hooks,
             clock=self._clock,
             health=self._health,
         )

@@ -9,6 +9,7 @@ import grpc
 import pytest
 import sqlalchemy as sa
 from cryptography import x509
+from cryptography.x509 import ocsp
 from pkcs11 import exceptions as p11e
 
 from issuer.api.zorgid.v1 import (
@@ -22,7 +23,7 @@ from issuer.issuance.runtime import HSM_REASON, IssuanceRuntime
 from issuer.profile import read_uzi_san
 from issuer.server.app import BuiltServer, build_server, issuance_service_bindings
 from issuer.server.health import HealthControl
-from issuer.store.schema import audit_events
+from issuer.store.schema import audit_events, crls, ocsp_responses
 from testkit.phone import Phone
 from tests.issuance.conftest import World, attributes
 from tests.server.conftest import ClientPki, role_rules, test_pki
@@ -89,6 +90,21 @@ def channel(served: tuple[BuiltServer, IssuanceRuntime], test_pki: ClientPki) ->
         c.close()
 
 
+def _ocsp_status(world: World, serial: str) -> ocsp.OCSPCertStatus:
+    with world.engine.connect() as conn:
+        der = conn.execute(
+            sa.select(ocsp_responses.c.der).where(ocsp_responses.c.serial == serial)
+        ).scalar_one()
+    response = ocsp.load_der_ocsp_response(der)
+    statuses = {
+        single.certificate_status
+        for single in response.responses
+        if single.serial_number == int(serial, 16)
+    }
+    assert len(statuses) == 1  # one status, whatever CertID hash the client uses
+    return statuses.pop()
+
+
 def _redeem(
     channel: grpc.Channel, token: str, csr: bytes
 ) -> enrollment_pb2.RedeemEnrollmentResponse:
@@ -113,6 +129,8 @@ def test_redeem_get_list_revoke_over_mtls(
         world.ca.material.root.subject,
     ]
     assert not first.replayed
+    # Step 4's hook pre-signed the first OCSP response (the OCSP service is the hook).
+    assert _ocsp_status(world, first.certificate.serial) == ocsp.OCSPCertStatus.GOOD
     again = _redeem(channel("mobile"), enrolment.token, csr)
     assert again.replayed and again.certificate.der == first.certificate.der
 
@@ -138,6 +156,9 @@ def test_redeem_get_list_revoke_over_mtls(
     revoked = operator.RevokeCertificate(revoke).certificate
     assert revoked.status == certificate_pb2.CERTIFICATE_STATUS_REVOKED
     assert revoked.revocation_reason == certificate_pb2.REVOCATION_REASON_KEY_COMPROMISE
+    assert _ocsp_status(world, first.certificate.serial) == ocsp.OCSPCertStatus.REVOKED
+    with world.engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(crls)).scalar_one() >= 1
     with pytest.raises(grpc.RpcError) as twice:
         operator.RevokeCertificate(revoke)
     assert error_info(twice.value).reason == "ZID-1212"
