@@ -162,7 +162,10 @@ def new_database(root: Path, pg: bool, name: str) -> tuple[str, str | None]:
     return PG_URL, schema
 
 
-def build(setup: Setup, url: str, schema: str | None) -> tuple[sa.Engine, IssuanceCycle]:
+def build(
+    setup: Setup, url: str, schema: str | None, *, ocsp: bool = False
+) -> tuple[sa.Engine, IssuanceCycle]:
+    """The cycle as the server builds it; ``ocsp``: the OCSP service pre-signs (hooks)."""
     material = load_ca_material(setup.data_dir)
     hsm = Hsm.open(setup.token_uri)
     engine = create_engine_for(url, pg_schema=schema)
@@ -176,8 +179,15 @@ def build(setup: Setup, url: str, schema: str | None) -> tuple[sa.Engine, Issuan
         ca_cert=material.issuing_ca,
         ca_key=hsm.get_key(material.issuing_ca_key_label),
         audit=audit,
+        hooks=_ocsp_hooks(engine, material, hsm, active.policy) if ocsp else None,
     )
     return engine, cycle
+
+
+def _ocsp_hooks(engine: sa.Engine, material: Any, hsm: Hsm, policy: Any) -> Any:
+    from issuer.ocsp_wiring import OcspService
+
+    return OcspService.build(engine=engine, material=material, hsm=hsm, policy=policy.ocsp)
 
 
 def enrol(engine: sa.Engine, cycle: IssuanceCycle, count: int, offset: int) -> list[str]:
@@ -229,10 +239,24 @@ STEPS = (
 
 def in_process(setup: Setup, args: argparse.Namespace, root: Path) -> float:
     url, schema = new_database(root, args.pg, f"inproc-{setup.spec}")
-    engine, cycle = build(setup, url, schema)
+    engine, cycle = build(setup, url, schema, ocsp=not args.no_ocsp)
     tokens = enrol(engine, cycle, args.n, 0)
     requests = csrs(args.n)
-    spent: dict[str, float] = dict.fromkeys(STEPS, 0.0)
+    spent: dict[str, float] = dict.fromkeys((*STEPS, "hooks.on_issued"), 0.0)
+    inner = cycle.hooks
+
+    class TimedHooks:
+        def on_issued(self, cert: Any) -> None:
+            t = time.perf_counter()
+            try:
+                inner.on_issued(cert)
+            finally:
+                spent["hooks.on_issued"] += time.perf_counter() - t
+
+        def on_revoked(self, cert: Any) -> None:
+            inner.on_revoked(cert)
+
+    cycle.hooks = TimedHooks()
     sign_time = [0.0]
     key = cycle.ca_key
     for name in STEPS:
@@ -275,12 +299,14 @@ def in_process(setup: Setup, args: argparse.Namespace, root: Path) -> float:
         f"p99 {pct(latencies, 0.99):.2f} ms  ({n} certificates)"
     )
     accounted = 0.0
-    for name in STEPS:
+    for name in (*STEPS, "hooks.on_issued"):
         share = spent[name] / total
         accounted += spent[name]
         extra = ""
         if name == "step3_build_lint_sign":
             extra = f"  (of which HSM sign {sign_time[0] / n * 1000:.3f} ms)"
+        if name == "hooks.on_issued":
+            extra = "  (OCSP pre-sign: responder key in the HSM + store)"
         print(f"    {name:24s} {spent[name] / n * 1000:6.3f} ms/cert  {share:5.1%}{extra}")
     rest = total - accounted
     print(f"    {'token read+claim, misc':24s} {rest / n * 1000:6.3f} ms/cert  {rest / total:5.1%}")
@@ -450,6 +476,9 @@ def main() -> None:
     parser.add_argument("--ca", choices=["p256", "p384", "both"], default="both")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 32])
     parser.add_argument("--no-grpc", action="store_true")
+    parser.add_argument(
+        "--no-ocsp", action="store_true", help="in-process: no OCSP pre-signing hook"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="zorgid-bench-") as tmp:
         root = Path(tmp)
