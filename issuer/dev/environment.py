@@ -65,6 +65,10 @@ module = "{SOFTHSM_MODULE}"
 token = "{DEV_SLOT_LABEL}"
 pin_source = "file:{env.pin_file.relative_to(env.root)}"
 
+[policy]
+# The development policy trusting the test UZI-register under uzi/ (zorgid demo).
+file = "policy/dev.toml"
+
 [hsm.keys]
 issuing_ca = "issuing-ca"
 ocsp_responder = "ocsp-responder"
@@ -101,6 +105,12 @@ def prepare(
 
     _, made = ensure_dev_pki(env.pki.root)
     out(f"tls         {env.pki.root} ({'made ' + str(len(made)) + ' files' if made else 'reused'})")
+
+    from issuer.dev.demo_world import ensure_demo_world
+
+    policy, made_world = ensure_demo_world(root)
+    out(f"uzi         test UZI-register in {root / 'uzi'} ({'made' if made_world else 'reused'})")
+    out(f"policy      {policy} (trusts that register; for zorgid demo)")
 
     if not env.config_file.exists():
         env.config_file.write_text(_config_text(env, listen))
