@@ -101,7 +101,7 @@ class Cards:
         self, *, ura: str = URA, uzi_number: str | None = None, card_type: str = "Z"
     ) -> DesktopApp:
         key = self.hsm.generate_key(f"card-{next(self.numbers)}", KeySpec.RSA_2048)
-        card = self.world.issue_card(card_type, uzi_number=uzi_number, ura=ura, auth_key=key)  # type: ignore[arg-type]
+        card = self.world.issue_card(card_type, uzi_number=uzi_number, ura=ura, auth_key=key)
         return DesktopApp(card=card, key=key)  # type: ignore[arg-type]
 
 
@@ -134,6 +134,13 @@ def second_portal(test_pki: ClientPki, tmp_path_factory: pytest.TempPathFactory)
         test_pki.client_ca, "second-portal-client", ou="Koppelingen", uris=(ROLE_URI + "portal",)
     ).write(folder, SECOND_PORTAL)
     return folder
+
+
+def sign_as_phone(phone: Phone, message: bytes) -> bytes:
+    """What the phone app does: ECDSA with SHA-256 with its key-store key."""
+    key = phone.key
+    assert isinstance(key, ec.EllipticCurvePrivateKey)
+    return key.sign(message, ec.ECDSA(hashes.SHA256()))
 
 
 def localized(err: grpc.RpcError) -> dict[str, str]:
@@ -224,7 +231,7 @@ class Engine:
 
     # -- the manual's steps -------------------------------------------------------------
 
-    def uzi_session(self, app: DesktopApp, purpose: int, portal: Any = None) -> str:
+    def uzi_session(self, app: DesktopApp, purpose: Any, portal: Any = None) -> str:
         """Flow 1: the desktop app signs the engine's challenge with the card."""
         stub = (portal or self.portal).uzi
         challenge = stub.CreateUziChallenge(uzi_pb2.CreateUziChallengeRequest(), timeout=30)
@@ -294,7 +301,7 @@ class Engine:
         )
         signed_at = at or self.clock()
         message = login_message(qr.challenge_id, qr.nonce, asked.portal_identity, signed_at)
-        signature = phone.key.sign(message, ec.ECDSA(hashes.SHA256()))
+        signature = sign_as_phone(phone, message)
         request = login_pb2.AnswerLoginChallengeRequest(
             challenge_id=qr.challenge_id, certificate=cert_der, signature=signature
         )

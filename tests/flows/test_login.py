@@ -8,12 +8,11 @@ import grpc
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from issuer.api.zorgid.v1 import certificate_pb2, login_pb2
 from issuer.qr import parse_login_uri
-from tests.flows.conftest import SECOND_PORTAL, Engine, rpc_code
+from tests.flows.conftest import SECOND_PORTAL, Engine, rpc_code, sign_as_phone
 
 
 def _poll(
@@ -135,10 +134,7 @@ def test_signature_must_cover_this_portal_and_time(eng: Engine) -> None:
     from issuer.flows.login import login_message
 
     at = eng.clock()
-    bad = phone.key.sign(
-        login_message(qr.challenge_id, qr.nonce, "sha256:" + "0" * 64, at),
-        ec.ECDSA(hashes.SHA256()),
-    )
+    bad = sign_as_phone(phone, login_message(qr.challenge_id, qr.nonce, "sha256:" + "0" * 64, at))
     request = login_pb2.AnswerLoginChallengeRequest(
         challenge_id=qr.challenge_id, certificate=der, signature=bad
     )

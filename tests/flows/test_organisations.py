@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import grpc
 import pytest
 import sqlalchemy as sa
@@ -39,7 +41,7 @@ def test_validation_binds_the_administrator_to_their_mobile_id(eng: Engine) -> N
     eng.register_org()
     eng.register_org(ura=OTHER_URA, name="Ziekenhuis Oost")
     app = eng.cards.app()
-    phone, der, _ = eng.registered(app)
+    _phone, der, _ = eng.registered(app)
     done = eng.validate(app)
     assert done.organization.ura == URA and done.organization.name == "Huisartsenpraktijk De Eik"
     with eng.db.connect() as conn:
@@ -74,7 +76,7 @@ def test_attributes_on_an_existing_mobile_id(eng: Engine) -> None:
     new = x509.load_der_x509_certificate(done.certificate.der)
     old = x509.load_der_x509_certificate(der)
     assert read_uzi_san(new).subscriber_number == OTHER_URA
-    assert new.public_key().public_bytes(*_spki()) == old.public_key().public_bytes(*_spki())
+    assert _spki(new) == _spki(old)
     assert done.superseded.status == certificate_pb2.CERTIFICATE_STATUS_REVOKED
     assert done.superseded.revocation_reason == certificate_pb2.REVOCATION_REASON_SUPERSEDED
     # The phone fetches its new certificate, and logs in with it.
@@ -106,10 +108,10 @@ def test_attributes_of_another_person_refused(eng: Engine) -> None:
     assert rpc_code(err.value) == (grpc.StatusCode.PERMISSION_DENIED, "ZID-1810")
 
 
-def _spki() -> tuple[object, object]:
+def _spki(cert: x509.Certificate) -> bytes:
     from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-    return Encoding.DER, PublicFormat.SubjectPublicKeyInfo
+    return cert.public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
 
 
 def _admin(eng: Engine, ura: str = URA) -> str:
@@ -193,7 +195,7 @@ def test_revocation_by_holder_administrator_and_nobody_else(eng: Engine) -> None
     stranger = eng.login(stranger_phone, stranger_der)
 
     def revoke(
-        handle: str, cert_id: str, reason: int
+        handle: str, cert_id: str, reason: Any
     ) -> login_pb2.RevokeCertificateWithSessionResponse:
         reply: login_pb2.RevokeCertificateWithSessionResponse = (
             eng.portal.login.RevokeCertificateWithSession(
