@@ -144,6 +144,14 @@ def test_redeem_get_list_revoke_over_mtls(
         certificate_pb2.ListCertificatesRequest(person_id=first.certificate.person_id)
     )
     assert [c.id for c in listed.certificates] == [first.certificate.id]
+    by_phone = certs.ListCertificates(
+        certificate_pb2.ListCertificatesRequest(mobile_id=first.certificate.mobile_id)
+    )
+    assert [c.id for c in by_phone.certificates] == [first.certificate.id]
+    with pytest.raises(grpc.RpcError) as unknown:
+        certs.GetCertificate(certificate_pb2.GetCertificateRequest(id="no-such-id"))
+    assert unknown.value.code() == grpc.StatusCode.NOT_FOUND
+    assert error_info(unknown.value).reason == "ZID-1210"
 
     # Revoking: operator only; the portal is refused by the role table.
     revoke = certificate_pb2.RevokeCertificateRequest(
