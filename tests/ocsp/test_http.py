@@ -186,3 +186,10 @@ def got_single(body: bytes) -> asn1_ocsp.SingleResponse:
     basic = asn1_ocsp.OCSPResponse.load(body).basic_ocsp_response
     single: asn1_ocsp.SingleResponse = basic["tbs_response_data"]["responses"][0]
     return single
+
+
+def test_oversize_get_line_and_headers_are_4xx(served: Served) -> None:
+    """aiohttp refuses request lines and headers over 8 KiB before our handler: never a 500."""
+    assert 400 <= http(served.port, "GET", "/ocsp/" + "A" * 20_000).status < 500
+    got = http(served.port, "GET", "/ocsp/QUJD", headers={"X-Big": "b" * 20_000})
+    assert 400 <= got.status < 500
