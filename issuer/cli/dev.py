@@ -20,17 +20,23 @@ DEFAULT_ROOT = Path("var")
 
 def _serve(args: argparse.Namespace) -> int:
     from issuer.config import load_config
-    from issuer.dev.environment import how_to_call, prepare
+    from issuer.dev.environment import how_to_call, prepare, start_ocsp_http
     from issuer.server.app import BuiltServer, serve
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     env = prepare(Path(args.data_dir), listen=args.listen)
     config = load_config(env.config_file)
+    # Relying parties need OCSP and the CRL as soon as a certificate exists: serve them beside
+    # the gRPC API, at the address the development policy's AIA and CRL DP URLs name.
+    stop_ocsp = start_ocsp_http(env, listen=args.ocsp_listen)
 
     def ready(built: BuiltServer) -> None:
         print(how_to_call(env, built.port), flush=True)
 
-    serve(config, ready=ready)
+    try:
+        serve(config, ready=ready)
+    finally:
+        stop_ocsp()
     return 0
 
 
@@ -70,6 +76,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     dev.add_argument("--data-dir", default=str(DEFAULT_ROOT), help="default: ./var")
     dev.add_argument("--listen", default="127.0.0.1:50051", help="used on first start only")
+    dev.add_argument(
+        "--ocsp-listen",
+        default=None,
+        help="OCSP/CRL HTTP address; default: [ocsp] listen of the config (127.0.0.1:8080)",
+    )
     dev.set_defaults(func=_serve)
     sub = dev.add_subparsers(dest="dev_command", required=False, metavar="ACTION")
     health = sub.add_parser("health", help="ask the running development engine for its health")

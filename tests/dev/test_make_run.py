@@ -13,10 +13,14 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from cryptography import x509
+
+from issuer.config import load_config
 
 ZORGID = str(Path(sys.executable).with_name("zorgid"))
 
@@ -32,10 +36,20 @@ class Engine:
     def __init__(self, root: Path, port: int) -> None:
         self.root = root
         self.port = port
+        self.ocsp_port = _free_port()
         self.log = root.parent / f"{root.name}-{time.monotonic_ns()}.log"
         env = {k: v for k, v in os.environ.items() if k != "SOFTHSM2_CONF"}
         self.proc = subprocess.Popen(
-            [ZORGID, "dev", "--data-dir", str(root), "--listen", f"127.0.0.1:{port}"],
+            [
+                ZORGID,
+                "dev",
+                "--data-dir",
+                str(root),
+                "--listen",
+                f"127.0.0.1:{port}",
+                "--ocsp-listen",
+                f"127.0.0.1:{self.ocsp_port}",
+            ],
             stdout=self.log.open("w"),
             stderr=subprocess.STDOUT,
             env=env,
@@ -123,6 +137,15 @@ def test_first_start_creates_everything_and_serves(dev_root: Path) -> None:
         report = handshake.stderr.decode(errors="replace")
         assert handshake.returncode == 0, report
         assert "Verification: OK" in report
+
+        # Relying parties' side: the CRL is served over HTTP and verifies under the issuing CA.
+        crl_path = load_config(dev_root / "zorgid.toml").ocsp.crl_path
+        url = f"http://127.0.0.1:{engine.ocsp_port}{crl_path}"
+        with urllib.request.urlopen(url, timeout=10) as reply:
+            crl = x509.load_der_x509_crl(reply.read())
+        issuing = x509.load_pem_x509_certificate((dev_root / "ca/issuing-ca.pem").read_bytes())
+        assert crl.issuer == issuing.subject
+        assert crl.is_signature_valid(issuing.public_key())  # type: ignore[arg-type]
     finally:
         assert engine.stop() == 0
 
