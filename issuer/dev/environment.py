@@ -106,7 +106,7 @@ def prepare(
     _, made = ensure_dev_pki(env.pki.root)
     out(f"tls         {env.pki.root} ({'made ' + str(len(made)) + ' files' if made else 'reused'})")
 
-    from issuer.dev.demo_world import ensure_demo_world
+    from issuer.cli.demo import ensure_demo_world
 
     policy, made_world = ensure_demo_world(root)
     out(f"uzi         test UZI-register in {root / 'uzi'} ({'made' if made_world else 'reused'})")
