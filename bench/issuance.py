@@ -55,7 +55,6 @@ from issuer.issuance.cycle import Actor, IssuanceCycle
 from issuer.issuance.policy_record import record_active_policy
 from issuer.profile.attributes import AgbCode, RoleCode, Ura, UziNumber, VerifiedAttributes
 from issuer.store import create_engine_for, upgrade
-from policies import default_policy
 
 PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 ACTOR = Actor(role="mobile", identity="bench")
@@ -170,8 +169,9 @@ def build(
     hsm = Hsm.open(setup.token_uri)
     engine = create_engine_for(url, pg_schema=schema)
     audit = AuditLog(signer=hsm.get_ec_key(material.audit_key_label))
-    policy = default_policy()
-    active = record_active_policy(engine, policy, audit=audit, actor="bench", now=datetime.now(UTC))
+    active = record_active_policy(
+        engine, audit_key=hsm.get_ec_key(material.audit_key_label), material=material
+    )
     cycle = IssuanceCycle(
         engine=engine,
         policy=active.policy,

@@ -202,6 +202,22 @@ HealthReport = Callable[[bool, str], None]
 """Told ``(False, why)`` when the HSM is unavailable and ``(True, why)`` once it signs again."""
 
 
+@dataclass(frozen=True, kw_only=True)
+class Committers:
+    """The two group-commit writers of one engine; share them between cycles of one
+    process (one cycle per policy version) so a version change starts no threads."""
+
+    reserve: GroupCommitter
+    store: GroupCommitter
+
+    @classmethod
+    def for_engine(cls, engine: sa.Engine) -> Committers:
+        return cls(
+            reserve=GroupCommitter(engine),
+            store=GroupCommitter(engine, prologue=lock_audit_head),
+        )
+
+
 def issuer_id(ca_cert: x509.Certificate) -> str:
     """The store's issuer identifier: hex SHA-256 of the issuing CA's SPKI DER."""
     der = ca_cert.public_key().public_bytes(
@@ -251,6 +267,7 @@ class IssuanceCycle:
         clock: Callable[[], datetime] = _utc_now,
         health: HealthReport | None = None,
         group_commit: bool = True,
+        committers: Committers | None = None,
     ) -> None:
         self.engine = engine
         self.policy = policy
@@ -269,9 +286,13 @@ class IssuanceCycle:
         # head first (prologue), so the two never wait on each other in a cycle.
         self._reserve_writer: Callable[[Callable[[sa.Connection], Any]], Any]
         self._store_writer: Callable[[Callable[[sa.Connection], Any]], Any]
-        if group_commit:
-            self._reserve_writer = GroupCommitter(engine).run
-            self._store_writer = GroupCommitter(engine, prologue=lock_audit_head).run
+        if committers is not None:
+            self._reserve_writer = committers.reserve.run
+            self._store_writer = committers.store.run
+        elif group_commit:
+            made = Committers.for_engine(engine)
+            self._reserve_writer = made.reserve.run
+            self._store_writer = made.store.run
         else:
             self._reserve_writer = self._store_writer = self._direct
 
@@ -661,6 +682,7 @@ __all__ = [
     "CaSigningKey",
     "CertificateHooks",
     "CheckedRequest",
+    "Committers",
     "Finish",
     "HealthReport",
     "IssuanceCycle",

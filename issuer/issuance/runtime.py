@@ -18,20 +18,23 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from cryptography.hazmat.primitives import serialization
 
 from hsm import Hsm, HsmError, HsmUnavailable
 from issuer.audit import AuditLog
-from issuer.ca import load_ca_material
+from issuer.ca import CaMaterial, load_ca_material
 from issuer.config import Config
 from issuer.enrolment.redeem import Redeemer
 from issuer.errors import ZorgIdError
-from issuer.issuance.cycle import CertificateHooks, HealthReport, IssuanceCycle
-from issuer.issuance.policy_record import record_active_policy
+from issuer.issuance.cycle import CertificateHooks, Committers, HealthReport, IssuanceCycle
+from issuer.issuance.policy_record import active_policy_cache, policy_store
+from issuer.policy_store import ActivePolicy as ActivePolicyCache
 from issuer.store import create_engine_for
-from policies import Policy, default_policy, load_policy
+from policies import DEFAULT_POLICY_PATH, Policy, default_policy, load_policy
 
 _LOG = logging.getLogger(__name__)
 
@@ -46,6 +49,20 @@ class Issuance:
     cycle: IssuanceCycle
     redeemer: Redeemer
     audit: AuditLog
+    chain_der: tuple[bytes, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Base:
+    """What does not change with the policy version: keys, store, writers."""
+
+    engine: sa.Engine
+    hsm: Hsm
+    material: CaMaterial
+    ca_key: Any
+    audit: AuditLog
+    active: ActivePolicyCache
+    committers: Committers
     chain_der: tuple[bytes, ...]
 
 
@@ -74,22 +91,37 @@ class IssuanceRuntime:
         self._engine = engine
         self._clock = clock
         self._lock = threading.Lock()
+        self._base: _Base | None = None
         self._built: Issuance | None = None
 
     def get(self) -> Issuance:
+        """The issuance objects for the policy version active now (one small query).
+
+        A request takes the returned object at its start and keeps it, so a
+        version activated meanwhile never changes a request in flight; the next
+        request gets a cycle for the new version (ARCHITECTURE §9).
+        """
+        base = self._base or self._open()
+        current = base.active.current()
         built = self._built
-        if built is not None:
+        if built is not None and built.cycle.policy_version == current.version:
             return built
         with self._lock:
-            if self._built is None:
-                self._built = self._build()
+            if self._built is None or self._built.cycle.policy_version != current.version:
+                self._built = self._for_version(base, current.version, current.policy)
             return self._built
 
     def _report(self, ok: bool, why: str) -> None:
         if self._health is not None:
             self._health(ok, why)
 
-    def _build(self) -> Issuance:
+    def _open(self) -> _Base:
+        with self._lock:
+            if self._base is None:
+                self._base = self._open_locked()
+            return self._base
+
+    def _open_locked(self) -> _Base:
         config = self._config
         material = load_ca_material(config.data_dir)
         try:
@@ -106,13 +138,24 @@ class IssuanceRuntime:
         except HsmError as exc:
             raise ZorgIdError("ZID-0101", f"HSM keys of the ceremony: {exc}") from None
         engine = self._engine or create_engine_for(config.database.url)
-        audit = AuditLog(signer=audit_key)
-        policy = load_active_policy(config)
-        caller = str(config.source) if config.source else "config"
-        active = record_active_policy(
-            engine, policy, audit=audit, actor=f"config:{caller}"[:256], now=self._clock()
+        source = Path(config.policy.file) if config.policy.file else DEFAULT_POLICY_PATH
+        store = policy_store(
+            engine, audit_key=audit_key, material=material, source=source, clock=self._clock
         )
-        policy, version = active.policy, active.version
+        self._report(True, HSM_REASON)
+        return _Base(
+            engine=engine,
+            hsm=hsm,
+            material=material,
+            ca_key=ca_key,
+            audit=AuditLog(signer=audit_key),
+            active=active_policy_cache(store),
+            committers=Committers.for_engine(engine),
+            chain_der=tuple(c.public_bytes(serialization.Encoding.DER) for c in material.chain()),
+        )
+
+    def _for_version(self, base: _Base, version: int, policy: Policy) -> Issuance:
+        config = self._config
         hooks = self._hooks
         if hooks is None and self._presign_ocsp:
             # ARCHITECTURE §5 step 4: pre-sign each certificate's first OCSP response
@@ -120,37 +163,36 @@ class IssuanceRuntime:
             from issuer.ocsp_wiring import OcspService
 
             hooks = OcspService.build(
-                engine=engine,
-                material=material,
-                hsm=hsm,
+                engine=base.engine,
+                material=base.material,
+                hsm=base.hsm,
                 policy=policy.ocsp,
                 clock=self._clock,
                 cache_seconds=config.ocsp.cache_seconds,
                 max_on_demand=config.ocsp.max_on_demand,
             )
         cycle = IssuanceCycle(
-            engine=engine,
+            engine=base.engine,
             policy=policy,
             policy_version=version,
-            ca_cert=material.issuing_ca,
-            ca_key=ca_key,
-            audit=audit,
+            ca_cert=base.material.issuing_ca,
+            ca_key=base.ca_key,
+            audit=base.audit,
             hooks=hooks,
             clock=self._clock,
             health=self._health,
+            committers=base.committers,
         )
-        self._report(True, HSM_REASON)
-        chain = tuple(c.public_bytes(serialization.Encoding.DER) for c in material.chain())
         _LOG.info(
             "issuance ready: policy %s (version %d), issuing CA %s",
             policy.version,
             version,
-            material.issuing_ca.subject.rfc4514_string(),
+            base.material.issuing_ca.subject.rfc4514_string(),
         )
         return Issuance(
-            engine=engine,
+            engine=base.engine,
             cycle=cycle,
             redeemer=Redeemer(cycle),
-            audit=audit,
-            chain_der=chain,
+            audit=base.audit,
+            chain_der=base.chain_der,
         )

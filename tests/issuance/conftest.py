@@ -22,7 +22,7 @@ from issuer.issuance.cycle import Actor, IssuanceCycle
 from issuer.issuance.policy_record import record_active_policy
 from issuer.profile import VerifiedAttributes
 from issuer.profile.attributes import AgbCode, RoleCode, Ura, UziNumber
-from policies import Policy, default_policy
+from policies import Policy
 from testkit.phone import Phone
 from tests.softhsm import SoftHsmDir, SoftHsmToken
 from tests.store.dbfixtures import Database, database, engine, migrated, migrated_db
@@ -149,10 +149,18 @@ class World:
             )
 
 
-def build_world(db: Database, engine: sa.Engine, ca: CaSetup, policy: Policy) -> World:
+def build_world(
+    db: Database, engine: sa.Engine, ca: CaSetup, policy_text: str | None = None
+) -> World:
+    """The engine on *db*; the policy store bootstraps from *policy_text* (default policy)."""
     material = ca.material
     audit = AuditLog(signer=ca.hsm.get_ec_key(material.audit_key_label), checkpoint_every=50)
-    active = record_active_policy(engine, policy, audit=audit, actor="test", now=datetime.now(UTC))
+    active = record_active_policy(
+        engine,
+        audit_key=ca.hsm.get_ec_key(material.audit_key_label),
+        material=material,
+        policy_text=policy_text,
+    )
     cycle = IssuanceCycle(
         engine=engine,
         policy=active.policy,
@@ -166,4 +174,4 @@ def build_world(db: Database, engine: sa.Engine, ca: CaSetup, policy: Policy) ->
 
 @pytest.fixture
 def world(migrated_db: Database, migrated: sa.Engine, ca: CaSetup) -> Iterator[World]:
-    yield build_world(migrated_db, migrated, ca, default_policy())
+    yield build_world(migrated_db, migrated, ca)

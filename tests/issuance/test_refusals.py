@@ -18,17 +18,18 @@ from issuer.errors import CATALOGUE, ZorgIdError
 from issuer.issuance.errors import ISSUANCE_ERROR_TABLE
 from issuer.keys.roca import ROCA_GENERATOR, ROCA_PRIMES
 from issuer.store.schema import certificates, registrations, serial_reservations
-from policies import DEFAULT_POLICY_PATH, Policy, load_policy
+from policies import DEFAULT_POLICY_PATH, load_policy
 from testkit.phone import Phone
 from tests.issuance.conftest import MOBILE, CaSetup, World, attributes, build_world
 from tests.store.dbfixtures import Database
 
 
-def _rsa_policy() -> Policy:
+def _rsa_policy() -> str:
     text = DEFAULT_POLICY_PATH.read_text()
     text = text.replace('allowed = ["ec-p256", "ec-p384"]', 'allowed = ["ec-p256", "rsa"]')
     text = text.replace('version = "dev-1"', 'version = "dev-1-rsa"')
-    return load_policy(text)
+    assert load_policy(text).keys.allowed == ("ec-p256", "rsa")
+    return text
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ import json
 import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,6 @@ from issuer.errors import ZorgIdError
 from issuer.issuance.cycle import Actor, IssuanceCycle
 from issuer.issuance.policy_record import record_active_policy
 from issuer.store import create_engine_for
-from policies import default_policy
 
 ACTOR = Actor(role="mobile", identity="worker")
 
@@ -35,9 +34,8 @@ def main(job_path: str) -> int:
     hsm = Hsm.open(job["token_uri"])
     engine = create_engine_for(job["url"], pg_schema=job.get("pg_schema"))
     audit = AuditLog(signer=hsm.get_ec_key(material.audit_key_label), checkpoint_every=50)
-    policy = default_policy()
     active = record_active_policy(
-        engine, policy, audit=audit, actor="worker", now=datetime.now(UTC)
+        engine, audit_key=hsm.get_ec_key(material.audit_key_label), material=material
     )
     cycle = IssuanceCycle(
         engine=engine,
