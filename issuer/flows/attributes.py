@@ -138,7 +138,7 @@ def register_attributes(
             )
         audit(
             conn,
-            deps,
+            built,
             portal.actor,
             "attributes.register",
             f"registration:{registration_id}",

@@ -70,15 +70,20 @@ def sha256_hex(data: bytes | str) -> str:
 
 def audit(
     conn: sa.Connection,
-    deps: FlowDeps,
+    built: Issuance,
     actor: Actor,
     action: str,
     subject: str,
     details: dict[str, Any],
     outcome: str = "success",
 ) -> None:
-    """Append one audit event in the caller's transaction (no secrets in ``details``)."""
-    deps.issuance().audit.append(
+    """Append one audit event in the caller's transaction (no secrets in ``details``).
+
+    ``built`` is the :class:`Issuance` the request took at its start
+    (``deps.issuance()`` reads the active policy version: never call it inside
+    a transaction).
+    """
+    built.audit.append(
         conn,
         AuditEvent(
             actor_role=actor.role,

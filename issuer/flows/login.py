@@ -42,6 +42,7 @@ from issuer.enrolment.create import attrs_from_json
 from issuer.errors import ZorgIdError
 from issuer.flows.common import LOGIN_SESSION_LIFETIME, FlowDeps, Portal, audit, sha256_hex
 from issuer.issuance.cycle import Actor, issuer_id
+from issuer.issuance.runtime import Issuance
 from issuer.profile import VerifiedAttributes
 from issuer.qr import RenderedQr, b64url, login_uri, render
 from issuer.store import repo
@@ -124,7 +125,7 @@ def create_login_challenge(deps: FlowDeps, *, portal: Portal) -> LoginChallenge:
                 expires_at=expires,
             )
         )
-        audit(conn, deps, portal.actor, "login.challenge", f"login:{challenge_id}", {})
+        audit(conn, built, portal.actor, "login.challenge", f"login:{challenge_id}", {})
     return LoginChallenge(
         id=challenge_id, expires_at=expires, qr=render(login_uri(challenge_id, nonce, deps.host))
     )
@@ -158,10 +159,12 @@ def describe_login_challenge(deps: FlowDeps, *, challenge_id: str) -> LoginReque
     )
 
 
-def _refuse(deps: FlowDeps, actor: Actor, challenge_id: str, code: str, detail: str) -> NoReturn:
+def _refuse(
+    deps: FlowDeps, built: Issuance, actor: Actor, challenge_id: str, code: str, detail: str
+) -> NoReturn:
     """A certificate refusal ends the challenge: the portal's poll then says "refused"."""
     now = deps.clock()
-    with deps.engine.begin() as conn:
+    with built.engine.begin() as conn:
         conn.execute(
             login_challenges.update()
             .where(
@@ -171,7 +174,9 @@ def _refuse(deps: FlowDeps, actor: Actor, challenge_id: str, code: str, detail: 
             )
             .values(refused_at=now, refusal_code=code)
         )
-        audit(conn, deps, actor, "login.answer", f"login:{challenge_id}", {"code": code}, "refused")
+        audit(
+            conn, built, actor, "login.answer", f"login:{challenge_id}", {"code": code}, "refused"
+        )
     raise ZorgIdError(code, detail)
 
 
@@ -214,7 +219,7 @@ def answer_login_challenge(
         cert = x509.load_der_x509_certificate(certificate_der)
         serial = format(cert.serial_number, "x")
     except ValueError:
-        _refuse(deps, actor, challenge_id, "ZID-1703", "the certificate is not DER X.509")
+        _refuse(deps, built, actor, challenge_id, "ZID-1703", "the certificate is not DER X.509")
     with built.engine.connect() as conn:
         stored = conn.execute(
             sa.select(certificates).where(
@@ -223,12 +228,15 @@ def answer_login_challenge(
             )
         ).first()
     if stored is None or bytes(stored.der) != certificate_der:
-        _refuse(deps, actor, challenge_id, "ZID-1703", f"serial {serial} was not issued here")
+        _refuse(
+            deps, built, actor, challenge_id, "ZID-1703", f"serial {serial} was not issued here"
+        )
     if stored.status != "good":
-        _refuse(deps, actor, challenge_id, "ZID-1704", f"serial {serial} is {stored.status}")
+        _refuse(deps, built, actor, challenge_id, "ZID-1704", f"serial {serial} is {stored.status}")
     if not stored.not_before <= now < stored.not_after:
         _refuse(
             deps,
+            built,
             actor,
             challenge_id,
             "ZID-1705",
@@ -251,7 +259,7 @@ def answer_login_challenge(
             raise ZorgIdError("ZID-1708", "answered concurrently, or expired meanwhile")
         audit(
             conn,
-            deps,
+            built,
             actor,
             "login.answer",
             f"login:{row.id}",
@@ -271,7 +279,8 @@ def _attributes_of(conn: sa.Connection, registration_id: str | None) -> Verified
 def get_login_challenge(deps: FlowDeps, *, portal: Portal, challenge_id: str) -> LoginStatus:
     """The portal's poll; the first poll after the answer opens the login session."""
     now = deps.clock()
-    with deps.engine.begin() as conn:
+    built = deps.issuance()
+    with built.engine.begin() as conn:
         row = _challenge(conn, challenge_id)
         if row.portal_identity != portal.identity:
             raise ZorgIdError("ZID-1701", f"no login challenge {challenge_id!r} for this portal")
@@ -305,7 +314,7 @@ def get_login_challenge(deps: FlowDeps, *, portal: Portal, challenge_id: str) ->
             )
             audit(
                 conn,
-                deps,
+                built,
                 portal.actor,
                 "login.session",
                 f"login:{row.id}",

@@ -120,7 +120,8 @@ def register_organisation(deps: FlowDeps, *, actor: Actor, ura: str, name: str) 
     if not URA_RE.match(ura) or not 0 < len(clean) <= 256:
         raise ZorgIdError("ZID-1802", f"got URA {ura[:16]!r} and a name of {len(clean)} characters")
     now = deps.clock()
-    with deps.engine.begin() as conn:
+    built = deps.issuance()
+    with built.engine.begin() as conn:
         if conn.execute(sa.select(organisations.c.id).where(organisations.c.ura == ura)).first():
             raise ZorgIdError("ZID-1801", f"URA {ura}")
         org_id = new_id()
@@ -137,7 +138,7 @@ def register_organisation(deps: FlowDeps, *, actor: Actor, ura: str, name: str) 
                 )
         except sa.exc.IntegrityError:
             raise ZorgIdError("ZID-1801", f"URA {ura} (registered concurrently)") from None
-        audit(conn, deps, actor, "organisation.register", f"organisation:{ura}", {"name": clean})
+        audit(conn, built, actor, "organisation.register", f"organisation:{ura}", {"name": clean})
         return _org(
             conn.execute(sa.select(organisations).where(organisations.c.id == org_id)).one()
         )
@@ -176,7 +177,7 @@ def start_validation(
         )
         audit(
             conn,
-            deps,
+            built,
             portal.actor,
             "organisation.validation_start",
             f"draft:{draft_id}",
@@ -203,7 +204,8 @@ def current_mobile_id(conn: sa.Connection, person_id: str) -> Any:
 def confirm_validation(deps: FlowDeps, *, portal: Portal, validation_id: str) -> Administrator:
     """Record the card holder as administrator of the URA, bound to their mobile ID."""
     now = deps.clock()
-    with deps.engine.begin() as conn:
+    built = deps.issuance()
+    with built.engine.begin() as conn:
         row = load_draft(conn, draft_id=validation_id, portal=portal, kind="validation")
         if row.state == "confirmed":
             raise ZorgIdError("ZID-1607", f"confirmed at {row.updated_at.isoformat()}")
@@ -250,7 +252,7 @@ def confirm_validation(deps: FlowDeps, *, portal: Portal, validation_id: str) ->
         )
         audit(
             conn,
-            deps,
+            built,
             portal.actor,
             "organisation.validate",
             f"organisation:{org.ura}",
@@ -380,7 +382,7 @@ def reset_member(
         )
         audit(
             conn,
-            deps,
+            built,
             portal.actor,
             "member.reset",
             f"person:{person_id}",

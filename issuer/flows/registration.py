@@ -199,7 +199,7 @@ def start_registration(
         )
         audit(
             conn,
-            deps,
+            built,
             portal.actor,
             "registration.start",
             f"draft:{draft_id}",
@@ -215,7 +215,8 @@ def set_birth_date(
     """Record the date of birth (dd-mm-jjjj or ISO); the summary follows from it."""
     now = deps.clock()
     born = parse_birth_date(birth_date, today=now.date())
-    with deps.engine.begin() as conn:
+    built = deps.issuance()
+    with built.engine.begin() as conn:
         row = load_draft(conn, draft_id=registration_id, portal=portal, kind="registration")
         _open(row, now)
         conn.execute(
@@ -223,7 +224,7 @@ def set_birth_date(
             .where(flow_drafts.c.id == row.id, flow_drafts.c.state.in_(("started", "data_entered")))
             .values(state="data_entered", date_of_birth=born.isoformat(), updated_at=now)
         )
-        audit(conn, deps, portal.actor, "registration.birth_date", f"draft:{row.id}", {})
+        audit(conn, built, portal.actor, "registration.birth_date", f"draft:{row.id}", {})
         return _view(
             conn, load_draft(conn, draft_id=row.id, portal=portal, kind="registration"), now
         )
@@ -303,7 +304,7 @@ def confirm_registration(
         )
         audit(
             conn,
-            deps,
+            built,
             portal.actor,
             "registration.confirm",
             f"registration:{enrolment.registration_id}",

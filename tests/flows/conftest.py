@@ -14,6 +14,7 @@ keys on their own token (one desktop app per card) and phones on theirs.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -54,9 +55,10 @@ from issuer.server.app import (
     uzi_service_binding,
 )
 from issuer.server.registration_service import build_evidence_verifier, flow_service_bindings
+from issuer.server.uzi_service import uzi_policy_from
 from issuer.uzi.crl import CrlCache
 from issuer.uzi.validate import ChainValidator, RevocationMode
-from issuer.uzi.verify import UziPolicy
+from policies import default_policy
 from testkit.desktop_app import DesktopApp
 from testkit.phone import Phone
 from testkit.uzi_world import UziWorld, crl_server
@@ -364,7 +366,13 @@ def eng(
     verifier = build_evidence_verifier(
         config,
         engine=migrated,
-        policy=UziPolicy(trust_set=str(cards.trust_dir), revocation=RevocationMode.HARD),
+        # The packaged policy's UZI rules and lifetimes (challenge 120 s, session 900 s),
+        # with the test register as trust set and revocation checked hard against its CRLs.
+        policy=dataclasses.replace(
+            uzi_policy_from(default_policy()),
+            trust_set=str(cards.trust_dir),
+            revocation=RevocationMode.HARD,
+        ),
         validator=ChainValidator(crls=CrlCache()),
         clock=clock,
     )
