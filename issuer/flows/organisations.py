@@ -25,6 +25,7 @@ import sqlalchemy as sa
 
 from issuer.enrolment.create import Enrolment, attrs_from_json, create_enrolment
 from issuer.errors import ZorgIdError
+from issuer.flows.birthdate import parse_birth_date
 from issuer.flows.common import (
     DRAFT_LIFETIME,
     FlowDeps,
@@ -407,6 +408,64 @@ def reset_member(
         cancelled_registrations=cancelled,
         enrolment=enrolment,
         qr=enrolment_qr(enrolment.token, deps.host),
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class PersonRecord:
+    """A person's stored data (frozen after confirmation; the operator corrects it)."""
+
+    id: str
+    uzi_number: str
+    given_names: str
+    surname: str
+    date_of_birth: str | None
+
+
+def correct_person(
+    deps: FlowDeps,
+    *,
+    actor: Actor,
+    person_id: str,
+    birth_date: str | None = None,
+    given_names: str | None = None,
+    surname: str | None = None,
+) -> PersonRecord:
+    """Operator: correct frozen data (the portal cannot: ZID-1607). Empty means unchanged."""
+    now = deps.clock()
+    values: dict[str, Any] = {}
+    if birth_date:
+        values["date_of_birth"] = parse_birth_date(birth_date, today=now.date()).isoformat()
+    for name, value in (("given_names", given_names), ("surname", surname)):
+        if value is not None and value.strip():
+            if len(value.strip()) > 128:
+                raise ZorgIdError("ZID-0005", f"{name}: got {len(value)} characters; at most 128")
+            values[name] = value.strip()
+    built = deps.issuance()
+    with built.engine.begin() as conn:
+        if conn.execute(sa.select(persons.c.id).where(persons.c.id == person_id)).first() is None:
+            raise ZorgIdError("ZID-1822", f"no person {person_id[:40]!r}")
+        if values:
+            conn.execute(
+                persons.update()
+                .where(persons.c.id == person_id)
+                .values(**values, updated_at=now, updated_by=actor.identity[:256])
+            )
+            audit(
+                conn,
+                built,
+                actor,
+                "person.correct",
+                f"person:{person_id}",
+                {"fields": sorted(values)},
+            )
+        row = conn.execute(sa.select(persons).where(persons.c.id == person_id)).one()
+    return PersonRecord(
+        id=row.id,
+        uzi_number=row.uzi_number,
+        given_names=row.given_names,
+        surname=row.surname,
+        date_of_birth=row.date_of_birth,
     )
 
 

@@ -103,3 +103,22 @@ class OrganizationServicer(organization_pb2_grpc.OrganizationServiceServicer):
             qr_expires_at=timestamp(reset.enrolment.expires_at),
             registration_record_id=reset.enrolment.registration_id,
         )
+
+    def CorrectPerson(
+        self, request: organization_pb2.CorrectPersonRequest, context: grpc.ServicerContext
+    ) -> organization_pb2.CorrectPersonResponse:
+        person = flow.correct_person(
+            self._deps,
+            actor=actor_for(_SERVICE + "CorrectPerson"),
+            person_id=request.person_id,
+            birth_date=request.birth_date or None,
+            given_names=request.given_names or None,
+            surname=request.surname or None,
+        )
+        return organization_pb2.CorrectPersonResponse(
+            person_id=person.id,
+            uzi_number=person.uzi_number,
+            birth_date=person.date_of_birth or "",
+            given_names=person.given_names,
+            surname=person.surname,
+        )

@@ -130,6 +130,7 @@ METHOD_ROLES: Final[Mapping[str, Access]] = MappingProxyType(
         "/zorgid.v1.OrganizationService/ConfirmValidation": frozenset({Role.PORTAL}),
         "/zorgid.v1.OrganizationService/ListMembers": frozenset({Role.PORTAL}),
         "/zorgid.v1.OrganizationService/ResetMember": frozenset({Role.PORTAL}),
+        "/zorgid.v1.OrganizationService/CorrectPerson": frozenset({Role.OPERATOR}),
         "/zorgid.v1.AttributeService/RegisterAttributes": frozenset({Role.PORTAL}),
         "/zorgid.v1.AttributeService/GetCurrentCertificate": frozenset({Role.MOBILE}),
         # Protocol plumbing open to any verified client certificate.

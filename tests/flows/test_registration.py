@@ -230,3 +230,28 @@ def test_roles(eng: Engine) -> None:
         with pytest.raises(grpc.RpcError) as err:
             eng.stubs(name).reg.GetTerms(reg.GetTermsRequest())
         assert err.value.code() == grpc.StatusCode.PERMISSION_DENIED
+
+
+def test_only_the_operator_corrects_frozen_data(eng: Engine) -> None:
+    from issuer.api.zorgid.v1 import organization_pb2 as org
+
+    eng.register_org()
+    app = eng.cards.app()
+    done = eng.confirmed(app, "15-03-1980")
+    with eng.db.connect() as conn:
+        person_id = conn.execute(
+            sa.select(persons.c.id).where(persons.c.uzi_number == app.card.uzi_number)
+        ).scalar_one()
+    request = org.CorrectPersonRequest(person_id=person_id, birth_date="16-03-1980")
+    with pytest.raises(grpc.RpcError) as err:
+        eng.portal.org.CorrectPerson(request)
+    assert err.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    corrected = eng.operator.org.CorrectPerson(request)
+    assert (corrected.birth_date, corrected.uzi_number) == ("1980-03-16", app.card.uzi_number)
+    # A new registration of the same person now matches on the corrected date.
+    again = eng.confirmed(eng.cards.app(uzi_number=app.card.uzi_number), "16-03-1980")
+    assert again.registration.state == reg.REGISTRATION_STATE_CONFIRMED
+    assert done.registration.registration_record_id != again.registration.registration_record_id
+    with pytest.raises(grpc.RpcError) as err:
+        eng.operator.org.CorrectPerson(org.CorrectPersonRequest(person_id="nobody"))
+    assert rpc_code(err.value) == (grpc.StatusCode.NOT_FOUND, "ZID-1822")

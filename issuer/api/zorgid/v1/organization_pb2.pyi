@@ -119,3 +119,29 @@ class ResetMemberResponse(_message.Message):
     qr_expires_at: _timestamp_pb2.Timestamp
     registration_record_id: str
     def __init__(self, revoked: _Optional[_Iterable[_Union[_certificate_pb2.Certificate, _Mapping]]] = ..., qr: _Optional[_Union[_registration_pb2.QrCode, _Mapping]] = ..., qr_expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., registration_record_id: _Optional[str] = ...) -> None: ...
+
+class CorrectPersonRequest(_message.Message):
+    __slots__ = ("person_id", "birth_date", "given_names", "surname")
+    PERSON_ID_FIELD_NUMBER: _ClassVar[int]
+    BIRTH_DATE_FIELD_NUMBER: _ClassVar[int]
+    GIVEN_NAMES_FIELD_NUMBER: _ClassVar[int]
+    SURNAME_FIELD_NUMBER: _ClassVar[int]
+    person_id: str
+    birth_date: str
+    given_names: str
+    surname: str
+    def __init__(self, person_id: _Optional[str] = ..., birth_date: _Optional[str] = ..., given_names: _Optional[str] = ..., surname: _Optional[str] = ...) -> None: ...
+
+class CorrectPersonResponse(_message.Message):
+    __slots__ = ("person_id", "uzi_number", "birth_date", "given_names", "surname")
+    PERSON_ID_FIELD_NUMBER: _ClassVar[int]
+    UZI_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    BIRTH_DATE_FIELD_NUMBER: _ClassVar[int]
+    GIVEN_NAMES_FIELD_NUMBER: _ClassVar[int]
+    SURNAME_FIELD_NUMBER: _ClassVar[int]
+    person_id: str
+    uzi_number: str
+    birth_date: str
+    given_names: str
+    surname: str
+    def __init__(self, person_id: _Optional[str] = ..., uzi_number: _Optional[str] = ..., birth_date: _Optional[str] = ..., given_names: _Optional[str] = ..., surname: _Optional[str] = ...) -> None: ...

@@ -64,6 +64,11 @@ class OrganizationServiceStub:
                 request_serializer=zorgid_dot_v1_dot_organization__pb2.ResetMemberRequest.SerializeToString,
                 response_deserializer=zorgid_dot_v1_dot_organization__pb2.ResetMemberResponse.FromString,
                 _registered_method=True)
+        self.CorrectPerson = channel.unary_unary(
+                '/zorgid.v1.OrganizationService/CorrectPerson',
+                request_serializer=zorgid_dot_v1_dot_organization__pb2.CorrectPersonRequest.SerializeToString,
+                response_deserializer=zorgid_dot_v1_dot_organization__pb2.CorrectPersonResponse.FromString,
+                _registered_method=True)
 
 
 class OrganizationServiceServicer:
@@ -112,6 +117,15 @@ class OrganizationServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CorrectPerson(self, request, context):
+        """CorrectPerson changes a person's frozen data (role operator): after a
+        registration is confirmed, only the operator may (FAILED_PRECONDITION,
+        ZID-1607, for the portal). Fields left empty stay as they are.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_OrganizationServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -139,6 +153,11 @@ def add_OrganizationServiceServicer_to_server(servicer, server):
                     servicer.ResetMember,
                     request_deserializer=zorgid_dot_v1_dot_organization__pb2.ResetMemberRequest.FromString,
                     response_serializer=zorgid_dot_v1_dot_organization__pb2.ResetMemberResponse.SerializeToString,
+            ),
+            'CorrectPerson': grpc.unary_unary_rpc_method_handler(
+                    servicer.CorrectPerson,
+                    request_deserializer=zorgid_dot_v1_dot_organization__pb2.CorrectPersonRequest.FromString,
+                    response_serializer=zorgid_dot_v1_dot_organization__pb2.CorrectPersonResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -281,6 +300,33 @@ class OrganizationService:
             '/zorgid.v1.OrganizationService/ResetMember',
             zorgid_dot_v1_dot_organization__pb2.ResetMemberRequest.SerializeToString,
             zorgid_dot_v1_dot_organization__pb2.ResetMemberResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CorrectPerson(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/zorgid.v1.OrganizationService/CorrectPerson',
+            zorgid_dot_v1_dot_organization__pb2.CorrectPersonRequest.SerializeToString,
+            zorgid_dot_v1_dot_organization__pb2.CorrectPersonResponse.FromString,
             options,
             channel_credentials,
             insecure,
