@@ -353,7 +353,7 @@ def test_racing_deciding_approvals_and_scheduled_reads_activate_once(
         try:
             return str(approve(stub_for, who, proposal.version).version.state)
         except grpc.RpcError as err:
-            return error_info(err).reason
+            return str(error_info(err).reason)
 
     with ThreadPoolExecutor(2) as pool:  # B and C both give the deciding approval (M = 1)
         outcomes = sorted(pool.map(try_approve, (B, C)))
