@@ -162,6 +162,10 @@ def test_pin_forgotten_reset_by_the_administrator(eng: Engine) -> None:
 
     # Another organisation's administrator cannot touch this member.
     other_admin = _admin(eng, OTHER_URA)
+    theirs = eng.portal.org.ListMembers(
+        organization_pb2.ListMembersRequest(login_session_handle=other_admin)
+    ).members
+    assert member.person_id not in {m.person_id for m in theirs}
     with pytest.raises(grpc.RpcError) as err:
         eng.portal.org.ResetMember(
             organization_pb2.ResetMemberRequest(
