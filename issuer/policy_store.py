@@ -544,6 +544,12 @@ class PolicyStore:
             expires = rules.expiry_for(now, lifetime)
             rules.check_schedule(activate_at, now)
             policy = self.validate(text)
+            if policy.digest == base.policy.digest:
+                raise ZorgIdError(
+                    codes.PROPOSAL_INVALID,
+                    f"got a document equal to active version {base.record.version} (digest "
+                    f"{policy.digest[:16]}...); expected a change: there is nothing to approve",
+                )
         except rules.VersionRuleError as exc:
             self._refused(officer, "policy.propose", None, str(exc))
             raise ZorgIdError(_BREACH_CODES[exc.breach], str(exc)) from None

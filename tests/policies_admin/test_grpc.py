@@ -222,6 +222,14 @@ def test_validation_at_proposal_refuses_with_precise_messages(
     assert len(listed.versions) == 1
 
 
+def test_a_proposal_without_changes_is_refused(stub_for: StubFor) -> None:
+    with pytest.raises(grpc.RpcError) as err:
+        propose(stub_for, A, "# only a comment differs\n" + variant())
+    assert "equal to active version 1" in refused(
+        err.value, grpc.StatusCode.INVALID_ARGUMENT, "ZID-1501"
+    )
+
+
 def test_a_profile_whose_certificates_would_outlive_the_issuing_ca_is_refused(
     stub_for: StubFor, policy_server: PolicyServer, policy_ca: CaSetup
 ) -> None:
@@ -316,7 +324,11 @@ def test_concurrent_proposals_and_approvals_serialise(
 ) -> None:
     raise_m = propose(stub_for, A, variant(TWO_OF_N))
     approve(stub_for, B, raise_m.version)
-    texts = [variant(TWO_OF_N, SHORTER), variant(TWO_OF_N, Z_ONLY), variant(TWO_OF_N)]
+    texts = [
+        variant(TWO_OF_N, SHORTER),
+        variant(TWO_OF_N, Z_ONLY),
+        variant(TWO_OF_N, ("login_seconds = 300", "login_seconds = 240")),
+    ]
     with ThreadPoolExecutor(3) as pool:
         made = list(
             pool.map(lambda w: propose(stub_for, w[0], w[1]), zip((A, B, C), texts, strict=True))
