@@ -56,8 +56,10 @@ __all__ = [
     "Officer",
     "PolicyStore",
     "StoredVersion",
+    "read_active",
     "recorded_requests",
     "signed_message",
+    "verify_row",
 ]
 
 SIGNATURE_CONTEXT = b"zorgid policy version v1\n"
@@ -220,6 +222,69 @@ def _text_sha256(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+def verify_row(row: Any, verifier: CheckpointVerifier) -> StoredVersion:
+    """Check one ``policy_versions`` row against the audit public key; ZID-1508 if it fails."""
+    key_id = key_sha256(verifier)
+    record = _record_from_row(row)
+    where = f"policy version {record.version}"
+    if row.signature is None or row.signer_key_sha256 is None:
+        raise ZorgIdError(
+            codes.STORED_POLICY_TAMPERED,
+            f"{where} has no signature; expected every row to be signed with the audit key "
+            "(a row written outside the engine, or by a pre-versioning engine)",
+            metadata={"version": str(record.version)},
+        )
+    if row.signer_key_sha256 != key_id:
+        raise ZorgIdError(
+            codes.STORED_POLICY_TAMPERED,
+            f"{where} is signed by key {row.signer_key_sha256[:16]}...; expected the audit "
+            f"key {key_id[:16]}... of this CA",
+            metadata={"version": str(record.version)},
+        )
+    if _text_sha256(record.document) != record.document_sha256:
+        raise ZorgIdError(
+            codes.STORED_POLICY_TAMPERED,
+            f"{where}: the stored document hashes to "
+            f"{_text_sha256(record.document)[:16]}..., expected "
+            f"{record.document_sha256[:16]}... (the document was edited in the database)",
+            metadata={"version": str(record.version)},
+        )
+    if not audit_keys.verify(verifier, row.signature, signed_message(record)):
+        raise ZorgIdError(
+            codes.STORED_POLICY_TAMPERED,
+            f"{where}: the audit-key signature does not match the stored state, approvals "
+            "or dates (a field was edited in the database)",
+            metadata={"version": str(record.version)},
+        )
+    try:
+        policy = parse_policy(json.loads(record.document))
+    except (PolicyError, ValueError) as exc:
+        raise ZorgIdError(
+            codes.STORED_POLICY_TAMPERED, f"{where} no longer parses: {exc}"
+        ) from None
+    return StoredVersion(record=record, policy=policy)
+
+
+def read_active(engine: sa.Engine, verifier: CheckpointVerifier) -> ActiveVersion | None:
+    """The active version, verified with the audit *public* key only (no HSM login).
+
+    For readers that must follow the officers' versions but hold no key, such
+    as the UZI-pas verifier of the front end (``<data_dir>/ca/audit-checkpoint.pub.pem``
+    gives ``verifier``). ``None`` when no version is active yet (the issuance
+    runtime bootstraps one); ZID-1508 when the row does not verify. It does
+    not perform due scheduled activations (that needs the signing key); the
+    engine's next read through :class:`PolicyStore` does.
+    """
+    with engine.connect() as conn:
+        row = conn.execute(
+            sa.select(policy_versions).where(policy_versions.c.state == "active")
+        ).first()
+    if row is None:
+        return None
+    stored = verify_row(row, verifier)
+    return ActiveVersion(version=stored.record.version, policy=stored.policy)
+
+
 class PolicyStore:
     """Propose, approve, reject, read and dry-run policy versions on one database.
 
@@ -262,44 +327,7 @@ class PolicyStore:
     # ---------------------------------------------------------------- reading
 
     def _verify(self, row: Any) -> StoredVersion:
-        record = _record_from_row(row)
-        where = f"policy version {record.version}"
-        if row.signature is None or row.signer_key_sha256 is None:
-            raise ZorgIdError(
-                codes.STORED_POLICY_TAMPERED,
-                f"{where} has no signature; expected every row to be signed with the audit key "
-                "(a row written outside the engine, or by a pre-versioning engine)",
-                metadata={"version": str(record.version)},
-            )
-        if row.signer_key_sha256 != self._key_id:
-            raise ZorgIdError(
-                codes.STORED_POLICY_TAMPERED,
-                f"{where} is signed by key {row.signer_key_sha256[:16]}...; expected the audit "
-                f"key {self._key_id[:16]}... of this CA",
-                metadata={"version": str(record.version)},
-            )
-        if _text_sha256(record.document) != record.document_sha256:
-            raise ZorgIdError(
-                codes.STORED_POLICY_TAMPERED,
-                f"{where}: the stored document hashes to "
-                f"{_text_sha256(record.document)[:16]}..., expected "
-                f"{record.document_sha256[:16]}... (the document was edited in the database)",
-                metadata={"version": str(record.version)},
-            )
-        if not audit_keys.verify(self._verifier, row.signature, signed_message(record)):
-            raise ZorgIdError(
-                codes.STORED_POLICY_TAMPERED,
-                f"{where}: the audit-key signature does not match the stored state, approvals "
-                "or dates (a field was edited in the database)",
-                metadata={"version": str(record.version)},
-            )
-        try:
-            policy = parse_policy(json.loads(record.document))
-        except (PolicyError, ValueError) as exc:
-            raise ZorgIdError(
-                codes.STORED_POLICY_TAMPERED, f"{where} no longer parses: {exc}"
-            ) from None
-        return StoredVersion(record=record, policy=policy)
+        return verify_row(row, self._verifier)
 
     def _select(self, conn: sa.Connection, version: int, *, lock: bool = False) -> Any:
         query = sa.select(policy_versions).where(policy_versions.c.version == version)

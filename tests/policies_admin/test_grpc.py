@@ -16,7 +16,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from issuer.api.zorgid.v1 import policy_pb2
 from issuer.audit import verify_chain
 from issuer.errors import ZorgIdError
-from issuer.policy_store import ActivePolicy
+from issuer.policy_store import ActivePolicy, read_active
 from issuer.store.schema import audit_events, policy_versions
 from tests.issuance.conftest import CaSetup
 from tests.policies_admin.conftest import PolicyServer, StubFor, variant
@@ -243,10 +243,13 @@ def test_a_profile_whose_certificates_would_outlive_the_issuing_ca_is_refused(
 
 
 def test_a_tampered_stored_policy_is_refused_at_load(
-    stub_for: StubFor, policy_server: PolicyServer
+    stub_for: StubFor, policy_server: PolicyServer, policy_ca: CaSetup
 ) -> None:
     first = active(stub_for)
     store = policy_server.runtime.get()
+    public_key = policy_ca.material.audit_public_key
+    seen = read_active(policy_server.engine, public_key)
+    assert seen is not None and seen.version == first.version
     document = json.loads(first.document)
     document["profile"]["validity_days"] = 3650
     with policy_server.engine.begin() as conn:
@@ -262,6 +265,9 @@ def test_a_tampered_stored_policy_is_refused_at_load(
     with pytest.raises(ZorgIdError) as direct:
         ActivePolicy(store).current()
     assert direct.value.code == "ZID-1508"
+    with pytest.raises(ZorgIdError) as public_only:
+        read_active(policy_server.engine, public_key)
+    assert public_only.value.code == "ZID-1508"
 
     # Same document and digest, but an approval added behind the engine's back.
     with policy_server.engine.begin() as conn:
