@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import pty
 import socket
 import subprocess
 import sys
@@ -26,6 +27,26 @@ from tests.policies_admin.conftest import variant, write_policy_config
 from tests.policies_admin.test_grpc import SHORTER
 from tests.server.conftest import ClientPki
 from tests.store.dbfixtures import Database
+
+
+def on_terminal(argv: list[str]) -> str:
+    """Run ``argv`` with stdout on a pseudo-terminal; return what it wrote."""
+    main_fd, child_fd = pty.openpty()
+    with subprocess.Popen(argv, stdout=child_fd, stderr=subprocess.PIPE) as proc:
+        os.close(child_fd)
+        chunks: list[bytes] = []
+        while True:
+            try:
+                chunk = os.read(main_fd, 65536)
+            except OSError:  # EIO: the child closed the terminal
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+        proc.wait(timeout=60)
+    os.close(main_fd)
+    assert proc.returncode == 0, proc.stderr.read() if proc.stderr else ""
+    return b"".join(chunks).decode().replace("\r\n", "\n")
 
 
 def _free_port() -> int:
@@ -102,6 +123,26 @@ def test_officer_cli_round_trip_against_a_real_server(
     assert "profile.validity_days  changed  365  90" in out
     assert '-    "validity_days": 365\n' in out and '+    "validity_days": 90\n' in out
     assert "\033[" not in out  # not a terminal: no colour codes
+
+    # On a terminal the diff is coloured (green additions, red removals).
+    coloured = on_terminal(
+        [
+            str(Path(sys.executable).parent / "zorgid"),
+            "policy",
+            "diff",
+            str(version),
+            "--server",
+            engine_process,
+            "--cert",
+            str(officer_files / "officer-b.pem"),
+            "--key",
+            str(officer_files / "officer-b.key"),
+            "--ca",
+            str(test_pki.root / "server-ca.pem"),
+        ]
+    )
+    assert '\033[32m+    "validity_days": 90\033[0m' in coloured
+    assert '\033[31m-    "validity_days": 365\033[0m' in coloured
 
     code, out, err = cli("officer-a", "approve", str(version))
     assert code == 1
