@@ -44,8 +44,8 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Final
 
-from issuer.issuance.errors import ISSUANCE_ERROR_TABLE
 from issuer.flows.errors import FLOW_ERROR_TABLE
+from issuer.issuance.errors import ISSUANCE_ERROR_TABLE
 from issuer.policy_errors import POLICY_ERROR_TABLE
 from issuer.uzi.error_table import UZI_ERROR_TABLE
 
