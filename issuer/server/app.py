@@ -38,11 +38,11 @@ from issuer.config import Config
 from issuer.server.ca_service import CaCertificateStore, CaServicer
 from issuer.server.health import HealthControl
 from issuer.server.interceptors import GuardInterceptor
+from issuer.server.ocsp_service import Answering, RuntimeResponder
 from issuer.server.ocsp_service import add_to_server as ocsp_add_to_server
 from issuer.server.roles import METHOD_ROLES, Access, RoleMapper, missing_methods
 from issuer.server.uzi_service import add_to_server as uzi_add_to_server
 from issuer.uzi.verify import UziVerifier
-from ocsp.responder import Responder
 
 if TYPE_CHECKING:
     from issuer.issuance.runtime import IssuanceRuntime
@@ -136,7 +136,7 @@ def ca_service_binding(config: Config) -> ServiceBinding:
     )
 
 
-def ocsp_service_binding(responder: Responder) -> ServiceBinding:
+def ocsp_service_binding(responder: Answering) -> ServiceBinding:
     """``zorgid.v1.OcspService`` over *responder* (built by ``issuer.ocsp_wiring``)."""
     return ServiceBinding.from_descriptor(
         ocsp_pb2.DESCRIPTOR.services_by_name["OcspService"], ocsp_add_to_server(responder)
@@ -239,6 +239,7 @@ def default_services(
         *issuance_service_bindings(config, health=health, runtime=runtime),
         policy_service_binding(config),
         *flow_service_bindings(config, runtime=runtime, verifier=verifier),
+        ocsp_service_binding(RuntimeResponder(runtime)),
     ]
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Final
+from typing import TYPE_CHECKING, Final, Protocol
 
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -18,7 +18,37 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from issuer.api.zorgid.v1 import ocsp_pb2, ocsp_pb2_grpc
 from issuer.errors import ZorgIdError
 from ocsp.http import MAX_REQUEST_BYTES
-from ocsp.responder import Answer, Responder
+from ocsp.responder import Answer
+
+if TYPE_CHECKING:
+    from issuer.issuance.runtime import IssuanceRuntime
+
+
+class Answering(Protocol):
+    """What the servicer needs: RFC 6960 request bytes in, an answer out (never raises)."""
+
+    def answer(self, request_der: bytes) -> Answer: ...
+
+
+class RuntimeResponder:
+    """The responder of the OCSP service that the issuance runtime wired for the active policy.
+
+    ``zorgid serve`` opens the HSM lazily through :class:`IssuanceRuntime`; answering
+    through it keeps one HSM login, one database engine and one pre-signing service per
+    process, so gRPC callers see exactly what HTTP relying parties see.
+    """
+
+    def __init__(self, runtime: IssuanceRuntime) -> None:
+        self._runtime = runtime
+
+    def answer(self, request_der: bytes) -> Answer:
+        from issuer.ocsp_wiring import OcspService
+
+        hooks = self._runtime.get().cycle.hooks
+        if not isinstance(hooks, OcspService):
+            raise ZorgIdError("ZID-0004", "OCSP pre-signing is not enabled in this process")
+        return hooks.responder.answer(request_der)
+
 
 _OUTCOMES: Final = {
     "successful": ocsp_pb2.OCSP_OUTCOME_SUCCESSFUL,
@@ -48,7 +78,7 @@ def to_proto(answer: Answer) -> ocsp_pb2.GetOcspResponseResponse:
 class OcspServicer(ocsp_pb2_grpc.OcspServiceServicer):
     """Protobuf in, :class:`Responder` call, protobuf out."""
 
-    def __init__(self, responder: Responder) -> None:
+    def __init__(self, responder: Answering) -> None:
         self._responder = responder
 
     def GetOcspResponse(
@@ -64,7 +94,7 @@ class OcspServicer(ocsp_pb2_grpc.OcspServiceServicer):
         return to_proto(self._responder.answer(request.ocsp_request))
 
 
-def add_to_server(responder: Responder) -> Callable[[grpc.Server], None]:
+def add_to_server(responder: Answering) -> Callable[[grpc.Server], None]:
     servicer = OcspServicer(responder)
     add: Callable[[OcspServicer, grpc.Server], None] = (
         ocsp_pb2_grpc.add_OcspServiceServicer_to_server

@@ -17,8 +17,10 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
+import grpc
 import pytest
 from cryptography import x509
+from cryptography.x509 import ocsp
 
 from issuer.config import load_config
 
@@ -146,8 +148,57 @@ def test_first_start_creates_everything_and_serves(dev_root: Path) -> None:
         issuing = x509.load_pem_x509_certificate((dev_root / "ca/issuing-ca.pem").read_bytes())
         assert crl.issuer == issuing.subject
         assert crl.is_signature_valid(issuing.public_key())  # type: ignore[arg-type]
+
+        # Inside the trust boundary: OCSP over gRPC as the portal, for a serial nobody was
+        # issued: a signed "unknown" from the delegated responder (RFC 6960 §2.2).
+        status = _grpc_ocsp_status(dev_root, engine.port, issuing, serial=0x1234)
+        assert status == ocsp.OCSPCertStatus.UNKNOWN
     finally:
         assert engine.stop() == 0
+
+
+def _grpc_ocsp_status(
+    root: Path, port: int, issuing: x509.Certificate, *, serial: int
+) -> ocsp.OCSPCertStatus:
+    from cryptography.hazmat.primitives import hashes, serialization
+
+    from issuer.api.zorgid.v1 import ocsp_pb2, ocsp_pb2_grpc
+
+    spki = issuing.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    from asn1crypto import keys
+
+    key_bits = keys.PublicKeyInfo.load(spki)["public_key"].contents[1:]
+    name_hash = hashes.Hash(hashes.SHA1())
+    name_hash.update(issuing.subject.public_bytes())
+    key_hash = hashes.Hash(hashes.SHA1())
+    key_hash.update(key_bits)
+    request = (
+        ocsp.OCSPRequestBuilder()
+        .add_certificate_by_hash(name_hash.finalize(), key_hash.finalize(), serial, hashes.SHA1())
+        .build()
+        .public_bytes(serialization.Encoding.DER)
+    )
+    tls = root / "tls"
+    credentials = grpc.ssl_channel_credentials(
+        root_certificates=(tls / "client-ca.pem").read_bytes(),
+        private_key=(tls / "clients/portal.key").read_bytes(),
+        certificate_chain=(tls / "clients/portal.pem").read_bytes(),
+    )
+    with grpc.secure_channel(f"localhost:{port}", credentials) as channel:
+        stub = ocsp_pb2_grpc.OcspServiceStub(channel)
+        reply = stub.GetOcspResponse(
+            ocsp_pb2.GetOcspResponseRequest(ocsp_request=request), timeout=30
+        )
+    answer = ocsp.load_der_ocsp_response(reply.ocsp_response)
+    assert answer.response_status == ocsp.OCSPResponseStatus.SUCCESSFUL
+    # The engine answers each certificate under SHA-1 and SHA-256 CertIDs (RFC 5019 §2.2.1).
+    statuses = {
+        single.certificate_status for single in answer.responses if single.serial_number == serial
+    }
+    assert len(statuses) == 1, statuses
+    return statuses.pop()
 
 
 def test_second_start_reuses_the_environment(dev_root: Path) -> None:
