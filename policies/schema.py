@@ -128,12 +128,21 @@ class UziPolicy:
 
 @dataclass(frozen=True, kw_only=True)
 class QrPolicy:
-    """Lifetimes of the one-time handles, in seconds."""
+    """Lifetimes of the one-time handles and of the portal flows' own state, in seconds.
+
+    ``login_session_seconds`` bounds how long a login session handle proves a
+    mobile ID login (api-sketch: "short-lived"); ``draft_seconds`` bounds how
+    long a registration or organisation validation may stay unconfirmed (a
+    portal session's length). Both were constants in ``issuer/flows``; as
+    policy they follow the active version (issue 5).
+    """
 
     login_seconds: int
     registration_seconds: int
     uzi_challenge_seconds: int
     uzi_session_seconds: int
+    login_session_seconds: int
+    draft_seconds: int
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -465,6 +474,18 @@ def _qr(t: _Table) -> QrPolicy:
         ),
         uzi_session_seconds=t.integer(
             "uzi_session_seconds", MINUTE, HOUR, "proves a card was present minutes ago"
+        ),
+        login_session_seconds=t.integer(
+            "login_session_seconds",
+            MINUTE,
+            HOUR,
+            "a login session handle is a bearer proof of a mobile ID login: short-lived",
+        ),
+        draft_seconds=t.integer(
+            "draft_seconds",
+            5 * MINUTE,
+            4 * HOUR,
+            "an unconfirmed registration holds card data shown in one portal session",
         ),
     )
     t.close()

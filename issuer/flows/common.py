@@ -12,7 +12,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Final
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -27,12 +27,22 @@ from issuer.uzi import errors as uzi_errors
 from issuer.uzi.card import UziIdentity
 from issuer.uzi.errors import UziError
 from issuer.uzi.verify import UziVerifier
+from policies import Policy
 
-DRAFT_LIFETIME: Final = timedelta(minutes=30)
-"""How long a registration or validation may stay unconfirmed: a portal session's length.
-Not a policy value (the manual names none); the UZI session that opened it is shorter."""
-LOGIN_SESSION_LIFETIME: Final = timedelta(minutes=15)
-"""How long a login session handle proves the mobile ID (api-sketch: "short-lived")."""
+
+def draft_lifetime(policy: Policy) -> timedelta:
+    """How long a registration or validation may stay unconfirmed (``qr.draft_seconds``).
+
+    Read from the policy snapshot the request took at its start
+    (``deps.issuance().cycle.policy``), so a newly activated version applies to
+    the next request and never to one in flight (issue 7).
+    """
+    return timedelta(seconds=policy.qr.draft_seconds)
+
+
+def login_session_lifetime(policy: Policy) -> timedelta:
+    """How long a login session handle proves the mobile ID (``qr.login_session_seconds``)."""
+    return timedelta(seconds=policy.qr.login_session_seconds)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -40,7 +40,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
 from issuer.enrolment.create import attrs_from_json
 from issuer.errors import ZorgIdError
-from issuer.flows.common import LOGIN_SESSION_LIFETIME, FlowDeps, Portal, audit, sha256_hex
+from issuer.flows.common import FlowDeps, Portal, audit, login_session_lifetime, sha256_hex
 from issuer.issuance.cycle import Actor, issuer_id
 from issuer.issuance.runtime import Issuance
 from issuer.profile import VerifiedAttributes
@@ -299,7 +299,7 @@ def get_login_challenge(deps: FlowDeps, *, portal: Portal, challenge_id: str) ->
             conn, challenge_id=row.id, portal_identity=portal.identity, at=now
         ):
             handle = secrets.token_urlsafe(32)
-            session_expires = now + LOGIN_SESSION_LIFETIME
+            session_expires = now + login_session_lifetime(built.cycle.policy)
             conn.execute(
                 login_sessions.insert().values(
                     handle_sha256=sha256_hex(handle),

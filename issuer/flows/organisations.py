@@ -27,10 +27,10 @@ from issuer.enrolment.create import Enrolment, attrs_from_json, create_enrolment
 from issuer.errors import ZorgIdError
 from issuer.flows.birthdate import parse_birth_date
 from issuer.flows.common import (
-    DRAFT_LIFETIME,
     FlowDeps,
     Portal,
     audit,
+    draft_lifetime,
     evidence_of,
     organisation_by_ura,
     sha256_hex,
@@ -152,6 +152,7 @@ def start_validation(
     built = deps.issuance()
     check_terms(built.cycle.policy, terms_version)
     now = deps.clock()
+    expires = now + draft_lifetime(built.cycle.policy)
     identity = uzi_identity(deps, handle=uzi_session, portal=portal, purpose=PURPOSE)
     with built.engine.begin() as conn:
         org = organisation_by_ura(conn, ura)
@@ -173,7 +174,7 @@ def start_validation(
                 organisation_id=org.id,
                 created_at=now,
                 updated_at=now,
-                expires_at=now + DRAFT_LIFETIME,
+                expires_at=expires,
             )
         )
         audit(
@@ -189,7 +190,7 @@ def start_validation(
             state="started",
             organisation=_org(org),
             identity=identity,
-            expires_at=now + DRAFT_LIFETIME,
+            expires_at=expires,
         )
 
 

@@ -29,11 +29,11 @@ from issuer.enrolment.create import Enrolment, create_enrolment
 from issuer.errors import ZorgIdError
 from issuer.flows.birthdate import parse_birth_date
 from issuer.flows.common import (
-    DRAFT_LIFETIME,
     FlowDeps,
     Portal,
     audit,
     canonical_digest,
+    draft_lifetime,
     evidence_of,
     organisation_by_ura,
     sha256_hex,
@@ -194,7 +194,7 @@ def start_registration(
                 identity=json.loads(identity_to_json(identity)),
                 created_at=now,
                 updated_at=now,
-                expires_at=now + DRAFT_LIFETIME,
+                expires_at=now + draft_lifetime(built.cycle.policy),
             )
         )
         audit(
