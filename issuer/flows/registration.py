@@ -231,10 +231,64 @@ def set_birth_date(
 
 
 def get_registration(deps: FlowDeps, *, portal: Portal, registration_id: str) -> RegistrationView:
-    """The registration as the portal polls it: state ``redeemed`` once the phone has its ID."""
+    """The registration as the portal polls it: state ``redeemed`` once the phone has its ID.
+
+    *registration_id* is a draft id (flow 2) or the ``registration_record_id``
+    of a PIN-forgotten reset (flow 6, ``ResetMember``): a reset makes no draft,
+    so its record is polled directly -- by the portal that made it only, like
+    a draft (ZID-1605 for any other portal, as for an unknown id).
+    """
     with deps.engine.connect() as conn:
-        row = load_draft(conn, draft_id=registration_id, portal=portal, kind="registration")
+        try:
+            row = load_draft(conn, draft_id=registration_id, portal=portal, kind="registration")
+        except ZorgIdError:
+            reset = _reset_record(conn, registration_id=registration_id, portal=portal)
+            if reset is None:
+                raise
+            return _reset_view(conn, reset, deps.clock())
         return _view(conn, row, deps.clock())
+
+
+def _reset_record(conn: sa.Connection, *, registration_id: str, portal: Portal) -> Any:
+    """The reset registration *registration_id* made by *portal*, or None."""
+    return conn.execute(
+        sa.select(registrations).where(
+            registrations.c.id == registration_id,
+            registrations.c.kind == "reset",
+            registrations.c.portal_identity == portal.identity,
+        )
+    ).first()
+
+
+def _reset_view(conn: sa.Connection, reg: Any, now: datetime) -> RegistrationView:
+    """A reset's record as the portal polls it (states as :func:`_view` gives a draft's).
+
+    The identity is the frozen, already verified data the reset copied from the
+    member's last registration; ``expires_at`` is the registration QR's expiry,
+    as a reset has no unconfirmed phase.
+    """
+    identity = identity_from_json(json.dumps(dict(reg.frozen_data)))
+    org = organisation_by_ura(conn, identity.subscriber_number)
+    born = conn.execute(
+        sa.select(persons.c.date_of_birth).where(persons.c.id == reg.person_id)
+    ).scalar_one_or_none()
+    state = reg.state
+    if state == "confirmed" and reg.token_expires_at <= now:
+        state = "expired"
+    terms_version = reg.terms_version or ""
+    return RegistrationView(
+        id=reg.id,
+        state=state,
+        terms_version=terms_version,
+        identity=identity,
+        organisation_name=org.name,
+        date_of_birth=date.fromisoformat(born) if born else None,
+        summary_digest=_summary(terms_version, json.loads(identity_to_json(identity)), born),
+        expires_at=reg.token_expires_at,
+        registration_id=reg.id,
+        token_expires_at=reg.token_expires_at,
+        certificate_id=reg.certificate_id,
+    )
 
 
 def confirm_registration(

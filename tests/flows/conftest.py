@@ -14,6 +14,7 @@ keys on their own token (one desktop app per card) and phones on theirs.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import itertools
 from collections.abc import Callable, Iterator
@@ -337,8 +338,21 @@ class Engine:
         )
 
 
+@dataclass(frozen=True, kw_only=True)
+class EngineParts:
+    """The session-wide pieces one test's engine is started from."""
+
+    migrated_db: Database
+    migrated: sa.Engine
+    flows_ca: CaSetup
+    cards: Cards
+    phones: Callable[[], Phone]
+    test_pki: ClientPki
+    second_portal: Path
+
+
 @pytest.fixture
-def eng(
+def engine_parts(
     migrated_db: Database,
     migrated: sa.Engine,
     flows_ca: CaSetup,
@@ -346,9 +360,38 @@ def eng(
     phones: Callable[[], Phone],
     test_pki: ClientPki,
     second_portal: Path,
-    tmp_path: Path,
+) -> EngineParts:
+    return EngineParts(
+        migrated_db=migrated_db,
+        migrated=migrated,
+        flows_ca=flows_ca,
+        cards=cards,
+        phones=phones,
+        test_pki=test_pki,
+        second_portal=second_portal,
+    )
+
+
+@pytest.fixture
+def eng(engine_parts: EngineParts, tmp_path: Path) -> Iterator[Engine]:
+    with running_engine(engine_parts, tmp_path) as made:
+        yield made
+
+
+@contextlib.contextmanager
+def running_engine(
+    parts: EngineParts, tmp_path: Path, *, policy_file: Path | None = None
 ) -> Iterator[Engine]:
+    """Start one engine; *policy_file* becomes ``[policy] file`` (the packaged one if None)."""
+    migrated_db, migrated, flows_ca = parts.migrated_db, parts.migrated, parts.flows_ca
+    cards, phones, test_pki, second_portal = (
+        parts.cards,
+        parts.phones,
+        parts.test_pki,
+        parts.second_portal,
+    )
     token = flows_ca.token
+    policy_section = f'\n[policy]\nfile = "{policy_file}"\n' if policy_file else ""
     text = (
         f'data_dir = "{flows_ca.data_dir}"\n\n'
         '[server]\nlisten = "127.0.0.1:0"\nworkers = 8\n\n'
@@ -356,6 +399,7 @@ def eng(
         f'client_ca = "{test_pki.root / "client-ca.pem"}"\n\n'
         f'[hsm]\ntoken = "{token.label}"\npin_source = "file:{token.pin_file}"\n\n'
         f'[database]\nurl = "{migrated_db.cli_url}"\n'
+        f"{policy_section}"
         f"{role_rules()}"
     )
     path = tmp_path / "zorgid.toml"
@@ -386,6 +430,8 @@ def eng(
     built = build_server(config, services)
     built.start()
     made = Engine(built, clock, test_pki, migrated, cards, phones, second_portal)
-    yield made
-    made.close()
-    built.stop(None)
+    try:
+        yield made
+    finally:
+        made.close()
+        built.stop(None)
