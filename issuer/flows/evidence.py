@@ -22,7 +22,15 @@ import sqlalchemy as sa
 from issuer.store.schema import uzi_challenges, uzi_evidence
 from issuer.uzi.store import UziChallengeStore
 from issuer.uzi.validate import ChainValidator
-from issuer.uzi.verify import Clock, SignatureScheme, UziPolicy, UziProof, UziVerifier, utc_now
+from issuer.uzi.verify import (
+    Clock,
+    PolicySource,
+    SignatureScheme,
+    UziPolicy,
+    UziProof,
+    UziVerifier,
+    utc_now,
+)
 
 
 class EvidenceKeepingVerifier(UziVerifier):
@@ -32,7 +40,7 @@ class EvidenceKeepingVerifier(UziVerifier):
         self,
         *,
         engine: sa.Engine,
-        policy: UziPolicy,
+        policy: UziPolicy | PolicySource,
         store: UziChallengeStore,
         validator: ChainValidator | None = None,
         clock: Clock = utc_now,

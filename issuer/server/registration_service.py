@@ -29,11 +29,11 @@ from issuer.flows.evidence import EvidenceKeepingVerifier
 from issuer.qr import RenderedQr
 from issuer.server.certificate_service import actor_for
 from issuer.server.roles import current_caller
-from issuer.server.uzi_service import _identity, active_policy, uzi_policy_from
+from issuer.server.uzi_service import _identity, policy_source
 from issuer.store import check_schema, create_engine_for
 from issuer.store.uzi import SqlUziChallengeStore
 from issuer.uzi.validate import ChainValidator
-from issuer.uzi.verify import Clock, UziPolicy, utc_now
+from issuer.uzi.verify import Clock, PolicySource, UziPolicy, utc_now
 
 if TYPE_CHECKING:
     from issuer.issuance.runtime import IssuanceRuntime
@@ -149,16 +149,20 @@ def build_evidence_verifier(
     config: Config,
     *,
     engine: sa.Engine | None = None,
-    policy: UziPolicy | None = None,
+    policy: UziPolicy | PolicySource | None = None,
     validator: ChainValidator | None = None,
     clock: Clock = utc_now,
 ) -> EvidenceKeepingVerifier:
-    """Like :func:`issuer.server.uzi_service.build_uzi_verifier`, keeping each proof's evidence."""
+    """Like :func:`issuer.server.uzi_service.build_uzi_verifier`, keeping each proof's evidence.
+
+    The rules follow the active policy version per request (issue 7), like
+    the UziService's: both are the one verifier ``default_services`` builds.
+    """
     engine = engine if engine is not None else create_engine_for(config.database.url)
     check_schema(engine)
     return EvidenceKeepingVerifier(
         engine=engine,
-        policy=policy if policy is not None else uzi_policy_from(active_policy(config)),
+        policy=policy if policy is not None else policy_source(config, engine),
         store=SqlUziChallengeStore(engine, clock=clock),
         validator=validator,
         clock=clock,

@@ -13,14 +13,20 @@ than any id the engine hands out).
 Wiring (:func:`build_uzi_verifier`): the store is the configured database
 (``[database] url``), checked with :func:`issuer.store.check_schema` first, so
 a server never starts against a schema it does not know and says which command
-fixes it; the UZI rules come from the active issuance policy (``[policy]
-file``, else the packaged default policy), mapped by :func:`uzi_policy_from`.
+fixes it; the UZI rules come from the policy version active *at each request*
+(issue 7, :class:`ActiveUziPolicy`: the signed ``policy_versions`` row,
+verified with ``<data_dir>/ca/audit-checkpoint.pub.pem``), mapped by
+:func:`uzi_policy_from`. Before any version exists (the issuance runtime
+bootstraps version 1 on first use) they come from ``[policy] file``, else the
+packaged default policy -- the document that bootstrap records.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Final
 
 import grpc
@@ -29,23 +35,38 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 import policies
 from issuer.api.zorgid.v1 import uzi_pb2, uzi_pb2_grpc
+from issuer.audit import AuditKeyError, CheckpointVerifier, load_public_key
 from issuer.config import Config
 from issuer.errors import ZorgIdError
+from issuer.policy_errors import STORED_POLICY_TAMPERED
+from issuer.policy_store import read_active
 from issuer.server.roles import current_caller
 from issuer.store import check_schema, create_engine_for
+from issuer.store.schema import policy_versions
 from issuer.store.uzi import SqlUziChallengeStore
 from issuer.uzi.card import CardType, CertKind, UziIdentity
 from issuer.uzi.validate import ChainValidator, RevocationMode
-from issuer.uzi.verify import Clock, SignatureScheme, UziPolicy, UziProof, UziVerifier, utc_now
+from issuer.uzi.verify import (
+    Clock,
+    PolicySource,
+    SignatureScheme,
+    UziPolicy,
+    UziProof,
+    UziVerifier,
+    utc_now,
+)
 
 __all__ = [
+    "AUDIT_PUBLIC_KEY_PEM",
     "PURPOSE_ATTRIBUTE_REGISTRATION",
     "PURPOSE_ORGANISATION_VALIDATION",
     "PURPOSE_REGISTRATION",
+    "ActiveUziPolicy",
     "UziServicer",
     "active_policy",
     "add_to_server",
     "build_uzi_verifier",
+    "policy_source",
     "uzi_policy_from",
 ]
 
@@ -75,6 +96,8 @@ _KINDS: Final = {
     CertKind.SIGNATURE: uzi_pb2.UZI_CERTIFICATE_KIND_SIGNATURE,
     CertKind.ENCRYPTION: uzi_pb2.UZI_CERTIFICATE_KIND_ENCRYPTION,
 }
+AUDIT_PUBLIC_KEY_PEM: Final = "audit-checkpoint.pub.pem"
+"""In ``<data_dir>/ca/`` (``issuer.ca.material``): verifies the signed policy rows."""
 MAX_CHALLENGE_ID_CHARS: Final = 64
 """The ``uzi_challenges.id`` column's width; the engine's own ids are 24 characters."""
 
@@ -211,26 +234,108 @@ def uzi_policy_from(policy: policies.Policy) -> UziPolicy:
     )
 
 
+_ACTIVE_KEY = sa.select(policy_versions.c.version, policy_versions.c.signature).where(
+    policy_versions.c.state == "active"
+)
+
+
+class ActiveUziPolicy:
+    """A :data:`~issuer.uzi.verify.PolicySource`: the UZI rules of the version active now.
+
+    Issue 7: "issuance always uses the active version at the moment of the
+    request". One small query per call reads the active row's (version,
+    signature); only when that changes is the row read again and its
+    audit-key signature verified (:func:`issuer.policy_store.read_active`,
+    ZID-1508 on a tampered row), so a new version is followed at the next
+    request and a steady state costs one indexed read. Scheduled activations
+    that are due are performed by the engine's own reads (they need the HSM
+    audit key); this reader follows the row the engine marked active.
+
+    ``fallback`` gives the rules while no version exists yet (the issuance
+    runtime bootstraps version 1 from the same configured document).
+    """
+
+    def __init__(
+        self,
+        engine: sa.Engine,
+        *,
+        public_key: Path,
+        fallback: Callable[[], policies.Policy],
+    ) -> None:
+        self._engine = engine
+        self._public_key_path = public_key
+        self._fallback_source = fallback
+        self._fallback: UziPolicy | None = None
+        self._key: CheckpointVerifier | None = None
+        self._cached: tuple[tuple[int, bytes], UziPolicy] | None = None
+        self._lock = threading.Lock()
+
+    def _public_key(self) -> CheckpointVerifier:
+        if self._key is None:
+            try:
+                self._key = load_public_key(self._public_key_path.read_bytes())
+            except (OSError, AuditKeyError) as exc:
+                raise ZorgIdError(
+                    STORED_POLICY_TAMPERED,
+                    f"cannot verify the active policy version: the audit public key "
+                    f"{self._public_key_path} is unreadable ({type(exc).__name__}); expected "
+                    "the PEM written by the key ceremony -- restore it from the ceremony backup",
+                ) from None
+        return self._key
+
+    def _bootstrap(self) -> UziPolicy:
+        if self._fallback is None:
+            self._fallback = uzi_policy_from(self._fallback_source())
+        return self._fallback
+
+    def __call__(self) -> UziPolicy:
+        with self._engine.connect() as conn:
+            row = conn.execute(_ACTIVE_KEY).first()
+        if row is None:
+            return self._bootstrap()
+        key = (int(row.version), bytes(row.signature or b""))
+        cached = self._cached
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        with self._lock:
+            active = read_active(self._engine, self._public_key())
+            if active is None:  # deactivated between the two reads: cannot happen, but be exact
+                return self._bootstrap()
+            mapped = uzi_policy_from(active.policy)
+            if active.version == key[0]:
+                self._cached = (key, mapped)
+            return mapped
+
+
 def build_uzi_verifier(
     config: Config,
     *,
     engine: sa.Engine | None = None,
-    policy: UziPolicy | None = None,
+    policy: UziPolicy | PolicySource | None = None,
     validator: ChainValidator | None = None,
     clock: Clock = utc_now,
 ) -> UziVerifier:
-    """The process's one verifier: store on ``[database] url``, rules from the active policy.
+    """The process's one verifier: store on ``[database] url``, rules of the active version.
 
     Raises :class:`issuer.store.SchemaOutOfDateError` (its message names
     ``zorgid db upgrade``) when the database is not at this code's schema.
     ``policy``, ``validator`` and ``clock`` are for tests and tools; a server
-    takes the defaults.
+    takes the defaults (:func:`policy_source`).
     """
     engine = engine if engine is not None else create_engine_for(config.database.url)
     check_schema(engine)
     return UziVerifier(
-        policy=policy if policy is not None else uzi_policy_from(active_policy(config)),
+        policy=policy if policy is not None else policy_source(config, engine),
         store=SqlUziChallengeStore(engine, clock=clock),
         validator=validator,
         clock=clock,
+    )
+
+
+def policy_source(config: Config, engine: sa.Engine) -> ActiveUziPolicy:
+    """The server's rules: the active version on ``engine``, else the configured document."""
+    return ActiveUziPolicy(
+        engine,
+        public_key=config.ca_dir / AUDIT_PUBLIC_KEY_PEM,
+        fallback=lambda: active_policy(config),
     )

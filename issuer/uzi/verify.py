@@ -17,6 +17,12 @@ certificate (plus intermediates); the engine checks, in this order,
    SAN string), and that the policy OID fits the certificate kind;
 
 and then opens a short-lived UZI session, storing only the SHA-256 of its handle.
+
+The rules come from a policy *source* (issue 7): a fixed :class:`UziPolicy`,
+or a callable returning the active version's. Each request takes one
+:class:`UziRules` snapshot at its start and uses it for every step, so an
+officer activating a new version never changes the rules half-way through a
+request; the next request follows the new version without a restart.
 The challenge is consumed at step 4, before the signature and chain checks:
 an attempt that fails there also uses it up, so a retry needs a fresh
 challenge ("Verversen") and a captured signature can never be replayed.
@@ -112,6 +118,18 @@ class UziPolicy:
             )
         if self.challenge_lifetime <= timedelta(0) or self.session_lifetime <= timedelta(0):
             raise ValueError("challenge and session lifetimes must be positive")
+
+
+PolicySource = Callable[[], UziPolicy]
+"""Returns the UZI rules of the policy version active *now* (called once per request)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class UziRules:
+    """One request's snapshot: the policy and the trust set it names, taken together."""
+
+    policy: UziPolicy
+    trust: TrustSet
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -270,24 +288,67 @@ def verify_challenge_signature(
 
 
 class UziVerifier:
-    """Challenges and UZI-pas proofs for one policy; share one per process."""
+    """Challenges and UZI-pas proofs under a policy source; share one per process.
+
+    ``policy`` is a fixed :class:`UziPolicy` or a :data:`PolicySource` (the
+    active version's rules, issue 7). The validator, its caches and the parsed
+    certificates are shared across versions; trust sets are loaded once per
+    trust-set name, so a version change costs no re-validation warm-up.
+    """
 
     def __init__(
         self,
         *,
-        policy: UziPolicy,
+        policy: UziPolicy | PolicySource,
         store: UziChallengeStore,
         validator: ChainValidator | None = None,
         clock: Clock = utc_now,
     ) -> None:
-        self.policy = policy
+        if isinstance(policy, UziPolicy):
+            fixed = policy
+            self._source: PolicySource = lambda: fixed
+        else:
+            self._source = policy
         self.store = store
         self.validator = validator if validator is not None else ChainValidator()
         self.clock = clock
-        self.trust = load_trust_set(policy.trust_set)
+        self._trusts: dict[str, TrustSet] = {}
+        self._last: UziRules | None = None
+        self._rules_lock = threading.Lock()
         self._parsed: OrderedDict[bytes, UziCard] = OrderedDict()
         self._certs: OrderedDict[bytes, x509.Certificate] = OrderedDict()
         self._parsed_lock = threading.Lock()
+        if isinstance(policy, UziPolicy):
+            self.rules()  # a fixed policy's unusable trust set fails at construction
+
+    def rules(self) -> UziRules:
+        """A snapshot of the rules in force now: take one per request and keep it.
+
+        Cheap when nothing changed (the source's own cache, then an equality
+        check); a trust set is loaded only the first time its name is seen.
+        """
+        policy = self._source()
+        last = self._last
+        if last is not None and (last.policy is policy or last.policy == policy):
+            return last
+        with self._rules_lock:
+            trust = self._trusts.get(policy.trust_set)
+            if trust is None:
+                trust = load_trust_set(policy.trust_set)
+                self._trusts[policy.trust_set] = trust
+            rules = UziRules(policy=policy, trust=trust)
+            self._last = rules
+            return rules
+
+    @property
+    def policy(self) -> UziPolicy:
+        """The rules in force now (for display and tests; requests use :meth:`rules`)."""
+        return self.rules().policy
+
+    @property
+    def trust(self) -> TrustSet:
+        """The trust set in force now (for display and tests; requests use :meth:`rules`)."""
+        return self.rules().trust
 
     def read_card(self, data: bytes) -> UziCard:
         """:func:`parse_card` of the input, memoised: it is a pure function of the bytes."""
@@ -322,7 +383,7 @@ class UziVerifier:
         challenge = Challenge(
             challenge_id=secrets.token_urlsafe(18),
             nonce=secrets.token_bytes(NONCE_BYTES),
-            expires_at=self.clock() + self.policy.challenge_lifetime,
+            expires_at=self.clock() + self.rules().policy.challenge_lifetime,
         )
         self.store.create_challenge(
             ChallengeRecord(
@@ -351,29 +412,31 @@ class UziVerifier:
             )
         return record
 
-    def check_card(self, card: UziCard) -> None:
-        """Kind, card type and role against the policy (step 3)."""
+    def check_card(self, card: UziCard, rules: UziRules | None = None) -> None:
+        """Kind, card type and role against the policy (step 3) of ``rules`` (default: now)."""
+        policy = (rules or self.rules()).policy
         check_kind(card, CertKind.AUTHENTICATION)
         check_card_key(card.certificate)
         card_type = card.identity.card_type
-        if card_type not in self.policy.accepted_card_types:
+        if card_type not in policy.accepted_card_types:
             raise UziError(
                 errors.CARD_TYPE_REFUSED,
                 f"got card type {card_type}; accepted: "
-                f"{', '.join(sorted(self.policy.accepted_card_types))}",
+                f"{', '.join(sorted(policy.accepted_card_types))}",
             )
-        roles = self.policy.accepted_roles
+        roles = policy.accepted_roles
         role = card.identity.role
         if roles is not None and role not in roles and role[:3] not in roles:
             raise UziError(errors.ROLE_REFUSED, f"got role {role}; accepted: {sorted(roles)}")
 
+    @staticmethod
     def _validate_args(
-        self, card: UziCard, intermediates: Sequence[x509.Certificate], kind: CertKind
+        rules: UziRules, intermediates: Sequence[x509.Certificate], kind: CertKind
     ) -> dict[str, Any]:
         return {
-            "anchors": self.trust.anchors,
-            "intermediates": [*intermediates, *self.trust.intermediates],
-            "revocation": self.policy.revocation,
+            "anchors": rules.trust.anchors,
+            "intermediates": [*intermediates, *rules.trust.intermediates],
+            "revocation": rules.policy.revocation,
             "key_usage": KEY_USAGE_FOR_KIND[kind],
         }
 
@@ -384,13 +447,15 @@ class UziVerifier:
         *,
         at: datetime,
         kind: CertKind = CertKind.AUTHENTICATION,
+        rules: UziRules | None = None,
     ) -> ValidatedChain:
         """Steps 6 and 7: path, validity, key usage, revocation, issuer agreement."""
+        rules = rules or self.rules()
         chain = self.validator.validate(
-            card.certificate, at=at, **self._validate_args(card, intermediates, kind)
+            card.certificate, at=at, **self._validate_args(rules, intermediates, kind)
         )
-        check_issuer(card, chain, self.trust)
-        check_policy(card, self.trust)
+        check_issuer(card, chain, rules.trust)
+        check_policy(card, rules.trust)
         return chain
 
     async def avalidate(
@@ -400,17 +465,20 @@ class UziVerifier:
         *,
         at: datetime,
         kind: CertKind = CertKind.AUTHENTICATION,
+        rules: UziRules | None = None,
     ) -> ValidatedChain:
         """:meth:`validate` for callers inside an event loop (e.g. a grpc.aio servicer)."""
+        rules = rules or self.rules()
         chain = await self.validator.avalidate(
-            card.certificate, at=at, **self._validate_args(card, intermediates, kind)
+            card.certificate, at=at, **self._validate_args(rules, intermediates, kind)
         )
-        check_issuer(card, chain, self.trust)
-        check_policy(card, self.trust)
+        check_issuer(card, chain, rules.trust)
+        check_policy(card, rules.trust)
         return chain
 
     def _before_chain(
         self,
+        rules: UziRules,
         challenge_id: str,
         chain: Sequence[bytes],
         signature: bytes,
@@ -419,10 +487,10 @@ class UziVerifier:
     ) -> tuple[UziCard, list[x509.Certificate], datetime]:
         """Steps 1-5 (no I/O but the store)."""
         at = self.clock()
-        _check_size(chain, self.policy)
+        _check_size(chain, rules.policy)
         card = self.read_card(chain[0])
         intermediates = [self.read_certificate(c) for c in chain[1:]]
-        self.check_card(card)
+        self.check_card(card, rules)
         record = self._consume(challenge_id, portal, at)
         verify_challenge_signature(
             card.certificate,
@@ -433,10 +501,16 @@ class UziVerifier:
         return card, intermediates, at
 
     def _open_session(
-        self, card: UziCard, validated: ValidatedChain, at: datetime, portal: str, purpose: str
+        self,
+        rules: UziRules,
+        card: UziCard,
+        validated: ValidatedChain,
+        at: datetime,
+        portal: str,
+        purpose: str,
     ) -> UziProof:
         handle = secrets.token_urlsafe(32)
-        expires = at + self.policy.session_lifetime
+        expires = at + rules.policy.session_lifetime
         self.store.create_session(
             UziSessionRecord(
                 handle_sha256=hashlib.sha256(handle.encode()).digest(),
@@ -471,9 +545,12 @@ class UziVerifier:
         caller that made the challenge; ``purpose`` names the flow the session
         is for (``registration``, ``validation``, ...).
         """
-        card, intermediates, at = self._before_chain(challenge_id, chain, signature, portal, scheme)
-        validated = self.validate(card, intermediates, at=at)
-        return self._open_session(card, validated, at, portal, purpose)
+        rules = self.rules()  # one snapshot for the whole request (issue 7)
+        card, intermediates, at = self._before_chain(
+            rules, challenge_id, chain, signature, portal, scheme
+        )
+        validated = self.validate(card, intermediates, at=at, rules=rules)
+        return self._open_session(rules, card, validated, at, portal, purpose)
 
     async def averify_card(
         self,
@@ -489,9 +566,12 @@ class UziVerifier:
 
         The store is called synchronously (it is the engine's blocking DB layer).
         """
-        card, intermediates, at = self._before_chain(challenge_id, chain, signature, portal, scheme)
-        validated = await self.avalidate(card, intermediates, at=at)
-        return self._open_session(card, validated, at, portal, purpose)
+        rules = self.rules()  # one snapshot for the whole request (issue 7)
+        card, intermediates, at = self._before_chain(
+            rules, challenge_id, chain, signature, portal, scheme
+        )
+        validated = await self.avalidate(card, intermediates, at=at, rules=rules)
+        return self._open_session(rules, card, validated, at, portal, purpose)
 
     def session(self, handle: str, *, portal: str, purpose: str) -> UziIdentity:
         """The identity behind a UZI session handle, for the flow it was opened for."""
