@@ -11,6 +11,7 @@ database. No restart between the steps.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -19,11 +20,13 @@ from typing import Any
 
 import grpc
 import pytest
+import sqlalchemy as sa
 
 from issuer.api.zorgid.v1 import uzi_pb2, uzi_pb2_grpc
 from issuer.config import load_config
 from issuer.server.app import build_server, uzi_service_binding
 from issuer.server.uzi_service import build_uzi_verifier
+from issuer.store.schema import policy_versions
 from issuer.uzi import errors
 from issuer.uzi.card import CardType
 from issuer.uzi.crl import CrlCache
@@ -205,3 +208,26 @@ def test_before_any_version_the_configured_policy_applies(portal: Portal) -> Non
     """No row yet (the issuance runtime bootstraps one): the packaged document's rules."""
     assert portal.verifier.policy.trust_set == "acc"
     assert portal.verifier.policy.challenge_lifetime == timedelta(seconds=120)
+
+
+def test_a_tampered_active_row_is_refused_not_followed(
+    stub_for: StubFor, policy_server: PolicyServer, portal: Portal, card: Card
+) -> None:
+    """The verifier reads only rows the audit key signed: an edited row is ZID-1508."""
+    version = activate(stub_for, trusting(card))
+    where = policy_versions.c.version == version
+    with policy_server.engine.begin() as conn:
+        document = json.loads(
+            conn.execute(sa.select(policy_versions.c.document).where(where)).scalar_one()
+        )
+        document["uzi"]["roles"] = ["01.*"]
+        conn.execute(
+            policy_versions.update()
+            .where(where)
+            .values(document=json.dumps(document, sort_keys=True, separators=(",", ":")))
+        )
+    with pytest.raises(grpc.RpcError) as info:
+        challenge(portal)
+    assert info.value.code() == grpc.StatusCode.DATA_LOSS
+    assert error_info(info.value).reason == "ZID-1508", info.value.details()
+    assert f"policy version {version}" in str(info.value.details())
