@@ -218,7 +218,7 @@ def answer_login_challenge(
     try:
         cert = x509.load_der_x509_certificate(certificate_der)
         serial = format(cert.serial_number, "x")
-    except ValueError:
+    except (ValueError, x509.InvalidVersion):
         _refuse(deps, built, actor, challenge_id, "ZID-1703", "the certificate is not DER X.509")
     with built.engine.connect() as conn:
         stored = conn.execute(

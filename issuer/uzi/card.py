@@ -118,7 +118,8 @@ def load_certificate(data: bytes) -> x509.Certificate:
             cert = x509.load_pem_x509_certificate(data)
         else:
             cert = x509.load_der_x509_certificate(data)
-    except ValueError as exc:
+    except (ValueError, x509.InvalidVersion) as exc:
+        # InvalidVersion is not a ValueError: a mangled version field must be refused too.
         raise UziError(
             errors.BAD_ENCODING,
             f"got {len(data)} bytes that are not an X.509 certificate ({exc}); expected DER or PEM",
@@ -152,7 +153,7 @@ def load_certificates(data: bytes) -> list[x509.Certificate]:
     if data.lstrip().startswith(b"-----BEGIN"):
         try:
             certs = x509.load_pem_x509_certificates(data)
-        except ValueError as exc:
+        except (ValueError, x509.InvalidVersion) as exc:
             raise UziError(errors.BAD_ENCODING, f"PEM bundle unreadable ({exc})") from None
         for cert in certs:
             _parse_everything(cert)
