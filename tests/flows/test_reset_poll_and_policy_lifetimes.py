@@ -23,6 +23,8 @@ from issuer.api.zorgid.v1 import (
     registration_pb2,
     uzi_pb2,
 )
+from issuer.issuance.policy_record import policy_store
+from issuer.policy_store import Officer
 from policies import DEFAULT_POLICY_PATH, load_policy
 from tests.flows.conftest import (
     OTHER_URA,
@@ -33,6 +35,7 @@ from tests.flows.conftest import (
     rpc_code,
     running_engine,
 )
+from tests.issuance.conftest import CaSetup
 
 
 def _at(stamp: Any) -> datetime:
@@ -210,3 +213,42 @@ def test_login_session_lifetime_is_the_policys(short_eng: Engine) -> None:
             )
         )
     assert rpc_code(err.value) == (grpc.StatusCode.UNAUTHENTICATED, "ZID-1709")
+
+
+def test_a_newly_activated_policy_applies_from_the_next_request(
+    eng: Engine, flows_ca: CaSetup
+) -> None:
+    """Two officers activate shorter lifetimes; the next requests follow them, no restart."""
+    eng.register_org()
+    phone, der, _ = eng.registered(eng.cards.app())
+    before_draft = eng.start(eng.cards.app())
+    before_login = eng.login(phone, der)
+    assert _at(before_draft.expires_at) == eng.clock() + timedelta(seconds=1800)
+    assert _at(before_login.session_expires_at) == eng.clock() + timedelta(seconds=900)
+
+    store = policy_store(
+        eng.db,
+        audit_key=flows_ca.hsm.get_key(flows_ca.material.audit_key_label),
+        material=flows_ca.material,
+        clock=eng.clock,
+    )
+    text = DEFAULT_POLICY_PATH.read_text(encoding="utf-8")
+    text = text.replace("login_session_seconds = 900 ", f"login_session_seconds = {LOGIN_SESSION} ")
+    text = text.replace("draft_seconds = 1800 ", f"draft_seconds = {DRAFT} ")
+    text = text.replace('version = "dev-1"', 'version = "dev-2-short"', 1)
+    proposed = store.propose(
+        text, officer=Officer(role="policy_officer", identity="CN=officer one")
+    )
+    done, changed = store.approve(
+        proposed.record.version, officer=Officer(role="policy_officer", identity="CN=officer two")
+    )
+    assert changed and done.record.state == "active"
+
+    after_draft = eng.start(eng.cards.app())
+    after_login = eng.login(phone, der)
+    assert _at(after_draft.expires_at) == eng.clock() + timedelta(seconds=DRAFT)
+    assert _at(after_login.session_expires_at) == eng.clock() + timedelta(seconds=LOGIN_SESSION)
+    # What was handed out under the former version keeps its lifetime.
+    eng.clock.advance(timedelta(seconds=DRAFT))
+    assert _poll(eng.portal, before_draft.id).state != registration_pb2.REGISTRATION_STATE_EXPIRED
+    assert _poll(eng.portal, after_draft.id).state == registration_pb2.REGISTRATION_STATE_EXPIRED
