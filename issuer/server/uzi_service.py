@@ -39,10 +39,11 @@ from issuer.audit import AuditKeyError, CheckpointVerifier, load_public_key
 from issuer.config import Config
 from issuer.errors import ZorgIdError
 from issuer.policy_errors import STORED_POLICY_TAMPERED
-from issuer.policy_store import read_active
+from issuer.policy_store import verify_row
 from issuer.server.roles import current_caller
 from issuer.store import check_schema, create_engine_for
 from issuer.store.schema import policy_versions
+from issuer.store.types import UtcDateTime
 from issuer.store.uzi import SqlUziChallengeStore
 from issuer.uzi.card import CardType, CertKind, UziIdentity
 from issuer.uzi.validate import ChainValidator, RevocationMode
@@ -234,25 +235,40 @@ def uzi_policy_from(policy: policies.Policy) -> UziPolicy:
     )
 
 
-_ACTIVE_KEY = sa.select(policy_versions.c.version, policy_versions.c.signature).where(
-    policy_versions.c.state == "active"
+_IN_FORCE = sa.select(
+    policy_versions.c.version,
+    policy_versions.c.state,
+    policy_versions.c.signature,
+    policy_versions.c.activate_at,
+).where(
+    sa.or_(
+        policy_versions.c.state == "active",
+        sa.and_(
+            policy_versions.c.state == "approved",
+            policy_versions.c.activate_at <= sa.bindparam("now", type_=UtcDateTime),
+        ),
+    )
 )
+"""The active row and any approved row now due, in *one* statement (one snapshot)."""
 
 
 class ActiveUziPolicy:
-    """A :data:`~issuer.uzi.verify.PolicySource`: the UZI rules of the version active now.
+    """A :data:`~issuer.uzi.verify.PolicySource`: the UZI rules of the version in force now.
 
     Issue 7: "issuance always uses the active version at the moment of the
-    request". One small query per call reads the active row's (version,
-    signature); only when that changes is the row read again and its
-    audit-key signature verified (:func:`issuer.policy_store.read_active`,
-    ZID-1508 on a tampered row), so a new version is followed at the next
-    request and a steady state costs one indexed read. Scheduled activations
-    that are due are performed by the engine's own reads (they need the HSM
-    audit key); this reader follows the row the engine marked active.
+    request". One small query per call reads the (version, signature) of the
+    version in force; only when that changes is the row read again and its
+    audit-key signature verified with the public key alone
+    (:func:`issuer.policy_store.verify_row`, ZID-1508 on an edited row), so a
+    new version is followed at the next request and a steady state costs one
+    indexed read. A scheduled version whose time has come is in force even
+    before the engine (which holds the HSM audit key) marks it active: the
+    last due one by (``activate_at``, version), the one
+    :meth:`issuer.policy_store.PolicyStore.active` would activate last.
 
     ``fallback`` gives the rules while no version exists yet (the issuance
     runtime bootstraps version 1 from the same configured document).
+    ``clock`` is wall time (``activate_at`` is), not a verifier's test clock.
     """
 
     def __init__(
@@ -261,10 +277,12 @@ class ActiveUziPolicy:
         *,
         public_key: Path,
         fallback: Callable[[], policies.Policy],
+        clock: Clock = utc_now,
     ) -> None:
         self._engine = engine
         self._public_key_path = public_key
         self._fallback_source = fallback
+        self._clock = clock
         self._fallback: UziPolicy | None = None
         self._key: CheckpointVerifier | None = None
         self._cached: tuple[tuple[int, bytes], UziPolicy] | None = None
@@ -290,19 +308,25 @@ class ActiveUziPolicy:
 
     def __call__(self) -> UziPolicy:
         with self._engine.connect() as conn:
-            row = conn.execute(_ACTIVE_KEY).first()
-        if row is None:
+            rows = conn.execute(_IN_FORCE, {"now": self._clock()}).all()
+        if not rows:
             return self._bootstrap()
-        key = (int(row.version), bytes(row.signature or b""))
+        due = sorted(
+            (r for r in rows if r.state == "approved"), key=lambda r: (r.activate_at, r.version)
+        )
+        chosen = due[-1] if due else rows[0]
+        key = (int(chosen.version), bytes(chosen.signature or b""))
         cached = self._cached
         if cached is not None and cached[0] == key:
             return cached[1]
         with self._lock:
-            active = read_active(self._engine, self._public_key())
-            if active is None:  # deactivated between the two reads: cannot happen, but be exact
-                return self._bootstrap()
-            mapped = uzi_policy_from(active.policy)
-            if active.version == key[0]:
+            with self._engine.connect() as conn:
+                row = conn.execute(
+                    sa.select(policy_versions).where(policy_versions.c.version == key[0])
+                ).one()
+            stored = verify_row(row, self._public_key())
+            mapped = uzi_policy_from(stored.policy)
+            if bytes(row.signature or b"") == key[1]:
                 self._cached = (key, mapped)
             return mapped
 
@@ -332,10 +356,11 @@ def build_uzi_verifier(
     )
 
 
-def policy_source(config: Config, engine: sa.Engine) -> ActiveUziPolicy:
-    """The server's rules: the active version on ``engine``, else the configured document."""
+def policy_source(config: Config, engine: sa.Engine, *, clock: Clock = utc_now) -> ActiveUziPolicy:
+    """The server's rules: the version in force on ``engine``, else the configured document."""
     return ActiveUziPolicy(
         engine,
         public_key=config.ca_dir / AUDIT_PUBLIC_KEY_PEM,
         fallback=lambda: active_policy(config),
+        clock=clock,
     )

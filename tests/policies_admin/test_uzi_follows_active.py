@@ -21,11 +21,12 @@ from typing import Any
 import grpc
 import pytest
 import sqlalchemy as sa
+from google.protobuf.timestamp_pb2 import Timestamp
 
 from issuer.api.zorgid.v1 import uzi_pb2, uzi_pb2_grpc
 from issuer.config import load_config
 from issuer.server.app import build_server, uzi_service_binding
-from issuer.server.uzi_service import build_uzi_verifier
+from issuer.server.uzi_service import build_uzi_verifier, policy_source
 from issuer.store.schema import policy_versions
 from issuer.uzi import errors
 from issuer.uzi.card import CardType
@@ -94,7 +95,12 @@ def portal(policy_server: PolicyServer, test_pki: ClientPki) -> Iterator[Portal]
     clock = Clock()
     validator = HookedValidator()
     verifier = build_uzi_verifier(
-        config, engine=policy_server.engine, validator=validator, clock=clock
+        config,
+        engine=policy_server.engine,
+        # The server's own source, on the officers' clock (activate_at is wall time).
+        policy=policy_source(config, policy_server.engine, clock=policy_server.clock),
+        validator=validator,
+        clock=clock,
     )
     built = build_server(config, [uzi_service_binding(verifier)])
     built.start()
@@ -231,3 +237,25 @@ def test_a_tampered_active_row_is_refused_not_followed(
     assert info.value.code() == grpc.StatusCode.DATA_LOSS
     assert error_info(info.value).reason == "ZID-1508", info.value.details()
     assert f"policy version {version}" in str(info.value.details())
+
+
+def test_a_scheduled_version_applies_when_due_without_the_engine_settling_it(
+    stub_for: StubFor, policy_server: PolicyServer, portal: Portal, card: Card
+) -> None:
+    """Due at its ``activate_at``: in force for the next proof, before any engine read."""
+    activate(stub_for, trusting(card))
+    assert prove(portal, card).identity.card_type == uzi_pb2.UZI_CARD_TYPE_ZORGVERLENER
+    when = Timestamp()
+    when.FromDatetime(policy_server.clock.now + timedelta(days=1))
+    scheduled = propose(stub_for, A, trusting(card, *NARROWER), activate_at=when).version
+    approve(stub_for, B, scheduled)
+    assert prove(portal, card).identity.card_type == uzi_pb2.UZI_CARD_TYPE_ZORGVERLENER
+    policy_server.clock.advance(timedelta(days=1, seconds=1))
+    # No PolicyService or issuance read in between: the row is still 'approved'.
+    with policy_server.engine.connect() as conn:
+        state = conn.execute(
+            sa.select(policy_versions.c.state).where(policy_versions.c.version == scheduled)
+        ).scalar_one()
+    assert state == "approved"
+    refused_card_type(portal, card)
+    assert expires(challenge(portal).expires_at, portal) == timedelta(seconds=60)
