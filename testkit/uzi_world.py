@@ -30,6 +30,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from issuer.x509util import key_usage
+
 OID_ARC = "1.3.6.1.4.1.32473.528.99"
 """Under IANA enterprise number 32473, reserved for documentation (RFC 5612): never real."""
 CA_OIDS = {
@@ -207,7 +209,7 @@ class UziWorld:
             .not_valid_after(end)
             .add_extension(x509.BasicConstraints(ca=True, path_length=path_len), critical=True)
             .add_extension(
-                x509.KeyUsage(False, False, False, False, False, True, True, False, False),
+                key_usage("key_cert_sign", "crl_sign"),
                 critical=True,
             )
             .add_extension(
@@ -286,15 +288,9 @@ class UziWorld:
             upn = bytes(asn1_core.UTF8String(f"{uzi_number}@{ura}").dump())
             other_names.append(x509.OtherName(UPN_OID, upn))
         ku = {
-            Kind.AUTHENTICATION: x509.KeyUsage(
-                True, False, False, False, False, False, False, False, False
-            ),
-            Kind.SIGNATURE: x509.KeyUsage(
-                False, True, False, False, False, False, False, False, False
-            ),
-            Kind.ENCRYPTION: x509.KeyUsage(
-                False, False, True, True, False, False, False, False, False
-            ),
+            Kind.AUTHENTICATION: key_usage("digital_signature"),
+            Kind.SIGNATURE: key_usage("content_commitment"),
+            Kind.ENCRYPTION: key_usage("key_encipherment", "data_encipherment"),
         }[kind]
         eku = {
             Kind.AUTHENTICATION: [

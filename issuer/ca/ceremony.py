@@ -84,6 +84,7 @@ from issuer.ca.profiles import (
     signature_hash,
     x509_name,
 )
+from issuer.x509util import key_usage
 
 Out = Callable[[str], None]
 Clock = Callable[[], datetime]
@@ -622,17 +623,7 @@ def _csr_for_issuing_ca(config: CeremonyConfig, key: SigningKey) -> x509.Certifi
         .subject_name(x509_name(ica.subject))
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
         .add_extension(
-            x509.KeyUsage(
-                digital_signature=False,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=True,
-                crl_sign=True,
-                encipher_only=False,
-                decipher_only=False,
-            ),
+            key_usage("key_cert_sign", "crl_sign"),
             critical=True,
         )
         .add_extension(

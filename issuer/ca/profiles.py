@@ -21,6 +21,7 @@ from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsag
 
 from issuer.ca.config import SubjectName
 from issuer.ca.errors import CeremonyError
+from issuer.x509util import key_usage
 
 #: The private-key types the ceremony signs with (HSM keys subclass these).
 SigningKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
@@ -149,17 +150,7 @@ def root_profile(
 
 
 def _ca_key_usage() -> x509.KeyUsage:
-    return x509.KeyUsage(
-        digital_signature=False,
-        content_commitment=False,
-        key_encipherment=False,
-        data_encipherment=False,
-        key_agreement=False,
-        key_cert_sign=True,
-        crl_sign=True,
-        encipher_only=False,
-        decipher_only=False,
-    )
+    return key_usage("key_cert_sign", "crl_sign")
 
 
 def issuing_ca_profile(
@@ -259,17 +250,7 @@ def ocsp_responder_profile(
             validity=validity,
         )
         .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=False,
-                crl_sign=False,
-                encipher_only=False,
-                decipher_only=False,
-            ),
+            key_usage("digital_signature"),
             critical=True,
         )
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.OCSP_SIGNING]), critical=False)

@@ -22,6 +22,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from issuer.x509util import key_usage
+
 ROLES = ("portal", "mobile", "operator", "security-officer", "auditor")
 ROLE_URI_PREFIX = "urn:zorgid:role:"
 _VALIDITY = dt.timedelta(days=825)
@@ -130,17 +132,7 @@ def issue_client_certificate(
         )
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=False,
-                crl_sign=False,
-                encipher_only=False,
-                decipher_only=False,
-            ),
+            key_usage("digital_signature"),
             critical=True,
         )
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
@@ -169,17 +161,7 @@ def ensure_dev_pki(root: Path, *, now: dt.datetime | None = None) -> tuple[DevPk
             _builder(ca_name, ca_name, ca_key.public_key(), now)
             .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
             .add_extension(
-                x509.KeyUsage(
-                    digital_signature=False,
-                    content_commitment=False,
-                    key_encipherment=False,
-                    data_encipherment=False,
-                    key_agreement=False,
-                    key_cert_sign=True,
-                    crl_sign=True,
-                    encipher_only=False,
-                    decipher_only=False,
-                ),
+                key_usage("key_cert_sign", "crl_sign"),
                 critical=True,
             )
             .sign(ca_key, hashes.SHA256())

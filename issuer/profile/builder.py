@@ -24,6 +24,7 @@ from cryptography.x509.oid import (
 
 from issuer.keys import PublicKey
 from issuer.profile.attributes import VerifiedAttributes
+from issuer.x509util import key_usage
 from policies import Policy
 
 UZI_OTHERNAME_OID = ObjectIdentifier("2.5.5.5")
@@ -226,17 +227,7 @@ def build_tbs(
         .not_valid_after(not_after)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=False,
-                crl_sign=False,
-                encipher_only=False,
-                decipher_only=False,
-            ),
+            key_usage("digital_signature"),
             critical=True,
         )
         .add_extension(x509.ExtendedKeyUsage(ekus), critical=False)
