@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 APT_PACKAGES := softhsm2 opensc openssl
 
-.PHONY: run test lint typecheck proto proto-check docs docs-check system-deps setup bench clean
+.PHONY: run test lint typecheck proto proto-check proto-breaking docs docs-check system-deps setup bench clean
 
 run: setup
 	$(BIN)/zorgid dev
@@ -39,6 +39,12 @@ proto: setup
 proto-check: setup
 	$(BIN)/python scripts/gen_proto.py --check
 	$(BIN)/buf lint
+
+# buf breaking (FILE rules) against an earlier commit, e.g. the last landed one:
+#   make proto-breaking AGAINST=<commit>
+AGAINST ?= HEAD~1
+proto-breaking: setup
+	$(BIN)/buf breaking --against ".git#ref=$$(git rev-parse $(AGAINST)),depth=1000"
 
 # Generated references (error catalogue, configuration) must match the code.
 docs: setup
