@@ -62,9 +62,9 @@ lint: setup
 typecheck: setup
 	$(BIN)/mypy
 
-# The OCSP benchmark loads both responders with wrk (Debian package).
+# The OCSP benchmark loads both responders with wrk and measures the nginx ceiling (Debian packages).
 bench: setup
-	command -v wrk >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk)
+	command -v wrk >/dev/null && command -v nginx >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk nginx-light)
 	for b in bench/*.py; do PYTHONPATH=. $(BIN)/python $$b || exit 1; done
 
 clean:

@@ -16,6 +16,12 @@ development key ceremony, a migrated SQLite database.
    serials; then ``openssl ocsp -index`` (``-multi`` the same number of
    processes, ``-rsigner`` a software P-256 key: it signs every answer) over
    the same N serials, same request set, same wrk settings.
+3. Ceiling, when ``nginx`` is installed (``make bench`` installs Debian's
+   ``nginx-light``): nginx, ``worker_processes`` the same number, answering
+   every request path with one stored response's bytes from a static file,
+   same request set, same wrk settings. No OCSP server on this machine can
+   answer faster than a C server sending a fixed file, so ``ceiling / openssl``
+   bounds the ratio any responder can reach here.
 
 The first min(N, 10,000) responses are signed on the HSM by the real
 pre-signer; rows beyond that carry copies of those DERs, because signing a
@@ -295,6 +301,55 @@ def openssl_responder(root: Path, issuing_pem: Path, serials_upto: int) -> tuple
     return index, key_path, cert_path
 
 
+NGINX_CONF = """
+worker_processes %(processes)d;
+pid %(root)s/nginx.pid;
+error_log %(root)s/nginx-error.log;
+daemon off;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  open_file_cache max=16;
+  keepalive_requests 10000000;
+  server {
+    listen 127.0.0.1:%(port)d reuseport;
+    root %(root)s/static;
+    location / {
+      default_type application/ocsp-response;
+      try_files /response.der =404;
+      add_header Cache-Control "max-age=3600, public, no-transform, must-revalidate";
+    }
+  }
+}
+"""
+
+
+def nginx_ceiling(
+    root: Path, body: bytes, paths_file: Path, processes: int, seconds: int, connections: int
+) -> dict[str, float] | None:
+    """wrk against nginx sending *body* for every path: the fastest this machine answers."""
+    sbin = Path("/usr/sbin/nginx")
+    nginx = shutil.which("nginx") or (str(sbin) if sbin.exists() else None)
+    if nginx is None:
+        return None
+    (root / "static").mkdir(exist_ok=True)
+    (root / "static" / "response.der").write_bytes(body)
+    port = _free_port()
+    conf = root / "nginx.conf"
+    conf.write_text(NGINX_CONF % {"processes": processes, "root": root, "port": port})
+    server = subprocess.Popen(
+        [nginx, "-c", str(conf), "-p", str(root)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        _wait_port(port)
+        time.sleep(0.5)
+        return run_wrk(port, paths_file, seconds, connections)
+    finally:
+        server.terminate()
+        server.wait(30)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="10000,1000000")
@@ -400,6 +455,17 @@ def main() -> int:
                 f"{theirs['p50']:>8.2f} {theirs['p99']:>8.2f}  1.0x (baseline)"
                 + (f"  errors {theirs['errors']}" if theirs["errors"] else "")
             )
+            ceiling = nginx_ceiling(
+                root, pool[0].der, paths_file, args.processes, args.seconds, args.connections
+            )
+            if ceiling is None:
+                print(f"{size:>10,} {'nginx static (ceiling)':<22} not measured: no nginx")
+            else:
+                print(
+                    f"{size:>10,} {'nginx static (ceiling)':<22} {ceiling['rate']:>9.0f} "
+                    f"{ceiling['p50']:>8.2f} {ceiling['p99']:>8.2f}  "
+                    f"{ceiling['rate'] / max(theirs['rate'], 1e-9):.1f}x"
+                )
         engine.dispose()
     return 0
 
