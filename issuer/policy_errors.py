@@ -19,6 +19,7 @@ STALE_BASE: Final = "ZID-1506"
 VERSION_NOT_FOUND: Final = "ZID-1507"
 STORED_POLICY_TAMPERED: Final = "ZID-1508"
 BAD_SCHEDULE: Final = "ZID-1509"
+AUDIT_KEY_UNREADABLE: Final = "ZID-1510"
 
 POLICY_ERROR_TABLE: Final[tuple[tuple[str, str, str, str, str, str], ...]] = (
     (
@@ -110,5 +111,20 @@ POLICY_ERROR_TABLE: Final[tuple[tuple[str, str, str, str, str, str], ...]] = (
         "Het activeringstijdstip of de geldigheid van het voorstel valt buiten de grenzen.",
         "Geef een activeringstijdstip in de toekomst (hooguit 90 dagen vooruit) en een "
         "geldigheid tussen 1 uur en 30 dagen, of laat ze weg.",
+    ),
+    (
+        AUDIT_KEY_UNREADABLE,
+        "FAILED_PRECONDITION",
+        "The engine cannot read the audit public key it needs to check the signature on the "
+        "stored policy versions, so it does not apply any of them. Nothing in the database "
+        "is known to be wrong.",
+        "Restore the audit public key file named in the message (written by the key "
+        "ceremony, <data_dir>/ca/) from the ceremony backup; zorgid ca check confirms it.",
+        "De engine kan de publieke auditsleutel niet lezen waarmee de handtekening op de "
+        "opgeslagen beleidsversies wordt gecontroleerd, en past daarom geen ervan toe. Er is "
+        "niets bekend dat in de database fout is.",
+        "Zet het bestand met de publieke auditsleutel uit de melding (gemaakt bij de "
+        "sleutelceremonie, <data_dir>/ca/) terug uit de back-up van de ceremonie; zorgid ca "
+        "check bevestigt het.",
     ),
 )

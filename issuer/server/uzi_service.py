@@ -38,7 +38,7 @@ from issuer.api.zorgid.v1 import uzi_pb2, uzi_pb2_grpc
 from issuer.audit import AuditKeyError, CheckpointVerifier, load_public_key
 from issuer.config import Config
 from issuer.errors import ZorgIdError
-from issuer.policy_errors import STORED_POLICY_TAMPERED
+from issuer.policy_errors import AUDIT_KEY_UNREADABLE
 from issuer.policy_store import verify_row
 from issuer.server.roles import current_caller
 from issuer.store import check_schema, create_engine_for
@@ -294,7 +294,7 @@ class ActiveUziPolicy:
                 self._key = load_public_key(self._public_key_path.read_bytes())
             except (OSError, AuditKeyError) as exc:
                 raise ZorgIdError(
-                    STORED_POLICY_TAMPERED,
+                    AUDIT_KEY_UNREADABLE,
                     f"cannot verify the active policy version: the audit public key "
                     f"{self._public_key_path} is unreadable ({type(exc).__name__}); expected "
                     "the PEM written by the key ceremony -- restore it from the ceremony backup",

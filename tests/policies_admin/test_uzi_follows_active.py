@@ -259,3 +259,28 @@ def test_a_scheduled_version_applies_when_due_without_the_engine_settling_it(
     assert state == "approved"
     refused_card_type(portal, card)
     assert expires(challenge(portal).expires_at, portal) == timedelta(seconds=60)
+
+
+def test_a_missing_audit_public_key_is_named_not_called_tampering(
+    stub_for: StubFor, policy_server: PolicyServer, card: Card, tmp_path: Path
+) -> None:
+    """Without the ceremony's audit public key no stored version can be checked.
+
+    That is an operator's missing file (ZID-1510, FAILED_PRECONDITION), not
+    evidence of an edited row (ZID-1508): the message names the file to restore.
+    """
+    from issuer.errors import ZorgIdError
+    from issuer.server.uzi_service import ActiveUziPolicy
+
+    activate(stub_for, trusting(card))
+    missing = tmp_path / "audit-checkpoint.pub.pem"
+    source = ActiveUziPolicy(
+        policy_server.engine,
+        public_key=missing,
+        fallback=lambda: pytest.fail("a version exists: no fallback"),
+        clock=policy_server.clock,
+    )
+    with pytest.raises(ZorgIdError) as info:
+        source()
+    assert info.value.code == "ZID-1510"
+    assert str(missing) in str(info.value)
