@@ -4,7 +4,7 @@ from issuer.lint.fast import CHECKS, Expected, fast_lint
 from issuer.lint.findings import Finding, LintError, Severity
 from issuer.lint.lintkey import check_same_tbs, lint_key_for, lint_sign
 from issuer.lint.pkix import at_or_above, pkilint_cert
-from issuer.lint.presign import build_and_lint
+from issuer.lint.presign import SignableTbs, build_and_lint
 from issuer.lint.profile import lint_profile, sample_attributes
 
 __all__ = [
@@ -13,6 +13,7 @@ __all__ = [
     "Finding",
     "LintError",
     "Severity",
+    "SignableTbs",
     "at_or_above",
     "build_and_lint",
     "check_same_tbs",

@@ -14,7 +14,8 @@ from __future__ import annotations
 import threading
 
 from cryptography import x509
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 
 from issuer.lint.findings import Finding, LintError, Severity
@@ -62,6 +63,52 @@ def lint_sign(
     """Sign ``builder`` with the lint key matching ``issuer_cert``'s key."""
     key = lint_key_for(issuer_cert.public_key())
     return builder.sign(key, signature_hash(policy))
+
+
+# X.509 AlgorithmIdentifier DER of each (key type, hash) the profile can sign with:
+# ecdsa-with-SHA* (RFC 5758 §3.2, parameters absent) and sha*WithRSAEncryption
+# (RFC 4055 §5, parameters NULL) -- what cryptography's builder writes.
+_ALGORITHM_IDS: dict[tuple[str, str], bytes] = {
+    ("ec", "sha256"): bytes.fromhex("300a06082a8648ce3d040302"),
+    ("ec", "sha384"): bytes.fromhex("300a06082a8648ce3d040303"),
+    ("ec", "sha512"): bytes.fromhex("300a06082a8648ce3d040304"),
+    ("rsa", "sha256"): bytes.fromhex("300d06092a864886f70d01010b0500"),
+    ("rsa", "sha384"): bytes.fromhex("300d06092a864886f70d01010c0500"),
+    ("rsa", "sha512"): bytes.fromhex("300d06092a864886f70d01010d0500"),
+}
+
+
+def algorithm_id(key: LintKey, algorithm: hashes.HashAlgorithm) -> bytes:
+    """The signature AlgorithmIdentifier DER for ``key`` signing with ``algorithm``."""
+    kind = "ec" if isinstance(key, ec.EllipticCurvePrivateKey) else "rsa"
+    found = _ALGORITHM_IDS.get((kind, algorithm.name))
+    if found is None:
+        raise ValueError(f"no signature algorithm for a {kind} key with {algorithm.name}")
+    return found
+
+
+def sign_tbs_der(
+    tbs_der: bytes, key: LintKey, algorithm: hashes.HashAlgorithm, signature_algorithm: bytes
+) -> bytes:
+    """``Certificate ::= SEQUENCE { tbs, signatureAlgorithm, BIT STRING signature }``.
+
+    Signs exactly ``tbs_der`` (RFC 5280 §4.1.1.3). ``signature_algorithm`` is
+    the AlgorithmIdentifier inside the TBS; it must be the one ``key`` and
+    ``algorithm`` produce (RFC 5280 §4.1.1.2: both fields MUST be equal), else
+    ``ValueError`` and nothing is signed.
+    """
+    from issuer.profile.der import tlv
+
+    if algorithm_id(key, algorithm) != signature_algorithm:
+        raise ValueError(
+            f"the TBS names signature algorithm {signature_algorithm.hex()}; "
+            f"the key and hash give {algorithm_id(key, algorithm).hex()}"
+        )
+    if isinstance(key, ec.EllipticCurvePrivateKey):
+        signature = key.sign(tbs_der, ec.ECDSA(algorithm))
+    else:
+        signature = key.sign(tbs_der, padding.PKCS1v15(), algorithm)
+    return tlv(0x30, tbs_der + signature_algorithm + tlv(0x03, b"\x00" + signature))
 
 
 def check_same_tbs(linted: x509.Certificate, signed: x509.Certificate) -> None:

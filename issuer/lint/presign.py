@@ -1,27 +1,53 @@
 """ARCHITECTURE §5 step 3 up to the HSM: build once, lint-sign, fast lint.
 
-The issuance cycle calls :func:`build_and_lint`, then signs the *same*
-builder with the HSM key and calls :func:`~issuer.lint.check_same_tbs` on
-the two certificates, so the bytes the HSM signs are the bytes that were
-linted::
+The issuance cycle calls :func:`build_and_lint`, then signs with the HSM key
+through the returned :class:`SignableTbs` and calls
+:func:`~issuer.lint.check_same_tbs` on the two certificates, so the bytes the
+HSM signs are the bytes that were linted::
 
-    builder, linted = build_and_lint(attrs, key, serial, policy, ca_cert, now)
-    signed = builder.sign(hsm_key, signature_hash(policy))
+    tbs, linted = build_and_lint(attrs, key, serial, policy, ca_cert, now)
+    signed = tbs.sign(hsm_key, signature_hash(policy))
     check_same_tbs(linted, signed)
+
+The TBSCertificate is encoded once (:func:`issuer.profile.der.build_tbs_der`);
+the lint key and the HSM key each sign those very bytes and the Certificate
+around them is assembled by hand. A second ``CertificateBuilder`` build and
+encode for the HSM signature cost more than the signature itself (issue 4).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 from cryptography import x509
+from cryptography.hazmat.primitives import hashes
 
 from issuer.keys import PublicKey
 from issuer.lint.fast import Expected, fast_lint
 from issuer.lint.findings import LintError
-from issuer.lint.lintkey import lint_sign
-from issuer.profile import VerifiedAttributes, build_tbs
+from issuer.lint.lintkey import LintKey, lint_key_for, sign_tbs_der
+from issuer.profile import VerifiedAttributes, signature_hash
+from issuer.profile.der import build_tbs_der, tbs_template
 from policies import Policy
+
+
+@dataclass(frozen=True)
+class SignableTbs:
+    """The linted TBSCertificate DER; :meth:`sign` signs exactly these bytes."""
+
+    tbs_der: bytes
+    signature_algorithm: bytes
+    """The AlgorithmIdentifier DER inside the TBS (and outside, after signing)."""
+
+    def sign(self, private_key: LintKey, algorithm: hashes.HashAlgorithm) -> x509.Certificate:
+        """Sign the TBS with ``private_key`` (the HSM key) and parse the result.
+
+        ``ValueError`` (nothing signed) when the key type or hash would need a
+        different signature AlgorithmIdentifier than the linted TBS names.
+        """
+        der = sign_tbs_der(self.tbs_der, private_key, algorithm, self.signature_algorithm)
+        return x509.load_der_x509_certificate(der)
 
 
 def build_and_lint(
@@ -31,11 +57,15 @@ def build_and_lint(
     policy: Policy,
     issuer_cert: x509.Certificate,
     now: dt.datetime,
-) -> tuple[x509.CertificateBuilder, x509.Certificate]:
-    """The builder to sign and its lint-signed twin; :class:`LintError` if any
+) -> tuple[SignableTbs, x509.Certificate]:
+    """The TBS to sign and its lint-signed certificate; :class:`LintError` if any
     fast check fails (nothing must then be signed)."""
-    builder = build_tbs(attrs, public_key, serial, policy, issuer_cert, now)
-    linted = lint_sign(builder, policy, issuer_cert)
+    tbs = build_tbs_der(attrs, public_key, serial, policy, issuer_cert, now)
+    algorithm_id = tbs_template(policy, issuer_cert).signature_algorithm
+    key = lint_key_for(issuer_cert.public_key())
+    linted = x509.load_der_x509_certificate(
+        sign_tbs_der(tbs, key, signature_hash(policy), algorithm_id)
+    )
     expected = Expected(
         attrs=attrs,
         public_key=public_key,
@@ -47,4 +77,4 @@ def build_and_lint(
     findings = fast_lint(linted, expected)
     if findings:
         raise LintError(findings, f"certificate serial {serial:x}")
-    return builder, linted
+    return SignableTbs(tbs, algorithm_id), linted

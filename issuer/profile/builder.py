@@ -39,6 +39,7 @@ __all__ = [
     "ProfileError",
     "build_subject",
     "build_tbs",
+    "check_issuable",
     "draw_serial",
     "encode_uzi_othername",
     "signature_hash",
@@ -175,22 +176,11 @@ def _authority_key_identifier(issuer_cert: x509.Certificate) -> x509.AuthorityKe
     return x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski.value)
 
 
-def build_tbs(
-    attrs: VerifiedAttributes,
-    public_key: PublicKey,
-    serial: int,
-    policy: Policy,
-    issuer_cert: x509.Certificate,
-    now: dt.datetime,
-) -> x509.CertificateBuilder:
-    """The mobile-ID certificate, ready to be signed (ARCHITECTURE §5 step 3).
+def check_issuable(attrs: VerifiedAttributes, serial: int, policy: Policy) -> None:
+    """Refuse a serial out of range, or a card type or role the policy does not issue for.
 
-    Extensions, in this fixed order: basicConstraints CA:FALSE (critical,
-    RFC 5280 §4.2.1.9), keyUsage digitalSignature (critical, §4.2.1.3: the
-    key only authenticates), extKeyUsage clientAuth + policy extras
-    (§4.2.1.12), subjectAltName with the UZI otherName (§4.2.1.6; the subject
-    is non-empty so not critical), certificatePolicies (§4.2.1.4), AIA OCSP +
-    caIssuers (§4.2.2.1), CRL DP (§4.2.1.13), SKI (§4.2.1.2), AKI (§4.2.1.1).
+    Shared by :func:`build_tbs` and :func:`issuer.profile.der.build_tbs_der`
+    so both refuse the same inputs with the same error.
     """
     if not 0 < serial < 2 ** (8 * 20 - 1):
         raise ProfileError(
@@ -210,6 +200,26 @@ def build_tbs(
             f"a role matching {list(policy.uzi.roles)}",
             "This policy does not issue for this role.",
         )
+
+
+def build_tbs(
+    attrs: VerifiedAttributes,
+    public_key: PublicKey,
+    serial: int,
+    policy: Policy,
+    issuer_cert: x509.Certificate,
+    now: dt.datetime,
+) -> x509.CertificateBuilder:
+    """The mobile-ID certificate, ready to be signed (ARCHITECTURE §5 step 3).
+
+    Extensions, in this fixed order: basicConstraints CA:FALSE (critical,
+    RFC 5280 §4.2.1.9), keyUsage digitalSignature (critical, §4.2.1.3: the
+    key only authenticates), extKeyUsage clientAuth + policy extras
+    (§4.2.1.12), subjectAltName with the UZI otherName (§4.2.1.6; the subject
+    is non-empty so not critical), certificatePolicies (§4.2.1.4), AIA OCSP +
+    caIssuers (§4.2.2.1), CRL DP (§4.2.1.13), SKI (§4.2.1.2), AKI (§4.2.1.1).
+    """
+    check_issuable(attrs, serial, policy)
     not_before, not_after = validity_window(policy, issuer_cert, now)
     profile = policy.profile
     ekus = [ExtendedKeyUsageOID.CLIENT_AUTH] + [ObjectIdentifier(o) for o in profile.extra_ekus]

@@ -25,6 +25,7 @@ from issuer.lint import (
     pkilint_cert,
 )
 from issuer.profile import VerifiedAttributes, build_tbs, draw_serial, signature_hash
+from issuer.profile.der import build_tbs_der
 from policies import Policy, load_policy
 from policies.schema import DEFAULT_POLICY_PATH
 from tests.profile.certs import NOW, attributes, make_ca, make_good
@@ -175,12 +176,12 @@ def test_build_and_lint_refuses_when_the_builder_drifts(
     """A builder that does not say what was intended never reaches the HSM."""
     import issuer.lint.presign as presign
 
-    real = build_tbs
+    real = build_tbs_der
 
     def drifting(attrs, key, serial, *rest):  # type: ignore[no-untyped-def]
         return real(attrs, key, serial + 1, *rest)
 
-    monkeypatch.setattr(presign, "build_tbs", drifting)
+    monkeypatch.setattr(presign, "build_tbs_der", drifting)
     phone = ec.generate_private_key(ec.SECP256R1()).public_key()
     with pytest.raises(LintError, match="serial_matches_intent"):
         build_and_lint(attributes(), phone, draw_serial(), policy, ca, NOW)
