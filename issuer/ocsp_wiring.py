@@ -8,7 +8,7 @@ serve``, ``zorgid dev``) and the issuance cycle use::
 
     service = OcspService.build(engine=engine, material=load_ca_material(data_dir),
                                 hsm=hsm, policy=policy.ocsp)
-    cycle = IssuanceCycle(..., hooks=service)        # on_issued / on_revoked
+    cycle = IssuanceCycle(..., hooks=service)        # before_store / on_revoked
     service.revoke(issuer_id, serial_hex, at=now, reason="keyCompromise")
     service.refresh()                                # everything due, then CRLs
 
@@ -290,6 +290,10 @@ class StoreResponses:
             return int(conn.execution_options(**{READ_ONLY: True}).execute(query).scalar() or 0)
 
 
+_INSERT_RESPONSE = ocsp_responses.insert()
+"""Built once: per-call statement construction costs more than the SQL (issuance/sql.py)."""
+
+
 class StoreCrls:
     """Signed CRLs in ``crls`` (numbers strictly increasing per issuer)."""
 
@@ -422,9 +426,42 @@ class OcspService:
 
     # -- hooks of the issuance cycle (issuer.issuance.CertificateHooks) -------------
 
+    def before_store(self, issuer: str, serial: str) -> Callable[[sa.Connection, Any], None]:
+        """Pre-sign the first response of a certificate about to be stored (ARCHITECTURE §5
+        step 4) and return its INSERT for step 4's transaction.
+
+        Why here and not after the commit: the response then commits with the
+        certificate and its audit event (no commit of its own, ~1 ms, and no
+        write outside the issuance writer queue) and needs no status read: a
+        certificate not yet stored can only be ``good`` -- a revocation cannot
+        precede the commit of what it revokes, and its response, signed after
+        it, has a later ``produced_at``, which the store keeps
+        (:func:`issuer.store.repo.save_ocsp_response`). A plain INSERT: no row
+        can exist yet (the foreign key needs the certificate, which is new).
+        ``produced_at`` is the moment before signing, so it precedes the commit.
+        If this raises (HSM), the cycle stores the certificate without a response
+        and the refresher signs it (missing responses are due).
+        """
+        response = self.presigner.sign(issuer, int(serial, 16), status=CertStatus.good())
+        params = {
+            "issuer": issuer,
+            "serial": serial,
+            "der": response.der,
+            "this_update": response.this_update,
+            "next_update": response.next_update,
+            "produced_at": response.produced_at,
+        }
+
+        def insert(conn: sa.Connection, _cert: Any) -> None:
+            conn.execute(_INSERT_RESPONSE, params)
+
+        return insert
+
     def on_issued(self, cert: IssuedLike) -> None:
-        """Pre-sign the first response of a just-committed certificate (ARCHITECTURE §5 step 4)."""
-        self.presign_issued(cert.issuer, cert.serial)
+        """Nothing after the commit: :meth:`before_store` committed the first response with
+        the certificate (or failed, and the refresher signs it). Callers without a cycle use
+        :meth:`presign_issued`."""
+        return None
 
     def on_revoked(self, cert: IssuedLike) -> None:
         """Re-sign the response as revoked and publish a new CRL (RFC 5280 §5: full CRL)."""

@@ -18,10 +18,12 @@ the code can be read side by side:
    reservation, let the caller record its own change (the enrolment marks its
    token redeemed) and append the audit event: ONE transaction.
 
-After the commit the :class:`CertificateHooks` run (the OCSP engineer's
-pre-signing). A crash anywhere leaves a ``reserved`` row that says what was
-intended; the serial is never drawn again (primary key), so no serial is
-ever used twice.
+Between steps 3 and 4 :meth:`CertificateHooks.before_store` may hand in a
+write of its own for step 4's transaction (the OCSP service pre-signs the first
+response there, so it commits with the certificate); after the commit
+:meth:`CertificateHooks.on_issued` is told. A crash anywhere leaves a
+``reserved`` row that says what was intended; the serial is never drawn again
+(primary key), so no serial is ever used twice.
 """
 
 from __future__ import annotations
@@ -168,13 +170,31 @@ class IssuedCertificate:
         )
 
 
-class CertificateHooks(Protocol):
-    """Where OCSP/CRL hook in: called after the change is committed.
+Finish = Callable[[sa.Connection, IssuedCertificate], None]
+"""A caller's own change in step 4's transaction (e.g. mark the enrolment token redeemed);
+raising rolls the whole of step 4 back."""
 
-    ``on_issued`` pre-signs the first OCSP response (ARCHITECTURE §5 step 4);
-    ``on_revoked`` re-signs it as revoked. A failing hook is logged and does
-    not undo the committed change: the OCSP refresher catches up.
+
+class CertificateHooks(Protocol):
+    """Where OCSP/CRL hook in.
+
+    ``before_store(issuer, serial)`` runs after step 3 (the certificate is
+    signed, nothing is stored yet) and may return a write to make inside step
+    4's transaction, after the certificate row: the OCSP service pre-signs the
+    first response there (ARCHITECTURE §5 step 4) so it commits with the
+    certificate and its audit event -- no status read (the certificate is new:
+    ``good``) and no commit of its own. It runs outside the transaction, so
+    the HSM signature never holds the database writer; if it raises, the
+    failure is logged and the certificate is stored without it (the OCSP
+    refresher signs missing responses). The write itself is part of step 4:
+    if it fails, step 4 fails.
+
+    ``on_issued`` is told after the commit; ``on_revoked`` re-signs the
+    response as revoked. A failing after-commit hook is logged and does not
+    undo the committed change: the OCSP refresher catches up.
     """
+
+    def before_store(self, issuer: str, serial: str) -> Finish | None: ...
 
     def on_issued(self, cert: IssuedCertificate) -> None: ...
 
@@ -184,16 +204,15 @@ class CertificateHooks(Protocol):
 class NoHooks:
     """Hooks that do nothing (until the OCSP engine hands its own in)."""
 
+    def before_store(self, issuer: str, serial: str) -> Finish | None:
+        return None
+
     def on_issued(self, cert: IssuedCertificate) -> None:
         return None
 
     def on_revoked(self, cert: IssuedCertificate) -> None:
         return None
 
-
-Finish = Callable[[sa.Connection, IssuedCertificate], None]
-"""A caller's own change in step 4's transaction (e.g. mark the enrolment token redeemed);
-raising rolls the whole of step 4 back."""
 
 Begin = Callable[[sa.Connection], None]
 """A caller's own change at the start of step 2's transaction (the redeemer's token claim)."""
@@ -325,7 +344,8 @@ class IssuanceCycle:
         try:
             signed = self.step3_build_lint_sign(checked, reservation)
             crash_point("after-sign")
-            issued = self.step4_store(checked, reservation, signed, finish=finish)
+            extra = self._before_store(reservation)
+            issued = self.step4_store(checked, reservation, signed, finish=finish, extra=extra)
         except BaseException as exc:
             self._abandon(reservation, exc)
             raise
@@ -337,6 +357,22 @@ class IssuanceCycle:
                 "on_issued hook failed for serial %s (certificate stays issued)", issued.serial
             )
         return issued
+
+    def _before_store(self, reservation: Reservation) -> Finish | None:
+        """The hooks' write for step 4 (the first OCSP response), or ``None`` if it failed.
+
+        A failure here (e.g. the HSM refused the responder key) must not stop
+        the issuance: the certificate is stored without a response and the
+        OCSP refresher signs it at its next pass, as for a failed hook before.
+        """
+        try:
+            return self.hooks.before_store(self.issuer, reservation.serial_hex)
+        except Exception:
+            _LOG.exception(
+                "before_store hook failed for serial %s (issuing without its OCSP response)",
+                reservation.serial_hex,
+            )
+            return None
 
     def step1_check_request(self, request: IssuanceRequest) -> CheckedRequest:
         """Step 1: proof of possession, key rules and weak keys, attributes issuable.
@@ -490,8 +526,12 @@ class IssuanceCycle:
         signed: x509.Certificate,
         *,
         finish: Finish | None = None,
+        extra: Finish | None = None,
     ) -> IssuedCertificate:
         """Step 4: certificate + reservation done + caller's change + audit, one transaction.
+
+        ``extra`` (from :meth:`CertificateHooks.before_store`: the first OCSP
+        response) is written in the same transaction, after the certificate row.
 
         Retried once when the transaction hits a unique key: the only one a
         correct run can hit is a mobile ID for this key inserted concurrently
@@ -499,12 +539,12 @@ class IssuanceCycle:
         """
         der = signed.public_bytes(serialization.Encoding.DER)
         try:
-            return self._store_once(checked, reservation, signed, der, finish)
+            return self._store_once(checked, reservation, signed, der, finish, extra)
         except sa.exc.IntegrityError:
             _LOG.info(
                 "step 4 of serial %s met a concurrent insert: once more", reservation.serial_hex
             )
-            return self._store_once(checked, reservation, signed, der, finish)
+            return self._store_once(checked, reservation, signed, der, finish, extra)
 
     def _store_once(
         self,
@@ -513,10 +553,11 @@ class IssuanceCycle:
         signed: x509.Certificate,
         der: bytes,
         finish: Finish | None,
+        extra: Finish | None,
     ) -> IssuedCertificate:
         now = self.clock()
         stored: IssuedCertificate = self._store_writer(
-            lambda conn: self._store_in(conn, checked, reservation, signed, der, finish, now)
+            lambda conn: self._store_in(conn, checked, reservation, signed, der, finish, extra, now)
         )
         return stored
 
@@ -528,6 +569,7 @@ class IssuanceCycle:
         signed: x509.Certificate,
         der: bytes,
         finish: Finish | None,
+        extra: Finish | None,
         now: datetime,
     ) -> IssuedCertificate:
         request = checked.request
@@ -581,6 +623,8 @@ class IssuanceCycle:
         )
         if finish is not None:
             finish(conn, issued)
+        if extra is not None:
+            extra(conn, issued)
         self.audit.append(
             conn,
             AuditEvent(

@@ -1,0 +1,144 @@
+"""The first OCSP response is signed between steps 3 and 4 and commits with the certificate.
+
+The OCSP service is the cycle's hooks (as in ``zorgid serve``): ``before_store``
+signs a ``good`` response and step 4 inserts it in the certificate's
+transaction. These tests check what that must never change: the response
+exists exactly when the certificate does, a failed pre-sign does not stop the
+issuance (the refresher signs it), and a later revocation's response wins.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from cryptography.x509 import ocsp
+
+from hsm import HsmUnavailable
+from issuer.issuance.cycle import IssuedCertificate
+from issuer.ocsp_wiring import OcspService
+from issuer.store.schema import certificates, ocsp_responses, serial_reservations
+from testkit.phone import Phone
+from tests.issuance.conftest import MOBILE, World
+
+
+@pytest.fixture
+def service(world: World) -> Iterator[OcspService]:
+    built = OcspService.build(
+        engine=world.engine,
+        material=world.ca.material,
+        hsm=world.ca.hsm,
+        policy=world.policy.ocsp,
+    )
+    world.cycle.hooks = built
+    yield built
+
+
+def _response(world: World, serial: str) -> Any:
+    with world.engine.connect() as conn:
+        return conn.execute(
+            sa.select(ocsp_responses).where(ocsp_responses.c.serial == serial)
+        ).first()
+
+
+def _status(der: bytes, serial: str) -> ocsp.OCSPCertStatus:
+    response = ocsp.load_der_ocsp_response(der)
+    statuses = {s.certificate_status for s in response.responses}
+    assert {s.serial_number for s in response.responses} == {int(serial, 16)}
+    assert len(statuses) == 1
+    return statuses.pop()
+
+
+def _issue(world: World, phone: Phone) -> IssuedCertificate:
+    enrolment = world.enrol()
+    return world.redeemer.redeem(enrolment.token, phone.csr(), actor=MOBILE).certificate
+
+
+def test_first_response_is_good_signed_by_the_responder_and_stored_with_the_certificate(
+    world: World, service: OcspService, new_phone: Callable[..., Phone]
+) -> None:
+    issued = _issue(world, new_phone())
+    row = _response(world, issued.serial)
+    assert row is not None and row.issuer == issued.issuer
+    assert _status(bytes(row.der), issued.serial) == ocsp.OCSPCertStatus.GOOD
+    response = ocsp.load_der_ocsp_response(bytes(row.der))
+    assert response.certificates[0] == world.ca.material.ocsp_responder
+    # Signed before the commit: produced no later than the certificate was stored.
+    assert row.produced_at <= issued.issued_at
+    assert row.next_update - row.this_update == service.timing.validity
+    # The serving path answers it from the store, without signing.
+    assert service.responses.get(issued.issuer, int(issued.serial, 16)) is not None
+
+
+def test_a_later_revocation_replaces_the_first_response(
+    world: World, service: OcspService, new_phone: Callable[..., Phone]
+) -> None:
+    issued = _issue(world, new_phone())
+    service.revoke(
+        world.engine,
+        issued.issuer,
+        issued.serial,
+        at=datetime.now(UTC),
+        reason="keyCompromise",
+    )
+    row = _response(world, issued.serial)
+    assert _status(bytes(row.der), issued.serial) == ocsp.OCSPCertStatus.REVOKED
+
+
+def test_a_failed_presign_still_issues_and_the_refresher_signs_the_missing_response(
+    world: World,
+    service: OcspService,
+    new_phone: Callable[..., Phone],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def down(*_a: Any, **_k: Any) -> Any:
+        raise HsmUnavailable("responder key: token away")
+
+    monkeypatch.setattr(service.presigner, "sign", down)
+    issued = _issue(world, new_phone())
+    with world.engine.connect() as conn:
+        stored = conn.execute(
+            sa.select(certificates.c.status).where(certificates.c.serial == issued.serial)
+        ).scalar_one()
+    assert stored == "good"
+    assert _response(world, issued.serial) is None
+    monkeypatch.undo()
+    report = service.refresh()
+    assert report.signed >= 1
+    assert _status(bytes(_response(world, issued.serial).der), issued.serial) == (
+        ocsp.OCSPCertStatus.GOOD
+    )
+
+
+def test_a_failing_response_write_fails_step_4_and_stores_nothing(
+    world: World, service: OcspService, new_phone: Callable[..., Phone]
+) -> None:
+    """The write is part of step 4: no certificate without its response when it was signed."""
+    real = service.before_store
+
+    def broken(issuer: str, serial: str) -> Callable[[sa.Connection, Any], None]:
+        insert = real(issuer, serial)
+
+        def twice(conn: sa.Connection, cert: Any) -> None:
+            insert(conn, cert)
+            insert(conn, cert)  # primary key clash: the whole transaction rolls back
+
+        return twice
+
+    class Hooks:
+        before_store = staticmethod(broken)
+        on_issued = service.on_issued
+        on_revoked = service.on_revoked
+
+    world.cycle.hooks = Hooks()
+    enrolment = world.enrol()
+    with pytest.raises(sa.exc.IntegrityError):
+        world.redeemer.redeem(enrolment.token, new_phone().csr(), actor=MOBILE)
+    with world.engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(certificates)).scalar() == 0
+        assert conn.execute(sa.select(sa.func.count()).select_from(ocsp_responses)).scalar() == 0
+        states = conn.execute(sa.select(serial_reservations.c.state)).scalars().all()
+    assert states == ["failed"]
