@@ -32,7 +32,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, NoReturn
+from typing import Any, NamedTuple, NoReturn
 
 import sqlalchemy as sa
 
@@ -49,7 +49,6 @@ from issuer.issuance.cycle import (
     IssuedCertificate,
 )
 from issuer.issuance.sql import lock_audit_head, write_transaction
-from issuer.store import READ_ONLY
 from issuer.store.schema import certificates, registrations
 from issuer.store.types import UtcDateTime
 
@@ -105,6 +104,66 @@ _FINISH = (
 )
 
 
+class _TokenRead:
+    """:data:`_READ` on a pooled DB-API connection: the first statement of every redemption.
+
+    Why not ``engine.connect()``: a SQLAlchemy connection round (checkout,
+    autobegin, execute, commit, return) costs several times the query itself on
+    SQLite, and the token read is one indexed SELECT. The statement is the same
+    one, compiled once for the engine's dialect, and each column goes through
+    its type's own result processor (UTC text -> aware datetime, JSON text ->
+    dict), so a row reads exactly as SQLAlchemy would read it. One SELECT needs
+    no explicit transaction: on SQLite it runs outside any (no lock, WAL
+    snapshot of the statement); on PostgreSQL the pool's rollback on return
+    ends the driver's implicit one.
+    """
+
+    def __init__(self, engine: sa.Engine) -> None:
+        dialect = engine.dialect
+        compiled = _READ.compile(dialect=dialect)
+        self._engine = engine
+        self._sql = str(compiled)
+        self._positional = bool(dialect.positional)
+        columns = tuple(c.key for c in _READ.selected_columns)
+        assert columns == _Registration._fields, columns  # the row type names them in order
+        self._processors = tuple(
+            c.type.dialect_impl(dialect).result_processor(dialect, None)
+            for c in _READ.selected_columns
+        )
+
+    def __call__(self, digest: str) -> _Registration | None:
+        raw = self._engine.raw_connection()
+        try:
+            cursor = raw.cursor()
+            try:
+                cursor.execute(self._sql, (digest,) if self._positional else {"digest": digest})
+                found = cursor.fetchone()
+            finally:
+                cursor.close()
+        finally:
+            raw.close()
+        if found is None:
+            return None
+        values: list[Any] = [
+            v if p is None else p(v) for p, v in zip(self._processors, found, strict=True)
+        ]
+        return _Registration(*values)
+
+
+class _Registration(NamedTuple):
+    """A row of :data:`_READ` (same names as its columns)."""
+
+    id: str
+    state: str
+    person_id: str | None
+    frozen_data: Any
+    token_expires_at: datetime
+    token_used_at: datetime | None
+    failed_attempts: int
+    csr_sha256: str | None
+    certificate_id: str | None
+
+
 class _NotClaimed(Exception):
     """Another caller claimed the token first (step 2 rolled back, nothing reserved)."""
 
@@ -141,6 +200,7 @@ class Redeemer:
         self.lease = lease
         self.wait_seconds = wait_seconds
         self.clock = clock or cycle.clock
+        self._read_token = _TokenRead(self.engine)
 
     @property
     def max_failed(self) -> int:
@@ -201,11 +261,8 @@ class Redeemer:
 
     # -- steps ---------------------------------------------------------------------
 
-    def _read(self, digest: str) -> Any:
-        with self.engine.connect() as conn:
-            conn = conn.execution_options(**{READ_ONLY: True})
-            with conn.begin():
-                return conn.execute(_READ, {"digest": digest}).first()
+    def _read(self, digest: str) -> _Registration | None:
+        return self._read_token(digest)
 
     def _check(self, digest: str, row: Any, csr: bytes, actor: Actor) -> CheckedRequest:
         """Cycle step 1 before claiming: a bad CSR must not burn the token."""
