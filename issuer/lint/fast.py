@@ -31,6 +31,7 @@ from asn1crypto import x509 as ax509
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from cryptography.x509.name import _ASN1Type
 from cryptography.x509.oid import ExtensionOID, NameOID
 
@@ -49,6 +50,7 @@ from issuer.profile.attributes import (
     UziNumber,
 )
 from issuer.profile.builder import UZI_OTHERNAME_OID
+from issuer.profile.der import TbsTemplate, per_profile, read_tlv, tbs_template, tlv
 from policies import Policy
 
 # X.680 §41.4 Table 10: the PrintableString repertoire.
@@ -94,9 +96,16 @@ class _ProfileShape:
     extension_oids: tuple[x509.ObjectIdentifier, ...]
     constant_values: dict[x509.ObjectIdentifier, x509.ExtensionType]
     issuer_name_der: bytes
+    template: TbsTemplate
+    """The profile's constant DER (what the issuance cycle splices certificates from)."""
+    extension_oid_ders: tuple[bytes, ...]
+    """The OID TLV of each extension of the template, in order."""
+    fast_pass_usable: bool
+    """The template's extensions are the profile's (set, order, criticality):
+    only then may :func:`_fast_pass` compare against their bytes."""
 
 
-@functools.lru_cache(maxsize=32)
+@per_profile
 def _shape(policy: Policy, issuer_cert: x509.Certificate) -> _ProfileShape:
     """Build a sample with the profile and read back its constant extensions.
 
@@ -121,11 +130,57 @@ def _shape(policy: Policy, issuer_cert: x509.Certificate) -> _ProfileShape:
             ExtensionOID.SUBJECT_KEY_IDENTIFIER,
         ):
             constant[ext.oid] = ext.value
+    template = tbs_template(policy, issuer_cert)
+    oid_ders = tuple(_extension_parts(ext)[0] for ext in template.extensions)
+    criticality = tuple(_extension_parts(ext)[1] for ext in template.extensions)
+    extension_oids = tuple(ext.oid for ext in extensions)
+    usable = (
+        oid_ders == tuple(_oid_der(oid) for oid in extension_oids)
+        and criticality == tuple(oid in _CRITICAL for oid in extension_oids)
+        and len(set(oid_ders)) == len(oid_ders)
+    )
     return _ProfileShape(
-        extension_oids=tuple(ext.oid for ext in extensions),
+        extension_oids=extension_oids,
         constant_values=constant,
         issuer_name_der=issuer_cert.subject.public_bytes(),
+        template=template,
+        extension_oid_ders=oid_ders,
+        fast_pass_usable=usable,
     )
+
+
+@functools.lru_cache(maxsize=64)
+def _oid_der(oid: x509.ObjectIdentifier) -> bytes:
+    """The DER TLV of an OBJECT IDENTIFIER (X.690 §8.19)."""
+    arcs = [int(a) for a in oid.dotted_string.split(".")]
+    body = bytearray()
+    for arc in [arcs[0] * 40 + arcs[1], *arcs[2:]]:
+        chunk = [arc & 0x7F]
+        arc >>= 7
+        while arc:
+            chunk.append(0x80 | (arc & 0x7F))
+            arc >>= 7
+        body += bytes(reversed(chunk))
+    return tlv(0x06, bytes(body))
+
+
+def _extension_parts(ext_der: bytes) -> tuple[bytes, bool | None]:
+    """(OID TLV, critical) of one Extension DER; critical None if not canonical DER."""
+    _, start, end = read_tlv(ext_der, 0)
+    _, _, oid_end = read_tlv(ext_der, start)
+    children = [oid_end]
+    at = oid_end
+    while at < end:
+        _, _, at = read_tlv(ext_der, at)
+        children.append(at)
+    critical: bool | None
+    if len(children) == 2:
+        critical = False
+    elif len(children) == 3 and ext_der[oid_end : children[1]] == b"\x01\x01\xff":
+        critical = True
+    else:
+        critical = None  # DER forbids an explicit FALSE (X.690 §11.5)
+    return ext_der[start:oid_end], critical
 
 
 def _policy_for_sample(policy: Policy) -> Policy:
@@ -757,6 +812,180 @@ def ski_matches_key(cert: Cert, exp: Expected) -> Finding | None:
     return None
 
 
+# --- the fast pass ---------------------------------------------------------
+#
+# The checks above say what a certificate must be and name what is wrong; they
+# read it through cryptography's objects (a Name, Extensions), which costs more
+# than the rest of step 3. _fast_pass reads the same TBS as DER and accepts a
+# certificate only when every check above would return None: the constant
+# extensions are byte-equal to the profile's template, the subject, SAN, SKI,
+# key, serial and validity are what the inputs say, in canonical DER, with
+# the string rules the checks apply. Anything else (or anything unexpected)
+# goes through the checks, which then say why. So a certificate passes the fast
+# pass only if it passes the checks; tests/profile/test_fast_lint.py breaks
+# every check once and asserts the finding, which the fast pass cannot hide.
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_SAN_EXTENSION_OID = b"\x06\x03\x55\x1d\x11"
+_SKI_EXTENSION_OID = b"\x06\x03\x55\x1d\x0e"
+_UZI_OID = b"\x06\x03\x55\x05\x05"
+_V3 = b"\xa0\x03\x02\x01\x02"
+
+_CHEAP_CHECKS: tuple[Check, ...] = ()
+"""Checks that read the DER already (serial, version, issuer, validity): run as they are."""
+FAST_PASS_COVERS: frozenset[str] = frozenset()
+"""Names of the checks the fast pass answers for (all of :data:`CHECKS`; tested)."""
+
+
+def _only_child(der: bytes, start: int, end: int, tag: int) -> tuple[int, int] | None:
+    """(content start, end) of the single TLV with ``tag`` filling ``der[start:end]``."""
+    if start >= end or der[start] != tag:
+        return None
+    _, child_start, child_end = read_tlv(der, start)
+    return (child_start, child_end) if child_end == end else None
+
+
+def _subject_encoding(exp: Expected) -> bytes | None:
+    """The subject the checks require for ``exp``, as canonical DER; None when an
+    expected value itself breaks a subject check (the checks then say which).
+
+    One attribute per RDN in the profile's order, PrintableString for C and
+    serialNumber (repertoire checked), UTF8String for the rest, each value
+    within its bounds, without control characters or outer spaces.
+    """
+    rdns = []
+    for oid, value in _expected_subject(exp):
+        oid_der, tag = _SUBJECT_TYPES[oid]
+        if tag == 0x13:
+            if not _PRINTABLE.match(value):
+                return None
+            content = value.encode("ascii")
+        else:
+            content = value.encode("utf-8")
+        low, high = _BOUNDS[oid]
+        if not low <= len(value) <= high or _CONTROL.search(value) or value != value.strip():
+            return None
+        rdns.append(tlv(0x31, tlv(0x30, oid_der + tlv(tag, content))))
+    return tlv(0x30, b"".join(rdns))
+
+
+def _fast_san(ext: bytes, exp: Expected) -> bool:
+    """subjectAltName, not critical, holding exactly one otherName 2.5.5.5 whose
+    ``[0] EXPLICIT`` value is one DER IA5String with the expected UZI string."""
+    want = exp.attrs.san_string(exp.policy.profile.ca_oid)
+    if len(want) > 0xFFFF or not _SAN_RE.match(want):
+        return False  # _ia5 reads at most a two-octet length
+    ia5 = tlv(0x16, want.encode("ascii"))
+    names = tlv(0x30, tlv(0xA0, _UZI_OID + tlv(0xA0, ia5)))
+    return ext == tlv(0x30, _SAN_EXTENSION_OID + tlv(0x04, names))
+
+
+def _fast_ski(ext: bytes, public_key_bits: bytes) -> bool:
+    """SKI, not critical, the SHA-1 of the subjectPublicKey (method 1)."""
+    digest = hashlib.sha1(public_key_bits, usedforsecurity=False).digest()
+    return ext == tlv(0x30, _SKI_EXTENSION_OID + tlv(0x04, tlv(0x04, digest)))
+
+
+def _fast_pass(cert: Cert, exp: Expected) -> bool:
+    """True only when every check of :data:`CHECKS` would find nothing (see above)."""
+    shape = cert.shape
+    if not shape.fast_pass_usable:
+        return False
+    try:
+        for check in _CHEAP_CHECKS:
+            if check(cert, exp) is not None:
+                return False
+        tbs = cert.tbs_certificate_bytes
+        _, at, end = read_tlv(tbs, 0)
+        fields = []
+        while at < end:
+            tag, _, field_end = read_tlv(tbs, at)
+            fields.append((tag, at, field_end))
+            at = field_end
+        if at != end or [f[0] for f in fields] != [0xA0, 0x02, 0x30, 0x30, 0x30, 0x30, 0x30, 0xA3]:
+            return False
+        if tbs[fields[0][1] : fields[0][2]] != _V3:
+            return False
+        if tbs[fields[2][1] : fields[3][2]] != shape.template.signature_issuer:
+            return False
+        subject = _subject_encoding(exp)
+        if subject is None or tbs[fields[5][1] : fields[5][2]] != subject:
+            return False
+        spki = exp.public_key.public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+        if tbs[fields[6][1] : fields[6][2]] != spki:
+            return False
+        check_public_key(exp.public_key, exp.policy.keys)  # key_allowed
+        extensions = _only_child(tbs, *_content(tbs, fields[7]), 0x30)
+        if extensions is None:
+            return False
+        template = shape.template
+        at = extensions[0]
+        for index in range(len(shape.extension_oid_ders)):
+            _, _, ext_end = read_tlv(tbs, at)
+            ext = tbs[at:ext_end]
+            at = ext_end
+            if index == template.san_index:
+                if not _fast_san(ext, exp):
+                    return False
+            elif index == template.ski_index:
+                if not _fast_ski(ext, cert.tbs_fields.public_key_bits):
+                    return False
+            elif ext != template.extensions[index]:
+                return False
+        return at == extensions[1]
+    except (ValueError, IndexError, UnicodeDecodeError, WeakKeyError):
+        return False
+
+
+def _content(der: bytes, field: tuple[int, int, int]) -> tuple[int, int]:
+    _, start, end = read_tlv(der, field[1])
+    return start, end
+
+
+_SUBJECT_TYPES: dict[x509.ObjectIdentifier, tuple[bytes, int]] = {
+    oid: (_oid_der(oid), 0x13 if oid in _PRINTABLE_TYPES else 0x0C) for oid in _BOUNDS
+}
+"""(OID TLV, universal string tag) of each subject attribute type (subject_string_types)."""
+
+_CHEAP_CHECKS = (
+    serial_positive,
+    serial_max_20_octets,
+    serial_matches_intent,
+    version_v3,
+    issuer_matches_ca,
+    validity_order,
+    validity_time_encoding,
+    validity_within_issuer,
+    validity_matches_policy,
+)
+FAST_PASS_COVERS = frozenset(check.__name__ for check in _CHEAP_CHECKS) | frozenset(
+    {
+        # _subject_encoding
+        "subject_one_attribute_per_rdn",
+        "subject_rdn_order",
+        "subject_string_types",
+        "subject_printable_charset",
+        "subject_no_empty_values",
+        "subject_lengths",
+        "subject_no_control_characters",
+        "subject_matches_attributes",
+        # _fast_san
+        "san_single_uzi_othername",
+        "san_value_ia5string",
+        "san_string_format",
+        "san_string_matches_attributes",
+        # SPKI bytes and check_public_key
+        "key_matches_request",
+        "key_allowed",
+        # extensions against the template, _fast_ski
+        "extensions_set_and_order",
+        "extension_criticality",
+        "extension_values",
+        "ski_matches_key",
+    }
+)
+
+
 def _undecodable(der: bytes, exc: Exception) -> Finding:
     """A finding for DER that ``cryptography`` refuses: name the broken rule
     when the TBS still reads as ASN.1, else report the decoding failure."""
@@ -783,6 +1012,8 @@ def fast_lint(cert_or_der: x509.Certificate | bytes, expected: Expected) -> list
     else:
         loaded = cert_or_der
     cert = Cert(loaded, _shape(expected.policy, expected.issuer_cert))
+    if _fast_pass(cert, expected):
+        return []
     findings: list[Finding] = []
     for check in CHECKS:
         try:

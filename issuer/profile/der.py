@@ -20,7 +20,9 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -31,7 +33,15 @@ from issuer.profile.attributes import AgbCode, RoleCode, Ura, UziNumber, Verifie
 from issuer.profile.builder import build_tbs, check_issuable, validity_window
 from policies import Policy
 
-__all__ = ["TbsTemplate", "build_tbs_der", "der_length", "read_tlv", "tbs_template", "tlv"]
+__all__ = [
+    "TbsTemplate",
+    "build_tbs_der",
+    "der_length",
+    "per_profile",
+    "read_tlv",
+    "tbs_template",
+    "tlv",
+]
 
 _SEQUENCE = 0x30
 _SET = 0x31
@@ -60,7 +70,40 @@ def der_length(length: int) -> bytes:
 
 def tlv(tag: int, content: bytes) -> bytes:
     """One DER TLV with a single-octet tag."""
-    return bytes((tag,)) + der_length(len(content)) + content
+    length = len(content)
+    if length < 0x80:
+        return bytes((tag, length)) + content
+    return bytes((tag,)) + der_length(length) + content
+
+
+T = TypeVar("T")
+
+
+def per_profile(
+    make: Callable[[Policy, x509.Certificate], T],
+) -> Callable[[Policy, x509.Certificate], T]:
+    """Cache ``make(policy, issuer_cert)`` by the identity of its arguments first.
+
+    A ``Policy`` is a frozen dataclass: hashing it for an ``lru_cache`` key walks
+    every field, per certificate. The cycle passes the same objects each time,
+    so a lookup by ``id`` (holding the objects, so the ids stay theirs) answers
+    without hashing; equal but distinct objects still share the ``lru_cache``.
+    """
+    by_value = functools.lru_cache(maxsize=32)(make)
+    by_identity: dict[tuple[int, int], tuple[Policy, x509.Certificate, T]] = {}
+
+    @functools.wraps(make)
+    def cached(policy: Policy, issuer_cert: x509.Certificate) -> T:
+        hit = by_identity.get((id(policy), id(issuer_cert)))
+        if hit is not None and hit[0] is policy and hit[1] is issuer_cert:
+            return hit[2]
+        value = by_value(policy, issuer_cert)
+        if len(by_identity) >= 32:
+            by_identity.clear()
+        by_identity[(id(policy), id(issuer_cert))] = (policy, issuer_cert, value)
+        return value
+
+    return cached
 
 
 def read_tlv(der: bytes, at: int) -> tuple[int, int, int]:
@@ -173,7 +216,7 @@ def _sample_policy(policy: Policy) -> Policy:
     return dataclasses.replace(policy, profile=profile, uzi=uzi)
 
 
-@functools.lru_cache(maxsize=32)
+@per_profile
 def tbs_template(policy: Policy, issuer_cert: x509.Certificate) -> TbsTemplate:
     """Build one sample with :func:`build_tbs`, lint-sign it, keep its constant DER.
 

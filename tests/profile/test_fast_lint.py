@@ -26,8 +26,8 @@ from cryptography.x509.oid import (
     NameOID,
 )
 
-from issuer.lint import CHECKS, Severity, at_or_above, fast_lint, pkilint_cert
-from issuer.profile import encode_uzi_othername
+from issuer.lint import CHECKS, Severity, at_or_above, fast, fast_lint, pkilint_cert
+from issuer.profile import VerifiedAttributes, encode_uzi_othername
 from policies import Policy
 from tests.profile.certs import Made, attributes, make_good, rebuild, resign, subject_with
 
@@ -556,9 +556,70 @@ def test_broken_certificate_is_caught(
     broken = breaker(made, policy, ca)
     codes = {f.code for f in fast_lint(broken, made.expected)}
     assert f"zorgid.{check}" in codes, (condition, codes)
+    assert not _takes_fast_pass(broken, made), condition
     if condition in RFC_CONDITIONS:
         der = broken if isinstance(broken, bytes) else broken.public_bytes(Encoding.DER)
         assert at_or_above(pkilint_cert(der), Severity.WARNING), condition
+
+
+def _takes_fast_pass(cert: x509.Certificate | bytes, made: Made) -> bool:
+    """Whether fast_lint accepts ``cert`` without running the checks."""
+    if isinstance(cert, bytes):
+        try:
+            cert = x509.load_der_x509_certificate(cert)
+        except (ValueError, x509.InvalidVersion):
+            return False  # fast_lint reports it before any check
+    shape = fast._shape(made.expected.policy, made.expected.issuer_cert)
+    return fast._fast_pass(fast.Cert(cert, shape), made.expected)
+
+
+def test_fast_pass_answers_for_every_check() -> None:
+    assert {check.__name__ for check in CHECKS} == fast.FAST_PASS_COVERS
+
+
+@pytest.mark.parametrize(
+    "attrs",
+    [
+        attributes(),
+        attributes(title=None),
+        attributes(card_type="N", role="00.000", title=None, organization="Ziekenhuis Ōost"),
+        attributes(given_name="G" * 64, surname="S" * 64, common_name="C" * 64, title="T" * 64),
+    ],
+    ids=["title", "no-title", "n-card", "longest"],
+)
+def test_good_certificates_take_the_fast_pass(
+    attrs: VerifiedAttributes, policy: Policy, ca: x509.Certificate
+) -> None:
+    for key in (
+        ec.generate_private_key(ec.SECP256R1()).public_key(),
+        ec.generate_private_key(ec.SECP384R1()).public_key(),
+    ):
+        made = make_good(policy, ca, attrs=attrs, key=key)
+        assert _takes_fast_pass(made.cert, made)
+        assert _takes_fast_pass(made.der, made)
+
+
+def test_a_key_the_policy_refuses_skips_the_fast_pass(policy: Policy, ca: x509.Certificate) -> None:
+    made = make_good(policy, ca, key=ec.generate_private_key(ec.SECP256K1()).public_key())
+    assert not _takes_fast_pass(made.cert, made)
+
+
+def test_other_expectations_skip_the_fast_pass(policy: Policy, ca: x509.Certificate) -> None:
+    """Each varying input differing from the certificate sends it to the checks."""
+    made = make_good(policy, ca)
+    exp = made.expected
+    other_key = ec.generate_private_key(ec.SECP256R1()).public_key()
+    for changed in (
+        dataclasses.replace(exp, serial=exp.serial + 1),
+        dataclasses.replace(exp, attrs=attributes(surname="Anders")),
+        dataclasses.replace(exp, attrs=attributes(agb_code="01234567")),
+        dataclasses.replace(exp, public_key=other_key),
+        dataclasses.replace(exp, now=exp.now + dt.timedelta(seconds=1)),
+    ):
+        assert not _takes_fast_pass(
+            made.cert, Made(cert=made.cert, expected=changed, builder=made.builder)
+        )
+        assert fast_lint(made.cert, changed)
 
 
 def test_key_not_allowed_by_policy_is_caught(policy: Policy, ca: x509.Certificate) -> None:
