@@ -1,9 +1,16 @@
-"""Per-certificate cost of pkilint vs the fast lint, and of build + lint-sign.
+"""Per-certificate cost of pkilint vs the fast lint, and of the whole of step 3.
 
 ARCHITECTURE §5 step 3: pkilint alone (~2.4 ms a certificate) would cap
 issuance near 400/s a core; the fast lint must be a small fraction of that.
 Prints figures and ratios measured in this run (the baseline is pkilint on the
 same certificates), never asserts a time.
+
+Step 3 is timed two ways in the same run, interleaved round by round so load
+from other processes hits both alike, with a software CA key standing in for
+the HSM (its signature is the same in both): the ``CertificateBuilder`` path
+(build_tbs, lint-sign, the checks, a second build signed by the CA key) and
+the issuing path (``build_and_lint``: the TBS DER spliced once, both keys sign
+those bytes, the DER fast pass).
 
     .venv/bin/python bench/lint.py [N]
 """
@@ -24,15 +31,23 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from issuer.lint import Expected, fast_lint, lint_sign, pkilint_cert
-from issuer.profile import VerifiedAttributes, build_tbs, draw_serial
+from issuer.lint import (
+    Expected,
+    build_and_lint,
+    check_same_tbs,
+    fast,
+    fast_lint,
+    lint_sign,
+    pkilint_cert,
+)
+from issuer.profile import VerifiedAttributes, build_tbs, draw_serial, signature_hash
 from issuer.profile.attributes import AgbCode, RoleCode, Ura, UziNumber
 from policies import default_policy
 
 T = TypeVar("T")
 
 
-def _ca(now: dt.datetime) -> x509.Certificate:
+def _ca(now: dt.datetime) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "bench CA")])
     return (
@@ -45,7 +60,8 @@ def _ca(now: dt.datetime) -> x509.Certificate:
         .not_valid_after(now + dt.timedelta(days=3650))
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), False)
-        .sign(key, hashes.SHA256())
+        .sign(key, hashes.SHA256()),
+        key,
     )
 
 
@@ -74,11 +90,22 @@ def _per_cert_us(func: Callable[[T], object], items: Sequence[T], rounds: int = 
     return min(best)
 
 
+def _checks_only(cert: x509.Certificate, expected: Expected) -> list[object]:
+    """fast_lint as it was before the DER fast pass: every check, then the decode."""
+    real = fast._fast_pass
+    fast._fast_pass = lambda cert, exp: False
+    try:
+        return list(fast_lint(cert, expected))
+    finally:
+        fast._fast_pass = real
+
+
 def main() -> int:
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 300
     policy = default_policy()
     now = dt.datetime.now(dt.UTC)
-    ca = _ca(now)
+    ca, ca_key = _ca(now)
+    digest = signature_hash(policy)
     key = ec.generate_private_key(ec.SECP256R1()).public_key()
     jobs = [(_attrs(i), draw_serial()) for i in range(n)]
 
@@ -103,12 +130,40 @@ def main() -> int:
     )
     build_us = _per_cert_us(build_and_sign, jobs)
     assert all(not fast_lint(*p) for p in pairs)
+    checks_us = _per_cert_us(lambda p: _checks_only(*p), pairs)
+
+    def step3_builder(job: tuple[VerifiedAttributes, int]) -> x509.Certificate:
+        attrs, serial = job
+        builder = build_tbs(attrs, key, serial, policy, ca, now)
+        linted = lint_sign(builder, policy, ca)
+        exp = Expected(
+            attrs=attrs, public_key=key, serial=serial, policy=policy, issuer_cert=ca, now=now
+        )
+        assert not _checks_only(linted, exp)
+        signed = builder.sign(ca_key, digest)
+        check_same_tbs(linted, signed)
+        return signed
+
+    def step3_issuing(job: tuple[VerifiedAttributes, int]) -> x509.Certificate:
+        attrs, serial = job
+        tbs, linted = build_and_lint(attrs, key, serial, policy, ca, now)
+        signed = tbs.sign(ca_key, digest)
+        check_same_tbs(linted, signed)
+        return signed
+
+    step3_issuing(jobs[0])
+    old_runs, new_runs = [], []
+    for _ in range(5):
+        old_runs.append(_per_cert_us(step3_builder, jobs, rounds=1))
+        new_runs.append(_per_cert_us(step3_issuing, jobs, rounds=1))
+    old_us, new_us = min(old_runs), min(new_runs)
 
     print(f"certificates: {n} (EC P-256 issuing CA, SHA-256), 1 core, best of 3")
     print(f"pkilint (baseline)          {pkilint_us:9.1f} us/cert  {1e6 / pkilint_us:8.0f} certs/s")
     print(f"fast lint (parsed cert)     {fast_us:9.1f} us/cert  {1e6 / fast_us:8.0f} certs/s")
     der_rate = 1e6 / fast_der_us
     print(f"fast lint (from DER)        {fast_der_us:9.1f} us/cert  {der_rate:8.0f} certs/s")
+    print(f"fast lint (checks only)     {checks_us:9.1f} us/cert  {1e6 / checks_us:8.0f} certs/s")
     print(f"build TBS + lint-key sign   {build_us:9.1f} us/cert  {1e6 / build_us:8.0f} certs/s")
     print(f"ratio pkilint / fast lint   {pkilint_us / fast_us:9.1f} x")
     total = fast_us + build_us
@@ -116,6 +171,10 @@ def main() -> int:
         f"build + sign + fast lint    {total:9.1f} us/cert  {1e6 / total:8.0f} certs/s "
         f"(vs {1e6 / (pkilint_us + build_us):.0f}/s with pkilint per cert)"
     )
+    print("step 3, software CA key for the HSM, best of 5 interleaved rounds:")
+    print(f"  CertificateBuilder path   {old_us:9.1f} us/cert  {1e6 / old_us:8.0f} certs/s")
+    print(f"  issuing path (DER)        {new_us:9.1f} us/cert  {1e6 / new_us:8.0f} certs/s")
+    print(f"  ratio                     {old_us / new_us:9.2f} x")
     return 0
 
 
