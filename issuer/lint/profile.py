@@ -4,7 +4,9 @@ Builds sample certificates that stretch the varying fields (longest names,
 diacritics, prefixes, with and without a title, both card types the policy
 accepts, the longest SAN string), signs them with the lint key and runs both
 pkilint and the fast lint on each. A profile with any finding at WARNING or
-above must not be activated.
+above must not be activated. Each sample's TBS must also be byte-equal to
+what the issuance cycle builds (:func:`issuer.profile.der.build_tbs_der`), so
+what pkilint passed here is what gets issued.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from issuer.lint.lintkey import lint_sign
 from issuer.lint.pkix import at_or_above, pkilint_cert
 from issuer.profile import VerifiedAttributes, build_tbs, draw_serial
 from issuer.profile.attributes import AgbCode, RoleCode, Ura, UziNumber
+from issuer.profile.der import build_tbs_der
 from policies import Policy
 
 
@@ -104,6 +107,17 @@ def lint_profile(
         cert = lint_sign(
             build_tbs(attrs, public_key, serial, policy, issuer_cert, when), policy, issuer_cert
         )
+        spliced = build_tbs_der(attrs, public_key, serial, policy, issuer_cert, when)
+        if spliced != cert.tbs_certificate_bytes:
+            findings.append(
+                Finding(
+                    code="zorgid.tbs_builder_drift",
+                    severity=Severity.FATAL,
+                    message=f"sample {index}: the issuing path's TBS DER differs from "
+                    "build_tbs's; the certificates issued would not be the ones linted here",
+                    rule="ARCHITECTURE §5 step 3 (issue what was linted)",
+                )
+            )
         from cryptography.hazmat.primitives import serialization
 
         der = cert.public_bytes(serialization.Encoding.DER)

@@ -185,3 +185,19 @@ def test_build_and_lint_refuses_when_the_builder_drifts(
     phone = ec.generate_private_key(ec.SECP256R1()).public_key()
     with pytest.raises(LintError, match="serial_matches_intent"):
         build_and_lint(attributes(), phone, draw_serial(), policy, ca, NOW)
+
+
+def test_lint_profile_refuses_when_the_issuing_path_drifts(
+    policy: Policy, ca: x509.Certificate, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The TBS the cycle splices must be the one pkilint passed at activation."""
+    import issuer.lint.profile as profile_lint
+
+    assert lint_profile(policy, ca, NOW) == []
+
+    def drifting(*args):  # type: ignore[no-untyped-def]
+        return build_tbs_der(*args) + b"\x00"
+
+    monkeypatch.setattr(profile_lint, "build_tbs_der", drifting)
+    codes = {f.code for f in lint_profile(policy, ca, NOW)}
+    assert "zorgid.tbs_builder_drift" in codes
