@@ -21,6 +21,7 @@ Order, for each call:
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Final, NoReturn
@@ -46,6 +47,9 @@ _LOG = logging.getLogger(__name__)
 
 DEV_PLAINTEXT_IDENTITY: Final = "dev-plaintext@loopback"
 _LOOPBACK_PEERS: Final = ("ipv4:127.", "ipv6:[::1]", "unix:")
+CALLER_CACHE_SIZE: Final = 1024
+"""Distinct client certificates whose :class:`Caller` the guard keeps (portals, gateways,
+officers: far fewer in practice; an evicted one is only rebuilt)."""
 
 
 def to_rpc_status(error: ZorgIdError) -> status_pb2.Status:
@@ -107,20 +111,34 @@ class GuardInterceptor(grpc.ServerInterceptor):  # type: ignore[type-arg]
         self._table = table
         self._mapper = mapper
         self._plaintext_roles = plaintext_roles
+        # Per interceptor, so per role mapping: a Caller is a pure function of the
+        # certificate and the [roles] rules, both fixed for this server's life.
+        self._verified_caller = functools.lru_cache(maxsize=CALLER_CACHE_SIZE)(self._caller_for_pem)
 
     # -- identity ---------------------------------------------------------------------------
+
+    def _caller_for_pem(self, pem: bytes) -> Caller:
+        """The caller of a verified certificate (its roles by the rules), built once per PEM.
+
+        Every call of a connection presents the same certificate, so parsing,
+        hashing and matching it once saves that work per call. The key is the
+        whole PEM of the certificate grpc already verified (never metadata),
+        so a different certificate -- even with the same subject -- is a
+        different entry; the cache is bounded (LRU, :data:`CALLER_CACHE_SIZE`).
+        """
+        facts = facts_from_pem(pem)
+        return Caller(
+            identity=f"sha256:{facts.sha256_hex}",
+            subject=facts.subject,
+            roles=self._mapper.roles_for(facts),
+            certificate=facts,
+        )
 
     def _caller(self, context: grpc.ServicerContext) -> Caller | None:
         auth: Mapping[str, Any] = context.auth_context()
         pems = auth.get("x509_pem_cert") or []
         if pems:
-            facts = facts_from_pem(bytes(pems[0]))
-            return Caller(
-                identity=f"sha256:{facts.sha256_hex}",
-                subject=facts.subject,
-                roles=self._mapper.roles_for(facts),
-                certificate=facts,
-            )
+            return self._verified_caller(bytes(pems[0]))
         if self._plaintext_roles is not None and context.peer().startswith(_LOOPBACK_PEERS):
             return Caller(
                 identity=DEV_PLAINTEXT_IDENTITY,
