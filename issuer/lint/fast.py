@@ -50,7 +50,14 @@ from issuer.profile.attributes import (
     UziNumber,
 )
 from issuer.profile.builder import UZI_OTHERNAME_OID
-from issuer.profile.der import TbsTemplate, per_profile, read_tlv, tbs_template, tlv
+from issuer.profile.der import (
+    TbsTemplate,
+    per_profile,
+    rdn_tlv,
+    read_tlv,
+    tbs_template,
+    tlv,
+)
 from policies import Policy
 
 # X.680 §41.4 Table 10: the PrintableString repertoire.
@@ -865,7 +872,7 @@ def _subject_encoding(exp: Expected) -> bytes | None:
         low, high = _BOUNDS[oid]
         if not low <= len(value) <= high or _CONTROL.search(value) or value != value.strip():
             return None
-        rdns.append(tlv(0x31, tlv(0x30, oid_der + tlv(tag, content))))
+        rdns.append(rdn_tlv(oid_der, tag, content))
     return tlv(0x30, b"".join(rdns))
 
 

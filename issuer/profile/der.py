@@ -38,6 +38,7 @@ __all__ = [
     "build_tbs_der",
     "der_length",
     "per_profile",
+    "rdn_tlv",
     "read_tlv",
     "tbs_template",
     "tlv",
@@ -147,8 +148,21 @@ def _integer(value: int) -> bytes:
     return tlv(0x02, value.to_bytes(value.bit_length() // 8 + 1, "big"))
 
 
+def rdn_tlv(oid: bytes, tag: int, content: bytes) -> bytes:
+    """``SET { SEQUENCE { oid, string } }``: one RDN holding one attribute.
+
+    The lengths of all three TLVs in one go when they fit the short form (every
+    subject attribute of the profile does), else through :func:`tlv`.
+    """
+    length = len(content)
+    inner = len(oid) + 2 + length
+    if inner < 0x7E and length < 0x80:
+        return bytes((_SET, inner + 2, _SEQUENCE, inner)) + oid + bytes((tag, length)) + content
+    return tlv(_SET, tlv(_SEQUENCE, oid + tlv(tag, content)))
+
+
 def _rdn(oid: bytes, tag: int, value: str) -> bytes:
-    return tlv(_SET, tlv(_SEQUENCE, oid + tlv(tag, value.encode("utf-8"))))
+    return rdn_tlv(oid, tag, value.encode("utf-8"))
 
 
 def subject_der(attrs: VerifiedAttributes, country: str) -> bytes:

@@ -47,6 +47,18 @@ VARIANTS: list[tuple[str, VerifiedAttributes]] = [
         ),
     ),
     (
+        "multibyte-long-form",
+        attributes(
+            given_name="Ë" * 64,
+            surname="é" * 60,
+            common_name="Ë" * 32,
+            title="T" * 64,
+            organization="Ö" * 64,
+        ),
+    ),
+    # 118 and 119 octets: the last RDN in short form and the first in long form
+    ("rdn-short-form-edge", attributes(given_name="é" * 59, surname="é" * 59 + "a")),
+    (
         "longest",
         VerifiedAttributes(
             uzi_number=UziNumber("999999999"),
