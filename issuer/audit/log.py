@@ -32,6 +32,7 @@ import sqlalchemy as sa
 from issuer.audit import keys
 from issuer.audit.encoding import JsonValue, canonical_details, checkpoint_message, event_hash
 from issuer.audit.errors import AuditError
+from issuer.store.prepared import Prepared
 from issuer.store.schema import audit_checkpoints, audit_events, audit_head
 from issuer.store.types import UtcDateTime, to_utc_text
 
@@ -45,12 +46,13 @@ DEFAULT_CHECKPOINT_EVERY = 1000
 
 
 # Statements built once: per-call ``.values(...)`` construction and cache-key
-# generation cost more than the SQL itself on SQLite (measured: ~2x per append).
-_SELECT_HEAD = (
+# generation cost more than the SQL itself on SQLite (measured: ~2x per append);
+# and run on the DB-API cursor (issuer.store.prepared: ~0.1 ms less per statement).
+_SELECT_HEAD = Prepared(
     sa.select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == 1).with_for_update()
 )
-_INSERT_EVENT = audit_events.insert()
-_UPDATE_HEAD = (
+_INSERT_EVENT = Prepared(audit_events.insert(), keys=tuple(c.key for c in audit_events.columns))
+_UPDATE_HEAD = Prepared(
     audit_head.update()
     .where(audit_head.c.id == 1)
     .values(
@@ -175,8 +177,8 @@ class AuditLog:
             details=details,
             prev_hash=prev_hash,
         )
-        conn.execute(
-            _INSERT_EVENT,
+        _INSERT_EVENT.execute(
+            conn,
             {
                 "seq": seq,
                 "occurred_at": occurred_at,
@@ -190,7 +192,7 @@ class AuditLog:
                 "hash": digest,
             },
         )
-        conn.execute(_UPDATE_HEAD, {"new_seq": seq, "new_hash": digest, "new_at": occurred_at})
+        _UPDATE_HEAD.execute(conn, {"new_seq": seq, "new_hash": digest, "new_at": occurred_at})
         if self._signer is not None and seq % self._every == 0:
             self._sign_checkpoint(conn, seq, digest)
         return AppendedEvent(seq=seq, hash=digest, occurred_at=occurred_at)
@@ -222,14 +224,14 @@ class AuditLog:
         return self._sign_checkpoint(conn, seq, digest)
 
     def _lock_head(self, conn: sa.Connection) -> tuple[int, str]:
-        row = conn.execute(_SELECT_HEAD).one_or_none()
+        row = _SELECT_HEAD.execute(conn).fetchone()
         if row is None:
             raise AuditError(
                 "the audit_head row is missing; expected the row made by the first migration: "
                 "run `zorgid db upgrade --config FILE`, and if it persists, treat the audit "
                 "log as tampered with and run `zorgid audit verify`"
             )
-        return int(row.seq), str(row.hash)
+        return int(row[0]), str(row[1])
 
     def _sign_checkpoint(self, conn: sa.Connection, seq: int, digest: str) -> Checkpoint:
         assert self._signer is not None and self._key_sha256 is not None

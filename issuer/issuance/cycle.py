@@ -428,8 +428,8 @@ class IssuanceCycle:
         certificates (a mobile ID row is unique per key, which also stops two
         concurrent requests in step 4).
         """
-        owners = conn.execute(sql.KEY_OWNERS, {"spki": checked.spki_sha256}).scalars()
-        others = {o for o in owners if o is not None and o != checked.request.person_id}
+        owners = sql.KEY_OWNERS.execute(conn, {"spki": checked.spki_sha256}).fetchall()
+        others = {o for (o,) in owners if o is not None and o != checked.request.person_id}
         if others:
             raise ZorgIdError(
                 "ZID-1203",
@@ -463,7 +463,7 @@ class IssuanceCycle:
                 if begin is not None:
                     begin(conn)
                 self.step1_check_key_owner(conn, checked)
-                conn.execute(sql.INSERT_RESERVATION, params)
+                sql.INSERT_RESERVATION.execute(conn, params)
 
             try:
                 self._reserve_writer(reserve)
@@ -574,9 +574,8 @@ class IssuanceCycle:
     ) -> IssuedCertificate:
         request = checked.request
         mobile_id = self._mobile_id(conn, checked, now)
-        finished = conn.execute(
-            sql.FINISH_RESERVATION,
-            {"b_issuer": self.issuer, "b_serial": reservation.serial_hex, "b_at": now},
+        finished = sql.FINISH_RESERVATION.execute(
+            conn, {"b_issuer": self.issuer, "b_serial": reservation.serial_hex, "b_at": now}
         )
         if finished.rowcount != 1:
             raise ReservationStateError(
@@ -600,8 +599,8 @@ class IssuanceCycle:
             registration_id=request.registration_id,
             issued_at=now,
         )
-        conn.execute(
-            sql.INSERT_CERTIFICATE,
+        sql.INSERT_CERTIFICATE.execute(
+            conn,
             {
                 "id": issued.id,
                 "issuer": issued.issuer,
@@ -652,21 +651,22 @@ class IssuanceCycle:
     def _mobile_id(self, conn: sa.Connection, checked: CheckedRequest, now: datetime) -> str:
         """The person's mobile ID for this key, made on first issuance."""
         person = checked.request.person_id
-        row = conn.execute(sql.MOBILE_ID_OF_KEY, {"spki": checked.spki_sha256}).first()
+        row = sql.MOBILE_ID_OF_KEY.execute(conn, {"spki": checked.spki_sha256}).fetchone()
         if row is not None:
-            if row.person_id != person:
+            found_id, found_person = row
+            if found_person != person:
                 raise ZorgIdError(
                     "ZID-1203",
                     f"key spki_sha256={checked.spki_sha256} became certified for another "
                     "person while this request was signed",
                 )
-            return str(row.id)
+            return str(found_id)
         made = new_id()
         der = checked.public_key.public_bytes(
             serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
         )
-        conn.execute(
-            sql.INSERT_MOBILE_ID,
+        sql.INSERT_MOBILE_ID.execute(
+            conn,
             {
                 "id": made,
                 "person_id": person,

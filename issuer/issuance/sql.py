@@ -22,10 +22,11 @@ from collections.abc import Iterator
 import sqlalchemy as sa
 
 from issuer.store import is_sqlite
+from issuer.store.prepared import Prepared
 from issuer.store.schema import audit_head, certificates, mobile_ids, serial_reservations
 from issuer.store.types import UtcDateTime
 
-KEY_OWNERS = (
+KEY_OWNERS = Prepared(
     sa.select(mobile_ids.c.person_id)
     .where(mobile_ids.c.spki_sha256 == sa.bindparam("spki"))
     .union(
@@ -36,10 +37,21 @@ KEY_OWNERS = (
 )
 """Persons a public key (by SPKI SHA-256) is already certified for."""
 
-INSERT_RESERVATION = serial_reservations.insert()
+INSERT_RESERVATION = Prepared(
+    serial_reservations.insert(),
+    keys=(
+        "issuer",
+        "serial",
+        "request_sha256",
+        "policy_version",
+        "state",
+        "registration_id",
+        "created_at",
+    ),
+)
 """Params: issuer, serial, request_sha256, policy_version, state, registration_id, created_at."""
 
-FINISH_RESERVATION = (
+FINISH_RESERVATION = Prepared(
     serial_reservations.update()
     .where(
         serial_reservations.c.issuer == sa.bindparam("b_issuer"),
@@ -53,11 +65,19 @@ FINISH_RESERVATION = (
 )
 """``reserved -> issued``; row count 1 or the certificate must not be stored."""
 
-MOBILE_ID_OF_KEY = sa.select(mobile_ids.c.id, mobile_ids.c.person_id).where(
-    mobile_ids.c.spki_sha256 == sa.bindparam("spki")
+MOBILE_ID_OF_KEY = Prepared(
+    sa.select(mobile_ids.c.id, mobile_ids.c.person_id).where(
+        mobile_ids.c.spki_sha256 == sa.bindparam("spki")
+    )
 )
-INSERT_MOBILE_ID = mobile_ids.insert()
-INSERT_CERTIFICATE = certificates.insert()
+INSERT_MOBILE_ID = Prepared(
+    mobile_ids.insert(),
+    keys=("id", "person_id", "spki_sha256", "public_key", "created_at", "retired_at"),
+)
+INSERT_CERTIFICATE = Prepared(
+    certificates.insert(),
+    keys=tuple(c.key for c in certificates.columns),
+)
 
 
 _LOCKS: weakref.WeakKeyDictionary[sa.Engine, threading.Lock] = weakref.WeakKeyDictionary()
@@ -85,7 +105,9 @@ def write_transaction(engine: sa.Engine) -> Iterator[sa.Connection]:
         yield conn
 
 
-_LOCK_AUDIT_HEAD = sa.select(audit_head.c.seq).where(audit_head.c.id == 1).with_for_update()
+_LOCK_AUDIT_HEAD = Prepared(
+    sa.select(audit_head.c.seq).where(audit_head.c.id == 1).with_for_update()
+)
 
 
 def lock_audit_head(conn: sa.Connection) -> None:
@@ -96,4 +118,4 @@ def lock_audit_head(conn: sa.Connection) -> None:
     counter (``issuer.enrolment.redeem``) take the head first. SQLite: a no-op
     in effect (one writer).
     """
-    conn.execute(_LOCK_AUDIT_HEAD).first()
+    _LOCK_AUDIT_HEAD.execute(conn).fetchone()

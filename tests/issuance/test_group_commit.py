@@ -34,16 +34,16 @@ def test_units_commit_together_and_a_failing_unit_fails_alone(migrated: sa.Engin
     def slow_first(conn: sa.Connection) -> str:
         started.set()
         gate.wait(10)  # hold the writer so the others queue up into one batch
-        conn.execute(INSERT_RESERVATION, _row(0))
+        INSERT_RESERVATION.execute(conn, _row(0))
         return "first"
 
     def unit(n: int) -> object:
         def work(conn: sa.Connection) -> int:
-            conn.execute(INSERT_RESERVATION, _row(n))
+            INSERT_RESERVATION.execute(conn, _row(n))
             if n % 10 == 0:
                 raise ValueError(f"unit {n} refuses")
             if n % 10 == 5:
-                conn.execute(INSERT_RESERVATION, _row(n))  # a unique-key clash: IntegrityError
+                INSERT_RESERVATION.execute(conn, _row(n))  # a unique-key clash: IntegrityError
             return n
 
         try:
@@ -81,7 +81,7 @@ def test_a_single_failing_unit_rolls_back(migrated: sa.Engine, size: int) -> Non
     committer = GroupCommitter(migrated)
 
     def work(conn: sa.Connection) -> None:
-        conn.execute(INSERT_RESERVATION, _row(7))
+        INSERT_RESERVATION.execute(conn, _row(7))
         raise RuntimeError("no")
 
     with pytest.raises(RuntimeError):
