@@ -654,3 +654,37 @@ def test_every_finding_cites_its_rule(policy: Policy, ca: x509.Certificate) -> N
 def test_garbage_bytes_are_a_finding_not_a_crash(policy: Policy, ca: x509.Certificate) -> None:
     made = make_good(policy, ca)
     assert [f.code for f in fast_lint(b"\x30\x03\x02\x01\x00", made.expected)] == ["zorgid.decode"]
+
+
+def _checks_only(cert: x509.Certificate, made: Made) -> list[str]:
+    real = fast._fast_pass
+    fast._fast_pass = lambda cert, exp: False
+    try:
+        return [f.code for f in fast_lint(cert, made.expected)]
+    finally:
+        fast._fast_pass = real
+
+
+@pytest.mark.parametrize("flip", [0x01, 0x80])
+def test_the_fast_pass_is_never_more_lenient_than_the_checks(
+    flip: int, policy: Policy, ca: x509.Certificate
+) -> None:
+    """Flip bits in every octet of a good certificate's TBS: whenever the fast
+    pass still accepts, the checks must find nothing either."""
+    made = make_good(policy, ca)
+    der = made.der
+    _, tbs_at, _ = fast._tlv(der, 0)
+    _, _, tbs_end = fast._tlv(der, tbs_at)
+    accepted = loaded = 0
+    for at in range(tbs_at, tbs_end):
+        mutated = der[:at] + bytes([der[at] ^ flip]) + der[at + 1 :]
+        try:
+            cert = x509.load_der_x509_certificate(mutated)
+        except (ValueError, x509.InvalidVersion):
+            continue
+        loaded += 1
+        if _takes_fast_pass(cert, made):
+            accepted += 1
+            assert _checks_only(cert, made) == [], at
+    assert loaded > 100  # most flips still parse: the fast pass really was asked
+    assert accepted == 0  # every octet of the TBS is pinned by some check
