@@ -50,6 +50,24 @@ class SignableTbs:
         return x509.load_der_x509_certificate(der)
 
 
+_LINT_KEYS: dict[int, tuple[x509.Certificate, LintKey]] = {}
+
+
+def _lint_key(issuer_cert: x509.Certificate) -> LintKey:
+    """:func:`lint_key_for` the CA's key, without parsing that key per certificate.
+
+    Keyed by the certificate object's identity (held, so the id stays its own).
+    """
+    hit = _LINT_KEYS.get(id(issuer_cert))
+    if hit is not None and hit[0] is issuer_cert:
+        return hit[1]
+    key = lint_key_for(issuer_cert.public_key())
+    if len(_LINT_KEYS) >= 32:
+        _LINT_KEYS.clear()
+    _LINT_KEYS[id(issuer_cert)] = (issuer_cert, key)
+    return key
+
+
 def build_and_lint(
     attrs: VerifiedAttributes,
     public_key: PublicKey,
@@ -62,7 +80,7 @@ def build_and_lint(
     fast check fails (nothing must then be signed)."""
     tbs = build_tbs_der(attrs, public_key, serial, policy, issuer_cert, now)
     algorithm_id = tbs_template(policy, issuer_cert).signature_algorithm
-    key = lint_key_for(issuer_cert.public_key())
+    key = _lint_key(issuer_cert)
     linted = x509.load_der_x509_certificate(
         sign_tbs_der(tbs, key, signature_hash(policy), algorithm_id)
     )

@@ -138,9 +138,10 @@ def _children(der: bytes, start: int, end: int) -> list[tuple[int, int]]:
 
 def _time(when: dt.datetime) -> bytes:
     """RFC 5280 §4.1.2.5: UTCTime through 2049, GeneralizedTime from 2050."""
+    rest = f"{when.month:02d}{when.day:02d}{when.hour:02d}{when.minute:02d}{when.second:02d}Z"
     if when.year < 2050:
-        return tlv(0x17, when.strftime("%y%m%d%H%M%SZ").encode("ascii"))
-    return tlv(0x18, when.strftime("%Y%m%d%H%M%SZ").encode("ascii"))
+        return tlv(0x17, f"{when.year % 100:02d}{rest}".encode("ascii"))
+    return tlv(0x18, f"{when.year:04d}{rest}".encode("ascii"))
 
 
 def _integer(value: int) -> bytes:
