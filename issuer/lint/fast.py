@@ -823,14 +823,18 @@ def ski_matches_key(cert: Cert, exp: Expected) -> Finding | None:
 #
 # The checks above say what a certificate must be and name what is wrong; they
 # read it through cryptography's objects (a Name, Extensions), which costs more
-# than the rest of step 3. _fast_pass reads the same TBS as DER and accepts a
-# certificate only when every check above would return None: the constant
-# extensions are byte-equal to the profile's template, the subject, SAN, SKI,
-# key, serial and validity are what the inputs say, in canonical DER, with
-# the string rules the checks apply. Anything else (or anything unexpected)
-# goes through the checks, which then say why. So a certificate passes the fast
-# pass only if it passes the checks; tests/profile/test_fast_lint.py breaks
-# every check once and asserts the finding, which the fast pass cannot hide.
+# than the rest of step 3. For given inputs there is exactly one TBS that every
+# check accepts: the profile's constant DER (the template, whose extension set,
+# order and criticality _shape verifies once) around the canonical encodings
+# of the recorded serial, the policy's validity window, the expected subject
+# (with the checks' string rules applied to its values), the proven key and
+# its SAN and SKI. _fast_pass encodes that TBS here, independently of the
+# builder, and accepts the certificate only if its TBS is those bytes and the
+# checks that already read the DER (serial, version, issuer, validity) find
+# nothing. Anything else goes through the checks, which say why. So a
+# certificate passes the fast pass only if it passes the checks;
+# tests/profile/test_fast_lint.py breaks every check once, and flips every bit
+# of a good TBS, and asserts the fast pass lets none of them through.
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _SAN_EXTENSION_OID = b"\x06\x03\x55\x1d\x11"
@@ -842,14 +846,6 @@ _CHEAP_CHECKS: tuple[Check, ...] = ()
 """Checks that read the DER already (serial, version, issuer, validity): run as they are."""
 FAST_PASS_COVERS: frozenset[str] = frozenset()
 """Names of the checks the fast pass answers for (all of :data:`CHECKS`; tested)."""
-
-
-def _only_child(der: bytes, start: int, end: int, tag: int) -> tuple[int, int] | None:
-    """(content start, end) of the single TLV with ``tag`` filling ``der[start:end]``."""
-    if start >= end or der[start] != tag:
-        return None
-    _, child_start, child_end = read_tlv(der, start)
-    return (child_start, child_end) if child_end == end else None
 
 
 def _subject_encoding(exp: Expected) -> bytes | None:
@@ -876,77 +872,86 @@ def _subject_encoding(exp: Expected) -> bytes | None:
     return tlv(0x30, b"".join(rdns))
 
 
-def _fast_san(ext: bytes, exp: Expected) -> bool:
+def _san_encoding(exp: Expected) -> bytes | None:
     """subjectAltName, not critical, holding exactly one otherName 2.5.5.5 whose
-    ``[0] EXPLICIT`` value is one DER IA5String with the expected UZI string."""
+    ``[0] EXPLICIT`` value is one DER IA5String with the expected UZI string;
+    None when that string itself breaks a SAN check."""
     want = exp.attrs.san_string(exp.policy.profile.ca_oid)
     if len(want) > 0xFFFF or not _SAN_RE.match(want):
-        return False  # _ia5 reads at most a two-octet length
+        return None  # _ia5 reads at most a two-octet length
     ia5 = tlv(0x16, want.encode("ascii"))
     names = tlv(0x30, tlv(0xA0, _UZI_OID + tlv(0xA0, ia5)))
-    return ext == tlv(0x30, _SAN_EXTENSION_OID + tlv(0x04, names))
+    return tlv(0x30, _SAN_EXTENSION_OID + tlv(0x04, names))
 
 
-def _fast_ski(ext: bytes, public_key_bits: bytes) -> bool:
-    """SKI, not critical, the SHA-1 of the subjectPublicKey (method 1)."""
-    digest = hashlib.sha1(public_key_bits, usedforsecurity=False).digest()
-    return ext == tlv(0x30, _SKI_EXTENSION_OID + tlv(0x04, tlv(0x04, digest)))
+def _ski_encoding(spki: bytes) -> bytes:
+    """SKI, not critical, the SHA-1 of the subjectPublicKey bits (method 1)."""
+    _, start, _ = _tlv(spki, 0)
+    _, _, bits_at = _tlv(spki, start)  # AlgorithmIdentifier
+    _, bits_start, bits_end = _tlv(spki, bits_at)
+    bits = spki[bits_start + 1 : bits_end]  # without the unused-bits octet
+    digest = hashlib.sha1(bits, usedforsecurity=False).digest()
+    return tlv(0x30, _SKI_EXTENSION_OID + tlv(0x04, tlv(0x04, digest)))
+
+
+def _time_encoding(when: dt.datetime) -> bytes:
+    """validity_time_encoding's rule: UTCTime through 2049, GeneralizedTime from 2050."""
+    rest = f"{when.month:02d}{when.day:02d}{when.hour:02d}{when.minute:02d}{when.second:02d}Z"
+    if when.year < 2050:
+        return tlv(0x17, f"{when.year % 100:02d}{rest}".encode("ascii"))
+    return tlv(0x18, f"{when.year:04d}{rest}".encode("ascii"))
+
+
+def _expected_tbs(cert: Cert, exp: Expected) -> bytes | None:
+    """The one TBSCertificate every check accepts for ``exp``, or None.
+
+    v3; the recorded serial; the template's signature AlgorithmIdentifier and
+    issuer (the CA's subject); the policy's validity window; the subject, key,
+    SAN and SKI of the inputs; the template's constant extensions in order.
+    """
+    subject = _subject_encoding(exp)
+    san = _san_encoding(exp)
+    if subject is None or san is None or not 0 < exp.serial < 2**159:
+        return None
+    check_public_key(exp.public_key, exp.policy.keys)  # key_allowed; WeakKeyError
+    spki = exp.public_key.public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+    not_before, not_after = validity_window(exp.policy, exp.issuer_cert, exp.now)
+    template = cert.shape.template
+    extensions = list(template.extensions)
+    extensions[template.san_index] = san
+    extensions[template.ski_index] = _ski_encoding(spki)
+    serial = exp.serial.to_bytes(exp.serial.bit_length() // 8 + 1, "big")
+    return tlv(
+        0x30,
+        b"".join(
+            (
+                _V3,
+                tlv(0x02, serial),
+                template.signature_issuer,
+                tlv(0x30, _time_encoding(not_before) + _time_encoding(not_after)),
+                subject,
+                spki,
+                tlv(0xA3, tlv(0x30, b"".join(extensions))),
+            )
+        ),
+    )
 
 
 def _fast_pass(cert: Cert, exp: Expected) -> bool:
-    """True only when every check of :data:`CHECKS` would find nothing (see above)."""
-    shape = cert.shape
-    if not shape.fast_pass_usable:
+    """True only when every check of :data:`CHECKS` would find nothing (see above):
+    the certificate's TBS is byte for byte :func:`_expected_tbs`, and the
+    checks that read the DER directly (serial, version, issuer, validity)
+    find nothing."""
+    if not cert.shape.fast_pass_usable:
         return False
     try:
         for check in _CHEAP_CHECKS:
             if check(cert, exp) is not None:
                 return False
-        tbs = cert.tbs_certificate_bytes
-        _, at, end = read_tlv(tbs, 0)
-        fields = []
-        while at < end:
-            tag, _, field_end = read_tlv(tbs, at)
-            fields.append((tag, at, field_end))
-            at = field_end
-        if at != end or [f[0] for f in fields] != [0xA0, 0x02, 0x30, 0x30, 0x30, 0x30, 0x30, 0xA3]:
-            return False
-        if tbs[fields[0][1] : fields[0][2]] != _V3:
-            return False
-        if tbs[fields[2][1] : fields[3][2]] != shape.template.signature_issuer:
-            return False
-        subject = _subject_encoding(exp)
-        if subject is None or tbs[fields[5][1] : fields[5][2]] != subject:
-            return False
-        spki = exp.public_key.public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
-        if tbs[fields[6][1] : fields[6][2]] != spki:
-            return False
-        check_public_key(exp.public_key, exp.policy.keys)  # key_allowed
-        extensions = _only_child(tbs, *_content(tbs, fields[7]), 0x30)
-        if extensions is None:
-            return False
-        template = shape.template
-        at = extensions[0]
-        for index in range(len(shape.extension_oid_ders)):
-            _, _, ext_end = read_tlv(tbs, at)
-            ext = tbs[at:ext_end]
-            at = ext_end
-            if index == template.san_index:
-                if not _fast_san(ext, exp):
-                    return False
-            elif index == template.ski_index:
-                if not _fast_ski(ext, cert.tbs_fields.public_key_bits):
-                    return False
-            elif ext != template.extensions[index]:
-                return False
-        return at == extensions[1]
-    except (ValueError, IndexError, UnicodeDecodeError, WeakKeyError):
+        expected = _expected_tbs(cert, exp)
+    except (ValueError, IndexError, OverflowError, WeakKeyError):
         return False
-
-
-def _content(der: bytes, field: tuple[int, int, int]) -> tuple[int, int]:
-    _, start, end = read_tlv(der, field[1])
-    return start, end
+    return expected is not None and cert.tbs_certificate_bytes == expected
 
 
 _SUBJECT_TYPES: dict[x509.ObjectIdentifier, tuple[bytes, int]] = {
@@ -976,7 +981,7 @@ FAST_PASS_COVERS = frozenset(check.__name__ for check in _CHEAP_CHECKS) | frozen
         "subject_lengths",
         "subject_no_control_characters",
         "subject_matches_attributes",
-        # _fast_san
+        # _san_encoding
         "san_single_uzi_othername",
         "san_value_ia5string",
         "san_string_format",
@@ -984,7 +989,7 @@ FAST_PASS_COVERS = frozenset(check.__name__ for check in _CHEAP_CHECKS) | frozen
         # SPKI bytes and check_public_key
         "key_matches_request",
         "key_allowed",
-        # extensions against the template, _fast_ski
+        # extensions: the template's bytes, _ski_encoding
         "extensions_set_and_order",
         "extension_criticality",
         "extension_values",
