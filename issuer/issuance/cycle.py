@@ -224,7 +224,8 @@ HealthReport = Callable[[bool, str], None]
 @dataclass(frozen=True, kw_only=True)
 class Committers:
     """The two group-commit writers of one engine; share them between cycles of one
-    process (one cycle per policy version) so a version change starts no threads."""
+    process (one cycle per policy version) so concurrent requests of two versions
+    still share batches."""
 
     reserve: GroupCommitter
     store: GroupCommitter

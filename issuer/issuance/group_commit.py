@@ -10,11 +10,17 @@ one transaction among the requests in flight pays the flush and the head lock
 once per batch instead of once per certificate.
 
 How: callers hand a unit of work (a function of the connection) to
-:meth:`GroupCommitter.run`; one writer thread takes whatever is queued (it
-never waits to fill a batch: at low load a batch is one unit and latency is
-unchanged), runs each unit inside its own SAVEPOINT of one transaction, and
-commits once. A unit that raises is rolled back to its savepoint and gets its
-exception; the others commit. Nothing is acknowledged before the commit, so a
+:meth:`GroupCommitter.run`, which queues it; the first caller to find no batch
+running becomes the leader and, on its own thread, takes whatever is queued
+(it never waits to fill a batch: at low load a batch is one unit and latency
+is unchanged), runs each unit inside its own SAVEPOINT of one transaction, and
+commits once; callers that arrive meanwhile wait, and one of those whose unit
+is still queued leads the next batch. Why a leader and not a writer thread:
+with a thread every unit costs two thread wake-ups (hand over, hand back),
+measured ~0.1 ms per step at low load on this machine; the leader runs its own
+unit without any hand-over, and batches form the same way under load. A unit
+that raises is rolled back to its savepoint and gets its exception; the others
+commit. Nothing is acknowledged before the commit, so a
 crash loses only unacknowledged work, exactly as with one transaction per
 unit (the reservation rows committed before signing say what was intended).
 """
@@ -48,7 +54,7 @@ class _Unit:
 
 
 class GroupCommitter:
-    """One writer thread per engine (per process) running units in shared transactions."""
+    """Units of one engine (per process) run in shared transactions, one batch at a time."""
 
     def __init__(
         self,
@@ -61,38 +67,43 @@ class GroupCommitter:
         self._max = max_batch
         self._prologue = prologue
         self._queue: queue.SimpleQueue[_Unit] = queue.SimpleQueue()
-        self._thread: threading.Thread | None = None
-        self._start_lock = threading.Lock()
+        self._turn = threading.Condition()
+        self._leading = False
         self.batches = 0
         self.units = 0
 
     def run(self, work: Callable[[sa.Connection], T]) -> T:
         """Run ``work(conn)`` in a shared transaction; return once it is committed."""
-        self._ensure_thread()
         unit = _Unit(work)
         self._queue.put(unit)
+        while not unit.future.done():
+            with self._turn:
+                while self._leading and not unit.future.done():
+                    self._turn.wait()
+                if unit.future.done():
+                    break
+                self._leading = True
+            try:
+                # Our unit is still queued (whoever takes a unit settles it before
+                # giving up the lead): drain up to a batch, which may include it.
+                batch = self._drain()
+                if batch:
+                    self._commit(batch)
+            finally:
+                with self._turn:
+                    self._leading = False
+                    self._turn.notify_all()
         result: T = unit.future.result()
         return result
 
-    def _ensure_thread(self) -> None:
-        if self._thread is not None and self._thread.is_alive():
-            return
-        with self._start_lock:
-            if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(
-                    target=self._loop, name="zorgid-group-commit", daemon=True
-                )
-                self._thread.start()
-
-    def _loop(self) -> None:
-        while True:
-            batch = [self._queue.get()]
-            while len(batch) < self._max:
-                try:
-                    batch.append(self._queue.get_nowait())
-                except queue.Empty:
-                    break
-            self._commit(batch)
+    def _drain(self) -> list[_Unit]:
+        batch: list[_Unit] = []
+        while len(batch) < self._max:
+            try:
+                batch.append(self._queue.get_nowait())
+            except queue.Empty:
+                break
+        return batch
 
     def _commit(self, batch: list[_Unit]) -> None:
         results: list[tuple[_Unit, bool, Any]] = []

@@ -90,3 +90,22 @@ def test_a_single_failing_unit_rolls_back(migrated: sa.Engine, size: int) -> Non
         assert (
             conn.execute(sa.select(sa.func.count()).select_from(serial_reservations)).scalar() == 0
         )
+
+
+def test_a_lone_unit_runs_on_the_callers_thread_without_a_writer_thread(
+    migrated: sa.Engine,
+) -> None:
+    """At low load the caller leads its own batch: no hand-over to another thread."""
+    committer = GroupCommitter(migrated)
+    before = threading.active_count()
+    ran_on: list[int] = []
+
+    def work(conn: sa.Connection) -> str:
+        ran_on.append(threading.get_ident())
+        INSERT_RESERVATION.execute(conn, _row(50))
+        return "done"
+
+    assert committer.run(work) == "done"
+    assert ran_on == [threading.get_ident()]
+    assert threading.active_count() == before
+    assert committer.batches == 1 and committer.units == 1
