@@ -49,6 +49,7 @@ from issuer.issuance.cycle import (
     IssuedCertificate,
 )
 from issuer.issuance.sql import lock_audit_head, write_transaction
+from issuer.store.reads import ReadConnections
 from issuer.store.schema import certificates, registrations
 from issuer.store.types import UtcDateTime
 
@@ -105,23 +106,23 @@ _FINISH = (
 
 
 class _TokenRead:
-    """:data:`_READ` on a pooled DB-API connection: the first statement of every redemption.
+    """:data:`_READ` on a kept autocommit connection: the first statement of every redemption.
 
     Why not ``engine.connect()``: a SQLAlchemy connection round (checkout,
-    autobegin, execute, commit, return) costs several times the query itself on
-    SQLite, and the token read is one indexed SELECT. The statement is the same
-    one, compiled once for the engine's dialect, and each column goes through
-    its type's own result processor (UTC text -> aware datetime, JSON text ->
-    dict), so a row reads exactly as SQLAlchemy would read it. One SELECT needs
-    no explicit transaction: on SQLite it runs outside any (no lock, WAL
-    snapshot of the statement); on PostgreSQL the pool's rollback on return
-    ends the driver's implicit one.
+    pre-ping, autobegin, execute, commit, return) costs several times the query
+    itself, and the token read is one indexed SELECT
+    (:class:`~issuer.store.reads.ReadConnections`: one round trip). The
+    statement is the same one, compiled once for the engine's dialect, and each
+    column goes through its type's own result processor (UTC text -> aware
+    datetime, JSON text -> dict), so a row reads exactly as SQLAlchemy would
+    read it. One SELECT needs no transaction of its own: it reads one snapshot
+    and, on SQLite, takes no lock.
     """
 
     def __init__(self, engine: sa.Engine) -> None:
         dialect = engine.dialect
         compiled = _READ.compile(dialect=dialect)
-        self._engine = engine
+        self._reads = ReadConnections.for_engine(engine)
         self._sql = str(compiled)
         self._positional = bool(dialect.positional)
         columns = tuple(c.key for c in _READ.selected_columns)
@@ -132,16 +133,9 @@ class _TokenRead:
         )
 
     def __call__(self, digest: str) -> _Registration | None:
-        raw = self._engine.raw_connection()
-        try:
-            cursor = raw.cursor()
-            try:
-                cursor.execute(self._sql, (digest,) if self._positional else {"digest": digest})
-                found = cursor.fetchone()
-            finally:
-                cursor.close()
-        finally:
-            raw.close()
+        found = self._reads.fetch(
+            self._sql, (digest,) if self._positional else {"digest": digest}, one=True
+        )
         if found is None:
             return None
         values: list[Any] = [

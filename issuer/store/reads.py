@@ -1,0 +1,185 @@
+"""Kept autocommit connections for the one-statement reads every issuance request makes.
+
+Each ``RedeemEnrollment`` first reads the active policy's key
+(:meth:`issuer.policy_store.ActivePolicy.current`) and the token's
+registration row (``issuer.enrolment.redeem``): one indexed SELECT each. From
+the engine's pool such a read costs a checkout with ``pool_pre_ping`` (a
+``SELECT 1`` round trip on PostgreSQL), the driver's implicit ``BEGIN`` and the
+pool's ``ROLLBACK`` on return: three round trips for one row. On a kept
+connection in autocommit mode it is one: on this machine, PostgreSQL, 440 ->
+80 us wall and 230 -> 45 us client CPU a read (``/proc`` thread time, one run).
+
+Why this is safe: a single SELECT in autocommit mode reads one consistent
+snapshot, exactly what it read inside its own short transaction before, and
+holds no lock afterwards (on SQLite it never takes the write lock). The
+connections come from the engine's pool (so its connect-time set-up ran:
+SQLite PRAGMAs, PostgreSQL ``search_path``) and are then detached from it.
+
+Bounded: at most ``keep`` connections per engine; when all are busy a read
+uses the pool as before. A kept connection that died while idle (server
+restart) is discarded and the read retried once on a fresh one -- the job
+pre-ping does for the pool. After a fork the child forgets the parent's
+connections (never closing them: that would end the parent's sessions).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+import weakref
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy as sa
+
+__all__ = ["DEFAULT_KEEP", "ReadConnections"]
+
+DEFAULT_KEEP = 8
+"""Kept connections per engine: above the gRPC workers that read at the same moment."""
+
+_BY_ENGINE: weakref.WeakKeyDictionary[sa.Engine, ReadConnections] = weakref.WeakKeyDictionary()
+_BY_ENGINE_LOCK = threading.Lock()
+
+
+class ReadConnections:
+    """One-statement reads on kept autocommit DB-API connections of one engine (thread-safe)."""
+
+    def __init__(self, engine: sa.Engine, *, keep: int = DEFAULT_KEEP) -> None:
+        # Weakly: the per-engine registry must not keep a disposed-of engine alive.
+        self._engine_ref = weakref.ref(engine)
+        self._dialect = engine.dialect
+        self._keep = keep if engine.dialect.name in ("sqlite", "postgresql") else 0
+        self._error: type[Exception] = engine.dialect.loaded_dbapi.Error
+        self._lock = threading.Lock()
+        self._idle: list[Any] = []
+        self._made = 0
+        self._pid = os.getpid()
+        sa.event.listen(engine, "engine_disposed", self._on_dispose)
+
+    @property
+    def _engine(self) -> sa.Engine:
+        engine = self._engine_ref()
+        if engine is None:  # pragma: no cover - readers hold their engine
+            raise RuntimeError("the engine of these read connections is gone")
+        return engine
+
+    def _on_dispose(self, engine: sa.Engine) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the idle kept connections (``engine.dispose()`` calls this).
+
+        Busy ones are kept when their read returns; the engine stays usable.
+        """
+        with self._lock:
+            if self._pid != os.getpid():
+                self._pid, self._idle, self._made = os.getpid(), [], 0
+                return
+            idle, self._idle = self._idle, []
+            self._made -= len(idle)
+        for conn in idle:
+            with contextlib.suppress(self._error):
+                conn.close()
+
+    @classmethod
+    def for_engine(cls, engine: sa.Engine) -> ReadConnections:
+        """The engine's shared instance (its kept connections serve every reader)."""
+        with _BY_ENGINE_LOCK:
+            found = _BY_ENGINE.get(engine)
+            if found is None:
+                found = _BY_ENGINE[engine] = cls(engine)
+            return found
+
+    def fetch(self, sql: str, params: Sequence[Any] | dict[str, Any], *, one: bool) -> Any:
+        """Run one SELECT (driver SQL and parameters); ``fetchone()`` or ``fetchall()``."""
+        for attempt in (1, 2):
+            conn = self._take()
+            if conn is None:
+                return self._pooled(sql, params, one=one)
+            cursor = None
+            try:
+                cursor = conn.cursor()
+                cursor.execute(sql, params)
+                rows = cursor.fetchone() if one else cursor.fetchall()
+            except self._error as exc:
+                dead = self._dialect.is_disconnect(exc, conn, cursor)  # type: ignore[arg-type]
+                self._discard(conn)
+                if dead and attempt == 1:
+                    continue  # died while idle: once more, on a new connection
+                raise sa.exc.DBAPIError.instance(
+                    sql, params, exc, self._error, dialect=self._dialect
+                ) from exc
+            except BaseException:
+                self._discard(conn)
+                raise
+            finally:
+                if cursor is not None:
+                    with contextlib.suppress(self._error):  # a broken one is discarded above
+                        cursor.close()
+            self._give(conn)
+            return rows
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _pooled(self, sql: str, params: Sequence[Any] | dict[str, Any], *, one: bool) -> Any:
+        """The read on a pooled connection (all kept ones busy, or an unknown back end).
+
+        On the DB-API connection itself: no SQLAlchemy autobegin, so no SQLite
+        ``BEGIN IMMEDIATE``; the pool's rollback on return ends PostgreSQL's
+        implicit transaction.
+        """
+        pooled = self._engine.raw_connection()
+        try:
+            cursor = pooled.cursor()
+            try:
+                cursor.execute(sql, params)
+                return cursor.fetchone() if one else cursor.fetchall()
+            finally:
+                cursor.close()
+        finally:
+            pooled.close()
+
+    def _take(self) -> Any:
+        with self._lock:
+            if self._pid != os.getpid():  # forked: the parent's sessions are not ours
+                self._pid, self._idle, self._made = os.getpid(), [], 0
+            if self._idle:
+                return self._idle.pop()
+            if self._made >= self._keep:
+                return None
+            self._made += 1
+        try:
+            return self._new()
+        except BaseException:
+            with self._lock:
+                self._made -= 1
+            raise
+
+    def _new(self) -> Any:
+        pooled = self._engine.raw_connection()  # the pool's connect set-up runs here
+        try:
+            dbapi = pooled.dbapi_connection
+            assert dbapi is not None  # a fresh checkout is connected
+            dbapi.rollback()  # pre-ping may have opened a transaction
+            self._dialect.set_isolation_level(dbapi, "AUTOCOMMIT")
+        except BaseException:
+            pooled.invalidate()
+            pooled.close()
+            raise
+        pooled.detach()  # ours now; the pool's size limits no longer count it
+        return dbapi
+
+    def _give(self, conn: Any) -> None:
+        with self._lock:
+            if self._pid == os.getpid():
+                self._idle.append(conn)
+                return
+        # created before a fork by the parent: not ours to close or keep
+
+    def _discard(self, conn: Any) -> None:
+        with self._lock:
+            if self._pid != os.getpid():
+                return
+            self._made -= 1
+        with contextlib.suppress(self._error):  # already broken: nothing more to do with it
+            conn.close()
