@@ -34,6 +34,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from hsm import Hsm
 from issuer.ca import CaMaterial, load_ca_material
 from issuer.config import Config, parse_listen
+from issuer.issuance.sql import write_transaction
 from issuer.store import READ_ONLY, CrlNumberError, check_schema, create_engine_for, repo
 from issuer.store.prepared import Prepared
 from issuer.store.schema import certificates, crls, ocsp_responses, policy_versions
@@ -218,7 +219,10 @@ class StoreResponses:
         )
 
     def put(self, issuer_id: str, serial: int, response: StoredResponse) -> bool:
-        with self._engine.begin() as conn:
+        """Keep *response* if newer. On SQLite it queues on the process's writer lock with
+        issuance (:func:`~issuer.issuance.sql.write_transaction`) instead of sleeping in
+        SQLite's busy handler while a batch commits."""
+        with write_transaction(self._engine) as conn:
             return repo.save_ocsp_response(
                 conn,
                 issuer=issuer_id,
@@ -330,7 +334,7 @@ class StoreCrls:
 
     def put(self, issuer_id: str, crl: StoredCrl) -> bool:
         try:
-            with self._engine.begin() as conn:
+            with write_transaction(self._engine) as conn:
                 repo.store_crl(
                     conn,
                     issuer=issuer_id,
@@ -485,7 +489,7 @@ class OcspService:
         self, engine: sa.Engine, issuer_id: str, serial: str, *, at: datetime, reason: str
     ) -> bool:
         """Revoke in the store (once; first time and reason stay), then re-sign and re-publish."""
-        with engine.begin() as conn:
+        with write_transaction(engine) as conn:
             changed = repo.revoke_certificate(
                 conn, issuer=issuer_id, serial=serial, at=at, reason=reason
             )

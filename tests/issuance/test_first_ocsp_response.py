@@ -9,8 +9,9 @@ issuance (the refresher signs it), and a later revocation's response wins.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -19,8 +20,10 @@ from cryptography.x509 import ocsp
 
 from hsm import HsmUnavailable
 from issuer.issuance.cycle import IssuedCertificate
+from issuer.issuance.sql import write_transaction
 from issuer.ocsp_wiring import OcspService
 from issuer.store.schema import certificates, ocsp_responses, serial_reservations
+from ocsp.model import StoredResponse
 from testkit.phone import Phone
 from tests.issuance.conftest import MOBILE, World
 
@@ -142,3 +145,56 @@ def test_a_failing_response_write_fails_step_4_and_stores_nothing(
         assert conn.execute(sa.select(sa.func.count()).select_from(ocsp_responses)).scalar() == 0
         states = conn.execute(sa.select(serial_reservations.c.state)).scalars().all()
     assert states == ["failed"]
+
+
+def test_ocsp_writes_queue_with_the_issuance_writers_instead_of_hitting_sqlite_busy(
+    world: World, new_phone: Callable[..., Phone]
+) -> None:
+    """Every SQLite writer of a process takes the same lock: with SQLite's busy wait off,
+    concurrent response stores and issuance-path transactions never see "database is locked"."""
+    if world.db.backend != "sqlite":
+        pytest.skip("PostgreSQL writers lock rows, not the database")
+    issued = _issue(world, new_phone())
+    engine = world.db.engine()
+
+    @sa.event.listens_for(engine, "connect")
+    def _no_busy_wait(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.execute("PRAGMA busy_timeout = 0")
+
+    service = OcspService.build(
+        engine=engine, material=world.ca.material, hsm=world.ca.hsm, policy=world.policy.ocsp
+    )
+    response = service.presigner.sign(issued.issuer, int(issued.serial, 16))
+    errors: list[BaseException] = []
+
+    def store(n: int) -> None:
+        for i in range(15):
+            at = response.produced_at + timedelta(microseconds=1 + n * 100 + i)
+            later = StoredResponse(
+                der=response.der,
+                this_update=response.this_update,
+                next_update=response.next_update,
+                produced_at=at,
+            )
+            service.responses.put(issued.issuer, int(issued.serial, 16), later)
+
+    def write(_n: int) -> None:
+        for _ in range(15):
+            with write_transaction(engine) as conn:
+                conn.exec_driver_sql("UPDATE audit_head SET id = id")
+
+    def guarded(fn: Callable[[int], None], n: int) -> None:
+        try:
+            fn(n)
+        except BaseException as exc:  # collected: the assertion names it
+            errors.append(exc)
+
+    threads = [
+        threading.Thread(target=guarded, args=(fn, n)) for n in range(4) for fn in (store, write)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    engine.dispose()
+    assert errors == []
