@@ -13,6 +13,7 @@ the issuing path (``build_and_lint``: the TBS DER spliced once, both keys sign
 those bytes, the DER fast pass).
 
     .venv/bin/python bench/lint.py [N]
+    .venv/bin/python bench/lint.py --cycle [N]   # real cycle, steps 1 and 3, SoftHSM
 """
 
 from __future__ import annotations
@@ -100,7 +101,64 @@ def _checks_only(cert: x509.Certificate, expected: Expected) -> list[object]:
         fast._fast_pass = real
 
 
+def cycle_cpu(n: int) -> int:
+    """CPU per certificate of the real cycle's step 1 and step 3, SoftHSM CA key.
+
+    The dev ceremony in a temporary SoftHSM token (as ``bench/issuance.py``),
+    then ``step1_check_request`` and ``step3_build_lint_sign`` on ``n``
+    requests with made-up reservations (no database writes): ``thread_time``
+    per step, best of 3, so other processes' load inflates it less than wall
+    time. To compare two commits, run each tree in turn (PYTHONPATH=<tree>).
+    """
+    import tempfile
+    from datetime import UTC, datetime
+
+    from bench.issuance import ACTOR, attrs, build, ceremony, csrs, new_database
+    from issuer.dev.softhsm import SoftHsmDir
+    from issuer.issuance.cycle import IssuanceRequest, Reservation
+
+    with tempfile.TemporaryDirectory(prefix="zorgid-bench-") as tmp:
+        root = Path(tmp)
+        softhsm = SoftHsmDir.create(root / "softhsm")
+        softhsm.activate()
+        setup = ceremony(softhsm, root, "ec-p256")
+        url, schema = new_database(root, False, "cpu")
+        engine, cycle = build(setup, url, schema)
+        requests = [
+            IssuanceRequest(attrs=attrs(i), csr=csr, person_id=f"p{i}", actor=ACTOR)
+            for i, csr in enumerate(csrs(n))
+        ]
+        now = datetime.now(UTC)
+
+        def run() -> tuple[float, float]:
+            step1 = step3 = 0.0
+            for request in requests:
+                t0 = time.thread_time()
+                checked = cycle.step1_check_request(request)
+                t1 = time.thread_time()
+                reservation = Reservation(
+                    issuer=cycle.issuer, serial=draw_serial(), reserved_at=now
+                )
+                cycle.step3_build_lint_sign(checked, reservation)
+                step3 += time.thread_time() - t1
+                step1 += t1 - t0
+            return step1 / n * 1e6, step3 / n * 1e6
+
+        run()
+        runs = [run() for _ in range(3)]
+        engine.dispose()
+    step1_us = min(r[0] for r in runs)
+    step3_us = min(r[1] for r in runs)
+    print(f"cycle CPU per certificate, EC P-256 CA in SoftHSM, {n} requests, best of 3:")
+    print(f"  step1_check_request      {step1_us:8.1f} us")
+    print(f"  step3_build_lint_sign    {step3_us:8.1f} us  (HSM signature included)")
+    print(f"  step 1 + step 3          {step1_us + step3_us:8.1f} us")
+    return 0
+
+
 def main() -> int:
+    if len(sys.argv) > 1 and sys.argv[1] == "--cycle":
+        return cycle_cpu(int(sys.argv[2]) if len(sys.argv) > 2 else 500)
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 300
     policy = default_policy()
     now = dt.datetime.now(dt.UTC)
