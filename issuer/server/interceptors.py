@@ -24,7 +24,7 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any, Final, NoReturn
+from typing import Any, Final, NoReturn, TypeAlias
 
 import grpc
 from google.protobuf import any_pb2
@@ -47,6 +47,7 @@ _LOG = logging.getLogger(__name__)
 
 DEV_PLAINTEXT_IDENTITY: Final = "dev-plaintext@loopback"
 _LOOPBACK_PEERS: Final = ("ipv4:127.", "ipv6:[::1]", "unix:")
+Handler: TypeAlias = "grpc.RpcMethodHandler[Any, Any]"  # generic in the stubs only
 CALLER_CACHE_SIZE: Final = 1024
 """Distinct client certificates whose :class:`Caller` the guard keeps (portals, gateways,
 officers: far fewer in practice; an evicted one is only rebuilt)."""
@@ -114,6 +115,7 @@ class GuardInterceptor(grpc.ServerInterceptor):  # type: ignore[type-arg]
         # Per interceptor, so per role mapping: a Caller is a pure function of the
         # certificate and the [roles] rules, both fixed for this server's life.
         self._verified_caller = functools.lru_cache(maxsize=CALLER_CACHE_SIZE)(self._caller_for_pem)
+        self._wrapped: dict[str, tuple[Handler, Handler]] = {}
 
     # -- identity ---------------------------------------------------------------------------
 
@@ -249,10 +251,29 @@ class GuardInterceptor(grpc.ServerInterceptor):  # type: ignore[type-arg]
         continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler[Any, Any] | None],
         handler_call_details: grpc.HandlerCallDetails,
     ) -> grpc.RpcMethodHandler[Any, Any] | None:
+        """The guarded handler of the call's method, wrapped once per registered handler.
+
+        grpc asks this for every call; the servicer's handler of a method is the
+        same object each time, so its guarded wrapper is kept (keyed by method,
+        checked by identity) instead of being rebuilt per call. Only methods
+        with a registered handler are kept: a bounded set.
+        """
         handler = continuation(handler_call_details)
         if handler is None:
             return None
         method = handler_call_details.method
+        kept = self._wrapped.get(method)
+        if kept is not None and kept[0] is handler:
+            guarded: Handler = kept[1]
+            return guarded
+        wrapped = self._wrap(method, handler)
+        if wrapped is not None:
+            self._wrapped[method] = (handler, wrapped)
+        return wrapped
+
+    def _wrap(
+        self, method: str, handler: grpc.RpcMethodHandler[Any, Any]
+    ) -> grpc.RpcMethodHandler[Any, Any] | None:
         des, ser = handler.request_deserializer, handler.response_serializer
         if handler.unary_unary is not None:
             return grpc.unary_unary_rpc_method_handler(

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import grpc
+
 from issuer.config import Role, RoleRule
 from issuer.server.interceptors import GuardInterceptor
 from issuer.server.roles import METHOD_ROLES, RoleMapper
@@ -66,3 +68,26 @@ def test_another_role_mapping_is_another_cache() -> None:
     assert seen is not None and seen.roles == frozenset({Role.MOBILE})
     unmapped = no_rules._caller(_Context(pem))  # type: ignore[arg-type]
     assert unmapped is not None and unmapped.roles == frozenset()
+
+
+def test_the_guarded_handler_is_built_once_per_registered_handler() -> None:
+    guard = _guard()
+    method = "/zorgid.v1.EnrollmentService/RedeemEnrollment"
+
+    class Details:
+        def __init__(self, name: str) -> None:
+            self.method = name
+            self.invocation_metadata = ()
+
+    def echo(request: bytes, context: Any) -> bytes:
+        return request
+
+    first = grpc.unary_unary_rpc_method_handler(echo)
+    wrapped = guard.intercept_service(lambda _: first, Details(method))  # type: ignore[arg-type]
+    assert wrapped is not None and wrapped.unary_unary is not echo  # guarded
+    assert guard.intercept_service(lambda _: first, Details(method)) is wrapped  # type: ignore[arg-type]
+    second = grpc.unary_unary_rpc_method_handler(echo)  # re-registered: wrapped anew
+    rewrapped = guard.intercept_service(lambda _: second, Details(method))  # type: ignore[arg-type]
+    assert rewrapped is not None and rewrapped is not wrapped
+    assert guard.intercept_service(lambda _: None, Details("/x.Y/Z")) is None  # type: ignore[arg-type]
+    assert "/x.Y/Z" not in guard._wrapped
