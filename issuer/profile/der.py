@@ -7,7 +7,8 @@ issuance cycle needs it per certificate (issue 4). Everything in a mobile-ID
 TBS except the serial, the validity, the subject, the key, the SAN and the SKI
 is the same for every certificate of one (policy, issuing CA, signature
 algorithm), so :func:`tbs_template` builds one sample with ``build_tbs``, signs
-it with the lint key and keeps the DER of every constant field as bytes; only
+it with a throwaway key of the CA key's type and keeps the DER of every
+constant field as bytes; only
 the varying fields are encoded here, by hand, the way ``cryptography`` encodes
 them. tests/profile/test_der.py checks byte equality with ``build_tbs`` over
 names with and without a title, diacritics, maximal lengths, EC and RSA keys
@@ -26,11 +27,17 @@ from typing import TypeVar
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from issuer.keys import PublicKey
 from issuer.profile.attributes import AgbCode, RoleCode, Ura, UziNumber, VerifiedAttributes
-from issuer.profile.builder import build_tbs, check_issuable, validity_window
+from issuer.profile.builder import (
+    ProfileError,
+    build_tbs,
+    check_issuable,
+    signature_hash,
+    validity_window,
+)
 from policies import Policy
 
 __all__ = [
@@ -231,15 +238,29 @@ def _sample_policy(policy: Policy) -> Policy:
     return dataclasses.replace(policy, profile=profile, uzi=uzi)
 
 
+def _sample_signer(issuer_cert: x509.Certificate) -> ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey:
+    """A throwaway key of the CA key's type: the TBS names only the signature
+    algorithm (key type and hash), never the key, so any key of the type will do."""
+    ca_key = issuer_cert.public_key()
+    if isinstance(ca_key, ec.EllipticCurvePublicKey):
+        return ec.generate_private_key(ca_key.curve)
+    if isinstance(ca_key, rsa.RSAPublicKey):
+        return rsa.generate_private_key(65537, 2048)
+    raise ProfileError(
+        "issuing CA key",
+        type(ca_key).__name__,
+        "an EC or RSA key",
+        "Use an issuing CA with an EC or RSA key.",
+    )
+
+
 @per_profile
 def tbs_template(policy: Policy, issuer_cert: x509.Certificate) -> TbsTemplate:
-    """Build one sample with :func:`build_tbs`, lint-sign it, keep its constant DER.
+    """Build one sample with :func:`build_tbs`, sign it, keep its constant DER.
 
     Keyed by (policy, issuing CA): the signature algorithm follows the CA key
-    type (the lint key has the same type) and the policy's hash.
+    type (so does the lint key's; sign_tbs_der refuses any other) and the policy's hash.
     """
-    from issuer.lint.lintkey import lint_sign  # lint depends on profile, not back
-
     sample = VerifiedAttributes(
         uzi_number=UziNumber("900000001"),
         card_type="Z",
@@ -256,7 +277,7 @@ def tbs_template(policy: Policy, issuer_cert: x509.Certificate) -> TbsTemplate:
     builder = build_tbs(
         sample, key, 1, _sample_policy(policy), issuer_cert, issuer_cert.not_valid_before_utc
     )
-    tbs = lint_sign(builder, policy, issuer_cert).tbs_certificate_bytes
+    tbs = builder.sign(_sample_signer(issuer_cert), signature_hash(policy)).tbs_certificate_bytes
     _, start, end = read_tlv(tbs, 0)
     fields = _children(tbs, start, end)
     # version, serial, signature, issuer, validity, subject, spki, [3] extensions
