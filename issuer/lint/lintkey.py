@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 
 from issuer.lint.findings import Finding, LintError, Severity
 from issuer.profile import signature_hash
+from issuer.profile.der import tlv
 from policies import Policy
 
 LintKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
@@ -97,8 +98,6 @@ def sign_tbs_der(
     ``algorithm`` produce (RFC 5280 §4.1.1.2: both fields MUST be equal), else
     ``ValueError`` and nothing is signed.
     """
-    from issuer.profile.der import tlv
-
     if algorithm_id(key, algorithm) != signature_algorithm:
         raise ValueError(
             f"the TBS names signature algorithm {signature_algorithm.hex()}; "
