@@ -38,6 +38,7 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 
 from issuer.issuance.sql import write_transaction
+from issuer.store.prepared import driver_execute
 
 _LOG = logging.getLogger(__name__)
 
@@ -122,8 +123,7 @@ class GroupCommitter:
                 else:
                     for unit in batch:
                         try:
-                            with conn.begin_nested():
-                                value = unit.work(conn)
+                            value = self._in_savepoint(conn, unit)
                             results.append((unit, True, value))
                         except Exception as exc:
                             results.append((unit, False, exc))
@@ -153,6 +153,25 @@ class GroupCommitter:
                 unit.future.set_result(value)
             else:
                 unit.future.set_exception(value)
+
+    @staticmethod
+    def _in_savepoint(conn: sa.Connection, unit: _Unit) -> Any:
+        """``unit.work(conn)`` inside its own SAVEPOINT, rolled back to it if it raises.
+
+        The savepoint statements go to the driver directly: through
+        ``conn.begin_nested()`` each costs a SQLAlchemy execution (~0.1 ms, two
+        per unit, inside the writer lock). SQL savepoints nest, so a unit may
+        still use ``begin_nested`` inside its own.
+        """
+        driver_execute(conn, "SAVEPOINT zorgid_unit")
+        try:
+            value = unit.work(conn)
+        except BaseException:
+            driver_execute(conn, "ROLLBACK TO SAVEPOINT zorgid_unit")
+            driver_execute(conn, "RELEASE SAVEPOINT zorgid_unit")
+            raise
+        driver_execute(conn, "RELEASE SAVEPOINT zorgid_unit")
+        return value
 
     @staticmethod
     def _fail(

@@ -102,21 +102,34 @@ class Prepared:
         bound: Sequence[Any] | dict[str, Any] = (
             values if c.positional else dict(zip(c.names, values, strict=True))
         )
-        if not conn.in_transaction():
-            # What conn.execute would do (autobegin): the engine's BEGIN (IMMEDIATE on
-            # SQLite), so the statement never runs outside the caller's transaction.
-            conn.begin()
-        dbapi_conn = conn.connection.dbapi_connection
-        assert dbapi_conn is not None
-        cursor = dbapi_conn.cursor()
-        try:
-            cursor.execute(c.sql, bound)
-        except c.dbapi_error as exc:
-            cursor.close()
-            dialect = conn.dialect
-            if dialect.is_disconnect(exc, dbapi_conn, cursor):  # type: ignore[arg-type]
-                conn.invalidate(exc)
-            raise sa.exc.DBAPIError.instance(
-                c.sql, bound, exc, c.dbapi_error, dialect=dialect
-            ) from exc
-        return cursor
+        return driver_execute(conn, c.sql, bound, c.dbapi_error)
+
+
+def driver_execute(
+    conn: sa.Connection,
+    sql: str,
+    params: Sequence[Any] | Mapping[str, Any] = (),
+    dbapi_error: type[Exception] | None = None,
+) -> Any:
+    """Run *sql* (the driver's parameter style) on *conn*'s DB-API cursor, in its transaction.
+
+    DB-API errors come out as SQLAlchemy's (``IntegrityError``, ``OperationalError``
+    ...); a disconnect invalidates *conn* as ``conn.execute`` would.
+    """
+    if not conn.in_transaction():
+        # What conn.execute would do (autobegin): the engine's BEGIN (IMMEDIATE on
+        # SQLite), so the statement never runs outside the caller's transaction.
+        conn.begin()
+    dbapi_conn = conn.connection.dbapi_connection
+    assert dbapi_conn is not None
+    error = dbapi_error or conn.dialect.loaded_dbapi.Error
+    cursor = dbapi_conn.cursor()
+    try:
+        cursor.execute(sql, params)
+    except error as exc:
+        cursor.close()
+        dialect = conn.dialect
+        if dialect.is_disconnect(exc, dbapi_conn, cursor):  # type: ignore[arg-type]
+            conn.invalidate(exc)
+        raise sa.exc.DBAPIError.instance(sql, params, exc, error, dialect=dialect) from exc
+    return cursor
