@@ -49,7 +49,11 @@ class ReadConnections:
         # Weakly: the per-engine registry must not keep a disposed-of engine alive.
         self._engine_ref = weakref.ref(engine)
         self._dialect = engine.dialect
-        self._keep = keep if engine.dialect.name in ("sqlite", "postgresql") else 0
+        # Only from a QueuePool (files, servers): detaching the one connection of a
+        # Static/SingletonThreadPool (SQLite :memory:) would leave the engine a new,
+        # empty database. Other back ends: untested here, so the pool.
+        keeps = engine.dialect.name in ("sqlite", "postgresql")
+        self._keep = keep if keeps and isinstance(engine.pool, sa.pool.QueuePool) else 0
         self._error: type[Exception] = engine.dialect.loaded_dbapi.Error
         self._lock = threading.Lock()
         self._idle: list[Any] = []

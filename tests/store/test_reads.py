@@ -80,3 +80,19 @@ def test_dispose_closes_the_idle_connections(migrated_db: Any) -> None:
     assert kept.closed if not is_sqlite(engine) else True
     assert reads.fetch(_sql(engine), (1,), one=True) is not None  # still usable
     engine.dispose()
+
+
+def test_an_in_memory_sqlite_keeps_its_one_connection_in_the_pool() -> None:
+    from issuer.store import create_engine_for
+
+    engine = create_engine_for("sqlite://")
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE audit_head (id INTEGER PRIMARY KEY, seq INTEGER)")
+        conn.exec_driver_sql("INSERT INTO audit_head VALUES (1, 3)")
+    reads = ReadConnections(engine)
+    for _ in range(3):
+        assert reads.fetch(_sql(engine), (1,), one=True) == (3,)
+    assert reads._made == 0
+    with engine.connect() as conn:  # still the same database
+        assert conn.exec_driver_sql("SELECT seq FROM audit_head").scalar() == 3
+    engine.dispose()
