@@ -16,6 +16,7 @@ from issuer.config import Config, ConfigError, check_files, load_config, render_
 
 EXIT_OK = 0
 EXIT_DRIFT = 1
+EXIT_FAILED = 1
 EXIT_CONFIG = 2
 
 
@@ -31,7 +32,8 @@ def _summary(config: Config) -> list[str]:
     server = config.server
     mode = "PLAINTEXT (development, loopback only)" if server.dev_plaintext else "mutual TLS"
     lines = [
-        f"listen      {server.listen} ({mode}), {server.workers} workers, "
+        f"listen      {server.listen} ({mode}), {server.processes} process(es) x "
+        f"{server.workers} workers, "
         f"max message {server.max_message_bytes} bytes",
         f"data_dir    {config.data_dir}",
         f"database    {config.database.url}",
@@ -82,7 +84,7 @@ def _serve(args: argparse.Namespace) -> int:
         for problem in problems:
             print(f"  - {problem}", file=sys.stderr)
         return EXIT_CONFIG
-    from issuer.server.app import serve  # grpc only when serving
+    from issuer.server.app import ServerProcessError, serve  # grpc only when serving
     from issuer.store import SchemaOutOfDateError
 
     try:
@@ -90,6 +92,9 @@ def _serve(args: argparse.Namespace) -> int:
     except SchemaOutOfDateError as exc:  # its message names the command that fixes it
         print(f"{path}: not starting: {exc}", file=sys.stderr)
         return EXIT_CONFIG
+    except ServerProcessError as exc:  # [server] processes: one of them died
+        print(f"{path}: stopped: {exc}", file=sys.stderr)
+        return EXIT_FAILED
     return EXIT_OK
 
 

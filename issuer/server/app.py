@@ -10,9 +10,16 @@ knows none of them except the CA service, which needs only files.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import logging
+import multiprocessing
+import multiprocessing.process
+import os
+import queue as queue_module
 import signal
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent import futures
 from dataclasses import dataclass, field
@@ -50,10 +57,14 @@ if TYPE_CHECKING:
 
 _LOG = logging.getLogger(__name__)
 
+FURTHER_START_SECONDS = 60.0
+"""How long ``[server] processes`` > 1 waits for the further processes to serve."""
+
 __all__ = [
     "BindError",
     "BuiltServer",
     "RoleTableError",
+    "ServerProcessError",
     "ServiceBinding",
     "build_server",
     "ca_service_binding",
@@ -331,18 +342,70 @@ def build_server(
     )
 
 
+class ServerProcessError(RuntimeError):
+    """A further server process (``[server] processes``) failed to start or exited."""
+
+
+def _with_port(config: Config, port: int) -> Config:
+    """``config`` listening on ``port`` (the one the first process bound), as one process."""
+    host = config.server.listen.rpartition(":")[0]
+    server = dataclasses.replace(config.server, listen=f"{host}:{port}", processes=1)
+    return dataclasses.replace(config, server=server)
+
+
+def _further_process(config: Config, log_level: int, ready: Any) -> None:
+    """Entry of a further server process (spawned): the default services, on the shared port."""
+    logging.basicConfig(
+        level=log_level, format="%(asctime)s %(levelname)s %(name)s [%(process)d] %(message)s"
+    )
+
+    def serving(built: BuiltServer) -> None:
+        _LOG.info("further server process %d serving on port %d", os.getpid(), built.port)
+        ready.put(os.getpid())
+
+    _run(config, None, ready=serving, reuse_port=True, further=0, announce=False)
+
+
 def serve(
     config: Config,
     services: Sequence[ServiceBinding] | None = None,
     *,
     ready: Callable[[BuiltServer], None] | None = None,
 ) -> None:
-    """Run until SIGTERM or SIGINT, then drain for ``shutdown_grace_seconds``."""
+    """Run until SIGTERM or SIGINT, then drain for ``shutdown_grace_seconds``.
+
+    With ``[server] processes = N`` > 1 this process binds the port first
+    (SO_REUSEPORT; port 0 picks one for all), then starts N-1 further processes
+    (spawned, each with its own HSM login and database pool) on the same port and
+    reports ready once they all are. A further process that dies stops the
+    whole server with :class:`ServerProcessError`, so a supervisor restarts it
+    whole rather than it running on at part capacity. Only the default services
+    can run in further processes (``services`` must then be None).
+    """
+    further = config.server.processes - 1
+    if further and services is not None:
+        raise ValueError(
+            f"[server] processes = {config.server.processes} serves the default services only; "
+            "got explicit services: use processes = 1"
+        )
+    _run(config, services, ready=ready, reuse_port=further > 0, further=further)
+
+
+def _run(
+    config: Config,
+    services: Sequence[ServiceBinding] | None,
+    *,
+    ready: Callable[[BuiltServer], None] | None,
+    reuse_port: bool,
+    further: int,
+    announce: bool = True,
+) -> None:
     health = HealthControl()
     built = build_server(
         config,
         default_services(config, health=health) if services is None else services,
         health=health,
+        reuse_port=reuse_port,
     )
     stop = threading.Event()
 
@@ -351,15 +414,80 @@ def serve(
         stop.set()
 
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
+    children: list[multiprocessing.process.BaseProcess] = []
+    failed: str | None = None
     try:
         built.start()
-        host = config.server.listen.rpartition(":")[0]
-        mode = "plaintext (dev)" if built.plaintext else "mTLS"
-        _LOG.info("serving %s on %s:%d (%s)", ", ".join(built.services), host, built.port, mode)
-        if ready is not None:
+        if further:
+            children, failed = _start_further(config, built.port, further, stop)
+            if failed is not None:
+                _LOG.error("%s: stopping the server", failed)
+                stop.set()
+        if failed is None and announce:
+            host = config.server.listen.rpartition(":")[0]
+            mode = "plaintext (dev)" if built.plaintext else "mTLS"
+            _LOG.info(
+                "serving %s on %s:%d (%s) in %d process(es)",
+                ", ".join(built.services),
+                host,
+                built.port,
+                mode,
+                1 + len(children),
+            )
+        if failed is None and ready is not None:
             ready(built)
-        stop.wait()
+        while not stop.wait(0.5 if children else None):
+            dead = [c for c in children if not c.is_alive()]
+            if dead and dead[0].exitcode == 0:  # it was signalled (Ctrl-C reaches them all)
+                _LOG.info("server process %s stopped: stopping the server", dead[0].pid)
+                stop.set()
+            elif dead:
+                failed = f"server process {dead[0].pid} exited with code {dead[0].exitcode}"
+                _LOG.error("%s: stopping the server", failed)
+                stop.set()
     finally:
+        for child in children:
+            if child.is_alive():
+                child.terminate()  # SIGTERM: it drains like this one
         built.stop(config.server.shutdown_grace_seconds)
+        for child in children:
+            child.join(config.server.shutdown_grace_seconds + 10)
+            if child.is_alive():
+                child.kill()
+                child.join()
         for s, handler in previous.items():
             signal.signal(s, handler)
+    if failed is not None:
+        raise ServerProcessError(failed)
+
+
+def _start_further(
+    config: Config, port: int, count: int, stop: threading.Event
+) -> tuple[list[multiprocessing.process.BaseProcess], str | None]:
+    """Spawn ``count`` further processes on ``port``; wait until each serves (or one fails)."""
+    context = multiprocessing.get_context("spawn")  # no fork: grpc and the HSM are threaded
+    queue = context.Queue()
+    shared = _with_port(config, port)
+    level = logging.getLogger().getEffectiveLevel()
+    children: list[multiprocessing.process.BaseProcess] = [
+        context.Process(
+            target=_further_process,
+            args=(shared, level, queue),
+            name=f"zorgid-serve-{i + 2}",
+        )
+        for i in range(count)
+    ]
+    for child in children:
+        child.start()
+    waiting = {c.pid for c in children}
+    deadline = time.monotonic() + FURTHER_START_SECONDS
+    while waiting and not stop.is_set():
+        with contextlib.suppress(queue_module.Empty):
+            waiting.discard(queue.get(timeout=0.2))
+        dead = [c for c in children if not c.is_alive()]
+        if dead:
+            return children, f"server process {dead[0].pid} exited with code {dead[0].exitcode}"
+        if time.monotonic() > deadline:
+            late = f"{len(waiting)} server process(es) not serving"
+            return children, f"{late} after {FURTHER_START_SECONDS:.0f} s"
+    return children, None
