@@ -18,7 +18,8 @@ SQLite PRAGMAs, PostgreSQL ``search_path``) and are then detached from it.
 Bounded: at most ``keep`` connections per engine; when all are busy a read
 uses the pool as before. A kept connection that died while idle (server
 restart) is discarded and the read retried once on a fresh one -- the job
-pre-ping does for the pool. After a fork the child forgets the parent's
+pre-ping does for the pool; one older than the pool's recycle time is
+replaced before use. After a fork the child forgets the parent's
 connections (never closing them: that would end the parent's sessions).
 """
 
@@ -27,14 +28,19 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
+import time
 import weakref
 from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
 
-__all__ = ["DEFAULT_KEEP", "ReadConnections"]
+from issuer.store.engine import PG_POOL_RECYCLE_S
 
+__all__ = ["DEFAULT_KEEP", "RECYCLE_SECONDS", "ReadConnections"]
+
+RECYCLE_SECONDS = PG_POOL_RECYCLE_S
+"""A kept connection is replaced after this long, as the engine's pool recycles its own."""
 DEFAULT_KEEP = 8
 """Kept connections per engine: above the gRPC workers that read at the same moment."""
 
@@ -58,6 +64,7 @@ class ReadConnections:
         self._lock = threading.Lock()
         self._idle: list[Any] = []
         self._made = 0
+        self._born: dict[int, float] = {}  # id(connection) -> time.monotonic() made
         self._pid = os.getpid()
         sa.event.listen(engine, "engine_disposed", self._on_dispose)
 
@@ -78,10 +85,12 @@ class ReadConnections:
         """
         with self._lock:
             if self._pid != os.getpid():
-                self._pid, self._idle, self._made = os.getpid(), [], 0
+                self._pid, self._idle, self._made, self._born = os.getpid(), [], 0, {}
                 return
             idle, self._idle = self._idle, []
             self._made -= len(idle)
+            for conn in idle:
+                self._born.pop(id(conn), None)
         for conn in idle:
             with contextlib.suppress(self._error):
                 conn.close()
@@ -146,18 +155,30 @@ class ReadConnections:
     def _take(self) -> Any:
         with self._lock:
             if self._pid != os.getpid():  # forked: the parent's sessions are not ours
-                self._pid, self._idle, self._made = os.getpid(), [], 0
+                self._pid, self._idle, self._made, self._born = os.getpid(), [], 0, {}
             if self._idle:
-                return self._idle.pop()
-            if self._made >= self._keep:
+                conn = self._idle.pop()
+                if time.monotonic() - self._born.get(id(conn), 0.0) < RECYCLE_SECONDS:
+                    return conn
+                stale = conn  # replaced below, as the pool recycles its connections
+            elif self._made >= self._keep:
                 return None
-            self._made += 1
+            else:
+                stale = None
+                self._made += 1
+        if stale is not None:
+            self._born.pop(id(stale), None)
+            with contextlib.suppress(self._error):
+                stale.close()
         try:
-            return self._new()
+            conn = self._new()
         except BaseException:
             with self._lock:
                 self._made -= 1
             raise
+        with self._lock:
+            self._born[id(conn)] = time.monotonic()
+        return conn
 
     def _new(self) -> Any:
         pooled = self._engine.raw_connection()  # the pool's connect set-up runs here
@@ -185,5 +206,6 @@ class ReadConnections:
             if self._pid != os.getpid():
                 return
             self._made -= 1
+            self._born.pop(id(conn), None)
         with contextlib.suppress(self._error):  # already broken: nothing more to do with it
             conn.close()

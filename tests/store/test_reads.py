@@ -96,3 +96,19 @@ def test_an_in_memory_sqlite_keeps_its_one_connection_in_the_pool() -> None:
     with engine.connect() as conn:  # still the same database
         assert conn.exec_driver_sql("SELECT seq FROM audit_head").scalar() == 3
     engine.dispose()
+
+
+def test_a_connection_older_than_the_recycle_time_is_replaced(
+    migrated: sa.Engine, monkeypatch: Any
+) -> None:
+    from issuer.store import reads as reads_module
+
+    reads = ReadConnections(migrated, keep=2)
+    assert reads.fetch(_sql(migrated), (1,), one=True) == (0,)
+    (first,) = reads._idle
+    assert reads.fetch(_sql(migrated), (1,), one=True) == (0,)
+    assert reads._idle == [first]  # young: kept
+    monkeypatch.setattr(reads_module, "RECYCLE_SECONDS", 0.0)
+    assert reads.fetch(_sql(migrated), (1,), one=True) == (0,)
+    assert reads._made == 1 and len(reads._idle) == 1 and reads._idle[0] is not first
+    assert list(reads._born) == [id(reads._idle[0])]
