@@ -8,14 +8,31 @@ Same shape as the issuance measurement: grpcio server(s) with mTLS
 client process with one channel per concurrent caller, a request the size of
 a CSR (600 bytes) and a reply the size of a certificate (1,400 bytes).
 
-Prints calls/s; asserts no time.
+Besides calls/s it prints the CPU a call costs the client process and the
+server processes (``/proc/<pid>/stat`` before and after, all threads, gRPC
+core included), because on two shared cores the client's CPU is taken from
+the servers: a cheaper client is a faster benchmark, not a faster server.
+
+Variants, to find what cuts per-call CPU (each runs in the same session, so
+the figures compare):
+
+- ``--client thread aio``: the blocking client (one thread per concurrent
+  caller) and a ``grpc.aio`` client (one event loop, one channel per caller);
+- ``--server sync aio``: grpcio's thread-pool server and the ``grpc.aio`` one;
+- ``--option NAME=VALUE`` (repeatable): a server channel option, e.g.
+  ``grpc.max_concurrent_streams=8``; ``--compare-options`` runs the server
+  without and with each given option separately;
+- ``--workers``: the sync server's thread pool size.
 
     PYTHONPATH=. .venv/bin/python bench/grpc_echo.py [--n 6000] [--concurrency 8 32]
+        [--processes 1 2] [--client thread aio] [--server sync aio]
+        [--option grpc.max_concurrent_streams=8 ...] [--compare-options] [--workers 32]
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import multiprocessing as mp
 import os
 import socket
@@ -24,50 +41,106 @@ import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import grpc
+import grpc.aio
 
 REQUEST = b"r" * 600
 REPLY = b"c" * 1400
 METHOD = "/bench.Echo/Call"
+_TICK = os.sysconf("SC_CLK_TCK")
+
+Options = tuple[tuple[str, int | str], ...]
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of process ``pid`` so far (all threads)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / _TICK
 
 
 def _reply(_request: bytes, _context: Any) -> bytes:
     return REPLY
 
 
-def _serve(port: int, tls: dict[str, bytes], ready: Any, stop: Any) -> None:
-    server = grpc.server(ThreadPoolExecutor(max_workers=32), options=[("grpc.so_reuseport", 1)])
-    handler = grpc.unary_unary_rpc_method_handler(_reply)
-    server.add_generic_rpc_handlers(
-        (grpc.method_handlers_generic_handler("bench.Echo", {"Call": handler}),)
-    )
-    creds = grpc.ssl_server_credentials(
+async def _areply(_request: bytes, _context: Any) -> bytes:
+    return REPLY
+
+
+def _server_creds(tls: dict[str, bytes]) -> grpc.ServerCredentials:
+    return grpc.ssl_server_credentials(
         [(tls["server_key"], tls["server_cert"])],
         root_certificates=tls["client_ca"],
         require_client_auth=True,
     )
-    server.add_secure_port(f"127.0.0.1:{port}", creds)
+
+
+def _serve(
+    port: int,
+    tls: dict[str, bytes],
+    ready: Any,
+    stop: Any,
+    kind: str,
+    options: Options,
+    workers: int,
+) -> None:
+    opts = [("grpc.so_reuseport", 1), *options]
+    if kind == "aio":
+        asyncio.run(_aserve(port, tls, ready, stop, opts))
+        return
+    server = grpc.server(ThreadPoolExecutor(max_workers=workers), options=opts)
+    handler = grpc.unary_unary_rpc_method_handler(_reply)
+    server.add_generic_rpc_handlers(
+        (grpc.method_handlers_generic_handler("bench.Echo", {"Call": handler}),)
+    )
+    server.add_secure_port(f"127.0.0.1:{port}", _server_creds(tls))
     server.start()
     ready.put(os.getpid())
     stop.wait()
     server.stop(0)
 
 
-def _client(port: int, tls: dict[str, bytes], concurrency: int, n: int, out: Any) -> None:
-    creds = grpc.ssl_channel_credentials(
+async def _aserve(
+    port: int, tls: dict[str, bytes], ready: Any, stop: Any, opts: list[tuple[str, Any]]
+) -> None:
+    server = grpc.aio.server(options=opts)
+    handler = grpc.unary_unary_rpc_method_handler(_areply)
+    server.add_generic_rpc_handlers(
+        (grpc.method_handlers_generic_handler("bench.Echo", {"Call": handler}),)
+    )
+    server.add_secure_port(f"127.0.0.1:{port}", _server_creds(tls))
+    await server.start()
+    ready.put(os.getpid())
+    await asyncio.get_running_loop().run_in_executor(None, stop.wait)
+    await server.stop(0)
+
+
+def _client_creds(tls: dict[str, bytes]) -> grpc.ChannelCredentials:
+    return grpc.ssl_channel_credentials(
         root_certificates=tls["server_ca"],
         private_key=tls["client_key"],
         certificate_chain=tls["client_cert"],
     )
+
+
+_CHANNEL_OPTIONS = [("grpc.use_local_subchannel_pool", 1)]
+
+
+def _client(
+    port: int, tls: dict[str, bytes], concurrency: int, n: int, kind: str, out: Any
+) -> None:
+    """Calls/s and this process's CPU seconds a call (timed section only, all threads)."""
+    if kind == "aio":
+        out.put(asyncio.run(_aclient(port, tls, concurrency, n)))
+        return
+    creds = _client_creds(tls)
     channels = [
-        grpc.secure_channel(
-            f"127.0.0.1:{port}", creds, options=[("grpc.use_local_subchannel_pool", 1)]
-        )
+        grpc.secure_channel(f"127.0.0.1:{port}", creds, options=_CHANNEL_OPTIONS)
         for _ in range(concurrency)
     ]
     calls = [c.unary_unary(METHOD, None, None) for c in channels]
@@ -77,17 +150,47 @@ def _client(port: int, tls: dict[str, bytes], concurrency: int, n: int, out: Any
     left = [n]
 
     def worker(i: int) -> None:
+        call = calls[i]
         while True:
             with lock:
                 if left[0] <= 0:
                     return
                 left[0] -= 1
-            calls[i](REQUEST, timeout=60)
+            call(REQUEST, timeout=60)
 
-    start = time.perf_counter()
-    with ThreadPoolExecutor(max_workers=concurrency) as pool:
-        list(pool.map(worker, range(concurrency)))
-    out.put(n / (time.perf_counter() - start))
+    pool = ThreadPoolExecutor(max_workers=concurrency)
+    list(pool.map(lambda _i: None, range(concurrency)))  # threads started before the clock
+    cpu, start = time.process_time(), time.perf_counter()
+    list(pool.map(worker, range(concurrency)))
+    wall, cpu = time.perf_counter() - start, time.process_time() - cpu
+    pool.shutdown()
+    out.put((n / wall, cpu / n))
+
+
+async def _aclient(
+    port: int, tls: dict[str, bytes], concurrency: int, n: int
+) -> tuple[float, float]:
+    creds = _client_creds(tls)
+    channels = [
+        grpc.aio.secure_channel(f"127.0.0.1:{port}", creds, options=_CHANNEL_OPTIONS)
+        for _ in range(concurrency)
+    ]
+    calls = [c.unary_unary(METHOD, None, None) for c in channels]
+    await asyncio.gather(*(call(REQUEST) for call in calls))  # warm-up: the handshakes
+    left = [n]
+
+    async def worker(i: int) -> None:
+        call = calls[i]
+        while left[0] > 0:  # one event loop: no lock needed
+            left[0] -= 1
+            await call(REQUEST, timeout=60)
+
+    cpu, start = time.process_time(), time.perf_counter()
+    await asyncio.gather(*(worker(i) for i in range(concurrency)))
+    wall, cpu = time.perf_counter() - start, time.process_time() - cpu
+    for channel in channels:
+        await channel.close(None)
+    return n / wall, cpu / n
 
 
 def _tls(root: Path) -> dict[str, bytes]:
@@ -106,52 +209,125 @@ def _tls(root: Path) -> dict[str, bytes]:
     }
 
 
-def echo_rates(
-    n: int, concurrencies: list[int], processes: tuple[int, ...] = (1, 2)
-) -> dict[tuple[int, int], float]:
-    """Calls/s keyed by (server processes, concurrency)."""
+@dataclass(frozen=True)
+class Variant:
+    """One server set-up to measure."""
+
+    processes: int = 1
+    server: str = "sync"
+    options: Options = ()
+    workers: int = 32
+
+    def label(self) -> str:
+        opts = " ".join(f"{k}={v}" for k, v in self.options) or "default options"
+        pool = f", {self.workers} workers" if self.server == "sync" else ""
+        return f"{self.processes} proc {self.server} server{pool}, {opts}"
+
+
+@dataclass(frozen=True)
+class Figure:
+    """What one client run measured."""
+
+    rate: float  # calls/s
+    client_ms: float  # client process CPU a call
+    server_ms: float  # all server processes' CPU a call
+
+
+def measure(
+    n: int, concurrencies: list[int], variants: list[Variant], clients: list[str]
+) -> dict[tuple[Variant, str, int], Figure]:
+    """Every (variant, client kind, concurrency), one variant's servers at a time."""
     ctx = mp.get_context("spawn")
-    rates: dict[tuple[int, int], float] = {}
+    figures: dict[tuple[Variant, str, int], Figure] = {}
     with tempfile.TemporaryDirectory(prefix="zorgid-bench-echo-") as tmp:
         tls = _tls(Path(tmp))
-        for count in processes:
+        for variant in variants:
             with socket.socket() as probe:
                 probe.bind(("127.0.0.1", 0))
                 port = probe.getsockname()[1]
             ready, stop = ctx.Queue(), ctx.Event()
-            servers = [
-                ctx.Process(target=_serve, args=(port, tls, ready, stop)) for _ in range(count)
-            ]
+            args = (port, tls, ready, stop, variant.server, variant.options, variant.workers)
+            servers = [ctx.Process(target=_serve, args=args) for _ in range(variant.processes)]
             for p in servers:
                 p.start()
-            for _ in servers:
-                ready.get(timeout=60)
+            pids = [ready.get(timeout=60) for _ in servers]
             try:
-                for concurrency in concurrencies:
-                    out = ctx.Queue()
-                    client = ctx.Process(target=_client, args=(port, tls, concurrency, n, out))
-                    client.start()
-                    rates[(count, concurrency)] = out.get(timeout=600)
-                    client.join()
+                for kind in clients:
+                    for concurrency in concurrencies:
+                        out = ctx.Queue()
+                        client = ctx.Process(
+                            target=_client, args=(port, tls, concurrency, n, kind, out)
+                        )
+                        before = sum(cpu_seconds(pid) for pid in pids)
+                        client.start()
+                        rate, client_cpu = out.get(timeout=600)
+                        # the warm-up handshakes fall in the server's window: a few ms in n calls
+                        server_cpu = sum(cpu_seconds(pid) for pid in pids) - before
+                        client.join()
+                        figures[(variant, kind, concurrency)] = Figure(
+                            rate, 1000 * client_cpu, 1000 * server_cpu / n
+                        )
             finally:
                 stop.set()
                 for p in servers:
                     p.join(timeout=30)
-    return rates
+    return figures
+
+
+def echo_rates(
+    n: int, concurrencies: list[int], processes: tuple[int, ...] = (1, 2)
+) -> dict[tuple[int, int], float]:
+    """Calls/s keyed by (server processes, concurrency): sync server, thread client."""
+    variants = [Variant(processes=count) for count in processes]
+    figures = measure(n, concurrencies, variants, ["thread"])
+    return {(v.processes, c): f.rate for (v, _k, c), f in figures.items()}
+
+
+def _option(text: str) -> tuple[str, int | str]:
+    name, _, value = text.partition("=")
+    return (name, int(value)) if value.lstrip("-").isdigit() else (name, value)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=6000, help="calls per measurement")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[8, 32])
+    parser.add_argument("--processes", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--client", nargs="+", choices=["thread", "aio"], default=["thread"])
+    parser.add_argument("--server", nargs="+", choices=["sync", "aio"], default=["sync"])
+    parser.add_argument("--workers", type=int, nargs="+", default=[32])
+    parser.add_argument("--option", type=_option, action="append", default=[])
+    parser.add_argument(
+        "--compare-options",
+        action="store_true",
+        help="run without options, then with each --option alone",
+    )
+    parser.add_argument("--rounds", type=int, default=1, help="repeat every variant, interleaved")
     args = parser.parse_args()
-    print(f"gRPC mTLS unary echo (no work): {os.cpu_count()} CPUs shared by client and servers")
-    for (count, concurrency), rate in echo_rates(args.n, args.concurrency).items():
-        print(
-            f"  {count} server process(es), concurrency {concurrency:3d}: {rate:7.0f} calls/s"
-            f"  ({1000 * (os.cpu_count() or 1) / rate:.2f} ms of CPU a call, both sides,"
-            " if every core was busy)"
-        )
+    option_sets: list[Options] = (
+        [(), *(((o,)) for o in args.option)] if args.compare_options else [tuple(args.option)]
+    )
+    variants = [
+        Variant(processes=p, server=s, options=o, workers=w)
+        for p in args.processes
+        for s in args.server
+        for w in (args.workers if s == "sync" else args.workers[:1])
+        for o in option_sets
+    ]
+    print(
+        f"gRPC mTLS unary echo (no work): {os.cpu_count()} CPUs shared by client and servers;"
+        " CPU is ms a call (all threads)"
+    )
+    for round_ in range(args.rounds):
+        if args.rounds > 1:
+            print(f" round {round_ + 1}")
+        for (variant, kind, concurrency), f in measure(
+            args.n, args.concurrency, variants, args.client
+        ).items():
+            print(
+                f"  {variant.label()}; {kind} client, concurrency {concurrency:3d}: "
+                f"{f.rate:7.0f} calls/s  client CPU {f.client_ms:.3f}  server CPU {f.server_ms:.3f}"
+            )
 
 
 if __name__ == "__main__":
