@@ -83,3 +83,50 @@ def test_text_form_is_fixed_width() -> None:
     text = to_utc_text(value)
     assert len(text) == 27
     assert from_utc_text(text) == value
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        datetime(1, 1, 1, tzinfo=UTC),
+        datetime(999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+        datetime(2026, 11, 28, 16, 23, 8, 123456, tzinfo=UTC),
+        datetime(2026, 11, 28, 16, 23, 8, tzinfo=UTC),
+        datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+    ],
+)
+def test_stored_text_parses_as_strptime_did(value: datetime) -> None:
+    text = to_utc_text(value)
+    parsed = from_utc_text(text)
+    reference = datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+    assert parsed == reference == value
+    assert parsed.tzinfo is UTC and parsed.utcoffset() == timedelta(0)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2026-11-28T16:23:08,123456Z",  # fromisoformat takes a comma; the stored form never has one
+        "2026-11-28T16:23:08.123456+00:00",
+        "2026-11-28T16:23:08Z",
+        "2026-11-28",
+        "2026-11-28 16:23:08.123456Z",
+        "2026-11-28T24:00:00.000000Z",
+        "2026-02-30T16:23:08.123456Z",
+        "",
+    ],
+)
+def test_text_not_in_the_stored_form_is_refused(text: str) -> None:
+    with pytest.raises(ValueError):
+        from_utc_text(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2026-11-28t16:23:08.123456z",  # strptime matches literals case-insensitively
+        "\u0662026-11-28T16:23:08.123456Z",  # and takes any Unicode digit
+    ],
+)
+def test_odd_text_strptime_took_still_parses_the_same(text: str) -> None:
+    assert from_utc_text(text) == datetime(2026, 11, 28, 16, 23, 8, 123456, tzinfo=UTC)
