@@ -115,7 +115,11 @@ def lock_audit_head(conn: sa.Connection) -> None:
 
     Every transaction that locks both must take them in one order, or two
     processes can deadlock; the step-4 group transaction and the refusal
-    counter (``issuer.enrolment.redeem``) take the head first. SQLite: a no-op
-    in effect (one writer).
+    counter (``issuer.enrolment.redeem``) take the head first. SQLite: nothing
+    to do, and no statement is sent: every write transaction there starts with
+    ``BEGIN IMMEDIATE`` (issuer/store/engine.py), which already holds the one
+    database write lock, so there is no row lock to order.
     """
+    if conn.dialect.name == "sqlite":
+        return
     _LOCK_AUDIT_HEAD.execute(conn).fetchone()
