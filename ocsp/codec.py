@@ -199,14 +199,31 @@ def _check_nonce(ext_value: bytes) -> None:
         )
 
 
+_CERT_ID_HEADS: dict[tuple[int, str], tuple[IssuingCa, bytes]] = {}
+
+
 def make_cert_id(ca: IssuingCa, algorithm: str, serial: int) -> bytes:
-    """The CertID DER for *serial* of *ca* under *algorithm* (parameters NULL, as OpenSSL)."""
-    return der.sequence(
-        _DIGEST_ALGORITHM_DER[algorithm],
-        der.octet_string(ca.name_hashes[algorithm]),
-        der.octet_string(ca.key_hashes[algorithm]),
-        der.integer(serial),
-    )
+    """The CertID DER for *serial* of *ca* under *algorithm* (parameters NULL, as OpenSSL).
+
+    Everything before the serial (hashAlgorithm, issuerNameHash, issuerKeyHash)
+    is the same for every certificate of one CA: it is encoded once per
+    (CA, algorithm) and kept, keyed by the CA object's identity (held, so the
+    id stays its own), since pre-signing makes two CertIDs per certificate.
+    """
+    hit = _CERT_ID_HEADS.get((id(ca), algorithm))
+    if hit is None or hit[0] is not ca:
+        head = (
+            _DIGEST_ALGORITHM_DER[algorithm]
+            + der.octet_string(ca.name_hashes[algorithm])
+            + der.octet_string(ca.key_hashes[algorithm])
+        )
+        if len(_CERT_ID_HEADS) >= 64:
+            _CERT_ID_HEADS.clear()
+        hit = (ca, head)
+        _CERT_ID_HEADS[(id(ca), algorithm)] = hit
+    if serial > 0:
+        return _tlv(0x30, hit[1] + _tlv(0x02, serial.to_bytes(serial.bit_length() // 8 + 1, "big")))
+    return _tlv(0x30, hit[1] + der.integer(serial))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -224,10 +241,42 @@ def whole_seconds(moment: datetime) -> datetime:
     return moment.astimezone(UTC).replace(microsecond=0)
 
 
+def _tlv(tag: int, content: bytes) -> bytes:
+    """:func:`ocsp.der.tlv` with the one- and two-octet lengths of a response inline."""
+    size = len(content)
+    if size < 0x80:
+        return bytes((tag, size)) + content
+    if size < 0x100:
+        return bytes((tag, 0x81, size)) + content
+    if size < 0x10000:
+        return bytes((tag, 0x82, size >> 8, size & 0xFF)) + content
+    return der.tlv(tag, content)
+
+
+def _generalized_time(moment: datetime) -> bytes:
+    """:func:`ocsp.der.generalized_time` without ``strftime``: ``YYYYMMDDHHMMSSZ`` in UTC.
+
+    A response carries the same two or three instants several times (producedAt,
+    each SingleResponse's thisUpdate and nextUpdate); :meth:`ResponseSigner.build`
+    encodes each distinct one once with this. Years below 1000 (never in a
+    response) go through the general writer.
+    """
+    if moment.tzinfo is not UTC:
+        moment = moment.astimezone(UTC)
+    if moment.year < 1000:
+        return der.generalized_time(moment)
+    return (
+        f"\x18\x0f{moment.year:04d}{moment.month:02d}{moment.day:02d}"
+        f"{moment.hour:02d}{moment.minute:02d}{moment.second:02d}Z"
+    ).encode("latin-1")
+
+
 _GOOD = der.tlv(0x80, b"")
 _UNKNOWN = der.tlv(0x82, b"")
 _NONCE_OID_DER = bytes(core.ObjectIdentifier(NONCE_OID).dump())
 _BASIC_OID_DER = bytes(core.ObjectIdentifier("1.3.6.1.5.5.7.48.1.1").dump())
+_SUCCESSFUL = der.enumerated(0)
+"""OCSPResponseStatus successful (RFC 6960 §4.2.1)."""
 
 
 def _cert_status(status: CertStatus) -> bytes:
@@ -292,26 +341,40 @@ class ResponseSigner:
         produced_at: datetime,
         nonce_ext_value: bytes | None = None,
     ) -> bytes:
-        """Encode and sign a successful ``OCSPResponse`` (DER) for *singles*."""
+        """Encode and sign a successful ``OCSPResponse`` (DER) for *singles*.
+
+        Written for the pre-signing path (ARCHITECTURE §6, one per issued
+        certificate): each distinct instant is encoded once, and the constant
+        parts (responderID, signatureAlgorithm, certs, the ``responseBytes``
+        type) are bytes kept by the signer; tests/ocsp/test_codec.py checks the
+        result byte for byte against asn1crypto's encoding of the same values.
+        """
+        times: dict[datetime, bytes] = {}
+
+        def when(moment: datetime) -> bytes:
+            encoded = times.get(moment)
+            if encoded is None:
+                encoded = times[moment] = _generalized_time(moment)
+            return encoded
+
+        tlv = _tlv
         singles_der = b"".join(
-            der.sequence(
-                s.cert_id_der,
-                _cert_status(s.status),
-                der.generalized_time(s.this_update),
-                der.explicit(0, der.generalized_time(s.next_update)),
+            tlv(
+                0x30,
+                s.cert_id_der
+                + _cert_status(s.status)
+                + when(s.this_update)
+                + tlv(0xA0, when(s.next_update)),
             )
             for s in singles
         )
-        parts = [self._responder_id, der.generalized_time(produced_at), der.tlv(0x30, singles_der)]
+        tbs = self._responder_id + when(produced_at) + tlv(0x30, singles_der)
         if nonce_ext_value is not None:
             extension = der.sequence(_NONCE_OID_DER, der.octet_string(nonce_ext_value))
-            parts.append(der.explicit(1, der.sequence(extension)))
-        tbs = der.sequence(*parts)
-        basic = der.sequence(tbs, self._alg_der, der.bit_string(self._sign(tbs)), self._certs_field)
-        return der.sequence(
-            der.enumerated(0),
-            der.explicit(0, der.sequence(_BASIC_OID_DER, der.octet_string(basic))),
-        )
+            tbs += der.explicit(1, der.sequence(extension))
+        tbs = tlv(0x30, tbs)
+        basic = tlv(0x30, tbs + self._alg_der + der.bit_string(self._sign(tbs)) + self._certs_field)
+        return tlv(0x30, _SUCCESSFUL + tlv(0xA0, tlv(0x30, _BASIC_OID_DER + tlv(0x04, basic))))
 
 
 def response_cert_state(data: bytes) -> str:

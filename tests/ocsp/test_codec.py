@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import random
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from asn1crypto import core
 
 from ocsp import codec
+from ocsp.model import REASON_CODES
 from tests.ocsp.conftest import Pki
 from tests.ocsp.helpers import make_request
 
@@ -58,3 +61,129 @@ def test_fast_reader_never_disagrees_with_asn1crypto(pki: Pki, tmp_path: Path) -
                 pytest.fail(f"fast reader accepted what asn1crypto refuses: {data.hex()}")
             assert fast == slow, data.hex()
     assert checked > 20
+
+
+def _asn1crypto_response(
+    signer: codec.ResponseSigner,
+    ca_cert: bytes,
+    singles: list[codec.SingleSpec],
+    produced_at: datetime,
+    nonce: bytes | None,
+    signature: bytes,
+) -> bytes:
+    """The same response encoded by asn1crypto's object model (the reference)."""
+    from asn1crypto import ocsp as asn1_ocsp
+    from asn1crypto import x509 as asn1_x509
+
+    responses = []
+    for s in singles:
+        if s.status.state == "good":
+            status = asn1_ocsp.CertStatus(name="good", value=core.Null())
+        elif s.status.state == "unknown":
+            status = asn1_ocsp.CertStatus(name="unknown", value=core.Null())
+        else:
+            info: dict[str, object] = {"revocation_time": s.status.revoked_at}
+            if s.status.reason not in (None, "unspecified"):
+                info["revocation_reason"] = REASON_CODES[s.status.reason]
+            status = asn1_ocsp.CertStatus(name="revoked", value=asn1_ocsp.RevokedInfo(info))
+        responses.append(
+            {
+                "cert_id": asn1_ocsp.CertId.load(s.cert_id_der),
+                "cert_status": status,
+                "this_update": s.this_update,
+                "next_update": s.next_update,
+            }
+        )
+    tbs: dict[str, object] = {
+        "responder_id": asn1_ocsp.ResponderId.load(signer._responder_id),
+        "produced_at": produced_at,
+        "responses": responses,
+    }
+    if nonce is not None:
+        tbs["response_extensions"] = [
+            {"extn_id": "nonce", "extn_value": core.OctetString.load(nonce)}
+        ]
+    basic = asn1_ocsp.BasicOCSPResponse(
+        {
+            "tbs_response_data": tbs,
+            "signature_algorithm": {"algorithm": signer._alg_name},
+            "signature": signature,
+            "certs": [asn1_x509.Certificate.load(ca_cert)],
+        }
+    )
+    return bytes(
+        asn1_ocsp.OCSPResponse(
+            {
+                "response_status": "successful",
+                "response_bytes": {"response_type": "basic_ocsp_response", "response": basic},
+            }
+        ).dump()
+    )
+
+
+def test_response_encoding_is_asn1crypto_byte_for_byte() -> None:
+    """ResponseSigner.build (and the CertIDs of make_cert_id) equal asn1crypto's DER for
+    every status, one to three SingleResponses, serials of 1 to 20 octets, with and
+    without a nonce, instants on both sides of 2050."""
+    from asn1crypto import ocsp as asn1_ocsp
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    from ocsp.issuers import IssuingCa
+    from ocsp.model import CertStatus
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "codec test CA")])
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(7)
+        .not_valid_before(start)
+        .not_valid_after(start + timedelta(days=3650))
+        .sign(key, hashes.SHA256())
+    )
+    cert_der = cert.public_bytes(serialization.Encoding.DER)
+    ca = IssuingCa.from_certificate(cert)
+    signer = codec.ResponseSigner(certificate=cert, key=key)
+    rng = random.Random(5)
+    statuses = [
+        CertStatus.good(),
+        CertStatus(state="unknown"),
+        CertStatus(state="revoked", revoked_at=start + timedelta(seconds=5)),
+        CertStatus(state="revoked", revoked_at=start, reason="unspecified"),
+        CertStatus(state="revoked", revoked_at=start, reason="keyCompromise"),
+    ]
+    for case in range(60):
+        serial = rng.randrange(1, 2 ** rng.choice((8, 64, 127, 159, 160)))
+        produced = datetime(rng.choice((2026, 2049, 2050, 2099)), 3, 4, 5, 6, 7, tzinfo=UTC)
+        singles = [
+            codec.SingleSpec(
+                cert_id_der=codec.make_cert_id(ca, alg, serial),
+                status=statuses[(case + i) % len(statuses)],
+                this_update=produced,
+                next_update=produced + timedelta(days=4, seconds=i),
+            )
+            for i, alg in enumerate(("sha1", "sha256", "sha512")[: 1 + case % 3])
+        ]
+        nonce = bytes(core.OctetString(rng.randbytes(16)).dump()) if case % 2 else None
+        ours = codec.ResponseSigner.build(
+            signer, singles, produced_at=produced, nonce_ext_value=nonce
+        )
+        basic = asn1_ocsp.OCSPResponse.load(ours).basic_ocsp_response
+        signature = bytes(basic["signature"].native)
+        for s, alg in zip(singles, ("sha1", "sha256", "sha512"), strict=False):
+            reference_id = asn1_ocsp.CertId(
+                {
+                    "hash_algorithm": {"algorithm": alg, "parameters": core.Null()},
+                    "issuer_name_hash": ca.name_hashes[alg],
+                    "issuer_key_hash": ca.key_hashes[alg],
+                    "serial_number": serial,
+                }
+            )
+            assert s.cert_id_der == bytes(reference_id.dump())
+        assert ours == _asn1crypto_response(signer, cert_der, singles, produced, nonce, signature)
