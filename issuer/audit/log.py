@@ -62,6 +62,21 @@ _UPDATE_HEAD = Prepared(
     )
 )
 
+_ADVANCE_HEAD = Prepared(
+    audit_head.update()
+    .where(
+        audit_head.c.id == 1,
+        audit_head.c.seq == sa.bindparam("old_seq", type_=sa.BigInteger),
+        audit_head.c.hash == sa.bindparam("old_hash", type_=sa.String),
+    )
+    .values(
+        seq=sa.bindparam("new_seq", type_=sa.BigInteger),
+        hash=sa.bindparam("new_hash", type_=sa.String),
+        updated_at=sa.bindparam("new_at", type_=UtcDateTime),
+    )
+)
+"""Move the head on only if it is still where this process last left it (row count 1)."""
+
 
 _LIMITS = {
     name: int(getattr(audit_events.c[name].type, "length", 0) or 0)
@@ -158,25 +173,64 @@ class AuditLog:
         self._key_sha256 = keys.key_sha256(signer.public_key()) if signer is not None else None
         self._every = checkpoint_every
         self._clock = clock
+        self._head: tuple[int, str] | None = None
+        """The head this instance last wrote: a guess, never trusted without the database.
+
+        Why: reading the head (``SELECT ... FOR UPDATE``) is one statement of
+        every append, and while one process appends alone the head is almost
+        always the one it wrote last. :meth:`append` chains onto the guess and
+        moves the head with ``UPDATE ... WHERE seq = :old_seq AND hash = :old_hash``:
+        inside the write transaction (SQLite's write lock, PostgreSQL's row
+        lock, re-checked after a concurrent commit under READ COMMITTED) a row
+        count of 1 proves the database head WAS the guess, so the event chains
+        onto the committed truth. Any other process's append, a rolled-back
+        transaction or savepoint, or a tampered head gives row count 0 and the
+        append reads the head as before. Plain tuple assignment: a racing
+        thread can only make the guess wrong, which the check catches.
+        """
 
     def append(self, conn: sa.Connection, event: AuditEvent) -> AppendedEvent:
         """Append *event* in *conn*'s transaction (not committed here) and return its place."""
         details = canonical_details(event.details)
         occurred_at = self._clock()
         occurred_text = to_utc_text(occurred_at)
-        prev_seq, prev_hash = self._lock_head(conn)
-        seq = prev_seq + 1
-        digest = event_hash(
-            seq=seq,
-            occurred_at=occurred_text,
-            actor_role=event.actor_role,
-            actor_identity=event.actor_identity,
-            action=event.action,
-            subject=event.subject,
-            outcome=event.outcome,
-            details=details,
-            prev_hash=prev_hash,
-        )
+
+        def chained(prev_seq: int, prev_hash: str) -> tuple[int, str]:
+            seq = prev_seq + 1
+            return seq, event_hash(
+                seq=seq,
+                occurred_at=occurred_text,
+                actor_role=event.actor_role,
+                actor_identity=event.actor_identity,
+                action=event.action,
+                subject=event.subject,
+                outcome=event.outcome,
+                details=details,
+                prev_hash=prev_hash,
+            )
+
+        # The head moves first (it is the lock every appender takes first), then the
+        # event is inserted; both in the caller's transaction, so neither lands alone.
+        guess = self._head
+        advanced = False
+        if guess is not None:
+            prev_seq, prev_hash = guess
+            seq, digest = chained(prev_seq, prev_hash)
+            moved = _ADVANCE_HEAD.execute(
+                conn,
+                {
+                    "old_seq": prev_seq,
+                    "old_hash": prev_hash,
+                    "new_seq": seq,
+                    "new_hash": digest,
+                    "new_at": occurred_at,
+                },
+            )
+            advanced = moved.rowcount == 1
+        if not advanced:
+            prev_seq, prev_hash = self._lock_head(conn)
+            seq, digest = chained(prev_seq, prev_hash)
+            _UPDATE_HEAD.execute(conn, {"new_seq": seq, "new_hash": digest, "new_at": occurred_at})
         _INSERT_EVENT.execute(
             conn,
             {
@@ -192,7 +246,7 @@ class AuditLog:
                 "hash": digest,
             },
         )
-        _UPDATE_HEAD.execute(conn, {"new_seq": seq, "new_hash": digest, "new_at": occurred_at})
+        self._head = (seq, digest)
         if self._signer is not None and seq % self._every == 0:
             self._sign_checkpoint(conn, seq, digest)
         return AppendedEvent(seq=seq, hash=digest, occurred_at=occurred_at)

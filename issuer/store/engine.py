@@ -27,6 +27,18 @@ from sqlalchemy.engine import make_url
 SQLITE_BUSY_TIMEOUT_S = 30.0
 """How long a SQLite writer waits for the lock: long enough for a burst of issuance."""
 
+SQLITE_WAL_AUTOCHECKPOINT_PAGES = 4000
+"""WAL pages (4 KiB) after which a commit copies the WAL into the database (SQLite: 1000).
+
+Why more than SQLite's default: the checkpoint runs inside the commit that
+crosses the mark and writes every page changed since the last one; an
+issuance changes the same index and head pages again and again, so fewer,
+larger checkpoints write far fewer pages. Measured, 2,000 in-process
+redemptions (4,000 commits) on SQLite: mean commit 0.143-0.172 ms -> 0.117 ms,
+p99 5.4 ms -> 0.24 ms; the WAL file grows to ~16 MB instead of ~4 MB and the
+rare checkpoint commit takes ~20 ms instead of ~8. Durability is unchanged
+(``synchronous = NORMAL``: the checkpoint syncs, as before)."""
+
 READ_ONLY = "zorgid_read_only"
 """Execution option for read-only work: ``conn.execution_options(zorgid_read_only=True)``
 before the first statement makes a SQLite transaction a plain (deferred) ``BEGIN``:
@@ -101,6 +113,7 @@ def _setup_sqlite(engine: sa.Engine) -> None:
             if engine.url.database not in (None, "", ":memory:"):
                 cursor.execute("PRAGMA journal_mode = WAL")
                 cursor.execute("PRAGMA synchronous = NORMAL")
+                cursor.execute(f"PRAGMA wal_autocheckpoint = {SQLITE_WAL_AUTOCHECKPOINT_PAGES}")
         finally:
             cursor.close()
 
