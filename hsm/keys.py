@@ -25,6 +25,7 @@ The private half never leaves the token: ``private_bytes()``,
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from cryptography.hazmat.primitives import hashes, serialization
@@ -33,7 +34,6 @@ from cryptography.hazmat.primitives.asymmetric import padding as _padding
 from cryptography.hazmat.primitives.asymmetric.utils import (
     NoDigestInfo,
     Prehashed,
-    encode_dss_signature,
 )
 from pkcs11 import MGF, Mechanism
 
@@ -65,7 +65,36 @@ _RSA_MECHS: dict[str, tuple[Mechanism, Mechanism, Mechanism, MGF]] = {
         MGF.SHA512,
     ),
 }
-_EC_HASHES = frozenset({"sha256", "sha384", "sha512"})
+_EC_HASHERS: dict[str, Callable[[bytes | bytearray | memoryview], Any]] = {
+    "sha256": hashlib.sha256,
+    "sha384": hashlib.sha384,
+    "sha512": hashlib.sha512,
+}
+"""The hashes an EC key signs with, by name (the constructor, not ``hashlib.new``)."""
+
+
+def _der_integer(value: bytes) -> bytes:
+    """A non-negative big-endian integer as a DER INTEGER (X.690 §8.3: minimal, positive)."""
+    value = value.lstrip(b"\x00") or b"\x00"
+    if value[0] & 0x80:
+        value = b"\x00" + value
+    return bytes((0x02, len(value))) + value
+
+
+def ecdsa_der(raw: bytes) -> bytes:
+    """PKCS#11's ``r || s`` (v2.40 §2.3.1) as ``ECDSA-Sig-Value`` DER (RFC 3279 §2.2.3).
+
+    What ``encode_dss_signature(int(r), int(s))`` returns, from the bytes
+    directly (tests/hsm/test_keys.py checks equality); P-256 to P-521 halves
+    keep every length below 128 except P-521's, which takes the long form.
+    """
+    half = len(raw) // 2
+    if len(raw) != 2 * half or half == 0:
+        raise ValueError(f"an ECDSA signature of {len(raw)} bytes; expected r || s of equal size")
+    body = _der_integer(raw[:half]) + _der_integer(raw[half:])
+    if len(body) < 0x80:
+        return bytes((0x30, len(body))) + body
+    return bytes((0x30, 0x81, len(body))) + body
 
 
 def _not_exportable(what: str, label: str) -> NoReturn:
@@ -154,20 +183,17 @@ class HsmEcPrivateKey(_HsmKeyMixin, ec.EllipticCurvePrivateKey):
             name = algorithm._algorithm.name
         else:
             name = algorithm.name
-            if name not in _EC_HASHES:
+            hasher = _EC_HASHERS.get(name)
+            if hasher is None:
                 raise UnsupportedAlgorithm(
                     f"ECDSA with {name} is not supported; use SHA-256, SHA-384 or SHA-512"
                 )
-            digest = hashlib.new(name, data).digest()
-        if name not in _EC_HASHES:
+            digest = hasher(data).digest()
+        if name not in _EC_HASHERS:
             raise UnsupportedAlgorithm(
                 f"ECDSA with {name} is not supported; use SHA-256, SHA-384 or SHA-512"
             )
-        raw = self._hsm._sign(self, Mechanism.ECDSA, None, digest)
-        half = len(raw) // 2
-        return encode_dss_signature(
-            int.from_bytes(raw[:half], "big"), int.from_bytes(raw[half:], "big")
-        )
+        return ecdsa_der(self._hsm._sign(self, Mechanism.ECDSA, None, digest))
 
     def public_key(self) -> ec.EllipticCurvePublicKey:
         return self._public  # type: ignore[no-any-return]

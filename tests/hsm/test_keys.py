@@ -189,3 +189,24 @@ def test_key_spec_parse() -> None:
     ]
     with pytest.raises(UnsupportedAlgorithm, match="rsa-1024"):
         KeySpec.parse("rsa-1024")
+
+
+def test_ecdsa_der_is_encode_dss_signature() -> None:
+    """hsm.keys.ecdsa_der (r || s bytes to ECDSA-Sig-Value) equals cryptography's encoder
+    for every size from P-256 to P-521 and for r/s with leading zero octets or a high bit."""
+    import random
+
+    from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+
+    from hsm.keys import ecdsa_der
+
+    rng = random.Random(3)
+    for half in (32, 48, 66):
+        specials = [0, 1, 0x7F, 0x80, 0xFF, 2 ** (8 * half) - 1, 2 ** (8 * half - 1)]
+        for _ in range(300):
+            r = rng.choice([*specials, rng.randrange(2 ** rng.randrange(1, 8 * half + 1))])
+            s = rng.choice([*specials, rng.randrange(2 ** rng.randrange(1, 8 * half + 1))])
+            raw = r.to_bytes(half, "big") + s.to_bytes(half, "big")
+            assert ecdsa_der(raw) == encode_dss_signature(r, s)
+    with pytest.raises(ValueError):
+        ecdsa_der(b"\x01" * 63)
