@@ -650,23 +650,19 @@ class IssuanceCycle:
     # -- helpers -------------------------------------------------------------------
 
     def _mobile_id(self, conn: sa.Connection, checked: CheckedRequest, now: datetime) -> str:
-        """The person's mobile ID for this key, made on first issuance."""
+        """The person's mobile ID for this key, made on first issuance.
+
+        Inserted first (``ON CONFLICT (spki_sha256) DO NOTHING``, a statement
+        fewer for a new key, the common case); only when the key has one
+        already is it read, and it must be this person's.
+        """
         person = checked.request.person_id
-        row = sql.MOBILE_ID_OF_KEY.execute(conn, {"spki": checked.spki_sha256}).fetchone()
-        if row is not None:
-            found_id, found_person = row
-            if found_person != person:
-                raise ZorgIdError(
-                    "ZID-1203",
-                    f"key spki_sha256={checked.spki_sha256} became certified for another "
-                    "person while this request was signed",
-                )
-            return str(found_id)
         made = new_id()
         der = checked.public_key.public_bytes(
             serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
         )
-        sql.INSERT_MOBILE_ID.execute(
+        insert = sql.INSERT_MOBILE_ID_IF_NEW.get(conn.dialect.name, sql.INSERT_MOBILE_ID)
+        inserted = insert.execute(
             conn,
             {
                 "id": made,
@@ -677,7 +673,19 @@ class IssuanceCycle:
                 "retired_at": None,
             },
         )
-        return made
+        if inserted.rowcount == 1:
+            return made
+        row = sql.MOBILE_ID_OF_KEY.execute(conn, {"spki": checked.spki_sha256}).fetchone()
+        if row is None:  # pragma: no cover - the conflict was on this key's row
+            raise ZorgIdError("ZID-0001", "a mobile ID clashed on its key but cannot be read")
+        found_id, found_person = row
+        if found_person != person:
+            raise ZorgIdError(
+                "ZID-1203",
+                f"key spki_sha256={checked.spki_sha256} became certified for another "
+                "person while this request was signed",
+            )
+        return str(found_id)
 
     def _abandon(self, reservation: Reservation, exc: BaseException) -> None:
         """Mark a reservation ``failed`` after a refusal or error in steps 3-4.

@@ -20,6 +20,8 @@ import weakref
 from collections.abc import Iterator
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from issuer.store import is_sqlite
 from issuer.store.prepared import Prepared
@@ -70,10 +72,23 @@ MOBILE_ID_OF_KEY = Prepared(
         mobile_ids.c.spki_sha256 == sa.bindparam("spki")
     )
 )
-INSERT_MOBILE_ID = Prepared(
-    mobile_ids.insert(),
-    keys=("id", "person_id", "spki_sha256", "public_key", "created_at", "retired_at"),
-)
+_MOBILE_ID_KEYS = ("id", "person_id", "spki_sha256", "public_key", "created_at", "retired_at")
+INSERT_MOBILE_ID = Prepared(mobile_ids.insert(), keys=_MOBILE_ID_KEYS)
+INSERT_MOBILE_ID_IF_NEW = {
+    "sqlite": Prepared(
+        sqlite_insert(mobile_ids).on_conflict_do_nothing(index_elements=["spki_sha256"]),
+        keys=_MOBILE_ID_KEYS,
+    ),
+    "postgresql": Prepared(
+        pg_insert(mobile_ids).on_conflict_do_nothing(index_elements=["spki_sha256"]),
+        keys=_MOBILE_ID_KEYS,
+    ),
+}
+"""By dialect: insert a mobile ID unless one exists for the key (row count 0), no error.
+
+Why: most issuances are of a new phone key, so inserting first and reading
+only when nothing was inserted saves the lookup of the common case. Only
+the key's unique index is a conflict target: any other clash still raises."""
 INSERT_CERTIFICATE = Prepared(
     certificates.insert(),
     keys=tuple(c.key for c in certificates.columns),
