@@ -29,6 +29,7 @@ __all__ = [
     "check_public_key",
     "is_roca_vulnerable",
     "key_kind",
+    "spki_der",
     "spki_sha256",
 ]
 
@@ -92,16 +93,38 @@ _SMALL_PRIMES_PRODUCT = math.prod(_SMALL_PRIMES)
 _FERMAT_ROUNDS = 100
 
 
+_SPKI: dict[int, tuple[PublicKeyTypes, bytes]] = {}
+_PASSED: dict[tuple[int, int], tuple[PublicKeyTypes, KeyPolicy]] = {}
+_MEMO_MAX = 256
+
+
+def spki_der(public_key: PublicKeyTypes) -> bytes:
+    """The DER SubjectPublicKeyInfo of ``public_key`` (RFC 5280 §4.1.2.7), encoded once.
+
+    Step 1 hashes it, the TBS builder splices it and the fast lint compares
+    it: three encodings of the same key object per certificate. Key objects
+    are immutable, so the bytes are kept by the object's identity (held, so
+    the id stays its own); a bounded memo, cleared when full.
+    """
+    hit = _SPKI.get(id(public_key))
+    if hit is not None and hit[0] is public_key:
+        return hit[1]
+    der = public_key.public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    if len(_SPKI) >= _MEMO_MAX:
+        _SPKI.clear()
+    _SPKI[id(public_key)] = (public_key, der)
+    return der
+
+
 def spki_sha256(public_key: PublicKeyTypes) -> str:
     """Hex SHA-256 of the DER SubjectPublicKeyInfo (RFC 5280 §4.1.2.7).
 
     The issuance cycle stores it per certificate and refuses a key already
     certified for another person, so one phone key never speaks for two.
     """
-    der = public_key.public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    return hashlib.sha256(der).hexdigest()
+    return hashlib.sha256(spki_der(public_key)).hexdigest()
 
 
 def key_kind(public_key: PublicKeyTypes) -> str:
@@ -115,7 +138,24 @@ def key_kind(public_key: PublicKeyTypes) -> str:
 
 
 def check_public_key(public_key: PublicKeyTypes, rules: KeyPolicy) -> PublicKey:
-    """Refuse a key the policy does not allow or that is weak; return it typed."""
+    """Refuse a key the policy does not allow or that is weak; return it typed.
+
+    Step 1 checks the phone's key and the fast lint checks it again before
+    signing. A pass is remembered for the same key object and the same rules
+    object (both immutable, both held so their ids stay theirs), so the second
+    check of one issuance costs a lookup; a refusal is never remembered.
+    """
+    hit = _PASSED.get((id(public_key), id(rules)))
+    if hit is not None and hit[0] is public_key and hit[1] is rules:
+        return public_key  # type: ignore[return-value]  # it passed below: EC or RSA
+    checked = _check_public_key(public_key, rules)
+    if len(_PASSED) >= _MEMO_MAX:
+        _PASSED.clear()
+    _PASSED[(id(public_key), id(rules))] = (public_key, rules)
+    return checked
+
+
+def _check_public_key(public_key: PublicKeyTypes, rules: KeyPolicy) -> PublicKey:
     kind = key_kind(public_key)
     if kind not in rules.allowed:
         raise WeakKeyError("unsupported-type", kind, f"one of {list(rules.allowed)} (policy)")

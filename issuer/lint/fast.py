@@ -31,12 +31,12 @@ from asn1crypto import x509 as ax509
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from cryptography.x509.name import _ASN1Type
 from cryptography.x509.oid import ExtensionOID, NameOID
 
-from issuer.keys import PublicKey, WeakKeyError, check_public_key
+from issuer.keys import PublicKey, WeakKeyError, check_public_key, spki_der
 from issuer.lint.findings import Finding, Severity
+from issuer.lint.lintkey import signed_tbs
 from issuer.profile import VerifiedAttributes, build_tbs, validity_window
 from issuer.profile.attributes import (
     MAX_COMMON_NAME,
@@ -284,7 +284,7 @@ class Cert:
         self.raw = cert
         self.shape = shape
         self.version = cert.version
-        self.tbs_certificate_bytes = cert.tbs_certificate_bytes
+        self.tbs_certificate_bytes = signed_tbs(cert)
         self.not_valid_before_utc = cert.not_valid_before_utc
         self.not_valid_after_utc = cert.not_valid_after_utc
 
@@ -914,7 +914,7 @@ def _expected_tbs(cert: Cert, exp: Expected) -> bytes | None:
     if subject is None or san is None or not 0 < exp.serial < 2**159:
         return None
     check_public_key(exp.public_key, exp.policy.keys)  # key_allowed; WeakKeyError
-    spki = exp.public_key.public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+    spki = spki_der(exp.public_key)
     not_before, not_after = validity_window(exp.policy, exp.issuer_cert, exp.now)
     template = cert.shape.template
     extensions = list(template.extensions)

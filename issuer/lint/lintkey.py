@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 
 from issuer.lint.findings import Finding, LintError, Severity
 from issuer.profile import signature_hash
-from issuer.profile.der import tlv
+from issuer.profile.der import read_tlv, tlv
 from policies import Policy
 
 LintKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
@@ -110,17 +110,57 @@ def sign_tbs_der(
     return tlv(0x30, tbs_der + signature_algorithm + tlv(0x03, b"\x00" + signature))
 
 
+_ASSEMBLED: dict[int, tuple[x509.Certificate, bytes]] = {}
+"""Certificates parsed by :func:`load_assembled`, by identity, with the TBS bytes they hold."""
+_ASSEMBLED_MAX = 256
+
+
+def load_assembled(der: bytes, tbs_der: bytes) -> x509.Certificate:
+    """Parse a certificate :func:`sign_tbs_der` assembled around ``tbs_der``; remember it.
+
+    ``cryptography`` hands out ``tbs_certificate_bytes`` by re-encoding the
+    parsed TBS (~7 us a call, and step 3 asked three times). For a certificate
+    assembled here the TBS is known: the very bytes the key signed, which
+    :func:`signed_tbs` then returns. ``ValueError`` unless ``der`` starts with
+    the header of a certificate whose first element is exactly ``tbs_der``.
+    """
+    _, start, _ = read_tlv(der, 0)
+    if der[start : start + len(tbs_der)] != tbs_der:
+        raise ValueError("the certificate DER does not hold the given TBSCertificate first")
+    cert = x509.load_der_x509_certificate(der)
+    if len(_ASSEMBLED) >= _ASSEMBLED_MAX:
+        _ASSEMBLED.clear()  # a miss only costs the re-encoding (signed_tbs falls back)
+    _ASSEMBLED[id(cert)] = (cert, tbs_der)
+    return cert
+
+
+def signed_tbs(cert: x509.Certificate) -> bytes:
+    """The TBSCertificate DER of ``cert``: for one from :func:`load_assembled`, the bytes
+    its signature was computed over; else ``cert.tbs_certificate_bytes``."""
+    hit = _ASSEMBLED.get(id(cert))
+    if hit is not None and hit[0] is cert:
+        return hit[1]
+    return cert.tbs_certificate_bytes
+
+
 def check_same_tbs(linted: x509.Certificate, signed: x509.Certificate) -> None:
-    """Refuse an HSM-signed certificate whose TBS is not the linted TBS."""
-    if linted.tbs_certificate_bytes != signed.tbs_certificate_bytes:
+    """Refuse an HSM-signed certificate whose TBS is not the linted TBS.
+
+    For certificates of :func:`load_assembled` this compares the bytes the
+    lint key and the HSM key were given to sign -- the property itself --
+    without re-encoding either certificate.
+    """
+    linted_tbs = signed_tbs(linted)
+    signed_tbs_der = signed_tbs(signed)
+    if linted_tbs != signed_tbs_der:
         raise LintError(
             [
                 Finding(
                     code="zorgid.tbs_mismatch",
                     severity=Severity.FATAL,
                     message="the signed TBSCertificate differs from the linted one "
-                    f"({len(signed.tbs_certificate_bytes)} vs "
-                    f"{len(linted.tbs_certificate_bytes)} bytes)",
+                    f"({len(signed_tbs_der)} vs "
+                    f"{len(linted_tbs)} bytes)",
                     rule="ARCHITECTURE §5 step 3 (sign exactly the linted bytes)",
                 )
             ],

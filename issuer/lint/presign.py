@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives import hashes
 from issuer.keys import PublicKey
 from issuer.lint.fast import Expected, fast_lint
 from issuer.lint.findings import LintError
-from issuer.lint.lintkey import LintKey, lint_key_for, sign_tbs_der
+from issuer.lint.lintkey import LintKey, lint_key_for, load_assembled, sign_tbs_der
 from issuer.profile import VerifiedAttributes, signature_hash
 from issuer.profile.der import build_tbs_der, tbs_template
 from policies import Policy
@@ -47,7 +47,7 @@ class SignableTbs:
         different signature AlgorithmIdentifier than the linted TBS names.
         """
         der = sign_tbs_der(self.tbs_der, private_key, algorithm, self.signature_algorithm)
-        return x509.load_der_x509_certificate(der)
+        return load_assembled(der, self.tbs_der)
 
 
 _LINT_KEYS: dict[int, tuple[x509.Certificate, LintKey]] = {}
@@ -81,9 +81,7 @@ def build_and_lint(
     tbs = build_tbs_der(attrs, public_key, serial, policy, issuer_cert, now)
     algorithm_id = tbs_template(policy, issuer_cert).signature_algorithm
     key = _lint_key(issuer_cert)
-    linted = x509.load_der_x509_certificate(
-        sign_tbs_der(tbs, key, signature_hash(policy), algorithm_id)
-    )
+    linted = load_assembled(sign_tbs_der(tbs, key, signature_hash(policy), algorithm_id), tbs)
     expected = Expected(
         attrs=attrs,
         public_key=public_key,

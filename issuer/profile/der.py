@@ -26,10 +26,9 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from issuer.keys import PublicKey
+from issuer.keys import PublicKey, spki_der
 from issuer.profile.attributes import AgbCode, RoleCode, Ura, UziNumber, VerifiedAttributes
 from issuer.profile.builder import (
     ProfileError,
@@ -202,9 +201,7 @@ def ski_extension_der(public_key_bits: bytes) -> bytes:
 
 def spki_and_bits(public_key: PublicKey) -> tuple[bytes, bytes]:
     """The SubjectPublicKeyInfo DER and its subjectPublicKey bits (no unused-bits octet)."""
-    spki = public_key.public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
+    spki = spki_der(public_key)
     _, start, _ = read_tlv(spki, 0)
     _, _, bits_at = read_tlv(spki, start)  # AlgorithmIdentifier
     _, bits_start, bits_end = read_tlv(spki, bits_at)

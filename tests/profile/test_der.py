@@ -13,7 +13,7 @@ import datetime as dt
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from issuer.keys import PublicKey
@@ -190,3 +190,38 @@ def test_signed_certificate_carries_the_linted_tbs(policy: Policy, ca_pair: tupl
     )
     with pytest.raises(LintError, match="tbs_mismatch"):
         check_same_tbs(linted, x509.load_der_x509_certificate(other))
+
+
+def test_assembled_certificates_compare_the_signed_bytes(policy: Policy, ca_pair: tuple) -> None:  # type: ignore[type-arg]
+    """check_same_tbs on assembled certificates compares the bytes each key signed: equal
+    to what cryptography re-encodes, and a different TBS (another subject, another
+    serial) is refused however the certificates were parsed."""
+    from issuer.lint.lintkey import load_assembled, signed_tbs
+
+    ca, ca_key = ca_pair
+    tbs, linted = build_and_lint(attributes(), _P256, 13, policy, ca, NOW)
+    signed = tbs.sign(ca_key, signature_hash(policy))
+    assert signed_tbs(linted) is tbs.tbs_der
+    assert signed_tbs(signed) is tbs.tbs_der
+    assert signed_tbs(signed) == signed.tbs_certificate_bytes == linted.tbs_certificate_bytes
+    check_same_tbs(linted, signed)
+    # Not assembled here: the re-encoded TBS.
+    plain = x509.load_der_x509_certificate(signed.public_bytes(serialization.Encoding.DER))
+    assert signed_tbs(plain) == tbs.tbs_der
+    check_same_tbs(linted, plain)
+    key = lint_key_for(ca.public_key())
+    algorithm_id = tbs_template(policy, ca).signature_algorithm
+    for other_tbs in (
+        build_tbs_der(attributes(surname="Anders"), _P256, 13, policy, ca, NOW),
+        build_tbs_der(attributes(), _P256, 14, policy, ca, NOW),
+    ):
+        other = load_assembled(
+            sign_tbs_der(other_tbs, key, signature_hash(policy), algorithm_id), other_tbs
+        )
+        with pytest.raises(LintError, match="tbs_mismatch"):
+            check_same_tbs(linted, other)
+        with pytest.raises(LintError, match="tbs_mismatch"):
+            check_same_tbs(other, signed)
+        # The DER must hold the TBS it is said to hold.
+        with pytest.raises(ValueError, match="does not hold"):
+            load_assembled(signed.public_bytes(serialization.Encoding.DER), other_tbs)

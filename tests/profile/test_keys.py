@@ -167,3 +167,42 @@ def test_spki_sha256_matches_openssl() -> None:
     assert spki_sha256(key) == out.split()[0]
     other = ec.generate_private_key(ec.SECP256R1()).public_key()
     assert spki_sha256(other) != spki_sha256(key)
+
+
+def test_spki_der_is_the_keys_encoding_once() -> None:
+    """spki_der returns the key's SubjectPublicKeyInfo (the same bytes object for the same
+    key object) and spki_sha256 hashes exactly those bytes."""
+    import hashlib
+
+    from issuer.keys import spki_der
+
+    for key in (ec.generate_private_key(ec.SECP256R1()).public_key(), _rsa_key()):
+        der = key.public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+        assert spki_der(key) == der
+        assert spki_der(key) is spki_der(key)
+        assert spki_sha256(key) == hashlib.sha256(der).hexdigest()
+
+
+def test_a_remembered_pass_holds_only_for_the_same_rules() -> None:
+    """check_public_key remembers a pass per (key, rules) object: the same key is still
+    refused under other rules, and a refusal is not remembered."""
+    from policies.schema import KeyPolicy
+
+    key = ec.generate_private_key(ec.SECP256R1()).public_key()
+    allow = KeyPolicy(allowed=("ec-p256",), rsa_min_bits=2048, rsa_max_bits=4096)
+    refuse = KeyPolicy(allowed=("ec-p384",), rsa_min_bits=2048, rsa_max_bits=4096)
+    for _ in range(2):
+        with pytest.raises(WeakKeyError, match="unsupported-type"):
+            check_public_key(key, refuse)
+        assert check_public_key(key, allow) is key
+        assert check_public_key(key, allow) is key
+    with pytest.raises(WeakKeyError, match="unsupported-type"):
+        check_public_key(key, refuse)
+    other = KeyPolicy(allowed=("ec-p256",), rsa_min_bits=2048, rsa_max_bits=4096)
+    assert check_public_key(key, other) is key  # equal rules, checked again
+
+
+def _rsa_key() -> rsa.RSAPublicKey:
+    return rsa.generate_private_key(65537, 2048).public_key()
