@@ -132,18 +132,24 @@ _CHANNEL_OPTIONS = [("grpc.use_local_subchannel_pool", 1)]
 
 
 def _client(
-    port: int, tls: dict[str, bytes], concurrency: int, n: int, kind: str, out: Any
+    port: int,
+    tls: dict[str, bytes],
+    concurrency: int,
+    n: int,
+    kind: str,
+    out: Any,
+    channels: int = 0,
 ) -> None:
     """Calls/s and this process's CPU seconds a call (timed section only, all threads)."""
     if kind == "aio":
-        out.put(asyncio.run(_aclient(port, tls, concurrency, n)))
+        out.put(asyncio.run(_aclient(port, tls, concurrency, n, channels)))
         return
     creds = _client_creds(tls)
-    channels = [
+    opened = [
         grpc.secure_channel(f"127.0.0.1:{port}", creds, options=_CHANNEL_OPTIONS)
-        for _ in range(concurrency)
+        for _ in range(channels or concurrency)
     ]
-    calls = [c.unary_unary(METHOD, None, None) for c in channels]
+    calls = [opened[i % len(opened)].unary_unary(METHOD, None, None) for i in range(concurrency)]
     for call in calls:  # warm-up: the TLS handshake of every channel
         call(REQUEST)
     lock = threading.Lock()
@@ -168,14 +174,14 @@ def _client(
 
 
 async def _aclient(
-    port: int, tls: dict[str, bytes], concurrency: int, n: int
+    port: int, tls: dict[str, bytes], concurrency: int, n: int, channels: int = 0
 ) -> tuple[float, float]:
     creds = _client_creds(tls)
-    channels = [
+    opened = [
         grpc.aio.secure_channel(f"127.0.0.1:{port}", creds, options=_CHANNEL_OPTIONS)
-        for _ in range(concurrency)
+        for _ in range(channels or concurrency)
     ]
-    calls = [c.unary_unary(METHOD, None, None) for c in channels]
+    calls = [opened[i % len(opened)].unary_unary(METHOD, None, None) for i in range(concurrency)]
     await asyncio.gather(*(call(REQUEST) for call in calls))  # warm-up: the handshakes
     left = [n]
 
@@ -188,7 +194,7 @@ async def _aclient(
     cpu, start = time.process_time(), time.perf_counter()
     await asyncio.gather(*(worker(i) for i in range(concurrency)))
     wall, cpu = time.perf_counter() - start, time.process_time() - cpu
-    for channel in channels:
+    for channel in opened:
         await channel.close(None)
     return n / wall, cpu / n
 
@@ -234,7 +240,11 @@ class Figure:
 
 
 def measure(
-    n: int, concurrencies: list[int], variants: list[Variant], clients: list[str]
+    n: int,
+    concurrencies: list[int],
+    variants: list[Variant],
+    clients: list[str],
+    channels: int = 0,
 ) -> dict[tuple[Variant, str, int], Figure]:
     """Every (variant, client kind, concurrency), one variant's servers at a time."""
     ctx = mp.get_context("spawn")
@@ -256,7 +266,8 @@ def measure(
                     for concurrency in concurrencies:
                         out = ctx.Queue()
                         client = ctx.Process(
-                            target=_client, args=(port, tls, concurrency, n, kind, out)
+                            target=_client,
+                            args=(port, tls, concurrency, n, kind, out, channels),
                         )
                         before = sum(cpu_seconds(pid) for pid in pids)
                         client.start()
@@ -302,6 +313,13 @@ def main() -> None:
         action="store_true",
         help="run without options, then with each --option alone",
     )
+    parser.add_argument(
+        "--channels",
+        type=int,
+        nargs="+",
+        default=[0],
+        help="client channels (connections) the callers share; 0: one per caller",
+    )
     parser.add_argument("--rounds", type=int, default=1, help="repeat every variant, interleaved")
     args = parser.parse_args()
     option_sets: list[Options] = (
@@ -321,13 +339,16 @@ def main() -> None:
     for round_ in range(args.rounds):
         if args.rounds > 1:
             print(f" round {round_ + 1}")
-        for (variant, kind, concurrency), f in measure(
-            args.n, args.concurrency, variants, args.client
-        ).items():
-            print(
-                f"  {variant.label()}; {kind} client, concurrency {concurrency:3d}: "
-                f"{f.rate:7.0f} calls/s  client CPU {f.client_ms:.3f}  server CPU {f.server_ms:.3f}"
-            )
+        for channels in args.channels:
+            for (variant, kind, concurrency), f in measure(
+                args.n, args.concurrency, variants, args.client, channels
+            ).items():
+                print(
+                    f"  {variant.label()}; {kind} client, {channels or 'own'} channel(s), "
+                    f"concurrency {concurrency:3d}: "
+                    f"{f.rate:7.0f} calls/s  client CPU {f.client_ms:.3f}"
+                    f"  server CPU {f.server_ms:.3f}"
+                )
 
 
 if __name__ == "__main__":
