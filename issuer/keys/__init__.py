@@ -217,9 +217,33 @@ def _check_ec(key: ec.EllipticCurvePublicKey) -> None:
     curve = _CURVES.get(key.curve.name)
     if curve is None:
         raise WeakKeyError("ec-curve", key.curve.name, "P-256 or P-384")
-    numbers = key.public_numbers()
-    x, y = numbers.x, numbers.y
+    x, y = _ec_point(key)
     if not (0 <= x < curve.p and 0 <= y < curve.p):
         raise WeakKeyError("ec-point", "coordinates outside the field", "0 <= x, y < p")
     if (y * y - (x * x * x + curve.a * x + curve.b)) % curve.p != 0:
         raise WeakKeyError("ec-point", "a point not on the curve", f"a point on {key.curve.name}")
+
+
+def _ec_point(key: ec.EllipticCurvePublicKey) -> tuple[int, int]:
+    """(x, y) of the key's point, read from its SubjectPublicKeyInfo DER (which step 1
+    encodes anyway, :func:`spki_der`) instead of ``public_numbers()``, which builds
+    Python number and curve objects (~8 us). The SPKI ends with the BIT STRING of the
+    uncompressed point ``04 || X || Y`` (SEC 1 §2.3.3); anything else takes
+    ``public_numbers()``."""
+    size = (key.curve.key_size + 7) // 8
+    der = spki_der(key)
+    point_at = len(der) - (2 * size + 1)
+    if (
+        2 * size + 2 < 0x80
+        and point_at >= 3
+        and der[point_at - 3] == 0x03
+        and der[point_at - 2] == 2 * size + 2
+        and der[point_at - 1] == 0x00
+        and der[point_at] == 0x04
+    ):
+        return (
+            int.from_bytes(der[point_at + 1 : point_at + 1 + size], "big"),
+            int.from_bytes(der[point_at + 1 + size :], "big"),
+        )
+    numbers = key.public_numbers()
+    return numbers.x, numbers.y

@@ -9,8 +9,11 @@ content comes from the verified UZI attributes and the policy.
 from __future__ import annotations
 
 from cryptography import x509
-from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
+from cryptography.x509.oid import SignatureAlgorithmOID
 
 from issuer.keys import PublicKey, WeakKeyError, check_public_key
 from policies import Policy
@@ -19,6 +22,13 @@ MAX_CSR_BYTES = 16 * 1024
 """A P-384 or RSA-8192 CSR is well below this; bigger input is refused unread."""
 
 _ACCEPTED_HASHES = (hashes.SHA256, hashes.SHA384, hashes.SHA512)
+_ECDSA_OIDS = frozenset(
+    {
+        SignatureAlgorithmOID.ECDSA_WITH_SHA256,
+        SignatureAlgorithmOID.ECDSA_WITH_SHA384,
+        SignatureAlgorithmOID.ECDSA_WITH_SHA512,
+    }
+)
 
 
 class CsrError(ValueError):
@@ -30,6 +40,32 @@ class CsrError(ValueError):
             f"CSR refused ({reason}): got {got}; expected {expected}. "
             "Create a new CSR in the phone's key store and send it again."
         )
+
+
+def _signature_valid(
+    csr: x509.CertificateSigningRequest,
+    public_key: PublicKeyTypes,
+    algorithm: hashes.HashAlgorithm,
+) -> bool:
+    """``csr.is_signature_valid``, for an EC key with the key already parsed.
+
+    ``is_signature_valid`` parses the CSR's key a second time (~7 us of step 1);
+    for ECDSA (RFC 5758 §3.2: the hash is the signature algorithm's, no other
+    parameter) verifying with the parsed key over ``tbs_certrequest_bytes`` is
+    the same check when the signature algorithm is ecdsa-with-SHA*. RSA (PKCS#1
+    v1.5 or PSS parameters), a key/algorithm mismatch and anything else go
+    through ``is_signature_valid``.
+    """
+    if (
+        isinstance(public_key, ec.EllipticCurvePublicKey)
+        and csr.signature_algorithm_oid in _ECDSA_OIDS
+    ):
+        try:
+            public_key.verify(csr.signature, csr.tbs_certrequest_bytes, ec.ECDSA(algorithm))
+        except InvalidSignature:
+            return False
+        return True
+    return csr.is_signature_valid
 
 
 def check_csr(csr_der_or_pem: bytes | str, policy: Policy) -> PublicKey:
@@ -56,8 +92,8 @@ def check_csr(csr_der_or_pem: bytes | str, policy: Policy) -> PublicKey:
         name = algorithm.name if algorithm is not None else "none"
         raise CsrError("signature-hash", name, "SHA-256, SHA-384 or SHA-512")
     try:
-        valid = csr.is_signature_valid
         public_key = csr.public_key()
+        valid = _signature_valid(csr, public_key, algorithm)
     except (ValueError, UnsupportedAlgorithm) as exc:
         raise CsrError("unsupported-key", str(exc), "an EC P-256/P-384 or RSA key") from None
     if not valid:
