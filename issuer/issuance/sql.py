@@ -114,10 +114,14 @@ def write_transaction(engine: sa.Engine) -> Iterator[sa.Connection]:
         with engine.begin() as conn:
             yield conn
         return
-    with _LOCKS_GUARD:
-        lock = _LOCKS.setdefault(engine, threading.Lock())
-    with lock, engine.begin() as conn:
+    with sqlite_writer_lock(engine), engine.begin() as conn:
         yield conn
+
+
+def sqlite_writer_lock(engine: sa.Engine) -> threading.Lock:
+    """The process-wide lock SQLite writers of *engine* queue on (see :func:`write_transaction`)."""
+    with _LOCKS_GUARD:
+        return _LOCKS.setdefault(engine, threading.Lock())
 
 
 _LOCK_AUDIT_HEAD = Prepared(

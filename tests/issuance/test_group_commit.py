@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
@@ -109,3 +110,74 @@ def test_a_lone_unit_runs_on_the_callers_thread_without_a_writer_thread(
     assert ran_on == [threading.get_ident()]
     assert threading.active_count() == before
     assert committer.batches == 1 and committer.units == 1
+
+
+def _count(engine: sa.Engine) -> int:
+    with engine.connect() as conn:
+        return int(
+            conn.execute(sa.select(sa.func.count()).select_from(serial_reservations)).scalar_one()
+        )
+
+
+def test_a_dropped_writer_connection_is_replaced_before_the_next_batch(
+    migrated: sa.Engine,
+) -> None:
+    """SQLite keeps the leader's connection between batches; an invalidated or closed one
+    (or, PostgreSQL, any pooled one) must not fail the next unit."""
+    committer = GroupCommitter(migrated)
+    seen: list[sa.Connection] = []
+
+    def unit(n: int) -> Callable[[sa.Connection], int]:
+        def work(conn: sa.Connection) -> int:
+            seen.append(conn)
+            INSERT_RESERVATION.execute(conn, _row(n))
+            return n
+
+        return work
+
+    assert committer.run(unit(1)) == 1
+    if not seen[-1].closed:  # PostgreSQL: back in the pool already
+        seen[-1].invalidate()
+    assert committer.run(unit(2)) == 2
+    seen[-1].close()
+    assert committer.run(unit(3)) == 3
+
+    def fails(conn: sa.Connection) -> None:
+        INSERT_RESERVATION.execute(conn, _row(4))
+        raise ValueError("refused")
+
+    with pytest.raises(ValueError, match="refused"):
+        committer.run(fails)
+    assert committer.run(unit(5)) == 5  # the failed unit's rollback left the writer usable
+    assert _count(migrated) == 4
+    if migrated.dialect.name == "sqlite":
+        assert seen[2] is seen[3]  # kept between batches
+        assert len({id(c) for c in seen}) == 3
+
+
+def test_a_forked_child_does_not_use_the_parents_writer_connection(
+    migrated: sa.Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+
+    committer = GroupCommitter(migrated)
+    seen: list[sa.Connection] = []
+
+    def unit(n: int) -> Callable[[sa.Connection], int]:
+        def work(conn: sa.Connection) -> int:
+            seen.append(conn)
+            INSERT_RESERVATION.execute(conn, _row(n))
+            return n
+
+        return work
+
+    assert committer.run(unit(1)) == 1
+    parent = os.getpid()
+    monkeypatch.setattr(os, "getpid", lambda: parent + 1)  # as seen in a forked child
+    assert committer.run(unit(2)) == 2
+    monkeypatch.undo()
+    assert seen[0] is not seen[1]
+    if migrated.dialect.name == "sqlite":
+        assert not seen[0].closed  # the parent's, left alone
+    seen[0].close()
+    assert _count(migrated) == 2
