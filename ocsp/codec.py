@@ -318,6 +318,7 @@ class ResponseSigner:
                 f"got a {type(key).__name__} for a {type(public).__name__} responder "
                 "certificate; expected an EC or RSA private key matching the certificate"
             )
+        self._ecdsa = ec.ECDSA(self._hash)
         self._key = key
         self.certificate = certificate
         cert_der = certificate.public_bytes(serialization.Encoding.DER)
@@ -330,7 +331,7 @@ class ResponseSigner:
     def _sign(self, data: bytes) -> bytes:
         key = self._key
         if isinstance(key, ec.EllipticCurvePrivateKey):
-            return key.sign(data, ec.ECDSA(self._hash))
+            return key.sign(data, self._ecdsa)
         assert isinstance(key, rsa.RSAPrivateKey)
         return key.sign(data, padding.PKCS1v15(), self._hash)
 

@@ -49,7 +49,7 @@ from issuer.profile.attributes import (
     Ura,
     UziNumber,
 )
-from issuer.profile.builder import UZI_OTHERNAME_OID
+from issuer.profile.builder import UZI_OTHERNAME_OID, ca_validity
 from issuer.profile.der import (
     TbsTemplate,
     per_profile,
@@ -431,16 +431,13 @@ def validity_time_encoding(cert: Cert, exp: Expected) -> Finding | None:
 
 @_check
 def validity_within_issuer(cert: Cert, exp: Expected) -> Finding | None:
-    ca = exp.issuer_cert
-    if (
-        cert.not_valid_before_utc < ca.not_valid_before_utc
-        or cert.not_valid_after_utc > ca.not_valid_after_utc
-    ):
+    ca_not_before, ca_not_after = ca_validity(exp.issuer_cert)
+    if cert.not_valid_before_utc < ca_not_before or cert.not_valid_after_utc > ca_not_after:
         return _finding(
             "validity_within_issuer",
             "RFC 5280 §6.1.3 (a)(2); profile: refuse beyond the CA (docs/decisions/profile.md)",
             f"{cert.not_valid_before_utc}..{cert.not_valid_after_utc} is not inside the CA's "
-            f"{ca.not_valid_before_utc}..{ca.not_valid_after_utc}",
+            f"{ca_not_before}..{ca_not_after}",
         )
     return None
 

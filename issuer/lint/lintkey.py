@@ -88,6 +88,18 @@ def algorithm_id(key: LintKey, algorithm: hashes.HashAlgorithm) -> bytes:
     return found
 
 
+_ECDSA: dict[str, ec.ECDSA] = {}
+
+
+def _ecdsa(algorithm: hashes.HashAlgorithm) -> ec.ECDSA:
+    """``ec.ECDSA(algorithm)``, one object per hash name (the constructor imports and
+    checks on each call, ~1 us; the object is immutable)."""
+    found = _ECDSA.get(algorithm.name)
+    if found is None:
+        found = _ECDSA[algorithm.name] = ec.ECDSA(algorithm)
+    return found
+
+
 def sign_tbs_der(
     tbs_der: bytes, key: LintKey, algorithm: hashes.HashAlgorithm, signature_algorithm: bytes
 ) -> bytes:
@@ -104,7 +116,7 @@ def sign_tbs_der(
             f"the key and hash give {algorithm_id(key, algorithm).hex()}"
         )
     if isinstance(key, ec.EllipticCurvePrivateKey):
-        signature = key.sign(tbs_der, ec.ECDSA(algorithm))
+        signature = key.sign(tbs_der, _ecdsa(algorithm))
     else:
         signature = key.sign(tbs_der, padding.PKCS1v15(), algorithm)
     return tlv(0x30, tbs_der + signature_algorithm + tlv(0x03, b"\x00" + signature))

@@ -39,6 +39,7 @@ __all__ = [
     "ProfileError",
     "build_subject",
     "build_tbs",
+    "ca_validity",
     "check_issuable",
     "draw_serial",
     "encode_uzi_othername",
@@ -119,6 +120,26 @@ def build_subject(attrs: VerifiedAttributes, policy: Policy) -> x509.Name:
     return x509.Name([x509.RelativeDistinguishedName([a]) for a in attributes])
 
 
+_CA_VALIDITY: dict[int, tuple[x509.Certificate, dt.datetime, dt.datetime]] = {}
+
+
+def ca_validity(issuer_cert: x509.Certificate) -> tuple[dt.datetime, dt.datetime]:
+    """The CA certificate's (notBefore, notAfter), read once per certificate object.
+
+    ``cryptography`` builds new datetime objects on every ``not_valid_*_utc``
+    access; step 3 asks about a dozen times per issued certificate. Keyed by
+    the object's identity (held, so the id stays its own); bounded.
+    """
+    hit = _CA_VALIDITY.get(id(issuer_cert))
+    if hit is not None and hit[0] is issuer_cert:
+        return hit[1], hit[2]
+    window = issuer_cert.not_valid_before_utc, issuer_cert.not_valid_after_utc
+    if len(_CA_VALIDITY) >= 32:
+        _CA_VALIDITY.clear()
+    _CA_VALIDITY[id(issuer_cert)] = (issuer_cert, *window)
+    return window
+
+
 def validity_window(
     policy: Policy, issuer_cert: x509.Certificate, now: dt.datetime
 ) -> tuple[dt.datetime, dt.datetime]:
@@ -137,19 +158,20 @@ def validity_window(
     now = now.astimezone(dt.UTC).replace(microsecond=0)
     not_before = now - dt.timedelta(seconds=policy.profile.backdate_seconds)
     not_after = now + dt.timedelta(days=policy.profile.validity_days)
-    if not_before < issuer_cert.not_valid_before_utc or now > issuer_cert.not_valid_after_utc:
+    ca_not_before, ca_not_after = ca_validity(issuer_cert)
+    if not_before < ca_not_before or now > ca_not_after:
         raise ProfileError(
             "issuing CA validity",
             f"now {now.isoformat()} outside the CA's "
-            f"{issuer_cert.not_valid_before_utc.isoformat()}..{issuer_cert.not_valid_after_utc.isoformat()}",
+            f"{ca_not_before.isoformat()}..{ca_not_after.isoformat()}",
             "a CA valid now",
             "Check the clock or activate a valid issuing CA.",
         )
-    if not_after > issuer_cert.not_valid_after_utc:
+    if not_after > ca_not_after:
         raise ProfileError(
             "validity",
             f"notAfter {not_after.isoformat()}",
-            f"no later than the CA's notAfter {issuer_cert.not_valid_after_utc.isoformat()}",
+            f"no later than the CA's notAfter {ca_not_after.isoformat()}",
             "Roll over to a new issuing CA or lower profile.validity_days in the policy.",
         )
     return not_before, not_after

@@ -450,3 +450,16 @@ def test_ec_point_read_from_the_spki_is_public_numbers() -> None:
             key = ec.generate_private_key(curve).public_key()
             numbers = key.public_numbers()
             assert _ec_point(key) == (numbers.x, numbers.y)
+
+
+def test_ca_validity_is_each_certificates_own() -> None:
+    """ca_validity answers the certificate's own notBefore/notAfter, per certificate object
+    (two CAs alive at once never share an answer)."""
+    from issuer.profile.builder import ca_validity
+
+    first = make_ca()[0]
+    second = make_ca(not_after=NOW + dt.timedelta(days=30))[0]
+    for _ in range(2):
+        assert ca_validity(first) == (first.not_valid_before_utc, first.not_valid_after_utc)
+        assert ca_validity(second) == (second.not_valid_before_utc, second.not_valid_after_utc)
+    assert ca_validity(first) != ca_validity(second)
