@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -130,3 +131,28 @@ def test_text_not_in_the_stored_form_is_refused(text: str) -> None:
 )
 def test_odd_text_strptime_took_still_parses_the_same(text: str) -> None:
     assert from_utc_text(text) == datetime(2026, 11, 28, 16, 23, 8, 123456, tzinfo=UTC)
+
+
+def test_the_remembered_text_is_only_ever_the_same_objects() -> None:
+    base = datetime(2026, 11, 28, 16, 40, 0, 123456, tzinfo=UTC)
+    values = [base + timedelta(microseconds=n) for n in range(200)]
+    values += [v.astimezone(timezone(timedelta(hours=2))) for v in values[:50]]
+    expected = {id(v): f"2026-11-28T16:40:00.{v.astimezone(UTC).microsecond:06d}Z" for v in values}
+    assert to_utc_text(values[0]) == to_utc_text(values[0]) == expected[id(values[0])]
+    wrong: list[str] = []
+
+    def render(order: list[datetime]) -> None:
+        for _ in range(50):
+            for v in order:
+                if to_utc_text(v) != expected[id(v)]:
+                    wrong.append(repr(v))
+
+    threads = [threading.Thread(target=render, args=(values[i::3],)) for i in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert wrong == []
+    to_utc_text(base)
+    with pytest.raises(TypeError, match="naive"):
+        to_utc_text(base.replace(tzinfo=None))
