@@ -12,6 +12,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 
 from issuer.store import is_sqlite
@@ -112,3 +113,44 @@ def test_a_connection_older_than_the_recycle_time_is_replaced(
     assert reads.fetch(_sql(migrated), (1,), one=True) == (0,)
     assert reads._made == 1 and len(reads._idle) == 1 and reads._idle[0] is not first
     assert list(reads._born) == [id(reads._idle[0])]
+
+
+def test_a_kept_connection_reuses_its_cursor_and_holds_no_snapshot(migrated: sa.Engine) -> None:
+    """One cursor per kept connection; a first-row read still runs its statement to the end.
+
+    Two rows, ``one=True``: the first row comes back. On SQLite a statement left
+    on its first row would keep its read snapshot, so a full WAL checkpoint
+    after a later commit would report busy; on PostgreSQL no transaction stays.
+    """
+    reads = ReadConnections(migrated, keep=2)
+    two_rows = "SELECT seq FROM audit_head UNION ALL SELECT seq + 1 FROM audit_head"
+    assert reads.fetch(two_rows, (), one=True) == (0,)
+    (kept,) = reads._idle
+    cursor = reads._cursors[id(kept)]
+    assert reads.fetch(_sql(migrated), (1,), one=True) == (0,)
+    assert reads.fetch(two_rows, (), one=False) == [(0,), (1,)]
+    assert reads.fetch(two_rows, (), one=True) == (0,)  # the last read before the write
+    assert reads._idle == [kept] and reads._cursors == {id(kept): cursor}
+    with migrated.begin() as conn:
+        conn.exec_driver_sql("UPDATE audit_head SET seq = 5 WHERE id = 1")
+    assert not _in_transaction(migrated, kept)
+    if is_sqlite(migrated):  # on a plain connection: the engine's would BEGIN IMMEDIATE
+        import sqlite3
+
+        plain = sqlite3.connect(str(migrated.url.database), isolation_level=None)
+        try:
+            busy, _log, _done = plain.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        finally:
+            plain.close()
+        assert busy == 0
+    assert reads.fetch(two_rows, (), one=True) == (5,)  # a new snapshot
+
+
+def test_a_discarded_connection_takes_its_cursor_along(migrated: sa.Engine) -> None:
+    reads = ReadConnections(migrated, keep=2)
+    assert reads.fetch(_sql(migrated), (1,), one=True) == (0,)
+    with pytest.raises(sa.exc.DBAPIError):
+        reads.fetch("SELECT no_such_column FROM audit_head", (), one=True)
+    assert reads._made == 0 and reads._idle == [] and reads._cursors == {}
+    assert reads.fetch(_sql(migrated), (1,), one=True) == (0,)
+    assert len(reads._cursors) == 1
