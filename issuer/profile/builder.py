@@ -140,7 +140,35 @@ def ca_validity(issuer_cert: x509.Certificate) -> tuple[dt.datetime, dt.datetime
     return window
 
 
+_WINDOWS: dict[
+    tuple[int, int, dt.datetime],
+    tuple[Policy, x509.Certificate, tuple[dt.datetime, dt.datetime]],
+] = {}
+
+
 def validity_window(
+    policy: Policy, issuer_cert: x509.Certificate, now: dt.datetime
+) -> tuple[dt.datetime, dt.datetime]:
+    """``(notBefore, notAfter)`` for a certificate issued at ``now`` (:func:`_validity_window`).
+
+    Step 3 asks three times per certificate with the same policy, CA and
+    reservation time (the splice, the fast pass, validity_matches_policy); the
+    answer is a function of those alone (both objects immutable, held so their
+    ids stay theirs), so it is kept for the few most recent ones. Refusals are
+    not kept.
+    """
+    key = (id(policy), id(issuer_cert), now)
+    hit = _WINDOWS.get(key)
+    if hit is not None and hit[0] is policy and hit[1] is issuer_cert:
+        return hit[2]
+    window = _validity_window(policy, issuer_cert, now)
+    if len(_WINDOWS) >= 64:
+        _WINDOWS.clear()
+    _WINDOWS[key] = (policy, issuer_cert, window)
+    return window
+
+
+def _validity_window(
     policy: Policy, issuer_cert: x509.Certificate, now: dt.datetime
 ) -> tuple[dt.datetime, dt.datetime]:
     """``(notBefore, notAfter)`` for a certificate issued at ``now``.

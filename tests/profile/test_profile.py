@@ -463,3 +463,31 @@ def test_ca_validity_is_each_certificates_own() -> None:
         assert ca_validity(first) == (first.not_valid_before_utc, first.not_valid_after_utc)
         assert ca_validity(second) == (second.not_valid_before_utc, second.not_valid_after_utc)
     assert ca_validity(first) != ca_validity(second)
+
+
+def test_validity_window_kept_per_policy_ca_and_time(policy: Policy) -> None:
+    """A kept window is only ever the one of the same policy, CA and instant; a refusal is
+    refused again."""
+    import dataclasses
+
+    from issuer.profile import validity_window
+
+    ca = make_ca()[0]
+    other_ca = make_ca(not_after=NOW + dt.timedelta(days=3))[0]
+    longer = dataclasses.replace(
+        policy,
+        profile=dataclasses.replace(policy.profile, validity_days=policy.profile.validity_days + 1),
+    )
+    for _ in range(2):
+        first = validity_window(policy, ca, NOW)
+        assert first[1] - first[0] == dt.timedelta(
+            days=policy.profile.validity_days, seconds=policy.profile.backdate_seconds
+        )
+        assert validity_window(longer, ca, NOW)[1] == first[1] + dt.timedelta(days=1)
+        assert validity_window(policy, ca, NOW + dt.timedelta(seconds=1))[1] == first[1] + (
+            dt.timedelta(seconds=1)
+        )
+        with pytest.raises(ProfileError, match="validity"):
+            validity_window(policy, other_ca, NOW)
+        with pytest.raises(ProfileError, match="naive"):
+            validity_window(policy, ca, NOW.replace(tzinfo=None))
