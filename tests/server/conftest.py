@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import grpc
 import pytest
@@ -118,7 +119,7 @@ def write_config(folder: Path, pki: ClientPki, *, server: str = "", tls: bool = 
     return path
 
 
-def _probe_handlers() -> grpc.GenericRpcHandler:
+def _probe_handlers() -> grpc.GenericRpcHandler[Any, Any]:
     def echo(request: bytes, context: grpc.ServicerContext) -> bytes:
         return b"ok:" + request
 

@@ -37,11 +37,11 @@ def test_plaintext_caller_gets_dev_roles_only(plaintext_server: BuiltServer) -> 
     with grpc.insecure_channel(f"127.0.0.1:{plaintext_server.port}") as channel:
         reply = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest())
         assert reply.status == health_pb2.HealthCheckResponse.SERVING
-        assert channel.unary_unary(method("Auditor"))(b"x", timeout=10) == b"ok:x"
+        assert channel.unary_unary(method("Auditor"), None, None)(b"x", timeout=10) == b"ok:x"
         with pytest.raises(grpc.RpcError) as refused:
-            channel.unary_unary(method("Portal"))(b"x", timeout=10)
+            channel.unary_unary(method("Portal"), None, None)(b"x", timeout=10)
         assert refused.value.code() == grpc.StatusCode.PERMISSION_DENIED
-        assert "dev-plaintext@loopback" in refused.value.details()
+        assert "dev-plaintext@loopback" in (refused.value.details() or "")
 
 
 @pytest.mark.parametrize("host", ["0.0.0.0", "192.0.2.10", "[::]", "example.org"])
@@ -71,10 +71,10 @@ def test_guard_answers_unauthenticated_when_no_certificate_reached_it() -> None:
             grpc.insecure_channel(f"127.0.0.1:{port}") as channel,
             pytest.raises(grpc.RpcError) as refused,
         ):
-            channel.unary_unary(method("Auditor"))(b"x", timeout=10)
+            channel.unary_unary(method("Auditor"), None, None)(b"x", timeout=10)
         err = refused.value
         assert err.code() == grpc.StatusCode.UNAUTHENTICATED
-        assert method("Auditor") in err.details()
+        assert method("Auditor") in (err.details() or "")
         status = rpc_status.from_call(err)  # type: ignore[arg-type]
         assert status is not None
         info = error_details_pb2.ErrorInfo()
