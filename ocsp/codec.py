@@ -373,7 +373,36 @@ class ResponseSigner:
         if nonce_ext_value is not None:
             extension = der.sequence(_NONCE_OID_DER, der.octet_string(nonce_ext_value))
             tbs += der.explicit(1, der.sequence(extension))
-        tbs = tlv(0x30, tbs)
+        return self._signed(tlv(0x30, tbs))
+
+    def build_good(
+        self,
+        ca: IssuingCa,
+        algorithms: Sequence[str],
+        serial: int,
+        *,
+        at: datetime,
+        next_update: datetime,
+    ) -> bytes:
+        """:meth:`build` for the pre-signed answer of a new certificate, from a template.
+
+        One ``good`` SingleResponse per CertID algorithm, thisUpdate = producedAt
+        = *at*, no nonce: everything but the serial and the two instants is
+        bytes kept per signer and CA (:func:`make_cert_id`), and each instant is
+        encoded once. Byte for byte :meth:`build` of the same singles and
+        asn1crypto's encoding (tests/ocsp/test_codec.py).
+        """
+        now = _generalized_time(at)
+        tail = _GOOD + now + _tlv(0xA0, _generalized_time(next_update))
+        singles = b"".join(
+            _tlv(0x30, make_cert_id(ca, algorithm, serial) + tail) for algorithm in algorithms
+        )
+        return self._signed(_tlv(0x30, self._responder_id + now + _tlv(0x30, singles)))
+
+    def _signed(self, tbs: bytes) -> bytes:
+        """Sign ResponseData *tbs*; wrap it in BasicOCSPResponse and a successful
+        OCSPResponse (RFC 6960 §4.2.1)."""
+        tlv = _tlv
         basic = tlv(0x30, tbs + self._alg_der + der.bit_string(self._sign(tbs)) + self._certs_field)
         return tlv(0x30, _SUCCESSFUL + tlv(0xA0, tlv(0x30, _BASIC_OID_DER + tlv(0x04, basic))))
 

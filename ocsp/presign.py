@@ -90,16 +90,22 @@ class PreSigner:
             self._timing.validity if status.state != "unknown" else self._timing.unknown_validity
         )
         next_update = now + validity
-        singles = [
-            SingleSpec(
-                cert_id_der=make_cert_id(ca, alg, serial),
-                status=status,
-                this_update=now,
-                next_update=next_update,
+        if status.state == "good":
+            # The answer of every newly issued certificate: from a template.
+            der = self._signer.build_good(
+                ca, PRESIGNED_ALGORITHMS, serial, at=now, next_update=next_update
             )
-            for alg in PRESIGNED_ALGORITHMS
-        ]
-        der = self._signer.build(singles, produced_at=now)
+        else:
+            singles = [
+                SingleSpec(
+                    cert_id_der=make_cert_id(ca, alg, serial),
+                    status=status,
+                    this_update=now,
+                    next_update=next_update,
+                )
+                for alg in PRESIGNED_ALGORITHMS
+            ]
+            der = self._signer.build(singles, produced_at=now)
         stored = StoredResponse(
             der=der, this_update=now, next_update=next_update, produced_at=read_at
         )

@@ -187,3 +187,56 @@ def test_response_encoding_is_asn1crypto_byte_for_byte() -> None:
             )
             assert s.cert_id_der == bytes(reference_id.dump())
         assert ours == _asn1crypto_response(signer, cert_der, singles, produced, nonce, signature)
+
+
+def test_good_template_is_build_and_asn1crypto_byte_for_byte() -> None:
+    """ResponseSigner.build_good (the pre-signed answer of a new certificate) equals build()
+    of the same good singles and asn1crypto's encoding, for serials of 1 to 20 octets and
+    instants on both sides of 2050 (a deterministic stand-in signs, so bytes compare)."""
+    import hashlib
+
+    from asn1crypto import ocsp as asn1_ocsp
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    from ocsp.issuers import PRESIGNED_ALGORITHMS, IssuingCa
+    from ocsp.model import CertStatus
+
+    key = ec.generate_private_key(ec.SECP384R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "template test CA")])
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(9)
+        .not_valid_before(start)
+        .not_valid_after(start + timedelta(days=3650))
+        .sign(key, hashes.SHA384())
+    )
+    ca = IssuingCa.from_certificate(cert)
+    signer = codec.ResponseSigner(certificate=cert, key=key)
+    signer._sign = lambda data: b"\x30\x06\x02\x01\x01\x02\x01" + hashlib.sha1(data).digest()[:1]  # type: ignore[method-assign]
+    rng = random.Random(7)
+    for case in range(40):
+        serial = rng.randrange(1, 2 ** rng.choice((8, 64, 159, 160)))
+        at = datetime(rng.choice((2026, 2049, 2050)), 12, 31, 23, 59, 58, tzinfo=UTC)
+        until = at + timedelta(days=4, seconds=case)
+        algorithms = PRESIGNED_ALGORITHMS if case % 2 else ("sha256",)
+        ours = signer.build_good(ca, algorithms, serial, at=at, next_update=until)
+        singles = [
+            codec.SingleSpec(
+                cert_id_der=codec.make_cert_id(ca, alg, serial),
+                status=CertStatus.good(),
+                this_update=at,
+                next_update=until,
+            )
+            for alg in algorithms
+        ]
+        assert ours == signer.build(singles, produced_at=at)
+        signature = bytes(asn1_ocsp.OCSPResponse.load(ours).basic_ocsp_response["signature"].native)
+        cert_der = cert.public_bytes(serialization.Encoding.DER)
+        assert ours == _asn1crypto_response(signer, cert_der, singles, at, None, signature)
