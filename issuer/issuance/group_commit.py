@@ -32,6 +32,7 @@ import logging
 import os
 import queue
 import threading
+import time
 import weakref
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
@@ -42,6 +43,7 @@ import sqlalchemy as sa
 
 from issuer.issuance.sql import sqlite_writer_lock, write_transaction
 from issuer.store import is_sqlite
+from issuer.store.engine import PG_POOL_RECYCLE_S
 from issuer.store.prepared import driver_execute
 
 _LOG = logging.getLogger(__name__)
@@ -70,6 +72,9 @@ class GroupCommitter:
     ) -> None:
         self._engine = engine
         self._sqlite = is_sqlite(engine)
+        # Kept only from a QueuePool (file SQLite, PostgreSQL): an in-memory SQLite
+        # lives in its pool's one shared or per-thread connection; left as it was.
+        self._keep = isinstance(engine.pool, sa.pool.QueuePool)
         self._max = max_batch
         self._prologue = prologue
         self._queue: queue.SimpleQueue[_Unit] = queue.SimpleQueue()
@@ -77,47 +82,61 @@ class GroupCommitter:
         self._leading = False
         self.batches = 0
         self.units = 0
-        # SQLite: the leader's connection is kept between batches (see _transaction).
-        self._kept: list[tuple[int, sa.Connection]] = []
-        if is_sqlite(engine):
-            weakref.finalize(self, _close_kept, self._kept)
+        # The leader's connection, kept between batches (see _transaction): (pid, born, conn).
+        self._kept: list[tuple[int, float, sa.Connection]] = []
+        self._lost_before_commit = False
+        weakref.finalize(self, _close_kept, self._kept)
 
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[sa.Connection]:
         """A write transaction for one batch (only the leader calls this: one at a time).
 
-        PostgreSQL: :func:`write_transaction` (a pooled connection, pre-pinged
-        at checkout, so a dropped server connection is replaced before the
-        batch runs). SQLite: the same process writer lock and ``BEGIN
-        IMMEDIATE``, on a connection this committer keeps between batches.
-        Why: checking a connection out of the pool and back in costs ~25-35 us
-        a transaction here (same-run micro-benchmark: 40-55 us -> 16-20 us for
-        a one-insert transaction), two transactions per certificate. A file
-        database does not drop connections; one that SQLAlchemy invalidated
-        (or that is closed, or belonged to the parent before a fork) is
-        replaced by a fresh one from the pool.
+        On a connection this committer keeps between batches (SQLite: after
+        the process writer lock, ``BEGIN IMMEDIATE``). Why: checking a
+        connection out of the pool and back in costs ~25-35 us a transaction
+        on SQLite (same-run micro-benchmark: 40-55 us -> 16-20 us for a
+        one-insert transaction), and on PostgreSQL the checkout also pings the
+        server (``pool_pre_ping``: a round trip); two transactions per
+        certificate. What the ping guarded against, a connection the server
+        dropped while it sat idle, is handled instead when it shows: the
+        statement that meets it invalidates the connection, the transaction is
+        known not to have committed (it failed before COMMIT, and a server
+        drops a dead client's open transaction), so :meth:`_commit` runs the
+        batch once more on a fresh, pre-pinged pool connection. A connection
+        older than the pool's recycle time, closed, invalidated or the parent's
+        before a fork is replaced before use.
         """
-        if not self._sqlite:
+        self._lost_before_commit = False
+        if not self._keep:
             with write_transaction(self._engine) as conn:
                 yield conn
             return
-        with sqlite_writer_lock(self._engine):
+        lock = sqlite_writer_lock(self._engine) if self._sqlite else contextlib.nullcontext()
+        with lock:
             conn = self._writer_connection()
             with conn.begin():
-                yield conn
+                try:
+                    yield conn
+                except BaseException:
+                    # Failed in a statement (not at COMMIT): a lost connection here
+                    # means nothing of this transaction can have been committed.
+                    self._lost_before_commit = conn.invalidated
+                    raise
 
     def _writer_connection(self) -> sa.Connection:
         pid = os.getpid()
+        now = time.monotonic()
         if self._kept:
-            owner, conn = self._kept[0]
-            if owner == pid and not conn.closed and not conn.invalidated:
+            owner, born, conn = self._kept[0]
+            fresh = now - born < PG_POOL_RECYCLE_S
+            if owner == pid and fresh and not conn.closed and not conn.invalidated:
                 return conn
             self._kept.clear()
             if owner == pid:
                 _close_quietly(conn)
             # else: the parent's connection (forked): not ours to use or close
         conn = self._engine.connect()
-        self._kept.append((pid, conn))
+        self._kept.append((pid, now, conn))
         return conn
 
     def run(self, work: Callable[[sa.Connection], T]) -> T:
@@ -153,7 +172,7 @@ class GroupCommitter:
                 break
         return batch
 
-    def _commit(self, batch: list[_Unit]) -> None:
+    def _commit(self, batch: list[_Unit], *, again: bool = False) -> None:
         results: list[tuple[_Unit, bool, Any]] = []
         try:
             with self._transaction() as conn:
@@ -185,6 +204,15 @@ class GroupCommitter:
                 )
                 for unit in batch:
                     self._commit([unit])
+                return
+            if self._lost_before_commit and not again:
+                # The kept connection was dropped (server restart, idle timeout,
+                # pg_terminate_backend) and the unit's transaction rolled back with it.
+                _LOG.warning(
+                    "group commit lost its connection before COMMIT (%s): once more",
+                    type(exc.orig).__name__ if exc.orig else type(exc).__name__,
+                )
+                self._commit(batch, again=True)
                 return
             self._fail(batch, results, exc)
             return
@@ -240,9 +268,9 @@ def _close_quietly(conn: sa.Connection) -> None:
         _LOG.debug("closing a kept writer connection failed", exc_info=True)
 
 
-def _close_kept(kept: list[tuple[int, sa.Connection]]) -> None:
+def _close_kept(kept: list[tuple[int, float, sa.Connection]]) -> None:
     """Finalizer of a garbage-collected committer: close its kept connection (own process)."""
-    for owner, conn in kept:
+    for owner, _born, conn in kept:
         if owner == os.getpid():
             _close_quietly(conn)
     kept.clear()

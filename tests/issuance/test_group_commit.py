@@ -14,6 +14,8 @@ import sqlalchemy as sa
 from issuer.issuance.group_commit import GroupCommitter
 from issuer.issuance.sql import INSERT_RESERVATION
 from issuer.store.schema import serial_reservations
+from testkit.phone import Phone
+from tests.issuance.conftest import MOBILE, World, attributes
 
 
 def _row(n: int) -> dict[str, object]:
@@ -181,3 +183,84 @@ def test_a_forked_child_does_not_use_the_parents_writer_connection(
         assert not seen[0].closed  # the parent's, left alone
     seen[0].close()
     assert _count(migrated) == 2
+
+
+def _terminate(engine: sa.Engine, pid: int) -> None:
+    """pg_terminate_backend, then wait until the backend is gone."""
+    with engine.connect() as admin:
+        assert admin.execute(sa.text("SELECT pg_terminate_backend(:p)"), {"p": pid}).scalar()
+        for _ in range(500):
+            gone = not admin.execute(
+                sa.text("SELECT count(*) FROM pg_stat_activity WHERE pid = :p"), {"p": pid}
+            ).scalar()
+            admin.rollback()
+            if gone:
+                return
+            time.sleep(0.01)
+    raise AssertionError(f"backend {pid} still there")
+
+
+def test_a_backend_killed_between_units_costs_no_unit(migrated: sa.Engine) -> None:
+    """PostgreSQL: the kept connection is not pinged before a batch; a dropped one is
+    met by the batch's first statement, before COMMIT, and the batch runs once more."""
+    if migrated.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL backends only")
+    committer = GroupCommitter(migrated)
+    pids: list[int] = []
+
+    def unit(n: int) -> Callable[[sa.Connection], int]:
+        def work(conn: sa.Connection) -> int:
+            INSERT_RESERVATION.execute(conn, _row(n))  # first statement: the driver path
+            pids.append(int(conn.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()))
+            return n
+
+        return work
+
+    assert committer.run(unit(1)) == 1
+    _terminate(migrated, pids[-1])
+    assert committer.run(unit(2)) == 2
+    assert pids[-1] != pids[0]
+    _terminate(migrated, pids[-1])
+
+    def sqlalchemy_first(conn: sa.Connection) -> int:
+        pids.append(int(conn.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()))
+        INSERT_RESERVATION.execute(conn, _row(3))
+        return 3
+
+    assert committer.run(sqlalchemy_first) == 3
+    assert _count(migrated) == 3
+
+
+def test_a_unit_that_fails_on_its_own_is_not_run_again(migrated: sa.Engine) -> None:
+    committer = GroupCommitter(migrated)
+    runs: list[int] = []
+
+    def clash(conn: sa.Connection) -> None:
+        runs.append(1)
+        INSERT_RESERVATION.execute(conn, _row(7))
+        INSERT_RESERVATION.execute(conn, _row(7))  # IntegrityError, the connection is fine
+
+    with pytest.raises(sa.exc.IntegrityError):
+        committer.run(clash)
+    assert runs == [1]
+    assert _count(migrated) == 0
+
+
+def test_an_issuance_after_its_writers_backends_were_killed_succeeds(
+    world: World, new_phone: Callable[..., Phone]
+) -> None:
+    """Both writers (step 2, step 4) lose their PostgreSQL backends between two issuances."""
+    if world.engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL backends only")
+    first = world.redeemer.redeem(world.enrol().token, new_phone().csr(), actor=MOBILE)
+    committers = [world.cycle._reserve_writer.__self__, world.cycle._store_writer.__self__]  # type: ignore[attr-defined]
+    for committer in committers:
+        (_pid, _born, conn) = committer._kept[0]
+        backend = int(conn.exec_driver_sql("SELECT pg_backend_pid()").scalar_one())
+        conn.rollback()
+        _terminate(world.engine, backend)
+    second = world.redeemer.redeem(
+        world.enrol(attributes("900016529")).token, new_phone().csr(), actor=MOBILE
+    )
+    assert second.certificate.serial != first.certificate.serial
+    assert world.cycle.load(second.certificate.id) == second.certificate
