@@ -13,7 +13,10 @@ the :data:`READ_ONLY` execution option (a deferred ``BEGIN``: a WAL snapshot).
 
 PostgreSQL (several engine processes on several machines) gets a bounded pool
 with ``pool_pre_ping`` so a restarted server or a dropped connection does not
-surface as an error on the next request.
+surface as an error on the next request. The issuance group committers keep
+one connection each between batches and so skip that ping (a round trip per
+transaction); they handle a connection dropped while idle themselves
+(:mod:`issuer.issuance.group_commit`).
 """
 
 from __future__ import annotations
