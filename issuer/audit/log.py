@@ -12,7 +12,11 @@ serialised across every engine process sharing the database. The single row of
 latest committed head); on SQLite every transaction of an engine made by
 :func:`issuer.store.create_engine_for` starts with ``BEGIN IMMEDIATE``, which
 already holds the database write lock. The head also records where the chain
-ends, so a cut-off tail is visible even between checkpoints.
+ends, so a cut-off tail is visible even between checkpoints. An append first
+tries to move the head on from the head this :class:`AuditLog` last wrote
+(``UPDATE ... WHERE seq = :old AND hash = :old``, which takes the same row lock
+and proves the guess against the database); only when that matches no row is
+the head read as above (see ``AuditLog._head``).
 
 Why checkpoints: anyone who can write the database can rewrite the whole chain
 and recompute every hash. A checkpoint is "the chain had hash H at seq N",
