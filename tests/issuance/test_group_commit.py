@@ -17,6 +17,9 @@ from issuer.store.schema import serial_reservations
 from testkit.phone import Phone
 from tests.issuance.conftest import MOBILE, World, attributes
 
+ON_POSTGRESQL = pytest.mark.parametrize("migrated_db", ["postgresql"], indirect=True)
+"""Backend killing (pg_terminate_backend) exists on PostgreSQL only: these tests run there alone."""
+
 
 def _row(n: int) -> dict[str, object]:
     return {
@@ -200,11 +203,11 @@ def _terminate(engine: sa.Engine, pid: int) -> None:
     raise AssertionError(f"backend {pid} still there")
 
 
+@ON_POSTGRESQL
 def test_a_backend_killed_between_units_costs_no_unit(migrated: sa.Engine) -> None:
     """PostgreSQL: the kept connection is not pinged before a batch; a dropped one is
     met by the batch's first statement, before COMMIT, and the batch runs once more."""
-    if migrated.dialect.name != "postgresql":
-        pytest.skip("PostgreSQL backends only")
+    assert migrated.dialect.name == "postgresql"
     committer = GroupCommitter(migrated)
     pids: list[int] = []
 
@@ -246,12 +249,12 @@ def test_a_unit_that_fails_on_its_own_is_not_run_again(migrated: sa.Engine) -> N
     assert _count(migrated) == 0
 
 
+@ON_POSTGRESQL
 def test_an_issuance_after_its_writers_backends_were_killed_succeeds(
     world: World, new_phone: Callable[..., Phone]
 ) -> None:
     """Both writers (step 2, step 4) lose their PostgreSQL backends between two issuances."""
-    if world.engine.dialect.name != "postgresql":
-        pytest.skip("PostgreSQL backends only")
+    assert world.engine.dialect.name == "postgresql"
     first = world.redeemer.redeem(world.enrol().token, new_phone().csr(), actor=MOBILE)
     committers = [world.cycle._reserve_writer.__self__, world.cycle._store_writer.__self__]  # type: ignore[attr-defined]
     for committer in committers:
