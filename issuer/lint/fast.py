@@ -44,10 +44,7 @@ from issuer.profile.attributes import (
     MAX_ORGANIZATION,
     MAX_SURNAME,
     MAX_TITLE,
-    AgbCode,
-    RoleCode,
-    Ura,
-    UziNumber,
+    sample_attributes,
 )
 from issuer.profile.builder import UZI_OTHERNAME_OID, ca_validity
 from issuer.profile.der import (
@@ -120,7 +117,7 @@ def _shape(policy: Policy, issuer_cert: x509.Certificate) -> _ProfileShape:
     the sample's subject, SAN, key, SKI, serial and validity are ignored.
     """
     sample_key = ec.generate_private_key(ec.SECP256R1())
-    sample = _sample_attributes()
+    sample = sample_attributes()
     builder = build_tbs(
         sample,
         sample_key.public_key(),
@@ -195,21 +192,6 @@ def _policy_for_sample(policy: Policy) -> Policy:
     profile = dataclasses.replace(policy.profile, validity_days=1, backdate_seconds=0)
     uzi = dataclasses.replace(policy.uzi, card_types=("Z", "N"), roles=("*",))
     return dataclasses.replace(policy, profile=profile, uzi=uzi)
-
-
-def _sample_attributes() -> VerifiedAttributes:
-    return VerifiedAttributes(
-        uzi_number=UziNumber("900000001"),
-        card_type="Z",
-        subscriber_number=Ura("90000001"),
-        role=RoleCode("01.015"),
-        agb_code=AgbCode("00000000"),
-        given_name="Sample",
-        surname="Sample",
-        common_name="Sample Sample",
-        title=None,
-        organization="Sample",
-    )
 
 
 def _finding(code: str, rule: str, message: str) -> Finding:

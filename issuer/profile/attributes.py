@@ -118,3 +118,25 @@ class VerifiedAttributes:
             f"{ca_oid}-1-{self.uzi_number}-{self.card_type}-"
             f"{self.subscriber_number}-{self.role}-{self.agb_code}"
         )
+
+
+def sample_attributes() -> VerifiedAttributes:
+    """A valid Z-card holder for a profile's sample certificate.
+
+    Why one definition: the TBS template (issuer/profile/der.py) and the fast
+    lint's profile shape (issuer/lint/fast.py) both read a profile's constant
+    fields off a sample; the sample's own subject, SAN and key are ignored by
+    both, so they must only be valid, and the same.
+    """
+    return VerifiedAttributes(
+        uzi_number=UziNumber("900000001"),
+        card_type="Z",
+        subscriber_number=Ura("90000001"),
+        role=RoleCode("01.015"),
+        agb_code=AgbCode("00000000"),
+        given_name="Sample",
+        surname="Sample",
+        common_name="Sample Sample",
+        title=None,
+        organization="Sample",
+    )

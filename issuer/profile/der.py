@@ -29,7 +29,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from issuer.keys import PublicKey, spki_der
-from issuer.profile.attributes import AgbCode, RoleCode, Ura, UziNumber, VerifiedAttributes
+from issuer.profile.attributes import VerifiedAttributes, sample_attributes
 from issuer.profile.builder import (
     ProfileError,
     build_tbs,
@@ -258,18 +258,7 @@ def tbs_template(policy: Policy, issuer_cert: x509.Certificate) -> TbsTemplate:
     Keyed by (policy, issuing CA): the signature algorithm follows the CA key
     type (so does the lint key's; sign_tbs_der refuses any other) and the policy's hash.
     """
-    sample = VerifiedAttributes(
-        uzi_number=UziNumber("900000001"),
-        card_type="Z",
-        subscriber_number=Ura("90000001"),
-        role=RoleCode("01.015"),
-        agb_code=AgbCode("00000000"),
-        given_name="Sample",
-        surname="Sample",
-        common_name="Sample Sample",
-        title=None,
-        organization="Sample",
-    )
+    sample = sample_attributes()
     key = ec.generate_private_key(ec.SECP256R1()).public_key()
     builder = build_tbs(
         sample, key, 1, _sample_policy(policy), issuer_cert, issuer_cert.not_valid_before_utc
