@@ -216,9 +216,9 @@ class ServerConfig:
             "Server processes sharing the listen port (SO_REUSEPORT; the kernel spreads "
             "connections), each with its own HSM login and database pool.",
             unit="processes",
-            why="1..64. One Python process uses about one core. Worth it on PostgreSQL "
-            "(2 processes: +20-27% certificates/s on 2 cores, docs/decisions/grpc.md); on "
-            "SQLite issuance writes serialise in one writer, so more processes add little.",
+            why="1..64. One Python process uses about one core. 2 processes on 2 cores: "
+            "+20-27% certificates/s on PostgreSQL, +25-33% on SQLite, whose writers of all "
+            "processes queue on one lock file (docs/decisions/issuance.md).",
         ),
     )
 
