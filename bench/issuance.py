@@ -9,7 +9,7 @@ production path. Measured in one run, on this machine:
   the ceiling of one engine process;
 - in-process: ``Redeemer.redeem`` in a loop, p50/p99, and the time per cycle
   step (where the time goes);
-- over gRPC with mTLS: 1 and 2 server processes (SO_REUSEPORT, one HSM login
+- over gRPC with mTLS: 1, 2 and 3 server processes (SO_REUSEPORT, one HSM login
   each) at several client concurrencies; the client runs in its own process
   and reports its own CPU a call (timed section).
 
@@ -518,7 +518,7 @@ async def _aclient(
 
 def over_grpc(setup: Setup, args: argparse.Namespace, root: Path, tls: dict[str, Path]) -> None:
     ctx = mp.get_context("spawn")
-    for processes in (1, 2):
+    for processes in (1, 2, 3):
         url, schema = new_database(root, args.pg, f"grpc-{setup.spec}-{processes}")
         engine, cycle = build(setup, url, schema)
         with socket.socket() as probe:
