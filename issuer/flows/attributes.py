@@ -42,9 +42,10 @@ from issuer.flows.login import login_session
 from issuer.flows.organisations import notify_revoked
 from issuer.flows.registration import attach_evidence
 from issuer.issuance.cycle import CheckedRequest, IssuanceRequest, IssuedCertificate
-from issuer.keys import PublicKey
+from issuer.keys import PublicKey, WeakKeyError, check_public_key
 from issuer.store.repo import new_id, revoke_certificate
 from issuer.store.schema import certificates, mobile_ids, persons, registrations, uzi_attributes
+from policies import Policy
 
 PURPOSE = "attribute_registration"
 
@@ -64,6 +65,26 @@ def _same_person(person: Any, uzi_number: str, given: str | None, surname: str |
         and norm(person.surname) == norm(surname)
         and norm(person.given_names) == norm(given)
     )
+
+
+def _key_still_allowed(der: bytes, spki_sha256: str, policy: Policy) -> PublicKey:
+    """The mobile ID's key, checked against the policy in force now (ZID-1202 if refused).
+
+    Why here: the reissue carries no CSR, so step 1 never sees the key; a
+    policy version activated since the phone registered may refuse its key
+    type or size. Refusing before anything is written keeps the card's UZI
+    session and the registration untouched, instead of a confirmed
+    registration whose certificate the lint then refuses.
+    """
+    try:
+        return check_public_key(load_der_public_key(der), policy.keys)
+    except WeakKeyError as exc:
+        raise ZorgIdError(
+            "ZID-1202",
+            f"the mobile ID's key (sha256 {spki_sha256[:16]}...) is refused by the policy in "
+            f"force: {exc}; register the phone again with a new key, then add the attributes",
+            metadata={"reason": exc.reason},
+        ) from None
 
 
 def register_attributes(
@@ -96,6 +117,7 @@ def register_attributes(
             raise ZorgIdError("ZID-1811", f"mobile ID {session.mobile_id} has no good certificate")
         old = IssuedCertificate.from_row(old_row)
         key = conn.execute(sa.select(mobile_ids).where(mobile_ids.c.id == session.mobile_id)).one()
+        public_key = _key_still_allowed(bytes(key.public_key), key.spki_sha256, cycle.policy)
         proof = evidence_of(conn, session_sha)
         registration_id = new_id()
         conn.execute(
@@ -144,7 +166,6 @@ def register_attributes(
             f"registration:{registration_id}",
             {"person_id": person.id, "ura": attrs.subscriber_number, "role": attrs.role},
         )
-    public_key: PublicKey = load_der_public_key(bytes(key.public_key))  # type: ignore[assignment]
     request = IssuanceRequest(
         attrs=attrs,
         csr=b"",

@@ -252,3 +252,50 @@ def test_a_newly_activated_policy_applies_from_the_next_request(
     eng.clock.advance(timedelta(seconds=DRAFT))
     assert _poll(eng.portal, before_draft.id).state != registration_pb2.REGISTRATION_STATE_EXPIRED
     assert _poll(eng.portal, after_draft.id).state == registration_pb2.REGISTRATION_STATE_EXPIRED
+
+
+def test_attributes_refuse_a_key_the_policy_in_force_no_longer_allows(
+    eng: Engine, flows_ca: CaSetup
+) -> None:
+    """The reissue has no CSR: the phone's key is checked against the version in force.
+
+    A version allowing only P-384 phone keys is activated after the phone
+    registered with P-256: adding attributes is refused with ZID-1202 before
+    anything is written, so the old certificate stays good and the card's UZI
+    session can still be used (the same refusal again, not "session used").
+    """
+    eng.register_org()
+    eng.register_org(ura=OTHER_URA, name="Ziekenhuis Oost")
+    app = eng.cards.app()
+    phone, der, _ = eng.registered(app)
+    handle = eng.login(phone, der).session_handle
+    store = policy_store(
+        eng.db,
+        audit_key=flows_ca.hsm.get_key(flows_ca.material.audit_key_label),
+        material=flows_ca.material,
+        clock=eng.clock,
+    )
+    text = DEFAULT_POLICY_PATH.read_text(encoding="utf-8")
+    assert 'allowed = ["ec-p256", "ec-p384"]' in text
+    text = text.replace('allowed = ["ec-p256", "ec-p384"]', 'allowed = ["ec-p384"]', 1)
+    text = text.replace('version = "dev-1"', 'version = "dev-2-p384-only"', 1)
+    proposed = store.propose(text, officer=Officer(role="policy_officer", identity="CN=one"))
+    done, changed = store.approve(
+        proposed.record.version, officer=Officer(role="policy_officer", identity="CN=two")
+    )
+    assert changed and done.record.state == "active"
+
+    second_card = eng.cards.app(ura=OTHER_URA, uzi_number=app.card.uzi_number)
+    uzi = eng.uzi_session(second_card, uzi_pb2.UZI_PURPOSE_ATTRIBUTE_REGISTRATION)
+    request = attribute_pb2.RegisterAttributesRequest(
+        login_session_handle=handle, uzi_session_handle=uzi
+    )
+    for _ in range(2):
+        with pytest.raises(grpc.RpcError) as err:
+            eng.portal.attrs.RegisterAttributes(request)
+        assert rpc_code(err.value) == (grpc.StatusCode.INVALID_ARGUMENT, "ZID-1202")
+        assert "register the phone again" in str(err.value.details())
+    current = eng.mobile.attrs.GetCurrentCertificate(
+        attribute_pb2.GetCurrentCertificateRequest(spki_sha256=phone.spki_sha256)
+    )
+    assert current.certificate.der == der
