@@ -475,7 +475,9 @@ class OcspService:
         self.publish_revoked(cert.issuer, cert.serial)
 
     def presign_issued(self, issuer_id: str, serial: str) -> None:
-        """:meth:`on_issued` in plain types (issuer SPKI SHA-256 hex, serial hex)."""
+        """Sign and store the response of a certificate stored outside the issuance cycle
+        (issuer SPKI SHA-256 hex, serial hex): its status is read from the store, as the
+        refresher does; the cycle itself uses :meth:`before_store`."""
         self.presigner.presign(issuer_id, int(serial, 16))
 
     def publish_revoked(self, issuer_id: str, serial: str) -> None:
@@ -493,8 +495,7 @@ class OcspService:
             changed = repo.revoke_certificate(
                 conn, issuer=issuer_id, serial=serial, at=at, reason=reason
             )
-        self.presigner.presign(issuer_id, int(serial, 16))
-        self.crls.publish(issuer_id)
+        self.publish_revoked(issuer_id, serial)
         return changed
 
     def count_due(self) -> int:
