@@ -36,11 +36,16 @@ def _engine(path: Path) -> sa.Engine:
 
 def _writer(path: str, n: int, start: Any, out: Any) -> None:
     engine = _engine(Path(path))
-    with engine.connect() as conn:  # connected and warm before the race starts
-        conn.exec_driver_sql("SELECT 1")
+    # Connected (pragmas set) before the race, without a transaction: every
+    # transaction of this engine is BEGIN IMMEDIATE, which would itself race.
+    engine.raw_connection().close()
     errors: list[str] = []
     written = 0
-    start.wait(60)  # all processes write during the same window
+    try:
+        start.wait(60)  # all processes write during the same window
+    except Exception as exc:  # another worker failed to start: report, never hang
+        out.put((0, [repr(exc)], 1))
+        return
     until = time.monotonic() + WRITE_SECONDS
     while time.monotonic() < until:
         try:
