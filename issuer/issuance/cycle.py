@@ -59,7 +59,7 @@ from issuer.profile import (
     draw_serial,
     signature_hash,
 )
-from issuer.store import READ_ONLY, ReservationStateError
+from issuer.store import READ_ONLY, ReservationStateError, is_sqlite
 from issuer.store.repo import finish_reservation, new_id
 from issuer.store.schema import certificates
 from policies import Policy
@@ -232,6 +232,18 @@ class Committers:
 
     @classmethod
     def for_engine(cls, engine: sa.Engine) -> Committers:
+        """Two writers on PostgreSQL; one, shared by steps 2 and 4, on SQLite.
+
+        PostgreSQL: a step-2 batch locks registrations, a step-4 batch the
+        audit head first, so the two run concurrently and never wait on each
+        other in a cycle. SQLite has one writer per database anyway, so two
+        committers only took turns at its lock, each paying its own
+        ``BEGIN IMMEDIATE``/``COMMIT`` and WAL append; one committer puts the
+        step-2 and step-4 units in flight into the same transaction.
+        """
+        if is_sqlite(engine):
+            shared = GroupCommitter(engine)
+            return cls(reserve=shared, store=shared)
         return cls(
             reserve=GroupCommitter(engine),
             store=GroupCommitter(engine, prologue=lock_audit_head),

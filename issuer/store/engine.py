@@ -113,6 +113,10 @@ def _setup_sqlite(engine: sa.Engine) -> None:
         try:
             cursor.execute("PRAGMA foreign_keys = ON")
             cursor.execute(f"PRAGMA busy_timeout = {int(SQLITE_BUSY_TIMEOUT_S * 1000)}")
+            # Statement and savepoint journals in memory, not in temporary files:
+            # each write statement of a multi-statement transaction (and each group
+            # commit unit's SAVEPOINT) otherwise opened, wrote and closed one.
+            cursor.execute("PRAGMA temp_store = MEMORY")
             if engine.url.database not in (None, "", ":memory:"):
                 cursor.execute("PRAGMA journal_mode = WAL")
                 cursor.execute("PRAGMA synchronous = NORMAL")

@@ -69,3 +69,23 @@ def test_rollback_ends_the_driver_begun_transaction(tmp_path: Path) -> None:
         with conn.begin():
             assert conn.exec_driver_sql("SELECT count(*) FROM t").scalar() == 0
     engine.dispose()
+
+
+def test_statement_and_savepoint_journals_stay_in_memory(tmp_path: Path) -> None:
+    """``temp_store = MEMORY`` on every connection: no temporary file per write statement.
+
+    A savepoint that is rolled back still restores the rows (the journal in
+    memory does the same job as the file did).
+    """
+    engine = _engine(tmp_path)
+    with engine.begin() as conn:
+        assert conn.exec_driver_sql("PRAGMA temp_store").scalar() == 2  # MEMORY
+        conn.exec_driver_sql("INSERT INTO t VALUES (1)")
+        conn.exec_driver_sql("SAVEPOINT s")
+        conn.exec_driver_sql("INSERT INTO t VALUES (2)")
+        conn.exec_driver_sql("UPDATE t SET x = x + 10")
+        conn.exec_driver_sql("ROLLBACK TO SAVEPOINT s")
+        conn.exec_driver_sql("RELEASE SAVEPOINT s")
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA temp_store").scalar() == 2
+        assert [r[0] for r in conn.exec_driver_sql("SELECT x FROM t")] == [1]
