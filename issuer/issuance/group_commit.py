@@ -11,23 +11,24 @@ once per batch instead of once per certificate.
 
 How: callers hand a unit of work (a function of the connection) to
 :meth:`GroupCommitter.run`, which queues it; the first caller to find no batch
-running becomes the leader and, on its own thread, takes whatever is queued
-(it never waits to fill a batch: at low load a batch is one unit and latency
-is unchanged), runs each unit inside its own SAVEPOINT of one transaction, and
-commits once; callers that arrive meanwhile wait, and the oldest of those whose
-unit is still queued is woken to lead the next batch. Every waiting caller is
-woken exactly once: by its result, or by being made the next leader. Why
-not one condition variable that all waiters share: each batch's end then woke
-every waiter to look (a thundering herd), measured as the top Python frame
-(``Condition.notify``) of a server process at 32 concurrent calls, and each
-wake-up is a context switch and a GIL hand-over. Why a leader and not a writer thread:
-with a thread every unit costs two thread wake-ups (hand over, hand back),
-measured ~0.1 ms per step at low load on this machine; the leader runs its own
-unit without any hand-over, and batches form the same way under load. A unit
-that raises is rolled back to its savepoint and gets its exception; the others
-commit. Nothing is acknowledged before the commit, so a
-crash loses only unacknowledged work, exactly as with one transaction per
-unit (the reservation rows committed before signing say what was intended).
+running becomes the leader and, on its own thread, takes the oldest queued
+units up to a batch (it never waits to fill one: at low load a batch is one
+unit and latency is unchanged), runs them in one transaction and commits once.
+A unit that raises sends the batch round again with a SAVEPOINT per unit, so
+that the failure is its alone and the others commit
+(:meth:`GroupCommitter._commit_without_savepoints`). Callers that arrive
+meanwhile wait, and the oldest of those still queued is woken to lead the next
+batch: every waiting caller is woken exactly once, by its result or to lead.
+Why not one condition variable that all waiters share: each batch's end then
+woke every waiter to look (a thundering herd), measured as the top Python
+frame (``Condition.notify``) of a server process at 32 concurrent calls, and
+each wake-up is a context switch and a GIL hand-over. Why a leader and not a
+writer thread: with a thread every unit costs two thread wake-ups (hand over,
+hand back), measured ~0.1 ms per step at low load on this machine; the leader
+runs its own unit without any hand-over, and batches form the same way under
+load. Nothing is acknowledged before the commit, so a crash loses only
+unacknowledged work, exactly as with one transaction per unit (the
+reservation rows committed before signing say what was intended).
 """
 
 from __future__ import annotations
@@ -222,6 +223,11 @@ class GroupCommitter:
         return result
 
     def _commit(self, batch: list[_Unit], *, again: bool = False) -> None:
+        known: tuple[int, Exception] | None = None
+        if len(batch) > 1 and not again:
+            committed, known = self._commit_without_savepoints(batch)
+            if committed:
+                return
         results: list[tuple[_Unit, bool, Any]] = []
         try:
             with self._transaction() as conn:
@@ -236,7 +242,12 @@ class GroupCommitter:
                         results.append((unit, False, exc))
                         raise
                 else:
-                    for unit in batch:
+                    for index, unit in enumerate(batch):
+                        if known is not None and known[0] == index:
+                            # Failed on its own in the first attempt, on this same
+                            # state (the units before it redone): not run twice.
+                            results.append((unit, False, known[1]))
+                            continue
                         try:
                             value = self._in_savepoint(conn, unit)
                             results.append((unit, True, value))
@@ -274,6 +285,49 @@ class GroupCommitter:
         self.units += len(batch)
         for unit, ok, value in results:
             unit.settle(ok, value)
+
+    def _commit_without_savepoints(
+        self, batch: list[_Unit]
+    ) -> tuple[bool, tuple[int, Exception] | None]:
+        """First attempt at a batch: every unit in one transaction, no savepoints.
+
+        Why: a savepoint costs two statements a unit (``SAVEPOINT``,
+        ``RELEASE``) inside the writer lock, and units almost never fail. If
+        one does, the whole transaction is rolled back here and the batch runs
+        again with a savepoint per unit (:meth:`_commit`). A unit refused in
+        Python (a claim already taken, a key of another person) is not run
+        again: its failure, on the same state, is its result; one that met a
+        database error is (the error may have been the transaction's, e.g. a
+        PostgreSQL transaction aborted by an earlier statement). The units
+        before it run again. Units are functions of the connection only (the
+        one-by-one fallback already runs them again), and the audit log's head
+        guess corrects itself after a rollback (issuer/audit/log.py).
+
+        Returns ``(True, None)`` when committed (units settled); otherwise
+        ``(False, (index, exception))`` for a unit refused in Python, or
+        ``(False, None)`` for anything else (the savepoint
+        path then meets it and handles it as before).
+        """
+        values: list[Any] = []
+        failure: tuple[int, Exception] | None = None
+        try:
+            with self._transaction() as conn:
+                if self._prologue is not None:
+                    self._prologue(conn)
+                for index, unit in enumerate(batch):
+                    try:
+                        values.append(unit.work(conn))
+                    except Exception as exc:
+                        if not isinstance(exc, sa.exc.DBAPIError):
+                            failure = (index, exc)
+                        raise
+        except Exception:
+            return False, failure
+        self.batches += 1
+        self.units += len(batch)
+        for unit, value in zip(batch, values, strict=True):
+            unit.settle(True, value)
+        return True, None
 
     @staticmethod
     def _in_savepoint(conn: sa.Connection, unit: _Unit) -> Any:

@@ -30,6 +30,9 @@ from sqlalchemy.engine import make_url
 SQLITE_BUSY_TIMEOUT_S = 30.0
 """How long a SQLite writer waits for the lock: long enough for a burst of issuance."""
 
+SQLITE_SYNCHRONOUS = "NORMAL"
+"""WAL with ``NORMAL``: a commit survives a process crash; the last commits before a power
+loss may not (see docs/decisions/issuance.md, Performance). ``FULL`` syncs every commit."""
 SQLITE_WAL_AUTOCHECKPOINT_PAGES = 4000
 """WAL pages (4 KiB) after which a commit copies the WAL into the database (SQLite: 1000).
 
@@ -119,7 +122,7 @@ def _setup_sqlite(engine: sa.Engine) -> None:
             cursor.execute("PRAGMA temp_store = MEMORY")
             if engine.url.database not in (None, "", ":memory:"):
                 cursor.execute("PRAGMA journal_mode = WAL")
-                cursor.execute("PRAGMA synchronous = NORMAL")
+                cursor.execute(f"PRAGMA synchronous = {SQLITE_SYNCHRONOUS}")
                 cursor.execute(f"PRAGMA wal_autocheckpoint = {SQLITE_WAL_AUTOCHECKPOINT_PAGES}")
         finally:
             cursor.close()

@@ -339,3 +339,90 @@ def test_sqlite_shares_one_committer_between_steps_postgresql_keeps_two(
         assert made.reserve is made.store
     else:
         assert made.reserve is not made.store
+
+
+def _queued_batch(
+    committer: GroupCommitter, works: list[Callable[[sa.Connection], object]]
+) -> list[object]:
+    """Run *works* as one batch: a first unit holds the lead until all are queued."""
+    gate, started = threading.Event(), threading.Event()
+
+    def first(conn: sa.Connection) -> str:
+        started.set()
+        gate.wait(10)
+        return "first"
+
+    def call(work: Callable[[sa.Connection], object]) -> object:
+        try:
+            return committer.run(work)
+        except Exception as exc:
+            return exc
+
+    with ThreadPoolExecutor(max_workers=len(works) + 1) as pool:
+        head = pool.submit(committer.run, first)
+        assert started.wait(10)
+        pending = [pool.submit(call, work) for work in works]
+        for _ in range(1000):
+            if committer.queued == len(works):
+                break
+            time.sleep(0.005)
+        assert committer.queued == len(works)
+        gate.set()
+        assert head.result(timeout=30) == "first"
+        return [f.result(timeout=30) for f in pending]
+
+
+def test_a_batch_without_failures_runs_no_savepoint(
+    migrated: sa.Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Units rarely fail, so a batch first runs without a SAVEPOINT per unit."""
+    from issuer.issuance import group_commit
+
+    sent: list[str] = []
+    real = group_commit.driver_execute
+
+    def recording(conn: sa.Connection, sql: str, *args: object) -> object:
+        sent.append(sql)
+        return real(conn, sql, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(group_commit, "driver_execute", recording)
+    committer = GroupCommitter(migrated)
+
+    def unit(n: int) -> Callable[[sa.Connection], int]:
+        def work(conn: sa.Connection) -> int:
+            INSERT_RESERVATION.execute(conn, _row(n))
+            return n
+
+        return work
+
+    assert _queued_batch(committer, [unit(n) for n in range(1, 11)]) == list(range(1, 11))
+    assert _count(migrated) == 10
+    assert not [sql for sql in sent if "SAVEPOINT" in sql]
+    assert committer.batches == 2  # the first unit's, then the ten together
+
+
+def test_a_unit_refused_in_a_batch_runs_once_and_the_others_commit(migrated: sa.Engine) -> None:
+    """The batch is rolled back and run again with savepoints: the refused unit is not
+    run again (its refusal is its result), the others commit exactly once."""
+    committer = GroupCommitter(migrated)
+    runs: dict[int, int] = {}
+
+    def unit(n: int) -> Callable[[sa.Connection], int]:
+        def work(conn: sa.Connection) -> int:
+            runs[n] = runs.get(n, 0) + 1
+            INSERT_RESERVATION.execute(conn, _row(n))
+            if n == 5:
+                raise ValueError("refused")
+            return n
+
+        return work
+
+    got = _queued_batch(committer, [unit(n) for n in range(1, 11)])
+    assert isinstance(got[4], ValueError)
+    assert got[:4] + got[5:] == [1, 2, 3, 4, 6, 7, 8, 9, 10]
+    assert runs[5] == 1
+    assert all(runs[n] == 2 for n in (1, 2, 3, 4))  # before the refusal: run again
+    assert all(runs[n] == 1 for n in (6, 7, 8, 9, 10))  # after it: only with savepoints
+    with migrated.connect() as conn:
+        serials = set(conn.execute(sa.select(serial_reservations.c.serial)).scalars())
+    assert serials == {format(n + 1, "x") for n in range(1, 11) if n != 5}
