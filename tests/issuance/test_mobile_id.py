@@ -3,6 +3,7 @@ and a key certified for another person while the request was signed is refused."
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -12,7 +13,7 @@ import sqlalchemy as sa
 from issuer.errors import ZorgIdError
 from issuer.issuance.cycle import Finish, IssuedCertificate
 from issuer.store.repo import new_id
-from issuer.store.schema import certificates, mobile_ids, serial_reservations
+from issuer.store.schema import audit_events, certificates, mobile_ids, serial_reservations
 from testkit.phone import Phone
 from tests.issuance.conftest import MOBILE, World, attributes
 
@@ -40,6 +41,22 @@ def test_one_mobile_id_per_key_reused_by_the_same_person(
     with world.engine.connect() as conn:
         rows = conn.execute(sa.select(mobile_ids.c.id, mobile_ids.c.spki_sha256)).all()
     assert sorted(rows) == sorted([(made, phone.spki_sha256), (other, other_phone.spki_sha256)])
+    # The stored rows and the audit events name the mobile ID that was used, also
+    # when step 4 found the key's existing one (its draft was made with a new id).
+    with world.engine.connect() as conn:
+        stored = dict(conn.execute(sa.select(certificates.c.id, certificates.c.mobile_id_id)).all())
+        events = [
+            json.loads(d)
+            for d in conn.execute(
+                sa.select(audit_events.c.details).where(
+                    audit_events.c.action == "certificate.issue"
+                )
+            ).scalars()
+        ]
+    named = {e["certificate_id"]: e["mobile_id_id"] for e in events}
+    for redemption, expected in ((first, made), (second, made), (third, other)):
+        cert_id = redemption.certificate.id
+        assert stored[cert_id] == expected and named[cert_id] == expected
 
 
 class _ClaimKeyFor:
