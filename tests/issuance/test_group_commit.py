@@ -269,78 +269,6 @@ def test_an_issuance_after_its_writers_backends_were_killed_succeeds(
     assert world.cycle.load(second.certificate.id) == second.certificate
 
 
-def test_a_full_queue_is_led_on_in_batches_by_its_own_callers(migrated: sa.Engine) -> None:
-    """More units than a batch holds: each leader takes the oldest, then wakes the next.
-
-    Every caller gets its own result, every unit commits once, no batch is
-    larger than ``max_batch``, and the batches are led by the callers
-    themselves (no other thread runs a unit).
-    """
-    committer = GroupCommitter(migrated, max_batch=4)
-    gate, started = threading.Event(), threading.Event()
-    callers = {threading.get_ident()}
-    leaders: set[int] = set()
-    sizes: list[int] = []
-    batch_lock = threading.Lock()
-
-    def first(conn: sa.Connection) -> int:
-        started.set()
-        gate.wait(10)
-        INSERT_RESERVATION.execute(conn, _row(0))
-        return 0
-
-    def unit(n: int) -> int:
-        callers.add(threading.get_ident())
-
-        def work(conn: sa.Connection) -> int:
-            with batch_lock:
-                leaders.add(threading.get_ident())
-            INSERT_RESERVATION.execute(conn, _row(n))
-            return n
-
-        return committer.run(work)
-
-    original = committer._commit
-
-    def counting(batch: list[object], **kwargs: object) -> None:
-        sizes.append(len(batch))
-        original(batch, **kwargs)  # type: ignore[arg-type]
-
-    committer._commit = counting  # type: ignore[method-assign]
-    with ThreadPoolExecutor(max_workers=30) as pool:
-        head = pool.submit(committer.run, first)
-        assert started.wait(10)
-        pending = [pool.submit(unit, n) for n in range(1, 30)]
-        for _ in range(1000):
-            if committer.queued == 29:
-                break
-            time.sleep(0.005)
-        assert committer.queued == 29
-        gate.set()
-        assert [f.result(timeout=30) for f in pending] == list(range(1, 30))
-        assert head.result(timeout=30) == 0
-    assert _count(migrated) == 30
-    assert sizes[0] == 1 and all(size <= 4 for size in sizes) and sum(sizes) == 30
-    assert len(sizes) >= 1 + 29 // 4
-    assert committer.queued == 0
-    assert committer.units == 30
-    assert leaders <= callers
-    # A lone unit afterwards leads at once: the lead was handed back, not lost.
-    assert committer.run(lambda conn: "alone") == "alone"
-
-
-def test_sqlite_shares_one_committer_between_steps_postgresql_keeps_two(
-    migrated: sa.Engine,
-) -> None:
-    from issuer.issuance.cycle import Committers
-
-    made = Committers.for_engine(migrated)
-    if migrated.dialect.name == "sqlite":
-        assert made.reserve is made.store
-    else:
-        assert made.reserve is not made.store
-
-
 def _queued_batch(
     committer: GroupCommitter, works: list[Callable[[sa.Connection], object]]
 ) -> list[object]:
@@ -370,6 +298,64 @@ def _queued_batch(
         gate.set()
         assert head.result(timeout=30) == "first"
         return [f.result(timeout=30) for f in pending]
+
+
+def test_a_full_queue_is_led_on_in_batches_by_its_own_callers(migrated: sa.Engine) -> None:
+    """More units than a batch holds: each leader takes the oldest, then wakes the next.
+
+    Every caller gets its own result, every unit commits once, no batch is
+    larger than ``max_batch``, and the batches are led by the callers
+    themselves (no other thread runs a unit).
+    """
+    committer = GroupCommitter(migrated, max_batch=4)
+    callers: set[int] = set()
+    leaders: set[int] = set()
+    sizes: list[int] = []
+    lock = threading.Lock()
+
+    def unit(n: int) -> Callable[[sa.Connection], int]:
+        def work(conn: sa.Connection) -> int:
+            with lock:
+                leaders.add(threading.get_ident())
+            INSERT_RESERVATION.execute(conn, _row(n))
+            return n
+
+        return work
+
+    original_run, original_commit = committer.run, committer._commit
+
+    def run(work: Callable[[sa.Connection], object]) -> object:
+        with lock:
+            callers.add(threading.get_ident())
+        return original_run(work)
+
+    def counting(batch: list[object], **kwargs: object) -> None:
+        sizes.append(len(batch))
+        original_commit(batch, **kwargs)  # type: ignore[arg-type]
+
+    committer.run = run  # type: ignore[method-assign,assignment]
+    committer._commit = counting  # type: ignore[method-assign]
+    assert _queued_batch(committer, [unit(n) for n in range(1, 30)]) == list(range(1, 30))
+    assert _count(migrated) == 29
+    assert sizes[0] == 1 and all(size <= 4 for size in sizes) and sum(sizes) == 30
+    assert len(sizes) >= 1 + 29 // 4
+    assert committer.queued == 0
+    assert committer.units == 30
+    assert leaders <= callers
+    # A lone unit afterwards leads at once: the lead was handed back, not lost.
+    assert committer.run(lambda conn: "alone") == "alone"
+
+
+def test_sqlite_shares_one_committer_between_steps_postgresql_keeps_two(
+    migrated: sa.Engine,
+) -> None:
+    from issuer.issuance.cycle import Committers
+
+    made = Committers.for_engine(migrated)
+    if migrated.dialect.name == "sqlite":
+        assert made.reserve is made.store
+    else:
+        assert made.reserve is not made.store
 
 
 def test_a_batch_without_failures_runs_no_savepoint(
