@@ -117,6 +117,20 @@ def test_a_lone_unit_runs_on_the_callers_thread_without_a_writer_thread(
     assert committer.batches == 1 and committer.units == 1
 
 
+def _recording_unit(seen: list[sa.Connection]) -> Callable[[int], Callable[[sa.Connection], int]]:
+    """``unit(n)``: work that inserts reservation *n*, noting the connection it ran on."""
+
+    def unit(n: int) -> Callable[[sa.Connection], int]:
+        def work(conn: sa.Connection) -> int:
+            seen.append(conn)
+            INSERT_RESERVATION.execute(conn, _row(n))
+            return n
+
+        return work
+
+    return unit
+
+
 def _count(engine: sa.Engine) -> int:
     with engine.connect() as conn:
         return int(
@@ -131,14 +145,7 @@ def test_a_dropped_writer_connection_is_replaced_before_the_next_batch(
     (or, PostgreSQL, any pooled one) must not fail the next unit."""
     committer = GroupCommitter(migrated)
     seen: list[sa.Connection] = []
-
-    def unit(n: int) -> Callable[[sa.Connection], int]:
-        def work(conn: sa.Connection) -> int:
-            seen.append(conn)
-            INSERT_RESERVATION.execute(conn, _row(n))
-            return n
-
-        return work
+    unit = _recording_unit(seen)
 
     assert committer.run(unit(1)) == 1
     if not seen[-1].closed:  # PostgreSQL: back in the pool already
@@ -167,14 +174,7 @@ def test_a_forked_child_does_not_use_the_parents_writer_connection(
 
     committer = GroupCommitter(migrated)
     seen: list[sa.Connection] = []
-
-    def unit(n: int) -> Callable[[sa.Connection], int]:
-        def work(conn: sa.Connection) -> int:
-            seen.append(conn)
-            INSERT_RESERVATION.execute(conn, _row(n))
-            return n
-
-        return work
+    unit = _recording_unit(seen)
 
     assert committer.run(unit(1)) == 1
     parent = os.getpid()

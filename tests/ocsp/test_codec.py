@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from asn1crypto import core
@@ -121,32 +122,43 @@ def _asn1crypto_response(
     )
 
 
-def test_response_encoding_is_asn1crypto_byte_for_byte() -> None:
-    """ResponseSigner.build (and the CertIDs of make_cert_id) equal asn1crypto's DER for
-    every status, one to three SingleResponses, serials of 1 to 20 octets, with and
-    without a nonce, instants on both sides of 2050."""
-    from asn1crypto import ocsp as asn1_ocsp
+_CA_START = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def _self_signed_ca(common_name: str, curve: Any, digest: Any, *, serial: int) -> tuple[Any, Any]:
+    """(EC key, self-signed certificate valid ten years from ``_CA_START``): a test issuer."""
     from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.x509.oid import NameOID
 
-    from ocsp.issuers import IssuingCa
-    from ocsp.model import CertStatus
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "codec test CA")])
-    start = datetime(2026, 1, 1, tzinfo=UTC)
+    key = ec.generate_private_key(curve)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
     cert = (
         x509.CertificateBuilder()
         .subject_name(name)
         .issuer_name(name)
         .public_key(key.public_key())
-        .serial_number(7)
-        .not_valid_before(start)
-        .not_valid_after(start + timedelta(days=3650))
-        .sign(key, hashes.SHA256())
+        .serial_number(serial)
+        .not_valid_before(_CA_START)
+        .not_valid_after(_CA_START + timedelta(days=3650))
+        .sign(key, digest)
     )
+    return key, cert
+
+
+def test_response_encoding_is_asn1crypto_byte_for_byte() -> None:
+    """ResponseSigner.build (and the CertIDs of make_cert_id) equal asn1crypto's DER for
+    every status, one to three SingleResponses, serials of 1 to 20 octets, with and
+    without a nonce, instants on both sides of 2050."""
+    from asn1crypto import ocsp as asn1_ocsp
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from ocsp.issuers import IssuingCa
+    from ocsp.model import CertStatus
+
+    start = _CA_START
+    key, cert = _self_signed_ca("codec test CA", ec.SECP256R1(), hashes.SHA256(), serial=7)
     cert_der = cert.public_bytes(serialization.Encoding.DER)
     ca = IssuingCa.from_certificate(cert)
     signer = codec.ResponseSigner(certificate=cert, key=key)
@@ -196,27 +208,13 @@ def test_good_template_is_build_and_asn1crypto_byte_for_byte() -> None:
     import hashlib
 
     from asn1crypto import ocsp as asn1_ocsp
-    from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
 
     from ocsp.issuers import PRESIGNED_ALGORITHMS, IssuingCa
     from ocsp.model import CertStatus
 
-    key = ec.generate_private_key(ec.SECP384R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "template test CA")])
-    start = datetime(2026, 1, 1, tzinfo=UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(9)
-        .not_valid_before(start)
-        .not_valid_after(start + timedelta(days=3650))
-        .sign(key, hashes.SHA384())
-    )
+    key, cert = _self_signed_ca("template test CA", ec.SECP384R1(), hashes.SHA384(), serial=9)
     ca = IssuingCa.from_certificate(cert)
     signer = codec.ResponseSigner(certificate=cert, key=key)
     signer._sign = lambda data: b"\x30\x06\x02\x01\x01\x02\x01" + hashlib.sha1(data).digest()[:1]  # type: ignore[method-assign]
