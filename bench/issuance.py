@@ -620,9 +620,10 @@ def ceiling(args: argparse.Namespace, cycle_ms: float, best: float) -> None:
     (``bench/grpc_echo.py``: the same transport with a handler that does
     nothing, 3 server processes). On ``os.cpu_count()`` CPUs shared by
     servers and client, an engine running this cycle gets about
-    CPUs / (cycle + call) at best: only group commit can do better than the
-    one-thread cycle, by sharing a BEGIN/COMMIT (a few hundredths of a ms a
-    certificate). The target's ratio to it says whether the target is in
+    CPUs / (cycle + call) at best. Only group commit does better than the
+    one-thread cycle, by sharing each BEGIN/COMMIT among a batch: at most the
+    two commits a certificate pays alone (~0.3 ms of the cycle's CPU on the
+    slowest machine seen). The target's ratio to it says whether the target is in
     reach on this machine today, which varies: the same code has run at a
     third of the speed on one day that it had on another
     (docs/decisions/issuance.md). The best measured rate's ratio to it says
