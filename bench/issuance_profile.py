@@ -12,6 +12,10 @@ script says why. It runs the same setup (dev ceremony in SoftHSM, SQLite or
   ``IssuanceRuntime.get`` (active policy lookup), the token read, step 1,
   the cycle's ``issue_checked`` (steps 2-4, the cycle's own business), the
   protobuf response; and what remains of the servicer;
+- the same layers timed the same way in ONE thread, in-process, in the same
+  run: each server figure is printed with its ratio to that one, which is
+  what running concurrently costs a step (GIL hand-overs, thread switches,
+  the caches they cost), apart from gRPC;
 - optionally (``--py-spy``) a sampled profile of server process 1, top frames.
 
     .venv/bin/python bench/issuance_profile.py [--n 1500] [--concurrency 8 32]
@@ -39,6 +43,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.issuance import (
+    ACTOR,
+    Setup,
     _client,
     _config,
     _tls,
@@ -157,6 +163,62 @@ def _serve(config_path: str, ready: Any, stop: Any, reset: Any, report: Any) -> 
     built.stop(0)
 
 
+ONE_THREAD = {
+    "redeem: token read": ("Redeemer", "_read"),
+    "redeem: step 1 (+ attrs)": ("Redeemer", "_check"),
+    "cycle: issue_checked (steps 2-4)": ("IssuanceCycle", "issue_checked"),
+    "redeem (total)": ("Redeemer", "redeem"),
+}
+"""The layers the one-thread baseline times (labels as the server's, plus the whole redeem)."""
+
+
+def _one_thread(setup: Setup, url: str, schema: str | None, n: int, out: Any) -> None:
+    """Redemptions in one thread of a fresh process, timed as the servers are; put the snapshot.
+
+    The cycle is built as ``bench/issuance.py`` builds it, with the OCSP
+    pre-signing hooks the server has. The first redemption warms up and is
+    not counted.
+    """
+    from issuer.enrolment.redeem import Redeemer
+    from issuer.issuance.cycle import IssuanceCycle
+
+    owners = {"Redeemer": Redeemer, "IssuanceCycle": IssuanceCycle}
+    timers = _Timers()
+    for label, (owner, name) in ONE_THREAD.items():
+        timers.wrap(owners[owner], name, label)
+    engine, cycle = build(setup, url, schema, ocsp=True)
+    tokens = enrol(engine, cycle, n + 1, 7_000_000)
+    requests = csrs(n + 1)
+    redeemer = Redeemer(cycle)
+    redeemer.redeem(tokens[0], requests[0], actor=ACTOR)
+    with timers.lock:
+        timers.spent.clear()
+        timers.count.clear()
+    for token, csr in zip(tokens[1:], requests[1:], strict=True):
+        redeemer.redeem(token, csr, actor=ACTOR)
+    out.put(timers.snapshot())
+    engine.dispose()
+
+
+def one_thread_baseline(
+    ctx: Any, setup: Setup, args: argparse.Namespace, root: Path
+) -> dict[str, float]:
+    """ms of thread CPU a call per label, one thread in-process (see :func:`_one_thread`)."""
+    url, schema = new_database(root, args.pg, "prof-one-thread")
+    out = ctx.Queue()
+    child = ctx.Process(target=_one_thread, args=(setup, url, schema, args.n, out))
+    child.start()
+    snap: dict[str, tuple[float, int]] = out.get(timeout=900)
+    child.join()
+    calls = snap["redeem (total)"][1] or 1
+    print(f"  one thread, in-process, thread CPU a call ({calls} calls):")
+    figures = {}
+    for label in ONE_THREAD:
+        figures[label] = snap[label][0] / calls * 1000
+        print(f"    {label:36s} {figures[label]:7.3f} ms")
+    return figures
+
+
 def _py_spy(pid: int, seconds: float, out: Path) -> subprocess.Popen[bytes] | None:
     exe = Path(sys.executable).parent / "py-spy"
     if not exe.exists():
@@ -230,6 +292,7 @@ def run(args: argparse.Namespace) -> None:
             f"{'PostgreSQL' if args.pg else 'SQLite'}, p256, n={args.n}, "
             f"workers {args.workers or 'as bench/issuance.py'}"
         )
+        baseline = one_thread_baseline(ctx, setup, args, root)
         for processes in args.processes:
             url, schema = new_database(root, args.pg, f"prof-{processes}")
             engine, cycle = build(setup, url, schema)
@@ -311,7 +374,10 @@ def run(args: argparse.Namespace) -> None:
                 f"({calls} calls):"
             )
             for label in sorted(merged):
-                print(f"    {label:36s} {merged[label] / calls * 1000:7.3f} ms")
+                spent = merged[label] / calls * 1000
+                one = baseline.get(label)
+                versus = f"  ({spent / one:.2f} x one thread)" if one else ""
+                print(f"    {label:36s} {spent:7.3f} ms{versus}")
             print(f"    {'new DB connections (all)':36s} {counts['db: new DB-API connections']:7d}")
             inner = (
                 merged["runtime.get (active policy)"]
