@@ -31,6 +31,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from issuer.ca.errors import CeremonyConfigError
+from issuer.profile.attributes import has_control_characters
 
 #: Key types the ``key_spec`` fields accept; the names ``hsm.KeySpec.parse`` reads.
 KEY_SPECS = ("ec-p256", "ec-p384", "rsa-2048", "rsa-3072", "rsa-4096")
@@ -254,7 +255,7 @@ def _check_name(limit: int) -> Callable[[str], str | None]:
             return f"got {value!r}, expected a non-empty name without leading/trailing spaces"
         if len(value) > limit:
             return f"got {len(value)} characters, expected at most {limit} (RFC 5280 App. A.1)"
-        if any(ord(c) < 0x20 or 0x7F <= ord(c) < 0xA0 for c in value):
+        if has_control_characters(value):
             return f"got {value!r}, which holds control characters; expected printable text"
         return None
 

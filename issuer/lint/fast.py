@@ -44,6 +44,7 @@ from issuer.profile.attributes import (
     MAX_ORGANIZATION,
     MAX_SURNAME,
     MAX_TITLE,
+    has_control_characters,
     sample_attributes,
 )
 from issuer.profile.builder import UZI_OTHERNAME_OID, ca_validity
@@ -576,7 +577,7 @@ def subject_lengths(cert: Cert, exp: Expected) -> Finding | None:
 def subject_no_control_characters(cert: Cert, exp: Expected) -> Finding | None:
     for attr in cert.subject_attributes:
         value = str(attr.value)
-        if any(ord(c) < 0x20 or 0x7F <= ord(c) < 0xA0 for c in value) or value != value.strip():
+        if has_control_characters(value) or value != value.strip():
             return _finding(
                 "subject_no_control_characters",
                 "profile: names as printed on the card; RFC 4518 §2 (insignificant space)",

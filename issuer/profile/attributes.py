@@ -49,12 +49,25 @@ class InvalidAttributesError(ValueError):
         )
 
 
+_CONTROL_CHARACTERS = re.compile("[\x00-\x1f\x7f-\x9f]")
+
+
+def has_control_characters(value: str) -> bool:
+    """Whether *value* holds a C0 or C1 control character (U+0000-U+001F, U+007F-U+009F).
+
+    Names carry none (the card prints none; RFC 5280 App. A.1 strings are
+    text). One compiled character class, not a loop over ``ord()``: this runs
+    on every name attribute of every certificate, in step 1 and in the lint.
+    """
+    return _CONTROL_CHARACTERS.search(value) is not None
+
+
 def _check_text(field: str, value: str, limit: int) -> None:
     if not value or value != value.strip():
         raise InvalidAttributesError(field, repr(value), "a non-empty value without outer spaces")
     if len(value) > limit:
         raise InvalidAttributesError(field, f"{len(value)} characters", f"at most {limit}")
-    if any(ord(c) < 0x20 or 0x7F <= ord(c) < 0xA0 for c in value):
+    if has_control_characters(value):
         raise InvalidAttributesError(field, repr(value), "no control characters")
 
 
