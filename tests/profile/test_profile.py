@@ -25,6 +25,7 @@ from issuer.profile import (
     parse_san_string,
     read_uzi_san,
 )
+from issuer.profile.attributes import has_control_characters
 from policies import Policy, load_policy
 from policies.schema import DEFAULT_POLICY_PATH
 from tests.profile.certs import NOW, attributes, make_ca, make_good, rebuild
@@ -224,6 +225,33 @@ def test_invalid_attributes_are_refused(changes: dict[str, object], field: str) 
     with pytest.raises(InvalidAttributesError) as caught:
         attributes(**changes)
     assert caught.value.field == field
+
+
+@pytest.mark.parametrize(
+    ("char", "control"),
+    [
+        ("\x00", True),
+        ("\x1f", True),
+        (" ", False),
+        ("~", False),
+        ("\x7f", True),
+        ("\x85", True),
+        ("\x9f", True),
+        ("\xa0", False),
+        ("Ë", False),
+        ("\u2028", False),
+    ],
+)
+def test_control_characters_are_c0_and_c1_only(char: str, control: bool) -> None:
+    """The edges of U+0000-U+001F and U+007F-U+009F, anywhere in a name; and the
+    attributes refuse exactly those."""
+    assert has_control_characters(f"Zo{char}ë") is control
+    if control:
+        with pytest.raises(InvalidAttributesError) as caught:
+            attributes(surname=f"van der{char}Heijden")
+        assert caught.value.field == "surname"
+    else:
+        assert attributes(given_name=f"Zo{char}ë").given_name == f"Zo{char}ë"
 
 
 # --- CSRs: proof of possession and the key; nothing else is copied ------------
