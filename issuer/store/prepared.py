@@ -27,6 +27,9 @@ class _Compiled:
     """Values the statement carries itself (``state == "reserved"``); the rest are required."""
     processors: Mapping[str, Callable[[Any], Any]]
     dbapi_error: type[Exception]
+    plan: tuple[tuple[str, Callable[[Any], Any] | None], ...] = ()
+    """``(key, bind processor or None)`` per name, in order: what :meth:`Prepared.execute`
+    walks (one tuple, not three lookups a parameter)."""
 
 
 class Prepared:
@@ -81,6 +84,7 @@ class Prepared:
             literals=literals,
             processors=processors,
             dbapi_error=dialect.loaded_dbapi.Error,
+            plan=tuple((key, processors.get(name)) for name, key in zip(names, keys, strict=True)),
         )
         with self._lock:
             self._by_dialect[key] = made
@@ -94,10 +98,10 @@ class Prepared:
         """
         c = self._compile(conn.dialect)
         given = params or {}
+        literals = c.literals
         values: list[Any] = []
-        for name, key in zip(c.names, c.keys, strict=True):
-            value = given[key] if key in given else c.literals[key]  # KeyError: missing
-            processor = c.processors.get(name)
+        for key, processor in c.plan:
+            value = given[key] if key in given else literals[key]  # KeyError: missing
             values.append(value if processor is None or value is None else processor(value))
         bound: Sequence[Any] | dict[str, Any] = (
             values if c.positional else dict(zip(c.names, values, strict=True))
