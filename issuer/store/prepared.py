@@ -21,15 +21,13 @@ class _Compiled:
     positional: bool
     names: tuple[str, ...]
     """Bind names in the order the SQL takes them (positional) or the keys to pass (named)."""
-    keys: tuple[str, ...]
-    """The caller's parameter key of each name (a literal's name when it has none)."""
     literals: Mapping[str, Any]
     """Values the statement carries itself (``state == "reserved"``); the rest are required."""
-    processors: Mapping[str, Callable[[Any], Any]]
     dbapi_error: type[Exception]
-    plan: tuple[tuple[str, Callable[[Any], Any] | None], ...] = ()
-    """``(key, bind processor or None)`` per name, in order: what :meth:`Prepared.execute`
-    walks (one tuple, not three lookups a parameter)."""
+    plan: tuple[tuple[str, Callable[[Any], Any] | None], ...]
+    """Per name, in order: the caller's parameter key (a literal's name when it has
+    none) and the bind processor or None. What :meth:`Prepared.execute` walks (one
+    tuple, not three lookups a parameter)."""
 
 
 class Prepared:
@@ -80,9 +78,7 @@ class Prepared:
             sql=str(compiled),
             positional=bool(compiled.positional),
             names=names,
-            keys=tuple(keys),
             literals=literals,
-            processors=processors,
             dbapi_error=dialect.loaded_dbapi.Error,
             plan=tuple((key, processors.get(name)) for name, key in zip(names, keys, strict=True)),
         )
