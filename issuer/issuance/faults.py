@@ -5,8 +5,11 @@ Why a seam and not only random kills: a crash *between* two particular steps
 the cycle must survive, and a random kill hits those windows rarely. With
 ``ZORGID_TEST_CRASH_AT=<point>`` in its environment, a process kills itself
 with SIGKILL (no cleanup, no ``finally``, like a power cut of the process)
-the first time it reaches that point. Unset -- as in every deployment -- the
-check is one dictionary lookup.
+the first time it reaches that point. The variable is read once, when this
+module is imported: the tests set it in a worker's environment before the
+worker starts (tests/issuance/worker.py), and nothing changes it while a
+process runs. Unset -- as in every deployment -- each point is then one
+comparison with None, not an ``os.environ`` lookup (four a certificate).
 
 Points, in cycle order: see :data:`CRASH_POINTS` and docs/issuance-cycle.md.
 """
@@ -27,7 +30,10 @@ CRASH_POINTS: Final = (
 )
 
 
+_CRASH_AT: Final = os.environ.get(CRASH_ENV)
+
+
 def crash_point(name: str) -> None:
-    """SIGKILL this process if ``ZORGID_TEST_CRASH_AT`` names *name*."""
-    if os.environ.get(CRASH_ENV) == name:
+    """SIGKILL this process if ``ZORGID_TEST_CRASH_AT`` named *name* when it started."""
+    if name == _CRASH_AT:
         os.kill(os.getpid(), signal.SIGKILL)
