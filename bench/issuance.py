@@ -121,6 +121,17 @@ def ceremony(softhsm: SoftHsmDir, root: Path, spec: str) -> Setup:
     return Setup(label, data_dir, token.uri, token.label, token.pin_file, spec)
 
 
+def p256_cycle(root: Path, name: str) -> tuple[Setup, sa.Engine, IssuanceCycle]:
+    """A SoftHSM token folder under *root*, the dev ceremony with a P-256 issuing CA, a
+    SQLite database *name* and the cycle on it with OCSP pre-signing (as the server has)."""
+    softhsm = SoftHsmDir.create(root / "softhsm")
+    softhsm.activate()
+    setup = ceremony(softhsm, root, "ec-p256")
+    url, schema = new_database(root, False, name)
+    engine, cycle = build(setup, url, schema, ocsp=True)
+    return setup, engine, cycle
+
+
 def attrs(n: int) -> VerifiedAttributes:
     return VerifiedAttributes(
         uzi_number=UziNumber(f"{100000000 + n}"),

@@ -49,18 +49,12 @@ def child(n: int) -> None:
     from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.asymmetric import ec
 
-    from bench.issuance import ACTOR, build, ceremony, csrs, enrol, new_database
+    from bench.issuance import ACTOR, csrs, enrol, p256_cycle
     from hsm import Hsm
-    from issuer.dev.softhsm import SoftHsmDir
     from issuer.enrolment.redeem import Redeemer
 
     with tempfile.TemporaryDirectory(prefix="zorgid-instr-") as tmp:
-        root = Path(tmp)
-        softhsm = SoftHsmDir.create(root / "softhsm")
-        softhsm.activate()
-        setup = ceremony(softhsm, root, "ec-p256")
-        url, schema = new_database(root, False, "instr")
-        engine, cycle = build(setup, url, schema, ocsp=True)
+        setup, engine, cycle = p256_cycle(Path(tmp), "instr")
         warm = 5
         tokens = enrol(engine, cycle, n + warm, 0)
         requests = csrs(n + warm)

@@ -117,9 +117,8 @@ def cycle_cpu(n: int) -> int:
     import tempfile
     from datetime import UTC, datetime
 
-    from bench.issuance import ACTOR, attrs, build, ceremony, csrs, new_database
+    from bench.issuance import ACTOR, attrs, csrs, p256_cycle
     from hsm.token import Hsm
-    from issuer.dev.softhsm import SoftHsmDir
     from issuer.issuance.cycle import IssuanceRequest, Reservation
 
     hsm_spent = [0.0]
@@ -133,12 +132,7 @@ def cycle_cpu(n: int) -> int:
             hsm_spent[0] += time.thread_time() - start
 
     with tempfile.TemporaryDirectory(prefix="zorgid-bench-") as tmp:
-        root = Path(tmp)
-        softhsm = SoftHsmDir.create(root / "softhsm")
-        softhsm.activate()
-        setup = ceremony(softhsm, root, "ec-p256")
-        url, schema = new_database(root, False, "cpu")
-        engine, cycle = build(setup, url, schema, ocsp=True)
+        _setup, engine, cycle = p256_cycle(Path(tmp), "cpu")
         hooks = cycle.hooks
         requests = [
             IssuanceRequest(attrs=attrs(i), csr=csr, person_id=f"p{i}", actor=ACTOR)
