@@ -47,6 +47,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from bench.grpc_echo import Variant, cpu_seconds, measure
 from hsm import Hsm
 from issuer.audit import AuditLog
 from issuer.ca import load_ca_material, run_ceremony
@@ -478,15 +479,6 @@ def _client(
     )
 
 
-def _cpu_seconds(pids: list[int | None]) -> float:
-    """User + system CPU seconds of *pids* so far (``/proc/PID/stat``, all their threads)."""
-    total = 0
-    for pid in pids:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14, 15)
-    return total / os.sysconf("SC_CLK_TCK")
-
-
 def _machine_ticks() -> list[int]:
     """The machine's CPU time by kind (``/proc/stat``: user nice system idle iowait irq
     softirq steal ...), in clock ticks."""
@@ -599,9 +591,9 @@ def over_grpc(setup: Setup, args: argparse.Namespace, root: Path, tls: dict[str,
             )
             client.start()
             started.wait(timeout=600)  # warm-up calls done: the timed section starts
-            before = _cpu_seconds([p.pid for p in servers]), _machine_ticks()
+            before = sum(cpu_seconds(p.pid) for p in servers if p.pid), _machine_ticks()
             rate, p50, p99, errors, client_ms = out.get(timeout=600)
-            after = _cpu_seconds([p.pid for p in servers]), _machine_ticks()
+            after = sum(cpu_seconds(p.pid) for p in servers if p.pid), _machine_ticks()
             client.join()
             print(
                 f"  gRPC mTLS {setup.spec}, {processes} server process(es), concurrency "
@@ -641,8 +633,6 @@ def ceiling(args: argparse.Namespace, cycle_ms: float, best: float) -> None:
     how much the engine loses to running concurrently (GIL hand-overs, the
     writer queue, idle time).
     """
-    from grpc_echo import Variant, measure
-
     concurrency = max(args.concurrency)
     figures = measure(max(args.n, 3000), [concurrency], [Variant(processes=3)], [args.client])
     call = next(iter(figures.values()))

@@ -42,6 +42,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.grpc_echo import cpu_seconds
 from bench.issuance import (
     ACTOR,
     Setup,
@@ -57,12 +58,6 @@ from bench.issuance import (
 from issuer.dev.softhsm import SoftHsmDir
 
 _TICK = os.sysconf("SC_CLK_TCK")
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU of process ``pid`` so far (all threads)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / _TICK
 
 
 class _Timers:
