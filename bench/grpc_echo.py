@@ -60,8 +60,59 @@ Options = tuple[tuple[str, int | str], ...]
 
 def cpu_seconds(pid: int) -> float:
     """User + system CPU of process ``pid`` so far (all threads)."""
+    found = counters(pid)
+    return found.user + found.system
+
+
+@dataclass(frozen=True)
+class Counters:
+    """What a process has cost so far, all its threads: user and system CPU seconds, and
+    how often its threads gave up the CPU (``voluntary``: to wait, for a lock, the GIL, a
+    socket) or had it taken (``involuntary``: preempted). Subtract two to get a section's.
+
+    Why the switches: the same engine code costs more CPU in a loaded server than in one
+    thread (docs/decisions/issuance.md), and each switch costs a kernel entry and the
+    caches; the count says how much of that a round had.
+    """
+
+    user: float = 0.0
+    system: float = 0.0
+    voluntary: int = 0
+    involuntary: int = 0
+
+    def __add__(self, other: Counters) -> Counters:
+        return Counters(
+            self.user + other.user,
+            self.system + other.system,
+            self.voluntary + other.voluntary,
+            self.involuntary + other.involuntary,
+        )
+
+    def __sub__(self, other: Counters) -> Counters:
+        return Counters(
+            self.user - other.user,
+            self.system - other.system,
+            self.voluntary - other.voluntary,
+            self.involuntary - other.involuntary,
+        )
+
+
+def counters(pid: int) -> Counters:
+    """:class:`Counters` of process ``pid`` now (``/proc/<pid>/stat`` and each live thread's
+    ``status``; a thread that ended took its switch counts with it, its CPU stays counted)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / _TICK
+    voluntary = involuntary = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            text = (task / "status").read_text()
+        except (FileNotFoundError, ProcessLookupError):  # the thread ended meanwhile
+            continue
+        for line in text.splitlines():
+            if line.startswith("voluntary_ctxt_switches:"):
+                voluntary += int(line.split()[1])
+            elif line.startswith("nonvoluntary_ctxt_switches:"):
+                involuntary += int(line.split()[1])
+    return Counters(int(fields[11]) / _TICK, int(fields[12]) / _TICK, voluntary, involuntary)
 
 
 def _reply(_request: bytes, _context: Any) -> bytes:

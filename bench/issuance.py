@@ -47,7 +47,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from bench.grpc_echo import Variant, cpu_seconds, measure
+from bench.grpc_echo import Counters, Variant, counters, measure
 from hsm import Hsm
 from issuer.audit import AuditLog
 from issuer.ca import load_ca_material, run_ceremony
@@ -485,21 +485,37 @@ def _machine_ticks() -> list[int]:
     return [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
 
 
+def _servers(processes: list[Any]) -> Counters:
+    """The server processes' :class:`Counters`, summed."""
+    total = Counters()
+    for process in processes:
+        if process.pid:
+            total = total + counters(process.pid)
+    return total
+
+
 def _where(
-    before: tuple[float, list[int]], after: tuple[float, list[int]], count: int, client_ms: float
+    before: tuple[Counters, list[int]],
+    after: tuple[Counters, list[int]],
+    count: int,
+    client_ms: float,
 ) -> str:
     """Where the time went over gRPC in the client's timed section: server CPU per
-    certificate (all server processes, all their threads), the client's, and how much of
-    the machine was idle or stolen by the hypervisor meanwhile (a stolen share makes the
-    rate a figure of the machine's day, not of the engine)."""
-    server_ms = 1000 * (after[0] - before[0]) / count
+    certificate (all server processes, all their threads; user and kernel) and their thread
+    switches, the client's CPU, and how much of the machine was idle or stolen by the
+    hypervisor meanwhile (a stolen share makes the rate a figure of the machine's day, not
+    of the engine)."""
+    spent = after[0] - before[0]
+    user_ms, system_ms = 1000 * spent.user / count, 1000 * spent.system / count
     ticks = [b - a for a, b in zip(before[1], after[1], strict=False)]
     total = sum(ticks[:8]) or 1
     idle, steal = ticks[3] + ticks[4], ticks[7]
     return (
-        f"where the time goes: server CPU {server_ms:.2f} ms a certificate, client "
-        f"{client_ms:.2f} ms a call; machine {idle / total:.0%} idle, {steal / total:.0%} "
-        f"stolen by the hypervisor"
+        f"where the time goes: server CPU {user_ms + system_ms:.2f} ms a certificate "
+        f"(user {user_ms:.2f}, kernel {system_ms:.2f}; thread switches "
+        f"{spent.voluntary / count:.1f} waiting + {spent.involuntary / count:.1f} preempted), "
+        f"client {client_ms:.2f} ms a call; machine {idle / total:.0%} idle, "
+        f"{steal / total:.0%} stolen by the hypervisor"
     )
 
 
@@ -591,9 +607,9 @@ def over_grpc(setup: Setup, args: argparse.Namespace, root: Path, tls: dict[str,
             )
             client.start()
             started.wait(timeout=600)  # warm-up calls done: the timed section starts
-            before = sum(cpu_seconds(p.pid) for p in servers if p.pid), _machine_ticks()
+            before = _servers(servers), _machine_ticks()
             rate, p50, p99, errors, client_ms = out.get(timeout=600)
-            after = sum(cpu_seconds(p.pid) for p in servers if p.pid), _machine_ticks()
+            after = _servers(servers), _machine_ticks()
             client.join()
             print(
                 f"  gRPC mTLS {setup.spec}, {processes} server process(es), concurrency "

@@ -17,7 +17,16 @@ signature, their ratio, and the inclusive share of the cycle's instructions
 in the parts the issue requires (SoftHSM's signing, the CSR signature check,
 the lint-key signature) and in SQLite.
 
-    PYTHONPATH=. .venv/bin/python bench/issuance_instructions.py [--n 100]
+    PYTHONPATH=. .venv/bin/python bench/issuance_instructions.py [--n 100] [--grpc]
+
+``--grpc`` also counts a gRPC server process (the engine's own, mTLS, 32
+workers, under callgrind) while a client outside valgrind redeems ``--n``
+tokens one call at a time, then makes ``--n`` health checks (a call that does
+no work): the server's instructions a certificate beside the in-process
+figure tell how much the serving path adds in code. Set against the CPU a
+certificate costs the loaded server (``bench/issuance.py``), they tell the
+rest apart: time the same instructions take longer to run (kernel, thread
+switches, caches), which callgrind does not count.
 
 Needs valgrind (Debian package ``valgrind``). Prints figures; asserts nothing.
 """
@@ -182,15 +191,140 @@ def parent(n: int) -> None:
             print(f"    {label:44s} {count / total:6.1%}")
 
 
+def serve(config_path: str) -> None:
+    """The engine's gRPC server on ``config_path``, until a line on stdin (run under callgrind)."""
+    from issuer.config import load_config
+    from issuer.server.app import build_server, issuance_service_bindings
+    from issuer.server.health import HealthControl
+
+    config = load_config(Path(config_path))
+    health = HealthControl()
+    built = build_server(config, issuance_service_bindings(config, health=health), health=health)
+    built.start()
+    print("ready", flush=True)
+    sys.stdin.readline()
+    built.stop(0)
+
+
+def over_grpc(n: int) -> None:
+    """Instructions a call in one gRPC server process: ``n`` redemptions, ``n`` health checks."""
+    import socket
+
+    import grpc
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    from bench.issuance import (
+        _CHANNEL_OPTIONS,
+        _REDEEM,
+        _config,
+        _tls,
+        build,
+        ceremony,
+        csrs,
+        enrol,
+        new_database,
+    )
+    from issuer.api.zorgid.v1 import enrollment_pb2
+    from issuer.dev.softhsm import SoftHsmDir
+
+    with tempfile.TemporaryDirectory(prefix="zorgid-callgrind-grpc-") as tmp:
+        root = Path(tmp)
+        softhsm = SoftHsmDir.create(root / "softhsm")
+        softhsm.activate()
+        setup = ceremony(softhsm, root, "ec-p256")
+        tls = _tls(root)
+        url, schema = new_database(root, False, "grpc")
+        engine, cycle = build(setup, url, schema)
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        config = _config(root, setup, url, schema, port)
+        out = root / "callgrind.out"
+        proc = subprocess.Popen(
+            [
+                "valgrind",
+                "--tool=callgrind",
+                "--instr-atstart=no",
+                f"--callgrind-out-file={out}",
+                sys.executable,
+                __file__,
+                "--serve",
+                str(config),
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])},
+        )
+        assert proc.stdin is not None and proc.stdout is not None
+        if proc.stdout.readline().strip() != "ready":
+            proc.kill()
+            raise RuntimeError("the server under valgrind did not start")
+        warm = 20
+        tokens = enrol(engine, cycle, n + warm, 0)
+        wire = [
+            enrollment_pb2.RedeemEnrollmentRequest(token=token, csr=csr).SerializeToString()
+            for token, csr in zip(tokens, csrs(n + warm), strict=True)
+        ]
+        creds = grpc.ssl_channel_credentials(
+            root_certificates=tls["server_ca"].read_bytes(),
+            private_key=tls["key"].read_bytes(),
+            certificate_chain=tls["cert"].read_bytes(),
+        )
+        channel = grpc.secure_channel(f"127.0.0.1:{port}", creds, options=_CHANNEL_OPTIONS)
+        parse = enrollment_pb2.RedeemEnrollmentResponse.FromString
+        call = channel.unary_unary(_REDEEM, None, parse)
+        health = health_pb2_grpc.HealthStub(channel)
+        check = health_pb2.HealthCheckRequest(service="")
+
+        def control(*args: str) -> None:
+            subprocess.run(["callgrind_control", *args, str(proc.pid)], capture_output=True)
+
+        for request in wire[:warm]:
+            call(request, timeout=300)
+        for _ in range(warm):
+            health.Check(check, timeout=300)
+        control("--instr=on")
+        for request in wire[warm:]:
+            call(request, timeout=300)
+        control("--dump=redeem")
+        for _ in range(n):
+            health.Check(check, timeout=300)
+        control("--dump=health")
+        control("--instr=off")
+        channel.close()
+        proc.stdin.write("stop\n")
+        proc.stdin.flush()
+        proc.wait(timeout=600)
+        engine.dispose()
+        dumps = sorted(root.glob("callgrind.out.*"), key=lambda p: int(p.suffix[1:]))
+        if len(dumps) < 2:
+            raise RuntimeError(f"expected two callgrind dumps; got {[p.name for p in dumps]}")
+        print(
+            f"  gRPC server process (mTLS, 32 workers, one call at a time), instructions a call: "
+            f"RedeemEnrollment {_totals(dumps[0]) / n:,.0f};  health check (no work) "
+            f"{_totals(dumps[1]) / n:,.0f}"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=100, help="redemptions (and raw signatures)")
+    parser.add_argument(
+        "--grpc", action="store_true", help="also count a gRPC server process's instructions"
+    )
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--serve", metavar="CONFIG", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         child(args.n)
+    elif args.serve:
+        serve(args.serve)
     else:
         parent(args.n)
+        if args.grpc and shutil.which("valgrind") is not None:
+            over_grpc(args.n)
 
 
 if __name__ == "__main__":
