@@ -119,30 +119,39 @@ def _shares(path: Path) -> dict[str, int]:
     return out
 
 
+def _under_callgrind(out: Path, *args: str) -> subprocess.Popen[str]:
+    """This script with ``args``, under callgrind with instrumentation off until switched on
+    (:func:`_control`); its dumps go to ``out.<n>``, lines in and out by pipe."""
+    return subprocess.Popen(
+        [
+            "valgrind",
+            "--tool=callgrind",
+            "--instr-atstart=no",
+            f"--callgrind-out-file={out}",
+            sys.executable,
+            __file__,
+            *args,
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])},
+    )
+
+
+def _control(proc: subprocess.Popen[str], *args: str) -> None:
+    """``callgrind_control`` on ``proc``: ``--instr=on|off``, ``--dump=NAME``."""
+    subprocess.run(["callgrind_control", *args, str(proc.pid)], capture_output=True)
+
+
 def parent(n: int) -> None:
     if shutil.which("valgrind") is None or shutil.which("callgrind_control") is None:
         print("valgrind is not installed (Debian package valgrind): no instruction counts")
         return
     with tempfile.TemporaryDirectory(prefix="zorgid-callgrind-") as tmp:
         out = Path(tmp) / "callgrind.out"
-        proc = subprocess.Popen(
-            [
-                "valgrind",
-                "--tool=callgrind",
-                "--instr-atstart=no",
-                f"--callgrind-out-file={out}",
-                sys.executable,
-                __file__,
-                "--child",
-                "--n",
-                str(n),
-            ],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-            env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])},
-        )
+        proc = _under_callgrind(out, "--child", "--n", str(n))
         assert proc.stdin is not None and proc.stdout is not None
 
         def expect(word: str) -> None:
@@ -151,23 +160,20 @@ def parent(n: int) -> None:
                 proc.kill()
                 raise RuntimeError(f"the measured process said {line!r}; expected {word!r}")
 
-        def control(*args: str) -> None:
-            subprocess.run(["callgrind_control", *args, str(proc.pid)], capture_output=True)
-
         def step() -> None:
             assert proc.stdin is not None
             proc.stdin.write("go\n")
             proc.stdin.flush()
 
         expect("ready")
-        control("--instr=on")
+        _control(proc, "--instr=on")
         step()
         expect("done")
-        control("--dump=cycle")
+        _control(proc, "--dump=cycle")
         step()
         expect("done")
-        control("--instr=off")
-        control("--dump=raw")
+        _control(proc, "--instr=off")
+        _control(proc, "--dump=raw")
         step()
         proc.wait(timeout=600)
         dumps = sorted(Path(tmp).glob("callgrind.out.*"), key=lambda p: int(p.suffix[1:]))
@@ -240,23 +246,7 @@ def over_grpc(n: int) -> None:
             port = probe.getsockname()[1]
         config = _config(root, setup, url, schema, port)
         out = root / "callgrind.out"
-        proc = subprocess.Popen(
-            [
-                "valgrind",
-                "--tool=callgrind",
-                "--instr-atstart=no",
-                f"--callgrind-out-file={out}",
-                sys.executable,
-                __file__,
-                "--serve",
-                str(config),
-            ],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-            env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])},
-        )
+        proc = _under_callgrind(out, "--serve", str(config))
         assert proc.stdin is not None and proc.stdout is not None
         if proc.stdout.readline().strip() != "ready":
             proc.kill()
@@ -278,21 +268,18 @@ def over_grpc(n: int) -> None:
         health = health_pb2_grpc.HealthStub(channel)
         check = health_pb2.HealthCheckRequest(service="")
 
-        def control(*args: str) -> None:
-            subprocess.run(["callgrind_control", *args, str(proc.pid)], capture_output=True)
-
         for request in wire[:warm]:
             call(request, timeout=300)
         for _ in range(warm):
             health.Check(check, timeout=300)
-        control("--instr=on")
+        _control(proc, "--instr=on")
         for request in wire[warm:]:
             call(request, timeout=300)
-        control("--dump=redeem")
+        _control(proc, "--dump=redeem")
         for _ in range(n):
             health.Check(check, timeout=300)
-        control("--dump=health")
-        control("--instr=off")
+        _control(proc, "--dump=health")
+        _control(proc, "--instr=off")
         channel.close()
         proc.stdin.write("stop\n")
         proc.stdin.flush()
