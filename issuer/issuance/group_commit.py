@@ -122,8 +122,11 @@ class GroupCommitter:
         self.units = 0
         # The leader's connection, kept between batches (see _transaction): (pid, born, conn).
         self._kept: list[tuple[int, float, sa.Connection]] = []
+        self._disposed = False  # engine.dispose() came while a batch held the kept connection
         self._lost_before_commit = False
         weakref.finalize(self, _close_kept, self._kept)
+        if self._keep:
+            sa.event.listen(engine, "engine_disposed", _on_engine_disposed(weakref.ref(self)))
 
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[sa.Connection]:
@@ -161,9 +164,33 @@ class GroupCommitter:
                     self._lost_before_commit = conn.invalidated
                     raise
 
+    def _release_kept(self) -> None:
+        """``engine.dispose()``: close the kept connection, as the pool closes its idle ones.
+
+        Why: the kept connection is checked out, so the pool's dispose leaves it
+        open, and closing it only hands it back to the disposed pool, which
+        keeps it open too: a disposed-of engine (a stopped server, a finished
+        test) held a database connection until the garbage collector found the
+        committer. It is invalidated, which closes it. If a batch is using it
+        right now, its leader drops it before the next batch instead
+        (:meth:`_writer_connection`). A parent's connection (forked) is not
+        ours to close.
+        """
+        with self._mutex:
+            if self._leading:
+                self._disposed = True
+                return
+            kept = list(self._kept)
+            self._kept.clear()
+        _close_kept(kept, invalidate=True)
+
     def _writer_connection(self) -> sa.Connection:
         pid = os.getpid()
         now = time.monotonic()
+        if self._disposed:
+            with self._mutex:
+                self._disposed = False
+            _close_kept(self._kept, invalidate=True)
         if self._kept:
             owner, born, conn = self._kept[0]
             fresh = now - born < PG_POOL_RECYCLE_S
@@ -361,16 +388,35 @@ class GroupCommitter:
                 unit.settle(False, exc)
 
 
-def _close_quietly(conn: sa.Connection) -> None:
+def _close_quietly(conn: sa.Connection, *, invalidate: bool = False) -> None:
+    """Close ``conn``; ``invalidate``: close its DB-API connection too, not return it to
+    its pool (a disposed pool keeps what it is given back)."""
     try:
+        if invalidate and not conn.closed:
+            conn.invalidate()
         conn.close()
     except Exception:  # a connection that cannot even close is dropped anyway
         _LOG.debug("closing a kept writer connection failed", exc_info=True)
 
 
-def _close_kept(kept: list[tuple[int, float, sa.Connection]]) -> None:
-    """Finalizer of a garbage-collected committer: close its kept connection (own process)."""
+def _close_kept(kept: list[tuple[int, float, sa.Connection]], *, invalidate: bool = False) -> None:
+    """Close a committer's kept connection (own process only) and forget it: at
+    ``engine.dispose()``, and as the finalizer of a garbage-collected committer."""
     for owner, _born, conn in kept:
         if owner == os.getpid():
-            _close_quietly(conn)
+            _close_quietly(conn, invalidate=invalidate)
     kept.clear()
+
+
+def _on_engine_disposed(
+    committer: weakref.ref[GroupCommitter],
+) -> Callable[[sa.Engine], None]:
+    """The engine's ``engine_disposed`` listener for one committer, holding it weakly (the
+    engine outlives the committers made on it; a collected one has closed its connection)."""
+
+    def on_disposed(_engine: sa.Engine) -> None:
+        found = committer()
+        if found is not None:
+            found._release_kept()
+
+    return on_disposed

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
+import psycopg
 import pytest
 import sqlalchemy as sa
 
@@ -165,6 +167,78 @@ def test_a_dropped_writer_connection_is_replaced_before_the_next_batch(
     if migrated.dialect.name == "sqlite":
         assert seen[2] is seen[3]  # kept between batches
         assert len({id(c) for c in seen}) == 3
+
+
+def _dbapi_recording_unit(seen: list[object]) -> Callable[[int], Callable[[sa.Connection], int]]:
+    """``unit(n)``: work that inserts reservation *n*, noting its DB-API connection."""
+
+    def unit(n: int) -> Callable[[sa.Connection], int]:
+        def work(conn: sa.Connection) -> int:
+            seen.append(conn.connection.dbapi_connection)
+            INSERT_RESERVATION.execute(conn, _row(n))
+            return n
+
+        return work
+
+    return unit
+
+
+def _is_closed(dbapi_connection: object) -> bool:
+    """Whether a DB-API connection (sqlite3 or psycopg) refuses work because it is closed."""
+    try:
+        dbapi_connection.cursor().close()  # type: ignore[attr-defined]
+    except (sqlite3.ProgrammingError, psycopg.OperationalError, psycopg.InterfaceError):
+        return True
+    return False
+
+
+def test_engine_dispose_closes_the_kept_writer_connection(migrated: sa.Engine) -> None:
+    """``engine.dispose()`` closes the committer's kept connection too, as the pool closes
+    its idle ones: it is checked out, so the pool's dispose would leave it open, and a
+    stopped server or a finished test then held a database connection until the garbage
+    collector ran. The next unit connects anew."""
+    committer = GroupCommitter(migrated)
+    seen: list[object] = []
+    unit = _dbapi_recording_unit(seen)
+
+    assert committer.run(unit(1)) == 1
+    assert not _is_closed(seen[0])  # kept between batches
+    migrated.dispose()
+    assert _is_closed(seen[0])
+    assert committer.run(unit(2)) == 2
+    assert seen[1] is not seen[0]
+    assert not _is_closed(seen[1])
+    assert _count(migrated) == 2
+
+
+def test_engine_dispose_during_a_batch_closes_its_connection_before_the_next(
+    migrated: sa.Engine,
+) -> None:
+    """A dispose while a batch holds the kept connection does not pull it from under the
+    batch: the batch commits on it, and the next batch closes it and connects anew."""
+    committer = GroupCommitter(migrated)
+    seen: list[object] = []
+    unit = _dbapi_recording_unit(seen)
+    inside, release = threading.Event(), threading.Event()
+
+    def held(conn: sa.Connection) -> int:
+        seen.append(conn.connection.dbapi_connection)
+        inside.set()
+        assert release.wait(10)
+        INSERT_RESERVATION.execute(conn, _row(1))
+        return 1
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        first = pool.submit(committer.run, held)
+        assert inside.wait(10)
+        migrated.dispose()
+        assert not _is_closed(seen[0])  # still the running batch's
+        release.set()
+        assert first.result(timeout=10) == 1
+    assert committer.run(unit(2)) == 2
+    assert _is_closed(seen[0])
+    assert seen[1] is not seen[0]
+    assert _count(migrated) == 2
 
 
 def test_a_forked_child_does_not_use_the_parents_writer_connection(
