@@ -214,7 +214,9 @@ class ServerConfig:
         default=1,
         metadata=doc(
             "Server processes sharing the listen port (SO_REUSEPORT; the kernel spreads "
-            "connections), each with its own HSM login and database pool.",
+            "connections), each with its own HSM login and database pool. On PostgreSQL a "
+            "process opens up to 28 connections (20 pooled, 8 kept for reads): keep "
+            "processes x 28, plus the OCSP responders', under the server's max_connections.",
             unit="processes",
             why="1..64. One Python process uses about one core. 2 processes on 2 cores: "
             "+20-27% certificates/s on PostgreSQL, +25-33% on SQLite, whose writers of all "

@@ -33,7 +33,7 @@ from issuer.errors import ZorgIdError
 from issuer.issuance.cycle import CertificateHooks, Committers, HealthReport, IssuanceCycle
 from issuer.issuance.policy_record import active_policy_cache, policy_store
 from issuer.policy_store import ActivePolicy as ActivePolicyCache
-from issuer.store import create_engine_for
+from issuer.store import shared_engine
 from policies import DEFAULT_POLICY_PATH, Policy, default_policy, load_policy
 
 _LOG = logging.getLogger(__name__)
@@ -137,7 +137,7 @@ class IssuanceRuntime:
             raise ZorgIdError("ZID-0004", "the HSM could not be opened; retry later") from None
         except HsmError as exc:
             raise ZorgIdError("ZID-0101", f"HSM keys of the ceremony: {exc}") from None
-        engine = self._engine or create_engine_for(config.database.url)
+        engine = self._engine or shared_engine(config.database.url)
         source = Path(config.policy.file) if config.policy.file else DEFAULT_POLICY_PATH
         store = policy_store(
             engine, audit_key=audit_key, material=material, source=source, clock=self._clock

@@ -129,7 +129,7 @@ class PolicyRuntime:
         from hsm import Hsm, HsmError, HsmUnavailable
         from issuer.audit import AuditLog
         from issuer.ca import load_ca_material
-        from issuer.store import create_engine_for
+        from issuer.store import shared_engine
 
         config = self._config
         material = load_ca_material(config.data_dir)
@@ -150,7 +150,7 @@ class PolicyRuntime:
             return path.read_text(encoding="utf-8"), str(path)
 
         return PolicyStore(
-            self._engine or create_engine_for(config.database.url),
+            self._engine or shared_engine(config.database.url),
             audit=AuditLog(signer=signer, clock=self._clock),
             signer=signer,
             verifier=material.audit_public_key,

@@ -30,7 +30,7 @@ from issuer.qr import RenderedQr
 from issuer.server.certificate_service import actor_for
 from issuer.server.roles import current_caller
 from issuer.server.uzi_service import _identity, policy_source
-from issuer.store import check_schema, create_engine_for
+from issuer.store import check_schema, shared_engine
 from issuer.store.uzi import SqlUziChallengeStore
 from issuer.uzi.validate import ChainValidator
 from issuer.uzi.verify import Clock, PolicySource, UziPolicy, utc_now
@@ -158,7 +158,7 @@ def build_evidence_verifier(
     The rules follow the active policy version per request (issue 7), like
     the UziService's: both are the one verifier ``default_services`` builds.
     """
-    engine = engine if engine is not None else create_engine_for(config.database.url)
+    engine = engine if engine is not None else shared_engine(config.database.url)
     check_schema(engine)
     return EvidenceKeepingVerifier(
         engine=engine,

@@ -41,7 +41,7 @@ from issuer.errors import ZorgIdError
 from issuer.policy_errors import AUDIT_KEY_UNREADABLE
 from issuer.policy_store import verify_row
 from issuer.server.roles import current_caller
-from issuer.store import check_schema, create_engine_for
+from issuer.store import check_schema, shared_engine
 from issuer.store.schema import policy_versions
 from issuer.store.types import UtcDateTime
 from issuer.store.uzi import SqlUziChallengeStore
@@ -346,7 +346,7 @@ def build_uzi_verifier(
     ``policy``, ``validator`` and ``clock`` are for tests and tools; a server
     takes the defaults (:func:`policy_source`).
     """
-    engine = engine if engine is not None else create_engine_for(config.database.url)
+    engine = engine if engine is not None else shared_engine(config.database.url)
     check_schema(engine)
     return UziVerifier(
         policy=policy if policy is not None else policy_source(config, engine),

@@ -9,7 +9,7 @@ runs ``zorgid db upgrade``.
 from __future__ import annotations
 
 from issuer.store import schema
-from issuer.store.engine import READ_ONLY, create_engine_for, is_sqlite
+from issuer.store.engine import READ_ONLY, create_engine_for, is_sqlite, shared_engine
 from issuer.store.errors import (
     CrlNumberError,
     DuplicateKeyError,
@@ -36,5 +36,6 @@ __all__ = [
     "head_revision",
     "is_sqlite",
     "schema",
+    "shared_engine",
     "upgrade",
 ]

@@ -21,6 +21,9 @@ transaction); they handle a connection dropped while idle themselves
 
 from __future__ import annotations
 
+import os
+import threading
+import weakref
 from typing import Any
 
 import sqlalchemy as sa
@@ -105,6 +108,32 @@ def create_engine_for(url: str, *, pg_schema: str | None = None, echo: bool = Fa
         f"got database URL for back end {backend!r}; expected sqlite:///PATH or "
         "postgresql+psycopg://USER@HOST:PORT/DB"
     )
+
+
+_SHARED: weakref.WeakValueDictionary[tuple[int, str], sa.Engine] = weakref.WeakValueDictionary()
+_SHARED_LOCK = threading.Lock()
+
+
+def shared_engine(url: str) -> sa.Engine:
+    """This process's one engine for ``url``, made on first use (:func:`create_engine_for`).
+
+    Why: a server process's services (issuance, UZI proofs, policies,
+    registrations) each made an engine of their own, and each PostgreSQL
+    engine holds up to :data:`PG_POOL_SIZE` + :data:`PG_MAX_OVERFLOW` pooled
+    connections plus the read path's kept ones, so one process could hold
+    three times the connections it needs, and ``[server] processes`` times
+    that, against the server's ``max_connections``. One engine a process gives
+    one budget. Held weakly: the engine lives as long as a service uses it. A
+    forked child gets its own (a parent's pooled connections are not the
+    child's to use).
+    """
+    key = (os.getpid(), url)
+    with _SHARED_LOCK:
+        found = _SHARED.get(key)
+        if found is None:
+            found = create_engine_for(url)
+            _SHARED[key] = found
+        return found
 
 
 def _setup_sqlite(engine: sa.Engine) -> None:

@@ -15,8 +15,10 @@ import sqlalchemy as sa
 import policies
 from issuer.config import load_config
 from issuer.server.app import build_server, default_services
+from issuer.server.registration_service import build_evidence_verifier
 from issuer.server.uzi_service import active_policy, build_uzi_verifier, uzi_policy_from
 from issuer.store import SchemaOutOfDateError, create_engine_for
+from issuer.store import engine as engine_module
 from issuer.uzi.card import CardType
 from issuer.uzi.validate import RevocationMode
 from tests.server.conftest import ClientPki, write_config
@@ -109,3 +111,24 @@ def test_created_engine_is_the_configured_database(tmp_path: Path, test_pki: Cli
         ids = conn.execute(sa.text("SELECT id FROM uzi_challenges")).scalars().all()
     engine.dispose()
     assert ids == [challenge.challenge_id]
+
+
+def test_the_services_of_a_process_make_one_engine(
+    tmp_path: Path, test_pki: ClientPki, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The UZI verifier and the registrations' evidence verifier of one process (the
+    issuance runtime and the policy service take the same path, ``shared_engine``) open
+    one pool between them, not one each: one connection budget a process against
+    PostgreSQL's ``max_connections``."""
+    made: list[str] = []
+    real = engine_module.create_engine_for
+
+    def counting(url: str, **kwargs: object) -> sa.Engine:
+        made.append(url)
+        return real(url, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(engine_module, "create_engine_for", counting)
+    config = load_config(write_config(tmp_path, test_pki))
+    verifiers = [build_uzi_verifier(config), build_evidence_verifier(config)]
+    assert len(verifiers) == 2
+    assert made == [config.database.url]
