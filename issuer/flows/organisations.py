@@ -306,6 +306,13 @@ def confirm_validation(deps: FlowDeps, *, portal: Portal, validation_id: str) ->
             "card_certificate_sha256": sha256_hex(bytes(proof.card_certificate)),
             "validated_at": now,
         }
+        claimed = conn.execute(
+            flow_drafts.update()
+            .where(flow_drafts.c.id == row.id, flow_drafts.c.state == "started")
+            .values(state="confirmed", updated_at=now)
+        )
+        if claimed.rowcount != 1:
+            raise ZorgIdError("ZID-1607", "confirmed concurrently")
         existing = _request(conn, org.id, person.id)
         if existing is None:
             conn.execute(
@@ -324,11 +331,6 @@ def confirm_validation(deps: FlowDeps, *, portal: Portal, validation_id: str) ->
                 )
                 .values(**values)
             )
-        conn.execute(
-            flow_drafts.update()
-            .where(flow_drafts.c.id == row.id)
-            .values(state="confirmed", updated_at=now)
-        )
         state = _request(conn, org.id, person.id).state
         audit(
             conn,
@@ -345,7 +347,7 @@ def confirm_validation(deps: FlowDeps, *, portal: Portal, validation_id: str) ->
             )
         ).first()
         if state == PENDING and designated is not None:
-            _approve(
+            approved = _approve(
                 conn,
                 built,
                 portal.actor,
@@ -355,7 +357,7 @@ def confirm_validation(deps: FlowDeps, *, portal: Portal, validation_id: str) ->
                 details={"uzi_number": identity.uzi_number},
                 now=now,
             )
-            state = APPROVED
+            state = APPROVED if approved else state
         return Administrator(
             organisation=_org(org), person_id=person.id, mobile_id=cert.mobile_id_id, state=state
         )
@@ -381,11 +383,12 @@ def _approve(
     by: str,
     details: dict[str, Any],
     now: datetime,
-) -> None:
+) -> bool:
     """Make a pending request an administrator: the only place a request becomes ``approved``.
 
     *by* says on what authority (``designation``, ``operator``, ``administrator``);
-    the audit event names it with *details* (who approved).
+    the audit event names it with *details* (who approved). False (and no
+    event) when the request is no longer pending: approved concurrently.
     """
     approved = conn.execute(
         organisation_admins.update()
@@ -398,7 +401,7 @@ def _approve(
         .values(state=APPROVED, approved_at=now, approved_by=f"{by} {actor.identity}"[:512])
     )
     if approved.rowcount != 1:
-        raise ZorgIdError("ZID-1831", f"no pending request of person {person_id} for {org.ura}")
+        return False
     audit(
         conn,
         built,
@@ -407,6 +410,7 @@ def _approve(
         f"organisation:{org.ura}",
         {"person_id": person_id, "by": by, **details},
     )
+    return True
 
 
 def _approve_request(

@@ -382,9 +382,14 @@ def test_attributes_of_an_unregistered_organisation_are_refused(eng: Engine) -> 
     phone, der, _ = eng.registered(app)
     handle = eng.login(phone, der).session_handle
     unknown = eng.cards.app(ura="90000555", uzi_number=app.card.uzi_number)
-    with pytest.raises(grpc.RpcError) as err:
-        _add_attributes(eng, handle, unknown)
-    assert rpc_code(err.value) == (grpc.StatusCode.FAILED_PRECONDITION, "ZID-1602")
+    uzi = eng.uzi_session(unknown, uzi_pb2.UZI_PURPOSE_ATTRIBUTE_REGISTRATION)
+    request = attribute_pb2.RegisterAttributesRequest(
+        login_session_handle=handle, uzi_session_handle=uzi
+    )
+    for _ in range(2):  # the refusal wrote nothing: the same UZI session is refused alike
+        with pytest.raises(grpc.RpcError) as err:
+            eng.portal.attrs.RegisterAttributes(request, timeout=60)
+        assert rpc_code(err.value) == (grpc.StatusCode.FAILED_PRECONDITION, "ZID-1602")
     current = eng.mobile.attrs.GetCurrentCertificate(
         attribute_pb2.GetCurrentCertificateRequest(spki_sha256=phone.spki_sha256), timeout=30
     )
