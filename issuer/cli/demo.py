@@ -487,17 +487,25 @@ class Demo:
         other_ura = "8" + format(secrets.randbelow(10**7), "07d")
         self.out(f"ZORG-ID demo against {self.target} (run {self.run})")
 
-        self.say("operator pre-registers two organisations (URA + name)")
-        for number, name in (
-            (ura, "Huisartsenpraktijk De Eik (demo)"),
-            (other_ura, "Ziekenhuis Oost (demo)"),
+        admin_card = self.card(ura=ura)
+        self.say(
+            "operator pre-registers two organisations (URA + name), designating the first's "
+            "administrator by UZI number"
+        )
+        for number, name, admins in (
+            (ura, "Huisartsenpraktijk De Eik (demo)", [admin_card.card.uzi_number]),
+            (other_ura, "Ziekenhuis Oost (demo)", []),
         ):
-            org = self.call(
+            registered = self.call(
                 "RegisterOrganization",
                 self.operator.org.RegisterOrganization,
-                organization_pb2.RegisterOrganizationRequest(ura=number, name=name),
-            ).organization
-            self.ok(f"{org.name}, URA {org.ura}")
+                organization_pb2.RegisterOrganizationRequest(
+                    ura=number, name=name, administrator_uzi_numbers=admins
+                ),
+            )
+            org = registered.organization
+            named = ", ".join(registered.administrator_uzi_numbers) or "none"
+            self.ok(f"{org.name}, URA {org.ura}; administrators designated: {named}")
 
         self.say("a card of an unknown organisation: registration refused, contact the operator")
         stranger = self.card(ura="7" + format(secrets.randbelow(10**7), "07d"))
@@ -512,7 +520,6 @@ class Demo:
             "ZID-1602",
         )
 
-        admin_card = self.card(ura=ura)
         admin_phone, admin_der = self.register_user(admin_card, "Administrator", "01-02-1975")
 
         self.say(
@@ -532,8 +539,11 @@ class Demo:
             self.portal.org.ConfirmValidation,
             organization_pb2.ConfirmValidationRequest(validation_id=started.validation_id),
         )
+        if bound.state != organization_pb2.ADMINISTRATOR_STATE_APPROVED:
+            raise DemoFailed(f"step {self.step}: the designated administrator was not approved")
         self.ok(
-            f"administrator of URA {bound.organization.ura}, bound to mobile ID {bound.mobile_id}"
+            f"administrator of URA {bound.organization.ura} (designated by the operator), "
+            f"bound to mobile ID {bound.mobile_id}"
         )
 
         self.login(admin_phone, admin_der, "Administrator")
@@ -541,6 +551,30 @@ class Demo:
         member_card = self.card(ura=ura)
         member_phone, member_der = self.register_user(member_card, "Member", "1988-11-30")
         member = self.login(member_phone, member_der, "Member")
+
+        self.say("Member: validates the organisation too -- only a request, never self-service")
+        handle = self.uzi_session(member_card, uzi_pb2.UZI_PURPOSE_ORGANISATION_VALIDATION)
+        started = self.call(
+            "StartValidation",
+            self.portal.org.StartValidation,
+            organization_pb2.StartValidationRequest(
+                terms_version=terms.version, uzi_session_handle=handle, ura=ura
+            ),
+        )
+        asked = self.call(
+            "ConfirmValidation",
+            self.portal.org.ConfirmValidation,
+            organization_pb2.ConfirmValidationRequest(validation_id=started.validation_id),
+        )
+        if asked.state != organization_pb2.ADMINISTRATOR_STATE_PENDING:
+            raise DemoFailed(f"step {self.step}: a member's validation must wait for approval")
+        self.ok("waiting for approval by the operator or an administrator of the URA")
+        self.refused(
+            "ListMembers",
+            self.portal.org.ListMembers,
+            organization_pb2.ListMembersRequest(login_session_handle=member.session_handle),
+            "ZID-1830",
+        )
 
         self.say("Member: register UZI attributes of a second card on the existing mobile ID")
         second = self.card(ura=other_ura, uzi_number=member_card.card.uzi_number)
@@ -593,9 +627,17 @@ class Demo:
             self.portal.org.ListMembers,
             organization_pb2.ListMembersRequest(login_session_handle=admin.session_handle),
         ).members
+        states = {
+            organization_pb2.ADMINISTRATOR_STATE_PENDING: ", asks to be administrator",
+            organization_pb2.ADMINISTRATOR_STATE_APPROVED: ", administrator",
+        }
         self.ok(
             "members: "
-            + ", ".join(f"{m.given_names} {m.surname} (UZI {m.uzi_number})" for m in members)
+            + ", ".join(
+                f"{m.given_names} {m.surname} (UZI {m.uzi_number}"
+                f"{states.get(m.administrator_state, '')})"
+                for m in members
+            )
         )
         target = next(m for m in members if m.uzi_number == member_card.card.uzi_number)
         reset = self.call(

@@ -1,7 +1,8 @@
 """Flow 5: UZI attributes on an existing mobile ID, and the phone fetching its new certificate.
 
 A logged-in person (login session: their mobile ID) proves a UZI-pas of the
-*same* person -- UZI number and name agree, else ZID-1810 -- and the engine
+*same* person (UZI number and name agree, else ZID-1810) of an organisation the
+operator registered (ZID-1602, registration's own rule: issue 16), and the engine
 issues a new certificate carrying the card's attributes for the same phone
 key, then revokes the old one as ``superseded`` (RFC 5280 §5.3.1) and points
 it at its successor, in the issuance cycle's step-4 transaction: there is
@@ -33,6 +34,7 @@ from issuer.flows.common import (
     Portal,
     audit,
     evidence_of,
+    organisation_by_ura,
     sha256_hex,
     to_attributes,
     use_uzi_session,
@@ -106,6 +108,7 @@ def register_attributes(
                 f"{person.uzi_number}",
             )
         attrs = to_attributes(identity)
+        organisation_by_ura(conn, attrs.subscriber_number)
         old_row = conn.execute(
             sa.select(certificates)
             .where(

@@ -251,6 +251,52 @@ FLOW_ERROR_TABLE: Final[tuple[tuple[str, str, str, str, str, str], ...]] = (
         "Controleer het id van de persoon (ListMembers toont het).",
     ),
     (
+        "ZID-1830",
+        "PERMISSION_DENIED",
+        "Your request to administer the organisation is waiting for approval.",
+        "Ask the scheme operator or an administrator of your organisation to approve it.",
+        "Uw verzoek om de organisatie te beheren wacht op goedkeuring.",
+        "Vraag de beheerder van ZORG-ID of een beheerder van uw organisatie om het goed te keuren.",
+    ),
+    (
+        "ZID-1831",
+        "NOT_FOUND",
+        "There is no request from this UZI number to administer this organisation.",
+        "The card holder validates the organisation first; check the URA and the UZI number.",
+        "Er is geen verzoek van dit UZI-nummer om deze organisatie te beheren.",
+        "De pashouder valideert eerst de organisatie; controleer het URA- en het UZI-nummer.",
+    ),
+    (
+        "ZID-1832",
+        "PERMISSION_DENIED",
+        "Only the scheme operator or an administrator of this organisation may approve an "
+        "administrator.",
+        "Log in as an administrator of this organisation (URA), or ask the scheme operator.",
+        "Alleen de beheerder van ZORG-ID of een beheerder van deze organisatie mag een "
+        "beheerder goedkeuren.",
+        "Log in als beheerder van deze organisatie (URA), of vraag de beheerder van ZORG-ID.",
+    ),
+    (
+        "ZID-1833",
+        "INVALID_ARGUMENT",
+        "An administrator's UZI number is malformed (9 digits) or named twice.",
+        "Name each administrator's UZI number once, as 9 digits.",
+        "Een UZI-nummer van een beheerder is onjuist (9 cijfers) of dubbel genoemd.",
+        "Noem het UZI-nummer van elke beheerder eenmaal, als 9 cijfers.",
+    ),
+    (
+        "ZID-1834",
+        "INVALID_ARGUMENT",
+        "The member belongs to more than one organisation you administer; the reset must "
+        "name the URA.",
+        "Reset again and name the URA whose data the new registration carries "
+        "(ListMembers shows the member once per URA).",
+        "Het lid hoort bij meer dan een organisatie die u beheert; het herstel moet het "
+        "URA-nummer noemen.",
+        "Herstel opnieuw en noem het URA-nummer waarvan de gegevens in de nieuwe registratie "
+        "komen (ListMembers toont het lid eenmaal per URA).",
+    ),
+    (
         "ZID-1901",
         "PERMISSION_DENIED",
         "Only the holder, their organisation's administrator or the operator may revoke "

@@ -1,15 +1,24 @@
-"""Flows 4 and 6: organisations, their validation by an administrator, PIN forgotten.
+"""Flows 4 and 6: organisations, their administrators, PIN forgotten.
 
-- The operator pre-registers an organisation (URA + name).
+- The operator pre-registers an organisation (URA + name) and may designate
+  its administrators by UZI number.
 - Validation (flow 4): terms -> UZI-pas proof -> the organisation's name and
-  URA shown -> confirm: the card holder becomes administrator of that URA,
+  URA shown -> confirm: a *request* by the card holder to administer that URA,
   bound to their current mobile ID, which the answer names. A card of another
   URA cannot validate it (ZID-1803).
+- Who becomes administrator (issue 16: an administrator can re-issue a
+  colleague's mobile ID, so it must never be self-service): a request is
+  ``approved`` only through :func:`_approve` -- at confirmation for a UZI
+  number the operator designated, or later by the operator or an approved
+  administrator of the same URA (:func:`approve_by_operator`,
+  :func:`approve_by_administrator`); until then it is ``pending``.
+  :func:`administered` is the one reader that grants administrator powers.
 - PIN forgotten (flow 6): an administrator, logged in with their mobile ID,
   lists their organisation's members and resets one: the member's
   certificates are revoked, open registration QRs cancelled (an old QR can
   no longer be redeemed), and a new registration QR is made for the same,
-  already verified person (kind ``reset``, the original UZI proof attached).
+  already verified person (kind ``reset``) with the member's current verified
+  attributes of the administrator's URA and the UZI proof behind them.
   Members of another organisation are untouchable (ZID-1821).
 """
 
@@ -17,6 +26,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final
@@ -37,15 +47,18 @@ from issuer.flows.common import (
     use_uzi_session,
     uzi_identity,
 )
-from issuer.flows.login import login_session
+from issuer.flows.login import LoginSession, login_session
 from issuer.flows.registration import attach_evidence, check_terms, load_draft
 from issuer.issuance.cycle import Actor, IssuedCertificate
+from issuer.issuance.runtime import Issuance
+from issuer.profile.attributes import UZI_NUMBER_RE
 from issuer.qr import RenderedQr, enrolment_qr
 from issuer.store.repo import new_id, revoke_certificate
 from issuer.store.schema import (
     certificates,
     flow_drafts,
     organisation_admins,
+    organisation_designations,
     organisations,
     persons,
     registrations,
@@ -61,12 +74,18 @@ RESET_REASON: Final = "superseded"
 unusable, and a new certificate replaces it for the same person (superseded)."""
 
 
+PENDING: Final = "pending"
+APPROVED: Final = "approved"
+
+
 @dataclass(frozen=True, kw_only=True)
 class Organisation:
     id: str
     ura: str
     name: str
     registered_at: datetime
+    designated: tuple[str, ...] = ()
+    """UZI numbers the operator designated as administrators (filled by registration only)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -82,11 +101,16 @@ class Validation:
 
 @dataclass(frozen=True, kw_only=True)
 class Administrator:
-    """The confirmed validation: who administers which URA, bound to which mobile ID."""
+    """A confirmed validation: who asked to administer which URA, bound to which mobile ID.
+
+    ``state`` is ``approved`` (an administrator) or ``pending`` (a request the
+    portal shows as waiting for approval).
+    """
 
     organisation: Organisation
     person_id: str
     mobile_id: str
+    state: str
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -98,6 +122,8 @@ class Member:
     ura: str
     good_certificates: tuple[str, ...]
     """Ids of the member's certificates that are not revoked."""
+    administrator_state: str | None = None
+    """``pending`` or ``approved`` if the member validated this URA, else None."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -115,11 +141,33 @@ def _org(row: Any) -> Organisation:
     return Organisation(id=row.id, ura=row.ura, name=row.name, registered_at=row.registered_at)
 
 
-def register_organisation(deps: FlowDeps, *, actor: Actor, ura: str, name: str) -> Organisation:
-    """Operator: pre-register an organisation (ZID-1802 malformed, ZID-1801 known already)."""
+def _designations(numbers: Sequence[str]) -> tuple[str, ...]:
+    """The designated administrators' UZI numbers, sorted (ZID-1833 malformed or repeated)."""
+    for number in numbers:
+        if not UZI_NUMBER_RE.match(number):
+            raise ZorgIdError("ZID-1833", f"got UZI number {number[:16]!r}; expected 9 digits")
+    if len(set(numbers)) != len(numbers):
+        raise ZorgIdError("ZID-1833", "a UZI number is named more than once")
+    return tuple(sorted(numbers))
+
+
+def register_organisation(
+    deps: FlowDeps,
+    *,
+    actor: Actor,
+    ura: str,
+    name: str,
+    administrator_uzi_numbers: Sequence[str] = (),
+) -> Organisation:
+    """Operator: pre-register an organisation and designate its administrators by UZI number.
+
+    ZID-1802 malformed, ZID-1833 a malformed or repeated UZI number, ZID-1801
+    known already. A designated card holder's validation is approved at once.
+    """
     clean = name.strip()
     if not URA_RE.match(ura) or not 0 < len(clean) <= 256:
         raise ZorgIdError("ZID-1802", f"got URA {ura[:16]!r} and a name of {len(clean)} characters")
+    designated = _designations(administrator_uzi_numbers)
     now = deps.clock()
     built = deps.issuance()
     with built.engine.begin() as conn:
@@ -139,9 +187,30 @@ def register_organisation(deps: FlowDeps, *, actor: Actor, ura: str, name: str) 
                 )
         except sa.exc.IntegrityError:
             raise ZorgIdError("ZID-1801", f"URA {ura} (registered concurrently)") from None
-        audit(conn, built, actor, "organisation.register", f"organisation:{ura}", {"name": clean})
-        return _org(
-            conn.execute(sa.select(organisations).where(organisations.c.id == org_id)).one()
+        for number in designated:
+            conn.execute(
+                organisation_designations.insert().values(
+                    organisation_id=org_id,
+                    uzi_number=number,
+                    designated_at=now,
+                    designated_by=actor.identity[:256],
+                )
+            )
+        audit(
+            conn,
+            built,
+            actor,
+            "organisation.register",
+            f"organisation:{ura}",
+            {"name": clean, "administrator_uzi_numbers": list(designated)},
+        )
+        row = conn.execute(sa.select(organisations).where(organisations.c.id == org_id)).one()
+        return Organisation(
+            id=row.id,
+            ura=row.ura,
+            name=row.name,
+            registered_at=row.registered_at,
+            designated=designated,
         )
 
 
@@ -204,7 +273,12 @@ def current_mobile_id(conn: sa.Connection, person_id: str) -> Any:
 
 
 def confirm_validation(deps: FlowDeps, *, portal: Portal, validation_id: str) -> Administrator:
-    """Record the card holder as administrator of the URA, bound to their mobile ID."""
+    """Record the card holder's request to administer the URA, bound to their mobile ID.
+
+    Approved at once only for a UZI number the operator designated; a request
+    approved before stays approved (the same person, their card proven again,
+    rebinds to their current mobile ID); anything else is ``pending``.
+    """
     now = deps.clock()
     built = deps.issuance()
     with built.engine.begin() as conn:
@@ -231,66 +305,254 @@ def confirm_validation(deps: FlowDeps, *, portal: Portal, validation_id: str) ->
             "terms_version": row.terms_version,
             "card_certificate_sha256": sha256_hex(bytes(proof.card_certificate)),
             "validated_at": now,
-            "revoked_at": None,
         }
-        updated = conn.execute(
-            organisation_admins.update()
-            .where(
-                organisation_admins.c.organisation_id == org.id,
-                organisation_admins.c.person_id == person.id,
-            )
-            .values(**values)
-        )
-        if updated.rowcount == 0:
-            conn.execute(
-                organisation_admins.insert().values(
-                    organisation_id=org.id, person_id=person.id, **values
-                )
-            )
-        conn.execute(
+        claimed = conn.execute(
             flow_drafts.update()
-            .where(flow_drafts.c.id == row.id)
+            .where(flow_drafts.c.id == row.id, flow_drafts.c.state == "started")
             .values(state="confirmed", updated_at=now)
         )
+        if claimed.rowcount != 1:
+            raise ZorgIdError("ZID-1607", "confirmed concurrently")
+        existing = _request(conn, org.id, person.id)
+        if existing is None:
+            conn.execute(
+                organisation_admins.insert().values(
+                    organisation_id=org.id, person_id=person.id, state=PENDING, **values
+                )
+            )
+        else:
+            if existing.revoked_at is not None:
+                values.update(state=PENDING, approved_at=None, approved_by=None, revoked_at=None)
+            conn.execute(
+                organisation_admins.update()
+                .where(
+                    organisation_admins.c.organisation_id == org.id,
+                    organisation_admins.c.person_id == person.id,
+                )
+                .values(**values)
+            )
+        state = _request(conn, org.id, person.id).state
         audit(
             conn,
             built,
             portal.actor,
             "organisation.validate",
             f"organisation:{org.ura}",
-            {"person_id": person.id, "mobile_id": cert.mobile_id_id},
+            {"person_id": person.id, "mobile_id": cert.mobile_id_id, "state": state},
         )
+        designated = conn.execute(
+            sa.select(organisation_designations.c.uzi_number).where(
+                organisation_designations.c.organisation_id == org.id,
+                organisation_designations.c.uzi_number == identity.uzi_number,
+            )
+        ).first()
+        if state == PENDING and designated is not None:
+            approved = _approve(
+                conn,
+                built,
+                portal.actor,
+                org=org,
+                person_id=person.id,
+                by="designation",
+                details={"uzi_number": identity.uzi_number},
+                now=now,
+            )
+            state = APPROVED if approved else state
         return Administrator(
-            organisation=_org(org), person_id=person.id, mobile_id=cert.mobile_id_id
+            organisation=_org(org), person_id=person.id, mobile_id=cert.mobile_id_id, state=state
+        )
+
+
+def _request(conn: sa.Connection, organisation_id: str, person_id: str) -> Any:
+    """The person's validation of the organisation (``organisation_admins`` row), or None."""
+    return conn.execute(
+        sa.select(organisation_admins).where(
+            organisation_admins.c.organisation_id == organisation_id,
+            organisation_admins.c.person_id == person_id,
+        )
+    ).first()
+
+
+def _approve(
+    conn: sa.Connection,
+    built: Issuance,
+    actor: Actor,
+    *,
+    org: Any,
+    person_id: str,
+    by: str,
+    details: dict[str, Any],
+    now: datetime,
+) -> bool:
+    """Make a pending request an administrator: the only place a request becomes ``approved``.
+
+    *by* says on what authority (``designation``, ``operator``, ``administrator``);
+    the audit event names it with *details* (who approved). False (and no
+    event) when the request is no longer pending: approved concurrently.
+    """
+    approved = conn.execute(
+        organisation_admins.update()
+        .where(
+            organisation_admins.c.organisation_id == org.id,
+            organisation_admins.c.person_id == person_id,
+            organisation_admins.c.state == PENDING,
+            organisation_admins.c.revoked_at.is_(None),
+        )
+        .values(state=APPROVED, approved_at=now, approved_by=f"{by} {actor.identity}"[:512])
+    )
+    if approved.rowcount != 1:
+        return False
+    audit(
+        conn,
+        built,
+        actor,
+        "organisation.admin_approve",
+        f"organisation:{org.ura}",
+        {"person_id": person_id, "by": by, **details},
+    )
+    return True
+
+
+def _approve_request(
+    conn: sa.Connection,
+    built: Issuance,
+    actor: Actor,
+    *,
+    org: Any,
+    uzi_number: str,
+    by: str,
+    details: dict[str, Any],
+    now: datetime,
+) -> Administrator:
+    """Approve the request of *uzi_number* for *org* (ZID-1831 if there is none).
+
+    Approving an administrator again changes nothing and appends no event.
+    """
+    row = conn.execute(
+        sa.select(organisation_admins)
+        .join(persons, persons.c.id == organisation_admins.c.person_id)
+        .where(
+            organisation_admins.c.organisation_id == org.id,
+            persons.c.uzi_number == uzi_number,
+            organisation_admins.c.revoked_at.is_(None),
+        )
+    ).first()
+    if row is None:
+        raise ZorgIdError(
+            "ZID-1831", f"no request of UZI number {uzi_number[:16]!r} for URA {org.ura}"
+        )
+    if row.state == PENDING:
+        _approve(
+            conn,
+            built,
+            actor,
+            org=org,
+            person_id=row.person_id,
+            by=by,
+            details={"uzi_number": uzi_number, **details},
+            now=now,
+        )
+    return Administrator(
+        organisation=_org(org), person_id=row.person_id, mobile_id=row.mobile_id_id, state=APPROVED
+    )
+
+
+def approve_by_operator(
+    deps: FlowDeps, *, actor: Actor, ura: str, uzi_number: str
+) -> Administrator:
+    """Operator: approve the pending request of *uzi_number* to administer *ura*."""
+    built = deps.issuance()
+    now = deps.clock()
+    with built.engine.begin() as conn:
+        org = organisation_by_ura(conn, ura)
+        return _approve_request(
+            conn, built, actor, org=org, uzi_number=uzi_number, by="operator", details={}, now=now
+        )
+
+
+def approve_by_administrator(
+    deps: FlowDeps, *, portal: Portal, login_session_handle: str, ura: str, uzi_number: str
+) -> Administrator:
+    """An approved administrator of *ura*, logged in, approves a colleague's request.
+
+    ZID-1832 if the logged-in person does not administer *ura* (a pending
+    request cannot approve itself or anyone else).
+    """
+    built = deps.issuance()
+    now = deps.clock()
+    with built.engine.begin() as conn:
+        session = login_session(conn, deps, portal=portal, handle=login_session_handle)
+        org = organisation_by_ura(conn, ura)
+        if org.ura not in {o.ura for o in administered(conn, session.person_id)}:
+            raise ZorgIdError(
+                "ZID-1832", f"person {session.person_id} does not administer URA {org.ura}"
+            )
+        return _approve_request(
+            conn,
+            built,
+            portal.actor,
+            org=org,
+            uzi_number=uzi_number,
+            by="administrator",
+            details={"approver_person_id": session.person_id},
+            now=now,
         )
 
 
 def administered(conn: sa.Connection, person_id: str) -> list[Any]:
-    """Organisations the person administers (validated, not revoked)."""
+    """Organisations the person administers: approved, not revoked. The one test of admin power."""
     return list(
         conn.execute(
             sa.select(organisations)
             .join(organisation_admins, organisation_admins.c.organisation_id == organisations.c.id)
             .where(
                 organisation_admins.c.person_id == person_id,
+                organisation_admins.c.state == APPROVED,
                 organisation_admins.c.revoked_at.is_(None),
             )
         )
     )
 
 
-def _admin_uras(conn: sa.Connection, deps: FlowDeps, portal: Portal, handle: str) -> set[str]:
+def _admin_session(
+    conn: sa.Connection, deps: FlowDeps, portal: Portal, handle: str
+) -> tuple[LoginSession, set[str]]:
+    """The logged-in administrator and the URAs they administer (ZID-1830/1820 if none)."""
     session = login_session(conn, deps, portal=portal, handle=handle)
     uras = {row.ura for row in administered(conn, session.person_id)}
     if not uras:
+        pending = conn.execute(
+            sa.select(organisation_admins.c.organisation_id).where(
+                organisation_admins.c.person_id == session.person_id,
+                organisation_admins.c.state == PENDING,
+                organisation_admins.c.revoked_at.is_(None),
+            )
+        ).first()
+        if pending is not None:
+            raise ZorgIdError("ZID-1830", "the logged-in person's request is not approved yet")
         raise ZorgIdError("ZID-1820", "the logged-in person administers no organisation")
-    return uras
+    return session, uras
 
 
 def list_members(deps: FlowDeps, *, portal: Portal, login_session_handle: str) -> list[Member]:
     """The members (persons with verified attributes of the URA) of the admin's organisations."""
     with deps.engine.connect() as conn:
-        uras = _admin_uras(conn, deps, portal, login_session_handle)
+        _session, uras = _admin_session(conn, deps, portal, login_session_handle)
+        states = {
+            (r.person_id, r.ura): r.state
+            for r in conn.execute(
+                sa.select(
+                    organisation_admins.c.person_id,
+                    organisation_admins.c.state,
+                    organisations.c.ura,
+                )
+                .join(organisations, organisations.c.id == organisation_admins.c.organisation_id)
+                .where(
+                    organisations.c.ura.in_(sorted(uras)),
+                    organisation_admins.c.revoked_at.is_(None),
+                )
+            )
+        }
         rows = conn.execute(
             sa.select(persons, uzi_attributes.c.ura)
             .join(uzi_attributes, uzi_attributes.c.person_id == persons.c.id)
@@ -311,34 +573,85 @@ def list_members(deps: FlowDeps, *, portal: Portal, login_session_handle: str) -
                 surname=row.surname,
                 ura=row.ura,
                 good_certificates=tuple(good),
+                administrator_state=states.get((row.id, row.ura)),
             )
         return list(members.values())
 
 
+def _member_ura(conn: sa.Connection, person_id: str, uras: set[str], ura: str) -> str:
+    """The administered URA the reset is for: *ura*, or the member's only one (ZID-1821/1834)."""
+    member_of: set[str] = set(
+        conn.execute(
+            sa.select(uzi_attributes.c.ura).where(
+                uzi_attributes.c.person_id == person_id, uzi_attributes.c.retired_at.is_(None)
+            )
+        ).scalars()
+    )
+    candidates = member_of & uras if not ura else member_of & uras & {ura}
+    if not candidates:
+        wanted = ura or ", ".join(sorted(uras))
+        raise ZorgIdError("ZID-1821", f"person {person_id} is not a member of URA {wanted}")
+    if len(candidates) > 1:
+        raise ZorgIdError(
+            "ZID-1834", f"person {person_id} is a member of URA {', '.join(sorted(candidates))}"
+        )
+    return candidates.pop()
+
+
+def current_verification(conn: sa.Connection, person_id: str, ura: str) -> Any:
+    """The newest UZI-pas proof of the person's current (not retired) attributes of *ura*.
+
+    A ``registrations`` row of kind ``registration`` or ``attributes`` (a reset
+    only copies one, it proves nothing): its frozen data is what that card
+    verified, its evidence the proof. ZID-1821 if there is none.
+    """
+    current = {
+        (a.card_type, a.role_code)
+        for a in conn.execute(
+            sa.select(uzi_attributes.c.card_type, uzi_attributes.c.role_code).where(
+                uzi_attributes.c.person_id == person_id,
+                uzi_attributes.c.ura == ura,
+                uzi_attributes.c.retired_at.is_(None),
+            )
+        )
+    }
+    proofs = conn.execute(
+        sa.select(registrations)
+        .where(
+            registrations.c.person_id == person_id,
+            registrations.c.kind.in_(("registration", "attributes")),
+            registrations.c.frozen_data.is_not(None),
+            registrations.c.card_certificate.is_not(None),
+            registrations.c.confirmed_at.is_not(None),
+        )
+        .order_by(registrations.c.confirmed_at.desc())
+    ).all()
+    for row in proofs:
+        data = row.frozen_data
+        if data.get("subscriber_number") == ura and (data.get("card_type"), data.get("role")) in (
+            current
+        ):
+            return row
+    raise ZorgIdError("ZID-1821", f"person {person_id} has no verified attributes of URA {ura}")
+
+
 def reset_member(
-    deps: FlowDeps, *, portal: Portal, login_session_handle: str, person_id: str
+    deps: FlowDeps, *, portal: Portal, login_session_handle: str, person_id: str, ura: str = ""
 ) -> Reset:
-    """PIN forgotten: revoke the member's certificates and return a new registration QR."""
+    """PIN forgotten: revoke the member's certificates and return a new registration QR.
+
+    The QR carries the member's current verified attributes of the
+    administrator's URA (*ura*, needed only when the member belongs to more
+    than one URA the administrator administers), never another URA's.
+    """
     built = deps.issuance()
     now = deps.clock()
     with built.engine.begin() as conn:
-        uras = _admin_uras(conn, deps, portal, login_session_handle)
+        session, uras = _admin_session(conn, deps, portal, login_session_handle)
         if conn.execute(sa.select(persons.c.id).where(persons.c.id == person_id)).first() is None:
             raise ZorgIdError("ZID-1822", f"no person {person_id[:40]!r}")
-        source = conn.execute(
-            sa.select(registrations)
-            .where(
-                registrations.c.person_id == person_id,
-                registrations.c.frozen_data.is_not(None),
-                registrations.c.kind.in_(("registration", "reset")),
-            )
-            .order_by(registrations.c.confirmed_at.desc())
-        ).all()
-        mine = [r for r in source if r.frozen_data.get("subscriber_number") in uras]
-        if not mine:
-            raise ZorgIdError(
-                "ZID-1821", f"person {person_id} is not a member of URA {', '.join(sorted(uras))}"
-            )
+        chosen = _member_ura(conn, person_id, uras, ura)
+        latest = current_verification(conn, person_id, chosen)
         good = conn.execute(
             sa.select(certificates).where(
                 certificates.c.person_id == person_id, certificates.c.status == "good"
@@ -357,7 +670,6 @@ def reset_member(
             )
             .values(state="cancelled", updated_at=now)
         ).rowcount
-        latest = mine[0]
         enrolment = create_enrolment(
             conn,
             attrs=attrs_from_json(dict(latest.frozen_data)),
@@ -389,6 +701,10 @@ def reset_member(
             "member.reset",
             f"person:{person_id}",
             {
+                "administrator_person_id": session.person_id,
+                "member_person_id": person_id,
+                "ura": chosen,
+                "source_registration_id": latest.id,
                 "revoked": [c.serial for c in good],
                 "reason": RESET_REASON,
                 "cancelled_registrations": cancelled,
@@ -486,6 +802,8 @@ __all__ = [
     "Organisation",
     "Reset",
     "Validation",
+    "approve_by_administrator",
+    "approve_by_operator",
     "attach_evidence",
     "confirm_validation",
     "evidence_of",

@@ -6,13 +6,20 @@ from __future__ import annotations
 import grpc
 
 from issuer.api.zorgid.v1 import organization_pb2, organization_pb2_grpc
+from issuer.config import Role
 from issuer.flows import organisations as flow
 from issuer.flows.common import FlowDeps
 from issuer.server.certificate_service import actor_for, certificate_message
 from issuer.server.registration_service import portal_for, qr_message, timestamp
+from issuer.server.roles import current_caller
 from issuer.server.uzi_service import _identity
 
 _SERVICE = "/zorgid.v1.OrganizationService/"
+_ADMIN_STATES = {
+    None: organization_pb2.ADMINISTRATOR_STATE_UNSPECIFIED,
+    flow.PENDING: organization_pb2.ADMINISTRATOR_STATE_PENDING,
+    flow.APPROVED: organization_pb2.ADMINISTRATOR_STATE_APPROVED,
+}
 
 
 def _org(org: flow.Organisation) -> organization_pb2.Organization:
@@ -33,8 +40,11 @@ class OrganizationServicer(organization_pb2_grpc.OrganizationServiceServicer):
             actor=actor_for(_SERVICE + "RegisterOrganization"),
             ura=request.ura,
             name=request.name,
+            administrator_uzi_numbers=list(request.administrator_uzi_numbers),
         )
-        return organization_pb2.RegisterOrganizationResponse(organization=_org(org))
+        return organization_pb2.RegisterOrganizationResponse(
+            organization=_org(org), administrator_uzi_numbers=list(org.designated)
+        )
 
     def StartValidation(
         self, request: organization_pb2.StartValidationRequest, context: grpc.ServicerContext
@@ -64,6 +74,35 @@ class OrganizationServicer(organization_pb2_grpc.OrganizationServiceServicer):
             organization=_org(admin.organisation),
             person_id=admin.person_id,
             mobile_id=admin.mobile_id,
+            state=_ADMIN_STATES[admin.state],
+        )
+
+    def ApproveAdministrator(
+        self, request: organization_pb2.ApproveAdministratorRequest, context: grpc.ServicerContext
+    ) -> organization_pb2.ApproveAdministratorResponse:
+        """The operator approves without a login session; anyone else acts through one.
+
+        A portal caller with no session handle gets ZID-1709 (no live login
+        session): the operator's authority comes only from the operator role.
+        """
+        method = _SERVICE + "ApproveAdministrator"
+        if not request.login_session_handle and Role.OPERATOR in current_caller().roles:
+            admin = flow.approve_by_operator(
+                self._deps, actor=actor_for(method), ura=request.ura, uzi_number=request.uzi_number
+            )
+        else:
+            admin = flow.approve_by_administrator(
+                self._deps,
+                portal=portal_for(method),
+                login_session_handle=request.login_session_handle,
+                ura=request.ura,
+                uzi_number=request.uzi_number,
+            )
+        return organization_pb2.ApproveAdministratorResponse(
+            organization=_org(admin.organisation),
+            person_id=admin.person_id,
+            mobile_id=admin.mobile_id,
+            state=_ADMIN_STATES[admin.state],
         )
 
     def ListMembers(
@@ -83,6 +122,7 @@ class OrganizationServicer(organization_pb2_grpc.OrganizationServiceServicer):
                     surname=m.surname,
                     ura=m.ura,
                     good_certificate_ids=list(m.good_certificates),
+                    administrator_state=_ADMIN_STATES[m.administrator_state],
                 )
                 for m in members
             ]
@@ -96,6 +136,7 @@ class OrganizationServicer(organization_pb2_grpc.OrganizationServiceServicer):
             portal=portal_for(_SERVICE + "ResetMember"),
             login_session_handle=request.login_session_handle,
             person_id=request.person_id,
+            ura=request.ura,
         )
         return organization_pb2.ResetMemberResponse(
             revoked=[certificate_message(c) for c in reset.revoked],

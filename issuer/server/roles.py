@@ -128,6 +128,11 @@ METHOD_ROLES: Final[Mapping[str, Access]] = MappingProxyType(
         "/zorgid.v1.OrganizationService/RegisterOrganization": frozenset({Role.OPERATOR}),
         "/zorgid.v1.OrganizationService/StartValidation": frozenset({Role.PORTAL}),
         "/zorgid.v1.OrganizationService/ConfirmValidation": frozenset({Role.PORTAL}),
+        # Issue 16: the operator approves a request to administer a URA; the portal only
+        # for a logged-in approved administrator of that URA (checked in the flow).
+        "/zorgid.v1.OrganizationService/ApproveAdministrator": frozenset(
+            {Role.OPERATOR, Role.PORTAL}
+        ),
         "/zorgid.v1.OrganizationService/ListMembers": frozenset({Role.PORTAL}),
         "/zorgid.v1.OrganizationService/ResetMember": frozenset({Role.PORTAL}),
         "/zorgid.v1.OrganizationService/CorrectPerson": frozenset({Role.OPERATOR}),

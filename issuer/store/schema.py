@@ -51,6 +51,8 @@ REGISTRATION_KINDS = ("registration", "reset", "attributes")
 REGISTRATION_STATES = ("started", "data_entered", "confirmed", "redeemed", "cancelled")
 """started -> data_entered -> confirmed (data frozen, QR issued) -> redeemed (certificate
 issued); any state before redeemed -> cancelled. Enforced values: migration 0002."""
+ADMIN_STATES = ("pending", "approved")
+"""organisation_admins.state: a validation is a request (pending) until approved."""
 POLICY_STATES = ("proposed", "approved", "active", "superseded", "rejected")
 """proposed -> active (second officer approved) -> superseded; proposed -> rejected;
 proposed -> approved (activation scheduled) -> active (policies/versions.py, migration 0003)."""
@@ -125,8 +127,31 @@ organisation_admins = sa.Table(
     sa.Column("card_certificate_sha256", Sha256Hex, nullable=False),
     sa.Column("validated_at", UtcDateTime, nullable=False),
     sa.Column("revoked_at", UtcDateTime, nullable=True),
+    sa.Column("state", sa.String(16), nullable=False, comment="pending | approved"),
+    sa.Column("approved_at", UtcDateTime, nullable=True),
+    sa.Column(
+        "approved_by",
+        sa.String(512),
+        nullable=True,
+        comment="designation, operator or administrator, with who",
+    ),
+    sa.CheckConstraint(f"state IN {_sql_in(ADMIN_STATES)}", name="state"),
 )
-"""A validated administrator of an organisation, bound to their mobile ID (flow 4)."""
+"""A card holder's validation of an organisation, bound to their mobile ID (flow 4).
+
+``pending`` is a request only; ``approved`` (by the operator's designation or
+approval, or an existing administrator's approval) makes an administrator
+(issue 16: never self-service). Migration 0005."""
+
+organisation_designations = sa.Table(
+    "organisation_designations",
+    metadata,
+    sa.Column("organisation_id", Id, sa.ForeignKey("organisations.id"), primary_key=True),
+    sa.Column("uzi_number", sa.String(9), primary_key=True),
+    sa.Column("designated_at", UtcDateTime, nullable=False),
+    sa.Column("designated_by", sa.String(256), nullable=False, comment="operator identity"),
+)
+"""UZI numbers the operator named as administrators when registering the organisation."""
 
 # --- registrations / enrolments ----------------------------------------------
 

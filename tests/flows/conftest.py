@@ -67,9 +67,9 @@ from tests.issuance.conftest import CaSetup, make_ca
 from tests.server.conftest import ClientPki, role_rules, test_pki
 from tests.server.pki import ROLE_URI, issue
 from tests.softhsm import SoftHsmDir
-from tests.store.dbfixtures import Database, migrated, migrated_db
+from tests.store.dbfixtures import Database, database, engine, migrated, migrated_db
 
-__all__ = ["migrated", "migrated_db", "test_pki"]
+__all__ = ["database", "engine", "migrated", "migrated_db", "test_pki"]
 
 URA = "90000382"
 OTHER_URA = "90000999"
@@ -101,10 +101,17 @@ class Cards:
     numbers: Iterator[int] = field(default_factory=itertools.count)
 
     def app(
-        self, *, ura: str = URA, uzi_number: str | None = None, card_type: str = "Z"
+        self,
+        *,
+        ura: str = URA,
+        uzi_number: str | None = None,
+        card_type: str = "Z",
+        role: str | None = None,
     ) -> DesktopApp:
         key = self.hsm.generate_key(f"card-{next(self.numbers)}", KeySpec.RSA_2048)
-        card = self.world.issue_card(card_type, uzi_number=uzi_number, ura=ura, auth_key=key)
+        card = self.world.issue_card(
+            card_type, uzi_number=uzi_number, ura=ura, role=role, auth_key=key
+        )
         return DesktopApp(card=card, key=key)  # type: ignore[arg-type]
 
 
@@ -250,10 +257,40 @@ class Engine:
         )
         return str(proof.session_handle)
 
-    def register_org(self, ura: str = URA, name: str = "Huisartsenpraktijk De Eik") -> Any:
+    def register_org(
+        self,
+        ura: str = URA,
+        name: str = "Huisartsenpraktijk De Eik",
+        admins: tuple[str, ...] = (),
+    ) -> Any:
+        """The operator pre-registers an organisation, designating *admins* (UZI numbers)."""
         return self.operator.org.RegisterOrganization(
-            organization_pb2.RegisterOrganizationRequest(ura=ura, name=name), timeout=30
+            organization_pb2.RegisterOrganizationRequest(
+                ura=ura, name=name, administrator_uzi_numbers=list(admins)
+            ),
+            timeout=30,
         )
+
+    def approve(self, ura: str, uzi_number: str, login_session_handle: str = "") -> Any:
+        """ApproveAdministrator: by the operator, or by a logged-in administrator's portal."""
+        stubs = self.portal if login_session_handle else self.operator
+        return stubs.org.ApproveAdministrator(
+            organization_pb2.ApproveAdministratorRequest(
+                ura=ura, uzi_number=uzi_number, login_session_handle=login_session_handle
+            ),
+            timeout=30,
+        )
+
+    def administrator(self, ura: str = URA) -> tuple[str, DesktopApp]:
+        """A card holder of *ura* who validated and whom the operator approved, logged in.
+
+        Returns their login session handle and their desktop app (card).
+        """
+        app = self.cards.app(ura=ura)
+        phone, der, _ = self.registered(app)
+        self.validate(app, ura=ura)
+        self.approve(ura, app.card.uzi_number)
+        return str(self.login(phone, der).session_handle), app
 
     def start(self, app: DesktopApp, portal: Any = None) -> Any:
         portal = portal or self.portal

@@ -39,6 +39,8 @@ def test_demo_runs_to_the_end_against_make_run(tmp_path: Path) -> None:
     for expected in (
         "refused as expected: ZID-1602",
         "administrator of URA",
+        "waiting for approval",
+        "refused as expected: ZID-1830",
         "AUTHENTICATED",
         "for the same phone key",
         "portal poll: LOGIN_STATE_EXPIRED",

@@ -28,41 +28,47 @@ from issuer.api.zorgid.v1 import registration_pb2 as zorgid_dot_v1_dot_registrat
 from issuer.api.zorgid.v1 import uzi_pb2 as zorgid_dot_v1_dot_uzi__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1czorgid/v1/organization.proto\x12\tzorgid.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1bzorgid/v1/certificate.proto\x1a\x1czorgid/v1/registration.proto\x1a\x13zorgid/v1/uzi.proto\"5\n\x0cOrganization\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0b\n\x03ura\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\"8\n\x1bRegisterOrganizationRequest\x12\x0b\n\x03ura\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\"M\n\x1cRegisterOrganizationResponse\x12-\n\x0corganization\x18\x01 \x01(\x0b\x32\x17.zorgid.v1.Organization\"X\n\x16StartValidationRequest\x12\x15\n\rterms_version\x18\x01 \x01(\t\x12\x1a\n\x12uzi_session_handle\x18\x02 \x01(\t\x12\x0b\n\x03ura\x18\x03 \x01(\t\"\x89\x01\n\x17StartValidationResponse\x12\x15\n\rvalidation_id\x18\x01 \x01(\t\x12-\n\x0corganization\x18\x02 \x01(\x0b\x32\x17.zorgid.v1.Organization\x12(\n\x08identity\x18\x03 \x01(\x0b\x32\x16.zorgid.v1.UziIdentity\"1\n\x18\x43onfirmValidationRequest\x12\x15\n\rvalidation_id\x18\x01 \x01(\t\"p\n\x19\x43onfirmValidationResponse\x12-\n\x0corganization\x18\x01 \x01(\x0b\x32\x17.zorgid.v1.Organization\x12\x11\n\tperson_id\x18\x02 \x01(\t\x12\x11\n\tmobile_id\x18\x03 \x01(\t\"2\n\x12ListMembersRequest\x12\x1c\n\x14login_session_handle\x18\x01 \x01(\t\"\x80\x01\n\x06Member\x12\x11\n\tperson_id\x18\x01 \x01(\t\x12\x12\n\nuzi_number\x18\x02 \x01(\t\x12\x13\n\x0bgiven_names\x18\x03 \x01(\t\x12\x0f\n\x07surname\x18\x04 \x01(\t\x12\x0b\n\x03ura\x18\x05 \x01(\t\x12\x1c\n\x14good_certificate_ids\x18\x06 \x03(\t\"9\n\x13ListMembersResponse\x12\"\n\x07members\x18\x01 \x03(\x0b\x32\x11.zorgid.v1.Member\"E\n\x12ResetMemberRequest\x12\x1c\n\x14login_session_handle\x18\x01 \x01(\t\x12\x11\n\tperson_id\x18\x02 \x01(\t\"\xb0\x01\n\x13ResetMemberResponse\x12\'\n\x07revoked\x18\x01 \x03(\x0b\x32\x16.zorgid.v1.Certificate\x12\x1d\n\x02qr\x18\x02 \x01(\x0b\x32\x11.zorgid.v1.QrCode\x12\x31\n\rqr_expires_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1e\n\x16registration_record_id\x18\x04 \x01(\t\"c\n\x14\x43orrectPersonRequest\x12\x11\n\tperson_id\x18\x01 \x01(\t\x12\x12\n\nbirth_date\x18\x02 \x01(\t\x12\x13\n\x0bgiven_names\x18\x03 \x01(\t\x12\x0f\n\x07surname\x18\x04 \x01(\t\"x\n\x15\x43orrectPersonResponse\x12\x11\n\tperson_id\x18\x01 \x01(\t\x12\x12\n\nuzi_number\x18\x02 \x01(\t\x12\x12\n\nbirth_date\x18\x03 \x01(\t\x12\x13\n\x0bgiven_names\x18\x04 \x01(\t\x12\x0f\n\x07surname\x18\x05 \x01(\t2\xa8\x04\n\x13OrganizationService\x12g\n\x14RegisterOrganization\x12&.zorgid.v1.RegisterOrganizationRequest\x1a\'.zorgid.v1.RegisterOrganizationResponse\x12X\n\x0fStartValidation\x12!.zorgid.v1.StartValidationRequest\x1a\".zorgid.v1.StartValidationResponse\x12^\n\x11\x43onfirmValidation\x12#.zorgid.v1.ConfirmValidationRequest\x1a$.zorgid.v1.ConfirmValidationResponse\x12L\n\x0bListMembers\x12\x1d.zorgid.v1.ListMembersRequest\x1a\x1e.zorgid.v1.ListMembersResponse\x12L\n\x0bResetMember\x12\x1d.zorgid.v1.ResetMemberRequest\x1a\x1e.zorgid.v1.ResetMemberResponse\x12R\n\rCorrectPerson\x12\x1f.zorgid.v1.CorrectPersonRequest\x1a .zorgid.v1.CorrectPersonResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1czorgid/v1/organization.proto\x12\tzorgid.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1bzorgid/v1/certificate.proto\x1a\x1czorgid/v1/registration.proto\x1a\x13zorgid/v1/uzi.proto\"5\n\x0cOrganization\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0b\n\x03ura\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\"[\n\x1bRegisterOrganizationRequest\x12\x0b\n\x03ura\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12!\n\x19\x61\x64ministrator_uzi_numbers\x18\x03 \x03(\t\"p\n\x1cRegisterOrganizationResponse\x12-\n\x0corganization\x18\x01 \x01(\x0b\x32\x17.zorgid.v1.Organization\x12!\n\x19\x61\x64ministrator_uzi_numbers\x18\x02 \x03(\t\"X\n\x16StartValidationRequest\x12\x15\n\rterms_version\x18\x01 \x01(\t\x12\x1a\n\x12uzi_session_handle\x18\x02 \x01(\t\x12\x0b\n\x03ura\x18\x03 \x01(\t\"\x89\x01\n\x17StartValidationResponse\x12\x15\n\rvalidation_id\x18\x01 \x01(\t\x12-\n\x0corganization\x18\x02 \x01(\x0b\x32\x17.zorgid.v1.Organization\x12(\n\x08identity\x18\x03 \x01(\x0b\x32\x16.zorgid.v1.UziIdentity\"1\n\x18\x43onfirmValidationRequest\x12\x15\n\rvalidation_id\x18\x01 \x01(\t\"\x9e\x01\n\x19\x43onfirmValidationResponse\x12-\n\x0corganization\x18\x01 \x01(\x0b\x32\x17.zorgid.v1.Organization\x12\x11\n\tperson_id\x18\x02 \x01(\t\x12\x11\n\tmobile_id\x18\x03 \x01(\t\x12,\n\x05state\x18\x04 \x01(\x0e\x32\x1d.zorgid.v1.AdministratorState\"\\\n\x1b\x41pproveAdministratorRequest\x12\x0b\n\x03ura\x18\x01 \x01(\t\x12\x12\n\nuzi_number\x18\x02 \x01(\t\x12\x1c\n\x14login_session_handle\x18\x03 \x01(\t\"\xa1\x01\n\x1c\x41pproveAdministratorResponse\x12-\n\x0corganization\x18\x01 \x01(\x0b\x32\x17.zorgid.v1.Organization\x12\x11\n\tperson_id\x18\x02 \x01(\t\x12\x11\n\tmobile_id\x18\x03 \x01(\t\x12,\n\x05state\x18\x04 \x01(\x0e\x32\x1d.zorgid.v1.AdministratorState\"2\n\x12ListMembersRequest\x12\x1c\n\x14login_session_handle\x18\x01 \x01(\t\"\xbc\x01\n\x06Member\x12\x11\n\tperson_id\x18\x01 \x01(\t\x12\x12\n\nuzi_number\x18\x02 \x01(\t\x12\x13\n\x0bgiven_names\x18\x03 \x01(\t\x12\x0f\n\x07surname\x18\x04 \x01(\t\x12\x0b\n\x03ura\x18\x05 \x01(\t\x12\x1c\n\x14good_certificate_ids\x18\x06 \x03(\t\x12:\n\x13\x61\x64ministrator_state\x18\x07 \x01(\x0e\x32\x1d.zorgid.v1.AdministratorState\"9\n\x13ListMembersResponse\x12\"\n\x07members\x18\x01 \x03(\x0b\x32\x11.zorgid.v1.Member\"R\n\x12ResetMemberRequest\x12\x1c\n\x14login_session_handle\x18\x01 \x01(\t\x12\x11\n\tperson_id\x18\x02 \x01(\t\x12\x0b\n\x03ura\x18\x03 \x01(\t\"\xb0\x01\n\x13ResetMemberResponse\x12\'\n\x07revoked\x18\x01 \x03(\x0b\x32\x16.zorgid.v1.Certificate\x12\x1d\n\x02qr\x18\x02 \x01(\x0b\x32\x11.zorgid.v1.QrCode\x12\x31\n\rqr_expires_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1e\n\x16registration_record_id\x18\x04 \x01(\t\"c\n\x14\x43orrectPersonRequest\x12\x11\n\tperson_id\x18\x01 \x01(\t\x12\x12\n\nbirth_date\x18\x02 \x01(\t\x12\x13\n\x0bgiven_names\x18\x03 \x01(\t\x12\x0f\n\x07surname\x18\x04 \x01(\t\"x\n\x15\x43orrectPersonResponse\x12\x11\n\tperson_id\x18\x01 \x01(\t\x12\x12\n\nuzi_number\x18\x02 \x01(\t\x12\x12\n\nbirth_date\x18\x03 \x01(\t\x12\x13\n\x0bgiven_names\x18\x04 \x01(\t\x12\x0f\n\x07surname\x18\x05 \x01(\t*|\n\x12\x41\x64ministratorState\x12#\n\x1f\x41\x44MINISTRATOR_STATE_UNSPECIFIED\x10\x00\x12\x1f\n\x1b\x41\x44MINISTRATOR_STATE_PENDING\x10\x01\x12 \n\x1c\x41\x44MINISTRATOR_STATE_APPROVED\x10\x02\x32\x91\x05\n\x13OrganizationService\x12g\n\x14RegisterOrganization\x12&.zorgid.v1.RegisterOrganizationRequest\x1a\'.zorgid.v1.RegisterOrganizationResponse\x12X\n\x0fStartValidation\x12!.zorgid.v1.StartValidationRequest\x1a\".zorgid.v1.StartValidationResponse\x12^\n\x11\x43onfirmValidation\x12#.zorgid.v1.ConfirmValidationRequest\x1a$.zorgid.v1.ConfirmValidationResponse\x12g\n\x14\x41pproveAdministrator\x12&.zorgid.v1.ApproveAdministratorRequest\x1a\'.zorgid.v1.ApproveAdministratorResponse\x12L\n\x0bListMembers\x12\x1d.zorgid.v1.ListMembersRequest\x1a\x1e.zorgid.v1.ListMembersResponse\x12L\n\x0bResetMember\x12\x1d.zorgid.v1.ResetMemberRequest\x1a\x1e.zorgid.v1.ResetMemberResponse\x12R\n\rCorrectPerson\x12\x1f.zorgid.v1.CorrectPersonRequest\x1a .zorgid.v1.CorrectPersonResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'zorgid.v1.organization_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
+  _globals['_ADMINISTRATORSTATE']._serialized_start=1906
+  _globals['_ADMINISTRATORSTATE']._serialized_end=2030
   _globals['_ORGANIZATION']._serialized_start=156
   _globals['_ORGANIZATION']._serialized_end=209
   _globals['_REGISTERORGANIZATIONREQUEST']._serialized_start=211
-  _globals['_REGISTERORGANIZATIONREQUEST']._serialized_end=267
-  _globals['_REGISTERORGANIZATIONRESPONSE']._serialized_start=269
-  _globals['_REGISTERORGANIZATIONRESPONSE']._serialized_end=346
-  _globals['_STARTVALIDATIONREQUEST']._serialized_start=348
-  _globals['_STARTVALIDATIONREQUEST']._serialized_end=436
-  _globals['_STARTVALIDATIONRESPONSE']._serialized_start=439
-  _globals['_STARTVALIDATIONRESPONSE']._serialized_end=576
-  _globals['_CONFIRMVALIDATIONREQUEST']._serialized_start=578
-  _globals['_CONFIRMVALIDATIONREQUEST']._serialized_end=627
-  _globals['_CONFIRMVALIDATIONRESPONSE']._serialized_start=629
-  _globals['_CONFIRMVALIDATIONRESPONSE']._serialized_end=741
-  _globals['_LISTMEMBERSREQUEST']._serialized_start=743
-  _globals['_LISTMEMBERSREQUEST']._serialized_end=793
-  _globals['_MEMBER']._serialized_start=796
-  _globals['_MEMBER']._serialized_end=924
-  _globals['_LISTMEMBERSRESPONSE']._serialized_start=926
-  _globals['_LISTMEMBERSRESPONSE']._serialized_end=983
-  _globals['_RESETMEMBERREQUEST']._serialized_start=985
-  _globals['_RESETMEMBERREQUEST']._serialized_end=1054
-  _globals['_RESETMEMBERRESPONSE']._serialized_start=1057
-  _globals['_RESETMEMBERRESPONSE']._serialized_end=1233
-  _globals['_CORRECTPERSONREQUEST']._serialized_start=1235
-  _globals['_CORRECTPERSONREQUEST']._serialized_end=1334
-  _globals['_CORRECTPERSONRESPONSE']._serialized_start=1336
-  _globals['_CORRECTPERSONRESPONSE']._serialized_end=1456
-  _globals['_ORGANIZATIONSERVICE']._serialized_start=1459
-  _globals['_ORGANIZATIONSERVICE']._serialized_end=2011
+  _globals['_REGISTERORGANIZATIONREQUEST']._serialized_end=302
+  _globals['_REGISTERORGANIZATIONRESPONSE']._serialized_start=304
+  _globals['_REGISTERORGANIZATIONRESPONSE']._serialized_end=416
+  _globals['_STARTVALIDATIONREQUEST']._serialized_start=418
+  _globals['_STARTVALIDATIONREQUEST']._serialized_end=506
+  _globals['_STARTVALIDATIONRESPONSE']._serialized_start=509
+  _globals['_STARTVALIDATIONRESPONSE']._serialized_end=646
+  _globals['_CONFIRMVALIDATIONREQUEST']._serialized_start=648
+  _globals['_CONFIRMVALIDATIONREQUEST']._serialized_end=697
+  _globals['_CONFIRMVALIDATIONRESPONSE']._serialized_start=700
+  _globals['_CONFIRMVALIDATIONRESPONSE']._serialized_end=858
+  _globals['_APPROVEADMINISTRATORREQUEST']._serialized_start=860
+  _globals['_APPROVEADMINISTRATORREQUEST']._serialized_end=952
+  _globals['_APPROVEADMINISTRATORRESPONSE']._serialized_start=955
+  _globals['_APPROVEADMINISTRATORRESPONSE']._serialized_end=1116
+  _globals['_LISTMEMBERSREQUEST']._serialized_start=1118
+  _globals['_LISTMEMBERSREQUEST']._serialized_end=1168
+  _globals['_MEMBER']._serialized_start=1171
+  _globals['_MEMBER']._serialized_end=1359
+  _globals['_LISTMEMBERSRESPONSE']._serialized_start=1361
+  _globals['_LISTMEMBERSRESPONSE']._serialized_end=1418
+  _globals['_RESETMEMBERREQUEST']._serialized_start=1420
+  _globals['_RESETMEMBERREQUEST']._serialized_end=1502
+  _globals['_RESETMEMBERRESPONSE']._serialized_start=1505
+  _globals['_RESETMEMBERRESPONSE']._serialized_end=1681
+  _globals['_CORRECTPERSONREQUEST']._serialized_start=1683
+  _globals['_CORRECTPERSONREQUEST']._serialized_end=1782
+  _globals['_CORRECTPERSONRESPONSE']._serialized_start=1784
+  _globals['_CORRECTPERSONRESPONSE']._serialized_end=1904
+  _globals['_ORGANIZATIONSERVICE']._serialized_start=2033
+  _globals['_ORGANIZATIONSERVICE']._serialized_end=2690
 # @@protoc_insertion_point(module_scope)

@@ -5,12 +5,22 @@ from issuer.api.zorgid.v1 import certificate_pb2 as _certificate_pb2
 from issuer.api.zorgid.v1 import registration_pb2 as _registration_pb2
 from issuer.api.zorgid.v1 import uzi_pb2 as _uzi_pb2
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from collections.abc import Iterable as _Iterable, Mapping as _Mapping
 from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class AdministratorState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    ADMINISTRATOR_STATE_UNSPECIFIED: _ClassVar[AdministratorState]
+    ADMINISTRATOR_STATE_PENDING: _ClassVar[AdministratorState]
+    ADMINISTRATOR_STATE_APPROVED: _ClassVar[AdministratorState]
+ADMINISTRATOR_STATE_UNSPECIFIED: AdministratorState
+ADMINISTRATOR_STATE_PENDING: AdministratorState
+ADMINISTRATOR_STATE_APPROVED: AdministratorState
 
 class Organization(_message.Message):
     __slots__ = ("id", "ura", "name")
@@ -23,18 +33,22 @@ class Organization(_message.Message):
     def __init__(self, id: _Optional[str] = ..., ura: _Optional[str] = ..., name: _Optional[str] = ...) -> None: ...
 
 class RegisterOrganizationRequest(_message.Message):
-    __slots__ = ("ura", "name")
+    __slots__ = ("ura", "name", "administrator_uzi_numbers")
     URA_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
+    ADMINISTRATOR_UZI_NUMBERS_FIELD_NUMBER: _ClassVar[int]
     ura: str
     name: str
-    def __init__(self, ura: _Optional[str] = ..., name: _Optional[str] = ...) -> None: ...
+    administrator_uzi_numbers: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, ura: _Optional[str] = ..., name: _Optional[str] = ..., administrator_uzi_numbers: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class RegisterOrganizationResponse(_message.Message):
-    __slots__ = ("organization",)
+    __slots__ = ("organization", "administrator_uzi_numbers")
     ORGANIZATION_FIELD_NUMBER: _ClassVar[int]
+    ADMINISTRATOR_UZI_NUMBERS_FIELD_NUMBER: _ClassVar[int]
     organization: Organization
-    def __init__(self, organization: _Optional[_Union[Organization, _Mapping]] = ...) -> None: ...
+    administrator_uzi_numbers: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, organization: _Optional[_Union[Organization, _Mapping]] = ..., administrator_uzi_numbers: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class StartValidationRequest(_message.Message):
     __slots__ = ("terms_version", "uzi_session_handle", "ura")
@@ -63,14 +77,38 @@ class ConfirmValidationRequest(_message.Message):
     def __init__(self, validation_id: _Optional[str] = ...) -> None: ...
 
 class ConfirmValidationResponse(_message.Message):
-    __slots__ = ("organization", "person_id", "mobile_id")
+    __slots__ = ("organization", "person_id", "mobile_id", "state")
     ORGANIZATION_FIELD_NUMBER: _ClassVar[int]
     PERSON_ID_FIELD_NUMBER: _ClassVar[int]
     MOBILE_ID_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
     organization: Organization
     person_id: str
     mobile_id: str
-    def __init__(self, organization: _Optional[_Union[Organization, _Mapping]] = ..., person_id: _Optional[str] = ..., mobile_id: _Optional[str] = ...) -> None: ...
+    state: AdministratorState
+    def __init__(self, organization: _Optional[_Union[Organization, _Mapping]] = ..., person_id: _Optional[str] = ..., mobile_id: _Optional[str] = ..., state: _Optional[_Union[AdministratorState, str]] = ...) -> None: ...
+
+class ApproveAdministratorRequest(_message.Message):
+    __slots__ = ("ura", "uzi_number", "login_session_handle")
+    URA_FIELD_NUMBER: _ClassVar[int]
+    UZI_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    LOGIN_SESSION_HANDLE_FIELD_NUMBER: _ClassVar[int]
+    ura: str
+    uzi_number: str
+    login_session_handle: str
+    def __init__(self, ura: _Optional[str] = ..., uzi_number: _Optional[str] = ..., login_session_handle: _Optional[str] = ...) -> None: ...
+
+class ApproveAdministratorResponse(_message.Message):
+    __slots__ = ("organization", "person_id", "mobile_id", "state")
+    ORGANIZATION_FIELD_NUMBER: _ClassVar[int]
+    PERSON_ID_FIELD_NUMBER: _ClassVar[int]
+    MOBILE_ID_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    organization: Organization
+    person_id: str
+    mobile_id: str
+    state: AdministratorState
+    def __init__(self, organization: _Optional[_Union[Organization, _Mapping]] = ..., person_id: _Optional[str] = ..., mobile_id: _Optional[str] = ..., state: _Optional[_Union[AdministratorState, str]] = ...) -> None: ...
 
 class ListMembersRequest(_message.Message):
     __slots__ = ("login_session_handle",)
@@ -79,20 +117,22 @@ class ListMembersRequest(_message.Message):
     def __init__(self, login_session_handle: _Optional[str] = ...) -> None: ...
 
 class Member(_message.Message):
-    __slots__ = ("person_id", "uzi_number", "given_names", "surname", "ura", "good_certificate_ids")
+    __slots__ = ("person_id", "uzi_number", "given_names", "surname", "ura", "good_certificate_ids", "administrator_state")
     PERSON_ID_FIELD_NUMBER: _ClassVar[int]
     UZI_NUMBER_FIELD_NUMBER: _ClassVar[int]
     GIVEN_NAMES_FIELD_NUMBER: _ClassVar[int]
     SURNAME_FIELD_NUMBER: _ClassVar[int]
     URA_FIELD_NUMBER: _ClassVar[int]
     GOOD_CERTIFICATE_IDS_FIELD_NUMBER: _ClassVar[int]
+    ADMINISTRATOR_STATE_FIELD_NUMBER: _ClassVar[int]
     person_id: str
     uzi_number: str
     given_names: str
     surname: str
     ura: str
     good_certificate_ids: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, person_id: _Optional[str] = ..., uzi_number: _Optional[str] = ..., given_names: _Optional[str] = ..., surname: _Optional[str] = ..., ura: _Optional[str] = ..., good_certificate_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+    administrator_state: AdministratorState
+    def __init__(self, person_id: _Optional[str] = ..., uzi_number: _Optional[str] = ..., given_names: _Optional[str] = ..., surname: _Optional[str] = ..., ura: _Optional[str] = ..., good_certificate_ids: _Optional[_Iterable[str]] = ..., administrator_state: _Optional[_Union[AdministratorState, str]] = ...) -> None: ...
 
 class ListMembersResponse(_message.Message):
     __slots__ = ("members",)
@@ -101,12 +141,14 @@ class ListMembersResponse(_message.Message):
     def __init__(self, members: _Optional[_Iterable[_Union[Member, _Mapping]]] = ...) -> None: ...
 
 class ResetMemberRequest(_message.Message):
-    __slots__ = ("login_session_handle", "person_id")
+    __slots__ = ("login_session_handle", "person_id", "ura")
     LOGIN_SESSION_HANDLE_FIELD_NUMBER: _ClassVar[int]
     PERSON_ID_FIELD_NUMBER: _ClassVar[int]
+    URA_FIELD_NUMBER: _ClassVar[int]
     login_session_handle: str
     person_id: str
-    def __init__(self, login_session_handle: _Optional[str] = ..., person_id: _Optional[str] = ...) -> None: ...
+    ura: str
+    def __init__(self, login_session_handle: _Optional[str] = ..., person_id: _Optional[str] = ..., ura: _Optional[str] = ...) -> None: ...
 
 class ResetMemberResponse(_message.Message):
     __slots__ = ("revoked", "qr", "qr_expires_at", "registration_record_id")

@@ -27,8 +27,11 @@ if _version_not_supported:
 
 class OrganizationServiceStub:
     """OrganizationService: flows 4 and 6. The operator pre-registers
-    organisations (role operator); a card holder of that URA validates it and
-    becomes its administrator, bound to their mobile ID (role portal); an
+    organisations (role operator), naming their administrators' UZI numbers; a
+    card holder of that URA validates it, which is a request to become its
+    administrator, bound to their mobile ID (role portal): granted at once for a
+    UZI number the operator named, otherwise pending until the operator or an
+    existing administrator of the URA approves it (ApproveAdministrator). An
     administrator, logged in, lists the members and resets one whose PIN is
     forgotten (role portal).
     """
@@ -54,6 +57,11 @@ class OrganizationServiceStub:
                 request_serializer=zorgid_dot_v1_dot_organization__pb2.ConfirmValidationRequest.SerializeToString,
                 response_deserializer=zorgid_dot_v1_dot_organization__pb2.ConfirmValidationResponse.FromString,
                 _registered_method=True)
+        self.ApproveAdministrator = channel.unary_unary(
+                '/zorgid.v1.OrganizationService/ApproveAdministrator',
+                request_serializer=zorgid_dot_v1_dot_organization__pb2.ApproveAdministratorRequest.SerializeToString,
+                response_deserializer=zorgid_dot_v1_dot_organization__pb2.ApproveAdministratorResponse.FromString,
+                _registered_method=True)
         self.ListMembers = channel.unary_unary(
                 '/zorgid.v1.OrganizationService/ListMembers',
                 request_serializer=zorgid_dot_v1_dot_organization__pb2.ListMembersRequest.SerializeToString,
@@ -73,14 +81,18 @@ class OrganizationServiceStub:
 
 class OrganizationServiceServicer:
     """OrganizationService: flows 4 and 6. The operator pre-registers
-    organisations (role operator); a card holder of that URA validates it and
-    becomes its administrator, bound to their mobile ID (role portal); an
+    organisations (role operator), naming their administrators' UZI numbers; a
+    card holder of that URA validates it, which is a request to become its
+    administrator, bound to their mobile ID (role portal): granted at once for a
+    UZI number the operator named, otherwise pending until the operator or an
+    existing administrator of the URA approves it (ApproveAdministrator). An
     administrator, logged in, lists the members and resets one whose PIN is
     forgotten (role portal).
     """
 
     def RegisterOrganization(self, request, context):
-        """RegisterOrganization pre-registers URA + name (role operator).
+        """RegisterOrganization pre-registers URA + name and names the UZI numbers of
+        its administrators (role operator).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -96,14 +108,26 @@ class OrganizationServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ConfirmValidation(self, request, context):
-        """ConfirmValidation records the administrator, bound to their mobile ID.
+        """ConfirmValidation records the request to administer the URA, bound to
+        the card holder's mobile ID: APPROVED if the operator named their UZI
+        number, else PENDING (the portal shows "waiting for approval").
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ApproveAdministrator(self, request, context):
+        """ApproveAdministrator approves a pending request: by the operator (role
+        operator, no login session), or by an approved administrator of the same
+        URA acting through their login session (role portal).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ListMembers(self, request, context):
-        """ListMembers lists the administrator's organisation members.
+        """ListMembers lists the administrator's organisation members (a pending
+        request: PERMISSION_DENIED, ZID-1830).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -111,7 +135,8 @@ class OrganizationServiceServicer:
 
     def ResetMember(self, request, context):
         """ResetMember (PIN forgotten): revokes the member's certificates and
-        returns a new registration QR for the same verified person.
+        returns a new registration QR for the same verified person, with their
+        current verified attributes of the administrator's URA.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -144,6 +169,11 @@ def add_OrganizationServiceServicer_to_server(servicer, server):
                     request_deserializer=zorgid_dot_v1_dot_organization__pb2.ConfirmValidationRequest.FromString,
                     response_serializer=zorgid_dot_v1_dot_organization__pb2.ConfirmValidationResponse.SerializeToString,
             ),
+            'ApproveAdministrator': grpc.unary_unary_rpc_method_handler(
+                    servicer.ApproveAdministrator,
+                    request_deserializer=zorgid_dot_v1_dot_organization__pb2.ApproveAdministratorRequest.FromString,
+                    response_serializer=zorgid_dot_v1_dot_organization__pb2.ApproveAdministratorResponse.SerializeToString,
+            ),
             'ListMembers': grpc.unary_unary_rpc_method_handler(
                     servicer.ListMembers,
                     request_deserializer=zorgid_dot_v1_dot_organization__pb2.ListMembersRequest.FromString,
@@ -169,8 +199,11 @@ def add_OrganizationServiceServicer_to_server(servicer, server):
  # This class is part of an EXPERIMENTAL API.
 class OrganizationService:
     """OrganizationService: flows 4 and 6. The operator pre-registers
-    organisations (role operator); a card holder of that URA validates it and
-    becomes its administrator, bound to their mobile ID (role portal); an
+    organisations (role operator), naming their administrators' UZI numbers; a
+    card holder of that URA validates it, which is a request to become its
+    administrator, bound to their mobile ID (role portal): granted at once for a
+    UZI number the operator named, otherwise pending until the operator or an
+    existing administrator of the URA approves it (ApproveAdministrator). An
     administrator, logged in, lists the members and resets one whose PIN is
     forgotten (role portal).
     """
@@ -246,6 +279,33 @@ class OrganizationService:
             '/zorgid.v1.OrganizationService/ConfirmValidation',
             zorgid_dot_v1_dot_organization__pb2.ConfirmValidationRequest.SerializeToString,
             zorgid_dot_v1_dot_organization__pb2.ConfirmValidationResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ApproveAdministrator(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/zorgid.v1.OrganizationService/ApproveAdministrator',
+            zorgid_dot_v1_dot_organization__pb2.ApproveAdministratorRequest.SerializeToString,
+            zorgid_dot_v1_dot_organization__pb2.ApproveAdministratorResponse.FromString,
             options,
             channel_credentials,
             insecure,
