@@ -4,11 +4,15 @@ Path validation itself is RFC 5280 section 6 as implemented by
 pyhanko-certvalidator (the maintained fork; ``certvalidator`` no longer
 imports on OpenSSL 3). This module adds what the engine needs around it:
 
-* CRLs are obtained *before* validation, for every certificate of every
-  candidate path that names an ``http://`` distribution point (RFC 5280
-  4.2.1.13), from :class:`~issuer.uzi.crl.CrlCache`. In ``hard`` mode a CRL
-  that cannot be had refuses the card (ZID-1111); in ``soft`` mode the card is
-  checked against whatever could be had; ``off`` checks nothing.
+* CRLs come from :class:`~issuer.uzi.crl.CrlCache` only; validation never
+  fetches (issue 16). A distribution point (RFC 5280 4.2.1.13) whose CRL is
+  not cached is named for the background refresher only when the
+  certificate naming it lies on a path whose every signature verified up to
+  a trust anchor -- a forged certificate's URL is never fetched. In ``hard``
+  mode a verified certificate without a current CRL refuses the card
+  (ZID-1150 while it is being fetched, ZID-1111 when the last download
+  failed); in ``soft`` mode the card is checked against whatever is cached;
+  ``off`` checks nothing.
 * Every refusal becomes a :class:`~issuer.uzi.errors.UziError` with a stable code.
 * A cache of validated paths: a positive result is a pure function of the
   exact certificates, the trust anchors, the CRLs in force and the moment --
