@@ -441,9 +441,13 @@ class ChainValidator:
             verified = await self._verified_path(request, at, algorithm_policy, params)
             named = [(cert, url) for cert in verified for url in _crl_urls(cert)]
             unchecked = [url for _, url in named if url in missing]
-            refusal = self._no_current_crl([c for c, url in named if url in unchecked])
-            self.crls.want(unchecked)  # before it wakes the refresher: the state of this request
-            if revocation is RevocationMode.HARD and unchecked:
+            refusal = (  # read before want() wakes the refresher: this request's state
+                self._no_current_crl([c for c, url in named if url in unchecked])
+                if revocation is RevocationMode.HARD and unchecked
+                else None
+            )
+            self.crls.want(unchecked)
+            if refusal is not None:
                 raise refusal
 
         # Step 3: RFC 5280 section 6 path validation with the CRLs in force.
