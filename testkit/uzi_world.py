@@ -17,7 +17,7 @@ import enum
 import http.server
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -442,8 +442,13 @@ class UziWorld:
 
     # -- files -------------------------------------------------------------------------
 
-    def write_trust_set(self, folder: Path) -> Path:
-        """A trust-set folder (PEMs + uzi-oids.json) that ``load_trust_set`` reads."""
+    def write_trust_set(self, folder: Path, *, declare_crls: bool = True) -> Path:
+        """A trust-set folder (PEMs + uzi-oids.json) that ``load_trust_set`` reads.
+
+        ``declare_crls`` lists the issuing CAs' CRL URLs (the ones cards name) in
+        ``uzi-oids.json``, so the engine fetches them from start; without it they
+        are learnt from the first card whose path verified.
+        """
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "root.pem").write_bytes(self.root.pem)
         (folder / "level2.pem").write_bytes(self.level2.pem)
@@ -459,6 +464,11 @@ class UziWorld:
                         POLICY_SIGN: "signature",
                         POLICY_ENC: "encryption",
                     },
+                    **(
+                        {"crl_urls": [self._url(ca.crl_path) for ca in self.cas.values()]}
+                        if declare_crls
+                        else {}
+                    ),
                 },
                 indent=2,
             )
@@ -553,18 +563,87 @@ class UziWorld:
         return paths
 
 
-class CrlServer:
-    """A small HTTP server on 127.0.0.1 (ephemeral port) serving CRLs; can be made to fail."""
+def forge_card(
+    genuine: x509.Certificate,
+    *,
+    trusted_ca: x509.Certificate,
+    key: rsa.RSAPrivateKey,
+    crl_url: str,
+    serial_number: int | None = None,
+) -> x509.Certificate:
+    """The attacker's card of issue 16 item 2: ``genuine``'s fields, signed by ``key``.
 
-    def __init__(self) -> None:
+    It copies only public facts of a trusted CA -- its name (as issuer) and
+    its key identifier (as AKI) -- so a path builder puts it under that CA;
+    the subject key and the signature are the attacker's, and its CRL
+    distribution point names ``crl_url``.
+    """
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(genuine.subject)
+        .issuer_name(trusted_ca.subject)
+        .public_key(key.public_key())
+        .serial_number(serial_number or genuine.serial_number)
+        .not_valid_before(genuine.not_valid_before_utc)
+        .not_valid_after(genuine.not_valid_after_utc)
+    )
+    ski = trusted_ca.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
+    for ext in genuine.extensions:
+        value: x509.ExtensionType = ext.value
+        if isinstance(value, x509.CRLDistributionPoints):
+            value = x509.CRLDistributionPoints(
+                [
+                    x509.DistributionPoint(
+                        [x509.UniformResourceIdentifier(crl_url)], None, None, None
+                    )
+                ]
+            )
+        elif isinstance(value, x509.AuthorityKeyIdentifier):
+            value = x509.AuthorityKeyIdentifier(ski.digest, None, None)
+        elif isinstance(value, x509.SubjectKeyIdentifier):
+            value = x509.SubjectKeyIdentifier.from_public_key(key.public_key())
+        builder = builder.add_extension(value, ext.critical)
+    return builder.sign(key, hashes.SHA256())
+
+
+class CrlServer:
+    """A small HTTP server on 127.0.0.1 (ephemeral port) serving CRLs; can be made to fail.
+
+    It also plays the hostile servers of issue 16 item 2: ``requests`` records
+    every path asked for (the attacker's view: did the engine call?),
+    ``redirects`` answers a path with a 302 to another URL, and
+    ``trickle_seconds`` turns it into a tarpit that sends its answer one byte
+    per interval until :meth:`stop`. ``changed`` is notified on every request,
+    so a test waits for an event instead of sleeping.
+    """
+
+    def __init__(self, *, trickle_seconds: float | None = None) -> None:
         self.files: dict[str, bytes] = {}
+        self.redirects: dict[str, str] = {}
         self.down = False
         self.hits = 0
+        self.requests: list[str] = []
+        self.changed = threading.Condition()
+        self.trickle_seconds = trickle_seconds
+        self._stopping = threading.Event()
         outer = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_GET(self) -> None:
-                outer.hits += 1
+                with outer.changed:
+                    outer.hits += 1
+                    outer.requests.append(self.path)
+                    outer.changed.notify_all()
+                if outer.trickle_seconds is not None:
+                    self._trickle(outer.trickle_seconds)
+                    return
+                location = outer.redirects.get(self.path.lstrip("/"))
+                if location is not None:
+                    self.send_response(302)
+                    self.send_header("Location", location)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
                 body = outer.files.get(self.path.lstrip("/"))
                 if outer.down or body is None:
                     self.send_error(503 if outer.down else 404)
@@ -574,6 +653,17 @@ class CrlServer:
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)
+
+            def _trickle(self, seconds: float) -> None:
+                answer = b"HTTP/1.0 200 OK\r\nContent-Length: 100000\r\n\r\n" + b"0" * 100000
+                for byte in answer:
+                    if outer._stopping.wait(seconds):
+                        return
+                    try:
+                        self.wfile.write(bytes([byte]))
+                        self.wfile.flush()
+                    except OSError:  # the client gave up: the tarpit did its job
+                        return
 
             def log_message(self, format: str, *args: object) -> None:
                 return
@@ -589,17 +679,23 @@ class CrlServer:
     def publish(self, world: UziWorld) -> None:
         self.files.update(world.crls())
 
+    def wait_for(self, predicate: Callable[[], bool], timeout: float) -> bool:
+        """Wait until ``predicate()`` holds (re-checked at every request), at most ``timeout`` s."""
+        with self.changed:
+            return self.changed.wait_for(predicate, timeout)
+
     def start(self) -> None:
         self._thread.start()
 
     def stop(self) -> None:
+        self._stopping.set()
         self._httpd.shutdown()
         self._httpd.server_close()
 
 
 @contextmanager
-def crl_server() -> Iterator[CrlServer]:
-    server = CrlServer()
+def crl_server(*, trickle_seconds: float | None = None) -> Iterator[CrlServer]:
+    server = CrlServer(trickle_seconds=trickle_seconds)
     server.start()
     try:
         yield server

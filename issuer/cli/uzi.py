@@ -8,6 +8,7 @@ refused?". Exit status: 0 valid, 1 refused (with the ZID code), 2 unusable input
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
 from datetime import UTC, datetime
@@ -115,8 +116,9 @@ def result_object(leaf: x509.Certificate, result: Inspection) -> dict[str, Any]:
 
 
 def run_inspect(args: argparse.Namespace) -> int:
+    from issuer.uzi import errors
     from issuer.uzi.card import CertKind, load_certificate
-    from issuer.uzi.crl import CrlCache, CrlUnavailable
+    from issuer.uzi.crl import CrlCache, CrlRefresher, CrlUnavailable
     from issuer.uzi.errors import UziError
     from issuer.uzi.validate import ChainValidator, RevocationMode
     from issuer.uzi.verify import inspect_certificate
@@ -136,15 +138,29 @@ def run_inspect(args: argparse.Namespace) -> int:
         for path in args.crl:
             crls.load_file(path)
         leaf = load_certificate(data)
-        result = inspect_certificate(
+        validator = ChainValidator(crls=crls)
+
+        inspect = functools.partial(
+            inspect_certificate,
             data,
             chain=chain,
             trust=args.trust,
             at=at,
             revocation=RevocationMode(args.revocation),
             usage=CertKind(args.usage),
-            validator=ChainValidator(crls=crls),
+            validator=validator,
         )
+        result = inspect()
+        if result.error is not None and result.error.code == errors.REVOCATION_PENDING:
+            # A one-shot tool may wait for the CRLs of the path that verified (issue 16:
+            # only those are ever named for fetching), bounded by one fetch deadline.
+            refresher = CrlRefresher(crls)
+            refresher.start()
+            try:
+                refresher.refresh_now(timeout=refresher.limits.deadline_seconds)
+            finally:
+                refresher.stop()
+            result = inspect()
     except OSError as exc:
         print(f"zorgid uzi inspect: cannot read {exc.filename}: {exc.strerror}", file=sys.stderr)
         return EXIT_UNUSABLE

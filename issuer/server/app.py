@@ -102,6 +102,10 @@ class ServiceBinding:
     methods: tuple[str, ...]
     """Full method names, ``/zorgid.v1.CaService/GetCaCertificates``."""
     add_to: Callable[[grpc.Server], None] = field(repr=False)
+    start: Callable[[], None] | None = field(default=None, repr=False)
+    """Run by :meth:`BuiltServer.start` before serving (a background worker of the service)."""
+    stop: Callable[[], None] | None = field(default=None, repr=False)
+    """Run by :meth:`BuiltServer.stop` after the calls drained."""
 
     @classmethod
     def from_descriptor(
@@ -127,14 +131,21 @@ class BuiltServer:
     health: HealthControl
     plaintext: bool
     services: tuple[str, ...]
+    bindings: tuple[ServiceBinding, ...] = ()
 
     def start(self) -> None:
+        for binding in self.bindings:
+            if binding.start is not None:
+                binding.start()
         self.server.start()
 
     def stop(self, grace: float | None = None) -> None:
         """Drain: health NOT_SERVING first, then let running calls finish for ``grace`` s."""
         self.health.shutdown()
         self.server.stop(grace).wait()
+        for binding in self.bindings:
+            if binding.stop is not None:
+                binding.stop()
 
 
 def ca_service_binding(config: Config) -> ServiceBinding:
@@ -155,10 +166,14 @@ def ocsp_service_binding(responder: Answering) -> ServiceBinding:
 
 
 def uzi_service_binding(verifier: UziVerifier) -> ServiceBinding:
-    """``zorgid.v1.UziService`` over *verifier* (built by ``uzi_service.build_uzi_verifier``)."""
-    return ServiceBinding.from_descriptor(
+    """``zorgid.v1.UziService`` over *verifier* (built by ``uzi_service.build_uzi_verifier``).
+
+    The verifier's CRL refresher starts and stops with the server (issue 16).
+    """
+    binding = ServiceBinding.from_descriptor(
         uzi_pb2.DESCRIPTOR.services_by_name["UziService"], uzi_add_to_server(verifier)
     )
+    return dataclasses.replace(binding, start=verifier.start, stop=verifier.stop)
 
 
 def issuance_service_bindings(
@@ -338,7 +353,12 @@ def build_server(
             "or the address is not on this host; choose another listen address"
         )
     return BuiltServer(
-        server=server, port=port, health=health, plaintext=plaintext, services=tuple(names)
+        server=server,
+        port=port,
+        health=health,
+        plaintext=plaintext,
+        services=tuple(names),
+        bindings=tuple(services),
     )
 
 

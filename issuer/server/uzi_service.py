@@ -46,6 +46,7 @@ from issuer.store.schema import policy_versions
 from issuer.store.types import UtcDateTime
 from issuer.store.uzi import SqlUziChallengeStore
 from issuer.uzi.card import CardType, CertKind, UziIdentity
+from issuer.uzi.crl import CrlRefresher
 from issuer.uzi.validate import ChainValidator, RevocationMode
 from issuer.uzi.verify import (
     Clock,
@@ -337,14 +338,16 @@ def build_uzi_verifier(
     engine: sa.Engine | None = None,
     policy: UziPolicy | PolicySource | None = None,
     validator: ChainValidator | None = None,
+    refresher: CrlRefresher | None = None,
     clock: Clock = utc_now,
 ) -> UziVerifier:
     """The process's one verifier: store on ``[database] url``, rules of the active version.
 
     Raises :class:`issuer.store.SchemaOutOfDateError` (its message names
     ``zorgid db upgrade``) when the database is not at this code's schema.
-    ``policy``, ``validator`` and ``clock`` are for tests and tools; a server
-    takes the defaults (:func:`policy_source`).
+    ``policy``, ``validator``, ``refresher`` and ``clock`` are for tests and
+    tools; a server takes the defaults (:func:`policy_source`). The verifier's
+    CRL refresher runs with the server (``issuer.server.app.uzi_service_binding``).
     """
     engine = engine if engine is not None else shared_engine(config.database.url)
     check_schema(engine)
@@ -352,6 +355,7 @@ def build_uzi_verifier(
         policy=policy if policy is not None else policy_source(config, engine),
         store=SqlUziChallengeStore(engine, clock=clock),
         validator=validator,
+        refresher=refresher,
         clock=clock,
     )
 

@@ -223,4 +223,14 @@ UZI_ERROR_TABLE: Final[tuple[tuple[str, str, str, str, str, str], ...]] = (
         "De ingestelde UZI-vertrouwensset is onbekend of onbruikbaar.",
         "De beheerder moet de naam of map van de UZI-vertrouwensset in het beleid controleren.",
     ),
+    (
+        "ZID-1150",
+        "UNAVAILABLE",
+        "The revocation list of the UZI-register for this card is being fetched; the card's "
+        "status is not known yet.",
+        "Try again in a minute with a new challenge (refresh).",
+        "De intrekkingslijst van het UZI-register voor deze pas wordt opgehaald; de status van "
+        "de pas is nog niet bekend.",
+        "Probeer het over een minuut opnieuw met een nieuwe uitdaging (verversen).",
+    ),
 )

@@ -25,7 +25,7 @@ from issuer.uzi.error_table import UZI_ERROR_TABLE
 __all__ = ["UZI_CODES", "UZI_ERROR_TABLE", "UziError"]
 
 UZI_CODES: Final[frozenset[str]] = frozenset(row[0] for row in UZI_ERROR_TABLE)
-"""The codes a :class:`UziError` may carry (``ZID-1101`` ... ``ZID-1124``)."""
+"""The codes a :class:`UziError` may carry (``ZID-1101`` ... ``ZID-1124``, ``ZID-1150``)."""
 
 BAD_ENCODING: Final = "ZID-1101"
 BAD_UZI_NAME: Final = "ZID-1102"
@@ -51,6 +51,8 @@ BAD_SUBJECT: Final = "ZID-1121"
 SESSION_UNKNOWN: Final = "ZID-1122"
 WEAK_ALGORITHM: Final = "ZID-1123"
 TRUST_SET_UNUSABLE: Final = "ZID-1124"
+REVOCATION_PENDING: Final = "ZID-1150"
+"""Hard mode, a verified card whose CRL is not cached yet: fetched in the background (issue 16)."""
 
 
 class UziError(ZorgIdError):

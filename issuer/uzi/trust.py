@@ -12,7 +12,9 @@ the field are sent with either.
 ``uzi-oids.json`` in each set maps the CA OIDs written in the UZI otherName,
 and the card policy OIDs, to card types and certificate kinds. A set without
 it cannot check a card's CA OID and is refused when loaded: nothing passes by
-default.
+default. Its optional ``crl_urls`` lists the CRL distribution points of the
+register's issuing CAs (the URLs its cards name), so that they are fetched
+from start rather than learnt from the first card (issue 16, docs/decisions/uzi.md).
 """
 
 from __future__ import annotations
@@ -20,12 +22,13 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from issuer.uzi import errors
@@ -47,6 +50,9 @@ class TrustSet:
     policy_oids: Mapping[str, CertKind]
     fingerprint: str
     """SHA-256 over the sorted certificate hashes and OID tables: names the set in caches."""
+    crl_urls: tuple[str, ...] = ()
+    """CRL distribution points kept fresh from start (issue 16): those of the set's own
+    certificates whose signature verifies under the set, plus ``crl_urls`` of the OID table."""
 
 
 def _is_self_signed(cert: x509.Certificate) -> bool:
@@ -57,6 +63,41 @@ def _is_self_signed(cert: x509.Certificate) -> bool:
     except (ValueError, TypeError, Exception):  # InvalidSignature is not a ValueError
         return False
     return True
+
+
+def _signed_under(
+    anchors: Sequence[x509.Certificate], others: Sequence[x509.Certificate]
+) -> list[x509.Certificate]:
+    """The certificates of ``others`` whose signature chains to an anchor within the set."""
+    verified = list(anchors)
+    pending = list(others)
+    grew = True
+    while grew:
+        grew = False
+        for cert in list(pending):
+            for issuer in verified:
+                try:
+                    cert.verify_directly_issued_by(issuer)
+                except (ValueError, TypeError, InvalidSignature):
+                    continue
+                verified.append(cert)
+                pending.remove(cert)
+                grew = True
+                break
+    return verified
+
+
+def _distribution_points(cert: x509.Certificate) -> list[str]:
+    try:
+        points = cert.extensions.get_extension_for_class(x509.CRLDistributionPoints).value
+    except x509.ExtensionNotFound:
+        return []
+    return [
+        name.value
+        for point in points
+        for name in point.full_name or ()
+        if isinstance(name, x509.UniformResourceIdentifier) and name.value.startswith("http://")
+    ]
 
 
 def trust_set_from_files(name: str, pems: Mapping[str, bytes], oids_json: bytes | None) -> TrustSet:
@@ -87,6 +128,9 @@ def trust_set_from_files(name: str, pems: Mapping[str, bytes], oids_json: bytes 
         table = json.loads(oids_json)
         ca_oids = {str(k): CardType(v) for k, v in table["ca_oids"].items()}
         policy_oids = {str(k): CertKind(v) for k, v in table["policy_oids"].items()}
+        declared = [str(u) for u in table.get("crl_urls", [])]
+        if not all(u.startswith("http://") for u in declared):
+            raise ValueError(f"crl_urls must be http:// URLs, got {declared}")
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise UziError(
             errors.TRUST_SET_UNUSABLE, f"trust set {name!r}: {OIDS_FILE} unreadable ({exc!r})"
@@ -94,7 +138,13 @@ def trust_set_from_files(name: str, pems: Mapping[str, bytes], oids_json: bytes 
     digest = hashlib.sha256()
     for der in sorted(c.public_bytes(Encoding.DER) for c in certs):
         digest.update(hashlib.sha256(der).digest())
-    digest.update(json.dumps([sorted(ca_oids.items()), sorted(policy_oids.items())]).encode())
+    digest.update(
+        json.dumps([sorted(ca_oids.items()), sorted(policy_oids.items()), declared]).encode()
+    )
+    crl_urls = dict.fromkeys(
+        [u for c in _signed_under(anchors, intermediates) for u in _distribution_points(c)]
+        + declared
+    )
     return TrustSet(
         name=name,
         anchors=anchors,
@@ -102,6 +152,7 @@ def trust_set_from_files(name: str, pems: Mapping[str, bytes], oids_json: bytes 
         ca_oids=ca_oids,
         policy_oids=policy_oids,
         fingerprint=digest.hexdigest(),
+        crl_urls=tuple(crl_urls),
     )
 
 

@@ -4,11 +4,15 @@ Path validation itself is RFC 5280 section 6 as implemented by
 pyhanko-certvalidator (the maintained fork; ``certvalidator`` no longer
 imports on OpenSSL 3). This module adds what the engine needs around it:
 
-* CRLs are obtained *before* validation, for every certificate of every
-  candidate path that names an ``http://`` distribution point (RFC 5280
-  4.2.1.13), from :class:`~issuer.uzi.crl.CrlCache`. In ``hard`` mode a CRL
-  that cannot be had refuses the card (ZID-1111); in ``soft`` mode the card is
-  checked against whatever could be had; ``off`` checks nothing.
+* CRLs come from :class:`~issuer.uzi.crl.CrlCache` only; validation never
+  fetches (issue 16). A distribution point (RFC 5280 4.2.1.13) whose CRL is
+  not cached is named for the background refresher only when the
+  certificate naming it lies on a path whose every signature verified up to
+  a trust anchor -- a forged certificate's URL is never fetched. In ``hard``
+  mode a verified certificate without a current CRL refuses the card
+  (ZID-1150 while it is being fetched, ZID-1111 when the last download
+  failed); in ``soft`` mode the card is checked against whatever is cached;
+  ``off`` checks nothing.
 * Every refusal becomes a :class:`~issuer.uzi.errors.UziError` with a stable code.
 * A cache of validated paths: a positive result is a pure function of the
   exact certificates, the trust anchors, the CRLs in force and the moment --
@@ -61,7 +65,7 @@ from pyhanko_certvalidator.policy_decl import (
 )
 
 from issuer.uzi import errors
-from issuer.uzi.crl import CrlCache, CrlEntry, CrlUnavailable
+from issuer.uzi.crl import CrlCache, CrlEntry
 from issuer.uzi.errors import UziError
 
 T = TypeVar("T")
@@ -378,10 +382,22 @@ class ChainValidator:
             dsa_key_size_threshold=self.algorithms.min_dsa_bits,
         )
 
-        # Step 1: candidate paths, to know which CRLs are needed.
+        params = (
+            PKIXValidationParams(
+                user_initial_policy_set=pkix.user_initial_policy_set,
+                initial_explicit_policy=pkix.initial_explicit_policy,
+                initial_any_policy_inhibit=pkix.initial_any_policy_inhibit,
+                initial_policy_mapping_inhibit=pkix.initial_policy_mapping_inhibit,
+            )
+            if pkix is not None
+            else None
+        )
+
+        # Step 1: the CRLs of the candidate paths, from the cache only (nothing is fetched here).
         fetched: list[CrlEntry] = []
         requirements: list[tuple[str, bytes, str]] = []
-        missing: list[str] = []
+        missing: set[str] = set()
+        unchecked: list[str] = []
         if revocation is not RevocationMode.OFF:
             # Fresh objects: reading extensions of asn1crypto objects can change how
             # they re-encode, which would break signature checks of the real run.
@@ -411,21 +427,30 @@ class ChainValidator:
                     seen.add(der)
                     issuer_der = cert.issuer.dump()
                     for url in _crl_urls(cert):
-                        try:
-                            entry = self.crls.get(url, issuer_der, at)
-                        except CrlUnavailable as exc:
-                            if revocation is RevocationMode.HARD:
-                                raise UziError(
-                                    errors.REVOCATION_UNAVAILABLE,
-                                    f"CRL for {cert.subject.human_friendly!r}: {exc}; "
-                                    "revocation mode 'hard' requires a current CRL",
-                                ) from None
-                            missing.append(url)
+                        entry = self.crls.lookup(url, issuer_der, at)
+                        if entry is None:
+                            missing.add(url)
                             continue
                         fetched.append(entry)
                         requirements.append((url, issuer_der, entry.sha256))
 
-        # Step 2: RFC 5280 section 6 path validation.
+        # Step 2 (issue 16): a CRL not in the cache is asked for only when the certificate
+        # naming it is on a path whose every signature verified up to a trust anchor; a
+        # forged certificate's distribution point is never fetched, now or later.
+        if missing:
+            verified = await self._verified_path(request, at, algorithm_policy, params)
+            named = [(cert, url) for cert in verified for url in _crl_urls(cert)]
+            unchecked = [url for _, url in named if url in missing]
+            refusal = (  # read before want() wakes the refresher: this request's state
+                self._no_current_crl([c for c, url in named if url in unchecked])
+                if revocation is RevocationMode.HARD and unchecked
+                else None
+            )
+            self.crls.want(unchecked)
+            if refusal is not None:
+                raise refusal
+
+        # Step 3: RFC 5280 section 6 path validation with the CRLs in force.
         crl_ders = {e.sha256: e.der for e in (*static, *fetched)}
         context = ValidationContext(
             trust_roots=roots,
@@ -435,16 +460,6 @@ class ChainValidator:
             revinfo_policy=CertRevTrustPolicy(_RULES[revocation]),
             algorithm_usage_policy=algorithm_policy,
             allow_fetching=False,
-        )
-        params = (
-            PKIXValidationParams(
-                user_initial_policy_set=pkix.user_initial_policy_set,
-                initial_explicit_policy=pkix.initial_explicit_policy,
-                initial_any_policy_inhibit=pkix.initial_any_policy_inhibit,
-                initial_policy_mapping_inhibit=pkix.initial_policy_mapping_inhibit,
-            )
-            if pkix is not None
-            else None
         )
         validator = CertificateValidator(leaf_asn1, others, context, pkix_params=params)
         try:
@@ -463,7 +478,7 @@ class ChainValidator:
         path_der = tuple(c.dump() for c in reversed(list(vpath.iter_certs(include_root=True))))
         chain = tuple(x509.load_der_x509_certificate(d) for d in path_der)
         subjects = tuple(c.subject.rfc4514_string() for c in chain)
-        if not missing:
+        if not unchecked:
             lo = max(c.not_valid_before_utc for c in chain)
             hi = min(c.not_valid_after_utc for c in chain)
             for entry in (*fetched, *static):
@@ -476,6 +491,60 @@ class ChainValidator:
             subjects=subjects,
             crl_sha256=tuple(r[2] for r in requirements),
             from_cache=False,
+        )
+
+    async def _verified_path(
+        self,
+        request: _Request,
+        at: datetime,
+        algorithm_policy: DisallowWeakAlgorithmsPolicy,
+        params: PKIXValidationParams | None,
+    ) -> list[asn1_x509.Certificate]:
+        """The path's certificates below the anchor, every signature verified (RFC 5280 6.1.3).
+
+        Path validation without revocation: a card that does not chain to a
+        trust anchor by signature is refused here, with the code of its fault,
+        before any of its distribution points is named for fetching.
+        """
+        context = ValidationContext(
+            trust_roots=[self._to_asn1(d) for d in request.anchor_ders],
+            other_certs=[self._to_asn1(d) for d in request.inter_ders],
+            moment=at,
+            revinfo_policy=CertRevTrustPolicy(_RULES[RevocationMode.OFF]),
+            algorithm_usage_policy=algorithm_policy,
+            allow_fetching=False,
+        )
+        others = [self._to_asn1(d) for d in request.inter_ders]
+        validator = CertificateValidator(
+            self._to_asn1(request.leaf_der), others, context, pkix_params=params
+        )
+        try:
+            vpath = await validator.async_validate_path()
+        except (ValidationError, PathError) as exc:
+            raise _refusal(request.leaf, exc, request.revocation) from None
+        except (ValueError, TypeError, KeyError) as exc:
+            raise UziError(errors.INVALID_CHAIN, f"malformed certificate in path: {exc}") from None
+        return list(vpath.iter_certs(include_root=False))
+
+    def _no_current_crl(self, certs: Sequence[asn1_x509.Certificate]) -> UziError:
+        """Hard mode without a current CRL: retry later, or the register is unreachable.
+
+        The detail names the verified certificates whose CRL is missing, never
+        why a download failed (that is logged): a caller must not learn what a
+        fetch met on the network.
+        """
+        subjects = ", ".join(sorted({repr(c.subject.human_friendly) for c in certs}))
+        failed = [u for c in certs for u in _crl_urls(c) if self.crls.failure(u) is not None]
+        if failed:
+            return UziError(
+                errors.REVOCATION_UNAVAILABLE,
+                f"no current CRL for {subjects}: the last download from the register failed and "
+                "is retried in the background; revocation mode 'hard' requires a current CRL",
+            )
+        return UziError(
+            errors.REVOCATION_PENDING,
+            f"the CRL for {subjects} is being fetched in the background; "
+            "revocation mode 'hard' requires a current CRL",
         )
 
 

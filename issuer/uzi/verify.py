@@ -35,6 +35,7 @@ from __future__ import annotations
 import enum
 import functools
 import hashlib
+import logging
 import secrets
 import threading
 from collections import OrderedDict
@@ -48,6 +49,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
+from issuer.errors import ZorgIdError
 from issuer.uzi import errors
 from issuer.uzi.card import (
     CardType,
@@ -59,10 +61,13 @@ from issuer.uzi.card import (
     load_certificates,
     parse_card,
 )
+from issuer.uzi.crl import CrlRefresher
 from issuer.uzi.errors import UziError
 from issuer.uzi.store import ChallengeRecord, ChallengeState, UziChallengeStore, UziSessionRecord
 from issuer.uzi.trust import TrustSet, load_trust_set
 from issuer.uzi.validate import ChainValidator, RevocationMode, ValidatedChain
+
+_LOG = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
 NONCE_BYTES = 32
@@ -302,6 +307,7 @@ class UziVerifier:
         policy: UziPolicy | PolicySource,
         store: UziChallengeStore,
         validator: ChainValidator | None = None,
+        refresher: CrlRefresher | None = None,
         clock: Clock = utc_now,
     ) -> None:
         if isinstance(policy, UziPolicy):
@@ -311,6 +317,9 @@ class UziVerifier:
             self._source = policy
         self.store = store
         self.validator = validator if validator is not None else ChainValidator()
+        self.refresher = (
+            refresher if refresher is not None else CrlRefresher(self.validator.crls, clock=clock)
+        )
         self.clock = clock
         self._trusts: dict[str, TrustSet] = {}
         self._last: UziRules | None = None
@@ -336,9 +345,30 @@ class UziVerifier:
             if trust is None:
                 trust = load_trust_set(policy.trust_set)
                 self._trusts[policy.trust_set] = trust
+                self.validator.crls.want(trust.crl_urls)
             rules = UziRules(policy=policy, trust=trust)
             self._last = rules
             return rules
+
+    def start(self) -> None:
+        """Start the CRL refresher with the server; in hard mode wait for its first CRLs.
+
+        The wait is bounded by one fetch deadline: a register that is down
+        delays the start by that much, then verifications answer "retry
+        later" (ZID-1150) or "unavailable" (ZID-1111) until it is back.
+        """
+        self.refresher.start()
+        try:
+            rules = self.rules()
+        except ZorgIdError as exc:  # the first request reports it to the caller
+            _LOG.warning("UZI rules not loaded at start: %s", exc)
+            return
+        if rules.policy.revocation is RevocationMode.HARD:
+            self.refresher.refresh_now(timeout=self.refresher.limits.deadline_seconds)
+
+    def stop(self) -> None:
+        """Stop the CRL refresher (with the server)."""
+        self.refresher.stop()
 
     @property
     def policy(self) -> UziPolicy:

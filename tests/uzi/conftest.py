@@ -90,12 +90,28 @@ def uzi_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[sa.Engine]:
 
 @pytest.fixture
 def make_verifier(uzi: World, clock: Clock, uzi_engine: sa.Engine):  # type: ignore[no-untyped-def]
-    def make(revocation: RevocationMode = RevocationMode.HARD, **policy: object) -> UziVerifier:
-        return UziVerifier(
-            policy=UziPolicy(trust_set=str(uzi.trust_dir), revocation=revocation, **policy),  # type: ignore[arg-type]
+    """Verifiers started like a server starts them (CRL refresher running), stopped after."""
+    made: list[UziVerifier] = []
+
+    def make(
+        revocation: RevocationMode = RevocationMode.HARD,
+        trust_dir: Path | None = None,
+        **policy: object,
+    ) -> UziVerifier:
+        verifier = UziVerifier(
+            policy=UziPolicy(
+                trust_set=str(trust_dir or uzi.trust_dir),
+                revocation=revocation,
+                **policy,  # type: ignore[arg-type]
+            ),
             store=SqlUziChallengeStore(uzi_engine, clock=clock),
             validator=ChainValidator(crls=CrlCache()),
             clock=clock,
         )
+        verifier.start()
+        made.append(verifier)
+        return verifier
 
-    return make
+    yield make
+    for verifier in made:
+        verifier.stop()

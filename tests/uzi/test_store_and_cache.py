@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from issuer.store.uzi import SqlUziChallengeStore
 from issuer.uzi import errors
 from issuer.uzi.card import load_certificates
-from issuer.uzi.crl import CrlCache
+from issuer.uzi.crl import CrlCache, CrlRefresher
 from issuer.uzi.errors import UziError
 from issuer.uzi.store import ChallengeRecord, ChallengeState
 from issuer.uzi.trust import load_trust_set
@@ -74,8 +74,21 @@ def _validate(validator: ChainValidator, uzi: World, data: bytes, at: object) ->
     )
 
 
+def _validator(uzi: World) -> ChainValidator:
+    """A validator whose cache holds the trust set's CRLs (fetched by a refresher, then stopped)."""
+    cache = CrlCache()
+    cache.want(load_trust_set(str(uzi.trust_dir)).crl_urls)
+    refresher = CrlRefresher(cache, clock=lambda: NOW)
+    refresher.start()
+    try:
+        assert refresher.refresh_now(timeout=30)
+    finally:
+        refresher.stop()
+    return ChainValidator(crls=cache)
+
+
 def test_path_cache_is_used_and_bounded_by_time_and_crls(uzi: World, tmp_path: Path) -> None:
-    validator = ChainValidator(crls=CrlCache())
+    validator = _validator(uzi)
     card = uzi.world.issue_card("N")
     pem = b"".join(c.public_bytes(Encoding.PEM) for c in (card.auth, *card.chain))
     first = _validate(validator, uzi, pem, NOW)
@@ -92,7 +105,7 @@ def test_path_cache_is_used_and_bounded_by_time_and_crls(uzi: World, tmp_path: P
 
 
 def test_path_cache_is_not_used_after_the_card_expires(uzi: World) -> None:
-    validator = ChainValidator(crls=CrlCache())
+    validator = _validator(uzi)
     card = uzi.world.issue_card("Z", not_after=NOW + timedelta(hours=1))
     pem = b"".join(c.public_bytes(Encoding.PEM) for c in (card.auth, *card.chain))
     _validate(validator, uzi, pem, NOW)

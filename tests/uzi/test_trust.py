@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
 
 from issuer.uzi import errors
@@ -90,3 +91,32 @@ def test_unknown_trust_set_and_folder_without_oids_are_refused(tmp_path: Path) -
         load_trust_set(str(folder))
     assert info.value.code == errors.TRUST_SET_UNUSABLE
     assert "uzi-oids.json" in str(info.value)
+
+
+def test_trust_set_crl_urls_are_those_of_certificates_that_verify_under_it(
+    tmp_path: Path,
+) -> None:
+    """Issue 16: the refresher fetches the DPs of the set's own CA certificates, but only of
+    those whose signature chains to an anchor of the set (a stray PEM names nothing)."""
+    assert set(load_trust_set("prod").crl_urls) == {
+        "http://crl.pkioverheid.nl/RootLatestCRL-G3.crl",
+        "http://crl.pkioverheid.nl/DomOrganisatiePersoonLatestCRL-G3.crl",
+    }
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    from testkit.uzi_world import UziWorld, forge_card
+
+    world = UziWorld(now=MOMENT, base_url="http://crl.test")
+    folder = world.write_trust_set(tmp_path / "set", declare_crls=False)
+    stray = forge_card(
+        world.cas["Z"].cert,
+        trusted_ca=world.level2.cert,
+        key=rsa.generate_private_key(public_exponent=65537, key_size=2048),
+        crl_url="http://attacker.test/x.crl",
+        serial_number=77,
+    )
+    (folder / "stray.pem").write_bytes(stray.public_bytes(Encoding.PEM))
+    trust = load_trust_set(str(folder))
+    assert set(trust.crl_urls) == {"http://crl.test/root.crl", "http://crl.test/level2.crl"}
+    declared = world.write_trust_set(tmp_path / "declared")
+    assert "http://crl.test/issuing-z.crl" in load_trust_set(str(declared)).crl_urls

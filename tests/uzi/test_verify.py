@@ -318,23 +318,33 @@ def test_crl_unreachable_in_soft_mode_still_refuses_known_revocation(
         uzi.server.down = False
 
 
-def test_crl_is_fetched_once_and_cached_until_next_update(
+def test_requests_read_the_cache_and_the_refresher_fetches(
     uzi: World, make_verifier: MakeVerifier, clock: Clock
 ) -> None:
-    verifier = make_verifier()
+    """Issue 16: the CRLs are fetched once, at start, by the refresher; a request never fetches."""
     before = uzi.server.hits
-    _prove(verifier, uzi.app.chain(), uzi.app.sign)
+    verifier = make_verifier()
     fetched = uzi.server.hits - before
-    assert fetched == 3  # issuing CA, level-2 CA, root: one CRL each
+    assert fetched == len(verifier.trust.crl_urls) == 6  # root, level-2, four issuing CAs
+    _prove(verifier, uzi.app.chain(), uzi.app.sign)
     _prove(verifier, uzi.app.chain(), uzi.app.sign)
     assert uzi.server.hits - before == fetched
-    # The world's CRLs are current for a day; past nextUpdate they are fetched again
-    # (and, being the same stale CRLs, refused in hard mode).
+    # The world's CRLs are current for a day. Past nextUpdate a request still fetches
+    # nothing (the refresher is paused, so any download would be the request's): in hard
+    # mode it asks to retry later.
+    verifier.refresher.stop()
     clock.advance(timedelta(days=1))
     with pytest.raises(UziError) as info:
         _prove(verifier, uzi.app.chain(), uzi.app.sign)
-    assert info.value.code == errors.REVOCATION_UNAVAILABLE
+    assert info.value.code == errors.REVOCATION_PENDING
+    assert uzi.server.hits - before == fetched
+    verifier.refresher.start()
+    verifier.refresher.refresh_now(timeout=30)
     assert uzi.server.hits - before > fetched
+    # The register still serves yesterday's CRLs: not current, so unavailable.
+    with pytest.raises(UziError) as info:
+        _prove(verifier, uzi.app.chain(), uzi.app.sign)
+    assert info.value.code == errors.REVOCATION_UNAVAILABLE
 
 
 def test_error_table_is_complete_and_bilingual() -> None:
@@ -405,19 +415,21 @@ def test_ecdsa_card_key_and_scheme_mismatch(uzi: World, make_verifier: MakeVerif
 def test_failed_crl_download_is_retried_after_a_pause(
     uzi: World, make_verifier: MakeVerifier, clock: Clock
 ) -> None:
-    verifier = make_verifier(RevocationMode.HARD)
     uzi.server.down = True
     try:
+        verifier = make_verifier(RevocationMode.HARD)  # its first download fails
         with pytest.raises(UziError):
             _prove(verifier, uzi.app.chain(), uzi.app.sign)
         hits = uzi.server.hits
         with pytest.raises(UziError) as info:
             _prove(verifier, uzi.app.chain(), uzi.app.sign)
         assert info.value.code == errors.REVOCATION_UNAVAILABLE
-        assert uzi.server.hits == hits  # not tried again within 30 s
+        verifier.refresher.refresh_now(timeout=30)
+        assert uzi.server.hits == hits  # not tried again within 30 s, however often asked
     finally:
         uzi.server.down = False
     clock.advance(timedelta(seconds=31))
+    verifier.refresher.refresh_now(timeout=30)
     _prove(verifier, uzi.app.chain(), uzi.app.sign)
 
 
