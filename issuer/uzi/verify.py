@@ -345,6 +345,11 @@ class UziVerifier:
             if trust is None:
                 trust = load_trust_set(policy.trust_set)
                 self._trusts[policy.trust_set] = trust
+            if policy.revocation is RevocationMode.HARD:
+                # Hard mode refuses without a current CRL, so the trust set's own are kept
+                # fresh from the start. Soft and off modes fetch only what verified cards
+                # name: a server on the packaged development policy (the real register's
+                # acceptance set) reaches out to nobody until a card of it verifies.
                 self.validator.crls.want(trust.crl_urls)
             rules = UziRules(policy=policy, trust=trust)
             self._last = rules

@@ -264,3 +264,16 @@ def test_a_server_holding_a_download_keeps_only_its_own_slot(uzi: World) -> None
             assert time.monotonic() - started < 10
         finally:
             refresher.stop()
+
+
+@pytest.mark.parametrize("mode", [RevocationMode.SOFT, RevocationMode.OFF])
+def test_soft_and_off_modes_fetch_nothing_until_a_card_verifies(
+    uzi: World, make_verifier: MakeVerifier, mode: RevocationMode
+) -> None:
+    """Only hard mode keeps the trust set's CRLs fresh from the start: a server on the
+    packaged development policy (the register's acceptance set, soft) reaches out to nobody."""
+    before = uzi.server.hits
+    verifier = make_verifier(mode)
+    assert verifier.trust.crl_urls  # the set names CRLs: they are simply not wanted yet
+    assert verifier.validator.crls.wanted() == ()
+    assert uzi.server.hits == before
