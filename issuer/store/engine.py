@@ -34,6 +34,8 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 
+from issuer.files import create_private_file
+
 SQLITE_BUSY_TIMEOUT_S = 30.0
 """How long a SQLite writer waits for the lock: long enough for a burst of issuance."""
 
@@ -161,6 +163,15 @@ def shared_engine(url: str) -> sa.Engine:
 
 
 def _setup_sqlite(engine: sa.Engine) -> None:
+    database = engine.url.database
+
+    @event.listens_for(engine, "do_connect")
+    def _before_connect(dialect: Any, conn_rec: Any, cargs: Any, cparams: Any) -> None:
+        # The database file 0600 before SQLite opens it (SQLite makes it 0644 less the
+        # umask); its -wal and -shm files take the database file's mode from SQLite.
+        if database not in (None, "", ":memory:") and not str(database).startswith("file:"):
+            create_private_file(str(database))
+
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, connection_record: Any) -> None:
         # Let SQLAlchemy, not the sqlite3 module, decide when transactions begin.
