@@ -70,10 +70,10 @@ PG_SYNCHRONOUS_COMMIT = "on"
 
 Sent as a connection option, after any the URL or ``PGOPTIONS`` carry: a
 startup option overrides ``ALTER ROLE``/``ALTER DATABASE`` settings too, so
-nothing outside the engine can make its commits asynchronous. (``remote_apply``
-and friends, set in postgresql.conf for a synchronous standby, are stronger;
-an operator wanting them sets them there and this ``on`` still waits for the
-local flush.)"""
+nothing outside the engine can make its commits asynchronous. With synchronous
+standbys configured (``synchronous_standby_names``), ``on`` also waits for their
+flush; ``remote_apply`` (waiting for the standby to replay) is not needed for
+durability and is not kept."""
 
 PG_POOL_SIZE = 10
 PG_MAX_OVERFLOW = 10
