@@ -5,7 +5,8 @@ acknowledged certificate needs its commits synced, so the WAL file gets at
 least one ``fsync``/``fdatasync`` per redemption (with ``synchronous = FULL``
 every commit -- the step-2 reservation with the token claim, step 4 -- syncs
 it; a group-commit batch syncs once for all its units). Before the fix
-(``synchronous = NORMAL``) the same run synced the WAL zero times.
+(``synchronous = NORMAL``) the same run synced the WAL twice, both in the
+checkpoint at the process's exit: none before a reply.
 
 SQLite only: PostgreSQL syncs in its server process, and its setting
 (``synchronous_commit``) is asserted in ``tests/store/test_durability.py``.
