@@ -692,7 +692,7 @@ def main() -> None:
         setups = [ceremony(softhsm, root, spec) for spec in specs[args.ca]]
         print(
             f"zorgid issuance bench: {os.cpu_count()} CPUs, database "
-            f"{'PostgreSQL' if args.pg else 'SQLite (WAL, synchronous=NORMAL)'}"
+            f"{'PostgreSQL' if args.pg else 'SQLite (WAL, synchronous=FULL)'}"
         )
         tls = _tls(root)
         for setup in setups:

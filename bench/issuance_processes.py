@@ -122,7 +122,7 @@ def main() -> None:
         setup = bench.ceremony(softhsm, root, "ec-p256")
         print(
             f"zorgid issuance in worker processes: {os.cpu_count()} CPUs, SQLite (WAL, "
-            f"synchronous=NORMAL) in {args.dir or tempfile.gettempdir()}, P-256 issuing CA"
+            f"synchronous=FULL) in {args.dir or tempfile.gettempdir()}, P-256 issuing CA"
         )
         for layout in args.layouts:
             processes, threads = (int(x) for x in layout.split("x"))

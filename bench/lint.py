@@ -35,7 +35,6 @@ from cryptography.x509.oid import NameOID
 from issuer.lint import (
     Expected,
     build_and_lint,
-    check_same_tbs,
     fast,
     fast_lint,
     lint_sign,
@@ -221,14 +220,14 @@ def main() -> int:
         )
         assert not _checks_only(linted, exp)
         signed = builder.sign(ca_key, digest)
-        check_same_tbs(linted, signed)
+        signed.verify_directly_issued_by(ca)
         return signed
 
     def step3_issuing(job: tuple[VerifiedAttributes, int]) -> x509.Certificate:
         attrs, serial = job
-        tbs, linted = build_and_lint(attrs, key, serial, policy, ca, now)
+        tbs, _linted = build_and_lint(attrs, key, serial, policy, ca, now)
         signed = tbs.sign(ca_key, digest)
-        check_same_tbs(linted, signed)
+        tbs.verify(signed, ca.public_key(), digest)
         return signed
 
     step3_issuing(jobs[0])

@@ -203,6 +203,24 @@ CATALOGUE: Final[Mapping[str, ErrorSpec]] = _catalogue(
         "uitgevende CA- en OCSP-respondercertificaten in <data_dir>/ca/ schrijft.",
     ),
     ErrorSpec(
+        code="ZID-0110",
+        status=Status.FAILED_PRECONDITION,
+        title="HSM key does not match its certificate",
+        cause_en="A key the configuration names on the HSM (issuing CA, OCSP responder or "
+        "audit checkpoint key) is not the key of its certificate or public key in the CA "
+        "folder, so what it signed would not verify; the engine did not start issuing.",
+        solution_en="Correct the key label in <data_dir>/ca/ceremony.json, or restore the "
+        "token or the CA folder from the ceremony backup, so each label names the key of "
+        "its certificate; then start the engine again.",
+        cause_nl="Een sleutel die de configuratie in de HSM aanwijst (uitgevende CA, "
+        "OCSP-responder of audit-checkpointsleutel) hoort niet bij het certificaat of de "
+        "publieke sleutel in de CA-map, zodat wat ermee ondertekend wordt niet klopt; de "
+        "engine is niet met uitgeven begonnen.",
+        solution_nl="Corrigeer het sleutellabel in <data_dir>/ca/ceremony.json, of herstel "
+        "het token of de CA-map uit de back-up van de sleutelceremonie, zodat elk label de "
+        "sleutel van zijn certificaat aanwijst; start de engine daarna opnieuw.",
+    ),
+    ErrorSpec(
         code="ZID-0901",
         status=Status.FAILED_PRECONDITION,
         title="Configuration invalid",

@@ -33,6 +33,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from hsm import Hsm
 from issuer.ca import CaMaterial, load_ca_material
+from issuer.ca.material import check_keys
 from issuer.config import Config, parse_listen
 from issuer.issuance.sql import write_transaction
 from issuer.store import READ_ONLY, CrlNumberError, check_schema, create_engine_for, repo
@@ -614,6 +615,7 @@ class OcspRuntime:
             pin_source=str(config.hsm.pin_source),
         )
         material = load_ca_material(config.data_dir)
+        check_keys(material, hsm)  # a responder key that is not its certificate's: refuse
         service = OcspService.build(
             engine=engine,
             material=material,

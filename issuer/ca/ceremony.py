@@ -84,6 +84,7 @@ from issuer.ca.profiles import (
     signature_hash,
     x509_name,
 )
+from issuer.files import PRIVATE_FILE, PUBLIC_FILE, make_private_dir, write_file
 from issuer.x509util import key_usage
 
 Out = Callable[[str], None]
@@ -220,42 +221,37 @@ def _all_or_nothing(journal: _Journal) -> Iterator[None]:
 
 
 def _ensure_dir(path: Path, journal: _Journal) -> None:
-    """Create ``path`` and missing parents, journaling each directory this run created."""
-    missing: list[Path] = []
-    probe = path
-    while not probe.exists():
-        missing.append(probe)
-        probe = probe.parent
-    for directory in reversed(missing):
-        directory.mkdir(mode=0o755)
+    """Create ``path`` and missing parents (0700: the data folder holds the database),
+    journaling each directory this run created."""
+    for directory in make_private_dir(path):
         journal.path_made(directory)
+
+
+def _mode_of(path: Path) -> int:
+    """The ceremony's files: the record 0600 (it names the token, the key labels and the
+    PIN's source: nobody else's business); certificates, the audit public key and the
+    CSR 0644 (public material, served over HTTP anyway)."""
+    return PRIVATE_FILE if path.name == RECORD_JSON else PUBLIC_FILE
 
 
 def _write_new(path: Path, data: bytes, journal: _Journal) -> None:
     """Create ``path`` exclusively (``O_EXCL``): an existing file is never overwritten."""
     _ensure_dir(path.parent, journal)
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        write_file(path, data, mode=_mode_of(path), exclusive=True)
     except FileExistsError:
         raise AlreadyExists(
             f"{path} appeared while the ceremony ran; expected it absent. Someone else may be "
             "running a ceremony on this data directory: stop and check."
         ) from None
     journal.path_made(path)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
 
 
 def _atomic_replace(path: Path, data: bytes) -> None:
     """Write a sibling temp file and rename it over ``path`` (POSIX rename is atomic)."""
     tmp = path.with_name(f".{path.name}.tmp")
     try:
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
+        write_file(tmp, data, mode=_mode_of(path), exclusive=False)
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)

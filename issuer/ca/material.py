@@ -13,14 +13,15 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes, PublicKeyTypes
 
-from issuer.ca.errors import CaMaterialError
+from issuer.ca.errors import CaMaterialError, KeyMismatch
 
 ROOT_PEM = "root.pem"
 ISSUING_CA_PEM = "issuing-ca.pem"
@@ -174,6 +175,74 @@ def load_ca_material(data_dir: Path | str) -> CaMaterial:
         audit_key_label=_label(record, "audit", record_path),
         intermediates=tuple(intermediates),
     )
+
+
+KEY_PROOF = b"zorgid: does this key belong to its certificate?"
+"""What :func:`check_key` has a key sign: fixed, never a certificate or response."""
+
+
+def check_key(what: str, label: str, key: PrivateKeyTypes, expected: PublicKeyTypes) -> None:
+    """Raise :class:`KeyMismatch` unless *key* signs what *expected* verifies.
+
+    Why a signature and not a comparison of public keys: the token's public
+    key object is found by label like the private one, and a token whose two
+    objects under one label disagree would pass a comparison and still sign
+    with the wrong key. One signature at start-up proves the private key
+    itself (issue 16 item 8: a wrong label made the issuing CA key sign
+    certificates that did not verify).
+    """
+    try:
+        if isinstance(key, ec.EllipticCurvePrivateKey) and isinstance(
+            expected, ec.EllipticCurvePublicKey
+        ):
+            signature = key.sign(KEY_PROOF, ec.ECDSA(hashes.SHA256()))
+            expected.verify(signature, KEY_PROOF, ec.ECDSA(hashes.SHA256()))
+            return
+        if isinstance(key, rsa.RSAPrivateKey) and isinstance(expected, rsa.RSAPublicKey):
+            signature = key.sign(KEY_PROOF, padding.PKCS1v15(), hashes.SHA256())
+            expected.verify(signature, KEY_PROOF, padding.PKCS1v15(), hashes.SHA256())
+            return
+        problem = (
+            f"is a {type(key).__name__.removeprefix('Hsm')}, its certificate holds a "
+            f"{type(expected).__name__}"
+        )
+    except InvalidSignature:
+        problem = "signs what its certificate's public key does not verify"
+    raise KeyMismatch(
+        f"the {what} key {label!r} {problem}; expected the key of its certificate. "
+        "Correct the label in ceremony.json or restore the token from the ceremony backup."
+    )
+
+
+class _KeySource(Protocol):
+    """What :func:`check_keys` needs of the HSM: a key by label (``hsm.Hsm`` fits)."""
+
+    def get_key(self, label: str) -> Any: ...
+
+
+def check_keys(material: CaMaterial, hsm: _KeySource) -> dict[str, Any]:
+    """Prove each configured key is its certificate's (:func:`check_key`); the keys by label.
+
+    The issuing CA key against the issuing CA certificate, the OCSP responder
+    key against the responder certificate, the audit checkpoint key against
+    ``audit-checkpoint.pub.pem``. Every process that signs with them calls
+    this before its first signature: :class:`KeyMismatch` names the one that
+    does not belong.
+    """
+    wanted = (
+        ("issuing CA", material.issuing_ca_key_label, material.issuing_ca.public_key()),
+        (
+            "OCSP responder",
+            material.ocsp_responder_key_label,
+            material.ocsp_responder.public_key(),
+        ),
+        ("audit checkpoint", material.audit_key_label, material.audit_public_key),
+    )
+    keys: dict[str, Any] = {}
+    for what, label, public in wanted:
+        keys[label] = hsm.get_key(label)
+        check_key(what, label, keys[label], public)
+    return keys
 
 
 def _where(index: int, intermediates: list[x509.Certificate]) -> str:

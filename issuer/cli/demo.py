@@ -54,6 +54,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from issuer.files import make_private_dir, write_file
 from testkit.uzi_world import TestCa, UziWorld
 
 __all__ = ["ensure_demo_world", "load_demo_world", "register"]
@@ -224,7 +225,7 @@ class Demo:
         self.phones_hsm = self._token(hsm_dir, "demo-phone")
         self.world = load_demo_world(root)
         self.qr_dir = root / "demo" / "qr"
-        self.qr_dir.mkdir(parents=True, exist_ok=True)
+        make_private_dir(self.qr_dir)  # the registration QR holds a redeemable token
         self.run = secrets.token_hex(3)
         self.portal = self._stubs("portal")
         self.mobile = self._stubs("mobile")
@@ -324,7 +325,7 @@ class Demo:
 
     def save_qr(self, name: str, png: bytes) -> Path:
         path = self.qr_dir / f"{self.run}-{name}.png"
-        path.write_bytes(png)
+        write_file(path, png, exclusive=False)  # 0600: a QR is a bearer token
         return path
 
     # -- the manual's steps ---------------------------------------------------------------

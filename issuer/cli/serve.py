@@ -84,6 +84,7 @@ def _serve(args: argparse.Namespace) -> int:
         for problem in problems:
             print(f"  - {problem}", file=sys.stderr)
         return EXIT_CONFIG
+    from issuer.errors import ZorgIdError
     from issuer.server.app import ServerProcessError, serve  # grpc only when serving
     from issuer.store import SchemaOutOfDateError
 
@@ -91,6 +92,9 @@ def _serve(args: argparse.Namespace) -> int:
         serve(config)
     except SchemaOutOfDateError as exc:  # its message names the command that fixes it
         print(f"{path}: not starting: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    except ZorgIdError as exc:  # ZID-0110: a configured HSM key is not its certificate's
+        print(f"{path}: not starting: {exc.message}", file=sys.stderr)
         return EXIT_CONFIG
     except ServerProcessError as exc:  # [server] processes: one of them died
         print(f"{path}: stopped: {exc}", file=sys.stderr)

@@ -10,13 +10,16 @@ the next one; the ceremony itself rolls back what it made when it fails.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from issuer.dev.pki import ROLE_URI_PREFIX, ROLES, DevPki, ensure_dev_pki
 from issuer.dev.softhsm import SOFTHSM_MODULE, SoftHsmDir
+from issuer.files import PRIVATE_DIR, make_private_dir, write_file
 
 DEV_SLOT_LABEL = "zorgid-dev"
 DEFAULT_LISTEN = "127.0.0.1:50051"
@@ -82,15 +85,35 @@ def prepare(
     """Create what is missing of the development environment under ``root``.
 
     Returns the environment; ``out`` hears one line per step, so a person
-    watching ``make run`` sees what was made and what was reused.
+    watching ``make run`` sees what was made and what was reused. Everything is
+    made owner-only (folders 0700, files 0600, issue 16 item 12).
     """
+    root = root.resolve()
+    with private_umask():
+        return _prepare(root, listen, out)
+
+
+@contextmanager
+def private_umask() -> Iterator[None]:
+    """Umask 077 while the environment is made: every file and folder under it, also
+    those made by tools (``softhsm2-util``) and the test UZI-register, is the owner's
+    only. The engine's own private files set their modes explicitly
+    (:mod:`issuer.files`); this covers the rest of ``make run``'s folder."""
+    old = os.umask(0o077)
+    try:
+        yield
+    finally:
+        os.umask(old)
+
+
+def _prepare(root: Path, listen: str, out: Callable[[str], None]) -> DevEnvironment:
     from issuer.ca import default_dev_ceremony, open_ceremony_hsm, run_ceremony
     from issuer.config import load_config
     from issuer.store import create_engine_for, upgrade
     from issuer.store.migrate import make_sqlite_folder
 
-    root = root.resolve()
-    root.mkdir(parents=True, exist_ok=True)
+    make_private_dir(root)
+    os.chmod(root, PRIVATE_DIR)  # also one made by an earlier version: it holds the database
     softhsm = SoftHsmDir.create(root / "softhsm") if not (root / "softhsm").exists() else None
     softhsm = softhsm or SoftHsmDir(root / "softhsm")
     softhsm.activate()
@@ -113,7 +136,7 @@ def prepare(
     out(f"policy      {policy} (trusts that register; for zorgid demo)")
 
     if not env.config_file.exists():
-        env.config_file.write_text(_config_text(env, listen))
+        write_file(env.config_file, _config_text(env, listen).encode(), exclusive=True)
         out(f"config      {env.config_file} (written)")
     else:
         out(f"config      {env.config_file} (reused)")

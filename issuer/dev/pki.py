@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from issuer.files import PUBLIC_FILE, make_private_dir, write_file
 from issuer.x509util import key_usage
 
 ROLES = ("portal", "mobile", "operator", "security-officer", "auditor")
@@ -59,19 +60,20 @@ class DevPki:
 
 
 def _write_key(path: Path, key: ec.EllipticCurvePrivateKey) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_private_dir(path.parent)
     data = key.private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     )
-    path.touch(mode=0o600, exist_ok=False)
-    path.write_bytes(data)
+    write_file(path, data, exclusive=True)  # 0600 whatever the umask
 
 
 def _write_cert(path: Path, cert: x509.Certificate) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    make_private_dir(path.parent)
+    write_file(
+        path, cert.public_bytes(serialization.Encoding.PEM), mode=PUBLIC_FILE, exclusive=False
+    )
 
 
 def _name(common_name: str, unit: str | None = None) -> x509.Name:

@@ -15,6 +15,8 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from issuer.files import make_private_dir, write_file
+
 SOFTHSM_MODULE = "/usr/lib/softhsm/libsofthsm2.so"
 
 
@@ -52,14 +54,17 @@ class SoftHsmDir:
 
     @classmethod
     def create(cls, root: Path) -> SoftHsmDir:
-        root.mkdir(parents=True, exist_ok=True)
         made = cls(root)
-        made.tokens.mkdir(exist_ok=True)
-        made.conf.write_text(
-            f"directories.tokendir = {made.tokens}\n"
-            "objectstore.backend = file\n"
-            "log.level = ERROR\n"
-            "slots.removable = false\n"
+        make_private_dir(made.tokens)  # the token files hold the keys (PIN-wrapped): 0700
+        write_file(
+            made.conf,
+            (
+                f"directories.tokendir = {made.tokens}\n"
+                "objectstore.backend = file\n"
+                "log.level = ERROR\n"
+                "slots.removable = false\n"
+            ).encode(),
+            exclusive=False,
         )
         return made
 
@@ -102,6 +107,5 @@ class SoftHsmDir:
             capture_output=True,
         )
         pin_file = self.root / f"{label}.pin"
-        pin_file.write_text(pin)
-        pin_file.chmod(0o600)
+        write_file(pin_file, pin.encode(), exclusive=False)  # 0600 before the PIN is in it
         return SoftHsmToken(label=label, pin=pin, so_pin=so_pin, pin_file=pin_file)

@@ -12,8 +12,8 @@ the code can be read side by side:
    reservation (the intent) before anything is signed.
 3. :meth:`IssuanceCycle.step3_build_lint_sign` -- build the TBS from the
    profile and the verified attributes only, sign it with the throwaway lint
-   key, fast-lint it, sign the same builder with the HSM key and compare the
-   two TBS encodings.
+   key, fast-lint it, sign the same bytes with the HSM key and verify that
+   signature over them with the issuing CA certificate's public key.
 4. :meth:`IssuanceCycle.step4_store` -- store the certificate, finish the
    reservation, let the caller record its own change (the enrolment marks its
    token redeemed) and append the audit event: ONE transaction.
@@ -49,7 +49,7 @@ from issuer.issuance.faults import crash_point
 from issuer.issuance.group_commit import GroupCommitter
 from issuer.issuance.sql import lock_audit_head, write_transaction
 from issuer.keys import PublicKey, WeakKeyError, spki_sha256
-from issuer.lint import LintError, build_and_lint, check_same_tbs
+from issuer.lint import LintError, SignatureInvalid, build_and_lint
 from issuer.profile import (
     CsrError,
     InvalidAttributesError,
@@ -310,6 +310,7 @@ class IssuanceCycle:
         self.hooks: CertificateHooks = hooks or NoHooks()
         self.clock = clock
         self.issuer = issuer_id(ca_cert)
+        self._ca_public_key = ca_cert.public_key()
         self._health = health
         self._hsm_down = False
         self._hash = signature_hash(policy)
@@ -360,7 +361,7 @@ class IssuanceCycle:
             extra = self._before_store(reservation)
             issued = self.step4_store(checked, reservation, signed, finish=finish, extra=extra)
         except BaseException as exc:
-            self._abandon(reservation, exc)
+            self._abandon(reservation, exc, checked.request.actor)
             raise
         crash_point("after-store")
         try:
@@ -493,16 +494,21 @@ class IssuanceCycle:
     def step3_build_lint_sign(
         self, checked: CheckedRequest, reservation: Reservation
     ) -> x509.Certificate:
-        """Step 3: build once, lint-sign and lint, HSM-sign the same TBS, compare.
+        """Step 3: build once, lint-sign and lint, HSM-sign the same TBS, verify.
 
         Boulder's linting-before-issuance: the throwaway lint key signs first
         so the signature AlgorithmIdentifier inside the TBS is the final one;
         the fast lint is as strict as pkilint for the varying fields (the
-        profile itself was pkilinted when the policy was activated).
+        profile itself was pkilinted when the policy was activated). The HSM's
+        signature is then verified over the linted bytes with the issuing CA
+        certificate's public key (ARCHITECTURE §5 step 3): a key label naming
+        another key of the token signs without complaint, and such a
+        certificate must never be stored as ``good`` (ZID-1250; the
+        reservation ends ``failed`` and the audit log says why).
         """
         request = checked.request
         try:
-            builder, linted = build_and_lint(
+            builder, _linted = build_and_lint(
                 request.attrs,
                 checked.public_key,
                 reservation.serial,
@@ -527,9 +533,10 @@ class IssuanceCycle:
             raise ZorgIdError("ZID-0001", f"HSM signing failed: {type(exc).__name__}") from None
         self._report_hsm(ok=True, why="issuing CA key signs again")
         try:
-            check_same_tbs(linted, signed)
-        except LintError as exc:
-            raise ZorgIdError("ZID-1205", str(exc)) from None
+            builder.verify(signed, self._ca_public_key, self._hash)
+        except SignatureInvalid as exc:
+            _LOG.error("serial %s: %s; nothing stored", reservation.serial_hex, exc)
+            raise ZorgIdError("ZID-1250", str(exc)) from None
         return signed
 
     def step4_store(
@@ -699,7 +706,7 @@ class IssuanceCycle:
             )
         return str(found_id)
 
-    def _abandon(self, reservation: Reservation, exc: BaseException) -> None:
+    def _abandon(self, reservation: Reservation, exc: BaseException, actor: Actor) -> None:
         """Mark a reservation ``failed`` after a refusal or error in steps 3-4.
 
         Best effort: if this fails too (database down), the row stays
@@ -709,6 +716,8 @@ class IssuanceCycle:
         reason = exc.code if isinstance(exc, ZorgIdError) else type(exc).__name__
         try:
             with write_transaction(self.engine) as conn:
+                if reason == "ZID-1250":
+                    lock_audit_head(conn)  # step 4's lock order: the audit head first
                 finish_reservation(
                     conn,
                     issuer=reservation.issuer,
@@ -717,8 +726,32 @@ class IssuanceCycle:
                     now=self.clock(),
                     failure=f"abandoned: {reason}"[:512],
                 )
+                if reason == "ZID-1250":
+                    self._audit_bad_signature(conn, reservation, actor)
         except Exception:
             _LOG.exception("could not mark reservation %s failed", reservation.serial_hex)
+
+    def _audit_bad_signature(
+        self, conn: sa.Connection, reservation: Reservation, actor: Actor
+    ) -> None:
+        """Record, with the reservation's failure, that the HSM signed with a key that is
+        not the issuing CA's: an operator must see it, not only a log line."""
+        self.audit.append(
+            conn,
+            AuditEvent(
+                actor_role=actor.role,
+                actor_identity=actor.identity,
+                action="certificate.signature_invalid",
+                subject=f"certificate:{self.issuer[:16]}:{reservation.serial_hex}",
+                outcome="failure",
+                details={
+                    "issuer": self.issuer,
+                    "serial": reservation.serial_hex,
+                    "code": "ZID-1250",
+                    "stored": False,
+                },
+            ),
+        )
 
     def _report_hsm(self, *, ok: bool, why: str) -> None:
         if ok == (not self._hsm_down):

@@ -105,6 +105,20 @@ ISSUANCE_ERROR_TABLE: Final[tuple[tuple[str, str, str, str, str, str], ...]] = (
         "Niets te doen: vertrouwende partijen zien het al als ingetrokken.",
     ),
     (
+        "ZID-1250",
+        "INTERNAL",
+        "The HSM's signature over the new certificate does not verify under the issuing CA "
+        "certificate; nothing was issued.",
+        "Contact the ZORG-ID service desk with the time of the request; the operator must "
+        "check that the issuing CA key label on the HSM names the key of the issuing CA "
+        "certificate.",
+        "De handtekening van de HSM over het nieuwe certificaat klopt niet met het "
+        "certificaat van de uitgevende CA; er is niets uitgegeven.",
+        "Neem contact op met de ZORG-ID servicedesk en noem het tijdstip; de beheerder moet "
+        "controleren dat het sleutellabel van de uitgevende CA in de HSM de sleutel van het "
+        "CA-certificaat aanwijst.",
+    ),
+    (
         "ZID-1301",
         "NOT_FOUND",
         "The registration QR code is not known or no longer redeemable.",

@@ -26,7 +26,8 @@ from cryptography.hazmat.primitives import serialization
 
 from hsm import Hsm, HsmError, HsmUnavailable
 from issuer.audit import AuditLog
-from issuer.ca import CaMaterial, load_ca_material
+from issuer.ca import CaMaterial, CaMaterialError, KeyMismatch, load_ca_material
+from issuer.ca.material import check_keys
 from issuer.config import Config
 from issuer.enrolment.redeem import Redeemer
 from issuer.errors import ZorgIdError
@@ -121,7 +122,24 @@ class IssuanceRuntime:
                 self._base = self._open_locked()
             return self._base
 
-    def _open_locked(self) -> _Base:
+    def check_keys(self) -> None:
+        """At ``zorgid serve`` start: refuse (ZID-0110) a configured key that is not its
+        certificate's; an HSM or a ceremony not there yet is left to the first call, as
+        before (the server starts and answers health meanwhile)."""
+        try:
+            self._open_keys()
+        except ZorgIdError as exc:
+            if exc.code == "ZID-0110":
+                raise
+            _LOG.warning("issuance keys not checked at start (checked on first use): %s", exc)
+        except CaMaterialError as exc:
+            _LOG.warning("issuance keys not checked at start (checked on first use): %s", exc)
+
+    def _open_keys(self) -> tuple[CaMaterial, Hsm, Any, Any]:
+        """The ceremony's certificates and the token's keys, each proven to be its
+        certificate's (:func:`issuer.ca.material.check_keys`: issuing CA, OCSP
+        responder -- used by the OCSP service this runtime builds -- and audit). A
+        mismatch is ZID-0110, before anything is signed or written."""
         config = self._config
         material = load_ca_material(config.data_dir)
         try:
@@ -130,13 +148,20 @@ class IssuanceRuntime:
                 token_label=config.hsm.token,
                 pin_source=str(config.hsm.pin_source),
             )
-            ca_key = hsm.get_key(material.issuing_ca_key_label)
-            audit_key = hsm.get_key(material.audit_key_label)
+            keys = check_keys(material, hsm)
         except HsmUnavailable:
             self._report(False, HSM_REASON)
             raise ZorgIdError("ZID-0004", "the HSM could not be opened; retry later") from None
         except HsmError as exc:
             raise ZorgIdError("ZID-0101", f"HSM keys of the ceremony: {exc}") from None
+        except KeyMismatch as exc:
+            _LOG.error("refusing to issue: %s", exc)
+            raise ZorgIdError("ZID-0110", str(exc)) from None
+        return material, hsm, keys[material.issuing_ca_key_label], keys[material.audit_key_label]
+
+    def _open_locked(self) -> _Base:
+        config = self._config
+        material, hsm, ca_key, audit_key = self._open_keys()
         engine = self._engine or shared_engine(config.database.url)
         source = Path(config.policy.file) if config.policy.file else DEFAULT_POLICY_PATH
         store = policy_store(

@@ -2,7 +2,7 @@
 
 from issuer.lint.fast import CHECKS, Expected, fast_lint
 from issuer.lint.findings import Finding, LintError, Severity
-from issuer.lint.lintkey import check_same_tbs, lint_key_for, lint_sign
+from issuer.lint.lintkey import SignatureInvalid, lint_key_for, lint_sign, verify_tbs_signature
 from issuer.lint.pkix import at_or_above, pkilint_cert
 from issuer.lint.presign import SignableTbs, build_and_lint
 from issuer.lint.profile import lint_profile, sample_attributes
@@ -14,13 +14,14 @@ __all__ = [
     "LintError",
     "Severity",
     "SignableTbs",
+    "SignatureInvalid",
     "at_or_above",
     "build_and_lint",
-    "check_same_tbs",
     "fast_lint",
     "lint_key_for",
     "lint_profile",
     "lint_sign",
     "pkilint_cert",
     "sample_attributes",
+    "verify_tbs_signature",
 ]

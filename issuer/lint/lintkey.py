@@ -1,12 +1,14 @@
-"""The throwaway lint key and the pre-sign / post-sign TBS comparison.
+"""The throwaway lint key, and signing / verifying exactly the linted TBS bytes.
 
 ARCHITECTURE §5 step 3 (Boulder's way): the TBSCertificate is signed first
 with a software key of the *same type* as the issuing CA key, so that the
 signature AlgorithmIdentifier inside the TBS is the one the HSM signature will
-carry; the linted certificate is then signed with the HSM key, and the two
-TBS encodings must be byte-identical, so what was linted is what was signed.
-The lint key signs nothing anyone trusts: it lives in this process's memory
-only, is made once per process, and its certificates are discarded.
+carry; the linted bytes are then signed with the HSM key, and that signature
+is verified over those very bytes with the issuing CA certificate's public key
+(:func:`verify_tbs_signature`): what was linted is what was signed, and by the
+issuing CA's key. The lint key signs nothing anyone trusts: it lives in this
+process's memory only, is made once per process, and its certificates are
+discarded.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import threading
 
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
@@ -122,6 +125,40 @@ def sign_tbs_der(
     return tlv(0x30, tbs_der + signature_algorithm + tlv(0x03, b"\x00" + signature))
 
 
+class SignatureInvalid(Exception):
+    """A signature over a TBSCertificate does not verify under the issuer's public key."""
+
+
+def verify_tbs_signature(
+    tbs_der: bytes,
+    signature: bytes,
+    issuer_public_key: PublicKeyTypes,
+    algorithm: hashes.HashAlgorithm,
+) -> None:
+    """Raise :class:`SignatureInvalid` unless ``signature`` over exactly ``tbs_der``
+    verifies under ``issuer_public_key`` (the issuing CA certificate's key).
+
+    The HSM is trusted to sign, not to sign with the right key: a key label that
+    names another key of the token signs without complaint (issue 16 item 8).
+    """
+    try:
+        if isinstance(issuer_public_key, ec.EllipticCurvePublicKey):
+            issuer_public_key.verify(signature, tbs_der, _ecdsa(algorithm))
+            return
+        if isinstance(issuer_public_key, rsa.RSAPublicKey):
+            issuer_public_key.verify(signature, tbs_der, padding.PKCS1v15(), algorithm)
+            return
+    except InvalidSignature:
+        raise SignatureInvalid(
+            "the HSM's signature over the linted TBSCertificate does not verify under the "
+            "issuing CA certificate's public key; expected the issuing CA key to have signed"
+        ) from None
+    raise SignatureInvalid(
+        f"the issuing CA certificate holds a {type(issuer_public_key).__name__}; "
+        "expected an EC or RSA key"
+    )
+
+
 _ASSEMBLED: dict[int, tuple[x509.Certificate, bytes]] = {}
 """Certificates parsed by :func:`load_assembled`, by identity, with the TBS bytes they hold."""
 _ASSEMBLED_MAX = 256
@@ -153,28 +190,3 @@ def signed_tbs(cert: x509.Certificate) -> bytes:
     if hit is not None and hit[0] is cert:
         return hit[1]
     return cert.tbs_certificate_bytes
-
-
-def check_same_tbs(linted: x509.Certificate, signed: x509.Certificate) -> None:
-    """Refuse an HSM-signed certificate whose TBS is not the linted TBS.
-
-    For certificates of :func:`load_assembled` this compares the bytes the
-    lint key and the HSM key were given to sign -- the property itself --
-    without re-encoding either certificate.
-    """
-    linted_tbs = signed_tbs(linted)
-    signed_tbs_der = signed_tbs(signed)
-    if linted_tbs != signed_tbs_der:
-        raise LintError(
-            [
-                Finding(
-                    code="zorgid.tbs_mismatch",
-                    severity=Severity.FATAL,
-                    message="the signed TBSCertificate differs from the linted one "
-                    f"({len(signed_tbs_der)} vs "
-                    f"{len(linted_tbs)} bytes)",
-                    rule="ARCHITECTURE §5 step 3 (sign exactly the linted bytes)",
-                )
-            ],
-            "signed certificate",
-        )

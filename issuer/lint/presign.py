@@ -1,13 +1,13 @@
-"""ARCHITECTURE §5 step 3 up to the HSM: build once, lint-sign, fast lint.
+"""ARCHITECTURE §5 step 3: build once, lint-sign, fast lint, sign, verify.
 
 The issuance cycle calls :func:`build_and_lint`, then signs with the HSM key
-through the returned :class:`SignableTbs` and calls
-:func:`~issuer.lint.check_same_tbs` on the two certificates, so the bytes the
-HSM signs are the bytes that were linted::
+through the returned :class:`SignableTbs` and verifies that signature over the
+linted bytes with the issuing CA certificate's public key, so the bytes the
+HSM signed are the bytes that were linted, signed by the issuing CA's key::
 
     tbs, linted = build_and_lint(attrs, key, serial, policy, ca_cert, now)
     signed = tbs.sign(hsm_key, signature_hash(policy))
-    check_same_tbs(linted, signed)
+    tbs.verify(signed, ca_cert.public_key(), signature_hash(policy))
 
 The TBSCertificate is encoded once (:func:`issuer.profile.der.build_tbs_der`);
 the lint key and the HSM key each sign those very bytes and the Certificate
@@ -22,11 +22,18 @@ from dataclasses import dataclass
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 
 from issuer.keys import PublicKey
 from issuer.lint.fast import Expected, fast_lint
 from issuer.lint.findings import LintError
-from issuer.lint.lintkey import LintKey, lint_key_for, load_assembled, sign_tbs_der
+from issuer.lint.lintkey import (
+    LintKey,
+    lint_key_for,
+    load_assembled,
+    sign_tbs_der,
+    verify_tbs_signature,
+)
 from issuer.profile import VerifiedAttributes, signature_hash
 from issuer.profile.der import build_tbs_der, tbs_template
 from policies import Policy
@@ -48,6 +55,17 @@ class SignableTbs:
         """
         der = sign_tbs_der(self.tbs_der, private_key, algorithm, self.signature_algorithm)
         return load_assembled(der, self.tbs_der)
+
+    def verify(
+        self,
+        signed: x509.Certificate,
+        issuer_public_key: PublicKeyTypes,
+        algorithm: hashes.HashAlgorithm,
+    ) -> None:
+        """:class:`SignatureInvalid` unless ``signed``'s signature, over exactly these linted
+        bytes, verifies under ``issuer_public_key``: a certificate over another TBS or
+        signed by another key fails here, before anything is stored."""
+        verify_tbs_signature(self.tbs_der, signed.signature, issuer_public_key, algorithm)
 
 
 _LINT_KEYS: dict[int, tuple[x509.Certificate, LintKey]] = {}

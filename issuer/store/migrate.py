@@ -16,6 +16,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
+from issuer.files import make_private_dir
 from issuer.store.engine import READ_ONLY, create_engine_for
 from issuer.store.errors import SchemaOutOfDateError, StoreError
 
@@ -99,7 +100,7 @@ def make_sqlite_folder(engine: sa.Engine) -> None:
     """Create the folder of a SQLite file (owner-only): a fresh data_dir must just work."""
     database = engine.url.database
     if engine.dialect.name == "sqlite" and database not in (None, "", ":memory:"):
-        Path(str(database)).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        make_private_dir(Path(str(database)).parent)
 
 
 def check_schema(engine: sa.Engine) -> None:

@@ -52,3 +52,6 @@ def test_demo_runs_to_the_end_against_make_run(tmp_path: Path) -> None:
     # Secrets never printed: no enrolment token in the output.
     assert "zorgid://enroll?v=1&t=" not in out
     assert list((root / "demo" / "qr").glob("*.png"))
+    # A registration QR is a bearer token: its PNG and folder are the owner's only (issue 16).
+    for made in [root / "demo" / "qr", *(root / "demo" / "qr").glob("*.png")]:
+        assert made.stat().st_mode & 0o077 == 0, (made, oct(made.stat().st_mode))

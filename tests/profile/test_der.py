@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from issuer.keys import PublicKey
-from issuer.lint import LintError, build_and_lint, check_same_tbs, lint_sign
+from issuer.lint import SignatureInvalid, build_and_lint, lint_sign
 from issuer.lint.lintkey import lint_key_for, sign_tbs_der
 from issuer.profile import ProfileError, build_tbs, signature_hash
 from issuer.profile.attributes import AgbCode, RoleCode, Ura, UziNumber, VerifiedAttributes
@@ -134,9 +134,9 @@ def test_same_bytes_with_an_rsa_issuing_ca(policy: Policy) -> None:
     assert build_tbs_der(attributes(), _P256, 9, policy, ca, NOW) == _reference(
         attributes(), _P256, 9, policy, ca, NOW
     )
-    tbs, linted = build_and_lint(attributes(), _P256, 9, policy, ca, NOW)
+    tbs, _linted = build_and_lint(attributes(), _P256, 9, policy, ca, NOW)
     signed = tbs.sign(ca_key, hashes.SHA256())
-    check_same_tbs(linted, signed)
+    tbs.verify(signed, ca.public_key(), hashes.SHA256())
     signed.verify_directly_issued_by(ca)
 
 
@@ -182,20 +182,25 @@ def test_signed_certificate_carries_the_linted_tbs(policy: Policy, ca_pair: tupl
     signed.verify_directly_issued_by(ca)
     key = lint_key_for(ca.public_key())
     algorithm_id = tbs_template(policy, ca).signature_algorithm
-    other = sign_tbs_der(
-        build_tbs_der(attributes(surname="Anders"), _P256, 12, policy, ca, NOW),
-        key,
-        signature_hash(policy),
-        algorithm_id,
-    )
-    with pytest.raises(LintError, match="tbs_mismatch"):
-        check_same_tbs(linted, x509.load_der_x509_certificate(other))
+    other_tbs = build_tbs_der(attributes(surname="Anders"), _P256, 12, policy, ca, NOW)
+    tbs.verify(signed, ca.public_key(), signature_hash(policy))
+    # Another TBS, signed by the issuing CA's own key: not the linted bytes.
+    other = sign_tbs_der(other_tbs, ca_key, signature_hash(policy), algorithm_id)
+    with pytest.raises(SignatureInvalid, match="does not verify"):
+        tbs.verify(x509.load_der_x509_certificate(other), ca.public_key(), signature_hash(policy))
+    # The linted TBS, signed by another key (the lint key): not the issuing CA's signature.
+    with pytest.raises(SignatureInvalid, match="does not verify"):
+        tbs.verify(linted, ca.public_key(), signature_hash(policy))
+    assert key is not ca_key
 
 
-def test_assembled_certificates_compare_the_signed_bytes(policy: Policy, ca_pair: tuple) -> None:  # type: ignore[type-arg]
-    """check_same_tbs on assembled certificates compares the bytes each key signed: equal
-    to what cryptography re-encodes, and a different TBS (another subject, another
-    serial) is refused however the certificates were parsed."""
+def test_assembled_certificates_verify_over_the_linted_bytes(
+    policy: Policy, ca_pair: tuple
+) -> None:  # type: ignore[type-arg]
+    """An assembled certificate holds the bytes each key signed (equal to what
+    cryptography re-encodes); the HSM signature is verified over the linted bytes,
+    so a certificate over a different TBS (another subject, another serial) is
+    refused however it was parsed."""
     from issuer.lint import lintkey
     from issuer.lint.lintkey import load_assembled, signed_tbs
 
@@ -209,24 +214,21 @@ def test_assembled_certificates_compare_the_signed_bytes(policy: Policy, ca_pair
     assert signed_tbs(linted) is tbs.tbs_der
     assert signed_tbs(signed) is tbs.tbs_der
     assert signed_tbs(signed) == signed.tbs_certificate_bytes == linted.tbs_certificate_bytes
-    check_same_tbs(linted, signed)
+    tbs.verify(signed, ca.public_key(), signature_hash(policy))
     # Not assembled here: the re-encoded TBS.
     plain = x509.load_der_x509_certificate(signed.public_bytes(serialization.Encoding.DER))
     assert signed_tbs(plain) == tbs.tbs_der
-    check_same_tbs(linted, plain)
-    key = lint_key_for(ca.public_key())
+    tbs.verify(plain, ca.public_key(), signature_hash(policy))
     algorithm_id = tbs_template(policy, ca).signature_algorithm
     for other_tbs in (
         build_tbs_der(attributes(surname="Anders"), _P256, 13, policy, ca, NOW),
         build_tbs_der(attributes(), _P256, 14, policy, ca, NOW),
     ):
         other = load_assembled(
-            sign_tbs_der(other_tbs, key, signature_hash(policy), algorithm_id), other_tbs
+            sign_tbs_der(other_tbs, ca_key, signature_hash(policy), algorithm_id), other_tbs
         )
-        with pytest.raises(LintError, match="tbs_mismatch"):
-            check_same_tbs(linted, other)
-        with pytest.raises(LintError, match="tbs_mismatch"):
-            check_same_tbs(other, signed)
+        with pytest.raises(SignatureInvalid):
+            tbs.verify(other, ca.public_key(), signature_hash(policy))
         # The DER must hold the TBS it is said to hold.
         with pytest.raises(ValueError, match="does not hold"):
             load_assembled(signed.public_bytes(serialization.Encoding.DER), other_tbs)
