@@ -6,8 +6,8 @@ the code can be read side by side:
 
 1. :meth:`IssuanceCycle.step1_check_request` -- CSR proof of possession, key
    type/size and weak keys (policy), attributes complete; and, inside step 2's
-   transaction, :meth:`IssuanceCycle.step1_check_key_owner` (a key already
-   certified for another person is refused).
+   transaction, :meth:`IssuanceCycle.step1_check_key_owner` (a key revoked
+   for keyCompromise, or certified for another person, is refused).
 2. :meth:`IssuanceCycle.step2_reserve_serial` -- draw a serial and COMMIT the
    reservation (the intent) before anything is signed.
 3. :meth:`IssuanceCycle.step3_build_lint_sign` -- build the TBS from the
@@ -434,13 +434,22 @@ class IssuanceCycle:
         )
 
     def step1_check_key_owner(self, conn: sa.Connection, checked: CheckedRequest) -> None:
-        """Step 1 (database part): refuse a key already certified for another person.
+        """Step 1 (database part): refuse a barred key, or one certified for another person.
 
-        One phone key speaks for one person: a second person certifying the
-        same key could log in as the first. Checked against mobile IDs and
-        certificates (a mobile ID row is unique per key, which also stops two
-        concurrent requests in step 4).
+        A key revoked for keyCompromise (RFC 5280 §5.3.1) is barred forever,
+        for anyone (ZID-1850): whoever holds the compromised private key could
+        log in with any certificate for it. One phone key speaks for one
+        person: a second person certifying the same key could log in as the
+        first. Checked against mobile IDs and certificates (a mobile ID row is
+        unique per key, which also stops two concurrent requests in step 4).
         """
+        barred = sql.KEY_BARRED.execute(conn, {"spki": checked.spki_sha256}).fetchone()
+        if barred is not None:
+            raise ZorgIdError(
+                "ZID-1850",
+                f"key spki_sha256={checked.spki_sha256} was revoked for keyCompromise "
+                f"(serial {barred[0]}); expected a key never revoked as compromised",
+            )
         owners = sql.KEY_OWNERS.execute(conn, {"spki": checked.spki_sha256}).fetchall()
         others = {o for (o,) in owners if o is not None and o != checked.request.person_id}
         if others:

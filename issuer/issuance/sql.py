@@ -41,6 +41,16 @@ KEY_OWNERS = Prepared(
 )
 """Persons a public key (by SPKI SHA-256) is already certified for."""
 
+KEY_BARRED = Prepared(
+    sa.select(certificates.c.serial)
+    .where(
+        certificates.c.spki_sha256 == sa.bindparam("spki"),
+        certificates.c.revocation_reason == "keyCompromise",
+    )
+    .limit(1)
+)
+"""A certificate of this key revoked for keyCompromise: the key is barred (issue 16 item 6)."""
+
 INSERT_RESERVATION = Prepared(
     serial_reservations.insert(),
     keys=(
