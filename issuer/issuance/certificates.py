@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 
 import sqlalchemy as sa
 
-from issuer.audit import AuditEvent, AuditLog
+from issuer.audit import AuditEvent, AuditLog, JsonValue
 from issuer.errors import ZorgIdError
 from issuer.issuance.cycle import Actor, CertificateHooks, IssuedCertificate, NoHooks
 from issuer.issuance.sql import write_transaction
@@ -161,7 +161,13 @@ def revoke(
     hooks: CertificateHooks | None = None,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> IssuedCertificate:
-    """Revoke once, audit it in the same transaction, then tell OCSP/CRL (``on_revoked``)."""
+    """Revoke once, audit it in the same transaction, then tell OCSP/CRL (``on_revoked``).
+
+    keyCompromise is about the key, not one certificate (issue 16 item 6): every
+    other good certificate of the same key is revoked with it, for the same
+    reason, in the same transaction, each with its own audit event (Boulder
+    does the same); the issuance cycle then refuses the key for good (ZID-1850).
+    """
     name = reason_name(reason)
     cert = get_certificate(engine, certificate_id=certificate_id)
     now = clock()
@@ -172,27 +178,58 @@ def revoke(
             raise ZorgIdError(
                 "ZID-1212", f"certificate {cert.id} (serial {cert.serial}) was revoked already"
             )
-        audit.append(
-            conn,
-            AuditEvent(
-                actor_role=actor.role,
-                actor_identity=actor.identity,
-                action="certificate.revoke",
-                subject=f"certificate:{cert.issuer[:16]}:{cert.serial}",
-                details={
-                    "certificate_id": cert.id,
-                    "serial": cert.serial,
-                    "reason": name,
-                    "reason_code": REASON_CODES[name],
-                },
-            ),
-        )
+        _audit_revoked(conn, audit, actor, cert, name)
+        siblings = []
+        if name == "keyCompromise":
+            for row in conn.execute(
+                sa.select(certificates).where(
+                    certificates.c.spki_sha256 == cert.spki_sha256,
+                    certificates.c.status == "good",
+                )
+            ).all():
+                sibling = IssuedCertificate.from_row(row)
+                if revoke_certificate(
+                    conn, issuer=sibling.issuer, serial=sibling.serial, at=now, reason=name
+                ):
+                    _audit_revoked(conn, audit, actor, sibling, name, same_key_as=cert.id)
+                    siblings.append(sibling.id)
     revoked = get_certificate(engine, certificate_id=certificate_id)
-    try:
-        (hooks or NoHooks()).on_revoked(revoked)
-    except Exception:
-        _LOG.exception("on_revoked hook failed for serial %s (revocation stays)", revoked.serial)
+    for done in [revoked, *(get_certificate(engine, certificate_id=i) for i in siblings)]:
+        try:
+            (hooks or NoHooks()).on_revoked(done)
+        except Exception:
+            _LOG.exception("on_revoked hook failed for serial %s (revocation stays)", done.serial)
     return revoked
+
+
+def _audit_revoked(
+    conn: sa.Connection,
+    audit: AuditLog,
+    actor: Actor,
+    cert: IssuedCertificate,
+    name: str,
+    *,
+    same_key_as: str | None = None,
+) -> None:
+    """The ``certificate.revoke`` event; ``same_key_as`` names the keyCompromise that caused it."""
+    details: dict[str, JsonValue] = {
+        "certificate_id": cert.id,
+        "serial": cert.serial,
+        "reason": name,
+        "reason_code": REASON_CODES[name],
+    }
+    if same_key_as is not None:
+        details["same_key_as"] = same_key_as
+    audit.append(
+        conn,
+        AuditEvent(
+            actor_role=actor.role,
+            actor_identity=actor.identity,
+            action="certificate.revoke",
+            subject=f"certificate:{cert.issuer[:16]}:{cert.serial}",
+            details=details,
+        ),
+    )
 
 
 def lint_scan(

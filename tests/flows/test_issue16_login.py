@@ -277,3 +277,26 @@ def test_the_current_certificate_only_with_a_proof_by_its_key(eng: Engine) -> No
     assert rpc_code(err.value) == (grpc.StatusCode.PERMISSION_DENIED, "ZID-1851")
     proof = sign_as_phone(victim, current_certificate_message(victim.spki_sha256, at))
     assert _current(eng, victim.spki_sha256, proof, at).certificate.der == der
+
+
+def test_key_compromise_revokes_every_certificate_of_the_key(eng: Engine) -> None:
+    eng.register_org()
+    app = eng.cards.app()
+    phone, first_der, _ = eng.registered(app)
+    # The same person registers again and the phone redeems with the same key: two good ones.
+    second = eng.redeem(eng.confirmed(app).qr.payload, phone)
+    eng.operator.certs.RevokeCertificate(
+        certificate_pb2.RevokeCertificateRequest(id=second.certificate.id, reason=KEY_COMPROMISE),
+        timeout=30,
+    )
+    with eng.db.connect() as conn:
+        rows = conn.execute(
+            sa.select(certificates.c.status, certificates.c.revocation_reason).where(
+                certificates.c.spki_sha256 == phone.spki_sha256
+            )
+        ).all()
+    assert sorted(rows) == [("revoked", "keyCompromise")] * 2
+    made = eng.portal.login.CreateLoginChallenge(login_pb2.CreateLoginChallengeRequest())
+    with pytest.raises(grpc.RpcError) as err:
+        eng.answer(made.qr.payload, phone, first_der)
+    assert rpc_code(err.value) == (grpc.StatusCode.PERMISSION_DENIED, "ZID-1704")
