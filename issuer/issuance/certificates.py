@@ -181,6 +181,10 @@ def revoke(
         _audit_revoked(conn, audit, actor, cert, name)
         siblings = []
         if name == "keyCompromise":
+            # After the append, which holds the audit head lock that step 4 of the
+            # cycle holds while it re-checks the key: a certificate of this key
+            # stored meanwhile is committed and seen here (PostgreSQL; SQLite has
+            # one writer).
             for row in conn.execute(
                 sa.select(certificates).where(
                     certificates.c.spki_sha256 == cert.spki_sha256,

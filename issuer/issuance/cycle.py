@@ -277,6 +277,17 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+def _refuse_barred_key(conn: sa.Connection, spki_sha256: str) -> None:
+    """ZID-1850 when a certificate of this key was revoked for keyCompromise (issue 16 item 6)."""
+    barred = sql.KEY_BARRED.execute(conn, {"spki": spki_sha256}).fetchone()
+    if barred is not None:
+        raise ZorgIdError(
+            "ZID-1850",
+            f"key spki_sha256={spki_sha256} was revoked for keyCompromise (serial "
+            f"{barred[0]}); expected a key never revoked as compromised",
+        )
+
+
 class IssuanceCycle:
     """One issuing CA, one active policy; thread-safe (state lives in the database).
 
@@ -443,13 +454,7 @@ class IssuanceCycle:
         first. Checked against mobile IDs and certificates (a mobile ID row is
         unique per key, which also stops two concurrent requests in step 4).
         """
-        barred = sql.KEY_BARRED.execute(conn, {"spki": checked.spki_sha256}).fetchone()
-        if barred is not None:
-            raise ZorgIdError(
-                "ZID-1850",
-                f"key spki_sha256={checked.spki_sha256} was revoked for keyCompromise "
-                f"(serial {barred[0]}); expected a key never revoked as compromised",
-            )
+        _refuse_barred_key(conn, checked.spki_sha256)
         owners = sql.KEY_OWNERS.execute(conn, {"spki": checked.spki_sha256}).fetchall()
         others = {o for (o,) in owners if o is not None and o != checked.request.person_id}
         if others:
@@ -675,7 +680,8 @@ class IssuanceCycle:
 
         Inserted first (``ON CONFLICT (spki_sha256) DO NOTHING``, a statement
         fewer for a new key, the common case); only when the key has one
-        already is it read, and it must be this person's.
+        already is it read, and it must be this person's and not barred (a new
+        key has no certificate, so none revoked for keyCompromise).
         """
         person = checked.request.person_id
         made = new_id()
@@ -706,6 +712,12 @@ class IssuanceCycle:
                 f"key spki_sha256={checked.spki_sha256} became certified for another "
                 "person while this request was signed",
             )
+        # A known key may have been revoked for keyCompromise while this request was
+        # signed. Read under the audit head lock, which a revocation holds before it
+        # sweeps the key's certificates (issuance.certificates.revoke): either it
+        # committed before this read, or it sees this certificate and revokes it.
+        lock_audit_head(conn)
+        _refuse_barred_key(conn, checked.spki_sha256)
         return str(found_id)
 
     def _abandon(self, reservation: Reservation, exc: BaseException) -> None:
