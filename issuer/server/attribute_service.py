@@ -7,6 +7,7 @@ from datetime import UTC
 import grpc
 
 from issuer.api.zorgid.v1 import attribute_pb2, attribute_pb2_grpc
+from issuer.errors import ZorgIdError
 from issuer.flows import attributes as flow
 from issuer.flows import login
 from issuer.flows.common import FlowDeps
@@ -40,13 +41,14 @@ class AttributeServicer(attribute_pb2_grpc.AttributeServiceServicer):
         self, request: attribute_pb2.GetCurrentCertificateRequest, context: grpc.ServicerContext
     ) -> attribute_pb2.GetCurrentCertificateResponse:
         spki_sha256 = request.spki_sha256.lower()
+        signed_at = None
+        if request.HasField("signed_at"):
+            try:
+                signed_at = request.signed_at.ToDatetime(tzinfo=UTC)
+            except (ValueError, OverflowError):
+                raise ZorgIdError("ZID-1851", "signed_at: not a valid time") from None
         login.check_key_proof(
-            self._deps,
-            spki_sha256=spki_sha256,
-            signature=request.signature,
-            signed_at=request.signed_at.ToDatetime(tzinfo=UTC)
-            if request.HasField("signed_at")
-            else None,
+            self._deps, spki_sha256=spki_sha256, signature=request.signature, signed_at=signed_at
         )
         cert = flow.current_certificate(self._deps, spki_sha256=spki_sha256)
         return attribute_pb2.GetCurrentCertificateResponse(

@@ -300,3 +300,23 @@ def test_key_compromise_revokes_every_certificate_of_the_key(eng: Engine) -> Non
     with pytest.raises(grpc.RpcError) as err:
         eng.answer(made.qr.payload, phone, first_der)
     assert rpc_code(err.value) == (grpc.StatusCode.PERMISSION_DENIED, "ZID-1704")
+
+
+def test_a_signing_time_out_of_range_is_a_clear_refusal(eng: Engine) -> None:
+    eng.register_org()
+    phone, der, _ = eng.registered(eng.cards.app())
+    made = eng.portal.login.CreateLoginChallenge(login_pb2.CreateLoginChallengeRequest())
+    answer = login_pb2.AnswerLoginChallengeRequest(
+        challenge_id=parse_login_uri(made.qr.payload).challenge_id, certificate=der
+    )
+    answer.signed_at.seconds = 2**62
+    with pytest.raises(grpc.RpcError) as err:
+        eng.mobile.login.AnswerLoginChallenge(answer, timeout=30)
+    assert rpc_code(err.value) == (grpc.StatusCode.INVALID_ARGUMENT, "ZID-0005")
+    current = attribute_pb2.GetCurrentCertificateRequest(
+        spki_sha256=phone.spki_sha256, signature=b"\x30\x00"
+    )
+    current.signed_at.seconds = 2**62
+    with pytest.raises(grpc.RpcError) as err:
+        eng.mobile.attrs.GetCurrentCertificate(current, timeout=30)
+    assert rpc_code(err.value) == (grpc.StatusCode.PERMISSION_DENIED, "ZID-1851")
