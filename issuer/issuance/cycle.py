@@ -34,7 +34,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, NoReturn, Protocol
 
 import sqlalchemy as sa
 from cryptography import x509
@@ -277,15 +277,13 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def _refuse_barred_key(conn: sa.Connection, spki_sha256: str) -> None:
-    """ZID-1850 when a certificate of this key was revoked for keyCompromise (issue 16 item 6)."""
-    barred = sql.KEY_BARRED.execute(conn, {"spki": spki_sha256}).fetchone()
-    if barred is not None:
-        raise ZorgIdError(
-            "ZID-1850",
-            f"key spki_sha256={spki_sha256} was revoked for keyCompromise (serial "
-            f"{barred[0]}); expected a key never revoked as compromised",
-        )
+def _refuse_barred(spki_sha256: str, serial: str) -> NoReturn:
+    """ZID-1850: a certificate of this key was revoked for keyCompromise (issue 16 item 6)."""
+    raise ZorgIdError(
+        "ZID-1850",
+        f"key spki_sha256={spki_sha256} was revoked for keyCompromise (serial {serial}); "
+        "expected a key never revoked as compromised",
+    )
 
 
 class IssuanceCycle:
@@ -454,9 +452,11 @@ class IssuanceCycle:
         first. Checked against mobile IDs and certificates (a mobile ID row is
         unique per key, which also stops two concurrent requests in step 4).
         """
-        _refuse_barred_key(conn, checked.spki_sha256)
         owners = sql.KEY_OWNERS.execute(conn, {"spki": checked.spki_sha256}).fetchall()
-        others = {o for (o,) in owners if o is not None and o != checked.request.person_id}
+        barred = [serial for (_, serial) in owners if serial is not None]
+        if barred:
+            _refuse_barred(checked.spki_sha256, barred[0])
+        others = {o for (o, _) in owners if o is not None and o != checked.request.person_id}
         if others:
             raise ZorgIdError(
                 "ZID-1203",
@@ -717,7 +717,9 @@ class IssuanceCycle:
         # sweeps the key's certificates (issuance.certificates.revoke): either it
         # committed before this read, or it sees this certificate and revokes it.
         lock_audit_head(conn)
-        _refuse_barred_key(conn, checked.spki_sha256)
+        barred = sql.KEY_BARRED.execute(conn, {"spki": checked.spki_sha256}).fetchone()
+        if barred is not None:
+            _refuse_barred(checked.spki_sha256, barred[0])
         return str(found_id)
 
     def _abandon(self, reservation: Reservation, exc: BaseException) -> None:
