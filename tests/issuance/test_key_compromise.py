@@ -3,6 +3,7 @@ signed is refused in step 4 too, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 
 import pytest
@@ -10,10 +11,16 @@ import sqlalchemy as sa
 
 from issuer.errors import ZorgIdError
 from issuer.issuance import certificates as certs
-from issuer.issuance.cycle import Actor, Finish, IssuedCertificate
+from issuer.issuance.cycle import (
+    Actor,
+    CheckedRequest,
+    Finish,
+    IssuanceRequest,
+    IssuedCertificate,
+)
 from issuer.store.schema import certificates, serial_reservations
 from testkit.phone import Phone
-from tests.issuance.conftest import MOBILE, World
+from tests.issuance.conftest import MOBILE, World, attributes
 
 OPERATOR = Actor(role="operator", identity="CN=operator")
 
@@ -91,3 +98,34 @@ def test_step_1_refuses_a_compromised_key_before_anything_is_reserved(
             sa.select(sa.func.count()).select_from(serial_reservations)
         ).scalar_one()
     assert reserved == 1
+
+
+def test_a_reissue_without_csr_for_a_compromised_key_is_refused(
+    world: World, new_phone: Callable[..., Phone]
+) -> None:
+    """The path of RegisterAttributes (flow 5): ``issue_checked`` with the stored key."""
+    phone = new_phone()
+    first = world.redeemer.redeem(world.enrol().token, phone.csr(), actor=MOBILE)
+    certs.revoke(
+        world.engine,
+        world.audit,
+        certificate_id=first.certificate.id,
+        reason="keyCompromise",
+        actor=OPERATOR,
+    )
+    request = IssuanceRequest(
+        attrs=attributes(card_type="N"),
+        csr=b"",
+        person_id=str(first.certificate.person_id),
+        actor=MOBILE,
+    )
+    checked = CheckedRequest(
+        request=request,
+        public_key=phone.key.public_key(),
+        spki_sha256=phone.spki_sha256,
+        csr_sha256=hashlib.sha256(b"").hexdigest(),
+        request_sha256=hashlib.sha256(b"reissue").hexdigest(),
+    )
+    with pytest.raises(ZorgIdError) as caught:
+        world.cycle.issue_checked(checked)
+    assert caught.value.code == "ZID-1850"
