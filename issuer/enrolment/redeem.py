@@ -361,7 +361,7 @@ class Redeemer:
             raise ZorgIdError("ZID-1305", "the redemption was taken over; retry") from None
         except ZorgIdError as exc:
             self._release(registration_id, claimed_at)
-            if exc.code == "ZID-1203":
+            if exc.code in ("ZID-1203", "ZID-1850"):  # a key of another person, or compromised
                 self._count(
                     checked.request.registration_id or "",
                     row,

@@ -297,6 +297,30 @@ FLOW_ERROR_TABLE: Final[tuple[tuple[str, str, str, str, str, str], ...]] = (
         "komen (ListMembers toont het lid eenmaal per URA).",
     ),
     (
+        "ZID-1850",
+        "FAILED_PRECONDITION",
+        "The phone key was revoked as compromised (keyCompromise); ZORG-ID never certifies "
+        "it again, for anyone.",
+        "Remove the app's key (reinstall the app) so that the phone makes a new key pair, "
+        "then scan the registration QR code again.",
+        "De sleutel van de telefoon is ingetrokken als gecompromitteerd (keyCompromise); "
+        "ZORG-ID certificeert die sleutel nooit meer, voor niemand.",
+        "Verwijder de sleutel van de app (installeer de app opnieuw) zodat de telefoon een "
+        "nieuw sleutelpaar maakt, en scan daarna de registratie-QR-code opnieuw.",
+    ),
+    (
+        "ZID-1851",
+        "PERMISSION_DENIED",
+        "The request for the current certificate carries no valid proof by the phone key: "
+        "the signature is missing, does not verify, or was made too long ago.",
+        "Let the app sign the request with its key at the moment it asks (check that the "
+        "phone's clock is set automatically) and ask again.",
+        "Het verzoek om het actuele certificaat bevat geen geldig bewijs van de sleutel van de "
+        "telefoon: de handtekening ontbreekt, klopt niet, of is te lang geleden gezet.",
+        "Laat de app het verzoek ondertekenen met zijn sleutel op het moment van vragen "
+        "(controleer dat de klok van de telefoon automatisch wordt ingesteld) en vraag opnieuw.",
+    ),
+    (
         "ZID-1901",
         "PERMISSION_DENIED",
         "Only the holder, their organisation's administrator or the operator may revoke "

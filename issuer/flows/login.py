@@ -37,6 +37,7 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.serialization import load_der_public_key
 
 from issuer.enrolment.create import attrs_from_json
 from issuer.errors import ZorgIdError
@@ -46,7 +47,13 @@ from issuer.issuance.runtime import Issuance
 from issuer.profile import VerifiedAttributes
 from issuer.qr import RenderedQr, b64url, login_uri, render
 from issuer.store import repo
-from issuer.store.schema import certificates, login_challenges, login_sessions, registrations
+from issuer.store.schema import (
+    certificates,
+    login_challenges,
+    login_sessions,
+    mobile_ids,
+    registrations,
+)
 
 CLOCK_SKEW: Final = timedelta(seconds=60)
 """How far the phone's signing time may lie outside [created, now]: phone clocks drift."""
@@ -107,6 +114,12 @@ def login_message(challenge_id: str, nonce: bytes, portal_identity: str, at: dat
     ).encode("ascii")
 
 
+def current_certificate_message(spki_sha256: str, at: datetime) -> bytes:
+    """The bytes a phone signs to fetch its key's current certificate (docs/flows.md)."""
+    stamp = at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return f"ZORG-ID current certificate v1\nk={spki_sha256}\nt={stamp}\n".encode("ascii")
+
+
 def create_login_challenge(deps: FlowDeps, *, portal: Portal) -> LoginChallenge:
     """A login QR valid ``policy.qr.login_seconds`` (5 minutes by default)."""
     built = deps.issuance()
@@ -162,7 +175,12 @@ def describe_login_challenge(deps: FlowDeps, *, challenge_id: str) -> LoginReque
 def _refuse(
     deps: FlowDeps, built: Issuance, actor: Actor, challenge_id: str, code: str, detail: str
 ) -> NoReturn:
-    """A certificate refusal ends the challenge: the portal's poll then says "refused"."""
+    """A refusal of a verified answer ends the challenge: the portal's poll says "refused".
+
+    Only for an answer signed by the key of a certificate issued here (revoked
+    or expired): an answer that does not verify must not end a login someone
+    else is about to answer (issue 16 item 11).
+    """
     now = deps.clock()
     with built.engine.begin() as conn:
         conn.execute(
@@ -181,7 +199,11 @@ def _refuse(
 
 
 def _verify(cert: x509.Certificate, signature: bytes, message: bytes) -> None:
-    key = cert.public_key()
+    _verify_key(cert.public_key(), signature, message)
+
+
+def _verify_key(key: object, signature: bytes, message: bytes) -> None:
+    """ECDSA or RSA PKCS#1 v1.5 with SHA-256 by *key*; ZID-1706 when it does not verify."""
     try:
         if isinstance(key, ec.EllipticCurvePublicKey):
             key.verify(signature, message, ec.ECDSA(hashes.SHA256()))
@@ -192,6 +214,47 @@ def _verify(cert: x509.Certificate, signature: bytes, message: bytes) -> None:
     except InvalidSignature:
         raise ZorgIdError(
             "ZID-1706", "the signature does not verify over the login message (docs/flows.md)"
+        ) from None
+
+
+def check_key_proof(
+    deps: FlowDeps, *, spki_sha256: str, signature: bytes, signed_at: datetime | None
+) -> None:
+    """The caller holds the key *spki_sha256*: its signature over
+    :func:`current_certificate_message`, made within ``CLOCK_SKEW`` of now; ZID-1851 otherwise.
+
+    Why: the mobile role is any gateway, and a key's SPKI hash is no secret
+    (it is in every certificate of the key), so without a proof anyone could
+    read the newest certificate -- name, UZI number, organisations -- of any
+    phone (issue 16 item 11). The key is the mobile ID's stored public key;
+    an unknown key is refused like a wrong signature (no oracle). A proof may
+    be replayed within the window, which reveals only what it was made for.
+    """
+    now = deps.clock()
+    if len(spki_sha256) != 64 or any(c not in "0123456789abcdef" for c in spki_sha256):
+        raise ZorgIdError("ZID-1851", "spki_sha256: expected 64 lowercase hex digits")
+    if signed_at is None or not signature:
+        raise ZorgIdError("ZID-1851", "no proof: signature and signed_at are required")
+    if abs(signed_at - now) > CLOCK_SKEW:
+        raise ZorgIdError(
+            "ZID-1851",
+            f"signed at {signed_at.isoformat()}; expected within {CLOCK_SKEW} of {now.isoformat()}",
+        )
+    with deps.engine.connect() as conn:
+        der = conn.execute(
+            sa.select(mobile_ids.c.public_key).where(mobile_ids.c.spki_sha256 == spki_sha256)
+        ).scalar_one_or_none()
+    try:
+        if der is None:
+            raise ZorgIdError("ZID-1706", "unknown key")
+        _verify_key(
+            load_der_public_key(bytes(der)),
+            signature,
+            current_certificate_message(spki_sha256, signed_at),
+        )
+    except ZorgIdError:
+        raise ZorgIdError(
+            "ZID-1851", "the proof does not verify with the key of that SPKI hash"
         ) from None
 
 
@@ -215,11 +278,13 @@ def answer_login_challenge(
         raise ZorgIdError(row.refusal_code or "ZID-1703", "this login was refused already")
     if row.expires_at <= now:
         raise ZorgIdError("ZID-1702", f"expired at {row.expires_at.isoformat()}")
+    # Only an answer that verifies may end the challenge (issue 16 item 11): anything
+    # else is refused and leaves it pending, so the right phone can still answer.
     try:
         cert = x509.load_der_x509_certificate(certificate_der)
         serial = format(cert.serial_number, "x")
     except (ValueError, x509.InvalidVersion):
-        _refuse(deps, built, actor, challenge_id, "ZID-1703", "the certificate is not DER X.509")
+        raise ZorgIdError("ZID-1703", "the certificate is not DER X.509") from None
     with built.engine.connect() as conn:
         stored = conn.execute(
             sa.select(certificates).where(
@@ -228,9 +293,17 @@ def answer_login_challenge(
             )
         ).first()
     if stored is None or bytes(stored.der) != certificate_der:
-        _refuse(
-            deps, built, actor, challenge_id, "ZID-1703", f"serial {serial} was not issued here"
+        raise ZorgIdError("ZID-1703", f"serial {serial} was not issued here")
+    if not row.created_at - CLOCK_SKEW <= signed_at <= now + CLOCK_SKEW:
+        raise ZorgIdError(
+            "ZID-1707",
+            f"signed at {signed_at.isoformat()}; expected between "
+            f"{row.created_at.isoformat()} and {now.isoformat()} (+/- {CLOCK_SKEW})",
         )
+    _verify(
+        cert, signature, login_message(row.id, bytes(row.nonce), row.portal_identity, signed_at)
+    )
+    # Signed by the key of a certificate issued here: a refusal now ends the login.
     if stored.status != "good":
         _refuse(deps, built, actor, challenge_id, "ZID-1704", f"serial {serial} is {stored.status}")
     if not stored.not_before <= now < stored.not_after:
@@ -243,15 +316,6 @@ def answer_login_challenge(
             f"serial {serial} is valid {stored.not_before.isoformat()} to "
             f"{stored.not_after.isoformat()}; now is {now.isoformat()}",
         )
-    if not row.created_at - CLOCK_SKEW <= signed_at <= now + CLOCK_SKEW:
-        raise ZorgIdError(
-            "ZID-1707",
-            f"signed at {signed_at.isoformat()}; expected between "
-            f"{row.created_at.isoformat()} and {now.isoformat()} (+/- {CLOCK_SKEW})",
-        )
-    _verify(
-        cert, signature, login_message(row.id, bytes(row.nonce), row.portal_identity, signed_at)
-    )
     with built.engine.begin() as conn:
         if not repo.answer_login_challenge(
             conn, challenge_id=row.id, certificate_id=stored.id, signature=signature, at=now
@@ -294,6 +358,9 @@ def get_login_challenge(deps: FlowDeps, *, portal: Portal, challenge_id: str) ->
         cert = conn.execute(
             sa.select(certificates).where(certificates.c.id == row.certificate_id)
         ).one()
+        if cert.status != "good" and row.collected_at is None:
+            # Revoked between the answer and this first poll: no session for it (item 6).
+            return LoginStatus(state="refused", expires_at=row.expires_at, refusal_code="ZID-1704")
         handle = session_expires = None
         if repo.collect_login_challenge(
             conn, challenge_id=row.id, portal_identity=portal.identity, at=now
@@ -337,8 +404,10 @@ def login_session(
 ) -> LoginSession:
     """The person behind a login session handle of this portal; ZID-1709 otherwise.
 
-    The session lives while its mobile ID still has a good certificate: a
-    revoked mobile ID ends every session it opened.
+    A revocation of any certificate of the mobile ID ends its sessions for
+    good (``revoked_at``, set by :func:`issuer.store.repo.revoke_certificate`
+    in the revocation's transaction), so a key certified again never brings
+    an old session back; and the mobile ID must still have a good certificate.
     """
     now = deps.clock()
     row = conn.execute(

@@ -14,13 +14,13 @@ from datetime import UTC, datetime
 
 import sqlalchemy as sa
 
-from issuer.audit import AuditEvent, AuditLog
+from issuer.audit import AuditEvent, AuditLog, JsonValue
 from issuer.errors import ZorgIdError
 from issuer.issuance.cycle import Actor, CertificateHooks, IssuedCertificate, NoHooks
 from issuer.issuance.sql import write_transaction
 from issuer.store import READ_ONLY
 from issuer.store.repo import REVOCATION_REASONS, revoke_certificate
-from issuer.store.schema import certificates, serial_reservations
+from issuer.store.schema import certificates, login_sessions, registrations, serial_reservations
 
 _LOG = logging.getLogger(__name__)
 
@@ -55,10 +55,41 @@ def _read(engine: sa.Engine, query: sa.Select[tuple[object, ...]]) -> list[Issue
             return [IssuedCertificate.from_row(row) for row in conn.execute(query)]
 
 
+def acted_for_by(portal_identity: str) -> sa.ColumnElement[bool]:
+    """The certificate's person is one the portal acts for (issue 16 item 11).
+
+    A portal acts for a person when it made a registration of theirs (flow 2,
+    a reset of flow 6, attributes of flow 5) or opened a login session of
+    theirs (flow 3): the rows it is named on by its TLS identity. Nothing else
+    a portal did reaches a person, so nothing else lets it read their
+    certificates; a certificate with no person is the operator's only.
+    """
+    return sa.or_(
+        sa.exists().where(
+            registrations.c.person_id == certificates.c.person_id,
+            registrations.c.portal_identity == portal_identity,
+        ),
+        sa.exists().where(
+            login_sessions.c.person_id == certificates.c.person_id,
+            login_sessions.c.portal_identity == portal_identity,
+        ),
+    )
+
+
 def get_certificate(
-    engine: sa.Engine, *, certificate_id: str | None = None, serial: str | None = None
+    engine: sa.Engine,
+    *,
+    certificate_id: str | None = None,
+    serial: str | None = None,
+    acting_portal: str | None = None,
 ) -> IssuedCertificate:
-    """One certificate by id or by serial (hex, any case, leading zeros ignored)."""
+    """One certificate by id or by serial (hex, any case, leading zeros ignored).
+
+    With ``acting_portal`` (a portal's identity) only one of a person that
+    portal acts for: another is "not found" (ZID-1210), as an unknown one, so
+    a portal learns nothing of other portals' persons. ``None`` is for the
+    operator, the auditor and the engine itself.
+    """
     if (certificate_id is None) == (serial is None):
         raise ZorgIdError("ZID-0005", "give exactly one of id or serial")
     if serial is not None:
@@ -66,28 +97,39 @@ def get_certificate(
             normal = format(int(serial, 16), "x")
         except ValueError:
             raise ZorgIdError("ZID-0005", f"serial {serial[:48]!r} is not hexadecimal") from None
-        found = _read(engine, sa.select(certificates).where(certificates.c.serial == normal))
+        query = sa.select(certificates).where(certificates.c.serial == normal)
         what = f"serial {normal}"
     else:
-        found = _read(engine, sa.select(certificates).where(certificates.c.id == certificate_id))
+        query = sa.select(certificates).where(certificates.c.id == certificate_id)
         what = f"id {certificate_id}"
+    if acting_portal is not None:
+        query = query.where(acted_for_by(acting_portal))
+    found = _read(engine, query)
     if not found:
         raise ZorgIdError("ZID-1210", f"no certificate with {what}")
     return found[0]
 
 
 def list_certificates(
-    engine: sa.Engine, *, person_id: str | None = None, mobile_id_id: str | None = None
+    engine: sa.Engine,
+    *,
+    person_id: str | None = None,
+    mobile_id_id: str | None = None,
+    acting_portal: str | None = None,
 ) -> list[IssuedCertificate]:
-    """Certificates of one person or one mobile ID, newest first."""
+    """Certificates of one person or one mobile ID, newest first.
+
+    ``acting_portal`` as for :func:`get_certificate`: a portal gets an empty
+    list for a person it does not act for, as for an unknown one.
+    """
     if (person_id is None) == (mobile_id_id is None):
         raise ZorgIdError("ZID-0005", "give exactly one of person_id or mobile_id")
     column = certificates.c.person_id if person_id is not None else certificates.c.mobile_id_id
     value = person_id if person_id is not None else mobile_id_id
-    return _read(
-        engine,
-        sa.select(certificates).where(column == value).order_by(certificates.c.issued_at.desc()),
-    )
+    query = sa.select(certificates).where(column == value)
+    if acting_portal is not None:
+        query = query.where(acted_for_by(acting_portal))
+    return _read(engine, query.order_by(certificates.c.issued_at.desc()))
 
 
 def stale_reservations(
@@ -119,7 +161,13 @@ def revoke(
     hooks: CertificateHooks | None = None,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> IssuedCertificate:
-    """Revoke once, audit it in the same transaction, then tell OCSP/CRL (``on_revoked``)."""
+    """Revoke once, audit it in the same transaction, then tell OCSP/CRL (``on_revoked``).
+
+    keyCompromise is about the key, not one certificate (issue 16 item 6): every
+    other good certificate of the same key is revoked with it, for the same
+    reason, in the same transaction, each with its own audit event (Boulder
+    does the same); the issuance cycle then refuses the key for good (ZID-1850).
+    """
     name = reason_name(reason)
     cert = get_certificate(engine, certificate_id=certificate_id)
     now = clock()
@@ -130,27 +178,62 @@ def revoke(
             raise ZorgIdError(
                 "ZID-1212", f"certificate {cert.id} (serial {cert.serial}) was revoked already"
             )
-        audit.append(
-            conn,
-            AuditEvent(
-                actor_role=actor.role,
-                actor_identity=actor.identity,
-                action="certificate.revoke",
-                subject=f"certificate:{cert.issuer[:16]}:{cert.serial}",
-                details={
-                    "certificate_id": cert.id,
-                    "serial": cert.serial,
-                    "reason": name,
-                    "reason_code": REASON_CODES[name],
-                },
-            ),
-        )
+        _audit_revoked(conn, audit, actor, cert, name)
+        siblings = []
+        if name == "keyCompromise":
+            # After the append, which holds the audit head lock that step 4 of the
+            # cycle holds while it re-checks the key: a certificate of this key
+            # stored meanwhile is committed and seen here (PostgreSQL; SQLite has
+            # one writer).
+            for row in conn.execute(
+                sa.select(certificates).where(
+                    certificates.c.spki_sha256 == cert.spki_sha256,
+                    certificates.c.status == "good",
+                )
+            ).all():
+                sibling = IssuedCertificate.from_row(row)
+                if revoke_certificate(
+                    conn, issuer=sibling.issuer, serial=sibling.serial, at=now, reason=name
+                ):
+                    _audit_revoked(conn, audit, actor, sibling, name, same_key_as=cert.id)
+                    siblings.append(sibling.id)
     revoked = get_certificate(engine, certificate_id=certificate_id)
-    try:
-        (hooks or NoHooks()).on_revoked(revoked)
-    except Exception:
-        _LOG.exception("on_revoked hook failed for serial %s (revocation stays)", revoked.serial)
+    for done in [revoked, *(get_certificate(engine, certificate_id=i) for i in siblings)]:
+        try:
+            (hooks or NoHooks()).on_revoked(done)
+        except Exception:
+            _LOG.exception("on_revoked hook failed for serial %s (revocation stays)", done.serial)
     return revoked
+
+
+def _audit_revoked(
+    conn: sa.Connection,
+    audit: AuditLog,
+    actor: Actor,
+    cert: IssuedCertificate,
+    name: str,
+    *,
+    same_key_as: str | None = None,
+) -> None:
+    """The ``certificate.revoke`` event; ``same_key_as`` names the keyCompromise that caused it."""
+    details: dict[str, JsonValue] = {
+        "certificate_id": cert.id,
+        "serial": cert.serial,
+        "reason": name,
+        "reason_code": REASON_CODES[name],
+    }
+    if same_key_as is not None:
+        details["same_key_as"] = same_key_as
+    audit.append(
+        conn,
+        AuditEvent(
+            actor_role=actor.role,
+            actor_identity=actor.identity,
+            action="certificate.revoke",
+            subject=f"certificate:{cert.issuer[:16]}:{cert.serial}",
+            details=details,
+        ),
+    )
 
 
 def lint_scan(

@@ -6,8 +6,8 @@ the code can be read side by side:
 
 1. :meth:`IssuanceCycle.step1_check_request` -- CSR proof of possession, key
    type/size and weak keys (policy), attributes complete; and, inside step 2's
-   transaction, :meth:`IssuanceCycle.step1_check_key_owner` (a key already
-   certified for another person is refused).
+   transaction, :meth:`IssuanceCycle.step1_check_key_owner` (a key revoked
+   for keyCompromise, or certified for another person, is refused).
 2. :meth:`IssuanceCycle.step2_reserve_serial` -- draw a serial and COMMIT the
    reservation (the intent) before anything is signed.
 3. :meth:`IssuanceCycle.step3_build_lint_sign` -- build the TBS from the
@@ -34,7 +34,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, NoReturn, Protocol
 
 import sqlalchemy as sa
 from cryptography import x509
@@ -277,6 +277,15 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+def _refuse_barred(spki_sha256: str, serial: str) -> NoReturn:
+    """ZID-1850: a certificate of this key was revoked for keyCompromise (issue 16 item 6)."""
+    raise ZorgIdError(
+        "ZID-1850",
+        f"key spki_sha256={spki_sha256} was revoked for keyCompromise (serial {serial}); "
+        "expected a key never revoked as compromised",
+    )
+
+
 class IssuanceCycle:
     """One issuing CA, one active policy; thread-safe (state lives in the database).
 
@@ -435,15 +444,20 @@ class IssuanceCycle:
         )
 
     def step1_check_key_owner(self, conn: sa.Connection, checked: CheckedRequest) -> None:
-        """Step 1 (database part): refuse a key already certified for another person.
+        """Step 1 (database part): refuse a barred key, or one certified for another person.
 
-        One phone key speaks for one person: a second person certifying the
-        same key could log in as the first. Checked against mobile IDs and
-        certificates (a mobile ID row is unique per key, which also stops two
-        concurrent requests in step 4).
+        A key revoked for keyCompromise (RFC 5280 §5.3.1) is barred forever,
+        for anyone (ZID-1850): whoever holds the compromised private key could
+        log in with any certificate for it. One phone key speaks for one
+        person: a second person certifying the same key could log in as the
+        first. Checked against mobile IDs and certificates (a mobile ID row is
+        unique per key, which also stops two concurrent requests in step 4).
         """
         owners = sql.KEY_OWNERS.execute(conn, {"spki": checked.spki_sha256}).fetchall()
-        others = {o for (o,) in owners if o is not None and o != checked.request.person_id}
+        barred = [serial for (_, serial) in owners if serial is not None]
+        if barred:
+            _refuse_barred(checked.spki_sha256, barred[0])
+        others = {o for (o, _) in owners if o is not None and o != checked.request.person_id}
         if others:
             raise ZorgIdError(
                 "ZID-1203",
@@ -673,7 +687,8 @@ class IssuanceCycle:
 
         Inserted first (``ON CONFLICT (spki_sha256) DO NOTHING``, a statement
         fewer for a new key, the common case); only when the key has one
-        already is it read, and it must be this person's.
+        already is it read, and it must be this person's and not barred (a new
+        key has no certificate, so none revoked for keyCompromise).
         """
         person = checked.request.person_id
         made = new_id()
@@ -704,6 +719,14 @@ class IssuanceCycle:
                 f"key spki_sha256={checked.spki_sha256} became certified for another "
                 "person while this request was signed",
             )
+        # A known key may have been revoked for keyCompromise while this request was
+        # signed. Read under the audit head lock, which a revocation holds before it
+        # sweeps the key's certificates (issuance.certificates.revoke): either it
+        # committed before this read, or it sees this certificate and revokes it.
+        lock_audit_head(conn)
+        barred = sql.KEY_BARRED.execute(conn, {"spki": checked.spki_sha256}).fetchone()
+        if barred is not None:
+            _refuse_barred(checked.spki_sha256, barred[0])
         return str(found_id)
 
     def _abandon(self, reservation: Reservation, exc: BaseException, actor: Actor) -> None:

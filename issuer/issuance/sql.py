@@ -31,15 +31,32 @@ from issuer.store.schema import audit_head, certificates, mobile_ids, serial_res
 from issuer.store.types import UtcDateTime
 
 KEY_OWNERS = Prepared(
-    sa.select(mobile_ids.c.person_id)
+    sa.select(mobile_ids.c.person_id, sa.null().label("barred"))
     .where(mobile_ids.c.spki_sha256 == sa.bindparam("spki"))
     .union(
-        sa.select(certificates.c.person_id).where(
-            certificates.c.spki_sha256 == sa.bindparam("spki")
-        )
+        sa.select(
+            certificates.c.person_id,
+            sa.case(
+                (certificates.c.revocation_reason == "keyCompromise", certificates.c.serial),
+                else_=sa.null(),
+            ).label("barred"),
+        ).where(certificates.c.spki_sha256 == sa.bindparam("spki"))
     )
 )
-"""Persons a public key (by SPKI SHA-256) is already certified for."""
+"""Persons a public key (by SPKI SHA-256) is already certified for, each with the serial of
+a certificate of the key revoked for keyCompromise (or NULL): step 1's key checks in one
+round trip (issue 16 item 6)."""
+
+KEY_BARRED = Prepared(
+    sa.select(certificates.c.serial)
+    .where(
+        certificates.c.spki_sha256 == sa.bindparam("spki"),
+        certificates.c.revocation_reason == "keyCompromise",
+    )
+    .limit(1)
+)
+"""A certificate of this key revoked for keyCompromise: step 4's re-check of a known key,
+under the audit head lock (issue 16 item 6; step 1 reads it with :data:`KEY_OWNERS`)."""
 
 INSERT_RESERVATION = Prepared(
     serial_reservations.insert(),

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import UTC
+
 import grpc
 
 from issuer.api.zorgid.v1 import attribute_pb2, attribute_pb2_grpc
+from issuer.errors import ZorgIdError
 from issuer.flows import attributes as flow
+from issuer.flows import login
 from issuer.flows.common import FlowDeps
 from issuer.server.certificate_service import certificate_message
 from issuer.server.registration_service import portal_for
@@ -36,7 +40,17 @@ class AttributeServicer(attribute_pb2_grpc.AttributeServiceServicer):
     def GetCurrentCertificate(
         self, request: attribute_pb2.GetCurrentCertificateRequest, context: grpc.ServicerContext
     ) -> attribute_pb2.GetCurrentCertificateResponse:
-        cert = flow.current_certificate(self._deps, spki_sha256=request.spki_sha256.lower())
+        spki_sha256 = request.spki_sha256.lower()
+        signed_at = None
+        if request.HasField("signed_at"):
+            try:
+                signed_at = request.signed_at.ToDatetime(tzinfo=UTC)
+            except (ValueError, OverflowError):
+                raise ZorgIdError("ZID-1851", "signed_at: not a valid time") from None
+        login.check_key_proof(
+            self._deps, spki_sha256=spki_sha256, signature=request.signature, signed_at=signed_at
+        )
+        cert = flow.current_certificate(self._deps, spki_sha256=spki_sha256)
         return attribute_pb2.GetCurrentCertificateResponse(
             certificate=certificate_message(cert), chain=list(self._deps.issuance().chain_der)
         )

@@ -8,6 +8,7 @@ import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from issuer.api.zorgid.v1 import certificate_pb2, certificate_pb2_grpc
+from issuer.config import Role
 from issuer.issuance import certificates
 from issuer.issuance.cycle import Actor, IssuedCertificate
 from issuer.issuance.runtime import IssuanceRuntime
@@ -63,6 +64,19 @@ def actor_for(method: str, caller: Caller | None = None) -> Actor:
     return Actor(role=str(role), identity=f"{who.subject} sha256={who.identity}"[:512])
 
 
+def acting_portal(caller: Caller | None = None) -> str | None:
+    """The portal identity a read is limited to; ``None`` for the operator and the auditor.
+
+    Issue 16 item 11: a portal reads only certificates of persons it acts for
+    (:func:`issuer.issuance.certificates.acted_for_by`); the operator and the
+    auditor read every certificate, whatever other roles their certificate has.
+    """
+    who = caller or current_caller()
+    if who.roles & {Role.OPERATOR, Role.AUDITOR}:
+        return None
+    return who.identity
+
+
 _SERVICE = "/zorgid.v1.CertificateService/"
 
 
@@ -81,6 +95,7 @@ class CertificateServicer(certificate_pb2_grpc.CertificateServiceServicer):
             engine,
             certificate_id=request.id if which == "id" else None,
             serial=request.serial if which == "serial" else None,
+            acting_portal=acting_portal(),
         )
         return certificate_pb2.GetCertificateResponse(certificate=certificate_message(cert))
 
@@ -93,6 +108,7 @@ class CertificateServicer(certificate_pb2_grpc.CertificateServiceServicer):
             engine,
             person_id=request.person_id if which == "person_id" else None,
             mobile_id_id=request.mobile_id if which == "mobile_id" else None,
+            acting_portal=acting_portal(),
         )
         return certificate_pb2.ListCertificatesResponse(
             certificates=[certificate_message(c) for c in found]

@@ -90,13 +90,17 @@ class LoginServicer(login_pb2_grpc.LoginServiceServicer):
     ) -> login_pb2.AnswerLoginChallengeResponse:
         if not request.HasField("signed_at"):
             raise ZorgIdError("ZID-0005", "signed_at: not set; expected the time in t= (UTC)")
+        try:
+            signed_at = request.signed_at.ToDatetime(tzinfo=UTC)
+        except (ValueError, OverflowError):
+            raise ZorgIdError("ZID-0005", "signed_at: not a valid time (years 1-9999)") from None
         flow.answer_login_challenge(
             self._deps,
             actor=actor_for(_SERVICE + "AnswerLoginChallenge"),
             challenge_id=request.challenge_id,
             certificate_der=request.certificate,
             signature=request.signature,
-            signed_at=request.signed_at.ToDatetime(tzinfo=UTC),
+            signed_at=signed_at,
         )
         return login_pb2.AnswerLoginChallengeResponse()
 

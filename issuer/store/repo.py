@@ -22,6 +22,7 @@ from issuer.store.schema import (
     certificates,
     crls,
     login_challenges,
+    login_sessions,
     ocsp_responses,
     registrations,
     serial_reservations,
@@ -219,6 +220,12 @@ def revoke_certificate(
 
     The first revocation's time and reason stay (RFC 5280 §5.3.1/§5.3.2: the
     revocation date must not move), even when two operators act at once.
+
+    Every revocation also ends, in the same transaction and for good, the
+    login sessions of the certificate's mobile ID (issue 16 item 6): a
+    session must not come back when the key is certified again. Every
+    revocation path (operator, holder, administrator, reset, flow 5's
+    supersession, the ``zorgid`` revoke commands) goes through here.
     """
     if reason not in REVOCATION_REASONS:
         raise ValueError(
@@ -233,7 +240,19 @@ def revoke_certificate(
         )
         .values(status="revoked", revoked_at=at, revocation_reason=reason)
     )
-    return result.rowcount == 1
+    if result.rowcount != 1:
+        return False
+    mobile_id = (
+        sa.select(certificates.c.mobile_id_id)
+        .where(certificates.c.issuer == issuer, certificates.c.serial == serial)
+        .scalar_subquery()
+    )
+    conn.execute(
+        login_sessions.update()
+        .where(login_sessions.c.mobile_id_id == mobile_id, login_sessions.c.revoked_at.is_(None))
+        .values(revoked_at=at)
+    )
+    return True
 
 
 def save_ocsp_response(

@@ -339,15 +339,19 @@ login_sessions = sa.Table(
     metadata,
     sa.Column("handle_sha256", Sha256Hex, primary_key=True),
     sa.Column("portal_identity", sa.String(256), nullable=False),
-    sa.Column("person_id", Id, sa.ForeignKey("persons.id"), nullable=False),
-    sa.Column("mobile_id_id", Id, sa.ForeignKey("mobile_ids.id"), nullable=False),
+    sa.Column("person_id", Id, sa.ForeignKey("persons.id"), nullable=False, index=True),
+    sa.Column("mobile_id_id", Id, sa.ForeignKey("mobile_ids.id"), nullable=False, index=True),
     sa.Column("certificate_id", Id, sa.ForeignKey("certificates.id"), nullable=False),
     sa.Column("login_challenge_id", sa.String(64), nullable=False),
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("expires_at", UtcDateTime, nullable=False, index=True),
     sa.Column("revoked_at", UtcDateTime, nullable=True),
 )
-"""A logged-in person, proven by their mobile ID; the handle is stored as a hash only."""
+"""A logged-in person, proven by their mobile ID; the handle is stored as a hash only.
+
+``revoked_at`` is set by every revocation of a certificate of the mobile ID
+(:func:`issuer.store.repo.revoke_certificate`): the session ends for good.
+Indexed by mobile ID and person (migration 0006)."""
 
 # --- policy -------------------------------------------------------------------
 

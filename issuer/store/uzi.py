@@ -57,11 +57,17 @@ class SqlUziChallengeStore:
         except sa.exc.IntegrityError as exc:
             raise DuplicateKeyError(what="UZI challenge", key=record.challenge_id) from exc
 
-    def consume_challenge(self, challenge_id: str, at: datetime) -> ChallengeRecord | None:
+    def consume_challenge(
+        self, challenge_id: str, at: datetime, *, portal: str
+    ) -> ChallengeRecord | None:
         with self._engine.begin() as conn:
             row = conn.execute(
                 uzi_challenges.update()
-                .where(uzi_challenges.c.id == challenge_id, uzi_challenges.c.used_at.is_(None))
+                .where(
+                    uzi_challenges.c.id == challenge_id,
+                    uzi_challenges.c.portal_identity == portal,
+                    uzi_challenges.c.used_at.is_(None),
+                )
                 .values(used_at=at)
                 .returning(
                     uzi_challenges.c.nonce,

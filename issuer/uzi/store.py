@@ -58,8 +58,14 @@ class UziChallengeStore(Protocol):
     def create_challenge(self, record: ChallengeRecord) -> None:
         """Store a new challenge; the id is unique (raise on a duplicate)."""
 
-    def consume_challenge(self, challenge_id: str, at: datetime) -> ChallengeRecord | None:
+    def consume_challenge(
+        self, challenge_id: str, at: datetime, *, portal: str
+    ) -> ChallengeRecord | None:
         """Atomically mark the challenge used at ``at``; None when unknown or already used.
+
+        Only a challenge made for ``portal`` is consumed: another portal's
+        attempt leaves it open (None), so no portal can burn another's
+        challenge (issue 16 item 11).
 
         Exactly one of any number of concurrent callers gets the record. An
         expired challenge is still consumed (and returned): the caller refuses

@@ -431,14 +431,14 @@ class UziVerifier:
         return challenge
 
     def _consume(self, challenge_id: str, portal: str, at: datetime) -> ChallengeRecord:
-        record = self.store.consume_challenge(challenge_id, at)
+        # The binding is checked by the consume itself: another portal's attempt
+        # leaves the challenge open for the portal it was made for (issue 16 item 11).
+        record = self.store.consume_challenge(challenge_id, at, portal=portal)
         if record is None:
             state = self.store.challenge_state(challenge_id)
             if state is ChallengeState.USED:
                 raise UziError(errors.CHALLENGE_USED, "each challenge can be answered once")
-            raise UziError(errors.CHALLENGE_UNKNOWN, "no challenge with that id")
-        if record.portal != portal:
-            raise UziError(errors.CHALLENGE_UNKNOWN, "the challenge was made for another portal")
+            raise UziError(errors.CHALLENGE_UNKNOWN, "no challenge with that id for this portal")
         if at >= record.expires_at:
             raise UziError(
                 errors.CHALLENGE_EXPIRED,

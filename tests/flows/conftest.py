@@ -153,6 +153,20 @@ def sign_as_phone(phone: Phone, message: bytes) -> bytes:
     return key.sign(message, ec.ECDSA(hashes.SHA256()))
 
 
+def current_certificate(eng: Engine, phone: Phone) -> Any:
+    """The phone fetches its key's current certificate, with its key's proof."""
+    from issuer.api.zorgid.v1 import attribute_pb2
+    from issuer.flows.login import current_certificate_message
+
+    at = eng.clock()
+    request = attribute_pb2.GetCurrentCertificateRequest(
+        spki_sha256=phone.spki_sha256,
+        signature=sign_as_phone(phone, current_certificate_message(phone.spki_sha256, at)),
+    )
+    request.signed_at.FromDatetime(at)
+    return eng.mobile.attrs.GetCurrentCertificate(request, timeout=30)
+
+
 def localized(err: grpc.RpcError) -> dict[str, str]:
     """The LocalizedMessage texts of a refusal, by locale."""
     from google.rpc import error_details_pb2

@@ -18,7 +18,7 @@ from issuer.api.zorgid.v1 import (
 )
 from issuer.profile import read_uzi_san
 from issuer.store.schema import certificates, organisation_admins
-from tests.flows.conftest import OTHER_URA, URA, Engine, rpc_code
+from tests.flows.conftest import OTHER_URA, URA, Engine, current_certificate, rpc_code
 
 
 def test_operator_registers_organisations(eng: Engine) -> None:
@@ -80,9 +80,7 @@ def test_attributes_on_an_existing_mobile_id(eng: Engine) -> None:
     assert done.superseded.status == certificate_pb2.CERTIFICATE_STATUS_REVOKED
     assert done.superseded.revocation_reason == certificate_pb2.REVOCATION_REASON_SUPERSEDED
     # The phone fetches its new certificate, and logs in with it.
-    current = eng.mobile.attrs.GetCurrentCertificate(
-        attribute_pb2.GetCurrentCertificateRequest(spki_sha256=phone.spki_sha256)
-    )
+    current = current_certificate(eng, phone)
     assert current.certificate.id == done.certificate.id and len(current.chain) >= 1
     again = eng.login(phone, bytes(current.certificate.der))
     assert again.state == login_pb2.LOGIN_STATE_AUTHENTICATED

@@ -32,6 +32,7 @@ from tests.flows.conftest import (
     URA,
     Engine,
     EngineParts,
+    current_certificate,
     rpc_code,
     running_engine,
 )
@@ -292,7 +293,5 @@ def test_attributes_refuse_a_key_the_policy_in_force_no_longer_allows(
             eng.portal.attrs.RegisterAttributes(request)
         assert rpc_code(err.value) == (grpc.StatusCode.INVALID_ARGUMENT, "ZID-1202")
         assert "register the phone again" in str(err.value.details())
-    current = eng.mobile.attrs.GetCurrentCertificate(
-        attribute_pb2.GetCurrentCertificateRequest(spki_sha256=phone.spki_sha256)
-    )
+    current = current_certificate(eng, phone)
     assert current.certificate.der == der

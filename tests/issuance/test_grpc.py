@@ -134,7 +134,15 @@ def test_redeem_get_list_revoke_over_mtls(
     again = _redeem(channel("mobile"), enrolment.token, csr)
     assert again.replayed and again.certificate.der == first.certificate.der
 
-    certs = certificate_pb2_grpc.CertificateServiceStub(channel("portal"))  # type: ignore[no-untyped-call]
+    # A portal reads only persons it acts for (issue 16 item 11); this enrolment was made
+    # for another portal identity ("portal-sha256"), so the test portal does not see it.
+    portal = certificate_pb2_grpc.CertificateServiceStub(channel("portal"))  # type: ignore[no-untyped-call]
+    with pytest.raises(grpc.RpcError) as hidden:
+        portal.GetCertificate(
+            certificate_pb2.GetCertificateRequest(serial=first.certificate.serial)
+        )
+    assert error_info(hidden.value).reason == "ZID-1210"
+    certs = certificate_pb2_grpc.CertificateServiceStub(channel("operator"))  # type: ignore[no-untyped-call]
     got = certs.GetCertificate(
         certificate_pb2.GetCertificateRequest(serial=first.certificate.serial)
     )
@@ -158,7 +166,7 @@ def test_redeem_get_list_revoke_over_mtls(
         id=first.certificate.id, reason=certificate_pb2.REVOCATION_REASON_KEY_COMPROMISE
     )
     with pytest.raises(grpc.RpcError) as denied:
-        certs.RevokeCertificate(revoke)
+        portal.RevokeCertificate(revoke)
     assert denied.value.code() == grpc.StatusCode.PERMISSION_DENIED
     operator = certificate_pb2_grpc.CertificateServiceStub(channel("operator"))  # type: ignore[no-untyped-call]
     revoked = operator.RevokeCertificate(revoke).certificate

@@ -40,17 +40,20 @@ def test_a_challenge_is_consumed_once(migrated: sa.Engine) -> None:
     store.create_challenge(_challenge())
     assert store.challenge_state("c1") is ChallengeState.OPEN
     assert store.challenge_state("nope") is ChallengeState.UNKNOWN
-    got = store.consume_challenge("c1", T0 + timedelta(seconds=5))
+    # Another portal's attempt leaves it open for the portal it was made for.
+    assert store.consume_challenge("c1", T0 + timedelta(seconds=4), portal="p-b") is None
+    assert store.challenge_state("c1") is ChallengeState.OPEN
+    got = store.consume_challenge("c1", T0 + timedelta(seconds=5), portal="p-a")
     assert got == _challenge()
-    assert store.consume_challenge("c1", T0 + timedelta(seconds=6)) is None
+    assert store.consume_challenge("c1", T0 + timedelta(seconds=6), portal="p-a") is None
     assert store.challenge_state("c1") is ChallengeState.USED
-    assert store.consume_challenge("nope", T0) is None
+    assert store.consume_challenge("nope", T0, portal="p-a") is None
 
 
 def test_an_expired_challenge_is_still_consumed(migrated: sa.Engine) -> None:
     store = SqlUziChallengeStore(migrated)
     store.create_challenge(_challenge("old", expires=T0))
-    got = store.consume_challenge("old", T0 + timedelta(hours=1))
+    got = store.consume_challenge("old", T0 + timedelta(hours=1), portal="p-a")
     assert got is not None and got.expires_at == T0
     assert store.challenge_state("old") is ChallengeState.USED
 
@@ -71,7 +74,7 @@ def test_concurrent_consumers_get_one_record(migrated: sa.Engine) -> None:
 
     def consume() -> None:
         barrier.wait()
-        result = store.consume_challenge("race", T0)
+        result = store.consume_challenge("race", T0, portal="p-a")
         with lock:
             got.append(result)
 

@@ -38,7 +38,7 @@ def test_concurrent_consume_has_exactly_one_winner(
 
     def consume(store: SqlUziChallengeStore) -> None:
         barrier.wait()
-        got = store.consume_challenge("c1", NOW)
+        got = store.consume_challenge("c1", NOW, portal="p")
         if got is not None:
             winners.append(got)
 
@@ -58,7 +58,7 @@ def test_concurrent_consume_has_exactly_one_winner(
 def test_store_refuses_naive_datetimes(migrated: sa.Engine) -> None:
     store = SqlUziChallengeStore(migrated)
     with pytest.raises(sa.exc.StatementError, match="naive"):
-        store.consume_challenge("c1", NOW.replace(tzinfo=None))
+        store.consume_challenge("c1", NOW.replace(tzinfo=None), portal="p")
 
 
 def _validate(validator: ChainValidator, uzi: World, data: bytes, at: object) -> object:

@@ -22,24 +22,25 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from issuer.api.zorgid.v1 import certificate_pb2 as zorgid_dot_v1_dot_certificate__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19zorgid/v1/attribute.proto\x12\tzorgid.v1\x1a\x1bzorgid/v1/certificate.proto\"U\n\x19RegisterAttributesRequest\x12\x1c\n\x14login_session_handle\x18\x01 \x01(\t\x12\x1a\n\x12uzi_session_handle\x18\x02 \x01(\t\"u\n\x1aRegisterAttributesResponse\x12+\n\x0b\x63\x65rtificate\x18\x01 \x01(\x0b\x32\x16.zorgid.v1.Certificate\x12*\n\nsuperseded\x18\x02 \x01(\x0b\x32\x16.zorgid.v1.Certificate\"3\n\x1cGetCurrentCertificateRequest\x12\x13\n\x0bspki_sha256\x18\x01 \x01(\t\"[\n\x1dGetCurrentCertificateResponse\x12+\n\x0b\x63\x65rtificate\x18\x01 \x01(\x0b\x32\x16.zorgid.v1.Certificate\x12\r\n\x05\x63hain\x18\x02 \x03(\x0c\x32\xe1\x01\n\x10\x41ttributeService\x12\x61\n\x12RegisterAttributes\x12$.zorgid.v1.RegisterAttributesRequest\x1a%.zorgid.v1.RegisterAttributesResponse\x12j\n\x15GetCurrentCertificate\x12\'.zorgid.v1.GetCurrentCertificateRequest\x1a(.zorgid.v1.GetCurrentCertificateResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19zorgid/v1/attribute.proto\x12\tzorgid.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1bzorgid/v1/certificate.proto\"U\n\x19RegisterAttributesRequest\x12\x1c\n\x14login_session_handle\x18\x01 \x01(\t\x12\x1a\n\x12uzi_session_handle\x18\x02 \x01(\t\"u\n\x1aRegisterAttributesResponse\x12+\n\x0b\x63\x65rtificate\x18\x01 \x01(\x0b\x32\x16.zorgid.v1.Certificate\x12*\n\nsuperseded\x18\x02 \x01(\x0b\x32\x16.zorgid.v1.Certificate\"u\n\x1cGetCurrentCertificateRequest\x12\x13\n\x0bspki_sha256\x18\x01 \x01(\t\x12\x11\n\tsignature\x18\x02 \x01(\x0c\x12-\n\tsigned_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"[\n\x1dGetCurrentCertificateResponse\x12+\n\x0b\x63\x65rtificate\x18\x01 \x01(\x0b\x32\x16.zorgid.v1.Certificate\x12\r\n\x05\x63hain\x18\x02 \x03(\x0c\x32\xe1\x01\n\x10\x41ttributeService\x12\x61\n\x12RegisterAttributes\x12$.zorgid.v1.RegisterAttributesRequest\x1a%.zorgid.v1.RegisterAttributesResponse\x12j\n\x15GetCurrentCertificate\x12\'.zorgid.v1.GetCurrentCertificateRequest\x1a(.zorgid.v1.GetCurrentCertificateResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'zorgid.v1.attribute_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_REGISTERATTRIBUTESREQUEST']._serialized_start=69
-  _globals['_REGISTERATTRIBUTESREQUEST']._serialized_end=154
-  _globals['_REGISTERATTRIBUTESRESPONSE']._serialized_start=156
-  _globals['_REGISTERATTRIBUTESRESPONSE']._serialized_end=273
-  _globals['_GETCURRENTCERTIFICATEREQUEST']._serialized_start=275
-  _globals['_GETCURRENTCERTIFICATEREQUEST']._serialized_end=326
-  _globals['_GETCURRENTCERTIFICATERESPONSE']._serialized_start=328
-  _globals['_GETCURRENTCERTIFICATERESPONSE']._serialized_end=419
-  _globals['_ATTRIBUTESERVICE']._serialized_start=422
-  _globals['_ATTRIBUTESERVICE']._serialized_end=647
+  _globals['_REGISTERATTRIBUTESREQUEST']._serialized_start=102
+  _globals['_REGISTERATTRIBUTESREQUEST']._serialized_end=187
+  _globals['_REGISTERATTRIBUTESRESPONSE']._serialized_start=189
+  _globals['_REGISTERATTRIBUTESRESPONSE']._serialized_end=306
+  _globals['_GETCURRENTCERTIFICATEREQUEST']._serialized_start=308
+  _globals['_GETCURRENTCERTIFICATEREQUEST']._serialized_end=425
+  _globals['_GETCURRENTCERTIFICATERESPONSE']._serialized_start=427
+  _globals['_GETCURRENTCERTIFICATERESPONSE']._serialized_end=518
+  _globals['_ATTRIBUTESERVICE']._serialized_start=521
+  _globals['_ATTRIBUTESERVICE']._serialized_end=746
 # @@protoc_insertion_point(module_scope)

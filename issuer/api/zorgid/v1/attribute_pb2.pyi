@@ -1,3 +1,6 @@
+import datetime
+
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from issuer.api.zorgid.v1 import certificate_pb2 as _certificate_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
@@ -24,10 +27,14 @@ class RegisterAttributesResponse(_message.Message):
     def __init__(self, certificate: _Optional[_Union[_certificate_pb2.Certificate, _Mapping]] = ..., superseded: _Optional[_Union[_certificate_pb2.Certificate, _Mapping]] = ...) -> None: ...
 
 class GetCurrentCertificateRequest(_message.Message):
-    __slots__ = ("spki_sha256",)
+    __slots__ = ("spki_sha256", "signature", "signed_at")
     SPKI_SHA256_FIELD_NUMBER: _ClassVar[int]
+    SIGNATURE_FIELD_NUMBER: _ClassVar[int]
+    SIGNED_AT_FIELD_NUMBER: _ClassVar[int]
     spki_sha256: str
-    def __init__(self, spki_sha256: _Optional[str] = ...) -> None: ...
+    signature: bytes
+    signed_at: _timestamp_pb2.Timestamp
+    def __init__(self, spki_sha256: _Optional[str] = ..., signature: _Optional[bytes] = ..., signed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class GetCurrentCertificateResponse(_message.Message):
     __slots__ = ("certificate", "chain")

@@ -68,7 +68,10 @@ class AttributeServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def GetCurrentCertificate(self, request, context):
-        """GetCurrentCertificate returns the newest good certificate for a phone key.
+        """GetCurrentCertificate returns the newest good certificate for a phone key,
+        to the holder of that key only: the request carries the key's signature over
+        "ZORG-ID current certificate v1\nk=<spki_sha256>\nt=<signed_at>\n" (docs/flows.md).
+        A missing, wrong or stale proof: PERMISSION_DENIED (ZID-1851).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
