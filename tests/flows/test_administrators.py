@@ -33,7 +33,14 @@ from issuer.store.schema import (
     organisations,
     persons,
 )
-from tests.flows.conftest import OTHER_URA, SECOND_PORTAL, URA, Engine, rpc_code
+from tests.flows.conftest import (
+    OTHER_URA,
+    SECOND_PORTAL,
+    URA,
+    Engine,
+    current_certificate,
+    rpc_code,
+)
 
 TAKEOVER_REFUSAL = (grpc.StatusCode.PERMISSION_DENIED, "ZID-1830")
 """What a validated but not approved card holder gets from the administrator's RPCs."""
@@ -390,9 +397,7 @@ def test_attributes_of_an_unregistered_organisation_are_refused(eng: Engine) -> 
         with pytest.raises(grpc.RpcError) as err:
             eng.portal.attrs.RegisterAttributes(request, timeout=60)
         assert rpc_code(err.value) == (grpc.StatusCode.FAILED_PRECONDITION, "ZID-1602")
-    current = eng.mobile.attrs.GetCurrentCertificate(
-        attribute_pb2.GetCurrentCertificateRequest(spki_sha256=phone.spki_sha256), timeout=30
-    )
+    current = current_certificate(eng, phone)
     assert current.certificate.der == der
     with eng.db.connect() as conn:
         uras = conn.execute(sa.text("SELECT ura FROM uzi_attributes")).scalars().all()
