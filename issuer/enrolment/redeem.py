@@ -19,20 +19,25 @@ records the CSR's digest, so:
   should it come back -- can no longer finish: step 4 writes the certificate
   only WHERE the claim time is still its own. Never two certificates.
 
-A token's failed attempts (bad CSR, weak key, a different CSR) are counted
-and, at the policy's ``enrolment.max_failed_attempts``, the token is blocked
-(ZID-1304): a stolen QR cannot be tried forever.
+A token's failed attempts (bad CSR, weak key, a key of another person, a
+different CSR) are counted and, at the policy's
+``enrolment.max_failed_attempts``, the token is blocked (ZID-1304): a stolen
+QR cannot be tried forever. The limit is exact under concurrency: a CSR is
+evaluated under the token's attempt lock, which reads the count, evaluates
+and counts a refusal in one transaction (:meth:`Redeemer._check`), so of any
+number of concurrent bad attempts exactly the limit are evaluated.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, NamedTuple, NoReturn
+from typing import Any, Final, NamedTuple, NoReturn
 
 import sqlalchemy as sa
 
@@ -49,6 +54,7 @@ from issuer.issuance.cycle import (
     IssuedCertificate,
 )
 from issuer.issuance.sql import lock_audit_head, write_transaction
+from issuer.profile.csr import CSR_CODES
 from issuer.store.prepared import Prepared
 from issuer.store.reads import ReadConnections
 from issuer.store.schema import certificates, registrations
@@ -62,6 +68,9 @@ issuance (milliseconds) and a gRPC deadline, so only a dead winner loses it."""
 DEFAULT_WAIT_SECONDS = 10.0
 """How long a same-CSR retry waits for a running winner before ZID-1305 (retry)."""
 POLL_SECONDS = 0.01
+
+FAILED_ATTEMPT_CODES: Final = CSR_CODES | {"ZID-1202", "ZID-1203"}
+"""Refusals of step 1 that are the caller's doing (the CSR, its key): each is a failed attempt."""
 
 
 _READ = sa.select(
@@ -94,6 +103,24 @@ _CLAIM = Prepared(
         updated_at=sa.bindparam("b_now", type_=UtcDateTime),
     )
 )
+_ATTEMPT_STATE = sa.select(registrations.c.failed_attempts, registrations.c.token_used_at).where(
+    registrations.c.id == sa.bindparam("b_id")
+)
+_COUNT_FAILED = (
+    registrations.update()
+    .where(
+        registrations.c.id == sa.bindparam("b_id"),
+        registrations.c.failed_attempts < sa.bindparam("b_max"),
+    )
+    .values(
+        failed_attempts=registrations.c.failed_attempts + 1,
+        updated_at=sa.bindparam("b_now", type_=UtcDateTime),
+    )
+    .returning(registrations.c.failed_attempts)
+)
+"""One failed attempt more, never beyond the limit (no row: the count is at the limit)."""
+_ATTEMPT_LOCK_LABEL = b"zorgid:enrolment-attempt:"
+"""Namespace of the PostgreSQL advisory lock key of a registration's attempts."""
 _FINISH = Prepared(
     registrations.update()
     .where(
@@ -163,7 +190,7 @@ class _Registration(NamedTuple):
 
 
 class _NotClaimed(Exception):
-    """Another caller claimed the token first (step 2 rolled back, nothing reserved)."""
+    """Another caller claimed the token first (nothing of ours was claimed or reserved)."""
 
 
 class _ClaimLost(Exception):
@@ -220,29 +247,23 @@ class Redeemer:
                     if cert is None:
                         raise ZorgIdError("ZID-0001", "redeemed registration lost its certificate")
                     return Redemption(certificate=cert, replayed=True)
-                self._refuse(digest, row, actor, "ZID-1303", "the token was redeemed already")
+                self._refuse(row, actor, "ZID-1303", "the token was redeemed already")
             if row.token_used_at is None:
                 if row.failed_attempts >= self.max_failed:
-                    raise ZorgIdError(
-                        "ZID-1304",
-                        f"{row.failed_attempts} failed attempts; the policy allows "
-                        f"{self.max_failed} (enrolment.max_failed_attempts)",
-                    )
+                    raise self._blocked(row.failed_attempts)  # rechecked under the lock in _check
                 if row.token_expires_at <= now:
                     raise ZorgIdError(
                         "ZID-1302", f"the token expired at {row.token_expires_at.isoformat()}"
                     )
-                checked = self._check(digest, row, csr, actor)
                 try:
+                    checked = self._check(row, csr, actor)
                     return self._issue(
                         row, checked, claimed_at=now, claim=self._claim(row.id, csr_sha, now)
                     )
                 except _NotClaimed:
                     continue  # someone else claimed first: look again
             if row.csr_sha256 != csr_sha:
-                self._refuse(
-                    digest, row, actor, "ZID-1303", "the token is being redeemed with another CSR"
-                )
+                self._refuse(row, actor, "ZID-1303", "the token is being redeemed with another CSR")
             if now - row.token_used_at >= self.lease:
                 if self._take_over(row.id, row.token_used_at, csr_sha, now):
                     _LOG.warning(
@@ -250,7 +271,7 @@ class Redeemer:
                         row.id,
                         row.token_used_at.isoformat(),
                     )
-                    checked = self._check(digest, row, csr, actor)
+                    checked = self._check(row, csr, actor, taken_over=True)
                     return self._issue(row, checked, claimed_at=now)
                 continue
             if time.monotonic() >= deadline:
@@ -262,8 +283,20 @@ class Redeemer:
     def _read(self, digest: str) -> _Registration | None:
         return self._read_token(digest)
 
-    def _check(self, digest: str, row: Any, csr: bytes, actor: Actor) -> CheckedRequest:
-        """Cycle step 1 before claiming: a bad CSR must not burn the token."""
+    def _check(
+        self, row: Any, csr: bytes, actor: Actor, *, taken_over: bool = False
+    ) -> CheckedRequest:
+        """Cycle step 1 before claiming, one attempt at a time per token: a bad CSR must not
+        burn the token, and the failed-attempt limit holds exactly (issue 16, item 13).
+
+        Why under a lock: checked against the count read before evaluating, N
+        concurrent bad CSRs all passed the check and were all evaluated (7 at a
+        limit of 5). Under the token's attempt lock the count is read fresh,
+        the request evaluated and a refusal counted in one transaction; a good
+        request commits nothing here. A token claimed meanwhile is not evaluated
+        (:class:`_NotClaimed`: the caller looks again). ``taken_over``: we hold
+        the claim ourselves (the same CSR, which already passed once).
+        """
         try:
             request = IssuanceRequest(
                 attrs=attrs_from_json(row.frozen_data),
@@ -274,12 +307,48 @@ class Redeemer:
             )
         except ValueError as exc:
             raise ZorgIdError("ZID-1204", f"frozen registration data: {exc}") from None
-        try:
-            return self.cycle.step1_check_request(request)
-        except ZorgIdError as exc:
-            if exc.code in ("ZID-1201", "ZID-1202"):
-                self._count(digest, row, actor, exc.code)
-            raise
+        refused: ZorgIdError
+        with self._attempt_lock(row.id) as conn:
+            failed, used_at = conn.execute(_ATTEMPT_STATE, {"b_id": row.id}).one()
+            if not taken_over:
+                if used_at is not None:
+                    raise _NotClaimed(row.id)
+                if failed >= self.max_failed:
+                    raise self._blocked(failed)
+            try:
+                checked = self.cycle.step1_check_request(request)
+                self.cycle.step1_check_key_owner(conn, checked)
+                return checked
+            except ZorgIdError as exc:
+                if exc.code not in FAILED_ATTEMPT_CODES:
+                    raise
+                self._count_in(conn, row, actor, exc.code)
+                refused = exc
+        raise refused
+
+    @contextlib.contextmanager
+    def _attempt_lock(self, registration_id: str) -> Iterator[sa.Connection]:
+        """A write transaction that holds the registration's attempt lock until it ends.
+
+        SQLite: the write transaction itself is the lock (one writer, ``BEGIN
+        IMMEDIATE``, issuer/issuance/sql.py). PostgreSQL: a transaction-scoped
+        advisory lock on the registration, not ``SELECT ... FOR UPDATE``: a row
+        lock would give every good redemption a transaction id and so one more
+        synced commit; the advisory lock writes nothing.
+        """
+        with write_transaction(self.engine) as conn:
+            if conn.dialect.name == "postgresql":
+                digest = hashlib.sha256(_ATTEMPT_LOCK_LABEL + registration_id.encode()).digest()
+                key = int.from_bytes(digest[:8], "big", signed=True)
+                conn.execute(sa.select(sa.func.pg_advisory_xact_lock(key)))
+            yield conn
+
+    def _blocked(self, failed: int) -> ZorgIdError:
+        return ZorgIdError(
+            "ZID-1304",
+            f"{failed} failed attempts; the policy allows "
+            f"{self.max_failed} (enrolment.max_failed_attempts)",
+        )
 
     def _claim(self, registration_id: str, csr_sha: str, now: datetime) -> Begin:
         """The claim, run by the cycle at the start of step 2's transaction.
@@ -361,14 +430,8 @@ class Redeemer:
             raise ZorgIdError("ZID-1305", "the redemption was taken over; retry") from None
         except ZorgIdError as exc:
             self._release(registration_id, claimed_at)
-            if exc.code == "ZID-1203":
-                self._count(
-                    checked.request.registration_id or "",
-                    row,
-                    checked.request.actor,
-                    exc.code,
-                    by_id=True,
-                )
+            if exc.code == "ZID-1203":  # the key was certified meanwhile (checked in _check)
+                self._count(row, checked.request.actor, exc.code)
             raise
         except BaseException:
             self._release(registration_id, claimed_at)
@@ -377,36 +440,33 @@ class Redeemer:
 
     # -- refusals --------------------------------------------------------------------
 
-    def _count(self, key: str, row: Any, actor: Actor, code: str, *, by_id: bool = False) -> int:
+    def _count(self, row: Any, actor: Actor, code: str) -> int:
         """Count one failed attempt and record it in the audit log (one transaction)."""
-        now = self.clock()
-        column = registrations.c.id if by_id else registrations.c.token_sha256
         with write_transaction(self.engine) as conn:
-            lock_audit_head(conn)  # the head before the registration row, as step 4 does
-            counted = conn.execute(
-                registrations.update()
-                .where(column == key)
-                .values(failed_attempts=registrations.c.failed_attempts + 1, updated_at=now)
-                .returning(registrations.c.failed_attempts)
-            ).first()
-            self.cycle.audit.append(
-                conn,
-                AuditEvent(
-                    actor_role=actor.role,
-                    actor_identity=actor.identity,
-                    action="enrolment.redeem",
-                    subject=f"registration:{row.id}",
-                    outcome="refused",
-                    details={
-                        "code": code,
-                        "failed_attempts": 0 if counted is None else int(counted[0]),
-                    },
-                ),
-            )
-        return 0 if counted is None else int(counted[0])
+            return self._count_in(conn, row, actor, code)
 
-    def _refuse(self, digest: str, row: Any, actor: Actor, code: str, detail: str) -> NoReturn:
-        self._count(digest, row, actor, code)
+    def _count_in(self, conn: sa.Connection, row: Any, actor: Actor, code: str) -> int:
+        """Count one failed attempt (capped at the limit) and audit it, in *conn*'s transaction."""
+        lock_audit_head(conn)  # the head before the registration row, as step 4 does
+        counted = conn.execute(
+            _COUNT_FAILED, {"b_id": row.id, "b_max": self.max_failed, "b_now": self.clock()}
+        ).first()
+        failed = self.max_failed if counted is None else int(counted[0])
+        self.cycle.audit.append(
+            conn,
+            AuditEvent(
+                actor_role=actor.role,
+                actor_identity=actor.identity,
+                action="enrolment.redeem",
+                subject=f"registration:{row.id}",
+                outcome="refused",
+                details={"code": code, "failed_attempts": failed},
+            ),
+        )
+        return failed
+
+    def _refuse(self, row: Any, actor: Actor, code: str, detail: str) -> NoReturn:
+        self._count(row, actor, code)
         raise ZorgIdError(code, detail)
 
 

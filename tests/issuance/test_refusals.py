@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import math
 import secrets
+import threading
+from collections import Counter
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
+import grpc
 import pytest
 import sqlalchemy as sa
 from cryptography import x509
@@ -14,14 +18,26 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
+from issuer.enrolment.tokens import token_sha256
 from issuer.errors import CATALOGUE, ZorgIdError
 from issuer.issuance.errors import ISSUANCE_ERROR_TABLE
 from issuer.keys.roca import ROCA_GENERATOR, ROCA_PRIMES
-from issuer.store.schema import certificates, registrations, serial_reservations
+from issuer.store.schema import audit_events, certificates, registrations, serial_reservations
 from policies import DEFAULT_POLICY_PATH, load_policy
 from testkit.phone import Phone
 from tests.issuance.conftest import MOBILE, CaSetup, World, attributes, build_world
+from tests.issuance.test_grpc import Channel, _redeem, channel, served
+from tests.regressions import (
+    CSR_REFUSALS,
+    PSS_WITHOUT_PARAMETERS,
+    csr_inputs,
+    rsa_pss_csr_without_parameters,
+)
+from tests.server.conftest import test_pki
+from tests.server.test_mtls_roles import error_info
 from tests.store.dbfixtures import Database
+
+__all__ = ["channel", "served", "test_pki"]
 
 
 def _rsa_policy() -> str:
@@ -208,3 +224,63 @@ def test_used_token_is_refused_for_another_csr(
     enrolment = world.enrol()
     world.redeemer.redeem(enrolment.token, new_phone().csr(), actor=MOBILE)
     assert _refused(world, enrolment.token, new_phone().csr()) == "ZID-1303"
+
+
+# -- hostile CSRs over real gRPC (issue 16, item 7) --------------------------------
+
+
+def _failed_attempts(world: World, token_sha: str) -> int:
+    with world.engine.connect() as conn:
+        return int(
+            conn.execute(
+                sa.select(registrations.c.failed_attempts).where(
+                    registrations.c.token_sha256 == token_sha
+                )
+            ).scalar_one()
+        )
+
+
+def test_hostile_csrs_get_their_own_code_and_count_as_failed_attempts(
+    world: World, channel: Channel
+) -> None:
+    """Each CSR that once crashed the parser: its own ZID over gRPC, one failed attempt each."""
+    cases = [(csr_inputs()[name], code) for name, (_, code) in sorted(CSR_REFUSALS.items())]
+    cases.append((rsa_pss_csr_without_parameters(), PSS_WITHOUT_PARAMETERS[1]))
+    assert len(cases) < world.policy.enrolment.max_failed_attempts  # none is refused as blocked
+    enrolment = world.enrol()
+    digest = token_sha256(enrolment.token)
+    for attempts, (csr, code) in enumerate(cases, start=1):
+        with pytest.raises(grpc.RpcError) as refused:
+            _redeem(channel("mobile"), enrolment.token, csr)
+        assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT, refused.value.details()
+        assert error_info(refused.value).reason == code
+        assert _failed_attempts(world, digest) == attempts
+    _nothing_issued(world)
+
+
+# -- the failed-attempt limit under concurrency (issue 16, item 13) -----------------
+
+
+def test_concurrent_bad_redemptions_evaluate_exactly_the_limit(world: World) -> None:
+    """N >> limit bad CSRs at once: exactly ``limit`` are evaluated, the rest refused as blocked."""
+    limit = world.policy.enrolment.max_failed_attempts
+    threads = 8 * limit
+    enrolment = world.enrol()
+    barrier = threading.Barrier(threads)
+
+    def attempt(n: int) -> str:
+        barrier.wait()
+        return _refused(world, enrolment.token, b"not a CSR %d" % n)
+
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        codes = Counter(pool.map(attempt, range(threads)))
+    assert codes == {"ZID-1201": limit, "ZID-1304": threads - limit}
+    assert _failed_attempts(world, token_sha256(enrolment.token)) == limit
+    with world.engine.connect() as conn:
+        counted = conn.execute(
+            sa.select(sa.func.count())
+            .select_from(audit_events)
+            .where(audit_events.c.action == "enrolment.redeem")
+        ).scalar_one()
+    assert counted == limit  # one audited refusal per evaluated attempt
+    _nothing_issued(world)
