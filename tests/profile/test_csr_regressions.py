@@ -8,6 +8,9 @@ internal error, and each kind of defect has a code of its own.
 from __future__ import annotations
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from issuer.issuance.errors import ISSUANCE_ERROR_TABLE
 from issuer.profile import CsrError, check_csr
@@ -42,3 +45,27 @@ def test_each_defect_has_a_distinct_catalogued_code() -> None:
     assert len(set(codes)) == len(codes)
     catalogued = {row[0]: row[1] for row in ISSUANCE_ERROR_TABLE}
     assert all(catalogued[code] == "INVALID_ARGUMENT" for code in codes)
+
+
+def test_an_unreadable_public_key_has_its_own_code(policy: Policy) -> None:
+    key = ec.generate_private_key(ec.SECP256R1())
+    csr = (
+        x509.CertificateSigningRequestBuilder()
+        .subject_name(x509.Name([]))
+        .sign(key, hashes.SHA256())
+        .public_bytes(serialization.Encoding.DER)
+    )
+    point = key.public_key().public_bytes(
+        serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
+    )
+    off_curve = point[:-1] + bytes([point[-1] ^ 0x01])
+    with pytest.raises(CsrError) as caught:
+        check_csr(csr.replace(point, off_curve), policy)
+    assert (caught.value.reason, caught.value.code) == ("unsupported-key", "ZID-1263")
+
+
+@pytest.mark.parametrize("data", [b"garbage", b"\x30\x03\x02\x01\x00"])
+def test_other_unreadable_input_stays_malformed(data: bytes, policy: Policy) -> None:
+    with pytest.raises(CsrError) as caught:
+        check_csr(data, policy)
+    assert (caught.value.reason, caught.value.code) == ("malformed", "ZID-1201")
