@@ -103,9 +103,13 @@ _CLAIM = Prepared(
         updated_at=sa.bindparam("b_now", type_=UtcDateTime),
     )
 )
-_ATTEMPT_STATE = sa.select(registrations.c.failed_attempts, registrations.c.token_used_at).where(
-    registrations.c.id == sa.bindparam("b_id")
+_ATTEMPT_STATE = Prepared(
+    sa.select(registrations.c.failed_attempts, registrations.c.token_used_at).where(
+        registrations.c.id == sa.bindparam("b_id")
+    )
 )
+"""The count and whether the token is claimed (raw values: only ``None`` or not matters)."""
+_ATTEMPT_LOCK = Prepared(sa.select(sa.func.pg_advisory_xact_lock(sa.bindparam("b_key"))))
 _COUNT_FAILED = (
     registrations.update()
     .where(
@@ -309,7 +313,10 @@ class Redeemer:
             raise ZorgIdError("ZID-1204", f"frozen registration data: {exc}") from None
         refused: ZorgIdError
         with self._attempt_lock(row.id) as conn:
-            failed, used_at = conn.execute(_ATTEMPT_STATE, {"b_id": row.id}).one()
+            found = _ATTEMPT_STATE.execute(conn, {"b_id": row.id}).fetchone()
+            if found is None:
+                raise ZorgIdError("ZID-1301", "no redeemable registration for this token")
+            failed, used_at = found
             if not taken_over:
                 if used_at is not None:
                     raise _NotClaimed(row.id)
@@ -340,7 +347,7 @@ class Redeemer:
             if conn.dialect.name == "postgresql":
                 digest = hashlib.sha256(_ATTEMPT_LOCK_LABEL + registration_id.encode()).digest()
                 key = int.from_bytes(digest[:8], "big", signed=True)
-                conn.execute(sa.select(sa.func.pg_advisory_xact_lock(key)))
+                _ATTEMPT_LOCK.execute(conn, {"b_key": key}).fetchone()
             yield conn
 
     def _blocked(self, failed: int) -> ZorgIdError:
