@@ -31,12 +31,16 @@ number of concurrent bad attempts exactly the limit are evaluated.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import logging
+import os
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any, Final, NamedTuple, NoReturn
 
 import sqlalchemy as sa
@@ -55,6 +59,7 @@ from issuer.issuance.cycle import (
 )
 from issuer.issuance.sql import lock_audit_head, write_transaction
 from issuer.profile.csr import CSR_CODES
+from issuer.store import is_sqlite
 from issuer.store.prepared import Prepared
 from issuer.store.reads import ReadConnections
 from issuer.store.schema import certificates, registrations
@@ -103,13 +108,7 @@ _CLAIM = Prepared(
         updated_at=sa.bindparam("b_now", type_=UtcDateTime),
     )
 )
-_ATTEMPT_STATE = Prepared(
-    sa.select(registrations.c.failed_attempts, registrations.c.token_used_at).where(
-        registrations.c.id == sa.bindparam("b_id")
-    )
-)
-"""The count and whether the token is claimed (raw values: only ``None`` or not matters)."""
-_ATTEMPT_LOCK = Prepared(sa.select(sa.func.pg_advisory_xact_lock(sa.bindparam("b_key"))))
+_PG_ATTEMPT_LOCK = Prepared(sa.select(sa.func.pg_advisory_xact_lock(sa.bindparam("b_key"))))
 _COUNT_FAILED = (
     registrations.update()
     .where(
@@ -124,7 +123,50 @@ _COUNT_FAILED = (
 )
 """One failed attempt more, never beyond the limit (no row: the count is at the limit)."""
 _ATTEMPT_LOCK_LABEL = b"zorgid:enrolment-attempt:"
-"""Namespace of the PostgreSQL advisory lock key of a registration's attempts."""
+"""Namespace of the lock keys of a registration's attempts."""
+SQLITE_ATTEMPT_SLOTS: Final = 64
+"""Lock files of the SQLite attempt locks: two tokens in one slot only take turns."""
+
+
+def _attempt_key(registration_id: str) -> bytes:
+    return hashlib.sha256(_ATTEMPT_LOCK_LABEL + registration_id.encode()).digest()
+
+
+class SqliteAttemptLocks:
+    """One attempt at a time per registration on an SQLite database, across threads and
+    processes, without holding the database's one write lock.
+
+    Why not the write transaction: step 1 (CSR parse, signature check) inside it
+    kept every other writer of the database waiting for it, on every redemption.
+    A registration maps to one of :data:`SQLITE_ATTEMPT_SLOTS` lock files in
+    ``<database>.attempt-locks/``; each hold opens its slot's file and takes
+    an ``flock``, which excludes other open files of it in this and any other
+    process, and ends with the close (also when a process dies). An in-memory
+    database has one process: one thread lock per slot.
+    """
+
+    def __init__(self, database: str | None) -> None:
+        self._folder = (
+            Path(f"{database}.attempt-locks") if database and database != ":memory:" else None
+        )
+        self._threads = [threading.Lock() for _ in range(SQLITE_ATTEMPT_SLOTS)]
+
+    @contextlib.contextmanager
+    def hold(self, registration_id: str) -> Iterator[None]:
+        slot = int.from_bytes(_attempt_key(registration_id)[:2], "big") % SQLITE_ATTEMPT_SLOTS
+        if self._folder is None:
+            with self._threads[slot]:
+                yield
+            return
+        self._folder.mkdir(mode=0o700, exist_ok=True)
+        fd = os.open(self._folder / str(slot), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)  # releases the flock
+
+
 _FINISH = Prepared(
     registrations.update()
     .where(
@@ -230,6 +272,9 @@ class Redeemer:
         self.wait_seconds = wait_seconds
         self.clock = clock or cycle.clock
         self._read_token = _TokenRead(self.engine)
+        self._sqlite_locks = (
+            SqliteAttemptLocks(self.engine.url.database) if is_sqlite(self.engine) else None
+        )
 
     @property
     def max_failed(self) -> int:
@@ -260,7 +305,7 @@ class Redeemer:
                         "ZID-1302", f"the token expired at {row.token_expires_at.isoformat()}"
                     )
                 try:
-                    checked = self._check(row, csr, actor)
+                    checked = self._check(digest, row, csr, actor)
                     return self._issue(
                         row, checked, claimed_at=now, claim=self._claim(row.id, csr_sha, now)
                     )
@@ -275,7 +320,7 @@ class Redeemer:
                         row.id,
                         row.token_used_at.isoformat(),
                     )
-                    checked = self._check(row, csr, actor, taken_over=True)
+                    checked = self._check(digest, row, csr, actor, taken_over=True)
                     return self._issue(row, checked, claimed_at=now)
                 continue
             if time.monotonic() >= deadline:
@@ -288,7 +333,7 @@ class Redeemer:
         return self._read_token(digest)
 
     def _check(
-        self, row: Any, csr: bytes, actor: Actor, *, taken_over: bool = False
+        self, digest: str, row: Any, csr: bytes, actor: Actor, *, taken_over: bool = False
     ) -> CheckedRequest:
         """Cycle step 1 before claiming, one attempt at a time per token: a bad CSR must not
         burn the token, and the failed-attempt limit holds exactly (issue 16, item 13).
@@ -296,10 +341,13 @@ class Redeemer:
         Why under a lock: checked against the count read before evaluating, N
         concurrent bad CSRs all passed the check and were all evaluated (7 at a
         limit of 5). Under the token's attempt lock the count is read fresh,
-        the request evaluated and a refusal counted in one transaction; a good
-        request commits nothing here. A token claimed meanwhile is not evaluated
-        (:class:`_NotClaimed`: the caller looks again). ``taken_over``: we hold
-        the claim ourselves (the same CSR, which already passed once).
+        the request evaluated and a refusal counted before the lock is let go;
+        a good request writes nothing here. A token claimed meanwhile is not
+        evaluated (:class:`_NotClaimed`: the caller looks again). A key of
+        another person (ZID-1203) is found in step 2, under the claim, which
+        is exclusive too; it is counted as the claim is given back.
+        ``taken_over``: we hold the claim ourselves (the same CSR, which
+        already passed once).
         """
         try:
             request = IssuanceRequest(
@@ -313,41 +361,44 @@ class Redeemer:
             raise ZorgIdError("ZID-1204", f"frozen registration data: {exc}") from None
         refused: ZorgIdError
         with self._attempt_lock(row.id) as conn:
-            found = _ATTEMPT_STATE.execute(conn, {"b_id": row.id}).fetchone()
-            if found is None:
+            now = self._read(digest)  # fresh: whoever held the lock before has committed
+            if now is None:
                 raise ZorgIdError("ZID-1301", "no redeemable registration for this token")
-            failed, used_at = found
             if not taken_over:
-                if used_at is not None:
+                if now.token_used_at is not None:
                     raise _NotClaimed(row.id)
-                if failed >= self.max_failed:
-                    raise self._blocked(failed)
+                if now.failed_attempts >= self.max_failed:
+                    raise self._blocked(now.failed_attempts)
             try:
-                checked = self.cycle.step1_check_request(request)
-                self.cycle.step1_check_key_owner(conn, checked)
-                return checked
+                return self.cycle.step1_check_request(request)
             except ZorgIdError as exc:
                 if exc.code not in FAILED_ATTEMPT_CODES:
                     raise
-                self._count_in(conn, row, actor, exc.code)
+                if conn is None:
+                    self._count(row, actor, exc.code)
+                else:
+                    self._count_in(conn, row, actor, exc.code)
                 refused = exc
         raise refused
 
     @contextlib.contextmanager
-    def _attempt_lock(self, registration_id: str) -> Iterator[sa.Connection]:
-        """A write transaction that holds the registration's attempt lock until it ends.
+    def _attempt_lock(self, registration_id: str) -> Iterator[sa.Connection | None]:
+        """Hold the registration's attempt lock; yields the transaction to count in, if any.
 
-        SQLite: the write transaction itself is the lock (one writer, ``BEGIN
-        IMMEDIATE``, issuer/issuance/sql.py). PostgreSQL: a transaction-scoped
-        advisory lock on the registration, not ``SELECT ... FOR UPDATE``: a row
-        lock would give every good redemption a transaction id and so one more
-        synced commit; the advisory lock writes nothing.
+        PostgreSQL: a write transaction with a transaction-scoped advisory lock
+        on the registration (held to its end; the count is written in it). Not
+        ``SELECT ... FOR UPDATE``: a row lock gives the transaction an id, so
+        every good redemption would write and flush a commit; the advisory lock
+        writes nothing. SQLite: :class:`SqliteAttemptLocks` (a refusal is counted
+        in a write transaction of its own, inside the lock).
         """
+        if self._sqlite_locks is not None:
+            with self._sqlite_locks.hold(registration_id):
+                yield None
+            return
         with write_transaction(self.engine) as conn:
-            if conn.dialect.name == "postgresql":
-                digest = hashlib.sha256(_ATTEMPT_LOCK_LABEL + registration_id.encode()).digest()
-                key = int.from_bytes(digest[:8], "big", signed=True)
-                _ATTEMPT_LOCK.execute(conn, {"b_key": key}).fetchone()
+            key = int.from_bytes(_attempt_key(registration_id)[:8], "big", signed=True)
+            _PG_ATTEMPT_LOCK.execute(conn, {"b_key": key}).fetchone()
             yield conn
 
     def _blocked(self, failed: int) -> ZorgIdError:
@@ -388,10 +439,22 @@ class Redeemer:
             )
             return result.rowcount == 1
 
-    def _release(self, registration_id: str, claimed_at: datetime) -> None:
-        """Give the token back after a refusal or error, so the user can retry."""
+    def _release(
+        self,
+        registration_id: str,
+        claimed_at: datetime,
+        *,
+        refused: tuple[Any, Actor, str] | None = None,
+    ) -> None:
+        """Give the token back after a refusal or error, so the user can retry.
+
+        ``refused`` (row, actor, code): count that failed attempt in the same
+        transaction, so the next claim (``failed_attempts < :max``) sees it.
+        """
         try:
             with write_transaction(self.engine) as conn:
+                if refused is not None:
+                    self._count_in(conn, *refused)  # takes the audit head first
                 conn.execute(
                     registrations.update()
                     .where(
@@ -436,9 +499,9 @@ class Redeemer:
             # (reservation marked failed); the new owner's is the one.
             raise ZorgIdError("ZID-1305", "the redemption was taken over; retry") from None
         except ZorgIdError as exc:
-            self._release(registration_id, claimed_at)
-            if exc.code == "ZID-1203":  # the key was certified meanwhile (checked in _check)
-                self._count(row, checked.request.actor, exc.code)
+            counted = exc.code in FAILED_ATTEMPT_CODES  # ZID-1203: a key of another person
+            refused = (row, checked.request.actor, exc.code) if counted else None
+            self._release(registration_id, claimed_at, refused=refused)
             raise
         except BaseException:
             self._release(registration_id, claimed_at)
