@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import math
+import os
 import secrets
+import stat
+import subprocess
+import sys
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import grpc
 import pytest
@@ -18,6 +23,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
+from issuer.enrolment.redeem import SqliteAttemptLocks
 from issuer.enrolment.tokens import token_sha256
 from issuer.errors import CATALOGUE, ZorgIdError
 from issuer.issuance.errors import ISSUANCE_ERROR_TABLE
@@ -38,6 +44,8 @@ from tests.server.test_mtls_roles import error_info
 from tests.store.dbfixtures import Database
 
 __all__ = ["channel", "served", "test_pki"]
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _rsa_policy() -> str:
@@ -284,3 +292,48 @@ def test_concurrent_bad_redemptions_evaluate_exactly_the_limit(world: World) -> 
         ).scalar_one()
     assert counted == limit  # one audited refusal per evaluated attempt
     _nothing_issued(world)
+
+
+_HOLDER = """
+import sys
+from issuer.enrolment.redeem import SqliteAttemptLocks
+with SqliteAttemptLocks(sys.argv[1]).hold("registration-1"):
+    print("held", flush=True)
+    sys.stdin.readline()
+"""
+
+
+def test_the_sqlite_attempt_lock_excludes_another_process(tmp_path: Path) -> None:
+    """``[server] processes`` > 1 on one SQLite file: one attempt per token across processes."""
+    database = str(tmp_path / "zorgid.sqlite3")
+    holder = subprocess.Popen(
+        [sys.executable, "-c", _HOLDER, database],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+    assert holder.stdin is not None and holder.stdout is not None
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        got = threading.Event()
+
+        def take() -> None:
+            with SqliteAttemptLocks(database).hold("registration-1"):
+                got.set()
+
+        taker = threading.Thread(target=take)
+        taker.start()
+        assert not got.wait(1.0)  # still held by the other process
+        holder.stdin.write("\n")
+        holder.stdin.flush()
+        assert got.wait(30)
+        taker.join(30)
+        assert holder.wait(30) == 0
+    finally:
+        if holder.poll() is None:
+            holder.kill()
+            holder.wait()
+    folder = tmp_path / "zorgid.sqlite3.attempt-locks"
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    assert {stat.S_IMODE(p.stat().st_mode) for p in folder.iterdir()} == {0o600}
