@@ -23,8 +23,8 @@ A token's failed attempts (bad CSR, weak key, a key of another person, a
 different CSR) are counted and, at the policy's
 ``enrolment.max_failed_attempts``, the token is blocked (ZID-1304): a stolen
 QR cannot be tried forever. The limit is exact under concurrency: a CSR is
-evaluated under the token's attempt lock, which reads the count, evaluates
-and counts a refusal in one transaction (:meth:`Redeemer._check`), so of any
+evaluated under the token's attempt lock, which re-reads the count, evaluates
+and counts a refusal before it is let go (:meth:`Redeemer._check`), so of any
 number of concurrent bad attempts exactly the limit are evaluated.
 """
 
@@ -75,7 +75,7 @@ DEFAULT_WAIT_SECONDS = 10.0
 POLL_SECONDS = 0.01
 
 FAILED_ATTEMPT_CODES: Final = CSR_CODES | {"ZID-1202", "ZID-1203"}
-"""Refusals of step 1 that are the caller's doing (the CSR, its key): each is a failed attempt."""
+"""Refusals that are the caller's doing (the CSR or its key): each is a failed attempt."""
 
 
 _READ = sa.select(
@@ -361,14 +361,14 @@ class Redeemer:
             raise ZorgIdError("ZID-1204", f"frozen registration data: {exc}") from None
         refused: ZorgIdError
         with self._attempt_lock(row.id) as conn:
-            now = self._read(digest)  # fresh: whoever held the lock before has committed
-            if now is None:
+            fresh = self._read(digest)  # whoever held the lock before has committed
+            if fresh is None:
                 raise ZorgIdError("ZID-1301", "no redeemable registration for this token")
             if not taken_over:
-                if now.token_used_at is not None:
+                if fresh.token_used_at is not None:
                     raise _NotClaimed(row.id)
-                if now.failed_attempts >= self.max_failed:
-                    raise self._blocked(now.failed_attempts)
+                if fresh.failed_attempts >= self.max_failed:
+                    raise self._blocked(fresh.failed_attempts)
             try:
                 return self.cycle.step1_check_request(request)
             except ZorgIdError as exc:
