@@ -38,6 +38,7 @@ from typing import Any, Final, TypeVar
 from issuer.errors import ZorgIdError
 
 __all__ = [
+    "AuditConfig",
     "Config",
     "ConfigError",
     "DatabaseConfig",
@@ -538,6 +539,36 @@ class OcspConfig:
 
 
 @dataclass(frozen=True, kw_only=True)
+class AuditConfig:
+    """The audit log's signed checkpoints in a running server (``[audit]``).
+
+    Besides these, a checkpoint is signed every 1000 events and on demand
+    (``zorgid audit checkpoint``); see docs/audit.md.
+    """
+
+    checkpoint_interval_seconds: float = field(
+        default=60.0,
+        metadata=doc(
+            "How often a running server signs a checkpoint of the audit chain's head with the "
+            "HSM audit key, when events were appended since the last checkpoint. One more is "
+            "signed when the server shuts down.",
+            unit="seconds",
+            why="1..3600. Events after the last checkpoint are vouched for by the hash chain "
+            "only: whoever can write the database can rewrite them and recompute the hashes "
+            "unseen. The interval bounds that window (ARCHITECTURE section 8).",
+        ),
+    )
+
+    def problems(self) -> list[str]:
+        if not 1 <= self.checkpoint_interval_seconds <= 3600:
+            return [
+                f"checkpoint_interval_seconds: got {self.checkpoint_interval_seconds}, "
+                "expected 1..3600"
+            ]
+        return []
+
+
+@dataclass(frozen=True, kw_only=True)
 class PolicyConfig:
     """The active issuance policy (``[policy]``)."""
 
@@ -602,6 +633,12 @@ class Config:
         default_factory=PolicyConfig,
         metadata=doc(
             "See [policy].",
+        ),
+    )
+    audit: AuditConfig = field(
+        default_factory=AuditConfig,
+        metadata=doc(
+            "See [audit].",
         ),
     )
 

@@ -12,16 +12,20 @@ from issuer.audit.errors import AuditDetailsError, AuditError, AuditKeyError
 from issuer.audit.keys import CheckpointSigner, CheckpointVerifier, key_sha256, load_public_key
 from issuer.audit.log import (
     DEFAULT_CHECKPOINT_EVERY,
+    DEFAULT_CHECKPOINT_INTERVAL,
     OUTCOMES,
     AppendedEvent,
     AuditEvent,
     AuditLog,
     Checkpoint,
+    CheckpointTimer,
+    events_after_checkpoint,
 )
 from issuer.audit.verify import VerifyResult, verify_chain
 
 __all__ = [
     "DEFAULT_CHECKPOINT_EVERY",
+    "DEFAULT_CHECKPOINT_INTERVAL",
     "GENESIS_HASH",
     "OUTCOMES",
     "AppendedEvent",
@@ -32,11 +36,13 @@ __all__ = [
     "AuditLog",
     "Checkpoint",
     "CheckpointSigner",
+    "CheckpointTimer",
     "CheckpointVerifier",
     "JsonValue",
     "VerifyResult",
     "canonical_details",
     "event_hash",
+    "events_after_checkpoint",
     "key_sha256",
     "load_public_key",
     "verify_chain",

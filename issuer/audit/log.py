@@ -21,12 +21,16 @@ the head read as above (see ``AuditLog._head``).
 Why checkpoints: anyone who can write the database can rewrite the whole chain
 and recompute every hash. A checkpoint is "the chain had hash H at seq N",
 signed by the audit key in the HSM; a rewrite or truncation before the last
-checkpoint is then detectable by :func:`issuer.audit.verify_chain`.
+checkpoint is then detectable by :func:`issuer.audit.verify_chain`. They are
+made every ``checkpoint_every`` events, by a running server's
+:class:`CheckpointTimer` (on a timer when events were appended, and at
+shutdown), and on demand (``zorgid audit checkpoint``).
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -318,3 +322,94 @@ class AuditLog:
             key_sha256=self._key_sha256,
             signature=signature,
         )
+
+
+DEFAULT_CHECKPOINT_INTERVAL = 60.0
+"""Seconds between checkpoint passes of a running engine (config ``[audit]``)."""
+
+_BEHIND = sa.select(
+    audit_head.c.seq,
+    sa.select(sa.func.max(audit_checkpoints.c.seq)).scalar_subquery(),
+).where(audit_head.c.id == 1)
+
+
+def events_after_checkpoint(conn: sa.Connection) -> int:
+    """How many events the head lies beyond the last signed checkpoint (0: none, or empty)."""
+    row = conn.execute(_BEHIND).first()
+    if row is None:
+        return 0
+    head, last = int(row[0]), int(row[1] or 0)
+    return max(head - last, 0)
+
+
+class CheckpointTimer:
+    """Signs a checkpoint of the head every ``interval`` seconds if events were appended
+    since the last one, and once more when stopped (a server's shutdown).
+
+    Why: checkpoints every ``checkpoint_every`` events alone left a quiet engine's
+    newest events unsigned indefinitely (700 events, no checkpoint, in a dev
+    run), and an unsigned stretch can be rewritten and its hashes recomputed
+    without :func:`~issuer.audit.verify_chain` noticing (issue 16, item 10). A
+    pass is one read while nothing was appended; signing happens under the head
+    lock and is idempotent, so every engine process may run a timer.
+
+    ``signer`` is called on the first pass that has something to sign (the
+    HSM may be away at start) and again after a failure; failures are logged
+    and retried at the next pass, never raised into the server.
+    """
+
+    def __init__(
+        self,
+        *,
+        engine: sa.Engine,
+        signer: Callable[[], keys.CheckpointSigner],
+        interval: float = DEFAULT_CHECKPOINT_INTERVAL,
+        clock: Callable[[], datetime] = _utc_now,
+    ) -> None:
+        if interval <= 0:
+            raise ValueError(f"got interval={interval}; expected a positive number of seconds")
+        self._engine = engine
+        self._signer = signer
+        self._interval = interval
+        self._clock = clock
+        self._log: AuditLog | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="audit-checkpoint", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout: float | None = 30.0) -> None:
+        """End the timer, then sign the last stretch (called after the server drained)."""
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+        self._pass("at shutdown")
+
+    def tick(self) -> Checkpoint | None:
+        """One pass: sign a checkpoint of the head if events lie after the last one."""
+        with self._engine.connect() as conn:
+            behind = events_after_checkpoint(conn)
+        if behind == 0:
+            return None
+        if self._log is None:
+            self._log = AuditLog(signer=self._signer(), clock=self._clock)
+        with self._engine.begin() as conn:
+            return self._log.checkpoint(conn)
+
+    def _pass(self, when: str) -> None:
+        try:
+            self.tick()
+        except Exception as exc:  # a down HSM or database must not stop the server
+            self._log = None  # open the key again next time
+            log.warning(
+                "audit checkpoint %s failed (%s: %s); retrying in %.0f s",
+                when,
+                type(exc).__name__,
+                exc,
+                self._interval,
+            )
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._interval):
+            self._pass("on the timer")

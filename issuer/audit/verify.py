@@ -18,6 +18,7 @@ flat for long logs.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -47,6 +48,13 @@ class VerifyResult:
     last_hash: str
     first_bad_seq: int | None = None
     problem: str | None = None
+    last_checkpoint_seq: int | None = None
+    """The newest signed checkpoint (``None``: there is none)."""
+    last_checkpoint_at: datetime | None = None
+    """When it was signed."""
+    events_after_checkpoint: int = 0
+    """Events after the last checkpoint: only the chain vouches for them, so a rewrite
+    of these (hashes recomputed) is not detectable until the next checkpoint."""
 
 
 def _fail(
@@ -139,12 +147,16 @@ def _verify(
             text, bad=bad, events=walk.count, checkpoints=walk.matched,
             last_seq=walk.seq, last_hash=walk.hash,
         )  # fmt: skip
+    last = checkpoints[max(checkpoints)] if checkpoints else None
     return VerifyResult(
         ok=True,
         events_checked=walk.count,
         checkpoints_checked=walk.matched,
         last_seq=walk.seq,
         last_hash=walk.hash,
+        last_checkpoint_seq=None if last is None else last.seq,
+        last_checkpoint_at=None if last is None else last.signed_at,
+        events_after_checkpoint=walk.seq - (0 if last is None else last.seq),
     )
 
 

@@ -11,6 +11,7 @@ import argparse
 import dataclasses
 import json
 import sys
+from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -20,6 +21,7 @@ from issuer.audit import (
     AuditKeyError,
     AuditLog,
     CheckpointVerifier,
+    VerifyResult,
     key_sha256,
     load_public_key,
     verify_chain,
@@ -27,6 +29,7 @@ from issuer.audit import (
 from issuer.config import ConfigError, load_config
 from issuer.store import SchemaOutOfDateError, check_schema, create_engine_for
 from issuer.store.cli_support import add_database_arguments, resolve
+from issuer.store.types import to_utc_text
 
 PUBLIC_KEY_FILE = "audit-checkpoint.pub.pem"
 """Written by the key ceremony into ``<data_dir>/ca/``."""
@@ -63,12 +66,13 @@ def _verify(args: argparse.Namespace) -> int:
     finally:
         engine.dispose()
     if args.json:
-        print(json.dumps(dataclasses.asdict(result), sort_keys=True))
+        print(json.dumps(dataclasses.asdict(result), sort_keys=True, default=_json_value))
     elif result.ok:
         print(
             f"audit chain OK: {result.events_checked} events, {result.checkpoints_checked} "
             f"signed checkpoints, head seq {result.last_seq} hash {result.last_hash}"
         )
+        print(_coverage(result))
         if public_key is None:
             print("warning: no public key given; checkpoints were not checked", file=sys.stderr)
     else:
@@ -77,6 +81,25 @@ def _verify(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     return 0 if result.ok else 1
+
+
+def _json_value(value: object) -> str:
+    if isinstance(value, datetime):
+        return to_utc_text(value)
+    raise TypeError(f"{type(value).__name__} is not JSON")
+
+
+def _coverage(result: VerifyResult) -> str:
+    """What the signatures cover: events after the last checkpoint could be rewritten unseen."""
+    if result.last_checkpoint_seq is None or result.last_checkpoint_at is None:
+        return (
+            f"{result.events_after_checkpoint} events after the last checkpoint "
+            "(no signed checkpoint yet; run `zorgid audit checkpoint`)"
+        )
+    return (
+        f"{result.events_after_checkpoint} events after the last checkpoint "
+        f"(event {result.last_checkpoint_seq}, signed {to_utc_text(result.last_checkpoint_at)})"
+    )
 
 
 def _checkpoint(args: argparse.Namespace) -> int:

@@ -19,20 +19,29 @@ records the CSR's digest, so:
   should it come back -- can no longer finish: step 4 writes the certificate
   only WHERE the claim time is still its own. Never two certificates.
 
-A token's failed attempts (bad CSR, weak key, a different CSR) are counted
-and, at the policy's ``enrolment.max_failed_attempts``, the token is blocked
-(ZID-1304): a stolen QR cannot be tried forever.
+A token's failed attempts (bad CSR, weak key, a key of another person, a
+different CSR) are counted and, at the policy's
+``enrolment.max_failed_attempts``, the token is blocked (ZID-1304): a stolen
+QR cannot be tried forever. The limit is exact under concurrency: a CSR is
+evaluated under the token's attempt lock, which re-reads the count, evaluates
+and counts a refusal before it is let go (:meth:`Redeemer._check`), so of any
+number of concurrent bad attempts exactly the limit are evaluated.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import logging
+import os
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, NamedTuple, NoReturn
+from pathlib import Path
+from typing import Any, Final, NamedTuple, NoReturn
 
 import sqlalchemy as sa
 
@@ -49,6 +58,8 @@ from issuer.issuance.cycle import (
     IssuedCertificate,
 )
 from issuer.issuance.sql import lock_audit_head, write_transaction
+from issuer.profile.csr import CSR_CODES
+from issuer.store import is_sqlite
 from issuer.store.prepared import Prepared
 from issuer.store.reads import ReadConnections
 from issuer.store.schema import certificates, registrations
@@ -62,6 +73,10 @@ issuance (milliseconds) and a gRPC deadline, so only a dead winner loses it."""
 DEFAULT_WAIT_SECONDS = 10.0
 """How long a same-CSR retry waits for a running winner before ZID-1305 (retry)."""
 POLL_SECONDS = 0.01
+
+FAILED_ATTEMPT_CODES: Final = CSR_CODES | {"ZID-1202", "ZID-1203", "ZID-1850"}
+"""Refusals that are the caller's doing (the CSR or its key, ZID-1850 a key revoked as
+compromised): each is a failed attempt."""
 
 
 _READ = sa.select(
@@ -94,6 +109,65 @@ _CLAIM = Prepared(
         updated_at=sa.bindparam("b_now", type_=UtcDateTime),
     )
 )
+_PG_ATTEMPT_LOCK = Prepared(sa.select(sa.func.pg_advisory_xact_lock(sa.bindparam("b_key"))))
+_COUNT_FAILED = (
+    registrations.update()
+    .where(
+        registrations.c.id == sa.bindparam("b_id"),
+        registrations.c.failed_attempts < sa.bindparam("b_max"),
+    )
+    .values(
+        failed_attempts=registrations.c.failed_attempts + 1,
+        updated_at=sa.bindparam("b_now", type_=UtcDateTime),
+    )
+    .returning(registrations.c.failed_attempts)
+)
+"""One failed attempt more, never beyond the limit (no row: the count is at the limit)."""
+_ATTEMPT_LOCK_LABEL = b"zorgid:enrolment-attempt:"
+"""Namespace of the lock keys of a registration's attempts."""
+SQLITE_ATTEMPT_SLOTS: Final = 64
+"""Lock files of the SQLite attempt locks: two tokens in one slot only take turns."""
+
+
+def _attempt_key(registration_id: str) -> bytes:
+    return hashlib.sha256(_ATTEMPT_LOCK_LABEL + registration_id.encode()).digest()
+
+
+class SqliteAttemptLocks:
+    """One attempt at a time per registration on an SQLite database, across threads and
+    processes, without holding the database's one write lock.
+
+    Why not the write transaction: step 1 (CSR parse, signature check) inside it
+    kept every other writer of the database waiting for it, on every redemption.
+    A registration maps to one of :data:`SQLITE_ATTEMPT_SLOTS` lock files in
+    ``<database>.attempt-locks/``; each hold opens its slot's file and takes
+    an ``flock``, which excludes other open files of it in this and any other
+    process, and ends with the close (also when a process dies). An in-memory
+    database has one process: one thread lock per slot.
+    """
+
+    def __init__(self, database: str | None) -> None:
+        self._folder = (
+            Path(f"{database}.attempt-locks") if database and database != ":memory:" else None
+        )
+        self._threads = [threading.Lock() for _ in range(SQLITE_ATTEMPT_SLOTS)]
+
+    @contextlib.contextmanager
+    def hold(self, registration_id: str) -> Iterator[None]:
+        slot = int.from_bytes(_attempt_key(registration_id)[:2], "big") % SQLITE_ATTEMPT_SLOTS
+        if self._folder is None:
+            with self._threads[slot]:
+                yield
+            return
+        self._folder.mkdir(mode=0o700, exist_ok=True)
+        fd = os.open(self._folder / str(slot), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)  # releases the flock
+
+
 _FINISH = Prepared(
     registrations.update()
     .where(
@@ -163,7 +237,7 @@ class _Registration(NamedTuple):
 
 
 class _NotClaimed(Exception):
-    """Another caller claimed the token first (step 2 rolled back, nothing reserved)."""
+    """Another caller claimed the token first (nothing of ours was claimed or reserved)."""
 
 
 class _ClaimLost(Exception):
@@ -199,6 +273,9 @@ class Redeemer:
         self.wait_seconds = wait_seconds
         self.clock = clock or cycle.clock
         self._read_token = _TokenRead(self.engine)
+        self._sqlite_locks = (
+            SqliteAttemptLocks(self.engine.url.database) if is_sqlite(self.engine) else None
+        )
 
     @property
     def max_failed(self) -> int:
@@ -220,29 +297,23 @@ class Redeemer:
                     if cert is None:
                         raise ZorgIdError("ZID-0001", "redeemed registration lost its certificate")
                     return Redemption(certificate=cert, replayed=True)
-                self._refuse(digest, row, actor, "ZID-1303", "the token was redeemed already")
+                self._refuse(row, actor, "ZID-1303", "the token was redeemed already")
             if row.token_used_at is None:
                 if row.failed_attempts >= self.max_failed:
-                    raise ZorgIdError(
-                        "ZID-1304",
-                        f"{row.failed_attempts} failed attempts; the policy allows "
-                        f"{self.max_failed} (enrolment.max_failed_attempts)",
-                    )
+                    raise self._blocked(row.failed_attempts)  # rechecked under the lock in _check
                 if row.token_expires_at <= now:
                     raise ZorgIdError(
                         "ZID-1302", f"the token expired at {row.token_expires_at.isoformat()}"
                     )
-                checked = self._check(digest, row, csr, actor)
                 try:
+                    checked = self._check(digest, row, csr, actor)
                     return self._issue(
                         row, checked, claimed_at=now, claim=self._claim(row.id, csr_sha, now)
                     )
                 except _NotClaimed:
                     continue  # someone else claimed first: look again
             if row.csr_sha256 != csr_sha:
-                self._refuse(
-                    digest, row, actor, "ZID-1303", "the token is being redeemed with another CSR"
-                )
+                self._refuse(row, actor, "ZID-1303", "the token is being redeemed with another CSR")
             if now - row.token_used_at >= self.lease:
                 if self._take_over(row.id, row.token_used_at, csr_sha, now):
                     _LOG.warning(
@@ -250,7 +321,7 @@ class Redeemer:
                         row.id,
                         row.token_used_at.isoformat(),
                     )
-                    checked = self._check(digest, row, csr, actor)
+                    checked = self._check(digest, row, csr, actor, taken_over=True)
                     return self._issue(row, checked, claimed_at=now)
                 continue
             if time.monotonic() >= deadline:
@@ -262,8 +333,23 @@ class Redeemer:
     def _read(self, digest: str) -> _Registration | None:
         return self._read_token(digest)
 
-    def _check(self, digest: str, row: Any, csr: bytes, actor: Actor) -> CheckedRequest:
-        """Cycle step 1 before claiming: a bad CSR must not burn the token."""
+    def _check(
+        self, digest: str, row: Any, csr: bytes, actor: Actor, *, taken_over: bool = False
+    ) -> CheckedRequest:
+        """Cycle step 1 before claiming, one attempt at a time per token: a bad CSR must not
+        burn the token, and the failed-attempt limit holds exactly (issue 16, item 13).
+
+        Why under a lock: checked against the count read before evaluating, N
+        concurrent bad CSRs all passed the check and were all evaluated (7 at a
+        limit of 5). Under the token's attempt lock the count is read fresh,
+        the request evaluated and a refusal counted before the lock is let go;
+        a good request writes nothing here. A token claimed meanwhile is not
+        evaluated (:class:`_NotClaimed`: the caller looks again). A key of
+        another person (ZID-1203) is found in step 2, under the claim, which
+        is exclusive too; it is counted as the claim is given back.
+        ``taken_over``: we hold the claim ourselves (the same CSR, which
+        already passed once).
+        """
         try:
             request = IssuanceRequest(
                 attrs=attrs_from_json(row.frozen_data),
@@ -274,12 +360,54 @@ class Redeemer:
             )
         except ValueError as exc:
             raise ZorgIdError("ZID-1204", f"frozen registration data: {exc}") from None
-        try:
-            return self.cycle.step1_check_request(request)
-        except ZorgIdError as exc:
-            if exc.code in ("ZID-1201", "ZID-1202"):
-                self._count(digest, row, actor, exc.code)
-            raise
+        refused: ZorgIdError
+        with self._attempt_lock(row.id) as conn:
+            fresh = self._read(digest)  # whoever held the lock before has committed
+            if fresh is None:
+                raise ZorgIdError("ZID-1301", "no redeemable registration for this token")
+            if not taken_over:
+                if fresh.token_used_at is not None:
+                    raise _NotClaimed(row.id)
+                if fresh.failed_attempts >= self.max_failed:
+                    raise self._blocked(fresh.failed_attempts)
+            try:
+                return self.cycle.step1_check_request(request)
+            except ZorgIdError as exc:
+                if exc.code not in FAILED_ATTEMPT_CODES:
+                    raise
+                if conn is None:
+                    self._count(row, actor, exc.code)
+                else:
+                    self._count_in(conn, row, actor, exc.code)
+                refused = exc
+        raise refused
+
+    @contextlib.contextmanager
+    def _attempt_lock(self, registration_id: str) -> Iterator[sa.Connection | None]:
+        """Hold the registration's attempt lock; yields the transaction to count in, if any.
+
+        PostgreSQL: a write transaction with a transaction-scoped advisory lock
+        on the registration (held to its end; the count is written in it). Not
+        ``SELECT ... FOR UPDATE``: a row lock gives the transaction an id, so
+        every good redemption would write and flush a commit; the advisory lock
+        writes nothing. SQLite: :class:`SqliteAttemptLocks` (a refusal is counted
+        in a write transaction of its own, inside the lock).
+        """
+        if self._sqlite_locks is not None:
+            with self._sqlite_locks.hold(registration_id):
+                yield None
+            return
+        with write_transaction(self.engine) as conn:
+            key = int.from_bytes(_attempt_key(registration_id)[:8], "big", signed=True)
+            _PG_ATTEMPT_LOCK.execute(conn, {"b_key": key}).fetchone()
+            yield conn
+
+    def _blocked(self, failed: int) -> ZorgIdError:
+        return ZorgIdError(
+            "ZID-1304",
+            f"{failed} failed attempts; the policy allows "
+            f"{self.max_failed} (enrolment.max_failed_attempts)",
+        )
 
     def _claim(self, registration_id: str, csr_sha: str, now: datetime) -> Begin:
         """The claim, run by the cycle at the start of step 2's transaction.
@@ -312,10 +440,22 @@ class Redeemer:
             )
             return result.rowcount == 1
 
-    def _release(self, registration_id: str, claimed_at: datetime) -> None:
-        """Give the token back after a refusal or error, so the user can retry."""
+    def _release(
+        self,
+        registration_id: str,
+        claimed_at: datetime,
+        *,
+        refused: tuple[Any, Actor, str] | None = None,
+    ) -> None:
+        """Give the token back after a refusal or error, so the user can retry.
+
+        ``refused`` (row, actor, code): count that failed attempt in the same
+        transaction, so the next claim (``failed_attempts < :max``) sees it.
+        """
         try:
             with write_transaction(self.engine) as conn:
+                if refused is not None:
+                    self._count_in(conn, *refused)  # takes the audit head first
                 conn.execute(
                     registrations.update()
                     .where(
@@ -360,15 +500,9 @@ class Redeemer:
             # (reservation marked failed); the new owner's is the one.
             raise ZorgIdError("ZID-1305", "the redemption was taken over; retry") from None
         except ZorgIdError as exc:
-            self._release(registration_id, claimed_at)
-            if exc.code in ("ZID-1203", "ZID-1850"):  # a key of another person, or compromised
-                self._count(
-                    checked.request.registration_id or "",
-                    row,
-                    checked.request.actor,
-                    exc.code,
-                    by_id=True,
-                )
+            counted = exc.code in FAILED_ATTEMPT_CODES  # a key of another person, or compromised
+            refused = (row, checked.request.actor, exc.code) if counted else None
+            self._release(registration_id, claimed_at, refused=refused)
             raise
         except BaseException:
             self._release(registration_id, claimed_at)
@@ -377,36 +511,33 @@ class Redeemer:
 
     # -- refusals --------------------------------------------------------------------
 
-    def _count(self, key: str, row: Any, actor: Actor, code: str, *, by_id: bool = False) -> int:
+    def _count(self, row: Any, actor: Actor, code: str) -> int:
         """Count one failed attempt and record it in the audit log (one transaction)."""
-        now = self.clock()
-        column = registrations.c.id if by_id else registrations.c.token_sha256
         with write_transaction(self.engine) as conn:
-            lock_audit_head(conn)  # the head before the registration row, as step 4 does
-            counted = conn.execute(
-                registrations.update()
-                .where(column == key)
-                .values(failed_attempts=registrations.c.failed_attempts + 1, updated_at=now)
-                .returning(registrations.c.failed_attempts)
-            ).first()
-            self.cycle.audit.append(
-                conn,
-                AuditEvent(
-                    actor_role=actor.role,
-                    actor_identity=actor.identity,
-                    action="enrolment.redeem",
-                    subject=f"registration:{row.id}",
-                    outcome="refused",
-                    details={
-                        "code": code,
-                        "failed_attempts": 0 if counted is None else int(counted[0]),
-                    },
-                ),
-            )
-        return 0 if counted is None else int(counted[0])
+            return self._count_in(conn, row, actor, code)
 
-    def _refuse(self, digest: str, row: Any, actor: Actor, code: str, detail: str) -> NoReturn:
-        self._count(digest, row, actor, code)
+    def _count_in(self, conn: sa.Connection, row: Any, actor: Actor, code: str) -> int:
+        """Count one failed attempt (capped at the limit) and audit it, in *conn*'s transaction."""
+        lock_audit_head(conn)  # the head before the registration row, as step 4 does
+        counted = conn.execute(
+            _COUNT_FAILED, {"b_id": row.id, "b_max": self.max_failed, "b_now": self.clock()}
+        ).first()
+        failed = self.max_failed if counted is None else int(counted[0])
+        self.cycle.audit.append(
+            conn,
+            AuditEvent(
+                actor_role=actor.role,
+                actor_identity=actor.identity,
+                action="enrolment.redeem",
+                subject=f"registration:{row.id}",
+                outcome="refused",
+                details={"code": code, "failed_attempts": failed},
+            ),
+        )
+        return failed
+
+    def _refuse(self, row: Any, actor: Actor, code: str, detail: str) -> NoReturn:
+        self._count(row, actor, code)
         raise ZorgIdError(code, detail)
 
 

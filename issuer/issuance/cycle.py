@@ -408,7 +408,7 @@ class IssuanceCycle:
         except WeakKeyError as exc:
             raise ZorgIdError("ZID-1202", str(exc), metadata={"reason": exc.reason}) from None
         except CsrError as exc:
-            raise ZorgIdError("ZID-1201", str(exc), metadata={"reason": exc.reason}) from None
+            raise ZorgIdError(exc.code, str(exc), metadata={"reason": exc.reason}) from None
         attrs = request.attrs
         if attrs.card_type not in self.policy.uzi.card_types:
             raise ZorgIdError(

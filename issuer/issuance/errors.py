@@ -119,6 +119,52 @@ ISSUANCE_ERROR_TABLE: Final[tuple[tuple[str, str, str, str, str, str], ...]] = (
         "CA-certificaat aanwijst.",
     ),
     (
+        "ZID-1260",
+        "INVALID_ARGUMENT",
+        "The certificate request (CSR) has a version other than v1, the only version of "
+        "PKCS#10 (RFC 2986).",
+        "Create a new CSR in the phone's key store with the platform's standard CSR function "
+        "and send it again.",
+        "Het certificaatverzoek (CSR) heeft een andere versie dan v1, de enige versie van "
+        "PKCS#10 (RFC 2986).",
+        "Maak een nieuw CSR in de sleutelopslag van de telefoon met de standaard-CSR-functie "
+        "van het platform en verstuur het opnieuw.",
+    ),
+    (
+        "ZID-1261",
+        "INVALID_ARGUMENT",
+        "The certificate request (CSR) is signed with an algorithm that is not recognised.",
+        "Sign the CSR with ECDSA (or RSA, where the policy allows it) and SHA-256, SHA-384 "
+        "or SHA-512, and send it again.",
+        "Het certificaatverzoek (CSR) is ondertekend met een algoritme dat niet wordt herkend.",
+        "Onderteken het CSR met ECDSA (of RSA, waar het beleid dat toestaat) en SHA-256, "
+        "SHA-384 of SHA-512, en verstuur het opnieuw.",
+    ),
+    (
+        "ZID-1262",
+        "INVALID_ARGUMENT",
+        "The signature algorithm of the certificate request (CSR) lacks its parameters or "
+        "has invalid ones (for example RSA-PSS without hash, mask and salt length).",
+        "Create a new CSR in the phone's key store with the platform's standard CSR function "
+        "and send it again.",
+        "Het handtekeningalgoritme van het certificaatverzoek (CSR) mist zijn parameters of "
+        "heeft ongeldige (bijvoorbeeld RSA-PSS zonder hash, masker en saltlengte).",
+        "Maak een nieuw CSR in de sleutelopslag van de telefoon met de standaard-CSR-functie "
+        "van het platform en verstuur het opnieuw.",
+    ),
+    (
+        "ZID-1263",
+        "INVALID_ARGUMENT",
+        "The public key in the certificate request (CSR) cannot be read: an unknown key "
+        "algorithm or a malformed key (for example a point that is not on the curve).",
+        "Generate a new EC P-256 or P-384 key pair in the phone's key store and send a new CSR.",
+        "De publieke sleutel in het certificaatverzoek (CSR) kan niet worden gelezen: een "
+        "onbekend sleutelalgoritme of een onjuist opgebouwde sleutel (bijvoorbeeld een punt "
+        "dat niet op de curve ligt).",
+        "Maak een nieuw EC P-256- of P-384-sleutelpaar in de sleutelopslag van de telefoon "
+        "en verstuur een nieuw CSR.",
+    ),
+    (
         "ZID-1301",
         "NOT_FOUND",
         "The registration QR code is not known or no longer redeemable.",

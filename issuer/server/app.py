@@ -52,6 +52,7 @@ from issuer.server.uzi_service import add_to_server as uzi_add_to_server
 from issuer.uzi.verify import UziVerifier
 
 if TYPE_CHECKING:
+    from issuer.audit import CheckpointTimer
     from issuer.issuance.runtime import IssuanceRuntime
     from issuer.server.policy_service import PolicyRuntime
 
@@ -66,6 +67,7 @@ __all__ = [
     "RoleTableError",
     "ServerProcessError",
     "ServiceBinding",
+    "audit_checkpoint_timer",
     "build_server",
     "ca_service_binding",
     "default_services",
@@ -132,20 +134,27 @@ class BuiltServer:
     plaintext: bool
     services: tuple[str, ...]
     bindings: tuple[ServiceBinding, ...] = ()
+    audit_checkpoints: CheckpointTimer | None = field(default=None, repr=False)
+    """Signs audit checkpoints on a timer and at stop (:func:`audit_checkpoint_timer`)."""
 
     def start(self) -> None:
         for binding in self.bindings:
             if binding.start is not None:
                 binding.start()
         self.server.start()
+        if self.audit_checkpoints is not None:
+            self.audit_checkpoints.start()
 
     def stop(self, grace: float | None = None) -> None:
-        """Drain: health NOT_SERVING first, then let running calls finish for ``grace`` s."""
+        """Drain: health NOT_SERVING first, then let running calls finish for ``grace`` s;
+        then sign a last audit checkpoint over what they appended."""
         self.health.shutdown()
         self.server.stop(grace).wait()
         for binding in self.bindings:
             if binding.stop is not None:
                 binding.stop()
+        if self.audit_checkpoints is not None:
+            self.audit_checkpoints.stop()
 
 
 def ca_service_binding(config: Config) -> ServiceBinding:
@@ -272,6 +281,41 @@ def default_services(
     ]
 
 
+def audit_checkpoint_timer(config: Config) -> CheckpointTimer:
+    """The server's audit checkpoints: every ``[audit] checkpoint_interval_seconds`` and at stop.
+
+    The key is the ceremony's audit key (as the issuance runtime's), opened on
+    the first pass with something to sign, and refused if it is not the
+    published ``audit-checkpoint.pub.pem``. Imported here, not at module
+    level: importing the server front end loads no PKCS#11.
+    """
+    from hsm import Hsm
+    from issuer.audit import AuditKeyError, CheckpointSigner, CheckpointTimer, key_sha256
+    from issuer.ca import load_ca_material
+    from issuer.store import shared_engine
+
+    def signer() -> CheckpointSigner:
+        material = load_ca_material(config.data_dir)
+        hsm = Hsm.open(
+            module_path=config.hsm.module,
+            token_label=config.hsm.token,
+            pin_source=str(config.hsm.pin_source),
+        )
+        key: CheckpointSigner = hsm.get_key(material.audit_key_label)
+        if key_sha256(key.public_key()) != key_sha256(material.audit_public_key):
+            raise AuditKeyError(
+                f"HSM key {material.audit_key_label!r} is not the published audit key; "
+                "checkpoints it signed would not verify"
+            )
+        return key
+
+    return CheckpointTimer(
+        engine=shared_engine(config.database.url),
+        signer=signer,
+        interval=config.audit.checkpoint_interval_seconds,
+    )
+
+
 def _credentials(config: Config) -> grpc.ServerCredentials:
     """mTLS: the server pair plus the client CA bundle, client certificate required.
 
@@ -294,6 +338,7 @@ def build_server(
     health: HealthControl | None = None,
     table: Mapping[str, Access] = METHOD_ROLES,
     reuse_port: bool = False,
+    audit_checkpoints: CheckpointTimer | None = None,
 ) -> BuiltServer:
     """Build the server for ``config`` with ``services`` (plus health and reflection).
 
@@ -362,6 +407,7 @@ def build_server(
         plaintext=plaintext,
         services=tuple(names),
         bindings=tuple(services),
+        audit_checkpoints=audit_checkpoints,
     )
 
 
@@ -429,6 +475,7 @@ def _run(
         default_services(config, health=health) if services is None else services,
         health=health,
         reuse_port=reuse_port,
+        audit_checkpoints=audit_checkpoint_timer(config),
     )
     stop = threading.Event()
 

@@ -16,19 +16,19 @@ from __future__ import annotations
 
 import enum
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import NewType
+from typing import Final, NewType
 
 from asn1crypto import core as asn1_core
 from cryptography import x509
-from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
 
 from issuer.uzi import errors
 from issuer.uzi.errors import UziError
+from issuer.x509util import Defect, Part, X509ParseError, parse_certificate_fully, parsing
 
 UziNumber = NewType("UziNumber", str)
 """Nine digits; the person's (Z, N) or the card's (M, S) number."""
@@ -106,59 +106,57 @@ _SAN_RE = re.compile(
 )
 
 
+_DEFECT_CODES: Final[Mapping[Defect, str]] = {
+    Defect.DUPLICATE_EXTENSION: errors.DUPLICATE_EXTENSION,
+    Defect.NAME_ATTRIBUTE_TYPE: errors.BAD_NAME_ATTRIBUTE,
+    Defect.GENERAL_NAME_TYPE: errors.UNSUPPORTED_GENERAL_NAME,
+}
+"""The defects with a refusal of their own; any other parse defect is ZID-1101 (unreadable)."""
+
+
+def _refusal(exc: X509ParseError, data_len: int | None = None) -> UziError:
+    """The card refusal for a parse defect (issue 16, item 7: never an internal error)."""
+    code = _DEFECT_CODES.get(exc.defect, errors.BAD_ENCODING)
+    if exc.part is Part.ENCODING and data_len is not None:
+        return UziError(
+            code,
+            f"got {data_len} bytes that are not an X.509 certificate ({exc.detail}); "
+            "expected DER or PEM",
+        )
+    return UziError(code, f"certificate has a malformed or unsupported field: {exc}")
+
+
 def load_certificate(data: bytes) -> x509.Certificate:
-    """Read one certificate from DER or PEM; refuse anything else with ZID-1101."""
+    """Read one certificate from DER or PEM, every field parsed; hostile input gets its code."""
     if len(data) > 4 * MAX_CERTIFICATE_BYTES:
         raise UziError(
             errors.OVERSIZE_CHAIN,
             f"certificate input is {len(data)} bytes; at most {4 * MAX_CERTIFICATE_BYTES} read",
         )
     try:
-        if data.lstrip().startswith(b"-----BEGIN"):
-            cert = x509.load_pem_x509_certificate(data)
-        else:
-            cert = x509.load_der_x509_certificate(data)
-    except (ValueError, x509.InvalidVersion) as exc:
-        # InvalidVersion is not a ValueError: a mangled version field must be refused too.
-        raise UziError(
-            errors.BAD_ENCODING,
-            f"got {len(data)} bytes that are not an X.509 certificate ({exc}); expected DER or PEM",
-        ) from None
-    _parse_everything(cert)
+        with parsing(Part.ENCODING):
+            if data.lstrip().startswith(b"-----BEGIN"):
+                cert = x509.load_pem_x509_certificate(data)
+            else:
+                cert = x509.load_der_x509_certificate(data)
+        parse_certificate_fully(cert)
+    except X509ParseError as exc:
+        raise _refusal(exc, len(data)) from None
     return cert
-
-
-def _parse_everything(cert: x509.Certificate) -> None:
-    """Force cryptography's lazy parsing now, so malformed fields are refused here.
-
-    cryptography parses names, extensions and the key only when first read;
-    a mangled field would otherwise surface later as a bare ``ValueError``.
-    """
-    try:
-        for name in (cert.subject, cert.issuer):
-            name.rfc4514_string()
-        for ext in cert.extensions:
-            _ = ext.value
-        cert.public_key()
-        _ = (cert.serial_number, cert.not_valid_before_utc, cert.not_valid_after_utc)
-        _ = cert.signature_algorithm_oid
-    except (ValueError, UnsupportedAlgorithm) as exc:
-        raise UziError(
-            errors.BAD_ENCODING, f"certificate has a malformed or unsupported field ({exc})"
-        ) from None
 
 
 def load_certificates(data: bytes) -> list[x509.Certificate]:
     """Read a PEM bundle (one or more certificates) or a single DER certificate."""
-    if data.lstrip().startswith(b"-----BEGIN"):
-        try:
+    if not data.lstrip().startswith(b"-----BEGIN"):
+        return [load_certificate(data)]
+    try:
+        with parsing(Part.ENCODING):
             certs = x509.load_pem_x509_certificates(data)
-        except (ValueError, x509.InvalidVersion) as exc:
-            raise UziError(errors.BAD_ENCODING, f"PEM bundle unreadable ({exc})") from None
         for cert in certs:
-            _parse_everything(cert)
-        return certs
-    return [load_certificate(data)]
+            parse_certificate_fully(cert)
+    except X509ParseError as exc:
+        raise _refusal(exc) from None
+    return certs
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -219,8 +217,6 @@ def _uzi_other_name(cert: x509.Certificate) -> str:
         raise UziError(
             errors.BAD_UZI_NAME, "no subjectAltName extension; expected otherName 2.5.5.5"
         ) from None
-    except ValueError as exc:
-        raise UziError(errors.BAD_UZI_NAME, f"subjectAltName unreadable ({exc})") from None
     values = [
         n.value for n in san.get_values_for_type(x509.OtherName) if n.type_id == UZI_OTHER_NAME_OID
     ]
@@ -296,13 +292,16 @@ def _policy_oids(cert: x509.Certificate) -> frozenset[str]:
 
 
 def parse_card(cert: x509.Certificate) -> UziCard:
-    """Read and check the UZI identity of one card certificate (structure only)."""
+    """Read and check the UZI identity of one card certificate (structure only).
+
+    Every field is parsed first (:func:`parse_certificate_fully`), so a caller
+    that built *cert* itself gets hostile DER refused with its code too.
+    """
     try:
-        extensions = cert.extensions
-        subject = cert.subject
-    except ValueError as exc:
-        raise UziError(errors.BAD_ENCODING, f"certificate extensions unreadable ({exc})") from None
-    del extensions
+        parse_certificate_fully(cert)
+    except X509ParseError as exc:
+        raise _refusal(exc) from None
+    subject = cert.subject
     name = parse_uzi_name(_uzi_other_name(cert))
     serial_number = _single(subject, NameOID.SERIAL_NUMBER, "serialNumber")
     if serial_number != name.uzi_number:

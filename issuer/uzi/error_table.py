@@ -233,4 +233,40 @@ UZI_ERROR_TABLE: Final[tuple[tuple[str, str, str, str, str, str], ...]] = (
         "de pas is nog niet bekend.",
         "Probeer het over een minuut opnieuw met een nieuwe uitdaging (verversen).",
     ),
+    (
+        "ZID-1160",
+        "INVALID_ARGUMENT",
+        "The certificate contains the same extension more than once, which X.509 forbids "
+        "(RFC 5280 section 4.2); it is not a certificate of a UZI-pas.",
+        "Send the authentication certificate of the UZI-pas exactly as the card gives it; "
+        "contact the UZI-register if this card gives this certificate.",
+        "Het certificaat bevat dezelfde extensie meer dan eens, wat X.509 verbiedt "
+        "(RFC 5280 paragraaf 4.2); het is geen certificaat van een UZI-pas.",
+        "Stuur het authenticatiecertificaat van de UZI-pas precies zoals de pas het geeft; "
+        "neem contact op met het UZI-register als de pas dit certificaat geeft.",
+    ),
+    (
+        "ZID-1161",
+        "INVALID_ARGUMENT",
+        "A name in the certificate has an attribute whose value type does not fit the "
+        "attribute (for example a bit string where text is required).",
+        "Send the authentication certificate of the UZI-pas exactly as the card gives it; "
+        "contact the UZI-register if this card gives this certificate.",
+        "Een naam in het certificaat heeft een attribuut met een waardetype dat niet bij het "
+        "attribuut past (bijvoorbeeld een bitstring waar tekst vereist is).",
+        "Stuur het authenticatiecertificaat van de UZI-pas precies zoals de pas het geeft; "
+        "neem contact op met het UZI-register als de pas dit certificaat geeft.",
+    ),
+    (
+        "ZID-1162",
+        "INVALID_ARGUMENT",
+        "A name extension of the certificate holds a name form that is not accepted "
+        "(x400Address or ediPartyName); a UZI-pas certificate has none.",
+        "Send the authentication certificate of the UZI-pas exactly as the card gives it; "
+        "contact the UZI-register if this card gives this certificate.",
+        "Een naamextensie van het certificaat bevat een naamvorm die niet wordt geaccepteerd "
+        "(x400Address of ediPartyName); een UZI-pas-certificaat heeft die niet.",
+        "Stuur het authenticatiecertificaat van de UZI-pas precies zoals de pas het geeft; "
+        "neem contact op met het UZI-register als de pas dit certificaat geeft.",
+    ),
 )

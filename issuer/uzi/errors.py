@@ -25,7 +25,7 @@ from issuer.uzi.error_table import UZI_ERROR_TABLE
 __all__ = ["UZI_CODES", "UZI_ERROR_TABLE", "UziError"]
 
 UZI_CODES: Final[frozenset[str]] = frozenset(row[0] for row in UZI_ERROR_TABLE)
-"""The codes a :class:`UziError` may carry (``ZID-1101`` ... ``ZID-1124``, ``ZID-1150``)."""
+"""The codes a :class:`UziError` may carry (``ZID-11nn``: 1101-1124, 1150, 1160-1162)."""
 
 BAD_ENCODING: Final = "ZID-1101"
 BAD_UZI_NAME: Final = "ZID-1102"
@@ -53,6 +53,9 @@ WEAK_ALGORITHM: Final = "ZID-1123"
 TRUST_SET_UNUSABLE: Final = "ZID-1124"
 REVOCATION_PENDING: Final = "ZID-1150"
 """Hard mode, a verified card whose CRL is not cached yet: fetched in the background (issue 16)."""
+DUPLICATE_EXTENSION: Final = "ZID-1160"
+BAD_NAME_ATTRIBUTE: Final = "ZID-1161"
+UNSUPPORTED_GENERAL_NAME: Final = "ZID-1162"
 
 
 class UziError(ZorgIdError):

@@ -9,8 +9,10 @@ import sqlalchemy as sa
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from issuer.audit import AuditEvent, AuditLog
+from issuer.audit import GENESIS_HASH, AuditEvent, AuditLog, event_hash
 from issuer.store import create_engine_for
+from issuer.store.schema import audit_events, audit_head
+from issuer.store.types import to_utc_text
 
 
 class StepClock:
@@ -62,3 +64,48 @@ def worker_append(
         append_many(engine, log, count, actor)
     finally:
         engine.dispose()
+
+
+def remove_and_rechain(engine: sa.Engine, seq: int) -> None:
+    """What a careful attacker with database access does: remove event *seq*, renumber
+    the later events, recompute every hash from there on and move the head."""
+    with engine.begin() as conn:
+        conn.execute(audit_events.delete().where(audit_events.c.seq == seq))
+        # Two steps, so no renumbered row collides with one not yet moved.
+        conn.execute(
+            audit_events.update()
+            .where(audit_events.c.seq > seq)
+            .values(seq=-audit_events.c.seq + 1)
+        )
+        conn.execute(
+            audit_events.update().where(audit_events.c.seq < 0).values(seq=-audit_events.c.seq)
+        )
+        prev = (
+            conn.execute(
+                sa.select(audit_events.c.hash).where(audit_events.c.seq == seq - 1)
+            ).scalar_one_or_none()
+            or GENESIS_HASH
+        )
+        rows = conn.execute(
+            sa.select(audit_events).where(audit_events.c.seq >= seq).order_by(audit_events.c.seq)
+        ).all()
+        for row in rows:
+            digest = event_hash(
+                seq=row.seq,
+                occurred_at=to_utc_text(row.occurred_at),
+                actor_role=row.actor_role,
+                actor_identity=row.actor_identity,
+                action=row.action,
+                subject=row.subject,
+                outcome=row.outcome,
+                details=row.details,
+                prev_hash=prev,
+            )
+            conn.execute(
+                audit_events.update()
+                .where(audit_events.c.seq == row.seq)
+                .values(prev_hash=prev, hash=digest)
+            )
+            prev = digest
+        last = rows[-1].seq if rows else seq - 1
+        conn.execute(audit_head.update().values(seq=last, hash=prev))

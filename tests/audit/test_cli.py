@@ -14,7 +14,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from hsm import Hsm, KeySpec
 from issuer.audit import AuditLog
 from issuer.cli import main
-from issuer.store.schema import audit_events
+from issuer.store.schema import audit_checkpoints, audit_events
+from issuer.store.types import to_utc_text
 from tests.audit.helpers import StepClock, append_many
 from tests.softhsm import SoftHsmToken
 from tests.store.dbfixtures import Database
@@ -51,6 +52,40 @@ def test_verify_ok_and_broken(
     assert result["ok"] is False
     assert result["first_bad_seq"] == 12
     assert result["events_checked"] == 11
+
+
+def test_verify_reports_the_events_after_the_last_checkpoint(
+    migrated_db: Database,
+    migrated: sa.Engine,
+    key_file: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """25 events, a checkpoint every 10: events 21..25 are vouched for by the chain only."""
+    with migrated.connect() as conn:
+        signed_at = conn.execute(
+            sa.select(audit_checkpoints.c.signed_at).where(audit_checkpoints.c.seq == 20)
+        ).scalar_one()
+    args = ["audit", "verify", "--database", migrated_db.cli_url, "--public-key", str(key_file)]
+    assert main(args) == 0
+    assert (
+        f"5 events after the last checkpoint (event 20, signed {to_utc_text(signed_at)})"
+        in capsys.readouterr().out
+    )
+    assert main([*args, "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["events_after_checkpoint"] == 5
+    assert result["last_checkpoint_seq"] == 20
+    assert result["last_checkpoint_at"] == to_utc_text(signed_at)
+
+
+def test_verify_without_checkpoints_says_so(
+    migrated_db: Database, migrated: sa.Engine, capsys: pytest.CaptureFixture[str]
+) -> None:
+    append_many(migrated, AuditLog(clock=StepClock()), 7)
+    assert main(["audit", "verify", "--database", migrated_db.cli_url]) == 0
+    assert "7 events after the last checkpoint (no signed checkpoint yet" in (
+        capsys.readouterr().out
+    )
 
 
 def test_verify_with_config_uses_the_ceremony_public_key(

@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 import math
+import os
 import secrets
+import stat
+import subprocess
+import sys
+import threading
+from collections import Counter
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
+import grpc
 import pytest
 import sqlalchemy as sa
 from cryptography import x509
@@ -14,14 +23,29 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
+from issuer.enrolment.redeem import SqliteAttemptLocks
+from issuer.enrolment.tokens import token_sha256
 from issuer.errors import CATALOGUE, ZorgIdError
 from issuer.issuance.errors import ISSUANCE_ERROR_TABLE
 from issuer.keys.roca import ROCA_GENERATOR, ROCA_PRIMES
-from issuer.store.schema import certificates, registrations, serial_reservations
+from issuer.store.schema import audit_events, certificates, registrations, serial_reservations
 from policies import DEFAULT_POLICY_PATH, load_policy
 from testkit.phone import Phone
 from tests.issuance.conftest import MOBILE, CaSetup, World, attributes, build_world
+from tests.issuance.test_grpc import Channel, _redeem, channel, served
+from tests.regressions import (
+    CSR_REFUSALS,
+    PSS_WITHOUT_PARAMETERS,
+    csr_inputs,
+    rsa_pss_csr_without_parameters,
+)
+from tests.server.conftest import test_pki
+from tests.server.test_mtls_roles import error_info
 from tests.store.dbfixtures import Database
+
+__all__ = ["channel", "served", "test_pki"]
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _rsa_policy() -> str:
@@ -208,3 +232,108 @@ def test_used_token_is_refused_for_another_csr(
     enrolment = world.enrol()
     world.redeemer.redeem(enrolment.token, new_phone().csr(), actor=MOBILE)
     assert _refused(world, enrolment.token, new_phone().csr()) == "ZID-1303"
+
+
+# -- hostile CSRs over real gRPC (issue 16, item 7) --------------------------------
+
+
+def _failed_attempts(world: World, token_sha: str) -> int:
+    with world.engine.connect() as conn:
+        return int(
+            conn.execute(
+                sa.select(registrations.c.failed_attempts).where(
+                    registrations.c.token_sha256 == token_sha
+                )
+            ).scalar_one()
+        )
+
+
+def test_hostile_csrs_get_their_own_code_and_count_as_failed_attempts(
+    world: World, channel: Channel
+) -> None:
+    """Each CSR that once crashed the parser: its own ZID over gRPC, one failed attempt each."""
+    cases = [(csr_inputs()[name], code) for name, (_, code) in sorted(CSR_REFUSALS.items())]
+    cases.append((rsa_pss_csr_without_parameters(), PSS_WITHOUT_PARAMETERS[1]))
+    assert len(cases) < world.policy.enrolment.max_failed_attempts  # none is refused as blocked
+    enrolment = world.enrol()
+    digest = token_sha256(enrolment.token)
+    for attempts, (csr, code) in enumerate(cases, start=1):
+        with pytest.raises(grpc.RpcError) as refused:
+            _redeem(channel("mobile"), enrolment.token, csr)
+        assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT, refused.value.details()
+        assert error_info(refused.value).reason == code
+        assert _failed_attempts(world, digest) == attempts
+    _nothing_issued(world)
+
+
+# -- the failed-attempt limit under concurrency (issue 16, item 13) -----------------
+
+
+def test_concurrent_bad_redemptions_evaluate_exactly_the_limit(world: World) -> None:
+    """N >> limit bad CSRs at once: exactly ``limit`` are evaluated, the rest refused as blocked."""
+    limit = world.policy.enrolment.max_failed_attempts
+    threads = 8 * limit
+    enrolment = world.enrol()
+    barrier = threading.Barrier(threads)
+
+    def attempt(n: int) -> str:
+        barrier.wait()
+        return _refused(world, enrolment.token, b"not a CSR %d" % n)
+
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        codes = Counter(pool.map(attempt, range(threads)))
+    assert codes == {"ZID-1201": limit, "ZID-1304": threads - limit}
+    assert _failed_attempts(world, token_sha256(enrolment.token)) == limit
+    with world.engine.connect() as conn:
+        counted = conn.execute(
+            sa.select(sa.func.count())
+            .select_from(audit_events)
+            .where(audit_events.c.action == "enrolment.redeem")
+        ).scalar_one()
+    assert counted == limit  # one audited refusal per evaluated attempt
+    _nothing_issued(world)
+
+
+_HOLDER = """
+import sys
+from issuer.enrolment.redeem import SqliteAttemptLocks
+with SqliteAttemptLocks(sys.argv[1]).hold("registration-1"):
+    print("held", flush=True)
+    sys.stdin.readline()
+"""
+
+
+def test_the_sqlite_attempt_lock_excludes_another_process(tmp_path: Path) -> None:
+    """``[server] processes`` > 1 on one SQLite file: one attempt per token across processes."""
+    database = str(tmp_path / "zorgid.sqlite3")
+    holder = subprocess.Popen(
+        [sys.executable, "-c", _HOLDER, database],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+    assert holder.stdin is not None and holder.stdout is not None
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        got = threading.Event()
+
+        def take() -> None:
+            with SqliteAttemptLocks(database).hold("registration-1"):
+                got.set()
+
+        taker = threading.Thread(target=take)
+        taker.start()
+        assert not got.wait(1.0)  # still held by the other process
+        holder.stdin.write("\n")
+        holder.stdin.flush()
+        assert got.wait(30)
+        taker.join(30)
+        assert holder.wait(30) == 0
+    finally:
+        if holder.poll() is None:
+            holder.kill()
+            holder.wait()
+    folder = tmp_path / "zorgid.sqlite3.attempt-locks"
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    assert {stat.S_IMODE(p.stat().st_mode) for p in folder.iterdir()} == {0o600}
