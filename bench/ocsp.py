@@ -371,7 +371,7 @@ def main() -> int:
             engine=engine,
             material=material,
             hsm=hsm,
-            policy=active_ocsp_policy(engine),
+            policy=active_ocsp_policy(engine, material),
         )
         issuer_id = service.issuers.all()[0].issuer_id
         print(f"signing, {args.sign_count} responses (SoftHSM, EC P-256 responder key)")
