@@ -37,7 +37,9 @@ from issuer.issuance.sql import write_transaction
 from issuer.policy_store import read_active
 from issuer.store import READ_ONLY, CrlNumberError, check_schema, create_engine_for, repo
 from issuer.store.prepared import Prepared
+from issuer.store.reads import ReadConnections
 from issuer.store.schema import certificates, crls, ocsp_responses
+from issuer.store.types import from_utc_text
 from ocsp.codec import ResponseSigner, response_cert_state
 from ocsp.crl import CrlPublisher
 from ocsp.http import CrlCache, HttpRoutes, build_app
@@ -78,13 +80,42 @@ def _status_of(row: Any) -> CertStatus:
     return CertStatus.good()
 
 
+_STATUS_QMARK = (
+    "SELECT status, revoked_at, revocation_reason FROM certificates WHERE issuer = ? AND serial = ?"
+)
+_STATUS_FORMAT = (
+    "SELECT status, revoked_at, revocation_reason FROM certificates "
+    "WHERE issuer = %s AND serial = %s"
+)
+_STATUS_SQL = {"qmark": _STATUS_QMARK, "format": _STATUS_FORMAT, "pyformat": _STATUS_FORMAT}
+"""The status read in the DB-API's parameter style (sqlite3: qmark; psycopg: format)."""
+
+
 class StoreStatusSource:
     """Certificate status from ``certificates`` (RFC 6960 §2.2 good / revoked / unknown)."""
 
     def __init__(self, engine: sa.Engine) -> None:
         self._engine = engine
+        self._sql = _STATUS_SQL.get(engine.dialect.paramstyle)
+        self._reads = ReadConnections.for_engine(engine)
 
     def lookup(self, issuer_id: str, serial: int) -> CertStatus:
+        """One indexed SELECT on a kept autocommit connection (issuer.store.reads).
+
+        Every OCSP request that is not a pre-signed hit makes one -- a never-issued
+        serial is refused on it -- so it must cost what a request from a stranger
+        may cost: ~20 us, not SQLAlchemy's ~300 us.
+        """
+        if self._sql is None:
+            return self._lookup_core(issuer_id, serial)
+        row = self._reads.fetch(self._sql, (issuer_id, serial_hex(serial)), one=True)
+        if row is None:
+            return CertStatus.unknown()
+        if row[0] == "revoked":
+            return CertStatus.revoked(from_utc_text(str(row[1])), row[2])
+        return CertStatus.good()
+
+    def _lookup_core(self, issuer_id: str, serial: int) -> CertStatus:
         with self._engine.connect() as conn:
             row = (
                 conn.execution_options(**{READ_ONLY: True})

@@ -149,18 +149,29 @@ class SigningRate:
         self._at = clock()
         self._lock = threading.Lock()
 
+    def _refill(self) -> None:
+        now = self._clock()
+        self._tokens = min(self._burst, self._tokens + (now - self._at) * self._rate)
+        self._at = now
+
     def take(self) -> bool:
         """Spend one signature if the bucket has one; never waits."""
         if self._rate == 0:
             return False
         with self._lock:
-            now = self._clock()
-            self._tokens = min(self._burst, self._tokens + (now - self._at) * self._rate)
-            self._at = now
+            self._refill()
             if self._tokens < 1:
                 return False
             self._tokens -= 1
             return True
+
+    def empty(self) -> bool:
+        """No signature to spend now (a hint: :meth:`take` decides)."""
+        if self._rate == 0:
+            return True
+        with self._lock:
+            self._refill()
+            return self._tokens < 1
 
 
 class Responder:
@@ -245,12 +256,16 @@ class Responder:
         if single and not wants_nonce:
             ref, ca = matched[0]
             return self._presigned(request_der, ca, ref.serial, now, allow_signing=allow_signing)
-        if not allow_signing:
-            return None
         statuses = [self._issued_status(ca, ref.serial) for ref, ca in matched]
         known = [status for status in statuses if status is not None]
         if len(known) != len(matched):
             return _error("unauthorized", UNAUTHORIZED)
+        if not allow_signing:
+            if single and self._rate.empty():
+                # Over the rate: the answer is the pre-signed one; no worker thread needed.
+                ref, ca = matched[0]
+                return self._presigned(request_der, ca, ref.serial, now, allow_signing=False)
+            return None
         try:
             return self._on_demand(matched, known, request.nonce_ext_value if wants_nonce else None)
         except ResponderUnavailable:
@@ -286,12 +301,12 @@ class Responder:
         issued it and the stored one is missing or stale."""
         stored = self._store.get(ca.issuer_id, serial) if 0 < serial < MAX_SERIAL else None
         if stored is None or not stored.this_update - _SKEW <= now < stored.next_update:
-            if not allow_signing:
-                return None
             read_at = self._clock()  # before the status read: see PreSigner.sign_with_status
             status = self._issued_status(ca, serial)
             if status is None:
                 return _error("unauthorized", UNAUTHORIZED)
+            if not allow_signing:
+                return None
             stored = self._sign_stored(ca, serial, status, read_at)
             if stored is None:
                 return _error("tryLater", TRY_LATER)
