@@ -56,9 +56,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from asn1crypto import algos, core
@@ -454,6 +455,84 @@ def _flood_client(
     out.put(counts)  # type: ignore[attr-defined]
 
 
+def _same_process(
+    root: Path,
+    setup: Any,
+    url: str,
+    material: Any,
+    hsm: Any,
+    policy: Any,
+    defaults: Any,
+    limits: dict[str, float],
+) -> tuple[int, Callable[[], None]]:
+    """The HTTP responder in this process, as ``make run`` has it: its own database engine,
+    the issuance cycle's HSM login (one module lock) and GIL."""
+    from issuer.ocsp_wiring import OcspService
+    from issuer.store import create_engine_for
+    from ocsp.http import build_app
+    from tests.ocsp.conftest import serve_app
+
+    engine = create_engine_for(url)
+    service = OcspService.build(
+        engine=engine,
+        material=material,
+        hsm=hsm,
+        policy=policy,
+        max_on_demand=defaults.max_on_demand,
+        max_certids=defaults.max_certids,
+        sign_rate=limits["sign_rate"],
+        sign_burst=int(limits["sign_burst"]),
+    )
+    served, stop = serve_app(build_app(service.responder))
+
+    def stop_all() -> None:
+        stop()
+        engine.dispose()
+
+    return served.port, stop_all
+
+
+def _own_process(
+    root: Path,
+    setup: Any,
+    url: str,
+    material: Any,
+    hsm: Any,
+    policy: Any,
+    defaults: Any,
+    limits: dict[str, float],
+) -> tuple[int, Callable[[], None]]:
+    """``zorgid ocsp serve`` in a process of its own on the same token and database (the
+    production layout): it shares no lock and no GIL with issuance, only the machine."""
+    from issuer.dev.softhsm import SOFTHSM_MODULE
+
+    port = _free_port()
+    config = root / f"flood-{port}.toml"
+    config.write_text(
+        f'data_dir = "{setup.data_dir}"\n\n[server]\ndev_plaintext = true\n\n'
+        f'[hsm]\nmodule = "{SOFTHSM_MODULE}"\ntoken = "{setup.token_label}"\n'
+        f'pin_source = "file:{setup.pin_file}"\n\n[database]\nurl = "{url}"\n\n'
+        f'[ocsp]\nlisten = "127.0.0.1:{port}"\nrefresh_interval_seconds = 0\n'
+        f"sign_rate = {limits['sign_rate']}\nsign_burst = {int(limits['sign_burst'])}\n"
+    )
+    server = subprocess.Popen(
+        [str(Path(sys.executable).with_name("zorgid")), "ocsp", "serve", "--config", str(config)],
+        stdout=subprocess.DEVNULL, stderr=(root / "flood-serve.log").open("wb"),
+    )  # fmt: skip
+    try:
+        _wait_port(port)
+    except RuntimeError:
+        server.kill()
+        sys.stderr.write((root / "flood-serve.log").read_text())
+        raise
+
+    def stop() -> None:
+        server.terminate()
+        server.wait(30)
+
+    return port, stop
+
+
 def flood_bench(args: argparse.Namespace) -> int:
     """Issuance p50 idle and under a forced-signing OCSP flood, in one run (see docstring 4)."""
     import multiprocessing
@@ -464,10 +543,6 @@ def flood_bench(args: argparse.Namespace) -> int:
     from issuer.ca import load_ca_material
     from issuer.config import OcspConfig
     from issuer.enrolment.redeem import Redeemer
-    from issuer.ocsp_wiring import OcspService
-    from issuer.store import create_engine_for
-    from ocsp.http import build_app
-    from tests.ocsp.conftest import serve_app
 
     with tempfile.TemporaryDirectory(prefix="zorgid-bench-flood-") as tmp:
         root = Path(tmp)
@@ -513,7 +588,9 @@ def flood_bench(args: argparse.Namespace) -> int:
         print(
             f"issuance p50 under an OCSP flood: {n} redemptions a phase (P-256 CA, SQLite, "
             f"OCSP pre-signing), flood of {args.flood_threads} keep-alive clients in another "
-            f"process at {args.flood_rate:g} req/s (0: closed loop); {os.cpu_count()} cores shared"
+            f"process at {args.flood_rate:g} req/s (0: closed loop); responder in "
+            f"{'the issuance process' if args.flood_layout == 'same' else 'its own process'}; "
+            f"{os.cpu_count()} cores shared"
         )
         print(f"    {'':<40} {'p50 ms':>7} {'p99 ms':>7} {'ratio':>6}")
         results: list[tuple[str, float]] = []
@@ -528,23 +605,16 @@ def flood_bench(args: argparse.Namespace) -> int:
                 {"sign_rate": 10_000.0, "sign_burst": 100_000},
             ),
         ):
-            ocsp_engine = create_engine_for(url)  # the responder's own, as serve_http has
-            service = OcspService.build(
-                engine=ocsp_engine,
-                material=material,
-                hsm=hsm,
-                policy=cycle.policy.ocsp,
-                max_on_demand=defaults.max_on_demand,
-                max_certids=defaults.max_certids,
-                **limits,  # type: ignore[arg-type]
+            start_responder = _own_process if args.flood_layout == "own" else _same_process
+            port, stop_server = start_responder(
+                root, setup, url, material, hsm, cycle.policy.ocsp, defaults, limits
             )
-            served, stop_server = serve_app(build_app(service.responder))
             context = multiprocessing.get_context("spawn")
             go, stop, out = context.Event(), context.Event(), context.Queue()
             client = context.Process(
                 target=_flood_client,
                 args=(
-                    served.port,
+                    port,
                     nonce_req,
                     unknown_req,
                     args.flood_threads,
@@ -579,7 +649,6 @@ def flood_bench(args: argparse.Namespace) -> int:
             counts = out.get(timeout=60)
             client.join(30)
             stop_server()
-            ocsp_engine.dispose()
             p50_idle = statistics.median(idle) * 1000
             p50 = statistics.median(flooded) * 1000
             ratio = p50 / p50_idle
@@ -591,7 +660,11 @@ def flood_bench(args: argparse.Namespace) -> int:
             print(
                 f"    {'under flood':<40} {p50:7.2f} {pct(flooded, 0.99):7.2f} {ratio:6.2f}  "
                 f"~{total / flood_seconds:.0f} req/s, "
-                f"{fresh / max(flood_time, 1e-9):.0f} fresh OCSP signatures/s"
+                + (
+                    f"{fresh / max(flood_time, 1e-9):.0f} fresh OCSP signatures/s"
+                    if args.flood_layout == "same"
+                    else "(signatures made in the responder process, not counted)"
+                )
             )
             for key in sorted(counts):
                 print(f"      {key:<44} {counts[key]:>8}")
@@ -620,6 +693,12 @@ def main() -> int:
     parser.add_argument("--flood", action="store_true", help="only 4.: issuance under a flood")
     parser.add_argument("--flood-n", type=int, default=400, help="redemptions a phase")
     parser.add_argument("--flood-threads", type=int, default=16)
+    parser.add_argument(
+        "--flood-layout",
+        choices=["same", "own"],
+        default="same",
+        help="the responder in the issuance process (make run) or its own (zorgid ocsp serve)",
+    )
     parser.add_argument(
         "--flood-rate",
         type=float,

@@ -256,6 +256,7 @@ class Responder:
         if single and not wants_nonce:
             ref, ca = matched[0]
             return self._presigned(request_der, ca, ref.serial, now, allow_signing=allow_signing)
+        read_at = self._clock()  # thisUpdate of a fresh answer never follows its status read
         statuses = [self._issued_status(ca, ref.serial) for ref, ca in matched]
         known = [status for status in statuses if status is not None]
         if len(known) != len(matched):
@@ -267,7 +268,8 @@ class Responder:
                 return self._presigned(request_der, ca, ref.serial, now, allow_signing=False)
             return None
         try:
-            return self._on_demand(matched, known, request.nonce_ext_value if wants_nonce else None)
+            nonce = request.nonce_ext_value if wants_nonce else None
+            return self._on_demand(matched, known, nonce, read_at=read_at)
         except ResponderUnavailable:
             if single:
                 # RFC 8954 §2.1 lets a responder answer without the nonce; better a
@@ -339,13 +341,17 @@ class Responder:
         matched: list[tuple[CertRef, IssuingCa]],
         statuses: list[CertStatus],
         nonce: bytes | None,
+        *,
+        read_at: datetime,
     ) -> Answer:
+        """Sign one response for *matched* with *statuses*, read at *read_at* (its thisUpdate
+        and producedAt, in whole seconds: a revocation after the read is not denied)."""
         if self._signer is None:
             raise ResponderUnavailable("no signer configured for on-demand responses")
         if not self._slot(timeout=0.2):
             raise ResponderUnavailable("on-demand signing is over its rate or bound")
         try:
-            now = whole_seconds(self._clock())
+            now = whole_seconds(read_at)
             singles = [
                 SingleSpec(
                     cert_id_der=ref.cert_id_der,
