@@ -372,8 +372,9 @@ FLOOD_SERIAL = 0x5A5A5A5A5A5A5A5A
 """Marker serial of the never-issued template (8 octets, positive), replaced per request."""
 
 
-def _flood_templates(issuing_der: bytes, known_serial: int) -> tuple[bytes, bytes]:
-    """(nonce request for *known_serial*, request for FLOOD_SERIAL), DER, SHA-1 CertIDs."""
+def _flood_templates(issuing_der: bytes, known_serial: int) -> tuple[bytes, bytes, bytes]:
+    """(nonce request for *known_serial*, request for FLOOD_SERIAL, plain request for
+    *known_serial*), DER, SHA-1 CertIDs."""
     from ocsp.issuers import IssuingCa
     from tests.ocsp.helpers import build_request
 
@@ -381,6 +382,7 @@ def _flood_templates(issuing_der: bytes, known_serial: int) -> tuple[bytes, byte
     return (
         build_request(ca, [known_serial], nonce=FLOOD_NONCE),
         build_request(ca, [FLOOD_SERIAL]),
+        build_request(ca, [known_serial]),
     )
 
 
@@ -388,6 +390,7 @@ def _flood_client(
     port: int,
     nonce_req: bytes,
     unknown_req: bytes,
+    plain_req: bytes | None,
     threads: int,
     rate: float,
     go: object,
@@ -397,7 +400,8 @@ def _flood_client(
     """Another process: *threads* keep-alive HTTP clients POSTing, alternately, a nonce'd
     request for an issued serial (fresh nonce each) and a random never-issued serial,
     *rate* requests a second in all (0: as fast as they can), while *go* is set; the
-    counts of answers go to *out* when *stop* is set."""
+    counts of answers go to *out* when *stop* is set. With *plain_req*, that one request
+    instead, every time: the same volume of the RFC 5019 requests that never sign."""
     import threading
     from http.client import HTTPConnection
 
@@ -426,7 +430,9 @@ def _flood_client(
                 if pause > 0:
                     time.sleep(pause)
             flip = not flip
-            if flip:
+            if plain_req is not None:
+                body = plain_req
+            elif flip:
                 body = nonce_req[:n_at] + os.urandom(16) + nonce_req[n_at + 16 :]
             else:
                 serial = bytes([random.randint(0x10, 0x7F)]) + os.urandom(7)
@@ -440,7 +446,13 @@ def _flood_client(
                 mine["error"] = mine.get("error", 0) + 1
                 continue
             status = got[4] if got[1] < 0x80 else got[2 + (got[1] & 0x7F) + 2]
-            kind = "nonce, issued serial" if flip else "never-issued serial"
+            kind = (
+                "pre-signed, issued serial"
+                if plain_req is not None
+                else "nonce, issued serial"
+                if flip
+                else "never-issued serial"
+            )
             key = f"{kind}: {names.get(status, '?')}"
             mine[key] = mine.get(key, 0) + 1
         with lock:
@@ -562,7 +574,7 @@ def flood_bench(args: argparse.Namespace) -> int:
 
         key_class.sign = counting  # type: ignore[method-assign,assignment]
         n = args.flood_n
-        phases = 5
+        phases = 7
         tokens = enrol(engine, cycle, n * phases + 20, 0)
         requests = csrs(n * phases + 20)
         redeemer = Redeemer(cycle)
@@ -581,7 +593,7 @@ def flood_bench(args: argparse.Namespace) -> int:
         issue(20)  # warm-up
         known = int(engine.connect().exec_driver_sql(
             "SELECT serial FROM certificates LIMIT 1").scalar_one(), 16)  # fmt: skip
-        nonce_req, unknown_req = _flood_templates(
+        nonce_req, unknown_req, plain_req = _flood_templates(
             material.issuing_ca.public_bytes(serialization.Encoding.DER), known
         )
         defaults = OcspConfig()
@@ -594,16 +606,20 @@ def flood_bench(args: argparse.Namespace) -> int:
         )
         print(f"    {'':<40} {'p50 ms':>7} {'p99 ms':>7} {'ratio':>6}")
         results: list[tuple[str, float]] = []
-        for title, limits in (
+        default_limits = {"sign_rate": defaults.sign_rate, "sign_burst": defaults.sign_burst}
+        for title, limits, plain in (
             (
-                f"default limits (rate {defaults.sign_rate:g}/s, burst {defaults.sign_burst}, "
-                f"{defaults.max_certids} CertIDs)",
-                {"sign_rate": defaults.sign_rate, "sign_burst": defaults.sign_burst},
+                f"forcing flood, default limits (rate {defaults.sign_rate:g}/s, burst "
+                f"{defaults.sign_burst})",
+                default_limits,
+                None,
             ),
             (
-                "sign_rate unbounded (contrast: the rate off)",
+                "forcing flood, sign_rate unbounded (contrast)",
                 {"sign_rate": 10_000.0, "sign_burst": 100_000},
+                None,
             ),
+            ("floor: same volume of pre-signed requests", default_limits, plain_req),
         ):
             start_responder = _own_process if args.flood_layout == "own" else _same_process
             port, stop_server = start_responder(
@@ -617,6 +633,7 @@ def flood_bench(args: argparse.Namespace) -> int:
                     port,
                     nonce_req,
                     unknown_req,
+                    plain,
                     args.flood_threads,
                     args.flood_rate,
                     go,
@@ -670,8 +687,9 @@ def flood_bench(args: argparse.Namespace) -> int:
                 print(f"      {key:<44} {counts[key]:>8}")
         ok = results[0][1] <= 1.5
         print(
-            f"  default limits: issuance p50 under flood / idle = {results[0][1]:.2f} "
-            f"({'within' if ok else 'NOT within'} 1.5x)"
+            f"  forcing flood, default limits: issuance p50 under flood / idle = "
+            f"{results[0][1]:.2f} ({'within' if ok else 'NOT within'} 1.5x); the floor "
+            f"(no signature asked) {results[2][1]:.2f}; rate off {results[1][1]:.2f}"
         )
         key_class.sign = original_sign  # type: ignore[method-assign]
         engine.dispose()

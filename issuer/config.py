@@ -515,7 +515,7 @@ class OcspConfig:
         ),
     )
     sign_rate: float = field(
-        default=50.0,
+        default=20.0,
         metadata=doc(
             "On-demand signatures a second per process (token bucket, refilled at this "
             "rate). Over it: a single-certificate request gets the pre-signed response "
@@ -529,7 +529,7 @@ class OcspConfig:
         ),
     )
     sign_burst: int = field(
-        default=100,
+        default=40,
         metadata=doc(
             "Size of the sign_rate bucket: on-demand signatures allowed at once after a "
             "quiet spell.",

@@ -414,8 +414,8 @@ class OcspService:
         cache_seconds: float = 5.0,
         max_on_demand: int = 4,
         max_certids: int = 10,
-        sign_rate: float = 50.0,
-        sign_burst: int = 100,
+        sign_rate: float = 20.0,
+        sign_burst: int = 40,
     ) -> OcspService:
         """Wire one process's OCSP/CRL objects; the limits are ``[ocsp]`` of the config
         (issuer.config.OcspConfig: ``max_on_demand``, ``max_certids``, ``sign_rate``,

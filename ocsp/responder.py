@@ -191,8 +191,8 @@ class Responder:
         cache_size: int = 100_000,
         max_on_demand: int = 4,
         max_certids: int = 10,
-        sign_rate: float = 50.0,
-        sign_burst: int = 100,
+        sign_rate: float = 20.0,
+        sign_burst: int = 40,
         rate_clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._issuers = issuers
@@ -265,7 +265,7 @@ class Responder:
             if single and self._rate.empty():
                 # Over the rate: the answer is the pre-signed one; no worker thread needed.
                 ref, ca = matched[0]
-                return self._presigned(request_der, ca, ref.serial, now, allow_signing=False)
+                return self._presigned(None, ca, ref.serial, now, allow_signing=False)
             return None
         try:
             nonce = request.nonce_ext_value if wants_nonce else None
@@ -275,7 +275,7 @@ class Responder:
                 # RFC 8954 §2.1 lets a responder answer without the nonce; better a
                 # cacheable pre-signed answer than none when signing is over its bounds.
                 ref, ca = matched[0]
-                return self._presigned(request_der, ca, ref.serial, now)
+                return self._presigned(None, ca, ref.serial, now)
             return _error("tryLater", TRY_LATER)
 
     def _issued_status(self, ca: IssuingCa, serial: int) -> CertStatus | None:
@@ -292,7 +292,7 @@ class Responder:
 
     def _presigned(
         self,
-        request_der: bytes,
+        cache_key: bytes | None,
         ca: IssuingCa,
         serial: int,
         now: datetime,
@@ -300,7 +300,9 @@ class Responder:
         allow_signing: bool = True,
     ) -> Answer | None:
         """The stored response of *serial*; signed now (and stored) only if the engine
-        issued it and the stored one is missing or stale."""
+        issued it and the stored one is missing or stale. Kept in the cache under
+        *cache_key* (the request bytes), unless ``None``: a nonce request never repeats,
+        and a flood of them must not push every other answer out of the cache."""
         stored = self._store.get(ca.issuer_id, serial) if 0 < serial < MAX_SERIAL else None
         if stored is None or not stored.this_update - _SKEW <= now < stored.next_update:
             read_at = self._clock()  # before the status read: see PreSigner.sign_with_status
@@ -313,8 +315,8 @@ class Responder:
             if stored is None:
                 return _error("tryLater", TRY_LATER)
         answer = _stored_answer(stored)
-        until = min(now + self._cache_ttl, stored.next_update)
-        self._cache.put(request_der, until, answer)
+        if cache_key is not None:
+            self._cache.put(cache_key, min(now + self._cache_ttl, stored.next_update), answer)
         return answer
 
     def _sign_stored(
