@@ -165,14 +165,6 @@ class SigningRate:
             self._tokens -= 1
             return True
 
-    def empty(self) -> bool:
-        """No signature to spend now (a hint: :meth:`take` decides)."""
-        if self._rate == 0:
-            return True
-        with self._lock:
-            self._refill()
-            return self._tokens < 1
-
 
 class Responder:
     """The OCSP answer logic, independent of HTTP and gRPC."""
@@ -207,6 +199,9 @@ class Responder:
         self._bound = threading.BoundedSemaphore(max(1, max_on_demand))
         self._max_certids = max_certids
         self._rate = SigningRate(rate=sign_rate, burst=sign_burst, clock=rate_clock)
+        self._prepaid = 0
+        """Tokens the fast path took for requests it handed to :meth:`answer` (see _defer)."""
+        self._prepaid_lock = threading.Lock()
 
     # -- full path ---------------------------------------------------------
 
@@ -262,11 +257,14 @@ class Responder:
         if len(known) != len(matched):
             return _error("unauthorized", UNAUTHORIZED)
         if not allow_signing:
-            if single and self._rate.empty():
-                # Over the rate: the answer is the pre-signed one; no worker thread needed.
-                ref, ca = matched[0]
-                return self._presigned(None, ca, ref.serial, now, allow_signing=False)
-            return None
+            first_ref, first_ca = matched[0]
+            return self._defer(
+                lambda: (
+                    self._presigned(None, first_ca, first_ref.serial, now, allow_signing=False)
+                    if single
+                    else _error("tryLater", TRY_LATER)
+                )
+            )
         try:
             nonce = request.nonce_ext_value if wants_nonce else None
             return self._on_demand(matched, known, nonce, read_at=read_at)
@@ -285,10 +283,28 @@ class Responder:
         status = self._status.lookup(ca.issuer_id, serial)
         return None if status.state == "unknown" else status
 
+    def _defer(self, over_rate: Callable[[], Answer | None]) -> Answer | None:
+        """On the fast path, for a request that needs a signature: take its token now and
+        return ``None`` (the caller runs :meth:`answer` in a worker), or, over the rate,
+        the answer *over_rate* gives without signing. Deciding here sends a worker only
+        the requests that will sign: a nonce flood wakes no thread per request."""
+        if not self._rate.take():
+            return over_rate()
+        with self._prepaid_lock:
+            self._prepaid += 1
+        return None
+
     def _slot(self, timeout: float) -> bool:
-        """One on-demand signature within the rate and the concurrency bound; the caller
-        releases ``self._bound`` when this returns ``True``."""
-        return self._rate.take() and self._bound.acquire(timeout=timeout)
+        """One on-demand signature within the rate (a token the fast path took, else one
+        from the bucket) and the concurrency bound; the caller releases ``self._bound``
+        when this returns ``True``."""
+        with self._prepaid_lock:
+            prepaid = self._prepaid > 0
+            if prepaid:
+                self._prepaid -= 1
+        if not prepaid and not self._rate.take():
+            return False
+        return self._bound.acquire(timeout=timeout)
 
     def _presigned(
         self,
@@ -310,7 +326,7 @@ class Responder:
             if status is None:
                 return _error("unauthorized", UNAUTHORIZED)
             if not allow_signing:
-                return None
+                return self._defer(lambda: _error("tryLater", TRY_LATER))
             stored = self._sign_stored(ca, serial, status, read_at)
             if stored is None:
                 return _error("tryLater", TRY_LATER)
