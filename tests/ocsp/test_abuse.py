@@ -182,3 +182,30 @@ def test_signing_rate_is_a_token_bucket() -> None:
     assert [bucket.take() for _ in range(4)] == [True, True, True, False]
     off = SigningRate(rate=0.0, burst=3, clock=lambda: now[0])
     assert not off.take(), "rate 0: no on-demand signatures at all"
+
+
+def test_over_the_rate_nothing_is_signed_and_each_request_gets_its_documented_answer(
+    pki: Pki, migrated: sa.Engine, tmp_path: Path, signatures: Signatures
+) -> None:
+    """``sign_rate = 0`` (on-demand signing off): a single-CertID nonce request gets the
+    pre-signed response (no nonce), what needs a fresh signature gets ``tryLater``."""
+    env = make_env(pki, migrated, tmp_path, sign_rate=0.0)
+    made, stop = serve_app(http_app(env))
+    try:
+        good, other = env.issue(), env.issue()
+        missing = env.issue(presign=False)
+        ca = _ca(env)
+        presigned = http(made.port, "GET", get_path(build_request(ca, [good.serial]))).body
+        before = signatures.count
+        nonce = post(made.port, build_request(ca, [good.serial], nonce=b"\x07" * 16))
+        several = post(made.port, build_request(ca, [good.serial, other.serial]))
+        sha384 = post(made.port, build_request(ca, [good.serial], algorithm="sha384"))
+        unsigned = post(made.port, build_request(ca, [missing.serial]))
+        assert signatures.count == before
+        assert nonce.ocsp_status() == "successful" and nonce.body == presigned
+        assert _nonce_in(nonce.body) is None
+        assert several.ocsp_status() == "try_later"
+        assert sha384.ocsp_status() == "try_later"
+        assert unsigned.ocsp_status() == "try_later"
+    finally:
+        stop()
