@@ -23,6 +23,17 @@ development key ceremony, a migrated SQLite database.
    answer faster than a C server sending a fixed file, so ``ceiling / openssl``
    bounds the ratio any responder can reach here.
 
+4. ``--flood`` (issue 16 item 4), instead of 1-3 (needs no wrk): issuance p50
+   idle and under a flood of OCSP requests that each ask for a fresh signature
+   (distinct nonces for an issued serial, random never-issued serials), in the
+   same run. Laid out as ``make run`` is: the issuance cycle and the HTTP
+   responder in one process on one HSM login (one module lock, one GIL); the
+   flood comes from another process (``--flood-threads`` keep-alive clients, at
+   ``--flood-rate`` requests/s, default the issue's ~300 + ~340/s; 0: closed
+   loop). Idle and flooded blocks alternate (``--flood-rounds``). Measured with
+   the default ``[ocsp]`` limits, then with ``sign_rate`` unbounded (contrast);
+   prints p50s and ratios.
+
 The first min(N, 10,000) responses are signed on the HSM by the real
 pre-signer; rows beyond that carry copies of those DERs, because signing a
 million on SoftHSM would take many minutes and the serving path never looks
@@ -45,9 +56,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from asn1crypto import algos, core
@@ -67,6 +79,8 @@ REPO = Path(__file__).resolve().parents[1]
 # Run as a script, this file's folder comes first on sys.path and its name would
 # shadow the ``ocsp`` package: drop it.
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))  # bench.issuance and tests.ocsp helpers for --flood
 ZORGID = REPO / ".venv" / "bin" / "zorgid"
 REAL_SIGNED_MAX = 10_000
 SAMPLE = 20_000
@@ -350,6 +364,343 @@ def nginx_ceiling(
         server.wait(30)
 
 
+# -- 4. issuance under an OCSP flood (issue 16 item 4) ---------------------------------------
+
+FLOOD_NONCE = bytes(range(0xA0, 0xB0))
+"""Marker nonce of the request template; each flood request puts fresh random bytes there."""
+FLOOD_SERIAL = 0x5A5A5A5A5A5A5A5A
+"""Marker serial of the never-issued template (8 octets, positive), replaced per request."""
+
+
+def _flood_templates(issuing_der: bytes, known_serial: int) -> tuple[bytes, bytes, bytes]:
+    """(nonce request for *known_serial*, request for FLOOD_SERIAL, plain request for
+    *known_serial*), DER, SHA-1 CertIDs."""
+    from ocsp.issuers import IssuingCa
+    from tests.ocsp.helpers import build_request
+
+    ca = IssuingCa.from_certificate(x509.load_der_x509_certificate(issuing_der))
+    return (
+        build_request(ca, [known_serial], nonce=FLOOD_NONCE),
+        build_request(ca, [FLOOD_SERIAL]),
+        build_request(ca, [known_serial]),
+    )
+
+
+def _flood_client(
+    port: int,
+    nonce_req: bytes,
+    unknown_req: bytes,
+    plain_req: bytes | None,
+    threads: int,
+    rate: float,
+    go: object,
+    stop: object,
+    out: object,
+) -> None:
+    """Another process: *threads* keep-alive HTTP clients POSTing, alternately, a nonce'd
+    request for an issued serial (fresh nonce each) and a random never-issued serial,
+    *rate* requests a second in all (0: as fast as they can), while *go* is set; the
+    counts of answers go to *out* when *stop* is set. With *plain_req*, that one request
+    instead, every time: the same volume of the RFC 5019 requests that never sign."""
+    import threading
+    from http.client import HTTPConnection
+
+    marker = FLOOD_SERIAL.to_bytes(9, "big", signed=True).lstrip(b"\x00")
+    n_at = nonce_req.index(FLOOD_NONCE)
+    s_at = unknown_req.index(marker)
+    counts: dict[str, int] = {}
+    lock = threading.Lock()
+    names = {0: "successful", 1: "malformedRequest", 2: "internalError", 3: "tryLater",
+             5: "sigRequired", 6: "unauthorized"}  # fmt: skip
+
+    def one() -> None:
+        conn = HTTPConnection("127.0.0.1", port, timeout=30)
+        mine: dict[str, int] = {}
+        flip = False
+        gap = threads / rate if rate > 0 else 0.0
+        due = time.monotonic()
+        while not stop.is_set():  # type: ignore[attr-defined]
+            if not go.is_set():
+                go.wait(0.2)  # type: ignore[attr-defined]
+                due = time.monotonic()
+                continue
+            if gap:  # open loop: a fixed schedule, whatever the answers' latency
+                due += gap
+                pause = due - time.monotonic()
+                if pause > 0:
+                    time.sleep(pause)
+            flip = not flip
+            if plain_req is not None:
+                body = plain_req
+            elif flip:
+                body = nonce_req[:n_at] + os.urandom(16) + nonce_req[n_at + 16 :]
+            else:
+                serial = bytes([random.randint(0x10, 0x7F)]) + os.urandom(7)
+                body = unknown_req[:s_at] + serial + unknown_req[s_at + 8 :]
+            try:
+                conn.request("POST", "/ocsp", body, {"Content-Type": "application/ocsp-request"})
+                got = conn.getresponse().read()
+            except OSError:
+                conn.close()
+                conn = HTTPConnection("127.0.0.1", port, timeout=30)
+                mine["error"] = mine.get("error", 0) + 1
+                continue
+            status = got[4] if got[1] < 0x80 else got[2 + (got[1] & 0x7F) + 2]
+            kind = (
+                "pre-signed, issued serial"
+                if plain_req is not None
+                else "nonce, issued serial"
+                if flip
+                else "never-issued serial"
+            )
+            key = f"{kind}: {names.get(status, '?')}"
+            mine[key] = mine.get(key, 0) + 1
+        with lock:
+            for key, value in mine.items():
+                counts[key] = counts.get(key, 0) + value
+
+    workers = [threading.Thread(target=one) for _ in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    out.put(counts)  # type: ignore[attr-defined]
+
+
+def _same_process(
+    root: Path,
+    setup: Any,
+    url: str,
+    material: Any,
+    hsm: Any,
+    policy: Any,
+    defaults: Any,
+    limits: dict[str, float],
+) -> tuple[int, Callable[[], None]]:
+    """The HTTP responder in this process, as ``make run`` has it: its own database engine,
+    the issuance cycle's HSM login (one module lock) and GIL."""
+    from issuer.ocsp_wiring import OcspService
+    from issuer.store import create_engine_for
+    from ocsp.http import build_app
+    from tests.ocsp.conftest import serve_app
+
+    engine = create_engine_for(url)
+    service = OcspService.build(
+        engine=engine,
+        material=material,
+        hsm=hsm,
+        policy=policy,
+        max_on_demand=defaults.max_on_demand,
+        max_certids=defaults.max_certids,
+        sign_rate=limits["sign_rate"],
+        sign_burst=int(limits["sign_burst"]),
+    )
+    served, stop = serve_app(build_app(service.responder))
+
+    def stop_all() -> None:
+        stop()
+        engine.dispose()
+
+    return served.port, stop_all
+
+
+def _own_process(
+    root: Path,
+    setup: Any,
+    url: str,
+    material: Any,
+    hsm: Any,
+    policy: Any,
+    defaults: Any,
+    limits: dict[str, float],
+) -> tuple[int, Callable[[], None]]:
+    """``zorgid ocsp serve`` in a process of its own on the same token and database (the
+    production layout): it shares no lock and no GIL with issuance, only the machine."""
+    from issuer.dev.softhsm import SOFTHSM_MODULE
+
+    port = _free_port()
+    config = root / f"flood-{port}.toml"
+    config.write_text(
+        f'data_dir = "{setup.data_dir}"\n\n[server]\ndev_plaintext = true\n\n'
+        f'[hsm]\nmodule = "{SOFTHSM_MODULE}"\ntoken = "{setup.token_label}"\n'
+        f'pin_source = "file:{setup.pin_file}"\n\n[database]\nurl = "{url}"\n\n'
+        f'[ocsp]\nlisten = "127.0.0.1:{port}"\nrefresh_interval_seconds = 0\n'
+        f"sign_rate = {limits['sign_rate']}\nsign_burst = {int(limits['sign_burst'])}\n"
+    )
+    server = subprocess.Popen(
+        [str(Path(sys.executable).with_name("zorgid")), "ocsp", "serve", "--config", str(config)],
+        stdout=subprocess.DEVNULL, stderr=(root / "flood-serve.log").open("wb"),
+    )  # fmt: skip
+    try:
+        _wait_port(port)
+    except RuntimeError:
+        server.kill()
+        sys.stderr.write((root / "flood-serve.log").read_text())
+        raise
+
+    def stop() -> None:
+        server.terminate()
+        server.wait(30)
+
+    return port, stop
+
+
+def flood_bench(args: argparse.Namespace) -> int:
+    """Issuance p50 idle and under a forced-signing OCSP flood, in one run (see docstring 4)."""
+    import multiprocessing
+    import statistics
+
+    from bench.issuance import ACTOR, csrs, enrol, p256_cycle
+    from hsm import Hsm
+    from issuer.ca import load_ca_material
+    from issuer.config import OcspConfig
+    from issuer.enrolment.redeem import Redeemer
+
+    with tempfile.TemporaryDirectory(prefix="zorgid-bench-flood-") as tmp:
+        root = Path(tmp)
+        setup, engine, cycle = p256_cycle(root, "flood")
+        url = f"sqlite:///{root / 'flood.sqlite3'}"  # bench.issuance.new_database's file
+        hsm = Hsm.open(setup.token_uri)  # the same login (one per process) and module lock
+        material = load_ca_material(setup.data_dir)
+        label = material.ocsp_responder_key_label
+        key_class = type(hsm.get_key(label))
+        original_sign = key_class.sign
+        responder_signs = [0]
+
+        def counting(self: object, *a: object, **k: object) -> object:
+            if getattr(self, "label", None) == label:
+                responder_signs[0] += 1
+            return original_sign(self, *a, **k)  # type: ignore[arg-type]
+
+        key_class.sign = counting  # type: ignore[method-assign,assignment]
+        n = args.flood_n
+        phases = 7
+        tokens = enrol(engine, cycle, n * phases + 20, 0)
+        requests = csrs(n * phases + 20)
+        redeemer = Redeemer(cycle)
+        used = [0]
+
+        def issue(count: int) -> list[float]:
+            times = []
+            for _ in range(count):
+                i = used[0]
+                used[0] += 1
+                t = time.perf_counter()
+                redeemer.redeem(tokens[i], requests[i], actor=ACTOR)
+                times.append(time.perf_counter() - t)
+            return times
+
+        issue(20)  # warm-up
+        known = int(engine.connect().exec_driver_sql(
+            "SELECT serial FROM certificates LIMIT 1").scalar_one(), 16)  # fmt: skip
+        nonce_req, unknown_req, plain_req = _flood_templates(
+            material.issuing_ca.public_bytes(serialization.Encoding.DER), known
+        )
+        defaults = OcspConfig()
+        print(
+            f"issuance p50 under an OCSP flood: {n} redemptions a phase (P-256 CA, SQLite, "
+            f"OCSP pre-signing), flood of {args.flood_threads} keep-alive clients in another "
+            f"process at {args.flood_rate:g} req/s (0: closed loop); responder in "
+            f"{'the issuance process' if args.flood_layout == 'same' else 'its own process'}; "
+            f"{os.cpu_count()} cores shared"
+        )
+        print(f"    {'':<40} {'p50 ms':>7} {'p99 ms':>7} {'ratio':>6}")
+        results: list[tuple[str, float]] = []
+        default_limits = {"sign_rate": defaults.sign_rate, "sign_burst": defaults.sign_burst}
+        for title, limits, plain in (
+            (
+                f"forcing flood, default limits (rate {defaults.sign_rate:g}/s, burst "
+                f"{defaults.sign_burst})",
+                default_limits,
+                None,
+            ),
+            (
+                "forcing flood, sign_rate unbounded (contrast)",
+                {"sign_rate": 10_000.0, "sign_burst": 100_000},
+                None,
+            ),
+            ("floor: same volume of pre-signed requests", default_limits, plain_req),
+        ):
+            start_responder = _own_process if args.flood_layout == "own" else _same_process
+            port, stop_server = start_responder(
+                root, setup, url, material, hsm, cycle.policy.ocsp, defaults, limits
+            )
+            context = multiprocessing.get_context("spawn")
+            go, stop, out = context.Event(), context.Event(), context.Queue()
+            client = context.Process(
+                target=_flood_client,
+                args=(
+                    port,
+                    nonce_req,
+                    unknown_req,
+                    plain,
+                    args.flood_threads,
+                    args.flood_rate,
+                    go,
+                    stop,
+                    out,
+                ),
+                daemon=True,
+            )
+            client.start()
+            time.sleep(2.0)  # the client process imports and starts its threads
+            # Idle and flooded blocks interleave, so the machine's other load (it drifts)
+            # falls on both alike.
+            idle: list[float] = []
+            flooded: list[float] = []
+            flood_time = 0.0
+            fresh = 0
+            block = max(1, n // args.flood_rounds)
+            for _ in range(args.flood_rounds):
+                idle += issue(block)
+                go.set()
+                time.sleep(0.3)  # the flood is at full strength
+                signs_before, t0 = responder_signs[0], time.perf_counter()
+                batch = issue(block)
+                flood_time += time.perf_counter() - t0
+                fresh += responder_signs[0] - signs_before - len(batch)  # minus pre-signs
+                flooded += batch
+                go.clear()
+                time.sleep(0.3)  # in-flight flood requests end
+            stop.set()
+            counts = out.get(timeout=60)
+            client.join(30)
+            stop_server()
+            p50_idle = statistics.median(idle) * 1000
+            p50 = statistics.median(flooded) * 1000
+            ratio = p50 / p50_idle
+            results.append((title, ratio))
+            total = sum(counts.values())
+            flood_seconds = flood_time + args.flood_rounds * 0.3
+            print(f"  {title}")
+            print(f"    {'idle':<40} {p50_idle:7.2f} {pct(idle, 0.99):7.2f}")
+            print(
+                f"    {'under flood':<40} {p50:7.2f} {pct(flooded, 0.99):7.2f} {ratio:6.2f}  "
+                f"~{total / flood_seconds:.0f} req/s, "
+                + (
+                    f"{fresh / max(flood_time, 1e-9):.0f} fresh OCSP signatures/s"
+                    if args.flood_layout == "same"
+                    else "(signatures made in the responder process, not counted)"
+                )
+            )
+            for key in sorted(counts):
+                print(f"      {key:<44} {counts[key]:>8}")
+        ok = results[0][1] <= 1.5
+        print(
+            f"  forcing flood, default limits: issuance p50 under flood / idle = "
+            f"{results[0][1]:.2f} ({'within' if ok else 'NOT within'} 1.5x); the floor "
+            f"(no signature asked) {results[2][1]:.2f}; rate off {results[1][1]:.2f}"
+        )
+        key_class.sign = original_sign  # type: ignore[method-assign]
+        engine.dispose()
+    return 0
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="10000,1000000")
@@ -357,7 +708,26 @@ def main() -> int:
     parser.add_argument("--processes", type=int, default=2)
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--sign-count", type=int, default=300)
+    parser.add_argument("--flood", action="store_true", help="only 4.: issuance under a flood")
+    parser.add_argument("--flood-n", type=int, default=400, help="redemptions a phase")
+    parser.add_argument("--flood-threads", type=int, default=16)
+    parser.add_argument(
+        "--flood-layout",
+        choices=["same", "own"],
+        default="same",
+        help="the responder in the issuance process (make run) or its own (zorgid ocsp serve)",
+    )
+    parser.add_argument(
+        "--flood-rate",
+        type=float,
+        default=640.0,
+        help="flood requests/s (half nonce'd, half never-issued; issue 16 measured ~300 and "
+        "~340 fresh signatures/s); 0: closed loop, as fast as the clients can",
+    )
+    parser.add_argument("--flood-rounds", type=int, default=8, help="idle/flood alternations")
     args = parser.parse_args()
+    if args.flood:
+        return flood_bench(args)
     if shutil.which("wrk") is None:
         print("bench/ocsp.py needs wrk: apt-get install wrk", file=sys.stderr)
         return 2
@@ -371,7 +741,7 @@ def main() -> int:
             engine=engine,
             material=material,
             hsm=hsm,
-            policy=active_ocsp_policy(engine),
+            policy=active_ocsp_policy(engine, material),
         )
         issuer_id = service.issuers.all()[0].issuer_id
         print(f"signing, {args.sign_count} responses (SoftHSM, EC P-256 responder key)")

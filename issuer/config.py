@@ -499,10 +499,44 @@ class OcspConfig:
     max_on_demand: int = field(
         default=4,
         metadata=doc(
-            "On-demand signatures (nonce echo, several CertIDs, unknown serials) in flight per "
-            "process; beyond it: the pre-signed answer or tryLater.",
+            "On-demand signatures (nonce echo, several CertIDs, a missing or stale stored "
+            "response) in flight per process; beyond it: the pre-signed answer or tryLater.",
             unit="signatures",
             why="1..64. Stops request floods from queueing on the HSM.",
+        ),
+    )
+    max_certids: int = field(
+        default=10,
+        metadata=doc(
+            "Most CertIDs one OCSP request may carry; more is answered malformedRequest "
+            "before any lookup or signature.",
+            unit="CertIDs",
+            why="1..100. RFC 5019 section 2.1.1 clients send one; the cap bounds what one "
+            "request costs (a request of 110 CertIDs was signed whole, issue 16).",
+        ),
+    )
+    sign_rate: float = field(
+        default=20.0,
+        metadata=doc(
+            "On-demand signatures a second per process (token bucket, refilled at this "
+            "rate). Over it: a single-certificate request gets the pre-signed response "
+            "(a nonce request without its nonce, RFC 8954 section 2.1), others tryLater. "
+            "0 turns on-demand signing off. Never-issued serials are never signed "
+            "(unauthorized), whatever the rate.",
+            unit="signatures/second",
+            why="0..10000. The HSM is shared with issuance (one lock a process): the rate "
+            "bounds the HSM time anyone outside can take (docs/decisions/ocsp.md). Per "
+            "process: the node's bound is processes x sign_rate.",
+        ),
+    )
+    sign_burst: int = field(
+        default=40,
+        metadata=doc(
+            "Size of the sign_rate bucket: on-demand signatures allowed at once after a "
+            "quiet spell.",
+            unit="signatures",
+            why="1..100000. Lets a short burst of nonce requests be answered with their "
+            "nonce; any window of t seconds has at most sign_burst + sign_rate x t.",
         ),
     )
     refresh_interval_seconds: float = field(
@@ -530,6 +564,12 @@ class OcspConfig:
             found.append(f"cache_seconds: got {self.cache_seconds}, expected 0..300")
         if not 1 <= self.max_on_demand <= 64:
             found.append(f"max_on_demand: got {self.max_on_demand}, expected 1..64")
+        if not 1 <= self.max_certids <= 100:
+            found.append(f"max_certids: got {self.max_certids}, expected 1..100")
+        if not 0 <= self.sign_rate <= 10_000:
+            found.append(f"sign_rate: got {self.sign_rate}, expected 0..10000")
+        if not 1 <= self.sign_burst <= 100_000:
+            found.append(f"sign_burst: got {self.sign_burst}, expected 1..100000")
         if not (self.refresh_interval_seconds == 0 or 1 <= self.refresh_interval_seconds <= 3600):
             found.append(
                 f"refresh_interval_seconds: got {self.refresh_interval_seconds}, expected 0 or "

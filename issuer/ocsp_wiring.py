@@ -19,7 +19,6 @@ zeros, ``issuer.store.schema``) and become ``int`` inside ``ocsp``.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import threading
 from collections.abc import Callable, Sequence
@@ -36,9 +35,12 @@ from issuer.ca import CaMaterial, load_ca_material
 from issuer.ca.material import check_keys
 from issuer.config import Config, parse_listen
 from issuer.issuance.sql import write_transaction
+from issuer.policy_store import read_active
 from issuer.store import READ_ONLY, CrlNumberError, check_schema, create_engine_for, repo
 from issuer.store.prepared import Prepared
-from issuer.store.schema import certificates, crls, ocsp_responses, policy_versions
+from issuer.store.reads import ReadConnections
+from issuer.store.schema import certificates, crls, ocsp_responses
+from issuer.store.types import from_utc_text
 from ocsp.codec import ResponseSigner, response_cert_state
 from ocsp.crl import CrlPublisher
 from ocsp.http import CrlCache, HttpRoutes, build_app
@@ -53,7 +55,7 @@ from ocsp.model import (
 )
 from ocsp.presign import Clock, PreSigner, RefreshReport, utc_now
 from ocsp.responder import Responder
-from policies import OcspPolicy, default_policy, parse_policy
+from policies import OcspPolicy, Policy, default_policy, load_policy
 
 _LOG = logging.getLogger(__name__)
 
@@ -79,13 +81,42 @@ def _status_of(row: Any) -> CertStatus:
     return CertStatus.good()
 
 
+_STATUS_QMARK = (
+    "SELECT status, revoked_at, revocation_reason FROM certificates WHERE issuer = ? AND serial = ?"
+)
+_STATUS_FORMAT = (
+    "SELECT status, revoked_at, revocation_reason FROM certificates "
+    "WHERE issuer = %s AND serial = %s"
+)
+_STATUS_SQL = {"qmark": _STATUS_QMARK, "format": _STATUS_FORMAT, "pyformat": _STATUS_FORMAT}
+"""The status read in the DB-API's parameter style (sqlite3: qmark; psycopg: format)."""
+
+
 class StoreStatusSource:
     """Certificate status from ``certificates`` (RFC 6960 §2.2 good / revoked / unknown)."""
 
     def __init__(self, engine: sa.Engine) -> None:
         self._engine = engine
+        self._sql = _STATUS_SQL.get(engine.dialect.paramstyle)
+        self._reads = ReadConnections.for_engine(engine)
 
     def lookup(self, issuer_id: str, serial: int) -> CertStatus:
+        """One indexed SELECT on a kept autocommit connection (issuer.store.reads).
+
+        Every OCSP request that is not a pre-signed hit makes one -- a never-issued
+        serial is refused on it -- so it must cost what a request from a stranger
+        may cost: ~20 us, not SQLAlchemy's ~300 us.
+        """
+        if self._sql is None:
+            return self._lookup_core(issuer_id, serial)
+        row = self._reads.fetch(self._sql, (issuer_id, serial_hex(serial)), one=True)
+        if row is None:
+            return CertStatus.unknown()
+        if row[0] == "revoked":
+            return CertStatus.revoked(from_utc_text(str(row[1])), row[2])
+        return CertStatus.good()
+
+    def _lookup_core(self, issuer_id: str, serial: int) -> CertStatus:
         with self._engine.connect() as conn:
             row = (
                 conn.execution_options(**{READ_ONLY: True})
@@ -383,7 +414,13 @@ class OcspService:
         clock: Clock = utc_now,
         cache_seconds: float = 5.0,
         max_on_demand: int = 4,
+        max_certids: int = 10,
+        sign_rate: float = 20.0,
+        sign_burst: int = 40,
     ) -> OcspService:
+        """Wire one process's OCSP/CRL objects; the limits are ``[ocsp]`` of the config
+        (issuer.config.OcspConfig: ``max_on_demand``, ``max_certids``, ``sign_rate``,
+        ``sign_burst``) and bound what a request from outside can make the HSM do."""
         timing = policy if isinstance(policy, OcspTiming) else timing_from_policy(policy)
         ca = IssuingCa.from_certificate(material.issuing_ca)
         issuers = IssuerIndex([ca])
@@ -420,6 +457,9 @@ class OcspService:
             clock=clock,
             cache_seconds=cache_seconds,
             max_on_demand=max_on_demand,
+            max_certids=max_certids,
+            sign_rate=sign_rate,
+            sign_burst=sign_burst,
         )
         return cls(
             issuers=issuers,
@@ -572,27 +612,25 @@ class BackgroundRefresher:
 # -- from a configuration file ------------------------------------------------------
 
 
-def active_ocsp_policy(engine: sa.Engine) -> OcspPolicy:
-    """``[ocsp]`` of the active policy version in the store, else of the packaged default.
+def active_ocsp_policy(
+    engine: sa.Engine, material: CaMaterial, *, fallback: Callable[[], Policy] = default_policy
+) -> OcspPolicy:
+    """``[ocsp]`` of the active policy version, verified, else of *fallback*'s document.
 
-    ``policy_versions.document`` holds the canonical JSON of the document
-    (``policies.canonical_bytes``); until a policy is recorded (first issuance),
-    the shipped development policy applies, as it does for ``make run``.
+    The row is read through :func:`issuer.policy_store.read_active`, the verifier every
+    reader of the policy uses (issue 16 item 9): its audit-key signature is checked with
+    the ceremony's public key, so a row edited in the database is refused (ZID-1508) and
+    no response is ever signed with its timings. Until a version is recorded (first
+    issuance), *fallback* applies: the configured document, which issuance records.
     """
-    with engine.connect() as conn:
-        row = (
-            conn.execution_options(**{READ_ONLY: True})
-            .execute(
-                sa.select(policy_versions.c.document)
-                .where(policy_versions.c.state == "active")
-                .order_by(policy_versions.c.version.desc())
-                .limit(1)
-            )
-            .first()
-        )
-    if row is None:
-        return default_policy().ocsp
-    return parse_policy(json.loads(row.document)).ocsp
+    active = read_active(engine, material.audit_public_key)
+    return (fallback() if active is None else active.policy).ocsp
+
+
+def configured_policy(config: Config) -> Policy:
+    """``[policy] file`` of *config*, else the packaged development policy: the document
+    issuance records as version 1 (``issuer.issuance.runtime``)."""
+    return load_policy(config.policy.file) if config.policy.file else default_policy()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -607,23 +645,35 @@ class OcspRuntime:
 
     @classmethod
     def open(cls, config: Config, *, clock: Clock = utc_now) -> OcspRuntime:
+        """Open the store, read the verified policy, then log in to the HSM: a policy row
+        that does not verify (ZID-1508) stops the start before any key is touched."""
         engine = create_engine_for(config.database.url)
-        check_schema(engine)
+        try:
+            check_schema(engine)
+            material = load_ca_material(config.data_dir)
+            policy = active_ocsp_policy(
+                engine, material, fallback=lambda: configured_policy(config)
+            )
+        except BaseException:
+            engine.dispose()
+            raise
         hsm = Hsm.open(
             module_path=config.hsm.module,
             token_label=config.hsm.token,
             pin_source=str(config.hsm.pin_source),
         )
-        material = load_ca_material(config.data_dir)
         check_keys(material, hsm)  # a responder key that is not its certificate's: refuse
         service = OcspService.build(
             engine=engine,
             material=material,
             hsm=hsm,
-            policy=active_ocsp_policy(engine),
+            policy=policy,
             clock=clock,
             cache_seconds=config.ocsp.cache_seconds,
             max_on_demand=config.ocsp.max_on_demand,
+            max_certids=config.ocsp.max_certids,
+            sign_rate=config.ocsp.sign_rate,
+            sign_burst=config.ocsp.sign_burst,
         )
         return cls(config=config, engine=engine, hsm=hsm, material=material, service=service)
 

@@ -278,6 +278,7 @@ def read_active(engine: sa.Engine, verifier: CheckpointVerifier) -> ActiveVersio
     engine's next read through :class:`PolicyStore` does.
     """
     with engine.connect() as conn:
+        conn = conn.execution_options(**{READ_ONLY: True})  # no SQLite write lock for a read
         row = conn.execute(
             sa.select(policy_versions).where(policy_versions.c.state == "active")
         ).first()

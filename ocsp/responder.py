@@ -6,19 +6,25 @@ Which path a request takes (RFC 6960 §2, RFC 5019 §2):
   the stored pre-signed response, through a small in-memory cache. This is the
   RFC 5019 path every CDN and browser uses; it never signs.
 - a nonce and ``echo_nonce`` (RFC 8954), several CertIDs, a CertID with a hash
-  other than SHA-1/SHA-256, or a serial whose stored response is missing or
-  stale: signed now, within a concurrency bound (``max_on_demand``); when the
-  bound is full or the HSM is down, a nonce request falls back to the
-  pre-signed response and anything else gets ``tryLater``.
+  other than SHA-1/SHA-256, or an issued certificate whose stored response is
+  missing or stale: signed now, within a rate (token bucket, ``sign_rate`` a
+  second, ``sign_burst`` at once) and a concurrency bound (``max_on_demand``).
+  Over either, a single-CertID request gets the pre-signed response (for a
+  nonce request: without the nonce, RFC 8954 §2.1) and anything else ``tryLater``.
+- a serial the engine never issued (no certificate row), or one that cannot be a
+  serial at all: ``unauthorized`` (RFC 5019 §2.2.3), a fixed unsigned answer.
+  A fresh signed ``unknown`` per serial would let anyone make the HSM sign at will
+  (issue 16 item 4); docs/decisions/ocsp.md says why not one pre-signed answer.
 - a CertID whose issuer we do not have: ``unauthorized`` (RFC 5019 §2.2.3:
   a responder that cannot answer authoritatively); that includes hash
   algorithms we do not know, which cannot name any issuer of ours.
-- bytes that are not an OCSP request: ``malformedRequest``.
+- more CertIDs than ``max_certids``, or bytes that are not an OCSP request:
+  ``malformedRequest``.
 
-The responder keeps no state but a cache, so any number of them can serve one
-database. Cache entries live ``cache_seconds`` at most (and never past the
-response's ``nextUpdate``), which bounds how late a revocation made on another
-node is seen here.
+The responder keeps no state but a cache and the rate's bucket, so any number of
+them can serve one database. Cache entries live ``cache_seconds`` at most (and
+never past the response's ``nextUpdate``), which bounds how late a revocation made
+on another node is seen here.
 """
 
 from __future__ import annotations
@@ -26,7 +32,9 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
+import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
@@ -121,6 +129,43 @@ class _Cache:
                 self._data.popitem(last=False)
 
 
+class SigningRate:
+    """Token bucket for on-demand signatures: ``burst`` at once, refilled at ``rate`` a second.
+
+    A concurrency bound alone lets a flood keep the HSM busy all the time (and the
+    issuance cycle shares its lock): the rate bounds the HSM time anyone outside can
+    take, whatever the number of connections. ``rate`` 0 turns on-demand signing off.
+    """
+
+    def __init__(
+        self, *, rate: float, burst: int, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        if rate < 0 or burst < 1:
+            raise ValueError(f"got rate {rate}, burst {burst}; expected rate >= 0, burst >= 1")
+        self._rate = rate
+        self._burst = float(burst)
+        self._clock = clock
+        self._tokens = float(burst)
+        self._at = clock()
+        self._lock = threading.Lock()
+
+    def _refill(self) -> None:
+        now = self._clock()
+        self._tokens = min(self._burst, self._tokens + (now - self._at) * self._rate)
+        self._at = now
+
+    def take(self) -> bool:
+        """Spend one signature if the bucket has one; never waits."""
+        if self._rate == 0:
+            return False
+        with self._lock:
+            self._refill()
+            if self._tokens < 1:
+                return False
+            self._tokens -= 1
+            return True
+
+
 class Responder:
     """The OCSP answer logic, independent of HTTP and gRPC."""
 
@@ -137,6 +182,10 @@ class Responder:
         cache_seconds: float = 5.0,
         cache_size: int = 100_000,
         max_on_demand: int = 4,
+        max_certids: int = 10,
+        sign_rate: float = 20.0,
+        sign_burst: int = 40,
+        rate_clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._issuers = issuers
         self._status = status
@@ -148,6 +197,11 @@ class Responder:
         self._cache_ttl = timedelta(seconds=cache_seconds)
         self._cache = _Cache(cache_size if cache_seconds > 0 else 0)
         self._bound = threading.BoundedSemaphore(max(1, max_on_demand))
+        self._max_certids = max_certids
+        self._rate = SigningRate(rate=sign_rate, burst=sign_burst, clock=rate_clock)
+        self._prepaid = 0
+        """Tokens the fast path took for requests it handed to :meth:`answer` (see _defer)."""
+        self._prepaid_lock = threading.Lock()
 
     # -- full path ---------------------------------------------------------
 
@@ -182,6 +236,10 @@ class Responder:
             request = parse_request(request_der)
         except MalformedRequest:
             return _error("malformedRequest", MALFORMED_REQUEST)
+        if len(request.certs) > self._max_certids:
+            # Before any lookup: the cost of a request is bounded by the cap, not by the
+            # sender (RFC 5019 §2.1.1 clients send one CertID).
+            return _error("malformedRequest", MALFORMED_REQUEST)
         matched: list[tuple[CertRef, IssuingCa]] = []
         for ref in request.certs:
             ca = self._issuers.find(ref.algorithm, ref.name_hash, ref.key_hash)
@@ -189,61 +247,106 @@ class Responder:
                 return _error("unauthorized", UNAUTHORIZED)
             matched.append((ref, ca))
         wants_nonce = request.nonce_ext_value is not None and self._timing.echo_nonce
-        if (
-            len(matched) == 1
-            and not wants_nonce
-            and matched[0][0].algorithm in PRESIGNED_ALGORITHMS
-        ):
+        single = len(matched) == 1 and matched[0][0].algorithm in PRESIGNED_ALGORITHMS
+        if single and not wants_nonce:
             ref, ca = matched[0]
             return self._presigned(request_der, ca, ref.serial, now, allow_signing=allow_signing)
+        read_at = self._clock()  # thisUpdate of a fresh answer never follows its status read
+        statuses = [self._issued_status(ca, ref.serial) for ref, ca in matched]
+        known = [status for status in statuses if status is not None]
+        if len(known) != len(matched):
+            return _error("unauthorized", UNAUTHORIZED)
         if not allow_signing:
-            return None
+            first_ref, first_ca = matched[0]
+            return self._defer(
+                lambda: (
+                    self._presigned(None, first_ca, first_ref.serial, now, allow_signing=False)
+                    if single
+                    else _error("tryLater", TRY_LATER)
+                )
+            )
         try:
-            return self._on_demand(matched, request.nonce_ext_value if wants_nonce else None)
+            nonce = request.nonce_ext_value if wants_nonce else None
+            return self._on_demand(matched, known, nonce, read_at=read_at)
         except ResponderUnavailable:
-            if len(matched) == 1 and matched[0][0].algorithm in PRESIGNED_ALGORITHMS:
+            if single:
                 # RFC 8954 §2.1 lets a responder answer without the nonce; better a
-                # cacheable pre-signed answer than none when the signer is saturated.
+                # cacheable pre-signed answer than none when signing is over its bounds.
                 ref, ca = matched[0]
-                return self._presigned(request_der, ca, ref.serial, now)
+                return self._presigned(None, ca, ref.serial, now)
             return _error("tryLater", TRY_LATER)
+
+    def _issued_status(self, ca: IssuingCa, serial: int) -> CertStatus | None:
+        """The status of a certificate the engine issued; ``None`` for any other serial."""
+        if not 0 < serial < MAX_SERIAL:
+            return None
+        status = self._status.lookup(ca.issuer_id, serial)
+        return None if status.state == "unknown" else status
+
+    def _defer(self, over_rate: Callable[[], Answer | None]) -> Answer | None:
+        """On the fast path, for a request that needs a signature: take its token now and
+        return ``None`` (the caller runs :meth:`answer` in a worker), or, over the rate,
+        the answer *over_rate* gives without signing. Deciding here sends a worker only
+        the requests that will sign: a nonce flood wakes no thread per request."""
+        if not self._rate.take():
+            return over_rate()
+        with self._prepaid_lock:
+            self._prepaid += 1
+        return None
+
+    def _slot(self, timeout: float) -> bool:
+        """One on-demand signature within the rate (a token the fast path took, else one
+        from the bucket) and the concurrency bound; the caller releases ``self._bound``
+        when this returns ``True``."""
+        with self._prepaid_lock:
+            prepaid = self._prepaid > 0
+            if prepaid:
+                self._prepaid -= 1
+        if not prepaid and not self._rate.take():
+            return False
+        return self._bound.acquire(timeout=timeout)
 
     def _presigned(
         self,
-        request_der: bytes,
+        cache_key: bytes | None,
         ca: IssuingCa,
         serial: int,
         now: datetime,
         *,
         allow_signing: bool = True,
     ) -> Answer | None:
-        stored = self._stored(ca, serial, now, allow_signing=allow_signing)
-        if stored is None:
-            return None if not allow_signing else _error("tryLater", TRY_LATER)
+        """The stored response of *serial*; signed now (and stored) only if the engine
+        issued it and the stored one is missing or stale. Kept in the cache under
+        *cache_key* (the request bytes), unless ``None``: a nonce request never repeats,
+        and a flood of them must not push every other answer out of the cache."""
+        stored = self._store.get(ca.issuer_id, serial) if 0 < serial < MAX_SERIAL else None
+        if stored is None or not stored.this_update - _SKEW <= now < stored.next_update:
+            read_at = self._clock()  # before the status read: see PreSigner.sign_with_status
+            status = self._issued_status(ca, serial)
+            if status is None:
+                return _error("unauthorized", UNAUTHORIZED)
+            if not allow_signing:
+                return self._defer(lambda: _error("tryLater", TRY_LATER))
+            stored = self._sign_stored(ca, serial, status, read_at)
+            if stored is None:
+                return _error("tryLater", TRY_LATER)
         answer = _stored_answer(stored)
-        until = min(now + self._cache_ttl, stored.next_update)
-        self._cache.put(request_der, until, answer)
+        if cache_key is not None:
+            self._cache.put(cache_key, min(now + self._cache_ttl, stored.next_update), answer)
         return answer
 
-    def _stored(
-        self, ca: IssuingCa, serial: int, now: datetime, *, allow_signing: bool = True
+    def _sign_stored(
+        self, ca: IssuingCa, serial: int, status: CertStatus, read_at: datetime
     ) -> StoredResponse | None:
-        """The stored response if still valid, else a fresh one (signed; stored if ours)."""
-        in_range = 0 < serial < MAX_SERIAL
-        if in_range:
-            stored = self._store.get(ca.issuer_id, serial)
-            if stored is not None and stored.this_update - _SKEW <= now < stored.next_update:
-                return stored
-        if not allow_signing or self._presigner is None or not self._bound.acquire(timeout=0.5):
+        """A fresh pre-signed response of an issued certificate, stored; ``None`` when the
+        rate, the concurrency bound or the HSM says no."""
+        if self._presigner is None or not self._slot(timeout=0.5):
             return None
         try:
-            response, status = self._presigner.sign_with_status(
-                ca.issuer_id, serial, status=None if in_range else CertStatus.unknown()
+            response, _ = self._presigner.sign_with_status(
+                ca.issuer_id, serial, status=status, read_at=read_at
             )
-            if status.state != "unknown":
-                # The table holds responses of our certificates only; unknown ones
-                # live in the cache for their short validity.
-                self._store.put(ca.issuer_id, serial, response)
+            self._store.put(ca.issuer_id, serial, response)
             return response
         except HsmError:
             _LOG.warning("HSM unavailable for an on-demand OCSP signature; answering tryLater")
@@ -251,30 +354,31 @@ class Responder:
         finally:
             self._bound.release()
 
-    def _on_demand(self, matched: list[tuple[CertRef, IssuingCa]], nonce: bytes | None) -> Answer:
+    def _on_demand(
+        self,
+        matched: list[tuple[CertRef, IssuingCa]],
+        statuses: list[CertStatus],
+        nonce: bytes | None,
+        *,
+        read_at: datetime,
+    ) -> Answer:
+        """Sign one response for *matched* with *statuses*, read at *read_at* (its thisUpdate
+        and producedAt, in whole seconds: a revocation after the read is not denied)."""
         if self._signer is None:
             raise ResponderUnavailable("no signer configured for on-demand responses")
-        if not self._bound.acquire(timeout=0.2):
-            raise ResponderUnavailable("on-demand signing bound is full")
+        if not self._slot(timeout=0.2):
+            raise ResponderUnavailable("on-demand signing is over its rate or bound")
         try:
-            now = whole_seconds(self._clock())
-            singles = []
-            for ref, ca in matched:
-                in_range = 0 < ref.serial < MAX_SERIAL
-                status = self._status.lookup(ca.issuer_id, ref.serial) if in_range else None
-                if status is None or status.state == "unknown":
-                    status = CertStatus.unknown()
-                    validity = self._timing.unknown_validity
-                else:
-                    validity = self._timing.validity
-                singles.append(
-                    SingleSpec(
-                        cert_id_der=ref.cert_id_der,
-                        status=status,
-                        this_update=now,
-                        next_update=now + validity,
-                    )
+            now = whole_seconds(read_at)
+            singles = [
+                SingleSpec(
+                    cert_id_der=ref.cert_id_der,
+                    status=status,
+                    this_update=now,
+                    next_update=now + self._timing.validity,
                 )
+                for (ref, _ca), status in zip(matched, statuses, strict=True)
+            ]
             try:
                 der = self._signer.build(singles, produced_at=now, nonce_ext_value=nonce)
             except HsmError as exc:

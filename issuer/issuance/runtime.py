@@ -196,6 +196,9 @@ class IssuanceRuntime:
                 clock=self._clock,
                 cache_seconds=config.ocsp.cache_seconds,
                 max_on_demand=config.ocsp.max_on_demand,
+                max_certids=config.ocsp.max_certids,
+                sign_rate=config.ocsp.sign_rate,
+                sign_burst=config.ocsp.sign_burst,
             )
         cycle = IssuanceCycle(
             engine=base.engine,

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -181,8 +182,15 @@ class OcspEnv:
 
 
 def make_env(
-    pki: Pki, engine: sa.Engine, tmp: Path, *, timing: OcspTiming = TIMING, cache: float = 0.0
+    pki: Pki,
+    engine: sa.Engine,
+    tmp: Path,
+    *,
+    timing: OcspTiming = TIMING,
+    cache: float = 0.0,
+    **limits: Any,
 ) -> OcspEnv:
+    """*limits*: ``OcspService.build``'s request limits (max_certids, sign_rate, ...)."""
     clock = MovableClock()
     service = OcspService.build(
         engine=engine,
@@ -191,6 +199,7 @@ def make_env(
         policy=timing,
         clock=clock,
         cache_seconds=cache,
+        **limits,
     )
     return OcspEnv(pki=pki, engine=engine, service=service, clock=clock, tmp=tmp)
 

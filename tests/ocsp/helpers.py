@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import base64
 import subprocess
+from collections.abc import Sequence
 from dataclasses import dataclass
 from http.client import HTTPConnection
 from pathlib import Path
 from urllib.parse import quote
 
+from asn1crypto import algos, core
 from asn1crypto import ocsp as asn1_ocsp
+
+from ocsp.issuers import IssuingCa
 
 
 def openssl(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[str]:
@@ -73,3 +77,27 @@ def get_path(der: bytes, *, prefix: str = "/ocsp", url_encode: bool = True) -> s
 
 def post(port: int, der: bytes, path: str = "/ocsp") -> HttpResult:
     return http(port, "POST", path, der, {"Content-Type": "application/ocsp-request"})
+
+
+def build_request(
+    ca: IssuingCa, serials: Sequence[int], *, nonce: bytes | None = None, algorithm: str = "sha1"
+) -> bytes:
+    """A DER OCSPRequest for *serials* of *ca* (one CertID each), with an RFC 8954 nonce if
+    given: many distinct requests a second without an ``openssl`` process each."""
+    requests = [
+        {
+            "req_cert": {
+                "hash_algorithm": algos.DigestAlgorithm(
+                    {"algorithm": algorithm, "parameters": core.Null()}
+                ),
+                "issuer_name_hash": ca.name_hashes[algorithm],
+                "issuer_key_hash": ca.key_hashes[algorithm],
+                "serial_number": serial,
+            }
+        }
+        for serial in serials
+    ]
+    tbs: dict[str, object] = {"request_list": requests}
+    if nonce is not None:
+        tbs["request_extensions"] = [{"extn_id": "nonce", "critical": False, "extn_value": nonce}]
+    return bytes(asn1_ocsp.OCSPRequest({"tbs_request": tbs}).dump())

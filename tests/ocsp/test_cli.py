@@ -6,6 +6,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -14,7 +15,8 @@ from tests.ocsp.conftest import CRL_PATH, OcspEnv, Pki, make_env
 from tests.ocsp.helpers import http, openssl
 from tests.store.dbfixtures import Database
 
-ZORGID = Path(__file__).resolve().parents[2] / ".venv" / "bin" / "zorgid"
+ZORGID = Path(sys.executable).with_name("zorgid")
+"""The console script beside this interpreter (the repository's .venv, also from a worktree)."""
 
 
 def _free_port() -> int:

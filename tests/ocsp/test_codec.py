@@ -45,6 +45,10 @@ def test_fast_reader_accepts_the_rfc5019_shape(pki: Pki, tmp_path: Path) -> None
     simple = make_request(pki.issuing_pem, "-serial 0x1234", out=tmp_path / "r")
     assert codec._parse_simple(simple) is not None
     assert codec._parse_simple(simple) == codec._parse_asn1(simple)
+    nonce = make_request(pki.issuing_pem, "-serial 0x1234", nonce=True, out=tmp_path / "n")
+    fast = codec._parse_simple(nonce)
+    assert fast is not None and fast.nonce_ext_value is not None  # a nonce flood stays cheap
+    assert fast == codec._parse_asn1(nonce)
 
 
 def test_fast_reader_never_disagrees_with_asn1crypto(pki: Pki, tmp_path: Path) -> None:

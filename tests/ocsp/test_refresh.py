@@ -138,10 +138,10 @@ def test_hsm_down_gives_try_later_or_the_presigned_answer(
     """RFC 6960 §2.3 tryLater when a signature is needed; RFC 8954 §2.1 fallback for a nonce."""
     from hsm import HsmUnavailable
 
-    cert = env.issue()
+    cert, other = env.issue(), env.issue()
     nonce = make_request(env.pki.issuing_pem, f"-cert {cert.pem}", nonce=True, out=tmp_path / "n")
     several = make_request(
-        env.pki.issuing_pem, f"-cert {cert.pem}", "-serial 0x55", out=tmp_path / "s"
+        env.pki.issuing_pem, f"-cert {cert.pem}", f"-cert {other.pem}", out=tmp_path / "s"
     )
     unknown = make_request(env.pki.issuing_pem, "-serial 0x56", out=tmp_path / "u")
 
@@ -153,4 +153,4 @@ def test_hsm_down_gives_try_later_or_the_presigned_answer(
     assert fallback.outcome == "successful" and fallback.cacheable  # pre-signed, no nonce
     assert response_cert_state(fallback.der) == "good"
     assert env.service.responder.answer(several).outcome == "tryLater"
-    assert env.service.responder.answer(unknown).outcome == "tryLater"
+    assert env.service.responder.answer(unknown).outcome == "unauthorized"  # needs no HSM
