@@ -133,7 +133,7 @@ def _attempt_key(registration_id: str) -> bytes:
     return hashlib.sha256(_ATTEMPT_LOCK_LABEL + registration_id.encode()).digest()
 
 
-class SqliteAttemptLocks:
+class AttemptLocks:
     """One attempt at a time per registration on an SQLite database, across threads and
     processes, without holding the database's one write lock.
 
@@ -142,8 +142,9 @@ class SqliteAttemptLocks:
     A registration maps to one of :data:`SQLITE_ATTEMPT_SLOTS` lock files in
     ``<database>.attempt-locks/``; each hold opens its slot's file and takes
     an ``flock``, which excludes other open files of it in this and any other
-    process, and ends with the close (also when a process dies). An in-memory
-    database has one process: one thread lock per slot.
+    process, and ends with the close (also when a process dies). Without a
+    file (an in-memory database, or PostgreSQL's in-process queue in front of
+    its advisory lock): one thread lock per slot, this process only.
     """
 
     def __init__(self, database: str | None) -> None:
@@ -274,8 +275,11 @@ class Redeemer:
         self.clock = clock or cycle.clock
         self._read_token = _TokenRead(self.engine)
         self._sqlite_locks = (
-            SqliteAttemptLocks(self.engine.url.database) if is_sqlite(self.engine) else None
+            AttemptLocks(self.engine.url.database) if is_sqlite(self.engine) else None
         )
+        self._pg_waiting = AttemptLocks(None)
+        """PostgreSQL: this process's threads queue here, not on the advisory lock, so
+        a burst on one token waits holding one pooled connection, not the whole pool."""
 
     @property
     def max_failed(self) -> int:
@@ -390,14 +394,17 @@ class Redeemer:
         on the registration (held to its end; the count is written in it). Not
         ``SELECT ... FOR UPDATE``: a row lock gives the transaction an id, so
         every good redemption would write and flush a commit; the advisory lock
-        writes nothing. SQLite: :class:`SqliteAttemptLocks` (a refusal is counted
-        in a write transaction of its own, inside the lock).
+        writes nothing. The threads of this process take turns first in memory:
+        each one waiting on the advisory lock held a pooled connection, and a
+        hundred concurrent calls on one token left none for the winner's store
+        step (pool timeout after 30 s). SQLite: :class:`AttemptLocks` (a
+        refusal is counted in a write transaction of its own, inside the lock).
         """
         if self._sqlite_locks is not None:
             with self._sqlite_locks.hold(registration_id):
                 yield None
             return
-        with write_transaction(self.engine) as conn:
+        with self._pg_waiting.hold(registration_id), write_transaction(self.engine) as conn:
             key = int.from_bytes(_attempt_key(registration_id)[:8], "big", signed=True)
             _PG_ATTEMPT_LOCK.execute(conn, {"b_key": key}).fetchone()
             yield conn

@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
-from issuer.enrolment.redeem import SqliteAttemptLocks
+from issuer.enrolment.redeem import AttemptLocks
 from issuer.enrolment.tokens import token_sha256
 from issuer.errors import CATALOGUE, ZorgIdError
 from issuer.issuance.errors import ISSUANCE_ERROR_TABLE
@@ -296,8 +296,8 @@ def test_concurrent_bad_redemptions_evaluate_exactly_the_limit(world: World) -> 
 
 _HOLDER = """
 import sys
-from issuer.enrolment.redeem import SqliteAttemptLocks
-with SqliteAttemptLocks(sys.argv[1]).hold("registration-1"):
+from issuer.enrolment.redeem import AttemptLocks
+with AttemptLocks(sys.argv[1]).hold("registration-1"):
     print("held", flush=True)
     sys.stdin.readline()
 """
@@ -319,7 +319,7 @@ def test_the_sqlite_attempt_lock_excludes_another_process(tmp_path: Path) -> Non
         got = threading.Event()
 
         def take() -> None:
-            with SqliteAttemptLocks(database).hold("registration-1"):
+            with AttemptLocks(database).hold("registration-1"):
                 got.set()
 
         taker = threading.Thread(target=take)
