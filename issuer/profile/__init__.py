@@ -1,17 +1,8 @@
 """The mobile-ID certificate profile (ARCHITECTURE §5, docs/uzi-profile.md)."""
 
-from issuer.profile.attributes import (
-    AgbCode,
-    CardType,
-    InvalidAttributesError,
-    RoleCode,
-    Ura,
-    UziNumber,
-    VerifiedAttributes,
-)
+from issuer.profile.attributes import InvalidAttributesError, VerifiedAttributes
 from issuer.profile.builder import (
     SERIAL_BITS,
-    UZI_OTHERNAME_OID,
     ProfileError,
     build_subject,
     build_tbs,
@@ -21,11 +12,20 @@ from issuer.profile.builder import (
     validity_window,
 )
 from issuer.profile.csr import CsrError, check_csr
-from issuer.profile.parse import UziSan, UziSanError, parse_san_string, read_uzi_san
+from issuer.profile.parse import UziSanError, parse_san_string, read_uzi_san
+from issuer.uzi_vocabulary import (
+    UZI_OTHER_NAME_OID,
+    AgbCode,
+    CardType,
+    RoleCode,
+    Ura,
+    UziName,
+    UziNumber,
+)
 
 __all__ = [
     "SERIAL_BITS",
-    "UZI_OTHERNAME_OID",
+    "UZI_OTHER_NAME_OID",
     "AgbCode",
     "CardType",
     "CsrError",
@@ -33,8 +33,8 @@ __all__ = [
     "ProfileError",
     "RoleCode",
     "Ura",
+    "UziName",
     "UziNumber",
-    "UziSan",
     "UziSanError",
     "VerifiedAttributes",
     "build_subject",
