@@ -153,3 +153,24 @@ def test_uzi_vocabulary_imports_neither_side() -> None:
     # profile/ and uzi/ both import the vocabulary; it imports neither, so imports stay one way.
     vocabulary = ROOT / "issuer" / "uzi_vocabulary.py"
     assert [m for _, m in _imports(vocabulary) if m.startswith("issuer")] == []
+
+
+def test_the_vocabulary_is_imported_from_its_home() -> None:
+    # Importing UziNumber through issuer.profile.attributes would work and hide where the
+    # name lives; users import it from its one module (or a wrapper's, see WRAPPERS).
+    homes: dict[str, set[str]] = {"PinSource": {"hsm", "hsm.uri"}}
+    for name in DEFINED_ONCE["issuer/uzi_vocabulary.py"]:
+        homes[name] = {"issuer.uzi_vocabulary"}
+    for rel, name in WRAPPERS:
+        homes[name].add(rel.removesuffix(".py").replace("/", "."))
+    found = []
+    for package in (*PACKAGES, "tests", "bench"):
+        for path in _sources(package):
+            for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+                if not isinstance(node, ast.ImportFrom) or node.module is None:
+                    continue
+                for alias in node.names:
+                    if alias.name in homes and node.module not in homes[alias.name]:
+                        rel = path.relative_to(ROOT).as_posix()
+                        found.append(f"{rel}:{node.lineno} imports {alias.name} from {node.module}")
+    assert found == []

@@ -13,28 +13,12 @@ from issuer.profile.builder import (
 )
 from issuer.profile.csr import CsrError, check_csr
 from issuer.profile.parse import UziSanError, parse_san_string, read_uzi_san
-from issuer.uzi_vocabulary import (
-    UZI_OTHER_NAME_OID,
-    AgbCode,
-    CardType,
-    RoleCode,
-    Ura,
-    UziName,
-    UziNumber,
-)
 
 __all__ = [
     "SERIAL_BITS",
-    "UZI_OTHER_NAME_OID",
-    "AgbCode",
-    "CardType",
     "CsrError",
     "InvalidAttributesError",
     "ProfileError",
-    "RoleCode",
-    "Ura",
-    "UziName",
-    "UziNumber",
     "UziSanError",
     "VerifiedAttributes",
     "build_subject",
