@@ -82,8 +82,11 @@ _UZI_NAME: Final = re.compile(
 )
 
 
-def parse_uzi_name(text: str) -> UziName:
-    """Check the seven fields of the UZI SAN string (profile: "The UZI otherName")."""
+_CARD_LETTERS: Final = frozenset(t.value for t in CardType)
+
+
+def _checked_layout(text: str) -> re.Match[str]:
+    """The layout match of *text*; :class:`UziNameError` naming every broken field."""
     match = _UZI_NAME.fullmatch(text)
     if match is None:
         raise UziNameError(
@@ -94,7 +97,7 @@ def parse_uzi_name(text: str) -> UziName:
         problems.append(f"version {match['version']!r}, expected '1'")
     if len(match["uzi"]) != 9:
         problems.append(f"UZI number {match['uzi']!r}, expected 9 digits")
-    if match["type"] not in {t.value for t in CardType}:
+    if match["type"] not in _CARD_LETTERS:
         problems.append(f"card type {match['type']!r}, expected Z, N, M or S")
     if len(match["ura"]) != 8:
         problems.append(f"subscriber number {match['ura']!r}, expected 8 digits")
@@ -108,12 +111,18 @@ def parse_uzi_name(text: str) -> UziName:
             problems.append(f"role {role!r} on a {match['type']} card, expected '00.000'")
     if problems:
         raise UziNameError(f"in {text!r}: " + "; ".join(problems))
+    return match
+
+
+def parse_uzi_name(text: str) -> UziName:
+    """Check the seven fields of the UZI SAN string (profile: "The UZI otherName")."""
+    match = _checked_layout(text)
     return UziName(
         ca_oid=CaOid(match["ca"]),
         uzi_number=UziNumber(match["uzi"]),
         card_type=CardType(match["type"]),
         subscriber_number=Ura(match["ura"]),
-        role=RoleCode(role),
+        role=RoleCode(match["role"]),
         agb_code=AgbCode(match["agb"]),
     )
 
@@ -122,12 +131,13 @@ def is_issuable_uzi_name(text: str) -> bool:
     """Whether *text* is a well-formed UZI SAN string of a named-person card (Z or N).
 
     The mobile-ID profile writes only these; the per-certificate lint holds
-    an issued SAN string to it.
+    each issued SAN string to it (so it returns a bool, building no UziName).
     """
     try:
-        return parse_uzi_name(text).card_type in NAMED_CARD_TYPES
+        match = _checked_layout(text)
     except UziNameError:
         return False
+    return match["type"] in NAMED_CARD_TYPES
 
 
 def format_uzi_name(
