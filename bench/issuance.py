@@ -58,8 +58,9 @@ from issuer.enrolment.create import create_enrolment
 from issuer.enrolment.redeem import Redeemer
 from issuer.issuance.cycle import Actor, IssuanceCycle
 from issuer.issuance.policy_record import record_active_policy
-from issuer.profile.attributes import AgbCode, RoleCode, Ura, UziNumber, VerifiedAttributes
+from issuer.profile.attributes import VerifiedAttributes
 from issuer.store import create_engine_for, upgrade
+from issuer.uzi_vocabulary import AgbCode, RoleCode, Ura, UziNumber
 
 PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 ACTOR = Actor(role="mobile", identity="bench")

@@ -41,7 +41,7 @@ from issuer.lint import (
     pkilint_cert,
 )
 from issuer.profile import VerifiedAttributes, build_tbs, draw_serial, signature_hash
-from issuer.profile.attributes import AgbCode, RoleCode, Ura, UziNumber
+from issuer.uzi_vocabulary import AgbCode, RoleCode, Ura, UziNumber
 from policies import default_policy
 
 T = TypeVar("T")

@@ -15,7 +15,7 @@ optionally a ``problems(self) -> list[str]`` method for cross-field checks,
 and add one field of that type with a default instance to :class:`Config`.
 The loader, the checker and the documentation pick it up from the type.
 Supported field types: ``str``, ``int``, ``float``, ``bool``, ``Path``
-(relative to the config file's folder), :class:`PinSource`, a ``StrEnum``,
+(relative to the config file's folder), :class:`hsm.PinSource`, a ``StrEnum``,
 ``tuple[T, ...]`` of those or of a section dataclass (TOML array of tables),
 a section dataclass, and ``X | None``.
 """
@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, TypeVar
 
+from hsm import PinSource
 from issuer.errors import ZorgIdError
 
 __all__ = [
@@ -45,7 +46,6 @@ __all__ = [
     "HsmConfig",
     "HsmKeys",
     "OcspConfig",
-    "PinSource",
     "Role",
     "RoleRule",
     "RolesConfig",
@@ -54,6 +54,7 @@ __all__ = [
     "check_files",
     "load_config",
     "parse_config",
+    "parse_pin_source",
     "render_markdown",
 ]
 
@@ -90,48 +91,24 @@ class ConfigError(ZorgIdError):
         super().__init__("ZID-0901", f"{source}: {len(problems)} problem(s): {listing}")
 
 
-@dataclass(frozen=True)
-class PinSource:
-    """Where a PIN comes from: ``file:/path`` or ``env:NAME``, never the PIN itself.
+def parse_pin_source(text: str, base: Path) -> PinSource:
+    """The config file's pin source: ``file:PATH`` (relative to ``base``) or ``env:NAME``.
 
-    A PIN on a command line or in the config file would end up in shell
-    history, process listings and backups. The value here only *names* the
-    place; :meth:`read` fetches the secret when the HSM layer logs in. The
-    repr shows the source, never the PIN.
+    Stricter than an RFC 7512 ``pin-source`` (no bare path, a plain env name),
+    and a relative file is resolved against the config file's folder; the value
+    is :class:`hsm.PinSource`, the one the HSM layer reads the PIN from.
     """
-
-    kind: typing.Literal["file", "env"]
-    target: str
-
-    @classmethod
-    def parse(cls, text: str, base: Path) -> PinSource:
-        """Parse ``file:PATH`` (relative to ``base``) or ``env:NAME``."""
-        kind, sep, target = text.partition(":")
-        if not sep or not target:
-            raise ValueError(f"got {text!r}, expected 'file:/path/to/pin' or 'env:VARIABLE'")
-        if kind == "file":
-            path = Path(target)
-            return cls("file", str(path if path.is_absolute() else (base / path).resolve()))
-        if kind == "env":
-            if not target.replace("_", "").isalnum():
-                raise ValueError(f"got env name {target!r}, expected letters, digits and '_'")
-            return cls("env", target)
-        raise ValueError(f"got source kind {kind!r}, expected 'file' or 'env'")
-
-    def read(self) -> str:
-        """Fetch the PIN; errors name the source, never any content."""
-        if self.kind == "env":
-            value = os.environ.get(self.target)
-            if value is None:
-                raise ValueError(f"PIN environment variable {self.target} is not set")
-            return value
-        try:
-            return Path(self.target).read_text().strip()
-        except OSError as exc:
-            raise ValueError(f"cannot read PIN file {self.target}: {exc.strerror}") from None
-
-    def __str__(self) -> str:
-        return f"{self.kind}:{self.target}"
+    kind, sep, target = text.partition(":")
+    if not sep or not target:
+        raise ValueError(f"got {text!r}, expected 'file:/path/to/pin' or 'env:VARIABLE'")
+    if kind == "file":
+        path = Path(target)
+        return PinSource("file", str(path if path.is_absolute() else (base / path).resolve()))
+    if kind == "env":
+        if not target.replace("_", "").isalnum():
+            raise ValueError(f"got env name {target!r}, expected letters, digits and '_'")
+        return PinSource("env", target)
+    raise ValueError(f"got source kind {kind!r}, expected 'file' or 'env'")
 
 
 def parse_listen(listen: str) -> tuple[str, int]:
@@ -801,7 +778,7 @@ class _Loader:
                 self.problems.append(f"{path}: got {_describe(data)}, expected 'file:' or 'env:'")
                 return None
             try:
-                return PinSource.parse(data, self.base)
+                return parse_pin_source(data, self.base)
             except ValueError as exc:
                 self.problems.append(f"{path}: {exc}")
                 return None
@@ -899,10 +876,10 @@ def check_files(config: Config) -> list[str]:
     if not config.hsm.module.is_file():
         found.append(f"hsm.module: {config.hsm.module} does not exist; install the PKCS#11 module")
     pin = config.hsm.pin_source
-    if pin.kind == "file" and not Path(pin.target).is_file():
-        found.append(f"hsm.pin_source: PIN file {pin.target} does not exist")
-    if pin.kind == "env" and pin.target not in os.environ:
-        found.append(f"hsm.pin_source: environment variable {pin.target} is not set")
+    if pin.kind == "file" and not Path(pin.location).is_file():
+        found.append(f"hsm.pin_source: PIN file {pin.location} does not exist")
+    if pin.kind == "env" and pin.location not in os.environ:
+        found.append(f"hsm.pin_source: environment variable {pin.location} is not set")
     return found
 
 

@@ -31,11 +31,13 @@ TrustSet = str
 
 RevocationMode = Literal["off", "soft", "hard"]
 KeyKind = Literal["ec-p256", "ec-p384", "rsa"]
-CardType = Literal["Z", "N"]
+AcceptedCardType = Literal["Z", "N"]
+"""The card letters a policy may accept (named-person cards); the card types
+themselves are ``issuer.uzi_vocabulary.CardType`` (policies imports no issuer)."""
 SignatureHash = Literal["sha256", "sha384", "sha512"]
 
 _KEY_KINDS: tuple[KeyKind, ...] = ("ec-p256", "ec-p384", "rsa")
-_CARD_TYPES: tuple[CardType, ...] = ("Z", "N")
+_CARD_TYPES: tuple[AcceptedCardType, ...] = ("Z", "N")
 _REVOCATION_MODES: tuple[RevocationMode, ...] = ("off", "soft", "hard")
 _HASHES: tuple[SignatureHash, ...] = ("sha256", "sha384", "sha512")
 
@@ -111,7 +113,7 @@ class KeyPolicy:
 class UziPolicy:
     """Which UZI-pas proofs are accepted."""
 
-    card_types: tuple[CardType, ...]
+    card_types: tuple[AcceptedCardType, ...]
     roles: tuple[str, ...]
     trust_set: TrustSet
     revocation_mode: RevocationMode

@@ -30,6 +30,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from issuer.uzi_vocabulary import UZI_OTHER_NAME_OID
 from issuer.x509util import key_usage
 
 OID_ARC = "1.3.6.1.4.1.32473.528.99"
@@ -45,7 +46,6 @@ POLICY_SIGN = f"{OID_ARC}.212"
 POLICY_ENC = f"{OID_ARC}.213"
 DOCUMENT_SIGNING = x509.ObjectIdentifier("1.3.6.1.4.1.311.10.3.12")
 EFS = x509.ObjectIdentifier("1.3.6.1.4.1.311.10.3.4")
-UZI_OID = x509.ObjectIdentifier("2.5.5.5")
 UPN_OID = x509.ObjectIdentifier("1.3.6.1.4.1.311.20.2.3")
 CA_NAMES = {
     "Z": "UZI-register Zorgverlener CA G3",
@@ -283,7 +283,9 @@ class UziWorld:
             "S": "server.zorgid.test",
         }[card_type]
         pairs.append((NameOID.COMMON_NAME, cn, False))
-        other_names: list[x509.GeneralName] = [x509.OtherName(UZI_OID, uzi_san_value(san))]
+        other_names: list[x509.GeneralName] = [
+            x509.OtherName(UZI_OTHER_NAME_OID, uzi_san_value(san))
+        ]
         if kind is Kind.AUTHENTICATION:
             upn = bytes(asn1_core.UTF8String(f"{uzi_number}@{ura}").dump())
             other_names.append(x509.OtherName(UPN_OID, upn))

@@ -81,3 +81,96 @@ def test_domain_code_does_not_import_grpc() -> None:
     assert _violations("issuer", ("grpc", "grpc_status", "grpc_health"), skip=allowed) == []
     for package in ("hsm", "policies", "ocsp"):
         assert _violations(package, ("grpc",)) == []
+
+
+# One vocabulary (issue 17): each of these names is defined in exactly one module; everyone
+# else imports it. A second class, NewType or alias of the same name is a second meaning.
+DEFINED_ONCE = {
+    "issuer/uzi_vocabulary.py": (
+        "UziNumber",
+        "Ura",
+        "RoleCode",
+        "AgbCode",
+        "CaOid",
+        "CardType",
+        "UziName",
+        "UziNameError",
+        "parse_uzi_name",
+        "format_uzi_name",
+        "read_uzi_other_name",
+    ),
+    "hsm/uri.py": ("PinSource",),
+}
+# A wrapper that only gives the vocabulary's refusal its own error code keeps the name.
+WRAPPERS = {("issuer/uzi/card.py", "parse_uzi_name")}
+
+
+def _definitions(path: Path) -> Iterator[tuple[int, str]]:
+    """Names a module defines: classes, functions and assignments, at any depth."""
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
+            yield node.lineno, node.name
+        elif isinstance(node, ast.Assign | ast.AnnAssign):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for target in targets:
+                if isinstance(target, ast.Name):
+                    yield node.lineno, target.id
+
+
+def _grammar_literals(path: Path) -> Iterator[tuple[int, str]]:
+    """The UZI grammar written out again: the otherName OID or the SAN string's regex."""
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if not isinstance(node, ast.Constant) or not isinstance(node.value, str):
+            continue
+        if node.value == "2.5.5.5" or "(?P<ura>" in node.value:
+            yield node.lineno, node.value
+
+
+def _second_definitions(packages: tuple[str, ...] = PACKAGES) -> list[str]:
+    homes = {name: home for home, names in DEFINED_ONCE.items() for name in names}
+    found = []
+    for package in packages:
+        for path in _sources(package):
+            rel = path.relative_to(ROOT).as_posix()
+            for line, name in _definitions(path):
+                home = homes.get(name)
+                if home is not None and home != rel and (rel, name) not in WRAPPERS:
+                    found.append(f"{rel}:{line} defines {name} (defined once in {home})")
+            if rel != "issuer/uzi_vocabulary.py":
+                for line, text in _grammar_literals(path):
+                    found.append(f"{rel}:{line} writes the UZI grammar {text!r} again")
+    return found
+
+
+def test_uzi_vocabulary_and_pin_source_are_defined_once() -> None:
+    for home, names in DEFINED_ONCE.items():
+        defined = {name for _, name in _definitions(ROOT / home)}
+        assert set(names) <= defined, f"{home} must define {sorted(set(names) - defined)}"
+    assert _second_definitions() == []
+
+
+def test_uzi_vocabulary_imports_neither_side() -> None:
+    # profile/ and uzi/ both import the vocabulary; it imports neither, so imports stay one way.
+    vocabulary = ROOT / "issuer" / "uzi_vocabulary.py"
+    assert [m for _, m in _imports(vocabulary) if m.startswith("issuer")] == []
+
+
+def test_the_vocabulary_is_imported_from_its_home() -> None:
+    # Importing UziNumber through issuer.profile.attributes would work and hide where the
+    # name lives; users import it from its one module (or a wrapper's, see WRAPPERS).
+    homes: dict[str, set[str]] = {"PinSource": {"hsm", "hsm.uri"}}
+    for name in DEFINED_ONCE["issuer/uzi_vocabulary.py"]:
+        homes[name] = {"issuer.uzi_vocabulary"}
+    for rel, name in WRAPPERS:
+        homes[name].add(rel.removesuffix(".py").replace("/", "."))
+    found = []
+    for package in (*PACKAGES, "tests", "bench"):
+        for path in _sources(package):
+            for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+                if not isinstance(node, ast.ImportFrom) or node.module is None:
+                    continue
+                for alias in node.names:
+                    if alias.name in homes and node.module not in homes[alias.name]:
+                        rel = path.relative_to(ROOT).as_posix()
+                        found.append(f"{rel}:{node.lineno} imports {alias.name} from {node.module}")
+    assert found == []

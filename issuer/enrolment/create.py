@@ -19,9 +19,9 @@ from issuer.audit import AuditEvent, AuditLog
 from issuer.enrolment.tokens import enrolment_uri, new_token, token_sha256
 from issuer.issuance.cycle import Actor
 from issuer.profile import VerifiedAttributes
-from issuer.profile.attributes import AgbCode, RoleCode, Ura, UziNumber
 from issuer.store.repo import new_id
 from issuer.store.schema import persons, registrations, uzi_attributes
+from issuer.uzi_vocabulary import AgbCode, RoleCode, Ura, UziNumber
 from policies import Policy
 
 FROZEN_FORMAT = 1

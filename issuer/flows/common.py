@@ -21,12 +21,12 @@ from issuer.errors import ZorgIdError
 from issuer.issuance.cycle import Actor
 from issuer.issuance.runtime import Issuance
 from issuer.profile import InvalidAttributesError, VerifiedAttributes
-from issuer.profile.attributes import AgbCode, RoleCode, Ura, UziNumber
 from issuer.store.schema import organisations, uzi_evidence, uzi_sessions
 from issuer.uzi import errors as uzi_errors
 from issuer.uzi.card import UziIdentity
 from issuer.uzi.errors import UziError
 from issuer.uzi.verify import UziVerifier
+from issuer.uzi_vocabulary import AgbCode, RoleCode, Ura, UziNumber
 from policies import Policy
 
 

@@ -25,7 +25,6 @@
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -51,7 +50,6 @@ from issuer.flows.login import LoginSession, login_session
 from issuer.flows.registration import attach_evidence, check_terms, load_draft
 from issuer.issuance.cycle import Actor, IssuedCertificate
 from issuer.issuance.runtime import Issuance
-from issuer.profile.attributes import UZI_NUMBER_RE
 from issuer.qr import RenderedQr, enrolment_qr
 from issuer.store.repo import new_id, revoke_certificate
 from issuer.store.schema import (
@@ -66,9 +64,9 @@ from issuer.store.schema import (
 )
 from issuer.uzi.card import UziIdentity
 from issuer.uzi.store import identity_from_json, identity_to_json
+from issuer.uzi_vocabulary import URA_RE, UZI_NUMBER_RE
 
 PURPOSE = "organisation_validation"
-URA_RE: Final = re.compile(r"^[0-9]{8}$")
 RESET_REASON: Final = "superseded"
 """RFC 5280 §5.3.1 reason for a PIN-forgotten reset: the key is not compromised, only
 unusable, and a new certificate replaces it for the same person (superseded)."""

@@ -47,7 +47,7 @@ from issuer.profile.attributes import (
     has_control_characters,
     sample_attributes,
 )
-from issuer.profile.builder import UZI_OTHERNAME_OID, ca_validity
+from issuer.profile.builder import ca_validity
 from issuer.profile.der import (
     TbsTemplate,
     per_profile,
@@ -56,14 +56,11 @@ from issuer.profile.der import (
     tbs_template,
     tlv,
 )
+from issuer.uzi_vocabulary import UZI_OTHER_NAME_OID, is_issuable_uzi_name
 from policies import Policy
 
 # X.680 §41.4 Table 10: the PrintableString repertoire.
 _PRINTABLE = re.compile(r"^[A-Za-z0-9 '()+,\-./:=?]*$")
-_SAN_RE = re.compile(
-    r"^(?P<oid>[0-2](?:\.(?:0|[1-9][0-9]*))+)-1-(?P<uzi>[0-9]{9})-(?P<card>[ZN])-"
-    r"(?P<ura>[0-9]{8})-(?P<role>[0-9]{2}\.[0-9]{3})-(?P<agb>[0-9]{8})$"
-)
 
 # Upper bounds per attribute: RFC 5280 Appendix A.1 (ub-common-name 64,
 # ub-organization-name 64, ub-title 64, ub-serial-number 64, country 2) and
@@ -645,7 +642,7 @@ def san_single_uzi_othername(cert: Cert, exp: Expected) -> Finding | None:
     name = _san_othername(cert)
     if isinstance(name, Finding):
         return name
-    if name.type_id != UZI_OTHERNAME_OID:
+    if name.type_id != UZI_OTHER_NAME_OID:
         return _finding(
             "san_single_uzi_othername",
             "docs/uzi-profile.md (type-id 2.5.5.5)",
@@ -672,7 +669,7 @@ def san_value_ia5string(cert: Cert, exp: Expected) -> Finding | None:
 def san_string_format(cert: Cert, exp: Expected) -> Finding | None:
     name = _san_othername(cert)
     text = None if isinstance(name, Finding) else _ia5(name.value)
-    if text is not None and not _SAN_RE.match(text):
+    if text is not None and not is_issuable_uzi_name(text):
         return _finding(
             "san_string_format",
             "docs/uzi-profile.md: <CA OID>-1-<9 digits>-<Z|N>-<8 digits>-<NN.NNN>-<8 digits>",
@@ -856,7 +853,7 @@ def _san_encoding(exp: Expected) -> bytes | None:
     ``[0] EXPLICIT`` value is one DER IA5String with the expected UZI string;
     None when that string itself breaks a SAN check."""
     want = exp.attrs.san_string(exp.policy.profile.ca_oid)
-    if len(want) > 0xFFFF or not _SAN_RE.match(want):
+    if len(want) > 0xFFFF or not is_issuable_uzi_name(want):
         return None  # _ia5 reads at most a two-octet length
     ia5 = tlv(0x16, want.encode("ascii"))
     names = tlv(0x30, tlv(0xA0, _UZI_OID + tlv(0xA0, ia5)))

@@ -22,8 +22,8 @@ from issuer.lint.findings import Finding, Severity
 from issuer.lint.lintkey import lint_sign
 from issuer.lint.pkix import at_or_above, pkilint_cert
 from issuer.profile import VerifiedAttributes, build_tbs, draw_serial
-from issuer.profile.attributes import AgbCode, RoleCode, Ura, UziNumber
 from issuer.profile.der import build_tbs_der
+from issuer.uzi_vocabulary import AgbCode, CardType, RoleCode, Ura, UziNumber
 from policies import Policy
 
 
@@ -34,7 +34,7 @@ def sample_attributes(policy: Policy) -> list[VerifiedAttributes]:
         samples.append(
             VerifiedAttributes(
                 uzi_number=UziNumber("900016528"),
-                card_type="Z",
+                card_type=CardType.ZORGVERLENER,
                 subscriber_number=Ura("90000382"),
                 role=RoleCode("01.015"),
                 agb_code=AgbCode("01234567"),
@@ -48,7 +48,7 @@ def sample_attributes(policy: Policy) -> list[VerifiedAttributes]:
         samples.append(
             VerifiedAttributes(
                 uzi_number=UziNumber("999999999"),
-                card_type="Z",
+                card_type=CardType.ZORGVERLENER,
                 subscriber_number=Ura("99999999"),
                 role=RoleCode("99.999"),
                 agb_code=AgbCode("99999999"),
@@ -63,7 +63,7 @@ def sample_attributes(policy: Policy) -> list[VerifiedAttributes]:
         samples.append(
             VerifiedAttributes(
                 uzi_number=UziNumber("900000002"),
-                card_type="N",
+                card_type=CardType.MEDEWERKER_OP_NAAM,
                 subscriber_number=Ura("90000382"),
                 role=RoleCode("00.000"),
                 agb_code=AgbCode("00000000"),

@@ -1,17 +1,8 @@
 """The mobile-ID certificate profile (ARCHITECTURE §5, docs/uzi-profile.md)."""
 
-from issuer.profile.attributes import (
-    AgbCode,
-    CardType,
-    InvalidAttributesError,
-    RoleCode,
-    Ura,
-    UziNumber,
-    VerifiedAttributes,
-)
+from issuer.profile.attributes import InvalidAttributesError, VerifiedAttributes
 from issuer.profile.builder import (
     SERIAL_BITS,
-    UZI_OTHERNAME_OID,
     ProfileError,
     build_subject,
     build_tbs,
@@ -21,20 +12,13 @@ from issuer.profile.builder import (
     validity_window,
 )
 from issuer.profile.csr import CsrError, check_csr
-from issuer.profile.parse import UziSan, UziSanError, parse_san_string, read_uzi_san
+from issuer.profile.parse import UziSanError, parse_san_string, read_uzi_san
 
 __all__ = [
     "SERIAL_BITS",
-    "UZI_OTHERNAME_OID",
-    "AgbCode",
-    "CardType",
     "CsrError",
     "InvalidAttributesError",
     "ProfileError",
-    "RoleCode",
-    "Ura",
-    "UziNumber",
-    "UziSan",
     "UziSanError",
     "VerifiedAttributes",
     "build_subject",

@@ -3,29 +3,28 @@
 The UZI reader produces a :class:`VerifiedAttributes` after it has verified a
 UZI-pas proof; the profile builder copies these values, and nothing else about
 the person, into the certificate. Formats follow ``docs/uzi-profile.md``
-(UZI-register CPS): fixed digit counts, role ``NN.NNN``, card type Z or N.
+(UZI-register CPS): fixed digit counts, role ``NN.NNN``, card type Z or N;
+the types and forms come from :mod:`issuer.uzi_vocabulary`.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Literal, NewType
 
-UziNumber = NewType("UziNumber", str)
-"""9 digits, one series for all card types."""
-Ura = NewType("Ura", str)
-"""The subscriber (organisation) number: 8 digits."""
-RoleCode = NewType("RoleCode", str)
-"""``profession.specialism``: ``NN.NNN``."""
-AgbCode = NewType("AgbCode", str)
-"""8 digits; ``00000000`` when none."""
-CardType = Literal["Z", "N"]
-
-UZI_NUMBER_RE = re.compile(r"^[0-9]{9}$")
-URA_RE = re.compile(r"^[0-9]{8}$")
-ROLE_RE = re.compile(r"^[0-9]{2}\.[0-9]{3}$")
-AGB_RE = re.compile(r"^[0-9]{8}$")
+from issuer.uzi_vocabulary import (
+    AGB_RE,
+    NAMED_CARD_TYPES,
+    ROLE_RE,
+    URA_RE,
+    UZI_NUMBER_RE,
+    AgbCode,
+    CardType,
+    RoleCode,
+    Ura,
+    UziNumber,
+    format_uzi_name,
+)
 
 # RFC 5280 Appendix A.1 upper bounds (ub-common-name, ub-organization-name,
 # ub-title); X520name (surname, givenName) allows ub-name = 32768, but a UZI
@@ -89,7 +88,7 @@ class VerifiedAttributes:
     def __post_init__(self) -> None:
         if not UZI_NUMBER_RE.match(self.uzi_number):
             raise InvalidAttributesError("uzi_number", repr(self.uzi_number), "9 digits")
-        if self.card_type not in ("Z", "N"):
+        if self.card_type not in NAMED_CARD_TYPES:
             raise InvalidAttributesError(
                 "card_type", repr(self.card_type), "Z or N (cards issued to a named person)"
             )
@@ -127,9 +126,13 @@ class VerifiedAttributes:
 
     def san_string(self, ca_oid: str) -> str:
         """The UZI SAN string ``<CA OID>-1-<UZI nr>-<type>-<URA>-<role>-<AGB>``."""
-        return (
-            f"{ca_oid}-1-{self.uzi_number}-{self.card_type}-"
-            f"{self.subscriber_number}-{self.role}-{self.agb_code}"
+        return format_uzi_name(
+            ca_oid=ca_oid,
+            uzi_number=self.uzi_number,
+            card_type=self.card_type,
+            subscriber_number=self.subscriber_number,
+            role=self.role,
+            agb_code=self.agb_code,
         )
 
 
@@ -143,7 +146,7 @@ def sample_attributes() -> VerifiedAttributes:
     """
     return VerifiedAttributes(
         uzi_number=UziNumber("900000001"),
-        card_type="Z",
+        card_type=CardType.ZORGVERLENER,
         subscriber_number=Ura("90000001"),
         role=RoleCode("01.015"),
         agb_code=AgbCode("00000000"),

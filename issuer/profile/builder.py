@@ -24,18 +24,15 @@ from cryptography.x509.oid import (
 
 from issuer.keys import PublicKey
 from issuer.profile.attributes import VerifiedAttributes
+from issuer.uzi_vocabulary import UZI_OTHER_NAME_OID
 from issuer.x509util import key_usage
 from policies import Policy
-
-UZI_OTHERNAME_OID = ObjectIdentifier("2.5.5.5")
-"""The otherName type-id of the UZI SAN string (UZI-register CPS)."""
 
 SERIAL_BITS = 159
 """Random bits in a serial (see :func:`draw_serial`)."""
 
 __all__ = [
     "SERIAL_BITS",
-    "UZI_OTHERNAME_OID",
     "ProfileError",
     "build_subject",
     "build_tbs",
@@ -92,7 +89,7 @@ def encode_uzi_othername(san_string: str) -> x509.OtherName:
         length = bytes([0x81, len(raw)])
     else:
         length = bytes([0x82]) + len(raw).to_bytes(2, "big")
-    return x509.OtherName(UZI_OTHERNAME_OID, b"\x16" + length + raw)
+    return x509.OtherName(UZI_OTHER_NAME_OID, b"\x16" + length + raw)
 
 
 def build_subject(attrs: VerifiedAttributes, policy: Policy) -> x509.Name:

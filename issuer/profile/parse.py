@@ -1,26 +1,16 @@
 """Reading the UZI identity back from a certificate's SAN otherName.
 
 The login flow (and any relying party) takes the identity from the UZI SAN
-string of a mobile-ID certificate. The value is decoded as ASN.1
-(``[0] EXPLICIT IA5String``, docs/uzi-profile.md), never by slicing bytes,
-and the string is split by its documented layout.
+string of a mobile-ID certificate. The otherName reader and the grammar are
+the UZI vocabulary's (:mod:`issuer.uzi_vocabulary`); this module only gives
+their refusals the profile's error type.
 """
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
-
-from asn1crypto import core as acore
 from cryptography import x509
 
-from issuer.profile.attributes import AgbCode, RoleCode, Ura, UziNumber
-from issuer.profile.builder import UZI_OTHERNAME_OID
-
-_SAN_RE = re.compile(
-    r"^(?P<oid>[0-2](?:\.(?:0|[1-9][0-9]*))+)-1-(?P<uzi>[0-9]{9})-(?P<card>[ZNMS])-"
-    r"(?P<ura>[0-9]{8})-(?P<role>[0-9]{2}\.[0-9]{3})-(?P<agb>[0-9]{8})$"
-)
+from issuer.uzi_vocabulary import UziName, UziNameError, parse_uzi_name, read_uzi_other_name
 
 
 class UziSanError(ValueError):
@@ -34,53 +24,17 @@ class UziSanError(ValueError):
         )
 
 
-@dataclass(frozen=True, kw_only=True)
-class UziSan:
-    """The fields of a UZI SAN string."""
-
-    ca_oid: str
-    uzi_number: UziNumber
-    card_type: str
-    subscriber_number: Ura
-    role: RoleCode
-    agb_code: AgbCode
-
-
-def parse_san_string(text: str) -> UziSan:
+def parse_san_string(text: str) -> UziName:
     """Split a UZI SAN string by its documented layout."""
-    match = _SAN_RE.match(text)
-    if match is None:
-        raise UziSanError(repr(text))
-    return UziSan(
-        ca_oid=match["oid"],
-        uzi_number=UziNumber(match["uzi"]),
-        card_type=match["card"],
-        subscriber_number=Ura(match["ura"]),
-        role=RoleCode(match["role"]),
-        agb_code=AgbCode(match["agb"]),
-    )
+    try:
+        return parse_uzi_name(text)
+    except UziNameError as exc:
+        raise UziSanError(str(exc)) from None
 
 
-def read_uzi_san(cert: x509.Certificate) -> UziSan:
+def read_uzi_san(cert: x509.Certificate) -> UziName:
     """The UZI SAN of ``cert``; :class:`UziSanError` unless there is exactly one."""
     try:
-        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-    except (x509.ExtensionNotFound, x509.DuplicateExtension, ValueError):
-        raise UziSanError("no readable subjectAltName") from None
-    values = [
-        name.value
-        for name in san
-        if isinstance(name, x509.OtherName) and name.type_id == UZI_OTHERNAME_OID
-    ]
-    if len(values) != 1:
-        raise UziSanError(f"{len(values)} otherName 2.5.5.5 entries")
-    try:
-        decoded = acore.IA5String.load(values[0], strict=True)
-        text = decoded.native
-    except (ValueError, TypeError):
-        raise UziSanError(
-            f"a value that is not one DER IA5String ({values[0][:4].hex()}...)"
-        ) from None
-    if not isinstance(text, str):
-        raise UziSanError("an empty value")
-    return parse_san_string(text)
+        return parse_uzi_name(read_uzi_other_name(cert))
+    except UziNameError as exc:
+        raise UziSanError(str(exc)) from None

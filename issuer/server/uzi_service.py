@@ -45,7 +45,7 @@ from issuer.store import check_schema, shared_engine
 from issuer.store.schema import policy_versions
 from issuer.store.types import UtcDateTime
 from issuer.store.uzi import SqlUziChallengeStore
-from issuer.uzi.card import CardType, CertKind, UziIdentity
+from issuer.uzi.card import CertKind, UziIdentity
 from issuer.uzi.crl import CrlRefresher
 from issuer.uzi.validate import ChainValidator, RevocationMode
 from issuer.uzi.verify import (
@@ -57,6 +57,7 @@ from issuer.uzi.verify import (
     UziVerifier,
     utc_now,
 )
+from issuer.uzi_vocabulary import CardType
 
 __all__ = [
     "AUDIT_PUBLIC_KEY_PEM",

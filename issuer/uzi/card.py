@@ -15,45 +15,34 @@ after the chain has been validated.
 from __future__ import annotations
 
 import enum
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Final, NewType
+from typing import Final
 
-from asn1crypto import core as asn1_core
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
 
+from issuer import uzi_vocabulary as vocabulary
 from issuer.uzi import errors
 from issuer.uzi.errors import UziError
+from issuer.uzi_vocabulary import (
+    AgbCode,
+    CaOid,
+    CardType,
+    RoleCode,
+    Ura,
+    UziName,
+    UziNameError,
+    UziNumber,
+    read_uzi_other_name,
+)
 from issuer.x509util import Defect, Part, X509ParseError, parse_certificate_fully, parsing
 
-UziNumber = NewType("UziNumber", str)
-"""Nine digits; the person's (Z, N) or the card's (M, S) number."""
-Ura = NewType("Ura", str)
-"""Eight digits: the subscriber (organisation) number, URA."""
-AgbCode = NewType("AgbCode", str)
-"""Eight digits; ``00000000`` when none."""
-RoleCode = NewType("RoleCode", str)
-"""``NN.NNN``: profession and specialism (RoleCodeNL)."""
-CaOid = NewType("CaOid", str)
-"""Dotted OID of the issuing CA as written in the UZI otherName."""
-
-UZI_OTHER_NAME_OID = x509.ObjectIdentifier("2.5.5.5")
 MS_UPN_OID = x509.ObjectIdentifier("1.3.6.1.4.1.311.20.2.3")
 MAX_CERTIFICATE_BYTES = 16 * 1024
 """A UZI card certificate is about 1.7 kB; anything far larger is refused unread."""
-
-
-class CardType(enum.StrEnum):
-    """The four card types of the UZI-register."""
-
-    ZORGVERLENER = "Z"
-    MEDEWERKER_OP_NAAM = "N"
-    MEDEWERKER_NIET_OP_NAAM = "M"
-    SERVER = "S"
 
 
 class CertKind(enum.StrEnum):
@@ -97,13 +86,6 @@ class UziCard:
     @property
     def der(self) -> bytes:
         return self.certificate.public_bytes(Encoding.DER)
-
-
-_SAN_RE = re.compile(
-    r"(?P<ca>[0-2](?:\.(?:0|[1-9][0-9]*))+)-(?P<version>[0-9]+)-(?P<uzi>[0-9]+)-(?P<type>[A-Z])"
-    r"-(?P<ura>[0-9]+)-(?P<role>[0-9]{2}\.[0-9]{3})-(?P<agb>[0-9]+)",
-    re.ASCII,
-)
 
 
 _DEFECT_CODES: Final[Mapping[Defect, str]] = {
@@ -159,83 +141,20 @@ def load_certificates(data: bytes) -> list[x509.Certificate]:
     return certs
 
 
-@dataclass(frozen=True, kw_only=True)
-class UziName:
-    """The fields of the UZI otherName string, each checked against its form."""
-
-    ca_oid: CaOid
-    uzi_number: UziNumber
-    card_type: CardType
-    subscriber_number: Ura
-    role: RoleCode
-    agb_code: AgbCode
-
-
 def parse_uzi_name(text: str) -> UziName:
-    """Check the seven fields of the UZI otherName string (profile: "The UZI otherName")."""
-    match = _SAN_RE.fullmatch(text)
-    if match is None:
-        raise UziError(
-            errors.BAD_UZI_NAME,
-            f"got {text!r}; expected "
-            "<CA OID>-1-<9 digits>-<Z|N|M|S>-<8 digits>-<NN.NNN>-<8 digits>",
-        )
-    problems: list[str] = []
-    if match["version"] != "1":
-        problems.append(f"version {match['version']!r}, expected '1'")
-    if len(match["uzi"]) != 9:
-        problems.append(f"UZI number {match['uzi']!r}, expected 9 digits")
-    if match["type"] not in {t.value for t in CardType}:
-        problems.append(f"card type {match['type']!r}, expected Z, N, M or S")
-    if len(match["ura"]) != 8:
-        problems.append(f"subscriber number {match['ura']!r}, expected 8 digits")
-    if len(match["agb"]) != 8:
-        problems.append(f"AGB code {match['agb']!r}, expected 8 digits")
-    role = match["role"]
-    if not problems:
-        if match["type"] == CardType.ZORGVERLENER and role.startswith("00."):
-            problems.append(f"role {role!r} on a Z card, expected a profession other than 00")
-        if match["type"] != CardType.ZORGVERLENER and role != "00.000":
-            problems.append(f"role {role!r} on a {match['type']} card, expected '00.000'")
-    if problems:
-        raise UziError(errors.BAD_UZI_NAME, f"in {text!r}: " + "; ".join(problems))
-    return UziName(
-        ca_oid=CaOid(match["ca"]),
-        uzi_number=UziNumber(match["uzi"]),
-        card_type=CardType(match["type"]),
-        subscriber_number=Ura(match["ura"]),
-        role=RoleCode(role),
-        agb_code=AgbCode(match["agb"]),
-    )
+    """The vocabulary's check of the UZI SAN string, refused with the card code ZID-1102."""
+    try:
+        return vocabulary.parse_uzi_name(text)
+    except UziNameError as exc:
+        raise UziError(errors.BAD_UZI_NAME, str(exc)) from None
 
 
 def _uzi_other_name(cert: x509.Certificate) -> str:
-    """The IA5String of the single ``2.5.5.5`` otherName, decoded as ASN.1."""
+    """The vocabulary's otherName reader, refused with the card code."""
     try:
-        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-    except x509.ExtensionNotFound:
-        raise UziError(
-            errors.BAD_UZI_NAME, "no subjectAltName extension; expected otherName 2.5.5.5"
-        ) from None
-    values = [
-        n.value for n in san.get_values_for_type(x509.OtherName) if n.type_id == UZI_OTHER_NAME_OID
-    ]
-    if len(values) != 1:
-        raise UziError(
-            errors.BAD_UZI_NAME,
-            f"found {len(values)} otherName 2.5.5.5 entries; expected exactly one",
-        )
-    try:
-        # cryptography hands the value's full TLV (inside the [0] EXPLICIT wrapper).
-        decoded = asn1_core.IA5String.load(values[0], strict=True)
-        text = decoded.native
-    except (ValueError, TypeError) as exc:
-        raise UziError(
-            errors.BAD_UZI_NAME, f"otherName 2.5.5.5 is not a DER IA5String ({exc})"
-        ) from None
-    if not isinstance(text, str):
-        raise UziError(errors.BAD_UZI_NAME, "otherName 2.5.5.5 holds no string")
-    return text
+        return read_uzi_other_name(cert)
+    except UziNameError as exc:
+        raise UziError(errors.BAD_UZI_NAME, str(exc)) from None
 
 
 def _single(name: x509.Name, oid: x509.ObjectIdentifier, label: str) -> str | None:

@@ -22,7 +22,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Protocol
 
-from issuer.uzi.card import AgbCode, CardType, RoleCode, Ura, UziIdentity, UziNumber
+from issuer.uzi.card import UziIdentity
+from issuer.uzi_vocabulary import AgbCode, CardType, RoleCode, Ura, UziNumber
 
 
 @dataclass(frozen=True, kw_only=True)

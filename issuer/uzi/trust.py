@@ -32,8 +32,9 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from issuer.uzi import errors
-from issuer.uzi.card import CardType, CertKind
+from issuer.uzi.card import CertKind
 from issuer.uzi.errors import UziError
+from issuer.uzi_vocabulary import CardType
 
 BUILTIN_TRUST_SETS = ("prod", "acc")
 OIDS_FILE = "uzi-oids.json"

@@ -52,7 +52,6 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from issuer.errors import ZorgIdError
 from issuer.uzi import errors
 from issuer.uzi.card import (
-    CardType,
     CertKind,
     UziCard,
     UziIdentity,
@@ -66,6 +65,7 @@ from issuer.uzi.errors import UziError
 from issuer.uzi.store import ChallengeRecord, ChallengeState, UziChallengeStore, UziSessionRecord
 from issuer.uzi.trust import TrustSet, load_trust_set
 from issuer.uzi.validate import ChainValidator, RevocationMode, ValidatedChain
+from issuer.uzi_vocabulary import CardType
 
 _LOG = logging.getLogger(__name__)
 

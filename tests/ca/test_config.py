@@ -184,9 +184,9 @@ def test_cli_check_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str]
 
 def test_default_dev_ceremony_takes_the_server_hsm_section(tmp_path: Path) -> None:
     """``zorgid dev`` passes its own ``[hsm]`` (``issuer.config.HsmConfig``) straight in."""
-    from issuer.config import HsmConfig, PinSource
+    from issuer.config import HsmConfig, parse_pin_source
 
-    server_hsm = HsmConfig(token="zorgid", pin_source=PinSource.parse("file:pin", tmp_path))
+    server_hsm = HsmConfig(token="zorgid", pin_source=parse_pin_source("file:pin", tmp_path))
     dev = default_dev_ceremony(tmp_path, server_hsm)
     assert dev.hsm == HsmSettings(
         module=str(server_hsm.module), token="zorgid", pin_source=f"file:{tmp_path / 'pin'}"

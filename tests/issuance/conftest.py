@@ -21,7 +21,7 @@ from issuer.enrolment.redeem import Redeemer
 from issuer.issuance.cycle import Actor, IssuanceCycle
 from issuer.issuance.policy_record import record_active_policy
 from issuer.profile import VerifiedAttributes
-from issuer.profile.attributes import AgbCode, RoleCode, Ura, UziNumber
+from issuer.uzi_vocabulary import AgbCode, RoleCode, Ura, UziNumber
 from policies import Policy
 from testkit.phone import Phone
 from tests.softhsm import SoftHsmDir, SoftHsmToken

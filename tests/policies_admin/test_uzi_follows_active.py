@@ -29,10 +29,10 @@ from issuer.server.app import build_server, uzi_service_binding
 from issuer.server.uzi_service import build_uzi_verifier, policy_source
 from issuer.store.schema import policy_versions
 from issuer.uzi import errors
-from issuer.uzi.card import CardType
 from issuer.uzi.crl import CrlCache
 from issuer.uzi.validate import ChainValidator, ValidatedChain
 from issuer.uzi.verify import UziVerifier
+from issuer.uzi_vocabulary import CardType
 from testkit.desktop_app import DesktopApp
 from testkit.uzi_world import UziWorld, crl_server
 from tests.policies_admin.conftest import PolicyServer, StubFor, variant

@@ -21,7 +21,7 @@ from cryptography.x509.oid import NameOID
 from issuer.keys import PublicKey
 from issuer.lint import Expected, lint_key_for, lint_sign
 from issuer.profile import VerifiedAttributes, build_tbs
-from issuer.profile.attributes import AgbCode, RoleCode, Ura, UziNumber
+from issuer.uzi_vocabulary import AgbCode, RoleCode, Ura, UziNumber
 from policies import Policy
 
 NOW = dt.datetime(2026, 11, 28, 12, 0, 0, tzinfo=dt.UTC)

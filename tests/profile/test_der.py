@@ -20,8 +20,9 @@ from issuer.keys import PublicKey
 from issuer.lint import SignatureInvalid, build_and_lint, lint_sign
 from issuer.lint.lintkey import lint_key_for, sign_tbs_der
 from issuer.profile import ProfileError, build_tbs, signature_hash
-from issuer.profile.attributes import AgbCode, RoleCode, Ura, UziNumber, VerifiedAttributes
+from issuer.profile.attributes import VerifiedAttributes
 from issuer.profile.der import build_tbs_der, tbs_template
+from issuer.uzi_vocabulary import AgbCode, RoleCode, Ura, UziNumber
 from policies import Policy, load_policy
 from policies.schema import DEFAULT_POLICY_PATH
 from tests.profile.certs import NOW, attributes, make_ca

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from hsm import PinSource
 from issuer.cli import serve as serve_cli
 from issuer.config import (
     EXAMPLE,
     ConfigError,
-    PinSource,
     Role,
     load_config,
     parse_config,

@@ -12,8 +12,9 @@ import sqlalchemy as sa
 from issuer.store import DuplicateKeyError
 from issuer.store.schema import uzi_sessions
 from issuer.store.uzi import SqlUziChallengeStore
-from issuer.uzi.card import AgbCode, CardType, RoleCode, Ura, UziIdentity, UziNumber
+from issuer.uzi.card import UziIdentity
 from issuer.uzi.store import ChallengeRecord, ChallengeState, UziSessionRecord
+from issuer.uzi_vocabulary import AgbCode, CardType, RoleCode, Ura, UziNumber
 
 T0 = datetime(2026, 11, 28, 10, 0, tzinfo=UTC)
 

@@ -7,8 +7,9 @@ from asn1crypto import core as asn1_core
 from cryptography import x509
 
 from issuer.uzi import errors
-from issuer.uzi.card import CardType, CertKind, parse_card, parse_uzi_name
+from issuer.uzi.card import CertKind, parse_card, parse_uzi_name
 from issuer.uzi.errors import UziError
+from issuer.uzi_vocabulary import CardType
 from testkit.uzi_world import CA_OIDS, Kind
 from tests.uzi.conftest import World
 

@@ -10,10 +10,11 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
 
 from issuer.uzi import errors
-from issuer.uzi.card import CardType, issuing_ca_card_type
+from issuer.uzi.card import issuing_ca_card_type
 from issuer.uzi.errors import UziError
 from issuer.uzi.trust import load_trust_set
 from issuer.uzi.validate import ChainValidator, RevocationMode
+from issuer.uzi_vocabulary import CardType
 
 # The real G3 CAs expire in November 2028: validate at a fixed moment.
 MOMENT = datetime(2026, 6, 1, tzinfo=UTC)

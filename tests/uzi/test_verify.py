@@ -14,10 +14,11 @@ from cryptography.hazmat.primitives.asymmetric import padding
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from issuer.uzi import errors
-from issuer.uzi.card import CardType, load_certificates
+from issuer.uzi.card import load_certificates
 from issuer.uzi.errors import UziError
 from issuer.uzi.validate import RevocationMode
 from issuer.uzi.verify import SignatureScheme, UziVerifier
+from issuer.uzi_vocabulary import CardType
 from tests.uzi.conftest import Clock, World
 
 MakeVerifier = Callable[..., UziVerifier]

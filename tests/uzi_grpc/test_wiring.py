@@ -19,8 +19,8 @@ from issuer.server.registration_service import build_evidence_verifier
 from issuer.server.uzi_service import active_policy, build_uzi_verifier, uzi_policy_from
 from issuer.store import SchemaOutOfDateError, create_engine_for
 from issuer.store import engine as engine_module
-from issuer.uzi.card import CardType
 from issuer.uzi.validate import RevocationMode
+from issuer.uzi_vocabulary import CardType
 from tests.server.conftest import ClientPki, write_config
 
 ZORGID = str(Path(sys.executable).with_name("zorgid"))
