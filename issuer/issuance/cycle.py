@@ -343,8 +343,8 @@ class IssuanceCycle:
     def _presigner(self) -> Presigner:
         """Step 3's per-profile parts (TBS template, lint shape, lint key), made on the
         first request and kept with the policy and CA they belong to. Made then, not in
-        ``__init__``: a profile the CA cannot sign refuses each request (ZID-1204/1205/
-        1206) as it always did, and is not cached, so nothing here outlives its cycle."""
+        ``__init__``: a profile the CA cannot sign still refuses each request (ZID-1204/
+        1205) as it always did; a failed attempt is not kept."""
         return Presigner.for_profile(self.policy, self.ca_cert)
 
     def _direct(self, work: Callable[[sa.Connection], Any]) -> Any:
