@@ -234,31 +234,14 @@ def _check_nonce(ext_value: bytes) -> None:
         )
 
 
-_CERT_ID_HEADS: dict[tuple[int, str], tuple[IssuingCa, bytes]] = {}
-
-
 def make_cert_id(ca: IssuingCa, algorithm: str, serial: int) -> bytes:
-    """The CertID DER for *serial* of *ca* under *algorithm* (parameters NULL, as OpenSSL).
-
-    Everything before the serial (hashAlgorithm, issuerNameHash, issuerKeyHash)
-    is the same for every certificate of one CA: it is encoded once per
-    (CA, algorithm) and kept, keyed by the CA object's identity (held, so the
-    id stays its own), since pre-signing makes two CertIDs per certificate.
-    """
-    hit = _CERT_ID_HEADS.get((id(ca), algorithm))
-    if hit is None or hit[0] is not ca:
-        head = (
-            _DIGEST_ALGORITHM_DER[algorithm]
-            + der.octet_string(ca.name_hashes[algorithm])
-            + der.octet_string(ca.key_hashes[algorithm])
-        )
-        if len(_CERT_ID_HEADS) >= 64:
-            _CERT_ID_HEADS.clear()
-        hit = (ca, head)
-        _CERT_ID_HEADS[(id(ca), algorithm)] = hit
-    if serial > 0:
-        return _tlv(0x30, hit[1] + _tlv(0x02, serial.to_bytes(serial.bit_length() // 8 + 1, "big")))
-    return _tlv(0x30, hit[1] + der.integer(serial))
+    """The CertID DER for *serial* of *ca* under *algorithm* (parameters NULL, as OpenSSL)."""
+    head = (
+        _DIGEST_ALGORITHM_DER[algorithm]
+        + der.octet_string(ca.name_hashes[algorithm])
+        + der.octet_string(ca.key_hashes[algorithm])
+    )
+    return _tlv(0x30, head + der.integer(serial))
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -28,6 +28,7 @@ response there, so it commits with the certificate); after the commit
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -49,7 +50,7 @@ from issuer.issuance.faults import crash_point
 from issuer.issuance.group_commit import GroupCommitter
 from issuer.issuance.sql import lock_audit_head, write_transaction
 from issuer.keys import PublicKey, WeakKeyError, spki_sha256
-from issuer.lint import LintError, SignatureInvalid, build_and_lint
+from issuer.lint import LintError, Presigner, SignatureInvalid
 from issuer.profile import (
     CsrError,
     InvalidAttributesError,
@@ -338,6 +339,14 @@ class IssuanceCycle:
         else:
             self._reserve_writer = self._store_writer = self._direct
 
+    @functools.cached_property
+    def _presigner(self) -> Presigner:
+        """Step 3's per-profile parts (TBS template, lint shape, lint key), made on the
+        first request and kept with the policy and CA they belong to. Made then, not in
+        ``__init__``: a profile the CA cannot sign still refuses each request (ZID-1204/
+        1205) as it always did; a failed attempt is not kept."""
+        return Presigner.for_profile(self.policy, self.ca_cert)
+
     def _direct(self, work: Callable[[sa.Connection], Any]) -> Any:
         with write_transaction(self.engine) as conn:
             return work(conn)
@@ -522,13 +531,8 @@ class IssuanceCycle:
         """
         request = checked.request
         try:
-            builder, _linted = build_and_lint(
-                request.attrs,
-                checked.public_key,
-                reservation.serial,
-                self.policy,
-                self.ca_cert,
-                reservation.reserved_at,
+            builder, _linted = self._presigner.build_and_lint(
+                request.attrs, checked.public_key, reservation.serial, reservation.reserved_at
             )
         except LintError as exc:
             raise ZorgIdError("ZID-1205", str(exc)) from None

@@ -93,29 +93,11 @@ _SMALL_PRIMES_PRODUCT = math.prod(_SMALL_PRIMES)
 _FERMAT_ROUNDS = 100
 
 
-_SPKI: dict[int, tuple[PublicKeyTypes, bytes]] = {}
-_PASSED: dict[tuple[int, int], tuple[PublicKeyTypes, KeyPolicy]] = {}
-_MEMO_MAX = 256
-
-
 def spki_der(public_key: PublicKeyTypes) -> bytes:
-    """The DER SubjectPublicKeyInfo of ``public_key`` (RFC 5280 §4.1.2.7), encoded once.
-
-    Step 1 hashes it, the TBS builder splices it and the fast lint compares
-    it: three encodings of the same key object per certificate. Key objects
-    are immutable, so the bytes are kept by the object's identity (held, so
-    the id stays its own); a bounded memo, cleared when full.
-    """
-    hit = _SPKI.get(id(public_key))
-    if hit is not None and hit[0] is public_key:
-        return hit[1]
-    der = public_key.public_bytes(
+    """The DER SubjectPublicKeyInfo of ``public_key`` (RFC 5280 §4.1.2.7)."""
+    return public_key.public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     )
-    if len(_SPKI) >= _MEMO_MAX:
-        _SPKI.clear()
-    _SPKI[id(public_key)] = (public_key, der)
-    return der
 
 
 def spki_sha256(public_key: PublicKeyTypes) -> str:
@@ -140,22 +122,8 @@ def key_kind(public_key: PublicKeyTypes) -> str:
 def check_public_key(public_key: PublicKeyTypes, rules: KeyPolicy) -> PublicKey:
     """Refuse a key the policy does not allow or that is weak; return it typed.
 
-    Step 1 checks the phone's key and the fast lint checks it again before
-    signing. A pass is remembered for the same key object and the same rules
-    object (both immutable, both held so their ids stay theirs), so the second
-    check of one issuance costs a lookup; a refusal is never remembered.
+    Step 1 checks the phone's key and the fast lint checks it again before signing.
     """
-    hit = _PASSED.get((id(public_key), id(rules)))
-    if hit is not None and hit[0] is public_key and hit[1] is rules:
-        return public_key  # type: ignore[return-value]  # it passed below: EC or RSA
-    checked = _check_public_key(public_key, rules)
-    if len(_PASSED) >= _MEMO_MAX:
-        _PASSED.clear()
-    _PASSED[(id(public_key), id(rules))] = (public_key, rules)
-    return checked
-
-
-def _check_public_key(public_key: PublicKeyTypes, rules: KeyPolicy) -> PublicKey:
     kind = key_kind(public_key)
     if kind not in rules.allowed:
         raise WeakKeyError("unsupported-type", kind, f"one of {list(rules.allowed)} (policy)")
@@ -217,33 +185,9 @@ def _check_ec(key: ec.EllipticCurvePublicKey) -> None:
     curve = _CURVES.get(key.curve.name)
     if curve is None:
         raise WeakKeyError("ec-curve", key.curve.name, "P-256 or P-384")
-    x, y = _ec_point(key)
+    numbers = key.public_numbers()
+    x, y = numbers.x, numbers.y
     if not (0 <= x < curve.p and 0 <= y < curve.p):
         raise WeakKeyError("ec-point", "coordinates outside the field", "0 <= x, y < p")
     if (y * y - (x * x * x + curve.a * x + curve.b)) % curve.p != 0:
         raise WeakKeyError("ec-point", "a point not on the curve", f"a point on {key.curve.name}")
-
-
-def _ec_point(key: ec.EllipticCurvePublicKey) -> tuple[int, int]:
-    """(x, y) of the key's point, read from its SubjectPublicKeyInfo DER (which step 1
-    encodes anyway, :func:`spki_der`) instead of ``public_numbers()``, which builds
-    Python number and curve objects (~8 us). The SPKI ends with the BIT STRING of the
-    uncompressed point ``04 || X || Y`` (SEC 1 §2.3.3); anything else takes
-    ``public_numbers()``."""
-    size = (key.curve.key_size + 7) // 8
-    der = spki_der(key)
-    point_at = len(der) - (2 * size + 1)
-    if (
-        2 * size + 2 < 0x80
-        and point_at >= 3
-        and der[point_at - 3] == 0x03
-        and der[point_at - 2] == 2 * size + 2
-        and der[point_at - 1] == 0x00
-        and der[point_at] == 0x04
-    ):
-        return (
-            int.from_bytes(der[point_at + 1 : point_at + 1 + size], "big"),
-            int.from_bytes(der[point_at + 1 + size :], "big"),
-        )
-    numbers = key.public_numbers()
-    return numbers.x, numbers.y

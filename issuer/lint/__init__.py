@@ -4,7 +4,7 @@ from issuer.lint.fast import CHECKS, Expected, fast_lint
 from issuer.lint.findings import Finding, LintError, Severity
 from issuer.lint.lintkey import SignatureInvalid, lint_key_for, lint_sign, verify_tbs_signature
 from issuer.lint.pkix import at_or_above, pkilint_cert
-from issuer.lint.presign import SignableTbs, build_and_lint
+from issuer.lint.presign import Presigner, SignableTbs, build_and_lint
 from issuer.lint.profile import lint_profile, sample_attributes
 
 __all__ = [
@@ -12,6 +12,7 @@ __all__ = [
     "Expected",
     "Finding",
     "LintError",
+    "Presigner",
     "Severity",
     "SignableTbs",
     "SignatureInvalid",

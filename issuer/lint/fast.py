@@ -36,7 +36,6 @@ from cryptography.x509.oid import ExtensionOID, NameOID
 
 from issuer.keys import PublicKey, WeakKeyError, check_public_key, spki_der
 from issuer.lint.findings import Finding, Severity
-from issuer.lint.lintkey import signed_tbs
 from issuer.profile import VerifiedAttributes, build_tbs, validity_window
 from issuer.profile.attributes import (
     MAX_COMMON_NAME,
@@ -50,7 +49,6 @@ from issuer.profile.attributes import (
 from issuer.profile.builder import ca_validity
 from issuer.profile.der import (
     TbsTemplate,
-    per_profile,
     rdn_tlv,
     read_tlv,
     tbs_template,
@@ -92,8 +90,8 @@ class Expected:
 
 
 @dataclass(frozen=True, kw_only=True)
-class _ProfileShape:
-    """The per-(policy, issuer) constants, computed once (see :func:`_shape`)."""
+class ProfileShape:
+    """The per-(policy, issuer) constants (see :func:`profile_shape`)."""
 
     extension_oids: tuple[x509.ObjectIdentifier, ...]
     constant_values: dict[x509.ObjectIdentifier, x509.ExtensionType]
@@ -107,12 +105,13 @@ class _ProfileShape:
     only then may :func:`_fast_pass` compare against their bytes."""
 
 
-@per_profile
-def _shape(policy: Policy, issuer_cert: x509.Certificate) -> _ProfileShape:
+def profile_shape(policy: Policy, issuer_cert: x509.Certificate) -> ProfileShape:
     """Build a sample with the profile and read back its constant extensions.
 
     Only fields that do not depend on the subscriber are taken as constants;
-    the sample's subject, SAN, key, SKI, serial and validity are ignored.
+    the sample's subject, SAN, key, SKI, serial and validity are ignored. It
+    costs a build and a signature: the issuance cycle makes it once per profile
+    (:class:`issuer.lint.presign.Presigner`) and passes it to :func:`fast_lint`.
     """
     sample_key = ec.generate_private_key(ec.SECP256R1())
     sample = sample_attributes()
@@ -141,7 +140,7 @@ def _shape(policy: Policy, issuer_cert: x509.Certificate) -> _ProfileShape:
         and criticality == tuple(oid in _CRITICAL for oid in extension_oids)
         and len(set(oid_ders)) == len(oid_ders)
     )
-    return _ProfileShape(
+    return ProfileShape(
         extension_oids=extension_oids,
         constant_values=constant,
         issuer_name_der=issuer_cert.subject.public_bytes(),
@@ -260,11 +259,11 @@ class Cert:
     wrapper keeps the parsed forms for the duration of one :func:`fast_lint`.
     """
 
-    def __init__(self, cert: x509.Certificate, shape: _ProfileShape) -> None:
+    def __init__(self, cert: x509.Certificate, shape: ProfileShape) -> None:
         self.raw = cert
         self.shape = shape
         self.version = cert.version
-        self.tbs_certificate_bytes = signed_tbs(cert)
+        self.tbs_certificate_bytes = cert.tbs_certificate_bytes
         self.not_valid_before_utc = cert.not_valid_before_utc
         self.not_valid_after_utc = cert.not_valid_after_utc
 
@@ -802,7 +801,7 @@ def ski_matches_key(cert: Cert, exp: Expected) -> Finding | None:
 # read it through cryptography's objects (a Name, Extensions), which costs more
 # than the rest of step 3. For given inputs there is exactly one TBS that every
 # check accepts: the profile's constant DER (the template, whose extension set,
-# order and criticality _shape verifies once) around the canonical encodings
+# order and criticality profile_shape verifies once) around the canonical encodings
 # of the recorded serial, the policy's validity window, the expected subject
 # (with the checks' string rules applied to its values), the proven key and
 # its SAN and SKI. _fast_pass encodes that TBS here, independently of the
@@ -984,8 +983,16 @@ def _undecodable(der: bytes, exc: Exception) -> Finding:
         return _finding("decode", "RFC 5280 §4.1", f"not a DER certificate: {exc}")
 
 
-def fast_lint(cert_or_der: x509.Certificate | bytes, expected: Expected) -> list[Finding]:
-    """Run every fast check; an empty list means the certificate may be signed."""
+def fast_lint(
+    cert_or_der: x509.Certificate | bytes,
+    expected: Expected,
+    shape: ProfileShape | None = None,
+) -> list[Finding]:
+    """Run every fast check; an empty list means the certificate may be signed.
+
+    ``shape`` is ``profile_shape(expected.policy, expected.issuer_cert)`` when the
+    caller holds it; else it is made here.
+    """
     if isinstance(cert_or_der, bytes):
         try:
             loaded = x509.load_der_x509_certificate(cert_or_der)
@@ -999,7 +1006,9 @@ def fast_lint(cert_or_der: x509.Certificate | bytes, expected: Expected) -> list
             return [_undecodable(cert_or_der, exc)]
     else:
         loaded = cert_or_der
-    cert = Cert(loaded, _shape(expected.policy, expected.issuer_cert))
+    if shape is None:
+        shape = profile_shape(expected.policy, expected.issuer_cert)
+    cert = Cert(loaded, shape)
     if _fast_pass(cert, expected):
         return []
     findings: list[Finding] = []

@@ -91,18 +91,6 @@ def algorithm_id(key: LintKey, algorithm: hashes.HashAlgorithm) -> bytes:
     return found
 
 
-_ECDSA: dict[str, ec.ECDSA] = {}
-
-
-def _ecdsa(algorithm: hashes.HashAlgorithm) -> ec.ECDSA:
-    """``ec.ECDSA(algorithm)``, one object per hash name (the constructor imports and
-    checks on each call, ~1 us; the object is immutable)."""
-    found = _ECDSA.get(algorithm.name)
-    if found is None:
-        found = _ECDSA[algorithm.name] = ec.ECDSA(algorithm)
-    return found
-
-
 def sign_tbs_der(
     tbs_der: bytes, key: LintKey, algorithm: hashes.HashAlgorithm, signature_algorithm: bytes
 ) -> bytes:
@@ -119,7 +107,7 @@ def sign_tbs_der(
             f"the key and hash give {algorithm_id(key, algorithm).hex()}"
         )
     if isinstance(key, ec.EllipticCurvePrivateKey):
-        signature = key.sign(tbs_der, _ecdsa(algorithm))
+        signature = key.sign(tbs_der, ec.ECDSA(algorithm))
     else:
         signature = key.sign(tbs_der, padding.PKCS1v15(), algorithm)
     return tlv(0x30, tbs_der + signature_algorithm + tlv(0x03, b"\x00" + signature))
@@ -143,7 +131,7 @@ def verify_tbs_signature(
     """
     try:
         if isinstance(issuer_public_key, ec.EllipticCurvePublicKey):
-            issuer_public_key.verify(signature, tbs_der, _ecdsa(algorithm))
+            issuer_public_key.verify(signature, tbs_der, ec.ECDSA(algorithm))
             return
         if isinstance(issuer_public_key, rsa.RSAPublicKey):
             issuer_public_key.verify(signature, tbs_der, padding.PKCS1v15(), algorithm)
@@ -159,34 +147,13 @@ def verify_tbs_signature(
     )
 
 
-_ASSEMBLED: dict[int, tuple[x509.Certificate, bytes]] = {}
-"""Certificates parsed by :func:`load_assembled`, by identity, with the TBS bytes they hold."""
-_ASSEMBLED_MAX = 256
-
-
 def load_assembled(der: bytes, tbs_der: bytes) -> x509.Certificate:
-    """Parse a certificate :func:`sign_tbs_der` assembled around ``tbs_der``; remember it.
+    """Parse a certificate :func:`sign_tbs_der` assembled around ``tbs_der``.
 
-    ``cryptography`` hands out ``tbs_certificate_bytes`` by re-encoding the
-    parsed TBS (~7 us a call, and step 3 asked three times). For a certificate
-    assembled here the TBS is known: the very bytes the key signed, which
-    :func:`signed_tbs` then returns. ``ValueError`` unless ``der`` starts with
-    the header of a certificate whose first element is exactly ``tbs_der``.
+    ``ValueError`` unless ``der`` starts with the header of a certificate whose
+    first element is exactly ``tbs_der``.
     """
     _, start, _ = read_tlv(der, 0)
     if der[start : start + len(tbs_der)] != tbs_der:
         raise ValueError("the certificate DER does not hold the given TBSCertificate first")
-    cert = x509.load_der_x509_certificate(der)
-    if len(_ASSEMBLED) >= _ASSEMBLED_MAX:
-        _ASSEMBLED.clear()  # a miss only costs the re-encoding (signed_tbs falls back)
-    _ASSEMBLED[id(cert)] = (cert, tbs_der)
-    return cert
-
-
-def signed_tbs(cert: x509.Certificate) -> bytes:
-    """The TBSCertificate DER of ``cert``: for one from :func:`load_assembled`, the bytes
-    its signature was computed over; else ``cert.tbs_certificate_bytes``."""
-    hit = _ASSEMBLED.get(id(cert))
-    if hit is not None and hit[0] is cert:
-        return hit[1]
-    return cert.tbs_certificate_bytes
+    return x509.load_der_x509_certificate(der)

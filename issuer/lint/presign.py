@@ -1,11 +1,12 @@
 """ARCHITECTURE §5 step 3: build once, lint-sign, fast lint, sign, verify.
 
-The issuance cycle calls :func:`build_and_lint`, then signs with the HSM key
+The issuance cycle calls :meth:`Presigner.build_and_lint`, then signs with the HSM key
 through the returned :class:`SignableTbs` and verifies that signature over the
 linted bytes with the issuing CA certificate's public key, so the bytes the
 HSM signed are the bytes that were linted, signed by the issuing CA's key::
 
-    tbs, linted = build_and_lint(attrs, key, serial, policy, ca_cert, now)
+    presigner = Presigner.for_profile(policy, ca_cert)  # once per cycle
+    tbs, linted = presigner.build_and_lint(attrs, key, serial, now)
     signed = tbs.sign(hsm_key, signature_hash(policy))
     tbs.verify(signed, ca_cert.public_key(), signature_hash(policy))
 
@@ -25,7 +26,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 
 from issuer.keys import PublicKey
-from issuer.lint.fast import Expected, fast_lint
+from issuer.lint.fast import Expected, ProfileShape, fast_lint, profile_shape
 from issuer.lint.findings import LintError
 from issuer.lint.lintkey import (
     LintKey,
@@ -35,7 +36,7 @@ from issuer.lint.lintkey import (
     verify_tbs_signature,
 )
 from issuer.profile import VerifiedAttributes, signature_hash
-from issuer.profile.der import build_tbs_der, tbs_template
+from issuer.profile.der import TbsTemplate, build_tbs_der, tbs_template
 from policies import Policy
 
 
@@ -68,22 +69,53 @@ class SignableTbs:
         verify_tbs_signature(self.tbs_der, signed.signature, issuer_public_key, algorithm)
 
 
-_LINT_KEYS: dict[int, tuple[x509.Certificate, LintKey]] = {}
+@dataclass(frozen=True)
+class Presigner:
+    """Step 3 before the HSM for one (policy, issuing CA). What every certificate of
+    that profile shares is made once, here, and kept by the issuance cycle of that
+    policy and CA: the TBS template and the fast lint's profile shape each cost a
+    build and a signature (~1.25 ms together, bench/NOTES.md), the lint key a key parse."""
 
+    policy: Policy
+    issuer_cert: x509.Certificate
+    template: TbsTemplate
+    shape: ProfileShape
+    lint_key: LintKey
 
-def _lint_key(issuer_cert: x509.Certificate) -> LintKey:
-    """:func:`lint_key_for` the CA's key, without parsing that key per certificate.
+    @classmethod
+    def for_profile(cls, policy: Policy, issuer_cert: x509.Certificate) -> Presigner:
+        """Make the per-profile parts (:class:`ProfileError` or :class:`LintError` if the
+        profile cannot sign with this CA)."""
+        return cls(
+            policy=policy,
+            issuer_cert=issuer_cert,
+            template=tbs_template(policy, issuer_cert),
+            shape=profile_shape(policy, issuer_cert),
+            lint_key=lint_key_for(issuer_cert.public_key()),
+        )
 
-    Keyed by the certificate object's identity (held, so the id stays its own).
-    """
-    hit = _LINT_KEYS.get(id(issuer_cert))
-    if hit is not None and hit[0] is issuer_cert:
-        return hit[1]
-    key = lint_key_for(issuer_cert.public_key())
-    if len(_LINT_KEYS) >= 32:
-        _LINT_KEYS.clear()
-    _LINT_KEYS[id(issuer_cert)] = (issuer_cert, key)
-    return key
+    def build_and_lint(
+        self, attrs: VerifiedAttributes, public_key: PublicKey, serial: int, now: dt.datetime
+    ) -> tuple[SignableTbs, x509.Certificate]:
+        """The TBS to sign and its lint-signed certificate; :class:`LintError` if any
+        fast check fails (nothing must then be signed)."""
+        policy, issuer_cert = self.policy, self.issuer_cert
+        tbs = build_tbs_der(attrs, public_key, serial, policy, issuer_cert, now, self.template)
+        algorithm_id = self.template.signature_algorithm
+        signed = sign_tbs_der(tbs, self.lint_key, signature_hash(policy), algorithm_id)
+        linted = load_assembled(signed, tbs)
+        expected = Expected(
+            attrs=attrs,
+            public_key=public_key,
+            serial=serial,
+            policy=policy,
+            issuer_cert=issuer_cert,
+            now=now,
+        )
+        findings = fast_lint(linted, expected, self.shape)
+        if findings:
+            raise LintError(findings, f"certificate serial {serial:x}")
+        return SignableTbs(tbs, algorithm_id), linted
 
 
 def build_and_lint(
@@ -94,21 +126,6 @@ def build_and_lint(
     issuer_cert: x509.Certificate,
     now: dt.datetime,
 ) -> tuple[SignableTbs, x509.Certificate]:
-    """The TBS to sign and its lint-signed certificate; :class:`LintError` if any
-    fast check fails (nothing must then be signed)."""
-    tbs = build_tbs_der(attrs, public_key, serial, policy, issuer_cert, now)
-    algorithm_id = tbs_template(policy, issuer_cert).signature_algorithm
-    key = _lint_key(issuer_cert)
-    linted = load_assembled(sign_tbs_der(tbs, key, signature_hash(policy), algorithm_id), tbs)
-    expected = Expected(
-        attrs=attrs,
-        public_key=public_key,
-        serial=serial,
-        policy=policy,
-        issuer_cert=issuer_cert,
-        now=now,
-    )
-    findings = fast_lint(linted, expected)
-    if findings:
-        raise LintError(findings, f"certificate serial {serial:x}")
-    return SignableTbs(tbs, algorithm_id), linted
+    """One certificate's :meth:`Presigner.build_and_lint` (makes the per-profile parts
+    for it: for one certificate; the cycle keeps a :class:`Presigner`)."""
+    return Presigner.for_profile(policy, issuer_cert).build_and_lint(attrs, public_key, serial, now)

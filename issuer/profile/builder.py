@@ -117,55 +117,12 @@ def build_subject(attrs: VerifiedAttributes, policy: Policy) -> x509.Name:
     return x509.Name([x509.RelativeDistinguishedName([a]) for a in attributes])
 
 
-_CA_VALIDITY: dict[int, tuple[x509.Certificate, dt.datetime, dt.datetime]] = {}
-
-
 def ca_validity(issuer_cert: x509.Certificate) -> tuple[dt.datetime, dt.datetime]:
-    """The CA certificate's (notBefore, notAfter), read once per certificate object.
-
-    ``cryptography`` builds new datetime objects on every ``not_valid_*_utc``
-    access; step 3 asks about a dozen times per issued certificate. Keyed by
-    the object's identity (held, so the id stays its own); bounded.
-    """
-    hit = _CA_VALIDITY.get(id(issuer_cert))
-    if hit is not None and hit[0] is issuer_cert:
-        return hit[1], hit[2]
-    window = issuer_cert.not_valid_before_utc, issuer_cert.not_valid_after_utc
-    if len(_CA_VALIDITY) >= 32:
-        _CA_VALIDITY.clear()
-    _CA_VALIDITY[id(issuer_cert)] = (issuer_cert, *window)
-    return window
-
-
-_WINDOWS: dict[
-    tuple[int, int, dt.datetime],
-    tuple[Policy, x509.Certificate, tuple[dt.datetime, dt.datetime]],
-] = {}
+    """The CA certificate's (notBefore, notAfter)."""
+    return issuer_cert.not_valid_before_utc, issuer_cert.not_valid_after_utc
 
 
 def validity_window(
-    policy: Policy, issuer_cert: x509.Certificate, now: dt.datetime
-) -> tuple[dt.datetime, dt.datetime]:
-    """``(notBefore, notAfter)`` for a certificate issued at ``now`` (:func:`_validity_window`).
-
-    Step 3 asks three times per certificate with the same policy, CA and
-    reservation time (the splice, the fast pass, validity_matches_policy); the
-    answer is a function of those alone (both objects immutable, held so their
-    ids stay theirs), so it is kept for the few most recent ones. Refusals are
-    not kept.
-    """
-    key = (id(policy), id(issuer_cert), now)
-    hit = _WINDOWS.get(key)
-    if hit is not None and hit[0] is policy and hit[1] is issuer_cert:
-        return hit[2]
-    window = _validity_window(policy, issuer_cert, now)
-    if len(_WINDOWS) >= 64:
-        _WINDOWS.clear()
-    _WINDOWS[key] = (policy, issuer_cert, window)
-    return window
-
-
-def _validity_window(
     policy: Policy, issuer_cert: x509.Certificate, now: dt.datetime
 ) -> tuple[dt.datetime, dt.datetime]:
     """``(notBefore, notAfter)`` for a certificate issued at ``now``.

@@ -19,11 +19,8 @@ checks any certificate.
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import hashlib
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TypeVar
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
@@ -43,7 +40,6 @@ __all__ = [
     "TbsTemplate",
     "build_tbs_der",
     "der_length",
-    "per_profile",
     "rdn_tlv",
     "read_tlv",
     "tbs_template",
@@ -81,36 +77,6 @@ def tlv(tag: int, content: bytes) -> bytes:
     if length < 0x80:
         return bytes((tag, length)) + content
     return bytes((tag,)) + der_length(length) + content
-
-
-T = TypeVar("T")
-
-
-def per_profile(
-    make: Callable[[Policy, x509.Certificate], T],
-) -> Callable[[Policy, x509.Certificate], T]:
-    """Cache ``make(policy, issuer_cert)`` by the identity of its arguments first.
-
-    A ``Policy`` is a frozen dataclass: hashing it for an ``lru_cache`` key walks
-    every field, per certificate. The cycle passes the same objects each time,
-    so a lookup by ``id`` (holding the objects, so the ids stay theirs) answers
-    without hashing; equal but distinct objects still share the ``lru_cache``.
-    """
-    by_value = functools.lru_cache(maxsize=32)(make)
-    by_identity: dict[tuple[int, int], tuple[Policy, x509.Certificate, T]] = {}
-
-    @functools.wraps(make)
-    def cached(policy: Policy, issuer_cert: x509.Certificate) -> T:
-        hit = by_identity.get((id(policy), id(issuer_cert)))
-        if hit is not None and hit[0] is policy and hit[1] is issuer_cert:
-            return hit[2]
-        value = by_value(policy, issuer_cert)
-        if len(by_identity) >= 32:
-            by_identity.clear()
-        by_identity[(id(policy), id(issuer_cert))] = (policy, issuer_cert, value)
-        return value
-
-    return cached
 
 
 def read_tlv(der: bytes, at: int) -> tuple[int, int, int]:
@@ -251,12 +217,13 @@ def _sample_signer(issuer_cert: x509.Certificate) -> ec.EllipticCurvePrivateKey 
     )
 
 
-@per_profile
 def tbs_template(policy: Policy, issuer_cert: x509.Certificate) -> TbsTemplate:
     """Build one sample with :func:`build_tbs`, sign it, keep its constant DER.
 
-    Keyed by (policy, issuing CA): the signature algorithm follows the CA key
-    type (so does the lint key's; sign_tbs_der refuses any other) and the policy's hash.
+    One per (policy, issuing CA): the signature algorithm follows the CA key
+    type (so does the lint key's; sign_tbs_der refuses any other) and the policy's
+    hash. It costs a build and a signature, so whoever signs many certificates
+    under one profile makes it once and passes it in (:class:`issuer.lint.presign.Presigner`).
     """
     sample = sample_attributes()
     key = ec.generate_private_key(ec.SECP256R1()).public_key()
@@ -294,15 +261,18 @@ def build_tbs_der(
     policy: Policy,
     issuer_cert: x509.Certificate,
     now: dt.datetime,
+    template: TbsTemplate | None = None,
 ) -> bytes:
     """The TBSCertificate DER that ``build_tbs(...)`` signed with the lint key has.
 
     Same inputs, same refusals (:class:`~issuer.profile.ProfileError`) as
-    :func:`~issuer.profile.builder.build_tbs`.
+    :func:`~issuer.profile.builder.build_tbs`. ``template`` is
+    ``tbs_template(policy, issuer_cert)`` when the caller holds it; else it is made here.
     """
     check_issuable(attrs, serial, policy)
     not_before, not_after = validity_window(policy, issuer_cert, now)
-    template = tbs_template(policy, issuer_cert)
+    if template is None:
+        template = tbs_template(policy, issuer_cert)
     spki, bits = spki_and_bits(public_key)
     extensions = list(template.extensions)
     extensions[template.san_index] = san_extension_der(attrs.san_string(policy.profile.ca_oid))

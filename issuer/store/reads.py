@@ -64,8 +64,10 @@ class ReadConnections:
         self._lock = threading.Lock()
         self._idle: list[Any] = []
         self._made = 0
-        self._born: dict[int, float] = {}  # id(connection) -> time.monotonic() made
-        self._cursors: dict[int, Any] = {}  # id(kept connection) -> its reused cursor
+        # Keyed by the kept DB-API connection itself (hashed by identity; the entry holds
+        # it until it is discarded), so a key never names another connection.
+        self._born: dict[Any, float] = {}  # connection -> time.monotonic() made
+        self._cursors: dict[Any, Any] = {}  # kept connection -> its reused cursor
         self._pid = os.getpid()
         sa.event.listen(engine, "engine_disposed", self._on_dispose)
 
@@ -92,8 +94,8 @@ class ReadConnections:
             idle, self._idle = self._idle, []
             self._made -= len(idle)
             for conn in idle:
-                self._born.pop(id(conn), None)
-                self._cursors.pop(id(conn), None)
+                self._born.pop(conn, None)
+                self._cursors.pop(conn, None)
         for conn in idle:
             with contextlib.suppress(self._error):
                 conn.close()
@@ -123,9 +125,9 @@ class ReadConnections:
                 return self._pooled(sql, params, one=one)
             cursor = None
             try:
-                cursor = self._cursors.get(id(conn))
+                cursor = self._cursors.get(conn)
                 if cursor is None:
-                    cursor = self._cursors[id(conn)] = conn.cursor()
+                    cursor = self._cursors[conn] = conn.cursor()
                 cursor.execute(sql, params)
                 rows = cursor.fetchall()
             except self._error as exc:
@@ -170,7 +172,7 @@ class ReadConnections:
                 self._cursors = {}
             if self._idle:
                 conn = self._idle.pop()
-                if time.monotonic() - self._born.get(id(conn), 0.0) < RECYCLE_SECONDS:
+                if time.monotonic() - self._born.get(conn, 0.0) < RECYCLE_SECONDS:
                     return conn
                 stale = conn  # replaced below, as the pool recycles its connections
             elif self._made >= self._keep:
@@ -179,8 +181,8 @@ class ReadConnections:
                 stale = None
                 self._made += 1
         if stale is not None:
-            self._born.pop(id(stale), None)
-            self._cursors.pop(id(stale), None)
+            self._born.pop(stale, None)
+            self._cursors.pop(stale, None)
             with contextlib.suppress(self._error):
                 stale.close()
         try:
@@ -190,7 +192,7 @@ class ReadConnections:
                 self._made -= 1
             raise
         with self._lock:
-            self._born[id(conn)] = time.monotonic()
+            self._born[conn] = time.monotonic()
         return conn
 
     def _new(self) -> Any:
@@ -219,7 +221,7 @@ class ReadConnections:
             if self._pid != os.getpid():
                 return
             self._made -= 1
-            self._born.pop(id(conn), None)
-            self._cursors.pop(id(conn), None)
+            self._born.pop(conn, None)
+            self._cursors.pop(conn, None)
         with contextlib.suppress(self._error):  # already broken: nothing more to do with it
             conn.close()

@@ -22,33 +22,12 @@ UTC_TEXT_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 """The stored form: microseconds and a literal ``Z``, always 27 characters."""
 
 
-_last_text: tuple[datetime, str] | None = None
-"""The last datetime rendered and its text (see :func:`to_utc_text`)."""
-
-
 def to_utc_text(value: datetime) -> str:
     """Render an aware datetime as the stored UTC text; naive values are refused.
 
     A naive datetime has no defined instant (is it local time? UTC?); guessing
     would silently shift QR lifetimes and certificate validity by hours.
-
-    The last object rendered is remembered: an issuance writes the same
-    ``now`` into a dozen columns (reservation, certificate, token, audit), and
-    rendering costs ~1.8 us each time against ~0.1 us for the identity check.
-    Only the very same object is reused (``datetime`` is immutable), so the
-    text is the one this function made for it; the tuple is replaced whole,
-    so a thread never sees one object's text for another.
     """
-    global _last_text
-    last = _last_text
-    if last is not None and last[0] is value:
-        return last[1]
-    text = _render(value)
-    _last_text = (value, text)
-    return text
-
-
-def _render(value: datetime) -> str:
     if value.tzinfo is None or value.utcoffset() is None:
         raise TypeError(
             f"got a naive datetime {value.isoformat()!r}; expected a timezone-aware "

@@ -202,22 +202,11 @@ class ChainValidator:
         self._cache_size = cache_size
         self._cache: OrderedDict[bytes, _CacheEntry] = OrderedDict()
         self._lock = threading.Lock()
-        self._ders: dict[int, tuple[x509.Certificate, bytes]] = {}
 
-    def _der(self, cert: x509.Certificate) -> bytes:
-        """DER of a certificate, remembered for long-lived objects such as trust sets.
-
-        ``public_bytes`` re-serialises on every call (about 30 us); keyed by
-        ``id`` with the object kept alive, so an id is never reused while cached.
-        """
-        known = self._ders.get(id(cert))
-        if known is not None and known[0] is cert:
-            return known[1]
-        der = cert.public_bytes(Encoding.DER)
-        if len(self._ders) >= 4096:
-            self._ders.clear()
-        self._ders[id(cert)] = (cert, der)
-        return der
+    @staticmethod
+    def _der(cert: x509.Certificate) -> bytes:
+        """DER of a certificate (the form the path cache and the validator take)."""
+        return cert.public_bytes(Encoding.DER)
 
     def clear_cache(self) -> None:
         """Forget every validated path (e.g. after the trust set changed)."""

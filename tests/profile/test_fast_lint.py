@@ -569,7 +569,7 @@ def _takes_fast_pass(cert: x509.Certificate | bytes, made: Made) -> bool:
             cert = x509.load_der_x509_certificate(cert)
         except (ValueError, x509.InvalidVersion):
             return False  # fast_lint reports it before any check
-    shape = fast._shape(made.expected.policy, made.expected.issuer_cert)
+    shape = fast.profile_shape(made.expected.policy, made.expected.issuer_cert)
     return fast._fast_pass(fast.Cert(cert, shape), made.expected)
 
 

@@ -470,16 +470,6 @@ def test_csr_signature_check_agrees_with_is_signature_valid() -> None:
         assert check_csr(der, load_policy(DEFAULT_POLICY_PATH.read_text(encoding="utf-8")))
 
 
-def test_ec_point_read_from_the_spki_is_public_numbers() -> None:
-    from issuer.keys import _ec_point
-
-    for curve in (ec.SECP256R1(), ec.SECP384R1(), ec.SECP521R1()):
-        for _ in range(20):
-            key = ec.generate_private_key(curve).public_key()
-            numbers = key.public_numbers()
-            assert _ec_point(key) == (numbers.x, numbers.y)
-
-
 def test_ca_validity_is_each_certificates_own() -> None:
     """ca_validity answers the certificate's own notBefore/notAfter, per certificate object
     (two CAs alive at once never share an answer)."""

@@ -112,7 +112,7 @@ def test_a_connection_older_than_the_recycle_time_is_replaced(
     monkeypatch.setattr(reads_module, "RECYCLE_SECONDS", 0.0)
     assert reads.fetch(_sql(migrated), (1,), one=True) == (0,)
     assert reads._made == 1 and len(reads._idle) == 1 and reads._idle[0] is not first
-    assert list(reads._born) == [id(reads._idle[0])]
+    assert list(reads._born) == [reads._idle[0]]
 
 
 def test_a_kept_connection_reuses_its_cursor_and_holds_no_snapshot(migrated: sa.Engine) -> None:
@@ -126,11 +126,11 @@ def test_a_kept_connection_reuses_its_cursor_and_holds_no_snapshot(migrated: sa.
     two_rows = "SELECT seq FROM audit_head UNION ALL SELECT seq + 1 FROM audit_head"
     assert reads.fetch(two_rows, (), one=True) == (0,)
     (kept,) = reads._idle
-    cursor = reads._cursors[id(kept)]
+    cursor = reads._cursors[kept]
     assert reads.fetch(_sql(migrated), (1,), one=True) == (0,)
     assert reads.fetch(two_rows, (), one=False) == [(0,), (1,)]
     assert reads.fetch(two_rows, (), one=True) == (0,)  # the last read before the write
-    assert reads._idle == [kept] and reads._cursors == {id(kept): cursor}
+    assert reads._idle == [kept] and reads._cursors == {kept: cursor}
     with migrated.begin() as conn:
         conn.exec_driver_sql("UPDATE audit_head SET seq = 5 WHERE id = 1")
     assert not _in_transaction(migrated, kept)
