@@ -71,7 +71,7 @@ class Counters:
     socket) or had it taken (``involuntary``: preempted). Subtract two to get a section's.
 
     Why the switches: the same engine code costs more CPU in a loaded server than in one
-    thread (docs/decisions/issuance.md), and each switch costs a kernel entry and the
+    thread (bench/NOTES.md, the fifth session), and each switch costs a kernel entry and the
     caches; the count says how much of that a round had.
     """
 

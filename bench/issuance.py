@@ -646,7 +646,7 @@ def ceiling(args: argparse.Namespace, cycle_ms: float, best: float) -> None:
     slowest machine seen). The target's ratio to it says whether the target is in
     reach on this machine today, which varies: the same code has run at a
     third of the speed on one day that it had on another
-    (docs/decisions/issuance.md). The best measured rate's ratio to it says
+    (bench/NOTES.md). The best measured rate's ratio to it says
     how much the engine loses to running concurrently (GIL hand-overs, the
     writer queue, idle time).
     """

@@ -2,7 +2,7 @@
 signature's, in one run.
 
 Why instructions: on a shared virtual machine the wall time of the same code
-swings by 2x within minutes (docs/decisions/issuance.md, fourth session), so
+swings by 2x within minutes (bench/NOTES.md, the fourth session), so
 a change worth a few per cent cannot be seen in certificates/s. callgrind
 counts the instructions executed, which repeats to about 0.2% run to run:
 a change to the cycle is judged by this figure first and by the rate after.
