@@ -38,10 +38,10 @@ import sqlalchemy as sa
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from issuer import policy_errors as codes
 from issuer.audit import AuditEvent, AuditLog, CheckpointSigner, CheckpointVerifier, key_sha256
 from issuer.audit import keys as audit_keys
 from issuer.errors import ZorgIdError
+from issuer.errors import policy as codes
 from issuer.store import READ_ONLY
 from issuer.store.reads import ReadConnections
 from issuer.store.schema import certificates, policy_versions, registrations

@@ -53,7 +53,7 @@ class CsrError(ValueError):
     """A CSR that cannot be used; the message says why and what to send.
 
     ``reason`` names the defect (``malformed``, ``version``, ...), ``code``
-    the catalogue refusal (:data:`CSR_CODES`, rows in ``issuer/issuance/errors.py``).
+    the catalogue refusal (:data:`CSR_CODES`, rows in ``issuer/errors/issuance.py``).
     """
 
     def __init__(self, reason: str, got: str, expected: str, *, code: str = CSR_MALFORMED) -> None:

@@ -38,7 +38,7 @@ from issuer.api.zorgid.v1 import uzi_pb2, uzi_pb2_grpc
 from issuer.audit import AuditKeyError, CheckpointVerifier, load_public_key
 from issuer.config import Config
 from issuer.errors import ZorgIdError
-from issuer.policy_errors import AUDIT_KEY_UNREADABLE
+from issuer.errors.policy import AUDIT_KEY_UNREADABLE
 from issuer.policy_store import verify_row
 from issuer.server.roles import current_caller
 from issuer.store import check_schema, shared_engine

@@ -3,7 +3,7 @@
 Every way a UZI-pas proof can fail has its own code (``ZID-11xx``), a gRPC
 status, and a cause and a solution in English and Dutch that a portal can show
 to the user as they are (architecture section 2, flow 7: the error overview).
-The rows live in :mod:`issuer.uzi.error_table` (pure data) and are merged into
+The rows live in :mod:`issuer.errors.uzi` (pure data) and are merged into
 the one engine-wide catalogue (:data:`issuer.errors.CATALOGUE`). Because
 :class:`UziError` *is* a ``ZorgIdError``, the one interceptor
 (:mod:`issuer.server.interceptors`) maps it to ``google.rpc.Status`` with
@@ -20,7 +20,7 @@ from __future__ import annotations
 from typing import Final
 
 from issuer.errors import ZorgIdError
-from issuer.uzi.error_table import UZI_ERROR_TABLE
+from issuer.errors.uzi import UZI_ERROR_TABLE
 
 __all__ = ["UZI_CODES", "UZI_ERROR_TABLE", "UziError"]
 
@@ -70,7 +70,7 @@ class UziError(ZorgIdError):
         if code not in UZI_CODES:
             raise ValueError(
                 f"unknown UZI error code {code!r}; expected one of "
-                f"{min(UZI_CODES)}..{max(UZI_CODES)} (issuer/uzi/error_table.py)"
+                f"{min(UZI_CODES)}..{max(UZI_CODES)} (issuer/errors/uzi.py)"
             )
         super().__init__(code, detail)
 

@@ -1,7 +1,7 @@
 """Refusals of policy versioning (issue 7), ``ZID-15xx``.
 
-Plain rows like ``issuer/issuance/errors.py``, merged into the one catalogue in
-``issuer/errors.py``. The per-occurrence detail (raised with the code) names the
+Plain rows like :mod:`issuer.errors.issuance`, merged into the one catalogue
+(:mod:`issuer.errors`). The per-occurrence detail (raised with the code) names the
 key path or rule, what was got and what was expected; the texts here say what
 the officer can do. Codes are never reused.
 """
