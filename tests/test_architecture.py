@@ -174,3 +174,13 @@ def test_the_vocabulary_is_imported_from_its_home() -> None:
                         rel = path.relative_to(ROOT).as_posix()
                         found.append(f"{rel}:{node.lineno} imports {alias.name} from {node.module}")
     assert found == []
+
+
+# Typed error codes (issue 17): ``ZorgIdError`` takes a ``Code``; the enum and the catalogue
+# are the same set, so neither can name a code the other does not know.
+def test_every_code_member_is_catalogued_and_every_entry_has_a_member() -> None:
+    from issuer.errors import CATALOGUE, Code
+
+    members = {member.value: name for name, member in Code.__members__.items()}
+    assert set(members) == set(CATALOGUE), "issuer/errors/codes.py and the tables disagree"
+    assert all(name == code.replace("-", "_") for code, name in members.items())

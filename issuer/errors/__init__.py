@@ -44,6 +44,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Final
 
+from issuer.errors.codes import Code
 from issuer.errors.flows import FLOW_ERROR_TABLE
 from issuer.errors.general import GENERAL_ERRORS
 from issuer.errors.issuance import ISSUANCE_ERROR_TABLE
@@ -55,6 +56,7 @@ __all__ = [
     "CATALOGUE",
     "DOMAIN",
     "LOCALES",
+    "Code",
     "ErrorSpec",
     "LocalizedText",
     "Status",
@@ -91,14 +93,14 @@ class ZorgIdError(Exception):
     caller itself sent.
     """
 
-    code: str
+    code: Code
     spec: ErrorSpec
     detail: str
     metadata: Mapping[str, str]
 
     def __init__(
         self,
-        code: str,
+        code: Code | str,
         detail: str = "",
         *,
         metadata: Mapping[str, str] | None = None,
@@ -108,7 +110,7 @@ class ZorgIdError(Exception):
             raise ValueError(
                 f"unknown error code {code!r}; expected one of the catalogue in issuer/errors/"
             )
-        self.code = code
+        self.code = Code(code)
         self.spec = spec
         self.detail = detail
         self.metadata = MappingProxyType(dict(metadata or {}))
