@@ -100,7 +100,7 @@ class ZorgIdError(Exception):
 
     def __init__(
         self,
-        code: Code | str,
+        code: Code,
         detail: str = "",
         *,
         metadata: Mapping[str, str] | None = None,
@@ -110,7 +110,7 @@ class ZorgIdError(Exception):
             raise ValueError(
                 f"unknown error code {code!r}; expected one of the catalogue in issuer/errors/"
             )
-        self.code = Code(code)
+        self.code = code
         self.spec = spec
         self.detail = detail
         self.metadata = MappingProxyType(dict(metadata or {}))

@@ -10,16 +10,18 @@ from __future__ import annotations
 
 from typing import Final
 
-PROPOSAL_INVALID: Final = "ZID-1501"
-PROFILE_LINT: Final = "ZID-1502"
-OWN_PROPOSAL: Final = "ZID-1503"
-PROPOSAL_EXPIRED: Final = "ZID-1504"
-WRONG_STATE: Final = "ZID-1505"
-STALE_BASE: Final = "ZID-1506"
-VERSION_NOT_FOUND: Final = "ZID-1507"
-STORED_POLICY_TAMPERED: Final = "ZID-1508"
-BAD_SCHEDULE: Final = "ZID-1509"
-AUDIT_KEY_UNREADABLE: Final = "ZID-1510"
+from issuer.errors.codes import Code
+
+PROPOSAL_INVALID: Final = Code.ZID_1501
+PROFILE_LINT: Final = Code.ZID_1502
+OWN_PROPOSAL: Final = Code.ZID_1503
+PROPOSAL_EXPIRED: Final = Code.ZID_1504
+WRONG_STATE: Final = Code.ZID_1505
+STALE_BASE: Final = Code.ZID_1506
+VERSION_NOT_FOUND: Final = Code.ZID_1507
+STORED_POLICY_TAMPERED: Final = Code.ZID_1508
+BAD_SCHEDULE: Final = Code.ZID_1509
+AUDIT_KEY_UNREADABLE: Final = Code.ZID_1510
 
 POLICY_ERROR_TABLE: Final[tuple[tuple[str, str, str, str, str, str], ...]] = (
     (

@@ -1,8 +1,9 @@
 """Every error code the source can raise is in the one catalogue (issue 5, "error overview").
 
-``ZorgIdError`` refuses an unknown code at run time; this finds one before it
-runs: every ``"ZID-nnnn"`` literal in the engine's packages (raised directly,
-or kept as a named constant such as ``issuer.uzi.errors.SESSION_UNKNOWN``)
+``ZorgIdError`` takes a ``Code`` (mypy refuses a string); this also finds one
+before it runs: every ``Code.ZID_nnnn`` or ``"ZID-nnnn"`` in the engine's
+packages (raised directly, or kept as a named constant such as
+``issuer.uzi.errors.SESSION_UNKNOWN``)
 must be a catalogue entry that is not retired, and every catalogue entry has
 both languages. ``tests/server/test_errors.py`` checks docs/errors.md is current.
 """
@@ -16,7 +17,8 @@ from issuer.errors import CATALOGUE
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("issuer", "hsm", "policies", "ocsp", "testkit")
-LITERAL = re.compile(r"""["'](ZID-\d{4})["']""")
+LITERAL = re.compile(r"""["'](ZID-\d{4})["']|\bCode\.ZID_(\d{4})\b""")
+"""A code as written in the source: the string ``"ZID-nnnn"`` or the member ``Code.ZID_nnnn``."""
 TABLES = ("issuer/errors/", "issuer/uzi/errors.py")
 """Where codes are defined (catalogue rows, named constants) rather than raised."""
 
@@ -29,7 +31,8 @@ def _used_codes() -> dict[str, list[str]]:
                 continue
             text = path.read_text(encoding="utf-8")
             for match in LITERAL.finditer(text):
-                used.setdefault(match.group(1), []).append(str(path.relative_to(ROOT)))
+                code = match.group(1) or f"ZID-{match.group(2)}"
+                used.setdefault(code, []).append(str(path.relative_to(ROOT)))
     return used
 
 
