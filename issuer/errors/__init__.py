@@ -110,7 +110,7 @@ class ZorgIdError(Exception):
             raise ValueError(
                 f"unknown error code {code!r}; expected one of the catalogue in issuer/errors/"
             )
-        self.code = code
+        self.code = Code(code)  # a str from an untyped caller (a test) becomes its member
         self.spec = spec
         self.detail = detail
         self.metadata = MappingProxyType(dict(metadata or {}))
