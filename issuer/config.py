@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any, Final, TypeVar
 
 from hsm import PinSource
-from issuer.errors import ZorgIdError
+from issuer.errors import Code, ZorgIdError
 
 __all__ = [
     "AuditConfig",
@@ -88,7 +88,7 @@ class ConfigError(ZorgIdError):
     def __init__(self, source: str, problems: list[str]) -> None:
         self.problems = tuple(problems)
         listing = "; ".join(problems)
-        super().__init__("ZID-0901", f"{source}: {len(problems)} problem(s): {listing}")
+        super().__init__(Code.ZID_0901, f"{source}: {len(problems)} problem(s): {listing}")
 
 
 def parse_pin_source(text: str, base: Path) -> PinSource:

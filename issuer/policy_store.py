@@ -38,10 +38,10 @@ import sqlalchemy as sa
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from issuer import policy_errors as codes
 from issuer.audit import AuditEvent, AuditLog, CheckpointSigner, CheckpointVerifier, key_sha256
 from issuer.audit import keys as audit_keys
-from issuer.errors import ZorgIdError
+from issuer.errors import Code, ZorgIdError
+from issuer.errors import policy as codes
 from issuer.store import READ_ONLY
 from issuer.store.reads import ReadConnections
 from issuer.store.schema import certificates, policy_versions, registrations
@@ -470,7 +470,7 @@ class PolicyStore:
                     return self._verify(row)
             except (sa.exc.IntegrityError, _Again):
                 continue  # another process bootstrapped or activated first: read again
-        raise ZorgIdError("ZID-0004", "could not settle the active policy version (contention)")
+        raise ZorgIdError(Code.ZID_0004, "could not settle the active policy version (contention)")
 
     def _ever_active(self, conn: sa.Connection) -> bool:
         """Whether any version was ever active (a fresh statement: sees concurrent commits).
@@ -620,7 +620,7 @@ class PolicyStore:
                 return StoredVersion(record=record, policy=policy)
             except sa.exc.IntegrityError:
                 continue
-        raise ZorgIdError("ZID-0004", "could not number the proposal (concurrent proposals)")
+        raise ZorgIdError(Code.ZID_0004, "could not number the proposal (concurrent proposals)")
 
     def approve(self, version: int, *, officer: Officer) -> tuple[StoredVersion, bool]:
         """Record ``officer``'s approval; activates at the threshold M of the active version.
@@ -635,7 +635,7 @@ class PolicyStore:
                 return self._approve_once(version, officer, now)
             except _Again:
                 continue
-        raise ZorgIdError("ZID-0004", "the active version kept changing; approve again")
+        raise ZorgIdError(Code.ZID_0004, "the active version kept changing; approve again")
 
     def _approve_once(
         self, version: int, officer: Officer, now: dt.datetime

@@ -25,7 +25,7 @@ from urllib.parse import parse_qs, quote, urlsplit
 import segno
 
 from issuer.enrolment.tokens import enrolment_uri
-from issuer.errors import ZorgIdError
+from issuer.errors import Code, ZorgIdError
 
 SCHEME: Final = "zorgid"
 VERSION: Final = "1"
@@ -86,11 +86,11 @@ def parse_login_uri(uri: str) -> LoginQr:
     query = parse_qs(parts.query)
     if parts.scheme != SCHEME or parts.netloc != "login" or query.get("v") != [VERSION]:
         raise ZorgIdError(
-            "ZID-0005", f"got a URI of scheme {parts.scheme!r}; expected zorgid://login?v=1&..."
+            Code.ZID_0005, f"got a URI of scheme {parts.scheme!r}; expected zorgid://login?v=1&..."
         )
     values = {k: query.get(k, []) for k in ("c", "n", "h")}
     if any(len(v) != 1 for v in values.values()) or not _CHALLENGE_RE.match(values["c"][0]):
-        raise ZorgIdError("ZID-0005", "expected exactly one c=, n= and h= parameter")
+        raise ZorgIdError(Code.ZID_0005, "expected exactly one c=, n= and h= parameter")
     return LoginQr(
         challenge_id=values["c"][0], nonce=b64url_decode(values["n"][0]), host=values["h"][0]
     )

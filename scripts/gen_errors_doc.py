@@ -1,4 +1,4 @@
-"""Render ``docs/errors.md`` from the error catalogue in ``issuer/errors.py``.
+"""Render ``docs/errors.md`` from the error catalogue in ``issuer/errors/``.
 
 Usage::
 
@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.check:
         if not TARGET.is_file() or TARGET.read_text() != text:
             print(
-                f"{TARGET.relative_to(ROOT)} is out of date with issuer/errors.py; "
+                f"{TARGET.relative_to(ROOT)} is out of date with issuer/errors/; "
                 "run: python scripts/gen_errors_doc.py",
                 file=sys.stderr,
             )

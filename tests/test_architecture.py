@@ -9,6 +9,8 @@ by a new import fails here, naming the file and the import.
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -174,3 +176,45 @@ def test_the_vocabulary_is_imported_from_its_home() -> None:
                         rel = path.relative_to(ROOT).as_posix()
                         found.append(f"{rel}:{node.lineno} imports {alias.name} from {node.module}")
     assert found == []
+
+
+# Typed error codes (issue 17): ``ZorgIdError`` takes a ``Code``; the enum and the catalogue
+# are the same set, so neither can name a code the other does not know.
+def test_every_code_member_is_catalogued_and_every_entry_has_a_member() -> None:
+    from issuer.errors import CATALOGUE, Code
+
+    members = {member.value: name for name, member in Code.__members__.items()}
+    assert set(members) == set(CATALOGUE), "issuer/errors/codes.py and the tables disagree"
+    assert all(name == code.replace("-", "_") for code, name in members.items())
+
+
+def test_a_mistyped_error_code_fails_mypy(tmp_path: Path) -> None:
+    # The point of ``Code``: a code nobody catalogued is refused before the engine runs.
+    snippet = tmp_path / "raise_sites.py"
+    snippet.write_text(
+        "from issuer.errors import Code, ZorgIdError\n"
+        "\n"
+        'GOOD = ZorgIdError(Code.ZID_1803, "x")\n'
+        'BAD = ZorgIdError("ZID-9999", "x")\n'
+    )
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mypy",
+            "--config-file",
+            str(ROOT / "pyproject.toml"),
+            "--cache-dir",
+            str(tmp_path / "mypy-cache"),
+            str(snippet),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    errors = [line for line in result.stdout.splitlines() if ": error:" in line]
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert len(errors) == 1 and "raise_sites.py:4:" in errors[0], errors
+    assert 'incompatible type "str"; expected "Code"' in errors[0], errors

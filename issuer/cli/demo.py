@@ -54,6 +54,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from issuer.errors import Code
 from issuer.files import make_private_dir, write_file
 from testkit.uzi_world import TestCa, UziWorld
 
@@ -289,7 +290,7 @@ class Demo:
         except grpc.RpcError as err:
             raise DemoFailed(f"step {self.step}: {what}: {_reason(err)} {err.details()}") from None
 
-    def refused(self, what: str, fn: Callable[..., Any], request: Any, code: str) -> None:
+    def refused(self, what: str, fn: Callable[..., Any], request: Any, code: Code) -> None:
         import grpc
 
         try:
@@ -456,7 +457,7 @@ class Demo:
         request.signed_at.FromDatetime(at)
         return request
 
-    def answer(self, payload: str, phone: Any, der: bytes, *, expect: str | None = None) -> None:
+    def answer(self, payload: str, phone: Any, der: bytes, *, expect: Code | None = None) -> None:
         import grpc
         from cryptography.hazmat.primitives import hashes
         from cryptography.hazmat.primitives.asymmetric import ec
@@ -539,7 +540,7 @@ class Demo:
             registration_pb2.StartRegistrationRequest(
                 terms_version=terms.version, uzi_session_handle=handle
             ),
-            "ZID-1602",
+            Code.ZID_1602,
         )
 
         admin_phone, admin_der = self.register_user(admin_card, "Administrator", "01-02-1975")
@@ -595,7 +596,7 @@ class Demo:
             "ListMembers",
             self.portal.org.ListMembers,
             organization_pb2.ListMembersRequest(login_session_handle=member.session_handle),
-            "ZID-1830",
+            Code.ZID_1830,
         )
 
         self.say("Member: register UZI attributes of a second card on the existing mobile ID")
@@ -639,7 +640,7 @@ class Demo:
         self.ok(f"portal poll: {login_pb2.LoginState.Name(polled.state)}")
         if polled.state != login_pb2.LOGIN_STATE_EXPIRED:
             raise DemoFailed(f"step {self.step}: expected EXPIRED")
-        self.answer(made.qr.payload, member_phone, member_der, expect="ZID-1702")
+        self.answer(made.qr.payload, member_phone, member_der, expect=Code.ZID_1702)
         self.login(member_phone, member_der, "Member (a click makes a new QR)")
 
         self.say("PIN forgotten: the administrator lists the members and resets the member")
@@ -679,7 +680,7 @@ class Demo:
             self.portal.login.CreateLoginChallenge,
             login_pb2.CreateLoginChallengeRequest(),
         )
-        self.answer(made.qr.payload, member_phone, member_der, expect="ZID-1704")
+        self.answer(made.qr.payload, member_phone, member_der, expect=Code.ZID_1704)
 
         self.say("Member: re-enrolment -- the reinstalled app scans the new registration QR")
         from issuer.api.zorgid.v1 import enrollment_pb2
@@ -715,5 +716,7 @@ class Demo:
             self.portal.login.CreateLoginChallenge,
             login_pb2.CreateLoginChallengeRequest(),
         )
-        self.answer(made.qr.payload, new_phone, bytes(redeemed.certificate.der), expect="ZID-1704")
+        self.answer(
+            made.qr.payload, new_phone, bytes(redeemed.certificate.der), expect=Code.ZID_1704
+        )
         self.out(f"demo complete: {self.step} steps, every outcome as the manual describes")

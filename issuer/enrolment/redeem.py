@@ -48,7 +48,7 @@ import sqlalchemy as sa
 from issuer.audit import AuditEvent
 from issuer.enrolment.create import attrs_from_json
 from issuer.enrolment.tokens import token_sha256
-from issuer.errors import ZorgIdError
+from issuer.errors import Code, ZorgIdError
 from issuer.issuance.cycle import (
     Actor,
     Begin,
@@ -74,7 +74,7 @@ DEFAULT_WAIT_SECONDS = 10.0
 """How long a same-CSR retry waits for a running winner before ZID-1305 (retry)."""
 POLL_SECONDS = 0.01
 
-FAILED_ATTEMPT_CODES: Final = CSR_CODES | {"ZID-1202", "ZID-1203", "ZID-1850"}
+FAILED_ATTEMPT_CODES: Final = CSR_CODES | {Code.ZID_1202, Code.ZID_1203, Code.ZID_1850}
 """Refusals that are the caller's doing (the CSR or its key, ZID-1850 a key revoked as
 compromised): each is a failed attempt."""
 
@@ -294,20 +294,22 @@ class Redeemer:
             row = self._read(digest)
             now = self.clock()
             if row is None or row.state not in ("confirmed", "redeemed"):
-                raise ZorgIdError("ZID-1301", "no redeemable registration for this token")
+                raise ZorgIdError(Code.ZID_1301, "no redeemable registration for this token")
             if row.certificate_id is not None:
                 if row.csr_sha256 == csr_sha:
                     cert = self.cycle.load(row.certificate_id)
                     if cert is None:
-                        raise ZorgIdError("ZID-0001", "redeemed registration lost its certificate")
+                        raise ZorgIdError(
+                            Code.ZID_0001, "redeemed registration lost its certificate"
+                        )
                     return Redemption(certificate=cert, replayed=True)
-                self._refuse(row, actor, "ZID-1303", "the token was redeemed already")
+                self._refuse(row, actor, Code.ZID_1303, "the token was redeemed already")
             if row.token_used_at is None:
                 if row.failed_attempts >= self.max_failed:
                     raise self._blocked(row.failed_attempts)  # rechecked under the lock in _check
                 if row.token_expires_at <= now:
                     raise ZorgIdError(
-                        "ZID-1302", f"the token expired at {row.token_expires_at.isoformat()}"
+                        Code.ZID_1302, f"the token expired at {row.token_expires_at.isoformat()}"
                     )
                 try:
                     checked = self._check(digest, row, csr, actor)
@@ -317,7 +319,9 @@ class Redeemer:
                 except _NotClaimed:
                     continue  # someone else claimed first: look again
             if row.csr_sha256 != csr_sha:
-                self._refuse(row, actor, "ZID-1303", "the token is being redeemed with another CSR")
+                self._refuse(
+                    row, actor, Code.ZID_1303, "the token is being redeemed with another CSR"
+                )
             if now - row.token_used_at >= self.lease:
                 if self._take_over(row.id, row.token_used_at, csr_sha, now):
                     _LOG.warning(
@@ -329,7 +333,7 @@ class Redeemer:
                     return self._issue(row, checked, claimed_at=now)
                 continue
             if time.monotonic() >= deadline:
-                raise ZorgIdError("ZID-1305", "an earlier call with this CSR is still issuing")
+                raise ZorgIdError(Code.ZID_1305, "an earlier call with this CSR is still issuing")
             time.sleep(POLL_SECONDS)
 
     # -- steps ---------------------------------------------------------------------
@@ -363,12 +367,12 @@ class Redeemer:
                 actor=actor,
             )
         except ValueError as exc:
-            raise ZorgIdError("ZID-1204", f"frozen registration data: {exc}") from None
+            raise ZorgIdError(Code.ZID_1204, f"frozen registration data: {exc}") from None
         refused: ZorgIdError
         with self._attempt_lock(row.id) as conn:
             fresh = self._read(digest)  # whoever held the lock before has committed
             if fresh is None:
-                raise ZorgIdError("ZID-1301", "no redeemable registration for this token")
+                raise ZorgIdError(Code.ZID_1301, "no redeemable registration for this token")
             if not taken_over:
                 if fresh.token_used_at is not None:
                     raise _NotClaimed(row.id)
@@ -411,7 +415,7 @@ class Redeemer:
 
     def _blocked(self, failed: int) -> ZorgIdError:
         return ZorgIdError(
-            "ZID-1304",
+            Code.ZID_1304,
             f"{failed} failed attempts; the policy allows "
             f"{self.max_failed} (enrolment.max_failed_attempts)",
         )
@@ -452,7 +456,7 @@ class Redeemer:
         registration_id: str,
         claimed_at: datetime,
         *,
-        refused: tuple[Any, Actor, str] | None = None,
+        refused: tuple[Any, Actor, Code] | None = None,
     ) -> None:
         """Give the token back after a refusal or error, so the user can retry.
 
@@ -505,7 +509,7 @@ class Redeemer:
         except _ClaimLost:
             # Taken over while we signed: our certificate was rolled back unstored
             # (reservation marked failed); the new owner's is the one.
-            raise ZorgIdError("ZID-1305", "the redemption was taken over; retry") from None
+            raise ZorgIdError(Code.ZID_1305, "the redemption was taken over; retry") from None
         except ZorgIdError as exc:
             counted = exc.code in FAILED_ATTEMPT_CODES  # a key of another person, or compromised
             refused = (row, checked.request.actor, exc.code) if counted else None
@@ -518,12 +522,12 @@ class Redeemer:
 
     # -- refusals --------------------------------------------------------------------
 
-    def _count(self, row: Any, actor: Actor, code: str) -> int:
+    def _count(self, row: Any, actor: Actor, code: Code) -> int:
         """Count one failed attempt and record it in the audit log (one transaction)."""
         with write_transaction(self.engine) as conn:
             return self._count_in(conn, row, actor, code)
 
-    def _count_in(self, conn: sa.Connection, row: Any, actor: Actor, code: str) -> int:
+    def _count_in(self, conn: sa.Connection, row: Any, actor: Actor, code: Code) -> int:
         """Count one failed attempt (capped at the limit) and audit it, in *conn*'s transaction."""
         lock_audit_head(conn)  # the head before the registration row, as step 4 does
         counted = conn.execute(
@@ -543,7 +547,7 @@ class Redeemer:
         )
         return failed
 
-    def _refuse(self, row: Any, actor: Actor, code: str, detail: str) -> NoReturn:
+    def _refuse(self, row: Any, actor: Actor, code: Code, detail: str) -> NoReturn:
         self._count(row, actor, code)
         raise ZorgIdError(code, detail)
 

@@ -17,7 +17,7 @@ import secrets
 from typing import Final
 from urllib.parse import parse_qs, quote, urlsplit
 
-from issuer.errors import ZorgIdError
+from issuer.errors import Code, ZorgIdError
 
 TOKEN_BYTES: Final = 32
 TOKEN_RE: Final = re.compile(r"^[A-Za-z0-9_-]{43}$")
@@ -35,7 +35,7 @@ def check_token(token: str) -> str:
     if not isinstance(token, str) or not TOKEN_RE.match(token):
         length = len(token) if isinstance(token, str) else 0
         raise ZorgIdError(
-            "ZID-1306",
+            Code.ZID_1306,
             f"got a token of {length} characters; expected 43 base64url characters",
         )
     return token
@@ -57,9 +57,9 @@ def parse_enrolment_uri(uri: str) -> tuple[str, str]:
     query = parse_qs(parts.query, strict_parsing=False)
     if parts.scheme != URI_SCHEME or parts.netloc != "enroll" or query.get("v") != [URI_VERSION]:
         raise ZorgIdError(
-            "ZID-1306", f"got a URI of scheme {parts.scheme!r}; expected zorgid://enroll?v=1&..."
+            Code.ZID_1306, f"got a URI of scheme {parts.scheme!r}; expected zorgid://enroll?v=1&..."
         )
     tokens, hosts = query.get("t", []), query.get("h", [])
     if len(tokens) != 1 or len(hosts) != 1:
-        raise ZorgIdError("ZID-1306", "expected exactly one t= and one h= parameter")
+        raise ZorgIdError(Code.ZID_1306, "expected exactly one t= and one h= parameter")
     return check_token(tokens[0]), hosts[0]

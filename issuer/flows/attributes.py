@@ -28,7 +28,7 @@ import sqlalchemy as sa
 from cryptography.hazmat.primitives.serialization import load_der_public_key
 
 from issuer.enrolment.create import attrs_to_json
-from issuer.errors import ZorgIdError
+from issuer.errors import Code, ZorgIdError
 from issuer.flows.common import (
     FlowDeps,
     Portal,
@@ -82,7 +82,7 @@ def _key_still_allowed(der: bytes, spki_sha256: str, policy: Policy) -> PublicKe
         return check_public_key(load_der_public_key(der), policy.keys)
     except WeakKeyError as exc:
         raise ZorgIdError(
-            "ZID-1202",
+            Code.ZID_1202,
             f"the mobile ID's key (sha256 {spki_sha256[:16]}...) is refused by the policy in "
             f"force: {exc}; register the phone again with a new key, then add the attributes",
             metadata={"reason": exc.reason},
@@ -103,7 +103,7 @@ def register_attributes(
         session_sha = use_uzi_session(conn, deps, handle=uzi_session)
         if not _same_person(person, identity.uzi_number, identity.given_name, identity.surname):
             raise ZorgIdError(
-                "ZID-1810",
+                Code.ZID_1810,
                 f"the card is of UZI number {identity.uzi_number}; the logged-in person has "
                 f"{person.uzi_number}",
             )
@@ -117,7 +117,9 @@ def register_attributes(
             .order_by(certificates.c.issued_at.desc())
         ).first()
         if old_row is None:
-            raise ZorgIdError("ZID-1811", f"mobile ID {session.mobile_id} has no good certificate")
+            raise ZorgIdError(
+                Code.ZID_1811, f"mobile ID {session.mobile_id} has no good certificate"
+            )
         old = IssuedCertificate.from_row(old_row)
         key = conn.execute(sa.select(mobile_ids).where(mobile_ids.c.id == session.mobile_id)).one()
         public_key = _key_still_allowed(bytes(key.public_key), key.spki_sha256, cycle.policy)
@@ -205,7 +207,7 @@ def register_attributes(
         if not revoke_certificate(
             conn, issuer=old.issuer, serial=old.serial, at=cert.issued_at, reason="superseded"
         ):
-            raise ZorgIdError("ZID-1811", f"certificate {old.serial} was revoked meanwhile")
+            raise ZorgIdError(Code.ZID_1811, f"certificate {old.serial} was revoked meanwhile")
         conn.execute(
             certificates.update().where(certificates.c.id == old.id).values(superseded_by=cert.id)
         )
@@ -228,5 +230,7 @@ def current_certificate(deps: FlowDeps, *, spki_sha256: str) -> IssuedCertificat
             .order_by(certificates.c.issued_at.desc())
         ).first()
     if row is None:
-        raise ZorgIdError("ZID-1811", f"no good certificate for key sha256 {spki_sha256[:16]}...")
+        raise ZorgIdError(
+            Code.ZID_1811, f"no good certificate for key sha256 {spki_sha256[:16]}..."
+        )
     return IssuedCertificate.from_row(row)

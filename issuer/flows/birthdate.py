@@ -10,7 +10,7 @@ import re
 from datetime import date
 from typing import Final
 
-from issuer.errors import ZorgIdError
+from issuer.errors import Code, ZorgIdError
 
 MIN_AGE: Final = 16
 MAX_AGE: Final = 100
@@ -33,16 +33,16 @@ def parse_birth_date(text: str, *, today: date) -> date:
         year, month, day = (int(g) for g in iso.groups())
     else:
         raise ZorgIdError(
-            "ZID-1603", f"got {value[:32]!r}; expected dd-mm-jjjj (31-12-1980) or yyyy-mm-dd"
+            Code.ZID_1603, f"got {value[:32]!r}; expected dd-mm-jjjj (31-12-1980) or yyyy-mm-dd"
         )
     try:
         born = date(year, month, day)
     except ValueError:
-        raise ZorgIdError("ZID-1603", f"got {value!r}, which is not a calendar date") from None
+        raise ZorgIdError(Code.ZID_1603, f"got {value!r}, which is not a calendar date") from None
     age = age_on(born, today)
     if not MIN_AGE <= age <= MAX_AGE:
         raise ZorgIdError(
-            "ZID-1604",
+            Code.ZID_1604,
             f"got {born.isoformat()}: age {age} on {today.isoformat()}; "
             f"expected {MIN_AGE} to {MAX_AGE}",
         )

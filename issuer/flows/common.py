@@ -17,7 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from issuer.audit import AuditEvent
-from issuer.errors import ZorgIdError
+from issuer.errors import Code, ZorgIdError
 from issuer.issuance.cycle import Actor
 from issuer.issuance.runtime import Issuance
 from issuer.profile import InvalidAttributesError, VerifiedAttributes
@@ -122,7 +122,7 @@ def to_attributes(identity: UziIdentity) -> VerifiedAttributes:
             organization=identity.organization,
         )
     except InvalidAttributesError as exc:
-        raise ZorgIdError("ZID-1204", f"the UZI-pas: {exc}") from None
+        raise ZorgIdError(Code.ZID_1204, f"the UZI-pas: {exc}") from None
 
 
 def uzi_identity(deps: FlowDeps, *, handle: str, portal: Portal, purpose: str) -> UziIdentity:
@@ -159,7 +159,7 @@ def evidence_of(conn: sa.Connection, session_sha256: str) -> Any:
     ).first()
     if row is None:
         raise ZorgIdError(
-            "ZID-0001",
+            Code.ZID_0001,
             "no evidence kept for this UZI session; the UziService must use the "
             "evidence-keeping verifier (issuer.flows.evidence)",
         )
@@ -171,7 +171,7 @@ def organisation_by_ura(conn: sa.Connection, ura: str) -> Any:
     row = conn.execute(sa.select(organisations).where(organisations.c.ura == ura)).first()
     if row is None:
         raise ZorgIdError(
-            "ZID-1602", f"URA {ura} is not registered; the operator registers organisations"
+            Code.ZID_1602, f"URA {ura} is not registered; the operator registers organisations"
         )
     return row
 

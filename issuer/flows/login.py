@@ -40,7 +40,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.serialization import load_der_public_key
 
 from issuer.enrolment.create import attrs_from_json
-from issuer.errors import ZorgIdError
+from issuer.errors import Code, ZorgIdError
 from issuer.flows.common import FlowDeps, Portal, audit, login_session_lifetime, sha256_hex
 from issuer.issuance.cycle import Actor, issuer_id
 from issuer.issuance.runtime import Issuance
@@ -146,12 +146,12 @@ def create_login_challenge(deps: FlowDeps, *, portal: Portal) -> LoginChallenge:
 
 def _challenge(conn: sa.Connection, challenge_id: str) -> Any:
     if not 0 < len(challenge_id) <= MAX_CHALLENGE_ID:
-        raise ZorgIdError("ZID-1701", f"got a challenge id of {len(challenge_id)} characters")
+        raise ZorgIdError(Code.ZID_1701, f"got a challenge id of {len(challenge_id)} characters")
     row = conn.execute(
         sa.select(login_challenges).where(login_challenges.c.id == challenge_id)
     ).first()
     if row is None:
-        raise ZorgIdError("ZID-1701", f"no login challenge {challenge_id!r}")
+        raise ZorgIdError(Code.ZID_1701, f"no login challenge {challenge_id!r}")
     return row
 
 
@@ -160,9 +160,9 @@ def describe_login_challenge(deps: FlowDeps, *, challenge_id: str) -> LoginReque
     with deps.engine.connect() as conn:
         row = _challenge(conn, challenge_id)
     if row.answered_at is not None:
-        raise ZorgIdError("ZID-1708", f"answered at {row.answered_at.isoformat()}")
+        raise ZorgIdError(Code.ZID_1708, f"answered at {row.answered_at.isoformat()}")
     if row.expires_at <= deps.clock():
-        raise ZorgIdError("ZID-1702", f"expired at {row.expires_at.isoformat()}")
+        raise ZorgIdError(Code.ZID_1702, f"expired at {row.expires_at.isoformat()}")
     return LoginRequest(
         challenge_id=row.id,
         nonce=bytes(row.nonce),
@@ -173,7 +173,7 @@ def describe_login_challenge(deps: FlowDeps, *, challenge_id: str) -> LoginReque
 
 
 def _refuse(
-    deps: FlowDeps, built: Issuance, actor: Actor, challenge_id: str, code: str, detail: str
+    deps: FlowDeps, built: Issuance, actor: Actor, challenge_id: str, code: Code, detail: str
 ) -> NoReturn:
     """A refusal of a verified answer ends the challenge: the portal's poll says "refused".
 
@@ -213,7 +213,7 @@ def _verify_key(key: object, signature: bytes, message: bytes) -> None:
             raise InvalidSignature
     except InvalidSignature:
         raise ZorgIdError(
-            "ZID-1706", "the signature does not verify over the login message (docs/flows.md)"
+            Code.ZID_1706, "the signature does not verify over the login message (docs/flows.md)"
         ) from None
 
 
@@ -232,12 +232,12 @@ def check_key_proof(
     """
     now = deps.clock()
     if len(spki_sha256) != 64 or any(c not in "0123456789abcdef" for c in spki_sha256):
-        raise ZorgIdError("ZID-1851", "spki_sha256: expected 64 lowercase hex digits")
+        raise ZorgIdError(Code.ZID_1851, "spki_sha256: expected 64 lowercase hex digits")
     if signed_at is None or not signature:
-        raise ZorgIdError("ZID-1851", "no proof: signature and signed_at are required")
+        raise ZorgIdError(Code.ZID_1851, "no proof: signature and signed_at are required")
     if abs(signed_at - now) > CLOCK_SKEW:
         raise ZorgIdError(
-            "ZID-1851",
+            Code.ZID_1851,
             f"signed at {signed_at.isoformat()}; expected within {CLOCK_SKEW} of {now.isoformat()}",
         )
     with deps.engine.connect() as conn:
@@ -246,7 +246,7 @@ def check_key_proof(
         ).scalar_one_or_none()
     try:
         if der is None:
-            raise ZorgIdError("ZID-1706", "unknown key")
+            raise ZorgIdError(Code.ZID_1706, "unknown key")
         _verify_key(
             load_der_public_key(bytes(der)),
             signature,
@@ -254,7 +254,7 @@ def check_key_proof(
         )
     except ZorgIdError:
         raise ZorgIdError(
-            "ZID-1851", "the proof does not verify with the key of that SPKI hash"
+            Code.ZID_1851, "the proof does not verify with the key of that SPKI hash"
         ) from None
 
 
@@ -273,18 +273,18 @@ def answer_login_challenge(
     with built.engine.connect() as conn:
         row = _challenge(conn, challenge_id)
     if row.answered_at is not None:
-        raise ZorgIdError("ZID-1708", f"answered at {row.answered_at.isoformat()}")
+        raise ZorgIdError(Code.ZID_1708, f"answered at {row.answered_at.isoformat()}")
     if row.refused_at is not None:
-        raise ZorgIdError(row.refusal_code or "ZID-1703", "this login was refused already")
+        raise ZorgIdError(Code(row.refusal_code or Code.ZID_1703), "this login was refused already")
     if row.expires_at <= now:
-        raise ZorgIdError("ZID-1702", f"expired at {row.expires_at.isoformat()}")
+        raise ZorgIdError(Code.ZID_1702, f"expired at {row.expires_at.isoformat()}")
     # Only an answer that verifies may end the challenge (issue 16 item 11): anything
     # else is refused and leaves it pending, so the right phone can still answer.
     try:
         cert = x509.load_der_x509_certificate(certificate_der)
         serial = format(cert.serial_number, "x")
     except (ValueError, x509.InvalidVersion):
-        raise ZorgIdError("ZID-1703", "the certificate is not DER X.509") from None
+        raise ZorgIdError(Code.ZID_1703, "the certificate is not DER X.509") from None
     with built.engine.connect() as conn:
         stored = conn.execute(
             sa.select(certificates).where(
@@ -293,10 +293,10 @@ def answer_login_challenge(
             )
         ).first()
     if stored is None or bytes(stored.der) != certificate_der:
-        raise ZorgIdError("ZID-1703", f"serial {serial} was not issued here")
+        raise ZorgIdError(Code.ZID_1703, f"serial {serial} was not issued here")
     if not row.created_at - CLOCK_SKEW <= signed_at <= now + CLOCK_SKEW:
         raise ZorgIdError(
-            "ZID-1707",
+            Code.ZID_1707,
             f"signed at {signed_at.isoformat()}; expected between "
             f"{row.created_at.isoformat()} and {now.isoformat()} (+/- {CLOCK_SKEW})",
         )
@@ -305,14 +305,16 @@ def answer_login_challenge(
     )
     # Signed by the key of a certificate issued here: a refusal now ends the login.
     if stored.status != "good":
-        _refuse(deps, built, actor, challenge_id, "ZID-1704", f"serial {serial} is {stored.status}")
+        _refuse(
+            deps, built, actor, challenge_id, Code.ZID_1704, f"serial {serial} is {stored.status}"
+        )
     if not stored.not_before <= now < stored.not_after:
         _refuse(
             deps,
             built,
             actor,
             challenge_id,
-            "ZID-1705",
+            Code.ZID_1705,
             f"serial {serial} is valid {stored.not_before.isoformat()} to "
             f"{stored.not_after.isoformat()}; now is {now.isoformat()}",
         )
@@ -320,7 +322,7 @@ def answer_login_challenge(
         if not repo.answer_login_challenge(
             conn, challenge_id=row.id, certificate_id=stored.id, signature=signature, at=now
         ):
-            raise ZorgIdError("ZID-1708", "answered concurrently, or expired meanwhile")
+            raise ZorgIdError(Code.ZID_1708, "answered concurrently, or expired meanwhile")
         audit(
             conn,
             built,
@@ -347,7 +349,7 @@ def get_login_challenge(deps: FlowDeps, *, portal: Portal, challenge_id: str) ->
     with built.engine.begin() as conn:
         row = _challenge(conn, challenge_id)
         if row.portal_identity != portal.identity:
-            raise ZorgIdError("ZID-1701", f"no login challenge {challenge_id!r} for this portal")
+            raise ZorgIdError(Code.ZID_1701, f"no login challenge {challenge_id!r} for this portal")
         if row.refused_at is not None:
             return LoginStatus(
                 state="refused", expires_at=row.expires_at, refusal_code=row.refusal_code
@@ -360,7 +362,9 @@ def get_login_challenge(deps: FlowDeps, *, portal: Portal, challenge_id: str) ->
         ).one()
         if cert.status != "good" and row.collected_at is None:
             # Revoked between the answer and this first poll: no session for it (item 6).
-            return LoginStatus(state="refused", expires_at=row.expires_at, refusal_code="ZID-1704")
+            return LoginStatus(
+                state="refused", expires_at=row.expires_at, refusal_code=Code.ZID_1704
+            )
         handle = session_expires = None
         if repo.collect_login_challenge(
             conn, challenge_id=row.id, portal_identity=portal.identity, at=now
@@ -419,14 +423,14 @@ def login_session(
         or row.expires_at <= now
         or row.revoked_at is not None
     ):
-        raise ZorgIdError("ZID-1709", "no live login session for this portal")
+        raise ZorgIdError(Code.ZID_1709, "no live login session for this portal")
     good = conn.execute(
         sa.select(certificates.c.id).where(
             certificates.c.mobile_id_id == row.mobile_id_id, certificates.c.status == "good"
         )
     ).first()
     if good is None:
-        raise ZorgIdError("ZID-1709", "the mobile ID of this session was revoked")
+        raise ZorgIdError(Code.ZID_1709, "the mobile ID of this session was revoked")
     return LoginSession(
         person_id=row.person_id,
         mobile_id=row.mobile_id_id,

@@ -33,7 +33,7 @@ from typing import Any, Final
 import sqlalchemy as sa
 
 from issuer.enrolment.create import Enrolment, attrs_from_json, create_enrolment
-from issuer.errors import ZorgIdError
+from issuer.errors import Code, ZorgIdError
 from issuer.flows.birthdate import parse_birth_date
 from issuer.flows.common import (
     FlowDeps,
@@ -143,9 +143,9 @@ def _designations(numbers: Sequence[str]) -> tuple[str, ...]:
     """The designated administrators' UZI numbers, sorted (ZID-1833 malformed or repeated)."""
     for number in numbers:
         if not UZI_NUMBER_RE.match(number):
-            raise ZorgIdError("ZID-1833", f"got UZI number {number[:16]!r}; expected 9 digits")
+            raise ZorgIdError(Code.ZID_1833, f"got UZI number {number[:16]!r}; expected 9 digits")
     if len(set(numbers)) != len(numbers):
-        raise ZorgIdError("ZID-1833", "a UZI number is named more than once")
+        raise ZorgIdError(Code.ZID_1833, "a UZI number is named more than once")
     return tuple(sorted(numbers))
 
 
@@ -164,13 +164,15 @@ def register_organisation(
     """
     clean = name.strip()
     if not URA_RE.match(ura) or not 0 < len(clean) <= 256:
-        raise ZorgIdError("ZID-1802", f"got URA {ura[:16]!r} and a name of {len(clean)} characters")
+        raise ZorgIdError(
+            Code.ZID_1802, f"got URA {ura[:16]!r} and a name of {len(clean)} characters"
+        )
     designated = _designations(administrator_uzi_numbers)
     now = deps.clock()
     built = deps.issuance()
     with built.engine.begin() as conn:
         if conn.execute(sa.select(organisations.c.id).where(organisations.c.ura == ura)).first():
-            raise ZorgIdError("ZID-1801", f"URA {ura}")
+            raise ZorgIdError(Code.ZID_1801, f"URA {ura}")
         org_id = new_id()
         try:
             with conn.begin_nested():
@@ -184,7 +186,7 @@ def register_organisation(
                     )
                 )
         except sa.exc.IntegrityError:
-            raise ZorgIdError("ZID-1801", f"URA {ura} (registered concurrently)") from None
+            raise ZorgIdError(Code.ZID_1801, f"URA {ura} (registered concurrently)") from None
         for number in designated:
             conn.execute(
                 organisation_designations.insert().values(
@@ -226,7 +228,8 @@ def start_validation(
         session_sha = use_uzi_session(conn, deps, handle=uzi_session)
         if identity.subscriber_number != org.ura:
             raise ZorgIdError(
-                "ZID-1803", f"the card is of URA {identity.subscriber_number}; expected {org.ura}"
+                Code.ZID_1803,
+                f"the card is of URA {identity.subscriber_number}; expected {org.ura}",
             )
         draft_id = new_id()
         conn.execute(
@@ -282,9 +285,9 @@ def confirm_validation(deps: FlowDeps, *, portal: Portal, validation_id: str) ->
     with built.engine.begin() as conn:
         row = load_draft(conn, draft_id=validation_id, portal=portal, kind="validation")
         if row.state == "confirmed":
-            raise ZorgIdError("ZID-1607", f"confirmed at {row.updated_at.isoformat()}")
+            raise ZorgIdError(Code.ZID_1607, f"confirmed at {row.updated_at.isoformat()}")
         if row.state == "cancelled" or row.expires_at <= now:
-            raise ZorgIdError("ZID-1610", f"open until {row.expires_at.isoformat()}")
+            raise ZorgIdError(Code.ZID_1610, f"open until {row.expires_at.isoformat()}")
         identity = identity_from_json(json.dumps(row.identity))
         person = conn.execute(
             sa.select(persons.c.id).where(persons.c.uzi_number == identity.uzi_number)
@@ -292,7 +295,7 @@ def confirm_validation(deps: FlowDeps, *, portal: Portal, validation_id: str) ->
         cert = None if person is None else current_mobile_id(conn, person.id)
         if person is None or cert is None:
             raise ZorgIdError(
-                "ZID-1804", f"UZI number {identity.uzi_number} has no active mobile ID"
+                Code.ZID_1804, f"UZI number {identity.uzi_number} has no active mobile ID"
             )
         proof = evidence_of(conn, row.uzi_session_sha256)
         org = conn.execute(
@@ -310,7 +313,7 @@ def confirm_validation(deps: FlowDeps, *, portal: Portal, validation_id: str) ->
             .values(state="confirmed", updated_at=now)
         )
         if claimed.rowcount != 1:
-            raise ZorgIdError("ZID-1607", "confirmed concurrently")
+            raise ZorgIdError(Code.ZID_1607, "confirmed concurrently")
         existing = _request(conn, org.id, person.id)
         if existing is None:
             conn.execute(
@@ -437,7 +440,7 @@ def _approve_request(
     ).first()
     if row is None:
         raise ZorgIdError(
-            "ZID-1831", f"no request of UZI number {uzi_number[:16]!r} for URA {org.ura}"
+            Code.ZID_1831, f"no request of UZI number {uzi_number[:16]!r} for URA {org.ura}"
         )
     if row.state == PENDING:
         _approve(
@@ -483,7 +486,7 @@ def approve_by_administrator(
         org = organisation_by_ura(conn, ura)
         if org.ura not in {o.ura for o in administered(conn, session.person_id)}:
             raise ZorgIdError(
-                "ZID-1832", f"person {session.person_id} does not administer URA {org.ura}"
+                Code.ZID_1832, f"person {session.person_id} does not administer URA {org.ura}"
             )
         return _approve_request(
             conn,
@@ -527,8 +530,8 @@ def _admin_session(
             )
         ).first()
         if pending is not None:
-            raise ZorgIdError("ZID-1830", "the logged-in person's request is not approved yet")
-        raise ZorgIdError("ZID-1820", "the logged-in person administers no organisation")
+            raise ZorgIdError(Code.ZID_1830, "the logged-in person's request is not approved yet")
+        raise ZorgIdError(Code.ZID_1820, "the logged-in person administers no organisation")
     return session, uras
 
 
@@ -588,10 +591,10 @@ def _member_ura(conn: sa.Connection, person_id: str, uras: set[str], ura: str) -
     candidates = member_of & uras if not ura else member_of & uras & {ura}
     if not candidates:
         wanted = ura or ", ".join(sorted(uras))
-        raise ZorgIdError("ZID-1821", f"person {person_id} is not a member of URA {wanted}")
+        raise ZorgIdError(Code.ZID_1821, f"person {person_id} is not a member of URA {wanted}")
     if len(candidates) > 1:
         raise ZorgIdError(
-            "ZID-1834", f"person {person_id} is a member of URA {', '.join(sorted(candidates))}"
+            Code.ZID_1834, f"person {person_id} is a member of URA {', '.join(sorted(candidates))}"
         )
     return candidates.pop()
 
@@ -630,7 +633,7 @@ def current_verification(conn: sa.Connection, person_id: str, ura: str) -> Any:
             current
         ):
             return row
-    raise ZorgIdError("ZID-1821", f"person {person_id} has no verified attributes of URA {ura}")
+    raise ZorgIdError(Code.ZID_1821, f"person {person_id} has no verified attributes of URA {ura}")
 
 
 def reset_member(
@@ -647,7 +650,7 @@ def reset_member(
     with built.engine.begin() as conn:
         session, uras = _admin_session(conn, deps, portal, login_session_handle)
         if conn.execute(sa.select(persons.c.id).where(persons.c.id == person_id)).first() is None:
-            raise ZorgIdError("ZID-1822", f"no person {person_id[:40]!r}")
+            raise ZorgIdError(Code.ZID_1822, f"no person {person_id[:40]!r}")
         chosen = _member_ura(conn, person_id, uras, ura)
         latest = current_verification(conn, person_id, chosen)
         good = conn.execute(
@@ -754,12 +757,14 @@ def correct_person(
     for name, value in (("given_names", given_names), ("surname", surname)):
         if value is not None and value.strip():
             if len(value.strip()) > 128:
-                raise ZorgIdError("ZID-0005", f"{name}: got {len(value)} characters; at most 128")
+                raise ZorgIdError(
+                    Code.ZID_0005, f"{name}: got {len(value)} characters; at most 128"
+                )
             values[name] = value.strip()
     built = deps.issuance()
     with built.engine.begin() as conn:
         if conn.execute(sa.select(persons.c.id).where(persons.c.id == person_id)).first() is None:
-            raise ZorgIdError("ZID-1822", f"no person {person_id[:40]!r}")
+            raise ZorgIdError(Code.ZID_1822, f"no person {person_id[:40]!r}")
         if values:
             conn.execute(
                 persons.update()

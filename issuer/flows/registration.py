@@ -26,7 +26,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from issuer.enrolment.create import Enrolment, create_enrolment
-from issuer.errors import ZorgIdError
+from issuer.errors import Code, ZorgIdError
 from issuer.flows.birthdate import parse_birth_date
 from issuer.flows.common import (
     FlowDeps,
@@ -93,7 +93,7 @@ def get_terms(policy: Policy, version: str | None = None) -> Terms:
         return Terms(version=wanted, text=policy.terms.text_of(wanted))
     except KeyError:
         raise ZorgIdError(
-            "ZID-1601", f"got terms version {wanted!r}; current is {policy.terms.current!r}"
+            Code.ZID_1601, f"got terms version {wanted!r}; current is {policy.terms.current!r}"
         ) from None
 
 
@@ -101,7 +101,7 @@ def check_terms(policy: Policy, accepted: str) -> None:
     """The user must accept the *current* terms; the accepted version is recorded."""
     if accepted != policy.terms.current:
         raise ZorgIdError(
-            "ZID-1601",
+            Code.ZID_1601,
             f"got accepted terms version {accepted!r}; expected the current "
             f"{policy.terms.current!r}",
         )
@@ -121,7 +121,7 @@ def load_draft(conn: sa.Connection, *, draft_id: str, portal: Portal, kind: str)
         )
     ).first()
     if row is None:
-        code = "ZID-1605" if kind == "registration" else "ZID-1805"
+        code = Code.ZID_1605 if kind == "registration" else Code.ZID_1805
         raise ZorgIdError(code, f"no {kind} {draft_id[:40]!r} for this portal")
     return row
 
@@ -160,9 +160,9 @@ def _view(conn: sa.Connection, row: Any, now: datetime) -> RegistrationView:
 def _open(row: Any, now: datetime) -> None:
     """Refuse changes to a confirmed (ZID-1607), cancelled or expired (ZID-1610) draft."""
     if row.state == "confirmed":
-        raise ZorgIdError("ZID-1607", f"confirmed at {row.updated_at.isoformat()}")
+        raise ZorgIdError(Code.ZID_1607, f"confirmed at {row.updated_at.isoformat()}")
     if row.state == "cancelled" or row.expires_at <= now:
-        raise ZorgIdError("ZID-1610", f"open until {row.expires_at.isoformat()}")
+        raise ZorgIdError(Code.ZID_1610, f"open until {row.expires_at.isoformat()}")
 
 
 def start_registration(
@@ -305,11 +305,11 @@ def confirm_registration(
         row = load_draft(conn, draft_id=registration_id, portal=portal, kind="registration")
         _open(row, now)
         if row.state != "data_entered":
-            raise ZorgIdError("ZID-1606", "the date of birth was not entered yet")
+            raise ZorgIdError(Code.ZID_1606, "the date of birth was not entered yet")
         shown = _summary(row.terms_version, row.identity, row.date_of_birth)
         if not secrets.compare_digest(shown, summary_digest):
             raise ZorgIdError(
-                "ZID-1608",
+                Code.ZID_1608,
                 f"got summary digest {summary_digest[:16]!r}...; the data now gives another",
             )
         identity = identity_from_json(json.dumps(row.identity))
@@ -321,7 +321,7 @@ def confirm_registration(
         ).first()
         if known is not None and known.date_of_birth not in (None, row.date_of_birth):
             raise ZorgIdError(
-                "ZID-1609",
+                Code.ZID_1609,
                 f"UZI number {attrs.uzi_number} is registered with another date of birth",
             )
         proof = evidence_of(conn, row.uzi_session_sha256)
@@ -331,7 +331,7 @@ def confirm_registration(
             .values(state="confirmed", updated_at=now)
         )
         if claimed.rowcount != 1:
-            raise ZorgIdError("ZID-1607", "confirmed concurrently")
+            raise ZorgIdError(Code.ZID_1607, "confirmed concurrently")
         enrolment = create_enrolment(
             conn,
             attrs=attrs,

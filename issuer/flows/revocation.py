@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from issuer.errors import ZorgIdError
+from issuer.errors import Code, ZorgIdError
 from issuer.flows.common import FlowDeps, Portal
 from issuer.flows.login import login_session
 from issuer.flows.organisations import administered
@@ -50,7 +50,7 @@ def revoke_with_session(
                 role = "administrator"
     if role is None:
         raise ZorgIdError(
-            "ZID-1901", f"certificate {cert.serial} is neither yours nor of your organisation"
+            Code.ZID_1901, f"certificate {cert.serial} is neither yours nor of your organisation"
         )
     actor = portal.actor
     return certs.revoke(

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 
 from issuer.audit import AuditEvent, AuditLog, JsonValue
-from issuer.errors import ZorgIdError
+from issuer.errors import Code, ZorgIdError
 from issuer.issuance.cycle import Actor, CertificateHooks, IssuedCertificate, NoHooks
 from issuer.issuance.sql import write_transaction
 from issuer.store import READ_ONLY
@@ -41,7 +41,7 @@ def reason_name(code_or_name: int | str) -> str:
     name = REASON_NAMES.get(code_or_name) if isinstance(code_or_name, int) else code_or_name
     if name is None or name not in REVOCATION_REASONS:
         raise ZorgIdError(
-            "ZID-1211",
+            Code.ZID_1211,
             f"got reason {code_or_name!r}; expected one of "
             f"{', '.join(f'{n} ({c})' for n, c in REASON_CODES.items())}",
         )
@@ -91,12 +91,12 @@ def get_certificate(
     operator, the auditor and the engine itself.
     """
     if (certificate_id is None) == (serial is None):
-        raise ZorgIdError("ZID-0005", "give exactly one of id or serial")
+        raise ZorgIdError(Code.ZID_0005, "give exactly one of id or serial")
     if serial is not None:
         try:
             normal = format(int(serial, 16), "x")
         except ValueError:
-            raise ZorgIdError("ZID-0005", f"serial {serial[:48]!r} is not hexadecimal") from None
+            raise ZorgIdError(Code.ZID_0005, f"serial {serial[:48]!r} is not hexadecimal") from None
         query = sa.select(certificates).where(certificates.c.serial == normal)
         what = f"serial {normal}"
     else:
@@ -106,7 +106,7 @@ def get_certificate(
         query = query.where(acted_for_by(acting_portal))
     found = _read(engine, query)
     if not found:
-        raise ZorgIdError("ZID-1210", f"no certificate with {what}")
+        raise ZorgIdError(Code.ZID_1210, f"no certificate with {what}")
     return found[0]
 
 
@@ -123,7 +123,7 @@ def list_certificates(
     list for a person it does not act for, as for an unknown one.
     """
     if (person_id is None) == (mobile_id_id is None):
-        raise ZorgIdError("ZID-0005", "give exactly one of person_id or mobile_id")
+        raise ZorgIdError(Code.ZID_0005, "give exactly one of person_id or mobile_id")
     column = certificates.c.person_id if person_id is not None else certificates.c.mobile_id_id
     value = person_id if person_id is not None else mobile_id_id
     query = sa.select(certificates).where(column == value)
@@ -176,7 +176,7 @@ def revoke(
             conn, issuer=cert.issuer, serial=cert.serial, at=now, reason=name
         ):
             raise ZorgIdError(
-                "ZID-1212", f"certificate {cert.id} (serial {cert.serial}) was revoked already"
+                Code.ZID_1212, f"certificate {cert.id} (serial {cert.serial}) was revoked already"
             )
         _audit_revoked(conn, audit, actor, cert, name)
         siblings = []

@@ -44,7 +44,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from hsm import HsmError, HsmUnavailable
 from issuer.audit import AuditEvent, AuditLog
-from issuer.errors import ZorgIdError
+from issuer.errors import Code, ZorgIdError
 from issuer.issuance import sql
 from issuer.issuance.faults import crash_point
 from issuer.issuance.group_commit import GroupCommitter
@@ -281,7 +281,7 @@ def _utc_now() -> datetime:
 def _refuse_barred(spki_sha256: str, serial: str) -> NoReturn:
     """ZID-1850: a certificate of this key was revoked for keyCompromise (issue 16 item 6)."""
     raise ZorgIdError(
-        "ZID-1850",
+        Code.ZID_1850,
         f"key spki_sha256={spki_sha256} was revoked for keyCompromise (serial {serial}); "
         "expected a key never revoked as compromised",
     )
@@ -415,19 +415,19 @@ class IssuanceCycle:
         try:
             public_key = check_csr(request.csr, self.policy)
         except WeakKeyError as exc:
-            raise ZorgIdError("ZID-1202", str(exc), metadata={"reason": exc.reason}) from None
+            raise ZorgIdError(Code.ZID_1202, str(exc), metadata={"reason": exc.reason}) from None
         except CsrError as exc:
             raise ZorgIdError(exc.code, str(exc), metadata={"reason": exc.reason}) from None
         attrs = request.attrs
         if attrs.card_type not in self.policy.uzi.card_types:
             raise ZorgIdError(
-                "ZID-1204",
+                Code.ZID_1204,
                 f"card type {attrs.card_type!r}; expected one of "
                 f"{list(self.policy.uzi.card_types)} (policy uzi.card_types)",
             )
         if not self.policy.uzi.accepts_role(attrs.role):
             raise ZorgIdError(
-                "ZID-1204",
+                Code.ZID_1204,
                 f"role {attrs.role!r}; expected one matching {list(self.policy.uzi.roles)}",
             )
         spki = spki_sha256(public_key)
@@ -469,7 +469,7 @@ class IssuanceCycle:
         others = {o for (o, _) in owners if o is not None and o != checked.request.person_id}
         if others:
             raise ZorgIdError(
-                "ZID-1203",
+                Code.ZID_1203,
                 f"key spki_sha256={checked.spki_sha256} is certified for another person; "
                 "expected a key new to this engine or this person's own",
             )
@@ -511,7 +511,7 @@ class IssuanceCycle:
                 continue
             return Reservation(issuer=self.issuer, serial=serial, reserved_at=now)
         raise ZorgIdError(
-            "ZID-0001", f"{SERIAL_DRAWS} serial draws all clashed; the CSPRNG is suspect"
+            Code.ZID_0001, f"{SERIAL_DRAWS} serial draws all clashed; the CSPRNG is suspect"
         )
 
     def step3_build_lint_sign(
@@ -535,26 +535,28 @@ class IssuanceCycle:
                 request.attrs, checked.public_key, reservation.serial, reservation.reserved_at
             )
         except LintError as exc:
-            raise ZorgIdError("ZID-1205", str(exc)) from None
+            raise ZorgIdError(Code.ZID_1205, str(exc)) from None
         except ProfileError as exc:
-            code = "ZID-1206" if exc.what in ("validity", "issuing CA validity") else "ZID-1204"
+            code = (
+                Code.ZID_1206 if exc.what in ("validity", "issuing CA validity") else Code.ZID_1204
+            )
             raise ZorgIdError(code, str(exc)) from None
         except InvalidAttributesError as exc:
-            raise ZorgIdError("ZID-1204", str(exc)) from None
+            raise ZorgIdError(Code.ZID_1204, str(exc)) from None
         crash_point("after-lint")
         try:
             signed = builder.sign(self.ca_key, self._hash)
         except HsmUnavailable as exc:
             self._report_hsm(ok=False, why=str(exc))
-            raise ZorgIdError("ZID-0004", "the HSM is unavailable; retry later") from None
+            raise ZorgIdError(Code.ZID_0004, "the HSM is unavailable; retry later") from None
         except HsmError as exc:
-            raise ZorgIdError("ZID-0001", f"HSM signing failed: {type(exc).__name__}") from None
+            raise ZorgIdError(Code.ZID_0001, f"HSM signing failed: {type(exc).__name__}") from None
         self._report_hsm(ok=True, why="issuing CA key signs again")
         try:
             builder.verify(signed, self._ca_public_key, self._hash)
         except SignatureInvalid as exc:
             _LOG.error("serial %s: %s; nothing stored", reservation.serial_hex, exc)
-            raise ZorgIdError("ZID-1250", str(exc)) from None
+            raise ZorgIdError(Code.ZID_1250, str(exc)) from None
         return signed
 
     def step4_store(
@@ -715,11 +717,11 @@ class IssuanceCycle:
             return made
         row = sql.MOBILE_ID_OF_KEY.execute(conn, {"spki": checked.spki_sha256}).fetchone()
         if row is None:  # pragma: no cover - the conflict was on this key's row
-            raise ZorgIdError("ZID-0001", "a mobile ID clashed on its key but cannot be read")
+            raise ZorgIdError(Code.ZID_0001, "a mobile ID clashed on its key but cannot be read")
         found_id, found_person = row
         if found_person != person:
             raise ZorgIdError(
-                "ZID-1203",
+                Code.ZID_1203,
                 f"key spki_sha256={checked.spki_sha256} became certified for another "
                 "person while this request was signed",
             )
@@ -743,7 +745,7 @@ class IssuanceCycle:
         reason = exc.code if isinstance(exc, ZorgIdError) else type(exc).__name__
         try:
             with write_transaction(self.engine) as conn:
-                if reason == "ZID-1250":
+                if reason == Code.ZID_1250:
                     lock_audit_head(conn)  # step 4's lock order: the audit head first
                 finish_reservation(
                     conn,
@@ -753,7 +755,7 @@ class IssuanceCycle:
                     now=self.clock(),
                     failure=f"abandoned: {reason}"[:512],
                 )
-                if reason == "ZID-1250":
+                if reason == Code.ZID_1250:
                     self._audit_bad_signature(conn, reservation, actor)
         except Exception:
             _LOG.exception("could not mark reservation %s failed", reservation.serial_hex)
@@ -774,7 +776,7 @@ class IssuanceCycle:
                 details={
                     "issuer": self.issuer,
                     "serial": reservation.serial_hex,
-                    "code": "ZID-1250",
+                    "code": Code.ZID_1250,
                     "stored": False,
                 },
             ),

@@ -30,7 +30,7 @@ from issuer.ca import CaMaterial, CaMaterialError, KeyMismatch, load_ca_material
 from issuer.ca.material import check_keys
 from issuer.config import Config
 from issuer.enrolment.redeem import Redeemer
-from issuer.errors import ZorgIdError
+from issuer.errors import Code, ZorgIdError
 from issuer.issuance.cycle import CertificateHooks, Committers, HealthReport, IssuanceCycle
 from issuer.issuance.policy_record import active_policy_cache, policy_store
 from issuer.policy_store import ActivePolicy as ActivePolicyCache
@@ -129,7 +129,7 @@ class IssuanceRuntime:
         try:
             self._open_keys()
         except ZorgIdError as exc:
-            if exc.code == "ZID-0110":
+            if exc.code == Code.ZID_0110:
                 raise
             _LOG.warning("issuance keys not checked at start (checked on first use): %s", exc)
         except CaMaterialError as exc:
@@ -151,12 +151,12 @@ class IssuanceRuntime:
             keys = check_keys(material, hsm)
         except HsmUnavailable:
             self._report(False, HSM_REASON)
-            raise ZorgIdError("ZID-0004", "the HSM could not be opened; retry later") from None
+            raise ZorgIdError(Code.ZID_0004, "the HSM could not be opened; retry later") from None
         except HsmError as exc:
-            raise ZorgIdError("ZID-0101", f"HSM keys of the ceremony: {exc}") from None
+            raise ZorgIdError(Code.ZID_0101, f"HSM keys of the ceremony: {exc}") from None
         except KeyMismatch as exc:
             _LOG.error("refusing to issue: %s", exc)
-            raise ZorgIdError("ZID-0110", str(exc)) from None
+            raise ZorgIdError(Code.ZID_0110, str(exc)) from None
         return material, hsm, keys[material.issuing_ca_key_label], keys[material.audit_key_label]
 
     def _open_locked(self) -> _Base:

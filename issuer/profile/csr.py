@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 from cryptography.x509.oid import SignatureAlgorithmOID
 
+from issuer.errors import Code
 from issuer.keys import PublicKey, WeakKeyError, check_public_key
 from issuer.x509util import Defect, Part, X509ParseError, parsing
 from policies import Policy
@@ -37,12 +38,12 @@ _ECDSA_OIDS = frozenset(
 )
 
 
-CSR_MALFORMED: Final = "ZID-1201"
+CSR_MALFORMED: Final = Code.ZID_1201
 """Unreadable, too large, a refused hash or a signature that does not verify."""
-CSR_VERSION: Final = "ZID-1260"
-CSR_SIGNATURE_ALGORITHM: Final = "ZID-1261"
-CSR_SIGNATURE_PARAMETERS: Final = "ZID-1262"
-CSR_PUBLIC_KEY: Final = "ZID-1263"
+CSR_VERSION: Final = Code.ZID_1260
+CSR_SIGNATURE_ALGORITHM: Final = Code.ZID_1261
+CSR_SIGNATURE_PARAMETERS: Final = Code.ZID_1262
+CSR_PUBLIC_KEY: Final = Code.ZID_1263
 CSR_CODES: Final = frozenset(
     {CSR_MALFORMED, CSR_VERSION, CSR_SIGNATURE_ALGORITHM, CSR_SIGNATURE_PARAMETERS, CSR_PUBLIC_KEY}
 )
@@ -53,10 +54,10 @@ class CsrError(ValueError):
     """A CSR that cannot be used; the message says why and what to send.
 
     ``reason`` names the defect (``malformed``, ``version``, ...), ``code``
-    the catalogue refusal (:data:`CSR_CODES`, rows in ``issuer/issuance/errors.py``).
+    the catalogue refusal (:data:`CSR_CODES`, rows in ``issuer/errors/issuance.py``).
     """
 
-    def __init__(self, reason: str, got: str, expected: str, *, code: str = CSR_MALFORMED) -> None:
+    def __init__(self, reason: str, got: str, expected: str, *, code: Code = CSR_MALFORMED) -> None:
         self.reason = reason
         self.code = code
         super().__init__(
@@ -65,7 +66,7 @@ class CsrError(ValueError):
         )
 
 
-_DEFECT_REFUSALS: Final[Mapping[Defect, tuple[str, str, str]]] = {
+_DEFECT_REFUSALS: Final[Mapping[Defect, tuple[str, str, Code]]] = {
     Defect.VERSION: ("version", "version v1 (0), RFC 2986 section 4.1", CSR_VERSION),
     Defect.UNKNOWN_ALGORITHM: (
         "signature-algorithm",

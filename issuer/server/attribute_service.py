@@ -7,7 +7,7 @@ from datetime import UTC
 import grpc
 
 from issuer.api.zorgid.v1 import attribute_pb2, attribute_pb2_grpc
-from issuer.errors import ZorgIdError
+from issuer.errors import Code, ZorgIdError
 from issuer.flows import attributes as flow
 from issuer.flows import login
 from issuer.flows.common import FlowDeps
@@ -46,7 +46,7 @@ class AttributeServicer(attribute_pb2_grpc.AttributeServiceServicer):
             try:
                 signed_at = request.signed_at.ToDatetime(tzinfo=UTC)
             except (ValueError, OverflowError):
-                raise ZorgIdError("ZID-1851", "signed_at: not a valid time") from None
+                raise ZorgIdError(Code.ZID_1851, "signed_at: not a valid time") from None
         login.check_key_proof(
             self._deps, spki_sha256=spki_sha256, signature=request.signature, signed_at=signed_at
         )

@@ -19,7 +19,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from issuer.api.zorgid.v1 import ca_pb2, ca_pb2_grpc
-from issuer.errors import ZorgIdError
+from issuer.errors import Code, ZorgIdError
 
 ROOT_FILE: Final = "root.pem"
 ISSUING_CA_FILE: Final = "issuing-ca.pem"
@@ -49,7 +49,8 @@ class CaCertificateStore:
         missing = [p.name for p in paths if not p.is_file()]
         if missing:
             raise ZorgIdError(
-                "ZID-0101", f"Missing in the CA folder: {', '.join(missing)}; run the key ceremony."
+                Code.ZID_0101,
+                f"Missing in the CA folder: {', '.join(missing)}; run the key ceremony.",
             )
         stamp = tuple(p.stat().st_mtime for p in paths)
         with self._lock:
@@ -61,7 +62,8 @@ class CaCertificateStore:
                 cert = x509.load_pem_x509_certificate(path.read_bytes())
             except ValueError:
                 raise ZorgIdError(
-                    "ZID-0101", f"{path.name} holds no PEM certificate; run the key ceremony again."
+                    Code.ZID_0101,
+                    f"{path.name} holds no PEM certificate; run the key ceremony again.",
                 ) from None
             ders.append(cert.public_bytes(serialization.Encoding.DER))
         certs = CaCertificates(root=ders[0], issuing_ca=ders[1], ocsp_responder=ders[2])

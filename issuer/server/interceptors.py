@@ -31,7 +31,7 @@ from google.protobuf import any_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
-from issuer.errors import DOMAIN, ZorgIdError, localized
+from issuer.errors import DOMAIN, Code, ZorgIdError, localized
 from issuer.server.roles import (
     Access,
     Caller,
@@ -160,7 +160,7 @@ class GuardInterceptor(grpc.ServerInterceptor):  # type: ignore[type-arg]
             context.abort_with_status(
                 to_grpc_status(
                     ZorgIdError(
-                        "ZID-0002",
+                        Code.ZID_0002,
                         f"Method {method} needs a verified client certificate; none was presented.",
                     )
                 )
@@ -174,7 +174,7 @@ class GuardInterceptor(grpc.ServerInterceptor):  # type: ignore[type-arg]
             )
             detail = f"Caller {caller.describe()} may not call {method}; allowed: {allowed}."
             _LOG.warning("refused: %s", detail)
-            context.abort_with_status(to_grpc_status(ZorgIdError("ZID-0003", detail)))
+            context.abort_with_status(to_grpc_status(ZorgIdError(Code.ZID_0003, detail)))
         return caller
 
     # -- errors -----------------------------------------------------------------------------
@@ -187,7 +187,7 @@ class GuardInterceptor(grpc.ServerInterceptor):  # type: ignore[type-arg]
             raise exc
         _LOG.error("%s failed with an internal error", method, exc_info=exc)
         context.abort_with_status(
-            to_grpc_status(ZorgIdError("ZID-0001", f"Method {method} failed."))
+            to_grpc_status(ZorgIdError(Code.ZID_0001, f"Method {method} failed."))
         )
 
     # -- wrapping ---------------------------------------------------------------------------

@@ -7,7 +7,7 @@ from datetime import UTC
 import grpc
 
 from issuer.api.zorgid.v1 import login_pb2, login_pb2_grpc
-from issuer.errors import ZorgIdError
+from issuer.errors import Code, ZorgIdError
 from issuer.flows import login as flow
 from issuer.flows import revocation
 from issuer.flows.common import FlowDeps
@@ -89,11 +89,11 @@ class LoginServicer(login_pb2_grpc.LoginServiceServicer):
         self, request: login_pb2.AnswerLoginChallengeRequest, context: grpc.ServicerContext
     ) -> login_pb2.AnswerLoginChallengeResponse:
         if not request.HasField("signed_at"):
-            raise ZorgIdError("ZID-0005", "signed_at: not set; expected the time in t= (UTC)")
+            raise ZorgIdError(Code.ZID_0005, "signed_at: not set; expected the time in t= (UTC)")
         try:
             signed_at = request.signed_at.ToDatetime(tzinfo=UTC)
         except (ValueError, OverflowError):
-            raise ZorgIdError("ZID-0005", "signed_at: not a valid time (years 1-9999)") from None
+            raise ZorgIdError(Code.ZID_0005, "signed_at: not a valid time (years 1-9999)") from None
         flow.answer_login_challenge(
             self._deps,
             actor=actor_for(_SERVICE + "AnswerLoginChallenge"),

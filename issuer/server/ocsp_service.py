@@ -16,7 +16,7 @@ import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from issuer.api.zorgid.v1 import ocsp_pb2, ocsp_pb2_grpc
-from issuer.errors import ZorgIdError
+from issuer.errors import Code, ZorgIdError
 from ocsp.http import MAX_REQUEST_BYTES
 from ocsp.responder import Answer
 
@@ -46,7 +46,7 @@ class RuntimeResponder:
 
         hooks = self._runtime.get().cycle.hooks
         if not isinstance(hooks, OcspService):
-            raise ZorgIdError("ZID-0004", "OCSP pre-signing is not enabled in this process")
+            raise ZorgIdError(Code.ZID_0004, "OCSP pre-signing is not enabled in this process")
         return hooks.responder.answer(request_der)
 
 
@@ -87,7 +87,7 @@ class OcspServicer(ocsp_pb2_grpc.OcspServiceServicer):
         size = len(request.ocsp_request)
         if not 0 < size <= MAX_REQUEST_BYTES:
             raise ZorgIdError(
-                "ZID-0005",
+                Code.ZID_0005,
                 f"ocsp_request: got {size} bytes, expected 1..{MAX_REQUEST_BYTES} "
                 "(one DER OCSPRequest)",
             )

@@ -20,7 +20,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from issuer.api.zorgid.v1 import policy_pb2, policy_pb2_grpc
 from issuer.config import Config
-from issuer.errors import ZorgIdError
+from issuer.errors import Code, ZorgIdError
 from issuer.policy_store import Officer, PolicyStore, StoredVersion
 from issuer.server.roles import METHOD_ROLES, current_caller
 from policies import DEFAULT_POLICY_PATH
@@ -141,9 +141,9 @@ class PolicyRuntime:
             )
             signer = hsm.get_key(material.audit_key_label)
         except HsmUnavailable:
-            raise ZorgIdError("ZID-0004", "the HSM could not be opened; retry later") from None
+            raise ZorgIdError(Code.ZID_0004, "the HSM could not be opened; retry later") from None
         except HsmError as exc:
-            raise ZorgIdError("ZID-0101", f"HSM audit key of the ceremony: {exc}") from None
+            raise ZorgIdError(Code.ZID_0101, f"HSM audit key of the ceremony: {exc}") from None
         path = Path(config.policy.file) if config.policy.file else DEFAULT_POLICY_PATH
 
         def bootstrap() -> tuple[str, str]:
@@ -177,7 +177,7 @@ class PolicyServicer(policy_pb2_grpc.PolicyServiceServicer):
         self, request: policy_pb2.ProposePolicyRequest, context: grpc.ServicerContext
     ) -> policy_pb2.ProposePolicyResponse:
         if not request.document.strip():
-            raise ZorgIdError("ZID-0005", "field 'document' is empty; expected the TOML policy")
+            raise ZorgIdError(Code.ZID_0005, "field 'document' is empty; expected the TOML policy")
         store = self._get()
         stored = store.propose(
             request.document,

@@ -37,8 +37,8 @@ import policies
 from issuer.api.zorgid.v1 import uzi_pb2, uzi_pb2_grpc
 from issuer.audit import AuditKeyError, CheckpointVerifier, load_public_key
 from issuer.config import Config
-from issuer.errors import ZorgIdError
-from issuer.policy_errors import AUDIT_KEY_UNREADABLE
+from issuer.errors import Code, ZorgIdError
+from issuer.errors.policy import AUDIT_KEY_UNREADABLE
 from issuer.policy_store import verify_row
 from issuer.server.roles import current_caller
 from issuer.store import check_schema, shared_engine
@@ -166,20 +166,20 @@ class UziServicer(uzi_pb2_grpc.UziServiceServicer):
         purpose = _PURPOSES.get(request.purpose)
         if purpose is None:
             raise ZorgIdError(
-                "ZID-0005",
+                Code.ZID_0005,
                 f"purpose: got value {request.purpose}; expected UZI_PURPOSE_REGISTRATION, "
                 "UZI_PURPOSE_ORGANISATION_VALIDATION or UZI_PURPOSE_ATTRIBUTE_REGISTRATION",
             )
         scheme = _SCHEMES.get(request.signature_scheme)
         if scheme is None:
             raise ZorgIdError(
-                "ZID-0005",
+                Code.ZID_0005,
                 f"signature_scheme: got value {request.signature_scheme}; expected "
                 "UZI_SIGNATURE_SCHEME_RSA_PKCS1V15_SHA256, _RSA_PSS_SHA256 or _ECDSA_SHA256",
             )
         if not 0 < len(request.challenge_id) <= MAX_CHALLENGE_ID_CHARS:
             raise ZorgIdError(
-                "ZID-0005",
+                Code.ZID_0005,
                 f"challenge_id: got {len(request.challenge_id)} characters; expected the id "
                 f"CreateUziChallenge returned (1..{MAX_CHALLENGE_ID_CHARS} characters)",
             )

@@ -25,6 +25,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
 
 from issuer import uzi_vocabulary as vocabulary
+from issuer.errors import Code
 from issuer.uzi import errors
 from issuer.uzi.errors import UziError
 from issuer.uzi_vocabulary import (
@@ -88,7 +89,7 @@ class UziCard:
         return self.certificate.public_bytes(Encoding.DER)
 
 
-_DEFECT_CODES: Final[Mapping[Defect, str]] = {
+_DEFECT_CODES: Final[Mapping[Defect, Code]] = {
     Defect.DUPLICATE_EXTENSION: errors.DUPLICATE_EXTENSION,
     Defect.NAME_ATTRIBUTE_TYPE: errors.BAD_NAME_ATTRIBUTE,
     Defect.GENERAL_NAME_TYPE: errors.UNSUPPORTED_GENERAL_NAME,

@@ -26,7 +26,7 @@ from cryptography.x509.oid import NameOID
 from issuer.enrolment.redeem import AttemptLocks
 from issuer.enrolment.tokens import token_sha256
 from issuer.errors import CATALOGUE, ZorgIdError
-from issuer.issuance.errors import ISSUANCE_ERROR_TABLE
+from issuer.errors.issuance import ISSUANCE_ERROR_TABLE
 from issuer.keys.roca import ROCA_GENERATOR, ROCA_PRIMES
 from issuer.store.schema import audit_events, certificates, registrations, serial_reservations
 from policies import DEFAULT_POLICY_PATH, load_policy

@@ -12,7 +12,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from issuer.issuance.errors import ISSUANCE_ERROR_TABLE
+from issuer.errors.issuance import ISSUANCE_ERROR_TABLE
 from issuer.profile import CsrError, check_csr
 from policies import Policy
 from tests.regressions import (

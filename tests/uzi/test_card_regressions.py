@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import pytest
 
+from issuer.errors.uzi import UZI_ERROR_TABLE
 from issuer.uzi.card import load_certificate, load_certificates, parse_card
-from issuer.uzi.error_table import UZI_ERROR_TABLE
 from issuer.uzi.errors import UziError
 from tests.regressions import CARD_REFUSALS, card_inputs
 

@@ -1,9 +1,8 @@
 """The rows of the UZI-pas refusals (``ZID-11xx``): pure data, no imports of the project.
 
-Kept apart from :mod:`issuer.uzi.errors` so that the engine-wide catalogue
-(:mod:`issuer.errors`) can import these rows while :class:`~issuer.uzi.errors.UziError`
-subclasses :class:`~issuer.errors.ZorgIdError` -- one error type, mapped to a
-gRPC status in one place (STYLE.md), without an import cycle.
+Merged into the engine-wide catalogue (:mod:`issuer.errors`);
+:class:`~issuer.uzi.errors.UziError` subclasses :class:`~issuer.errors.ZorgIdError`
+-- one error type, mapped to a gRPC status in one place (STYLE.md).
 
 Each row is ``(code, gRPC status name, cause en, solution en, cause nl,
 solution nl)``; the texts are shown to portal users as they are (ARCHITECTURE

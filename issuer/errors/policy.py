@@ -1,7 +1,7 @@
 """Refusals of policy versioning (issue 7), ``ZID-15xx``.
 
-Plain rows like ``issuer/issuance/errors.py``, merged into the one catalogue in
-``issuer/errors.py``. The per-occurrence detail (raised with the code) names the
+Plain rows like :mod:`issuer.errors.issuance`, merged into the one catalogue
+(:mod:`issuer.errors`). The per-occurrence detail (raised with the code) names the
 key path or rule, what was got and what was expected; the texts here say what
 the officer can do. Codes are never reused.
 """
@@ -10,16 +10,18 @@ from __future__ import annotations
 
 from typing import Final
 
-PROPOSAL_INVALID: Final = "ZID-1501"
-PROFILE_LINT: Final = "ZID-1502"
-OWN_PROPOSAL: Final = "ZID-1503"
-PROPOSAL_EXPIRED: Final = "ZID-1504"
-WRONG_STATE: Final = "ZID-1505"
-STALE_BASE: Final = "ZID-1506"
-VERSION_NOT_FOUND: Final = "ZID-1507"
-STORED_POLICY_TAMPERED: Final = "ZID-1508"
-BAD_SCHEDULE: Final = "ZID-1509"
-AUDIT_KEY_UNREADABLE: Final = "ZID-1510"
+from issuer.errors.codes import Code
+
+PROPOSAL_INVALID: Final = Code.ZID_1501
+PROFILE_LINT: Final = Code.ZID_1502
+OWN_PROPOSAL: Final = Code.ZID_1503
+PROPOSAL_EXPIRED: Final = Code.ZID_1504
+WRONG_STATE: Final = Code.ZID_1505
+STALE_BASE: Final = Code.ZID_1506
+VERSION_NOT_FOUND: Final = Code.ZID_1507
+STORED_POLICY_TAMPERED: Final = Code.ZID_1508
+BAD_SCHEDULE: Final = Code.ZID_1509
+AUDIT_KEY_UNREADABLE: Final = Code.ZID_1510
 
 POLICY_ERROR_TABLE: Final[tuple[tuple[str, str, str, str, str, str], ...]] = (
     (

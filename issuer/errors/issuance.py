@@ -2,8 +2,8 @@
 
 ``ZID-12xx``: the request or the cycle (CSR, keys, attributes, lint, certificates,
 revocation); ``ZID-13xx``: enrolment tokens (the registration QR). Kept as plain
-rows, like ``issuer/uzi/errors.py``, and merged into the one catalogue in
-``issuer/errors.py``. Codes are never reused; a retired code keeps its row.
+rows, like :mod:`issuer.errors.uzi`, and merged into the one catalogue
+(:mod:`issuer.errors`). Codes are never reused; a retired code keeps its row.
 
 Details added at raise time say what was got and what was expected, and never
 carry the token, a PIN or key material (only digests, serials and reasons).

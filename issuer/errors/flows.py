@@ -1,8 +1,8 @@
-"""Refusals of the portal flows (issue 5), merged into the one catalogue in ``issuer/errors.py``.
+"""Refusals of the portal flows (issue 5), merged into the one catalogue (:mod:`issuer.errors`).
 
 ``ZID-16xx`` registration (flow 2), ``ZID-17xx`` login (flow 3), ``ZID-18xx``
 organisations, attributes and PIN forgotten (flows 4-6), ``ZID-19xx``
-revocation through a login session. Rows as in ``issuer/issuance/errors.py``:
+revocation through a login session. Rows as in :mod:`issuer.errors.issuance`:
 ``(code, status, cause en, solution en, cause nl, solution nl)``. Codes are
 never reused; a retired code keeps its row.
 """
