@@ -80,32 +80,37 @@ def remove_and_rechain(engine: sa.Engine, seq: int) -> None:
         conn.execute(
             audit_events.update().where(audit_events.c.seq < 0).values(seq=-audit_events.c.seq)
         )
-        prev = (
-            conn.execute(
-                sa.select(audit_events.c.hash).where(audit_events.c.seq == seq - 1)
-            ).scalar_one_or_none()
-            or GENESIS_HASH
+        rehash_from(conn, seq)
+
+
+def rehash_from(conn: sa.Connection, first: int) -> None:
+    """What a careful attacker does: recompute every hash from event *first* on, and the head."""
+    prev = (
+        conn.execute(
+            sa.select(audit_events.c.hash).where(audit_events.c.seq == first - 1)
+        ).scalar_one_or_none()
+        or GENESIS_HASH
+    )
+    rows = conn.execute(
+        sa.select(audit_events).where(audit_events.c.seq >= first).order_by(audit_events.c.seq)
+    ).all()
+    for row in rows:
+        digest = event_hash(
+            seq=row.seq,
+            occurred_at=to_utc_text(row.occurred_at),
+            actor_role=row.actor_role,
+            actor_identity=row.actor_identity,
+            action=row.action,
+            subject=row.subject,
+            outcome=row.outcome,
+            details=row.details,
+            prev_hash=prev,
         )
-        rows = conn.execute(
-            sa.select(audit_events).where(audit_events.c.seq >= seq).order_by(audit_events.c.seq)
-        ).all()
-        for row in rows:
-            digest = event_hash(
-                seq=row.seq,
-                occurred_at=to_utc_text(row.occurred_at),
-                actor_role=row.actor_role,
-                actor_identity=row.actor_identity,
-                action=row.action,
-                subject=row.subject,
-                outcome=row.outcome,
-                details=row.details,
-                prev_hash=prev,
-            )
-            conn.execute(
-                audit_events.update()
-                .where(audit_events.c.seq == row.seq)
-                .values(prev_hash=prev, hash=digest)
-            )
-            prev = digest
-        last = rows[-1].seq if rows else seq - 1
-        conn.execute(audit_head.update().values(seq=last, hash=prev))
+        conn.execute(
+            audit_events.update()
+            .where(audit_events.c.seq == row.seq)
+            .values(prev_hash=prev, hash=digest)
+        )
+        prev = digest
+    last = rows[-1].seq if rows else first - 1
+    conn.execute(audit_head.update().values(seq=last, hash=prev))

@@ -9,9 +9,9 @@ import sqlalchemy as sa
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from issuer.audit import AuditLog, event_hash, verify_chain
-from issuer.store.schema import audit_checkpoints, audit_events, audit_head
+from issuer.store.schema import audit_checkpoints, audit_events
 from issuer.store.types import to_utc_text
-from tests.audit.helpers import StepClock, append_many
+from tests.audit.helpers import StepClock, append_many, rehash_from
 
 EVENTS = 120
 EVERY = 50
@@ -46,33 +46,8 @@ def _execute(chain: Chain, *statements: sa.Executable) -> None:
 
 
 def _rehash_from(chain: Chain, first: int) -> None:
-    """What a careful attacker does: recompute every hash from *first* on, and the head."""
     with chain.engine.begin() as conn:
-        prev = conn.execute(
-            sa.select(audit_events.c.hash).where(audit_events.c.seq == first - 1)
-        ).scalar_one()
-        rows = conn.execute(
-            sa.select(audit_events).where(audit_events.c.seq >= first).order_by(audit_events.c.seq)
-        ).all()
-        for row in rows:
-            digest = event_hash(
-                seq=row.seq,
-                occurred_at=to_utc_text(row.occurred_at),
-                actor_role=row.actor_role,
-                actor_identity=row.actor_identity,
-                action=row.action,
-                subject=row.subject,
-                outcome=row.outcome,
-                details=row.details,
-                prev_hash=prev,
-            )
-            conn.execute(
-                audit_events.update()
-                .where(audit_events.c.seq == row.seq)
-                .values(prev_hash=prev, hash=digest)
-            )
-            prev = digest
-        conn.execute(audit_head.update().values(seq=rows[-1].seq if rows else first - 1, hash=prev))
+        rehash_from(conn, first)
 
 
 @pytest.mark.parametrize(
