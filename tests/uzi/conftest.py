@@ -9,7 +9,7 @@ it never see each other's rows. Tests about the store itself use ``migrated``
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -115,3 +115,19 @@ def make_verifier(uzi: World, clock: Clock, uzi_engine: sa.Engine):  # type: ign
     yield make
     for verifier in made:
         verifier.stop()
+
+
+MakeVerifier = Callable[..., UziVerifier]
+PORTAL = "portal.zorgid.test"
+
+
+def prove(verifier: UziVerifier, chain: list[bytes], sign: Callable[[bytes], bytes]) -> None:
+    """One UZI-pas proof for registration through *verifier*, as the desktop app makes it."""
+    challenge = verifier.create_challenge(portal=PORTAL)
+    verifier.verify_card(
+        challenge.challenge_id,
+        chain,
+        sign(challenge.to_be_signed),
+        portal=PORTAL,
+        purpose="registration",
+    )

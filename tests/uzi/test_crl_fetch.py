@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -28,23 +27,9 @@ from issuer.uzi.crl import CrlCache, CrlRefresher, CrlUnavailable, FetchLimits, 
 from issuer.uzi.errors import UziError
 from issuer.uzi.trust import load_trust_set
 from issuer.uzi.validate import ChainValidator, RevocationMode
-from issuer.uzi.verify import UziVerifier
 from testkit.uzi_world import crl_server, forge_card
-from tests.uzi.conftest import NOW, Clock, World
+from tests.uzi.conftest import NOW, Clock, MakeVerifier, World, prove
 
-MakeVerifier = Callable[..., UziVerifier]
-PORTAL = "portal.zorgid.test"
-
-
-def _prove(verifier: UziVerifier, chain: list[bytes], sign: Callable[[bytes], bytes]) -> None:
-    challenge = verifier.create_challenge(portal=PORTAL)
-    verifier.verify_card(
-        challenge.challenge_id,
-        chain,
-        sign(challenge.to_be_signed),
-        portal=PORTAL,
-        purpose="registration",
-    )
 
 
 def _attacker_key() -> rsa.RSAPrivateKey:
@@ -177,21 +162,21 @@ def test_the_refresher_renews_a_crl_before_next_update_and_requests_see_it(
     def sign(message: bytes) -> bytes:
         return key.sign(message, padding.PKCS1v15(), hashes.SHA256())
 
-    _prove(verifier, card.chain_der(), sign)
+    prove(verifier, card.chain_der(), sign)
     uzi.world.revoke(card.auth)
     uzi.server.publish(uzi.world)
     try:
-        _prove(verifier, card.chain_der(), sign)  # the cached CRL is still in force
+        prove(verifier, card.chain_der(), sign)  # the cached CRL is still in force
         verifier.refresher.stop()  # so that only a request could fetch in this step
         hits = uzi.server.hits
         clock.advance(timedelta(hours=22, minutes=30))  # within an hour of nextUpdate
-        _prove(verifier, card.chain_der(), sign)  # requests read the cache: still accepted...
+        prove(verifier, card.chain_der(), sign)  # requests read the cache: still accepted...
         assert uzi.server.hits == hits  # ...and fetch nothing
         verifier.refresher.start()
         assert verifier.refresher.refresh_now(timeout=30)
         assert uzi.server.hits > hits
         with pytest.raises(UziError) as info:
-            _prove(verifier, card.chain_der(), sign)
+            prove(verifier, card.chain_der(), sign)
         assert info.value.code == errors.REVOKED
     finally:
         uzi.world.cas["N"].revoked.pop(card.auth.serial_number)
@@ -210,15 +195,15 @@ def test_a_verified_cards_crl_url_is_learnt_and_fetched_in_the_background(
     assert card_url not in verifier.validator.crls.wanted()
     if mode is RevocationMode.HARD:
         with pytest.raises(UziError) as info:
-            _prove(verifier, uzi.app.chain(), uzi.app.sign)
+            prove(verifier, uzi.app.chain(), uzi.app.sign)
         assert info.value.code == errors.REVOCATION_PENDING
     else:
-        _prove(verifier, uzi.app.chain(), uzi.app.sign)
+        prove(verifier, uzi.app.chain(), uzi.app.sign)
     assert card_url in verifier.validator.crls.wanted()
     assert verifier.refresher.refresh_now(timeout=30)
     assert verifier.validator.crls.entry(card_url) is not None
     hits = uzi.server.hits
-    _prove(verifier, uzi.app.chain(), uzi.app.sign)
+    prove(verifier, uzi.app.chain(), uzi.app.sign)
     assert uzi.server.hits == hits
 
 
@@ -232,7 +217,7 @@ def test_hard_mode_refusal_does_not_echo_the_download_error(
     try:
         verifier = make_verifier(RevocationMode.HARD)
         with pytest.raises(UziError) as info:
-            _prove(verifier, uzi.app.chain(), uzi.app.sign)
+            prove(verifier, uzi.app.chain(), uzi.app.sign)
     finally:
         uzi.server.down = False
     failure = verifier.validator.crls.failure(uzi.world.base_url + "/issuing-z.crl")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
-from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
@@ -17,23 +16,10 @@ from issuer.uzi import errors
 from issuer.uzi.card import load_certificates
 from issuer.uzi.errors import UziError
 from issuer.uzi.validate import RevocationMode
-from issuer.uzi.verify import SignatureScheme, UziVerifier
+from issuer.uzi.verify import SignatureScheme
 from issuer.uzi_vocabulary import CardType
-from tests.uzi.conftest import Clock, World
+from tests.uzi.conftest import PORTAL, Clock, MakeVerifier, World, prove
 
-MakeVerifier = Callable[..., UziVerifier]
-PORTAL = "portal.zorgid.test"
-
-
-def _prove(verifier: UziVerifier, chain: list[bytes], sign: Callable[[bytes], bytes]) -> None:
-    challenge = verifier.create_challenge(portal=PORTAL)
-    verifier.verify_card(
-        challenge.challenge_id,
-        chain,
-        sign(challenge.to_be_signed),
-        portal=PORTAL,
-        purpose="registration",
-    )
 
 
 def test_card_on_token_is_proved_and_session_opened(
@@ -136,7 +122,7 @@ def test_broken_card_is_refused_with_its_code(
         return key.sign(message, padding.PKCS1v15(), hashes.SHA256())
 
     with pytest.raises(UziError) as info:
-        _prove(verifier, chain, sign if key is not None else (lambda m: b"\0" * 256))
+        prove(verifier, chain, sign if key is not None else (lambda m: b"\0" * 256))
     assert info.value.code == code, str(info.value)
     assert info.value.spec.cause_nl and info.value.spec.solution_en
 
@@ -255,25 +241,25 @@ def test_oversize_chain_is_refused(uzi: World, make_verifier: MakeVerifier) -> N
     verifier = make_verifier()
     chain = uzi.app.chain()
     with pytest.raises(UziError) as info:
-        _prove(verifier, chain + chain[1:] * 3, uzi.app.sign)
+        prove(verifier, chain + chain[1:] * 3, uzi.app.sign)
     assert info.value.code == errors.OVERSIZE_CHAIN
     with pytest.raises(UziError) as info:
-        _prove(verifier, [chain[0] + b"\0" * 9000, *chain[1:]], uzi.app.sign)
+        prove(verifier, [chain[0] + b"\0" * 9000, *chain[1:]], uzi.app.sign)
     assert info.value.code == errors.OVERSIZE_CHAIN
 
 
 def test_policy_can_narrow_card_types_and_roles(uzi: World, make_verifier: MakeVerifier) -> None:
     with pytest.raises(UziError) as info:
-        _prove(
+        prove(
             make_verifier(accepted_card_types=frozenset({CardType.MEDEWERKER_OP_NAAM})),
             uzi.app.chain(),
             uzi.app.sign,
         )
     assert info.value.code == errors.CARD_TYPE_REFUSED
     with pytest.raises(UziError) as info:
-        _prove(make_verifier(accepted_roles=frozenset({"17."})), uzi.app.chain(), uzi.app.sign)
+        prove(make_verifier(accepted_roles=frozenset({"17."})), uzi.app.chain(), uzi.app.sign)
     assert info.value.code == errors.ROLE_REFUSED
-    _prove(make_verifier(accepted_roles=frozenset({"01."})), uzi.app.chain(), uzi.app.sign)
+    prove(make_verifier(accepted_roles=frozenset({"01."})), uzi.app.chain(), uzi.app.sign)
 
 
 def test_policy_cannot_widen_to_m_or_s_cards() -> None:
@@ -287,10 +273,10 @@ def test_crl_unreachable_hard_refuses_soft_accepts(uzi: World, make_verifier: Ma
     uzi.server.down = True
     try:
         with pytest.raises(UziError) as info:
-            _prove(make_verifier(RevocationMode.HARD), uzi.app.chain(), uzi.app.sign)
+            prove(make_verifier(RevocationMode.HARD), uzi.app.chain(), uzi.app.sign)
         assert info.value.code == errors.REVOCATION_UNAVAILABLE
         assert "hard" in str(info.value)
-        _prove(make_verifier(RevocationMode.SOFT), uzi.app.chain(), uzi.app.sign)
+        prove(make_verifier(RevocationMode.SOFT), uzi.app.chain(), uzi.app.sign)
     finally:
         uzi.server.down = False
 
@@ -313,7 +299,7 @@ def test_crl_unreachable_in_soft_mode_still_refuses_known_revocation(
     uzi.server.down = True
     try:
         with pytest.raises(UziError) as info:
-            _prove(verifier, chain, lambda m: key.sign(m, padding.PKCS1v15(), hashes.SHA256()))
+            prove(verifier, chain, lambda m: key.sign(m, padding.PKCS1v15(), hashes.SHA256()))
         assert info.value.code == errors.REVOKED
     finally:
         uzi.server.down = False
@@ -330,8 +316,8 @@ def test_requests_read_the_cache_and_the_refresher_fetches(
     # stopped verifier of an earlier test may still add a hit of its own: at least six.
     assert fetched >= len(verifier.trust.crl_urls) == 6
     fetched = uzi.server.hits - before
-    _prove(verifier, uzi.app.chain(), uzi.app.sign)
-    _prove(verifier, uzi.app.chain(), uzi.app.sign)
+    prove(verifier, uzi.app.chain(), uzi.app.sign)
+    prove(verifier, uzi.app.chain(), uzi.app.sign)
     assert uzi.server.hits - before == fetched
     # The world's CRLs are current for a day. Past nextUpdate a request still fetches
     # nothing (the refresher is paused, so any download would be the request's): in hard
@@ -339,7 +325,7 @@ def test_requests_read_the_cache_and_the_refresher_fetches(
     verifier.refresher.stop()
     clock.advance(timedelta(days=1))
     with pytest.raises(UziError) as info:
-        _prove(verifier, uzi.app.chain(), uzi.app.sign)
+        prove(verifier, uzi.app.chain(), uzi.app.sign)
     assert info.value.code == errors.REVOCATION_PENDING
     assert uzi.server.hits - before == fetched
     verifier.refresher.start()
@@ -347,7 +333,7 @@ def test_requests_read_the_cache_and_the_refresher_fetches(
     assert uzi.server.hits - before > fetched
     # The register still serves yesterday's CRLs: not current, so unavailable.
     with pytest.raises(UziError) as info:
-        _prove(verifier, uzi.app.chain(), uzi.app.sign)
+        prove(verifier, uzi.app.chain(), uzi.app.sign)
     assert info.value.code == errors.REVOCATION_UNAVAILABLE
 
 
@@ -423,10 +409,10 @@ def test_failed_crl_download_is_retried_after_a_pause(
     try:
         verifier = make_verifier(RevocationMode.HARD)  # its first download fails
         with pytest.raises(UziError):
-            _prove(verifier, uzi.app.chain(), uzi.app.sign)
+            prove(verifier, uzi.app.chain(), uzi.app.sign)
         hits = uzi.server.hits
         with pytest.raises(UziError) as info:
-            _prove(verifier, uzi.app.chain(), uzi.app.sign)
+            prove(verifier, uzi.app.chain(), uzi.app.sign)
         assert info.value.code == errors.REVOCATION_UNAVAILABLE
         verifier.refresher.refresh_now(timeout=30)
         assert uzi.server.hits == hits  # not tried again within 30 s, however often asked
@@ -434,7 +420,7 @@ def test_failed_crl_download_is_retried_after_a_pause(
         uzi.server.down = False
     clock.advance(timedelta(seconds=31))
     verifier.refresher.refresh_now(timeout=30)
-    _prove(verifier, uzi.app.chain(), uzi.app.sign)
+    prove(verifier, uzi.app.chain(), uzi.app.sign)
 
 
 def test_sync_variant_works_inside_an_event_loop(uzi: World, make_verifier: MakeVerifier) -> None:
@@ -526,7 +512,7 @@ def test_weak_card_key_is_refused(uzi: World, make_verifier: MakeVerifier) -> No
     key = rsa.generate_private_key(public_exponent=65537, key_size=1024)
     card = uzi.world.issue_card("Z", auth_key=key)
     with pytest.raises(UziError) as info:
-        _prove(
+        prove(
             make_verifier(),
             card.chain_der(),
             lambda m: key.sign(m, padding.PKCS1v15(), hashes.SHA256()),
