@@ -31,7 +31,6 @@ from testkit.uzi_world import crl_server, forge_card
 from tests.uzi.conftest import NOW, Clock, MakeVerifier, World, prove
 
 
-
 def _attacker_key() -> rsa.RSAPrivateKey:
     return rsa.generate_private_key(public_exponent=65537, key_size=2048)
 

@@ -21,7 +21,6 @@ from issuer.uzi_vocabulary import CardType
 from tests.uzi.conftest import PORTAL, Clock, MakeVerifier, World, prove
 
 
-
 def test_card_on_token_is_proved_and_session_opened(
     uzi: World, make_verifier: MakeVerifier, tmp_path: object
 ) -> None:
