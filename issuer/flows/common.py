@@ -62,12 +62,15 @@ class FlowDeps:
     (``GetRegistration``, login polls, ``ListMembers``) answer during an outage
     (issue 17); ``issuance`` opens the HSM on first use (audit checkpoints and
     the issuing CA key live there) and is taken only by flows that sign or
-    audit; ``verifier`` answers which UZI identity a UZI session proves;
-    ``host`` is the engine address the QR codes name.
+    audit; ``chain`` is the CA chain handed out with a certificate (read
+    from the ceremony's files, no HSM); ``verifier`` answers which UZI
+    identity a UZI session proves; ``host`` is the engine address the QR
+    codes name.
     """
 
     engine: sa.Engine
     issuance: Callable[[], Issuance]
+    chain: Callable[[], tuple[bytes, ...]]
     verifier: UziVerifier
     host: str
     clock: Callable[[], datetime]

@@ -100,6 +100,11 @@ class IssuanceRuntime:
         """The database, without opening the HSM: the flows' reads use it during an outage."""
         return self._engine or shared_engine(self._config.database.url)
 
+    def chain_der(self) -> tuple[bytes, ...]:
+        """The chain handed out with a certificate, read from the ceremony's files (no HSM)."""
+        material = load_ca_material(self._config.data_dir)
+        return tuple(c.public_bytes(serialization.Encoding.DER) for c in material.chain())
+
     def get(self) -> Issuance:
         """The issuance objects for the policy version active now (one small query).
 

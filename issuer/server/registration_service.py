@@ -200,6 +200,7 @@ def flow_service_bindings(
     deps = FlowDeps(
         engine=runtime.engine,
         issuance=runtime.get,
+        chain=runtime.chain_der,
         verifier=verifier,
         host=host or engine_host(config),
         clock=clock,

@@ -8,9 +8,16 @@ import grpc
 import pkcs11.exceptions as p11e
 import pytest
 
-from issuer.api.zorgid.v1 import enrollment_pb2, login_pb2, organization_pb2, registration_pb2
+from issuer.api.zorgid.v1 import (
+    attribute_pb2,
+    enrollment_pb2,
+    login_pb2,
+    organization_pb2,
+    registration_pb2,
+)
 from issuer.enrolment.tokens import parse_enrolment_uri
-from tests.flows.conftest import EngineParts, rpc_code, running_engine
+from issuer.flows.login import current_certificate_message
+from tests.flows.conftest import START, EngineParts, rpc_code, running_engine, sign_as_phone
 
 
 def _hsm_away(operation: str) -> None:
@@ -39,7 +46,13 @@ def test_reads_answer_while_the_hsm_is_away_and_signing_answers_unavailable(
         assert logged_in.state == login_pb2.LOGIN_STATE_AUTHENTICATED
         pending = up.portal.login.CreateLoginChallenge(login_pb2.CreateLoginChallengeRequest())
         waiting = up.confirmed(up.cards.app())
-    csr = engine_parts.phones().csr()  # signed on the phone's token, before the outage
+    # Signed on the phones' token (same PKCS#11 module), so before the outage.
+    csr = engine_parts.phones().csr()
+    proof = attribute_pb2.GetCurrentCertificateRequest(
+        spki_sha256=phone.spki_sha256,
+        signature=sign_as_phone(phone, current_certificate_message(phone.spki_sha256, START)),
+    )
+    proof.signed_at.FromDatetime(START)
     token, _host = parse_enrolment_uri(waiting.qr.payload)
 
     # A new engine process started while the HSM answers nothing.
@@ -68,6 +81,10 @@ def test_reads_answer_while_the_hsm_is_away_and_signing_answers_unavailable(
                 organization_pb2.ListMembersRequest(login_session_handle=admin)
             ).members
             assert member_app.card.uzi_number in {m.uzi_number for m in members}
+
+            current = down.mobile.attrs.GetCurrentCertificate(proof, timeout=30)
+            assert bytes(current.certificate.der) == der
+            assert len(current.chain) >= 1
 
             # Signing needs the HSM: the redemption is refused as UNAVAILABLE (ZID-0004).
             with pytest.raises(grpc.RpcError) as err:
