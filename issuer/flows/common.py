@@ -58,19 +58,22 @@ class Portal:
 class FlowDeps:
     """The flows' dependencies, built once per process by the composition root.
 
-    ``issuance`` opens the HSM on first use (audit checkpoints and the
-    issuing CA key live there); ``verifier`` answers which UZI identity a UZI
-    session proves; ``host`` is the engine address the QR codes name.
+    ``engine`` is the database, usable while the HSM is away, so reads
+    (``GetRegistration``, login polls, ``ListMembers``) answer during an outage
+    (issue 17); ``issuance`` opens the HSM on first use (audit checkpoints and
+    the issuing CA key live there) and is taken only by flows that sign or
+    audit; ``chain`` is the CA chain handed out with a certificate (read
+    from the ceremony's files, no HSM); ``verifier`` answers which UZI
+    identity a UZI session proves; ``host`` is the engine address the QR
+    codes name.
     """
 
+    engine: sa.Engine
     issuance: Callable[[], Issuance]
+    chain: Callable[[], tuple[bytes, ...]]
     verifier: UziVerifier
     host: str
     clock: Callable[[], datetime]
-
-    @property
-    def engine(self) -> sa.Engine:
-        return self.issuance().engine
 
 
 def sha256_hex(data: bytes | str) -> str:

@@ -343,10 +343,24 @@ def _attributes_of(conn: sa.Connection, registration_id: str | None) -> Verified
 
 
 def get_login_challenge(deps: FlowDeps, *, portal: Portal, challenge_id: str) -> LoginStatus:
-    """The portal's poll; the first poll after the answer opens the login session."""
+    """The portal's poll; the first poll after the answer opens the login session.
+
+    Only that first poll writes (the session and its audit event) and so takes
+    the issuance (HSM); every other poll is a read that answers while the HSM
+    is away (issue 17). An answer that lands between the two reads below is
+    reported as pending: the next poll opens the session.
+    """
     now = deps.clock()
-    built = deps.issuance()
-    with built.engine.begin() as conn:
+    with deps.engine.connect() as conn:
+        seen = _challenge(conn, challenge_id)
+    opens_session = (
+        seen.portal_identity == portal.identity
+        and seen.refused_at is None
+        and seen.answered_at is not None
+        and seen.collected_at is None
+    )
+    built = deps.issuance() if opens_session else None  # never inside a transaction
+    with deps.engine.begin() as conn:
         row = _challenge(conn, challenge_id)
         if row.portal_identity != portal.identity:
             raise ZorgIdError(Code.ZID_1701, f"no login challenge {challenge_id!r} for this portal")
@@ -354,7 +368,7 @@ def get_login_challenge(deps: FlowDeps, *, portal: Portal, challenge_id: str) ->
             return LoginStatus(
                 state="refused", expires_at=row.expires_at, refusal_code=row.refusal_code
             )
-        if row.answered_at is None:
+        if row.answered_at is None or (built is None and row.collected_at is None):
             state = "expired" if row.expires_at <= now else "pending"
             return LoginStatus(state=state, expires_at=row.expires_at)
         cert = conn.execute(
@@ -366,7 +380,7 @@ def get_login_challenge(deps: FlowDeps, *, portal: Portal, challenge_id: str) ->
                 state="refused", expires_at=row.expires_at, refusal_code=Code.ZID_1704
             )
         handle = session_expires = None
-        if repo.collect_login_challenge(
+        if built is not None and repo.collect_login_challenge(
             conn, challenge_id=row.id, portal_identity=portal.identity, at=now
         ):
             handle = secrets.token_urlsafe(32)

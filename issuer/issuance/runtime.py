@@ -95,6 +95,16 @@ class IssuanceRuntime:
         self._base: _Base | None = None
         self._built: Issuance | None = None
 
+    @property
+    def engine(self) -> sa.Engine:
+        """The database, without opening the HSM: the flows' reads use it during an outage."""
+        return self._engine or shared_engine(self._config.database.url)
+
+    def chain_der(self) -> tuple[bytes, ...]:
+        """The chain handed out with a certificate, read from the ceremony's files (no HSM)."""
+        material = load_ca_material(self._config.data_dir)
+        return tuple(c.public_bytes(serialization.Encoding.DER) for c in material.chain())
+
     def get(self) -> Issuance:
         """The issuance objects for the policy version active now (one small query).
 
@@ -162,7 +172,7 @@ class IssuanceRuntime:
     def _open_locked(self) -> _Base:
         config = self._config
         material, hsm, ca_key, audit_key = self._open_keys()
-        engine = self._engine or shared_engine(config.database.url)
+        engine = self.engine
         source = Path(config.policy.file) if config.policy.file else DEFAULT_POLICY_PATH
         store = policy_store(
             engine, audit_key=audit_key, material=material, source=source, clock=self._clock

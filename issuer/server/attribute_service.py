@@ -52,5 +52,5 @@ class AttributeServicer(attribute_pb2_grpc.AttributeServiceServicer):
         )
         cert = flow.current_certificate(self._deps, spki_sha256=spki_sha256)
         return attribute_pb2.GetCurrentCertificateResponse(
-            certificate=certificate_message(cert), chain=list(self._deps.issuance().chain_der)
+            certificate=certificate_message(cert), chain=list(self._deps.chain())
         )

@@ -198,7 +198,12 @@ def flow_service_bindings(
     from issuer.server.organization_service import OrganizationServicer
 
     deps = FlowDeps(
-        issuance=runtime.get, verifier=verifier, host=host or engine_host(config), clock=clock
+        engine=runtime.engine,
+        issuance=runtime.get,
+        chain=runtime.chain_der,
+        verifier=verifier,
+        host=host or engine_host(config),
+        clock=clock,
     )
     reg = RegistrationServicer(deps)
     login = LoginServicer(deps)
