@@ -9,6 +9,7 @@ from collections.abc import Callable
 import pytest
 import sqlalchemy as sa
 
+from issuer.enrolment.redeem import Redemption
 from issuer.errors import ZorgIdError
 from issuer.issuance import certificates as certs
 from issuer.issuance.cycle import (
@@ -78,10 +79,8 @@ def test_a_key_compromised_while_signing_is_refused_in_step_4(
     assert states == ["issued", "failed"]
 
 
-def test_step_1_refuses_a_compromised_key_before_anything_is_reserved(
-    world: World, new_phone: Callable[..., Phone]
-) -> None:
-    phone = new_phone()
+def _certified_then_compromised(world: World, phone: Phone) -> Redemption:
+    """A redemption for ``phone``'s key, whose certificate is then revoked for keyCompromise."""
     first = world.redeemer.redeem(world.enrol().token, phone.csr(), actor=MOBILE)
     certs.revoke(
         world.engine,
@@ -90,6 +89,14 @@ def test_step_1_refuses_a_compromised_key_before_anything_is_reserved(
         reason="keyCompromise",
         actor=OPERATOR,
     )
+    return first
+
+
+def test_step_1_refuses_a_compromised_key_before_anything_is_reserved(
+    world: World, new_phone: Callable[..., Phone]
+) -> None:
+    phone = new_phone()
+    _certified_then_compromised(world, phone)
     with pytest.raises(ZorgIdError) as caught:
         world.redeemer.redeem(world.enrol().token, phone.csr(), actor=MOBILE)
     assert caught.value.code == "ZID-1850"
@@ -105,14 +112,7 @@ def test_a_reissue_without_csr_for_a_compromised_key_is_refused(
 ) -> None:
     """The path of RegisterAttributes (flow 5): ``issue_checked`` with the stored key."""
     phone = new_phone()
-    first = world.redeemer.redeem(world.enrol().token, phone.csr(), actor=MOBILE)
-    certs.revoke(
-        world.engine,
-        world.audit,
-        certificate_id=first.certificate.id,
-        reason="keyCompromise",
-        actor=OPERATOR,
-    )
+    first = _certified_then_compromised(world, phone)
     request = IssuanceRequest(
         attrs=attributes(card_type="N"),
         csr=b"",
