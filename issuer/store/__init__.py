@@ -8,6 +8,8 @@ runs ``zorgid db upgrade``.
 
 from __future__ import annotations
 
+import sqlalchemy as sa
+
 from issuer.store import schema
 from issuer.store.engine import READ_ONLY, create_engine_for, is_sqlite, shared_engine
 from issuer.store.errors import (
@@ -21,8 +23,16 @@ from issuer.store.errors import (
 from issuer.store.migrate import check_schema, current_revision, head_revision, upgrade
 from issuer.store.types import UtcDateTime
 
+# The types callers outside ``store/`` hold without importing SQLAlchemy (the storage
+# boundary, tests/test_architecture.py): a database to hand on, a connection inside a
+# transaction the store opened.
+Engine = sa.Engine
+Connection = sa.Connection
+
 __all__ = [
     "READ_ONLY",
+    "Connection",
+    "Engine",
     "CrlNumberError",
     "DuplicateKeyError",
     "ReservationStateError",
