@@ -32,9 +32,9 @@ Connection = sa.Connection
 __all__ = [
     "READ_ONLY",
     "Connection",
-    "Engine",
     "CrlNumberError",
     "DuplicateKeyError",
+    "Engine",
     "ReservationStateError",
     "SchemaOutOfDateError",
     "SerialInUseError",
