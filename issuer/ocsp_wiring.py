@@ -34,12 +34,12 @@ from hsm import Hsm
 from issuer.ca import CaMaterial, load_ca_material
 from issuer.ca.material import check_keys
 from issuer.config import Config, parse_listen
-from issuer.issuance.sql import write_transaction
 from issuer.policy_store import read_active
 from issuer.store import READ_ONLY, CrlNumberError, check_schema, create_engine_for, repo
 from issuer.store.prepared import Prepared
 from issuer.store.reads import ReadConnections
 from issuer.store.schema import certificates, crls, ocsp_responses
+from issuer.store.transactions import write_transaction
 from issuer.store.types import from_utc_text
 from ocsp.codec import ResponseSigner, response_cert_state
 from ocsp.crl import CrlPublisher
@@ -252,7 +252,7 @@ class StoreResponses:
 
     def put(self, issuer_id: str, serial: int, response: StoredResponse) -> bool:
         """Keep *response* if newer. On SQLite it queues on the process's writer lock with
-        issuance (:func:`~issuer.issuance.sql.write_transaction`) instead of sleeping in
+        issuance (:func:`~issuer.store.transactions.write_transaction`) instead of sleeping in
         SQLite's busy handler while a batch commits."""
         with write_transaction(self._engine) as conn:
             return repo.save_ocsp_response(

@@ -57,12 +57,12 @@ from issuer.issuance.cycle import (
     IssuanceRequest,
     IssuedCertificate,
 )
-from issuer.issuance.sql import lock_audit_head, write_transaction
 from issuer.profile.csr import CSR_CODES
 from issuer.store import is_sqlite
 from issuer.store.prepared import Prepared
 from issuer.store.reads import ReadConnections
 from issuer.store.schema import certificates, registrations
+from issuer.store.transactions import lock_audit_head, write_transaction
 from issuer.store.types import UtcDateTime
 
 _LOG = logging.getLogger(__name__)
@@ -90,7 +90,7 @@ _READ = sa.select(
     registrations.c.csr_sha256,
     registrations.c.certificate_id,
 ).where(registrations.c.token_sha256 == sa.bindparam("digest"))
-# Built once: per-call statement construction dominated the hot path (issuer/issuance/sql.py);
+# Built once: per-call statement construction dominated the hot path (issuer/store/issuance.py);
 # the claim and the finish run in every redemption's steps 2 and 4, so they are Prepared
 # (compiled once, run on the DB-API cursor): through ``conn.execute`` each cost ~0.1 ms
 # more, inside the writer lock (cProfile of the in-process bench).

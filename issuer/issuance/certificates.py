@@ -17,10 +17,10 @@ import sqlalchemy as sa
 from issuer.audit import AuditEvent, AuditLog, JsonValue
 from issuer.errors import Code, ZorgIdError
 from issuer.issuance.cycle import Actor, CertificateHooks, IssuedCertificate, NoHooks
-from issuer.issuance.sql import write_transaction
 from issuer.store import READ_ONLY
 from issuer.store.repo import REVOCATION_REASONS, revoke_certificate
 from issuer.store.schema import certificates, login_sessions, registrations, serial_reservations
+from issuer.store.transactions import write_transaction
 
 _LOG = logging.getLogger(__name__)
 

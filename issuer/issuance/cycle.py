@@ -45,10 +45,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from hsm import HsmError, HsmUnavailable
 from issuer.audit import AuditEvent, AuditLog
 from issuer.errors import Code, ZorgIdError
-from issuer.issuance import sql
 from issuer.issuance.faults import crash_point
 from issuer.issuance.group_commit import GroupCommitter
-from issuer.issuance.sql import lock_audit_head, write_transaction
 from issuer.keys import PublicKey, WeakKeyError, spki_sha256
 from issuer.lint import LintError, Presigner, SignatureInvalid
 from issuer.profile import (
@@ -61,8 +59,10 @@ from issuer.profile import (
     signature_hash,
 )
 from issuer.store import READ_ONLY, ReservationStateError, is_sqlite
+from issuer.store import issuance as sql
 from issuer.store.repo import finish_reservation, new_id
 from issuer.store.schema import certificates
+from issuer.store.transactions import lock_audit_head, write_transaction
 from policies import Policy
 
 _LOG = logging.getLogger(__name__)

@@ -49,10 +49,10 @@ from typing import Any, TypeVar
 
 import sqlalchemy as sa
 
-from issuer.issuance.sql import sqlite_writer_lock, write_transaction
 from issuer.store import is_sqlite
 from issuer.store.engine import PG_POOL_RECYCLE_S
 from issuer.store.prepared import driver_execute
+from issuer.store.transactions import sqlite_writer_lock, write_transaction
 
 _LOG = logging.getLogger(__name__)
 

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from issuer.issuance.sql import write_transaction
 from issuer.store import create_engine_for, upgrade
 from issuer.store.migrate import make_sqlite_folder
+from issuer.store.transactions import write_transaction
 from tests.dev.test_make_run import Engine, _free_port
 
 PUBLIC_PEM = (b"CERTIFICATE", b"PUBLIC KEY", b"CERTIFICATE REQUEST", b"X509 CRL")

@@ -20,9 +20,9 @@ from cryptography.x509 import ocsp
 
 from hsm import HsmUnavailable
 from issuer.issuance.cycle import IssuedCertificate
-from issuer.issuance.sql import write_transaction
 from issuer.ocsp_wiring import OcspService
 from issuer.store.schema import certificates, ocsp_responses, serial_reservations
+from issuer.store.transactions import write_transaction
 from ocsp.model import StoredResponse
 from testkit.phone import Phone
 from tests.issuance.conftest import MOBILE, World

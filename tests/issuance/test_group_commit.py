@@ -14,7 +14,7 @@ import pytest
 import sqlalchemy as sa
 
 from issuer.issuance.group_commit import GroupCommitter
-from issuer.issuance.sql import INSERT_RESERVATION
+from issuer.store.issuance import INSERT_RESERVATION
 from issuer.store.schema import serial_reservations
 from testkit.phone import Phone
 from tests.issuance.conftest import MOBILE, World, attributes

@@ -1,6 +1,6 @@
 """SQLite writers of several processes queue on one lock file instead of SQLite's busy sleeps.
 
-`issuer.issuance.sql.SqliteWriterLock`: threads queue on a Python lock,
+`issuer.store.transactions.SqliteWriterLock`: threads queue on a Python lock,
 processes on an ``flock`` beside the database. With SQLite's busy wait off
 (``PRAGMA busy_timeout = 0``) a writer that found the database locked would
 fail at once with "database is locked"; through the queue none does.
@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from issuer.issuance.sql import sqlite_writer_lock, write_transaction
 from issuer.store import create_engine_for
+from issuer.store.transactions import sqlite_writer_lock, write_transaction
 
 WRITE_SECONDS = 0.8
 

@@ -1,0 +1,106 @@
+"""The statements of the issuance hot path (ARCHITECTURE §5), built once.
+
+Why: per-call statement construction (``.values(...)``, ``.where(...)``) and
+its cache-key generation cost more than the SQL itself (measured with
+cProfile on the cycle: SQLAlchemy coercion and cache keys were the top of
+the profile; a bare SQLite write transaction costs ~0.14 ms). The same
+finding made the audit log prebuild its statements (docs/audit.md).
+
+Same rules as :mod:`issuer.store.repo` (reservation ``reserved -> issued``
+once; a certificate only for a reserved serial), without savepoints: a clash
+(a serial drawn twice, probability 2^-159; a mobile ID inserted concurrently)
+fails the whole transaction, and the cycle retries it.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from issuer.store.prepared import Prepared
+from issuer.store.schema import certificates, mobile_ids, serial_reservations
+from issuer.store.types import UtcDateTime
+
+KEY_OWNERS = Prepared(
+    sa.select(mobile_ids.c.person_id, sa.null().label("barred"))
+    .where(mobile_ids.c.spki_sha256 == sa.bindparam("spki"))
+    .union(
+        sa.select(
+            certificates.c.person_id,
+            sa.case(
+                (certificates.c.revocation_reason == "keyCompromise", certificates.c.serial),
+                else_=sa.null(),
+            ).label("barred"),
+        ).where(certificates.c.spki_sha256 == sa.bindparam("spki"))
+    )
+)
+"""Persons a public key (by SPKI SHA-256) is already certified for, each with the serial of
+a certificate of the key revoked for keyCompromise (or NULL): step 1's key checks in one
+round trip (issue 16 item 6)."""
+
+KEY_BARRED = Prepared(
+    sa.select(certificates.c.serial)
+    .where(
+        certificates.c.spki_sha256 == sa.bindparam("spki"),
+        certificates.c.revocation_reason == "keyCompromise",
+    )
+    .limit(1)
+)
+"""A certificate of this key revoked for keyCompromise: step 4's re-check of a known key,
+under the audit head lock (issue 16 item 6; step 1 reads it with :data:`KEY_OWNERS`)."""
+
+INSERT_RESERVATION = Prepared(
+    serial_reservations.insert(),
+    keys=(
+        "issuer",
+        "serial",
+        "request_sha256",
+        "policy_version",
+        "state",
+        "registration_id",
+        "created_at",
+    ),
+)
+"""Params: issuer, serial, request_sha256, policy_version, state, registration_id, created_at."""
+
+FINISH_RESERVATION = Prepared(
+    serial_reservations.update()
+    .where(
+        serial_reservations.c.issuer == sa.bindparam("b_issuer"),
+        serial_reservations.c.serial == sa.bindparam("b_serial"),
+        serial_reservations.c.state == "reserved",
+    )
+    .values(
+        state="issued",
+        finished_at=sa.bindparam("b_at", type_=UtcDateTime),
+    )
+)
+"""``reserved -> issued``; row count 1 or the certificate must not be stored."""
+
+MOBILE_ID_OF_KEY = Prepared(
+    sa.select(mobile_ids.c.id, mobile_ids.c.person_id).where(
+        mobile_ids.c.spki_sha256 == sa.bindparam("spki")
+    )
+)
+_MOBILE_ID_KEYS = ("id", "person_id", "spki_sha256", "public_key", "created_at", "retired_at")
+INSERT_MOBILE_ID = Prepared(mobile_ids.insert(), keys=_MOBILE_ID_KEYS)
+INSERT_MOBILE_ID_IF_NEW = {
+    "sqlite": Prepared(
+        sqlite_insert(mobile_ids).on_conflict_do_nothing(index_elements=["spki_sha256"]),
+        keys=_MOBILE_ID_KEYS,
+    ),
+    "postgresql": Prepared(
+        pg_insert(mobile_ids).on_conflict_do_nothing(index_elements=["spki_sha256"]),
+        keys=_MOBILE_ID_KEYS,
+    ),
+}
+"""By dialect: insert a mobile ID unless one exists for the key (row count 0), no error.
+
+Why: most issuances are of a new phone key, so inserting first and reading
+only when nothing was inserted saves the lookup of the common case. Only
+the key's unique index is a conflict target: any other clash still raises."""
+INSERT_CERTIFICATE = Prepared(
+    certificates.insert(),
+    keys=tuple(c.key for c in certificates.columns),
+)
