@@ -202,7 +202,7 @@ def build(
 
 
 def _ocsp_hooks(engine: sa.Engine, material: Any, hsm: Hsm, policy: Any) -> Any:
-    from issuer.ocsp_wiring import OcspService
+    from issuer.ocsp_service import OcspService
 
     return OcspService.build(engine=engine, material=material, hsm=hsm, policy=policy.ocsp)
 

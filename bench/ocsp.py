@@ -134,7 +134,7 @@ def setup(root: Path) -> tuple[Hsm, CaMaterial, SoftHsmToken, sa.Engine, str, Pa
 
 
 def bench_signing(service: object, hsm: object, material: object, count: int) -> dict[str, float]:
-    from issuer.ocsp_wiring import OcspService
+    from issuer.ocsp_service import OcspService
 
     assert isinstance(service, OcspService)
     key = hsm.get_key(material.ocsp_responder_key_label)  # type: ignore[attr-defined]
@@ -167,7 +167,8 @@ def populate(
     pool: list[StoredResponse],
 ) -> None:
     """Rows for serials [start, stop): reservation, certificate, pre-signed response."""
-    from issuer.ocsp_wiring import OcspService, serial_hex
+    from issuer.ocsp_service import OcspService
+    from issuer.store.ocsp import serial_hex
     from issuer.store.schema import certificates, ocsp_responses, serial_reservations
     from ocsp.model import CertStatus
 
@@ -479,7 +480,7 @@ def _same_process(
 ) -> tuple[int, Callable[[], None]]:
     """The HTTP responder in this process, as ``make run`` has it: its own database engine,
     the issuance cycle's HSM login (one module lock) and GIL."""
-    from issuer.ocsp_wiring import OcspService
+    from issuer.ocsp_service import OcspService
     from issuer.store import create_engine_for
     from ocsp.http import build_app
     from tests.ocsp.conftest import serve_app
@@ -735,7 +736,8 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="zorgid-bench-ocsp-") as tmp:
         root = Path(tmp)
         hsm, material, _token, engine, _url, config = setup(root)
-        from issuer.ocsp_wiring import OcspService, active_ocsp_policy
+        from issuer.ocsp_service import OcspService
+        from issuer.ocsp_wiring import active_ocsp_policy
 
         service = OcspService.build(
             engine=engine,

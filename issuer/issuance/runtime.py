@@ -5,7 +5,7 @@ Built lazily, on the first call that needs it, so that ``zorgid serve`` starts
 issuance call then opens the token (one login per process, ARCHITECTURE §4),
 loads the ceremony's certificates, records the active policy and builds the
 :class:`IssuanceCycle` and :class:`Redeemer`, with the OCSP service
-(``issuer.ocsp_wiring.OcspService``) as its hooks so every certificate's first
+(``issuer.ocsp_service.OcspService``) as its hooks so every certificate's first
 OCSP response is pre-signed before step 4 and committed with the certificate.
 An unavailable HSM answers ``UNAVAILABLE`` (ZID-0004) and is tried again on the
 next call; the health callback flips the server NOT_SERVING meanwhile.
@@ -196,7 +196,7 @@ class IssuanceRuntime:
             # ARCHITECTURE §5 step 4: pre-sign each certificate's first OCSP response, stored
             # in step 4's transaction (and re-sign + publish a CRL on revocation) with the
             # delegated responder key.
-            from issuer.ocsp_wiring import OcspService
+            from issuer.ocsp_service import OcspService
 
             hooks = OcspService.build(
                 engine=base.engine,

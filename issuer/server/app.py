@@ -168,7 +168,7 @@ def ca_service_binding(config: Config) -> ServiceBinding:
 
 
 def ocsp_service_binding(responder: Answering) -> ServiceBinding:
-    """``zorgid.v1.OcspService`` over *responder* (built by ``issuer.ocsp_wiring``)."""
+    """``zorgid.v1.OcspService`` over *responder* (built by ``issuer.ocsp_service``)."""
     return ServiceBinding.from_descriptor(
         ocsp_pb2.DESCRIPTOR.services_by_name["OcspService"], ocsp_add_to_server(responder)
     )

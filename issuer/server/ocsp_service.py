@@ -42,7 +42,7 @@ class RuntimeResponder:
         self._runtime = runtime
 
     def answer(self, request_der: bytes) -> Answer:
-        from issuer.ocsp_wiring import OcspService
+        from issuer.ocsp_service import OcspService
 
         hooks = self._runtime.get().cycle.hooks
         if not isinstance(hooks, OcspService):

@@ -20,7 +20,7 @@ from cryptography.x509 import ocsp
 
 from hsm import HsmUnavailable
 from issuer.issuance.cycle import IssuedCertificate
-from issuer.ocsp_wiring import OcspService
+from issuer.ocsp_service import OcspService
 from issuer.store.schema import certificates, ocsp_responses, serial_reservations
 from issuer.store.transactions import write_transaction
 from ocsp.model import StoredResponse

@@ -24,8 +24,9 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from hsm import Hsm
 from issuer.ca import CaMaterial, default_dev_ceremony, load_ca_material, run_ceremony
 from issuer.ca.config import HsmSettings
-from issuer.ocsp_wiring import OcspService, serial_hex
+from issuer.ocsp_service import OcspService
 from issuer.store import repo
+from issuer.store.ocsp import serial_hex
 from ocsp.http import CrlCache, HttpRoutes, build_app
 from ocsp.issuers import spki_sha256
 from ocsp.model import OcspTiming
