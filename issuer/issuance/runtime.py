@@ -33,9 +33,9 @@ from issuer.enrolment.redeem import Redeemer
 from issuer.errors import Code, ZorgIdError
 from issuer.issuance.cycle import CertificateHooks, Committers, HealthReport, IssuanceCycle
 from issuer.issuance.policy_record import active_policy_cache, policy_store
-from issuer.policy_store import ActivePolicy as ActivePolicyCache
+from issuer.policy_store import ActivePolicy
 from issuer.store import shared_engine
-from policies import DEFAULT_POLICY_PATH, Policy, default_policy, load_policy
+from policies import DEFAULT_POLICY_PATH, Policy
 
 _LOG = logging.getLogger(__name__)
 
@@ -62,14 +62,9 @@ class _Base:
     material: CaMaterial
     ca_key: Any
     audit: AuditLog
-    active: ActivePolicyCache
+    active: ActivePolicy
     committers: Committers
     chain_der: tuple[bytes, ...]
-
-
-def load_active_policy(config: Config) -> Policy:
-    """``[policy] file`` or the packaged development policy."""
-    return load_policy(config.policy.file) if config.policy.file else default_policy()
 
 
 class IssuanceRuntime:

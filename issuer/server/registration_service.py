@@ -29,9 +29,10 @@ from issuer.flows.evidence import EvidenceKeepingVerifier
 from issuer.qr import RenderedQr
 from issuer.server.certificate_service import actor_for
 from issuer.server.roles import current_caller
-from issuer.server.uzi_service import _identity, policy_source
+from issuer.server.uzi_service import _identity
 from issuer.store import check_schema, shared_engine
 from issuer.store.uzi import SqlUziChallengeStore
+from issuer.uzi.policy import policy_source
 from issuer.uzi.validate import ChainValidator
 from issuer.uzi.verify import Clock, PolicySource, UziPolicy, utc_now
 
