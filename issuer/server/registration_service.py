@@ -94,7 +94,7 @@ class RegistrationServicer(registration_pb2_grpc.RegistrationServiceServicer):
     def GetTerms(
         self, request: registration_pb2.GetTermsRequest, context: grpc.ServicerContext
     ) -> registration_pb2.GetTermsResponse:
-        terms = flow.get_terms(self._deps.issuance().cycle.policy, request.version or None)
+        terms = flow.get_terms(self._deps.policy().policy, request.version or None)
         return registration_pb2.GetTermsResponse(version=terms.version, text=terms.text)
 
     def StartRegistration(
@@ -201,6 +201,7 @@ def flow_service_bindings(
     deps = FlowDeps(
         engine=runtime.engine,
         issuance=runtime.get,
+        policy=runtime.active_policy,
         chain=runtime.chain_der,
         verifier=verifier,
         host=host or engine_host(config),
