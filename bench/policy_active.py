@@ -98,7 +98,7 @@ def main() -> None:
             bootstrap=lambda: (DEFAULT_POLICY_PATH.read_text(), str(DEFAULT_POLICY_PATH)),
         )
         store.active()
-        cache = ActivePolicy(store)
+        cache = ActivePolicy.of_store(store)
         query = sa.select(policy_versions.c.version, policy_versions.c.signature).where(
             policy_versions.c.state == "active"
         )

@@ -22,12 +22,12 @@ from issuer.ca import CaMaterial, load_ca_material
 from issuer.ca.material import check_keys
 from issuer.config import Config, parse_listen
 from issuer.ocsp_service import BackgroundRefresher, OcspService
-from issuer.policy_store import read_active
+from issuer.policy_store import ActivePolicy, configured_policy
 from issuer.store import Engine, check_schema, create_engine_for
 from ocsp.http import CrlCache, HttpRoutes, build_app
 from ocsp.issuers import spki_sha256
 from ocsp.presign import Clock, utc_now
-from policies import OcspPolicy, Policy, default_policy, load_policy
+from policies import OcspPolicy, Policy, default_policy
 
 _LOG = logging.getLogger(__name__)
 
@@ -38,22 +38,17 @@ _LOG = logging.getLogger(__name__)
 def active_ocsp_policy(
     engine: Engine, material: CaMaterial, *, fallback: Callable[[], Policy] = default_policy
 ) -> OcspPolicy:
-    """``[ocsp]`` of the active policy version, verified, else of *fallback*'s document.
+    """``[ocsp]`` of the policy version in force, verified, else of *fallback*'s document.
 
-    The row is read through :func:`issuer.policy_store.read_active`, the verifier every
-    reader of the policy uses (issue 16 item 9): its audit-key signature is checked with
-    the ceremony's public key, so a row edited in the database is refused (ZID-1508) and
-    no response is ever signed with its timings. Until a version is recorded (first
-    issuance), *fallback* applies: the configured document, which issuance records.
+    Read through :class:`issuer.policy_store.ActivePolicy`, the one reader issuance and
+    UZI verification use (issue 17): its audit-key signature is checked with the
+    ceremony's public key, so a row edited in the database is refused (ZID-1508) and no
+    response is ever signed with its timings. Until a version is recorded (first
+    issuance), *fallback* applies: the configured document
+    (:func:`issuer.policy_store.configured_policy`), which issuance records.
     """
-    active = read_active(engine, material.audit_public_key)
-    return (fallback() if active is None else active.policy).ocsp
-
-
-def configured_policy(config: Config) -> Policy:
-    """``[policy] file`` of *config*, else the packaged development policy: the document
-    issuance records as version 1 (``issuer.issuance.runtime``)."""
-    return load_policy(config.policy.file) if config.policy.file else default_policy()
+    reader = ActivePolicy(engine, verifier=material.audit_public_key, fallback=fallback)
+    return reader.current().policy.ocsp
 
 
 @dataclass(frozen=True, kw_only=True)

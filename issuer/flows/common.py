@@ -20,6 +20,7 @@ from issuer.audit import AuditEvent
 from issuer.errors import Code, ZorgIdError
 from issuer.issuance.cycle import Actor
 from issuer.issuance.runtime import Issuance
+from issuer.policy_store import ActiveVersion
 from issuer.profile import InvalidAttributesError, VerifiedAttributes
 from issuer.store.schema import organisations, uzi_evidence, uzi_sessions
 from issuer.uzi import errors as uzi_errors
@@ -62,7 +63,8 @@ class FlowDeps:
     (``GetRegistration``, login polls, ``ListMembers``) answer during an outage
     (issue 17); ``issuance`` opens the HSM on first use (audit checkpoints and
     the issuing CA key live there) and is taken only by flows that sign or
-    audit; ``chain`` is the CA chain handed out with a certificate (read
+    audit; ``policy`` is the policy version in force, read without the HSM
+    (``GetTerms``); ``chain`` is the CA chain handed out with a certificate (read
     from the ceremony's files, no HSM); ``verifier`` answers which UZI
     identity a UZI session proves; ``host`` is the engine address the QR
     codes name.
@@ -70,6 +72,7 @@ class FlowDeps:
 
     engine: sa.Engine
     issuance: Callable[[], Issuance]
+    policy: Callable[[], ActiveVersion]
     chain: Callable[[], tuple[bytes, ...]]
     verifier: UziVerifier
     host: str

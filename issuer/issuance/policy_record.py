@@ -8,7 +8,8 @@ engine's back); a store with no version yet is bootstrapped -- signed and
 audited, once, across processes -- from the configured document (``[policy]
 file``, default the packaged ``policies/default.toml``). Security officers'
 activations then take effect for the next request: each request takes one
-:class:`~issuer.policy_store.ActiveVersion` at its start and keeps it.
+:class:`~issuer.policy_store.ActiveVersion` at its start and keeps it, from the one
+reader :class:`~issuer.policy_store.ActivePolicy` (which UZI verification and OCSP use too).
 """
 
 from __future__ import annotations
@@ -17,12 +18,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-import sqlalchemy as sa
-
 from issuer.audit import AuditLog, CheckpointSigner
 from issuer.ca import CaMaterial
-from issuer.policy_store import ActivePolicy as ActivePolicyCache
-from issuer.policy_store import ActiveVersion, PolicyStore
+from issuer.policy_store import ActivePolicy, ActiveVersion, PolicyStore
+from issuer.store import Engine
 from policies import DEFAULT_POLICY_PATH
 
 __all__ = ["ActiveVersion", "active_policy_cache", "policy_store", "record_active_policy"]
@@ -33,7 +32,7 @@ def _utc_now() -> datetime:
 
 
 def policy_store(
-    engine: sa.Engine,
+    engine: Engine,
     *,
     audit_key: CheckpointSigner,
     material: CaMaterial,
@@ -59,13 +58,16 @@ def policy_store(
     )
 
 
-def active_policy_cache(store: PolicyStore) -> ActivePolicyCache:
-    """``current()`` costs one small query while nothing changed (issuer.policy_store)."""
-    return ActivePolicyCache(store)
+def active_policy_cache(store: PolicyStore) -> ActivePolicy:
+    """The one active-policy reader, settling through *store* (bootstrap, due activations).
+
+    ``current()`` costs one small query while nothing changed (issuer.policy_store.active).
+    """
+    return ActivePolicy.of_store(store)
 
 
 def record_active_policy(
-    engine: sa.Engine,
+    engine: Engine,
     *,
     audit_key: CheckpointSigner,
     material: CaMaterial,

@@ -33,9 +33,9 @@ from issuer.enrolment.redeem import Redeemer
 from issuer.errors import Code, ZorgIdError
 from issuer.issuance.cycle import CertificateHooks, Committers, HealthReport, IssuanceCycle
 from issuer.issuance.policy_record import active_policy_cache, policy_store
-from issuer.policy_store import ActivePolicy as ActivePolicyCache
+from issuer.policy_store import ActivePolicy, ActiveVersion
 from issuer.store import shared_engine
-from policies import DEFAULT_POLICY_PATH, Policy, default_policy, load_policy
+from policies import DEFAULT_POLICY_PATH, Policy
 
 _LOG = logging.getLogger(__name__)
 
@@ -62,14 +62,9 @@ class _Base:
     material: CaMaterial
     ca_key: Any
     audit: AuditLog
-    active: ActivePolicyCache
+    active: ActivePolicy
     committers: Committers
     chain_der: tuple[bytes, ...]
-
-
-def load_active_policy(config: Config) -> Policy:
-    """``[policy] file`` or the packaged development policy."""
-    return load_policy(config.policy.file) if config.policy.file else default_policy()
 
 
 class IssuanceRuntime:
@@ -93,12 +88,30 @@ class IssuanceRuntime:
         self._clock = clock
         self._lock = threading.Lock()
         self._base: _Base | None = None
+        self._reader: ActivePolicy | None = None
         self._built: Issuance | None = None
 
     @property
     def engine(self) -> sa.Engine:
         """The database, without opening the HSM: the flows' reads use it during an outage."""
         return self._engine or shared_engine(self._config.database.url)
+
+    def active_policy(self) -> ActiveVersion:
+        """The policy version in force, without opening the HSM: reads (``GetTerms``) use it.
+
+        Once issuance is open, its own reader (which also settles: bootstrap, due
+        activations); before that, the one reader with the ceremony's audit public key
+        (:meth:`ActivePolicy.from_config`), which gives the same version -- the last due
+        one, or the configured document that bootstrap records.
+        """
+        if self._base is not None:
+            return self._base.active.current()
+        reader = self._reader
+        if reader is None:
+            reader = self._reader = ActivePolicy.from_config(
+                self._config, self.engine, clock=self._clock
+            )
+        return reader.current()
 
     def chain_der(self) -> tuple[bytes, ...]:
         """The chain handed out with a certificate, read from the ceremony's files (no HSM)."""

@@ -29,9 +29,10 @@ from issuer.flows.evidence import EvidenceKeepingVerifier
 from issuer.qr import RenderedQr
 from issuer.server.certificate_service import actor_for
 from issuer.server.roles import current_caller
-from issuer.server.uzi_service import _identity, policy_source
+from issuer.server.uzi_service import _identity
 from issuer.store import check_schema, shared_engine
 from issuer.store.uzi import SqlUziChallengeStore
+from issuer.uzi.policy import policy_source
 from issuer.uzi.validate import ChainValidator
 from issuer.uzi.verify import Clock, PolicySource, UziPolicy, utc_now
 
@@ -93,7 +94,7 @@ class RegistrationServicer(registration_pb2_grpc.RegistrationServiceServicer):
     def GetTerms(
         self, request: registration_pb2.GetTermsRequest, context: grpc.ServicerContext
     ) -> registration_pb2.GetTermsResponse:
-        terms = flow.get_terms(self._deps.issuance().cycle.policy, request.version or None)
+        terms = flow.get_terms(self._deps.policy().policy, request.version or None)
         return registration_pb2.GetTermsResponse(version=terms.version, text=terms.text)
 
     def StartRegistration(
@@ -200,6 +201,7 @@ def flow_service_bindings(
     deps = FlowDeps(
         engine=runtime.engine,
         issuance=runtime.get,
+        policy=runtime.active_policy,
         chain=runtime.chain_der,
         verifier=verifier,
         host=host or engine_host(config),

@@ -13,41 +13,32 @@ than any id the engine hands out).
 Wiring (:func:`build_uzi_verifier`): the store is the configured database
 (``[database] url``), checked with :func:`issuer.store.check_schema` first, so
 a server never starts against a schema it does not know and says which command
-fixes it; the UZI rules come from the policy version active *at each request*
-(issue 7, :class:`ActiveUziPolicy`: the signed ``policy_versions`` row,
-verified with ``<data_dir>/ca/audit-checkpoint.pub.pem``), mapped by
-:func:`uzi_policy_from`. Before any version exists (the issuance runtime
-bootstraps version 1 on first use) they come from ``[policy] file``, else the
-packaged default policy -- the document that bootstrap records.
+fixes it; the UZI rules come from the policy version in force *at each request*
+(issue 7, :func:`issuer.uzi.policy.policy_source`: the one active-policy reader,
+:class:`issuer.policy_store.ActivePolicy`, mapped by
+:func:`issuer.uzi.policy.uzi_policy_from`).
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
-from datetime import datetime, timedelta
-from pathlib import Path
+from datetime import datetime
 from typing import Final
 
 import grpc
 import sqlalchemy as sa
 from google.protobuf.timestamp_pb2 import Timestamp
 
-import policies
 from issuer.api.zorgid.v1 import uzi_pb2, uzi_pb2_grpc
-from issuer.audit import AuditKeyError, CheckpointVerifier, load_public_key
 from issuer.config import Config
 from issuer.errors import Code, ZorgIdError
-from issuer.errors.policy import AUDIT_KEY_UNREADABLE
-from issuer.policy_store import verify_row
 from issuer.server.roles import current_caller
 from issuer.store import check_schema, shared_engine
-from issuer.store.schema import policy_versions
-from issuer.store.types import UtcDateTime
 from issuer.store.uzi import SqlUziChallengeStore
 from issuer.uzi.card import CertKind, UziIdentity
 from issuer.uzi.crl import CrlRefresher
-from issuer.uzi.validate import ChainValidator, RevocationMode
+from issuer.uzi.policy import policy_source
+from issuer.uzi.validate import ChainValidator
 from issuer.uzi.verify import (
     Clock,
     PolicySource,
@@ -60,17 +51,12 @@ from issuer.uzi.verify import (
 from issuer.uzi_vocabulary import CardType
 
 __all__ = [
-    "AUDIT_PUBLIC_KEY_PEM",
     "PURPOSE_ATTRIBUTE_REGISTRATION",
     "PURPOSE_ORGANISATION_VALIDATION",
     "PURPOSE_REGISTRATION",
-    "ActiveUziPolicy",
     "UziServicer",
-    "active_policy",
     "add_to_server",
     "build_uzi_verifier",
-    "policy_source",
-    "uzi_policy_from",
 ]
 
 PURPOSE_REGISTRATION: Final = "registration"
@@ -99,8 +85,6 @@ _KINDS: Final = {
     CertKind.SIGNATURE: uzi_pb2.UZI_CERTIFICATE_KIND_SIGNATURE,
     CertKind.ENCRYPTION: uzi_pb2.UZI_CERTIFICATE_KIND_ENCRYPTION,
 }
-AUDIT_PUBLIC_KEY_PEM: Final = "audit-checkpoint.pub.pem"
-"""In ``<data_dir>/ca/`` (``issuer.ca.material``): verifies the signed policy rows."""
 MAX_CHALLENGE_ID_CHARS: Final = 64
 """The ``uzi_challenges.id`` column's width; the engine's own ids are 24 characters."""
 
@@ -204,135 +188,6 @@ def add_to_server(verifier: UziVerifier) -> Callable[[grpc.Server], None]:
 # -- wiring -----------------------------------------------------------------------------------
 
 
-def active_policy(config: Config) -> policies.Policy:
-    """``[policy] file`` of the configuration, else the packaged development policy.
-
-    The same document the issuance runtime records in ``policy_versions`` and
-    issues under (``issuer.issuance.runtime.load_active_policy``), read here
-    without importing that module: the gRPC front end loads no PKCS#11.
-    """
-    if config.policy.file is not None:
-        return policies.load_policy(config.policy.file)
-    return policies.default_policy()
-
-
-def uzi_policy_from(policy: policies.Policy) -> UziPolicy:
-    """The verifier's :class:`UziPolicy` from the ``[uzi]`` and ``[qr]`` of a policy document.
-
-    Role patterns: ``*`` accepts every role (None), ``NN.*`` a profession
-    (``NN.``), ``NN.NNN`` one role -- the forms ``UziVerifier.check_card`` reads.
-    """
-    roles: frozenset[str] | None = frozenset(
-        pattern[:-1] if pattern.endswith(".*") else pattern for pattern in policy.uzi.roles
-    )
-    if roles is not None and "*" in roles:
-        roles = None
-    return UziPolicy(
-        trust_set=policy.uzi.trust_set,
-        revocation=RevocationMode(policy.uzi.revocation_mode),
-        accepted_card_types=frozenset(CardType(t) for t in policy.uzi.card_types),
-        accepted_roles=roles,
-        challenge_lifetime=timedelta(seconds=policy.qr.uzi_challenge_seconds),
-        session_lifetime=timedelta(seconds=policy.qr.uzi_session_seconds),
-    )
-
-
-_IN_FORCE = sa.select(
-    policy_versions.c.version,
-    policy_versions.c.state,
-    policy_versions.c.signature,
-    policy_versions.c.activate_at,
-).where(
-    sa.or_(
-        policy_versions.c.state == "active",
-        sa.and_(
-            policy_versions.c.state == "approved",
-            policy_versions.c.activate_at <= sa.bindparam("now", type_=UtcDateTime),
-        ),
-    )
-)
-"""The active row and any approved row now due, in *one* statement (one snapshot)."""
-
-
-class ActiveUziPolicy:
-    """A :data:`~issuer.uzi.verify.PolicySource`: the UZI rules of the version in force now.
-
-    Issue 7: "issuance always uses the active version at the moment of the
-    request". One small query per call reads the (version, signature) of the
-    version in force; only when that changes is the row read again and its
-    audit-key signature verified with the public key alone
-    (:func:`issuer.policy_store.verify_row`, ZID-1508 on an edited row), so a
-    new version is followed at the next request and a steady state costs one
-    indexed read. A scheduled version whose time has come is in force even
-    before the engine (which holds the HSM audit key) marks it active: the
-    last due one by (``activate_at``, version), the one
-    :meth:`issuer.policy_store.PolicyStore.active` would activate last.
-
-    ``fallback`` gives the rules while no version exists yet (the issuance
-    runtime bootstraps version 1 from the same configured document).
-    ``clock`` is wall time (``activate_at`` is), not a verifier's test clock.
-    """
-
-    def __init__(
-        self,
-        engine: sa.Engine,
-        *,
-        public_key: Path,
-        fallback: Callable[[], policies.Policy],
-        clock: Clock = utc_now,
-    ) -> None:
-        self._engine = engine
-        self._public_key_path = public_key
-        self._fallback_source = fallback
-        self._clock = clock
-        self._fallback: UziPolicy | None = None
-        self._key: CheckpointVerifier | None = None
-        self._cached: tuple[tuple[int, bytes], UziPolicy] | None = None
-        self._lock = threading.Lock()
-
-    def _public_key(self) -> CheckpointVerifier:
-        if self._key is None:
-            try:
-                self._key = load_public_key(self._public_key_path.read_bytes())
-            except (OSError, AuditKeyError) as exc:
-                raise ZorgIdError(
-                    AUDIT_KEY_UNREADABLE,
-                    f"cannot verify the active policy version: the audit public key "
-                    f"{self._public_key_path} is unreadable ({type(exc).__name__}); expected "
-                    "the PEM written by the key ceremony -- restore it from the ceremony backup",
-                ) from None
-        return self._key
-
-    def _bootstrap(self) -> UziPolicy:
-        if self._fallback is None:
-            self._fallback = uzi_policy_from(self._fallback_source())
-        return self._fallback
-
-    def __call__(self) -> UziPolicy:
-        with self._engine.connect() as conn:
-            rows = conn.execute(_IN_FORCE, {"now": self._clock()}).all()
-        if not rows:
-            return self._bootstrap()
-        due = sorted(
-            (r for r in rows if r.state == "approved"), key=lambda r: (r.activate_at, r.version)
-        )
-        chosen = due[-1] if due else rows[0]
-        key = (int(chosen.version), bytes(chosen.signature or b""))
-        cached = self._cached
-        if cached is not None and cached[0] == key:
-            return cached[1]
-        with self._lock:
-            with self._engine.connect() as conn:
-                row = conn.execute(
-                    sa.select(policy_versions).where(policy_versions.c.version == key[0])
-                ).one()
-            stored = verify_row(row, self._public_key())
-            mapped = uzi_policy_from(stored.policy)
-            if bytes(row.signature or b"") == key[1]:
-                self._cached = (key, mapped)
-            return mapped
-
-
 def build_uzi_verifier(
     config: Config,
     *,
@@ -347,7 +202,7 @@ def build_uzi_verifier(
     Raises :class:`issuer.store.SchemaOutOfDateError` (its message names
     ``zorgid db upgrade``) when the database is not at this code's schema.
     ``policy``, ``validator``, ``refresher`` and ``clock`` are for tests and
-    tools; a server takes the defaults (:func:`policy_source`). The verifier's
+    tools; a server takes the defaults (:func:`issuer.uzi.policy.policy_source`). The verifier's
     CRL refresher runs with the server (``issuer.server.app.uzi_service_binding``).
     """
     engine = engine if engine is not None else shared_engine(config.database.url)
@@ -357,15 +212,5 @@ def build_uzi_verifier(
         store=SqlUziChallengeStore(engine, clock=clock),
         validator=validator,
         refresher=refresher,
-        clock=clock,
-    )
-
-
-def policy_source(config: Config, engine: sa.Engine, *, clock: Clock = utc_now) -> ActiveUziPolicy:
-    """The server's rules: the version in force on ``engine``, else the configured document."""
-    return ActiveUziPolicy(
-        engine,
-        public_key=config.ca_dir / AUDIT_PUBLIC_KEY_PEM,
-        fallback=lambda: active_policy(config),
         clock=clock,
     )

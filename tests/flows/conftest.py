@@ -56,8 +56,8 @@ from issuer.server.app import (
     uzi_service_binding,
 )
 from issuer.server.registration_service import build_evidence_verifier, flow_service_bindings
-from issuer.server.uzi_service import uzi_policy_from
 from issuer.uzi.crl import CrlCache
+from issuer.uzi.policy import uzi_policy_from
 from issuer.uzi.validate import ChainValidator, RevocationMode
 from policies import default_policy
 from testkit.desktop_app import DesktopApp

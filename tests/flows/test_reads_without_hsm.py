@@ -46,6 +46,7 @@ def test_reads_answer_while_the_hsm_is_away_and_signing_answers_unavailable(
         assert logged_in.state == login_pb2.LOGIN_STATE_AUTHENTICATED
         pending = up.portal.login.CreateLoginChallenge(login_pb2.CreateLoginChallengeRequest())
         waiting = up.confirmed(up.cards.app())
+        terms = up.portal.reg.GetTerms(registration_pb2.GetTermsRequest(), timeout=30)
     # Signed on the phones' token (same PKCS#11 module), so before the outage.
     csr = engine_parts.phones().csr()
     proof = attribute_pb2.GetCurrentCertificateRequest(
@@ -64,6 +65,10 @@ def test_reads_answer_while_the_hsm_is_away_and_signing_answers_unavailable(
                 registration_pb2.GetRegistrationRequest(registration_id=done.registration.id)
             )
             assert polled.registration.state == registration_pb2.REGISTRATION_STATE_REDEEMED
+            # The terms come from the policy version in force, verified with the audit
+            # public key: no HSM login.
+            shown = down.portal.reg.GetTerms(registration_pb2.GetTermsRequest(), timeout=30)
+            assert (shown.version, shown.text) == (terms.version, terms.text)
             again = down.portal.login.GetLoginChallenge(
                 login_pb2.GetLoginChallengeRequest(challenge_id=answered.challenge_id)
             )

@@ -28,10 +28,10 @@ A, B = "officer-a", "officer-b"
 def _caches(policy_server: PolicyServer) -> tuple[ActivePolicy, ActivePolicy]:
     """The fast key read, and the same cache forced onto the SQLAlchemy statement."""
     store = policy_server.runtime.get()
-    fast = ActivePolicy(store)
-    assert fast._sql is not None  # both back ends have a known paramstyle
-    slow = ActivePolicy(store)
-    slow._sql = None
+    fast = ActivePolicy.of_store(store)
+    assert fast.keys.sql is not None  # both back ends have a known paramstyle
+    slow = ActivePolicy.of_store(store)
+    slow.keys.sql = None
     return fast, slow
 
 

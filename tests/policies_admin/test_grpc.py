@@ -263,7 +263,7 @@ def test_a_tampered_stored_policy_is_refused_at_load(
     detail = refused(err.value, grpc.StatusCode.DATA_LOSS, "ZID-1508")
     assert f"policy version {first.version}" in detail and "edited in the database" in detail
     with pytest.raises(ZorgIdError) as direct:
-        ActivePolicy(store).current()
+        ActivePolicy.of_store(store).current()
     assert direct.value.code == "ZID-1508"
     with pytest.raises(ZorgIdError) as public_only:
         read_active(policy_server.engine, public_key)
@@ -313,7 +313,7 @@ def test_every_transition_is_audited_with_the_officer(
 def test_active_policy_cache_follows_activation_and_keeps_the_taken_object(
     stub_for: StubFor, policy_server: PolicyServer
 ) -> None:
-    cache = ActivePolicy(policy_server.runtime.get())
+    cache = ActivePolicy.of_store(policy_server.runtime.get())
     taken = cache.current()
     assert cache.current() is taken  # nothing changed: the same object
     proposal = propose(stub_for, A, variant(SHORTER))

@@ -25,11 +25,13 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from issuer.api.zorgid.v1 import uzi_pb2, uzi_pb2_grpc
 from issuer.config import load_config
+from issuer.policy_store import ActivePolicy
 from issuer.server.app import build_server, uzi_service_binding
-from issuer.server.uzi_service import build_uzi_verifier, policy_source
+from issuer.server.uzi_service import build_uzi_verifier
 from issuer.store.schema import policy_versions
 from issuer.uzi import errors
 from issuer.uzi.crl import CrlCache
+from issuer.uzi.policy import UziPolicySource, policy_source
 from issuer.uzi.validate import ChainValidator, ValidatedChain
 from issuer.uzi.verify import UziVerifier
 from issuer.uzi_vocabulary import CardType
@@ -270,15 +272,16 @@ def test_a_missing_audit_public_key_is_named_not_called_tampering(
     evidence of an edited row (ZID-1508): the message names the file to restore.
     """
     from issuer.errors import ZorgIdError
-    from issuer.server.uzi_service import ActiveUziPolicy
 
     activate(stub_for, trusting(card))
     missing = tmp_path / "audit-checkpoint.pub.pem"
-    source = ActiveUziPolicy(
-        policy_server.engine,
-        public_key=missing,
-        fallback=lambda: pytest.fail("a version exists: no fallback"),
-        clock=policy_server.clock,
+    source = UziPolicySource(
+        ActivePolicy(
+            policy_server.engine,
+            verifier=missing,
+            fallback=lambda: pytest.fail("a version exists: no fallback"),
+            clock=policy_server.clock,
+        )
     )
     with pytest.raises(ZorgIdError) as info:
         source()

@@ -14,11 +14,13 @@ import sqlalchemy as sa
 
 import policies
 from issuer.config import load_config
+from issuer.policy_store import configured_policy
 from issuer.server.app import build_server, default_services
 from issuer.server.registration_service import build_evidence_verifier
-from issuer.server.uzi_service import active_policy, build_uzi_verifier, uzi_policy_from
+from issuer.server.uzi_service import build_uzi_verifier
 from issuer.store import SchemaOutOfDateError, create_engine_for
 from issuer.store import engine as engine_module
+from issuer.uzi.policy import uzi_policy_from
 from issuer.uzi.validate import RevocationMode
 from issuer.uzi_vocabulary import CardType
 from tests.server.conftest import ClientPki, write_config
@@ -53,7 +55,7 @@ def test_the_configured_policy_file_wins_over_the_default(
     migrated: sa.Engine, tmp_path: Path, test_pki: ClientPki
 ) -> None:
     path = write_config(tmp_path, test_pki)
-    assert active_policy(load_config(path)) == policies.default_policy()
+    assert configured_policy(load_config(path)) == policies.default_policy()
     text = policies.DEFAULT_POLICY_PATH.read_text()
     changed = text.replace('revocation_mode = "soft"', 'revocation_mode = "hard"').replace(
         'trust_set = "acc"', 'trust_set = "prod"'
@@ -62,7 +64,7 @@ def test_the_configured_policy_file_wins_over_the_default(
     (tmp_path / "policy.toml").write_text(changed)
     path.write_text(path.read_text() + '\n[policy]\nfile = "policy.toml"\n')
     config = load_config(path)
-    assert active_policy(config).uzi.revocation_mode == "hard"
+    assert configured_policy(config).uzi.revocation_mode == "hard"
     verifier = build_uzi_verifier(config, engine=migrated)
     assert verifier.policy.revocation is RevocationMode.HARD
     assert verifier.trust.name == "prod"
