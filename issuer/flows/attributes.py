@@ -22,9 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from typing import Any
 
-import sqlalchemy as sa
 from cryptography.hazmat.primitives.serialization import load_der_public_key
 
 from issuer.enrolment.create import attrs_to_json
@@ -34,6 +32,7 @@ from issuer.flows.common import (
     Portal,
     audit,
     evidence_of,
+    notify_revoked,
     organisation_by_ura,
     sha256_hex,
     to_attributes,
@@ -41,12 +40,15 @@ from issuer.flows.common import (
     uzi_identity,
 )
 from issuer.flows.login import login_session
-from issuer.flows.organisations import notify_revoked
-from issuer.flows.registration import attach_evidence
 from issuer.issuance.cycle import CheckedRequest, IssuanceRequest, IssuedCertificate
 from issuer.keys import PublicKey, WeakKeyError, check_public_key
+from issuer.store import Connection
+from issuer.store import mobile_ids as mobile_id_store
+from issuer.store import persons as person_store
+from issuer.store import registrations as registration_store
+from issuer.store.persons import Person
+from issuer.store.registrations import attach_evidence
 from issuer.store.repo import new_id, revoke_certificate
-from issuer.store.schema import certificates, mobile_ids, persons, registrations, uzi_attributes
 from policies import Policy
 
 PURPOSE = "attribute_registration"
@@ -58,7 +60,7 @@ class AttributesRegistered:
     superseded: IssuedCertificate
 
 
-def _same_person(person: Any, uzi_number: str, given: str | None, surname: str | None) -> bool:
+def _same_person(person: Person, uzi_number: str, given: str | None, surname: str | None) -> bool:
     def norm(text: str | None) -> str:
         return " ".join((text or "").split()).casefold()
 
@@ -99,7 +101,7 @@ def register_attributes(
     identity = uzi_identity(deps, handle=uzi_session, portal=portal, purpose=PURPOSE)
     with built.engine.begin() as conn:
         session = login_session(conn, deps, portal=portal, handle=login_session_handle)
-        person = conn.execute(sa.select(persons).where(persons.c.id == session.person_id)).one()
+        person = person_store.get_person(conn, session.person_id)
         session_sha = use_uzi_session(conn, deps, handle=uzi_session)
         if not _same_person(person, identity.uzi_number, identity.given_name, identity.surname):
             raise ZorgIdError(
@@ -109,59 +111,44 @@ def register_attributes(
             )
         attrs = to_attributes(identity)
         organisation_by_ura(conn, attrs.subscriber_number)
-        old_row = conn.execute(
-            sa.select(certificates)
-            .where(
-                certificates.c.mobile_id_id == session.mobile_id, certificates.c.status == "good"
-            )
-            .order_by(certificates.c.issued_at.desc())
-        ).first()
+        old_row = mobile_id_store.newest_good_of_mobile_id(conn, session.mobile_id)
         if old_row is None:
             raise ZorgIdError(
                 Code.ZID_1811, f"mobile ID {session.mobile_id} has no good certificate"
             )
         old = IssuedCertificate.from_row(old_row)
-        key = conn.execute(sa.select(mobile_ids).where(mobile_ids.c.id == session.mobile_id)).one()
+        key = mobile_id_store.get_mobile_id(conn, session.mobile_id)
         public_key = _key_still_allowed(bytes(key.public_key), key.spki_sha256, cycle.policy)
         proof = evidence_of(conn, session_sha)
         registration_id = new_id()
-        conn.execute(
-            registrations.insert().values(
-                id=registration_id,
-                kind="attributes",
-                state="confirmed",
-                portal_identity=portal.identity,
-                person_id=person.id,
-                frozen_data=attrs_to_json(attrs),
-                failed_attempts=0,
-                created_at=now,
-                updated_at=now,
-                confirmed_at=now,
-                policy_version=cycle.policy_version,
-            )
+        registration_store.insert_attributes_registration(
+            conn,
+            registration_id=registration_id,
+            portal_identity=portal.identity,
+            person_id=person.id,
+            frozen_data=attrs_to_json(attrs),
+            policy_version=cycle.policy_version,
+            at=now,
         )
         attach_evidence(conn, registration_id, proof)
-        exists = conn.execute(
-            sa.select(uzi_attributes.c.id).where(
-                uzi_attributes.c.person_id == person.id,
-                uzi_attributes.c.card_type == attrs.card_type,
-                uzi_attributes.c.ura == attrs.subscriber_number,
-                uzi_attributes.c.role_code == attrs.role,
-            )
-        ).first()
-        if exists is None:
-            conn.execute(
-                uzi_attributes.insert().values(
-                    id=new_id(),
-                    person_id=person.id,
-                    card_type=attrs.card_type,
-                    ura=attrs.subscriber_number,
-                    role_code=attrs.role,
-                    agb_code=attrs.agb_code,
-                    verified_at=now,
-                    card_certificate_sha256=sha256_hex(bytes(proof.card_certificate)),
-                    registration_id=registration_id,
-                )
+        if not person_store.has_attribute(
+            conn,
+            person_id=person.id,
+            card_type=attrs.card_type,
+            ura=attrs.subscriber_number,
+            role_code=attrs.role,
+        ):
+            person_store.insert_attribute(
+                conn,
+                attribute_id=new_id(),
+                person_id=person.id,
+                card_type=attrs.card_type,
+                ura=attrs.subscriber_number,
+                role_code=attrs.role,
+                agb_code=attrs.agb_code,
+                card_certificate_sha256=sha256_hex(bytes(proof.card_certificate)),
+                registration_id=registration_id,
+                at=now,
             )
         audit(
             conn,
@@ -198,25 +185,19 @@ def register_attributes(
         request_sha256=hashlib.sha256(intent.encode()).hexdigest(),
     )
 
-    def finish(conn: sa.Connection, cert: IssuedCertificate) -> None:
-        conn.execute(
-            registrations.update()
-            .where(registrations.c.id == registration_id)
-            .values(state="redeemed", certificate_id=cert.id, updated_at=cert.issued_at)
+    def finish(conn: Connection, cert: IssuedCertificate) -> None:
+        registration_store.mark_redeemed(
+            conn, registration_id=registration_id, certificate_id=cert.id, at=cert.issued_at
         )
         if not revoke_certificate(
             conn, issuer=old.issuer, serial=old.serial, at=cert.issued_at, reason="superseded"
         ):
             raise ZorgIdError(Code.ZID_1811, f"certificate {old.serial} was revoked meanwhile")
-        conn.execute(
-            certificates.update().where(certificates.c.id == old.id).values(superseded_by=cert.id)
-        )
+        mobile_id_store.mark_superseded(conn, certificate_id=old.id, by=cert.id)
 
     new = cycle.issue_checked(checked, finish=finish)
     with built.engine.connect() as conn:
-        superseded = IssuedCertificate.from_row(
-            conn.execute(sa.select(certificates).where(certificates.c.id == old.id)).one()
-        )
+        superseded = IssuedCertificate.from_row(mobile_id_store.certificate_by_id(conn, old.id))
     notify_revoked(deps, superseded)
     return AttributesRegistered(certificate=new, superseded=superseded)
 
@@ -224,11 +205,7 @@ def register_attributes(
 def current_certificate(deps: FlowDeps, *, spki_sha256: str) -> IssuedCertificate:
     """For the phone: the newest good certificate for its key (after attributes or renewal)."""
     with deps.engine.connect() as conn:
-        row = conn.execute(
-            sa.select(certificates)
-            .where(certificates.c.spki_sha256 == spki_sha256, certificates.c.status == "good")
-            .order_by(certificates.c.issued_at.desc())
-        ).first()
+        row = mobile_id_store.newest_good_of_key(conn, spki_sha256)
     if row is None:
         raise ZorgIdError(
             Code.ZID_1811, f"no good certificate for key sha256 {spki_sha256[:16]}..."

@@ -9,20 +9,23 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-import sqlalchemy as sa
-
 from issuer.audit import AuditEvent
 from issuer.errors import Code, ZorgIdError
-from issuer.issuance.cycle import Actor
+from issuer.issuance.cycle import Actor, IssuedCertificate
 from issuer.issuance.runtime import Issuance
 from issuer.policy_store import ActiveVersion
 from issuer.profile import InvalidAttributesError, VerifiedAttributes
-from issuer.store.schema import organisations, uzi_evidence, uzi_sessions
+from issuer.store import Connection, Engine
+from issuer.store import evidence as evidence_store
+from issuer.store import organisations as organisation_store
+from issuer.store.evidence import UziEvidence
+from issuer.store.organisations import OrganisationRecord
 from issuer.uzi import errors as uzi_errors
 from issuer.uzi.card import UziIdentity
 from issuer.uzi.errors import UziError
@@ -70,7 +73,7 @@ class FlowDeps:
     codes name.
     """
 
-    engine: sa.Engine
+    engine: Engine
     issuance: Callable[[], Issuance]
     policy: Callable[[], ActiveVersion]
     chain: Callable[[], tuple[bytes, ...]]
@@ -85,7 +88,7 @@ def sha256_hex(data: bytes | str) -> str:
 
 
 def audit(
-    conn: sa.Connection,
+    conn: Connection,
     built: Issuance,
     actor: Actor,
     action: str,
@@ -140,7 +143,7 @@ def uzi_identity(deps: FlowDeps, *, handle: str, portal: Portal, purpose: str) -
     return deps.verifier.session(handle, portal=portal.identity, purpose=purpose)
 
 
-def use_uzi_session(conn: sa.Connection, deps: FlowDeps, *, handle: str) -> str:
+def use_uzi_session(conn: Connection, deps: FlowDeps, *, handle: str) -> str:
     """Mark the UZI session used, once; return its handle's SHA-256 (hex).
 
     A UZI session opens one registration, validation or attribute
@@ -148,21 +151,14 @@ def use_uzi_session(conn: sa.Connection, deps: FlowDeps, *, handle: str) -> str:
     (ZID-1122), so one card presence cannot start two flows.
     """
     digest = sha256_hex(handle)
-    used = conn.execute(
-        uzi_sessions.update()
-        .where(uzi_sessions.c.handle_sha256 == digest, uzi_sessions.c.used_at.is_(None))
-        .values(used_at=deps.clock())
-    )
-    if used.rowcount != 1:
+    if not evidence_store.use_uzi_session(conn, handle_sha256=digest, at=deps.clock()):
         raise UziError(uzi_errors.SESSION_UNKNOWN, "the UZI session was used already")
     return digest
 
 
-def evidence_of(conn: sa.Connection, session_sha256: str) -> Any:
+def evidence_of(conn: Connection, session_sha256: str) -> UziEvidence:
     """The UZI proof behind a session (``uzi_evidence`` row); ZID-0001 if it was not kept."""
-    row = conn.execute(
-        sa.select(uzi_evidence).where(uzi_evidence.c.handle_sha256 == session_sha256)
-    ).first()
+    row = evidence_store.find_evidence(conn, session_sha256)
     if row is None:
         raise ZorgIdError(
             Code.ZID_0001,
@@ -172,9 +168,9 @@ def evidence_of(conn: sa.Connection, session_sha256: str) -> Any:
     return row
 
 
-def organisation_by_ura(conn: sa.Connection, ura: str) -> Any:
+def organisation_by_ura(conn: Connection, ura: str) -> OrganisationRecord:
     """The pre-registered organisation of *ura*; ZID-1602 (contact the operator) if unknown."""
-    row = conn.execute(sa.select(organisations).where(organisations.c.ura == ura)).first()
+    row = organisation_store.find_by_ura(conn, ura)
     if row is None:
         raise ZorgIdError(
             Code.ZID_1602, f"URA {ura} is not registered; the operator registers organisations"
@@ -185,3 +181,11 @@ def organisation_by_ura(conn: sa.Connection, ura: str) -> Any:
 def canonical_digest(data: dict[str, Any]) -> str:
     """SHA-256 of sorted, compact JSON: the digest of what a user was shown."""
     return sha256_hex(json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False))
+
+
+def notify_revoked(deps: FlowDeps, cert: IssuedCertificate) -> None:
+    """Tell OCSP/CRL after the commit (the revocation stays if the hook fails)."""
+    try:
+        deps.issuance().cycle.hooks.on_revoked(cert)
+    except Exception:
+        logging.getLogger(__name__).exception("on_revoked hook failed for %s", cert.serial)

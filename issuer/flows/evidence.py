@@ -17,9 +17,9 @@ import hashlib
 from collections.abc import Sequence
 from datetime import datetime
 
-import sqlalchemy as sa
-
-from issuer.store.schema import uzi_challenges, uzi_evidence
+from issuer.store import Engine
+from issuer.store import evidence as evidence_store
+from issuer.store.evidence import UziEvidence
 from issuer.uzi.store import UziChallengeStore
 from issuer.uzi.validate import ChainValidator
 from issuer.uzi.verify import (
@@ -39,7 +39,7 @@ class EvidenceKeepingVerifier(UziVerifier):
     def __init__(
         self,
         *,
-        engine: sa.Engine,
+        engine: Engine,
         policy: UziPolicy | PolicySource,
         store: UziChallengeStore,
         validator: ChainValidator | None = None,
@@ -75,19 +75,17 @@ class EvidenceKeepingVerifier(UziVerifier):
         at: datetime,
     ) -> None:
         with self.engine.begin() as conn:
-            nonce = conn.execute(
-                sa.select(uzi_challenges.c.nonce).where(uzi_challenges.c.id == challenge_id)
-            ).scalar_one()
-            conn.execute(
-                uzi_evidence.insert().values(
+            evidence_store.keep_evidence(
+                conn,
+                UziEvidence(
                     handle_sha256=hashlib.sha256(proof.session_handle.encode()).hexdigest(),
                     challenge_id=challenge_id,
-                    nonce=bytes(nonce),
+                    nonce=evidence_store.challenge_nonce(conn, challenge_id),
                     card_certificate=proof.card.der,
                     card_chain=[base64.b64encode(bytes(c)).decode("ascii") for c in chain],
                     signature=signature,
                     signature_scheme=str(scheme),
                     portal_identity=portal,
                     proven_at=at,
-                )
+                ),
             )

@@ -30,9 +30,8 @@ import json
 import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Final, NoReturn
+from typing import Final, NoReturn
 
-import sqlalchemy as sa
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
@@ -46,14 +45,11 @@ from issuer.issuance.cycle import Actor, issuer_id
 from issuer.issuance.runtime import Issuance
 from issuer.profile import VerifiedAttributes
 from issuer.qr import RenderedQr, b64url, login_uri, render
-from issuer.store import repo
-from issuer.store.schema import (
-    certificates,
-    login_challenges,
-    login_sessions,
-    mobile_ids,
-    registrations,
-)
+from issuer.store import Connection, repo
+from issuer.store import logins as login_store
+from issuer.store import mobile_ids as mobile_id_store
+from issuer.store import registrations as registration_store
+from issuer.store.logins import LoginChallengeRecord
 
 CLOCK_SKEW: Final = timedelta(seconds=60)
 """How far the phone's signing time may lie outside [created, now]: phone clocks drift."""
@@ -128,15 +124,14 @@ def create_login_challenge(deps: FlowDeps, *, portal: Portal) -> LoginChallenge:
     nonce = secrets.token_bytes(32)
     expires = now + timedelta(seconds=built.cycle.policy.qr.login_seconds)
     with built.engine.begin() as conn:
-        conn.execute(
-            login_challenges.insert().values(
-                id=challenge_id,
-                nonce=nonce,
-                portal_identity=portal.identity,
-                portal_name=portal.name[:256],
-                created_at=now,
-                expires_at=expires,
-            )
+        login_store.insert_login_challenge(
+            conn,
+            challenge_id=challenge_id,
+            nonce=nonce,
+            portal_identity=portal.identity,
+            portal_name=portal.name[:256],
+            at=now,
+            expires_at=expires,
         )
         audit(conn, built, portal.actor, "login.challenge", f"login:{challenge_id}", {})
     return LoginChallenge(
@@ -144,12 +139,10 @@ def create_login_challenge(deps: FlowDeps, *, portal: Portal) -> LoginChallenge:
     )
 
 
-def _challenge(conn: sa.Connection, challenge_id: str) -> Any:
+def _challenge(conn: Connection, challenge_id: str) -> LoginChallengeRecord:
     if not 0 < len(challenge_id) <= MAX_CHALLENGE_ID:
         raise ZorgIdError(Code.ZID_1701, f"got a challenge id of {len(challenge_id)} characters")
-    row = conn.execute(
-        sa.select(login_challenges).where(login_challenges.c.id == challenge_id)
-    ).first()
+    row = login_store.find_login_challenge(conn, challenge_id)
     if row is None:
         raise ZorgIdError(Code.ZID_1701, f"no login challenge {challenge_id!r}")
     return row
@@ -183,15 +176,7 @@ def _refuse(
     """
     now = deps.clock()
     with built.engine.begin() as conn:
-        conn.execute(
-            login_challenges.update()
-            .where(
-                login_challenges.c.id == challenge_id,
-                login_challenges.c.answered_at.is_(None),
-                login_challenges.c.refused_at.is_(None),
-            )
-            .values(refused_at=now, refusal_code=code)
-        )
+        login_store.refuse_login_challenge(conn, challenge_id=challenge_id, code=code, at=now)
         audit(
             conn, built, actor, "login.answer", f"login:{challenge_id}", {"code": code}, "refused"
         )
@@ -241,9 +226,7 @@ def check_key_proof(
             f"signed at {signed_at.isoformat()}; expected within {CLOCK_SKEW} of {now.isoformat()}",
         )
     with deps.engine.connect() as conn:
-        der = conn.execute(
-            sa.select(mobile_ids.c.public_key).where(mobile_ids.c.spki_sha256 == spki_sha256)
-        ).scalar_one_or_none()
+        der = mobile_id_store.public_key_of(conn, spki_sha256)
     try:
         if der is None:
             raise ZorgIdError(Code.ZID_1706, "unknown key")
@@ -286,12 +269,9 @@ def answer_login_challenge(
     except (ValueError, x509.InvalidVersion):
         raise ZorgIdError(Code.ZID_1703, "the certificate is not DER X.509") from None
     with built.engine.connect() as conn:
-        stored = conn.execute(
-            sa.select(certificates).where(
-                certificates.c.issuer == issuer_id(built.cycle.ca_cert),
-                certificates.c.serial == serial,
-            )
-        ).first()
+        stored = mobile_id_store.certificate_by_serial(
+            conn, issuer=issuer_id(built.cycle.ca_cert), serial=serial
+        )
     if stored is None or bytes(stored.der) != certificate_der:
         raise ZorgIdError(Code.ZID_1703, f"serial {serial} was not issued here")
     if not row.created_at - CLOCK_SKEW <= signed_at <= now + CLOCK_SKEW:
@@ -333,12 +313,10 @@ def answer_login_challenge(
         )
 
 
-def _attributes_of(conn: sa.Connection, registration_id: str | None) -> VerifiedAttributes | None:
+def _attributes_of(conn: Connection, registration_id: str | None) -> VerifiedAttributes | None:
     if registration_id is None:
         return None
-    frozen = conn.execute(
-        sa.select(registrations.c.frozen_data).where(registrations.c.id == registration_id)
-    ).scalar_one_or_none()
+    frozen = registration_store.frozen_data_of(conn, registration_id)
     return None if frozen is None else attrs_from_json(json.loads(json.dumps(frozen)))
 
 
@@ -371,9 +349,8 @@ def get_login_challenge(deps: FlowDeps, *, portal: Portal, challenge_id: str) ->
         if row.answered_at is None or (built is None and row.collected_at is None):
             state = "expired" if row.expires_at <= now else "pending"
             return LoginStatus(state=state, expires_at=row.expires_at)
-        cert = conn.execute(
-            sa.select(certificates).where(certificates.c.id == row.certificate_id)
-        ).one()
+        assert row.certificate_id is not None  # an answer names its certificate
+        cert = mobile_id_store.certificate_by_id(conn, row.certificate_id)
         if cert.status != "good" and row.collected_at is None:
             # Revoked between the answer and this first poll: no session for it (item 6).
             return LoginStatus(
@@ -383,19 +360,20 @@ def get_login_challenge(deps: FlowDeps, *, portal: Portal, challenge_id: str) ->
         if built is not None and repo.collect_login_challenge(
             conn, challenge_id=row.id, portal_identity=portal.identity, at=now
         ):
+            # The cycle stores each certificate with its person and mobile ID.
+            assert cert.person_id is not None and cert.mobile_id_id is not None
             handle = secrets.token_urlsafe(32)
             session_expires = now + login_session_lifetime(built.cycle.policy)
-            conn.execute(
-                login_sessions.insert().values(
-                    handle_sha256=sha256_hex(handle),
-                    portal_identity=portal.identity,
-                    person_id=cert.person_id,
-                    mobile_id_id=cert.mobile_id_id,
-                    certificate_id=cert.id,
-                    login_challenge_id=row.id,
-                    created_at=now,
-                    expires_at=session_expires,
-                )
+            login_store.insert_login_session(
+                conn,
+                handle_sha256=sha256_hex(handle),
+                portal_identity=portal.identity,
+                person_id=cert.person_id,
+                mobile_id_id=cert.mobile_id_id,
+                certificate_id=cert.id,
+                login_challenge_id=row.id,
+                at=now,
+                expires_at=session_expires,
             )
             audit(
                 conn,
@@ -417,9 +395,7 @@ def get_login_challenge(deps: FlowDeps, *, portal: Portal, challenge_id: str) ->
         )
 
 
-def login_session(
-    conn: sa.Connection, deps: FlowDeps, *, portal: Portal, handle: str
-) -> LoginSession:
+def login_session(conn: Connection, deps: FlowDeps, *, portal: Portal, handle: str) -> LoginSession:
     """The person behind a login session handle of this portal; ZID-1709 otherwise.
 
     A revocation of any certificate of the mobile ID ends its sessions for
@@ -428,9 +404,7 @@ def login_session(
     an old session back; and the mobile ID must still have a good certificate.
     """
     now = deps.clock()
-    row = conn.execute(
-        sa.select(login_sessions).where(login_sessions.c.handle_sha256 == sha256_hex(handle))
-    ).first()
+    row = login_store.find_login_session(conn, sha256_hex(handle))
     if (
         row is None
         or row.portal_identity != portal.identity
@@ -438,12 +412,7 @@ def login_session(
         or row.revoked_at is not None
     ):
         raise ZorgIdError(Code.ZID_1709, "no live login session for this portal")
-    good = conn.execute(
-        sa.select(certificates.c.id).where(
-            certificates.c.mobile_id_id == row.mobile_id_id, certificates.c.status == "good"
-        )
-    ).first()
-    if good is None:
+    if not mobile_id_store.has_good_certificate(conn, row.mobile_id_id):
         raise ZorgIdError(Code.ZID_1709, "the mobile ID of this session was revoked")
     return LoginSession(
         person_id=row.person_id,

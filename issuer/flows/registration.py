@@ -23,8 +23,6 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-import sqlalchemy as sa
-
 from issuer.enrolment.create import Enrolment, create_enrolment
 from issuer.errors import Code, ZorgIdError
 from issuer.flows.birthdate import parse_birth_date
@@ -42,8 +40,13 @@ from issuer.flows.common import (
     uzi_identity,
 )
 from issuer.qr import RenderedQr, enrolment_qr
+from issuer.store import Connection
+from issuer.store import drafts as draft_store
+from issuer.store import persons as person_store
+from issuer.store import registrations as registration_store
+from issuer.store.drafts import Draft
+from issuer.store.registrations import Registration, attach_evidence
 from issuer.store.repo import new_id
-from issuer.store.schema import flow_drafts, persons, registrations
 from issuer.uzi.card import UziIdentity
 from issuer.uzi.store import identity_from_json, identity_to_json
 from policies import Policy
@@ -111,34 +114,32 @@ def _summary(terms_version: str, identity_json: dict[str, Any], born: str | None
     return canonical_digest({"terms": terms_version, "identity": identity_json, "born": born})
 
 
-def load_draft(conn: sa.Connection, *, draft_id: str, portal: Portal, kind: str) -> Any:
+def load_draft(conn: Connection, *, draft_id: str, portal: Portal, kind: str) -> Draft:
     """The portal's own draft; another portal's (or an unknown id) is not found."""
-    row = conn.execute(
-        sa.select(flow_drafts).where(
-            flow_drafts.c.id == draft_id,
-            flow_drafts.c.kind == kind,
-            flow_drafts.c.portal_identity == portal.identity,
-        )
-    ).first()
+    row = draft_store.find_draft(
+        conn, draft_id=draft_id, kind=kind, portal_identity=portal.identity
+    )
     if row is None:
         code = Code.ZID_1605 if kind == "registration" else Code.ZID_1805
         raise ZorgIdError(code, f"no {kind} {draft_id[:40]!r} for this portal")
     return row
 
 
-def _view(conn: sa.Connection, row: Any, now: datetime) -> RegistrationView:
+def _view(conn: Connection, row: Draft, now: datetime) -> RegistrationView:
     identity = identity_from_json(json.dumps(row.identity))
     org = organisation_by_ura(conn, identity.subscriber_number)
     state = row.state
     token_expires = certificate_id = None
     if row.registration_id is not None:
-        reg = conn.execute(
-            sa.select(registrations).where(registrations.c.id == row.registration_id)
-        ).one()
+        reg = registration_store.get_registration(conn, row.registration_id)
         state = reg.state
         token_expires = reg.token_expires_at
         certificate_id = reg.certificate_id
-        if state == "confirmed" and reg.token_expires_at <= now:
+        if (
+            state == "confirmed"
+            and reg.token_expires_at is not None
+            and reg.token_expires_at <= now
+        ):
             state = "expired"
     elif state != "cancelled" and row.expires_at <= now:
         state = "expired"
@@ -157,7 +158,7 @@ def _view(conn: sa.Connection, row: Any, now: datetime) -> RegistrationView:
     )
 
 
-def _open(row: Any, now: datetime) -> None:
+def _open(row: Draft, now: datetime) -> None:
     """Refuse changes to a confirmed (ZID-1607), cancelled or expired (ZID-1610) draft."""
     if row.state == "confirmed":
         raise ZorgIdError(Code.ZID_1607, f"confirmed at {row.updated_at.isoformat()}")
@@ -183,19 +184,16 @@ def start_registration(
         to_attributes(identity)
         organisation_by_ura(conn, identity.subscriber_number)
         draft_id = new_id()
-        conn.execute(
-            flow_drafts.insert().values(
-                id=draft_id,
-                kind="registration",
-                state="started",
-                portal_identity=portal.identity,
-                terms_version=terms_version,
-                uzi_session_sha256=session_sha,
-                identity=json.loads(identity_to_json(identity)),
-                created_at=now,
-                updated_at=now,
-                expires_at=now + draft_lifetime(built.cycle.policy),
-            )
+        draft_store.insert_draft(
+            conn,
+            draft_id=draft_id,
+            kind="registration",
+            portal_identity=portal.identity,
+            terms_version=terms_version,
+            uzi_session_sha256=session_sha,
+            identity=json.loads(identity_to_json(identity)),
+            at=now,
+            expires_at=now + draft_lifetime(built.cycle.policy),
         )
         audit(
             conn,
@@ -219,11 +217,7 @@ def set_birth_date(
     with built.engine.begin() as conn:
         row = load_draft(conn, draft_id=registration_id, portal=portal, kind="registration")
         _open(row, now)
-        conn.execute(
-            flow_drafts.update()
-            .where(flow_drafts.c.id == row.id, flow_drafts.c.state.in_(("started", "data_entered")))
-            .values(state="data_entered", date_of_birth=born.isoformat(), updated_at=now)
-        )
+        draft_store.enter_birth_date(conn, draft_id=row.id, date_of_birth=born.isoformat(), at=now)
         audit(conn, built, portal.actor, "registration.birth_date", f"draft:{row.id}", {})
         return _view(
             conn, load_draft(conn, draft_id=row.id, portal=portal, kind="registration"), now
@@ -242,37 +236,27 @@ def get_registration(deps: FlowDeps, *, portal: Portal, registration_id: str) ->
         try:
             row = load_draft(conn, draft_id=registration_id, portal=portal, kind="registration")
         except ZorgIdError:
-            reset = _reset_record(conn, registration_id=registration_id, portal=portal)
+            reset = registration_store.find_reset(
+                conn, registration_id=registration_id, portal_identity=portal.identity
+            )
             if reset is None:
                 raise
             return _reset_view(conn, reset, deps.clock())
         return _view(conn, row, deps.clock())
 
 
-def _reset_record(conn: sa.Connection, *, registration_id: str, portal: Portal) -> Any:
-    """The reset registration *registration_id* made by *portal*, or None."""
-    return conn.execute(
-        sa.select(registrations).where(
-            registrations.c.id == registration_id,
-            registrations.c.kind == "reset",
-            registrations.c.portal_identity == portal.identity,
-        )
-    ).first()
-
-
-def _reset_view(conn: sa.Connection, reg: Any, now: datetime) -> RegistrationView:
+def _reset_view(conn: Connection, reg: Registration, now: datetime) -> RegistrationView:
     """A reset's record as the portal polls it (states as :func:`_view` gives a draft's).
 
     The identity is the frozen, already verified data the reset copied from the
     member's last registration; ``expires_at`` is the registration QR's expiry,
     as a reset has no unconfirmed phase.
     """
-    identity = identity_from_json(json.dumps(dict(reg.frozen_data)))
+    identity = identity_from_json(json.dumps(dict(reg.frozen_data or {})))
     org = organisation_by_ura(conn, identity.subscriber_number)
-    born = conn.execute(
-        sa.select(persons.c.date_of_birth).where(persons.c.id == reg.person_id)
-    ).scalar_one_or_none()
+    born = None if reg.person_id is None else person_store.birth_date_of(conn, reg.person_id)
     state = reg.state
+    assert reg.token_expires_at is not None  # a reset is confirmed with its QR
     if state == "confirmed" and reg.token_expires_at <= now:
         state = "expired"
     terms_version = reg.terms_version or ""
@@ -314,23 +298,14 @@ def confirm_registration(
             )
         identity = identity_from_json(json.dumps(row.identity))
         attrs = to_attributes(identity)
-        known = conn.execute(
-            sa.select(persons.c.id, persons.c.date_of_birth).where(
-                persons.c.uzi_number == attrs.uzi_number
-            )
-        ).first()
+        known = person_store.person_by_uzi_number(conn, attrs.uzi_number)
         if known is not None and known.date_of_birth not in (None, row.date_of_birth):
             raise ZorgIdError(
                 Code.ZID_1609,
                 f"UZI number {attrs.uzi_number} is registered with another date of birth",
             )
         proof = evidence_of(conn, row.uzi_session_sha256)
-        claimed = conn.execute(
-            flow_drafts.update()
-            .where(flow_drafts.c.id == row.id, flow_drafts.c.state == "data_entered")
-            .values(state="confirmed", updated_at=now)
-        )
-        if claimed.rowcount != 1:
+        if not draft_store.claim_draft(conn, draft_id=row.id, from_state="data_entered", at=now):
             raise ZorgIdError(Code.ZID_1607, "confirmed concurrently")
         enrolment = create_enrolment(
             conn,
@@ -346,15 +321,11 @@ def confirm_registration(
             terms_version=row.terms_version,
         )
         attach_evidence(conn, enrolment.registration_id, proof)
-        conn.execute(
-            persons.update()
-            .where(persons.c.id == enrolment.person_id, persons.c.date_of_birth.is_(None))
-            .values(date_of_birth=row.date_of_birth, updated_at=now)
+        person_store.set_birth_date_if_unknown(
+            conn, person_id=enrolment.person_id, date_of_birth=row.date_of_birth, at=now
         )
-        conn.execute(
-            flow_drafts.update()
-            .where(flow_drafts.c.id == row.id)
-            .values(registration_id=enrolment.registration_id)
+        draft_store.link_registration(
+            conn, draft_id=row.id, registration_id=enrolment.registration_id
         )
         audit(
             conn,
@@ -368,18 +339,3 @@ def confirm_registration(
             conn, load_draft(conn, draft_id=row.id, portal=portal, kind="registration"), now
         )
     return Confirmed(view=view, enrolment=enrolment, qr=enrolment_qr(enrolment.token, deps.host))
-
-
-def attach_evidence(conn: sa.Connection, registration_id: str, proof: Any) -> None:
-    """Copy the UZI proof onto the registration its certificates will name."""
-    conn.execute(
-        registrations.update()
-        .where(registrations.c.id == registration_id)
-        .values(
-            card_certificate=bytes(proof.card_certificate),
-            card_chain=list(proof.card_chain),
-            challenge_nonce=bytes(proof.nonce),
-            card_signature=bytes(proof.signature),
-            proven_at=proof.proven_at,
-        )
-    )

@@ -11,15 +11,13 @@ gets ZID-1901.
 
 from __future__ import annotations
 
-import sqlalchemy as sa
-
 from issuer.errors import Code, ZorgIdError
+from issuer.flows.administrators import administered
 from issuer.flows.common import FlowDeps, Portal
 from issuer.flows.login import login_session
-from issuer.flows.organisations import administered
 from issuer.issuance import certificates as certs
 from issuer.issuance.cycle import IssuedCertificate
-from issuer.store.schema import uzi_attributes
+from issuer.store import persons as person_store
 
 
 def revoke_with_session(
@@ -39,13 +37,7 @@ def revoke_with_session(
         role = "holder" if cert.person_id == session.person_id else None
         if role is None and cert.person_id is not None:
             uras = {o.ura for o in administered(conn, session.person_id)}
-            member_of = set(
-                conn.execute(
-                    sa.select(uzi_attributes.c.ura).where(
-                        uzi_attributes.c.person_id == cert.person_id
-                    )
-                ).scalars()
-            )
+            member_of = person_store.uras_of(conn, cert.person_id)
             if uras & member_of:
                 role = "administrator"
     if role is None:

@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from cryptography import x509
 
 from issuer.api.zorgid.v1 import attribute_pb2, login_pb2, organization_pb2, uzi_pb2
-from issuer.flows.organisations import administered
+from issuer.flows.administrators import administered
 from issuer.profile import read_uzi_san
 from issuer.store import upgrade
 from issuer.store.schema import (

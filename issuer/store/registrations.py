@@ -1,0 +1,185 @@
+"""Registrations as the portal flows read and change them (``registrations``).
+
+A ``registrations`` row is what a confirmed registration (flow 2), a
+PIN-forgotten reset (flow 6) or an attribute registration (flow 5) froze:
+the verified data, the UZI proof behind it and, once redeemed, the
+certificate it led to. The enrolment token's own rules (single use, failed
+attempts) live in :mod:`issuer.store.repo`; these are the flows' reads and
+writes around it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from issuer.store.evidence import UziEvidence
+from issuer.store.records import record, record_or_none
+from issuer.store.schema import registrations
+
+
+@dataclass(frozen=True, kw_only=True)
+class Registration:
+    """A ``registrations`` row."""
+
+    id: str
+    kind: str
+    """registration | reset | attributes."""
+    state: str
+    """started | data_entered | confirmed | redeemed | cancelled."""
+    portal_identity: str
+    person_id: str | None
+    terms_version: str | None
+    frozen_data: dict[str, Any] | None
+    card_certificate: bytes | None
+    card_chain: list[str] | None
+    challenge_nonce: bytes | None
+    card_signature: bytes | None
+    proven_at: datetime | None
+    token_sha256: str | None
+    token_expires_at: datetime | None
+    token_used_at: datetime | None
+    failed_attempts: int
+    csr_sha256: str | None
+    certificate_id: str | None
+    created_at: datetime
+    updated_at: datetime
+    confirmed_at: datetime | None
+    policy_version: int | None
+
+
+def get_registration(conn: sa.Connection, registration_id: str) -> Registration:
+    """The registration of this id (it exists: a draft or certificate names it)."""
+    row = conn.execute(sa.select(registrations).where(registrations.c.id == registration_id)).one()
+    return record(Registration, row)
+
+
+def find_reset(
+    conn: sa.Connection, *, registration_id: str, portal_identity: str
+) -> Registration | None:
+    """The reset (flow 6) of this id that *portal_identity* made, or None."""
+    row = conn.execute(
+        sa.select(registrations).where(
+            registrations.c.id == registration_id,
+            registrations.c.kind == "reset",
+            registrations.c.portal_identity == portal_identity,
+        )
+    ).first()
+    return record_or_none(Registration, row)
+
+
+def frozen_data_of(conn: sa.Connection, registration_id: str) -> dict[str, Any] | None:
+    """The verified data the registration froze, or None (no such row, or none frozen)."""
+    frozen: dict[str, Any] | None = conn.execute(
+        sa.select(registrations.c.frozen_data).where(registrations.c.id == registration_id)
+    ).scalar_one_or_none()
+    return frozen
+
+
+def attach_evidence(conn: sa.Connection, registration_id: str, proof: UziEvidence) -> None:
+    """Copy the UZI proof onto the registration its certificates will name."""
+    conn.execute(
+        registrations.update()
+        .where(registrations.c.id == registration_id)
+        .values(
+            card_certificate=bytes(proof.card_certificate),
+            card_chain=list(proof.card_chain),
+            challenge_nonce=bytes(proof.nonce),
+            card_signature=bytes(proof.signature),
+            proven_at=proof.proven_at,
+        )
+    )
+
+
+def copy_evidence(conn: sa.Connection, *, registration_id: str, source: Registration) -> None:
+    """Copy the UZI proof *source* carries onto another registration (a reset's)."""
+    conn.execute(
+        registrations.update()
+        .where(registrations.c.id == registration_id)
+        .values(
+            card_certificate=source.card_certificate,
+            card_chain=source.card_chain,
+            challenge_nonce=source.challenge_nonce,
+            card_signature=source.card_signature,
+            proven_at=source.proven_at,
+        )
+    )
+
+
+def insert_attributes_registration(
+    conn: sa.Connection,
+    *,
+    registration_id: str,
+    portal_identity: str,
+    person_id: str,
+    frozen_data: dict[str, Any],
+    policy_version: int,
+    at: datetime,
+) -> None:
+    """A confirmed registration of kind ``attributes`` (flow 5): no token, no QR."""
+    conn.execute(
+        registrations.insert().values(
+            id=registration_id,
+            kind="attributes",
+            state="confirmed",
+            portal_identity=portal_identity,
+            person_id=person_id,
+            frozen_data=frozen_data,
+            failed_attempts=0,
+            created_at=at,
+            updated_at=at,
+            confirmed_at=at,
+            policy_version=policy_version,
+        )
+    )
+
+
+def mark_redeemed(
+    conn: sa.Connection, *, registration_id: str, certificate_id: str, at: datetime
+) -> None:
+    """The registration led to *certificate_id*."""
+    conn.execute(
+        registrations.update()
+        .where(registrations.c.id == registration_id)
+        .values(state="redeemed", certificate_id=certificate_id, updated_at=at)
+    )
+
+
+def cancel_unredeemed(conn: sa.Connection, *, person_id: str, at: datetime) -> int:
+    """Cancel the person's confirmed registrations no certificate came from yet; how many.
+
+    Why: their QR codes must no longer redeem once a reset made a new one.
+    """
+    cancelled = conn.execute(
+        registrations.update()
+        .where(
+            registrations.c.person_id == person_id,
+            registrations.c.state == "confirmed",
+            registrations.c.certificate_id.is_(None),
+        )
+        .values(state="cancelled", updated_at=at)
+    )
+    return int(cancelled.rowcount)
+
+
+def proofs_of(conn: sa.Connection, person_id: str) -> list[Registration]:
+    """The person's confirmed registrations that carry a UZI proof, newest first.
+
+    Only kinds ``registration`` and ``attributes``: a reset copies a proof, it
+    proves nothing itself.
+    """
+    rows = conn.execute(
+        sa.select(registrations)
+        .where(
+            registrations.c.person_id == person_id,
+            registrations.c.kind.in_(("registration", "attributes")),
+            registrations.c.frozen_data.is_not(None),
+            registrations.c.card_certificate.is_not(None),
+            registrations.c.confirmed_at.is_not(None),
+        )
+        .order_by(registrations.c.confirmed_at.desc())
+    ).all()
+    return [record(Registration, row) for row in rows]
