@@ -118,7 +118,9 @@ class Presigner:
             issuer_cert=issuer_cert,
             now=now,
         )
-        findings = lint_inputs(expected, self.shape) + lint_encoded(linted, expected, self.shape)
+        # In the certificate checks' order (serial ... validity, then subject, SAN,
+        # key, extensions), so a finding reads as the certificate lint's would.
+        findings = lint_encoded(linted, expected, self.shape) + lint_inputs(expected, self.shape)
         if findings:
             raise LintError(findings, f"certificate serial {serial:x}")
         return SignableTbs(tbs, algorithm_id), linted
