@@ -2,7 +2,7 @@
 
 pkilint costs milliseconds a certificate, so the issuance cycle runs it on a
 sample certificate of each profile (policy version) at activation and relies
-on :mod:`issuer.lint.fast` per certificate; tests and the background
+on :mod:`issuer.lint.inputs` per certificate; tests and the background
 conformance scan run it on every certificate.
 """
 

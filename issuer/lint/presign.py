@@ -1,4 +1,4 @@
-"""ARCHITECTURE §5 step 3: build once, lint-sign, fast lint, sign, verify.
+"""ARCHITECTURE §5 step 3: build once, lint-sign, lint the inputs, sign, verify.
 
 The issuance cycle calls :meth:`Presigner.build_and_lint`, then signs with the HSM key
 through the returned :class:`SignableTbs` and verifies that signature over the
@@ -14,6 +14,9 @@ The TBSCertificate is encoded once (:func:`issuer.profile.der.build_tbs_der`);
 the lint key and the HSM key each sign those very bytes and the Certificate
 around them is assembled by hand. A second ``CertificateBuilder`` build and
 encode for the HSM signature cost more than the signature itself (issue 4).
+The lint asks the profile's rules of the inputs and reads serial, version,
+issuer and validity back from the encoded TBS (:mod:`issuer.lint.inputs`);
+it does not encode the certificate again.
 """
 
 from __future__ import annotations
@@ -26,8 +29,9 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 
 from issuer.keys import PublicKey
-from issuer.lint.fast import Expected, ProfileShape, fast_lint, profile_shape
+from issuer.lint.cert import Expected, ProfileShape, profile_shape
 from issuer.lint.findings import LintError
+from issuer.lint.inputs import lint_encoded, lint_inputs
 from issuer.lint.lintkey import (
     LintKey,
     lint_key_for,
@@ -73,8 +77,8 @@ class SignableTbs:
 class Presigner:
     """Step 3 before the HSM for one (policy, issuing CA). What every certificate of
     that profile shares is made once, here, and kept by the issuance cycle of that
-    policy and CA: the TBS template and the fast lint's profile shape each cost a
-    build and a signature (~1.25 ms together, bench/NOTES.md), the lint key a key parse."""
+    policy and CA: the TBS template and the lint's profile shape each cost a
+    build (the template also a signature; bench/NOTES.md), the lint key a key parse."""
 
     policy: Policy
     issuer_cert: x509.Certificate
@@ -86,19 +90,21 @@ class Presigner:
     def for_profile(cls, policy: Policy, issuer_cert: x509.Certificate) -> Presigner:
         """Make the per-profile parts (:class:`ProfileError` or :class:`LintError` if the
         profile cannot sign with this CA)."""
+        template = tbs_template(policy, issuer_cert)
         return cls(
             policy=policy,
             issuer_cert=issuer_cert,
-            template=tbs_template(policy, issuer_cert),
-            shape=profile_shape(policy, issuer_cert),
+            template=template,
+            shape=profile_shape(policy, issuer_cert, template),
             lint_key=lint_key_for(issuer_cert.public_key()),
         )
 
     def build_and_lint(
         self, attrs: VerifiedAttributes, public_key: PublicKey, serial: int, now: dt.datetime
     ) -> tuple[SignableTbs, x509.Certificate]:
-        """The TBS to sign and its lint-signed certificate; :class:`LintError` if any
-        fast check fails (nothing must then be signed)."""
+        """The TBS to sign and its lint-signed certificate; :class:`LintError` if an
+        input breaks a rule of the profile or the encoded TBS does not say the
+        intended serial, issuer and validity (nothing must then be signed)."""
         policy, issuer_cert = self.policy, self.issuer_cert
         tbs = build_tbs_der(attrs, public_key, serial, policy, issuer_cert, now, self.template)
         algorithm_id = self.template.signature_algorithm
@@ -112,7 +118,9 @@ class Presigner:
             issuer_cert=issuer_cert,
             now=now,
         )
-        findings = fast_lint(linted, expected, self.shape)
+        # In the certificate checks' order (serial ... validity, then subject, SAN,
+        # key, extensions), so a finding reads as the certificate lint's would.
+        findings = lint_encoded(linted, expected, self.shape) + lint_inputs(expected, self.shape)
         if findings:
             raise LintError(findings, f"certificate serial {serial:x}")
         return SignableTbs(tbs, algorithm_id), linted

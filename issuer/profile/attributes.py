@@ -140,7 +140,7 @@ def sample_attributes() -> VerifiedAttributes:
     """A valid Z-card holder for a profile's sample certificate.
 
     Why one definition: the TBS template (issuer/profile/der.py) and the fast
-    lint's profile shape (issuer/lint/fast.py) both read a profile's constant
+    lint's profile shape (issuer/lint/cert.py) both read a profile's constant
     fields off a sample; the sample's own subject, SAN and key are ignored by
     both, so they must only be valid, and the same.
     """

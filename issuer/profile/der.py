@@ -10,14 +10,17 @@ algorithm), so :func:`tbs_template` builds one sample with ``build_tbs``, signs
 it with a throwaway key of the CA key's type and keeps the DER of every
 constant field as bytes; only
 the varying fields are encoded here, by hand, the way ``cryptography`` encodes
-them. tests/profile/test_der.py checks byte equality with ``build_tbs`` over
-names with and without a title, diacritics, maximal lengths, EC and RSA keys
-and dates on both sides of 2050; the fast lint then checks the result as it
-checks any certificate.
+them. This is the one encoder of the TBS the issuance cycle signs;
+``build_tbs`` is its reference: tests/profile/test_der.py checks byte equality
+over names with and without a title, diacritics, maximal lengths, EC and RSA
+keys and dates on both sides of 2050, and tests/profile/test_der_property.py
+over generated inputs. The per-certificate lint checks the inputs against the
+profile's rules (:mod:`issuer.lint.inputs`) rather than encoding again.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 from dataclasses import dataclass
@@ -42,6 +45,7 @@ __all__ = [
     "der_length",
     "rdn_tlv",
     "read_tlv",
+    "sample_policy",
     "tbs_template",
     "tlv",
 ]
@@ -193,9 +197,9 @@ class TbsTemplate:
     """The AlgorithmIdentifier DER (also the outer signatureAlgorithm)."""
 
 
-def _sample_policy(policy: Policy) -> Policy:
-    import dataclasses
-
+def sample_policy(policy: Policy) -> Policy:
+    """The policy with a one-day validity and every card type and role, so a
+    profile's sample fits any live CA and any sample holder."""
     profile = dataclasses.replace(policy.profile, validity_days=1, backdate_seconds=0)
     uzi = dataclasses.replace(policy.uzi, card_types=("Z", "N"), roles=("*",))
     return dataclasses.replace(policy, profile=profile, uzi=uzi)
@@ -228,7 +232,7 @@ def tbs_template(policy: Policy, issuer_cert: x509.Certificate) -> TbsTemplate:
     sample = sample_attributes()
     key = ec.generate_private_key(ec.SECP256R1()).public_key()
     builder = build_tbs(
-        sample, key, 1, _sample_policy(policy), issuer_cert, issuer_cert.not_valid_before_utc
+        sample, key, 1, sample_policy(policy), issuer_cert, issuer_cert.not_valid_before_utc
     )
     tbs = builder.sign(_sample_signer(issuer_cert), signature_hash(policy)).tbs_certificate_bytes
     _, start, end = read_tlv(tbs, 0)

@@ -26,7 +26,17 @@ from cryptography.x509.oid import (
     NameOID,
 )
 
-from issuer.lint import CHECKS, Severity, at_or_above, fast, fast_lint, pkilint_cert
+from issuer.lint import (
+    CHECKS,
+    Severity,
+    at_or_above,
+    fast_lint,
+    lint_encoded,
+    lint_inputs,
+    pkilint_cert,
+)
+from issuer.lint.cert import profile_shape
+from issuer.lint.inputs import ANSWERED_BY, INPUT_RULES
 from issuer.profile import VerifiedAttributes, encode_uzi_othername
 from policies import Policy
 from tests.profile.certs import Made, attributes, make_good, rebuild, resign, subject_with
@@ -556,25 +566,16 @@ def test_broken_certificate_is_caught(
     broken = breaker(made, policy, ca)
     codes = {f.code for f in fast_lint(broken, made.expected)}
     assert f"zorgid.{check}" in codes, (condition, codes)
-    assert not _takes_fast_pass(broken, made), condition
     if condition in RFC_CONDITIONS:
         der = broken if isinstance(broken, bytes) else broken.public_bytes(Encoding.DER)
         assert at_or_above(pkilint_cert(der), Severity.WARNING), condition
 
 
-def _takes_fast_pass(cert: x509.Certificate | bytes, made: Made) -> bool:
-    """Whether fast_lint accepts ``cert`` without running the checks."""
-    if isinstance(cert, bytes):
-        try:
-            cert = x509.load_der_x509_certificate(cert)
-        except (ValueError, x509.InvalidVersion):
-            return False  # fast_lint reports it before any check
-    shape = fast.profile_shape(made.expected.policy, made.expected.issuer_cert)
-    return fast._fast_pass(fast.Cert(cert, shape), made.expected)
-
-
-def test_fast_pass_answers_for_every_check() -> None:
-    assert {check.__name__ for check in CHECKS} == fast.FAST_PASS_COVERS
+def test_the_issuing_path_answers_for_every_check() -> None:
+    """Each certificate check is answered on the issuing path by an input rule, a
+    read of the encoded TBS, or the encoder (tests/profile/test_der_property.py)."""
+    assert set(ANSWERED_BY) == {check.__name__ for check in CHECKS}
+    assert {rule.__name__ for rule in INPUT_RULES} <= set(ANSWERED_BY)
 
 
 @pytest.mark.parametrize(
@@ -587,27 +588,33 @@ def test_fast_pass_answers_for_every_check() -> None:
     ],
     ids=["title", "no-title", "n-card", "longest"],
 )
-def test_good_certificates_take_the_fast_pass(
+def test_good_inputs_pass_the_issuing_lint(
     attrs: VerifiedAttributes, policy: Policy, ca: x509.Certificate
 ) -> None:
+    shape = profile_shape(policy, ca)
     for key in (
         ec.generate_private_key(ec.SECP256R1()).public_key(),
         ec.generate_private_key(ec.SECP384R1()).public_key(),
     ):
         made = make_good(policy, ca, attrs=attrs, key=key)
-        assert _takes_fast_pass(made.cert, made)
-        assert _takes_fast_pass(made.der, made)
+        assert lint_inputs(made.expected, shape) == []
+        assert lint_encoded(made.cert, made.expected, shape) == []
 
 
-def test_a_key_the_policy_refuses_skips_the_fast_pass(policy: Policy, ca: x509.Certificate) -> None:
+def test_a_key_the_policy_refuses_fails_the_input_rules(
+    policy: Policy, ca: x509.Certificate
+) -> None:
     made = make_good(policy, ca, key=ec.generate_private_key(ec.SECP256K1()).public_key())
-    assert not _takes_fast_pass(made.cert, made)
+    shape = profile_shape(policy, ca)
+    assert [f.code for f in lint_inputs(made.expected, shape)] == ["zorgid.key_allowed"]
 
 
-def test_other_expectations_skip_the_fast_pass(policy: Policy, ca: x509.Certificate) -> None:
-    """Each varying input differing from the certificate sends it to the checks."""
+def test_other_expectations_fail_the_checks(policy: Policy, ca: x509.Certificate) -> None:
+    """Each varying input differing from the certificate is a finding; a serial or
+    clock the encoded TBS does not say is one on the issuing path too."""
     made = make_good(policy, ca)
     exp = made.expected
+    shape = profile_shape(policy, ca)
     other_key = ec.generate_private_key(ec.SECP256R1()).public_key()
     for changed in (
         dataclasses.replace(exp, serial=exp.serial + 1),
@@ -616,10 +623,12 @@ def test_other_expectations_skip_the_fast_pass(policy: Policy, ca: x509.Certific
         dataclasses.replace(exp, public_key=other_key),
         dataclasses.replace(exp, now=exp.now + dt.timedelta(seconds=1)),
     ):
-        assert not _takes_fast_pass(
-            made.cert, Made(cert=made.cert, expected=changed, builder=made.builder)
-        )
         assert fast_lint(made.cert, changed)
+    for changed in (
+        dataclasses.replace(exp, serial=exp.serial + 1),
+        dataclasses.replace(exp, now=exp.now + dt.timedelta(seconds=1)),
+    ):
+        assert lint_encoded(made.cert, changed, shape)
 
 
 def test_key_not_allowed_by_policy_is_caught(policy: Policy, ca: x509.Certificate) -> None:
@@ -654,37 +663,3 @@ def test_every_finding_cites_its_rule(policy: Policy, ca: x509.Certificate) -> N
 def test_garbage_bytes_are_a_finding_not_a_crash(policy: Policy, ca: x509.Certificate) -> None:
     made = make_good(policy, ca)
     assert [f.code for f in fast_lint(b"\x30\x03\x02\x01\x00", made.expected)] == ["zorgid.decode"]
-
-
-def _checks_only(cert: x509.Certificate, made: Made) -> list[str]:
-    real = fast._fast_pass
-    fast._fast_pass = lambda cert, exp: False
-    try:
-        return [f.code for f in fast_lint(cert, made.expected)]
-    finally:
-        fast._fast_pass = real
-
-
-@pytest.mark.parametrize("flip", [0x01, 0x80])
-def test_the_fast_pass_is_never_more_lenient_than_the_checks(
-    flip: int, policy: Policy, ca: x509.Certificate
-) -> None:
-    """Flip bits in every octet of a good certificate's TBS: whenever the fast
-    pass still accepts, the checks must find nothing either."""
-    made = make_good(policy, ca)
-    der = made.der
-    _, tbs_at, _ = fast._tlv(der, 0)
-    _, _, tbs_end = fast._tlv(der, tbs_at)
-    accepted = loaded = 0
-    for at in range(tbs_at, tbs_end):
-        mutated = der[:at] + bytes([der[at] ^ flip]) + der[at + 1 :]
-        try:
-            cert = x509.load_der_x509_certificate(mutated)
-        except (ValueError, x509.InvalidVersion):
-            continue
-        loaded += 1
-        if _takes_fast_pass(cert, made):
-            accepted += 1
-            assert _checks_only(cert, made) == [], at
-    assert loaded > 100  # most flips still parse: the fast pass really was asked
-    assert accepted == 0  # every octet of the TBS is pinned by some check
