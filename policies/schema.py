@@ -16,12 +16,13 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, NewType
 from urllib.parse import urlsplit
+
+from policies.strict_toml import TomlError, read_toml
 
 PolicyVersion = NewType("PolicyVersion", str)
 """The policy version every issued certificate records (ARCHITECTURE §9)."""
@@ -613,15 +614,16 @@ def load_policy(source: str | Path) -> Policy:
     A :class:`~pathlib.Path` is always read as a file; a ``str`` is read as a
     file when it names one, otherwise parsed as the TOML text itself.
     """
+    text: str | bytes
     if isinstance(source, Path):
-        text = source.read_text(encoding="utf-8")
+        text = source.read_bytes()
     elif "\n" not in source and "=" not in source and Path(source).is_file():
-        text = Path(source).read_text(encoding="utf-8")
+        text = Path(source).read_bytes()
     else:
         text = source
     try:
-        document = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
+        document = read_toml(text)
+    except TomlError as exc:
         raise PolicyError("<document>", f"invalid TOML ({exc})", "a TOML document") from None
     return parse_policy(document)
 
