@@ -49,7 +49,8 @@ from issuer.uzi.checks import SignatureScheme, verify_challenge_signature
 from issuer.uzi.crl import CrlCache
 from issuer.uzi.validate import ChainValidator, RevocationMode
 from issuer.uzi.verify import UziPolicy, UziVerifier, challenge_message
-from testkit.uzi_world import UziWorld, crl_server
+from testkit.crl_server import crl_server
+from testkit.uzi_world import UziWorld
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 

@@ -346,7 +346,6 @@ LONG_NOT_YET: set[str] = {
     "issuer/lint/fast.py",
     "issuer/ocsp_wiring.py",
     "issuer/policy_store.py",
-    "testkit/uzi_world.py",
 }
 
 
