@@ -1,7 +1,9 @@
 """All-or-nothing: the journal of what a run made, and the changes that record themselves in it.
 
 Every key generated and every file written or replaced goes through here, so a failure
-(an exception, Ctrl-C) can undo exactly this run's changes, in reverse.
+(an exception, Ctrl-C) can undo exactly this run's changes, in reverse. The other
+ceremony modules call these through the module (``rollback.write_new``), so a fault
+injected here in a test reaches every step that writes or generates.
 """
 
 from __future__ import annotations
@@ -24,8 +26,6 @@ from issuer.ca.profiles import SigningKey
 from issuer.files import PRIVATE_FILE, PUBLIC_FILE, make_private_dir, write_file
 
 Out = Callable[[str], None]
-
-
 Clock = Callable[[], datetime]
 
 
