@@ -45,16 +45,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from issuer.store import create_engine_for, upgrade
 from issuer.store.uzi import SqlUziChallengeStore
+from issuer.uzi.checks import SignatureScheme, verify_challenge_signature
 from issuer.uzi.crl import CrlCache
 from issuer.uzi.validate import ChainValidator, RevocationMode
-from issuer.uzi.verify import (
-    SignatureScheme,
-    UziPolicy,
-    UziVerifier,
-    challenge_message,
-    verify_challenge_signature,
-)
-from testkit.uzi_world import UziWorld, crl_server
+from issuer.uzi.verify import UziPolicy, UziVerifier, challenge_message
+from testkit.crl_server import crl_server
+from testkit.uzi_world import UziWorld
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 

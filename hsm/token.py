@@ -7,7 +7,7 @@ shares one :class:`Hsm` per (module, token label) in the process, and that
 object keeps one R/W session, logged in once.
 
 Recovery: an error that means "the session, the module or the device went
-away" (see :data:`_RECOVERABLE`) makes the call drop its session,
+away" (see :data:`hsm.recovery.RECOVERABLE`) makes the call drop its session,
 re-initialise the module (``C_Finalize`` + ``C_Initialize``), log in again,
 re-find the key and retry -- at most ``retries`` times with exponential
 backoff. If the token still cannot be reached the caller gets
@@ -28,21 +28,26 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
 
-from asn1crypto.core import OctetString
-from asn1crypto.keys import ECDomainParameters
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from pkcs11 import Attribute, KeyType, Mechanism, MechanismFlag, ObjectClass
+from cryptography.hazmat.primitives.asymmetric import ec
+from pkcs11 import Attribute, Mechanism, ObjectClass
 from pkcs11 import exceptions as p11e
-from pkcs11._pkcs11 import SearchIter  # type: ignore[attr-defined]  # not in the stub
-from pkcs11.util.ec import encode_named_curve_parameters
 
 from hsm import errors
 from hsm.keys import HsmEcPrivateKey, HsmPrivateKey, HsmRsaPrivateKey
 from hsm.module import FaultHook, LoadedModule, load_module
-from hsm.spec import KeyKind, KeySpec
+from hsm.objects import (
+    KeyAttributes,
+    find_objects,
+    find_public,
+    generate_keypair,
+    private_template,
+    public_key_of,
+    read_attributes,
+)
+from hsm.recovery import PIN_ERRORS, is_recoverable, rv_name
+from hsm.spec import KeySpec
 from hsm.uri import PinSource, Pkcs11Uri
 
 log = logging.getLogger(__name__)
@@ -50,78 +55,6 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 DEFAULT_MODULE = "/usr/lib/softhsm/libsofthsm2.so"
-
-_RECOVERABLE: tuple[type[Exception], ...] = (
-    p11e.DeviceError,
-    p11e.DeviceRemoved,
-    p11e.DeviceMemory,
-    p11e.SessionHandleInvalid,
-    p11e.SessionClosed,
-    p11e.TokenNotPresent,
-    p11e.TokenNotRecognised,
-    p11e.SlotIDInvalid,
-    p11e.GeneralError,
-    p11e.UserNotLoggedIn,
-    p11e.ObjectHandleInvalid,
-    p11e.KeyHandleInvalid,
-)
-"""PKCS#11 errors after which a fresh module/session/login may succeed."""
-
-_PIN_ERRORS: tuple[type[Exception], ...] = (
-    p11e.PinIncorrect,
-    p11e.PinInvalid,
-    p11e.PinLenRange,
-    p11e.PinExpired,
-    p11e.PinLocked,
-)
-
-_CURVES: dict[str, tuple[KeySpec, ec.EllipticCurve]] = {
-    "secp256r1": (KeySpec.EC_P256, ec.SECP256R1()),
-    "secp384r1": (KeySpec.EC_P384, ec.SECP384R1()),
-}
-_RSA_SPECS = {2048: KeySpec.RSA_2048, 3072: KeySpec.RSA_3072, 4096: KeySpec.RSA_4096}
-
-
-def _is_recoverable(exc: BaseException) -> bool:
-    if isinstance(exc, _RECOVERABLE):
-        return True
-    # python-pkcs11 maps CKR_CRYPTOKI_NOT_INITIALIZED to a bare PKCS11Error.
-    return type(exc) is p11e.PKCS11Error and "not initialized" in str(exc)
-
-
-def _rv_name(exc: BaseException) -> str:
-    return type(exc).__name__
-
-
-def _find_objects(session: Any, template: dict[Attribute, Any]) -> list[Any]:
-    """``C_FindObjectsInit``/``C_FindObjects``/``C_FindObjectsFinal``, always finished here.
-
-    python-pkcs11's ``get_objects`` leaves its search operation marked active
-    when ``C_FindObjectsInit`` fails, and its ``__del__`` then calls
-    ``C_FindObjectsFinal`` from the garbage collector. We finish the
-    operation ourselves, while the module lock is held.
-    """
-    op = SearchIter(session, template, 32)
-    try:
-        with op:
-            return [obj for batch in op for obj in batch]
-    except p11e.PKCS11Error:
-        with contextlib.suppress(p11e.PKCS11Error):
-            op._finalize()
-        raise
-
-
-@dataclass(frozen=True)
-class KeyAttributes:
-    """Security attributes of a private key as the token reports them (PKCS#11 v2.40 4.9)."""
-
-    sensitive: bool
-    extractable: bool
-    always_sensitive: bool
-    never_extractable: bool
-    token: bool
-    private: bool
-    sign: bool
 
 
 class Hsm:
@@ -204,9 +137,9 @@ class Hsm:
                 try:
                     made._connect(rescan=True)
                 except p11e.PKCS11Error as exc:
-                    if not _is_recoverable(exc):
+                    if not is_recoverable(exc):
                         raise errors.HsmOperationFailed(
-                            f"opening token {label!r} on {path!r} failed with {_rv_name(exc)}; "
+                            f"opening token {label!r} on {path!r} failed with {rv_name(exc)}; "
                             "check the module and token configuration"
                         ) from None
                     # The device hiccuped while we connected: the usual
@@ -289,10 +222,10 @@ class Hsm:
             # login state is per application, so an unauthenticated session
             # sees the private objects too.
             session = token.open(rw=True)
-        except _PIN_ERRORS as exc:
+        except PIN_ERRORS as exc:
             raise errors.PinIncorrect(
                 f"token {self._token_label!r} refused the PIN from {self._pin_source} "
-                f"({_rv_name(exc)}); put the token's user PIN in that source "
+                f"({rv_name(exc)}); put the token's user PIN in that source "
                 "(it is never logged), and mind the retry counter"
             ) from None
         finally:
@@ -340,13 +273,13 @@ class Hsm:
                     self._module.fire(operation)
                     return fn(session)
                 except p11e.PKCS11Error as exc:
-                    if not _is_recoverable(exc):
+                    if not is_recoverable(exc):
                         raise errors.HsmOperationFailed(
                             f"{operation} on token {self._token_label!r} failed with "
-                            f"{_rv_name(exc)}; this is not a transient device error -- "
+                            f"{rv_name(exc)}; this is not a transient device error -- "
                             "check the key and the request"
                         ) from None
-                    last = _rv_name(exc)
+                    last = rv_name(exc)
                 except errors.TokenNotFound:
                     last = "TokenNotFound"
                 log.warning(
@@ -365,7 +298,7 @@ class Hsm:
                 try:
                     self._module.reinitialize(seen)
                 except p11e.PKCS11Error as exc:
-                    last = _rv_name(exc)
+                    last = rv_name(exc)
         raise errors.HsmUnavailable(
             f"token {self._token_label!r} on {self._module.path!r} unreachable for {operation} "
             f"after {retries + 1} attempts (last: {last}); check the HSM "
@@ -380,7 +313,7 @@ class Hsm:
         def probe(session: Any) -> None:
             session.token.slot.get_token()  # C_GetTokenInfo
             # C_FindObjectsInit/C_FindObjects: proves the session handle works.
-            _find_objects(session, {Attribute.LABEL: "\x00zorgid-ping"})
+            find_objects(session, {Attribute.LABEL: "\x00zorgid-ping"})
 
         # One re-initialisation, no backoff: a health probe must answer quickly
         # but still bring a recovered token back without waiting for traffic.
@@ -411,17 +344,8 @@ class Hsm:
 
     # -- keys ---------------------------------------------------------------------
 
-    @staticmethod
-    def _template(label: str | None, key_id: bytes | None) -> dict[Attribute, Any]:
-        template: dict[Attribute, Any] = {Attribute.CLASS: ObjectClass.PRIVATE_KEY}
-        if label is not None:
-            template[Attribute.LABEL] = label
-        if key_id is not None:
-            template[Attribute.ID] = key_id
-        return template
-
     def _find_private(self, session: Any, label: str | None, key_id: bytes | None) -> Any:
-        found = _find_objects(session, self._template(label, key_id))
+        found = find_objects(session, private_template(label, key_id))
         if not found:
             raise errors.KeyNotFound(
                 f"no private key with label={label!r} id={key_id.hex() if key_id else None} "
@@ -439,7 +363,7 @@ class Hsm:
         _require_selector(label, key_id)
 
         def run(session: Any) -> bool:
-            return bool(_find_objects(session, self._template(label, key_id)))
+            return bool(find_objects(session, private_template(label, key_id)))
 
         return self._call("find", run)
 
@@ -449,7 +373,7 @@ class Hsm:
         def run(session: Any) -> list[str]:
             return sorted(
                 str(obj[Attribute.LABEL])
-                for obj in _find_objects(session, {Attribute.CLASS: ObjectClass.PRIVATE_KEY})
+                for obj in find_objects(session, {Attribute.CLASS: ObjectClass.PRIVATE_KEY})
             )
 
         return self._call("find", run)
@@ -509,52 +433,14 @@ class Hsm:
         label = str(priv[Attribute.LABEL])
         key_id = bytes(priv[Attribute.ID])
         key_type = priv[Attribute.KEY_TYPE]
-        pub = self._find_public(session, label, key_id)
+        pub = find_public(session, label, key_id, self._token_label)
         self._keys[label] = priv
-        if key_type == KeyType.EC:
-            params = bytes(pub[Attribute.EC_PARAMS])
-            curve_name = ECDomainParameters.load(params).chosen.native
-            if curve_name not in _CURVES:
-                raise errors.UnsupportedAlgorithm(
-                    f"key {label!r} is on curve {curve_name}; expected P-256 or P-384"
-                )
-            spec, curve = _CURVES[curve_name]
-            point = OctetString.load(bytes(pub[Attribute.EC_POINT])).native
-            public = ec.EllipticCurvePublicKey.from_encoded_point(curve, point)
+        spec, public = public_key_of(key_type, pub, label)
+        if isinstance(public, ec.EllipticCurvePublicKey):
             return HsmEcPrivateKey(
                 hsm=self, label=label, key_id=key_id, spec=spec, public_key=public
             )
-        if key_type == KeyType.RSA:
-            n = int.from_bytes(bytes(pub[Attribute.MODULUS]), "big")
-            e = int.from_bytes(bytes(pub[Attribute.PUBLIC_EXPONENT]), "big")
-            rsa_public = rsa.RSAPublicNumbers(e, n).public_key()
-            rsa_spec = _RSA_SPECS.get(rsa_public.key_size)
-            if rsa_spec is None:
-                raise errors.UnsupportedAlgorithm(
-                    f"key {label!r} is RSA-{rsa_public.key_size}; expected 2048, 3072 or 4096"
-                )
-            return HsmRsaPrivateKey(
-                hsm=self, label=label, key_id=key_id, spec=rsa_spec, public_key=rsa_public
-            )
-        raise errors.UnsupportedAlgorithm(
-            f"key {label!r} has PKCS#11 key type {key_type!r}; expected EC or RSA"
-        )
-
-    def _find_public(self, session: Any, label: str, key_id: bytes) -> Any:
-        found = _find_objects(
-            session, {Attribute.CLASS: ObjectClass.PUBLIC_KEY, Attribute.ID: key_id}
-        )
-        if len(found) != 1:
-            found = _find_objects(
-                session, {Attribute.CLASS: ObjectClass.PUBLIC_KEY, Attribute.LABEL: label}
-            )
-        if len(found) != 1:
-            raise errors.KeyNotFound(
-                f"found {len(found)} public key objects for key {label!r} on token "
-                f"{self._token_label!r}, expected 1; the public half is needed to build "
-                "certificates -- re-create the key pair"
-            )
-        return found[0]
+        return HsmRsaPrivateKey(hsm=self, label=label, key_id=key_id, spec=spec, public_key=public)
 
     def generate_key(
         self, label: str, spec: KeySpec | str, *, key_id: bytes | None = None
@@ -577,54 +463,20 @@ class Hsm:
         def run(session: Any) -> HsmPrivateKey:
             nonlocal checked_absent
             if checked_absent:
-                mine = _find_objects(session, self._template(label, new_id))
+                mine = find_objects(session, private_template(label, new_id))
                 if len(mine) == 1:
                     return self._wrap(session, mine[0])
             for what, template in (
                 (f"label {label!r}", {Attribute.LABEL: label}),
                 (f"id {new_id.hex()}", {Attribute.ID: new_id}),
             ):
-                if _find_objects(session, template):
+                if find_objects(session, template):
                     raise errors.KeyExists(
                         f"token {self._token_label!r} already holds an object with {what}; "
                         "choose another label/id or destroy the old key first"
                     )
             checked_absent = True
-            private_template: dict[Attribute, Any] = {
-                Attribute.TOKEN: True,
-                Attribute.PRIVATE: True,
-                Attribute.SENSITIVE: True,
-                Attribute.EXTRACTABLE: False,
-                Attribute.SIGN: True,
-                Attribute.DECRYPT: False,
-                Attribute.UNWRAP: False,
-                Attribute.DERIVE: False,
-            }
-            public_template: dict[Attribute, Any] = {
-                Attribute.TOKEN: True,
-                Attribute.PRIVATE: False,
-                Attribute.VERIFY: True,
-                Attribute.ENCRYPT: False,
-                Attribute.WRAP: False,
-            }
-            common: dict[str, Any] = {
-                "id": new_id,
-                "label": label,
-                "store": True,
-                "capabilities": MechanismFlag.SIGN | MechanismFlag.VERIFY,
-                "public_template": public_template,
-                "private_template": private_template,
-            }
-            if spec.kind is KeyKind.EC:
-                params = session.create_domain_parameters(
-                    KeyType.EC,
-                    {Attribute.EC_PARAMS: encode_named_curve_parameters(spec.curve_name)},
-                    local=True,
-                )
-                params.generate_keypair(mechanism=Mechanism.EC_KEY_PAIR_GEN, **common)
-            else:
-                public_template[Attribute.PUBLIC_EXPONENT] = b"\x01\x00\x01"
-                session.generate_keypair(KeyType.RSA, spec.key_size, **common)
+            generate_keypair(session, label, new_id, spec)
             self._module.fire("generate-readback")
             priv = self._find_private(session, label, new_id)
             return self._wrap(session, priv)
@@ -643,10 +495,10 @@ class Hsm:
 
         def run(session: Any) -> None:
             nonlocal destroyed_id
-            if destroyed_id is not None and not _find_objects(
-                session, self._template(label, key_id)
+            if destroyed_id is not None and not find_objects(
+                session, private_template(label, key_id)
             ):
-                for pub in _find_objects(
+                for pub in find_objects(
                     session, {Attribute.CLASS: ObjectClass.PUBLIC_KEY, Attribute.ID: destroyed_id}
                 ):
                     pub.destroy()
@@ -654,7 +506,7 @@ class Hsm:
             priv = self._find_private(session, label, key_id)
             real_label = str(priv[Attribute.LABEL])
             real_id = bytes(priv[Attribute.ID])
-            pubs = _find_objects(
+            pubs = find_objects(
                 session, {Attribute.CLASS: ObjectClass.PUBLIC_KEY, Attribute.ID: real_id}
             )
             destroyed_id = real_id
@@ -675,15 +527,7 @@ class Hsm:
 
         def run(session: Any) -> KeyAttributes:
             priv = self._find_private(session, label, key_id)
-            return KeyAttributes(
-                sensitive=bool(priv[Attribute.SENSITIVE]),
-                extractable=bool(priv[Attribute.EXTRACTABLE]),
-                always_sensitive=bool(priv[Attribute.ALWAYS_SENSITIVE]),
-                never_extractable=bool(priv[Attribute.NEVER_EXTRACTABLE]),
-                token=bool(priv[Attribute.TOKEN]),
-                private=bool(priv[Attribute.PRIVATE]),
-                sign=bool(priv[Attribute.SIGN]),
-            )
+            return read_attributes(priv)
 
         return self._call("find", run)
 

@@ -3,8 +3,15 @@
 Imports nothing of the project: the issuer reads a validated policy from here.
 """
 
-from policies.schema import (
+from policies.reader import (
     DEFAULT_POLICY_PATH,
+    canonical_bytes,
+    default_policy,
+    dump,
+    load_policy,
+    parse_policy,
+)
+from policies.schema import (
     ApprovalPolicy,
     CertificatePolicy,
     EnrolmentPolicy,
@@ -18,11 +25,6 @@ from policies.schema import (
     TermsPolicy,
     TermsVersion,
     UziPolicy,
-    canonical_bytes,
-    default_policy,
-    dump,
-    load_policy,
-    parse_policy,
 )
 
 __all__ = [

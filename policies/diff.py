@@ -12,7 +12,8 @@ import difflib
 import json
 from dataclasses import dataclass
 
-from policies.schema import Policy, dump
+from policies.reader import dump
+from policies.schema import Policy
 
 __all__ = ["Change", "changes", "unified_diff"]
 

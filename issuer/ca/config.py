@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import ipaddress
 import re
-import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
@@ -32,6 +31,7 @@ from urllib.parse import urlsplit
 
 from issuer.ca.errors import CeremonyConfigError
 from issuer.profile.attributes import has_control_characters
+from policies.strict_toml import TomlError, read_toml
 
 #: Key types the ``key_spec`` fields accept; the names ``hsm.KeySpec.parse`` reads.
 KEY_SPECS = ("ec-p256", "ec-p384", "rsa-2048", "rsa-3072", "rsa-4096")
@@ -483,7 +483,7 @@ def load_ceremony_config(path: Path | str) -> CeremonyConfig:
             str(path), [f"cannot read the file: {exc.strerror or exc}"]
         ) from None
     try:
-        doc = tomllib.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        doc = read_toml(raw)
+    except TomlError as exc:
         raise CeremonyConfigError(str(path), [f"not valid UTF-8 TOML: {exc}"]) from None
     return parse_ceremony(doc, base_dir=path.resolve().parent, source=str(path))

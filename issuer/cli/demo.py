@@ -35,20 +35,23 @@ packaged, acceptance and production policies keep the manual's 5 minutes.
 Revocation stays ``soft`` (as in the packaged development policy): the test
 register's CRL URLs are not served in development.
 
-This is the one engine module that imports ``testkit`` (tests/test_architecture.py).
+This is the one engine module that imports ``testkit`` (tests/test_architecture.py), and
+only when the demo world is used: the test doubles are not installed with the engine, so
+:func:`require_testkit` loads them from the checkout.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import secrets
-import time
+import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -56,12 +59,39 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from issuer.errors import Code
 from issuer.files import make_private_dir, write_file
-from testkit.uzi_world import TestCa, UziWorld
 
-__all__ = ["ensure_demo_world", "load_demo_world", "register"]
+if TYPE_CHECKING:
+    from testkit.uzi_world import TestCa, UziWorld
+
+__all__ = ["ensure_demo_world", "load_demo_world", "register", "require_testkit"]
 
 CRL_BASE_URL: Final = "http://127.0.0.1:8089/uzi-test/"
 LOGIN_SECONDS: Final = 30
+
+
+def require_testkit() -> None:
+    """Make the repository's ``testkit`` importable, or stop saying where to run from.
+
+    The test doubles are not installed with the engine (pyproject.toml), and every
+    ``zorgid`` command imports this module, so ``testkit`` is loaded only when the demo
+    world is used: from the checkout, where ``testkit/`` sits beside ``issuer/``.
+    """
+    if "testkit" in sys.modules or importlib.util.find_spec("testkit") is not None:
+        return
+    home = Path(__file__).resolve().parents[2] / "testkit"
+    if not (home / "__init__.py").is_file():
+        raise SystemExit(
+            f"zorgid: no testkit/ beside {home.parent / 'issuer'}: `zorgid dev` and `zorgid demo` "
+            "use the repository's test doubles, which are not installed with the engine; "
+            "run them from a checkout of the repository (make run)"
+        )
+    spec = importlib.util.spec_from_file_location(
+        "testkit", home / "__init__.py", submodule_search_locations=[str(home)]
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["testkit"] = module
+    spec.loader.exec_module(module)
 
 
 def uzi_dir(root: Path) -> Path:
@@ -86,6 +116,9 @@ def ensure_demo_world(root: Path) -> tuple[Path, bool]:
     policy = policy_file(root)
     if (folder / "world.json").exists() and policy.exists():
         return policy, False
+    require_testkit()
+    from testkit.uzi_world import UziWorld
+
     world = UziWorld(now=datetime.now(UTC), base_url=CRL_BASE_URL)
     trust = world.write_trust_set(folder / "trust")
     private = folder / "private"
@@ -129,6 +162,9 @@ def load_demo_world(root: Path) -> UziWorld:
     keys and certificates come from ``private/``; serials and UZI numbers
     start at random points so cards of several demo runs never collide.
     """
+    require_testkit()
+    from testkit.uzi_world import TestCa, UziWorld
+
     folder = uzi_dir(root)
     index = json.loads((folder / "world.json").read_text())
     private = folder / "private"
@@ -329,394 +365,8 @@ class Demo:
         write_file(path, png, exclusive=False)  # 0600: a QR is a bearer token
         return path
 
-    # -- the manual's steps ---------------------------------------------------------------
-
-    def uzi_session(self, app: Any, purpose: Any) -> str:
-        from issuer.api.zorgid.v1 import uzi_pb2
-
-        challenge = self.call(
-            "CreateUziChallenge",
-            self.portal.uzi.CreateUziChallenge,
-            uzi_pb2.CreateUziChallengeRequest(),
-        )
-        proof = self.call(
-            "VerifyUziCard",
-            self.portal.uzi.VerifyUziCard,
-            uzi_pb2.VerifyUziCardRequest(
-                challenge_id=challenge.challenge_id,
-                certificate_chain=app.chain(),
-                signature=app.sign(challenge.to_be_signed),
-                signature_scheme=uzi_pb2.UZI_SIGNATURE_SCHEME_RSA_PKCS1V15_SHA256,
-                purpose=purpose,
-            ),
-        )
-        self.ok(
-            f"UZI-pas proven: {proof.identity.common_name}, UZI {proof.identity.uzi_number}, "
-            f"URA {proof.identity.subscriber_number}, role {proof.identity.role}"
-        )
-        return str(proof.session_handle)
-
-    def register_user(self, app: Any, who: str, birth: str) -> tuple[Any, bytes]:
-        from issuer.api.zorgid.v1 import enrollment_pb2, registration_pb2, uzi_pb2
-        from issuer.enrolment.tokens import parse_enrolment_uri
-
-        self.say(f"{who}: register as user -- terms, UZI-pas, card data, date of birth, confirm")
-        terms = self.call("GetTerms", self.portal.reg.GetTerms, registration_pb2.GetTermsRequest())
-        self.ok(f"terms version {terms.version} shown and accepted")
-        handle = self.uzi_session(app, uzi_pb2.UZI_PURPOSE_REGISTRATION)
-        started = self.call(
-            "StartRegistration",
-            self.portal.reg.StartRegistration,
-            registration_pb2.StartRegistrationRequest(
-                terms_version=terms.version, uzi_session_handle=handle
-            ),
-        ).registration
-        self.ok(f"card data shown: {started.identity.common_name} at {started.organization_name}")
-        shown = self.call(
-            "SetBirthDate",
-            self.portal.reg.SetBirthDate,
-            registration_pb2.SetBirthDateRequest(registration_id=started.id, birth_date=birth),
-        ).registration
-        self.ok(f"date of birth {birth} -> {shown.birth_date}; summary shown")
-        done = self.call(
-            "ConfirmRegistration",
-            self.portal.reg.ConfirmRegistration,
-            registration_pb2.ConfirmRegistrationRequest(
-                registration_id=started.id, summary_digest=shown.summary_digest
-            ),
-        )
-        path = self.save_qr(f"registration-{who.split()[0].lower()}", done.qr.png)
-        until = done.registration.qr_expires_at.ToDatetime(tzinfo=UTC)
-        self.ok(
-            f"confirmed, data frozen; registration QR valid until {until:%Y-%m-%d %H:%M} UTC "
-            f"({path})"
-        )
-
-        self.say(f"{who}: the phone scans the registration QR and installs the mobile ID")
-        phone = self.phone()
-        token, host = parse_enrolment_uri(done.qr.payload)
-        redeemed = self.call(
-            "RedeemEnrollment",
-            self.mobile.enrol.RedeemEnrollment,
-            enrollment_pb2.RedeemEnrollmentRequest(token=token, csr=phone.csr()),
-        )
-        polled = self.call(
-            "GetRegistration",
-            self.portal.reg.GetRegistration,
-            registration_pb2.GetRegistrationRequest(registration_id=started.id),
-        ).registration
-        state = registration_pb2.RegistrationState.Name(polled.state)
-        if polled.state != registration_pb2.REGISTRATION_STATE_REDEEMED:
-            raise DemoFailed(f"step {self.step}: the portal's poll says {state}; expected REDEEMED")
-        self.ok(
-            f"certificate serial {redeemed.certificate.serial} issued (QR host {host}); "
-            f"portal poll: {state}"
-        )
-        return phone, bytes(redeemed.certificate.der)
-
-    def login(self, phone: Any, der: bytes, who: str) -> Any:
-        from issuer.api.zorgid.v1 import login_pb2
-
-        self.say(f"{who}: log in by QR")
-        made = self.call(
-            "CreateLoginChallenge",
-            self.portal.login.CreateLoginChallenge,
-            login_pb2.CreateLoginChallengeRequest(),
-        )
-        self.ok(f"login QR shown ({self.save_qr('login', made.qr.png)})")
-        self.answer(made.qr.payload, phone, der)
-        polled = self.call(
-            "GetLoginChallenge",
-            self.portal.login.GetLoginChallenge,
-            login_pb2.GetLoginChallengeRequest(challenge_id=made.challenge_id),
-        )
-        state = login_pb2.LoginState.Name(polled.state)
-        if polled.state != login_pb2.LOGIN_STATE_AUTHENTICATED:
-            raise DemoFailed(f"step {self.step}: login poll says {state}; expected AUTHENTICATED")
-        self.ok(
-            f"{state}: {polled.attributes.common_name}, UZI {polled.attributes.uzi_number}, "
-            f"URA {polled.attributes.ura}; login session opened"
-        )
-        return polled
-
-    def current_certificate_request(self, phone: Any) -> Any:
-        """GetCurrentCertificate with the phone key's proof (docs/flows.md)."""
-        from cryptography.hazmat.primitives import hashes
-        from cryptography.hazmat.primitives.asymmetric import ec
-
-        from issuer.api.zorgid.v1 import attribute_pb2
-        from issuer.flows.login import current_certificate_message
-
-        at = datetime.now(UTC).replace(microsecond=0)
-        request = attribute_pb2.GetCurrentCertificateRequest(
-            spki_sha256=phone.spki_sha256,
-            signature=phone.key.sign(
-                current_certificate_message(phone.spki_sha256, at), ec.ECDSA(hashes.SHA256())
-            ),
-        )
-        request.signed_at.FromDatetime(at)
-        return request
-
-    def answer(self, payload: str, phone: Any, der: bytes, *, expect: Code | None = None) -> None:
-        import grpc
-        from cryptography.hazmat.primitives import hashes
-        from cryptography.hazmat.primitives.asymmetric import ec
-
-        from issuer.api.zorgid.v1 import login_pb2
-        from issuer.flows.login import login_message
-        from issuer.qr import parse_login_uri
-
-        qr = parse_login_uri(payload)
-        describe = login_pb2.DescribeLoginChallengeRequest(challenge_id=qr.challenge_id)
-        asked: Any = None
-        if expect is None:
-            asked = self.call(
-                "DescribeLoginChallenge", self.mobile.login.DescribeLoginChallenge, describe
-            )
-            self.ok(f"phone shows: log in to {asked.portal_name!r}? -- the user accepts")
-        else:
-            # The phone signs what it can: an answer that does not verify changes nothing.
-            try:
-                asked = self.mobile.login.DescribeLoginChallenge(describe, timeout=30)
-            except grpc.RpcError:
-                asked = None
-        portal_identity = asked.portal_identity if asked is not None else ""
-        at = datetime.now(UTC).replace(microsecond=0)
-        signature = phone.key.sign(
-            login_message(qr.challenge_id, qr.nonce, portal_identity, at), ec.ECDSA(hashes.SHA256())
-        )
-        request = login_pb2.AnswerLoginChallengeRequest(
-            challenge_id=qr.challenge_id, certificate=der, signature=signature
-        )
-        request.signed_at.FromDatetime(at)
-        if expect is None:
-            self.call("AnswerLoginChallenge", self.mobile.login.AnswerLoginChallenge, request)
-        else:
-            self.refused(
-                "AnswerLoginChallenge", self.mobile.login.AnswerLoginChallenge, request, expect
-            )
-
     def walk(self) -> None:
-        from issuer.api.zorgid.v1 import (
-            attribute_pb2,
-            certificate_pb2,
-            login_pb2,
-            organization_pb2,
-            registration_pb2,
-            uzi_pb2,
-        )
+        """Walk the manual, step by step (:mod:`issuer.cli.demo_walk`)."""
+        from issuer.cli.demo_walk import walk
 
-        ura = "9" + format(secrets.randbelow(10**7), "07d")
-        other_ura = "8" + format(secrets.randbelow(10**7), "07d")
-        self.out(f"ZORG-ID demo against {self.target} (run {self.run})")
-
-        admin_card = self.card(ura=ura)
-        self.say(
-            "operator pre-registers two organisations (URA + name), designating the first's "
-            "administrator by UZI number"
-        )
-        for number, name, admins in (
-            (ura, "Huisartsenpraktijk De Eik (demo)", [admin_card.card.uzi_number]),
-            (other_ura, "Ziekenhuis Oost (demo)", []),
-        ):
-            registered = self.call(
-                "RegisterOrganization",
-                self.operator.org.RegisterOrganization,
-                organization_pb2.RegisterOrganizationRequest(
-                    ura=number, name=name, administrator_uzi_numbers=admins
-                ),
-            )
-            org = registered.organization
-            named = ", ".join(registered.administrator_uzi_numbers) or "none"
-            self.ok(f"{org.name}, URA {org.ura}; administrators designated: {named}")
-
-        self.say("a card of an unknown organisation: registration refused, contact the operator")
-        stranger = self.card(ura="7" + format(secrets.randbelow(10**7), "07d"))
-        handle = self.uzi_session(stranger, uzi_pb2.UZI_PURPOSE_REGISTRATION)
-        terms = self.call("GetTerms", self.portal.reg.GetTerms, registration_pb2.GetTermsRequest())
-        self.refused(
-            "StartRegistration",
-            self.portal.reg.StartRegistration,
-            registration_pb2.StartRegistrationRequest(
-                terms_version=terms.version, uzi_session_handle=handle
-            ),
-            Code.ZID_1602,
-        )
-
-        admin_phone, admin_der = self.register_user(admin_card, "Administrator", "01-02-1975")
-
-        self.say(
-            "Administrator: validate the organisation -- terms, UZI-pas, name and URA, confirm"
-        )
-        handle = self.uzi_session(admin_card, uzi_pb2.UZI_PURPOSE_ORGANISATION_VALIDATION)
-        started = self.call(
-            "StartValidation",
-            self.portal.org.StartValidation,
-            organization_pb2.StartValidationRequest(
-                terms_version=terms.version, uzi_session_handle=handle, ura=ura
-            ),
-        )
-        self.ok(f"shown: {started.organization.name}, URA {started.organization.ura}")
-        bound = self.call(
-            "ConfirmValidation",
-            self.portal.org.ConfirmValidation,
-            organization_pb2.ConfirmValidationRequest(validation_id=started.validation_id),
-        )
-        if bound.state != organization_pb2.ADMINISTRATOR_STATE_APPROVED:
-            raise DemoFailed(f"step {self.step}: the designated administrator was not approved")
-        self.ok(
-            f"administrator of URA {bound.organization.ura} (designated by the operator), "
-            f"bound to mobile ID {bound.mobile_id}"
-        )
-
-        self.login(admin_phone, admin_der, "Administrator")
-
-        member_card = self.card(ura=ura)
-        member_phone, member_der = self.register_user(member_card, "Member", "1988-11-30")
-        member = self.login(member_phone, member_der, "Member")
-
-        self.say("Member: validates the organisation too -- only a request, never self-service")
-        handle = self.uzi_session(member_card, uzi_pb2.UZI_PURPOSE_ORGANISATION_VALIDATION)
-        started = self.call(
-            "StartValidation",
-            self.portal.org.StartValidation,
-            organization_pb2.StartValidationRequest(
-                terms_version=terms.version, uzi_session_handle=handle, ura=ura
-            ),
-        )
-        asked = self.call(
-            "ConfirmValidation",
-            self.portal.org.ConfirmValidation,
-            organization_pb2.ConfirmValidationRequest(validation_id=started.validation_id),
-        )
-        if asked.state != organization_pb2.ADMINISTRATOR_STATE_PENDING:
-            raise DemoFailed(f"step {self.step}: a member's validation must wait for approval")
-        self.ok("waiting for approval by the operator or an administrator of the URA")
-        self.refused(
-            "ListMembers",
-            self.portal.org.ListMembers,
-            organization_pb2.ListMembersRequest(login_session_handle=member.session_handle),
-            Code.ZID_1830,
-        )
-
-        self.say("Member: register UZI attributes of a second card on the existing mobile ID")
-        second = self.card(ura=other_ura, uzi_number=member_card.card.uzi_number)
-        uzi = self.uzi_session(second, uzi_pb2.UZI_PURPOSE_ATTRIBUTE_REGISTRATION)
-        done = self.call(
-            "RegisterAttributes",
-            self.portal.attrs.RegisterAttributes,
-            attribute_pb2.RegisterAttributesRequest(
-                login_session_handle=member.session_handle, uzi_session_handle=uzi
-            ),
-        )
-        reason = certificate_pb2.RevocationReason.Name(done.superseded.revocation_reason)
-        self.ok(
-            f"new certificate {done.certificate.serial} for the same phone key; "
-            f"old {done.superseded.serial} revoked ({reason})"
-        )
-        current = self.call(
-            "GetCurrentCertificate",
-            self.mobile.attrs.GetCurrentCertificate,
-            self.current_certificate_request(member_phone),
-        )
-        self.ok(f"the phone fetched its current certificate: serial {current.certificate.serial}")
-        member_der = bytes(current.certificate.der)
-
-        self.say("an expired login QR: the phone scans it too late")
-        made = self.call(
-            "CreateLoginChallenge",
-            self.portal.login.CreateLoginChallenge,
-            login_pb2.CreateLoginChallengeRequest(),
-        )
-        expires = made.expires_at.ToDatetime(tzinfo=UTC)
-        wait = max(0.0, (expires - datetime.now(UTC)).total_seconds()) + 1.0
-        self.ok(f"login QR valid until {expires:%H:%M:%S} UTC (policy); waiting {wait:.0f} s")
-        time.sleep(wait)
-        polled = self.call(
-            "GetLoginChallenge",
-            self.portal.login.GetLoginChallenge,
-            login_pb2.GetLoginChallengeRequest(challenge_id=made.challenge_id),
-        )
-        self.ok(f"portal poll: {login_pb2.LoginState.Name(polled.state)}")
-        if polled.state != login_pb2.LOGIN_STATE_EXPIRED:
-            raise DemoFailed(f"step {self.step}: expected EXPIRED")
-        self.answer(made.qr.payload, member_phone, member_der, expect=Code.ZID_1702)
-        self.login(member_phone, member_der, "Member (a click makes a new QR)")
-
-        self.say("PIN forgotten: the administrator lists the members and resets the member")
-        admin = self.login(admin_phone, admin_der, "Administrator")
-        members = self.call(
-            "ListMembers",
-            self.portal.org.ListMembers,
-            organization_pb2.ListMembersRequest(login_session_handle=admin.session_handle),
-        ).members
-        states = {
-            organization_pb2.ADMINISTRATOR_STATE_PENDING: ", asks to be administrator",
-            organization_pb2.ADMINISTRATOR_STATE_APPROVED: ", administrator",
-        }
-        self.ok(
-            "members: "
-            + ", ".join(
-                f"{m.given_names} {m.surname} (UZI {m.uzi_number}"
-                f"{states.get(m.administrator_state, '')})"
-                for m in members
-            )
-        )
-        target = next(m for m in members if m.uzi_number == member_card.card.uzi_number)
-        reset = self.call(
-            "ResetMember",
-            self.portal.org.ResetMember,
-            organization_pb2.ResetMemberRequest(
-                login_session_handle=admin.session_handle, person_id=target.person_id
-            ),
-        )
-        self.ok(
-            f"revoked {', '.join(c.serial for c in reset.revoked)}; new registration QR "
-            f"({self.save_qr('reset', reset.qr.png)})"
-        )
-        self.say("the member's old phone can no longer log in")
-        made = self.call(
-            "CreateLoginChallenge",
-            self.portal.login.CreateLoginChallenge,
-            login_pb2.CreateLoginChallengeRequest(),
-        )
-        self.answer(made.qr.payload, member_phone, member_der, expect=Code.ZID_1704)
-
-        self.say("Member: re-enrolment -- the reinstalled app scans the new registration QR")
-        from issuer.api.zorgid.v1 import enrollment_pb2
-        from issuer.enrolment.tokens import parse_enrolment_uri
-
-        new_phone = self.phone()
-        token, _ = parse_enrolment_uri(reset.qr.payload)
-        redeemed = self.call(
-            "RedeemEnrollment",
-            self.mobile.enrol.RedeemEnrollment,
-            enrollment_pb2.RedeemEnrollmentRequest(token=token, csr=new_phone.csr()),
-        )
-        self.ok(f"certificate serial {redeemed.certificate.serial} for the same verified person")
-        member = self.login(new_phone, bytes(redeemed.certificate.der), "Member (new phone)")
-
-        self.say("Member: revokes their own mobile ID (RFC 5280 cessationOfOperation)")
-        revoked = self.call(
-            "RevokeCertificateWithSession",
-            self.portal.login.RevokeCertificateWithSession,
-            login_pb2.RevokeCertificateWithSessionRequest(
-                login_session_handle=member.session_handle,
-                certificate_id=redeemed.certificate.id,
-                reason=certificate_pb2.REVOCATION_REASON_CESSATION_OF_OPERATION,
-            ),
-        )
-        self.ok(
-            f"serial {revoked.certificate.serial} "
-            f"{certificate_pb2.CertificateStatus.Name(revoked.certificate.status)} "
-            f"({certificate_pb2.RevocationReason.Name(revoked.certificate.revocation_reason)})"
-        )
-        made = self.call(
-            "CreateLoginChallenge",
-            self.portal.login.CreateLoginChallenge,
-            login_pb2.CreateLoginChallengeRequest(),
-        )
-        self.answer(
-            made.qr.payload, new_phone, bytes(redeemed.certificate.der), expect=Code.ZID_1704
-        )
-        self.out(f"demo complete: {self.step} steps, every outcome as the manual describes")
+        walk(self)

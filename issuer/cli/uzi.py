@@ -1,6 +1,6 @@
 """``zorgid uzi inspect``: read and validate a UZI-pas certificate as the engine would.
 
-The same checks as the proof of presence (:func:`issuer.uzi.verify.inspect_certificate`)
+The same checks as the proof of presence (:func:`issuer.uzi.checks.inspect_certificate`)
 minus the challenge, for support desks and operators: "why is this card
 refused?". Exit status: 0 valid, 1 refused (with the ZID code), 2 unusable input.
 """
@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # the real imports are in run_inspect: every `zorgid` command loads this
     from cryptography import x509
 
-    from issuer.uzi.verify import Inspection
+    from issuer.uzi.checks import Inspection
 
 REVOCATION_MODES = ("off", "soft", "hard")
 USAGES = ("authentication", "signature", "encryption")
@@ -118,10 +118,10 @@ def result_object(leaf: x509.Certificate, result: Inspection) -> dict[str, Any]:
 def run_inspect(args: argparse.Namespace) -> int:
     from issuer.uzi import errors
     from issuer.uzi.card import CertKind, load_certificate
+    from issuer.uzi.checks import inspect_certificate
     from issuer.uzi.crl import CrlCache, CrlRefresher, CrlUnavailable
     from issuer.uzi.errors import UziError
     from issuer.uzi.validate import ChainValidator, RevocationMode
-    from issuer.uzi.verify import inspect_certificate
 
     try:
         at = _parse_at(args.at)

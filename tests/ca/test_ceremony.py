@@ -18,7 +18,8 @@ from cryptography.x509.oid import (
     SignatureAlgorithmOID,
 )
 
-import issuer.ca.ceremony as ceremony_module
+import issuer.ca.ceremony.hierarchy as hierarchy_module
+import issuer.ca.ceremony.rollback as rollback_module
 from issuer.ca import (
     AlreadyExists,
     CaMaterialError,
@@ -250,9 +251,9 @@ def _fail_at(monkeypatch: pytest.MonkeyPatch, point: str) -> None:
         def broken(**_: object) -> x509.CertificateBuilder:
             raise RuntimeError("injected: OCSP profile step broke")
 
-        monkeypatch.setattr(ceremony_module, "ocsp_responder_profile", broken)
+        monkeypatch.setattr(hierarchy_module, "ocsp_responder_profile", broken)
         return
-    real_write = ceremony_module._write_new
+    real_write = rollback_module.write_new
 
     def write(path: Path, data: bytes, journal: object) -> None:
         if path.name == point:
@@ -260,7 +261,7 @@ def _fail_at(monkeypatch: pytest.MonkeyPatch, point: str) -> None:
             raise OSError(28, "injected: No space left on device", str(path))
         real_write(path, data, journal)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(ceremony_module, "_write_new", write)
+    monkeypatch.setattr(rollback_module, "write_new", write)
 
 
 @pytest.mark.parametrize("point", ["ocsp-profile", "ocsp-responder.pem", "ceremony.json"])
@@ -292,14 +293,14 @@ def test_a_failure_mid_way_leaves_token_and_data_dir_as_before(
 def test_interrupt_rolls_back_and_propagates(
     setup: CeremonySetup, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real = ceremony_module._generate
+    real = rollback_module.generate
 
     def generate(token: object, label: str, spec: str, journal: object) -> object:
         if label == "audit-checkpoint":
             raise KeyboardInterrupt
         return real(token, label, spec, journal)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(ceremony_module, "_generate", generate)
+    monkeypatch.setattr(rollback_module, "generate", generate)
     with pytest.raises(KeyboardInterrupt):
         run_ceremony(setup.config, setup.hsm, out=lambda _: None)
     assert setup.token_state() == []

@@ -344,7 +344,7 @@ def test_failed_import_keeps_the_first_step_and_removes_the_rest(
     external: CeremonySetup, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A failure while finishing must not touch the issuing CA key made in step one."""
-    import issuer.ca.ceremony as ceremony_module
+    import issuer.ca.ceremony.rollback as rollback_module
 
     setup = external
     first = run_ceremony(setup.config, setup.hsm, out=lambda _: None)
@@ -352,14 +352,14 @@ def test_failed_import_keeps_the_first_step_and_removes_the_rest(
     assert first.csr_path is not None
     root_key, root_cert = make_external_root(tmp_path / "extern")
     issued = external_sign(root_key, root_cert, first.csr_path, tmp_path / "extern" / "issuing.pem")
-    real = ceremony_module._write_new
+    real = rollback_module.write_new
 
     def write(path: Path, data: bytes, journal: object) -> None:
         if path.name == "audit-checkpoint.pub.pem":
             raise OSError(28, "injected: No space left on device")
         real(path, data, journal)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(ceremony_module, "_write_new", write)
+    monkeypatch.setattr(rollback_module, "write_new", write)
     with pytest.raises(CeremonyFailed, match="injected") as caught:
         import_issuing_ca(
             setup.config,
@@ -385,17 +385,17 @@ def test_failed_import_keeps_the_first_step_and_removes_the_rest(
 def test_failed_first_step_removes_key_and_csr(
     external: CeremonySetup, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import issuer.ca.ceremony as ceremony_module
+    import issuer.ca.ceremony.rollback as rollback_module
 
     setup = external
-    real = ceremony_module._write_new
+    real = rollback_module.write_new
 
     def write(path: Path, data: bytes, journal: object) -> None:
         if path.name == "ceremony.json":
             raise OSError(13, "injected: Permission denied")
         real(path, data, journal)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(ceremony_module, "_write_new", write)
+    monkeypatch.setattr(rollback_module, "write_new", write)
     with pytest.raises(CeremonyFailed, match="injected"):
         run_ceremony(setup.config, setup.hsm, out=lambda _: None)
     assert setup.token_state() == []

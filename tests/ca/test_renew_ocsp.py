@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from cryptography.hazmat.primitives import serialization
 
-import issuer.ca.ceremony as ceremony_module
+import issuer.ca.ceremony.rollback as rollback_module
 from issuer.ca import CeremonyFailed, load_ca_material, renew_ocsp, run_ceremony
 from issuer.cli import main as cli_main
 from tests.ca.conftest import VENV_BIN, CeremonySetup, openssl_verify, pkilint_cert, pkilint_pair
@@ -101,14 +101,14 @@ def test_failed_renewal_restores_files_and_removes_the_new_key(
 ) -> None:
     run_ceremony(setup.config, setup.hsm, out=lambda _: None)
     tokens, files = setup.token_state(), setup.data_state()
-    real = ceremony_module._atomic_replace
+    real = rollback_module.atomic_replace
 
     def replace(path: object, data: bytes) -> None:
         if getattr(path, "name", "") == "ceremony.json" and b"renew-ocsp" in data:
             raise OSError(5, "injected: I/O error writing the record")
         real(path, data)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(ceremony_module, "_atomic_replace", replace)
+    monkeypatch.setattr(rollback_module, "atomic_replace", replace)
     with pytest.raises(CeremonyFailed, match="injected") as caught:
         renew_ocsp(setup.config, setup.hsm, new_key=True, out=lambda _: None)
     assert "as they were before" in str(caught.value)

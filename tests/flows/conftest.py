@@ -60,9 +60,10 @@ from issuer.uzi.crl import CrlCache
 from issuer.uzi.policy import uzi_policy_from
 from issuer.uzi.validate import ChainValidator, RevocationMode
 from policies import default_policy
+from testkit.crl_server import crl_server
 from testkit.desktop_app import DesktopApp
 from testkit.phone import Phone
-from testkit.uzi_world import UziWorld, crl_server
+from testkit.uzi_world import UziWorld
 from tests.issuance.conftest import CaSetup, make_ca
 from tests.server.conftest import ClientPki, role_rules, test_pki
 from tests.server.pki import ROLE_URI, issue

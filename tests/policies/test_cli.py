@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives import serialization
 
 from issuer.cli.policy import register
 from policies import default_policy
-from policies.schema import DEFAULT_POLICY_PATH
+from policies.reader import DEFAULT_POLICY_PATH
 from tests.profile.certs import make_ca
 
 ZORGID = Path(sys.executable).with_name("zorgid")

@@ -11,7 +11,7 @@ import pytest
 
 import policies
 from policies import Policy, PolicyError, default_policy, dump, load_policy
-from policies.schema import DEFAULT_POLICY_PATH
+from policies.reader import DEFAULT_POLICY_PATH
 
 DEFAULT_TEXT = DEFAULT_POLICY_PATH.read_text(encoding="utf-8")
 CP = "1.3.6.1.4.1.32473.528.1.2.1"

@@ -35,8 +35,9 @@ from issuer.uzi.policy import UziPolicySource, policy_source
 from issuer.uzi.validate import ChainValidator, ValidatedChain
 from issuer.uzi.verify import UziVerifier
 from issuer.uzi_vocabulary import CardType
+from testkit.crl_server import crl_server
 from testkit.desktop_app import DesktopApp
-from testkit.uzi_world import UziWorld, crl_server
+from testkit.uzi_world import UziWorld
 from tests.policies_admin.conftest import PolicyServer, StubFor, variant
 from tests.policies_admin.test_grpc import A, B, active, approve, propose
 from tests.server.conftest import ClientPki

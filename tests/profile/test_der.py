@@ -24,7 +24,7 @@ from issuer.profile.attributes import VerifiedAttributes
 from issuer.profile.der import build_tbs_der, tbs_template
 from issuer.uzi_vocabulary import AgbCode, RoleCode, Ura, UziNumber
 from policies import Policy, load_policy
-from policies.schema import DEFAULT_POLICY_PATH
+from policies.reader import DEFAULT_POLICY_PATH
 from tests.profile.certs import NOW, attributes, make_ca
 
 _P256 = ec.generate_private_key(ec.SECP256R1()).public_key()

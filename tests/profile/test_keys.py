@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from issuer.keys import WeakKeyError, check_public_key, is_roca_vulnerable, spki_sha256
 from issuer.keys.roca import ROCA_GENERATOR, ROCA_PRIMES
 from policies import Policy, load_policy
-from policies.schema import DEFAULT_POLICY_PATH
+from policies.reader import DEFAULT_POLICY_PATH
 
 _MR_BASES = (2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37)
 

@@ -27,7 +27,7 @@ from issuer.lint import (
 from issuer.profile import VerifiedAttributes, build_tbs, draw_serial, signature_hash
 from issuer.profile.der import build_tbs_der
 from policies import Policy, load_policy
-from policies.schema import DEFAULT_POLICY_PATH
+from policies.reader import DEFAULT_POLICY_PATH
 from tests.profile.certs import NOW, attributes, make_ca, make_good
 from tests.softhsm import SoftHsmDir
 

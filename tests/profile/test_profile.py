@@ -27,7 +27,7 @@ from issuer.profile import (
 )
 from issuer.profile.attributes import has_control_characters
 from policies import Policy, load_policy
-from policies.schema import DEFAULT_POLICY_PATH
+from policies.reader import DEFAULT_POLICY_PATH
 from tests.profile.certs import NOW, attributes, make_ca, make_good, rebuild
 
 

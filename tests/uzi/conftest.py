@@ -22,8 +22,9 @@ from issuer.store.uzi import SqlUziChallengeStore
 from issuer.uzi.crl import CrlCache
 from issuer.uzi.validate import ChainValidator, RevocationMode
 from issuer.uzi.verify import UziPolicy, UziVerifier
+from testkit.crl_server import CrlServer, crl_server
 from testkit.desktop_app import DesktopApp
-from testkit.uzi_world import CrlServer, UziWorld, crl_server
+from testkit.uzi_world import UziWorld
 from tests.softhsm import SoftHsmDir
 from tests.store.dbfixtures import migrated, migrated_db
 

@@ -27,7 +27,8 @@ from issuer.uzi.crl import CrlCache, CrlRefresher, CrlUnavailable, FetchLimits, 
 from issuer.uzi.errors import UziError
 from issuer.uzi.trust import load_trust_set
 from issuer.uzi.validate import ChainValidator, RevocationMode
-from testkit.uzi_world import crl_server, forge_card
+from testkit.crl_server import crl_server
+from testkit.forgery import forge_card
 from tests.uzi.conftest import NOW, Clock, MakeVerifier, World, prove
 
 

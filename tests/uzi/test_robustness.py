@@ -6,9 +6,10 @@ import random
 
 import pytest
 
+from issuer.uzi.checks import inspect_certificate
 from issuer.uzi.errors import UziError
 from issuer.uzi.validate import ChainValidator, RevocationMode
-from issuer.uzi.verify import UziVerifier, inspect_certificate
+from issuer.uzi.verify import UziVerifier
 from tests.uzi.conftest import NOW, World
 
 

@@ -105,7 +105,8 @@ def test_trust_set_crl_urls_are_those_of_certificates_that_verify_under_it(
     }
     from cryptography.hazmat.primitives.asymmetric import rsa
 
-    from testkit.uzi_world import UziWorld, forge_card
+    from testkit.forgery import forge_card
+    from testkit.uzi_world import UziWorld
 
     world = UziWorld(now=MOMENT, base_url="http://crl.test")
     folder = world.write_trust_set(tmp_path / "set", declare_crls=False)

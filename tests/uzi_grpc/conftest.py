@@ -26,8 +26,9 @@ from issuer.server.uzi_service import build_uzi_verifier
 from issuer.uzi.crl import CrlCache
 from issuer.uzi.validate import ChainValidator, RevocationMode
 from issuer.uzi.verify import UziPolicy, UziVerifier
+from testkit.crl_server import crl_server
 from testkit.desktop_app import DesktopApp
-from testkit.uzi_world import UziWorld, crl_server
+from testkit.uzi_world import UziWorld
 from tests.server.conftest import ClientPki, test_pki, write_config
 from tests.server.pki import ROLE_URI, issue
 from tests.softhsm import SoftHsmDir

@@ -29,7 +29,9 @@ from issuer.uzi import errors
 from issuer.uzi.crl import CrlCache, CrlRefresher, FetchLimits
 from issuer.uzi.validate import ChainValidator, RevocationMode
 from issuer.uzi.verify import UziPolicy
-from testkit.uzi_world import CrlServer, UziWorld, crl_server, forge_card
+from testkit.crl_server import CrlServer, crl_server
+from testkit.forgery import forge_card
+from testkit.uzi_world import UziWorld
 from tests.server.conftest import ClientPki, write_config
 from tests.uzi.conftest import NOW, Clock, World
 from tests.uzi_grpc.conftest import StubFor, UziServer

@@ -1,0 +1,50 @@
+"""The key ceremony: make the CA hierarchy on the token and write its certificates.
+
+Three entry points, each all-or-nothing:
+
+* :func:`run_ceremony` -- self-signed root: root, issuing CA, OCSP responder
+  and audit keys and certificates in one run. External root: the issuing CA
+  key and a CSR, then it stops.
+* :func:`import_issuing_ca` -- external root, second step: the certificate
+  the external root signed is checked against the token key and the profile,
+  then the OCSP responder and audit keys are made as in one run.
+* :func:`renew_ocsp` -- a new short-lived responder certificate, with the
+  same key or a new one; the old certificate is kept beside it.
+
+*All-or-nothing* is kept by a journal: each key generated and each file
+written or replaced in this run is recorded the moment it exists, and any
+failure (an exception, Ctrl-C) undoes the journal in reverse, so the token
+and the data directory are as before. Before anything is made, every key
+label and every file is checked to be absent: nothing is ever overwritten.
+
+Each certificate is built once, signed with a throwaway software key of the
+same type and linted with pkilint; only then does the HSM sign, and the
+to-be-signed bytes of the real certificate are compared with the linted ones
+(Boulder's precertificate lint). Then the signature is verified with the
+issuer's public key and the certificate's public key is compared with the
+token key it certifies.
+
+Layout: :mod:`~issuer.ca.ceremony.rollback` (the journal and the changes it can undo),
+:mod:`~issuer.ca.ceremony.hierarchy` (certificates built, linted, signed, recorded),
+:mod:`~issuer.ca.ceremony.run`, :mod:`~issuer.ca.ceremony.external` (the import) and
+:mod:`~issuer.ca.ceremony.renew`, one entry point each.
+"""
+
+from issuer.ca.ceremony.external import import_issuing_ca, read_pem_file
+from issuer.ca.ceremony.hierarchy import sign_linted
+from issuer.ca.ceremony.renew import RenewResult, renew_ocsp
+from issuer.ca.ceremony.rollback import CeremonyToken
+from issuer.ca.ceremony.run import CeremonyResult, run_ceremony
+from issuer.ca.material import read_certificate
+
+__all__ = [
+    "CeremonyResult",
+    "CeremonyToken",
+    "RenewResult",
+    "import_issuing_ca",
+    "read_certificate",
+    "read_pem_file",
+    "renew_ocsp",
+    "run_ceremony",
+    "sign_linted",
+]

@@ -1,0 +1,150 @@
+"""``zorgid ca renew-ocsp``: a fresh OCSP responder certificate, the old one kept beside it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography import x509
+
+from issuer.ca.ceremony import rollback
+from issuer.ca.ceremony.hierarchy import (
+    cert_entry,
+    pem,
+    record_json,
+    sign_linted,
+    utcnow,
+)
+from issuer.ca.ceremony.rollback import CeremonyToken, Clock, Out
+from issuer.ca.config import CeremonyConfig
+from issuer.ca.errors import KeyMismatch
+from issuer.ca.material import (
+    ISSUING_CA_PEM,
+    OCSP_RESPONDER_PEM,
+    RECORD_JSON,
+    load_ca_material,
+    ocsp_archive_name,
+    read_record,
+)
+from issuer.ca.profiles import (
+    Validity,
+    ocsp_responder_profile,
+    same_public_key,
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class RenewResult:
+    """A renewed OCSP responder certificate and where the previous one was kept."""
+
+    certificate: x509.Certificate
+    path: Path
+    archived: Path
+    key_label: str
+    new_key: bool
+
+
+def renew_ocsp(
+    config: CeremonyConfig,
+    hsm: CeremonyToken,
+    *,
+    new_key: bool,
+    out: Out = print,
+    clock: Clock = utcnow,
+) -> RenewResult:
+    """Issue a fresh OCSP responder certificate; keep the old one as ``ocsp-responder-<serial>``.
+
+    ``new_key=False`` certifies the current responder key again;
+    ``new_key=True`` generates a key labelled ``<key_label>-<UTC time>`` (a
+    label is never reused, so the old key stays usable for responses already
+    being served until its certificate expires). The record's
+    ``ocsp_responder.key_label`` names the key to sign with from now on;
+    :func:`load_ca_material` returns it. All or nothing, like the ceremony.
+    """
+    now = clock()
+    material = load_ca_material(config.data_dir)
+    d = material.ca_dir
+    record_path = d / RECORD_JSON
+    record = read_record(d)
+    old = material.ocsp_responder
+    archive = d / ocsp_archive_name(old.serial_number)
+    rollback.refuse_existing_files([archive])
+    issuing_key = hsm.get_key(material.issuing_ca_key_label)
+    if not same_public_key(material.issuing_ca, issuing_key.public_key()):
+        raise KeyMismatch(
+            f"token key {material.issuing_ca_key_label!r} is not the key of {d / ISSUING_CA_PEM}; "
+            "expected the issuing CA key. Check [hsm] token in the ceremony file."
+        )
+    base = config.ocsp_responder
+    label = (
+        f"{base.key_label}-{now:%Y%m%dT%H%M%SZ}" if new_key else material.ocsp_responder_key_label
+    )
+    if new_key:
+        rollback.refuse_existing_keys(hsm, [label], config.hsm.token)
+    out(f"Renewing the OCSP responder certificate in {d} ({'new key' if new_key else 'same key'})")
+    journal = rollback.Journal(hsm, out)
+    old_pem = (d / OCSP_RESPONDER_PEM).read_bytes()
+    old_record = record_path.read_bytes()
+    with rollback.all_or_nothing(journal):
+        if new_key:
+            with journal.running(f"generate OCSP responder key {label!r} ({base.key_spec})"):
+                key = rollback.generate(hsm, label, base.key_spec, journal)
+        else:
+            with journal.running(f"find OCSP responder key {label!r}"):
+                key = hsm.get_key(label)
+                if not same_public_key(old, key.public_key()):
+                    raise KeyMismatch(
+                        f"token key {label!r} is not the key of the current {OCSP_RESPONDER_PEM}; "
+                        "expected the same key. Renew with --new-key instead."
+                    )
+        with journal.running("sign the new OCSP responder certificate with the issuing CA key"):
+            pub = key.public_key()
+            cert = sign_linted(
+                ocsp_responder_profile(
+                    subject=base.subject,
+                    public_key=pub,
+                    issuer=material.issuing_ca,
+                    validity=Validity.starting(now, base.validity_days),
+                ),
+                issuer_key=issuing_key,
+                issuer_cert=material.issuing_ca,
+                subject_key=pub,
+                what="OCSP responder",
+            )
+        with journal.running(f"keep the old certificate as {archive}"):
+            rollback.write_new(archive, old_pem, journal)
+        with journal.running(f"replace {d / OCSP_RESPONDER_PEM}"):
+            journal.file_replaced(d / OCSP_RESPONDER_PEM, old_pem)
+            rollback.atomic_replace(d / OCSP_RESPONDER_PEM, pem(cert))
+        with journal.running(f"update the ceremony record {record_path}"):
+            previous = record.get("ocsp_responder", {})
+            record["ocsp_responder"] = cert_entry(cert, OCSP_RESPONDER_PEM, label, base.key_spec)
+            record["ocsp_responder"]["previous"] = [
+                *previous.pop("previous", []),
+                {**previous, "certificate": archive.name},
+            ]
+            record["updated"] = now.isoformat()
+            record.setdefault("events", []).append(
+                {
+                    "at": now.isoformat(),
+                    "event": "renew-ocsp",
+                    "new_key": new_key,
+                    "serial": f"{cert.serial_number:x}",
+                    "key_label": label,
+                }
+            )
+            journal.file_replaced(record_path, old_record)
+            rollback.atomic_replace(record_path, record_json(record))
+        with journal.running("check the written files read back as one chain"):
+            load_ca_material(config.data_dir)
+    out(
+        f"OCSP responder renewed: serial {cert.serial_number:x}, key {label!r}, valid until "
+        f"{cert.not_valid_after_utc.isoformat()}; previous kept as {archive.name}"
+    )
+    return RenewResult(
+        certificate=cert,
+        path=d / OCSP_RESPONDER_PEM,
+        archived=archive,
+        key_label=label,
+        new_key=new_key,
+    )
