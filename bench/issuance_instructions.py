@@ -200,12 +200,16 @@ def parent(n: int) -> None:
 def serve(config_path: str) -> None:
     """The engine's gRPC server on ``config_path``, until a line on stdin (run under callgrind)."""
     from issuer.config import load_config
-    from issuer.server.app import build_server, issuance_service_bindings
+    from issuer.server.app import build_server
+    from issuer.server.binding import issuance_service_bindings
     from issuer.server.health import HealthControl
+    from issuer.wiring import issuance_runtime
 
     config = load_config(Path(config_path))
     health = HealthControl()
-    built = build_server(config, issuance_service_bindings(config, health=health), health=health)
+    built = build_server(
+        config, issuance_service_bindings(issuance_runtime(config, health=health)), health=health
+    )
     built.start()
     print("ready", flush=True)
     sys.stdin.readline()

@@ -117,9 +117,11 @@ def _serve(config_path: str, ready: Any, stop: Any, reset: Any, report: Any) -> 
     from issuer.issuance.cycle import IssuanceCycle
     from issuer.issuance.runtime import IssuanceRuntime
     from issuer.server import enrollment_service
-    from issuer.server.app import build_server, issuance_service_bindings
+    from issuer.server.app import build_server
+    from issuer.server.binding import issuance_service_bindings
     from issuer.server.health import HealthControl
     from issuer.server.interceptors import GuardInterceptor
+    from issuer.wiring import issuance_runtime
 
     timers = _Timers()
 
@@ -138,7 +140,10 @@ def _serve(config_path: str, ready: Any, stop: Any, reset: Any, report: Any) -> 
     config = load_config(Path(config_path))
     health = HealthControl()
     built = build_server(
-        config, issuance_service_bindings(config, health=health), health=health, reuse_port=True
+        config,
+        issuance_service_bindings(issuance_runtime(config, health=health)),
+        health=health,
+        reuse_port=True,
     )
     built.start()
     threads_before: dict[str, float] = {}

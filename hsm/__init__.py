@@ -15,6 +15,9 @@ Usage::
     cert = builder.sign(key, hashes.SHA384())
 """
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from hsm.errors import (
     HsmError,
     HsmOperationFailed,
@@ -28,11 +31,35 @@ from hsm.errors import (
     TokenNotFound,
     UnsupportedAlgorithm,
 )
-from hsm.keys import HsmEcPrivateKey, HsmPrivateKey, HsmRsaPrivateKey
-from hsm.module import FaultHook
 from hsm.spec import KeyKind, KeySpec
-from hsm.token import DEFAULT_MODULE, Hsm, KeyAttributes
 from hsm.uri import PinSource, Pkcs11Uri
+
+if TYPE_CHECKING:
+    from hsm.keys import HsmEcPrivateKey, HsmPrivateKey, HsmRsaPrivateKey
+    from hsm.module import FaultHook
+    from hsm.token import DEFAULT_MODULE, Hsm, KeyAttributes
+
+# What needs the PKCS#11 library is imported on first use: a module that only reads a
+# PIN source or a URI (the configuration, the gRPC front end) loads no PKCS#11.
+_LAZY = {
+    "HsmEcPrivateKey": "hsm.keys",
+    "HsmPrivateKey": "hsm.keys",
+    "HsmRsaPrivateKey": "hsm.keys",
+    "FaultHook": "hsm.module",
+    "DEFAULT_MODULE": "hsm.token",
+    "Hsm": "hsm.token",
+    "KeyAttributes": "hsm.token",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'hsm' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "DEFAULT_MODULE",

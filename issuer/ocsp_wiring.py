@@ -62,9 +62,12 @@ class OcspRuntime:
     service: OcspService
 
     @classmethod
-    def open(cls, config: Config, *, clock: Clock = utc_now) -> OcspRuntime:
-        """Open the store, read the verified policy, then log in to the HSM: a policy row
-        that does not verify (ZID-1508) stops the start before any key is touched."""
+    def open(
+        cls, config: Config, *, open_hsm: Callable[[], Hsm], clock: Clock = utc_now
+    ) -> OcspRuntime:
+        """Open the store, read the verified policy, then log in to the HSM (*open_hsm*,
+        ``issuer.wiring.hsm_opener``): a policy row that does not verify (ZID-1508)
+        stops the start before any key is touched."""
         engine = create_engine_for(config.database.url)
         try:
             check_schema(engine)
@@ -75,11 +78,7 @@ class OcspRuntime:
         except BaseException:
             engine.dispose()
             raise
-        hsm = Hsm.open(
-            module_path=config.hsm.module,
-            token_label=config.hsm.token,
-            pin_source=str(config.hsm.pin_source),
-        )
+        hsm = open_hsm()
         check_keys(material, hsm)  # a responder key that is not its certificate's: refuse
         service = OcspService.build(
             engine=engine,
@@ -120,13 +119,14 @@ class OcspRuntime:
 def serve_http(
     config: Config,
     *,
+    open_hsm: Callable[[], Hsm],
     ready: Callable[[str, int], None] | None = None,
     stop: threading.Event | None = None,
     refresher: bool = True,
 ) -> None:
     """Run one responder process until *stop* is set (or forever): HTTP plus, if
     *refresher*, the background refresh worker. Publishes a first CRL if none exists."""
-    runtime = OcspRuntime.open(config)
+    runtime = OcspRuntime.open(config, open_hsm=open_hsm)
     if refresher:
         try:
             runtime.service.crls.publish_due()  # the CRL URL answers from the first request

@@ -4,6 +4,7 @@ Public API::
 
     from issuer.ca import (load_ceremony_config, run_ceremony, import_issuing_ca, renew_ocsp,
                            load_ca_material, default_dev_ceremony, CaMaterial, CeremonyConfig)
+    from issuer.wiring import open_ceremony_hsm      # the composition root opens the HSM
     config = load_ceremony_config("docs/ceremony.example.toml")
     hsm = open_ceremony_hsm(config)               # hsm.Hsm for config.hsm
     result = run_ceremony(config, hsm, out=print)
@@ -32,7 +33,7 @@ from issuer.ca.config import (
     load_ceremony_config,
     parse_ceremony,
 )
-from issuer.ca.dev import default_dev_ceremony, open_ceremony_hsm
+from issuer.ca.dev import default_dev_ceremony
 from issuer.ca.errors import (
     AlreadyExists,
     CaMaterialError,
@@ -70,7 +71,6 @@ __all__ = [
     "import_issuing_ca",
     "load_ca_material",
     "load_ceremony_config",
-    "open_ceremony_hsm",
     "parse_ceremony",
     "renew_ocsp",
     "run_ceremony",

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Protocol
 
-from hsm import Hsm
 from issuer.ca.config import CeremonyConfig, parse_ceremony
 
 #: Placeholder URLs under the reserved ``.example`` TLD (RFC 2606 §3): realistic in shape,
@@ -79,12 +78,3 @@ def default_dev_ceremony(data_dir: Path, hsm_settings: HsmSettingsLike) -> Cerem
         "audit": {"key_label": "audit-checkpoint"},
     }
     return parse_ceremony(doc, base_dir=Path(data_dir).resolve(), source="default_dev_ceremony")
-
-
-def open_ceremony_hsm(config: CeremonyConfig) -> Hsm:
-    """Open and log in to the token the ceremony file names (PIN from its ``pin_source``)."""
-    return Hsm.open(
-        module_path=config.hsm.module,
-        token_label=config.hsm.token,
-        pin_source=config.hsm.pin_source,
-    )

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from hsm import Hsm, HsmError
+from hsm import HsmError
 from issuer.audit import (
     AuditKeyError,
     AuditLog,
@@ -103,13 +103,11 @@ def _coverage(result: VerifyResult) -> str:
 
 
 def _checkpoint(args: argparse.Namespace) -> int:
+    from issuer.wiring import open_hsm
+
     try:
         config = load_config(args.config)
-        hsm = Hsm.open(
-            module_path=str(config.hsm.module),
-            token_label=config.hsm.token,
-            pin_source=str(config.hsm.pin_source),
-        )
+        hsm = open_hsm(config)
         name = config.hsm.keys.audit
         key = hsm.key_from_uri(name) if name.startswith("pkcs11:") else hsm.get_key(name)
         published = config.ca_dir / PUBLIC_KEY_FILE

@@ -25,7 +25,6 @@ from issuer.ca import (
     CeremonyError,
     import_issuing_ca,
     load_ceremony_config,
-    open_ceremony_hsm,
     renew_ocsp,
     run_ceremony,
 )
@@ -74,10 +73,14 @@ def _check(config: CeremonyConfig, args: argparse.Namespace) -> None:
 
 
 def _init(config: CeremonyConfig, args: argparse.Namespace) -> None:
+    from issuer.wiring import open_ceremony_hsm
+
     run_ceremony(config, open_ceremony_hsm(config))
 
 
 def _import(config: CeremonyConfig, args: argparse.Namespace) -> None:
+    from issuer.wiring import open_ceremony_hsm
+
     import_issuing_ca(
         config,
         open_ceremony_hsm(config),
@@ -88,6 +91,8 @@ def _import(config: CeremonyConfig, args: argparse.Namespace) -> None:
 
 
 def _renew(config: CeremonyConfig, args: argparse.Namespace) -> None:
+    from issuer.wiring import open_ceremony_hsm
+
     renew_ocsp(config, open_ceremony_hsm(config), new_key=args.new_key)
 
 

@@ -74,19 +74,15 @@ def _show(args: argparse.Namespace) -> int:
 
 
 def _revoke(args: argparse.Namespace) -> int:
-    from hsm import Hsm
     from issuer.audit import AuditLog
     from issuer.ca import load_ca_material
     from issuer.issuance.certificates import revoke
     from issuer.issuance.cycle import Actor
+    from issuer.wiring import open_hsm
 
     config = load_config(args.config)
     material = load_ca_material(config.data_dir)
-    hsm = Hsm.open(
-        module_path=config.hsm.module,
-        token_label=config.hsm.token,
-        pin_source=str(config.hsm.pin_source),
-    )
+    hsm = open_hsm(config)
     audit = AuditLog(signer=hsm.get_key(material.audit_key_label))
     engine = create_engine_for(config.database.url)
     try:

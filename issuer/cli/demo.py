@@ -272,13 +272,14 @@ class Demo:
 
     @staticmethod
     def _token(hsm_dir: Any, label: str) -> Any:
-        from hsm import Hsm
         from issuer.dev.softhsm import SOFTHSM_MODULE
+        from issuer.wiring import open_token
 
         if not hsm_dir.has_token(label):
             hsm_dir.init_token(label)
         pin = hsm_dir.root / f"{label}.pin"
-        return Hsm.open(f"pkcs11:token={label}?module-path={SOFTHSM_MODULE}&pin-source=file:{pin}")
+        uri = f"pkcs11:token={label}?module-path={SOFTHSM_MODULE}&pin-source=file:{pin}"
+        return open_token(uri)
 
     def _stubs(self, role: str) -> Any:
         import grpc

@@ -21,7 +21,8 @@ DEFAULT_ROOT = Path("var")
 def _serve(args: argparse.Namespace) -> int:
     from issuer.config import load_config
     from issuer.dev.environment import how_to_call, prepare, start_ocsp_http
-    from issuer.server.app import BuiltServer, serve
+    from issuer.server.app import BuiltServer
+    from issuer.wiring import serve
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     env = prepare(Path(args.data_dir), listen=args.listen)

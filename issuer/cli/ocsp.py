@@ -52,14 +52,17 @@ class ProgressBar:
 def _child(config_path: str) -> None:
     """A further responder process: serve without refreshing until terminated."""
     from issuer.ocsp_wiring import serve_http
+    from issuer.wiring import hsm_opener
 
+    config = load_config(Path(config_path))
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    serve_http(load_config(Path(config_path)), stop=stop, refresher=False)
+    serve_http(config, open_hsm=hsm_opener(config), stop=stop, refresher=False)
 
 
 def _serve(args: argparse.Namespace) -> int:
     from issuer.ocsp_wiring import serve_http
+    from issuer.wiring import hsm_opener
 
     config: Config = load_config(args.config)
     stop = threading.Event()
@@ -85,7 +88,7 @@ def _serve(args: argparse.Namespace) -> int:
         )
 
     try:
-        serve_http(config, ready=ready, stop=stop)
+        serve_http(config, open_hsm=hsm_opener(config), ready=ready, stop=stop)
     finally:
         for child in children:
             child.terminate()
@@ -95,9 +98,9 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _refresh(args: argparse.Namespace) -> int:
-    from issuer.ocsp_wiring import OcspRuntime
+    from issuer.wiring import open_ocsp_runtime
 
-    runtime = OcspRuntime.open(load_config(args.config))
+    runtime = open_ocsp_runtime(load_config(args.config))
     try:
         bar = ProgressBar("re-signing OCSP responses")
         report = runtime.service.refresh(batch=args.batch, progress=bar)
@@ -109,9 +112,9 @@ def _refresh(args: argparse.Namespace) -> int:
 
 
 def _crl(args: argparse.Namespace) -> int:
-    from issuer.ocsp_wiring import OcspRuntime
+    from issuer.wiring import open_ocsp_runtime
 
-    runtime = OcspRuntime.open(load_config(args.config))
+    runtime = open_ocsp_runtime(load_config(args.config))
     try:
         for ca in runtime.service.issuers.all():
             crl = runtime.service.crls.publish(ca.issuer_id)

@@ -85,8 +85,9 @@ def _serve(args: argparse.Namespace) -> int:
             print(f"  - {problem}", file=sys.stderr)
         return EXIT_CONFIG
     from issuer.errors import ZorgIdError
-    from issuer.server.app import ServerProcessError, serve  # grpc only when serving
+    from issuer.server.app import ServerProcessError  # grpc only when serving
     from issuer.store import SchemaOutOfDateError
+    from issuer.wiring import serve
 
     try:
         serve(config)

@@ -107,10 +107,11 @@ def private_umask() -> Iterator[None]:
 
 
 def _prepare(root: Path, listen: str, out: Callable[[str], None]) -> DevEnvironment:
-    from issuer.ca import default_dev_ceremony, open_ceremony_hsm, run_ceremony
+    from issuer.ca import default_dev_ceremony, run_ceremony
     from issuer.config import load_config
     from issuer.store import create_engine_for, upgrade
     from issuer.store.migrate import make_sqlite_folder
+    from issuer.wiring import open_ceremony_hsm
 
     make_private_dir(root)
     os.chmod(root, PRIVATE_DIR)  # also one made by an earlier version: it holds the database
@@ -201,6 +202,7 @@ def start_ocsp_http(
 
     from issuer.config import load_config
     from issuer.ocsp_wiring import serve_http
+    from issuer.wiring import hsm_opener
 
     config = load_config(env.config_file)
     if listen is not None:
@@ -216,7 +218,7 @@ def start_ocsp_http(
 
     def run() -> None:
         try:
-            serve_http(config, ready=on_ready, stop=stop)
+            serve_http(config, open_hsm=hsm_opener(config), ready=on_ready, stop=stop)
         except BaseException as exc:  # reported to the starter below
             failed.append(exc)
             ready.set()

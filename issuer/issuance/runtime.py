@@ -68,12 +68,17 @@ class _Base:
 
 
 class IssuanceRuntime:
-    """Builds :class:`Issuance` once per process, on first use (thread-safe)."""
+    """Builds :class:`Issuance` once per process, on first use (thread-safe).
+
+    ``open_hsm`` logs in to the configured token (``issuer.wiring.hsm_opener``):
+    called on first use, not here, so the flows' reads work while the HSM is away.
+    """
 
     def __init__(
         self,
         config: Config,
         *,
+        open_hsm: Callable[[], Hsm],
         health: HealthReport | None = None,
         hooks: CertificateHooks | None = None,
         presign_ocsp: bool = True,
@@ -81,6 +86,7 @@ class IssuanceRuntime:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._config = config
+        self._open_hsm = open_hsm
         self._health = health
         self._hooks = hooks
         self._presign_ocsp = presign_ocsp
@@ -166,11 +172,7 @@ class IssuanceRuntime:
         config = self._config
         material = load_ca_material(config.data_dir)
         try:
-            hsm = Hsm.open(
-                module_path=config.hsm.module,
-                token_label=config.hsm.token,
-                pin_source=str(config.hsm.pin_source),
-            )
+            hsm = self._open_hsm()
             keys = check_keys(material, hsm)
         except HsmUnavailable:
             self._report(False, HSM_REASON)

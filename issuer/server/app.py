@@ -1,11 +1,11 @@
-"""The composition root of the gRPC server: config in, a running server out.
+"""The gRPC server: bindings in, a running server out.
 
-Everything the server is made of is wired here and only here (Boulder's
-``cmd/*/main.go`` habit): the listener and its mTLS credentials, the one
+The listener and its mTLS credentials, the one
 :class:`~issuer.server.interceptors.GuardInterceptor`, health checking,
-reflection, and the services handed in as :class:`ServiceBinding` values.
-Servicers of other areas are built by their owners and passed in; this module
-knows none of them except the CA service, which needs only files.
+reflection, draining and ``[server] processes``. The services arrive as
+:class:`~issuer.server.binding.ServiceBinding` values built by the composition
+root (:mod:`issuer.wiring`); this module builds none of them, so importing it
+loads no PKCS#11.
 """
 
 from __future__ import annotations
@@ -27,55 +27,40 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 import grpc
-from google.protobuf.descriptor import ServiceDescriptor
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from issuer.api.zorgid.v1 import (
-    ca_pb2,
-    ca_pb2_grpc,
-    certificate_pb2,
-    certificate_pb2_grpc,
-    enrollment_pb2,
-    enrollment_pb2_grpc,
-    ocsp_pb2,
-    uzi_pb2,
-)
 from issuer.config import Config
-from issuer.server.ca_service import CaCertificateStore, CaServicer
+from issuer.server.binding import ServiceBinding
 from issuer.server.health import HealthControl
 from issuer.server.interceptors import GuardInterceptor
-from issuer.server.ocsp_service import Answering, RuntimeResponder
-from issuer.server.ocsp_service import add_to_server as ocsp_add_to_server
 from issuer.server.roles import METHOD_ROLES, Access, RoleMapper, missing_methods
-from issuer.server.uzi_service import add_to_server as uzi_add_to_server
-from issuer.uzi.verify import UziVerifier
 
 if TYPE_CHECKING:
     from issuer.audit import CheckpointTimer
-    from issuer.issuance.runtime import IssuanceRuntime
-    from issuer.server.policy_service import PolicyRuntime
 
 _LOG = logging.getLogger(__name__)
 
 FURTHER_START_SECONDS = 60.0
 """How long ``[server] processes`` > 1 waits for the further processes to serve."""
 
+ServicesFactory = Callable[[Config, HealthControl], Sequence[ServiceBinding]]
+"""Builds a process's services (given its health switch): ``issuer.wiring.default_services``.
+
+A module-level function, so a further process (spawned) can be handed it by name."""
+
+CheckpointsFactory = Callable[[Config], "CheckpointTimer"]
+"""Builds a process's audit checkpoint timer: ``issuer.wiring.audit_checkpoint_timer``."""
+
 __all__ = [
     "BindError",
     "BuiltServer",
+    "CheckpointsFactory",
     "RoleTableError",
     "ServerProcessError",
-    "ServiceBinding",
-    "audit_checkpoint_timer",
+    "ServicesFactory",
     "build_server",
-    "ca_service_binding",
-    "default_services",
-    "issuance_service_bindings",
-    "ocsp_service_binding",
-    "policy_service_binding",
     "serve",
-    "uzi_service_binding",
 ]
 
 
@@ -85,39 +70,6 @@ class BindError(OSError):
 
 class RoleTableError(ValueError):
     """A registered service has methods the role table does not list (so nobody could call)."""
-
-
-@dataclass(frozen=True, kw_only=True)
-class ServiceBinding:
-    """One gRPC service to register: its full name, its methods and how to add it.
-
-    Build one from the generated code with :meth:`from_descriptor`::
-
-        ServiceBinding.from_descriptor(
-            ca_pb2.DESCRIPTOR.services_by_name["CaService"],
-            lambda server: ca_pb2_grpc.add_CaServiceServicer_to_server(servicer, server),
-        )
-    """
-
-    name: str
-    """Full service name, e.g. ``zorgid.v1.CaService`` (for reflection and health)."""
-    methods: tuple[str, ...]
-    """Full method names, ``/zorgid.v1.CaService/GetCaCertificates``."""
-    add_to: Callable[[grpc.Server], None] = field(repr=False)
-    start: Callable[[], None] | None = field(default=None, repr=False)
-    """Run by :meth:`BuiltServer.start` before serving (a background worker of the service)."""
-    stop: Callable[[], None] | None = field(default=None, repr=False)
-    """Run by :meth:`BuiltServer.stop` after the calls drained."""
-
-    @classmethod
-    def from_descriptor(
-        cls, descriptor: ServiceDescriptor, add_to: Callable[[grpc.Server], None]
-    ) -> ServiceBinding:
-        return cls(
-            name=descriptor.full_name,
-            methods=tuple(f"/{descriptor.full_name}/{m.name}" for m in descriptor.methods),
-            add_to=add_to,
-        )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -135,7 +87,7 @@ class BuiltServer:
     services: tuple[str, ...]
     bindings: tuple[ServiceBinding, ...] = ()
     audit_checkpoints: CheckpointTimer | None = field(default=None, repr=False)
-    """Signs audit checkpoints on a timer and at stop (:func:`audit_checkpoint_timer`)."""
+    """Signs audit checkpoints on a timer and at stop (``issuer.wiring.audit_checkpoint_timer``)."""
 
     def start(self) -> None:
         for binding in self.bindings:
@@ -155,165 +107,6 @@ class BuiltServer:
                 binding.stop()
         if self.audit_checkpoints is not None:
             self.audit_checkpoints.stop()
-
-
-def ca_service_binding(config: Config) -> ServiceBinding:
-    """``zorgid.v1.CaService`` reading ``<data_dir>/ca/*.pem``."""
-    servicer = CaServicer(CaCertificateStore(config.ca_dir))
-    # The generated _pb2_grpc module has no type stubs; give its adder a type once.
-    add: Callable[[CaServicer, grpc.Server], None] = ca_pb2_grpc.add_CaServiceServicer_to_server
-    return ServiceBinding.from_descriptor(
-        ca_pb2.DESCRIPTOR.services_by_name["CaService"], lambda server: add(servicer, server)
-    )
-
-
-def ocsp_service_binding(responder: Answering) -> ServiceBinding:
-    """``zorgid.v1.OcspService`` over *responder* (built by ``issuer.ocsp_service``)."""
-    return ServiceBinding.from_descriptor(
-        ocsp_pb2.DESCRIPTOR.services_by_name["OcspService"], ocsp_add_to_server(responder)
-    )
-
-
-def uzi_service_binding(verifier: UziVerifier) -> ServiceBinding:
-    """``zorgid.v1.UziService`` over *verifier* (built by ``uzi_service.build_uzi_verifier``).
-
-    The verifier's CRL refresher starts and stops with the server (issue 16).
-    """
-    binding = ServiceBinding.from_descriptor(
-        uzi_pb2.DESCRIPTOR.services_by_name["UziService"], uzi_add_to_server(verifier)
-    )
-    return dataclasses.replace(binding, start=verifier.start, stop=verifier.stop)
-
-
-def issuance_service_bindings(
-    config: Config,
-    *,
-    health: HealthControl | None = None,
-    runtime: IssuanceRuntime | None = None,
-) -> list[ServiceBinding]:
-    """``zorgid.v1.EnrollmentService`` and ``zorgid.v1.CertificateService``.
-
-    They share one :class:`IssuanceRuntime` (HSM opened on first use); an
-    unavailable HSM flips ``health`` NOT_SERVING until it signs again.
-    Imported here, not at module level: importing the server front end loads
-    no PKCS#11 (tests/server/test_roles_table.py).
-    """
-    from issuer.issuance.runtime import HSM_REASON, IssuanceRuntime
-    from issuer.server.certificate_service import CertificateServicer
-    from issuer.server.enrollment_service import EnrollmentServicer
-
-    def report(ok: bool, why: str) -> None:
-        if health is None:
-            return
-        if ok:
-            health.set_serving(HSM_REASON)
-        else:
-            health.set_not_serving(HSM_REASON)
-
-    shared = runtime or IssuanceRuntime(config, health=report)
-    enrol = EnrollmentServicer(shared)
-    certs = CertificateServicer(shared)
-    add_enrol: Callable[[EnrollmentServicer, grpc.Server], None] = (
-        enrollment_pb2_grpc.add_EnrollmentServiceServicer_to_server
-    )
-    add_certs: Callable[[CertificateServicer, grpc.Server], None] = (
-        certificate_pb2_grpc.add_CertificateServiceServicer_to_server
-    )
-    return [
-        ServiceBinding.from_descriptor(
-            enrollment_pb2.DESCRIPTOR.services_by_name["EnrollmentService"],
-            lambda server: add_enrol(enrol, server),
-        ),
-        ServiceBinding.from_descriptor(
-            certificate_pb2.DESCRIPTOR.services_by_name["CertificateService"],
-            lambda server: add_certs(certs, server),
-        ),
-    ]
-
-
-def policy_service_binding(
-    config: Config, *, runtime: PolicyRuntime | None = None
-) -> ServiceBinding:
-    """``zorgid.v1.PolicyService`` (issue 7): officers manage policy versions.
-
-    The store is built on first call (HSM audit key, CA material), so the
-    server starts without them. Imported here, not at module level, like the
-    issuance services.
-    """
-    from issuer.api.zorgid.v1 import policy_pb2
-    from issuer.server.policy_service import PolicyRuntime, policy_service_binding_parts
-
-    return ServiceBinding.from_descriptor(
-        policy_pb2.DESCRIPTOR.services_by_name["PolicyService"],
-        policy_service_binding_parts(runtime or PolicyRuntime(config)),
-    )
-
-
-def default_services(
-    config: Config, *, health: HealthControl | None = None
-) -> list[ServiceBinding]:
-    """The services ``zorgid serve`` registers (more are added as the flows land).
-
-    Raises ``issuer.store.SchemaOutOfDateError`` (naming ``zorgid db upgrade``)
-    when the configured database is not at this code's schema.
-    """
-    # Issue 5's flows share the issuance runtime and the UZI verifier, which keeps
-    # each proof's evidence (issuer.flows.evidence) for the registrations.
-    from issuer.issuance.runtime import HSM_REASON, IssuanceRuntime
-    from issuer.server.registration_service import build_evidence_verifier, flow_service_bindings
-
-    def report(ok: bool, why: str) -> None:
-        if health is not None:
-            (health.set_serving if ok else health.set_not_serving)(HSM_REASON)
-
-    runtime = IssuanceRuntime(config, health=report)
-    verifier = build_evidence_verifier(config)
-    # Refuse to start (ZID-0110) when a configured HSM key is not its certificate's
-    # (issue 16 item 8); an HSM away at start is still left to the first call.
-    runtime.check_keys()
-    return [
-        ca_service_binding(config),
-        uzi_service_binding(verifier),
-        *issuance_service_bindings(config, health=health, runtime=runtime),
-        policy_service_binding(config),
-        *flow_service_bindings(config, runtime=runtime, verifier=verifier),
-        ocsp_service_binding(RuntimeResponder(runtime)),
-    ]
-
-
-def audit_checkpoint_timer(config: Config) -> CheckpointTimer:
-    """The server's audit checkpoints: every ``[audit] checkpoint_interval_seconds`` and at stop.
-
-    The key is the ceremony's audit key (as the issuance runtime's), opened on
-    the first pass with something to sign, and refused if it is not the
-    published ``audit-checkpoint.pub.pem``. Imported here, not at module
-    level: importing the server front end loads no PKCS#11.
-    """
-    from hsm import Hsm
-    from issuer.audit import AuditKeyError, CheckpointSigner, CheckpointTimer, key_sha256
-    from issuer.ca import load_ca_material
-    from issuer.store import shared_engine
-
-    def signer() -> CheckpointSigner:
-        material = load_ca_material(config.data_dir)
-        hsm = Hsm.open(
-            module_path=config.hsm.module,
-            token_label=config.hsm.token,
-            pin_source=str(config.hsm.pin_source),
-        )
-        key: CheckpointSigner = hsm.get_key(material.audit_key_label)
-        if key_sha256(key.public_key()) != key_sha256(material.audit_public_key):
-            raise AuditKeyError(
-                f"HSM key {material.audit_key_label!r} is not the published audit key; "
-                "checkpoints it signed would not verify"
-            )
-        return key
-
-    return CheckpointTimer(
-        engine=shared_engine(config.database.url),
-        signer=signer,
-        interval=config.audit.checkpoint_interval_seconds,
-    )
 
 
 def _credentials(config: Config) -> grpc.ServerCredentials:
@@ -422,8 +215,14 @@ def _with_port(config: Config, port: int) -> Config:
     return dataclasses.replace(config, server=server)
 
 
-def _further_process(config: Config, log_level: int, ready: Any) -> None:
-    """Entry of a further server process (spawned): the default services, on the shared port."""
+def _further_process(
+    config: Config,
+    log_level: int,
+    ready: Any,
+    services: ServicesFactory,
+    audit_checkpoints: CheckpointsFactory | None,
+) -> None:
+    """Entry of a further server process (spawned): the same services, on the shared port."""
     logging.basicConfig(
         level=log_level, format="%(asctime)s %(levelname)s %(name)s [%(process)d] %(message)s"
     )
@@ -432,37 +231,51 @@ def _further_process(config: Config, log_level: int, ready: Any) -> None:
         _LOG.info("further server process %d serving on port %d", os.getpid(), built.port)
         ready.put(os.getpid())
 
-    _run(config, None, ready=serving, reuse_port=True, further=0, announce=False)
+    _run(
+        config,
+        services,
+        audit_checkpoints,
+        ready=serving,
+        reuse_port=True,
+        further=0,
+        announce=False,
+    )
 
 
 def serve(
     config: Config,
-    services: Sequence[ServiceBinding] | None = None,
+    services: ServicesFactory,
     *,
+    audit_checkpoints: CheckpointsFactory | None = None,
     ready: Callable[[BuiltServer], None] | None = None,
 ) -> None:
     """Run until SIGTERM or SIGINT, then drain for ``shutdown_grace_seconds``.
 
+    *services* (and *audit_checkpoints*) are called in each process: the
+    composition root passes ``issuer.wiring.default_services`` and
+    ``issuer.wiring.audit_checkpoint_timer`` (``issuer.wiring.serve``).
     With ``[server] processes = N`` > 1 this process binds the port first
     (SO_REUSEPORT; port 0 picks one for all), then starts N-1 further processes
     (spawned, each with its own HSM login and database pool) on the same port and
     reports ready once they all are. A further process that dies stops the
     whole server with :class:`ServerProcessError`, so a supervisor restarts it
-    whole rather than it running on at part capacity. Only the default services
-    can run in further processes (``services`` must then be None).
+    whole rather than it running on at part capacity.
     """
     further = config.server.processes - 1
-    if further and services is not None:
-        raise ValueError(
-            f"[server] processes = {config.server.processes} serves the default services only; "
-            "got explicit services: use processes = 1"
-        )
-    _run(config, services, ready=ready, reuse_port=further > 0, further=further)
+    _run(
+        config,
+        services,
+        audit_checkpoints,
+        ready=ready,
+        reuse_port=further > 0,
+        further=further,
+    )
 
 
 def _run(
     config: Config,
-    services: Sequence[ServiceBinding] | None,
+    services: ServicesFactory,
+    audit_checkpoints: CheckpointsFactory | None,
     *,
     ready: Callable[[BuiltServer], None] | None,
     reuse_port: bool,
@@ -472,10 +285,10 @@ def _run(
     health = HealthControl()
     built = build_server(
         config,
-        default_services(config, health=health) if services is None else services,
+        services(config, health),
         health=health,
         reuse_port=reuse_port,
-        audit_checkpoints=audit_checkpoint_timer(config),
+        audit_checkpoints=audit_checkpoints(config) if audit_checkpoints is not None else None,
     )
     stop = threading.Event()
 
@@ -489,7 +302,9 @@ def _run(
     try:
         built.start()
         if further:
-            children, failed = _start_further(config, built.port, further, stop)
+            children, failed = _start_further(
+                config, built.port, further, stop, services, audit_checkpoints
+            )
             if failed is not None:
                 _LOG.error("%s: stopping the server", failed)
                 stop.set()
@@ -532,7 +347,12 @@ def _run(
 
 
 def _start_further(
-    config: Config, port: int, count: int, stop: threading.Event
+    config: Config,
+    port: int,
+    count: int,
+    stop: threading.Event,
+    services: ServicesFactory,
+    audit_checkpoints: CheckpointsFactory | None,
 ) -> tuple[list[multiprocessing.process.BaseProcess], str | None]:
     """Spawn ``count`` further processes on ``port``; wait until each serves (or one fails)."""
     context = multiprocessing.get_context("spawn")  # no fork: grpc and the HSM are threaded
@@ -542,7 +362,7 @@ def _start_further(
     children: list[multiprocessing.process.BaseProcess] = [
         context.Process(
             target=_further_process,
-            args=(shared, level, queue),
+            args=(shared, level, queue, services, audit_checkpoints),
             name=f"zorgid-serve-{i + 2}",
         )
         for i in range(count)

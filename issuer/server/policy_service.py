@@ -2,33 +2,28 @@
 
 The officer is the verified client certificate (:func:`current_caller`), never
 a field of the request: the two-person rule compares certificate subjects.
-The store is built on first use (:class:`PolicyRuntime`), like the issuance
-runtime, so the server starts while the HSM is away and answers
-``UNAVAILABLE`` (ZID-0004) until the audit key can sign.
+The store comes from a callable (``issuer.wiring.PolicyRuntime.get`` builds it
+on first use, like the issuance runtime), so the server starts while the HSM
+is away and answers ``UNAVAILABLE`` (ZID-0004) until the audit key can sign.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import threading
 from collections.abc import Callable
-from pathlib import Path
 
 import grpc
-import sqlalchemy as sa
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from issuer.api.zorgid.v1 import policy_pb2, policy_pb2_grpc
-from issuer.config import Config
 from issuer.errors import Code, ZorgIdError
 from issuer.policy_store import Officer, PolicyStore, StoredVersion
 from issuer.server.roles import METHOD_ROLES, current_caller
-from policies import DEFAULT_POLICY_PATH
 from policies.diff import Change
 from policies.dryrun import Outcome
 from policies.versions import State
 
-__all__ = ["PolicyRuntime", "PolicyServicer", "policy_service_binding_parts"]
+__all__ = ["PolicyServicer"]
 
 _SERVICE = "/zorgid.v1.PolicyService/"
 
@@ -98,74 +93,11 @@ def _officer(method: str) -> Officer:
     )
 
 
-class PolicyRuntime:
-    """Builds the :class:`PolicyStore` of a configuration once, on first use (thread-safe)."""
-
-    def __init__(
-        self,
-        config: Config,
-        *,
-        engine: sa.Engine | None = None,
-        clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
-        lint: bool = True,
-    ) -> None:
-        self._config = config
-        self._engine = engine
-        self._clock = clock
-        self._lint = lint
-        self._lock = threading.Lock()
-        self._store: PolicyStore | None = None
-
-    def get(self) -> PolicyStore:
-        store = self._store
-        if store is not None:
-            return store
-        with self._lock:
-            if self._store is None:
-                self._store = self._build()
-            return self._store
-
-    def _build(self) -> PolicyStore:
-        from hsm import Hsm, HsmError, HsmUnavailable
-        from issuer.audit import AuditLog
-        from issuer.ca import load_ca_material
-        from issuer.store import shared_engine
-
-        config = self._config
-        material = load_ca_material(config.data_dir)
-        try:
-            hsm = Hsm.open(
-                module_path=config.hsm.module,
-                token_label=config.hsm.token,
-                pin_source=str(config.hsm.pin_source),
-            )
-            signer = hsm.get_key(material.audit_key_label)
-        except HsmUnavailable:
-            raise ZorgIdError(Code.ZID_0004, "the HSM could not be opened; retry later") from None
-        except HsmError as exc:
-            raise ZorgIdError(Code.ZID_0101, f"HSM audit key of the ceremony: {exc}") from None
-        path = Path(config.policy.file) if config.policy.file else DEFAULT_POLICY_PATH
-
-        def bootstrap() -> tuple[str, str]:
-            return path.read_text(encoding="utf-8"), str(path)
-
-        return PolicyStore(
-            self._engine or shared_engine(config.database.url),
-            audit=AuditLog(signer=signer, clock=self._clock),
-            signer=signer,
-            verifier=material.audit_public_key,
-            issuer_cert=material.issuing_ca,
-            bootstrap=bootstrap,
-            clock=self._clock,
-            lint=self._lint,
-        )
-
-
 class PolicyServicer(policy_pb2_grpc.PolicyServiceServicer):
     """Protobuf in, :class:`PolicyStore` call, protobuf out."""
 
-    def __init__(self, runtime: PolicyRuntime | Callable[[], PolicyStore]) -> None:
-        self._get = runtime.get if isinstance(runtime, PolicyRuntime) else runtime
+    def __init__(self, store: Callable[[], PolicyStore]) -> None:
+        self._get = store
 
     def _message(self, store: PolicyStore, stored: StoredVersion) -> policy_pb2.PolicyVersion:
         active = store.active()
@@ -275,14 +207,3 @@ class PolicyServicer(policy_pb2_grpc.PolicyServiceServicer):
             refused=counts["refused"],
             different=counts["different"],
         )
-
-
-def policy_service_binding_parts(
-    runtime: PolicyRuntime | Callable[[], PolicyStore],
-) -> Callable[[grpc.Server], None]:
-    """The adder for :class:`issuer.server.app.ServiceBinding` (descriptor: ``policy_pb2``)."""
-    servicer = PolicyServicer(runtime)
-    add: Callable[[PolicyServicer, grpc.Server], None] = (
-        policy_pb2_grpc.add_PolicyServiceServicer_to_server
-    )
-    return lambda server: add(servicer, server)

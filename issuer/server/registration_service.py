@@ -1,44 +1,27 @@
-"""``zorgid.v1.RegistrationService`` (flow 2), plus the wiring shared by the four flow services.
+"""``zorgid.v1.RegistrationService`` (flow 2) and the protobuf helpers the flow services share.
 
 Thin (STYLE.md): protobuf in, one :mod:`issuer.flows` call, protobuf out. The
 portal a registration is bound to is ``current_caller().identity`` (the
 SHA-256 of its verified TLS certificate), never anything the caller writes.
 
-Wiring (:func:`flow_service_bindings`): the four services share the
-process's :class:`~issuer.issuance.runtime.IssuanceRuntime` (HSM on first
-use) and the one UZI verifier, which must be an
-:class:`~issuer.flows.evidence.EvidenceKeepingVerifier` so registrations can
-keep the UZI proof (:func:`build_evidence_verifier`).
+The four flow services share one :class:`~issuer.flows.common.FlowDeps`,
+built in :mod:`issuer.wiring` (``flow_deps``, ``build_evidence_verifier``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from datetime import datetime
 
 import grpc
-import sqlalchemy as sa
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from issuer.api.zorgid.v1 import registration_pb2, registration_pb2_grpc
-from issuer.config import Config
 from issuer.flows import registration as flow
 from issuer.flows.common import FlowDeps, Portal
-from issuer.flows.evidence import EvidenceKeepingVerifier
 from issuer.qr import RenderedQr
 from issuer.server.certificate_service import actor_for
 from issuer.server.roles import current_caller
 from issuer.server.uzi_service import _identity
-from issuer.store import check_schema, shared_engine
-from issuer.store.uzi import SqlUziChallengeStore
-from issuer.uzi.policy import policy_source
-from issuer.uzi.validate import ChainValidator
-from issuer.uzi.verify import Clock, PolicySource, UziPolicy, utc_now
-
-if TYPE_CHECKING:
-    from issuer.issuance.runtime import IssuanceRuntime
-    from issuer.server.app import ServiceBinding
 
 _SERVICE = "/zorgid.v1.RegistrationService/"
 _STATES = {
@@ -141,103 +124,3 @@ class RegistrationServicer(registration_pb2_grpc.RegistrationServiceServicer):
             registration_id=request.registration_id,
         )
         return registration_pb2.GetRegistrationResponse(registration=registration_message(view))
-
-
-# -- wiring -----------------------------------------------------------------------------------
-
-
-def build_evidence_verifier(
-    config: Config,
-    *,
-    engine: sa.Engine | None = None,
-    policy: UziPolicy | PolicySource | None = None,
-    validator: ChainValidator | None = None,
-    clock: Clock = utc_now,
-) -> EvidenceKeepingVerifier:
-    """Like :func:`issuer.server.uzi_service.build_uzi_verifier`, keeping each proof's evidence.
-
-    The rules follow the active policy version per request (issue 7), like
-    the UziService's: both are the one verifier ``default_services`` builds.
-    """
-    engine = engine if engine is not None else shared_engine(config.database.url)
-    check_schema(engine)
-    return EvidenceKeepingVerifier(
-        engine=engine,
-        policy=policy if policy is not None else policy_source(config, engine),
-        store=SqlUziChallengeStore(engine, clock=clock),
-        validator=validator,
-        clock=clock,
-    )
-
-
-def engine_host(config: Config) -> str:
-    """What the QR codes name as the engine (``h=``): ``[server] public_host`` or the listen."""
-    public = getattr(config.server, "public_host", None)
-    return str(public) if public else str(config.server.listen)
-
-
-def flow_service_bindings(
-    config: Config,
-    *,
-    runtime: IssuanceRuntime,
-    verifier: EvidenceKeepingVerifier,
-    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-    host: str | None = None,
-) -> list[ServiceBinding]:
-    """Registration, Login, Organization and Attribute services on one runtime and verifier."""
-    from issuer.api.zorgid.v1 import (
-        attribute_pb2,
-        attribute_pb2_grpc,
-        login_pb2,
-        login_pb2_grpc,
-        organization_pb2,
-        organization_pb2_grpc,
-    )
-    from issuer.server.app import ServiceBinding
-    from issuer.server.attribute_service import AttributeServicer
-    from issuer.server.login_service import LoginServicer
-    from issuer.server.organization_service import OrganizationServicer
-
-    deps = FlowDeps(
-        engine=runtime.engine,
-        issuance=runtime.get,
-        policy=runtime.active_policy,
-        chain=runtime.chain_der,
-        verifier=verifier,
-        host=host or engine_host(config),
-        clock=clock,
-    )
-    reg = RegistrationServicer(deps)
-    login = LoginServicer(deps)
-    org = OrganizationServicer(deps)
-    attrs = AttributeServicer(deps)
-    add_reg: Callable[[RegistrationServicer, grpc.Server], None] = (
-        registration_pb2_grpc.add_RegistrationServiceServicer_to_server
-    )
-    add_login: Callable[[LoginServicer, grpc.Server], None] = (
-        login_pb2_grpc.add_LoginServiceServicer_to_server
-    )
-    add_org: Callable[[OrganizationServicer, grpc.Server], None] = (
-        organization_pb2_grpc.add_OrganizationServiceServicer_to_server
-    )
-    add_attrs: Callable[[AttributeServicer, grpc.Server], None] = (
-        attribute_pb2_grpc.add_AttributeServiceServicer_to_server
-    )
-    return [
-        ServiceBinding.from_descriptor(
-            registration_pb2.DESCRIPTOR.services_by_name["RegistrationService"],
-            lambda server: add_reg(reg, server),
-        ),
-        ServiceBinding.from_descriptor(
-            login_pb2.DESCRIPTOR.services_by_name["LoginService"],
-            lambda server: add_login(login, server),
-        ),
-        ServiceBinding.from_descriptor(
-            organization_pb2.DESCRIPTOR.services_by_name["OrganizationService"],
-            lambda server: add_org(org, server),
-        ),
-        ServiceBinding.from_descriptor(
-            attribute_pb2.DESCRIPTOR.services_by_name["AttributeService"],
-            lambda server: add_attrs(attrs, server),
-        ),
-    ]

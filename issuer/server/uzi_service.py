@@ -10,7 +10,7 @@ interceptor turns them into ``google.rpc.Status`` with ``ErrorInfo`` and
 request fields no domain call could make sense of (an unset enum, an id longer
 than any id the engine hands out).
 
-Wiring (:func:`build_uzi_verifier`): the store is the configured database
+Wiring (``issuer.wiring.build_uzi_verifier``): the store is the configured database
 (``[database] url``), checked with :func:`issuer.store.check_schema` first, so
 a server never starts against a schema it does not know and says which command
 fixes it; the UZI rules come from the policy version in force *at each request*
@@ -21,32 +21,20 @@ fixes it; the UZI rules come from the policy version in force *at each request*
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
 from typing import Final
 
 import grpc
-import sqlalchemy as sa
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from issuer.api.zorgid.v1 import uzi_pb2, uzi_pb2_grpc
-from issuer.config import Config
 from issuer.errors import Code, ZorgIdError
 from issuer.server.roles import current_caller
-from issuer.store import check_schema, shared_engine
-from issuer.store.uzi import SqlUziChallengeStore
 from issuer.uzi.card import CertKind, UziIdentity
-from issuer.uzi.crl import CrlRefresher
-from issuer.uzi.policy import policy_source
-from issuer.uzi.validate import ChainValidator
 from issuer.uzi.verify import (
-    Clock,
-    PolicySource,
     SignatureScheme,
-    UziPolicy,
     UziProof,
     UziVerifier,
-    utc_now,
 )
 from issuer.uzi_vocabulary import CardType
 
@@ -55,8 +43,6 @@ __all__ = [
     "PURPOSE_ORGANISATION_VALIDATION",
     "PURPOSE_REGISTRATION",
     "UziServicer",
-    "add_to_server",
-    "build_uzi_verifier",
 ]
 
 PURPOSE_REGISTRATION: Final = "registration"
@@ -176,41 +162,3 @@ class UziServicer(uzi_pb2_grpc.UziServiceServicer):
             scheme=scheme,
         )
         return to_proto(proof)
-
-
-def add_to_server(verifier: UziVerifier) -> Callable[[grpc.Server], None]:
-    """The adder :class:`issuer.server.app.ServiceBinding` wants, for ``verifier``."""
-    servicer = UziServicer(verifier)
-    add: Callable[[UziServicer, grpc.Server], None] = uzi_pb2_grpc.add_UziServiceServicer_to_server
-    return lambda server: add(servicer, server)
-
-
-# -- wiring -----------------------------------------------------------------------------------
-
-
-def build_uzi_verifier(
-    config: Config,
-    *,
-    engine: sa.Engine | None = None,
-    policy: UziPolicy | PolicySource | None = None,
-    validator: ChainValidator | None = None,
-    refresher: CrlRefresher | None = None,
-    clock: Clock = utc_now,
-) -> UziVerifier:
-    """The process's one verifier: store on ``[database] url``, rules of the active version.
-
-    Raises :class:`issuer.store.SchemaOutOfDateError` (its message names
-    ``zorgid db upgrade``) when the database is not at this code's schema.
-    ``policy``, ``validator``, ``refresher`` and ``clock`` are for tests and
-    tools; a server takes the defaults (:func:`issuer.uzi.policy.policy_source`). The verifier's
-    CRL refresher runs with the server (``issuer.server.app.uzi_service_binding``).
-    """
-    engine = engine if engine is not None else shared_engine(config.database.url)
-    check_schema(engine)
-    return UziVerifier(
-        policy=policy if policy is not None else policy_source(config, engine),
-        store=SqlUziChallengeStore(engine, clock=clock),
-        validator=validator,
-        refresher=refresher,
-        clock=clock,
-    )

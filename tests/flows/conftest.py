@@ -47,18 +47,17 @@ from issuer.api.zorgid.v1 import (
 from issuer.config import load_config
 from issuer.enrolment.tokens import parse_enrolment_uri
 from issuer.flows.login import login_message
-from issuer.issuance.runtime import IssuanceRuntime
 from issuer.qr import parse_login_uri
-from issuer.server.app import (
-    BuiltServer,
-    build_server,
+from issuer.server.app import BuiltServer, build_server
+from issuer.server.binding import (
+    flow_service_bindings,
     issuance_service_bindings,
     uzi_service_binding,
 )
-from issuer.server.registration_service import build_evidence_verifier, flow_service_bindings
 from issuer.uzi.crl import CrlCache
 from issuer.uzi.policy import uzi_policy_from
 from issuer.uzi.validate import ChainValidator, RevocationMode
+from issuer.wiring import build_evidence_verifier, flow_deps, issuance_runtime
 from policies import default_policy
 from testkit.crl_server import crl_server
 from testkit.desktop_app import DesktopApp
@@ -458,7 +457,7 @@ def running_engine(
     path.write_text(text)
     config = load_config(path)
     clock = Clock()
-    runtime = IssuanceRuntime(config, engine=migrated, clock=clock)
+    runtime = issuance_runtime(config, engine=migrated, clock=clock)
     verifier = build_evidence_verifier(
         config,
         engine=migrated,
@@ -474,9 +473,11 @@ def running_engine(
     )
     services = [
         uzi_service_binding(verifier),
-        *issuance_service_bindings(config, runtime=runtime),
+        *issuance_service_bindings(runtime),
         *flow_service_bindings(
-            config, runtime=runtime, verifier=verifier, clock=clock, host="zorgid.test:443"
+            flow_deps(
+                config, runtime=runtime, verifier=verifier, clock=clock, host="zorgid.test:443"
+            )
         ),
     ]
     built = build_server(config, services)

@@ -14,13 +14,18 @@ from typing import Any
 
 def serve(config_path: str, ready: Any, stop: Any) -> None:
     from issuer.config import load_config
-    from issuer.server.app import build_server, issuance_service_bindings
+    from issuer.server.app import build_server
+    from issuer.server.binding import issuance_service_bindings
     from issuer.server.health import HealthControl
+    from issuer.wiring import issuance_runtime
 
     config = load_config(Path(config_path))
     health = HealthControl()
     built = build_server(
-        config, issuance_service_bindings(config, health=health), health=health, reuse_port=True
+        config,
+        issuance_service_bindings(issuance_runtime(config, health=health)),
+        health=health,
+        reuse_port=True,
     )
     built.start()
     ready.put(os.getpid())

@@ -21,9 +21,11 @@ from issuer.api.zorgid.v1 import (
 from issuer.config import load_config
 from issuer.issuance.runtime import HSM_REASON, IssuanceRuntime
 from issuer.profile import read_uzi_san
-from issuer.server.app import BuiltServer, build_server, issuance_service_bindings
+from issuer.server.app import BuiltServer, build_server
+from issuer.server.binding import issuance_service_bindings
 from issuer.server.health import HealthControl
 from issuer.store.schema import audit_events, crls, ocsp_responses
+from issuer.wiring import issuance_runtime
 from testkit.phone import Phone
 from tests.issuance.conftest import World, attributes
 from tests.server.conftest import ClientPki, role_rules, test_pki
@@ -53,13 +55,8 @@ def served(
     config = load_config(path)
     health = HealthControl()
 
-    def report(ok: bool, why: str) -> None:
-        (health.set_serving if ok else health.set_not_serving)(HSM_REASON)
-
-    runtime = IssuanceRuntime(config, health=report, engine=world.engine)
-    built = build_server(
-        config, issuance_service_bindings(config, health=health, runtime=runtime), health=health
-    )
+    runtime = issuance_runtime(config, health=health, engine=world.engine)
+    built = build_server(config, issuance_service_bindings(runtime), health=health)
     built.start()
     yield built, runtime
     built.stop(None)

@@ -26,8 +26,8 @@ from issuer.ca import load_ca_material
 from issuer.config import load_config
 from issuer.errors import ZorgIdError
 from issuer.issuance.cycle import IssuanceCycle
-from issuer.issuance.runtime import IssuanceRuntime
 from issuer.store.schema import audit_events, certificates, serial_reservations
+from issuer.wiring import issuance_runtime
 from tests.issuance.conftest import MOBILE, CaSetup, World
 from tests.issuance.test_exactly_once import _csr
 
@@ -112,7 +112,7 @@ def test_the_runtime_refuses_a_key_that_is_not_its_certificate_s(
 ) -> None:
     config = load_config(_config_with_labels(world, tmp_path, **{section: other_label}))
     events_before = _count(world, audit_events)
-    runtime = IssuanceRuntime(config, engine=world.engine)
+    runtime = issuance_runtime(config, engine=world.engine)
     with pytest.raises(ZorgIdError) as refused:
         runtime.get()
     assert refused.value.code == "ZID-0110"
@@ -132,7 +132,7 @@ def _count(world: World, table: sa.Table) -> int:
 def test_the_runtime_starts_with_the_ceremony_s_own_keys(world: World, tmp_path: Path) -> None:
     config = load_config(_config_with_labels(world, tmp_path))
     assert load_ca_material(config.data_dir).issuing_ca_key_label == "issuing-ca"
-    issuance = IssuanceRuntime(config, engine=world.engine).get()
+    issuance = issuance_runtime(config, engine=world.engine).get()
     assert issuance.cycle.ca_cert == world.ca.material.issuing_ca
 
 
@@ -165,8 +165,8 @@ def test_the_ocsp_http_responder_refuses_a_responder_key_of_another_certificate(
     """``zorgid ocsp serve`` / ``make run``'s HTTP responder signs with the responder key
     too: it makes the same check before its first signature."""
     from issuer.ca import KeyMismatch
-    from issuer.ocsp_wiring import OcspRuntime
+    from issuer.wiring import open_ocsp_runtime
 
     config = load_config(_config_with_labels(world, tmp_path, ocsp_responder="audit-checkpoint"))
     with pytest.raises(KeyMismatch, match="OCSP responder key 'audit-checkpoint'"):
-        OcspRuntime.open(config)
+        open_ocsp_runtime(config)

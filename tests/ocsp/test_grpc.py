@@ -10,7 +10,8 @@ import pytest
 
 from issuer.api.zorgid.v1 import ocsp_pb2, ocsp_pb2_grpc
 from issuer.config import load_config
-from issuer.server.app import BuiltServer, build_server, ocsp_service_binding
+from issuer.server.app import BuiltServer, build_server
+from issuer.server.binding import ocsp_service_binding
 from ocsp.codec import response_cert_state
 from tests.ocsp.conftest import OcspEnv
 from tests.ocsp.helpers import make_request

@@ -2,8 +2,8 @@
 
 Each test gets a freshly emptied, migrated database (``migrated``, both back
 ends), a server built by the composition root's own pieces
-(:func:`issuer.server.app.policy_service_binding` over a
-:class:`~issuer.server.policy_service.PolicyRuntime`) and an injected clock
+(:func:`issuer.server.binding.policy_service_binding` over a
+:class:`~issuer.wiring.PolicyRuntime`) and an injected clock
 that tests move instead of sleeping. Officers are client certificates of the
 test client CA with the ``security-officer`` role URI: three different people
 (``officer-a``, ``officer-b``, ``officer-c``), plus the auditor and operator
@@ -23,8 +23,9 @@ import sqlalchemy as sa
 
 from issuer.api.zorgid.v1 import policy_pb2_grpc
 from issuer.config import Role, load_config
-from issuer.server.app import BuiltServer, build_server, policy_service_binding
-from issuer.server.policy_service import PolicyRuntime
+from issuer.server.app import BuiltServer, build_server
+from issuer.server.binding import policy_service_binding
+from issuer.wiring import PolicyRuntime
 from policies import DEFAULT_POLICY_PATH
 from tests.issuance.conftest import CaSetup, make_ca
 from tests.server.conftest import ClientPki, role_rules, test_pki
@@ -128,7 +129,7 @@ def policy_server(
     config = load_config(path)
     clock = Clock()
     runtime = PolicyRuntime(config, engine=migrated, clock=clock)
-    built = build_server(config, [policy_service_binding(config, runtime=runtime)])
+    built = build_server(config, [policy_service_binding(runtime.get)])
     built.start()
     yield PolicyServer(built, runtime, clock, migrated, migrated_db, test_pki, officer_files, path)
     built.stop(None)

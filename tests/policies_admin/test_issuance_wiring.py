@@ -25,9 +25,10 @@ from issuer.config import load_config
 from issuer.enrolment.create import Enrolment, create_enrolment
 from issuer.issuance.cycle import Actor
 from issuer.issuance.runtime import Issuance, IssuanceRuntime
-from issuer.server.app import build_server, issuance_service_bindings, policy_service_binding
-from issuer.server.policy_service import PolicyRuntime
+from issuer.server.app import build_server
+from issuer.server.binding import issuance_service_bindings, policy_service_binding
 from issuer.store.schema import audit_events, certificates
+from issuer.wiring import PolicyRuntime, issuance_runtime
 from testkit.phone import Phone
 from tests.issuance.conftest import CaSetup, attributes
 from tests.policies_admin.conftest import PolicyServer, StubFor, variant, write_policy_config
@@ -62,14 +63,12 @@ def both(
     tmp_path: Path,
 ) -> Iterator[Both]:
     config = load_config(write_policy_config(tmp_path / "iss", test_pki, policy_ca, migrated_db))
-    runtime = IssuanceRuntime(config, engine=policy_server.engine)
+    runtime = issuance_runtime(config, engine=policy_server.engine)
     built = build_server(
         config,
         [
-            *issuance_service_bindings(config, runtime=runtime),
-            policy_service_binding(
-                config, runtime=PolicyRuntime(config, engine=policy_server.engine)
-            ),
+            *issuance_service_bindings(runtime),
+            policy_service_binding(PolicyRuntime(config, engine=policy_server.engine).get),
         ],
     )
     built.start()

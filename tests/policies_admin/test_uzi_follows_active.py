@@ -4,7 +4,7 @@ Issue 7: "Issuance always uses the active version at the moment of the
 request ... a version change never breaks a request in flight." Officers
 activate versions over PolicyService (two-person rule); the portal calls
 UziService on a verifier built by the composition root's own
-:func:`~issuer.server.uzi_service.build_uzi_verifier` (rules from the signed
+:func:`~issuer.wiring.build_uzi_verifier` (rules from the signed
 ``policy_versions`` row, verified with the audit public key) on the same
 database. No restart between the steps.
 """
@@ -26,8 +26,8 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from issuer.api.zorgid.v1 import uzi_pb2, uzi_pb2_grpc
 from issuer.config import load_config
 from issuer.policy_store import ActivePolicy
-from issuer.server.app import build_server, uzi_service_binding
-from issuer.server.uzi_service import build_uzi_verifier
+from issuer.server.app import build_server
+from issuer.server.binding import uzi_service_binding
 from issuer.store.schema import policy_versions
 from issuer.uzi import errors
 from issuer.uzi.crl import CrlCache
@@ -35,6 +35,7 @@ from issuer.uzi.policy import UziPolicySource, policy_source
 from issuer.uzi.validate import ChainValidator, ValidatedChain
 from issuer.uzi.verify import UziVerifier
 from issuer.uzi_vocabulary import CardType
+from issuer.wiring import build_uzi_verifier
 from testkit.crl_server import crl_server
 from testkit.desktop_app import DesktopApp
 from testkit.uzi_world import UziWorld

@@ -12,9 +12,11 @@ import pytest
 
 from issuer.config import Role, load_config
 from issuer.errors import ZorgIdError
-from issuer.server.app import BuiltServer, ServiceBinding, build_server, default_services
+from issuer.server.app import BuiltServer, build_server
+from issuer.server.binding import ServiceBinding
 from issuer.server.roles import ALL_ROLES, METHOD_ROLES, Access, current_caller
 from issuer.store import upgrade
+from issuer.wiring import default_services
 from tests.server.pki import ROLE_URI, Issued, issue, make_ca
 
 PROBE = "zorgid.test.v1.Probe"

@@ -13,20 +13,15 @@ from grpc_reflection.v1alpha import reflection_pb2
 
 import issuer.api
 from issuer.config import Role, RoleRule, load_config
-from issuer.server.app import (
-    BindError,
-    BuiltServer,
-    RoleTableError,
-    ServiceBinding,
-    build_server,
-    default_services,
-)
+from issuer.server.app import BindError, BuiltServer, RoleTableError, build_server
+from issuer.server.binding import ServiceBinding
 from issuer.server.roles import (
     ANY_AUTHENTICATED,
     METHOD_ROLES,
     RoleMapper,
     facts_from_pem,
 )
+from issuer.wiring import default_services
 from tests.server.conftest import ClientPki, write_config
 from tests.server.pki import issue
 

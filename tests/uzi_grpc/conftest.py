@@ -2,8 +2,8 @@
 
 One server per database back end (SQLite and PostgreSQL, a fresh migrated
 schema each, :mod:`tests.store.dbfixtures`), built by the composition root's
-own pieces (:func:`issuer.server.uzi_service.build_uzi_verifier`,
-:func:`issuer.server.app.uzi_service_binding`) with two things a test needs to
+own pieces (:func:`issuer.wiring.build_uzi_verifier`,
+:func:`issuer.server.binding.uzi_service_binding`) with two things a test needs to
 control: the trust set is the generated test UZI-register, and the verifier's
 clock is an injected :class:`~tests.uzi.conftest.Clock` (tests move it instead
 of sleeping).
@@ -21,11 +21,12 @@ import pytest
 
 from issuer.api.zorgid.v1 import uzi_pb2_grpc
 from issuer.config import load_config
-from issuer.server.app import BuiltServer, build_server, uzi_service_binding
-from issuer.server.uzi_service import build_uzi_verifier
+from issuer.server.app import BuiltServer, build_server
+from issuer.server.binding import uzi_service_binding
 from issuer.uzi.crl import CrlCache
 from issuer.uzi.validate import ChainValidator, RevocationMode
 from issuer.uzi.verify import UziPolicy, UziVerifier
+from issuer.wiring import build_uzi_verifier
 from testkit.crl_server import crl_server
 from testkit.desktop_app import DesktopApp
 from testkit.uzi_world import UziWorld

@@ -23,12 +23,13 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from issuer.api.zorgid.v1 import uzi_pb2, uzi_pb2_grpc
 from issuer.config import load_config
-from issuer.server.app import build_server, uzi_service_binding
-from issuer.server.uzi_service import build_uzi_verifier
+from issuer.server.app import build_server
+from issuer.server.binding import uzi_service_binding
 from issuer.uzi import errors
 from issuer.uzi.crl import CrlCache, CrlRefresher, FetchLimits
 from issuer.uzi.validate import ChainValidator, RevocationMode
 from issuer.uzi.verify import UziPolicy
+from issuer.wiring import build_uzi_verifier
 from testkit.crl_server import CrlServer, crl_server
 from testkit.forgery import forge_card
 from testkit.uzi_world import UziWorld

@@ -15,14 +15,13 @@ import sqlalchemy as sa
 import policies
 from issuer.config import load_config
 from issuer.policy_store import configured_policy
-from issuer.server.app import build_server, default_services
-from issuer.server.registration_service import build_evidence_verifier
-from issuer.server.uzi_service import build_uzi_verifier
+from issuer.server.app import build_server
 from issuer.store import SchemaOutOfDateError, create_engine_for
 from issuer.store import engine as engine_module
 from issuer.uzi.policy import uzi_policy_from
 from issuer.uzi.validate import RevocationMode
 from issuer.uzi_vocabulary import CardType
+from issuer.wiring import build_evidence_verifier, build_uzi_verifier, default_services
 from tests.server.conftest import ClientPki, write_config
 
 ZORGID = str(Path(sys.executable).with_name("zorgid"))

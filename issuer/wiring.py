@@ -1,0 +1,343 @@
+"""The composition root: the one place that builds what the engine runs on and opens the HSM.
+
+``zorgid serve``, ``zorgid dev``, ``zorgid ocsp`` and the commands that sign
+get their runtimes here. Runtimes, flows and servicers receive what they need
+(an HSM opener, an engine, a verifier) instead of reaching for it, so how the
+engine is put together is read in this one file. The HSM is opened lazily
+(``Hsm.open`` keeps one login per process): the server starts, and the flows'
+reads answer, while the token is away.
+
+``serve`` is :func:`issuer.server.app.serve` with :func:`default_services` and
+:func:`audit_checkpoint_timer`; :func:`default_services` builds, in order, the
+issuance runtime (:func:`issuance_runtime`), the one UZI verifier
+(:func:`build_evidence_verifier`), checks the HSM keys, then the policy runtime
+(:class:`PolicyRuntime`), the flow dependencies (:func:`flow_deps`) and the
+bindings of :mod:`issuer.server.binding`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+from hsm import Hsm, HsmError, HsmUnavailable
+from issuer.audit import AuditKeyError, AuditLog, CheckpointSigner, CheckpointTimer, key_sha256
+from issuer.ca import load_ca_material
+from issuer.ca.config import CeremonyConfig
+from issuer.config import Config
+from issuer.errors import Code, ZorgIdError
+from issuer.flows.common import FlowDeps
+from issuer.flows.evidence import EvidenceKeepingVerifier
+from issuer.issuance.cycle import CertificateHooks, HealthReport
+from issuer.issuance.runtime import HSM_REASON, IssuanceRuntime
+from issuer.ocsp_wiring import OcspRuntime
+from issuer.policy_store import PolicyStore
+from issuer.server import app
+from issuer.server.binding import (
+    ServiceBinding,
+    ca_service_binding,
+    flow_service_bindings,
+    issuance_service_bindings,
+    ocsp_service_binding,
+    policy_service_binding,
+    uzi_service_binding,
+)
+from issuer.server.health import HealthControl
+from issuer.server.ocsp_service import RuntimeResponder
+from issuer.store import Engine, check_schema, shared_engine
+from issuer.store.uzi import SqlUziChallengeStore
+from issuer.uzi.crl import CrlRefresher
+from issuer.uzi.policy import policy_source
+from issuer.uzi.validate import ChainValidator
+from issuer.uzi.verify import Clock, PolicySource, UziPolicy, UziVerifier, utc_now
+from policies import DEFAULT_POLICY_PATH
+
+__all__ = [
+    "HsmOpener",
+    "PolicyRuntime",
+    "audit_checkpoint_timer",
+    "build_evidence_verifier",
+    "build_uzi_verifier",
+    "default_services",
+    "engine_host",
+    "flow_deps",
+    "health_report",
+    "hsm_opener",
+    "issuance_runtime",
+    "open_ceremony_hsm",
+    "open_hsm",
+    "open_ocsp_runtime",
+    "open_token",
+    "serve",
+]
+
+HsmOpener = Callable[[], Hsm]
+"""Logs in to a token when called (the process-wide handle: ``Hsm.open`` reuses it)."""
+
+
+# -- the HSM ----------------------------------------------------------------------------------
+
+
+def open_hsm(config: Config) -> Hsm:
+    """The configured token (``[hsm]``), logged in now."""
+    return Hsm.open(
+        module_path=config.hsm.module,
+        token_label=config.hsm.token,
+        pin_source=str(config.hsm.pin_source),
+    )
+
+
+def hsm_opener(config: Config) -> HsmOpener:
+    """The configured token, opened when a runtime first needs it (not at start)."""
+    return lambda: open_hsm(config)
+
+
+def open_ceremony_hsm(ceremony: CeremonyConfig) -> Hsm:
+    """Open and log in to the token the ceremony file names (PIN from its ``pin_source``)."""
+    return Hsm.open(
+        module_path=ceremony.hsm.module,
+        token_label=ceremony.hsm.token,
+        pin_source=ceremony.hsm.pin_source,
+    )
+
+
+def open_token(uri: str) -> Hsm:
+    """A token named by a PKCS#11 URI (the demo's simulated UZI-passes and phones)."""
+    return Hsm.open(uri)
+
+
+# -- runtimes ---------------------------------------------------------------------------------
+
+
+def health_report(health: HealthControl | None) -> HealthReport | None:
+    """The runtime's HSM reports as the server's health: NOT_SERVING while the HSM is away."""
+    if health is None:
+        return None
+    control = health
+
+    def report(ok: bool, why: str) -> None:
+        (control.set_serving if ok else control.set_not_serving)(HSM_REASON)
+
+    return report
+
+
+def issuance_runtime(
+    config: Config,
+    *,
+    health: HealthControl | None = None,
+    hooks: CertificateHooks | None = None,
+    presign_ocsp: bool = True,
+    engine: Engine | None = None,
+    clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+) -> IssuanceRuntime:
+    """The process's issuance runtime on the configured token (opened on first issuance)."""
+    return IssuanceRuntime(
+        config,
+        open_hsm=hsm_opener(config),
+        health=health_report(health),
+        hooks=hooks,
+        presign_ocsp=presign_ocsp,
+        engine=engine,
+        clock=clock,
+    )
+
+
+class PolicyRuntime:
+    """Builds the :class:`PolicyStore` of a configuration once, on first use (thread-safe).
+
+    Like the issuance runtime it opens the HSM (the audit key) on the first
+    call, so the server starts while the HSM is away and the PolicyService
+    answers ``UNAVAILABLE`` (ZID-0004) until it can sign.
+    """
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        open_hsm: HsmOpener | None = None,
+        engine: Engine | None = None,
+        clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+        lint: bool = True,
+    ) -> None:
+        self._config = config
+        self._open_hsm = open_hsm or hsm_opener(config)
+        self._engine = engine
+        self._clock = clock
+        self._lint = lint
+        self._lock = threading.Lock()
+        self._store: PolicyStore | None = None
+
+    def get(self) -> PolicyStore:
+        store = self._store
+        if store is not None:
+            return store
+        with self._lock:
+            if self._store is None:
+                self._store = self._build()
+            return self._store
+
+    def _build(self) -> PolicyStore:
+        config = self._config
+        material = load_ca_material(config.data_dir)
+        try:
+            signer = self._open_hsm().get_key(material.audit_key_label)
+        except HsmUnavailable:
+            raise ZorgIdError(Code.ZID_0004, "the HSM could not be opened; retry later") from None
+        except HsmError as exc:
+            raise ZorgIdError(Code.ZID_0101, f"HSM audit key of the ceremony: {exc}") from None
+        path = Path(config.policy.file) if config.policy.file else DEFAULT_POLICY_PATH
+
+        def bootstrap() -> tuple[str, str]:
+            return path.read_text(encoding="utf-8"), str(path)
+
+        return PolicyStore(
+            self._engine or shared_engine(config.database.url),
+            audit=AuditLog(signer=signer, clock=self._clock),
+            signer=signer,
+            verifier=material.audit_public_key,
+            issuer_cert=material.issuing_ca,
+            bootstrap=bootstrap,
+            clock=self._clock,
+            lint=self._lint,
+        )
+
+
+def build_uzi_verifier(
+    config: Config,
+    *,
+    engine: Engine | None = None,
+    policy: UziPolicy | PolicySource | None = None,
+    validator: ChainValidator | None = None,
+    refresher: CrlRefresher | None = None,
+    clock: Clock = utc_now,
+) -> UziVerifier:
+    """The process's one verifier: store on ``[database] url``, rules of the active version.
+
+    Raises :class:`issuer.store.SchemaOutOfDateError` (its message names
+    ``zorgid db upgrade``) when the database is not at this code's schema.
+    ``policy``, ``validator``, ``refresher`` and ``clock`` are for tests and
+    tools; a server takes the defaults (``issuer.uzi.policy.policy_source``).
+    The verifier's CRL refresher runs with the server
+    (``issuer.server.binding.uzi_service_binding``).
+    """
+    engine = engine if engine is not None else shared_engine(config.database.url)
+    check_schema(engine)
+    return UziVerifier(
+        policy=policy if policy is not None else policy_source(config, engine),
+        store=SqlUziChallengeStore(engine, clock=clock),
+        validator=validator,
+        refresher=refresher,
+        clock=clock,
+    )
+
+
+def build_evidence_verifier(
+    config: Config,
+    *,
+    engine: Engine | None = None,
+    policy: UziPolicy | PolicySource | None = None,
+    validator: ChainValidator | None = None,
+    clock: Clock = utc_now,
+) -> EvidenceKeepingVerifier:
+    """Like :func:`build_uzi_verifier`, keeping each proof's evidence for the registrations.
+
+    The rules follow the active policy version per request (issue 7): the
+    UziService and the flows share this one verifier (:func:`default_services`).
+    """
+    engine = engine if engine is not None else shared_engine(config.database.url)
+    check_schema(engine)
+    return EvidenceKeepingVerifier(
+        engine=engine,
+        policy=policy if policy is not None else policy_source(config, engine),
+        store=SqlUziChallengeStore(engine, clock=clock),
+        validator=validator,
+        clock=clock,
+    )
+
+
+def engine_host(config: Config) -> str:
+    """What the QR codes name as the engine (``h=``): ``[server] public_host`` or the listen."""
+    public = getattr(config.server, "public_host", None)
+    return str(public) if public else str(config.server.listen)
+
+
+def flow_deps(
+    config: Config,
+    *,
+    runtime: IssuanceRuntime,
+    verifier: EvidenceKeepingVerifier,
+    clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+    host: str | None = None,
+) -> FlowDeps:
+    """What the four flow services share: the runtime's engine (reads without the HSM),
+    its issuance (HSM on first use) and chain, and the one UZI verifier."""
+    return FlowDeps(
+        engine=runtime.engine,
+        issuance=runtime.get,
+        policy=runtime.active_policy,
+        chain=runtime.chain_der,
+        verifier=verifier,
+        host=host or engine_host(config),
+        clock=clock,
+    )
+
+
+def open_ocsp_runtime(config: Config, *, clock: Clock = utc_now) -> OcspRuntime:
+    """What ``zorgid ocsp refresh|crl`` work with: store, verified policy, responder key."""
+    return OcspRuntime.open(config, open_hsm=hsm_opener(config), clock=clock)
+
+
+# -- the server -------------------------------------------------------------------------------
+
+
+def default_services(config: Config, health: HealthControl | None = None) -> list[ServiceBinding]:
+    """The services ``zorgid serve`` registers, on one issuance runtime and one UZI verifier.
+
+    Raises ``issuer.store.SchemaOutOfDateError`` (naming ``zorgid db upgrade``)
+    when the configured database is not at this code's schema, and ZID-0110
+    when a configured HSM key is not its certificate's (issue 16 item 8); an
+    HSM away at start is left to the first call.
+    """
+    runtime = issuance_runtime(config, health=health)
+    verifier = build_evidence_verifier(config)
+    runtime.check_keys()
+    return [
+        ca_service_binding(config),
+        uzi_service_binding(verifier),
+        *issuance_service_bindings(runtime),
+        policy_service_binding(PolicyRuntime(config).get),
+        *flow_service_bindings(flow_deps(config, runtime=runtime, verifier=verifier)),
+        ocsp_service_binding(RuntimeResponder(runtime)),
+    ]
+
+
+def audit_checkpoint_timer(config: Config) -> CheckpointTimer:
+    """The server's audit checkpoints: every ``[audit] checkpoint_interval_seconds`` and at stop.
+
+    The key is the ceremony's audit key (as the issuance runtime's), opened on
+    the first pass with something to sign, and refused if it is not the
+    published ``audit-checkpoint.pub.pem``.
+    """
+
+    def signer() -> CheckpointSigner:
+        material = load_ca_material(config.data_dir)
+        key: CheckpointSigner = open_hsm(config).get_key(material.audit_key_label)
+        if key_sha256(key.public_key()) != key_sha256(material.audit_public_key):
+            raise AuditKeyError(
+                f"HSM key {material.audit_key_label!r} is not the published audit key; "
+                "checkpoints it signed would not verify"
+            )
+        return key
+
+    return CheckpointTimer(
+        engine=shared_engine(config.database.url),
+        signer=signer,
+        interval=config.audit.checkpoint_interval_seconds,
+    )
+
+
+def serve(config: Config, *, ready: Callable[[app.BuiltServer], None] | None = None) -> None:
+    """``zorgid serve`` and ``zorgid dev``: the default services, in every server process."""
+    app.serve(config, default_services, audit_checkpoints=audit_checkpoint_timer, ready=ready)
