@@ -14,6 +14,8 @@ fails the whole transaction, and the cycle retries it.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -104,3 +106,51 @@ INSERT_CERTIFICATE = Prepared(
     certificates.insert(),
     keys=tuple(c.key for c in certificates.columns),
 )
+
+
+# -- the repository: what the cycle calls (issuer/issuance/cycle.py, storing.py) -------------
+# Thin functions over the statements above, so the cycle names what it does and never
+# holds SQL; each runs in the caller's transaction and never commits.
+
+
+def key_owners(conn: sa.Connection, spki: str) -> list[tuple[str | None, str | None]]:
+    """Step 1 in step 2's transaction: ``(person_id, barred serial or None)`` per holder of
+    the key (see :data:`KEY_OWNERS`)."""
+    rows: list[tuple[str | None, str | None]] = KEY_OWNERS.execute(conn, {"spki": spki}).fetchall()
+    return rows
+
+
+def key_barred(conn: sa.Connection, spki: str) -> str | None:
+    """The serial of a certificate of the key revoked for keyCompromise, or ``None``."""
+    row = KEY_BARRED.execute(conn, {"spki": spki}).fetchone()
+    return None if row is None else str(row[0])
+
+
+def insert_reservation(conn: sa.Connection, params: dict[str, object]) -> None:
+    """Step 2: the reservation row (keys as :data:`INSERT_RESERVATION`); a serial drawn
+    twice raises :class:`sqlalchemy.exc.IntegrityError` (``issuer.store.IntegrityError``)."""
+    INSERT_RESERVATION.execute(conn, params)
+
+
+def mark_issued(conn: sa.Connection, *, issuer: str, serial: str, at: datetime) -> bool:
+    """Step 4: ``reserved -> issued``; ``False`` when the row was not ``reserved``."""
+    done = FINISH_RESERVATION.execute(conn, {"b_issuer": issuer, "b_serial": serial, "b_at": at})
+    return bool(done.rowcount == 1)
+
+
+def insert_mobile_id_if_new(conn: sa.Connection, params: dict[str, object]) -> bool:
+    """Step 4: a mobile ID for the key (keys as :data:`INSERT_MOBILE_ID`); ``False`` when the
+    key has one already (PostgreSQL, SQLite: no error; another dialect raises instead)."""
+    insert = INSERT_MOBILE_ID_IF_NEW.get(conn.dialect.name, INSERT_MOBILE_ID)
+    return bool(insert.execute(conn, params).rowcount == 1)
+
+
+def mobile_id_of_key(conn: sa.Connection, spki: str) -> tuple[str, str] | None:
+    """The ``(id, person_id)`` of the key's mobile ID, or ``None``."""
+    row = MOBILE_ID_OF_KEY.execute(conn, {"spki": spki}).fetchone()
+    return None if row is None else (str(row[0]), str(row[1]))
+
+
+def insert_certificate(conn: sa.Connection, params: dict[str, object]) -> None:
+    """Step 4: the certificate row (every column of ``certificates`` by key)."""
+    INSERT_CERTIFICATE.execute(conn, params)
