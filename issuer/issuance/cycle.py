@@ -304,21 +304,20 @@ class IssuanceCycle:
         for _ in range(SERIAL_DRAWS):
             serial = draw_serial()
             now = self.clock()
-            params = {
-                "issuer": self.issuer,
-                "serial": format(serial, "x"),
-                "request_sha256": checked.request_sha256,
-                "policy_version": self.policy_version,
-                "state": "reserved",
-                "registration_id": checked.request.registration_id,
-                "created_at": now,
-            }
+            intent = sql.Intent(
+                issuer=self.issuer,
+                serial=format(serial, "x"),
+                request_sha256=checked.request_sha256,
+                policy_version=self.policy_version,
+                registration_id=checked.request.registration_id,
+                created_at=now,
+            )
 
-            def reserve(conn: Connection, params: dict[str, Any] = params) -> None:
+            def reserve(conn: Connection, intent: sql.Intent = intent) -> None:
                 if begin is not None:
                     begin(conn)
                 self.step1_check_key_owner(conn, checked)
-                sql.insert_reservation(conn, params)
+                sql.insert_reservation(conn, intent)
 
             try:
                 self._reserve_writer(reserve)

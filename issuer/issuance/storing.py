@@ -116,24 +116,18 @@ def store_issued(
     )
     sql.insert_certificate(
         conn,
-        {
-            "id": issued.id,
-            "issuer": issued.issuer,
-            "serial": issued.serial,
-            "der": der,
-            "not_before": issued.not_before,
-            "not_after": issued.not_after,
-            "status": "good",
-            "revoked_at": None,
-            "revocation_reason": None,
-            "policy_version": issued.policy_version,
-            "spki_sha256": issued.spki_sha256,
-            "mobile_id_id": mobile_id,
-            "person_id": issued.person_id,
-            "registration_id": issued.registration_id,
-            "superseded_by": None,
-            "issued_at": now,
-        },
+        id=issued.id,
+        issuer=issued.issuer,
+        serial=issued.serial,
+        der=der,
+        not_before=issued.not_before,
+        not_after=issued.not_after,
+        policy_version=issued.policy_version,
+        spki_sha256=issued.spki_sha256,
+        mobile_id_id=mobile_id,
+        person_id=issued.person_id,
+        registration_id=issued.registration_id,
+        issued_at=now,
     )
     if finish is not None:
         finish(conn, issued)
@@ -177,14 +171,11 @@ def _mobile_id(conn: Connection, checked: CheckedRequest, now: datetime) -> str:
     )
     inserted = sql.insert_mobile_id_if_new(
         conn,
-        {
-            "id": made,
-            "person_id": person,
-            "spki_sha256": checked.spki_sha256,
-            "public_key": der,
-            "created_at": now,
-            "retired_at": None,
-        },
+        id=made,
+        person_id=person,
+        spki_sha256=checked.spki_sha256,
+        public_key=der,
+        created_at=now,
     )
     if inserted:
         return made

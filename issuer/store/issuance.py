@@ -15,6 +15,7 @@ fails the whole transaction, and the cycle retries it.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -126,10 +127,32 @@ def key_barred(conn: sa.Connection, spki: str) -> str | None:
     return None if row is None else str(row[0])
 
 
-def insert_reservation(conn: sa.Connection, params: dict[str, object]) -> None:
-    """Step 2: the reservation row (keys as :data:`INSERT_RESERVATION`); a serial drawn
-    twice raises :class:`sqlalchemy.exc.IntegrityError` (``issuer.store.IntegrityError``)."""
-    INSERT_RESERVATION.execute(conn, params)
+class Intent(NamedTuple):
+    """Step 2's reservation: what is about to be signed (state ``reserved``)."""
+
+    issuer: str
+    serial: str
+    request_sha256: str
+    policy_version: int
+    registration_id: str | None
+    created_at: datetime
+
+
+def insert_reservation(conn: sa.Connection, intent: Intent) -> None:
+    """Step 2: the reservation row, ``reserved``; a serial drawn twice raises
+    :class:`sqlalchemy.exc.IntegrityError` (``issuer.store.IntegrityError``)."""
+    INSERT_RESERVATION.execute(
+        conn,
+        {
+            "issuer": intent.issuer,
+            "serial": intent.serial,
+            "request_sha256": intent.request_sha256,
+            "policy_version": intent.policy_version,
+            "state": "reserved",
+            "registration_id": intent.registration_id,
+            "created_at": intent.created_at,
+        },
+    )
 
 
 def mark_issued(conn: sa.Connection, *, issuer: str, serial: str, at: datetime) -> bool:
@@ -138,10 +161,26 @@ def mark_issued(conn: sa.Connection, *, issuer: str, serial: str, at: datetime) 
     return bool(done.rowcount == 1)
 
 
-def insert_mobile_id_if_new(conn: sa.Connection, params: dict[str, object]) -> bool:
-    """Step 4: a mobile ID for the key (keys as :data:`INSERT_MOBILE_ID`); ``False`` when the
-    key has one already (PostgreSQL, SQLite: no error; another dialect raises instead)."""
+def insert_mobile_id_if_new(
+    conn: sa.Connection,
+    *,
+    id: str,
+    person_id: str,
+    spki_sha256: str,
+    public_key: bytes,
+    created_at: datetime,
+) -> bool:
+    """Step 4: a mobile ID for the key; ``False`` when the key has one already (PostgreSQL,
+    SQLite: no error; another dialect raises ``IntegrityError`` instead)."""
     insert = INSERT_MOBILE_ID_IF_NEW.get(conn.dialect.name, INSERT_MOBILE_ID)
+    params = {
+        "id": id,
+        "person_id": person_id,
+        "spki_sha256": spki_sha256,
+        "public_key": public_key,
+        "created_at": created_at,
+        "retired_at": None,
+    }
     return bool(insert.execute(conn, params).rowcount == 1)
 
 
@@ -151,6 +190,41 @@ def mobile_id_of_key(conn: sa.Connection, spki: str) -> tuple[str, str] | None:
     return None if row is None else (str(row[0]), str(row[1]))
 
 
-def insert_certificate(conn: sa.Connection, params: dict[str, object]) -> None:
-    """Step 4: the certificate row (every column of ``certificates`` by key)."""
-    INSERT_CERTIFICATE.execute(conn, params)
+def insert_certificate(
+    conn: sa.Connection,
+    *,
+    id: str,
+    issuer: str,
+    serial: str,
+    der: bytes,
+    not_before: datetime,
+    not_after: datetime,
+    policy_version: int,
+    spki_sha256: str,
+    mobile_id_id: str | None,
+    person_id: str | None,
+    registration_id: str | None,
+    issued_at: datetime,
+) -> None:
+    """Step 4: the certificate row, ``good``, not revoked, superseded by none."""
+    INSERT_CERTIFICATE.execute(
+        conn,
+        {
+            "id": id,
+            "issuer": issuer,
+            "serial": serial,
+            "der": der,
+            "not_before": not_before,
+            "not_after": not_after,
+            "status": "good",
+            "revoked_at": None,
+            "revocation_reason": None,
+            "policy_version": policy_version,
+            "spki_sha256": spki_sha256,
+            "mobile_id_id": mobile_id_id,
+            "person_id": person_id,
+            "registration_id": registration_id,
+            "superseded_by": None,
+            "issued_at": issued_at,
+        },
+    )
