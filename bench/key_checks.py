@@ -23,8 +23,8 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from issuer.issuance.certificates import acted_for_by
 from issuer.store import issuance as sql
+from issuer.store.certificates import acted_for_by
 from issuer.store.prepared import Prepared
 from issuer.store.schema import certificates, metadata, mobile_ids, serial_reservations
 

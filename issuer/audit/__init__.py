@@ -19,9 +19,9 @@ from issuer.audit.log import (
     AuditLog,
     Checkpoint,
     CheckpointTimer,
-    events_after_checkpoint,
 )
 from issuer.audit.verify import VerifyResult, verify_chain
+from issuer.store.audit import events_after_checkpoint
 
 __all__ = [
     "DEFAULT_CHECKPOINT_EVERY",

@@ -3,7 +3,8 @@
 Why inside the caller's transaction: a state change and the event that records
 it must land together or not at all (a revocation without its event, or an
 event for a rollback, would both make the log lie). So :meth:`AuditLog.append`
-takes the caller's :class:`sqlalchemy.Connection` and never commits.
+takes the caller's connection (:data:`issuer.store.Connection`) and never commits.
+The statements are :mod:`issuer.store.audit`.
 
 Why a head row: each event's hash covers the previous hash, so appends must be
 serialised across every engine process sharing the database. The single row of
@@ -35,14 +36,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-import sqlalchemy as sa
-
 from issuer.audit import keys
 from issuer.audit.encoding import JsonValue, canonical_details, checkpoint_message, event_hash
 from issuer.audit.errors import AuditError
-from issuer.store.prepared import Prepared
-from issuer.store.schema import audit_checkpoints, audit_events, audit_head
-from issuer.store.types import UtcDateTime, to_utc_text
+from issuer.store import Connection, Engine
+from issuer.store import audit as store
+from issuer.store.audit import events_after_checkpoint
+from issuer.store.transactions import read_transaction, write_transaction
+from issuer.store.types import to_utc_text
 
 log = logging.getLogger(__name__)
 
@@ -53,43 +54,7 @@ DEFAULT_CHECKPOINT_EVERY = 1000
 """Events between automatic checkpoints: bounds what an undetected rewrite could cover."""
 
 
-# Statements built once: per-call ``.values(...)`` construction and cache-key
-# generation cost more than the SQL itself on SQLite (measured: ~2x per append);
-# and run on the DB-API cursor (issuer.store.prepared: ~0.1 ms less per statement).
-_SELECT_HEAD = Prepared(
-    sa.select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == 1).with_for_update()
-)
-_INSERT_EVENT = Prepared(audit_events.insert(), keys=tuple(c.key for c in audit_events.columns))
-_UPDATE_HEAD = Prepared(
-    audit_head.update()
-    .where(audit_head.c.id == 1)
-    .values(
-        seq=sa.bindparam("new_seq", type_=sa.BigInteger),
-        hash=sa.bindparam("new_hash", type_=sa.String),
-        updated_at=sa.bindparam("new_at", type_=UtcDateTime),
-    )
-)
-
-_ADVANCE_HEAD = Prepared(
-    audit_head.update()
-    .where(
-        audit_head.c.id == 1,
-        audit_head.c.seq == sa.bindparam("old_seq", type_=sa.BigInteger),
-        audit_head.c.hash == sa.bindparam("old_hash", type_=sa.String),
-    )
-    .values(
-        seq=sa.bindparam("new_seq", type_=sa.BigInteger),
-        hash=sa.bindparam("new_hash", type_=sa.String),
-        updated_at=sa.bindparam("new_at", type_=UtcDateTime),
-    )
-)
-"""Move the head on only if it is still where this process last left it (row count 1)."""
-
-
-_LIMITS = {
-    name: int(getattr(audit_events.c[name].type, "length", 0) or 0)
-    for name in ("actor_role", "actor_identity", "action", "subject")
-}
+_LIMITS = store.FIELD_LIMITS
 
 
 def _utc_now() -> datetime:
@@ -197,7 +162,7 @@ class AuditLog:
         thread can only make the guess wrong, which the check catches.
         """
 
-    def append(self, conn: sa.Connection, event: AuditEvent) -> AppendedEvent:
+    def append(self, conn: Connection, event: AuditEvent) -> AppendedEvent:
         """Append *event* in *conn*'s transaction (not committed here) and return its place."""
         details = canonical_details(event.details)
         occurred_at = self._clock()
@@ -224,22 +189,14 @@ class AuditLog:
         if guess is not None:
             prev_seq, prev_hash = guess
             seq, digest = chained(prev_seq, prev_hash)
-            moved = _ADVANCE_HEAD.execute(
-                conn,
-                {
-                    "old_seq": prev_seq,
-                    "old_hash": prev_hash,
-                    "new_seq": seq,
-                    "new_hash": digest,
-                    "new_at": occurred_at,
-                },
+            advanced = store.advance_head(
+                conn, old=(prev_seq, prev_hash), new=(seq, digest), at=occurred_at
             )
-            advanced = moved.rowcount == 1
         if not advanced:
             prev_seq, prev_hash = self._lock_head(conn)
             seq, digest = chained(prev_seq, prev_hash)
-            _UPDATE_HEAD.execute(conn, {"new_seq": seq, "new_hash": digest, "new_at": occurred_at})
-        _INSERT_EVENT.execute(
+            store.set_head(conn, seq=seq, hash=digest, at=occurred_at)
+        store.insert_event(
             conn,
             {
                 "seq": seq,
@@ -259,7 +216,7 @@ class AuditLog:
             self._sign_checkpoint(conn, seq, digest)
         return AppendedEvent(seq=seq, hash=digest, occurred_at=occurred_at)
 
-    def checkpoint(self, conn: sa.Connection) -> Checkpoint | None:
+    def checkpoint(self, conn: Connection) -> Checkpoint | None:
         """Sign a checkpoint of the current head now (on demand); ``None`` for an empty chain.
 
         Idempotent: when the head already has a checkpoint, that one is returned.
@@ -272,9 +229,7 @@ class AuditLog:
         seq, digest = self._lock_head(conn)
         if seq == 0:
             return None
-        existing = conn.execute(
-            sa.select(audit_checkpoints).where(audit_checkpoints.c.seq == seq)
-        ).one_or_none()
+        existing = store.checkpoint_at(conn, seq)
         if existing is not None:
             return Checkpoint(
                 seq=existing.seq,
@@ -285,17 +240,17 @@ class AuditLog:
             )
         return self._sign_checkpoint(conn, seq, digest)
 
-    def _lock_head(self, conn: sa.Connection) -> tuple[int, str]:
-        row = _SELECT_HEAD.execute(conn).fetchone()
-        if row is None:
+    def _lock_head(self, conn: Connection) -> tuple[int, str]:
+        head = store.lock_head(conn)
+        if head is None:
             raise AuditError(
                 "the audit_head row is missing; expected the row made by the first migration: "
                 "run `zorgid db upgrade --config FILE`, and if it persists, treat the audit "
                 "log as tampered with and run `zorgid audit verify`"
             )
-        return int(row[0]), str(row[1])
+        return head
 
-    def _sign_checkpoint(self, conn: sa.Connection, seq: int, digest: str) -> Checkpoint:
+    def _sign_checkpoint(self, conn: Connection, seq: int, digest: str) -> Checkpoint:
         assert self._signer is not None and self._key_sha256 is not None
         signed_at = self._clock()
         message = checkpoint_message(
@@ -305,14 +260,13 @@ class AuditLog:
             key_sha256=self._key_sha256,
         )
         signature = keys.sign(self._signer, message)
-        conn.execute(
-            audit_checkpoints.insert().values(
-                seq=seq,
-                hash=digest,
-                signed_at=signed_at,
-                key_sha256=self._key_sha256,
-                signature=signature,
-            )
+        store.insert_checkpoint(
+            conn,
+            seq=seq,
+            hash=digest,
+            signed_at=signed_at,
+            key_sha256=self._key_sha256,
+            signature=signature,
         )
         log.info("audit checkpoint signed at seq %d", seq)
         return Checkpoint(
@@ -326,20 +280,6 @@ class AuditLog:
 
 DEFAULT_CHECKPOINT_INTERVAL = 60.0
 """Seconds between checkpoint passes of a running engine (config ``[audit]``)."""
-
-_BEHIND = sa.select(
-    audit_head.c.seq,
-    sa.select(sa.func.max(audit_checkpoints.c.seq)).scalar_subquery(),
-).where(audit_head.c.id == 1)
-
-
-def events_after_checkpoint(conn: sa.Connection) -> int:
-    """How many events the head lies beyond the last signed checkpoint (0: none, or empty)."""
-    row = conn.execute(_BEHIND).first()
-    if row is None:
-        return 0
-    head, last = int(row[0]), int(row[1] or 0)
-    return max(head - last, 0)
 
 
 class CheckpointTimer:
@@ -361,7 +301,7 @@ class CheckpointTimer:
     def __init__(
         self,
         *,
-        engine: sa.Engine,
+        engine: Engine,
         signer: Callable[[], keys.CheckpointSigner],
         interval: float = DEFAULT_CHECKPOINT_INTERVAL,
         clock: Callable[[], datetime] = _utc_now,
@@ -388,13 +328,13 @@ class CheckpointTimer:
 
     def tick(self) -> Checkpoint | None:
         """One pass: sign a checkpoint of the head if events lie after the last one."""
-        with self._engine.connect() as conn:
+        with read_transaction(self._engine) as conn:
             behind = events_after_checkpoint(conn)
         if behind == 0:
             return None
         if self._log is None:
             self._log = AuditLog(signer=self._signer(), clock=self._clock)
-        with self._engine.begin() as conn:
+        with write_transaction(self._engine) as conn:
             return self._log.checkpoint(conn)
 
     def _pass(self, when: str) -> None:

@@ -19,14 +19,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
-
-import sqlalchemy as sa
 
 from issuer.audit import keys
 from issuer.audit.encoding import GENESIS_HASH, checkpoint_message, event_hash
-from issuer.store.engine import READ_ONLY
-from issuer.store.schema import audit_checkpoints, audit_events, audit_head
+from issuer.store import Connection, Engine
+from issuer.store import audit as store
+from issuer.store.audit import Row
 from issuer.store.types import to_utc_text
 
 STREAM_CHUNK = 1000
@@ -72,7 +70,7 @@ def _fail(
 
 
 def verify_chain(
-    engine: sa.Engine | sa.Connection,
+    engine: Engine | Connection,
     public_key: keys.CheckpointVerifier | None,
     *,
     known_head: int | None = None,
@@ -86,27 +84,19 @@ def verify_chain(
     connection, the caller's transaction must give one consistent snapshot
     (REPEATABLE READ on PostgreSQL; any SQLite transaction).
     """
-    if isinstance(engine, sa.Connection):
+    if isinstance(engine, Connection):
         return _verify(engine, public_key, known_head)
-    with engine.connect() as conn:
+    with store.snapshot(engine) as conn:
         # One snapshot for head, checkpoints and events: appends that commit
-        # while we stream must not look like a head/chain mismatch. SQLite (WAL)
-        # gives that to a deferred read transaction without blocking writers.
-        if conn.dialect.name == "postgresql":
-            conn = conn.execution_options(isolation_level="REPEATABLE READ")
-        else:
-            conn = conn.execution_options(**{READ_ONLY: True})
+        # while we stream must not look like a head/chain mismatch.
         return _verify(conn, public_key, known_head)
 
 
 def _verify(
-    conn: sa.Connection, public_key: keys.CheckpointVerifier | None, known_head: int | None
+    conn: Connection, public_key: keys.CheckpointVerifier | None, known_head: int | None
 ) -> VerifyResult:
-    checkpoints = {
-        row.seq: row
-        for row in conn.execute(sa.select(audit_checkpoints).order_by(audit_checkpoints.c.seq))
-    }
-    head = conn.execute(sa.select(audit_head).where(audit_head.c.id == 1)).one_or_none()
+    checkpoints = store.checkpoints(conn)
+    head = store.head(conn)
     expected_key = keys.key_sha256(public_key) if public_key is not None else None
 
     # Checkpoint signatures first: a checkpoint that does not verify cannot vouch for anything.
@@ -171,26 +161,19 @@ class _Walk:
 
 
 def _walk_events(
-    conn: sa.Connection, checkpoints: dict[int, sa.Row[Any]], walk: _Walk
+    conn: Connection, checkpoints: dict[int, Row], walk: _Walk
 ) -> tuple[str, int] | None:
-    rows = conn.execution_options(yield_per=STREAM_CHUNK).execute(
-        sa.select(audit_events).order_by(audit_events.c.seq)
-    )
-    try:
+    with store.events(conn, STREAM_CHUNK) as rows:
         for row in rows:
             problem = _check_event(row, checkpoints, walk)
             if problem is not None:
                 return problem
             walk.seq, walk.hash = row.seq, row.hash
             walk.count += 1
-    finally:
-        rows.close()
     return None
 
 
-def _check_event(
-    row: sa.Row[Any], checkpoints: dict[int, sa.Row[Any]], walk: _Walk
-) -> tuple[str, int] | None:
+def _check_event(row: Row, checkpoints: dict[int, Row], walk: _Walk) -> tuple[str, int] | None:
     expected_seq = walk.seq + 1
     if row.seq != expected_seq:
         return (
@@ -236,8 +219,8 @@ def _check_event(
 
 def _check_end(
     walk: _Walk,
-    checkpoints: dict[int, sa.Row[Any]],
-    head: sa.Row[Any] | None,
+    checkpoints: dict[int, Row],
+    head: Row | None,
     known_head: int | None,
 ) -> tuple[str, int] | None:
     last = walk.seq

@@ -14,8 +14,6 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy.exc import SQLAlchemyError
-
 from hsm import HsmError
 from issuer.audit import (
     AuditKeyError,
@@ -27,8 +25,9 @@ from issuer.audit import (
     verify_chain,
 )
 from issuer.config import ConfigError, load_config
-from issuer.store import SchemaOutOfDateError, check_schema, create_engine_for
+from issuer.store import DatabaseError, SchemaOutOfDateError, check_schema, create_engine_for
 from issuer.store.cli_support import add_database_arguments, resolve
+from issuer.store.transactions import write_transaction
 from issuer.store.types import to_utc_text
 
 PUBLIC_KEY_FILE = "audit-checkpoint.pub.pem"
@@ -56,7 +55,7 @@ def _verify(args: argparse.Namespace) -> int:
         return 2
     try:
         result = verify_chain(engine, public_key, known_head=args.known_head)
-    except SQLAlchemyError as exc:
+    except DatabaseError as exc:
         print(
             f"zorgid audit verify: cannot read the audit log: {exc.__class__.__name__}; "
             "check the URL and run `zorgid db check`",
@@ -125,7 +124,7 @@ def _checkpoint(args: argparse.Namespace) -> int:
         return 2
     try:
         check_schema(engine)
-        with engine.begin() as conn:
+        with write_transaction(engine) as conn:
             made = AuditLog(signer=key).checkpoint(conn)
     except (SchemaOutOfDateError, HsmError, AuditKeyError) as exc:
         print(f"zorgid audit checkpoint: {exc}", file=sys.stderr)

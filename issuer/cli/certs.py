@@ -16,15 +16,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import sqlalchemy as sa
-
 from issuer.config import ConfigError, load_config
 from issuer.errors import ZorgIdError
-from issuer.store import create_engine_for
+from issuer.store import Engine, create_engine_for
 from issuer.store.cli_support import add_database_arguments, resolve
 
 
-def _engine(args: argparse.Namespace) -> sa.Engine:
+def _engine(args: argparse.Namespace) -> Engine:
     url, _config = resolve(args)
     return create_engine_for(url)
 
@@ -77,7 +75,7 @@ def _revoke(args: argparse.Namespace) -> int:
     from issuer.audit import AuditLog
     from issuer.ca import load_ca_material
     from issuer.issuance.certificates import revoke
-    from issuer.issuance.cycle import Actor
+    from issuer.issuance.records import Actor
     from issuer.wiring import open_hsm
 
     config = load_config(args.config)

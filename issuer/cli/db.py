@@ -5,10 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from sqlalchemy.exc import SQLAlchemyError
-
 from issuer.config import ConfigError
 from issuer.store import (
+    DatabaseError,
     SchemaOutOfDateError,
     check_schema,
     create_engine_for,
@@ -32,7 +31,7 @@ def _upgrade(args: argparse.Namespace) -> int:
         make_sqlite_folder(engine)
         before = current_revision(engine)
         reached = upgrade(engine)
-    except SQLAlchemyError as exc:
+    except DatabaseError as exc:
         print(
             f"zorgid db upgrade: could not migrate {shown}: {exc.__class__.__name__}: "
             f"{getattr(exc, 'orig', None) or exc}; check the URL and that the database server "
@@ -61,7 +60,7 @@ def _check(args: argparse.Namespace) -> int:
     except SchemaOutOfDateError as exc:
         print(f"zorgid db check: {exc}", file=sys.stderr)
         return 1
-    except SQLAlchemyError as exc:
+    except DatabaseError as exc:
         print(
             f"zorgid db check: cannot read the database: {exc.__class__.__name__}: "
             f"{getattr(exc, 'orig', None) or exc}; check the URL and that the server is up",

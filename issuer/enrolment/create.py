@@ -13,14 +13,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-import sqlalchemy as sa
-
 from issuer.audit import AuditEvent, AuditLog
 from issuer.enrolment.tokens import enrolment_uri, new_token, token_sha256
-from issuer.issuance.cycle import Actor
+from issuer.issuance.records import Actor
 from issuer.profile import VerifiedAttributes
+from issuer.store import Connection
+from issuer.store import enrolments as store
 from issuer.store.repo import new_id
-from issuer.store.schema import persons, registrations, uzi_attributes
 from issuer.uzi_vocabulary import AgbCode, RoleCode, Ura, UziNumber
 from policies import Policy
 
@@ -79,30 +78,22 @@ def attrs_from_json(data: dict[str, Any]) -> VerifiedAttributes:
     )
 
 
-def _person(conn: sa.Connection, attrs: VerifiedAttributes, now: datetime) -> str:
-    row = conn.execute(
-        sa.select(persons.c.id).where(persons.c.uzi_number == attrs.uzi_number)
-    ).first()
-    if row is not None:
-        return str(row.id)
-    person_id = new_id()
-    conn.execute(
-        persons.insert().values(
-            id=person_id,
-            uzi_number=attrs.uzi_number,
-            given_names=attrs.given_name,
-            surname=attrs.surname,
-            title=attrs.title,
-            created_at=now,
-            frozen_at=now,
-            updated_at=now,
-        )
+def _person(conn: Connection, attrs: VerifiedAttributes, now: datetime) -> str:
+    found = store.person_by_uzi_number(conn, attrs.uzi_number)
+    if found is not None:
+        return found
+    return store.insert_person(
+        conn,
+        uzi_number=attrs.uzi_number,
+        given_names=attrs.given_name,
+        surname=attrs.surname,
+        title=attrs.title,
+        now=now,
     )
-    return person_id
 
 
 def create_enrolment(
-    conn: sa.Connection,
+    conn: Connection,
     *,
     attrs: VerifiedAttributes,
     card_certificate_sha256: str,
@@ -123,48 +114,44 @@ def create_enrolment(
     names the UZI-pas certificate whose proof verified the attributes.
     """
     person_id = _person(conn, attrs, now)
-    existing = conn.execute(
-        sa.select(uzi_attributes.c.id).where(
-            uzi_attributes.c.person_id == person_id,
-            uzi_attributes.c.card_type == attrs.card_type,
-            uzi_attributes.c.ura == attrs.subscriber_number,
-            uzi_attributes.c.role_code == attrs.role,
-        )
-    ).first()
+    existing = store.has_uzi_attributes(
+        conn,
+        person_id=person_id,
+        card_type=attrs.card_type,
+        ura=attrs.subscriber_number,
+        role_code=attrs.role,
+    )
     registration_id = new_id()
-    if existing is None:
-        conn.execute(
-            uzi_attributes.insert().values(
-                id=new_id(),
-                person_id=person_id,
-                card_type=attrs.card_type,
-                ura=attrs.subscriber_number,
-                role_code=attrs.role,
-                agb_code=attrs.agb_code,
-                verified_at=now,
-                card_certificate_sha256=card_certificate_sha256,
-                registration_id=registration_id,
-            )
+    if not existing:
+        store.insert_uzi_attributes(
+            conn,
+            person_id=person_id,
+            card_type=attrs.card_type,
+            ura=attrs.subscriber_number,
+            role_code=attrs.role,
+            agb_code=attrs.agb_code,
+            verified_at=now,
+            card_certificate_sha256=card_certificate_sha256,
+            registration_id=registration_id,
         )
     token = new_token()
     expires_at = now + timedelta(seconds=policy.qr.registration_seconds)
-    conn.execute(
-        registrations.insert().values(
-            id=registration_id,
-            kind=kind,
-            state="confirmed",
-            portal_identity=portal_identity,
-            person_id=person_id,
-            terms_version=terms_version,
-            frozen_data=attrs_to_json(attrs),
-            token_sha256=token_sha256(token),
-            token_expires_at=expires_at,
-            failed_attempts=0,
-            created_at=now,
-            updated_at=now,
-            confirmed_at=now,
-            policy_version=policy_version,
-        )
+    store.insert_registration(
+        conn,
+        id=registration_id,
+        kind=kind,
+        state="confirmed",
+        portal_identity=portal_identity,
+        person_id=person_id,
+        terms_version=terms_version,
+        frozen_data=attrs_to_json(attrs),
+        token_sha256=token_sha256(token),
+        token_expires_at=expires_at,
+        failed_attempts=0,
+        created_at=now,
+        updated_at=now,
+        confirmed_at=now,
+        policy_version=policy_version,
     )
     audit.append(
         conn,

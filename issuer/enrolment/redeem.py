@@ -41,29 +41,26 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Final, NamedTuple, NoReturn
-
-import sqlalchemy as sa
+from typing import Any, Final, NoReturn
 
 from issuer.audit import AuditEvent
 from issuer.enrolment.create import attrs_from_json
 from issuer.enrolment.tokens import token_sha256
 from issuer.errors import Code, ZorgIdError
-from issuer.issuance.cycle import (
+from issuer.issuance.cycle import IssuanceCycle
+from issuer.issuance.records import (
     Actor,
     Begin,
     CheckedRequest,
-    IssuanceCycle,
     IssuanceRequest,
     IssuedCertificate,
 )
 from issuer.profile.csr import CSR_CODES
-from issuer.store import is_sqlite
-from issuer.store.prepared import Prepared
-from issuer.store.reads import ReadConnections
-from issuer.store.schema import certificates, registrations
+from issuer.store import Connection, Engine, is_sqlite
+from issuer.store import certificates as certificate_store
+from issuer.store import enrolments as store
+from issuer.store.enrolments import TokenRead, TokenRegistration
 from issuer.store.transactions import lock_audit_head, write_transaction
-from issuer.store.types import UtcDateTime
 
 _LOG = logging.getLogger(__name__)
 
@@ -79,50 +76,6 @@ FAILED_ATTEMPT_CODES: Final = CSR_CODES | {Code.ZID_1202, Code.ZID_1203, Code.ZI
 compromised): each is a failed attempt."""
 
 
-_READ = sa.select(
-    registrations.c.id,
-    registrations.c.state,
-    registrations.c.person_id,
-    registrations.c.frozen_data,
-    registrations.c.token_expires_at,
-    registrations.c.token_used_at,
-    registrations.c.failed_attempts,
-    registrations.c.csr_sha256,
-    registrations.c.certificate_id,
-).where(registrations.c.token_sha256 == sa.bindparam("digest"))
-# Built once: per-call statement construction dominated the hot path (issuer/store/issuance.py);
-# the claim and the finish run in every redemption's steps 2 and 4, so they are Prepared
-# (compiled once, run on the DB-API cursor): through ``conn.execute`` each cost ~0.1 ms
-# more, inside the writer lock (cProfile of the in-process bench).
-_CLAIM = Prepared(
-    registrations.update()
-    .where(
-        registrations.c.id == sa.bindparam("b_id"),
-        registrations.c.token_used_at.is_(None),
-        registrations.c.state == "confirmed",
-        registrations.c.token_expires_at > sa.bindparam("b_now", type_=UtcDateTime),
-        registrations.c.failed_attempts < sa.bindparam("b_max"),
-    )
-    .values(
-        token_used_at=sa.bindparam("b_now", type_=UtcDateTime),
-        csr_sha256=sa.bindparam("b_csr"),
-        updated_at=sa.bindparam("b_now", type_=UtcDateTime),
-    )
-)
-_PG_ATTEMPT_LOCK = Prepared(sa.select(sa.func.pg_advisory_xact_lock(sa.bindparam("b_key"))))
-_COUNT_FAILED = (
-    registrations.update()
-    .where(
-        registrations.c.id == sa.bindparam("b_id"),
-        registrations.c.failed_attempts < sa.bindparam("b_max"),
-    )
-    .values(
-        failed_attempts=registrations.c.failed_attempts + 1,
-        updated_at=sa.bindparam("b_now", type_=UtcDateTime),
-    )
-    .returning(registrations.c.failed_attempts)
-)
-"""One failed attempt more, never beyond the limit (no row: the count is at the limit)."""
 _ATTEMPT_LOCK_LABEL = b"zorgid:enrolment-attempt:"
 """Namespace of the lock keys of a registration's attempts."""
 SQLITE_ATTEMPT_SLOTS: Final = 64
@@ -169,74 +122,6 @@ class AttemptLocks:
             os.close(fd)  # releases the flock
 
 
-_FINISH = Prepared(
-    registrations.update()
-    .where(
-        registrations.c.id == sa.bindparam("b_id"),
-        registrations.c.token_used_at == sa.bindparam("b_claim", type_=UtcDateTime),
-        registrations.c.certificate_id.is_(None),
-    )
-    .values(
-        state="redeemed",
-        certificate_id=sa.bindparam("b_cert"),
-        updated_at=sa.bindparam("b_at", type_=UtcDateTime),
-    )
-)
-
-
-class _TokenRead:
-    """:data:`_READ` on a kept autocommit connection: the first statement of every redemption.
-
-    Why not ``engine.connect()``: a SQLAlchemy connection round (checkout,
-    pre-ping, autobegin, execute, commit, return) costs several times the query
-    itself, and the token read is one indexed SELECT
-    (:class:`~issuer.store.reads.ReadConnections`: one round trip). The
-    statement is the same one, compiled once for the engine's dialect, and each
-    column goes through its type's own result processor (UTC text -> aware
-    datetime, JSON text -> dict), so a row reads exactly as SQLAlchemy would
-    read it. One SELECT needs no transaction of its own: it reads one snapshot
-    and, on SQLite, takes no lock.
-    """
-
-    def __init__(self, engine: sa.Engine) -> None:
-        dialect = engine.dialect
-        compiled = _READ.compile(dialect=dialect)
-        self._reads = ReadConnections.for_engine(engine)
-        self._sql = str(compiled)
-        self._positional = bool(dialect.positional)
-        columns = tuple(c.key for c in _READ.selected_columns)
-        assert columns == _Registration._fields, columns  # the row type names them in order
-        self._processors = tuple(
-            c.type.dialect_impl(dialect).result_processor(dialect, None)
-            for c in _READ.selected_columns
-        )
-
-    def __call__(self, digest: str) -> _Registration | None:
-        found = self._reads.fetch(
-            self._sql, (digest,) if self._positional else {"digest": digest}, one=True
-        )
-        if found is None:
-            return None
-        values: list[Any] = [
-            v if p is None else p(v) for p, v in zip(self._processors, found, strict=True)
-        ]
-        return _Registration(*values)
-
-
-class _Registration(NamedTuple):
-    """A row of :data:`_READ` (same names as its columns)."""
-
-    id: str
-    state: str
-    person_id: str | None
-    frozen_data: Any
-    token_expires_at: datetime
-    token_used_at: datetime | None
-    failed_attempts: int
-    csr_sha256: str | None
-    certificate_id: str | None
-
-
 class _NotClaimed(Exception):
     """Another caller claimed the token first (nothing of ours was claimed or reserved)."""
 
@@ -273,7 +158,7 @@ class Redeemer:
         self.lease = lease
         self.wait_seconds = wait_seconds
         self.clock = clock or cycle.clock
-        self._read_token = _TokenRead(self.engine)
+        self._read_token = TokenRead(self.engine)
         self._sqlite_locks = (
             AttemptLocks(self.engine.url.database) if is_sqlite(self.engine) else None
         )
@@ -338,7 +223,7 @@ class Redeemer:
 
     # -- steps ---------------------------------------------------------------------
 
-    def _read(self, digest: str) -> _Registration | None:
+    def _read(self, digest: str) -> TokenRegistration | None:
         return self._read_token(digest)
 
     def _check(
@@ -391,7 +276,7 @@ class Redeemer:
         raise refused
 
     @contextlib.contextmanager
-    def _attempt_lock(self, registration_id: str) -> Iterator[sa.Connection | None]:
+    def _attempt_lock(self, registration_id: str) -> Iterator[Connection | None]:
         """Hold the registration's attempt lock; yields the transaction to count in, if any.
 
         PostgreSQL: a write transaction with a transaction-scoped advisory lock
@@ -410,7 +295,7 @@ class Redeemer:
             return
         with self._pg_waiting.hold(registration_id), write_transaction(self.engine) as conn:
             key = int.from_bytes(_attempt_key(registration_id)[:8], "big", signed=True)
-            _PG_ATTEMPT_LOCK.execute(conn, {"b_key": key}).fetchone()
+            store.lock_attempts_pg(conn, key)
             yield conn
 
     def _blocked(self, failed: int) -> ZorgIdError:
@@ -427,29 +312,23 @@ class Redeemer:
         the intent it leads to, and an issuance costs one commit fewer.
         """
 
-        def claim(conn: sa.Connection) -> None:
-            result = _CLAIM.execute(
+        def claim(conn: Connection) -> None:
+            if not store.claim_token(
                 conn,
-                {"b_id": registration_id, "b_now": now, "b_max": self.max_failed, "b_csr": csr_sha},
-            )
-            if result.rowcount != 1:
+                registration_id=registration_id,
+                now=now,
+                max_failed=self.max_failed,
+                csr_sha256=csr_sha,
+            ):
                 raise _NotClaimed(registration_id)
 
         return claim
 
     def _take_over(self, registration_id: str, old: datetime, csr_sha: str, now: datetime) -> bool:
         with write_transaction(self.engine) as conn:
-            result = conn.execute(
-                registrations.update()
-                .where(
-                    registrations.c.id == registration_id,
-                    registrations.c.token_used_at == old,
-                    registrations.c.csr_sha256 == csr_sha,
-                    registrations.c.certificate_id.is_(None),
-                )
-                .values(token_used_at=now, updated_at=now)
+            return store.take_over_claim(
+                conn, registration_id=registration_id, old=old, csr_sha256=csr_sha, now=now
             )
-            return result.rowcount == 1
 
     def _release(
         self,
@@ -467,14 +346,11 @@ class Redeemer:
             with write_transaction(self.engine) as conn:
                 if refused is not None:
                     self._count_in(conn, *refused)  # takes the audit head first
-                conn.execute(
-                    registrations.update()
-                    .where(
-                        registrations.c.id == registration_id,
-                        registrations.c.token_used_at == claimed_at,
-                        registrations.c.certificate_id.is_(None),
-                    )
-                    .values(token_used_at=None, csr_sha256=None, updated_at=self.clock())
+                store.release_claim(
+                    conn,
+                    registration_id=registration_id,
+                    claimed_at=claimed_at,
+                    now=self.clock(),
                 )
         except Exception:
             _LOG.exception("could not release the claim on registration %s", registration_id)
@@ -489,17 +365,14 @@ class Redeemer:
     ) -> Redemption:
         registration_id = row.id
 
-        def finish(conn: sa.Connection, cert: IssuedCertificate) -> None:
-            result = _FINISH.execute(
+        def finish(conn: Connection, cert: IssuedCertificate) -> None:
+            if not store.finish_redemption(
                 conn,
-                {
-                    "b_id": registration_id,
-                    "b_claim": claimed_at,
-                    "b_cert": cert.id,
-                    "b_at": cert.issued_at,
-                },
-            )
-            if result.rowcount != 1:
+                registration_id=registration_id,
+                claimed_at=claimed_at,
+                certificate_id=cert.id,
+                at=cert.issued_at,
+            ):
                 raise _ClaimLost(registration_id)
 
         try:
@@ -527,13 +400,13 @@ class Redeemer:
         with write_transaction(self.engine) as conn:
             return self._count_in(conn, row, actor, code)
 
-    def _count_in(self, conn: sa.Connection, row: Any, actor: Actor, code: Code) -> int:
+    def _count_in(self, conn: Connection, row: Any, actor: Actor, code: Code) -> int:
         """Count one failed attempt (capped at the limit) and audit it, in *conn*'s transaction."""
         lock_audit_head(conn)  # the head before the registration row, as step 4 does
-        counted = conn.execute(
-            _COUNT_FAILED, {"b_id": row.id, "b_max": self.max_failed, "b_now": self.clock()}
-        ).first()
-        failed = self.max_failed if counted is None else int(counted[0])
+        counted = store.count_refusal(
+            conn, registration_id=row.id, max_failed=self.max_failed, now=self.clock()
+        )
+        failed = self.max_failed if counted is None else counted
         self.cycle.audit.append(
             conn,
             AuditEvent(
@@ -552,9 +425,6 @@ class Redeemer:
         raise ZorgIdError(code, detail)
 
 
-def certificate_of_registration(engine: sa.Engine, registration_id: str) -> str | None:
+def certificate_of_registration(engine: Engine, registration_id: str) -> str | None:
     """The certificate id a registration was redeemed for (the portal polls this)."""
-    with engine.connect() as conn:
-        return conn.execute(
-            sa.select(certificates.c.id).where(certificates.c.registration_id == registration_id)
-        ).scalar_one_or_none()
+    return certificate_store.certificate_of_registration(engine, registration_id)

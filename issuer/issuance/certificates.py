@@ -12,14 +12,12 @@ import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-import sqlalchemy as sa
-
 from issuer.audit import AuditEvent, AuditLog, JsonValue
 from issuer.errors import Code, ZorgIdError
-from issuer.issuance.cycle import Actor, CertificateHooks, IssuedCertificate, NoHooks
-from issuer.store import READ_ONLY
+from issuer.issuance.records import Actor, CertificateHooks, IssuedCertificate, NoHooks
+from issuer.store import Connection, Engine
+from issuer.store import certificates as store
 from issuer.store.repo import REVOCATION_REASONS, revoke_certificate
-from issuer.store.schema import certificates, login_sessions, registrations, serial_reservations
 from issuer.store.transactions import write_transaction
 
 _LOG = logging.getLogger(__name__)
@@ -48,36 +46,8 @@ def reason_name(code_or_name: int | str) -> str:
     return name
 
 
-def _read(engine: sa.Engine, query: sa.Select[tuple[object, ...]]) -> list[IssuedCertificate]:
-    with engine.connect() as conn:
-        conn = conn.execution_options(**{READ_ONLY: True})
-        with conn.begin():
-            return [IssuedCertificate.from_row(row) for row in conn.execute(query)]
-
-
-def acted_for_by(portal_identity: str) -> sa.ColumnElement[bool]:
-    """The certificate's person is one the portal acts for (issue 16 item 11).
-
-    A portal acts for a person when it made a registration of theirs (flow 2,
-    a reset of flow 6, attributes of flow 5) or opened a login session of
-    theirs (flow 3): the rows it is named on by its TLS identity. Nothing else
-    a portal did reaches a person, so nothing else lets it read their
-    certificates; a certificate with no person is the operator's only.
-    """
-    return sa.or_(
-        sa.exists().where(
-            registrations.c.person_id == certificates.c.person_id,
-            registrations.c.portal_identity == portal_identity,
-        ),
-        sa.exists().where(
-            login_sessions.c.person_id == certificates.c.person_id,
-            login_sessions.c.portal_identity == portal_identity,
-        ),
-    )
-
-
 def get_certificate(
-    engine: sa.Engine,
+    engine: Engine,
     *,
     certificate_id: str | None = None,
     serial: str | None = None,
@@ -97,21 +67,20 @@ def get_certificate(
             normal = format(int(serial, 16), "x")
         except ValueError:
             raise ZorgIdError(Code.ZID_0005, f"serial {serial[:48]!r} is not hexadecimal") from None
-        query = sa.select(certificates).where(certificates.c.serial == normal)
         what = f"serial {normal}"
     else:
-        query = sa.select(certificates).where(certificates.c.id == certificate_id)
+        normal = None
         what = f"id {certificate_id}"
-    if acting_portal is not None:
-        query = query.where(acted_for_by(acting_portal))
-    found = _read(engine, query)
-    if not found:
+    found = store.find_certificate(
+        engine, certificate_id=certificate_id, serial=normal, acting_portal=acting_portal
+    )
+    if found is None:
         raise ZorgIdError(Code.ZID_1210, f"no certificate with {what}")
-    return found[0]
+    return IssuedCertificate.from_row(found)
 
 
 def list_certificates(
-    engine: sa.Engine,
+    engine: Engine,
     *,
     person_id: str | None = None,
     mobile_id_id: str | None = None,
@@ -124,35 +93,19 @@ def list_certificates(
     """
     if (person_id is None) == (mobile_id_id is None):
         raise ZorgIdError(Code.ZID_0005, "give exactly one of person_id or mobile_id")
-    column = certificates.c.person_id if person_id is not None else certificates.c.mobile_id_id
-    value = person_id if person_id is not None else mobile_id_id
-    query = sa.select(certificates).where(column == value)
-    if acting_portal is not None:
-        query = query.where(acted_for_by(acting_portal))
-    return _read(engine, query.order_by(certificates.c.issued_at.desc()))
+    rows = store.certificates_of(
+        engine, person_id=person_id, mobile_id_id=mobile_id_id, acting_portal=acting_portal
+    )
+    return [IssuedCertificate.from_row(row) for row in rows]
 
 
-def stale_reservations(
-    engine: sa.Engine, *, older_than: datetime
-) -> list[sa.Row[tuple[object, ...]]]:
+def stale_reservations(engine: Engine, *, older_than: datetime) -> list[store.Row]:
     """Reservations still ``reserved`` before *older_than*: issuances a crash interrupted."""
-    with engine.connect() as conn:
-        conn = conn.execution_options(**{READ_ONLY: True})
-        with conn.begin():
-            return list(
-                conn.execute(
-                    sa.select(serial_reservations)
-                    .where(
-                        serial_reservations.c.state == "reserved",
-                        serial_reservations.c.created_at < older_than,
-                    )
-                    .order_by(serial_reservations.c.created_at)
-                )
-            )
+    return store.stale_reservations(engine, older_than=older_than)
 
 
 def revoke(
-    engine: sa.Engine,
+    engine: Engine,
     audit: AuditLog,
     *,
     certificate_id: str,
@@ -185,12 +138,7 @@ def revoke(
             # cycle holds while it re-checks the key: a certificate of this key
             # stored meanwhile is committed and seen here (PostgreSQL; SQLite has
             # one writer).
-            for row in conn.execute(
-                sa.select(certificates).where(
-                    certificates.c.spki_sha256 == cert.spki_sha256,
-                    certificates.c.status == "good",
-                )
-            ).all():
+            for row in store.good_certificates_of_key(conn, cert.spki_sha256):
                 sibling = IssuedCertificate.from_row(row)
                 if revoke_certificate(
                     conn, issuer=sibling.issuer, serial=sibling.serial, at=now, reason=name
@@ -207,7 +155,7 @@ def revoke(
 
 
 def _audit_revoked(
-    conn: sa.Connection,
+    conn: Connection,
     audit: AuditLog,
     actor: Actor,
     cert: IssuedCertificate,
@@ -237,7 +185,7 @@ def _audit_revoked(
 
 
 def lint_scan(
-    engine: sa.Engine, *, issued_after: datetime | None = None
+    engine: Engine, *, issued_after: datetime | None = None
 ) -> list[tuple[IssuedCertificate, list[str]]]:
     """pkilint every stored certificate (issued after *issued_after*); findings >= WARNING.
 
@@ -248,11 +196,9 @@ def lint_scan(
     """
     from issuer.lint import Severity, at_or_above, pkilint_cert
 
-    query = sa.select(certificates).order_by(certificates.c.issued_at)
-    if issued_after is not None:
-        query = query.where(certificates.c.issued_at > issued_after)
     bad: list[tuple[IssuedCertificate, list[str]]] = []
-    for cert in _read(engine, query):
+    for row in store.certificates_issued_after(engine, issued_after):
+        cert = IssuedCertificate.from_row(row)
         findings = at_or_above(pkilint_cert(cert.der), Severity.WARNING)
         if findings:
             bad.append((cert, [str(f) for f in findings]))

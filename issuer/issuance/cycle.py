@@ -24,6 +24,10 @@ response there, so it commits with the certificate); after the commit
 :meth:`CertificateHooks.on_issued` is told. A crash anywhere leaves a
 ``reserved`` row that says what was intended; the serial is never drawn again
 (primary key), so no serial is ever used twice.
+
+What step 4's transaction holds and the group committers are in
+:mod:`issuer.issuance.storing`; the types the cycle takes and gives in
+:mod:`issuer.issuance.records`; the SQL in :mod:`issuer.store.issuance`.
 """
 
 from __future__ import annotations
@@ -33,21 +37,33 @@ import hashlib
 import json
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, NoReturn, Protocol
+from typing import Any
 
-import sqlalchemy as sa
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from hsm import HsmError, HsmUnavailable
-from issuer.audit import AuditEvent, AuditLog
+from issuer.audit import AuditLog
 from issuer.errors import Code, ZorgIdError
 from issuer.issuance.faults import crash_point
-from issuer.issuance.group_commit import GroupCommitter
-from issuer.keys import PublicKey, WeakKeyError, spki_sha256
+from issuer.issuance.records import (
+    ENGINE_ACTOR,
+    Actor,
+    Begin,
+    CaSigningKey,
+    CertificateHooks,
+    CheckedRequest,
+    Finish,
+    HealthReport,
+    IssuanceRequest,
+    IssuedCertificate,
+    NoHooks,
+    Reservation,
+    issuer_id,
+)
+from issuer.issuance.storing import Committers, abandon, refuse_barred, store_issued
+from issuer.keys import WeakKeyError, spki_sha256
 from issuer.lint import LintError, Presigner, SignatureInvalid
 from issuer.profile import (
     CsrError,
@@ -58,205 +74,16 @@ from issuer.profile import (
     draw_serial,
     signature_hash,
 )
-from issuer.store import READ_ONLY, ReservationStateError, is_sqlite
+from issuer.store import Connection, Engine, IntegrityError
 from issuer.store import issuance as sql
-from issuer.store.repo import finish_reservation, new_id
-from issuer.store.schema import certificates
-from issuer.store.transactions import lock_audit_head, write_transaction
+from issuer.store.certificates import certificate_by_id
+from issuer.store.transactions import write_transaction
 from policies import Policy
 
 _LOG = logging.getLogger(__name__)
 
 SERIAL_DRAWS = 3
 """Redraws after a serial clash (probability ~2^-159 each): a clash twice means a broken RNG."""
-
-CaSigningKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
-"""The issuing CA key: an :class:`hsm.HsmPrivateKey` in the engine, a software key in units."""
-
-
-@dataclass(frozen=True, kw_only=True)
-class Actor:
-    """Who asked (audit "who"): the caller's role and certificate identity."""
-
-    role: str
-    identity: str
-
-
-ENGINE_ACTOR = Actor(role="engine", identity="zorgid")
-
-
-@dataclass(frozen=True, kw_only=True)
-class IssuanceRequest:
-    """What to certify: the *verified* attributes of a person and their phone's CSR.
-
-    ``csr`` supplies the public key and proof of possession only; nothing
-    else in it is ever copied into the certificate (ARCHITECTURE §5).
-    """
-
-    attrs: VerifiedAttributes
-    csr: bytes = field(repr=False)
-    person_id: str
-    actor: Actor
-    registration_id: str | None = None
-
-
-@dataclass(frozen=True, kw_only=True)
-class CheckedRequest:
-    """Step 1's result: the request with its checked public key and digests."""
-
-    request: IssuanceRequest
-    public_key: PublicKey = field(repr=False)
-    spki_sha256: str
-    csr_sha256: str
-    request_sha256: str
-    """Digest of the intent (attributes, key, policy, registration) kept on the reservation."""
-
-
-@dataclass(frozen=True, kw_only=True)
-class Reservation:
-    """Step 2's result: the serial recorded (committed) before signing."""
-
-    issuer: str
-    serial: int
-    reserved_at: datetime
-
-    @property
-    def serial_hex(self) -> str:
-        return format(self.serial, "x")
-
-
-@dataclass(frozen=True, kw_only=True)
-class IssuedCertificate:
-    """A stored certificate as the rest of the engine sees it (no gRPC types)."""
-
-    id: str
-    issuer: str
-    serial: str
-    """Lowercase hex without leading zeros."""
-    der: bytes = field(repr=False)
-    not_before: datetime
-    not_after: datetime
-    status: str
-    policy_version: int
-    spki_sha256: str
-    person_id: str | None
-    mobile_id_id: str | None
-    registration_id: str | None
-    issued_at: datetime
-    revoked_at: datetime | None = None
-    revocation_reason: str | None = None
-
-    @property
-    def certificate(self) -> x509.Certificate:
-        return x509.load_der_x509_certificate(self.der)
-
-    @classmethod
-    def from_row(cls, row: Any) -> IssuedCertificate:
-        return cls(
-            id=row.id,
-            issuer=row.issuer,
-            serial=row.serial,
-            der=bytes(row.der),
-            not_before=row.not_before,
-            not_after=row.not_after,
-            status=row.status,
-            policy_version=int(row.policy_version),
-            spki_sha256=row.spki_sha256,
-            person_id=row.person_id,
-            mobile_id_id=row.mobile_id_id,
-            registration_id=row.registration_id,
-            issued_at=row.issued_at,
-            revoked_at=row.revoked_at,
-            revocation_reason=row.revocation_reason,
-        )
-
-
-Finish = Callable[[sa.Connection, IssuedCertificate], None]
-"""A caller's own change in step 4's transaction (e.g. mark the enrolment token redeemed);
-raising rolls the whole of step 4 back."""
-
-
-class CertificateHooks(Protocol):
-    """Where OCSP/CRL hook in.
-
-    ``before_store(issuer, serial)`` runs after step 3 (the certificate is
-    signed, nothing is stored yet) and may return a write to make inside step
-    4's transaction, after the certificate row: the OCSP service pre-signs the
-    first response there (ARCHITECTURE §5 step 4) so it commits with the
-    certificate and its audit event -- no status read (the certificate is new:
-    ``good``) and no commit of its own. It runs outside the transaction, so
-    the HSM signature never holds the database writer; if it raises, the
-    failure is logged and the certificate is stored without it (the OCSP
-    refresher signs missing responses). The write itself is part of step 4:
-    if it fails, step 4 fails.
-
-    ``on_issued`` is told after the commit; ``on_revoked`` re-signs the
-    response as revoked. A failing after-commit hook is logged and does not
-    undo the committed change: the OCSP refresher catches up.
-    """
-
-    def before_store(self, issuer: str, serial: str) -> Finish | None: ...
-
-    def on_issued(self, cert: IssuedCertificate) -> None: ...
-
-    def on_revoked(self, cert: IssuedCertificate) -> None: ...
-
-
-class NoHooks:
-    """Hooks that do nothing (until the OCSP engine hands its own in)."""
-
-    def before_store(self, issuer: str, serial: str) -> Finish | None:
-        return None
-
-    def on_issued(self, cert: IssuedCertificate) -> None:
-        return None
-
-    def on_revoked(self, cert: IssuedCertificate) -> None:
-        return None
-
-
-Begin = Callable[[sa.Connection], None]
-"""A caller's own change at the start of step 2's transaction (the redeemer's token claim)."""
-
-HealthReport = Callable[[bool, str], None]
-"""Told ``(False, why)`` when the HSM is unavailable and ``(True, why)`` once it signs again."""
-
-
-@dataclass(frozen=True, kw_only=True)
-class Committers:
-    """The two group-commit writers of one engine; share them between cycles of one
-    process (one cycle per policy version) so concurrent requests of two versions
-    still share batches."""
-
-    reserve: GroupCommitter
-    store: GroupCommitter
-
-    @classmethod
-    def for_engine(cls, engine: sa.Engine) -> Committers:
-        """Two writers on PostgreSQL; one, shared by steps 2 and 4, on SQLite.
-
-        PostgreSQL: a step-2 batch locks registrations, a step-4 batch the
-        audit head first, so the two run concurrently and never wait on each
-        other in a cycle. SQLite has one writer per database anyway, so two
-        committers only took turns at its lock, each paying its own
-        ``BEGIN IMMEDIATE``/``COMMIT`` and WAL append; one committer puts the
-        step-2 and step-4 units in flight into the same transaction.
-        """
-        if is_sqlite(engine):
-            shared = GroupCommitter(engine)
-            return cls(reserve=shared, store=shared)
-        return cls(
-            reserve=GroupCommitter(engine),
-            store=GroupCommitter(engine, prologue=lock_audit_head),
-        )
-
-
-def issuer_id(ca_cert: x509.Certificate) -> str:
-    """The store's issuer identifier: hex SHA-256 of the issuing CA's SPKI DER."""
-    der = ca_cert.public_key().public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    return hashlib.sha256(der).hexdigest()
 
 
 def _attrs_json(attrs: VerifiedAttributes) -> dict[str, str | None]:
@@ -278,15 +105,6 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def _refuse_barred(spki_sha256: str, serial: str) -> NoReturn:
-    """ZID-1850: a certificate of this key was revoked for keyCompromise (issue 16 item 6)."""
-    raise ZorgIdError(
-        Code.ZID_1850,
-        f"key spki_sha256={spki_sha256} was revoked for keyCompromise (serial {serial}); "
-        "expected a key never revoked as compromised",
-    )
-
-
 class IssuanceCycle:
     """One issuing CA, one active policy; thread-safe (state lives in the database).
 
@@ -299,7 +117,7 @@ class IssuanceCycle:
     def __init__(
         self,
         *,
-        engine: sa.Engine,
+        engine: Engine,
         policy: Policy,
         policy_version: int,
         ca_cert: x509.Certificate,
@@ -324,11 +142,11 @@ class IssuanceCycle:
         self._health = health
         self._hsm_down = False
         self._hash = signature_hash(policy)
-        # Step 2 and step 4 commit in groups (issuer/issuance/group_commit.py), each on
+        # Step 2 and step 4 commit in groups (issuer/store/group_commit.py), each on
         # its own writer: a step-2 batch locks registrations, a step-4 batch the audit
         # head first (prologue), so the two never wait on each other in a cycle.
-        self._reserve_writer: Callable[[Callable[[sa.Connection], Any]], Any]
-        self._store_writer: Callable[[Callable[[sa.Connection], Any]], Any]
+        self._reserve_writer: Callable[[Callable[[Connection], Any]], Any]
+        self._store_writer: Callable[[Callable[[Connection], Any]], Any]
         if committers is not None:
             self._reserve_writer = committers.reserve.run
             self._store_writer = committers.store.run
@@ -347,7 +165,7 @@ class IssuanceCycle:
         1205) as it always did; a failed attempt is not kept."""
         return Presigner.for_profile(self.policy, self.ca_cert)
 
-    def _direct(self, work: Callable[[sa.Connection], Any]) -> Any:
+    def _direct(self, work: Callable[[Connection], Any]) -> Any:
         with write_transaction(self.engine) as conn:
             return work(conn)
 
@@ -452,7 +270,7 @@ class IssuanceCycle:
             request_sha256=hashlib.sha256(intent.encode()).hexdigest(),
         )
 
-    def step1_check_key_owner(self, conn: sa.Connection, checked: CheckedRequest) -> None:
+    def step1_check_key_owner(self, conn: Connection, checked: CheckedRequest) -> None:
         """Step 1 (database part): refuse a barred key, or one certified for another person.
 
         A key revoked for keyCompromise (RFC 5280 §5.3.1) is barred forever,
@@ -462,10 +280,10 @@ class IssuanceCycle:
         first. Checked against mobile IDs and certificates (a mobile ID row is
         unique per key, which also stops two concurrent requests in step 4).
         """
-        owners = sql.KEY_OWNERS.execute(conn, {"spki": checked.spki_sha256}).fetchall()
+        owners = sql.key_owners(conn, checked.spki_sha256)
         barred = [serial for (_, serial) in owners if serial is not None]
         if barred:
-            _refuse_barred(checked.spki_sha256, barred[0])
+            refuse_barred(checked.spki_sha256, barred[0])
         others = {o for (o, _) in owners if o is not None and o != checked.request.person_id}
         if others:
             raise ZorgIdError(
@@ -486,25 +304,24 @@ class IssuanceCycle:
         for _ in range(SERIAL_DRAWS):
             serial = draw_serial()
             now = self.clock()
-            params = {
-                "issuer": self.issuer,
-                "serial": format(serial, "x"),
-                "request_sha256": checked.request_sha256,
-                "policy_version": self.policy_version,
-                "state": "reserved",
-                "registration_id": checked.request.registration_id,
-                "created_at": now,
-            }
+            intent = sql.Intent(
+                issuer=self.issuer,
+                serial=format(serial, "x"),
+                request_sha256=checked.request_sha256,
+                policy_version=self.policy_version,
+                registration_id=checked.request.registration_id,
+                created_at=now,
+            )
 
-            def reserve(conn: sa.Connection, params: dict[str, Any] = params) -> None:
+            def reserve(conn: Connection, intent: sql.Intent = intent) -> None:
                 if begin is not None:
                     begin(conn)
                 self.step1_check_key_owner(conn, checked)
-                sql.INSERT_RESERVATION.execute(conn, params)
+                sql.insert_reservation(conn, intent)
 
             try:
                 self._reserve_writer(reserve)
-            except sa.exc.IntegrityError:
+            except IntegrityError:
                 # The only unique key here is (issuer, serial): drawn twice. The
                 # whole transaction (and the caller's claim in it) rolled back.
                 _LOG.warning("serial clash for %x: drawing again", serial)
@@ -580,7 +397,7 @@ class IssuanceCycle:
         der = signed.public_bytes(serialization.Encoding.DER)
         try:
             return self._store_once(checked, reservation, signed, der, finish, extra)
-        except sa.exc.IntegrityError:
+        except IntegrityError:
             _LOG.info(
                 "step 4 of serial %s met a concurrent insert: once more", reservation.serial_hex
             )
@@ -597,143 +414,23 @@ class IssuanceCycle:
     ) -> IssuedCertificate:
         now = self.clock()
         stored: IssuedCertificate = self._store_writer(
-            lambda conn: self._store_in(conn, checked, reservation, signed, der, finish, extra, now)
+            lambda conn: store_issued(
+                conn,
+                issuer=self.issuer,
+                policy_version=self.policy_version,
+                audit=self.audit,
+                checked=checked,
+                reservation=reservation,
+                signed=signed,
+                der=der,
+                finish=finish,
+                extra=extra,
+                now=now,
+            )
         )
         return stored
 
-    def _store_in(
-        self,
-        conn: sa.Connection,
-        checked: CheckedRequest,
-        reservation: Reservation,
-        signed: x509.Certificate,
-        der: bytes,
-        finish: Finish | None,
-        extra: Finish | None,
-        now: datetime,
-    ) -> IssuedCertificate:
-        request = checked.request
-        mobile_id = self._mobile_id(conn, checked, now)
-        finished = sql.FINISH_RESERVATION.execute(
-            conn, {"b_issuer": self.issuer, "b_serial": reservation.serial_hex, "b_at": now}
-        )
-        if finished.rowcount != 1:
-            raise ReservationStateError(
-                issuer=self.issuer,
-                serial=reservation.serial_hex,
-                found=None,
-                expected="reserved",
-            )
-        issued = IssuedCertificate(
-            id=new_id(),
-            issuer=self.issuer,
-            serial=reservation.serial_hex,
-            der=der,
-            not_before=signed.not_valid_before_utc,
-            not_after=signed.not_valid_after_utc,
-            status="good",
-            policy_version=self.policy_version,
-            spki_sha256=checked.spki_sha256,
-            person_id=request.person_id,
-            mobile_id_id=mobile_id,
-            registration_id=request.registration_id,
-            issued_at=now,
-        )
-        sql.INSERT_CERTIFICATE.execute(
-            conn,
-            {
-                "id": issued.id,
-                "issuer": issued.issuer,
-                "serial": issued.serial,
-                "der": der,
-                "not_before": issued.not_before,
-                "not_after": issued.not_after,
-                "status": "good",
-                "revoked_at": None,
-                "revocation_reason": None,
-                "policy_version": issued.policy_version,
-                "spki_sha256": issued.spki_sha256,
-                "mobile_id_id": mobile_id,
-                "person_id": issued.person_id,
-                "registration_id": issued.registration_id,
-                "superseded_by": None,
-                "issued_at": now,
-            },
-        )
-        if finish is not None:
-            finish(conn, issued)
-        if extra is not None:
-            extra(conn, issued)
-        self.audit.append(
-            conn,
-            AuditEvent(
-                actor_role=request.actor.role,
-                actor_identity=request.actor.identity,
-                action="certificate.issue",
-                subject=f"certificate:{self.issuer[:16]}:{reservation.serial_hex}",
-                details={
-                    "certificate_id": issued.id,
-                    "issuer": self.issuer,
-                    "serial": reservation.serial_hex,
-                    "person_id": request.person_id,
-                    "mobile_id_id": mobile_id,
-                    "registration_id": request.registration_id,
-                    "spki_sha256": checked.spki_sha256,
-                    "policy_version": self.policy_version,
-                    "not_after": issued.not_after.isoformat(),
-                },
-            ),
-        )
-        return issued
-
     # -- helpers -------------------------------------------------------------------
-
-    def _mobile_id(self, conn: sa.Connection, checked: CheckedRequest, now: datetime) -> str:
-        """The person's mobile ID for this key, made on first issuance.
-
-        Inserted first (``ON CONFLICT (spki_sha256) DO NOTHING``, a statement
-        fewer for a new key, the common case); only when the key has one
-        already is it read, and it must be this person's and not barred (a new
-        key has no certificate, so none revoked for keyCompromise).
-        """
-        person = checked.request.person_id
-        made = new_id()
-        der = checked.public_key.public_bytes(
-            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
-        insert = sql.INSERT_MOBILE_ID_IF_NEW.get(conn.dialect.name, sql.INSERT_MOBILE_ID)
-        inserted = insert.execute(
-            conn,
-            {
-                "id": made,
-                "person_id": person,
-                "spki_sha256": checked.spki_sha256,
-                "public_key": der,
-                "created_at": now,
-                "retired_at": None,
-            },
-        )
-        if inserted.rowcount == 1:
-            return made
-        row = sql.MOBILE_ID_OF_KEY.execute(conn, {"spki": checked.spki_sha256}).fetchone()
-        if row is None:  # pragma: no cover - the conflict was on this key's row
-            raise ZorgIdError(Code.ZID_0001, "a mobile ID clashed on its key but cannot be read")
-        found_id, found_person = row
-        if found_person != person:
-            raise ZorgIdError(
-                Code.ZID_1203,
-                f"key spki_sha256={checked.spki_sha256} became certified for another "
-                "person while this request was signed",
-            )
-        # A known key may have been revoked for keyCompromise while this request was
-        # signed. Read under the audit head lock, which a revocation holds before it
-        # sweeps the key's certificates (issuance.certificates.revoke): either it
-        # committed before this read, or it sees this certificate and revokes it.
-        lock_audit_head(conn)
-        barred = sql.KEY_BARRED.execute(conn, {"spki": checked.spki_sha256}).fetchone()
-        if barred is not None:
-            _refuse_barred(checked.spki_sha256, barred[0])
-        return str(found_id)
 
     def _abandon(self, reservation: Reservation, exc: BaseException, actor: Actor) -> None:
         """Mark a reservation ``failed`` after a refusal or error in steps 3-4.
@@ -744,43 +441,17 @@ class IssuanceCycle:
         """
         reason = exc.code if isinstance(exc, ZorgIdError) else type(exc).__name__
         try:
-            with write_transaction(self.engine) as conn:
-                if reason == Code.ZID_1250:
-                    lock_audit_head(conn)  # step 4's lock order: the audit head first
-                finish_reservation(
-                    conn,
-                    issuer=reservation.issuer,
-                    serial=reservation.serial_hex,
-                    state="failed",
-                    now=self.clock(),
-                    failure=f"abandoned: {reason}"[:512],
-                )
-                if reason == Code.ZID_1250:
-                    self._audit_bad_signature(conn, reservation, actor)
+            abandon(
+                self.engine,
+                self.audit,
+                reservation,
+                issuer=self.issuer,
+                reason=reason,
+                actor=actor,
+                clock=self.clock,
+            )
         except Exception:
             _LOG.exception("could not mark reservation %s failed", reservation.serial_hex)
-
-    def _audit_bad_signature(
-        self, conn: sa.Connection, reservation: Reservation, actor: Actor
-    ) -> None:
-        """Record, with the reservation's failure, that the HSM signed with a key that is
-        not the issuing CA's: an operator must see it, not only a log line."""
-        self.audit.append(
-            conn,
-            AuditEvent(
-                actor_role=actor.role,
-                actor_identity=actor.identity,
-                action="certificate.signature_invalid",
-                subject=f"certificate:{self.issuer[:16]}:{reservation.serial_hex}",
-                outcome="failure",
-                details={
-                    "issuer": self.issuer,
-                    "serial": reservation.serial_hex,
-                    "code": Code.ZID_1250,
-                    "stored": False,
-                },
-            ),
-        )
 
     def _report_hsm(self, *, ok: bool, why: str) -> None:
         if ok == (not self._hsm_down):
@@ -793,12 +464,7 @@ class IssuanceCycle:
 
     def load(self, certificate_id: str) -> IssuedCertificate | None:
         """A stored certificate by id (a WAL snapshot on SQLite, no write lock)."""
-        with self.engine.connect() as conn:
-            conn = conn.execution_options(**{READ_ONLY: True})
-            with conn.begin():
-                row = conn.execute(
-                    sa.select(certificates).where(certificates.c.id == certificate_id)
-                ).first()
+        row = certificate_by_id(self.engine, certificate_id)
         return None if row is None else IssuedCertificate.from_row(row)
 
 

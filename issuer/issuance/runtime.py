@@ -21,7 +21,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import sqlalchemy as sa
 from cryptography.hazmat.primitives import serialization
 
 from hsm import Hsm, HsmError, HsmUnavailable
@@ -34,7 +33,7 @@ from issuer.errors import Code, ZorgIdError
 from issuer.issuance.cycle import CertificateHooks, Committers, HealthReport, IssuanceCycle
 from issuer.issuance.policy_record import active_policy_cache, policy_store
 from issuer.policy_store import ActivePolicy, ActiveVersion
-from issuer.store import shared_engine
+from issuer.store import Engine, shared_engine
 from policies import DEFAULT_POLICY_PATH, Policy
 
 _LOG = logging.getLogger(__name__)
@@ -46,7 +45,7 @@ HSM_REASON = "HSM unavailable (issuing CA key)"
 class Issuance:
     """What the servicers use: the cycle, the redeemer and the chain to hand out."""
 
-    engine: sa.Engine
+    engine: Engine
     cycle: IssuanceCycle
     redeemer: Redeemer
     audit: AuditLog
@@ -57,7 +56,7 @@ class Issuance:
 class _Base:
     """What does not change with the policy version: keys, store, writers."""
 
-    engine: sa.Engine
+    engine: Engine
     hsm: Hsm
     material: CaMaterial
     ca_key: Any
@@ -82,7 +81,7 @@ class IssuanceRuntime:
         health: HealthReport | None = None,
         hooks: CertificateHooks | None = None,
         presign_ocsp: bool = True,
-        engine: sa.Engine | None = None,
+        engine: Engine | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._config = config
@@ -98,7 +97,7 @@ class IssuanceRuntime:
         self._built: Issuance | None = None
 
     @property
-    def engine(self) -> sa.Engine:
+    def engine(self) -> Engine:
         """The database, without opening the HSM: the flows' reads use it during an outage."""
         return self._engine or shared_engine(self._config.database.url)
 

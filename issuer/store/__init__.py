@@ -28,13 +28,19 @@ from issuer.store.types import UtcDateTime
 # transaction the store opened.
 Engine = sa.Engine
 Connection = sa.Connection
+# The database's own failures, for callers that retry or report them: a unique key met
+# (``IntegrityError``), and any error of the database or its driver (``DatabaseError``).
+IntegrityError = sa.exc.IntegrityError
+DatabaseError = sa.exc.SQLAlchemyError
 
 __all__ = [
     "READ_ONLY",
     "Connection",
     "CrlNumberError",
+    "DatabaseError",
     "DuplicateKeyError",
     "Engine",
+    "IntegrityError",
     "ReservationStateError",
     "SchemaOutOfDateError",
     "SerialInUseError",

@@ -20,7 +20,7 @@ with ``pool_pre_ping`` so a restarted server or a dropped connection does not
 surface as an error on the next request. The issuance group committers keep
 one connection each between batches and so skip that ping (a round trip per
 transaction); they handle a connection dropped while idle themselves
-(:mod:`issuer.issuance.group_commit`).
+(:mod:`issuer.store.group_commit`).
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ SQLITE_SYNCHRONOUS = "FULL"
 token claim, a revocation or an audit event a reply was given for survives a power
 failure (issue 16 item 3; ARCHITECTURE §5 step 4). Not a knob: ``NORMAL`` lost the
 last commits on power loss, a CA-signed certificate the engine would no longer know.
-A group-commit batch (issuer/issuance/group_commit.py) is one commit: one sync."""
+A group-commit batch (issuer/store/group_commit.py) is one commit: one sync."""
 SQLITE_WAL_AUTOCHECKPOINT_PAGES = 4000
 """WAL pages (4 KiB) after which a commit copies the WAL into the database (SQLite: 1000).
 

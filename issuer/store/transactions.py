@@ -16,7 +16,7 @@ from collections.abc import Iterator
 
 import sqlalchemy as sa
 
-from issuer.store.engine import is_sqlite
+from issuer.store.engine import READ_ONLY, is_sqlite
 from issuer.store.prepared import Prepared
 from issuer.store.schema import audit_head
 
@@ -87,6 +87,16 @@ def write_transaction(engine: sa.Engine) -> Iterator[sa.Connection]:
         return
     with sqlite_writer_lock(engine), engine.begin() as conn:
         yield conn
+
+
+@contextlib.contextmanager
+def read_transaction(engine: sa.Engine) -> Iterator[sa.Connection]:
+    """A read-only transaction: one snapshot, and on SQLite no write lock (plain ``BEGIN``,
+    see :data:`issuer.store.READ_ONLY`) so it never waits for or blocks a writer."""
+    with engine.connect() as conn:
+        conn = conn.execution_options(**{READ_ONLY: True})
+        with conn.begin():
+            yield conn
 
 
 def sqlite_writer_lock(engine: sa.Engine) -> SqliteWriterLock:

@@ -13,7 +13,7 @@ import psycopg
 import pytest
 import sqlalchemy as sa
 
-from issuer.issuance.group_commit import GroupCommitter
+from issuer.store.group_commit import GroupCommitter
 from issuer.store.issuance import INSERT_RESERVATION
 from issuer.store.schema import serial_reservations
 from testkit.phone import Phone
@@ -436,7 +436,7 @@ def test_a_batch_without_failures_runs_no_savepoint(
     migrated: sa.Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Units rarely fail, so a batch first runs without a SAVEPOINT per unit."""
-    from issuer.issuance import group_commit
+    from issuer.store import group_commit
 
     sent: list[str] = []
     real = group_commit.driver_execute

@@ -1,6 +1,6 @@
-"""The redemption's token read (``issuer.enrolment.redeem._TokenRead``) reads what SQLAlchemy reads.
+"""The redemption's token read (``issuer.store.enrolments.TokenRead``) reads what SQLAlchemy reads.
 
-It runs the compiled ``_READ`` on a pooled DB-API connection with each
+It runs the compiled ``TOKEN_READ`` on a pooled DB-API connection with each
 column's own result processor; on both back ends its row must equal the
 SQLAlchemy ``Connection`` row field by field -- aware datetimes, the frozen
 data as a dict -- before and after a redemption, and be None for an unknown
@@ -12,22 +12,22 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC
 
-from issuer.enrolment.redeem import _READ, _TokenRead
 from issuer.enrolment.tokens import new_token, token_sha256
+from issuer.store.enrolments import TOKEN_READ, TokenRead
 from testkit.phone import Phone
 from tests.issuance.conftest import MOBILE, World
 
 
 def _sqlalchemy_row(world: World, digest: str) -> tuple[object, ...] | None:
     with world.engine.connect() as conn:
-        row = conn.execute(_READ, {"digest": digest}).first()
+        row = conn.execute(TOKEN_READ, {"digest": digest}).first()
     return None if row is None else tuple(row)
 
 
 def test_the_fast_read_equals_the_sqlalchemy_read(
     world: World, new_phone: Callable[..., Phone]
 ) -> None:
-    read = _TokenRead(world.engine)
+    read = TokenRead(world.engine)
     enrolment = world.enrol()
     digest = token_sha256(enrolment.token)
 

@@ -2,7 +2,7 @@
 
 Why: every certificate needs two commits (step 2: claim + reservation; step 4:
 certificate + audit event), and step 4 holds the audit head row lock
-(``SELECT ... FOR UPDATE``, issuer/audit/log.py) until its commit. On
+(``SELECT ... FOR UPDATE``, issuer/store/audit.py) until its commit. On
 PostgreSQL a commit waits for the WAL flush (measured here: 10-17 ms on a busy
 disk), so one lock holder at a time caps the whole cluster near 1/flush
 ≈ 60-100 certificates/s, and more concurrency only adds lock waits. Sharing
@@ -331,7 +331,7 @@ class GroupCommitter:
         PostgreSQL transaction aborted by an earlier statement). The units
         before it run again. Units are functions of the connection only (the
         one-by-one fallback already runs them again), and the audit log's head
-        guess corrects itself after a rollback (issuer/audit/log.py).
+        guess corrects itself after a rollback (issuer/audit/log.py, ``AuditLog._head``).
 
         Returns ``(True, None)`` when committed (units settled); otherwise
         ``(False, (index, exception))`` for a unit refused in Python, or
