@@ -36,8 +36,7 @@ from issuer.profile import VerifiedAttributes, build_tbs, signature_hash
 from issuer.profile.attributes import MAX_COMMON_NAME
 from issuer.profile.der import TbsTemplate, build_tbs_der, tbs_template
 from issuer.uzi_vocabulary import AgbCode, CardType, RoleCode, Ura, UziNumber
-from policies import Policy, load_policy
-from policies.schema import DEFAULT_POLICY_PATH
+from policies import DEFAULT_POLICY_PATH, Policy, load_policy
 
 CA_FROM = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
 CA_UNTIL = dt.datetime(2100, 1, 1, tzinfo=dt.UTC)
