@@ -17,7 +17,7 @@ from issuer.audit import AuditEvent, AuditLog
 from issuer.enrolment.tokens import enrolment_uri, new_token, token_sha256
 from issuer.issuance.records import Actor
 from issuer.profile import VerifiedAttributes
-from issuer.store import Connection
+from issuer.store import Connection, persons
 from issuer.store import enrolments as store
 from issuer.store.repo import new_id
 from issuer.uzi_vocabulary import AgbCode, RoleCode, Ura, UziNumber
@@ -79,10 +79,10 @@ def attrs_from_json(data: dict[str, Any]) -> VerifiedAttributes:
 
 
 def _person(conn: Connection, attrs: VerifiedAttributes, now: datetime) -> str:
-    found = store.person_by_uzi_number(conn, attrs.uzi_number)
+    found = persons.person_by_uzi_number(conn, attrs.uzi_number)
     if found is not None:
-        return found
-    return store.insert_person(
+        return found.id
+    return persons.insert_person(
         conn,
         uzi_number=attrs.uzi_number,
         given_names=attrs.given_name,
@@ -114,7 +114,7 @@ def create_enrolment(
     names the UZI-pas certificate whose proof verified the attributes.
     """
     person_id = _person(conn, attrs, now)
-    existing = store.has_uzi_attributes(
+    existing = persons.has_attribute(
         conn,
         person_id=person_id,
         card_type=attrs.card_type,
@@ -123,16 +123,17 @@ def create_enrolment(
     )
     registration_id = new_id()
     if not existing:
-        store.insert_uzi_attributes(
+        persons.insert_attribute(
             conn,
+            attribute_id=new_id(),
             person_id=person_id,
             card_type=attrs.card_type,
             ura=attrs.subscriber_number,
             role_code=attrs.role,
             agb_code=attrs.agb_code,
-            verified_at=now,
             card_certificate_sha256=card_certificate_sha256,
             registration_id=registration_id,
+            at=now,
         )
     token = new_token()
     expires_at = now + timedelta(seconds=policy.qr.registration_seconds)

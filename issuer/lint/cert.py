@@ -146,7 +146,6 @@ def profile_shape(
     )
 
 
-@functools.lru_cache(maxsize=64)
 def oid_der(oid: x509.ObjectIdentifier) -> bytes:
     """The DER TLV of an OBJECT IDENTIFIER (X.690 §8.19)."""
     arcs = [int(a) for a in oid.dotted_string.split(".")]

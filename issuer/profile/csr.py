@@ -12,11 +12,7 @@ from collections.abc import Mapping
 from typing import Final
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
-from cryptography.x509.oid import SignatureAlgorithmOID
 
 from issuer.errors import Code
 from issuer.keys import PublicKey, WeakKeyError, check_public_key
@@ -27,15 +23,6 @@ MAX_CSR_BYTES = 16 * 1024
 """A P-384 or RSA-8192 CSR is well below this; bigger input is refused unread."""
 
 _ACCEPTED_HASHES = (hashes.SHA256, hashes.SHA384, hashes.SHA512)
-_ECDSA = {h.name: ec.ECDSA(h) for h in (hashes.SHA256(), hashes.SHA384(), hashes.SHA512())}
-"""One immutable ``ec.ECDSA`` per accepted hash (its constructor costs ~1 us a call)."""
-_ECDSA_OIDS = frozenset(
-    {
-        SignatureAlgorithmOID.ECDSA_WITH_SHA256,
-        SignatureAlgorithmOID.ECDSA_WITH_SHA384,
-        SignatureAlgorithmOID.ECDSA_WITH_SHA512,
-    }
-)
 
 
 CSR_MALFORMED: Final = Code.ZID_1201
@@ -91,32 +78,6 @@ def _refusal(exc: X509ParseError) -> CsrError:
     return CsrError(reason, f"{exc.part} unreadable: {exc.detail}", expected, code=code)
 
 
-def _signature_valid(
-    csr: x509.CertificateSigningRequest,
-    public_key: PublicKeyTypes,
-    algorithm: hashes.HashAlgorithm,
-) -> bool:
-    """``csr.is_signature_valid``, for an EC key with the key already parsed.
-
-    ``is_signature_valid`` parses the CSR's key a second time (~7 us of step 1);
-    for ECDSA (RFC 5758 §3.2: the hash is the signature algorithm's, no other
-    parameter) verifying with the parsed key over ``tbs_certrequest_bytes`` is
-    the same check when the signature algorithm is ecdsa-with-SHA*. RSA (PKCS#1
-    v1.5 or PSS parameters), a key/algorithm mismatch and anything else go
-    through ``is_signature_valid``.
-    """
-    if (
-        isinstance(public_key, ec.EllipticCurvePublicKey)
-        and csr.signature_algorithm_oid in _ECDSA_OIDS
-    ):
-        try:
-            public_key.verify(csr.signature, csr.tbs_certrequest_bytes, _ECDSA[algorithm.name])
-        except InvalidSignature:
-            return False
-        return True
-    return csr.is_signature_valid
-
-
 def check_csr(csr_der_or_pem: bytes | str, policy: Policy) -> PublicKey:
     """Verify a CSR's signature and key; return only its public key.
 
@@ -142,7 +103,7 @@ def check_csr(csr_der_or_pem: bytes | str, policy: Policy) -> PublicKey:
         with parsing(Part.PUBLIC_KEY):
             public_key = csr.public_key()
         with parsing(Part.SIGNATURE_ALGORITHM):
-            valid = _signature_valid(csr, public_key, algorithm)
+            valid = csr.is_signature_valid
     except X509ParseError as exc:
         raise _refusal(exc) from None
     if not valid:

@@ -17,7 +17,6 @@ This module imports no grpc so that tools and tests can read the table cheaply.
 from __future__ import annotations
 
 import contextvars
-import functools
 import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -185,9 +184,8 @@ class CertificateFacts:
         )
 
 
-@functools.lru_cache(maxsize=1024)
 def facts_from_pem(pem: bytes) -> CertificateFacts:
-    """Parse once per distinct certificate: callers reuse their certificates for every call."""
+    """The facts of a PEM certificate (the interceptor keeps one caller per certificate)."""
     return CertificateFacts.from_certificate(x509.load_pem_x509_certificate(pem))
 
 

@@ -19,63 +19,10 @@ import sqlalchemy as sa
 
 from issuer.store.prepared import Prepared
 from issuer.store.reads import ReadConnections
-from issuer.store.repo import new_id
-from issuer.store.schema import persons, registrations, uzi_attributes
+from issuer.store.schema import registrations
 from issuer.store.types import UtcDateTime
 
 # -- making an enrolment ------------------------------------------------------------------
-
-
-def person_by_uzi_number(conn: sa.Connection, uzi_number: str) -> str | None:
-    """The id of the person with this UZI number, or ``None``."""
-    row = conn.execute(sa.select(persons.c.id).where(persons.c.uzi_number == uzi_number)).first()
-    return None if row is None else str(row.id)
-
-
-def insert_person(
-    conn: sa.Connection,
-    *,
-    uzi_number: str,
-    given_names: str,
-    surname: str,
-    title: str | None,
-    now: datetime,
-) -> str:
-    """A new person, frozen now; returns its id."""
-    person_id = new_id()
-    conn.execute(
-        persons.insert().values(
-            id=person_id,
-            uzi_number=uzi_number,
-            given_names=given_names,
-            surname=surname,
-            title=title,
-            created_at=now,
-            frozen_at=now,
-            updated_at=now,
-        )
-    )
-    return person_id
-
-
-def has_uzi_attributes(
-    conn: sa.Connection, *, person_id: str, card_type: str, ura: str, role_code: str
-) -> bool:
-    """Whether the person already has these verified attributes (card type, URA, role)."""
-    found = conn.execute(
-        sa.select(uzi_attributes.c.id).where(
-            uzi_attributes.c.person_id == person_id,
-            uzi_attributes.c.card_type == card_type,
-            uzi_attributes.c.ura == ura,
-            uzi_attributes.c.role_code == role_code,
-        )
-    ).first()
-    return found is not None
-
-
-def insert_uzi_attributes(conn: sa.Connection, **values: Any) -> None:
-    """One ``uzi_attributes`` row (columns by name; ``id`` is drawn here)."""
-    conn.execute(uzi_attributes.insert().values(id=new_id(), **values))
 
 
 def insert_registration(conn: sa.Connection, **values: Any) -> None:

@@ -16,6 +16,7 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from issuer.store.records import record, record_or_none
+from issuer.store.repo import new_id
 from issuer.store.schema import persons, uzi_attributes
 
 
@@ -63,6 +64,32 @@ def person_by_uzi_number(conn: sa.Connection, uzi_number: str) -> Person | None:
     """The person known by this UZI number, or None."""
     row = conn.execute(sa.select(persons).where(persons.c.uzi_number == uzi_number)).first()
     return record_or_none(Person, row)
+
+
+def insert_person(
+    conn: sa.Connection,
+    *,
+    uzi_number: str,
+    given_names: str,
+    surname: str,
+    title: str | None,
+    now: datetime,
+) -> str:
+    """A new person, frozen now; returns its id."""
+    person_id = new_id()
+    conn.execute(
+        persons.insert().values(
+            id=person_id,
+            uzi_number=uzi_number,
+            given_names=given_names,
+            surname=surname,
+            title=title,
+            created_at=now,
+            frozen_at=now,
+            updated_at=now,
+        )
+    )
+    return person_id
 
 
 def birth_date_of(conn: sa.Connection, person_id: str) -> str | None:

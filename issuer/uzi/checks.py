@@ -8,7 +8,6 @@ proof of presence (:mod:`issuer.uzi.verify`) and by ``zorgid uzi inspect``
 from __future__ import annotations
 
 import enum
-import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -30,7 +29,6 @@ from issuer.uzi.card import (
 from issuer.uzi.errors import UziError
 from issuer.uzi.trust import TrustSet, load_trust_set
 from issuer.uzi.validate import ChainValidator, RevocationMode, ValidatedChain
-from issuer.uzi_vocabulary import CardType
 
 MIN_CARD_RSA_BITS = 2048
 """UZI cards carry RSA-2048 (profile); anything smaller is refused (NIST SP 800-131A)."""
@@ -91,15 +89,10 @@ def check_policy(card: UziCard, trust: TrustSet) -> None:
         )
 
 
-@functools.lru_cache(maxsize=256)
-def _ca_card_type(ca: x509.Certificate) -> CardType | None:
-    return issuing_ca_card_type(ca.subject)
-
-
 def check_issuer(card: UziCard, chain: ValidatedChain, trust: TrustSet) -> None:
     """The SAN's card type and CA OID must agree with the CA that actually issued it."""
     issuer_cert = chain.path[1] if len(chain.path) > 1 else chain.path[0]
-    ca_type = _ca_card_type(issuer_cert)
+    ca_type = issuing_ca_card_type(issuer_cert.subject)
     oid_type = trust.ca_oids.get(card.ca_oid)
     got = card.identity.card_type
     if ca_type != got or oid_type != got:

@@ -419,57 +419,6 @@ def test_double_wrapped_san_value_is_refused(policy: Policy, ca: x509.Certificat
         read_uzi_san(rebuild(made, policy, ca, extensions=extensions))
 
 
-def test_csr_signature_check_agrees_with_is_signature_valid() -> None:
-    """check_csr's ECDSA path (the parsed key verifies) gives is_signature_valid's answer on
-    P-256/P-384 CSRs with SHA-256/384/512, on every one-byte change that still parses, and
-    on an EC signature labelled sha256WithRSAEncryption (both refuse)."""
-    import random
-
-    from issuer.profile.csr import _signature_valid
-    from issuer.profile.der import read_tlv, tlv
-
-    rng = random.Random(11)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "phone")])
-    for curve, digest in (
-        (ec.SECP256R1(), hashes.SHA256()),
-        (ec.SECP384R1(), hashes.SHA384()),
-        (ec.SECP256R1(), hashes.SHA512()),
-    ):
-        key = ec.generate_private_key(curve)
-        der = (
-            x509.CertificateSigningRequestBuilder()
-            .subject_name(name)
-            .sign(key, digest)
-            .public_bytes(serialization.Encoding.DER)
-        )
-        variants = [der]
-        for _ in range(150):
-            i = rng.randrange(len(der))
-            variants.append(der[:i] + bytes((der[i] ^ (1 << rng.randrange(8)),)) + der[i + 1 :])
-        # The same ECDSA signature labelled sha256WithRSAEncryption.
-        _, start, _ = read_tlv(der, 0)
-        _, _, alg_at = read_tlv(der, start)  # CertificationRequestInfo
-        _, _, sig_at = read_tlv(der, alg_at)
-        rsa_alg = bytes.fromhex("300d06092a864886f70d01010b0500")
-        variants.append(tlv(0x30, der[start:alg_at] + rsa_alg + der[sig_at:]))
-        agreed = relabelled = 0
-        for data in variants:
-            try:
-                csr = x509.load_der_x509_csr(data)
-                algorithm = csr.signature_hash_algorithm
-                public_key = csr.public_key()
-                reference = csr.is_signature_valid
-            except Exception:
-                continue
-            assert algorithm is not None
-            assert _signature_valid(csr, public_key, algorithm) == reference
-            agreed += 1
-            relabelled += csr.signature_algorithm_oid.dotted_string == "1.2.840.113549.1.1.11"
-        assert agreed > 1
-        assert relabelled == 1
-        assert check_csr(der, load_policy(DEFAULT_POLICY_PATH.read_text(encoding="utf-8")))
-
-
 def test_ca_validity_is_each_certificates_own() -> None:
     """ca_validity answers the certificate's own notBefore/notAfter, per certificate object
     (two CAs alive at once never share an answer)."""
