@@ -56,8 +56,9 @@ from issuer.ca.dev import DEV_BASE_URL, DEV_OCSP_URL, DEV_POLICY_OID
 from issuer.dev.softhsm import SoftHsmDir
 from issuer.enrolment.create import create_enrolment
 from issuer.enrolment.redeem import Redeemer
-from issuer.issuance.cycle import Actor, IssuanceCycle
+from issuer.issuance.cycle import IssuanceCycle
 from issuer.issuance.policy_record import record_active_policy
+from issuer.issuance.records import Actor
 from issuer.profile.attributes import VerifiedAttributes
 from issuer.store import create_engine_for, upgrade
 from issuer.uzi_vocabulary import AgbCode, RoleCode, Ura, UziNumber

@@ -113,7 +113,7 @@ def cycle_cpu(n: int) -> int:
 
     from bench.issuance import ACTOR, attrs, csrs, p256_cycle
     from hsm.token import Hsm
-    from issuer.issuance.cycle import IssuanceRequest, Reservation
+    from issuer.issuance.records import IssuanceRequest, Reservation
 
     hsm_spent = [0.0]
     real_sign = Hsm._sign

@@ -37,7 +37,8 @@ from hsm.uri import PinSource, Pkcs11Uri
 if TYPE_CHECKING:
     from hsm.keys import HsmEcPrivateKey, HsmPrivateKey, HsmRsaPrivateKey
     from hsm.module import FaultHook
-    from hsm.token import DEFAULT_MODULE, Hsm, KeyAttributes
+    from hsm.objects import KeyAttributes
+    from hsm.token import DEFAULT_MODULE, Hsm
 
 # What needs the PKCS#11 library is imported on first use: a module that only reads a
 # PIN source or a URI (the configuration, the gRPC front end) loads no PKCS#11.
@@ -48,7 +49,7 @@ _LAZY = {
     "FaultHook": "hsm.module",
     "DEFAULT_MODULE": "hsm.token",
     "Hsm": "hsm.token",
-    "KeyAttributes": "hsm.token",
+    "KeyAttributes": "hsm.objects",
 }
 
 

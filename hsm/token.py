@@ -569,4 +569,4 @@ def _after_fork_in_child() -> None:
 os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
-__all__ = ["DEFAULT_MODULE", "Hsm", "KeyAttributes"]
+__all__ = ["DEFAULT_MODULE", "Hsm"]

@@ -30,7 +30,7 @@ from issuer.config import Config
 from issuer.errors import Code, ZorgIdError
 from issuer.flows.common import FlowDeps
 from issuer.flows.evidence import EvidenceKeepingVerifier
-from issuer.issuance.cycle import CertificateHooks, HealthReport
+from issuer.issuance.records import CertificateHooks, HealthReport
 from issuer.issuance.runtime import HSM_REASON, IssuanceRuntime
 from issuer.ocsp_wiring import OcspRuntime
 from issuer.policy_store import PolicyStore

@@ -370,3 +370,44 @@ def test_no_module_is_over_about_600_lines(tmp_path: Path) -> None:
     bad = tmp_path / "everything.py"
     bad.write_text("x = 1\n" * (MAX_LINES + 1))
     assert _too_long([bad]) == ["everything.py"]
+
+
+# Names imported from their home (issue 17): a module that moved code out does not keep
+# re-exporting it, so each name has one import path and a reader finds where it lives.
+NO_REEXPORTS = (
+    "issuer/issuance/cycle.py",
+    "issuer/flows/organisations.py",
+    "issuer/uzi/verify.py",
+    "issuer/lint/fast.py",
+    "hsm/token.py",
+)
+
+
+def _reexports(path: Path) -> list[str]:
+    """Names *path* exports without defining: in ``__all__``, or ``import X as X``."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    defined, exported, aliased = set(), [], []
+    for node in tree.body:
+        if isinstance(node, ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
+            defined.add(node.name)
+        elif isinstance(node, ast.Assign | ast.AnnAssign):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            names = {t.id for t in targets if isinstance(t, ast.Name)}
+            defined |= names
+            if "__all__" in names and node.value is not None:
+                exported = list(ast.literal_eval(node.value))
+        elif isinstance(node, ast.Import | ast.ImportFrom):
+            aliased += [a.name for a in node.names if a.asname == a.name]
+    return sorted({name for name in exported if name not in defined} | set(aliased))
+
+
+def test_moved_names_are_not_reexported(tmp_path: Path) -> None:
+    assert {rel: _reexports(ROOT / rel) for rel in NO_REEXPORTS if _reexports(ROOT / rel)} == {}
+    bad = tmp_path / "shim.py"
+    bad.write_text(
+        "from issuer.issuance.records import Actor\n"
+        "from issuer.uzi.checks import SignatureScheme as SignatureScheme\n"
+        "class Cycle: ...\n"
+        "__all__ = ['Actor', 'Cycle']\n"
+    )
+    assert _reexports(bad) == ["Actor", "SignatureScheme"]

@@ -40,7 +40,7 @@ from issuer.flows.common import (
     uzi_identity,
 )
 from issuer.flows.login import login_session
-from issuer.issuance.cycle import CheckedRequest, IssuanceRequest, IssuedCertificate
+from issuer.issuance.records import CheckedRequest, IssuanceRequest, IssuedCertificate
 from issuer.keys import PublicKey, WeakKeyError, check_public_key
 from issuer.store import Connection
 from issuer.store import mobile_ids as mobile_id_store

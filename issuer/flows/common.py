@@ -17,7 +17,7 @@ from typing import Any
 
 from issuer.audit import AuditEvent
 from issuer.errors import Code, ZorgIdError
-from issuer.issuance.cycle import Actor, IssuedCertificate
+from issuer.issuance.records import Actor, IssuedCertificate
 from issuer.issuance.runtime import Issuance
 from issuer.policy_store import ActiveVersion
 from issuer.profile import InvalidAttributesError, VerifiedAttributes

@@ -20,17 +20,10 @@ from datetime import datetime
 from issuer.store import Engine
 from issuer.store import evidence as evidence_store
 from issuer.store.evidence import UziEvidence
+from issuer.uzi.checks import SignatureScheme
 from issuer.uzi.store import UziChallengeStore
 from issuer.uzi.validate import ChainValidator
-from issuer.uzi.verify import (
-    Clock,
-    PolicySource,
-    SignatureScheme,
-    UziPolicy,
-    UziProof,
-    UziVerifier,
-    utc_now,
-)
+from issuer.uzi.verify import Clock, PolicySource, UziPolicy, UziProof, UziVerifier, utc_now
 
 
 class EvidenceKeepingVerifier(UziVerifier):

@@ -41,7 +41,7 @@ from cryptography.hazmat.primitives.serialization import load_der_public_key
 from issuer.enrolment.create import attrs_from_json
 from issuer.errors import Code, ZorgIdError
 from issuer.flows.common import FlowDeps, Portal, audit, login_session_lifetime, sha256_hex
-from issuer.issuance.cycle import Actor, issuer_id
+from issuer.issuance.records import Actor, issuer_id
 from issuer.issuance.runtime import Issuance
 from issuer.profile import VerifiedAttributes
 from issuer.qr import RenderedQr, b64url, login_uri, render

@@ -22,7 +22,7 @@ from issuer.errors import Code, ZorgIdError
 from issuer.flows.administrators import admin_session
 from issuer.flows.birthdate import parse_birth_date
 from issuer.flows.common import FlowDeps, Portal, audit, notify_revoked, sha256_hex
-from issuer.issuance.cycle import Actor, IssuedCertificate
+from issuer.issuance.records import Actor, IssuedCertificate
 from issuer.qr import RenderedQr, enrolment_qr
 from issuer.store import Connection
 from issuer.store import mobile_ids as mobile_id_store

@@ -14,8 +14,6 @@
   :func:`approve_by_administrator`); until then it is ``pending``.
   :func:`issuer.flows.administrators.administered` is the one reader that
   grants administrator powers.
-
-The servicer reaches flow 6 through this module too (names re-exported).
 """
 
 from __future__ import annotations
@@ -40,18 +38,8 @@ from issuer.flows.common import (
     uzi_identity,
 )
 from issuer.flows.login import login_session
-from issuer.flows.members import (
-    RESET_REASON,
-    Member,
-    PersonRecord,
-    Reset,
-    correct_person,
-    current_verification,
-    list_members,
-    reset_member,
-)
 from issuer.flows.registration import check_terms, load_draft
-from issuer.issuance.cycle import Actor
+from issuer.issuance.records import Actor
 from issuer.issuance.runtime import Issuance
 from issuer.store import Connection
 from issuer.store import drafts as draft_store
@@ -66,7 +54,6 @@ from issuer.store.organisations import (
     AdminValidation,
     OrganisationRecord,
 )
-from issuer.store.registrations import attach_evidence
 from issuer.store.repo import new_id
 from issuer.uzi.card import UziIdentity
 from issuer.uzi.store import identity_from_json, identity_to_json
@@ -424,25 +411,12 @@ def approve_by_administrator(
 
 
 __all__ = [
-    "APPROVED",
-    "PENDING",
-    "RESET_REASON",
     "Administrator",
-    "Member",
     "Organisation",
-    "PersonRecord",
-    "Reset",
     "Validation",
-    "administered",
     "approve_by_administrator",
     "approve_by_operator",
-    "attach_evidence",
     "confirm_validation",
-    "correct_person",
-    "current_verification",
-    "evidence_of",
-    "list_members",
     "register_organisation",
-    "reset_member",
     "start_validation",
 ]

@@ -16,7 +16,7 @@ from issuer.flows.administrators import administered
 from issuer.flows.common import FlowDeps, Portal
 from issuer.flows.login import login_session
 from issuer.issuance import certificates as certs
-from issuer.issuance.cycle import IssuedCertificate
+from issuer.issuance.records import IssuedCertificate
 from issuer.store import persons as person_store
 
 

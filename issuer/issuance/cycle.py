@@ -48,7 +48,6 @@ from issuer.audit import AuditLog
 from issuer.errors import Code, ZorgIdError
 from issuer.issuance.faults import crash_point
 from issuer.issuance.records import (
-    ENGINE_ACTOR,
     Actor,
     Begin,
     CaSigningKey,
@@ -468,20 +467,4 @@ class IssuanceCycle:
         return None if row is None else IssuedCertificate.from_row(row)
 
 
-__all__ = [
-    "ENGINE_ACTOR",
-    "Actor",
-    "Begin",
-    "CaSigningKey",
-    "CertificateHooks",
-    "CheckedRequest",
-    "Committers",
-    "Finish",
-    "HealthReport",
-    "IssuanceCycle",
-    "IssuanceRequest",
-    "IssuedCertificate",
-    "NoHooks",
-    "Reservation",
-    "issuer_id",
-]
+__all__ = ["IssuanceCycle"]

@@ -1,8 +1,8 @@
 """What the issuance cycle takes and gives: requests, reservations, issued certificates, hooks.
 
 Why apart from :mod:`issuer.issuance.cycle`: the flows, the servicers and the
-OCSP side name these types without needing the cycle's machinery (they are
-re-exported by ``cycle`` for its existing users).
+OCSP side name these types without needing the cycle's machinery; they are
+imported from here, not through ``cycle``.
 """
 
 from __future__ import annotations

@@ -30,8 +30,10 @@ from issuer.ca.material import check_keys
 from issuer.config import Config
 from issuer.enrolment.redeem import Redeemer
 from issuer.errors import Code, ZorgIdError
-from issuer.issuance.cycle import CertificateHooks, Committers, HealthReport, IssuanceCycle
+from issuer.issuance.cycle import IssuanceCycle
 from issuer.issuance.policy_record import active_policy_cache, policy_store
+from issuer.issuance.records import CertificateHooks, HealthReport
+from issuer.issuance.storing import Committers
 from issuer.policy_store import ActivePolicy, ActiveVersion
 from issuer.store import Engine, shared_engine
 from policies import DEFAULT_POLICY_PATH, Policy

@@ -1,6 +1,7 @@
 """Linting certificates before they are signed (ARCHITECTURE §5 step 3)."""
 
-from issuer.lint.fast import CHECKS, Expected, fast_lint
+from issuer.lint.cert import Expected
+from issuer.lint.fast import CHECKS, fast_lint
 from issuer.lint.findings import Finding, LintError, Severity
 from issuer.lint.inputs import INPUT_RULES, lint_encoded, lint_inputs
 from issuer.lint.lintkey import SignatureInvalid, lint_key_for, lint_sign, verify_tbs_signature

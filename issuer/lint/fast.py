@@ -22,7 +22,7 @@ from issuer.lint.checks_ext import EXTENSION_CHECKS
 from issuer.lint.checks_tbs import TBS_CHECKS, raw_subject_finding
 from issuer.lint.findings import Finding
 
-__all__ = ["CHECKS", "Expected", "ProfileShape", "fast_lint", "profile_shape"]
+__all__ = ["CHECKS", "fast_lint"]
 
 CHECKS: tuple[Check, ...] = TBS_CHECKS + EXTENSION_CHECKS
 """Every certificate check, in the order findings are reported."""

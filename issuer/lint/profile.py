@@ -17,7 +17,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from issuer.keys import PublicKey
-from issuer.lint.fast import Expected, fast_lint
+from issuer.lint.cert import Expected
+from issuer.lint.fast import fast_lint
 from issuer.lint.findings import Finding, Severity
 from issuer.lint.lintkey import lint_sign
 from issuer.lint.pkix import at_or_above, pkilint_cert

@@ -10,7 +10,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from issuer.api.zorgid.v1 import certificate_pb2, certificate_pb2_grpc
 from issuer.config import Role
 from issuer.issuance import certificates
-from issuer.issuance.cycle import Actor, IssuedCertificate
+from issuer.issuance.records import Actor, IssuedCertificate
 from issuer.issuance.runtime import IssuanceRuntime
 from issuer.server.roles import METHOD_ROLES, Caller, current_caller
 

@@ -1,5 +1,5 @@
 """``zorgid.v1.OrganizationService`` (flows 4 and 6): thin servicer over
-:mod:`issuer.flows.organisations`."""
+:mod:`issuer.flows.organisations` and :mod:`issuer.flows.members`."""
 
 from __future__ import annotations
 
@@ -9,16 +9,19 @@ from issuer.api.zorgid.v1 import organization_pb2, organization_pb2_grpc
 from issuer.config import Role
 from issuer.flows import organisations as flow
 from issuer.flows.common import FlowDeps
+from issuer.flows.members import correct_person, list_members, reset_member
 from issuer.server.certificate_service import actor_for, certificate_message
 from issuer.server.registration_service import portal_for, qr_message, timestamp
 from issuer.server.roles import current_caller
 from issuer.server.uzi_service import _identity
 
 _SERVICE = "/zorgid.v1.OrganizationService/"
+# An administrator's state as the flows hand it out (``pending`` or ``approved``, the values
+# of ``issuer.store.organisations.PENDING``/``APPROVED``; a servicer imports no store module).
 _ADMIN_STATES = {
     None: organization_pb2.ADMINISTRATOR_STATE_UNSPECIFIED,
-    flow.PENDING: organization_pb2.ADMINISTRATOR_STATE_PENDING,
-    flow.APPROVED: organization_pb2.ADMINISTRATOR_STATE_APPROVED,
+    "pending": organization_pb2.ADMINISTRATOR_STATE_PENDING,
+    "approved": organization_pb2.ADMINISTRATOR_STATE_APPROVED,
 }
 
 
@@ -108,7 +111,7 @@ class OrganizationServicer(organization_pb2_grpc.OrganizationServiceServicer):
     def ListMembers(
         self, request: organization_pb2.ListMembersRequest, context: grpc.ServicerContext
     ) -> organization_pb2.ListMembersResponse:
-        members = flow.list_members(
+        members = list_members(
             self._deps,
             portal=portal_for(_SERVICE + "ListMembers"),
             login_session_handle=request.login_session_handle,
@@ -131,7 +134,7 @@ class OrganizationServicer(organization_pb2_grpc.OrganizationServiceServicer):
     def ResetMember(
         self, request: organization_pb2.ResetMemberRequest, context: grpc.ServicerContext
     ) -> organization_pb2.ResetMemberResponse:
-        reset = flow.reset_member(
+        reset = reset_member(
             self._deps,
             portal=portal_for(_SERVICE + "ResetMember"),
             login_session_handle=request.login_session_handle,
@@ -148,7 +151,7 @@ class OrganizationServicer(organization_pb2_grpc.OrganizationServiceServicer):
     def CorrectPerson(
         self, request: organization_pb2.CorrectPersonRequest, context: grpc.ServicerContext
     ) -> organization_pb2.CorrectPersonResponse:
-        person = flow.correct_person(
+        person = correct_person(
             self._deps,
             actor=actor_for(_SERVICE + "CorrectPerson"),
             person_id=request.person_id,

@@ -31,11 +31,8 @@ from issuer.api.zorgid.v1 import uzi_pb2, uzi_pb2_grpc
 from issuer.errors import Code, ZorgIdError
 from issuer.server.roles import current_caller
 from issuer.uzi.card import CertKind, UziIdentity
-from issuer.uzi.verify import (
-    SignatureScheme,
-    UziProof,
-    UziVerifier,
-)
+from issuer.uzi.checks import SignatureScheme
+from issuer.uzi.verify import UziProof, UziVerifier
 from issuer.uzi_vocabulary import CardType
 
 __all__ = [

@@ -55,14 +55,12 @@ from issuer.uzi.card import (
 )
 from issuer.uzi.checks import (
     KEY_USAGE_FOR_KIND,
+    SignatureScheme,
     check_card_key,
     check_issuer,
     check_kind,
     check_policy,
     verify_challenge_signature,
-)
-from issuer.uzi.checks import (
-    SignatureScheme as SignatureScheme,  # re-exported: servicers and flows import it here
 )
 from issuer.uzi.crl import CrlRefresher
 from issuer.uzi.errors import UziError

@@ -18,8 +18,9 @@ from issuer.ca import CaMaterial, load_ca_material, run_ceremony
 from issuer.ca.dev import default_dev_ceremony
 from issuer.enrolment.create import Enrolment, create_enrolment
 from issuer.enrolment.redeem import Redeemer
-from issuer.issuance.cycle import Actor, IssuanceCycle
+from issuer.issuance.cycle import IssuanceCycle
 from issuer.issuance.policy_record import record_active_policy
+from issuer.issuance.records import Actor
 from issuer.profile import VerifiedAttributes
 from issuer.uzi_vocabulary import AgbCode, RoleCode, Ura, UziNumber
 from issuer.wiring import open_ceremony_hsm

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 
 from issuer.cli import main
-from issuer.issuance.cycle import IssuanceRequest
+from issuer.issuance.records import IssuanceRequest
 from testkit.phone import Phone
 from tests.issuance.conftest import MOBILE, World, attributes
 

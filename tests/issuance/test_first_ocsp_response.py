@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from cryptography.x509 import ocsp
 
 from hsm import HsmUnavailable
-from issuer.issuance.cycle import IssuedCertificate
+from issuer.issuance.records import IssuedCertificate
 from issuer.ocsp_service import OcspService
 from issuer.store.schema import certificates, ocsp_responses, serial_reservations
 from issuer.store.transactions import write_transaction

@@ -423,7 +423,7 @@ def test_a_full_queue_is_led_on_in_batches_by_its_own_callers(migrated: sa.Engin
 def test_sqlite_shares_one_committer_between_steps_postgresql_keeps_two(
     migrated: sa.Engine,
 ) -> None:
-    from issuer.issuance.cycle import Committers
+    from issuer.issuance.storing import Committers
 
     made = Committers.for_engine(migrated)
     if migrated.dialect.name == "sqlite":

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from issuer.enrolment.redeem import Redemption
 from issuer.errors import ZorgIdError
 from issuer.issuance import certificates as certs
-from issuer.issuance.cycle import (
+from issuer.issuance.records import (
     Actor,
     CheckedRequest,
     Finish,

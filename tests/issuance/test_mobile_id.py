@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from issuer.errors import ZorgIdError
-from issuer.issuance.cycle import Finish, IssuedCertificate
+from issuer.issuance.records import Finish, IssuedCertificate
 from issuer.store.repo import new_id
 from issuer.store.schema import audit_events, certificates, mobile_ids, serial_reservations
 from testkit.phone import Phone

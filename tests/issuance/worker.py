@@ -21,8 +21,9 @@ from issuer.audit import AuditLog
 from issuer.ca import load_ca_material
 from issuer.enrolment.redeem import Redeemer
 from issuer.errors import ZorgIdError
-from issuer.issuance.cycle import Actor, IssuanceCycle
+from issuer.issuance.cycle import IssuanceCycle
 from issuer.issuance.policy_record import record_active_policy
+from issuer.issuance.records import Actor
 from issuer.store import create_engine_for
 
 ACTOR = Actor(role="mobile", identity="worker")

@@ -23,7 +23,7 @@ from hsm import Hsm
 from issuer.api.zorgid.v1 import enrollment_pb2, enrollment_pb2_grpc
 from issuer.config import load_config
 from issuer.enrolment.create import Enrolment, create_enrolment
-from issuer.issuance.cycle import Actor
+from issuer.issuance.records import Actor
 from issuer.issuance.runtime import Issuance, IssuanceRuntime
 from issuer.server.app import build_server
 from issuer.server.binding import issuance_service_bindings, policy_service_binding

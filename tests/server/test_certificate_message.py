@@ -8,7 +8,7 @@ import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from issuer.api.zorgid.v1 import certificate_pb2
-from issuer.issuance.cycle import IssuedCertificate
+from issuer.issuance.records import IssuedCertificate
 from issuer.server.certificate_service import _ts, certificate_message
 
 MOMENTS = [

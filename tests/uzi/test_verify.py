@@ -14,9 +14,9 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from issuer.uzi import errors
 from issuer.uzi.card import load_certificates
+from issuer.uzi.checks import SignatureScheme
 from issuer.uzi.errors import UziError
 from issuer.uzi.validate import RevocationMode
-from issuer.uzi.verify import SignatureScheme
 from issuer.uzi_vocabulary import CardType
 from tests.uzi.conftest import PORTAL, Clock, MakeVerifier, World, prove
 
