@@ -81,6 +81,19 @@ def frozen_data_of(conn: sa.Connection, registration_id: str) -> dict[str, Any] 
     return frozen
 
 
+def card_of(conn: sa.Connection, registration_id: str) -> tuple[datetime | None, bytes | None]:
+    """(card_not_after, card certificate DER) the registration's proof recorded; Nones if none."""
+    row = conn.execute(
+        sa.select(registrations.c.card_not_after, registrations.c.card_certificate).where(
+            registrations.c.id == registration_id
+        )
+    ).first()
+    if row is None:
+        return None, None
+    der = None if row.card_certificate is None else bytes(row.card_certificate)
+    return row.card_not_after, der
+
+
 def attach_evidence(
     conn: sa.Connection, registration_id: str, proof: UziEvidence, *, card_not_after: datetime
 ) -> None:

@@ -10,7 +10,9 @@ registration recorded.
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
+from typing import Any
 
 import grpc
 import pytest
@@ -18,8 +20,10 @@ import sqlalchemy as sa
 from cryptography import x509
 
 from issuer.api.zorgid.v1 import attribute_pb2, organization_pb2, uzi_pb2
+from issuer.cli import main
 from issuer.store.schema import certificates, registrations, serial_reservations
 from tests.flows.conftest import OTHER_URA, URA, Engine, rpc_code
+from tests.store.dbfixtures import Database
 
 POLICY_DAYS = 365
 """The packaged policy's profile.validity_days."""
@@ -29,7 +33,15 @@ def _cert(der: bytes) -> x509.Certificate:
     return x509.load_der_x509_certificate(der)
 
 
-def test_a_card_expiring_sooner_caps_the_certificate(eng: Engine) -> None:
+def _shown(db: Database, certificate_id: str, capsys: pytest.CaptureFixture[str]) -> Any:
+    """``zorgid certs show --id`` as the operator runs it."""
+    assert main(["certs", "show", "--database", db.cli_url, "--id", certificate_id]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_a_card_expiring_sooner_caps_the_certificate(
+    eng: Engine, migrated_db: Database, capsys: pytest.CaptureFixture[str]
+) -> None:
     eng.register_org()
     card_end = eng.clock() + timedelta(days=30)
     app = eng.cards.app(not_after=card_end)
@@ -38,13 +50,31 @@ def test_a_card_expiring_sooner_caps_the_certificate(eng: Engine) -> None:
     # Issued (the pre-signing lint accepted it) with the card's date, not the policy's year.
     assert cert.not_valid_after_utc == card_end == app.card.auth.not_valid_after_utc
     assert cert.not_valid_before_utc == eng.clock() - timedelta(seconds=60)
+    with eng.db.connect() as conn:
+        certificate_id = conn.execute(
+            sa.select(certificates.c.id).where(certificates.c.der == der)
+        ).scalar_one()
+    shown = _shown(migrated_db, certificate_id, capsys)
+    assert shown["not_after"] == card_end.isoformat()
+    assert (
+        shown["not_after_reason"] == f"capped by UZI-pas {app.card.auth.serial_number:x} notAfter"
+    )
 
 
-def test_a_card_expiring_later_leaves_the_policy_validity(eng: Engine) -> None:
+def test_a_card_expiring_later_leaves_the_policy_validity(
+    eng: Engine, migrated_db: Database, capsys: pytest.CaptureFixture[str]
+) -> None:
     eng.register_org()
     app = eng.cards.app(not_after=eng.clock() + timedelta(days=POLICY_DAYS + 30))
     _phone, der, _done = eng.registered(app)
     assert _cert(der).not_valid_after_utc == eng.clock() + timedelta(days=POLICY_DAYS)
+    with eng.db.connect() as conn:
+        certificate_id = conn.execute(
+            sa.select(certificates.c.id).where(certificates.c.der == der)
+        ).scalar_one()
+    assert _shown(migrated_db, certificate_id, capsys)["not_after_reason"] == (
+        f"policy {POLICY_DAYS} days"
+    )
 
 
 def test_a_card_expired_before_redemption_is_refused_and_nothing_signed(eng: Engine) -> None:
