@@ -58,14 +58,15 @@ def _list(args: argparse.Namespace) -> int:
 def _show(args: argparse.Namespace) -> int:
     from cryptography.hazmat.primitives import serialization
 
-    from issuer.issuance.certificates import get_certificate
+    from issuer.issuance.certificates import get_certificate, validity_reason
 
     engine = _engine(args)
     try:
         cert = get_certificate(engine, certificate_id=args.id, serial=args.serial)
+        why = validity_reason(engine, cert)
     finally:
         engine.dispose()
-    print(json.dumps(_describe(cert), sort_keys=True, indent=2))
+    print(json.dumps({**_describe(cert), "not_after_reason": why}, sort_keys=True, indent=2))
     if args.pem:
         print(cert.certificate.public_bytes(serialization.Encoding.PEM).decode(), end="")
     return 0
@@ -164,7 +165,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     who.add_argument("--mobile-id", help="mobile ID id")
     listing.set_defaults(func=_guarded(_list))
 
-    show = sub.add_parser("show", help="one certificate by id or serial")
+    show = sub.add_parser(
+        "show", help="one certificate by id or serial, and why its notAfter is that date"
+    )
     add_database_arguments(show)
     which = show.add_mutually_exclusive_group(required=True)
     which.add_argument("--id", help="certificate id")

@@ -250,6 +250,7 @@ class Redeemer:
                 person_id=row.person_id,
                 registration_id=row.id,
                 actor=actor,
+                card_not_after=row.card_not_after,
             )
         except ValueError as exc:
             raise ZorgIdError(Code.ZID_1204, f"frozen registration data: {exc}") from None

@@ -115,6 +115,10 @@ class Code(enum.StrEnum):
     """The certificate to be issued failed the engine's checks before signing."""
     ZID_1206 = "ZID-1206"
     """The issuing CA cannot issue now."""
+    ZID_1207 = "ZID-1207"
+    """The UZI-pas whose proof the registration was made with has expired, so no mobile ID can be
+    derived from it.
+    """
     ZID_1210 = "ZID-1210"
     """No certificate with this identifier or serial number was issued by this engine."""
     ZID_1211 = "ZID-1211"

@@ -79,6 +79,18 @@ ISSUANCE_ERROR_TABLE: Final[tuple[tuple[str, str, str, str, str, str], ...]] = (
         "geldigheid in het beleid verkorten.",
     ),
     (
+        "ZID-1207",
+        "FAILED_PRECONDITION",
+        "The UZI-pas whose proof the registration was made with has expired; a mobile ID "
+        "never outlives its UZI-pas, so nothing was signed.",
+        "Register again with a valid UZI-pas (a new registration, or an attribute "
+        "registration with the new card).",
+        "De UZI-pas waarmee de registratie is bewezen is verlopen; een mobiele identiteit "
+        "is nooit langer geldig dan de UZI-pas, dus er is niets ondertekend.",
+        "Registreer opnieuw met een geldige UZI-pas (een nieuwe registratie, of een "
+        "attribuutregistratie met de nieuwe pas).",
+    ),
+    (
         "ZID-1210",
         "NOT_FOUND",
         "No certificate with this identifier or serial number was issued by this engine.",

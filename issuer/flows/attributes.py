@@ -39,6 +39,7 @@ from issuer.flows.common import (
     use_uzi_session,
     uzi_identity,
 )
+from issuer.flows.evidence import card_not_after
 from issuer.flows.login import login_session
 from issuer.issuance.records import CheckedRequest, IssuanceRequest, IssuedCertificate
 from issuer.keys import PublicKey, WeakKeyError, check_public_key
@@ -130,7 +131,8 @@ def register_attributes(
             policy_version=cycle.policy_version,
             at=now,
         )
-        attach_evidence(conn, registration_id, proof)
+        card_end = card_not_after(proof)
+        attach_evidence(conn, registration_id, proof, card_not_after=card_end)
         if not person_store.has_attribute(
             conn,
             person_id=person.id,
@@ -164,6 +166,7 @@ def register_attributes(
         person_id=person.id,
         actor=portal.actor,
         registration_id=registration_id,
+        card_not_after=card_end,
     )
     intent = json.dumps(
         {

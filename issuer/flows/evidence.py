@@ -17,6 +17,8 @@ import hashlib
 from collections.abc import Sequence
 from datetime import datetime
 
+from cryptography import x509
+
 from issuer.store import Engine
 from issuer.store import evidence as evidence_store
 from issuer.store.evidence import UziEvidence
@@ -24,6 +26,15 @@ from issuer.uzi.checks import SignatureScheme
 from issuer.uzi.store import UziChallengeStore
 from issuer.uzi.validate import ChainValidator
 from issuer.uzi.verify import Clock, PolicySource, UziPolicy, UziProof, UziVerifier, utc_now
+
+
+def card_not_after(proof: UziEvidence) -> datetime:
+    """The notAfter of the UZI-pas certificate a proof was made with.
+
+    Recorded with the proof on the registration (issue 18): a mobile ID
+    issued on it never outlives this date.
+    """
+    return x509.load_der_x509_certificate(bytes(proof.card_certificate)).not_valid_after_utc
 
 
 class EvidenceKeepingVerifier(UziVerifier):

@@ -39,6 +39,7 @@ from issuer.flows.common import (
     use_uzi_session,
     uzi_identity,
 )
+from issuer.flows.evidence import card_not_after
 from issuer.qr import RenderedQr, enrolment_qr
 from issuer.store import Connection
 from issuer.store import drafts as draft_store
@@ -320,7 +321,9 @@ def confirm_registration(
             kind="registration",
             terms_version=row.terms_version,
         )
-        attach_evidence(conn, enrolment.registration_id, proof)
+        attach_evidence(
+            conn, enrolment.registration_id, proof, card_not_after=card_not_after(proof)
+        )
         person_store.set_birth_date_if_unknown(
             conn, person_id=enrolment.person_id, date_of_birth=row.date_of_birth, at=now
         )

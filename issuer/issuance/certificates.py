@@ -12,13 +12,16 @@ import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from cryptography import x509
+
 from issuer.audit import AuditEvent, AuditLog, JsonValue
 from issuer.errors import Code, ZorgIdError
 from issuer.issuance.records import Actor, CertificateHooks, IssuedCertificate, NoHooks
 from issuer.store import Connection, Engine
 from issuer.store import certificates as store
+from issuer.store.registrations import card_of
 from issuer.store.repo import REVOCATION_REASONS, revoke_certificate
-from issuer.store.transactions import write_transaction
+from issuer.store.transactions import read_transaction, write_transaction
 
 _LOG = logging.getLogger(__name__)
 
@@ -77,6 +80,27 @@ def get_certificate(
     if found is None:
         raise ZorgIdError(Code.ZID_1210, f"no certificate with {what}")
     return IssuedCertificate.from_row(found)
+
+
+def validity_reason(engine: Engine, cert: IssuedCertificate) -> str:
+    """Why the certificate's notAfter is what it is (``zorgid certs show``, issue 18).
+
+    The cycle chose the earlier of the policy's validity and the notAfter of
+    the UZI-pas certificate the registration recorded: "capped by UZI-pas
+    <card serial, hex> notAfter" when the certificate ends at the card's date,
+    else "policy <N> days" (notBefore to notAfter; the backdate, at most an
+    hour, rounds away).
+    """
+    card_end: datetime | None = None
+    card_der: bytes | None = None
+    if cert.registration_id is not None:
+        with read_transaction(engine) as conn:
+            card_end, card_der = card_of(conn, cert.registration_id)
+    if card_end is not None and card_der is not None and cert.not_after == card_end:
+        serial = x509.load_der_x509_certificate(card_der).serial_number
+        return f"capped by UZI-pas {serial:x} notAfter"
+    days = round((cert.not_after - cert.not_before).total_seconds() / 86400)
+    return f"policy {days} days"
 
 
 def list_certificates(

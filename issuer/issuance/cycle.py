@@ -10,7 +10,9 @@ the code can be read side by side:
    for keyCompromise, or certified for another person, is refused).
 2. :meth:`IssuanceCycle.step2_reserve_serial` -- draw a serial and COMMIT the
    reservation (the intent) before anything is signed.
-3. :meth:`IssuanceCycle.step3_build_lint_sign` -- build the TBS from the
+3. :meth:`IssuanceCycle.step3_build_lint_sign` -- choose the validity (the
+   policy's, capped at the notAfter of the UZI-pas the request was proven
+   with), build the TBS from the
    profile and the verified attributes only, sign it with the throwaway lint
    key, fast-lint it, sign the same bytes with the HSM key and verify that
    signature over them with the issuing CA certificate's public key.
@@ -83,6 +85,14 @@ _LOG = logging.getLogger(__name__)
 
 SERIAL_DRAWS = 3
 """Redraws after a serial clash (probability ~2^-159 each): a clash twice means a broken RNG."""
+
+_PROFILE_CODES = {
+    "validity": Code.ZID_1206,
+    "issuing CA validity": Code.ZID_1206,
+    "UZI-pas validity": Code.ZID_1207,
+}
+"""Step 3's profile refusals that are not the attributes' (ZID-1204): the CA's or the card's
+validity."""
 
 
 def _attrs_json(attrs: VerifiedAttributes) -> dict[str, str | None]:
@@ -344,19 +354,27 @@ class IssuanceCycle:
         another key of the token signs without complaint, and such a
         certificate must never be stored as ``good`` (ZID-1250; the
         reservation ends ``failed`` and the audit log says why).
+
+        The validity is chosen here, once: ``request.card_not_after`` (the
+        UZI-pas date the registration recorded, never anything the phone sent)
+        caps the policy's notAfter, and a card expired by now is refused
+        (ZID-1207) before anything is signed
+        (:func:`issuer.profile.builder.validity_window`; the lint checks the
+        same window).
         """
         request = checked.request
         try:
             builder, _linted = self._presigner.build_and_lint(
-                request.attrs, checked.public_key, reservation.serial, reservation.reserved_at
+                request.attrs,
+                checked.public_key,
+                reservation.serial,
+                reservation.reserved_at,
+                request.card_not_after,
             )
         except LintError as exc:
             raise ZorgIdError(Code.ZID_1205, str(exc)) from None
         except ProfileError as exc:
-            code = (
-                Code.ZID_1206 if exc.what in ("validity", "issuing CA validity") else Code.ZID_1204
-            )
-            raise ZorgIdError(code, str(exc)) from None
+            raise ZorgIdError(_PROFILE_CODES.get(exc.what, Code.ZID_1204), str(exc)) from None
         except InvalidAttributesError as exc:
             raise ZorgIdError(Code.ZID_1204, str(exc)) from None
         crash_point("after-lint")

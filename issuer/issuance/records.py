@@ -42,6 +42,10 @@ class IssuanceRequest:
 
     ``csr`` supplies the public key and proof of possession only; nothing
     else in it is ever copied into the certificate (ARCHITECTURE §5).
+    ``card_not_after`` is the notAfter of the UZI-pas certificate whose proof
+    the attributes were verified with, as the registration recorded it (never
+    from the phone): step 3 caps the certificate's notAfter there (issue 18);
+    ``None`` (no card date recorded) leaves the policy's validity.
     """
 
     attrs: VerifiedAttributes
@@ -49,6 +53,7 @@ class IssuanceRequest:
     person_id: str
     actor: Actor
     registration_id: str | None = None
+    card_not_after: datetime | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

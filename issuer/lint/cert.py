@@ -84,6 +84,8 @@ class Expected:
     policy: Policy
     issuer_cert: x509.Certificate
     now: dt.datetime
+    card_not_after: dt.datetime | None = None
+    """The UZI-pas certificate's notAfter that caps the validity (None: the policy's)."""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -160,11 +160,14 @@ def validity_within_issuer(cert: Cert, exp: Expected) -> Finding | None:
 
 @_check
 def validity_matches_policy(cert: Cert, exp: Expected) -> Finding | None:
-    not_before, not_after = validity_window(exp.policy, exp.issuer_cert, exp.now)
+    not_before, not_after = validity_window(
+        exp.policy, exp.issuer_cert, exp.now, exp.card_not_after
+    )
     if (cert.not_valid_before_utc, cert.not_valid_after_utc) != (not_before, not_after):
         return finding(
             "validity_matches_policy",
-            "policy profile.validity_days / profile.backdate_seconds",
+            "policy profile.validity_days / profile.backdate_seconds, capped by the UZI-pas "
+            "notAfter (issue 18)",
             f"{cert.not_valid_before_utc}..{cert.not_valid_after_utc}; "
             f"expected {not_before}..{not_after}",
         )

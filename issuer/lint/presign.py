@@ -100,13 +100,21 @@ class Presigner:
         )
 
     def build_and_lint(
-        self, attrs: VerifiedAttributes, public_key: PublicKey, serial: int, now: dt.datetime
+        self,
+        attrs: VerifiedAttributes,
+        public_key: PublicKey,
+        serial: int,
+        now: dt.datetime,
+        card_not_after: dt.datetime | None = None,
     ) -> tuple[SignableTbs, x509.Certificate]:
         """The TBS to sign and its lint-signed certificate; :class:`LintError` if an
         input breaks a rule of the profile or the encoded TBS does not say the
-        intended serial, issuer and validity (nothing must then be signed)."""
+        intended serial, issuer and validity (nothing must then be signed).
+        ``card_not_after`` caps notAfter, in the build and in the lint alike."""
         policy, issuer_cert = self.policy, self.issuer_cert
-        tbs = build_tbs_der(attrs, public_key, serial, policy, issuer_cert, now, self.template)
+        tbs = build_tbs_der(
+            attrs, public_key, serial, policy, issuer_cert, now, self.template, card_not_after
+        )
         algorithm_id = self.template.signature_algorithm
         signed = sign_tbs_der(tbs, self.lint_key, signature_hash(policy), algorithm_id)
         linted = load_assembled(signed, tbs)
@@ -117,6 +125,7 @@ class Presigner:
             policy=policy,
             issuer_cert=issuer_cert,
             now=now,
+            card_not_after=card_not_after,
         )
         # In the certificate checks' order (serial ... validity, then subject, SAN,
         # key, extensions), so a finding reads as the certificate lint's would.

@@ -123,9 +123,19 @@ def ca_validity(issuer_cert: x509.Certificate) -> tuple[dt.datetime, dt.datetime
 
 
 def validity_window(
-    policy: Policy, issuer_cert: x509.Certificate, now: dt.datetime
+    policy: Policy,
+    issuer_cert: x509.Certificate,
+    now: dt.datetime,
+    card_not_after: dt.datetime | None = None,
 ) -> tuple[dt.datetime, dt.datetime]:
     """``(notBefore, notAfter)`` for a certificate issued at ``now``.
+
+    notAfter is the policy's ``now + validity_days``, or ``card_not_after``
+    (the notAfter of the UZI-pas certificate whose proof the request was issued
+    on) when that is earlier: a mobile ID is derived trust and never outlives
+    its card; the policy may shorten, never lengthen (issue 18). A card expired
+    at ``now`` is refused (``what="UZI-pas validity"``), as nothing valid can
+    be derived from it. ``None``: no card date recorded, the policy's validity.
 
     A certificate that would outlive its issuing CA is *refused*, not clipped
     (docs/decisions/profile.md): a clipped certificate silently breaks the
@@ -140,6 +150,16 @@ def validity_window(
     now = now.astimezone(dt.UTC).replace(microsecond=0)
     not_before = now - dt.timedelta(seconds=policy.profile.backdate_seconds)
     not_after = now + dt.timedelta(days=policy.profile.validity_days)
+    if card_not_after is not None:
+        card_end = card_not_after.astimezone(dt.UTC).replace(microsecond=0)
+        if card_end <= now:
+            raise ProfileError(
+                "UZI-pas validity",
+                f"the UZI-pas certificate expired at {card_end.isoformat()}",
+                f"a card valid after now ({now.isoformat()})",
+                "Register again with a valid UZI-pas.",
+            )
+        not_after = min(not_after, card_end)
     ca_not_before, ca_not_after = ca_validity(issuer_cert)
     if not_before < ca_not_before or now > ca_not_after:
         raise ProfileError(
@@ -213,6 +233,7 @@ def build_tbs(
     policy: Policy,
     issuer_cert: x509.Certificate,
     now: dt.datetime,
+    card_not_after: dt.datetime | None = None,
 ) -> x509.CertificateBuilder:
     """The mobile-ID certificate, ready to be signed (ARCHITECTURE §5 step 3).
 
@@ -222,9 +243,10 @@ def build_tbs(
     (§4.2.1.12), subjectAltName with the UZI otherName (§4.2.1.6; the subject
     is non-empty so not critical), certificatePolicies (§4.2.1.4), AIA OCSP +
     caIssuers (§4.2.2.1), CRL DP (§4.2.1.13), SKI (§4.2.1.2), AKI (§4.2.1.1).
+    ``card_not_after`` caps notAfter (:func:`validity_window`).
     """
     check_issuable(attrs, serial, policy)
-    not_before, not_after = validity_window(policy, issuer_cert, now)
+    not_before, not_after = validity_window(policy, issuer_cert, now, card_not_after)
     profile = policy.profile
     ekus = [ExtendedKeyUsageOID.CLIENT_AUTH] + [ObjectIdentifier(o) for o in profile.extra_ekus]
     cert_policies = [

@@ -266,15 +266,17 @@ def build_tbs_der(
     issuer_cert: x509.Certificate,
     now: dt.datetime,
     template: TbsTemplate | None = None,
+    card_not_after: dt.datetime | None = None,
 ) -> bytes:
     """The TBSCertificate DER that ``build_tbs(...)`` signed with the lint key has.
 
     Same inputs, same refusals (:class:`~issuer.profile.ProfileError`) as
     :func:`~issuer.profile.builder.build_tbs`. ``template`` is
     ``tbs_template(policy, issuer_cert)`` when the caller holds it; else it is made here.
+    ``card_not_after`` caps notAfter (:func:`~issuer.profile.builder.validity_window`).
     """
     check_issuable(attrs, serial, policy)
-    not_before, not_after = validity_window(policy, issuer_cert, now)
+    not_before, not_after = validity_window(policy, issuer_cert, now, card_not_after)
     if template is None:
         template = tbs_template(policy, issuer_cert)
     spki, bits = spki_and_bits(public_key)

@@ -42,6 +42,7 @@ TOKEN_READ = sa.select(
     registrations.c.failed_attempts,
     registrations.c.csr_sha256,
     registrations.c.certificate_id,
+    registrations.c.card_not_after,
 ).where(registrations.c.token_sha256 == sa.bindparam("digest"))
 """The registration of a token digest: the first statement of every redemption."""
 
@@ -101,6 +102,8 @@ class TokenRegistration(NamedTuple):
     failed_attempts: int
     csr_sha256: str | None
     certificate_id: str | None
+    card_not_after: datetime | None
+    """The UZI-pas certificate's notAfter the registration recorded (caps the certificate)."""
 
 
 class TokenRead:

@@ -39,6 +39,8 @@ class Registration:
     challenge_nonce: bytes | None
     card_signature: bytes | None
     proven_at: datetime | None
+    card_not_after: datetime | None
+    """The card certificate's notAfter: caps the certificates issued on this proof (issue 18)."""
     token_sha256: str | None
     token_expires_at: datetime | None
     token_used_at: datetime | None
@@ -79,8 +81,28 @@ def frozen_data_of(conn: sa.Connection, registration_id: str) -> dict[str, Any] 
     return frozen
 
 
-def attach_evidence(conn: sa.Connection, registration_id: str, proof: UziEvidence) -> None:
-    """Copy the UZI proof onto the registration its certificates will name."""
+def card_of(conn: sa.Connection, registration_id: str) -> tuple[datetime | None, bytes | None]:
+    """(card_not_after, card certificate DER) the registration's proof recorded; Nones if none."""
+    row = conn.execute(
+        sa.select(registrations.c.card_not_after, registrations.c.card_certificate).where(
+            registrations.c.id == registration_id
+        )
+    ).first()
+    if row is None:
+        return None, None
+    der = None if row.card_certificate is None else bytes(row.card_certificate)
+    return row.card_not_after, der
+
+
+def attach_evidence(
+    conn: sa.Connection, registration_id: str, proof: UziEvidence, *, card_not_after: datetime
+) -> None:
+    """Copy the UZI proof onto the registration its certificates will name.
+
+    ``card_not_after`` is the notAfter of ``proof.card_certificate`` (read by
+    the caller, :func:`issuer.flows.evidence.card_not_after`): kept as a column
+    so that redeeming a token reads the cap without parsing the card.
+    """
     conn.execute(
         registrations.update()
         .where(registrations.c.id == registration_id)
@@ -90,6 +112,7 @@ def attach_evidence(conn: sa.Connection, registration_id: str, proof: UziEvidenc
             challenge_nonce=bytes(proof.nonce),
             card_signature=bytes(proof.signature),
             proven_at=proof.proven_at,
+            card_not_after=card_not_after,
         )
     )
 
@@ -105,6 +128,7 @@ def copy_evidence(conn: sa.Connection, *, registration_id: str, source: Registra
             challenge_nonce=source.challenge_nonce,
             card_signature=source.card_signature,
             proven_at=source.proven_at,
+            card_not_after=source.card_not_after,
         )
     )
 

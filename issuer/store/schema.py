@@ -181,6 +181,12 @@ registrations = sa.Table(
     sa.Column("challenge_nonce", sa.LargeBinary, nullable=True),
     sa.Column("card_signature", sa.LargeBinary, nullable=True),
     sa.Column("proven_at", UtcDateTime, nullable=True),
+    sa.Column(
+        "card_not_after",
+        UtcDateTime,
+        nullable=True,
+        comment="notAfter of card_certificate: caps the mobile ID's (NULL: policy validity)",
+    ),
     # the enrolment token (registration QR), stored as a hash only
     sa.Column("token_sha256", Sha256Hex, nullable=True, unique=True),
     sa.Column("token_expires_at", UtcDateTime, nullable=True),

@@ -107,10 +107,12 @@ class Cards:
         uzi_number: str | None = None,
         card_type: str = "Z",
         role: str | None = None,
+        not_after: datetime | None = None,
     ) -> DesktopApp:
+        """A card (``not_after``: its certificates' notAfter, else three years on)."""
         key = self.hsm.generate_key(f"card-{next(self.numbers)}", KeySpec.RSA_2048)
         card = self.world.issue_card(
-            card_type, uzi_number=uzi_number, ura=ura, role=role, auth_key=key
+            card_type, uzi_number=uzi_number, ura=ura, role=role, auth_key=key, not_after=not_after
         )
         return DesktopApp(card=card, key=key)  # type: ignore[arg-type]
 

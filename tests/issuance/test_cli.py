@@ -26,6 +26,8 @@ def test_certs_list_and_show(
     assert main(["certs", "show", "--database", url, "--serial", cert.serial.upper(), "--pem"]) == 0
     out = capsys.readouterr().out
     assert '"status": "good"' in out and "BEGIN CERTIFICATE" in out
+    # No card date recorded with this enrolment: the policy's validity, and it says so.
+    assert f'"not_after_reason": "policy {world.cycle.policy.profile.validity_days} days"' in out
     assert main(["certs", "show", "--database", url, "--serial", "abc"]) == 1
     assert "ZID-1210" in capsys.readouterr().err
     assert main(["issuance", "lint-scan", "--database", url]) == 0

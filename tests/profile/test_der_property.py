@@ -189,20 +189,30 @@ def _now(draw: Callable[..., Any], policy: Policy) -> dt.datetime:
 @st.composite
 def _case(draw: Callable[..., Any]) -> tuple[Profile, Expected]:
     profile = draw(st.sampled_from(PROFILES))
+    now = draw(_now(profile.policy))
+    # The UZI-pas date that caps notAfter (issue 18): none, sooner or later than the policy's.
+    card_seconds = draw(
+        st.one_of(st.none(), st.integers(1, (profile.policy.profile.validity_days + 30) * 86400))
+    )
     expected = Expected(
         attrs=draw(_attributes()),
         public_key=draw(st.sampled_from(KEYS)),
         serial=draw(SERIALS),
         policy=profile.policy,
         issuer_cert=profile.ca,
-        now=draw(_now(profile.policy)),
+        now=now,
+        card_not_after=None
+        if card_seconds is None
+        else now.replace(microsecond=0) + dt.timedelta(seconds=card_seconds),
     )
     return profile, expected
 
 
 def _reference(profile: Profile, exp: Expected) -> x509.Certificate:
     """The certificate ``CertificateBuilder`` makes of the same inputs (lint-key signed)."""
-    builder = build_tbs(exp.attrs, exp.public_key, exp.serial, exp.policy, profile.ca, exp.now)
+    builder = build_tbs(
+        exp.attrs, exp.public_key, exp.serial, exp.policy, profile.ca, exp.now, exp.card_not_after
+    )
     return builder.sign(lint_key_for(profile.ca.public_key()), signature_hash(exp.policy))
 
 
@@ -219,7 +229,14 @@ def test_the_encoder_is_the_builder_and_the_inputs_pass_the_rules(
 ) -> None:
     profile, exp = case
     der = build_tbs_der(
-        exp.attrs, exp.public_key, exp.serial, exp.policy, profile.ca, exp.now, profile.template
+        exp.attrs,
+        exp.public_key,
+        exp.serial,
+        exp.policy,
+        profile.ca,
+        exp.now,
+        profile.template,
+        exp.card_not_after,
     )
     reference = _reference(profile, exp)
     assert der == reference.tbs_certificate_bytes

@@ -155,6 +155,27 @@ def test_validity_beyond_issuing_ca_is_refused(policy: Policy) -> None:
         build_tbs(attributes(), key, draw_serial(), policy, short_ca, NOW)
 
 
+def test_the_card_caps_the_validity_never_lengthens_it(
+    policy: Policy, ca: x509.Certificate
+) -> None:
+    """Issue 18: notAfter = min(policy, UZI-pas notAfter); an expired card is refused."""
+    from issuer.profile import validity_window
+
+    policy_end = NOW + dt.timedelta(days=policy.profile.validity_days)
+    sooner = NOW + dt.timedelta(days=30, microseconds=5)
+    assert validity_window(policy, ca, NOW, sooner)[1] == sooner.replace(microsecond=0)
+    later = policy_end + dt.timedelta(days=30)
+    assert validity_window(policy, ca, NOW, later)[1] == policy_end
+    assert validity_window(policy, ca, NOW, None)[1] == policy_end
+    for expired in (NOW, NOW - dt.timedelta(days=1)):
+        with pytest.raises(ProfileError, match="UZI-pas validity") as info:
+            validity_window(policy, ca, NOW, expired)
+        assert info.value.what == "UZI-pas validity"
+    # A card that ends before a short CA does lets the certificate be issued there.
+    short_ca, _ = make_ca(not_after=NOW + dt.timedelta(days=100))
+    assert validity_window(policy, short_ca, NOW, sooner)[1] == sooner.replace(microsecond=0)
+
+
 def test_issuing_ca_not_yet_valid_is_refused(policy: Policy) -> None:
     future_ca, _ = make_ca(not_before=NOW + dt.timedelta(days=1))
     key = ec.generate_private_key(ec.SECP256R1()).public_key()

@@ -152,3 +152,51 @@ def test_foreign_keys_are_enforced(migrated: sa.Engine) -> None:
                 id="m1", person_id="nobody", spki_sha256="a" * 64, public_key=b"x", created_at=now
             )
         )
+
+
+def _card_certificate(not_after: datetime) -> bytes:
+    """A self-signed stand-in for a UZI-pas certificate: only its notAfter is read."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "card")])
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(7)
+        .not_valid_before(not_after.replace(year=not_after.year - 3))
+        .not_valid_after(not_after)
+        .sign(key, hashes.SHA256())
+    )
+    return cert.public_bytes(serialization.Encoding.DER)
+
+
+def test_0007_fills_card_not_after_from_the_stored_card(engine: sa.Engine) -> None:
+    """Rows with a stored card certificate get its notAfter; the others stay NULL (policy)."""
+    upgrade(engine, "0006")
+    now = datetime(2026, 11, 28, tzinfo=UTC)
+    card_end = datetime(2027, 1, 2, 3, 4, 5, tzinfo=UTC)
+    with engine.begin() as conn:
+        for rid, der in (("with-card", _card_certificate(card_end)), ("no-card", None)):
+            conn.execute(
+                registrations.insert().values(
+                    id=rid,
+                    kind="registration",
+                    state="confirmed",
+                    portal_identity="p",
+                    card_certificate=der,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+    upgrade(engine)
+    with engine.connect() as conn:
+        found = dict(
+            conn.execute(sa.select(registrations.c.id, registrations.c.card_not_after)).all()
+        )
+    assert found == {"with-card": card_end, "no-card": None}
