@@ -54,7 +54,7 @@ from issuer.uzi.trust import TrustSet, distribution_points, verified_cas
 _LOG = logging.getLogger(__name__)
 
 REASON = "privilegeWithdrawn"
-"""RFC 5280 §5.3.1 reason of a revocation because the card was revoked (docs/ca-lifecycle.md)."""
+"""RFC 5280 §5.3.1 reason of a revocation because the card was revoked (docs/uzi.md)."""
 ACTOR = "uzi-watch"
 RETRY_AFTER = timedelta(minutes=5)
 """After a failed fetch or an unusable CRL the URL is tried again this soon (or at the interval)."""

@@ -23,7 +23,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "watch",
         help="revoke the mobile IDs of revoked UZI-passes (one pass, or its status)",
         description="One pass of the UZI-pas watch (--once, for cron) or its state (status). "
-        "See docs/ca-lifecycle.md, 'The UZI-pas watch'.",
+        "See docs/uzi.md, 'The UZI-pas watch'.",
     )
     watch.add_argument("action", nargs="?", choices=["status"], help="show the watch's state")
     watch.add_argument("--once", action="store_true", help="run one pass now")

@@ -11,7 +11,7 @@ from issuer.config.base import doc
 class UziWatchConfig:
     """The UZI-pas watch (``[uzi_watch]``): mobile IDs follow their card's revocation.
 
-    See docs/ca-lifecycle.md, "The UZI-pas watch".
+    See docs/uzi.md, "The UZI-pas watch".
     """
 
     enabled: bool = field(
@@ -39,7 +39,7 @@ class UziWatchConfig:
             "How long a card's CRL may be not current (past its nextUpdate, or never fetched) "
             "before it is reported: an error in the log, an audit event "
             "uzi.watch.crl_unavailable, and `zorgid uzi watch status`. The mobile IDs of its "
-            "cards are left alone (docs/ca-lifecycle.md says why).",
+            "cards are left alone (docs/uzi.md says why).",
             unit="seconds",
             why="3600..604800. A register outage must be seen by the operator; suspending "
             "every mobile ID of a CA for it would stop care, and revocation here is final.",
