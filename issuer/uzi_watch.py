@@ -27,6 +27,7 @@ One pass (:meth:`UziWatch.run_once`; the server runs it on a thread every
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import logging
 import threading
@@ -44,7 +45,6 @@ from issuer.issuance.certificates import REASON_CODES
 from issuer.issuance.records import IssuedCertificate
 from issuer.issuance.runtime import Issuance
 from issuer.store import Connection, Engine
-from issuer.store import certificates as certificate_store
 from issuer.store import uzi_watch as store
 from issuer.store.repo import revoke_certificate
 from issuer.store.transactions import read_transaction, write_transaction
@@ -342,8 +342,11 @@ class UziWatch:
                 number,
             )
             report.revoked.append(details)
-            found = certificate_store.certificate_by_id(self.engine, cert.id)
-            done.append(IssuedCertificate.from_row(found) if found is not None else cert)
+            done.append(
+                dataclasses.replace(
+                    cert, status="revoked", revoked_at=now, revocation_reason=REASON
+                )
+            )
         return done
 
     def _report_unavailable(self, urls: list[str], now: datetime, report: PassReport) -> None:

@@ -224,3 +224,31 @@ def test_cli_once_and_status(
     assert status["cards_watched"] >= 1
     assert status["last_fetch"] is not None and status["next_fetch"] is not None
     assert any(c["crl_number"] == 1 for c in status["crls"])
+
+
+def test_a_reset_carries_the_card_so_its_new_mobile_id_follows_it(eng: Engine) -> None:
+    """A PIN reset copies the original proof: the certificate it leads to is the card's too."""
+    from issuer.api.zorgid.v1 import organization_pb2
+
+    eng.register_org()
+    admin, _ = eng.administrator()
+    member = eng.cards.app()
+    eng.registered(member)
+    person_id = next(
+        m.person_id
+        for m in eng.portal.org.ListMembers(
+            organization_pb2.ListMembersRequest(login_session_handle=admin)
+        ).members
+        if m.uzi_number == member.card.uzi_number
+    )
+    reset = eng.portal.org.ResetMember(
+        organization_pb2.ResetMemberRequest(login_session_handle=admin, person_id=person_id),
+        timeout=30,
+    )
+    der = bytes(eng.redeem(reset.qr.payload, eng.new_phone()).certificate.der)
+    eng.cards.world.revoke(member.card.auth)
+    _restore(eng)
+    eng.clock.advance(timedelta(seconds=1))
+    report = _watch(eng).run_once(force=True)
+    assert _serial(der) in [r["serial"] for r in report.revoked]
+    assert _status(eng, der) == ("revoked", REASON)
