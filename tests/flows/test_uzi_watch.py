@@ -22,7 +22,13 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509 import ocsp
 
 from issuer.cli import main
-from issuer.store.schema import audit_events, certificates, ocsp_responses, uzi_watch_crls
+from issuer.store.schema import (
+    audit_events,
+    certificates,
+    crls,
+    ocsp_responses,
+    uzi_watch_crls,
+)
 from issuer.uzi.trust import load_trust_set
 from issuer.uzi_watch import REASON, UziWatch, WatchSettings
 from testkit import uzi_world
@@ -106,6 +112,13 @@ def test_a_revoked_card_revokes_its_mobile_ids_and_no_other(eng: Engine) -> None
     # OCSP says so at once: the runtime's hooks re-signed the response.
     assert _ocsp_status(eng, der_a) == ocsp.OCSPCertStatus.REVOKED
     assert _ocsp_status(eng, der_b) == ocsp.OCSPCertStatus.GOOD
+    # ... and so does the engine's CRL: a new one was published listing it.
+    with eng.db.connect() as conn:
+        latest = conn.execute(sa.select(crls.c.der).order_by(crls.c.number.desc())).first()
+    assert latest is not None
+    published = x509.load_der_x509_crl(bytes(latest.der))
+    assert published.get_revoked_certificate_by_serial_number(int(_serial(der_a), 16)) is not None
+    assert published.get_revoked_certificate_by_serial_number(int(_serial(der_b), 16)) is None
     with eng.db.connect() as conn:
         events = conn.execute(
             sa.select(audit_events.c.details).where(
