@@ -265,3 +265,24 @@ def test_a_reset_carries_the_card_so_its_new_mobile_id_follows_it(eng: Engine) -
     report = _watch(eng).run_once(force=True)
     assert _serial(der) in [r["serial"] for r in report.revoked]
     assert _status(eng, der) == ("revoked", REASON)
+
+
+def test_cards_not_signed_by_the_trust_set_name_no_url(eng: Engine, tmp_path: Path) -> None:
+    """A trust set of look-alike CAs (same names, other keys): no card verifies, nothing is read."""
+    card_a, der_a, _card_b, _der_b = _two_professionals(eng)
+    assert eng.cards.server is not None
+    twin = uzi_world.UziWorld(now=eng.clock(), base_url=eng.cards.server.base_url)
+    twin_trust = twin.write_trust_set(tmp_path / "twin")
+    eng.cards.world.revoke(card_a.card.auth)
+    _restore(eng)
+    eng.clock.advance(timedelta(seconds=1))
+    watch = UziWatch(
+        engine=eng.db,
+        trust=lambda: load_trust_set(str(twin_trust)),
+        issuance=eng.runtime.get,
+        clock=eng.clock,
+    )
+    report = watch.run_once(force=True)
+    assert report.cards >= 2
+    assert report.fetched == [] and report.failed == {} and report.revoked == []
+    assert _status(eng, der_a) == ("good", None)
