@@ -177,7 +177,6 @@ class UziWatch:
         if not watched:
             return report
         cas = verified_cas(self._trust())
-        cards: list[_Card] = []
         urls: dict[str, list[_Card]] = {}
         for item in watched:
             cert = x509.load_der_x509_certificate(item.der)
@@ -186,7 +185,6 @@ class UziWatch:
                 _LOG.warning("UZI watch: card %s is not signed by a trust-set CA", item.serial)
                 continue
             card = _Card(item, cert, ca)
-            cards.append(card)
             for url in distribution_points(cert):
                 urls.setdefault(url, []).append(card)
         with write_transaction(self.engine) as conn:
@@ -409,6 +407,11 @@ class UziWatch:
         self._stopping.clear()
         self._thread = threading.Thread(target=self._loop, name="uzi-watch", daemon=True)
         self._thread.start()
+        _LOG.info(
+            "UZI watch started: CRLs of watched cards every %s; missing longer than %s is reported",
+            self.settings.interval,
+            self.settings.unavailable_limit,
+        )
 
     def stop(self) -> None:
         """Stop the thread after the pass in progress (if any)."""
