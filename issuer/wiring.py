@@ -50,8 +50,10 @@ from issuer.store import Engine, check_schema, shared_engine
 from issuer.store.uzi import SqlUziChallengeStore
 from issuer.uzi.crl import CrlRefresher
 from issuer.uzi.policy import policy_source
+from issuer.uzi.trust import TrustSet, load_trust_set
 from issuer.uzi.validate import ChainValidator
 from issuer.uzi.verify import Clock, PolicySource, UziPolicy, UziVerifier, utc_now
+from issuer.uzi_watch import UziWatch, WatchSettings
 from policies import DEFAULT_POLICY_PATH
 
 __all__ = [
@@ -257,6 +259,31 @@ def build_evidence_verifier(
     )
 
 
+def uzi_watch(
+    config: Config,
+    runtime: IssuanceRuntime,
+    *,
+    trust: Callable[[], TrustSet] | None = None,
+    clock: Clock = utc_now,
+) -> UziWatch:
+    """The UZI-pas watch on the runtime's database, trust set of the policy in force.
+
+    The runtime's HSM (audit key, OCSP responder) is opened only when a card
+    turns out revoked or a CRL is reported unavailable. ``trust`` is for tests.
+    """
+    source = policy_source(config, runtime.engine)
+    return UziWatch(
+        engine=runtime.engine,
+        trust=trust or (lambda: load_trust_set(source().trust_set)),
+        issuance=runtime.get,
+        settings=WatchSettings(
+            interval=dt.timedelta(seconds=config.uzi_watch.interval_seconds),
+            unavailable_limit=dt.timedelta(seconds=config.uzi_watch.unavailable_limit_seconds),
+        ),
+        clock=clock,
+    )
+
+
 def engine_host(config: Config) -> str:
     """What the QR codes name as the engine (``h=``): ``[server] public_host`` or the listen."""
     public = getattr(config.server, "public_host", None)
@@ -305,7 +332,9 @@ def default_services(config: Config, health: HealthControl | None = None) -> lis
     runtime.check_keys()
     return [
         ca_service_binding(config),
-        uzi_service_binding(verifier),
+        uzi_service_binding(
+            verifier, watch=uzi_watch(config, runtime) if config.uzi_watch.enabled else None
+        ),
         *issuance_service_bindings(runtime),
         policy_service_binding(PolicyRuntime(config).get),
         *flow_service_bindings(flow_deps(config, runtime=runtime, verifier=verifier)),

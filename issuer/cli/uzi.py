@@ -73,6 +73,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     inspect.add_argument("--json", action="store_true", help="print one JSON object")
     inspect.set_defaults(func=run_inspect)
+    from issuer.cli import uzi_watch
+
+    uzi_watch.register(sub)
 
 
 def _parse_at(text: str | None) -> datetime:

@@ -50,6 +50,7 @@ from issuer.config.schema import (
     ServerConfig,
     TlsConfig,
 )
+from issuer.config.watch import UziWatchConfig
 
 __all__ = [
     "EXAMPLE",
@@ -66,6 +67,7 @@ __all__ = [
     "RolesConfig",
     "ServerConfig",
     "TlsConfig",
+    "UziWatchConfig",
     "check_files",
     "doc",
     "is_loopback",

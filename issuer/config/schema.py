@@ -11,6 +11,7 @@ from pathlib import Path
 
 from hsm import PinSource
 from issuer.config.base import Role, doc, is_loopback, parse_listen
+from issuer.config.watch import UziWatchConfig
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -533,6 +534,12 @@ class Config:
         default_factory=AuditConfig,
         metadata=doc(
             "See [audit].",
+        ),
+    )
+    uzi_watch: UziWatchConfig = field(
+        default_factory=UziWatchConfig,
+        metadata=doc(
+            "See [uzi_watch].",
         ),
     )
 

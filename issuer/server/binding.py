@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import grpc
 from google.protobuf.descriptor import ServiceDescriptor
@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from issuer.issuance.runtime import IssuanceRuntime
 
 __all__ = [
+    "Background",
     "ServiceBinding",
     "ca_service_binding",
     "flow_service_bindings",
@@ -100,17 +101,38 @@ def ocsp_service_binding(responder: Answering) -> ServiceBinding:
     )
 
 
-def uzi_service_binding(verifier: UziVerifier) -> ServiceBinding:
+class Background(Protocol):
+    """A worker that runs beside a service (the UZI-pas watch, ``issuer.uzi_watch``)."""
+
+    def start(self) -> None: ...
+    def stop(self) -> None: ...
+
+
+def uzi_service_binding(
+    verifier: UziVerifier, *, watch: Background | None = None
+) -> ServiceBinding:
     """``zorgid.v1.UziService`` over *verifier* (built by ``issuer.wiring.build_uzi_verifier``).
 
-    The verifier's CRL refresher starts and stops with the server (issue 16).
+    The verifier's CRL refresher starts and stops with the server (issue 16),
+    and so does the UZI-pas *watch* when given (issue 18, ``issuer.wiring.uzi_watch``).
     """
     servicer = UziServicer(verifier)
     add: Callable[[UziServicer, grpc.Server], None] = uzi_pb2_grpc.add_UziServiceServicer_to_server
     binding = ServiceBinding.from_descriptor(
         uzi_pb2.DESCRIPTOR.services_by_name["UziService"], lambda server: add(servicer, server)
     )
-    return dataclasses.replace(binding, start=verifier.start, stop=verifier.stop)
+    if watch is None:
+        return dataclasses.replace(binding, start=verifier.start, stop=verifier.stop)
+
+    def start() -> None:
+        verifier.start()
+        watch.start()
+
+    def stop() -> None:
+        watch.stop()
+        verifier.stop()
+
+    return dataclasses.replace(binding, start=start, stop=stop)
 
 
 def issuance_service_bindings(runtime: IssuanceRuntime) -> list[ServiceBinding]:

@@ -10,11 +10,13 @@ writes around it.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from cryptography import x509
 
 from issuer.store.evidence import UziEvidence
 from issuer.store.records import record, record_or_none
@@ -35,6 +37,8 @@ class Registration:
     terms_version: str | None
     frozen_data: dict[str, Any] | None
     card_certificate: bytes | None
+    card_serial: str | None
+    card_issuer_sha256: str | None
     card_chain: list[str] | None
     challenge_nonce: bytes | None
     card_signature: bytes | None
@@ -94,6 +98,21 @@ def card_of(conn: sa.Connection, registration_id: str) -> tuple[datetime | None,
     return row.card_not_after, der
 
 
+def card_key(der: bytes) -> tuple[str | None, str | None]:
+    """(serial hex, SHA-256 of the issuer Name DER) of a card certificate, as a CRL names it.
+
+    (None, None) for what does not parse or has no positive serial: the proof
+    verified it, so that does not happen for a stored proof; the watch skips it.
+    """
+    try:
+        cert = x509.load_der_x509_certificate(der)
+    except ValueError:
+        return None, None
+    if cert.serial_number <= 0:
+        return None, None
+    return format(cert.serial_number, "x"), hashlib.sha256(cert.issuer.public_bytes()).hexdigest()
+
+
 def attach_evidence(
     conn: sa.Connection, registration_id: str, proof: UziEvidence, *, card_not_after: datetime
 ) -> None:
@@ -103,11 +122,14 @@ def attach_evidence(
     the caller, :func:`issuer.flows.evidence.card_not_after`): kept as a column
     so that redeeming a token reads the cap without parsing the card.
     """
+    serial, issuer_sha256 = card_key(bytes(proof.card_certificate))
     conn.execute(
         registrations.update()
         .where(registrations.c.id == registration_id)
         .values(
             card_certificate=bytes(proof.card_certificate),
+            card_serial=serial,
+            card_issuer_sha256=issuer_sha256,
             card_chain=list(proof.card_chain),
             challenge_nonce=bytes(proof.nonce),
             card_signature=bytes(proof.signature),
@@ -124,6 +146,8 @@ def copy_evidence(conn: sa.Connection, *, registration_id: str, source: Registra
         .where(registrations.c.id == registration_id)
         .values(
             card_certificate=source.card_certificate,
+            card_serial=source.card_serial,
+            card_issuer_sha256=source.card_issuer_sha256,
             card_chain=source.card_chain,
             challenge_nonce=source.challenge_nonce,
             card_signature=source.card_signature,

@@ -187,6 +187,10 @@ registrations = sa.Table(
         nullable=True,
         comment="notAfter of card_certificate: caps the mobile ID's (NULL: policy validity)",
     ),
+    sa.Column("card_serial", SerialHex, nullable=True, comment="of card_certificate (0008)"),
+    sa.Column(
+        "card_issuer_sha256", Sha256Hex, nullable=True, comment="SHA-256 of its issuer Name DER"
+    ),
     # the enrolment token (registration QR), stored as a hash only
     sa.Column("token_sha256", Sha256Hex, nullable=True, unique=True),
     sa.Column("token_expires_at", UtcDateTime, nullable=True),
@@ -202,7 +206,16 @@ registrations = sa.Table(
     sa.CheckConstraint(f"state IN {REGISTRATION_STATES_SQL}", name="state"),
     sa.CheckConstraint("failed_attempts >= 0", name="failed_attempts"),
 )
+sa.Index(
+    "ix_registrations_card_issuer_sha256",
+    registrations.c.card_issuer_sha256,
+    registrations.c.card_serial,
+)
 """A registration (flow 2), a PIN-forgotten reset (flow 6) or an attribute registration (flow 5).
+
+``card_issuer_sha256`` and ``card_serial`` name the UZI-pas certificate of the
+proof as a CRL does (issuer and serial, RFC 5280 §5.1.2.3/§5.1.2.6), so the
+UZI-pas watch finds the registrations of a revoked card by index (migration 0007).
 
 The enrolment token is single use: redeem with
 :func:`issuer.store.repo.consume_enrolment_token` (one ``UPDATE ... WHERE
@@ -474,3 +487,28 @@ flow_drafts = sa.Table(
     ),
 )
 """A registration (flow 2) or organisation validation (flow 4) the portal is walking through."""
+
+uzi_watch_crls = sa.Table(
+    "uzi_watch_crls",
+    metadata,
+    sa.Column("url", sa.String(512), primary_key=True, comment="CRL distribution point"),
+    sa.Column("issuer_sha256", Sha256Hex, nullable=True, comment="SHA-256 of the CRL issuer"),
+    sa.Column("crl_number", sa.BigInteger, nullable=True),
+    sa.Column("crl_sha256", Sha256Hex, nullable=True),
+    sa.Column("this_update", UtcDateTime, nullable=True),
+    sa.Column("next_update", UtcDateTime, nullable=True),
+    sa.Column("first_watched_at", UtcDateTime, nullable=False),
+    sa.Column("last_fetch_at", UtcDateTime, nullable=True),
+    sa.Column("last_success_at", UtcDateTime, nullable=True),
+    sa.Column("next_fetch_at", UtcDateTime, nullable=True),
+    sa.Column("last_error", sa.String(512), nullable=True),
+    sa.Column("reported_at", UtcDateTime, nullable=True, comment="unavailable too long"),
+    sa.Column("revocations", sa.Integer, nullable=False, server_default="0"),
+)
+"""The UZI-pas watch's state per UZI-register CRL (issue 18, migration 0007).
+
+Shared by the server's background watch and ``zorgid uzi watch --once``
+(cron), so ``zorgid uzi watch status`` reads it from any process: the last
+CRL that verified under the trust set, when it was fetched and is due again,
+why the last fetch failed, and how many mobile-ID certificates it revoked.
+"""

@@ -88,6 +88,20 @@ def _signed_under(
     return verified
 
 
+def verified_cas(trust: TrustSet) -> list[x509.Certificate]:
+    """The set's anchors and the intermediates whose signature chains to one within the set.
+
+    Only these may vouch for a CRL (the UZI-pas watch): a certificate merely
+    placed in the folder, not signed under an anchor, vouches for nothing.
+    """
+    return _signed_under(trust.anchors, trust.intermediates)
+
+
+def distribution_points(cert: x509.Certificate) -> list[str]:
+    """The ``http://`` CRL distribution points a certificate names (full names only)."""
+    return _distribution_points(cert)
+
+
 def _distribution_points(cert: x509.Certificate) -> list[str]:
     try:
         points = cert.extensions.get_extension_for_class(x509.CRLDistributionPoints).value

@@ -59,7 +59,7 @@ from issuer.uzi.policy import uzi_policy_from
 from issuer.uzi.validate import ChainValidator, RevocationMode
 from issuer.wiring import build_evidence_verifier, flow_deps, issuance_runtime
 from policies import default_policy
-from testkit.crl_server import crl_server
+from testkit.crl_server import CrlServer, crl_server
 from testkit.desktop_app import DesktopApp
 from testkit.phone import Phone
 from testkit.uzi_world import UziWorld
@@ -99,6 +99,8 @@ class Cards:
     trust_dir: Path
     hsm: Hsm
     numbers: Iterator[int] = field(default_factory=itertools.count)
+    server: CrlServer | None = None
+    """Where the register's CRLs are served (the UZI-pas watch's tests change them)."""
 
     def app(
         self,
@@ -124,7 +126,9 @@ def cards(tmp_path_factory: pytest.TempPathFactory, softhsm_dir: SoftHsmDir) -> 
         world = UziWorld(now=START, base_url=server.base_url)
         server.publish(world)
         token = softhsm_dir.init_token("flows-uzi-cards")
-        yield Cards(world, world.write_trust_set(root / "trust"), Hsm.open(token.uri))
+        yield Cards(
+            world, world.write_trust_set(root / "trust"), Hsm.open(token.uri), server=server
+        )
 
 
 @pytest.fixture(scope="session")
@@ -219,6 +223,9 @@ class Engine:
         second_portal: Path,
     ) -> None:
         self.built = built
+        self.runtime: Any = None
+        """The engine's issuance runtime (set by :func:`running_engine`)."""
+        self.config: Any = None
         self.clock = clock
         self.pki = pki
         self.db = engine
@@ -485,6 +492,7 @@ def running_engine(
     built = build_server(config, services)
     built.start()
     made = Engine(built, clock, test_pki, migrated, cards, phones, second_portal)
+    made.runtime, made.config = runtime, config
     try:
         yield made
     finally:

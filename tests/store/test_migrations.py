@@ -200,3 +200,59 @@ def test_0007_fills_card_not_after_from_the_stored_card(engine: sa.Engine) -> No
             conn.execute(sa.select(registrations.c.id, registrations.c.card_not_after)).all()
         )
     assert found == {"with-card": card_end, "no-card": None}
+
+
+def test_0008_names_the_card_of_existing_proofs(engine: sa.Engine) -> None:
+    """Proofs stored before 0008 get their card's serial and issuer, as a CRL names them."""
+    import hashlib
+    from datetime import timedelta
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.serialization import Encoding
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "TEST UZI CA")])
+    now = datetime(2026, 11, 28, tzinfo=UTC)
+    card = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(0xABC123)
+        .not_valid_before(now)
+        .not_valid_after(now + timedelta(days=1))
+        .sign(key, hashes.SHA256())
+    )
+    upgrade(engine, "0006")
+    with engine.begin() as conn:
+        for rid, der in (("r1", card.public_bytes(Encoding.DER)), ("r2", None)):
+            conn.execute(
+                registrations.insert().values(
+                    id=rid,
+                    kind="registration",
+                    state="confirmed",
+                    portal_identity="p",
+                    card_certificate=der,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+    upgrade(engine)
+    with engine.connect() as conn:
+        rows = dict(
+            (r.id, (r.card_serial, r.card_issuer_sha256))
+            for r in conn.execute(
+                sa.select(
+                    registrations.c.id,
+                    registrations.c.card_serial,
+                    registrations.c.card_issuer_sha256,
+                )
+            )
+        )
+    assert rows == {
+        "r1": ("abc123", hashlib.sha256(name.public_bytes()).hexdigest()),
+        "r2": (None, None),
+    }

@@ -133,3 +133,28 @@ def test_the_services_of_a_process_make_one_engine(
     verifiers = [build_uzi_verifier(config), build_evidence_verifier(config)]
     assert len(verifiers) == 2
     assert made == [config.database.url]
+
+
+def _watch_threads() -> list[str]:
+    import threading
+
+    return [t.name for t in threading.enumerate() if t.name == "uzi-watch"]
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_the_uzi_watch_starts_and_stops_with_the_uzi_service(
+    tmp_path: Path, test_pki: ClientPki, enabled: bool
+) -> None:
+    """``zorgid serve`` runs the UZI-pas watch beside UziService unless ``[uzi_watch]`` is off."""
+    path = write_config(tmp_path, test_pki)
+    if not enabled:
+        path.write_text(path.read_text() + "\n[uzi_watch]\nenabled = false\n")
+    uzi = next(s for s in default_services(load_config(path)) if s.name.endswith("UziService"))
+    assert uzi.start is not None and uzi.stop is not None
+    assert _watch_threads() == []
+    uzi.start()
+    try:
+        assert _watch_threads() == (["uzi-watch"] if enabled else [])
+    finally:
+        uzi.stop()
+    assert _watch_threads() == []
