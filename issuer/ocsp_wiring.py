@@ -163,6 +163,14 @@ def serve_http(
         worker = BackgroundRefresher(runtime.service, interval=interval)
         worker.start()
     host, port = parse_listen(config.ocsp.listen)
+    if not config.ocsp.public_url:
+        # Not refused: behind a proxy the policy's host is right and differs from the bind.
+        _LOG.warning(
+            "[ocsp] public_url is not set: certificates name the policy's URLs as written "
+            "(OCSP %s) while this front listens on %s",
+            runtime.policy.profile.ocsp_url,
+            config.ocsp.listen,
+        )
     stop = stop or threading.Event()
 
     async def main() -> None:
