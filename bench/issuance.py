@@ -205,7 +205,13 @@ def build(
 def _ocsp_hooks(engine: sa.Engine, material: Any, hsm: Hsm, policy: Any) -> Any:
     from issuer.ocsp_service import OcspService
 
-    return OcspService.build(engine=engine, material=material, hsm=hsm, policy=policy.ocsp)
+    return OcspService.build(
+        engine=engine,
+        material=material,
+        hsm=hsm,
+        policy=policy.ocsp,
+        signature_hash=policy.profile.signature_hash,
+    )
 
 
 def enrol(engine: sa.Engine, cycle: IssuanceCycle, count: int, offset: int) -> list[str]:

@@ -490,7 +490,8 @@ def _same_process(
         engine=engine,
         material=material,
         hsm=hsm,
-        policy=policy,
+        policy=policy.ocsp,
+        signature_hash=policy.profile.signature_hash,
         max_on_demand=defaults.max_on_demand,
         max_certids=defaults.max_certids,
         sign_rate=limits["sign_rate"],
@@ -624,7 +625,7 @@ def flood_bench(args: argparse.Namespace) -> int:
         ):
             start_responder = _own_process if args.flood_layout == "own" else _same_process
             port, stop_server = start_responder(
-                root, setup, url, material, hsm, cycle.policy.ocsp, defaults, limits
+                root, setup, url, material, hsm, cycle.policy, defaults, limits
             )
             context = multiprocessing.get_context("spawn")
             go, stop, out = context.Event(), context.Event(), context.Queue()
@@ -737,13 +738,14 @@ def main() -> int:
         root = Path(tmp)
         hsm, material, _token, engine, _url, config = setup(root)
         from issuer.ocsp_service import OcspService
-        from issuer.ocsp_wiring import active_ocsp_policy
+        from issuer.ocsp_wiring import active_policy
 
         service = OcspService.build(
             engine=engine,
             material=material,
             hsm=hsm,
-            policy=active_ocsp_policy(engine, material),
+            policy=(active := active_policy(engine, material)).ocsp,
+            signature_hash=active.profile.signature_hash,
         )
         issuer_id = service.issuers.all()[0].issuer_id
         print(f"signing, {args.sign_count} responses (SoftHSM, EC P-256 responder key)")

@@ -6,7 +6,8 @@ hooks; the composition roots (``zorgid serve``, ``zorgid ocsp serve``,
 ``zorgid dev``) build it::
 
     service = OcspService.build(engine=engine, material=load_ca_material(data_dir),
-                                hsm=hsm, policy=policy.ocsp)
+                                hsm=hsm, policy=policy.ocsp,
+                                signature_hash=policy.profile.signature_hash)
     cycle = IssuanceCycle(..., hooks=service)        # before_store / on_revoked
     service.revoke(engine, issuer_id, serial_hex, at=now, reason="keyCompromise")
     service.refresh()                                # everything due, then CRLs
@@ -25,6 +26,7 @@ from typing import Any, Protocol
 
 from hsm import Hsm
 from issuer.ca import CaMaterial
+from issuer.profile import hash_named
 from issuer.store import Connection, Engine, repo
 from issuer.store.ocsp import (
     StoreCrls,
@@ -40,6 +42,7 @@ from ocsp.model import CertStatus, OcspTiming
 from ocsp.presign import Clock, PreSigner, RefreshReport, utc_now
 from ocsp.responder import Responder
 from policies import OcspPolicy
+from policies.schema import SignatureHash
 
 _LOG = logging.getLogger(__name__)
 
@@ -85,6 +88,7 @@ class OcspService:
         material: CaMaterial,
         hsm: Hsm,
         policy: OcspPolicy | OcspTiming,
+        signature_hash: SignatureHash,
         clock: Clock = utc_now,
         cache_seconds: float = 5.0,
         max_on_demand: int = 4,
@@ -119,6 +123,7 @@ class OcspService:
             store=crl_store,
             key_for=lambda _ca: hsm.get_key(ca_key_label),
             timing=timing,
+            signature_hash=hash_named(signature_hash),
             clock=clock,
         )
         responder = Responder(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ from ocsp.http import CrlCache, HttpRoutes, build_app
 from ocsp.issuers import spki_sha256
 from ocsp.presign import Clock, utc_now
 from policies import OcspPolicy, Policy, default_policy
+from policies.urls import ServedPaths, at_public_url, cps_document, served_paths
 
 _LOG = logging.getLogger(__name__)
 
@@ -38,7 +40,14 @@ _LOG = logging.getLogger(__name__)
 def active_ocsp_policy(
     engine: Engine, material: CaMaterial, *, fallback: Callable[[], Policy] = default_policy
 ) -> OcspPolicy:
-    """``[ocsp]`` of the policy version in force, verified, else of *fallback*'s document.
+    """``[ocsp]`` of :func:`active_policy`."""
+    return active_policy(engine, material, fallback=fallback).ocsp
+
+
+def active_policy(
+    engine: Engine, material: CaMaterial, *, fallback: Callable[[], Policy] = default_policy
+) -> Policy:
+    """The policy version in force, verified, else *fallback*'s document.
 
     Read through :class:`issuer.policy_store.ActivePolicy`, the one reader issuance and
     UZI verification use (issue 17): its audit-key signature is checked with the
@@ -48,7 +57,7 @@ def active_ocsp_policy(
     (:func:`issuer.policy_store.configured_policy`), which issuance records.
     """
     reader = ActivePolicy(engine, verifier=material.audit_public_key, fallback=fallback)
-    return reader.current().policy.ocsp
+    return reader.current().policy
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -59,6 +68,8 @@ class OcspRuntime:
     engine: Engine
     hsm: Hsm
     material: CaMaterial
+    policy: Policy
+    """The policy in force at start, its URLs on ``[ocsp] public_url``: the paths served."""
     service: OcspService
 
     @classmethod
@@ -72,8 +83,9 @@ class OcspRuntime:
         try:
             check_schema(engine)
             material = load_ca_material(config.data_dir)
-            policy = active_ocsp_policy(
-                engine, material, fallback=lambda: configured_policy(config)
+            policy = at_public_url(
+                active_policy(engine, material, fallback=lambda: configured_policy(config)),
+                config.ocsp.public_url,
             )
         except BaseException:
             engine.dispose()
@@ -84,7 +96,8 @@ class OcspRuntime:
             engine=engine,
             material=material,
             hsm=hsm,
-            policy=policy,
+            policy=policy.ocsp,
+            signature_hash=policy.profile.signature_hash,
             clock=clock,
             cache_seconds=config.ocsp.cache_seconds,
             max_on_demand=config.ocsp.max_on_demand,
@@ -92,16 +105,24 @@ class OcspRuntime:
             sign_rate=config.ocsp.sign_rate,
             sign_burst=config.ocsp.sign_burst,
         )
-        return cls(config=config, engine=engine, hsm=hsm, material=material, service=service)
+        return cls(
+            config=config,
+            engine=engine,
+            hsm=hsm,
+            material=material,
+            policy=policy,
+            service=service,
+        )
 
     def routes(self) -> HttpRoutes:
-        ocsp = self.config.ocsp
+        """Exactly the paths the certificates' URLs name (:func:`policies.urls.served_paths`)."""
+        paths = served_paths(self.policy.profile)
+        cps = cps_document(self.policy).encode()
         return HttpRoutes(
-            ocsp_prefix=ocsp.path_prefix,
-            crl_paths={ocsp.crl_path: spki_sha256(self.material.issuing_ca)},
-            ca_certificates={
-                ocsp.ca_certificate_path: self.material.issuing_ca.public_bytes(Encoding.DER)
-            },
+            ocsp_prefix=paths.ocsp,
+            crl_paths={paths.crl: spki_sha256(self.material.issuing_ca)},
+            ca_certificates={paths.ca_issuers: self.material.issuing_ca.public_bytes(Encoding.DER)},
+            documents={path: (cps, "text/plain; charset=utf-8") for path in paths.cps},
         )
 
     def app(self) -> web.Application:
@@ -120,12 +141,16 @@ def serve_http(
     config: Config,
     *,
     open_hsm: Callable[[], Hsm],
-    ready: Callable[[str, int], None] | None = None,
+    ready: Callable[[str, int, ServedPaths], None] | None = None,
     stop: threading.Event | None = None,
     refresher: bool = True,
+    sock: socket.socket | None = None,
 ) -> None:
     """Run one responder process until *stop* is set (or forever): HTTP plus, if
-    *refresher*, the background refresh worker. Publishes a first CRL if none exists."""
+    *refresher*, the background refresh worker. Publishes a first CRL if none exists.
+
+    *sock*: an already bound listening socket (``zorgid dev`` binds first, so the public
+    URL it puts in certificates names the port actually bound); else ``[ocsp] listen``."""
     runtime = OcspRuntime.open(config, open_hsm=open_hsm)
     if refresher:
         try:
@@ -138,19 +163,31 @@ def serve_http(
         worker = BackgroundRefresher(runtime.service, interval=interval)
         worker.start()
     host, port = parse_listen(config.ocsp.listen)
+    if not config.ocsp.public_url:
+        # Not refused: behind a proxy the policy's host is right and differs from the bind.
+        _LOG.warning(
+            "[ocsp] public_url is not set: certificates name the policy's URLs as written "
+            "(OCSP %s) while this front listens on %s",
+            runtime.policy.profile.ocsp_url,
+            config.ocsp.listen,
+        )
     stop = stop or threading.Event()
 
     async def main() -> None:
         runner = web.AppRunner(runtime.app(), access_log=None)
         await runner.setup()
-        site = web.TCPSite(runner, host, port, reuse_port=config.ocsp.processes > 1)
+        site: web.BaseSite
+        if sock is not None:
+            site = web.SockSite(runner, sock)
+        else:
+            site = web.TCPSite(runner, host, port, reuse_port=config.ocsp.processes > 1)
         await site.start()
         bound = port
         server = getattr(site, "_server", None)
         if server is not None and server.sockets:
             bound = int(server.sockets[0].getsockname()[1])
         if ready is not None:
-            ready(host, bound)
+            ready(host, bound, served_paths(runtime.policy.profile))
         try:
             while not stop.is_set():
                 await asyncio.sleep(0.2)

@@ -42,14 +42,6 @@ class CrlConflict(OcspError):
     """Another node kept taking the CRL number; gave up after a few tries."""
 
 
-def _hash_for(ca: IssuingCa) -> hashes.SHA256 | hashes.SHA384:
-    """Match the CA certificate's own signature strength (P-384 -> SHA-384)."""
-    public = ca.certificate.public_key()
-    if isinstance(public, ec.EllipticCurvePublicKey) and public.curve.key_size >= 384:
-        return hashes.SHA384()
-    return hashes.SHA256()
-
-
 class CrlPublisher:
     """Build, sign and store CRLs; say when one is due."""
 
@@ -61,13 +53,18 @@ class CrlPublisher:
         store: CrlStore,
         key_for: KeyFor,
         timing: OcspTiming,
+        signature_hash: hashes.SHA256 | hashes.SHA384 | hashes.SHA512,
         clock: Clock = utc_now,
     ) -> None:
+        """*signature_hash*: the hash the policy names for everything the issuing CA key
+        signs (``profile.signature_hash``): one key, one signature algorithm, so a relying
+        party that accepts the certificates accepts their CRL."""
         self._issuers = issuers
         self._status = status
         self._store = store
         self._key_for = key_for
         self._timing = timing
+        self._hash = signature_hash
         self._clock = clock
 
     def build(self, ca: IssuingCa, number: int, now: datetime) -> StoredCrl:
@@ -100,7 +97,7 @@ class CrlPublisher:
                 f"got a {type(key).__name__} for issuer {ca.issuer_id}; expected an EC or RSA "
                 "private key (the issuing CA key in the HSM)"
             )
-        crl = builder.sign(key, _hash_for(ca))
+        crl = builder.sign(key, self._hash)
         return StoredCrl(
             number=number,
             der=crl.public_bytes(Encoding.DER),

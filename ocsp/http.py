@@ -1,14 +1,18 @@
 """OCSP and CRL over HTTP (RFC 5019 §5-6, RFC 6960 Appendix A, RFC 5280 §4.2.1.13).
 
-aiohttp serves it (docs/decisions/ocsp.md says why). Routes:
+aiohttp serves it (docs/decisions/ocsp.md says why). Routes, and nothing else:
 
 - ``GET <prefix>/<base64 request>``: base64 URL-encoded or not (RFC 5019
   §5 asks for URL encoding, but clients send raw ``/`` and ``+`` too), under
-  the OCSP URL's path or at the root;
-- ``POST <prefix>`` (or ``/``) with ``Content-Type: application/ocsp-request``,
+  the path of the OCSP URL the certificates name;
+- ``POST <prefix>`` with ``Content-Type: application/ocsp-request``,
   body at most :data:`MAX_REQUEST_BYTES`;
-- ``GET`` of each CRL path (``application/pkix-crl``) and CA certificate path
-  (``application/pkix-cert``).
+- ``GET`` of each CRL path (``application/pkix-crl``), CA certificate path
+  (``application/pkix-cert``) and document path (the CPS).
+
+Any other path is 404 and another method on a served path 405: a path that is
+not an OCSP URL never answers as one (issue 18). Only an OCSP URL at the root
+(``http://host/``) makes every other GET path an OCSP request, as that URL says.
 
 Successful, nonce-free answers carry ``Cache-Control: max-age=<below
 nextUpdate>, public, no-transform, must-revalidate``, ``ETag``,
@@ -64,6 +68,8 @@ class HttpRoutes:
     """URL path -> issuer_id of the CRL served there (the certificates' CRL DP path)."""
     ca_certificates: Mapping[str, bytes] | None = None
     """URL path -> DER of the CA certificate served there (the AIA caIssuers path)."""
+    documents: Mapping[str, tuple[bytes, str]] | None = None
+    """URL path -> (body, Content-Type) of a static document (the CPS URL's)."""
 
 
 @functools.lru_cache(maxsize=4096)
@@ -118,6 +124,15 @@ def _http_error(status: int, text: str) -> web.Response:
     return web.Response(status=status, text=text + "\n", headers=_NO_STORE)
 
 
+def _not_found(path: str) -> web.Response:
+    """A path no certificate names: plain 404, never an OCSP response."""
+    return _http_error(404, f"nothing is served at {path[:80]!r}")
+
+
+def _not_allowed(allow: str) -> web.Response:
+    return web.Response(status=405, text=f"use {allow}\n", headers={**_NO_STORE, "Allow": allow})
+
+
 def decode_get_path(raw: str) -> bytes | None:
     """The request bytes of a GET path remainder, or ``None`` when it is not base64.
 
@@ -165,6 +180,8 @@ def build_app(
     prefix = "/" + routes.ocsp_prefix.strip("/") if routes.ocsp_prefix.strip("/") else ""
     crl_paths = dict(routes.crl_paths or {})
     ca_paths = dict(routes.ca_certificates or {})
+    documents = dict(routes.documents or {})
+    get_only = set(crl_paths) | set(ca_paths) | set(documents)
     pool = executor or ThreadPoolExecutor(max_workers=8, thread_name_prefix="ocsp-http")
 
     async def run_answer(der: bytes) -> Answer:
@@ -184,9 +201,15 @@ def build_app(
                 body=ca_paths[path],
                 headers={"Content-Type": "application/pkix-cert", "Cache-Control": "max-age=3600"},
             )
-        under_prefix = bool(prefix) and raw.startswith(prefix + "/")
-        rest = raw[len(prefix) + 1 :] if under_prefix else raw[1:]
-        if not rest or raw == prefix:
+        if path in documents:
+            body, content_type = documents[path]
+            return web.Response(
+                body=body, headers={"Content-Type": content_type, "Cache-Control": "max-age=3600"}
+            )
+        if not raw.startswith(prefix + "/"):
+            return _not_found(raw)
+        rest = raw[len(prefix) + 1 :]
+        if not rest:
             return _http_error(404, "no OCSP request in the path; expected GET /<base64 DER>")
         der = decode_get_path(rest)
         if der is None:
@@ -195,8 +218,10 @@ def build_app(
 
     async def handle_post(request: web.Request) -> web.StreamResponse:
         path = request.raw_path.split("?", 1)[0].rstrip("/")
-        if path not in (prefix, ""):
-            return _http_error(404, f"got POST to {path[:80]!r}; expected POST to {prefix or '/'}")
+        if path != prefix:
+            if unquote(path) in get_only:
+                return _not_allowed("GET")
+            return _not_found(path)
         if request.content_type != OCSP_REQUEST:
             return _http_error(
                 415, f"got Content-Type {request.content_type[:80]!r}; expected {OCSP_REQUEST}"
@@ -223,9 +248,13 @@ def build_app(
         return web.Response(body=crl.der, headers=headers)
 
     async def not_allowed(request: web.Request) -> web.StreamResponse:
-        return web.Response(
-            status=405, text="use GET or POST\n", headers={**_NO_STORE, "Allow": "GET, POST"}
-        )
+        raw = request.raw_path.split("?", 1)[0]
+        path = unquote(raw)
+        if path.rstrip("/") == prefix or raw.startswith(prefix + "/"):
+            return _not_allowed("GET, POST")
+        if path in get_only:
+            return _not_allowed("GET")
+        return _not_found(raw)
 
     @web.middleware
     async def never_500(request: web.Request, handler: Handler) -> web.StreamResponse:

@@ -20,16 +20,16 @@ DEFAULT_ROOT = Path("var")
 
 def _serve(args: argparse.Namespace) -> int:
     from issuer.config import load_config
-    from issuer.dev.environment import how_to_call, prepare, start_ocsp_http
+    from issuer.dev.environment import how_to_call, prepare, start_ocsp_http, with_public_url
     from issuer.server.app import BuiltServer
     from issuer.wiring import serve
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     env = prepare(Path(args.data_dir), listen=args.listen)
-    config = load_config(env.config_file)
     # Relying parties need OCSP and the CRL as soon as a certificate exists: serve them beside
-    # the gRPC API, at the address the development policy's AIA and CRL DP URLs name.
-    stop_ocsp = start_ocsp_http(env, listen=args.ocsp_listen)
+    # the gRPC API, and issue certificates whose URLs name the address actually bound.
+    ocsp_http = start_ocsp_http(env, listen=args.ocsp_listen)
+    config = with_public_url(load_config(env.config_file), ocsp_http.public_url)
 
     def ready(built: BuiltServer) -> None:
         print(how_to_call(env, built.port), flush=True)
@@ -37,7 +37,7 @@ def _serve(args: argparse.Namespace) -> int:
     try:
         serve(config, ready=ready)
     finally:
-        stop_ocsp()
+        ocsp_http.stop()
     return 0
 
 

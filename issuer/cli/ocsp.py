@@ -20,6 +20,7 @@ from pathlib import Path
 from types import FrameType
 
 from issuer.config import Config, load_config
+from policies.urls import ServedPaths
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -80,10 +81,10 @@ def _serve(args: argparse.Namespace) -> int:
     for child in children:
         child.start()
 
-    def ready(host: str, port: int) -> None:
+    def ready(host: str, port: int, paths: ServedPaths) -> None:
         print(
-            f"zorgid ocsp: serving http://{host}:{port}{config.ocsp.path_prefix} "
-            f"({config.ocsp.processes} process(es)); CRL at {config.ocsp.crl_path}",
+            f"zorgid ocsp: serving http://{host}:{port}{paths.ocsp} "
+            f"({config.ocsp.processes} process(es)); CRL at {paths.crl}",
             flush=True,
         )
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from hsm import PinSource
 from issuer.config.base import Role, doc, is_loopback, parse_listen
 from issuer.config.watch import UziWatchConfig
+from policies.urls import check_public_url
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -316,24 +317,21 @@ class OcspConfig:
     listen: str = field(
         default="127.0.0.1:8080",
         metadata=doc(
-            "Address the HTTP responder binds, host:port. The dev policy's AIA/CRL URLs name "
-            "http://127.0.0.1:8080.",
+            "Address the HTTP responder binds, host:port. The dev policy's URLs name "
+            "http://127.0.0.1:8080; see public_url.",
         ),
     )
-    path_prefix: str = field(
-        default="/ocsp",
+    public_url: str = field(
+        default="",
         metadata=doc(
-            "Path of the OCSP URL in the certificates' AIA; GET <prefix>/<base64> and POST "
-            "<prefix> (RFC 5019 section 5). GET /<base64> at the root is served too.",
+            "Base URL relying parties reach this HTTP front at, http://host[:port]. Every URL "
+            "in a certificate (AIA OCSP and caIssuers, CRL DP, CPS) is this base plus the path "
+            "the policy's URL names, and the front serves exactly those paths. Empty: the "
+            "policy's URLs as written. zorgid dev sets it from the actual --ocsp-listen.",
+            why="The policy fixes the paths (they are part of the CPS); where the front is "
+            "reached is deployment. One base: a certificate never names an address nobody "
+            "serves.",
         ),
-    )
-    crl_path: str = field(
-        default="/crl/issuing-ca.crl",
-        metadata=doc("Path of the CRL distribution point URL the certificates name."),
-    )
-    ca_certificate_path: str = field(
-        default="/ca/issuing-ca.cer",
-        metadata=doc("Path of the AIA caIssuers URL (the issuing CA certificate, DER)."),
     )
     processes: int = field(
         default=1,
@@ -409,10 +407,8 @@ class OcspConfig:
             parse_listen(self.listen)
         except ValueError as exc:
             found.append(f"listen: {exc}")
-        for name in ("path_prefix", "crl_path", "ca_certificate_path"):
-            value: str = getattr(self, name)
-            if not value.startswith("/"):
-                found.append(f"{name}: got {value!r}, expected a path starting with /")
+        if self.public_url and (wrong := check_public_url(self.public_url)) is not None:
+            found.append(f"public_url: {wrong}")
         if not 1 <= self.processes <= 64:
             found.append(f"processes: got {self.processes}, expected 1..64")
         if not 0 <= self.cache_seconds <= 300:

@@ -16,10 +16,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from issuer.dev.pki import ROLE_URI_PREFIX, ROLES, DevPki, ensure_dev_pki
 from issuer.dev.softhsm import SOFTHSM_MODULE, SoftHsmDir
 from issuer.files import PRIVATE_DIR, make_private_dir, write_file
+
+if TYPE_CHECKING:
+    from issuer.config import Config
 
 DEV_SLOT_LABEL = "zorgid-dev"
 DEFAULT_LISTEN = "127.0.0.1:50051"
@@ -186,39 +190,58 @@ Stop with Ctrl-C.
 """
 
 
+@dataclass(frozen=True)
+class OcspHttp:
+    """The running OCSP/CRL HTTP front of ``zorgid dev``."""
+
+    public_url: str
+    """``http://host:port`` actually bound: the base of every URL in certificates."""
+    stop: Callable[[], None]
+
+
 def start_ocsp_http(
     env: DevEnvironment, *, listen: str | None = None, out: Callable[[str], None] = print
-) -> Callable[[], None]:
-    """Serve OCSP and the CRL over HTTP beside the gRPC server (``make run``); return *stop*.
+) -> OcspHttp:
+    """Serve OCSP, the CRL, the CA certificate and the CPS over HTTP beside the gRPC server.
 
-    The development policy's AIA and CRL DP URLs name ``http://127.0.0.1:8080``
-    (``[ocsp] listen``'s default), so certificates issued by ``make run`` can be
-    checked with ``openssl ocsp`` at once. Runs ``issuer.ocsp_wiring.serve_http``
-    (with its refresher) in a daemon thread with its own event loop and HSM login
-    in this process; *listen* overrides ``[ocsp] listen`` (tests use port 0).
+    Binds *listen* (else ``[ocsp] listen``; tests use port 0) first, then serves with
+    ``[ocsp] public_url`` set to the address bound: the engine that issues must get the
+    same :attr:`OcspHttp.public_url`, so certificates issued by ``make run`` name where
+    their OCSP, CRL and CPS answer, on any port. Runs ``issuer.ocsp_wiring.serve_http``
+    (with its refresher) in a daemon thread with its own event loop and HSM login.
     """
-    import dataclasses
+    import socket
     import threading
 
-    from issuer.config import load_config
+    from issuer.config import load_config, parse_listen
     from issuer.ocsp_wiring import serve_http
     from issuer.wiring import hsm_opener
+    from policies.urls import ServedPaths
 
     config = load_config(env.config_file)
-    if listen is not None:
-        config = dataclasses.replace(config, ocsp=dataclasses.replace(config.ocsp, listen=listen))
+    host, port = parse_listen(listen if listen is not None else config.ocsp.listen)
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(128)
+    bound = int(sock.getsockname()[1])
+    public_url = (
+        f"http://[{host}]:{bound}" if family == socket.AF_INET6 else f"http://{host}:{bound}"
+    )
+    config = with_public_url(config, public_url)
     stop = threading.Event()
     ready = threading.Event()
     failed: list[BaseException] = []
 
-    def on_ready(host: str, port: int) -> None:
+    def on_ready(host: str, port: int, paths: ServedPaths) -> None:
         where = f"http://{host}:{port}"
-        out(f"ocsp        {where}{config.ocsp.path_prefix} (CRL {where}{config.ocsp.crl_path})")
+        out(f"ocsp        {where}{paths.ocsp} (CRL {where}{paths.crl})")
         ready.set()
 
     def run() -> None:
         try:
-            serve_http(config, open_hsm=hsm_opener(config), ready=on_ready, stop=stop)
+            serve_http(config, open_hsm=hsm_opener(config), ready=on_ready, stop=stop, sock=sock)
         except BaseException as exc:  # reported to the starter below
             failed.append(exc)
             ready.set()
@@ -233,4 +256,11 @@ def start_ocsp_http(
         stop.set()
         thread.join(10)
 
-    return stop_serving
+    return OcspHttp(public_url=public_url, stop=stop_serving)
+
+
+def with_public_url(config: Config, public_url: str) -> Config:
+    """*config* whose ``[ocsp] public_url`` is *public_url* (``zorgid dev``: the bound port)."""
+    import dataclasses
+
+    return dataclasses.replace(config, ocsp=dataclasses.replace(config.ocsp, public_url=public_url))

@@ -37,6 +37,7 @@ from issuer.issuance.storing import Committers
 from issuer.policy_store import ActivePolicy, ActiveVersion
 from issuer.store import Engine, shared_engine
 from policies import DEFAULT_POLICY_PATH, Policy
+from policies.urls import at_public_url
 
 _LOG = logging.getLogger(__name__)
 
@@ -207,6 +208,9 @@ class IssuanceRuntime:
 
     def _for_version(self, base: _Base, version: int, policy: Policy) -> Issuance:
         config = self._config
+        # Every URL the certificates name on the one public base (issue 18): the policy
+        # fixes the paths, [ocsp] public_url where the HTTP front answers them.
+        policy = at_public_url(policy, config.ocsp.public_url)
         hooks = self._hooks
         if hooks is None and self._presign_ocsp:
             # ARCHITECTURE §5 step 4: pre-sign each certificate's first OCSP response, stored
@@ -219,6 +223,7 @@ class IssuanceRuntime:
                 material=base.material,
                 hsm=base.hsm,
                 policy=policy.ocsp,
+                signature_hash=policy.profile.signature_hash,
                 clock=self._clock,
                 cache_seconds=config.ocsp.cache_seconds,
                 max_on_demand=config.ocsp.max_on_demand,

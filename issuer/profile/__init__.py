@@ -8,6 +8,7 @@ from issuer.profile.builder import (
     build_tbs,
     draw_serial,
     encode_uzi_othername,
+    hash_named,
     signature_hash,
     validity_window,
 )
@@ -26,6 +27,7 @@ __all__ = [
     "check_csr",
     "draw_serial",
     "encode_uzi_othername",
+    "hash_named",
     "parse_san_string",
     "read_uzi_san",
     "signature_hash",

@@ -27,6 +27,7 @@ from issuer.profile.attributes import VerifiedAttributes
 from issuer.uzi_vocabulary import UZI_OTHER_NAME_OID
 from issuer.x509util import key_usage
 from policies import Policy
+from policies.schema import SignatureHash
 
 SERIAL_BITS = 159
 """Random bits in a serial (see :func:`draw_serial`)."""
@@ -40,6 +41,7 @@ __all__ = [
     "check_issuable",
     "draw_serial",
     "encode_uzi_othername",
+    "hash_named",
     "signature_hash",
     "validity_window",
 ]
@@ -181,7 +183,11 @@ def validity_window(
 
 def signature_hash(policy: Policy) -> hashes.SHA256 | hashes.SHA384 | hashes.SHA512:
     """The hash the policy names for the certificate signature."""
-    name = policy.profile.signature_hash
+    return hash_named(policy.profile.signature_hash)
+
+
+def hash_named(name: SignatureHash) -> hashes.SHA256 | hashes.SHA384 | hashes.SHA512:
+    """The hash of a policy ``signature_hash`` name; also the CRL's (one key, one hash)."""
     if name == "sha384":
         return hashes.SHA384()
     if name == "sha512":

@@ -16,13 +16,14 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import grpc
 import pytest
 from cryptography import x509
 from cryptography.x509 import ocsp
 
-from issuer.config import load_config
+from policies import default_policy
 
 ZORGID = str(Path(sys.executable).with_name("zorgid"))
 
@@ -141,7 +142,7 @@ def test_first_start_creates_everything_and_serves(dev_root: Path) -> None:
         assert "Verification: OK" in report
 
         # Relying parties' side: the CRL is served over HTTP and verifies under the issuing CA.
-        crl_path = load_config(dev_root / "zorgid.toml").ocsp.crl_path
+        crl_path = urlsplit(default_policy().profile.crl_url).path
         url = f"http://127.0.0.1:{engine.ocsp_port}{crl_path}"
         with urllib.request.urlopen(url, timeout=10) as reply:
             crl = x509.load_der_x509_crl(reply.read())

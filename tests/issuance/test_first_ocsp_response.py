@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from cryptography import x509
 from cryptography.x509 import ocsp
 
 from hsm import HsmUnavailable
@@ -35,6 +36,7 @@ def service(world: World) -> Iterator[OcspService]:
         material=world.ca.material,
         hsm=world.ca.hsm,
         policy=world.policy.ocsp,
+        signature_hash=world.policy.profile.signature_hash,
     )
     world.cycle.hooks = built
     yield built
@@ -74,6 +76,20 @@ def test_first_response_is_good_signed_by_the_responder_and_stored_with_the_cert
     assert row.next_update - row.this_update == service.timing.validity
     # The serving path answers it from the store, without signing.
     assert service.responses.get(issued.issuer, int(issued.serial, 16)) is not None
+
+
+def test_the_crl_is_signed_with_the_certificates_hash_under_the_same_key(
+    world: World, service: OcspService, new_phone: Callable[..., Phone]
+) -> None:
+    """Issue 18: one key, one signature algorithm. The CRL used SHA-384 (from the P-384
+    CA key's size) while certificates used the policy's SHA-256 under the same key."""
+    issued = _issue(world, new_phone())
+    crl = x509.load_der_x509_crl(service.crls.publish(issued.issuer).der)
+    cert = x509.load_der_x509_certificate(issued.der)
+    assert world.policy.profile.signature_hash == "sha256"
+    assert crl.signature_algorithm_oid == cert.signature_algorithm_oid
+    assert crl.signature_algorithm_oid == x509.SignatureAlgorithmOID.ECDSA_WITH_SHA256
+    assert crl.is_signature_valid(world.ca.material.issuing_ca.public_key())  # type: ignore[arg-type]
 
 
 def test_a_later_revocation_replaces_the_first_response(
@@ -165,7 +181,11 @@ def test_ocsp_writes_queue_with_the_issuance_writers_instead_of_hitting_sqlite_b
             dbapi_connection.execute("PRAGMA busy_timeout = 0")
 
     service = OcspService.build(
-        engine=engine, material=world.ca.material, hsm=world.ca.hsm, policy=world.policy.ocsp
+        engine=engine,
+        material=world.ca.material,
+        hsm=world.ca.hsm,
+        policy=world.policy.ocsp,
+        signature_hash=world.policy.profile.signature_hash,
     )
     response = service.presigner.sign(issued.issuer, int(issued.serial, 16))
     errors: list[BaseException] = []

@@ -198,6 +198,7 @@ def make_env(
         material=pki.material,
         hsm=pki.hsm,
         policy=timing,
+        signature_hash="sha384",  # as Pki.issue signs (below)
         clock=clock,
         cache_seconds=cache,
         **limits,

@@ -8,11 +8,14 @@ import socket
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import sqlalchemy as sa
+from cryptography.hazmat.primitives import serialization
 
+from policies import default_policy
 from tests.ocsp.conftest import CRL_PATH, OcspEnv, Pki, make_env
-from tests.ocsp.helpers import http, openssl
+from tests.ocsp.helpers import get_path, http, make_request, openssl
 from tests.store.dbfixtures import Database
 
 ZORGID = Path(sys.executable).with_name("zorgid")
@@ -100,7 +103,46 @@ def test_serve_answers_openssl_and_serves_the_crl(
         got = http(port, "GET", CRL_PATH)  # published before "serving" was printed
         assert got.status == 200
         assert got.headers["content-type"] == "application/pkix-crl"
+        _only_the_certificates_urls_answer(pki, port, cert.pem, tmp_path)
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(20)
     assert proc.returncode == 0
+
+
+def _only_the_certificates_urls_answer(pki: Pki, port: int, cert: Path, tmp: Path) -> None:
+    """Issue 18: the served paths are the policy's URLs' paths, and nothing else answers.
+
+    Before, every GET path was taken for an OCSP request: the CPS URI, /metrics and
+    /health answered ``200 application/ocsp-response`` (malformedRequest)."""
+    policy = default_policy()
+    cps = urlsplit(policy.profile.certificate_policies[0].cps_uri or "").path
+    got = http(port, "GET", cps)
+    assert got.status == 200
+    assert got.headers["content-type"].startswith("text/plain")
+    assert policy.profile.certificate_policies[0].oid in got.body.decode()
+    ca = http(port, "GET", urlsplit(policy.profile.ca_issuers_url).path)
+    assert ca.status == 200 and ca.headers["content-type"] == "application/pkix-cert"
+    assert ca.body == pki.material.issuing_ca.public_bytes(serialization.Encoding.DER)
+    for path in ("/metrics", "/health", "/anything", "/", "/cps/x", "/ocspx/QUJD", "/MEQwQjBA"):
+        got = http(port, "GET", path)
+        assert got.status == 404, path
+        assert got.headers.get("content-type", "") != "application/ocsp-response", path
+    for method, path in (("POST", cps), ("POST", CRL_PATH), ("PUT", "/ocsp"), ("DELETE", cps)):
+        got = http(port, method, path, b"x", {"Content-Type": "application/ocsp-request"})
+        assert got.status == 405, (method, path)
+    assert (
+        http(port, "POST", "/metrics", b"x", {"Content-Type": "application/ocsp-request"}).status
+        == 404
+    )
+    # RFC 5019 GET under the OCSP URL's path, verified by openssl.
+    der = make_request(pki.issuing_pem, f"-cert {cert}", out=tmp / "get-req.der")
+    got = http(port, "GET", get_path(der, prefix=urlsplit(policy.profile.ocsp_url).path))
+    assert got.status == 200 and got.headers["content-type"] == "application/ocsp-response"
+    (tmp / "get-resp.der").write_bytes(got.body)
+    done = openssl(
+        "ocsp", "-issuer", str(pki.issuing_pem), "-cert", str(cert),
+        "-respin", str(tmp / "get-resp.der"), "-CAfile", str(pki.cafile), "-no_nonce",
+    )  # fmt: skip
+    assert f"{cert}: good" in done.stdout, done.stderr
+    assert "Response verify OK" in done.stderr

@@ -14,7 +14,7 @@ from pathlib import Path
 from issuer.dev.environment import prepare, start_ocsp_http
 env = prepare(Path(sys.argv[1]), listen="127.0.0.1:0", out=lambda line: None)
 lines = []
-stop = start_ocsp_http(env, listen="127.0.0.1:0", out=lines.append)
+stop = start_ocsp_http(env, listen="127.0.0.1:0", out=lines.append).stop
 base = lines[0].split()[1].rsplit("/", 1)[0]
 crl = urllib.request.urlopen(base + "/crl/issuing-ca.crl", timeout=10)
 ca = urllib.request.urlopen(base + "/ca/issuing-ca.cer", timeout=10)

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from asn1crypto import ocsp as asn1_ocsp
 
-from tests.ocsp.conftest import OcspEnv, Served
+from tests.ocsp.conftest import CA_PATH, CRL_PATH, OcspEnv, Served
 from tests.ocsp.helpers import get_path, http, make_request, post
 
 
@@ -58,7 +58,9 @@ def test_if_none_match_gives_304_until_the_response_changes(
     assert status["tbs_response_data"]["responses"][0]["cert_status"].name == "revoked"
 
 
-def test_get_forms_raw_encoded_and_at_root(env: OcspEnv, served: Served, tmp_path: Path) -> None:
+def test_get_forms_raw_and_encoded_only_under_the_ocsp_path(
+    env: OcspEnv, served: Served, tmp_path: Path
+) -> None:
     cert = env.issue()
     # Find a request whose base64 has '/' or '+' so encoding matters (nonce varies it).
     for _ in range(50):
@@ -70,14 +72,37 @@ def test_get_forms_raw_encoded_and_at_root(env: OcspEnv, served: Served, tmp_pat
     answers = [
         http(served.port, "GET", get_path(der, url_encode=True)),
         http(served.port, "GET", get_path(der, url_encode=False)),
-        http(served.port, "GET", get_path(der, prefix="", url_encode=True)),
-        http(served.port, "GET", get_path(der, prefix="", url_encode=False)),
     ]
     for got in answers:
         assert got.status == 200
         assert got.ocsp_status() == "successful"
         # A nonce was asked for and policy echoes it: never cacheable.
         assert got.headers["cache-control"] == "no-store"
+    # Issue 18: at the root (no certificate names it) the same request is a plain 404.
+    for url_encode in (True, False):
+        got = http(served.port, "GET", get_path(der, prefix="", url_encode=url_encode))
+        assert got.status == 404
+        assert got.headers["content-type"].startswith("text/plain")
+
+
+@pytest.mark.parametrize("path", ["/cps", "/metrics", "/health", "/anything", "/ca", "/crl/"])
+def test_a_path_no_certificate_names_is_404_never_an_ocsp_response(
+    served: Served, path: str
+) -> None:
+    """Issue 18: every GET path used to be taken for an OCSP request (malformedRequest, 200)."""
+    got = http(served.port, "GET", path)
+    assert got.status == 404
+    assert got.headers["content-type"] != "application/ocsp-response"
+    got = http(served.port, "POST", path, b"0", {"Content-Type": "application/ocsp-request"})
+    assert got.status == 404
+    assert got.headers["content-type"] != "application/ocsp-response"
+
+
+def test_a_wrong_method_on_a_served_path_is_405(served: Served) -> None:
+    for method, path in (("POST", CRL_PATH), ("POST", CA_PATH), ("PUT", CRL_PATH)):
+        got = http(served.port, method, path, b"0", {"Content-Type": "application/ocsp-request"})
+        assert got.status == 405, (method, path)
+        assert got.headers["allow"] == "GET"
 
 
 def test_post_is_answered_and_same_bytes_as_get(

@@ -1,0 +1,117 @@
+"""The URLs a certificate names, on the engine's public base URL (issue 18).
+
+The policy fixes the *paths* relying parties fetch (OCSP, caIssuers, CRL DP,
+CPS): they are part of the CPS. Where the HTTP front is reached (scheme, host,
+port) is deployment, the config's ``[ocsp] public_url``: :func:`at_public_url`
+puts every policy URL on that one base, so a certificate never names an address
+nobody serves. The HTTP front serves exactly :func:`served_paths`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from urllib.parse import urlsplit, urlunsplit
+
+from policies.schema import Policy, ProfilePolicy
+
+
+def check_public_url(value: str) -> str | None:
+    """What is wrong with a public base URL (``http://host[:port]``), or ``None``.
+
+    Plain ``http``: RFC 5280 §4.2.2.1/§4.2.1.13 and RFC 5019 §5 (no TLS chicken-and-egg).
+    No path, query or credentials: the paths are the policy's.
+    """
+    parts = urlsplit(value)
+    try:
+        parts.port  # noqa: B018 (raises on a bad port)
+    except ValueError:
+        return f"got {value!r}, expected a port 0..65535"
+    if (
+        parts.scheme != "http"
+        or not parts.hostname
+        or parts.username
+        or parts.password
+        or parts.path not in ("", "/")
+        or parts.query
+        or parts.fragment
+        or not value.isascii()
+        or any(c.isspace() for c in value)
+    ):
+        return f"got {value!r}, expected http://host[:port] with no path"
+    return None
+
+
+def _rebase(url: str, base: str) -> str:
+    """*url*'s path (and query) on *base*'s scheme and authority."""
+    target = urlsplit(base)
+    parts = urlsplit(url)
+    return urlunsplit((target.scheme, target.netloc, parts.path or "/", parts.query, ""))
+
+
+def at_public_url(policy: Policy, base: str) -> Policy:
+    """*policy* with every certificate URL on *base*; empty *base*: the URLs as written."""
+    if not base:
+        return policy
+    profile = policy.profile
+    rebased = dataclasses.replace(
+        profile,
+        ocsp_url=_rebase(profile.ocsp_url, base),
+        ca_issuers_url=_rebase(profile.ca_issuers_url, base),
+        crl_url=_rebase(profile.crl_url, base),
+        certificate_policies=tuple(
+            dataclasses.replace(cp, cps_uri=_rebase(cp.cps_uri, base) if cp.cps_uri else None)
+            for cp in profile.certificate_policies
+        ),
+    )
+    return dataclasses.replace(policy, profile=rebased)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServedPaths:
+    """The URL paths of one profile's certificate URLs: what the HTTP front serves."""
+
+    ocsp: str
+    """The OCSP URL's path without its trailing ``/`` (``""`` for an OCSP URL at the root)."""
+    ca_issuers: str
+    crl: str
+    cps: tuple[str, ...]
+
+
+def served_paths(profile: ProfilePolicy) -> ServedPaths:
+    """The paths of *profile*'s URLs (the CPS only where it is ``http``: the front is)."""
+    return ServedPaths(
+        ocsp=urlsplit(profile.ocsp_url).path.rstrip("/"),
+        ca_issuers=urlsplit(profile.ca_issuers_url).path or "/",
+        crl=urlsplit(profile.crl_url).path or "/",
+        cps=tuple(
+            dict.fromkeys(
+                urlsplit(cp.cps_uri).path or "/"
+                for cp in profile.certificate_policies
+                if cp.cps_uri and urlsplit(cp.cps_uri).scheme == "http"
+            )
+        ),
+    )
+
+
+def cps_document(policy: Policy) -> str:
+    """A short text/plain CPS page generated from *policy*: what a relying party reading
+    the certificates' CPS URI needs to find (the policy OIDs, the URLs, the timings)."""
+    profile = policy.profile
+    ocsp = policy.ocsp
+    lines = [
+        f"ZORG-ID certification practice statement (policy version {policy.version})",
+        "",
+        "Certificate policies:",
+        *(f"  {cp.oid}" for cp in profile.certificate_policies),
+        "",
+        f"Certificates: valid {profile.validity_days} days, signed with "
+        f"{profile.signature_hash.upper()}; key usage digitalSignature, extended key usage "
+        "clientAuth.",
+        f"OCSP: {profile.ocsp_url} (GET <url>/<base64 request> or POST), responses valid "
+        f"{ocsp.response_validity_seconds} seconds.",
+        f"CRL: {profile.crl_url}, next update within {ocsp.crl_next_update_seconds} seconds.",
+        f"Issuing CA certificate: {profile.ca_issuers_url}",
+        "",
+    ]
+    return "\n".join(lines)
