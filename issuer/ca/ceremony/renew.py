@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 from cryptography import x509
@@ -32,6 +35,12 @@ from issuer.ca.profiles import (
     same_public_key,
 )
 
+_LOG = logging.getLogger(__name__)
+
+#: Renew when less than this is left. Ten days is a third of the dev responder's
+#: 30 days: a daily run has ten chances before OCSP clients start refusing.
+DEFAULT_RENEW_BEFORE = timedelta(days=10)
+
 
 @dataclass(frozen=True, kw_only=True)
 class RenewResult:
@@ -51,13 +60,15 @@ def renew_ocsp(
     new_key: bool,
     out: Out = print,
     clock: Clock = utcnow,
+    reason: str | None = None,
 ) -> RenewResult:
     """Issue a fresh OCSP responder certificate; keep the old one as ``ocsp-responder-<serial>``.
 
     ``new_key=False`` certifies the current responder key again;
     ``new_key=True`` generates a key labelled ``<key_label>-<UTC time>`` (a
     label is never reused, so the old key stays usable for responses already
-    being served until its certificate expires). The record's
+    being served until its certificate expires). *reason*, if given, is
+    written in the record's ``renew-ocsp`` event. The record's
     ``ocsp_responder.key_label`` names the key to sign with from now on;
     :func:`load_ca_material` returns it. All or nothing, like the ceremony.
     """
@@ -131,6 +142,7 @@ def renew_ocsp(
                     "new_key": new_key,
                     "serial": f"{cert.serial_number:x}",
                     "key_label": label,
+                    **({"reason": reason} if reason else {}),
                 }
             )
             journal.file_replaced(record_path, old_record)
@@ -148,3 +160,47 @@ def renew_ocsp(
         key_label=label,
         new_key=new_key,
     )
+
+
+def renew_ocsp_if_due(
+    config: CeremonyConfig,
+    open_hsm: Callable[[], CeremonyToken],
+    *,
+    renew_before: timedelta = DEFAULT_RENEW_BEFORE,
+    new_key: bool = False,
+    out: Out = print,
+    clock: Clock = utcnow,
+) -> RenewResult | None:
+    """Renew the responder certificate if less than *renew_before* of it is left, else nothing.
+
+    Meant to run often (cron, ``zorgid ca renew-ocsp --if-due``): the token is
+    opened (*open_hsm*) only when a renewal is due, and a renewed certificate is
+    not due again, so repeated runs renew once. One INFO log line says what changed.
+    """
+    now = clock()
+    old = load_ca_material(config.data_dir).ocsp_responder
+    left = old.not_valid_after_utc - now
+    if left >= renew_before:
+        out(
+            f"OCSP responder certificate {old.serial_number:x} valid until "
+            f"{old.not_valid_after_utc.isoformat()} ({left.days} days left): not due "
+            f"(renews below {renew_before.days} days)"
+        )
+        return None
+    result = renew_ocsp(
+        config,
+        open_hsm(),
+        new_key=new_key,
+        out=out,
+        clock=lambda: now,
+        reason=f"due: {left.days} days left, renews below {renew_before.days}",
+    )
+    new = result.certificate
+    _LOG.info(
+        "OCSP responder certificate renewed: serial %x notAfter %s -> serial %x notAfter %s",
+        old.serial_number,
+        old.not_valid_after_utc.isoformat(),
+        new.serial_number,
+        new.not_valid_after_utc.isoformat(),
+    )
+    return result
