@@ -9,14 +9,26 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
-from issuer.ca import load_ca_material, renew_ocsp_if_due, run_ceremony
+from issuer.audit import AuditLog
+from issuer.ca import load_ca_material, renew_ocsp, renew_ocsp_if_due, run_ceremony
 from issuer.ca.material import CaMaterial
+from issuer.ocsp_renewal import LOCK_NAME, ResponderRenewal
+from issuer.ocsp_service import OcspService
 from ocsp.codec import ResponseSigner
-from ocsp.issuers import IssuingCa
+from ocsp.issuers import IssuingCa, spki_sha256
+from ocsp.model import CertStatus, OcspTiming
 from tests.ca.conftest import VENV_BIN, CeremonySetup
+from tests.store.dbfixtures import migrated, migrated_db  # noqa: F401 -- fixtures
 
 TEN_DAYS = timedelta(days=10)
+TIMING = OcspTiming(
+    validity=timedelta(days=1),
+    refresh_fraction=0.5,
+    crl_validity=timedelta(days=7),
+    echo_nonce=True,
+)
 _SERIAL = 0x5EED0FCAFE
 
 
@@ -149,3 +161,111 @@ def test_cli_if_due(setup: CeremonySetup) -> None:
     assert "OCSP responder renewed" in due.stdout
     assert (ca / f"ocsp-responder-{serial:x}.pem").exists()
     assert load_ca_material(setup.data_dir).ocsp_responder.serial_number != serial
+
+
+# -- the OCSP process renews by itself (issuer.ocsp_renewal, run by the refresher) -----------
+
+
+def _files(setup: CeremonySetup) -> dict[str, str]:
+    """The data directory's files but the renewal's (empty) lock file."""
+    state = setup.data_state() or {}
+    return {k: v for k, v in state.items() if not k.endswith(LOCK_NAME)}
+
+
+def _process(
+    setup: CeremonySetup, engine: sa.Engine, now: datetime
+) -> tuple[OcspService, ResponderRenewal]:
+    material = load_ca_material(setup.data_dir)
+    service = OcspService.build(
+        engine=engine, material=material, hsm=setup.hsm, policy=TIMING, signature_hash="sha384"
+    )
+    renewal = ResponderRenewal(
+        data_dir=setup.data_dir,
+        engine=engine,
+        hsm=setup.hsm,
+        service=service,
+        audit=AuditLog(signer=setup.hsm.get_key(material.audit_key_label)),
+        renew_before=TEN_DAYS,
+        clock=lambda: now,
+    )
+    return service, renewal
+
+
+def _presigned(service: OcspService, setup: CeremonySetup, path: Path) -> Path:
+    issuer_id = spki_sha256(load_ca_material(setup.data_dir).issuing_ca)
+    path.write_bytes(service.presigner.sign(issuer_id, _SERIAL, status=CertStatus.good()).der)
+    return path
+
+
+def _renewal_events(engine: sa.Engine) -> list[dict[str, str]]:
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.text("SELECT details FROM audit_events WHERE action = 'ocsp.responder.renewed'")
+        ).all()
+    return [json.loads(row[0]) for row in rows]
+
+
+def test_ocsp_process_renews_once_and_signs_with_the_new_certificate(
+    setup: CeremonySetup,
+    migrated: sa.Engine,  # noqa: F811
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    now = _ceremony_ago(setup, days_left=2)
+    old = load_ca_material(setup.data_dir).ocsp_responder
+    service, renewal = _process(setup, migrated, now)
+    before = _presigned(service, setup, tmp_path / "before.der")
+
+    with caplog.at_level(logging.INFO, logger="issuer.ocsp_renewal"):
+        result = renewal.run_once()
+
+    assert result is not None
+    new = load_ca_material(setup.data_dir).ocsp_responder
+    assert new == result.certificate and new.serial_number != old.serial_number
+    assert new.not_valid_after_utc > old.not_valid_after_utc
+    assert result.key_label == "ocsp-responder"  # same key, certified again
+    assert service.presigner.signer.certificate == new
+    fresh = _openssl_verifies(setup, _presigned(service, setup, tmp_path / "after.der"))
+    assert f"{new.serial_number:X}" in fresh.replace(":", "").upper()
+    _openssl_verifies(setup, before)  # signed before: carries the old, still valid certificate
+    assert _renewal_events(migrated) == [
+        {
+            "old_serial": f"{old.serial_number:x}",
+            "old_not_after": old.not_valid_after_utc.isoformat(),
+            "new_serial": f"{new.serial_number:x}",
+            "new_not_after": new.not_valid_after_utc.isoformat(),
+            "key_label": "ocsp-responder",
+            "archived": f"ocsp-responder-{old.serial_number:x}.pem",
+        }
+    ]
+    lines = [r.getMessage() for r in caplog.records if r.name == "issuer.ocsp_renewal"]
+    assert lines == [
+        f"OCSP responder certificate renewed: serial {old.serial_number:x} notAfter "
+        f"{old.not_valid_after_utc.isoformat()} -> serial {new.serial_number:x} notAfter "
+        f"{new.not_valid_after_utc.isoformat()}"
+    ]
+
+    files = _files(setup)
+    assert renewal.run_once() is None  # the next pass: not due any more
+    assert _files(setup) == files
+    assert len(_renewal_events(migrated)) == 1
+
+
+def test_ocsp_process_with_twenty_days_left_changes_nothing_but_follows_the_command(
+    setup: CeremonySetup,
+    migrated: sa.Engine,  # noqa: F811
+) -> None:
+    now = _ceremony_ago(setup, days_left=20)
+    old = load_ca_material(setup.data_dir).ocsp_responder
+    service, renewal = _process(setup, migrated, now)
+    files = _files(setup)
+    assert renewal.run_once() is None
+    assert _files(setup) == files
+    assert service.presigner.signer.certificate == old
+    assert _renewal_events(migrated) == []
+
+    # renewed by the command (or another process): the next pass signs with it
+    renewed = renew_ocsp(setup.config, setup.hsm, new_key=True, out=lambda _: None)
+    assert renewal.run_once() is None
+    assert service.presigner.signer.certificate == renewed.certificate
+    assert _renewal_events(migrated) == []
