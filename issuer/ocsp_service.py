@@ -274,8 +274,11 @@ class BackgroundRefresher:
         *,
         interval: float = 60.0,
         before_each: Callable[[], object] | None = None,
+        refresh: bool = True,
     ) -> None:
         self._service = service
+        self._refresh = refresh
+        """False: only *before_each* (a further responder process follows the renewal)."""
         self._interval = interval
         self._before_each = before_each
         """Run first on every pass (the responder certificate's renewal check)."""
@@ -296,6 +299,9 @@ class BackgroundRefresher:
                     self._before_each()
                 except Exception:
                     _LOG.exception("OCSP responder renewal check failed; retrying next pass")
+            if not self._refresh:
+                self._stop.wait(self._interval)
+                continue
             try:
                 report = self._service.refresh()
                 if report.signed or report.failed:

@@ -152,6 +152,10 @@ class OcspRuntime:
             clock=clock,
         ).run_once
 
+    def follow_responder(self) -> None:
+        """Sign with the responder certificate on disk (renewed by another process)."""
+        self.service.use_responder(load_ca_material(self.config.data_dir), self.hsm)
+
     def close(self) -> None:
         self.engine.dispose()
         self.hsm.close()
@@ -182,6 +186,11 @@ def serve_http(
     if refresher and interval > 0:
         worker = BackgroundRefresher(
             runtime.service, interval=interval, before_each=runtime.renewal()
+        )
+        worker.start()
+    elif interval > 0:  # a further process: sign with the certificate the first one renews
+        worker = BackgroundRefresher(
+            runtime.service, interval=interval, before_each=runtime.follow_responder, refresh=False
         )
         worker.start()
     host, port = parse_listen(config.ocsp.listen)

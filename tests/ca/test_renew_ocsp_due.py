@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import signal
+import socket
 import subprocess
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from cryptography.hazmat.primitives import serialization
 
 from issuer.audit import AuditLog
 from issuer.ca import load_ca_material, renew_ocsp, renew_ocsp_if_due, run_ceremony
@@ -20,7 +25,8 @@ from ocsp.codec import ResponseSigner
 from ocsp.issuers import IssuingCa, spki_sha256
 from ocsp.model import CertStatus, OcspTiming
 from tests.ca.conftest import VENV_BIN, CeremonySetup
-from tests.store.dbfixtures import migrated, migrated_db  # noqa: F401 -- fixtures
+from tests.ocsp.conftest import Pki, make_env
+from tests.store.dbfixtures import Database, migrated, migrated_db  # noqa: F401 -- fixtures
 
 TEN_DAYS = timedelta(days=10)
 TIMING = OcspTiming(
@@ -269,3 +275,69 @@ def test_ocsp_process_with_twenty_days_left_changes_nothing_but_follows_the_comm
     assert renewal.run_once() is None
     assert service.presigner.signer.certificate == renewed.certificate
     assert _renewal_events(migrated) == []
+
+
+def test_zorgid_ocsp_serve_renews_on_its_schedule(
+    setup: CeremonySetup,
+    migrated_db: Database,  # noqa: F811
+    migrated: sa.Engine,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """The real process: started with 2 days left, its first refresher pass renews, and an
+    on-demand (nonce) response over HTTP then carries the new certificate and verifies."""
+    _ceremony_ago(setup, days_left=2)
+    material = load_ca_material(setup.data_dir)
+    old = material.ocsp_responder
+    pem = serialization.Encoding.PEM
+    pki = Pki(
+        hsm=setup.hsm,
+        material=material,
+        issuer_id=spki_sha256(material.issuing_ca),
+        issuing_pem=setup.data_dir / "ca" / "issuing-ca.pem",
+        cafile=tmp_path / "cafile.pem",
+        token=setup.token,
+        data_dir=setup.data_dir,
+    )
+    pki.cafile.write_bytes(material.root.public_bytes(pem) + material.issuing_ca.public_bytes(pem))
+    cert = make_env(pki, migrated, tmp_path).issue()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = int(s.getsockname()[1])
+    config = tmp_path / "zorgid.toml"
+    config.write_text(
+        f'data_dir = "{setup.data_dir}"\n\n[server]\ndev_plaintext = true\n\n'
+        f'[hsm]\nmodule = "{setup.token.module}"\ntoken = "{setup.token.label}"\n'
+        f'pin_source = "file:{setup.token.pin_file}"\n\n'
+        f'[database]\nurl = "{migrated_db.cli_url}"\n\n'
+        f'[ocsp]\nlisten = "127.0.0.1:{port}"\ncache_seconds = 0\n'
+    )
+    archived = setup.data_dir / "ca" / f"ocsp-responder-{old.serial_number:x}.pem"
+    proc = subprocess.Popen(
+        [str(VENV_BIN / "zorgid"), "ocsp", "serve", "--config", str(config)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        assert "serving" in proc.stdout.readline()
+        for _ in range(600):  # the first pass runs at start; wait for it, not for a time
+            if archived.exists() and _renewal_events(migrated):
+                break
+            time.sleep(0.05)
+        new = load_ca_material(setup.data_dir).ocsp_responder
+        assert new.serial_number != old.serial_number
+        done = subprocess.run(
+            ["openssl", "ocsp", "-issuer", str(pki.issuing_pem), "-cert", str(cert.pem),
+             "-url", f"http://127.0.0.1:{port}/ocsp", "-CAfile", str(pki.cafile), "-nonce",
+             "-resp_text"],
+            capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        assert f"{cert.pem}: good" in done.stdout, done.stdout + done.stderr
+        assert "Response verify OK" in done.stderr
+        assert f"{new.serial_number:X}" in done.stdout.replace(":", "").upper()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=20)
+    assert proc.returncode == 0, err
+    assert err.count("OCSP responder certificate renewed: serial") == 1, err
+    assert len(_renewal_events(migrated)) == 1
