@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import fcntl
 import logging
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -53,7 +54,9 @@ class ResponderRenewal:
         """
         result: RenewResult | None = None
         ca_dir = load_ca_material(self.data_dir).ca_dir
-        with (ca_dir / LOCK_NAME).open("a") as lock:
+        # private like everything in the CA directory (tests/dev/test_file_modes.py)
+        fd = os.open(ca_dir / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o600)
+        with os.fdopen(fd, "r+") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             now = self.clock()
             old = load_ca_material(self.data_dir).ocsp_responder
