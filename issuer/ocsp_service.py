@@ -151,6 +151,18 @@ class OcspService:
             timing=timing,
         )
 
+    def use_responder(self, material: CaMaterial, hsm: Hsm) -> bool:
+        """Sign with *material*'s responder certificate from now on, if it is not the one
+        in use (renewed here, by another process or by ``zorgid ca renew-ocsp``)."""
+        if self.presigner.signer.certificate == material.ocsp_responder:
+            return False
+        signer = ResponseSigner(
+            certificate=material.ocsp_responder, key=hsm.get_key(material.ocsp_responder_key_label)
+        )
+        self.presigner.use_signer(signer)
+        self.responder.use_signer(signer)
+        return True
+
     # -- hooks of the issuance cycle (issuer.issuance.CertificateHooks) -------------
 
     def before_store(self, issuer: str, serial: str) -> Callable[[Connection, Any], None]:
@@ -256,9 +268,20 @@ class BackgroundRefresher:
     newest response, CRL numbers are taken once), so no leader election.
     """
 
-    def __init__(self, service: OcspService, *, interval: float = 60.0) -> None:
+    def __init__(
+        self,
+        service: OcspService,
+        *,
+        interval: float = 60.0,
+        before_each: Callable[[], object] | None = None,
+        refresh: bool = True,
+    ) -> None:
         self._service = service
+        self._refresh = refresh
+        """False: only *before_each* (a further responder process follows the renewal)."""
         self._interval = interval
+        self._before_each = before_each
+        """Run first on every pass (the responder certificate's renewal check)."""
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="ocsp-refresh", daemon=True)
 
@@ -271,6 +294,14 @@ class BackgroundRefresher:
 
     def _run(self) -> None:
         while not self._stop.is_set():
+            if self._before_each is not None:
+                try:
+                    self._before_each()
+                except Exception:
+                    _LOG.exception("OCSP responder renewal check failed; retrying next pass")
+            if not self._refresh:
+                self._stop.wait(self._interval)
+                continue
             try:
                 report = self._service.refresh()
                 if report.signed or report.failed:

@@ -14,14 +14,17 @@ import socket
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 
 from aiohttp import web
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from hsm import Hsm
+from issuer.audit import AuditLog
 from issuer.ca import CaMaterial, load_ca_material
 from issuer.ca.material import check_keys
 from issuer.config import Config, parse_listen
+from issuer.ocsp_renewal import ResponderRenewal
 from issuer.ocsp_service import BackgroundRefresher, OcspService
 from issuer.policy_store import ActivePolicy, configured_policy
 from issuer.store import Engine, check_schema, create_engine_for
@@ -132,6 +135,27 @@ class OcspRuntime:
             crls=CrlCache(self.service.crl_store.latest, ttl=self.config.ocsp.cache_seconds),
         )
 
+    def renewal(self, *, clock: Clock = utc_now) -> Callable[[], object] | None:
+        """The responder certificate's renewal check for the refresher, or ``None`` when
+        ``[ocsp] responder_renew_before_days`` is 0. Its audit events are chained and
+        checkpointed with the ceremony's audit key on this process's token."""
+        days = self.config.ocsp.responder_renew_before_days
+        if days == 0:
+            return None
+        return ResponderRenewal(
+            data_dir=self.config.data_dir,
+            engine=self.engine,
+            hsm=self.hsm,
+            service=self.service,
+            audit=AuditLog(signer=self.hsm.get_key(self.material.audit_key_label)),
+            renew_before=timedelta(days=days),
+            clock=clock,
+        ).run_once
+
+    def follow_responder(self) -> None:
+        """Sign with the responder certificate on disk (renewed by another process)."""
+        self.service.use_responder(load_ca_material(self.config.data_dir), self.hsm)
+
     def close(self) -> None:
         self.engine.dispose()
         self.hsm.close()
@@ -160,7 +184,14 @@ def serve_http(
     worker: BackgroundRefresher | None = None
     interval = config.ocsp.refresh_interval_seconds
     if refresher and interval > 0:
-        worker = BackgroundRefresher(runtime.service, interval=interval)
+        worker = BackgroundRefresher(
+            runtime.service, interval=interval, before_each=runtime.renewal()
+        )
+        worker.start()
+    elif interval > 0:  # a further process: sign with the certificate the first one renews
+        worker = BackgroundRefresher(
+            runtime.service, interval=interval, before_each=runtime.follow_responder, refresh=False
+        )
         worker.start()
     host, port = parse_listen(config.ocsp.listen)
     if not config.ocsp.public_url:

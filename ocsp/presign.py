@@ -58,6 +58,19 @@ class PreSigner:
         self._timing = timing
         self._clock = clock
 
+    @property
+    def signer(self) -> ResponseSigner:
+        """The responder certificate and key responses are signed with now."""
+        return self._signer
+
+    def use_signer(self, signer: ResponseSigner) -> None:
+        """Sign from now on with *signer* (a renewed responder certificate).
+
+        One attribute swap: a signature under way finishes with the signer it
+        read, which is whole on its own (its certificate travels in the response).
+        """
+        self._signer = signer
+
     def sign(
         self, issuer_id: str, serial: int, *, status: CertStatus | None = None
     ) -> StoredResponse:

@@ -203,6 +203,11 @@ class Responder:
         """Tokens the fast path took for requests it handed to :meth:`answer` (see _defer)."""
         self._prepaid_lock = threading.Lock()
 
+    def use_signer(self, signer: ResponseSigner) -> None:
+        """On-demand responses from now on signed with *signer* (a renewed responder
+        certificate); see :meth:`ocsp.presign.PreSigner.use_signer`."""
+        self._signer = signer
+
     # -- full path ---------------------------------------------------------
 
     def answer(self, request_der: bytes) -> Answer:

@@ -13,11 +13,13 @@ Public API::
 """
 
 from issuer.ca.ceremony import (
+    DEFAULT_RENEW_BEFORE,
     CeremonyResult,
     CeremonyToken,
     RenewResult,
     import_issuing_ca,
     renew_ocsp,
+    renew_ocsp_if_due,
     run_ceremony,
     sign_linted,
 )
@@ -47,6 +49,7 @@ from issuer.ca.errors import (
 from issuer.ca.material import CaMaterial, load_ca_material
 
 __all__ = [
+    "DEFAULT_RENEW_BEFORE",
     "AlreadyExists",
     "AuditConfig",
     "CaMaterial",
@@ -73,6 +76,7 @@ __all__ = [
     "load_ceremony_config",
     "parse_ceremony",
     "renew_ocsp",
+    "renew_ocsp_if_due",
     "run_ceremony",
     "sign_linted",
 ]

@@ -4,7 +4,8 @@
 * ``zorgid ca init --config FILE``: run the ceremony (see ``docs/ceremony.md``).
 * ``zorgid ca import-issuing --config FILE --cert ISSUING.pem --root ROOT.pem [--chain I.pem]``:
   external root, second step.
-* ``zorgid ca renew-ocsp --config FILE [--new-key]``: a new OCSP responder certificate.
+* ``zorgid ca renew-ocsp --config FILE [--new-key]``: a new OCSP responder certificate;
+  with ``--if-due [--renew-before-days N]`` only when less than N days are left (cron).
 
 Exit status: 0 done, 1 refused or failed (nothing changed; the message says
 why and what to do), 2 the ceremony file is not valid, 130 interrupted
@@ -16,16 +17,19 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 
 from hsm import HsmError
 from issuer.ca import (
+    DEFAULT_RENEW_BEFORE,
     CeremonyConfig,
     CeremonyConfigError,
     CeremonyError,
     import_issuing_ca,
     load_ceremony_config,
     renew_ocsp,
+    renew_ocsp_if_due,
     run_ceremony,
 )
 from issuer.ca.ceremony import read_pem_file
@@ -93,6 +97,14 @@ def _import(config: CeremonyConfig, args: argparse.Namespace) -> None:
 def _renew(config: CeremonyConfig, args: argparse.Namespace) -> None:
     from issuer.wiring import open_ceremony_hsm
 
+    if args.if_due:
+        renew_ocsp_if_due(
+            config,
+            lambda: open_ceremony_hsm(config),
+            renew_before=timedelta(days=args.renew_before_days),
+            new_key=args.new_key,
+        )
+        return
     renew_ocsp(config, open_ceremony_hsm(config), new_key=args.new_key)
 
 
@@ -151,5 +163,18 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         action="store_true",
         help="generate a new responder key (label <key_label>-<UTC time>) instead of "
         "certifying the current key again",
+    )
+    p.add_argument(
+        "--if-due",
+        action="store_true",
+        help="renew only if less than --renew-before-days of the current certificate is left "
+        "(for cron: run daily; a renewed certificate is not due again)",
+    )
+    p.add_argument(
+        "--renew-before-days",
+        type=int,
+        default=DEFAULT_RENEW_BEFORE.days,
+        metavar="DAYS",
+        help=f"with --if-due: the threshold (default {DEFAULT_RENEW_BEFORE.days})",
     )
     p.set_defaults(func=_with_config(_renew))

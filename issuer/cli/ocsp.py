@@ -11,6 +11,7 @@ CRL at once.
 from __future__ import annotations
 
 import argparse
+import logging
 import multiprocessing
 import signal
 import sys
@@ -65,6 +66,7 @@ def _serve(args: argparse.Namespace) -> int:
     from issuer.ocsp_wiring import serve_http
     from issuer.wiring import hsm_opener
 
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     config: Config = load_config(args.config)
     stop = threading.Event()
 

@@ -400,6 +400,17 @@ class OcspConfig:
             why="1..3600; 0 turns the worker off (run zorgid ocsp refresh from cron instead).",
         ),
     )
+    responder_renew_before_days: int = field(
+        default=10,
+        metadata=doc(
+            "The background worker renews the OCSP responder certificate (same key, signed "
+            "by the issuing CA key) when fewer days than this are left of it; 0: never "
+            "(zorgid ca renew-ocsp --if-due from cron instead).",
+            unit="days",
+            why="0..365. 10 is a third of the dev responder's 30 days: ten days of passes "
+            "to succeed before OCSP clients refuse responses (docs/ca-lifecycle.md).",
+        ),
+    )
 
     def problems(self) -> list[str]:
         found: list[str] = []
@@ -425,6 +436,11 @@ class OcspConfig:
             found.append(
                 f"refresh_interval_seconds: got {self.refresh_interval_seconds}, expected 0 or "
                 "1..3600"
+            )
+        if not 0 <= self.responder_renew_before_days <= 365:
+            found.append(
+                f"responder_renew_before_days: got {self.responder_renew_before_days}, "
+                "expected 0..365"
             )
         return found
 

@@ -164,3 +164,11 @@ def test_the_documented_example_is_a_valid_file() -> None:
     assert len(config.roles.rule) == 3
     assert config.hsm.keys.issuing_ca.startswith("pkcs11:")
     assert config.database.url.startswith("postgresql+psycopg://")
+
+
+def test_responder_renew_before_days_is_bounded() -> None:
+    """0 turns the OCSP process's renewal off; more than a year is a typo, refused."""
+    off = parse_config(MINIMAL + "\n[ocsp]\nresponder_renew_before_days = 0\n", base=ROOT)
+    assert off.ocsp.responder_renew_before_days == 0
+    problems = problems_of(MINIMAL + "\n[ocsp]\nresponder_renew_before_days = 400\n")
+    assert "ocsp.responder_renew_before_days: got 400, expected 0..365" in problems

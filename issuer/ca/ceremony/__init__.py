@@ -32,12 +32,18 @@ Layout: :mod:`~issuer.ca.ceremony.rollback` (the journal and the changes it can 
 
 from issuer.ca.ceremony.external import import_issuing_ca, read_pem_file
 from issuer.ca.ceremony.hierarchy import sign_linted
-from issuer.ca.ceremony.renew import RenewResult, renew_ocsp
+from issuer.ca.ceremony.renew import (
+    DEFAULT_RENEW_BEFORE,
+    RenewResult,
+    renew_ocsp,
+    renew_ocsp_if_due,
+)
 from issuer.ca.ceremony.rollback import CeremonyToken
 from issuer.ca.ceremony.run import CeremonyResult, run_ceremony
 from issuer.ca.material import read_certificate
 
 __all__ = [
+    "DEFAULT_RENEW_BEFORE",
     "CeremonyResult",
     "CeremonyToken",
     "RenewResult",
@@ -45,6 +51,7 @@ __all__ = [
     "read_certificate",
     "read_pem_file",
     "renew_ocsp",
+    "renew_ocsp_if_due",
     "run_ceremony",
     "sign_linted",
 ]
