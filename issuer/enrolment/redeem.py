@@ -56,8 +56,7 @@ from issuer.issuance.records import (
     IssuedCertificate,
 )
 from issuer.profile.csr import CSR_CODES
-from issuer.store import Connection, Engine, is_sqlite
-from issuer.store import certificates as certificate_store
+from issuer.store import Connection, is_sqlite
 from issuer.store import enrolments as store
 from issuer.store.enrolments import TokenRead, TokenRegistration
 from issuer.store.transactions import lock_audit_head, write_transaction
@@ -424,8 +423,3 @@ class Redeemer:
     def _refuse(self, row: Any, actor: Actor, code: Code, detail: str) -> NoReturn:
         self._count(row, actor, code)
         raise ZorgIdError(code, detail)
-
-
-def certificate_of_registration(engine: Engine, registration_id: str) -> str | None:
-    """The certificate id a registration was redeemed for (the portal polls this)."""
-    return certificate_store.certificate_of_registration(engine, registration_id)

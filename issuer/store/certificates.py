@@ -113,12 +113,3 @@ def stale_reservations(engine: sa.Engine, *, older_than: datetime) -> list[Row]:
     """Reservations still ``reserved`` before *older_than*, oldest first (read-only)."""
     with read_transaction(engine) as conn:
         return open_reservations(conn, older_than=older_than)
-
-
-def certificate_of_registration(engine: sa.Engine, registration_id: str) -> str | None:
-    """The id of the certificate a registration was redeemed for, or ``None``."""
-    with engine.connect() as conn:
-        found: str | None = conn.execute(
-            sa.select(certificates.c.id).where(certificates.c.registration_id == registration_id)
-        ).scalar_one_or_none()
-        return found

@@ -154,21 +154,21 @@ def test_foreign_keys_are_enforced(migrated: sa.Engine) -> None:
         )
 
 
-def _card_certificate(not_after: datetime) -> bytes:
-    """A self-signed stand-in for a UZI-pas certificate: only its notAfter is read."""
+def _card_certificate(not_after: datetime, *, serial: int = 7, issuer: str = "card") -> bytes:
+    """A self-signed stand-in for a UZI-pas certificate: its notAfter, serial and issuer."""
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.x509.oid import NameOID
 
     key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "card")])
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer)])
     cert = (
         x509.CertificateBuilder()
         .subject_name(name)
         .issuer_name(name)
         .public_key(key.public_key())
-        .serial_number(7)
+        .serial_number(serial)
         .not_valid_before(not_after.replace(year=not_after.year - 3))
         .not_valid_after(not_after)
         .sign(key, hashes.SHA256())
@@ -205,30 +205,16 @@ def test_0007_fills_card_not_after_from_the_stored_card(engine: sa.Engine) -> No
 def test_0008_names_the_card_of_existing_proofs(engine: sa.Engine) -> None:
     """Proofs stored before 0008 get their card's serial and issuer, as a CRL names them."""
     import hashlib
-    from datetime import timedelta
 
     from cryptography import x509
-    from cryptography.hazmat.primitives import hashes
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.hazmat.primitives.serialization import Encoding
     from cryptography.x509.oid import NameOID
 
-    key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "TEST UZI CA")])
     now = datetime(2026, 11, 28, tzinfo=UTC)
-    card = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(0xABC123)
-        .not_valid_before(now)
-        .not_valid_after(now + timedelta(days=1))
-        .sign(key, hashes.SHA256())
-    )
+    card = _card_certificate(now, serial=0xABC123, issuer="TEST UZI CA")
     upgrade(engine, "0006")
     with engine.begin() as conn:
-        for rid, der in (("r1", card.public_bytes(Encoding.DER)), ("r2", None)):
+        for rid, der in (("r1", card), ("r2", None)):
             conn.execute(
                 registrations.insert().values(
                     id=rid,
