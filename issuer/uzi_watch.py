@@ -466,11 +466,15 @@ class UziWatch:
                     changed.append(cert)
                     report.held.append(details)
             for card, current in to_release:
-                for cert, details in release_card(
+                released, revoked = release_card(
                     conn, issuance.audit, card.ref, current, now=now, actor=ACTOR
-                ):
+                )
+                for cert, details in released:
                     changed.append(cert)
                     report.released.append(details)
+                for cert, details in revoked:
+                    changed.append(cert)
+                    report.revoked.append(details)
         publish(issuance, changed)
 
     def _report_unavailable(self, urls: list[str], now: datetime, report: PassReport) -> None:

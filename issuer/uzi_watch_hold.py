@@ -9,7 +9,11 @@ current again, the card is not on them (a listed card was revoked by then,
 hold or not), so the watch releases its own holds: the certificate is good
 again and OCSP and the CRL say so. Holds are recorded with ``held_by``
 (:data:`issuer.store.uzi_watch.HELD_BY`), so a revocation for any other
-reason, or a hold placed by anyone else, is never made good here.
+reason, or a hold placed by anyone else, is never made good here. Nor is a
+held one whose holder's certificates were re-arranged meanwhile by acts that
+touch good certificates only (a PIN reset, a newer certificate, a key
+revoked for keyCompromise): it takes that revocation instead
+(``issuer.store.uzi_watch.release_blocker``).
 
 Each hold and release is one audit event in the transaction that makes it,
 naming the certificate, the card and the CRLs; the caller re-signs OCSP and
@@ -26,6 +30,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from issuer.audit import AuditEvent, AuditLog, JsonValue
+from issuer.issuance.certificates import REASON_CODES
 from issuer.issuance.records import IssuedCertificate
 from issuer.issuance.runtime import Issuance
 from issuer.store import Connection
@@ -126,6 +131,10 @@ def hold_card(
     return done
 
 
+Changed = list[tuple[IssuedCertificate, dict[str, JsonValue]]]
+"""Certificates changed in a transaction, each with the details of its audit event."""
+
+
 def release_card(
     conn: Connection,
     audit: AuditLog,
@@ -134,48 +143,75 @@ def release_card(
     *,
     now: datetime,
     actor: str,
-) -> list[tuple[IssuedCertificate, dict[str, JsonValue]]]:
-    """Make good again the certificates on *card* the watch held; the CRLs *current* say so."""
-    done: list[tuple[IssuedCertificate, dict[str, JsonValue]]] = []
+) -> tuple[Changed, Changed]:
+    """Make good again the certificates on *card* the watch held (the CRLs *current* say the
+    card is not revoked): (released, revoked instead -- see ``store.release_blocker``)."""
+    released: Changed = []
+    revoked: Changed = []
     rows = store.held_certificates_on_card(
         conn, issuer_sha256=card.issuer_sha256, serial=card.serial, at=now, watch_only=True
     )
     for row in rows:
         cert = IssuedCertificate.from_row(row)
-        if not store.release_hold(conn, issuer=cert.issuer, serial=cert.serial):
-            continue
+        blocker = store.release_blocker(conn, row)
         details: dict[str, JsonValue] = {
             "certificate_id": cert.id,
             "serial": cert.serial,
-            "reason": store.HOLD,
-            "reason_code": HOLD_CODE,
             "held_at": _iso(cert.revoked_at),
             "card_serial": card.serial,
             "card_issuer": card.issuer,
             "crls_current": _crls(current),
         }
+        if blocker is not None:
+            reason, why = blocker
+            if not store.revoke_held(
+                conn, issuer=cert.issuer, serial=cert.serial, at=now, reason=reason
+            ):
+                continue
+            details = {
+                **details,
+                "reason": reason,
+                "reason_code": REASON_CODES[reason],
+                "was_on_hold": True,
+                "instead_of_release": why,
+            }
+            action = "certificate.revoke"
+            revoked.append(
+                (
+                    dataclasses.replace(cert, revoked_at=now, revocation_reason=reason),
+                    details,
+                )
+            )
+        else:
+            if not store.release_hold(conn, issuer=cert.issuer, serial=cert.serial):
+                continue
+            details = {**details, "reason": store.HOLD, "reason_code": HOLD_CODE}
+            action = "certificate.release"
+            released.append(
+                (
+                    dataclasses.replace(
+                        cert, status="good", revoked_at=None, revocation_reason=None
+                    ),
+                    details,
+                )
+            )
         audit.append(
             conn,
             AuditEvent(
                 actor_role="engine",
                 actor_identity=actor,
-                action="certificate.release",
+                action=action,
                 subject=f"certificate:{cert.issuer[:16]}:{cert.serial}",
                 details=details,
             ),
         )
         _LOG.info(
-            "UZI watch: serial %s released: the CRLs of card %s are current without it",
+            "UZI watch: serial %s %s: the CRLs of card %s are current without it",
             cert.serial,
+            "released" if action == "certificate.release" else f"revoked ({details['reason']})",
             card.serial,
         )
-        done.append(
-            (
-                dataclasses.replace(cert, status="good", revoked_at=None, revocation_reason=None),
-                details,
-            )
-        )
-    return done
+    return released, revoked
 
 
 def publish(issuance: Issuance, certs: Sequence[IssuedCertificate]) -> None:

@@ -300,3 +300,46 @@ def count_held(conn: sa.Connection, *, at: datetime) -> int:
             .where(_held_by_watch(), certificates.c.not_after > at)
         ).scalar_one()
     )
+
+
+def release_blocker(conn: sa.Connection, cert: sa.Row[Any]) -> tuple[str, str] | None:
+    """Why a certificate the watch held must not become good again: (reason, why), or None.
+
+    While it was on hold its holder's certificates may have been re-arranged,
+    and those acts only touched *good* certificates: a PIN reset of the person,
+    or a newer certificate of the person, supersedes it; a certificate of the
+    same key revoked for ``keyCompromise`` bars the key for good. The held one
+    then takes that revocation instead of coming back.
+    """
+    held_at = cert.revoked_at
+    compromised = conn.execute(
+        sa.select(certificates.c.serial)
+        .where(
+            certificates.c.spki_sha256 == cert.spki_sha256,
+            certificates.c.revocation_reason == "keyCompromise",
+        )
+        .limit(1)
+    ).first()
+    if compromised is not None:
+        return "keyCompromise", f"certificate {compromised.serial} of the same key"
+    if cert.person_id is None:
+        return None
+    newer = conn.execute(
+        sa.select(certificates.c.serial)
+        .where(certificates.c.person_id == cert.person_id, certificates.c.issued_at > held_at)
+        .limit(1)
+    ).first()
+    if newer is not None:
+        return "superseded", f"certificate {newer.serial} of the person issued since"
+    reset = conn.execute(
+        sa.select(registrations.c.id)
+        .where(
+            registrations.c.person_id == cert.person_id,
+            registrations.c.kind == "reset",
+            registrations.c.created_at > held_at,
+        )
+        .limit(1)
+    ).first()
+    if reset is not None:
+        return "superseded", f"PIN reset {reset.id} of the person since"
+    return None

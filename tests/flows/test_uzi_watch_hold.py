@@ -385,3 +385,54 @@ def test_an_issuing_ca_revoked_on_its_parents_crl_revokes_its_cards_mobile_ids(
     assert event["crl_number"] == 1
     assert event["crl_url"].endswith("level2.crl")
     assert event["card_serial"] == format(card_a.card.auth.serial_number, "x")
+
+
+def test_a_pin_reset_during_a_hold_is_not_undone_by_the_release(eng: Engine) -> None:
+    """The reset revoked the member's good certificates; the held one is superseded, not good."""
+    from issuer.api.zorgid.v1 import organization_pb2
+    from tests.flows.conftest import URA
+
+    eng.register_org()
+    admin_card = eng.cards.app(card_type="N")  # its CRL stays up: the administrator can act
+    admin_phone, admin_der, _ = eng.registered(admin_card)
+    eng.validate(admin_card, ura=URA)
+    eng.approve(URA, admin_card.card.uzi_number)
+    member = eng.cards.app()
+    _, der_m, _ = eng.registered(member)
+    z_crl = eng.cards.world.cas["Z"].crl_path
+    watch = _watch(eng)
+    with _world_restored(eng):
+        assert not watch.run_once(force=True).failed
+        eng.clock.advance(timedelta(days=2))
+        _republish(eng)
+        assert eng.cards.server is not None
+        del eng.cards.server.files[z_crl]  # only the member's card's CRL is missing
+        report = watch.run_once(force=True)
+        assert [h["serial"] for h in report.held] == [_serial(der_m)]
+        _assert_held(eng, der_m)
+        _assert_good(eng, admin_der)
+
+        eng.clock.advance(timedelta(minutes=1))
+        admin = str(eng.login(admin_phone, admin_der).session_handle)
+        person_id = next(
+            m.person_id
+            for m in eng.portal.org.ListMembers(
+                organization_pb2.ListMembersRequest(login_session_handle=admin)
+            ).members
+            if m.uzi_number == member.card.uzi_number
+        )
+        eng.portal.org.ResetMember(
+            organization_pb2.ResetMemberRequest(login_session_handle=admin, person_id=person_id),
+            timeout=30,
+        )
+        eng.clock.advance(timedelta(minutes=1))
+        _republish(eng)
+        back = watch.run_once(force=True)
+    assert back.released == []
+    (revoked,) = back.revoked
+    assert revoked["serial"] == _serial(der_m) and revoked["reason"] == "superseded"
+    assert "PIN reset" in str(revoked["instead_of_release"])
+    assert _status(eng, der_m) == ("revoked", "superseded")
+    answer = _ocsp(eng, der_m)
+    assert answer.certificate_status == ocsp.OCSPCertStatus.REVOKED
+    assert answer.revocation_reason == x509.ReasonFlags.superseded
