@@ -28,6 +28,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Protocol, runtime_checkable
 
 from issuer.audit import AuditEvent, AuditLog, JsonValue
 from issuer.issuance.certificates import REASON_CODES
@@ -214,11 +215,31 @@ def release_card(
     return released, revoked
 
 
+@runtime_checkable
+class ManyHooks(Protocol):
+    """Hooks that re-sign many responses and publish one CRL (``OcspService``)."""
+
+    def on_revoked_many(self, certs: Sequence[IssuedCertificate]) -> None: ...
+
+
 def publish(issuance: Issuance, certs: Sequence[IssuedCertificate]) -> None:
     """After the commit: re-sign each one's OCSP response and publish the CRL (the hooks
-    read the status from the store, so a release is answered good and leaves the CRL)."""
+    read the status from the store, so a release is answered good and leaves the CRL).
+
+    One CRL for the lot when the hooks can (a register CA revoked touches every mobile
+    ID of its cards); a failure is logged: the change stays and the refresher catches up.
+    """
+    if not certs:
+        return
+    hooks = issuance.cycle.hooks
+    if isinstance(hooks, ManyHooks):
+        try:
+            hooks.on_revoked_many(certs)
+        except Exception:
+            _LOG.exception("UZI watch: CRL publish failed for %d certificate(s)", len(certs))
+        return
     for cert in certs:
         try:
-            issuance.cycle.hooks.on_revoked(cert)
-        except Exception:  # the refresher catches up; the change stays
+            hooks.on_revoked(cert)
+        except Exception:
             _LOG.exception("UZI watch: OCSP/CRL publish failed for serial %s", cert.serial)

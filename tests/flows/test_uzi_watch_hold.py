@@ -88,6 +88,11 @@ def _on_engine_crl(eng: Engine, der: bytes) -> x509.RevokedCertificate | None:
     return published.get_revoked_certificate_by_serial_number(int(_serial(der), 16))
 
 
+def _crl_count(eng: Engine) -> int:
+    with eng.db.connect() as conn:
+        return int(conn.execute(sa.select(sa.func.count()).select_from(crls)).scalar_one())
+
+
 def _reason(entry: x509.RevokedCertificate) -> x509.ReasonFlags | None:
     try:
         return entry.extensions.get_extension_for_class(x509.CRLReason).value.reason
@@ -171,9 +176,11 @@ def test_suspend_holds_then_releases_when_the_crl_is_back_without_the_card(
     watch = _watch(eng)
     with _world_restored(eng):
         assert not watch.run_once(force=True).failed
+        published = _crl_count(eng)
         report = _outage(eng, watch)
         assert report.unavailable
         assert sorted(h["serial"] for h in report.held) == sorted([_serial(der_a), _serial(der_b)])
+        assert _crl_count(eng) == published + 1  # one CRL for both holds
         _assert_held(eng, der_a)
         _assert_held(eng, der_b)
         assert _row(eng, der_a).held_by == "uzi-watch"
