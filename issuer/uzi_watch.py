@@ -540,9 +540,11 @@ class UziWatch:
         self._thread = threading.Thread(target=self._loop, name="uzi-watch", daemon=True)
         self._thread.start()
         _LOG.info(
-            "UZI watch started: CRLs of watched cards every %s; missing longer than %s is reported",
+            "UZI watch started: CRLs of watched cards every %s; missing longer than %s is "
+            "reported%s",
             self.settings.interval,
             self.settings.unavailable_limit,
+            " and their mobile IDs put on hold" if self.settings.suspend else "",
         )
 
     def stop(self) -> None:
