@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -197,6 +197,18 @@ class OcspService:
     def on_revoked(self, cert: IssuedLike) -> None:
         """Re-sign the response as revoked and publish a new CRL (RFC 5280 §5: full CRL)."""
         self.publish_revoked(cert.issuer, cert.serial)
+
+    def on_revoked_many(self, certs: Sequence[IssuedLike]) -> None:
+        """:meth:`on_revoked` for many at once (the UZI-pas watch: a register CA revoked, or
+        holds over a register outage): each response re-signed, then one CRL per issuer
+        instead of one per certificate. A failed re-signing is logged; the rest go on."""
+        for cert in certs:
+            try:
+                self.presigner.presign(cert.issuer, int(cert.serial, 16))
+            except Exception:  # the refresher re-signs a revoked one answered good
+                _LOG.exception("OCSP re-signing failed for serial %s", cert.serial)
+        for issuer_id in dict.fromkeys(c.issuer for c in certs):
+            self.crls.publish(issuer_id)
 
     def presign_issued(self, issuer_id: str, serial: str) -> None:
         """Sign and store the response of a certificate stored outside the issuance cycle

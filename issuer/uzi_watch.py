@@ -15,13 +15,19 @@ One pass (:meth:`UziWatch.run_once`; the server runs it on a thread every
 4. the CRL is used only when its signature verifies with the key of the
    trust-set CA that is its issuer, it is current, and it is not older than
    the one applied last (no rollback); otherwise nothing changes;
-5. every good certificate issued on a card the CRL lists is revoked through
+5. every good certificate issued on a card the CRL lists -- or on a card of
+   a UZI-register CA the CRL lists (each CA between a card and the anchor is
+   watched on its own parent's CRL) -- is revoked through
    ``issuer.store.repo.revoke_certificate`` (which also ends its login
-   sessions) with reason ``privilegeWithdrawn``, each with an audit event
-   naming the card's serial and issuer and the CRL's number; then OCSP
+   sessions) with reason ``privilegeWithdrawn``; one on hold becomes
+   ``privilegeWithdrawn`` at the time of the finding; each with an audit
+   event naming the card's (and CA's) serial and the CRL's number; then OCSP
    re-signs and the CRL is published (the runtime's hooks);
 6. a CRL not current for longer than ``unavailable_limit_seconds`` is
-   reported (log and one audit event); the mobile IDs are left alone.
+   reported (log and one audit event); by ``when_unavailable`` the mobile
+   IDs of its cards are left alone ("report") or put on hold ("suspend",
+   ``issuer.uzi_watch_hold``), and the watch's holds are released once
+   every CRL over the card is current again.
 """
 
 from __future__ import annotations
@@ -50,11 +56,15 @@ from issuer.store.repo import revoke_certificate
 from issuer.store.transactions import read_transaction, write_transaction
 from issuer.uzi.crl import CrlUnavailable, FetchLimits, fetch_crl
 from issuer.uzi.trust import TrustSet, distribution_points, verified_cas
+from issuer.uzi_watch_hold import CardRef, hold_card, is_current, publish, release_card
 
 _LOG = logging.getLogger(__name__)
 
 REASON = "privilegeWithdrawn"
-"""RFC 5280 §5.3.1 reason of a revocation because the card was revoked (docs/uzi.md)."""
+"""RFC 5280 §5.3.1 reason of a revocation because the card, or a CA above it, was revoked
+(docs/uzi.md: ``cACompromise`` is a CA certificate's reason, not an end entity's)."""
+MAX_CHAIN = 8
+"""CAs followed above a card towards its anchor (the UZI-register has two)."""
 ACTOR = "uzi-watch"
 RETRY_AFTER = timedelta(minutes=5)
 """After a failed fetch or an unusable CRL the URL is tried again this soon (or at the interval)."""
@@ -68,6 +78,8 @@ class WatchSettings:
 
     interval: timedelta = timedelta(hours=1)
     unavailable_limit: timedelta = timedelta(hours=24)
+    suspend: bool = False
+    """``when_unavailable = "suspend"``: hold the mobile IDs of cards under such a CRL."""
 
 
 @dataclass(kw_only=True)
@@ -78,6 +90,8 @@ class PassReport:
     fetched: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
     revoked: list[dict[str, JsonValue]] = field(default_factory=list)
+    held: list[dict[str, JsonValue]] = field(default_factory=list)
+    released: list[dict[str, JsonValue]] = field(default_factory=list)
     unavailable: list[str] = field(default_factory=list)
     next_due: datetime | None = None
     """The earliest time a CRL of the watched cards is due again (None: none watched)."""
@@ -88,6 +102,35 @@ class _Card:
     watched: store.WatchedCard
     cert: x509.Certificate
     ca: x509.Certificate
+    chain: tuple[x509.Certificate, ...]
+    """The CAs from the card's issuer up to, not including, the anchor."""
+
+    @property
+    def ref(self) -> CardRef:
+        return CardRef(
+            issuer_sha256=self.watched.issuer_sha256,
+            serial=self.watched.serial,
+            issuer=self.cert.issuer.rfc4514_string(),
+        )
+
+    def urls(self) -> list[str]:
+        """The CRLs over the card: its own and each CA's of its chain."""
+        return list(
+            dict.fromkeys(u for c in (self.cert, *self.chain) for u in distribution_points(c))
+        )
+
+
+@dataclass
+class _Listed:
+    """A certificate a CRL may list -- a card, or a CA above cards -- and the cards it covers."""
+
+    cert: x509.Certificate
+    cards: list[_Card]
+    ca: bool
+
+    @property
+    def issuer_sha256(self) -> str:
+        return _sha256(self.cert.issuer.public_bytes())
 
 
 def _utc_now() -> datetime:
@@ -110,6 +153,23 @@ def _issued_by(cert: x509.Certificate, cas: Sequence[x509.Certificate]) -> x509.
             continue
         return ca
     return None
+
+
+def _chain(ca: x509.Certificate, cas: Sequence[x509.Certificate]) -> tuple[x509.Certificate, ...]:
+    """*ca* and its parents within *cas*, up to, not including, a self-signed anchor."""
+    chain: list[x509.Certificate] = []
+    cert: x509.Certificate | None = ca
+    while cert is not None and cert.subject != cert.issuer and len(chain) < MAX_CHAIN:
+        chain.append(cert)
+        cert = _issued_by(cert, cas)
+    return tuple(chain)
+
+
+def _reason_of(entry: x509.RevokedCertificate) -> str | None:
+    try:
+        return entry.extensions.get_extension_for_class(x509.CRLReason).value.reason.value
+    except x509.ExtensionNotFound:
+        return None
 
 
 def _signed(crl: x509.CertificateRevocationList, ca: x509.Certificate) -> bool:
@@ -177,16 +237,23 @@ class UziWatch:
         if not watched:
             return report
         cas = verified_cas(self._trust())
-        urls: dict[str, list[_Card]] = {}
+        urls: dict[str, dict[tuple[str, int], _Listed]] = {}
+        cards: list[_Card] = []
         for item in watched:
             cert = x509.load_der_x509_certificate(item.der)
             ca = _issued_by(cert, cas)
             if ca is None:  # not under the trust set in force: its URLs are never fetched
                 _LOG.warning("UZI watch: card %s is not signed by a trust-set CA", item.serial)
                 continue
-            card = _Card(item, cert, ca)
-            for url in distribution_points(cert):
-                urls.setdefault(url, []).append(card)
+            card = _Card(item, cert, ca, _chain(ca, cas))
+            cards.append(card)
+            for subject in (cert, *card.chain):
+                key = (_sha256(subject.issuer.public_bytes()), subject.serial_number)
+                for url in distribution_points(subject):
+                    listed = urls.setdefault(url, {}).setdefault(
+                        key, _Listed(subject, [], subject is not cert)
+                    )
+                    listed.cards.append(card)
         with write_transaction(self.engine) as conn:
             for url in urls:
                 store.watch_url(conn, url=url, at=now)
@@ -194,15 +261,16 @@ class UziWatch:
         for url, on_crl in urls.items():
             state = states[url]
             if force or state.next_fetch_at is None or state.next_fetch_at <= now:
-                self._read(url, state, on_crl, cas, now, report)
+                self._read(url, state, list(on_crl.values()), cas, now, report)
         self._report_unavailable(list(urls), now, report)
+        self._hold_and_release(cards, now, report)
         return report
 
     def _read(
         self,
         url: str,
         state: store.WatchedCrl,
-        on_crl: list[_Card],
+        on_crl: list[_Listed],
         cas: Sequence[x509.Certificate],
         now: datetime,
         report: PassReport,
@@ -221,10 +289,10 @@ class UziWatch:
         issuer_sha256 = _sha256(crl.issuer.public_bytes())
         revoked: list[IssuedCertificate] = []
         listed = [
-            (card, entry)
-            for card in on_crl
-            if card.watched.issuer_sha256 == issuer_sha256
-            for entry in [crl.get_revoked_certificate_by_serial_number(card.cert.serial_number)]
+            (subject, entry)
+            for subject in on_crl
+            if subject.issuer_sha256 == issuer_sha256
+            for entry in [crl.get_revoked_certificate_by_serial_number(subject.cert.serial_number)]
             if entry is not None
         ]
         due = now + self.settings.interval
@@ -232,9 +300,20 @@ class UziWatch:
             due = min(due, crl.next_update_utc)
         issuance = self._issuance() if listed else None
         with write_transaction(self.engine) as conn:
-            for card, entry in listed:
+            for subject, entry in listed:
                 assert issuance is not None
-                revoked += self._revoke_card(conn, issuance, card, entry, url, number, now, report)
+                for card in subject.cards:
+                    revoked += self._revoke_card(
+                        conn,
+                        issuance,
+                        card,
+                        entry,
+                        url,
+                        number,
+                        now,
+                        report,
+                        via=subject.cert if subject.ca else None,
+                    )
             store.record_success(
                 conn,
                 url=url,
@@ -248,11 +327,7 @@ class UziWatch:
                 revoked=len(revoked),
             )
         if issuance is not None:
-            for cert in revoked:
-                try:
-                    issuance.cycle.hooks.on_revoked(cert)
-                except Exception:
-                    _LOG.exception("UZI watch: OCSP/CRL publish failed for serial %s", cert.serial)
+            publish(issuance, revoked)
 
     def _verified(
         self,
@@ -292,33 +367,48 @@ class UziWatch:
         number: int | None,
         now: datetime,
         report: PassReport,
+        *,
+        via: x509.Certificate | None = None,
     ) -> list[IssuedCertificate]:
-        """Revoke every good certificate issued on *card*, each with its audit event."""
-        try:
-            card_reason: str | None = entry.extensions.get_extension_for_class(
-                x509.CRLReason
-            ).value.reason.value
-        except x509.ExtensionNotFound:
-            card_reason = None
-        done: list[IssuedCertificate] = []
-        rows = store.good_certificates_on_card(
-            conn, issuer_sha256=card.watched.issuer_sha256, serial=card.watched.serial, at=now
+        """Revoke every good or held certificate issued on *card*, each with its audit event.
+
+        *entry* lists the card itself, or (``via``) the CA of its chain that the CRL revokes.
+        """
+        listed: dict[str, JsonValue] = (
+            {
+                "card_revoked_at": entry.revocation_date_utc.isoformat(),
+                "card_revocation_reason": _reason_of(entry),
+            }
+            if via is None
+            else {
+                "ca_serial": format(via.serial_number, "x"),
+                "ca_subject": via.subject.rfc4514_string(),
+                "ca_revoked_at": entry.revocation_date_utc.isoformat(),
+                "ca_revocation_reason": _reason_of(entry),
+            }
         )
-        for row in rows:
+        done: list[IssuedCertificate] = []
+        ref = card.ref
+        good = store.good_certificates_on_card(
+            conn, issuer_sha256=ref.issuer_sha256, serial=ref.serial, at=now
+        )
+        held = store.held_certificates_on_card(
+            conn, issuer_sha256=ref.issuer_sha256, serial=ref.serial, at=now, watch_only=False
+        )
+        for row, was_held in [*((r, False) for r in good), *((r, True) for r in held)]:
             cert = IssuedCertificate.from_row(row)
-            if not revoke_certificate(
-                conn, issuer=cert.issuer, serial=cert.serial, at=now, reason=REASON
-            ):
+            change = store.revoke_held if was_held else revoke_certificate
+            if not change(conn, issuer=cert.issuer, serial=cert.serial, at=now, reason=REASON):
                 continue
             details: dict[str, JsonValue] = {
                 "certificate_id": cert.id,
                 "serial": cert.serial,
                 "reason": REASON,
                 "reason_code": REASON_CODES[REASON],
-                "card_serial": card.watched.serial,
-                "card_issuer": card.cert.issuer.rfc4514_string(),
-                "card_revoked_at": entry.revocation_date_utc.isoformat(),
-                "card_revocation_reason": card_reason,
+                "was_on_hold": was_held,
+                "card_serial": ref.serial,
+                "card_issuer": ref.issuer,
+                **listed,
                 "crl_number": number,
                 "crl_url": url,
             }
@@ -333,9 +423,10 @@ class UziWatch:
                 ),
             )
             _LOG.info(
-                "UZI watch: revoked serial %s: card %s revoked (CRL %s number %s)",
+                "UZI watch: revoked serial %s: card %s %s (CRL %s number %s)",
                 cert.serial,
-                card.watched.serial,
+                ref.serial,
+                "revoked" if via is None else f"under revoked CA {via.serial_number:x}",
                 url,
                 number,
             )
@@ -346,6 +437,45 @@ class UziWatch:
                 )
             )
         return done
+
+    def _hold_and_release(self, cards: list[_Card], now: datetime, report: PassReport) -> None:
+        """Hold ("suspend") the cards under a CRL missing too long; release the watch's holds
+        on cards whose every CRL verified and is current again."""
+        late = set(report.unavailable)
+        with read_transaction(self.engine) as conn:
+            states = {s.url: s for s in store.crl_states(conn)}
+        to_hold: list[tuple[_Card, list[store.WatchedCrl]]] = []
+        to_release: list[tuple[_Card, list[store.WatchedCrl]]] = []
+        for card in cards:
+            mine = [states[u] for u in card.urls() if u in states]
+            missing = [s for s in mine if s.url in late]
+            if missing and self.settings.suspend and card.watched.good:
+                to_hold.append((card, missing))
+            elif card.watched.held and mine and all(is_current(s, now) for s in mine):
+                to_release.append((card, mine))
+        if not to_hold and not to_release:
+            return
+        issuance = self._issuance()
+        changed: list[IssuedCertificate] = []
+        limit = self.settings.unavailable_limit
+        with write_transaction(self.engine) as conn:
+            for card, missing in to_hold:
+                for cert, details in hold_card(
+                    conn, issuance.audit, card.ref, missing, now=now, limit=limit, actor=ACTOR
+                ):
+                    changed.append(cert)
+                    report.held.append(details)
+            for card, current in to_release:
+                released, revoked = release_card(
+                    conn, issuance.audit, card.ref, current, now=now, actor=ACTOR
+                )
+                for cert, details in released:
+                    changed.append(cert)
+                    report.released.append(details)
+                for cert, details in revoked:
+                    changed.append(cert)
+                    report.revoked.append(details)
+        publish(issuance, changed)
 
     def _report_unavailable(self, urls: list[str], now: datetime, report: PassReport) -> None:
         """Report, once per outage, each CRL not current for longer than the limit."""
@@ -371,10 +501,11 @@ class UziWatch:
                     continue
                 _LOG.error(
                     "UZI watch: no current CRL from %s for longer than %s (last error: %s); "
-                    "mobile IDs of its cards are left alone",
+                    "mobile IDs of its cards are %s",
                     state.url,
                     limit,
                     state.last_error,
+                    "put on hold" if self.settings.suspend else "left alone",
                 )
                 issuance.audit.append(
                     conn,
@@ -394,6 +525,7 @@ class UziWatch:
                             else None,
                             "last_error": state.last_error,
                             "limit_seconds": int(limit.total_seconds()),
+                            "when_unavailable": "suspend" if self.settings.suspend else "report",
                         },
                     ),
                 )
@@ -408,9 +540,11 @@ class UziWatch:
         self._thread = threading.Thread(target=self._loop, name="uzi-watch", daemon=True)
         self._thread.start()
         _LOG.info(
-            "UZI watch started: CRLs of watched cards every %s; missing longer than %s is reported",
+            "UZI watch started: CRLs of watched cards every %s; missing longer than %s is "
+            "reported%s",
             self.settings.interval,
             self.settings.unavailable_limit,
+            " and their mobile IDs put on hold" if self.settings.suspend else "",
         )
 
     def stop(self) -> None:
@@ -425,13 +559,16 @@ class UziWatch:
             report: PassReport | None = None
             try:
                 report = self.run_once()
-                if report.revoked or report.failed:
+                if report.revoked or report.failed or report.held or report.released:
                     _LOG.info(
-                        "UZI watch pass: %d cards, %d CRLs read, %d failed, %d revoked",
+                        "UZI watch pass: %d cards, %d CRLs read, %d failed, %d revoked, "
+                        "%d held, %d released",
                         report.cards,
                         len(report.fetched),
                         len(report.failed),
                         len(report.revoked),
+                        len(report.held),
+                        len(report.released),
                     )
             except Exception:  # the next pass tries again; the server keeps serving
                 _LOG.exception("UZI watch pass failed")

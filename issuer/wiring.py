@@ -27,6 +27,7 @@ from issuer.audit import AuditKeyError, AuditLog, CheckpointSigner, CheckpointTi
 from issuer.ca import load_ca_material
 from issuer.ca.config import CeremonyConfig
 from issuer.config import Config
+from issuer.config.watch import WhenUnavailable
 from issuer.errors import Code, ZorgIdError
 from issuer.flows.common import FlowDeps
 from issuer.flows.evidence import EvidenceKeepingVerifier
@@ -279,6 +280,7 @@ def uzi_watch(
         settings=WatchSettings(
             interval=dt.timedelta(seconds=config.uzi_watch.interval_seconds),
             unavailable_limit=dt.timedelta(seconds=config.uzi_watch.unavailable_limit_seconds),
+            suspend=config.uzi_watch.when_unavailable is WhenUnavailable.SUSPEND,
         ),
         clock=clock,
     )

@@ -2,10 +2,11 @@
 
 ``--once`` runs one pass of :class:`issuer.uzi_watch.UziWatch` (the CRLs due;
 ``--force``: all of them now) and prints what it did as JSON; it opens the
-HSM only when a card turns out revoked. ``status`` reads the watch's state
-from the database (no HSM): per CRL the last and next fetch, the CRL number
-in force, the last error, and the revocations it caused. Exit 0; 1 when a
-CRL failed (``--once``) or is unavailable for longer than the limit (both).
+HSM only when a card turns out revoked or a hold changes. ``status`` reads the
+watch's state from the database (no HSM): the ``when_unavailable`` mode, the
+certificates on hold, and per CRL the last and next fetch, the CRL number in
+force, the last error, and the revocations it caused. Exit 0; 1 when a CRL
+failed (``--once``) or is unavailable for longer than the limit (both).
 """
 
 from __future__ import annotations
@@ -75,6 +76,8 @@ def _once(config: Any, args: argparse.Namespace) -> int:
                 "crls_read": report.fetched,
                 "crls_failed": report.failed,
                 "revoked": report.revoked,
+                "held": report.held,
+                "released": report.released,
                 "unavailable": report.unavailable,
                 "next_fetch": _iso(report.next_due),
             },
@@ -88,7 +91,7 @@ def _once(config: Any, args: argparse.Namespace) -> int:
 def _status(config: Any) -> int:
     from issuer.store import create_engine_for
     from issuer.store.transactions import read_transaction
-    from issuer.store.uzi_watch import crl_states, watched_cards
+    from issuer.store.uzi_watch import count_held, crl_states, watched_cards
 
     now = datetime.now(UTC)
     limit = timedelta(seconds=config.uzi_watch.unavailable_limit_seconds)
@@ -97,6 +100,7 @@ def _status(config: Any) -> int:
         with read_transaction(engine) as conn:
             cards = watched_cards(conn, at=now)
             states = crl_states(conn)
+            held = count_held(conn, at=now)
     finally:
         engine.dispose()
     crls = []
@@ -125,6 +129,8 @@ def _status(config: Any) -> int:
         json.dumps(
             {
                 "cards_watched": len(cards),
+                "when_unavailable": str(config.uzi_watch.when_unavailable),
+                "held": held,
                 "last_fetch": _iso(max(fetches, default=None)),
                 "next_fetch": _iso(min(due, default=None)),
                 "revocations": sum(s.revocations for s in states),

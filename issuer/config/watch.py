@@ -1,10 +1,18 @@
-"""``[uzi_watch]``: the UZI-pas watch's schedule and its limit for a missing CRL (issue 18)."""
+"""``[uzi_watch]``: the UZI-pas watch's schedule, its limit for a missing CRL and what then."""
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass, field
 
 from issuer.config.base import doc
+
+
+class WhenUnavailable(enum.StrEnum):
+    """What the watch does to the mobile IDs of cards whose register CRL is missing too long."""
+
+    REPORT = "report"
+    SUSPEND = "suspend"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -38,11 +46,24 @@ class UziWatchConfig:
         metadata=doc(
             "How long a card's CRL may be not current (past its nextUpdate, or never fetched) "
             "before it is reported: an error in the log, an audit event "
-            "uzi.watch.crl_unavailable, and `zorgid uzi watch status`. The mobile IDs of its "
-            "cards are left alone (docs/uzi.md says why).",
+            "uzi.watch.crl_unavailable, and `zorgid uzi watch status`. What happens to the "
+            "mobile IDs of its cards is when_unavailable.",
             unit="seconds",
-            why="3600..604800. A register outage must be seen by the operator; suspending "
-            "every mobile ID of a CA for it would stop care, and revocation here is final.",
+            why="3600..604800. A register outage must be seen by the operator; the UZI-register "
+            "publishes about daily, so a day past nextUpdate is an outage, not a slow server.",
+        ),
+    )
+    when_unavailable: WhenUnavailable = field(
+        default=WhenUnavailable.REPORT,
+        metadata=doc(
+            "What is done to the mobile IDs of the cards under a CRL unavailable longer than "
+            'unavailable_limit_seconds. "report": nothing, the report only. "suspend": they '
+            "are put on hold (RFC 5280 certificateHold: OCSP answers revoked, the engine's CRL "
+            "lists them) and released (good again) when the CRL verifies again without the "
+            "card; a card then found revoked makes them privilegeWithdrawn.",
+            why='"report" by default: a register outage must not lock every professional of a '
+            "CA out of care systems at once, and a card revoked meanwhile is caught when the "
+            'CRL comes back. "suspend" is for relying parties that demand fail-closed.',
         ),
     )
 

@@ -36,9 +36,14 @@ def _ts(value: datetime | None) -> Timestamp | None:
     return Timestamp(seconds=delta.days * 86400 + delta.seconds, nanos=delta.microseconds * 1000)
 
 
+_REPORTED_REASONS = {**certificates.REASON_CODES, "certificateHold": 6}
+"""The reasons a stored certificate can carry: those accepted, and the UZI-pas watch's hold
+(RFC 5280 §5.3.1 certificateHold, placed and released by the watch only)."""
+
+
 def certificate_message(cert: IssuedCertificate) -> certificate_pb2.Certificate:
     """The protobuf form of a stored certificate (no other module builds it)."""
-    reason = certificates.REASON_CODES[cert.revocation_reason] if cert.revocation_reason else 0
+    reason = _REPORTED_REASONS[cert.revocation_reason] if cert.revocation_reason else 0
     return certificate_pb2.Certificate(
         id=cert.id,
         serial=cert.serial,

@@ -226,5 +226,6 @@ def insert_certificate(
             "registration_id": registration_id,
             "superseded_by": None,
             "issued_at": issued_at,
+            "held_by": None,
         },
     )

@@ -55,6 +55,8 @@ class StoredCertificate:
     registration_id: str | None
     superseded_by: str | None
     issued_at: datetime
+    held_by: str | None = None
+    """Who placed a ``certificateHold`` (migration 0009); None otherwise."""
 
 
 def get_mobile_id(conn: sa.Connection, mobile_id: str) -> MobileIdRecord:

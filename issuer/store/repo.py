@@ -209,8 +209,9 @@ REVOCATION_REASONS = frozenset(
         "privilegeWithdrawn",
     }
 )
-"""RFC 5280 §5.3.1 reason names this engine uses; ``certificateHold`` is refused (a
-revocation is final here), and the CA/AA reasons do not apply to end-entity certificates."""
+"""RFC 5280 §5.3.1 reason names a revocation may give; ``certificateHold`` is refused (a
+revocation is final; only the UZI-pas watch holds, ``issuer.store.uzi_watch``), and the
+CA/AA reasons do not apply to end-entity certificates."""
 
 
 def revoke_certificate(

@@ -276,6 +276,12 @@ certificates = sa.Table(
     sa.Column("registration_id", Id, sa.ForeignKey("registrations.id"), nullable=True),
     sa.Column("superseded_by", Id, nullable=True),
     sa.Column("issued_at", UtcDateTime, nullable=False),
+    sa.Column(
+        "held_by",
+        sa.String(32),
+        nullable=True,
+        comment="who placed a certificateHold (0009): uzi-watch; NULL otherwise",
+    ),
     sa.UniqueConstraint("issuer", "serial"),
     sa.ForeignKeyConstraint(
         ["issuer", "serial"], ["serial_reservations.issuer", "serial_reservations.serial"]

@@ -1,9 +1,12 @@
 """The UZI-pas watch's reads and writes (issue 18 item 2): cards watched, CRL state.
 
 A card is watched while a good, unexpired mobile-ID certificate was issued
-on a registration whose proof it is; the registration names the card as a
-CRL does (``card_issuer_sha256``, ``card_serial``, migration 0008). Each
-function takes the caller's connection and never commits.
+on a registration whose proof it is, or one the watch put on hold; the
+registration names the card as a CRL does (``card_issuer_sha256``,
+``card_serial``, migration 0008). A hold is ``status = 'revoked'``,
+``revocation_reason = 'certificateHold'`` and ``held_by`` naming who placed it
+(migration 0009): the watch releases only its own. Each function takes the
+caller's connection and never commits.
 """
 
 from __future__ import annotations
@@ -15,7 +18,13 @@ from typing import Any
 import sqlalchemy as sa
 
 from issuer.store.records import record
-from issuer.store.schema import certificates, registrations, uzi_watch_crls
+from issuer.store.repo import REVOCATION_REASONS
+from issuer.store.schema import certificates, login_sessions, registrations, uzi_watch_crls
+
+HOLD = "certificateHold"
+"""RFC 5280 §5.3.1 reason (6) of a suspension: the one revocation that can be undone."""
+HELD_BY = "uzi-watch"
+"""``certificates.held_by`` of the holds the watch placed (and alone may release)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -25,6 +34,10 @@ class WatchedCard:
     issuer_sha256: str
     serial: str
     der: bytes
+    held: bool = False
+    """Some of its certificates are on hold placed by the watch."""
+    good: bool = True
+    """Some of its certificates are good."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -46,36 +59,56 @@ class WatchedCrl:
     revocations: int
 
 
-def _good_on_card(at: datetime) -> sa.ColumnElement[bool]:
+def _on_card(at: datetime) -> sa.ColumnElement[bool]:
     return sa.and_(
         certificates.c.registration_id == registrations.c.id,
-        certificates.c.status == "good",
         certificates.c.not_after > at,
         registrations.c.card_serial.is_not(None),
         registrations.c.card_issuer_sha256.is_not(None),
     )
 
 
+def _held_by_watch() -> sa.ColumnElement[bool]:
+    return sa.and_(
+        certificates.c.status == "revoked",
+        certificates.c.revocation_reason == HOLD,
+        certificates.c.held_by == HELD_BY,
+    )
+
+
+def _good_on_card(at: datetime) -> sa.ColumnElement[bool]:
+    return sa.and_(_on_card(at), certificates.c.status == "good")
+
+
 def watched_cards(conn: sa.Connection, *, at: datetime) -> list[WatchedCard]:
-    """Every card that a good mobile-ID certificate unexpired at *at* was issued on, once."""
+    """Every card with a certificate unexpired at *at* that is good or held by the watch, once."""
+    held = _held_by_watch()
     rows = conn.execute(
         sa.select(
             registrations.c.card_issuer_sha256,
             registrations.c.card_serial,
             registrations.c.card_certificate,
+            held.label("held"),
         )
-        .select_from(registrations.join(certificates, _good_on_card(at)))
+        .select_from(
+            registrations.join(
+                certificates, sa.and_(_on_card(at), sa.or_(certificates.c.status == "good", held))
+            )
+        )
         .order_by(registrations.c.card_issuer_sha256, registrations.c.card_serial)
     ).all()
     seen: dict[tuple[str, str], WatchedCard] = {}
     for row in rows:
         key = (row.card_issuer_sha256, row.card_serial)
-        if key not in seen:
-            seen[key] = WatchedCard(
-                issuer_sha256=row.card_issuer_sha256,
-                serial=row.card_serial,
-                der=bytes(row.card_certificate),
-            )
+        known = seen.get(key)
+        on_hold = bool(row.held)
+        seen[key] = WatchedCard(
+            issuer_sha256=row.card_issuer_sha256,
+            serial=row.card_serial,
+            der=bytes(row.card_certificate),
+            held=on_hold or (known is not None and known.held),
+            good=not on_hold or (known is not None and known.good),
+        )
     return list(seen.values())
 
 
@@ -167,3 +200,146 @@ def mark_reported(conn: sa.Connection, *, url: str, at: datetime) -> bool:
         .values(reported_at=at)
     )
     return done.rowcount == 1
+
+
+def held_certificates_on_card(
+    conn: sa.Connection, *, issuer_sha256: str, serial: str, at: datetime, watch_only: bool
+) -> list[sa.Row[Any]]:
+    """The certificates on hold issued on the card: by anyone, or (``watch_only``) by the watch."""
+    held = (
+        _held_by_watch()
+        if watch_only
+        else sa.and_(certificates.c.status == "revoked", certificates.c.revocation_reason == HOLD)
+    )
+    return list(
+        conn.execute(
+            sa.select(certificates)
+            .select_from(certificates.join(registrations, sa.and_(_on_card(at), held)))
+            .where(
+                registrations.c.card_issuer_sha256 == issuer_sha256,
+                registrations.c.card_serial == serial,
+            )
+            .order_by(certificates.c.issued_at)
+        ).all()
+    )
+
+
+def hold_certificate(conn: sa.Connection, *, issuer: str, serial: str, at: datetime) -> bool:
+    """Put a good certificate on hold for the watch; ``False`` if it was not good.
+
+    Its login sessions end, as at a revocation (``issuer.store.repo.revoke_certificate``):
+    a session must not outlive the trust it was opened on, and a release does not
+    bring one back.
+    """
+    done = conn.execute(
+        certificates.update()
+        .where(
+            certificates.c.issuer == issuer,
+            certificates.c.serial == serial,
+            certificates.c.status == "good",
+        )
+        .values(status="revoked", revoked_at=at, revocation_reason=HOLD, held_by=HELD_BY)
+    )
+    if done.rowcount != 1:
+        return False
+    mobile_id = (
+        sa.select(certificates.c.mobile_id_id)
+        .where(certificates.c.issuer == issuer, certificates.c.serial == serial)
+        .scalar_subquery()
+    )
+    conn.execute(
+        login_sessions.update()
+        .where(login_sessions.c.mobile_id_id == mobile_id, login_sessions.c.revoked_at.is_(None))
+        .values(revoked_at=at)
+    )
+    return True
+
+
+def release_hold(conn: sa.Connection, *, issuer: str, serial: str) -> bool:
+    """Make good again a certificate the watch put on hold; ``False`` for any other state.
+
+    Only ``certificateHold`` placed by the watch qualifies: a revocation for another
+    reason, or a hold placed by someone else, is never undone here.
+    """
+    done = conn.execute(
+        certificates.update()
+        .where(certificates.c.issuer == issuer, certificates.c.serial == serial, _held_by_watch())
+        .values(status="good", revoked_at=None, revocation_reason=None, held_by=None)
+    )
+    return done.rowcount == 1
+
+
+def revoke_held(
+    conn: sa.Connection, *, issuer: str, serial: str, at: datetime, reason: str
+) -> bool:
+    """Turn a hold into a final revocation for *reason* at *at* (RFC 5280 §5.3.1 allows
+    certificateHold -> revoked); ``False`` if the certificate is not on hold."""
+    if reason not in REVOCATION_REASONS:
+        raise ValueError(
+            f"got revocation reason {reason!r}; expected one of {sorted(REVOCATION_REASONS)}"
+        )
+    done = conn.execute(
+        certificates.update()
+        .where(
+            certificates.c.issuer == issuer,
+            certificates.c.serial == serial,
+            certificates.c.status == "revoked",
+            certificates.c.revocation_reason == HOLD,
+        )
+        .values(revoked_at=at, revocation_reason=reason, held_by=None)
+    )
+    return done.rowcount == 1
+
+
+def count_held(conn: sa.Connection, *, at: datetime) -> int:
+    """Unexpired certificates on hold placed by the watch."""
+    return int(
+        conn.execute(
+            sa.select(sa.func.count())
+            .select_from(certificates)
+            .where(_held_by_watch(), certificates.c.not_after > at)
+        ).scalar_one()
+    )
+
+
+def release_blocker(conn: sa.Connection, cert: sa.Row[Any]) -> tuple[str, str] | None:
+    """Why a certificate the watch held must not become good again: (reason, why), or None.
+
+    While it was on hold its holder's certificates may have been re-arranged,
+    and those acts only touched *good* certificates: a PIN reset of the person,
+    or a newer certificate of the person, supersedes it; a certificate of the
+    same key revoked for ``keyCompromise`` bars the key for good. The held one
+    then takes that revocation instead of coming back.
+    """
+    held_at = cert.revoked_at
+    compromised = conn.execute(
+        sa.select(certificates.c.serial)
+        .where(
+            certificates.c.spki_sha256 == cert.spki_sha256,
+            certificates.c.revocation_reason == "keyCompromise",
+        )
+        .limit(1)
+    ).first()
+    if compromised is not None:
+        return "keyCompromise", f"certificate {compromised.serial} of the same key"
+    if cert.person_id is None:
+        return None
+    newer = conn.execute(
+        sa.select(certificates.c.serial)
+        .where(certificates.c.person_id == cert.person_id, certificates.c.issued_at > held_at)
+        .limit(1)
+    ).first()
+    if newer is not None:
+        return "superseded", f"certificate {newer.serial} of the person issued since"
+    reset = conn.execute(
+        sa.select(registrations.c.id)
+        .where(
+            registrations.c.person_id == cert.person_id,
+            registrations.c.kind == "reset",
+            registrations.c.created_at > held_at,
+        )
+        .limit(1)
+    ).first()
+    if reset is not None:
+        return "superseded", f"PIN reset {reset.id} of the person since"
+    return None

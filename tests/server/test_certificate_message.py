@@ -62,3 +62,38 @@ def test_certificate_message_carries_the_stored_fields() -> None:
     assert message.status == certificate_pb2.CERTIFICATE_STATUS_REVOKED
     assert (message.serial, message.der, message.policy_version) == ("1f", cert.der, 4)
     assert (message.person_id, message.mobile_id, message.issuer_id) == ("person-1", "", "issuer-1")
+
+
+def test_a_hold_of_the_uzi_watch_is_reported_as_certificate_hold() -> None:
+    """The watch's certificateHold (6) is a reason a stored certificate can carry."""
+    start = datetime(2026, 11, 28, tzinfo=UTC)
+    cert = IssuedCertificate(
+        id="id-2",
+        issuer="issuer-1",
+        serial="2f",
+        der=b"\x30\x03\x02\x01\x01",
+        not_before=start,
+        not_after=start + timedelta(days=365),
+        status="revoked",
+        policy_version=4,
+        spki_sha256="00" * 32,
+        person_id=None,
+        mobile_id_id=None,
+        registration_id=None,
+        issued_at=start,
+        revoked_at=start + timedelta(days=1),
+        revocation_reason="certificateHold",
+    )
+    message = certificate_message(cert)
+    assert message.revocation_reason == certificate_pb2.REVOCATION_REASON_CERTIFICATE_HOLD == 6
+
+
+@pytest.mark.parametrize("asked", [6, "certificateHold"])
+def test_nobody_asks_for_a_hold(asked: int | str) -> None:
+    """RevokeCertificate and ``zorgid certs revoke`` refuse certificateHold: the watch alone
+    holds."""
+    from issuer.errors import ZorgIdError
+    from issuer.issuance.certificates import reason_name
+
+    with pytest.raises(ZorgIdError, match="expected one of"):
+        reason_name(asked)

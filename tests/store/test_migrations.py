@@ -242,3 +242,37 @@ def test_0008_names_the_card_of_existing_proofs(engine: sa.Engine) -> None:
         "r1": ("abc123", hashlib.sha256(name.public_bytes()).hexdigest()),
         "r2": (None, None),
     }
+
+
+def test_0009_adds_who_placed_a_hold_and_downgrades(engine: sa.Engine) -> None:
+    """Certificates stored before 0009 were held by no one; the downgrade keeps them."""
+    upgrade(engine, "0008")
+    now = datetime(2026, 11, 28, tzinfo=UTC)
+    with engine.begin() as conn:
+        reserve_serial(
+            conn, issuer="a" * 64, serial="2f", request_sha256="b" * 64, policy_version=1, now=now
+        )
+        store_certificate(
+            conn,
+            CertificateRecord(
+                issuer="a" * 64,
+                serial="2f",
+                der=b"der",
+                not_before=now,
+                not_after=now,
+                policy_version=1,
+                spki_sha256="c" * 64,
+            ),
+            now=now,
+        )
+    upgrade(engine)
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(certificates.c.serial, certificates.c.held_by)).all() == [
+            ("2f", None)
+        ]
+    run_migrations(engine, lambda cfg: command.downgrade(cfg, "0008"))
+    with engine.connect() as conn:
+        columns = {c["name"] for c in sa.inspect(conn).get_columns("certificates")}
+        assert "held_by" not in columns
+        assert conn.execute(sa.text("SELECT serial FROM certificates")).scalars().all() == ["2f"]
+    upgrade(engine)

@@ -158,3 +158,31 @@ def test_the_uzi_watch_starts_and_stops_with_the_uzi_service(
     finally:
         uzi.stop()
     assert _watch_threads() == []
+
+
+@pytest.mark.parametrize(("mode", "suspend"), [(None, False), ("report", False), ("suspend", True)])
+def test_when_unavailable_reaches_the_watch(
+    tmp_path: Path, test_pki: ClientPki, mode: str | None, suspend: bool
+) -> None:
+    """``[uzi_watch] when_unavailable`` (default "report") decides whether the watch holds."""
+    from issuer.wiring import issuance_runtime, uzi_watch
+
+    path = write_config(tmp_path, test_pki)
+    if mode is not None:
+        path.write_text(path.read_text() + f'\n[uzi_watch]\nwhen_unavailable = "{mode}"\n')
+    config = load_config(path)
+    assert config.uzi_watch.when_unavailable == (mode or "report")
+    runtime = issuance_runtime(config)
+    try:
+        assert uzi_watch(config, runtime).settings.suspend is suspend
+    finally:
+        runtime.engine.dispose()
+
+
+def test_an_unknown_when_unavailable_is_refused(tmp_path: Path, test_pki: ClientPki) -> None:
+    from issuer.config import ConfigError
+
+    path = write_config(tmp_path, test_pki)
+    path.write_text(path.read_text() + '\n[uzi_watch]\nwhen_unavailable = "revoke"\n')
+    with pytest.raises(ConfigError, match=r"when_unavailable: got .*revoke.*report, suspend"):
+        load_config(path)

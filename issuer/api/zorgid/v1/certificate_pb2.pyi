@@ -17,6 +17,7 @@ class RevocationReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     REVOCATION_REASON_AFFILIATION_CHANGED: _ClassVar[RevocationReason]
     REVOCATION_REASON_SUPERSEDED: _ClassVar[RevocationReason]
     REVOCATION_REASON_CESSATION_OF_OPERATION: _ClassVar[RevocationReason]
+    REVOCATION_REASON_CERTIFICATE_HOLD: _ClassVar[RevocationReason]
     REVOCATION_REASON_PRIVILEGE_WITHDRAWN: _ClassVar[RevocationReason]
 
 class CertificateStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
@@ -29,6 +30,7 @@ REVOCATION_REASON_KEY_COMPROMISE: RevocationReason
 REVOCATION_REASON_AFFILIATION_CHANGED: RevocationReason
 REVOCATION_REASON_SUPERSEDED: RevocationReason
 REVOCATION_REASON_CESSATION_OF_OPERATION: RevocationReason
+REVOCATION_REASON_CERTIFICATE_HOLD: RevocationReason
 REVOCATION_REASON_PRIVILEGE_WITHDRAWN: RevocationReason
 CERTIFICATE_STATUS_UNSPECIFIED: CertificateStatus
 CERTIFICATE_STATUS_GOOD: CertificateStatus
