@@ -19,7 +19,8 @@ from cryptography.hazmat.primitives import serialization
 from issuer.audit import AuditLog
 from issuer.ca import load_ca_material, renew_ocsp, renew_ocsp_if_due, run_ceremony
 from issuer.ca.material import CaMaterial
-from issuer.ocsp_renewal import LOCK_NAME, ResponderRenewal
+from issuer.ca.ceremony.lock import LOCK_NAME
+from issuer.ocsp_renewal import ResponderRenewal
 from issuer.ocsp_service import OcspService
 from ocsp.codec import ResponseSigner
 from ocsp.issuers import IssuingCa, spki_sha256
@@ -133,7 +134,7 @@ def test_two_days_left_renews_once(
 
 def test_twenty_days_left_changes_nothing(setup: CeremonySetup) -> None:
     now = _ceremony_ago(setup, days_left=20)
-    files = setup.data_state()
+    files = _files(setup)
 
     def open_hsm() -> object:
         raise AssertionError("the token is opened only when a renewal is due")
@@ -142,7 +143,7 @@ def test_twenty_days_left_changes_nothing(setup: CeremonySetup) -> None:
         setup.config, open_hsm, renew_before=TEN_DAYS, out=lambda _: None, clock=lambda: now
     )  # type: ignore[arg-type]
     assert got is None
-    assert setup.data_state() == files
+    assert _files(setup) == files
 
 
 def test_cli_if_due(setup: CeremonySetup) -> None:
