@@ -18,8 +18,8 @@ from cryptography.hazmat.primitives import serialization
 
 from issuer.audit import AuditLog
 from issuer.ca import load_ca_material, renew_ocsp, renew_ocsp_if_due, run_ceremony
-from issuer.ca.material import CaMaterial
 from issuer.ca.ceremony.lock import LOCK_NAME
+from issuer.ca.material import CaMaterial
 from issuer.ocsp_renewal import ResponderRenewal
 from issuer.ocsp_service import OcspService
 from ocsp.codec import ResponseSigner
