@@ -52,7 +52,12 @@ from hsm import Hsm
 from issuer.audit import AuditLog
 from issuer.ca import load_ca_material, run_ceremony
 from issuer.ca.config import parse_ceremony
-from issuer.ca.dev import DEV_BASE_URL, DEV_OCSP_URL, DEV_POLICY_OID
+from issuer.ca.dev import (
+    DEFAULT_DEV_PUBLIC_URL,
+    DEV_POLICY_OID,
+    ROOT_CERTIFICATE_PATH,
+    ROOT_CRL_PATH,
+)
 from issuer.dev.softhsm import SoftHsmDir
 from issuer.enrolment.create import create_enrolment
 from issuer.enrolment.redeem import Redeemer
@@ -104,9 +109,8 @@ def ceremony(softhsm: SoftHsmDir, root: Path, spec: str) -> Setup:
             "common_name": "ZORG-ID Bench Mobile ID CA",
             "validity_days": 3653,
             "policy_oids": [DEV_POLICY_OID],
-            "ca_issuers_url": f"{DEV_BASE_URL}/root.cer",
-            "ocsp_url": DEV_OCSP_URL,
-            "crl_urls": [f"{DEV_BASE_URL}/root.crl"],
+            "ca_issuers_url": f"{DEFAULT_DEV_PUBLIC_URL}{ROOT_CERTIFICATE_PATH}",
+            "crl_urls": [f"{DEFAULT_DEV_PUBLIC_URL}{ROOT_CRL_PATH}"],
         },
         "ocsp_responder": {
             "key_label": "ocsp-responder",

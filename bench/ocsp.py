@@ -106,6 +106,7 @@ def setup(root: Path) -> tuple[Hsm, CaMaterial, SoftHsmToken, sa.Engine, str, Pa
     from hsm import Hsm
     from issuer.ca import default_dev_ceremony, load_ca_material, run_ceremony
     from issuer.ca.config import HsmSettings
+    from issuer.ca.dev import DEFAULT_DEV_PUBLIC_URL
     from issuer.dev.softhsm import SoftHsmDir
     from issuer.store import create_engine_for, upgrade
 
@@ -119,7 +120,9 @@ def setup(root: Path) -> tuple[Hsm, CaMaterial, SoftHsmToken, sa.Engine, str, Pa
     settings = HsmSettings(
         module=token.module, token=token.label, pin_source=f"file:{token.pin_file}"
     )
-    run_ceremony(default_dev_ceremony(data_dir, settings), hsm, out=lambda *_: None)
+    run_ceremony(
+        default_dev_ceremony(data_dir, settings, DEFAULT_DEV_PUBLIC_URL), hsm, out=lambda *_: None
+    )
     material = load_ca_material(data_dir)
     url = f"sqlite:///{data_dir / 'zorgid.sqlite3'}"
     engine = create_engine_for(url)

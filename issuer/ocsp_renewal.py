@@ -11,9 +11,7 @@ process, the command) is picked up the same way.
 
 from __future__ import annotations
 
-import fcntl
 import logging
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -22,6 +20,7 @@ from pathlib import Path
 from hsm import Hsm
 from issuer.audit import AuditEvent, AuditLog
 from issuer.ca import load_ca_material
+from issuer.ca.ceremony.lock import renewal_lock
 from issuer.ca.ceremony.renew import RenewResult, current_responder_config, renew_responder
 from issuer.ocsp_service import OcspService
 from issuer.store import Engine
@@ -30,7 +29,6 @@ from issuer.store.transactions import write_transaction
 _LOG = logging.getLogger(__name__)
 
 ACTOR = "ocsp-responder-renewal"
-LOCK_NAME = ".renew-ocsp.lock"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -54,10 +52,7 @@ class ResponderRenewal:
         """
         result: RenewResult | None = None
         ca_dir = load_ca_material(self.data_dir).ca_dir
-        # private like everything in the CA directory (tests/dev/test_file_modes.py)
-        fd = os.open(ca_dir / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o600)
-        with os.fdopen(fd, "r+") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
+        with renewal_lock(ca_dir):
             now = self.clock()
             old = load_ca_material(self.data_dir).ocsp_responder
             left = old.not_valid_after_utc - now

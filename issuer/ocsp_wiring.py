@@ -15,14 +15,18 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import TypeVar
 
 from aiohttp import web
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from hsm import Hsm
+from issuer.arl_renewal import ArlRenewal
 from issuer.audit import AuditLog
 from issuer.ca import CaMaterial, load_ca_material
+from issuer.ca.errors import CaMaterialError
 from issuer.ca.material import check_keys
+from issuer.ca.published import ArlFile, root_is_ours, root_paths
 from issuer.config import Config, parse_listen
 from issuer.ocsp_renewal import ResponderRenewal
 from issuer.ocsp_service import BackgroundRefresher, OcspService
@@ -30,11 +34,13 @@ from issuer.policy_store import ActivePolicy, configured_policy
 from issuer.store import Engine, check_schema, create_engine_for
 from ocsp.http import CrlCache, HttpRoutes, build_app
 from ocsp.issuers import spki_sha256
+from ocsp.model import StoredCrl
 from ocsp.presign import Clock, utc_now
 from policies import OcspPolicy, Policy, default_policy
 from policies.urls import ServedPaths, at_public_url, cps_document, served_paths
 
 _LOG = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 # -- from a configuration file ------------------------------------------------------
@@ -118,39 +124,85 @@ class OcspRuntime:
         )
 
     def routes(self) -> HttpRoutes:
-        """Exactly the paths the certificates' URLs name (:func:`policies.urls.served_paths`)."""
+        """Exactly the paths the certificates' URLs name: the mobile IDs' (policy,
+        :func:`policies.urls.served_paths`) and, for a self-signed root, the issuing CA
+        certificate's (:func:`issuer.ca.published.root_paths`: the ARL, the root)."""
         paths = served_paths(self.policy.profile)
         cps = cps_document(self.policy).encode()
+        crl_paths = {paths.crl: spki_sha256(self.material.issuing_ca)}
+        ca_certificates = {paths.ca_issuers: self.material.issuing_ca.public_bytes(Encoding.DER)}
+        if root_is_ours(self.material.ca_dir):
+            root = root_paths([self.material.issuing_ca])
+            for path in root.crl:
+                _add_route(crl_paths, path, spki_sha256(self.material.root), "the root CRL")
+            for path in root.certificate:
+                der = self.material.root.public_bytes(Encoding.DER)
+                _add_route(ca_certificates, path, der, "the root certificate")
+            clash = sorted(set(crl_paths) & set(ca_certificates))
+            if clash:
+                raise CaMaterialError(
+                    f"the certificates name {clash[0]!r} both for a CRL and for a CA "
+                    "certificate; expected distinct paths. Correct the policy's URLs."
+                )
         return HttpRoutes(
             ocsp_prefix=paths.ocsp,
-            crl_paths={paths.crl: spki_sha256(self.material.issuing_ca)},
-            ca_certificates={paths.ca_issuers: self.material.issuing_ca.public_bytes(Encoding.DER)},
+            crl_paths=crl_paths,
+            ca_certificates=ca_certificates,
             documents={path: (cps, "text/plain; charset=utf-8") for path in paths.cps},
         )
 
+    def crls(self) -> CrlCache:
+        """The issuing CA's CRLs from the store; the root's from ``root.crl`` (:class:`ArlFile`)."""
+        root_id = spki_sha256(self.material.root)
+        arl = ArlFile(self.material.ca_dir)
+        store = self.service.crl_store
+
+        def latest(issuer_id: str) -> StoredCrl | None:
+            return arl.get() if issuer_id == root_id else store.latest(issuer_id)
+
+        return CrlCache(latest, ttl=self.config.ocsp.cache_seconds)
+
     def app(self) -> web.Application:
-        return build_app(
-            self.service.responder,
-            routes=self.routes(),
-            crls=CrlCache(self.service.crl_store.latest, ttl=self.config.ocsp.cache_seconds),
+        return build_app(self.service.responder, routes=self.routes(), crls=self.crls())
+
+    def renewal(self, *, clock: Clock = utc_now) -> Callable[[], object]:
+        """The renewal checks for the refresher: the responder certificate's (unless
+        ``[ocsp] responder_renew_before_days`` is 0), then the root CRL's (when the root
+        key is on this token). Their audit events are chained and checkpointed with the
+        ceremony's audit key on this process's token; one failing does not stop the other."""
+        audit = AuditLog(signer=self.hsm.get_key(self.material.audit_key_label))
+        steps: list[Callable[[], object]] = []
+        days = self.config.ocsp.responder_renew_before_days
+        if days != 0:
+            steps.append(
+                ResponderRenewal(
+                    data_dir=self.config.data_dir,
+                    engine=self.engine,
+                    hsm=self.hsm,
+                    service=self.service,
+                    audit=audit,
+                    renew_before=timedelta(days=days),
+                    clock=clock,
+                ).run_once
+            )
+        steps.append(
+            ArlRenewal(
+                data_dir=self.config.data_dir,
+                engine=self.engine,
+                hsm=self.hsm,
+                audit=audit,
+                clock=clock,
+            ).run_once
         )
 
-    def renewal(self, *, clock: Clock = utc_now) -> Callable[[], object] | None:
-        """The responder certificate's renewal check for the refresher, or ``None`` when
-        ``[ocsp] responder_renew_before_days`` is 0. Its audit events are chained and
-        checkpointed with the ceremony's audit key on this process's token."""
-        days = self.config.ocsp.responder_renew_before_days
-        if days == 0:
-            return None
-        return ResponderRenewal(
-            data_dir=self.config.data_dir,
-            engine=self.engine,
-            hsm=self.hsm,
-            service=self.service,
-            audit=AuditLog(signer=self.hsm.get_key(self.material.audit_key_label)),
-            renew_before=timedelta(days=days),
-            clock=clock,
-        ).run_once
+        def each_pass() -> None:
+            for step in steps:
+                try:
+                    step()
+                except Exception:
+                    _LOG.exception("renewal check failed; retrying next pass")
+
+        return each_pass
 
     def follow_responder(self) -> None:
         """Sign with the responder certificate on disk (renewed by another process)."""
@@ -159,6 +211,16 @@ class OcspRuntime:
     def close(self) -> None:
         self.engine.dispose()
         self.hsm.close()
+
+
+def _add_route(routes: dict[str, T], path: str, value: T, what: str) -> None:
+    """Serve *value* at *path*, refusing a path the policy already uses for something else."""
+    if path in routes and routes[path] != value:
+        raise CaMaterialError(
+            f"the issuing CA certificate names {path!r} for {what}, which the policy's URLs "
+            "use for something else; expected distinct paths. Correct the policy's URLs."
+        )
+    routes[path] = value
 
 
 def serve_http(

@@ -11,9 +11,10 @@ Layout (see ``docs/ceremony.example.toml`` for a commented example)::
     data_dir = "var"                 # relative to the folder of this file
     [hsm]            module, token, pin_source
     [root]           mode = "self-signed" | "external", and for self-signed:
-                     key_label, key_spec, country, organization, common_name, validity_days
+                     key_label, key_spec, country, organization, common_name, validity_days,
+                     crl_next_update_days (the root's CRL, default 30)
     [issuing_ca]     key_label, key_spec, country, organization, common_name, validity_days,
-                     policy_oids, ca_issuers_url, ocsp_url, crl_urls
+                     policy_oids, ca_issuers_url, ocsp_url (optional), crl_urls
     [ocsp_responder] key_label, key_spec, country, organization, common_name, validity_days
     [audit]          key_label
 """
@@ -43,6 +44,12 @@ MAX_OCSP_VALIDITY_DAYS = 90
 #: X.520 upper bounds (RFC 5280 Appendix A.1, ub-organization-name / ub-common-name).
 UB_ORGANIZATION_NAME = 64
 UB_COMMON_NAME = 64
+
+#: The root's CRL (ARL): nextUpdate this many days after thisUpdate unless the file says.
+DEFAULT_ARL_NEXT_UPDATE_DAYS = 30
+#: At most a year: an offline root re-signs its ARL at least yearly (CA/B BR §4.9.7 asks
+#: 12 months of a root's CRL); a longer gap hides a revoked issuing CA too long.
+MAX_ARL_NEXT_UPDATE_DAYS = 366
 
 _LABEL_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _OID_RE = re.compile(r"^[0-2](\.(0|[1-9][0-9]*))+$")
@@ -84,6 +91,8 @@ class RootConfig:
     key_spec: str | None = None
     subject: SubjectName | None = None
     validity_days: int | None = None
+    crl_next_update_days: int | None = None
+    """The root's CRL (ARL): days from thisUpdate to nextUpdate; self-signed only."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -102,7 +111,8 @@ class IssuingCaConfig:
     validity_days: int
     policy_oids: tuple[str, ...]
     ca_issuers_url: str
-    ocsp_url: str
+    ocsp_url: str | None
+    """None: no AIA OCSP entry (nothing answers OCSP for the root's children; the ARL does)."""
     crl_urls: tuple[str, ...]
 
 
@@ -347,7 +357,12 @@ def parse_ceremony(doc: Mapping[str, Any], *, base_dir: Path, source: str) -> Ce
         pin_source = f"file:{(base_dir / pin_path).resolve()}"
 
     rt = r.table(
-        top, "root", frozenset({"mode"}) | _KEY_KEYS | _NAME_KEYS | frozenset({"validity_days"})
+        top,
+        "root",
+        frozenset({"mode"})
+        | _KEY_KEYS
+        | _NAME_KEYS
+        | frozenset({"validity_days", "crl_next_update_days"}),
     )
     mode_s = r.get(
         rt,
@@ -373,13 +388,22 @@ def parse_ceremony(doc: Mapping[str, Any], *, base_dir: Path, source: str) -> Ce
         root_spec = r.get(rt, "root", "key_spec", str, _check_key_spec)
         root_name = _subject(r, rt, "root")
         root_days = r.get(rt, "root", "validity_days", int, _check_days(1, 366 * 30))
-        if root_label and root_spec and root_name and root_days:
+        arl_days = r.get(
+            rt,
+            "root",
+            "crl_next_update_days",
+            int,
+            _check_days(1, MAX_ARL_NEXT_UPDATE_DAYS),
+            default=DEFAULT_ARL_NEXT_UPDATE_DAYS,
+        )
+        if root_label and root_spec and root_name and root_days and arl_days:
             root = RootConfig(
                 mode=RootMode.SELF_SIGNED,
                 key_label=root_label,
                 key_spec=root_spec,
                 subject=root_name,
                 validity_days=root_days,
+                crl_next_update_days=arl_days,
             )
 
     it = r.table(
@@ -396,7 +420,7 @@ def parse_ceremony(doc: Mapping[str, Any], *, base_dir: Path, source: str) -> Ce
     ica_days = r.get(it, p, "validity_days", int, _check_days(1, 366 * 20))
     ica_policies = r.strings(it, p, "policy_oids", _check_oid)
     ica_issuers = r.get(it, p, "ca_issuers_url", str, check_http_url)
-    ica_ocsp = r.get(it, p, "ocsp_url", str, check_http_url)
+    ica_ocsp = r.get(it, p, "ocsp_url", str, check_http_url) if "ocsp_url" in it else None
     ica_crls = r.strings(it, p, "crl_urls", check_http_url)
     if ica_policies is not None and len(set(ica_policies)) != len(ica_policies):
         r.problems.append(f"{p}.policy_oids: an OID is listed twice (RFC 5280 §4.2.1.4)")
@@ -442,7 +466,7 @@ def parse_ceremony(doc: Mapping[str, Any], *, base_dir: Path, source: str) -> Ce
     assert data_dir is not None and module is not None and token is not None
     assert pin_source is not None and root is not None
     assert ica_label and ica_spec and ica_name and ica_days and ica_policies
-    assert ica_issuers and ica_ocsp and ica_crls
+    assert ica_issuers and ica_crls
     assert ocsp_label and ocsp_spec and ocsp_name and ocsp_days and audit_label
     return CeremonyConfig(
         data_dir=data_dir,

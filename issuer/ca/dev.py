@@ -7,10 +7,14 @@ from typing import Protocol
 
 from issuer.ca.config import CeremonyConfig, parse_ceremony
 
-#: Placeholder URLs under the reserved ``.example`` TLD (RFC 2606 §3): realistic in shape,
-#: never resolvable, so a development certificate cannot point at a real service.
-DEV_BASE_URL = "http://pki.zorgid.example"
-DEV_OCSP_URL = "http://ocsp.zorgid.example/"
+#: The base the development ceremony names when nothing is bound yet: the engine's
+#: default ``[ocsp] listen`` (``zorgid dev`` passes the address it actually bound).
+DEFAULT_DEV_PUBLIC_URL = "http://127.0.0.1:8080"
+
+#: Where the engine's HTTP front serves the root certificate and the root's CRL; the
+#: issuing CA certificate names them (AIA caIssuers, CRL DP) on the public base.
+ROOT_CERTIFICATE_PATH = "/ca/root.cer"
+ROOT_CRL_PATH = "/crl/root.crl"
 
 #: The development mobile-ID policy OID of ``policies/default.toml``, under IANA PEN 32473
 #: (reserved for documentation, RFC 5612): the issuing CA must list the policies its
@@ -35,13 +39,20 @@ class HsmSettingsLike(Protocol):
     def pin_source(self) -> object: ...
 
 
-def default_dev_ceremony(data_dir: Path, hsm_settings: HsmSettingsLike) -> CeremonyConfig:
+def default_dev_ceremony(
+    data_dir: Path, hsm_settings: HsmSettingsLike, public_url: str
+) -> CeremonyConfig:
     """The ceremony ``zorgid dev`` runs on first start (as ``docs/ceremony.example.toml``).
 
     EC P-384 root and issuing CA (ecdsa-with-SHA384), EC P-256 responder and
-    audit keys, a 30-day responder certificate. Built through the same schema
-    check as a reviewed file, so it can never drift from what the file allows.
+    audit keys, a 30-day responder certificate, a 30-day root CRL. The issuing CA
+    certificate names the root certificate and the root's CRL on *public_url*
+    (``http://host:port``, the engine's HTTP front, which serves both) and no OCSP
+    URL: nothing answers OCSP for the root's children, the root's CRL does. Built
+    through the same schema check as a reviewed file, so it can never drift from
+    what the file allows.
     """
+    base = public_url.rstrip("/")
     doc = {
         "data_dir": str(Path(data_dir).resolve()),
         "hsm": {
@@ -56,6 +67,7 @@ def default_dev_ceremony(data_dir: Path, hsm_settings: HsmSettingsLike) -> Cerem
             "organization": "ZORG-ID Ontwikkeling",
             "common_name": "ZORG-ID Dev Root CA",
             "validity_days": 7305,
+            "crl_next_update_days": 30,
         },
         "issuing_ca": {
             "key_label": "issuing-ca",
@@ -64,9 +76,8 @@ def default_dev_ceremony(data_dir: Path, hsm_settings: HsmSettingsLike) -> Cerem
             "common_name": "ZORG-ID Dev Mobile ID CA",
             "validity_days": 3653,
             "policy_oids": [DEV_POLICY_OID],
-            "ca_issuers_url": f"{DEV_BASE_URL}/root.cer",
-            "ocsp_url": DEV_OCSP_URL,
-            "crl_urls": [f"{DEV_BASE_URL}/root.crl"],
+            "ca_issuers_url": f"{base}{ROOT_CERTIFICATE_PATH}",
+            "crl_urls": [f"{base}{ROOT_CRL_PATH}"],
         },
         "ocsp_responder": {
             "key_label": "ocsp-responder",

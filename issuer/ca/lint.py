@@ -1,4 +1,4 @@
-"""pkilint, the reference RFC 5280 linter, run on the ceremony's certificates.
+"""pkilint, the reference RFC 5280 linter, run on the ceremony's certificates and the root's CRL.
 
 A ceremony makes a handful of certificates that live for years, so each one
 is linted in full -- the same validators as pkilint's ``lint_pkix_cert`` and
@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from pkilint import document, loader, pkix, validation
-from pkilint.pkix import algorithm, certificate, extension, key, name
+from pkilint.pkix import algorithm, certificate, crl, extension, key, name
 from pkilint.pkix.certificate import certificate_extension, certificate_key
 from pkilint.validation import ValidationFindingSeverity
 from pyasn1_alt_modules import rfc5280  # type: ignore[import-untyped]
@@ -106,3 +106,24 @@ def lint_chain_pair(issuer_der: bytes, subject_der: bytes) -> list[str]:
     results += issuer_checks.validate(issuer.root)
     results += subject_checks.validate(subject.root)
     return _findings(results)
+
+
+def lint_crl(der: bytes) -> list[str]:
+    """RFC 5280 findings at WARNING or above for a CRL (pkilint ``lint_crl -p PKIX``).
+
+    The root's CRL (ARL) is held to the same rule set the tests hold the issuing
+    CA's CRLs to (tests/ocsp/test_crl_lint.py).
+    """
+    validator = crl.create_pkix_crl_validator_container(
+        [
+            pkix.create_attribute_decoder(name.ATTRIBUTE_TYPE_MAPPINGS),
+            pkix.create_extension_decoder(extension.EXTENSION_MAPPINGS),
+        ],
+        [
+            crl.create_issuer_validator_container([]),
+            crl.create_validity_validator_container([]),
+            crl.create_extensions_validator_container([]),
+        ],
+    )
+    doc = loader.RFC5280CertificateListDocumentLoader().load_der_document(der, "crl")
+    return _findings(validator.validate(doc.root))

@@ -31,6 +31,8 @@ ISSUING_CA_CSR = "issuing-ca.csr.pem"
 OCSP_RESPONDER_PEM = "ocsp-responder.pem"
 AUDIT_PUBLIC_KEY_PEM = "audit-checkpoint.pub.pem"
 RECORD_JSON = "ceremony.json"
+#: The root's CRL (ARL), DER; self-signed root only (an external root publishes its own).
+ROOT_CRL = "root.crl"
 
 #: ``ceremony.json`` ``state`` values.
 STATE_COMPLETE = "complete"

@@ -161,10 +161,10 @@ def issuing_ca_profile(
     validity: Validity,
     policy_oids: tuple[str, ...],
     ca_issuers_url: str,
-    ocsp_url: str,
+    ocsp_url: str | None,
     crl_urls: tuple[str, ...],
 ) -> x509.CertificateBuilder:
-    """The issuing CA for mobile IDs.
+    """The issuing CA for mobile IDs; *ocsp_url* None leaves AIA with caIssuers only.
 
     pathLen 0 (RFC 5280 §4.2.1.9): it issues end-entity certificates only,
     like the UZI-register's own issuing CAs. certificatePolicies lists the
@@ -193,8 +193,15 @@ def issuing_ca_profile(
         .add_extension(
             x509.AuthorityInformationAccess(
                 [
-                    x509.AccessDescription(
-                        AuthorityInformationAccessOID.OCSP, x509.UniformResourceIdentifier(ocsp_url)
+                    *(
+                        [
+                            x509.AccessDescription(
+                                AuthorityInformationAccessOID.OCSP,
+                                x509.UniformResourceIdentifier(ocsp_url),
+                            )
+                        ]
+                        if ocsp_url is not None
+                        else []
                     ),
                     x509.AccessDescription(
                         AuthorityInformationAccessOID.CA_ISSUERS,

@@ -6,6 +6,9 @@
   external root, second step.
 * ``zorgid ca renew-ocsp --config FILE [--new-key]``: a new OCSP responder certificate;
   with ``--if-due [--renew-before-days N]`` only when less than N days are left (cron).
+* ``zorgid ca renew-arl --config FILE [--if-due [--renew-before-days N]]``: the next CRL
+  of the self-signed root (ARL); with ``--if-due`` only when less than N days (default a
+  third of its validity) are left before its nextUpdate (cron).
 
 Exit status: 0 done, 1 refused or failed (nothing changed; the message says
 why and what to do), 2 the ceremony file is not valid, 130 interrupted
@@ -26,6 +29,7 @@ from issuer.ca import (
     CeremonyConfig,
     CeremonyConfigError,
     CeremonyError,
+    RootMode,
     import_issuing_ca,
     load_ceremony_config,
     renew_ocsp,
@@ -108,6 +112,33 @@ def _renew(config: CeremonyConfig, args: argparse.Namespace) -> None:
     renew_ocsp(config, open_ceremony_hsm(config), new_key=args.new_key)
 
 
+def _renew_arl(config: CeremonyConfig, args: argparse.Namespace) -> None:
+    from issuer.ca.ceremony.arl import renew_arl, renew_arl_if_due
+    from issuer.ca.ceremony.lock import renewal_lock
+    from issuer.ca.material import load_ca_material
+    from issuer.wiring import open_ceremony_hsm
+
+    if config.root.mode is RootMode.EXTERNAL:
+        raise CeremonyError(
+            "root.mode is 'external': the root's CRL is signed and published by the root's "
+            "operator, not by this engine; nothing to renew"
+        )
+    days = config.root.crl_next_update_days
+    if args.if_due:
+        before = args.renew_before_days
+        renew_arl_if_due(
+            config.data_dir,
+            lambda: open_ceremony_hsm(config),
+            renew_before=timedelta(days=before) if before is not None else None,
+            next_update_days=days,
+        )
+        return
+    with renewal_lock(load_ca_material(config.data_dir).ca_dir):
+        renew_arl(
+            config.data_dir, open_ceremony_hsm(config), next_update_days=days, reason="command"
+        )
+
+
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``zorgid ca ...``."""
     ca = subparsers.add_parser(
@@ -178,3 +209,25 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help=f"with --if-due: the threshold (default {DEFAULT_RENEW_BEFORE.days})",
     )
     p.set_defaults(func=_with_config(_renew))
+
+    p = with_config(
+        sub.add_parser(
+            "renew-arl",
+            help="sign the next CRL of the self-signed root (root.crl, number + 1) with the "
+            "root key",
+        )
+    )
+    p.add_argument(
+        "--if-due",
+        action="store_true",
+        help="renew only if less than --renew-before-days are left before its nextUpdate "
+        "(for cron: run daily; a renewed CRL is not due again)",
+    )
+    p.add_argument(
+        "--renew-before-days",
+        type=int,
+        default=None,
+        metavar="DAYS",
+        help="with --if-due: the threshold (default: a third of [root] crl_next_update_days)",
+    )
+    p.set_defaults(func=_with_config(_renew_arl))

@@ -20,15 +20,26 @@ DEFAULT_ROOT = Path("var")
 
 def _serve(args: argparse.Namespace) -> int:
     from issuer.config import load_config
-    from issuer.dev.environment import how_to_call, prepare, start_ocsp_http, with_public_url
+    from issuer.dev.environment import (
+        bind_ocsp_http,
+        how_to_call,
+        ocsp_listen_of,
+        prepare,
+        start_ocsp_http,
+        with_public_url,
+    )
     from issuer.server.app import BuiltServer
     from issuer.wiring import serve
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    env = prepare(Path(args.data_dir), listen=args.listen)
+    root = Path(args.data_dir)
+    # Bound first: the first start's ceremony names the root certificate and the root's CRL
+    # on the address actually bound, as the engine's certificates name OCSP, CRL and CPS.
+    bound = bind_ocsp_http(ocsp_listen_of(root, args.ocsp_listen))
+    env = prepare(root, listen=args.listen, public_url=bound.public_url)
     # Relying parties need OCSP and the CRL as soon as a certificate exists: serve them beside
     # the gRPC API, and issue certificates whose URLs name the address actually bound.
-    ocsp_http = start_ocsp_http(env, listen=args.ocsp_listen)
+    ocsp_http = start_ocsp_http(env, bound=bound)
     config = with_public_url(load_config(env.config_file), ocsp_http.public_url)
 
     def ready(built: BuiltServer) -> None:

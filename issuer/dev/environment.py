@@ -10,7 +10,9 @@ the next one; the ceremony itself rolls back what it made when it fails.
 
 from __future__ import annotations
 
+import logging
 import os
+import socket
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -18,12 +20,17 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from cryptography import x509
+from cryptography.x509.oid import AuthorityInformationAccessOID
+
 from issuer.dev.pki import ROLE_URI_PREFIX, ROLES, DevPki, ensure_dev_pki
 from issuer.dev.softhsm import SOFTHSM_MODULE, SoftHsmDir
 from issuer.files import PRIVATE_DIR, make_private_dir, write_file
 
 if TYPE_CHECKING:
     from issuer.config import Config
+
+_LOG = logging.getLogger(__name__)
 
 DEV_SLOT_LABEL = "zorgid-dev"
 DEFAULT_LISTEN = "127.0.0.1:50051"
@@ -84,17 +91,27 @@ audit = "audit-checkpoint"
 
 
 def prepare(
-    root: Path, *, listen: str = DEFAULT_LISTEN, out: Callable[[str], None] = print
+    root: Path,
+    *,
+    listen: str = DEFAULT_LISTEN,
+    out: Callable[[str], None] = print,
+    public_url: str | None = None,
 ) -> DevEnvironment:
     """Create what is missing of the development environment under ``root``.
 
     Returns the environment; ``out`` hears one line per step, so a person
     watching ``make run`` sees what was made and what was reused. Everything is
     made owner-only (folders 0700, files 0600, issue 16 item 12).
+
+    *public_url*: the base of the OCSP/CRL HTTP front actually bound
+    (:func:`bind_ocsp_http`); the first start's ceremony names the root certificate
+    and the root's CRL on it. None: the configured ``[ocsp] listen``'s address. A
+    later start whose base differs from the issuing CA certificate's logs a warning
+    (the ceremony is never run again).
     """
     root = root.resolve()
     with private_umask():
-        return _prepare(root, listen, out)
+        return _prepare(root, listen, out, public_url)
 
 
 @contextmanager
@@ -110,7 +127,9 @@ def private_umask() -> Iterator[None]:
         os.umask(old)
 
 
-def _prepare(root: Path, listen: str, out: Callable[[str], None]) -> DevEnvironment:
+def _prepare(
+    root: Path, listen: str, out: Callable[[str], None], public_url: str | None
+) -> DevEnvironment:
     from issuer.ca import default_dev_ceremony, run_ceremony
     from issuer.config import load_config
     from issuer.store import create_engine_for, upgrade
@@ -147,11 +166,14 @@ def _prepare(root: Path, listen: str, out: Callable[[str], None]) -> DevEnvironm
         out(f"config      {env.config_file} (reused)")
     config = load_config(env.config_file)
 
+    base = public_url or listen_url(config.ocsp.listen)
     if env.ca_record.exists():
         out(f"ceremony    {env.ca_record.parent} (reused)")
+        warn_if_moved(env.ca_record.parent, base)
     else:
         out("ceremony    first start: creating the CA hierarchy on the token")
-        ceremony = default_dev_ceremony(config.data_dir, config.hsm)
+        out(f"            root certificate and root CRL named on {base}")
+        ceremony = default_dev_ceremony(config.data_dir, config.hsm, base)
         hsm = open_ceremony_hsm(ceremony)
         # The CA starts a few minutes in the past: a mobile-ID certificate is backdated
         # (policy profile.backdate_seconds) and may not start before its issuing CA
@@ -169,6 +191,49 @@ def _prepare(root: Path, listen: str, out: Callable[[str], None]) -> DevEnvironm
         engine.dispose()
     out(f"database    {config.database.url} (schema at revision {revision})")
     return env
+
+
+def listen_url(listen: str) -> str:
+    """``http://host:port`` of a ``host:port`` listen address (IPv6 in brackets)."""
+    from issuer.config import parse_listen
+
+    host, port = parse_listen(listen)
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def warn_if_moved(ca_dir: Path, public_url: str) -> None:
+    """Log a warning when the issuing CA certificate names another base than *public_url*.
+
+    Why only a warning: the CA exists and is never made again; its certificate keeps
+    naming where the root certificate and CRL were on first start, and relying parties
+    following those links find nothing until the front is there again.
+    """
+    from urllib.parse import urlsplit
+
+    from issuer.ca.material import ISSUING_CA_PEM, read_certificate
+    from issuer.ca.published import root_paths
+
+    issuing = read_certificate(ca_dir / ISSUING_CA_PEM)
+    aia = issuing.extensions.get_extension_for_class(x509.AuthorityInformationAccess).value
+    named = {
+        f"{urlsplit(str(a.access_location.value)).scheme}://"
+        f"{urlsplit(str(a.access_location.value)).netloc}"
+        for a in aia
+        if a.access_method == AuthorityInformationAccessOID.CA_ISSUERS
+    }
+    wanted = public_url.rstrip("/")
+    if named and wanted not in named:
+        _LOG.warning(
+            "the issuing CA certificate in %s names the root certificate and the root's CRL "
+            "on %s (paths %s), but the OCSP/CRL HTTP front is on %s this time: following the "
+            "chain's links fails there. Start with --ocsp-listen on the first start's "
+            "address, or remove %s to make a new development CA.",
+            ca_dir,
+            ", ".join(sorted(named)),
+            ", ".join((*root_paths([issuing]).certificate, *root_paths([issuing]).crl)),
+            wanted,
+            ca_dir.parent,
+        )
 
 
 def how_to_call(env: DevEnvironment, port: int) -> str:
@@ -199,36 +264,75 @@ class OcspHttp:
     stop: Callable[[], None]
 
 
+@dataclass(frozen=True)
+class BoundHttp:
+    """A listening socket for the OCSP/CRL HTTP front, bound before anything is made."""
+
+    sock: socket.socket
+    public_url: str
+    """``http://host:port`` actually bound."""
+
+
+def bind_ocsp_http(listen: str) -> BoundHttp:
+    """Bind and listen on *listen* (port 0: any free port); the URL of what was bound.
+
+    Why first: the first start's ceremony names the root certificate and CRL on this
+    URL, and the engine names OCSP, CRL and CPS on it, so all name the port in use.
+    """
+    from issuer.config import parse_listen
+
+    host, port = parse_listen(listen)
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(128)
+    except BaseException:
+        sock.close()
+        raise
+    return BoundHttp(sock=sock, public_url=listen_url(f"{host}:{sock.getsockname()[1]}"))
+
+
+def ocsp_listen_of(root: Path, listen: str | None) -> str:
+    """*listen*, else ``[ocsp] listen`` of the environment's config (the engine's default
+    before the first start has written one)."""
+    from issuer.config import OcspConfig, load_config
+
+    if listen is not None:
+        return listen
+    config_file = root / "zorgid.toml"
+    if config_file.exists():
+        return load_config(config_file).ocsp.listen
+    return OcspConfig().listen
+
+
 def start_ocsp_http(
-    env: DevEnvironment, *, listen: str | None = None, out: Callable[[str], None] = print
+    env: DevEnvironment,
+    *,
+    listen: str | None = None,
+    out: Callable[[str], None] = print,
+    bound: BoundHttp | None = None,
 ) -> OcspHttp:
     """Serve OCSP, the CRL, the CA certificate and the CPS over HTTP beside the gRPC server.
 
-    Binds *listen* (else ``[ocsp] listen``; tests use port 0) first, then serves with
+    Serves on *bound* (:func:`bind_ocsp_http`, before :func:`prepare`), else binds
+    *listen* (else ``[ocsp] listen``; tests use port 0) first; then serves with
     ``[ocsp] public_url`` set to the address bound: the engine that issues must get the
     same :attr:`OcspHttp.public_url`, so certificates issued by ``make run`` name where
     their OCSP, CRL and CPS answer, on any port. Runs ``issuer.ocsp_wiring.serve_http``
     (with its refresher) in a daemon thread with its own event loop and HSM login.
     """
-    import socket
     import threading
 
-    from issuer.config import load_config, parse_listen
+    from issuer.config import load_config
     from issuer.ocsp_wiring import serve_http
     from issuer.wiring import hsm_opener
     from policies.urls import ServedPaths
 
     config = load_config(env.config_file)
-    host, port = parse_listen(listen if listen is not None else config.ocsp.listen)
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    sock.listen(128)
-    bound = int(sock.getsockname()[1])
-    public_url = (
-        f"http://[{host}]:{bound}" if family == socket.AF_INET6 else f"http://{host}:{bound}"
-    )
+    bound = bound or bind_ocsp_http(listen if listen is not None else config.ocsp.listen)
+    sock, public_url = bound.sock, bound.public_url
     config = with_public_url(config, public_url)
     stop = threading.Event()
     ready = threading.Event()

@@ -47,6 +47,7 @@ def test_ceremony_makes_a_hierarchy_that_openssl_and_pkilint_accept(setup: Cerem
         "ceremony.json",
         "issuing-ca.pem",
         "ocsp-responder.pem",
+        "root.crl",
         "root.pem",
     ]
     # every step was printed
@@ -118,8 +119,9 @@ def test_certificate_profiles(setup: CeremonySetup) -> None:
     pols = ica.extensions.get_extension_for_class(x509.CertificatePolicies).value
     assert [p.policy_identifier.dotted_string for p in pols] == list(cfg.issuing_ca.policy_oids)
     aia = ica.extensions.get_extension_for_class(x509.AuthorityInformationAccess).value
+    # the example names no OCSP URL for the issuing CA (nothing answers OCSP for the root)
+    assert cfg.issuing_ca.ocsp_url is None
     assert {(d.access_method, d.access_location.value) for d in aia} == {
-        (AuthorityInformationAccessOID.OCSP, cfg.issuing_ca.ocsp_url),
         (AuthorityInformationAccessOID.CA_ISSUERS, cfg.issuing_ca.ca_issuers_url),
     }
     dps = ica.extensions.get_extension_for_class(x509.CRLDistributionPoints).value
@@ -351,3 +353,19 @@ def test_a_token_failing_mid_ceremony_is_rolled_back(setup: CeremonySetup) -> No
     assert "token key 'issuing-ca', token key 'root-ca'" in str(caught.value)
     assert setup.token_state() == []
     assert setup.data_state() is None
+
+
+def test_an_issuing_ca_ocsp_url_when_given_is_named_and_lints(setup: CeremonySetup) -> None:
+    config = setup.rewrite(
+        lambda d: d["issuing_ca"].__setitem__("ocsp_url", "http://ocsp.zorgid.example/")
+    )
+    run_ceremony(config, setup.hsm, out=lambda _: None)
+    ca = setup.data_dir / "ca"
+    ica = load_ca_material(setup.data_dir).issuing_ca
+    aia = ica.extensions.get_extension_for_class(x509.AuthorityInformationAccess).value
+    assert [(d.access_method, d.access_location.value) for d in aia] == [
+        (AuthorityInformationAccessOID.OCSP, "http://ocsp.zorgid.example/"),
+        (AuthorityInformationAccessOID.CA_ISSUERS, config.issuing_ca.ca_issuers_url),
+    ]
+    done = pkilint_cert(ca / "issuing-ca.pem")
+    assert done.returncode == 0 and done.stdout.strip() == "", done.stdout + done.stderr

@@ -33,14 +33,15 @@ def test_the_example_file_is_valid_and_relative_paths_follow_the_file() -> None:
     assert config.root.mode is RootMode.SELF_SIGNED
     assert config.key_labels() == ("root-ca", "issuing-ca", "ocsp-responder", "audit-checkpoint")
     assert config.ocsp_responder.validity_days == 30
-    assert config.issuing_ca.ocsp_url == "http://ocsp.zorgid.example/"
+    assert config.issuing_ca.ocsp_url is None  # nothing answers OCSP for the root's children
+    assert config.root.crl_next_update_days == 30
 
 
 def test_default_dev_ceremony_matches_the_example(tmp_path: Path) -> None:
     settings = HsmSettings(
         module="/usr/lib/softhsm/libsofthsm2.so", token="zorgid", pin_source="env:ZORGID_PIN"
     )
-    dev = default_dev_ceremony(tmp_path / "var", settings)
+    dev = default_dev_ceremony(tmp_path / "var", settings, "http://pki.zorgid.example")
     example = load_ceremony_config(EXAMPLE)
     assert dev.data_dir == (tmp_path / "var").resolve()
     assert dev.hsm == settings
@@ -187,7 +188,7 @@ def test_default_dev_ceremony_takes_the_server_hsm_section(tmp_path: Path) -> No
     from issuer.config import HsmConfig, parse_pin_source
 
     server_hsm = HsmConfig(token="zorgid", pin_source=parse_pin_source("file:pin", tmp_path))
-    dev = default_dev_ceremony(tmp_path, server_hsm)
+    dev = default_dev_ceremony(tmp_path, server_hsm, "http://127.0.0.1:8080")
     assert dev.hsm == HsmSettings(
         module=str(server_hsm.module), token="zorgid", pin_source=f"file:{tmp_path / 'pin'}"
     )

@@ -9,17 +9,20 @@ import signal
 import socket
 import subprocess
 import time
+import urllib.request
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from issuer.audit import AuditLog
 from issuer.ca import load_ca_material, renew_ocsp, renew_ocsp_if_due, run_ceremony
+from issuer.ca.ceremony.lock import LOCK_NAME
 from issuer.ca.material import CaMaterial
-from issuer.ocsp_renewal import LOCK_NAME, ResponderRenewal
+from issuer.ocsp_renewal import ResponderRenewal
 from issuer.ocsp_service import OcspService
 from ocsp.codec import ResponseSigner
 from ocsp.issuers import IssuingCa, spki_sha256
@@ -133,7 +136,7 @@ def test_two_days_left_renews_once(
 
 def test_twenty_days_left_changes_nothing(setup: CeremonySetup) -> None:
     now = _ceremony_ago(setup, days_left=20)
-    files = setup.data_state()
+    files = _files(setup)
 
     def open_hsm() -> object:
         raise AssertionError("the token is opened only when a renewal is due")
@@ -142,7 +145,7 @@ def test_twenty_days_left_changes_nothing(setup: CeremonySetup) -> None:
         setup.config, open_hsm, renew_before=TEN_DAYS, out=lambda _: None, clock=lambda: now
     )  # type: ignore[arg-type]
     assert got is None
-    assert setup.data_state() == files
+    assert _files(setup) == files
 
 
 def test_cli_if_due(setup: CeremonySetup) -> None:
@@ -321,9 +324,13 @@ def test_zorgid_ocsp_serve_renews_on_its_schedule(
         assert proc.stdout is not None
         assert "serving" in proc.stdout.readline()
         for _ in range(600):  # the first pass runs at start; wait for it, not for a time
-            if archived.exists() and _renewal_events(migrated):
+            if archived.exists() and _renewal_events(migrated) and _arl_events(migrated):
                 break
             time.sleep(0.05)
+        # the root's CRL (2 of 30 days left) renewed in the same pass, served at once
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/crl/root.crl", timeout=10) as got:
+            served = x509.load_der_x509_crl(got.read())
+        assert served.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number == 2
         new = load_ca_material(setup.data_dir).ocsp_responder
         assert new.serial_number != old.serial_number
         done = subprocess.run(
@@ -341,3 +348,13 @@ def test_zorgid_ocsp_serve_renews_on_its_schedule(
     assert proc.returncode == 0, err
     assert err.count("OCSP responder certificate renewed: serial") == 1, err
     assert len(_renewal_events(migrated)) == 1
+    assert err.count("root CRL (ARL) renewed: number 1 nextUpdate") == 1, err
+    assert len(_arl_events(migrated)) == 1
+
+
+def _arl_events(engine: sa.Engine) -> list[str]:
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.text("SELECT details FROM audit_events WHERE action = 'ca.root_crl.renewed'")
+        ).all()
+    return [row[0] for row in rows]

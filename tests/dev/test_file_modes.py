@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from cryptography import x509
 
 from issuer.store import create_engine_for, upgrade
 from issuer.store.migrate import make_sqlite_folder
@@ -25,8 +26,15 @@ PUBLIC_PEM = (b"CERTIFICATE", b"PUBLIC KEY", b"CERTIFICATE REQUEST", b"X509 CRL"
 
 
 def _is_public(path: Path) -> bool:
-    """A PEM file of certificates, public keys or CSRs only: public material."""
+    """A PEM file of certificates, public keys or CSRs only, or a DER CRL (the root's,
+    ``ca/root.crl``, served as is): public material."""
     data = path.read_bytes()
+    if path.suffix == ".crl":
+        try:
+            x509.load_der_x509_crl(data)
+        except ValueError:
+            return False
+        return True
     labels = [line[11:-5] for line in data.splitlines() if line.startswith(b"-----BEGIN ")]
     return bool(labels) and all(label in PUBLIC_PEM for label in labels)
 

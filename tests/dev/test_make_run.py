@@ -36,10 +36,10 @@ def _free_port() -> int:
 
 
 class Engine:
-    def __init__(self, root: Path, port: int) -> None:
+    def __init__(self, root: Path, port: int, ocsp_port: int | None = None) -> None:
         self.root = root
         self.port = port
-        self.ocsp_port = _free_port()
+        self.ocsp_port = ocsp_port or _free_port()
         self.log = root.parent / f"{root.name}-{time.monotonic_ns()}.log"
         env = {k: v for k, v in os.environ.items() if k != "SOFTHSM2_CONF"}
         self.proc = subprocess.Popen(
@@ -95,6 +95,7 @@ def test_first_start_creates_everything_and_serves(dev_root: Path) -> None:
         assert "initialised" in banner and "Ceremony complete" in banner
         for made in (
             "ca/root.pem",
+            "ca/root.crl",
             "ca/issuing-ca.pem",
             "ca/ocsp-responder.pem",
             "ca/audit-checkpoint.pub.pem",
@@ -203,7 +204,7 @@ def test_second_start_reuses_the_environment(dev_root: Path) -> None:
     assert first.stop() == 0
     issuing = (dev_root / "ca" / "issuing-ca.pem").read_bytes()
 
-    second = Engine(dev_root, port)
+    second = Engine(dev_root, port)  # another OCSP/CRL port than the first start's
     try:
         banner = second.wait_ready()
         assert "Ceremony complete" not in banner
@@ -213,3 +214,16 @@ def test_second_start_reuses_the_environment(dev_root: Path) -> None:
         assert result.returncode == 0, result.stderr
     finally:
         assert second.stop() == 0
+    # the issuing CA names the root certificate and CRL on the first start's port: a warning
+    assert "WARNING" in banner
+    assert (
+        f"names the root certificate and the root's CRL on http://127.0.0.1:{first.ocsp_port} "
+        "(paths /ca/root.cer, /crl/root.crl), but the OCSP/CRL HTTP front is on "
+        f"http://127.0.0.1:{second.ocsp_port} this time"
+    ) in banner, banner
+
+    third = Engine(dev_root, port, ocsp_port=first.ocsp_port)  # back where the CA says
+    try:
+        assert "names the root certificate" not in third.wait_ready()
+    finally:
+        assert third.stop() == 0

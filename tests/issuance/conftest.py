@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from hsm import Hsm
 from issuer.audit import AuditLog
 from issuer.ca import CaMaterial, load_ca_material, run_ceremony
-from issuer.ca.dev import default_dev_ceremony
+from issuer.ca.dev import DEFAULT_DEV_PUBLIC_URL, default_dev_ceremony
 from issuer.enrolment.create import Enrolment, create_enrolment
 from issuer.enrolment.redeem import Redeemer
 from issuer.issuance.cycle import IssuanceCycle
@@ -57,7 +57,7 @@ def make_ca(softhsm_dir: SoftHsmDir, root: Path, label: str) -> CaSetup:
     token = softhsm_dir.init_token(label)
     data_dir = root / label
     settings = HsmSettings(token.module, token.label, f"file:{token.pin_file}")
-    config = default_dev_ceremony(data_dir, settings)
+    config = default_dev_ceremony(data_dir, settings, DEFAULT_DEV_PUBLIC_URL)
     hsm = open_ceremony_hsm(config)
     # An hour ago: a certificate is backdated (profile.backdate_seconds) and must not
     # start before its CA (RFC 5280 §6.1.3 (a)(2) via openssl's chain check).

@@ -24,6 +24,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from hsm import Hsm
 from issuer.ca import CaMaterial, default_dev_ceremony, load_ca_material, run_ceremony
 from issuer.ca.config import HsmSettings
+from issuer.ca.dev import DEFAULT_DEV_PUBLIC_URL
 from issuer.ocsp_service import OcspService
 from issuer.store import repo
 from issuer.store.ocsp import serial_hex
@@ -68,7 +69,9 @@ def pki(softhsm_dir: SoftHsmDir, tmp_path_factory: pytest.TempPathFactory) -> Pk
     settings = HsmSettings(
         module=token.module, token=token.label, pin_source=f"file:{token.pin_file}"
     )
-    run_ceremony(default_dev_ceremony(data_dir, settings), hsm, out=lambda *_: None)
+    run_ceremony(
+        default_dev_ceremony(data_dir, settings, DEFAULT_DEV_PUBLIC_URL), hsm, out=lambda *_: None
+    )
     material = load_ca_material(data_dir)
     pem = serialization.Encoding.PEM
     issuing_pem = data_dir / "issuing.pem"

@@ -10,6 +10,8 @@ Three entry points, each all-or-nothing:
   then the OCSP responder and audit keys are made as in one run.
 * :func:`renew_ocsp` -- a new short-lived responder certificate, with the
   same key or a new one; the old certificate is kept beside it.
+* :func:`~issuer.ca.ceremony.arl.renew_arl` -- the next CRL of a self-signed root
+  (the first one is made by :func:`run_ceremony`).
 
 *All-or-nothing* is kept by a journal: each key generated and each file
 written or replaced in this run is recorded the moment it exists, and any
@@ -26,8 +28,9 @@ token key it certifies.
 
 Layout: :mod:`~issuer.ca.ceremony.rollback` (the journal and the changes it can undo),
 :mod:`~issuer.ca.ceremony.hierarchy` (certificates built, linted, signed, recorded),
-:mod:`~issuer.ca.ceremony.run`, :mod:`~issuer.ca.ceremony.external` (the import) and
-:mod:`~issuer.ca.ceremony.renew`, one entry point each.
+:mod:`~issuer.ca.ceremony.run`, :mod:`~issuer.ca.ceremony.external` (the import),
+:mod:`~issuer.ca.ceremony.renew` and :mod:`~issuer.ca.ceremony.arl` (the root's CRL), one
+entry point each; :mod:`~issuer.ca.ceremony.lock`, the lock every renewal holds.
 """
 
 from issuer.ca.ceremony.external import import_issuing_ca, read_pem_file

@@ -70,7 +70,7 @@ def spki_sha256(key: PublicKey) -> str:
     ).hexdigest()
 
 
-def _throwaway_like(key: SigningKey) -> SigningKey:
+def throwaway_like(key: SigningKey) -> SigningKey:
     """A software key whose signatures carry the same AlgorithmIdentifier as ``key``'s."""
     if isinstance(key, ec.EllipticCurvePrivateKey):
         return ec.generate_private_key(key.curve)
@@ -93,7 +93,7 @@ def sign_linted(
     certificate does not carry ``subject_key``.
     """
     algorithm = signature_hash(issuer_key.public_key())
-    precert = builder.sign(_throwaway_like(issuer_key), algorithm)
+    precert = builder.sign(throwaway_like(issuer_key), algorithm)
     findings = lint_certificate(der(precert))
     if findings:
         raise LintFailed(what, findings)

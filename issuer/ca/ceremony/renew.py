@@ -19,6 +19,7 @@ from issuer.ca.ceremony.hierarchy import (
     sign_linted,
     utcnow,
 )
+from issuer.ca.ceremony.lock import renewal_lock
 from issuer.ca.ceremony.rollback import CeremonyToken, Clock, Out
 from issuer.ca.config import CeremonyConfig, OcspResponderConfig, SubjectName
 from issuer.ca.errors import KeyMismatch
@@ -200,26 +201,30 @@ def renew_ocsp_if_due(
 
     Meant to run often (cron, ``zorgid ca renew-ocsp --if-due``): the token is
     opened (*open_hsm*) only when a renewal is due, and a renewed certificate is
-    not due again, so repeated runs renew once. One INFO log line says what changed.
+    not due again, so repeated runs renew once. The check and the renewal hold the CA
+    directory's renewal lock (:func:`~issuer.ca.ceremony.lock.renewal_lock`), the one the
+    OCSP process's renewal takes, so runs that find it due together renew once. One INFO
+    log line says what changed.
     """
-    now = clock()
-    old = load_ca_material(config.data_dir).ocsp_responder
-    left = old.not_valid_after_utc - now
-    if left >= renew_before:
-        out(
-            f"OCSP responder certificate {old.serial_number:x} valid until "
-            f"{old.not_valid_after_utc.isoformat()} ({left.days} days left): not due "
-            f"(renews below {renew_before.days} days)"
+    with renewal_lock(load_ca_material(config.data_dir).ca_dir):
+        now = clock()
+        old = load_ca_material(config.data_dir).ocsp_responder
+        left = old.not_valid_after_utc - now
+        if left >= renew_before:
+            out(
+                f"OCSP responder certificate {old.serial_number:x} valid until "
+                f"{old.not_valid_after_utc.isoformat()} ({left.days} days left): not due "
+                f"(renews below {renew_before.days} days)"
+            )
+            return None
+        result = renew_ocsp(
+            config,
+            open_hsm(),
+            new_key=new_key,
+            out=out,
+            clock=lambda: now,
+            reason=f"due: {left.days} days left, renews below {renew_before.days}",
         )
-        return None
-    result = renew_ocsp(
-        config,
-        open_hsm(),
-        new_key=new_key,
-        out=out,
-        clock=lambda: now,
-        reason=f"due: {left.days} days left, renews below {renew_before.days}",
-    )
     new = result.certificate
     _LOG.info(
         "OCSP responder certificate renewed: serial %x notAfter %s -> serial %x notAfter %s",

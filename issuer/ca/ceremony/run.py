@@ -10,6 +10,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from issuer.ca.ceremony import rollback
+from issuer.ca.ceremony.arl import make_first_arl
 from issuer.ca.ceremony.hierarchy import (
     complete_record,
     final_files,
@@ -29,6 +30,7 @@ from issuer.ca.material import (
     ISSUING_CA_CSR,
     RECORD_FORMAT,
     RECORD_JSON,
+    ROOT_CRL,
     STATE_AWAITING_IMPORT,
     STATE_COMPLETE,
     CaMaterial,
@@ -76,7 +78,7 @@ def run_ceremony(
     external = config.root.mode is RootMode.EXTERNAL
     out(f"Key ceremony on token {config.hsm.token!r}, data directory {config.data_dir}")
     out(f"  root: {config.root.mode.value}; time {now.isoformat()}")
-    files = [*final_files(config), d / ISSUING_CA_CSR, d / RECORD_JSON]
+    files = [*final_files(config), d / ROOT_CRL, d / ISSUING_CA_CSR, d / RECORD_JSON]
     rollback.refuse_existing_files(files)
     rollback.refuse_existing_keys(hsm, list(config.key_labels()), config.hsm.token)
     out("  - checked: no key label in use on the token, no file present in the data directory")
@@ -86,6 +88,7 @@ def run_ceremony(
 
     root_cfg = config.root
     assert root_cfg.key_label and root_cfg.key_spec and root_cfg.subject and root_cfg.validity_days
+    assert root_cfg.crl_next_update_days
     ica = config.issuing_ca
     with rollback.all_or_nothing(journal):
         with journal.running(f"generate root key {root_cfg.key_label!r} ({root_cfg.key_spec})"):
@@ -116,6 +119,14 @@ def run_ceremony(
             )
         ocsp_cert, audit_pub = make_ocsp_and_audit(config, hsm, journal, issuing, issuing_key, now)
         written = write_hierarchy(config, journal, root, issuing, ocsp_cert, audit_pub)
+        root_crl = make_first_arl(
+            journal,
+            d,
+            root=root,
+            root_key=root_key,
+            now=now,
+            next_update_days=root_cfg.crl_next_update_days,
+        )
         record = complete_record(
             config,
             created=now.isoformat(),
@@ -126,6 +137,7 @@ def run_ceremony(
             audit_pub=audit_pub,
             events=[{"at": now.isoformat(), "event": "ceremony", "root_mode": "self-signed"}],
         )
+        record["root_crl"] = root_crl
         with journal.running(f"write the ceremony record {d / RECORD_JSON}"):
             rollback.write_new(d / RECORD_JSON, record_json(record), journal)
         with journal.running("check the written files read back as one chain"):
@@ -134,7 +146,7 @@ def run_ceremony(
     return CeremonyResult(
         state=STATE_COMPLETE,
         ca_dir=d,
-        files=(*written, d / RECORD_JSON),
+        files=(*written, d / ROOT_CRL, d / RECORD_JSON),
         key_labels=config.key_labels(),
         csr_path=None,
         material=material,
