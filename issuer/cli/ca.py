@@ -99,6 +99,8 @@ def _import(config: CeremonyConfig, args: argparse.Namespace) -> None:
 
 
 def _renew(config: CeremonyConfig, args: argparse.Namespace) -> None:
+    from issuer.ca.ceremony.lock import renewal_lock
+    from issuer.ca.material import load_ca_material
     from issuer.wiring import open_ceremony_hsm
 
     if args.if_due:
@@ -109,7 +111,10 @@ def _renew(config: CeremonyConfig, args: argparse.Namespace) -> None:
             new_key=args.new_key,
         )
         return
-    renew_ocsp(config, open_ceremony_hsm(config), new_key=args.new_key)
+    # The lock every change of ceremony.json holds (issuer.ca.ceremony.lock): a renewal by
+    # the OCSP process or cron at the same moment waits instead of losing this one.
+    with renewal_lock(load_ca_material(config.data_dir).ca_dir):
+        renew_ocsp(config, open_ceremony_hsm(config), new_key=args.new_key)
 
 
 def _renew_arl(config: CeremonyConfig, args: argparse.Namespace) -> None:

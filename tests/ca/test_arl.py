@@ -239,24 +239,34 @@ def _waiters(path: Path) -> int:
     )
 
 
-def _race(setup: CeremonySetup, *args: str) -> list[subprocess.CompletedProcess[str]]:
-    """Start two runs of ``zorgid ca ARGS`` while the test holds the renewal lock; release it
-    once both wait on it, so both find the renewal due at the same moment."""
+def _race(
+    setup: CeremonySetup, *args: str, other: tuple[str, ...] | None = None
+) -> list[subprocess.CompletedProcess[str]]:
+    """Start two runs of ``zorgid ca ARGS`` (the second ``zorgid ca OTHER`` if given) while
+    the test holds the renewal lock; release it once both wait on it, so both find the
+    renewal due at the same moment."""
     lock = setup.data_dir / "ca" / LOCK_NAME
     with renewal_lock(setup.data_dir / "ca"):
         procs = [
             subprocess.Popen(
-                [ZORGID, "ca", *args, "--config", str(setup.config_path)],
+                [ZORGID, "ca", *command, "--config", str(setup.config_path)],
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 text=True,
             )
-            for _ in range(2)
+            for command in (args, other or args)
         ]
         deadline = time.monotonic() + 60
         while _waiters(lock) < 2:  # wait for a state, not for a time
             assert time.monotonic() < deadline, "the runs never waited on the renewal lock"
-            assert all(p.poll() is None for p in procs), [p.communicate() for p in procs]
+            ended = [p for p in procs if p.poll() is not None]
+            if ended:  # ran without waiting for the lock; the other may wait on it: stop it
+                for p in procs:
+                    p.kill()
+                raise AssertionError(
+                    f"zorgid ca {' '.join(ended[0].args[2:-2])} ran without taking the "
+                    f"renewal lock: {[p.communicate() for p in procs]}"
+                )
             time.sleep(0.02)
     done = []
     for p in procs:
@@ -288,6 +298,19 @@ def test_two_concurrent_renew_ocsp_if_due_renew_once(setup: CeremonySetup) -> No
     assert load_ca_material(setup.data_dir).ocsp_responder.serial_number != serial
     events = [e["event"] for e in _record(setup)["events"]]  # type: ignore[attr-defined]
     assert events.count("renew-ocsp") == 1
+
+
+def test_renew_ocsp_and_renew_arl_at_once_both_land_in_the_record(setup: CeremonySetup) -> None:
+    """Plain ``renew-ocsp`` holds the renewal lock too: run beside ``renew-arl``, neither
+    replaces ceremony.json with a copy that lacks the other's change."""
+    _ceremony_ago(setup, days=1)
+    serial = load_ca_material(setup.data_dir).ocsp_responder.serial_number
+    runs = _race(setup, "renew-ocsp", other=("renew-arl",))
+    assert all(r.returncode == 0 for r in runs), [r.stderr for r in runs]
+    events = [e["event"] for e in _record(setup)["events"]]  # type: ignore[attr-defined]
+    assert events.count("renew-ocsp") == 1 and events.count("renew-arl") == 1, events
+    assert load_ca_material(setup.data_dir).ocsp_responder.serial_number != serial
+    assert _number(_arl(setup)) == 2
 
 
 def _root_crl_events(engine: sa.Engine) -> list[dict[str, object]]:
