@@ -157,6 +157,10 @@ class StoreResponses:
         conn = getattr(self._local, "conn", None)
         if conn is None:
             conn = self._engine.raw_connection()
+            # Out of the pool for good: a thread's kept connection is dropped when the
+            # thread ends, and back in the pool its autocommit would turn the next
+            # engine.begin() into statements committed one by one (PostgreSQL).
+            conn.detach()
             driver = conn.driver_connection
             if self._engine.dialect.name == "sqlite":
                 driver.isolation_level = None  # type: ignore[union-attr]
