@@ -32,7 +32,13 @@ from ocsp.http import CrlCache, HttpRoutes, build_app
 from ocsp.issuers import spki_sha256
 from ocsp.presign import Clock, utc_now
 from policies import OcspPolicy, Policy, default_policy
-from policies.urls import ServedPaths, at_public_url, cps_document, served_paths
+from policies.urls import (
+    ServedPaths,
+    at_public_url,
+    cps_document,
+    for_generation,
+    served_paths,
+)
 
 _LOG = logging.getLogger(__name__)
 
@@ -118,15 +124,8 @@ class OcspRuntime:
         )
 
     def routes(self) -> HttpRoutes:
-        """Exactly the paths the certificates' URLs name (:func:`policies.urls.served_paths`)."""
-        paths = served_paths(self.policy.profile)
-        cps = cps_document(self.policy).encode()
-        return HttpRoutes(
-            ocsp_prefix=paths.ocsp,
-            crl_paths={paths.crl: spki_sha256(self.material.issuing_ca)},
-            ca_certificates={paths.ca_issuers: self.material.issuing_ca.public_bytes(Encoding.DER)},
-            documents={path: (cps, "text/plain; charset=utf-8") for path in paths.cps},
-        )
+        """Exactly the paths the certificates' URLs name (:func:`generation_routes`)."""
+        return generation_routes(self.policy, self.material)
 
     def app(self) -> web.Application:
         return build_app(
@@ -159,6 +158,26 @@ class OcspRuntime:
     def close(self) -> None:
         self.engine.dispose()
         self.hsm.close()
+
+
+def generation_routes(policy: Policy, material: CaMaterial) -> HttpRoutes:
+    """The paths the certificates of every issuing CA generation name
+    (:func:`policies.urls.served_paths` of :func:`policies.urls.for_generation`): each
+    generation's CRL and caIssuers paths, the shared OCSP prefix and CPS."""
+    paths = served_paths(policy.profile)
+    cps = cps_document(policy).encode()
+    crl_paths: dict[str, str] = {}
+    ca_certificates: dict[str, bytes] = {}
+    for generation in material.generations():
+        own = served_paths(for_generation(policy, generation.generation).profile)
+        crl_paths[own.crl] = spki_sha256(generation.certificate)
+        ca_certificates[own.ca_issuers] = generation.certificate.public_bytes(Encoding.DER)
+    return HttpRoutes(
+        ocsp_prefix=paths.ocsp,
+        crl_paths=crl_paths,
+        ca_certificates=ca_certificates,
+        documents={path: (cps, "text/plain; charset=utf-8") for path in paths.cps},
+    )
 
 
 def serve_http(

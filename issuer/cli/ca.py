@@ -6,6 +6,8 @@
   external root, second step.
 * ``zorgid ca renew-ocsp --config FILE [--new-key]``: a new OCSP responder certificate;
   with ``--if-due [--renew-before-days N]`` only when less than N days are left (cron).
+* ``zorgid ca rollover --config FILE [--key-label LABEL]``: a new issuing CA for new
+  certificates; the old one keeps answering for its own (restart the servers after).
 
 Exit status: 0 done, 1 refused or failed (nothing changed; the message says
 why and what to do), 2 the ceremony file is not valid, 130 interrupted
@@ -30,6 +32,7 @@ from issuer.ca import (
     load_ceremony_config,
     renew_ocsp,
     renew_ocsp_if_due,
+    rollover_issuing_ca,
     run_ceremony,
 )
 from issuer.ca.ceremony import read_pem_file
@@ -108,10 +111,18 @@ def _renew(config: CeremonyConfig, args: argparse.Namespace) -> None:
     renew_ocsp(config, open_ceremony_hsm(config), new_key=args.new_key)
 
 
+def _rollover(config: CeremonyConfig, args: argparse.Namespace) -> None:
+    from issuer.wiring import open_ceremony_hsm
+
+    rollover_issuing_ca(config, open_ceremony_hsm(config), key_label=args.key_label)
+
+
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``zorgid ca ...``."""
     ca = subparsers.add_parser(
-        "ca", help="key ceremony: make the CA hierarchy on the token, renew the OCSP responder"
+        "ca",
+        help="key ceremony: make the CA hierarchy on the token, renew the OCSP responder, "
+        "roll the issuing CA over",
     )
     sub = ca.add_subparsers(dest="ca_command", required=True, metavar="CA_COMMAND")
 
@@ -178,3 +189,17 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help=f"with --if-due: the threshold (default {DEFAULT_RENEW_BEFORE.days})",
     )
     p.set_defaults(func=_with_config(_renew))
+
+    p = with_config(
+        sub.add_parser(
+            "rollover",
+            help="make a new issuing CA current for new certificates; the old one keeps "
+            "serving login, OCSP and its CRL until its certificates expire",
+        )
+    )
+    p.add_argument(
+        "--key-label",
+        metavar="LABEL",
+        help="token label of the new issuing CA key (default <issuing_ca.key_label>-g<n>)",
+    )
+    p.set_defaults(func=_with_config(_rollover))

@@ -10,6 +10,8 @@ Three entry points, each all-or-nothing:
   then the OCSP responder and audit keys are made as in one run.
 * :func:`renew_ocsp` -- a new short-lived responder certificate, with the
   same key or a new one; the old certificate is kept beside it.
+* :func:`rollover_issuing_ca` -- a new issuing CA (and responder) for new certificates; the
+  old issuing CA keeps answering for its own until they expire.
 
 *All-or-nothing* is kept by a journal: each key generated and each file
 written or replaced in this run is recorded the moment it exists, and any
@@ -26,8 +28,8 @@ token key it certifies.
 
 Layout: :mod:`~issuer.ca.ceremony.rollback` (the journal and the changes it can undo),
 :mod:`~issuer.ca.ceremony.hierarchy` (certificates built, linted, signed, recorded),
-:mod:`~issuer.ca.ceremony.run`, :mod:`~issuer.ca.ceremony.external` (the import) and
-:mod:`~issuer.ca.ceremony.renew`, one entry point each.
+:mod:`~issuer.ca.ceremony.run`, :mod:`~issuer.ca.ceremony.external` (the import),
+:mod:`~issuer.ca.ceremony.renew` and :mod:`~issuer.ca.ceremony.rollover`, one entry point each.
 """
 
 from issuer.ca.ceremony.external import import_issuing_ca, read_pem_file
@@ -39,6 +41,11 @@ from issuer.ca.ceremony.renew import (
     renew_ocsp_if_due,
 )
 from issuer.ca.ceremony.rollback import CeremonyToken
+from issuer.ca.ceremony.rollover import (
+    RolloverRefused,
+    RolloverResult,
+    rollover_issuing_ca,
+)
 from issuer.ca.ceremony.run import CeremonyResult, run_ceremony
 from issuer.ca.material import read_certificate
 
@@ -47,11 +54,14 @@ __all__ = [
     "CeremonyResult",
     "CeremonyToken",
     "RenewResult",
+    "RolloverRefused",
+    "RolloverResult",
     "import_issuing_ca",
     "read_certificate",
     "read_pem_file",
     "renew_ocsp",
     "renew_ocsp_if_due",
+    "rollover_issuing_ca",
     "run_ceremony",
     "sign_linted",
 ]
