@@ -160,8 +160,8 @@ class StoreResponses:
             # Out of the pool for good: a thread's kept connection is dropped when the
             # thread ends, and back in the pool its autocommit would turn the next
             # engine.begin() into statements committed one by one (PostgreSQL).
-            conn.detach()
             driver = conn.driver_connection
+            conn.detach()
             if self._engine.dialect.name == "sqlite":
                 driver.isolation_level = None  # type: ignore[union-attr]
             else:
