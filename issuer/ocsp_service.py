@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -37,7 +37,7 @@ from issuer.store.ocsp import (
 from issuer.store.transactions import write_transaction
 from ocsp.codec import ResponseSigner
 from ocsp.crl import CrlPublisher
-from ocsp.issuers import IssuerIndex, IssuingCa
+from ocsp.issuers import IssuerIndex, IssuingCa, spki_sha256
 from ocsp.model import CertStatus, OcspTiming
 from ocsp.presign import Clock, PreSigner, RefreshReport, utc_now
 from ocsp.responder import Responder
@@ -79,6 +79,9 @@ class OcspService:
     crls: CrlPublisher
     responder: Responder
     timing: OcspTiming
+    current: str
+    """Issuer id of the current issuing CA: the one whose responder renews."""
+    _rollover_logged: list[bool] = field(default_factory=list, repr=False, compare=False)
 
     @classmethod
     def build(
@@ -100,20 +103,31 @@ class OcspService:
         (issuer.config.OcspConfig: ``max_on_demand``, ``max_certids``, ``sign_rate``,
         ``sign_burst``) and bound what a request from outside can make the HSM do."""
         timing = policy if isinstance(policy, OcspTiming) else timing_from_policy(policy)
-        ca = IssuingCa.from_certificate(material.issuing_ca)
-        issuers = IssuerIndex([ca])
+        # Every generation of issuing CA answers until its certificates expire (rollover):
+        # the current one through its delegated responder, a retired one signs its own
+        # responses (RFC 6960 §4.2.2.2) and, like the current one, its CRL.
+        generations = material.generations()
+        cas = [IssuingCa.from_certificate(g.certificate) for g in generations]
+        issuers = IssuerIndex(cas)
+        key_labels = {ca.issuer_id: g.key_label for ca, g in zip(cas, generations, strict=True)}
+        current = cas[-1].issuer_id
         status = StoreStatusSource(engine)
         responses = StoreResponses(engine)
         crl_store = StoreCrls(engine)
-        signer = ResponseSigner(
+        signers = {
+            ca.issuer_id: ResponseSigner(
+                certificate=g.certificate, key=hsm.get_key(key_labels[ca.issuer_id])
+            )
+            for ca, g in zip(cas[:-1], generations[:-1], strict=True)
+        }
+        signers[current] = ResponseSigner(
             certificate=material.ocsp_responder, key=hsm.get_key(material.ocsp_responder_key_label)
         )
-        ca_key_label = material.issuing_ca_key_label
         presigner = PreSigner(
             issuers=issuers,
             status=status,
             store=responses,
-            signer=signer,
+            signers=signers,
             timing=timing,
             clock=clock,
         )
@@ -121,7 +135,7 @@ class OcspService:
             issuers=issuers,
             status=status,
             store=crl_store,
-            key_for=lambda _ca: hsm.get_key(ca_key_label),
+            key_for=lambda ca: hsm.get_key(key_labels[ca.issuer_id]),
             timing=timing,
             signature_hash=hash_named(signature_hash),
             clock=clock,
@@ -131,7 +145,7 @@ class OcspService:
             status=status,
             presigner=presigner,
             store=responses,
-            signer=signer,
+            signers=signers,
             timing=timing,
             clock=clock,
             cache_seconds=cache_seconds,
@@ -149,18 +163,38 @@ class OcspService:
             crls=publisher,
             responder=responder,
             timing=timing,
+            current=current,
         )
+
+    @property
+    def signer(self) -> ResponseSigner:
+        """The current issuing CA's responder certificate and key, as signing now."""
+        return self.presigner.signer_for(self.current)
 
     def use_responder(self, material: CaMaterial, hsm: Hsm) -> bool:
         """Sign with *material*'s responder certificate from now on, if it is not the one
-        in use (renewed here, by another process or by ``zorgid ca renew-ocsp``)."""
-        if self.presigner.signer.certificate == material.ocsp_responder:
+        in use (renewed here, by another process or by ``zorgid ca renew-ocsp``).
+
+        Only for the issuing CA this process started with: after ``zorgid ca rollover``
+        the responder on disk is the new CA's, which this process does not answer for
+        until it is restarted (it keeps signing as before, and says so once).
+        """
+        if spki_sha256(material.issuing_ca) != self.current:
+            if not self._rollover_logged:
+                self._rollover_logged.append(True)
+                _LOG.warning(
+                    "the issuing CA on disk is generation %d, not the one this process started "
+                    "with: restart it to answer for the new issuing CA",
+                    material.generation,
+                )
+            return False
+        if self.signer.certificate == material.ocsp_responder:
             return False
         signer = ResponseSigner(
             certificate=material.ocsp_responder, key=hsm.get_key(material.ocsp_responder_key_label)
         )
-        self.presigner.use_signer(signer)
-        self.responder.use_signer(signer)
+        self.presigner.use_signer(self.current, signer)
+        self.responder.use_signer(self.current, signer)
         return True
 
     # -- hooks of the issuance cycle (issuer.issuance.CertificateHooks) -------------

@@ -13,7 +13,7 @@ import logging
 import socket
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import TypeVar
 
@@ -37,7 +37,13 @@ from ocsp.issuers import spki_sha256
 from ocsp.model import StoredCrl
 from ocsp.presign import Clock, utc_now
 from policies import OcspPolicy, Policy, default_policy
-from policies.urls import ServedPaths, at_public_url, cps_document, served_paths
+from policies.urls import (
+    ServedPaths,
+    at_public_url,
+    cps_document,
+    for_generation,
+    served_paths,
+)
 
 _LOG = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -124,32 +130,27 @@ class OcspRuntime:
         )
 
     def routes(self) -> HttpRoutes:
-        """Exactly the paths the certificates' URLs name: the mobile IDs' (policy,
-        :func:`policies.urls.served_paths`) and, for a self-signed root, the issuing CA
-        certificate's (:func:`issuer.ca.published.root_paths`: the ARL, the root)."""
-        paths = served_paths(self.policy.profile)
-        cps = cps_document(self.policy).encode()
-        crl_paths = {paths.crl: spki_sha256(self.material.issuing_ca)}
-        ca_certificates = {paths.ca_issuers: self.material.issuing_ca.public_bytes(Encoding.DER)}
-        if root_is_ours(self.material.ca_dir):
-            root = root_paths([self.material.issuing_ca])
-            for path in root.crl:
-                _add_route(crl_paths, path, spki_sha256(self.material.root), "the root CRL")
-            for path in root.certificate:
-                der = self.material.root.public_bytes(Encoding.DER)
-                _add_route(ca_certificates, path, der, "the root certificate")
-            clash = sorted(set(crl_paths) & set(ca_certificates))
-            if clash:
-                raise CaMaterialError(
-                    f"the certificates name {clash[0]!r} both for a CRL and for a CA "
-                    "certificate; expected distinct paths. Correct the policy's URLs."
-                )
-        return HttpRoutes(
-            ocsp_prefix=paths.ocsp,
-            crl_paths=crl_paths,
-            ca_certificates=ca_certificates,
-            documents={path: (cps, "text/plain; charset=utf-8") for path in paths.cps},
-        )
+        """Exactly the paths the certificates' URLs name: every issuing CA generation's
+        (:func:`generation_routes`) and, for a self-signed root, the issuing CA
+        certificates' (:func:`issuer.ca.published.root_paths`: the ARL, the root)."""
+        routes = generation_routes(self.policy, self.material)
+        if not root_is_ours(self.material.ca_dir):
+            return routes
+        crl_paths = dict(routes.crl_paths or {})
+        ca_certificates = dict(routes.ca_certificates or {})
+        root = root_paths([g.certificate for g in self.material.generations()])
+        for path in root.crl:
+            _add_route(crl_paths, path, spki_sha256(self.material.root), "the root CRL")
+        for path in root.certificate:
+            der = self.material.root.public_bytes(Encoding.DER)
+            _add_route(ca_certificates, path, der, "the root certificate")
+        clash = sorted(set(crl_paths) & set(ca_certificates))
+        if clash:
+            raise CaMaterialError(
+                f"the certificates name {clash[0]!r} both for a CRL and for a CA "
+                "certificate; expected distinct paths. Correct the policy's URLs."
+            )
+        return replace(routes, crl_paths=crl_paths, ca_certificates=ca_certificates)
 
     def crls(self) -> CrlCache:
         """The issuing CA's CRLs from the store; the root's from ``root.crl`` (:class:`ArlFile`)."""
@@ -221,6 +222,26 @@ def _add_route(routes: dict[str, T], path: str, value: T, what: str) -> None:
             "use for something else; expected distinct paths. Correct the policy's URLs."
         )
     routes[path] = value
+
+
+def generation_routes(policy: Policy, material: CaMaterial) -> HttpRoutes:
+    """The paths the certificates of every issuing CA generation name
+    (:func:`policies.urls.served_paths` of :func:`policies.urls.for_generation`): each
+    generation's CRL and caIssuers paths, the shared OCSP prefix and CPS."""
+    paths = served_paths(policy.profile)
+    cps = cps_document(policy).encode()
+    crl_paths: dict[str, str] = {}
+    ca_certificates: dict[str, bytes] = {}
+    for generation in material.generations():
+        own = served_paths(for_generation(policy, generation.generation).profile)
+        crl_paths[own.crl] = spki_sha256(generation.certificate)
+        ca_certificates[own.ca_issuers] = generation.certificate.public_bytes(Encoding.DER)
+    return HttpRoutes(
+        ocsp_prefix=paths.ocsp,
+        crl_paths=crl_paths,
+        ca_certificates=ca_certificates,
+        documents={path: (cps, "text/plain; charset=utf-8") for path in paths.cps},
+    )
 
 
 def serve_http(

@@ -11,7 +11,7 @@ modern ones (SHA-256).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -47,29 +47,34 @@ class PreSigner:
         issuers: IssuerIndex,
         status: StatusSource,
         store: ResponseStore,
-        signer: ResponseSigner,
+        signers: Mapping[str, ResponseSigner],
         timing: OcspTiming,
         clock: Clock = utc_now,
     ) -> None:
+        """*signers*: by issuer id, who signs that CA's responses (its delegated responder,
+        or a retired CA itself, RFC 6960 §4.2.2.2); one for every CA of *issuers*."""
+        missing = {ca.issuer_id for ca in issuers.all()} - set(signers)
+        if missing:
+            raise ValueError(f"got no signer for issuer(s) {sorted(missing)}; expected one each")
         self._issuers = issuers
         self._status = status
         self._store = store
-        self._signer = signer
+        self._signers = dict(signers)
         self._timing = timing
         self._clock = clock
 
-    @property
-    def signer(self) -> ResponseSigner:
-        """The responder certificate and key responses are signed with now."""
-        return self._signer
+    def signer_for(self, issuer_id: str) -> ResponseSigner:
+        """The certificate and key *issuer_id*'s responses are signed with now."""
+        return self._signers[issuer_id]
 
-    def use_signer(self, signer: ResponseSigner) -> None:
-        """Sign from now on with *signer* (a renewed responder certificate).
+    def use_signer(self, issuer_id: str, signer: ResponseSigner) -> None:
+        """Sign *issuer_id*'s responses from now on with *signer* (a renewed responder
+        certificate).
 
-        One attribute swap: a signature under way finishes with the signer it
+        One dict assignment: a signature under way finishes with the signer it
         read, which is whole on its own (its certificate travels in the response).
         """
-        self._signer = signer
+        self._signers[issuer_id] = signer
 
     def sign(
         self, issuer_id: str, serial: int, *, status: CertStatus | None = None
@@ -103,9 +108,10 @@ class PreSigner:
             self._timing.validity if status.state != "unknown" else self._timing.unknown_validity
         )
         next_update = now + validity
+        signer = self._signers[issuer_id]
         if status.state == "good":
             # The answer of every newly issued certificate: from a template.
-            der = self._signer.build_good(
+            der = signer.build_good(
                 ca, PRESIGNED_ALGORITHMS, serial, at=now, next_update=next_update
             )
         else:
@@ -118,7 +124,7 @@ class PreSigner:
                 )
                 for alg in PRESIGNED_ALGORITHMS
             ]
-            der = self._signer.build(singles, produced_at=now)
+            der = signer.build(singles, produced_at=now)
         stored = StoredResponse(
             der=der, this_update=now, next_update=next_update, produced_at=read_at
         )

@@ -17,7 +17,9 @@ Which path a request takes (RFC 6960 §2, RFC 5019 §2):
   (issue 16 item 4); docs/decisions/ocsp.md says why not one pre-signed answer.
 - a CertID whose issuer we do not have: ``unauthorized`` (RFC 5019 §2.2.3:
   a responder that cannot answer authoritatively); that includes hash
-  algorithms we do not know, which cannot name any issuer of ours.
+  algorithms we do not know, which cannot name any issuer of ours; and CertIDs of
+  two issuing CAs in one request (after a rollover each generation's answers are
+  signed by its own responder, so no one signature is authoritative for both).
 - more CertIDs than ``max_certids``, or bytes that are not an OCSP request:
   ``malformedRequest``.
 
@@ -34,7 +36,7 @@ import logging
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
@@ -176,7 +178,7 @@ class Responder:
         status: StatusSource,
         presigner: PreSigner | None,
         store: ResponseStore,
-        signer: ResponseSigner | None,
+        signers: Mapping[str, ResponseSigner] | None,
         timing: OcspTiming,
         clock: Clock = utc_now,
         cache_seconds: float = 5.0,
@@ -191,7 +193,8 @@ class Responder:
         self._status = status
         self._presigner = presigner
         self._store = store
-        self._signer = signer
+        self._signers = dict(signers or {})
+        """By issuer id (see :class:`~ocsp.presign.PreSigner`); empty: no on-demand signing."""
         self._timing = timing
         self._clock = clock
         self._cache_ttl = timedelta(seconds=cache_seconds)
@@ -203,10 +206,10 @@ class Responder:
         """Tokens the fast path took for requests it handed to :meth:`answer` (see _defer)."""
         self._prepaid_lock = threading.Lock()
 
-    def use_signer(self, signer: ResponseSigner) -> None:
-        """On-demand responses from now on signed with *signer* (a renewed responder
-        certificate); see :meth:`ocsp.presign.PreSigner.use_signer`."""
-        self._signer = signer
+    def use_signer(self, issuer_id: str, signer: ResponseSigner) -> None:
+        """On-demand responses for *issuer_id* from now on signed with *signer* (a renewed
+        responder certificate); see :meth:`ocsp.presign.PreSigner.use_signer`."""
+        self._signers[issuer_id] = signer
 
     # -- full path ---------------------------------------------------------
 
@@ -251,6 +254,10 @@ class Responder:
             if ca is None:
                 return _error("unauthorized", UNAUTHORIZED)
             matched.append((ref, ca))
+        if len({ca.issuer_id for _ref, ca in matched}) > 1:
+            # Each issuing CA's answers are signed by its own responder (a retired CA by
+            # itself): no one signature is authoritative for CertIDs of two of them.
+            return _error("unauthorized", UNAUTHORIZED)
         wants_nonce = request.nonce_ext_value is not None and self._timing.echo_nonce
         single = len(matched) == 1 and matched[0][0].algorithm in PRESIGNED_ALGORITHMS
         if single and not wants_nonce:
@@ -369,7 +376,8 @@ class Responder:
     ) -> Answer:
         """Sign one response for *matched* with *statuses*, read at *read_at* (its thisUpdate
         and producedAt, in whole seconds: a revocation after the read is not denied)."""
-        if self._signer is None:
+        signer = self._signers.get(matched[0][1].issuer_id)
+        if signer is None:
             raise ResponderUnavailable("no signer configured for on-demand responses")
         if not self._slot(timeout=0.2):
             raise ResponderUnavailable("on-demand signing is over its rate or bound")
@@ -385,7 +393,7 @@ class Responder:
                 for (ref, _ca), status in zip(matched, statuses, strict=True)
             ]
             try:
-                der = self._signer.build(singles, produced_at=now, nonce_ext_value=nonce)
+                der = signer.build(singles, produced_at=now, nonce_ext_value=nonce)
             except HsmError as exc:
                 raise ResponderUnavailable(f"HSM: {type(exc).__name__}") from None
         finally:

@@ -4,7 +4,8 @@ The policy fixes the *paths* relying parties fetch (OCSP, caIssuers, CRL DP,
 CPS): they are part of the CPS. Where the HTTP front is reached (scheme, host,
 port) is deployment, the config's ``[ocsp] public_url``: :func:`at_public_url`
 puts every policy URL on that one base, so a certificate never names an address
-nobody serves. The HTTP front serves exactly :func:`served_paths`.
+nobody serves. The HTTP front serves exactly :func:`served_paths`, and after an
+issuing-CA rollover those of every generation (:func:`for_generation`).
 """
 
 from __future__ import annotations
@@ -65,6 +66,37 @@ def at_public_url(policy: Policy, base: str) -> Policy:
         ),
     )
     return dataclasses.replace(policy, profile=rebased)
+
+
+def generation_url(url: str, generation: int) -> str:
+    """*url* for issuing CA *generation*: ``-g<n>`` before the last segment's extension
+    (``/crl/issuing-ca.crl`` -> ``/crl/issuing-ca-g2.crl``; no extension: appended).
+    Generation 1, the ceremony's, keeps the URL as written."""
+    if generation == 1:
+        return url
+    parts = urlsplit(url)
+    head, slash, last = parts.path.rpartition("/")
+    stem, dot, extension = last.rpartition(".")
+    last = f"{stem}-g{generation}.{extension}" if dot and stem else f"{last}-g{generation}"
+    return urlunsplit(parts._replace(path=head + slash + last))
+
+
+def for_generation(policy: Policy, generation: int) -> Policy:
+    """*policy* as issuing CA *generation* names it: its own caIssuers and CRL URLs
+    (:func:`generation_url`), the shared OCSP and CPS URLs (a CertID names its CA)."""
+    if generation < 1:
+        raise ValueError(f"got issuing CA generation {generation}; expected 1 or more")
+    if generation == 1:
+        return policy
+    profile = policy.profile
+    return dataclasses.replace(
+        policy,
+        profile=dataclasses.replace(
+            profile,
+            ca_issuers_url=generation_url(profile.ca_issuers_url, generation),
+            crl_url=generation_url(profile.crl_url, generation),
+        ),
+    )
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -10,6 +10,7 @@ Public API::
     result = run_ceremony(config, hsm, out=print)
     material = load_ca_material(config.data_dir)  # root, issuing CA, OCSP cert, key labels
     renew_ocsp(config, hsm, new_key=False)
+    rollover_issuing_ca(config, hsm)              # a new issuing CA; the old one answers on
 """
 
 from issuer.ca.ceremony import (
@@ -17,9 +18,12 @@ from issuer.ca.ceremony import (
     CeremonyResult,
     CeremonyToken,
     RenewResult,
+    RolloverRefused,
+    RolloverResult,
     import_issuing_ca,
     renew_ocsp,
     renew_ocsp_if_due,
+    rollover_issuing_ca,
     run_ceremony,
     sign_linted,
 )
@@ -67,6 +71,8 @@ __all__ = [
     "LintFailed",
     "OcspResponderConfig",
     "RenewResult",
+    "RolloverRefused",
+    "RolloverResult",
     "RootConfig",
     "RootMode",
     "SubjectName",
@@ -77,6 +83,7 @@ __all__ = [
     "parse_ceremony",
     "renew_ocsp",
     "renew_ocsp_if_due",
+    "rollover_issuing_ca",
     "run_ceremony",
     "sign_linted",
 ]

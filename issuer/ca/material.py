@@ -50,6 +50,24 @@ def ocsp_archive_name(serial: int) -> str:
     return f"ocsp-responder-{serial:x}.pem"
 
 
+def generation_file_name(generation: int) -> str:
+    """Name of a retired issuing CA certificate: ``issuing-ca-g<generation>.pem``."""
+    return f"issuing-ca-g{generation}.pem"
+
+
+@dataclass(frozen=True, kw_only=True)
+class IssuingGeneration:
+    """One issuing CA of the hierarchy: the ceremony's is 1, each rollover adds one.
+
+    Why kept after a rollover: its certificates stay valid until they expire, so
+    login, OCSP and its CRL keep answering for them with its key.
+    """
+
+    generation: int
+    certificate: x509.Certificate
+    key_label: str
+
+
 @dataclass(frozen=True, kw_only=True)
 class CaMaterial:
     """The CA certificates and the token labels of their keys, checked to belong together."""
@@ -64,6 +82,19 @@ class CaMaterial:
     ocsp_responder_key_label: str
     audit_key_label: str
     intermediates: tuple[x509.Certificate, ...] = ()
+    generation: int = 1
+    """The current issuing CA's generation (``zorgid ca rollover`` adds one)."""
+    earlier: tuple[IssuingGeneration, ...] = ()
+    """Retired issuing CAs, oldest first: they issue nothing new, but still answer."""
+
+    def generations(self) -> tuple[IssuingGeneration, ...]:
+        """Every issuing CA whose certificates may still be in use, the current one last."""
+        current = IssuingGeneration(
+            generation=self.generation,
+            certificate=self.issuing_ca,
+            key_label=self.issuing_ca_key_label,
+        )
+        return (*self.earlier, current)
 
     def chain(self) -> tuple[x509.Certificate, ...]:
         """Issuing CA, any intermediates, root: the path above a mobile-ID certificate."""
@@ -145,6 +176,15 @@ def load_ca_material(data_dir: Path | str) -> CaMaterial:
         ),
         (ocsp, issuing, "ocsp-responder.pem is not issued by issuing-ca.pem"),
     ]
+    generation, earlier = _read_generations(record, ca_dir)
+    links += [
+        (
+            g.certificate,
+            above[0],
+            f"{generation_file_name(g.generation)} is not issued by {_where(0, intermediates)}",
+        )
+        for g in earlier
+    ]
     for child, parent, what in links:
         try:
             child.verify_directly_issued_by(parent)
@@ -176,7 +216,49 @@ def load_ca_material(data_dir: Path | str) -> CaMaterial:
         ocsp_responder_key_label=_label(record, "ocsp_responder", record_path),
         audit_key_label=_label(record, "audit", record_path),
         intermediates=tuple(intermediates),
+        generation=generation,
+        earlier=earlier,
     )
+
+
+def _read_generations(
+    record: dict[str, Any], ca_dir: Path
+) -> tuple[int, tuple[IssuingGeneration, ...]]:
+    """The current generation (``issuing_ca.generation``, absent: 1) and the retired ones
+    (``earlier_issuing_cas``), each below the current one and each once."""
+    path = ca_dir / RECORD_JSON
+    section = record.get("issuing_ca")
+    current = section.get("generation", 1) if isinstance(section, dict) else 1
+    entries = record.get("earlier_issuing_cas", [])
+    if not isinstance(current, int) or current < 1 or not isinstance(entries, list):
+        raise CaMaterialError(
+            f"{path}: issuing_ca.generation {current!r} / earlier_issuing_cas: expected a "
+            "generation >= 1 and a list; restore the record from the backup"
+        )
+    earlier: list[IssuingGeneration] = []
+    for entry in entries:
+        number = entry.get("generation") if isinstance(entry, dict) else None
+        file = entry.get("certificate") if isinstance(entry, dict) else None
+        label = entry.get("key_label") if isinstance(entry, dict) else None
+        seen = {g.generation for g in earlier}
+        if (
+            not isinstance(number, int)
+            or not 1 <= number < current
+            or number in seen
+            or not isinstance(file, str)
+            or not isinstance(label, str)
+            or not label
+        ):
+            raise CaMaterialError(
+                f"{path}: earlier_issuing_cas entry {entry!r}: expected generation (1 to "
+                f"{current - 1}, each once), certificate and key_label; restore the record"
+            )
+        earlier.append(
+            IssuingGeneration(
+                generation=number, certificate=read_certificate(ca_dir / file), key_label=label
+            )
+        )
+    return current, tuple(sorted(earlier, key=lambda g: g.generation))
 
 
 KEY_PROOF = b"zorgid: does this key belong to its certificate?"
@@ -227,7 +309,8 @@ def check_keys(material: CaMaterial, hsm: _KeySource) -> dict[str, Any]:
 
     The issuing CA key against the issuing CA certificate, the OCSP responder
     key against the responder certificate, the audit checkpoint key against
-    ``audit-checkpoint.pub.pem``. Every process that signs with them calls
+    ``audit-checkpoint.pub.pem``, each retired issuing CA's key against its certificate
+    (it still signs its CRL and OCSP responses). Every process that signs with them calls
     this before its first signature: :class:`KeyMismatch` names the one that
     does not belong.
     """
@@ -239,6 +322,10 @@ def check_keys(material: CaMaterial, hsm: _KeySource) -> dict[str, Any]:
             material.ocsp_responder.public_key(),
         ),
         ("audit checkpoint", material.audit_key_label, material.audit_public_key),
+        *(
+            (f"issuing CA generation {g.generation}", g.key_label, g.certificate.public_key())
+            for g in material.earlier
+        ),
     )
     keys: dict[str, Any] = {}
     for what, label, public in wanted:

@@ -9,6 +9,8 @@
 * ``zorgid ca renew-arl --config FILE [--if-due [--renew-before-days N]]``: the next CRL
   of the self-signed root (ARL); with ``--if-due`` only when less than N days (default a
   third of its validity) are left before its nextUpdate (cron).
+* ``zorgid ca rollover --config FILE [--key-label LABEL]``: a new issuing CA for new
+  certificates; the old one keeps answering for its own (restart the servers after).
 
 Exit status: 0 done, 1 refused or failed (nothing changed; the message says
 why and what to do), 2 the ceremony file is not valid, 130 interrupted
@@ -34,6 +36,7 @@ from issuer.ca import (
     load_ceremony_config,
     renew_ocsp,
     renew_ocsp_if_due,
+    rollover_issuing_ca,
     run_ceremony,
 )
 from issuer.ca.ceremony import read_pem_file
@@ -144,10 +147,22 @@ def _renew_arl(config: CeremonyConfig, args: argparse.Namespace) -> None:
         )
 
 
+def _rollover(config: CeremonyConfig, args: argparse.Namespace) -> None:
+    from issuer.ca.ceremony.lock import renewal_lock
+    from issuer.ca.material import load_ca_material
+    from issuer.wiring import open_ceremony_hsm
+
+    # It rewrites ceremony.json like a renewal: under the same lock (issuer.ca.ceremony.lock).
+    with renewal_lock(load_ca_material(config.data_dir).ca_dir):
+        rollover_issuing_ca(config, open_ceremony_hsm(config), key_label=args.key_label)
+
+
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``zorgid ca ...``."""
     ca = subparsers.add_parser(
-        "ca", help="key ceremony: make the CA hierarchy on the token, renew the OCSP responder"
+        "ca",
+        help="key ceremony: make the CA hierarchy on the token, renew the OCSP responder, "
+        "roll the issuing CA over",
     )
     sub = ca.add_subparsers(dest="ca_command", required=True, metavar="CA_COMMAND")
 
@@ -236,3 +251,17 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="with --if-due: the threshold (default: a third of [root] crl_next_update_days)",
     )
     p.set_defaults(func=_with_config(_renew_arl))
+
+    p = with_config(
+        sub.add_parser(
+            "rollover",
+            help="make a new issuing CA current for new certificates; the old one keeps "
+            "serving login, OCSP and its CRL until its certificates expire",
+        )
+    )
+    p.add_argument(
+        "--key-label",
+        metavar="LABEL",
+        help="token label of the new issuing CA key (default <issuing_ca.key_label>-g<n>)",
+    )
+    p.set_defaults(func=_with_config(_rollover))

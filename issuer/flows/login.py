@@ -41,7 +41,7 @@ from cryptography.hazmat.primitives.serialization import load_der_public_key
 from issuer.enrolment.create import attrs_from_json
 from issuer.errors import Code, ZorgIdError
 from issuer.flows.common import FlowDeps, Portal, audit, login_session_lifetime, sha256_hex
-from issuer.issuance.records import Actor, issuer_id
+from issuer.issuance.records import Actor
 from issuer.issuance.runtime import Issuance
 from issuer.profile import VerifiedAttributes
 from issuer.qr import RenderedQr, b64url, login_uri, render
@@ -268,10 +268,13 @@ def answer_login_challenge(
         serial = format(cert.serial_number, "x")
     except (ValueError, x509.InvalidVersion):
         raise ZorgIdError(Code.ZID_1703, "the certificate is not DER X.509") from None
+    stored = None
     with built.engine.connect() as conn:
-        stored = mobile_id_store.certificate_by_serial(
-            conn, issuer=issuer_id(built.cycle.ca_cert), serial=serial
-        )
+        # Any issuing CA generation's: a certificate of a retired one logs in until it expires.
+        for issuer in built.issuer_ids:
+            stored = mobile_id_store.certificate_by_serial(conn, issuer=issuer, serial=serial)
+            if stored is not None and bytes(stored.der) == certificate_der:
+                break
     if stored is None or bytes(stored.der) != certificate_der:
         raise ZorgIdError(Code.ZID_1703, f"serial {serial} was not issued here")
     if not row.created_at - CLOCK_SKEW <= signed_at <= now + CLOCK_SKEW:

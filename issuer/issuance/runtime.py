@@ -32,12 +32,12 @@ from issuer.enrolment.redeem import Redeemer
 from issuer.errors import Code, ZorgIdError
 from issuer.issuance.cycle import IssuanceCycle
 from issuer.issuance.policy_record import active_policy_cache, policy_store
-from issuer.issuance.records import CertificateHooks, HealthReport
+from issuer.issuance.records import CertificateHooks, HealthReport, issuer_id
 from issuer.issuance.storing import Committers
 from issuer.policy_store import ActivePolicy, ActiveVersion
 from issuer.store import Engine, shared_engine
 from policies import DEFAULT_POLICY_PATH, Policy
-from policies.urls import at_public_url
+from policies.urls import at_public_url, for_generation
 
 _LOG = logging.getLogger(__name__)
 
@@ -53,6 +53,9 @@ class Issuance:
     redeemer: Redeemer
     audit: AuditLog
     chain_der: tuple[bytes, ...]
+    issuer_ids: tuple[str, ...]
+    """Every issuing CA generation's issuer id, the current one last: a certificate of a
+    retired generation still logs in until it expires (``zorgid ca rollover``)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -211,6 +214,8 @@ class IssuanceRuntime:
         # Every URL the certificates name on the one public base (issue 18): the policy
         # fixes the paths, [ocsp] public_url where the HTTP front answers them.
         policy = at_public_url(policy, config.ocsp.public_url)
+        # The current issuing CA's own caIssuers and CRL paths (after a rollover).
+        policy = for_generation(policy, base.material.generation)
         hooks = self._hooks
         if hooks is None and self._presign_ocsp:
             # ARCHITECTURE §5 step 4: pre-sign each certificate's first OCSP response, stored
@@ -244,10 +249,11 @@ class IssuanceRuntime:
             committers=base.committers,
         )
         _LOG.info(
-            "issuance ready: policy %s (version %d), issuing CA %s",
+            "issuance ready: policy %s (version %d), issuing CA %s (generation %d)",
             policy.version,
             version,
             base.material.issuing_ca.subject.rfc4514_string(),
+            base.material.generation,
         )
         return Issuance(
             engine=base.engine,
@@ -255,4 +261,5 @@ class IssuanceRuntime:
             redeemer=Redeemer(cycle),
             audit=base.audit,
             chain_der=base.chain_der,
+            issuer_ids=tuple(issuer_id(g.certificate) for g in base.material.generations()),
         )

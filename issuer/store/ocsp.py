@@ -157,7 +157,11 @@ class StoreResponses:
         conn = getattr(self._local, "conn", None)
         if conn is None:
             conn = self._engine.raw_connection()
+            # Out of the pool for good: a thread's kept connection is dropped when the
+            # thread ends, and back in the pool its autocommit would turn the next
+            # engine.begin() into statements committed one by one (PostgreSQL).
             driver = conn.driver_connection
+            conn.detach()
             if self._engine.dialect.name == "sqlite":
                 driver.isolation_level = None  # type: ignore[union-attr]
             else:

@@ -233,7 +233,7 @@ def test_ocsp_process_renews_once_and_signs_with_the_new_certificate(
     assert new == result.certificate and new.serial_number != old.serial_number
     assert new.not_valid_after_utc > old.not_valid_after_utc
     assert result.key_label == "ocsp-responder"  # same key, certified again
-    assert service.presigner.signer.certificate == new
+    assert service.signer.certificate == new
     fresh = _openssl_verifies(setup, _presigned(service, setup, tmp_path / "after.der"))
     assert f"{new.serial_number:X}" in fresh.replace(":", "").upper()
     _openssl_verifies(setup, before)  # signed before: carries the old, still valid certificate
@@ -270,13 +270,13 @@ def test_ocsp_process_with_twenty_days_left_changes_nothing_but_follows_the_comm
     files = _files(setup)
     assert renewal.run_once() is None
     assert _files(setup) == files
-    assert service.presigner.signer.certificate == old
+    assert service.signer.certificate == old
     assert _renewal_events(migrated) == []
 
     # renewed by the command (or another process): the next pass signs with it
     renewed = renew_ocsp(setup.config, setup.hsm, new_key=True, out=lambda _: None)
     assert renewal.run_once() is None
-    assert service.presigner.signer.certificate == renewed.certificate
+    assert service.signer.certificate == renewed.certificate
     assert _renewal_events(migrated) == []
 
 

@@ -118,7 +118,7 @@ def test_serving_presigned_never_signs(
     def no_hsm(*args: object, **kwargs: object) -> bytes:
         raise AssertionError("the serving path signed")
 
-    monkeypatch.setattr(env.service.presigner._signer, "_sign", no_hsm)
+    monkeypatch.setattr(env.service.signer, "_sign", no_hsm)
     answer = env.service.responder.answer(der)
     assert answer.outcome == "successful" and answer.cacheable
 
@@ -148,7 +148,7 @@ def test_hsm_down_gives_try_later_or_the_presigned_answer(
     def down(*args: object, **kwargs: object) -> bytes:
         raise HsmUnavailable("token removed (test)")
 
-    monkeypatch.setattr(env.service.presigner._signer, "_sign", down)
+    monkeypatch.setattr(env.service.signer, "_sign", down)
     fallback = env.service.responder.answer(nonce)
     assert fallback.outcome == "successful" and fallback.cacheable  # pre-signed, no nonce
     assert response_cert_state(fallback.der) == "good"

@@ -1,6 +1,6 @@
 """The key ceremony: make the CA hierarchy on the token and write its certificates.
 
-Three entry points, each all-or-nothing:
+The entry points, each all-or-nothing:
 
 * :func:`run_ceremony` -- self-signed root: root, issuing CA, OCSP responder
   and audit keys and certificates in one run. External root: the issuing CA
@@ -12,6 +12,8 @@ Three entry points, each all-or-nothing:
   same key or a new one; the old certificate is kept beside it.
 * :func:`~issuer.ca.ceremony.arl.renew_arl` -- the next CRL of a self-signed root
   (the first one is made by :func:`run_ceremony`).
+* :func:`rollover_issuing_ca` -- a new issuing CA (and responder) for new certificates; the
+  old issuing CA keeps answering for its own until they expire.
 
 *All-or-nothing* is kept by a journal: each key generated and each file
 written or replaced in this run is recorded the moment it exists, and any
@@ -29,8 +31,9 @@ token key it certifies.
 Layout: :mod:`~issuer.ca.ceremony.rollback` (the journal and the changes it can undo),
 :mod:`~issuer.ca.ceremony.hierarchy` (certificates built, linted, signed, recorded),
 :mod:`~issuer.ca.ceremony.run`, :mod:`~issuer.ca.ceremony.external` (the import),
-:mod:`~issuer.ca.ceremony.renew` and :mod:`~issuer.ca.ceremony.arl` (the root's CRL), one
-entry point each; :mod:`~issuer.ca.ceremony.lock`, the lock every renewal holds.
+:mod:`~issuer.ca.ceremony.renew`, :mod:`~issuer.ca.ceremony.arl` (the root's CRL) and
+:mod:`~issuer.ca.ceremony.rollover`, one entry point each; :mod:`~issuer.ca.ceremony.lock`,
+the lock every change of ``ceremony.json`` after the ceremony holds.
 """
 
 from issuer.ca.ceremony.external import import_issuing_ca, read_pem_file
@@ -42,6 +45,11 @@ from issuer.ca.ceremony.renew import (
     renew_ocsp_if_due,
 )
 from issuer.ca.ceremony.rollback import CeremonyToken
+from issuer.ca.ceremony.rollover import (
+    RolloverRefused,
+    RolloverResult,
+    rollover_issuing_ca,
+)
 from issuer.ca.ceremony.run import CeremonyResult, run_ceremony
 from issuer.ca.material import read_certificate
 
@@ -50,11 +58,14 @@ __all__ = [
     "CeremonyResult",
     "CeremonyToken",
     "RenewResult",
+    "RolloverRefused",
+    "RolloverResult",
     "import_issuing_ca",
     "read_certificate",
     "read_pem_file",
     "renew_ocsp",
     "renew_ocsp_if_due",
+    "rollover_issuing_ca",
     "run_ceremony",
     "sign_linted",
 ]
