@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives import serialization
 
 from issuer.api.zorgid.v1 import certificate_pb2, login_pb2
 from issuer.ca import default_dev_ceremony, load_ca_material, rollover_issuing_ca
+from issuer.ca.dev import DEFAULT_DEV_PUBLIC_URL
 from issuer.config import Config
 from issuer.wiring import open_ceremony_hsm, open_ocsp_runtime
 from ocsp.issuers import spki_sha256
@@ -154,7 +155,7 @@ def test_mobile_ids_of_both_issuing_cas_log_in_and_are_revoked_across_restarts(
         _logs_in(eng, old)
     g1 = load_ca_material(ca.data_dir).issuing_ca
 
-    ceremony = default_dev_ceremony(ca.data_dir, ca.settings())
+    ceremony = default_dev_ceremony(ca.data_dir, ca.settings(), DEFAULT_DEV_PUBLIC_URL)
     start = datetime.now(UTC) - timedelta(hours=1)  # as make_ca: leaves are backdated
     rollover_issuing_ca(
         ceremony, open_ceremony_hsm(ceremony), out=lambda _: None, clock=lambda: start
