@@ -16,10 +16,10 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from cryptography.hazmat.primitives import serialization
 
@@ -42,6 +42,18 @@ from policies.urls import at_public_url, for_generation
 _LOG = logging.getLogger(__name__)
 
 HSM_REASON = "HSM unavailable (issuing CA key)"
+
+FOLLOW_SECONDS = 60.0
+"""How often ``zorgid serve`` looks for a renewed OCSP responder certificate: a renewal
+happens with days of the old one left (``[ocsp] responder_renew_before_days``), so a
+minute is prompt, and one small file read a minute costs nothing."""
+
+
+@runtime_checkable
+class _FollowsResponder(Protocol):
+    """Hooks that sign with a responder certificate (``issuer.ocsp_service.OcspService``)."""
+
+    def use_responder(self, material: CaMaterial, hsm: Hsm) -> bool: ...
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -98,6 +110,7 @@ class IssuanceRuntime:
         self._engine = engine
         self._clock = clock
         self._lock = threading.Lock()
+        self._rollover_seen = False
         self._base: _Base | None = None
         self._reader: ActivePolicy | None = None
         self._built: Issuance | None = None
@@ -188,6 +201,46 @@ class IssuanceRuntime:
             _LOG.error("refusing to issue: %s", exc)
             raise ZorgIdError(Code.ZID_0110, str(exc)) from None
         return material, hsm, keys[material.issuing_ca_key_label], keys[material.audit_key_label]
+
+    def follow_responder(self) -> bool:
+        """Sign first OCSP responses with the responder certificate on disk from now on.
+
+        Why: the OCSP process, cron or ``zorgid ca renew-ocsp`` renews the responder
+        certificate in the CA directory; without this the server kept signing with the one
+        it started with until restarted (issue 18). ``zorgid serve`` runs it every
+        :data:`FOLLOW_SECONDS` (:func:`issuer.server.binding.issuance_service_bindings`).
+        Nothing to follow before issuance is open: opening reads the files. A new issuing
+        CA (``zorgid ca rollover``) is not followed here: the server issues under the CA it
+        started with until restarted, and says so once.
+        """
+        base = self._base
+        if base is None:
+            return False
+        material = load_ca_material(self._config.data_dir)
+        if material.issuing_ca != base.material.issuing_ca:
+            if not self._rollover_seen:
+                self._rollover_seen = True
+                _LOG.warning(
+                    "the issuing CA on disk is generation %d, not the one this server started "
+                    "with: restart it to issue under the new issuing CA",
+                    material.generation,
+                )
+            return False
+        if material.ocsp_responder == base.material.ocsp_responder:
+            return False
+        with self._lock:
+            # Later policy versions build their hooks from the base: give them the new one.
+            self._base = replace(base, material=material)
+            built = self._built
+        hooks: object = built.cycle.hooks if built is not None else None
+        if isinstance(hooks, _FollowsResponder):  # the OCSP service; a test's hooks may not
+            hooks.use_responder(material, base.hsm)
+        _LOG.info(
+            "issuance follows the renewed OCSP responder certificate: serial %x -> %x",
+            base.material.ocsp_responder.serial_number,
+            material.ocsp_responder.serial_number,
+        )
+        return True
 
     def _open_locked(self) -> _Base:
         config = self._config

@@ -135,11 +135,16 @@ def uzi_service_binding(
     return dataclasses.replace(binding, start=start, stop=stop)
 
 
-def issuance_service_bindings(runtime: IssuanceRuntime) -> list[ServiceBinding]:
+def issuance_service_bindings(
+    runtime: IssuanceRuntime, *, follow_seconds: float | None = None
+) -> list[ServiceBinding]:
     """``zorgid.v1.EnrollmentService`` and ``zorgid.v1.CertificateService`` on one runtime.
 
     The runtime opens the HSM on first use and reports an unavailable HSM to
     the health callback it was built with (``issuer.wiring.issuance_runtime``).
+    With them starts and stops the check that makes the runtime follow a renewed OCSP
+    responder certificate (:meth:`IssuanceRuntime.follow_responder`), every
+    *follow_seconds* (default ``issuer.issuance.runtime.FOLLOW_SECONDS``).
     """
     from issuer.api.zorgid.v1 import (
         certificate_pb2,
@@ -147,11 +152,18 @@ def issuance_service_bindings(runtime: IssuanceRuntime) -> list[ServiceBinding]:
         enrollment_pb2,
         enrollment_pb2_grpc,
     )
+    from issuer.issuance.runtime import FOLLOW_SECONDS
+    from issuer.periodic import Periodic
     from issuer.server.certificate_service import CertificateServicer
     from issuer.server.enrollment_service import EnrollmentServicer
 
     enrol = EnrollmentServicer(runtime)
     certs = CertificateServicer(runtime)
+    follower = Periodic(
+        "ocsp-responder-follow",
+        runtime.follow_responder,
+        interval=FOLLOW_SECONDS if follow_seconds is None else follow_seconds,
+    )
     add_enrol: Callable[[EnrollmentServicer, grpc.Server], None] = (
         enrollment_pb2_grpc.add_EnrollmentServiceServicer_to_server
     )
@@ -163,9 +175,13 @@ def issuance_service_bindings(runtime: IssuanceRuntime) -> list[ServiceBinding]:
             enrollment_pb2.DESCRIPTOR.services_by_name["EnrollmentService"],
             lambda server: add_enrol(enrol, server),
         ),
-        ServiceBinding.from_descriptor(
-            certificate_pb2.DESCRIPTOR.services_by_name["CertificateService"],
-            lambda server: add_certs(certs, server),
+        dataclasses.replace(
+            ServiceBinding.from_descriptor(
+                certificate_pb2.DESCRIPTOR.services_by_name["CertificateService"],
+                lambda server: add_certs(certs, server),
+            ),
+            start=follower.start,
+            stop=follower.stop,
         ),
     ]
 
