@@ -229,7 +229,7 @@ def generation_routes(policy: Policy, material: CaMaterial) -> HttpRoutes:
     (:func:`policies.urls.served_paths` of :func:`policies.urls.for_generation`): each
     generation's CRL and caIssuers paths, the shared OCSP prefix and CPS."""
     paths = served_paths(policy.profile)
-    cps = cps_document(policy).encode()
+    cps = cps_document(policy, [g.generation for g in material.generations()]).encode()
     crl_paths: dict[str, str] = {}
     ca_certificates: dict[str, bytes] = {}
     for generation in material.generations():

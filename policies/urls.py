@@ -11,6 +11,7 @@ issuing-CA rollover those of every generation (:func:`for_generation`).
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
@@ -126,9 +127,11 @@ def served_paths(profile: ProfilePolicy) -> ServedPaths:
     )
 
 
-def cps_document(policy: Policy) -> str:
+def cps_document(policy: Policy, generations: Sequence[int] = (1,)) -> str:
     """A short text/plain CPS page generated from *policy*: what a relying party reading
-    the certificates' CPS URI needs to find (the policy OIDs, the URLs, the timings)."""
+    the certificates' CPS URI needs to find (the policy OIDs, the URLs, the timings).
+    *generations*: the issuing CA generations served, each with its own CRL and
+    certificate URL (:func:`for_generation`), the current one last."""
     profile = policy.profile
     ocsp = policy.ocsp
     lines = [
@@ -142,8 +145,14 @@ def cps_document(policy: Policy) -> str:
         "clientAuth.",
         f"OCSP: {profile.ocsp_url} (GET <url>/<base64 request> or POST), responses valid "
         f"{ocsp.response_validity_seconds} seconds.",
-        f"CRL: {profile.crl_url}, next update within {ocsp.crl_next_update_seconds} seconds.",
-        f"Issuing CA certificate: {profile.ca_issuers_url}",
-        "",
+        f"CRLs: next update within {ocsp.crl_next_update_seconds} seconds.",
     ]
+    for n in generations:
+        own = for_generation(policy, n).profile
+        current = " (current)" if n == generations[-1] and len(generations) > 1 else ""
+        lines += [
+            f"Issuing CA generation {n}{current}: certificate {own.ca_issuers_url}, "
+            f"CRL {own.crl_url}",
+        ]
+    lines.append("")
     return "\n".join(lines)

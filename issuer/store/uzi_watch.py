@@ -19,7 +19,13 @@ import sqlalchemy as sa
 
 from issuer.store.records import record
 from issuer.store.repo import REVOCATION_REASONS
-from issuer.store.schema import certificates, login_sessions, registrations, uzi_watch_crls
+from issuer.store.schema import (
+    certificates,
+    login_sessions,
+    ocsp_responses,
+    registrations,
+    uzi_watch_crls,
+)
 
 HOLD = "certificateHold"
 """RFC 5280 §5.3.1 reason (6) of a suspension: the one revocation that can be undone."""
@@ -260,13 +266,25 @@ def release_hold(conn: sa.Connection, *, issuer: str, serial: str) -> bool:
 
     Only ``certificateHold`` placed by the watch qualifies: a revocation for another
     reason, or a hold placed by someone else, is never undone here.
+
+    The stored OCSP response (revoked, certificateHold) goes in the same transaction:
+    a response that no longer matches the certificate must never be served, even if
+    re-signing after the commit fails. Until the watch's re-signing (or the refresher,
+    which signs missing responses first) stores a new one, the responder signs on demand.
     """
     done = conn.execute(
         certificates.update()
         .where(certificates.c.issuer == issuer, certificates.c.serial == serial, _held_by_watch())
         .values(status="good", revoked_at=None, revocation_reason=None, held_by=None)
     )
-    return done.rowcount == 1
+    if done.rowcount != 1:
+        return False
+    conn.execute(
+        ocsp_responses.delete().where(
+            ocsp_responses.c.issuer == issuer, ocsp_responses.c.serial == serial
+        )
+    )
+    return True
 
 
 def revoke_held(

@@ -153,6 +153,9 @@ def _paths_of_three_generations(material: CaMaterial) -> None:
         p.ca_issuers: g.certificate.public_bytes(der)
         for p, g in zip(paths, generations, strict=True)
     }
+    (cps, _type), *_ = (routes.documents or {}).values()
+    assert b"Issuing CA generation 3 (current): certificate" in cps
+    assert all(p.crl.encode() + b"\n" in cps for p in paths)  # each generation's CRL URL
 
 
 def test_generation_url() -> None:

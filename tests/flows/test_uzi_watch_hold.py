@@ -27,9 +27,11 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509 import ocsp
 
+from hsm import HsmUnavailable
 from issuer.cli import main
 from issuer.issuance.certificates import revoke
 from issuer.issuance.records import Actor
+from issuer.ocsp_service import OcspService
 from issuer.store.schema import audit_events, certificates, crls, ocsp_responses
 from issuer.uzi.trust import load_trust_set
 from issuer.uzi_watch import REASON, UziWatch, WatchSettings
@@ -217,6 +219,40 @@ def test_suspend_holds_then_releases_when_the_crl_is_back_without_the_card(
         assert any(c["crl_number"] == 1 for c in released_a["crls_current"])
         assert main(["uzi", "watch", "status", "--config", config]) in (0, 1)
         assert json.loads(capsys.readouterr().out)["held"] == 0
+
+
+def test_a_release_whose_re_signing_fails_never_serves_the_hold(
+    eng: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The release drops the stored revoked(certificateHold) response with the status
+    change, so a failed re-signing (the HSM away: injected here) leaves no stale answer;
+    the refresher signs the missing response first."""
+    _card_a, der_a, _card_b, _der_b = _two_professionals(eng)
+    watch = _watch(eng)
+    with _world_restored(eng):
+        assert not watch.run_once(force=True).failed
+        assert _outage(eng, watch).unavailable
+        _assert_held(eng, der_a)
+        hooks = eng.runtime.get().cycle.hooks
+        assert isinstance(hooks, OcspService)
+
+        def hsm_away(*_args: object) -> None:
+            raise HsmUnavailable("injected: the HSM is away")
+
+        eng.clock.advance(timedelta(minutes=1))
+        _republish(eng)
+        with monkeypatch.context() as patched:
+            patched.setattr(hooks.presigner, "presign", hsm_away)
+            back = watch.run_once(force=True)
+        assert _serial(der_a) in [r["serial"] for r in back.released]
+        assert _status(eng, der_a) == ("good", None)
+        with eng.db.connect() as conn:
+            stored = conn.execute(
+                sa.select(ocsp_responses.c.der).where(ocsp_responses.c.serial == _serial(der_a))
+            ).first()
+        assert stored is None  # nothing left that says revoked
+        assert hooks.refresh().signed >= 1
+        _assert_good(eng, der_a)
 
 
 def test_a_card_found_revoked_while_on_hold_is_revoked_for_good(eng: Engine) -> None:

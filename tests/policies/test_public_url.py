@@ -93,3 +93,19 @@ def test_the_removed_path_keys_are_refused() -> None:
     with pytest.raises(ConfigError) as refused:
         parse_config(MINIMAL + '[ocsp]\npath_prefix = "/ocsp"\n', base=Path("/x"))
     assert any("path_prefix" in p for p in refused.value.problems)
+
+
+def test_the_cps_page_names_every_issuing_ca_generations_urls() -> None:
+    """After ``zorgid ca rollover`` each generation's certificates name their own CRL and
+    caIssuers URL; the CPS page lists every one served, the current generation last."""
+    policy = at_public_url(default_policy(), "http://ocsp.zorg.example:9123")
+    one = cps_document(policy)
+    assert "generation 1: certificate http://ocsp.zorg.example:9123/ca/issuing-ca.cer" in one
+    assert "CRL http://ocsp.zorg.example:9123/crl/issuing-ca.crl" in one
+    assert "generation 2" not in one and "(current)" not in one
+    both = cps_document(policy, [1, 2])
+    assert "generation 1: certificate http://ocsp.zorg.example:9123/ca/issuing-ca.cer" in both
+    assert (
+        "generation 2 (current): certificate http://ocsp.zorg.example:9123/ca/issuing-ca-g2.cer, "
+        "CRL http://ocsp.zorg.example:9123/crl/issuing-ca-g2.crl"
+    ) in both
