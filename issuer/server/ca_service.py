@@ -19,11 +19,19 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from issuer.api.zorgid.v1 import ca_pb2, ca_pb2_grpc
+from issuer.ca.errors import CaMaterialError
+from issuer.ca.material import (
+    ISSUING_CA_PEM,
+    OCSP_RESPONDER_PEM,
+    RECORD_JSON,
+    ROOT_PEM,
+    read_record,
+)
 from issuer.errors import Code, ZorgIdError
 
-ROOT_FILE: Final = "root.pem"
-ISSUING_CA_FILE: Final = "issuing-ca.pem"
-OCSP_RESPONDER_FILE: Final = "ocsp-responder.pem"
+ROOT_FILE: Final = ROOT_PEM
+ISSUING_CA_FILE: Final = ISSUING_CA_PEM
+OCSP_RESPONDER_FILE: Final = OCSP_RESPONDER_PEM
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -33,6 +41,8 @@ class CaCertificates:
     root: bytes
     issuing_ca: bytes
     ocsp_responder: bytes
+    earlier_issuing_cas: tuple[bytes, ...] = ()
+    """Issuing CAs retired by ``zorgid ca rollover``, oldest first."""
 
 
 class CaCertificateStore:
@@ -45,7 +55,10 @@ class CaCertificateStore:
 
     def load(self) -> CaCertificates:
         """The certificates; raises ZID-0101 naming which file is missing or bad."""
-        paths = [self._dir / n for n in (ROOT_FILE, ISSUING_CA_FILE, OCSP_RESPONDER_FILE)]
+        paths = [
+            self._dir / n
+            for n in (ROOT_FILE, ISSUING_CA_FILE, OCSP_RESPONDER_FILE, *self._earlier_files())
+        ]
         missing = [p.name for p in paths if not p.is_file()]
         if missing:
             raise ZorgIdError(
@@ -66,10 +79,26 @@ class CaCertificateStore:
                     f"{path.name} holds no PEM certificate; run the key ceremony again.",
                 ) from None
             ders.append(cert.public_bytes(serialization.Encoding.DER))
-        certs = CaCertificates(root=ders[0], issuing_ca=ders[1], ocsp_responder=ders[2])
+        certs = CaCertificates(
+            root=ders[0],
+            issuing_ca=ders[1],
+            ocsp_responder=ders[2],
+            earlier_issuing_cas=tuple(ders[3:]),
+        )
         with self._lock:
             self._cached = (stamp, certs)
         return certs
+
+    def _earlier_files(self) -> list[str]:
+        """The retired issuing CAs' files the ceremony record lists (none before a rollover,
+        or while no ceremony has run: the fixed files' absence is the error then)."""
+        if not (self._dir / RECORD_JSON).is_file():
+            return []
+        try:
+            record = read_record(self._dir)
+        except CaMaterialError as exc:
+            raise ZorgIdError(Code.ZID_0101, str(exc)) from None
+        return [str(e.get("certificate")) for e in record.get("earlier_issuing_cas", [])]
 
 
 class CaServicer(ca_pb2_grpc.CaServiceServicer):
@@ -86,4 +115,5 @@ class CaServicer(ca_pb2_grpc.CaServiceServicer):
             root_certificate=certs.root,
             issuing_ca_certificate=certs.issuing_ca,
             ocsp_responder_certificate=certs.ocsp_responder,
+            earlier_issuing_ca_certificates=list(certs.earlier_issuing_cas),
         )

@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives import serialization
 import issuer.ca.ceremony.rollback as rollback_module
 import issuer.ca.ceremony.rollover as rollover_module
 from hsm import KeySpec
+from issuer.api.zorgid.v1.ca_pb2 import GetCaCertificatesRequest
 from issuer.ca import (
     AlreadyExists,
     CaMaterial,
@@ -34,6 +35,7 @@ from issuer.ca.material import check_keys
 from issuer.cli import main as cli_main
 from issuer.ocsp_service import OcspService
 from issuer.ocsp_wiring import generation_routes
+from issuer.server.ca_service import CaCertificateStore, CaServicer
 from ocsp.http import CrlCache, build_app
 from ocsp.issuers import spki_sha256
 from policies import default_policy
@@ -156,6 +158,27 @@ def _paths_of_three_generations(material: CaMaterial) -> None:
     (cps, _type), *_ = (routes.documents or {}).values()
     assert b"Issuing CA generation 3 (current): certificate" in cps
     assert all(p.crl.encode() + b"\n" in cps for p in paths)  # each generation's CRL URL
+
+
+def test_ca_service_hands_out_the_retired_issuing_cas(setup: CeremonySetup) -> None:
+    """``GetCaCertificates``: the current hierarchy plus every retired issuing CA, oldest
+    first, so a relying party can build the chain of a certificate issued before."""
+    _ceremony(setup)
+    store = CaCertificateStore(setup.data_dir / "ca")
+    assert store.load().earlier_issuing_cas == ()
+    g1 = load_ca_material(setup.data_dir).issuing_ca
+    rollover_issuing_ca(setup.config, setup.hsm, out=lambda _: None)
+    rollover_issuing_ca(setup.config, setup.hsm, out=lambda _: None)
+    material = load_ca_material(setup.data_dir)
+    der = serialization.Encoding.DER
+    got = store.load()
+    assert got.issuing_ca == material.issuing_ca.public_bytes(der)
+    assert got.earlier_issuing_cas == tuple(
+        g.certificate.public_bytes(der) for g in material.earlier
+    )
+    assert got.earlier_issuing_cas[0] == g1.public_bytes(der)
+    answer = CaServicer(store).GetCaCertificates(GetCaCertificatesRequest(), None)  # type: ignore[arg-type]
+    assert list(answer.earlier_issuing_ca_certificates) == list(got.earlier_issuing_cas)
 
 
 def test_generation_url() -> None:

@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x12zorgid/v1/ca.proto\x12\tzorgid.v1\"\x1a\n\x18GetCaCertificatesRequest\"y\n\x19GetCaCertificatesResponse\x12\x18\n\x10root_certificate\x18\x01 \x01(\x0c\x12\x1e\n\x16issuing_ca_certificate\x18\x02 \x01(\x0c\x12\"\n\x1aocsp_responder_certificate\x18\x03 \x01(\x0c\x32k\n\tCaService\x12^\n\x11GetCaCertificates\x12#.zorgid.v1.GetCaCertificatesRequest\x1a$.zorgid.v1.GetCaCertificatesResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x12zorgid/v1/ca.proto\x12\tzorgid.v1\"\x1a\n\x18GetCaCertificatesRequest\"\xa2\x01\n\x19GetCaCertificatesResponse\x12\x18\n\x10root_certificate\x18\x01 \x01(\x0c\x12\x1e\n\x16issuing_ca_certificate\x18\x02 \x01(\x0c\x12\"\n\x1aocsp_responder_certificate\x18\x03 \x01(\x0c\x12\'\n\x1f\x65\x61rlier_issuing_ca_certificates\x18\x04 \x03(\x0c\x32k\n\tCaService\x12^\n\x11GetCaCertificates\x12#.zorgid.v1.GetCaCertificatesRequest\x1a$.zorgid.v1.GetCaCertificatesResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -33,8 +33,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_GETCACERTIFICATESREQUEST']._serialized_start=33
   _globals['_GETCACERTIFICATESREQUEST']._serialized_end=59
-  _globals['_GETCACERTIFICATESRESPONSE']._serialized_start=61
-  _globals['_GETCACERTIFICATESRESPONSE']._serialized_end=182
-  _globals['_CASERVICE']._serialized_start=184
-  _globals['_CASERVICE']._serialized_end=291
+  _globals['_GETCACERTIFICATESRESPONSE']._serialized_start=62
+  _globals['_GETCACERTIFICATESRESPONSE']._serialized_end=224
+  _globals['_CASERVICE']._serialized_start=226
+  _globals['_CASERVICE']._serialized_end=333
 # @@protoc_insertion_point(module_scope)

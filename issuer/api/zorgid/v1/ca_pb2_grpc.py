@@ -51,8 +51,9 @@ class CaServiceServicer:
     """
 
     def GetCaCertificates(self, request, context):
-        """GetCaCertificates returns the root, the issuing CA and the delegated OCSP
-        responder certificate, each DER-encoded (RFC 5280 section 4). Fails with
+        """GetCaCertificates returns the root, the issuing CA, the delegated OCSP
+        responder certificate and the issuing CAs retired by a rollover, each
+        DER-encoded (RFC 5280 section 4). Fails with
         FAILED_PRECONDITION (ZID-0101) while the key ceremony has not written them.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
