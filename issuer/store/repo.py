@@ -243,6 +243,13 @@ def revoke_certificate(
     )
     if result.rowcount != 1:
         return False
+    end_login_sessions(conn, issuer=issuer, serial=serial, at=at)
+    return True
+
+
+def end_login_sessions(conn: sa.Connection, *, issuer: str, serial: str, at: datetime) -> None:
+    """End the open login sessions of the certificate's mobile ID at *at*: a session must
+    not outlive the certificate it was opened with (revocation, the UZI-pas watch's hold)."""
     mobile_id = (
         sa.select(certificates.c.mobile_id_id)
         .where(certificates.c.issuer == issuer, certificates.c.serial == serial)
@@ -253,7 +260,6 @@ def revoke_certificate(
         .where(login_sessions.c.mobile_id_id == mobile_id, login_sessions.c.revoked_at.is_(None))
         .values(revoked_at=at)
     )
-    return True
 
 
 def save_ocsp_response(

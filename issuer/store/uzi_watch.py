@@ -18,10 +18,9 @@ from typing import Any
 import sqlalchemy as sa
 
 from issuer.store.records import record
-from issuer.store.repo import REVOCATION_REASONS
+from issuer.store.repo import REVOCATION_REASONS, end_login_sessions
 from issuer.store.schema import (
     certificates,
-    login_sessions,
     ocsp_responses,
     registrations,
     uzi_watch_crls,
@@ -248,16 +247,7 @@ def hold_certificate(conn: sa.Connection, *, issuer: str, serial: str, at: datet
     )
     if done.rowcount != 1:
         return False
-    mobile_id = (
-        sa.select(certificates.c.mobile_id_id)
-        .where(certificates.c.issuer == issuer, certificates.c.serial == serial)
-        .scalar_subquery()
-    )
-    conn.execute(
-        login_sessions.update()
-        .where(login_sessions.c.mobile_id_id == mobile_id, login_sessions.c.revoked_at.is_(None))
-        .values(revoked_at=at)
-    )
+    end_login_sessions(conn, issuer=issuer, serial=serial, at=at)
     return True
 
 
