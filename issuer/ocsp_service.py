@@ -115,8 +115,12 @@ class OcspService:
         responses = StoreResponses(engine)
         crl_store = StoreCrls(engine)
         signers = {
+            # A retired CA answers for its own certificates (RFC 6960 §4.2.2.2), with the
+            # hash it signed them and signs its CRLs with: one key, one hash.
             ca.issuer_id: ResponseSigner(
-                certificate=g.certificate, key=hsm.get_key(key_labels[ca.issuer_id])
+                certificate=g.certificate,
+                key=hsm.get_key(key_labels[ca.issuer_id]),
+                hash_name=signature_hash,
             )
             for ca, g in zip(cas[:-1], generations[:-1], strict=True)
         }

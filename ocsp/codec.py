@@ -16,6 +16,7 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Literal
 
 from asn1crypto import algos, core
 from asn1crypto import ocsp as asn1_ocsp
@@ -310,6 +311,13 @@ def _cert_status(status: CertStatus) -> bytes:
     return der.tlv(0xA1, info)
 
 
+_HASHES: dict[str, type[hashes.SHA256 | hashes.SHA384 | hashes.SHA512]] = {
+    "sha256": hashes.SHA256,
+    "sha384": hashes.SHA384,
+    "sha512": hashes.SHA512,
+}
+
+
 class ResponseSigner:
     """The delegated responder: its certificate and its (HSM) private key.
 
@@ -319,23 +327,31 @@ class ResponseSigner:
     (SHA-1 of the key bit string), the form RFC 5019 §2.2.3 says to prefer.
     """
 
-    def __init__(self, *, certificate: x509.Certificate, key: object) -> None:
+    def __init__(
+        self,
+        *,
+        certificate: x509.Certificate,
+        key: object,
+        hash_name: Literal["sha256", "sha384", "sha512"] | None = None,
+    ) -> None:
+        """*hash_name*: the hash this key signs everything with (a retired issuing CA
+        answering for its own certificates: the policy's, as its certificates and CRLs --
+        one hash per key); ``None``: the key's own (SHA-384 for P-384, else SHA-256)."""
         public = certificate.public_key()
         if isinstance(key, ec.EllipticCurvePrivateKey) and isinstance(
             public, ec.EllipticCurvePublicKey
         ):
-            self._hash: hashes.HashAlgorithm = (
-                hashes.SHA384() if public.curve.key_size >= 384 else hashes.SHA256()
-            )
-            self._alg_name = "sha384_ecdsa" if public.curve.key_size >= 384 else "sha256_ecdsa"
+            name = hash_name or ("sha384" if public.curve.key_size >= 384 else "sha256")
+            self._alg_name = f"{name}_ecdsa"
         elif isinstance(key, rsa.RSAPrivateKey) and isinstance(public, rsa.RSAPublicKey):
-            self._hash = hashes.SHA256()
-            self._alg_name = "sha256_rsa"
+            name = hash_name or "sha256"
+            self._alg_name = f"{name}_rsa"
         else:
             raise TypeError(
                 f"got a {type(key).__name__} for a {type(public).__name__} responder "
                 "certificate; expected an EC or RSA private key matching the certificate"
             )
+        self._hash: hashes.HashAlgorithm = _HASHES[name]()
         self._ecdsa = ec.ECDSA(self._hash)
         self._key = key
         self.certificate = certificate

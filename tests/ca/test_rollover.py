@@ -14,7 +14,8 @@ import pytest
 import sqlalchemy as sa
 from aiohttp import web
 from asn1crypto import ocsp as asn1_ocsp
-from cryptography.hazmat.primitives import serialization
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
 
 import issuer.ca.ceremony.rollback as rollback_module
 import issuer.ca.ceremony.rollover as rollover_module
@@ -333,7 +334,8 @@ def _service(setup: CeremonySetup, engine: sa.Engine, clock: MovableClock) -> Oc
         material=material,
         hsm=setup.hsm,
         policy=TIMING,
-        signature_hash="sha384",
+        # not the P-384 CA keys' own SHA-384: a retired CA must sign its answers with this
+        signature_hash="sha256",
         clock=clock,
         cache_seconds=0,
     )
@@ -426,6 +428,11 @@ def test_both_generations_answer_ocsp_and_crl_before_and_after_a_restart(
         assert _signed_by(response) == g1.material.issuing_ca.public_bytes(
             serialization.Encoding.DER
         )
+        # ... with the hash of its certificates and CRLs: one key, one hash
+        signed = asn1_ocsp.OCSPResponse.load(response).basic_ocsp_response
+        assert signed["signature_algorithm"]["algorithm"].native == "sha256_ecdsa"
+        crl_der = http(served.port, "GET", crl[1]).body
+        assert isinstance(x509.load_der_x509_crl(crl_der).signature_hash_algorithm, hashes.SHA256)
         assert _ocsp(g2, new, served.port)[0] == "revoked"
         assert _ocsp(g1, old_kept, served.port)[0] == "good"
         assert _crl_serials(g1, served.port, crl[1]) == {old.serial}
