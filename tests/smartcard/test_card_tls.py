@@ -17,6 +17,8 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from pkcs11 import Attribute, ObjectClass
+from pkcs11.exceptions import AttributeSensitive
 
 from issuer.issuance.records import IssuedCertificate
 from testkit.smartcard import AUTHENTICATION, SIGNATURE, SLOTS, CardApp, SmartCard
@@ -66,6 +68,13 @@ def test_the_desktop_app_lays_out_three_keys_made_on_the_card(card: SmartCard) -
         attrs = app.hsm.key_attributes(slot.label, key_id=slot.key_id)
         assert attrs.sensitive and attrs.private and attrs.token and attrs.never_extractable
         assert not attrs.extractable
+    # Asked for the private exponent, the card answers CKR_ATTRIBUTE_SENSITIVE.
+    with app.hsm.module.lib.get_token(token_label=card.label).open() as session:
+        (private_key,) = session.get_objects(
+            {Attribute.CLASS: ObjectClass.PRIVATE_KEY, Attribute.ID: AUTHENTICATION.key_id}
+        )
+        with pytest.raises(AttributeSensitive):
+            private_key[Attribute.PRIVATE_EXPONENT]
     # Each CSR is signed on the card by its own slot's key.
     for slot, key in zip(SLOTS, keys, strict=True):
         csr = x509.load_der_x509_csr(app.csr(slot))
