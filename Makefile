@@ -6,7 +6,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-APT_PACKAGES := softhsm2 opensc openssl
+# libengine-pkcs11-openssl: openssl's pkcs11 engine, for TLS with a key on a card (tests/smartcard).
+APT_PACKAGES := softhsm2 opensc openssl libengine-pkcs11-openssl
 
 .PHONY: run test lint typecheck proto proto-check proto-breaking docs docs-check system-deps setup bench clean
 
@@ -23,6 +24,7 @@ system-deps:
 	command -v softhsm2-util >/dev/null || missing="$$missing softhsm2"; \
 	command -v pkcs11-tool >/dev/null || missing="$$missing opensc"; \
 	command -v openssl >/dev/null || missing="$$missing openssl"; \
+	dpkg -s libengine-pkcs11-openssl >/dev/null 2>&1 || missing="$$missing libengine-pkcs11-openssl"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(APT_PACKAGES); \
