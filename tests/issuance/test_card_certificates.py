@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from issuer.cli import main
 from issuer.errors import Code, ZorgIdError
 from issuer.issuance.records import IssuanceRequest
 from issuer.lint import Severity, at_or_above, pkilint_cert
@@ -182,6 +183,13 @@ def test_each_card_certificate_is_clean_and_says_what_the_policy_says(
         spki = conn.execute(sa.select(mobile_ids.c.id)).all()
     assert row == (usage.value, None)
     assert spki == []  # a card key makes no mobile ID
+
+
+def test_certs_show_prints_the_usage(card_world: World, capsys: pytest.CaptureFixture[str]) -> None:
+    cert = _issue(card_world, CertificateUsage.CARD_ENCRYPTION, _csr(_rsa_key()))
+    serial = format(cert.serial_number, "x")
+    assert main(["certs", "show", "--database", card_world.db.cli_url, "--serial", serial]) == 0
+    assert '"usage": "card-encryption"' in capsys.readouterr().out
 
 
 def test_a_z_holder_gets_an_n_card_layout(card_world: World) -> None:
