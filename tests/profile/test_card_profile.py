@@ -141,3 +141,24 @@ def test_the_card_validity_is_the_smartcard_s(ca: x509.Certificate) -> None:
     days = ENABLED.smartcard.validity_days
     # The builder keeps naive UTC.
     assert cert._not_valid_after == NOW.replace(tzinfo=None) + dt.timedelta(days=days)
+
+
+def test_the_public_url_rebases_the_card_cps_pointers_too() -> None:
+    from policies.urls import at_public_url
+
+    rebased = at_public_url(ENABLED, "http://zorgid.example:8080")
+    for name in ("authentication", "signature", "encryption"):
+        card = getattr(rebased.smartcard, name)
+        assert [cp.cps_uri for cp in card.certificate_policies] == [
+            "http://zorgid.example:8080/cps"
+        ]
+    assert at_public_url(AUTH_ONLY, "http://zorgid.example:8080").smartcard.signature is None
+
+
+def test_a_card_certificate_under_any_policy_is_a_proposal_problem() -> None:
+    from policies.sanity import problems
+
+    text = TEXT.replace('oid = "1.3.6.1.4.1.32473.528.1.2.12"', 'oid = "2.5.29.32.0"')
+    paths = [p.path for p in problems(load_policy(text))]
+    assert paths == ["smartcard.signature.certificate_policies[0].oid"]
+    assert problems(ENABLED) == []
