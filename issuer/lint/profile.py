@@ -145,7 +145,10 @@ def _lint_usage(
             policy,
             issuer_cert,
         )
-        spliced = build_tbs_der(attrs, public_key, serial, policy, issuer_cert, when, usage=usage)
+        # Positional (template, card_not_after, usage): the drift test wraps it as *args.
+        spliced = build_tbs_der(
+            attrs, public_key, serial, policy, issuer_cert, when, None, None, usage
+        )
         if spliced != cert.tbs_certificate_bytes:
             findings.append(
                 Finding(
