@@ -13,6 +13,7 @@ from policies.reader import (
 )
 from policies.schema import (
     ApprovalPolicy,
+    CardCertificatePolicy,
     CertificatePolicy,
     EnrolmentPolicy,
     KeyPolicy,
@@ -22,6 +23,7 @@ from policies.schema import (
     PolicyVersion,
     ProfilePolicy,
     QrPolicy,
+    SmartcardPolicy,
     TermsPolicy,
     TermsVersion,
     UziPolicy,
@@ -30,6 +32,7 @@ from policies.schema import (
 __all__ = [
     "DEFAULT_POLICY_PATH",
     "ApprovalPolicy",
+    "CardCertificatePolicy",
     "CertificatePolicy",
     "EnrolmentPolicy",
     "KeyPolicy",
@@ -39,6 +42,7 @@ __all__ = [
     "PolicyVersion",
     "ProfilePolicy",
     "QrPolicy",
+    "SmartcardPolicy",
     "TermsPolicy",
     "TermsVersion",
     "UziPolicy",

@@ -18,6 +18,7 @@ from policies.schema import (
     DAY,
     HOUR,
     MINUTE,
+    SMARTCARD_OFF,
     AcceptedCardType,
     ApprovalPolicy,
     CertificatePolicy,
@@ -36,6 +37,7 @@ from policies.schema import (
     TermsVersion,
     UziPolicy,
 )
+from policies.smartcard import read_smartcard
 from policies.strict_toml import TomlError, read_toml
 
 _KEY_KINDS: tuple[KeyKind, ...] = ("ec-p256", "ec-p384", "rsa")
@@ -181,6 +183,16 @@ def _url(table: _Table, key: str) -> str:
     return value
 
 
+def cps_uri_of(entry: _Table) -> str | None:
+    """A certificate policy's optional CPS pointer: an http(s) URL with a host."""
+    cps_uri = entry.optional_string("cps_uri")
+    if cps_uri is not None:
+        parts = urlsplit(cps_uri)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise PolicyError(entry._key("cps_uri"), repr(cps_uri), "an http(s) URL")
+    return cps_uri
+
+
 def _profile(t: _Table) -> ProfilePolicy:
     country = t.string(
         "country", pattern=re.compile(r"^[A-Z]{2}$"), what="an ISO 3166 alpha-2 code such as NL"
@@ -188,11 +200,7 @@ def _profile(t: _Table) -> ProfilePolicy:
     cps: list[CertificatePolicy] = []
     for entry in t.tables("certificate_policies"):
         oid = _oid(entry, "oid")
-        cps_uri = entry.optional_string("cps_uri")
-        if cps_uri is not None:
-            parts = urlsplit(cps_uri)
-            if parts.scheme not in ("http", "https") or not parts.hostname:
-                raise PolicyError(entry._key("cps_uri"), repr(cps_uri), "an http(s) URL")
+        cps_uri = cps_uri_of(entry)
         entry.close()
         cps.append(CertificatePolicy(oid=oid, cps_uri=cps_uri))
     if not cps:
@@ -412,6 +420,11 @@ def parse_policy(document: Mapping[str, object]) -> Policy:
         )
     )
     approval_t.close()
+    smartcard = (
+        read_smartcard(root.table("smartcard"), ocsp.response_validity_seconds)
+        if root.has("smartcard")
+        else SMARTCARD_OFF
+    )
     root.close()
     if profile.validity_days * DAY < ocsp.response_validity_seconds:
         raise PolicyError(
@@ -430,6 +443,7 @@ def parse_policy(document: Mapping[str, object]) -> Policy:
         terms=terms,
         enrolment=enrolment,
         approval=approval,
+        smartcard=smartcard,
         digest=hashlib.sha256(canonical).hexdigest(),
         canonical=canonical,
     )

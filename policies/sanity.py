@@ -58,11 +58,21 @@ def problems(policy: Policy) -> list[Problem]:
                     expected="one of " + ", ".join(f"{k} ({v})" for k, v in KNOWN_EKUS.items()),
                 )
             )
-    for i, cp in enumerate(policy.profile.certificate_policies):
+    card = policy.smartcard
+    named = [
+        (f"profile.certificate_policies[{i}]", cp)
+        for i, cp in enumerate(policy.profile.certificate_policies)
+    ] + [
+        (f"smartcard.{name}.certificate_policies[{i}]", cp)
+        for name in ("authentication", "signature", "encryption")
+        if (carried := getattr(card, name)) is not None
+        for i, cp in enumerate(carried.certificate_policies)
+    ]
+    for path, cp in named:
         if cp.oid == ANY_POLICY:
             found.append(
                 Problem(
-                    path=f"profile.certificate_policies[{i}].oid",
+                    path=f"{path}.oid",
                     got="anyPolicy (2.5.29.32.0)",
                     expected="this CA's own policy OID: an end-entity certificate must name the "
                     "policy it was issued under (RFC 5280 §4.2.1.4)",

@@ -28,6 +28,10 @@ AcceptedCardType = Literal["Z", "N"]
 """The card letters a policy may accept (named-person cards); the card types
 themselves are ``issuer.uzi_vocabulary.CardType`` (policies imports no issuer)."""
 SignatureHash = Literal["sha256", "sha384", "sha512"]
+CardKeyType = Literal["rsa-2048", "rsa-3072", "rsa-4096", "ec-p256", "ec-p384"]
+"""A smartcard key: the algorithm and its exact size (a card makes one of a few)."""
+CardLayout = Literal["N"]
+"""The UZI card type a ZORG-ID smartcard is laid out as: "medewerker op naam"."""
 
 
 MINUTE = 60
@@ -179,6 +183,42 @@ class ApprovalPolicy:
 
 
 @dataclass(frozen=True, kw_only=True)
+class CardCertificatePolicy:
+    """One certificate of a smartcard's set: the keys it may certify, its policy OIDs."""
+
+    key_types: tuple[CardKeyType, ...]
+    certificate_policies: tuple[CertificatePolicy, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class SmartcardPolicy:
+    """The ZORG-ID smartcard's certificate set (ARCHITECTURE §2 item 8, docs/uzi-profile.md).
+
+    ``signature`` and ``encryption`` are ``None`` when the card does not carry
+    them; authentication is always carried. A document without ``[smartcard]``
+    reads as :data:`SMARTCARD_OFF`.
+    """
+
+    enabled: bool
+    card_type: CardLayout
+    validity_days: int
+    authentication: CardCertificatePolicy | None
+    signature: CardCertificatePolicy | None
+    encryption: CardCertificatePolicy | None
+
+
+SMARTCARD_OFF = SmartcardPolicy(
+    enabled=False,
+    card_type="N",
+    validity_days=1,
+    authentication=None,
+    signature=None,
+    encryption=None,
+)
+"""What a policy without a ``[smartcard]`` section says: no card certificates."""
+
+
+@dataclass(frozen=True, kw_only=True)
 class Policy:
     """One validated, immutable issuance policy document."""
 
@@ -191,6 +231,8 @@ class Policy:
     terms: TermsPolicy
     enrolment: EnrolmentPolicy
     approval: ApprovalPolicy
+    smartcard: SmartcardPolicy = SMARTCARD_OFF
+    """Absent from the document: :data:`SMARTCARD_OFF` (card usages refused)."""
     digest: str
     """Hex SHA-256 of :func:`canonical_bytes` of the document."""
     canonical: bytes

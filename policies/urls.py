@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
-from policies.schema import Policy, ProfilePolicy
+from policies.schema import CertificatePolicy, Policy, ProfilePolicy
 
 
 def check_public_url(value: str) -> str | None:
@@ -56,17 +56,29 @@ def at_public_url(policy: Policy, base: str) -> Policy:
     if not base:
         return policy
     profile = policy.profile
+
+    def cps(policies: tuple[CertificatePolicy, ...]) -> tuple[CertificatePolicy, ...]:
+        return tuple(
+            dataclasses.replace(cp, cps_uri=_rebase(cp.cps_uri, base) if cp.cps_uri else None)
+            for cp in policies
+        )
+
     rebased = dataclasses.replace(
         profile,
         ocsp_url=_rebase(profile.ocsp_url, base),
         ca_issuers_url=_rebase(profile.ca_issuers_url, base),
         crl_url=_rebase(profile.crl_url, base),
-        certificate_policies=tuple(
-            dataclasses.replace(cp, cps_uri=_rebase(cp.cps_uri, base) if cp.cps_uri else None)
-            for cp in profile.certificate_policies
-        ),
+        certificate_policies=cps(profile.certificate_policies),
     )
-    return dataclasses.replace(policy, profile=rebased)
+    # The smartcard's certificates name their own CPS pointers: on the same base.
+    card = policy.smartcard
+    cards = {
+        name: dataclasses.replace(found, certificate_policies=cps(found.certificate_policies))
+        for name in ("authentication", "signature", "encryption")
+        if (found := getattr(card, name)) is not None
+    }
+    smartcard = dataclasses.replace(card, **cards)
+    return dataclasses.replace(policy, profile=rebased, smartcard=smartcard)
 
 
 def generation_url(url: str, generation: int) -> str:

@@ -39,6 +39,7 @@ def _describe(cert: Any) -> dict[str, Any]:
         "person_id": cert.person_id,
         "mobile_id": cert.mobile_id_id,
         "policy_version": cert.policy_version,
+        "usage": str(cert.usage),
     }
 
 

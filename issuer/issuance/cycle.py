@@ -75,6 +75,8 @@ from issuer.profile import (
     draw_serial,
     signature_hash,
 )
+from issuer.profile.builder import for_usage
+from issuer.profile.usage import CertificateUsage, check_card_key
 from issuer.store import Connection, Engine, IntegrityError
 from issuer.store import issuance as sql
 from issuer.store.certificates import certificate_by_id
@@ -151,6 +153,7 @@ class IssuanceCycle:
         self._health = health
         self._hsm_down = False
         self._hash = signature_hash(policy)
+        self._card_presigners: dict[CertificateUsage, Presigner] = {}
         # Step 2 and step 4 commit in groups (issuer/store/group_commit.py), each on
         # its own writer: a step-2 batch locks registrations, a step-4 batch the audit
         # head first (prologue), so the two never wait on each other in a cycle.
@@ -173,6 +176,17 @@ class IssuanceCycle:
         ``__init__``: a profile the CA cannot sign still refuses each request (ZID-1204/
         1205) as it always did; a failed attempt is not kept."""
         return Presigner.for_profile(self.policy, self.ca_cert)
+
+    def _presigner_for(self, usage: CertificateUsage) -> Presigner:
+        """The mobile ID's :attr:`_presigner`, or a card usage's, made on its first request
+        and kept likewise (a dict write of equal values is harmless under threads)."""
+        if usage is CertificateUsage.MOBILE_ID:
+            return self._presigner
+        made = self._card_presigners.get(usage)
+        if made is None:
+            made = Presigner.for_profile(self.policy, self.ca_cert, usage)
+            self._card_presigners[usage] = made
+        return made
 
     def _direct(self, work: Callable[[Connection], Any]) -> Any:
         with write_transaction(self.engine) as conn:
@@ -240,7 +254,14 @@ class IssuanceCycle:
         transaction (:meth:`step1_check_key_owner`).
         """
         try:
-            public_key = check_csr(request.csr, self.policy)
+            # A card certificate's key rules are its [smartcard] certificate's.
+            _, key_rules = for_usage(request.attrs, self.policy, request.usage)
+        except ProfileError as exc:
+            raise ZorgIdError(Code.ZID_1204, str(exc)) from None
+        try:
+            public_key = check_csr(request.csr, key_rules)
+            if request.usage.is_card:
+                check_card_key(public_key, self.policy, request.usage)
         except WeakKeyError as exc:
             raise ZorgIdError(Code.ZID_1202, str(exc), metadata={"reason": exc.reason}) from None
         except CsrError as exc:
@@ -267,6 +288,7 @@ class IssuanceCycle:
                 "policy_digest": self.policy.digest,
                 "person_id": request.person_id,
                 "registration_id": request.registration_id,
+                **({"usage": request.usage.value} if request.usage.is_card else {}),
             },
             sort_keys=True,
             separators=(",", ":"),
@@ -364,7 +386,7 @@ class IssuanceCycle:
         """
         request = checked.request
         try:
-            builder, _linted = self._presigner.build_and_lint(
+            builder, _linted = self._presigner_for(request.usage).build_and_lint(
                 request.attrs,
                 checked.public_key,
                 reservation.serial,

@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from issuer.keys import PublicKey
 from issuer.profile import VerifiedAttributes
+from issuer.profile.usage import CertificateUsage
 from issuer.store import Connection
 
 CaSigningKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
@@ -46,6 +47,7 @@ class IssuanceRequest:
     the attributes were verified with, as the registration recorded it (never
     from the phone): step 3 caps the certificate's notAfter there (issue 18);
     ``None`` (no card date recorded) leaves the policy's validity.
+    ``usage``: the mobile ID, or one certificate of a ZORG-ID smartcard's set.
     """
 
     attrs: VerifiedAttributes
@@ -54,6 +56,7 @@ class IssuanceRequest:
     actor: Actor
     registration_id: str | None = None
     card_not_after: datetime | None = None
+    usage: CertificateUsage = CertificateUsage.MOBILE_ID
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -101,6 +104,7 @@ class IssuedCertificate:
     issued_at: datetime
     revoked_at: datetime | None = None
     revocation_reason: str | None = None
+    usage: CertificateUsage = CertificateUsage.MOBILE_ID
 
     @property
     def certificate(self) -> x509.Certificate:
@@ -124,6 +128,7 @@ class IssuedCertificate:
             issued_at=row.issued_at,
             revoked_at=row.revoked_at,
             revocation_reason=row.revocation_reason,
+            usage=CertificateUsage(getattr(row, "usage", CertificateUsage.MOBILE_ID)),
         )
 
 

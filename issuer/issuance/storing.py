@@ -91,7 +91,9 @@ def store_issued(
     the cycle marks the reservation failed).
     """
     request = checked.request
-    mobile_id = _mobile_id(conn, checked, now)
+    # A card's key is the card's, not a phone's: it makes no mobile ID.
+    usage = request.usage
+    mobile_id = None if usage.is_card else _mobile_id(conn, checked, now)
     if not sql.mark_issued(conn, issuer=issuer, serial=reservation.serial_hex, at=now):
         raise ReservationStateError(
             issuer=issuer,
@@ -113,6 +115,7 @@ def store_issued(
         mobile_id_id=mobile_id,
         registration_id=request.registration_id,
         issued_at=now,
+        usage=usage,
     )
     sql.insert_certificate(
         conn,
@@ -128,6 +131,7 @@ def store_issued(
         person_id=issued.person_id,
         registration_id=issued.registration_id,
         issued_at=now,
+        usage=usage.value,
     )
     if finish is not None:
         finish(conn, issued)
@@ -150,6 +154,7 @@ def store_issued(
                 "spki_sha256": checked.spki_sha256,
                 "policy_version": policy_version,
                 "not_after": issued.not_after.isoformat(),
+                **({"usage": usage.value} if usage.is_card else {}),
             },
         ),
     )

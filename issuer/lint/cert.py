@@ -33,6 +33,7 @@ from issuer.profile.attributes import (
     sample_attributes,
 )
 from issuer.profile.der import TbsTemplate, read_tlv, sample_policy, tbs_template, tlv
+from issuer.profile.usage import CertificateUsage
 from policies import Policy
 
 __all__ = [
@@ -86,6 +87,9 @@ class Expected:
     now: dt.datetime
     card_not_after: dt.datetime | None = None
     """The UZI-pas certificate's notAfter that caps the validity (None: the policy's)."""
+    usage: CertificateUsage = CertificateUsage.MOBILE_ID
+    """Which certificate; for a card usage ``attrs`` and ``policy`` are
+    :func:`issuer.profile.builder.for_usage`'s (what the TBS is built from)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -104,7 +108,10 @@ class ProfileShape:
 
 
 def profile_shape(
-    policy: Policy, issuer_cert: x509.Certificate, template: TbsTemplate | None = None
+    policy: Policy,
+    issuer_cert: x509.Certificate,
+    template: TbsTemplate | None = None,
+    usage: CertificateUsage = CertificateUsage.MOBILE_ID,
 ) -> ProfileShape:
     """Build a sample with the profile and read back its constant extensions.
 
@@ -121,6 +128,7 @@ def profile_shape(
         sample_policy(policy),
         issuer_cert,
         issuer_cert.not_valid_before_utc,
+        usage=usage,
     )
     extensions = builder._extensions
     constant: dict[x509.ObjectIdentifier, x509.ExtensionType] = {}
@@ -131,7 +139,7 @@ def profile_shape(
         ):
             constant[ext.oid] = ext.value
     if template is None:
-        template = tbs_template(policy, issuer_cert)
+        template = tbs_template(policy, issuer_cert, usage)
     oid_ders = tuple(_extension_parts(ext)[0] for ext in template.extensions)
     criticality = tuple(_extension_parts(ext)[1] for ext in template.extensions)
     extension_oids = tuple(ext.oid for ext in extensions)

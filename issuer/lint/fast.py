@@ -61,7 +61,7 @@ def fast_lint(
     else:
         loaded = cert_or_der
     if shape is None:
-        shape = profile_shape(expected.policy, expected.issuer_cert)
+        shape = profile_shape(expected.policy, expected.issuer_cert, usage=expected.usage)
     cert = Cert(loaded, shape)
     findings: list[Finding] = []
     for check in CHECKS:

@@ -36,9 +36,10 @@ from issuer.lint.cert import (
 from issuer.lint.checks_tbs import READ_CHECKS
 from issuer.lint.findings import Finding
 from issuer.profile.attributes import has_control_characters
+from issuer.profile.usage import card_certificate_policy, check_card_key
 from issuer.uzi_vocabulary import is_issuable_uzi_name
 
-__all__ = ["ANSWERED_BY", "INPUT_RULES", "InputRule", "lint_encoded", "lint_inputs"]
+__all__ = ["ANSWERED_BY", "CARD_RULES", "INPUT_RULES", "InputRule", "lint_encoded", "lint_inputs"]
 
 InputRule = Callable[[Expected, ProfileShape], Finding | None]
 """One rule of the profile asked of the inputs: ``None`` or its finding."""
@@ -152,6 +153,52 @@ def key_allowed(exp: Expected, shape: ProfileShape) -> Finding | None:
     return None
 
 
+# --- the smartcard's certificates (policy [smartcard]; docs/uzi-profile.md) -
+
+
+def card_usage_issued(exp: Expected, shape: ProfileShape) -> Finding | None:
+    """A card certificate only under a policy that enables the card and carries it."""
+    if not exp.usage.is_card:
+        return None
+    try:
+        card_certificate_policy(exp.policy, exp.usage)
+    except LookupError as exc:
+        return finding("card_usage_issued", "policy [smartcard] (docs/policy.md)", str(exc))
+    return None
+
+
+def card_key_type(exp: Expected, shape: ProfileShape) -> Finding | None:
+    """A card certificate's key is of one of the exact types its certificate allows."""
+    if not exp.usage.is_card:
+        return None
+    try:
+        check_card_key(exp.public_key, exp.policy, exp.usage)
+    except (WeakKeyError, LookupError) as exc:
+        return finding(
+            "card_key_type",
+            "policy smartcard.<certificate>.key_types; docs/uzi-profile.md (RSA-2048 cards)",
+            str(exc),
+        )
+    return None
+
+
+def card_other_name_layout(exp: Expected, shape: ProfileShape) -> Finding | None:
+    """A card certificate's otherName is laid out as the policy's card type: for an N
+    ("medewerker op naam") card role 00.000 and no title in the subject."""
+    if not exp.usage.is_card:
+        return None
+    attrs, layout = exp.attrs, exp.policy.smartcard.card_type
+    if attrs.card_type != layout or attrs.role != "00.000" or attrs.title is not None:
+        return finding(
+            "card_other_name_layout",
+            "docs/uzi-profile.md (N, M, S cards: role 00.000; title on Z cards only); "
+            "policy smartcard.card_type",
+            f"card type {attrs.card_type!r}, role {attrs.role!r}, title {attrs.title!r}; "
+            f"expected {layout!r}, '00.000', none",
+        )
+    return None
+
+
 # --- extensions (RFC 5280 §4.2; profile) ----------------------------------
 
 
@@ -192,6 +239,10 @@ INPUT_RULES: tuple[InputRule, ...] = (
 )
 """Every rule asked of the inputs, in the order findings are reported."""
 
+CARD_RULES: tuple[InputRule, ...] = (card_usage_issued, card_key_type, card_other_name_layout)
+"""The smartcard certificates' own rules (no finding for a mobile ID), asked after
+:data:`INPUT_RULES`; no certificate check of the mobile ID answers for them."""
+
 _ENCODER = "encoder: tests/profile/test_der_property.py (same bytes as CertificateBuilder)"
 _READ = "read from the encoded TBS (checks_tbs.READ_CHECKS)"
 
@@ -212,7 +263,8 @@ ANSWERED_BY: dict[str, str] = {
 
 def lint_inputs(exp: Expected, shape: ProfileShape) -> list[Finding]:
     """Every input rule; an empty list means the profile may carry these inputs."""
-    return [found for rule in INPUT_RULES if (found := rule(exp, shape)) is not None]
+    rules = INPUT_RULES + CARD_RULES
+    return [found for rule in rules if (found := rule(exp, shape)) is not None]
 
 
 def lint_encoded(cert: x509.Certificate, exp: Expected, shape: ProfileShape) -> list[Finding]:

@@ -40,7 +40,9 @@ from issuer.lint.lintkey import (
     verify_tbs_signature,
 )
 from issuer.profile import VerifiedAttributes, signature_hash
+from issuer.profile.builder import for_usage
 from issuer.profile.der import TbsTemplate, build_tbs_der, tbs_template
+from issuer.profile.usage import CertificateUsage
 from policies import Policy
 
 
@@ -85,18 +87,25 @@ class Presigner:
     template: TbsTemplate
     shape: ProfileShape
     lint_key: LintKey
+    usage: CertificateUsage = CertificateUsage.MOBILE_ID
 
     @classmethod
-    def for_profile(cls, policy: Policy, issuer_cert: x509.Certificate) -> Presigner:
+    def for_profile(
+        cls,
+        policy: Policy,
+        issuer_cert: x509.Certificate,
+        usage: CertificateUsage = CertificateUsage.MOBILE_ID,
+    ) -> Presigner:
         """Make the per-profile parts (:class:`ProfileError` or :class:`LintError` if the
-        profile cannot sign with this CA)."""
-        template = tbs_template(policy, issuer_cert)
+        profile cannot sign with this CA, or the policy does not issue ``usage``)."""
+        template = tbs_template(policy, issuer_cert, usage)
         return cls(
             policy=policy,
             issuer_cert=issuer_cert,
             template=template,
-            shape=profile_shape(policy, issuer_cert, template),
+            shape=profile_shape(policy, issuer_cert, template, usage),
             lint_key=lint_key_for(issuer_cert.public_key()),
+            usage=usage,
         )
 
     def build_and_lint(
@@ -113,8 +122,17 @@ class Presigner:
         ``card_not_after`` caps notAfter, in the build and in the lint alike."""
         policy, issuer_cert = self.policy, self.issuer_cert
         tbs = build_tbs_der(
-            attrs, public_key, serial, policy, issuer_cert, now, self.template, card_not_after
+            attrs,
+            public_key,
+            serial,
+            policy,
+            issuer_cert,
+            now,
+            self.template,
+            card_not_after,
+            self.usage,
         )
+        attrs, policy = for_usage(attrs, policy, self.usage)
         algorithm_id = self.template.signature_algorithm
         signed = sign_tbs_der(tbs, self.lint_key, signature_hash(policy), algorithm_id)
         linted = load_assembled(signed, tbs)
@@ -126,6 +144,7 @@ class Presigner:
             issuer_cert=issuer_cert,
             now=now,
             card_not_after=card_not_after,
+            usage=self.usage,
         )
         # In the certificate checks' order (serial ... validity, then subject, SAN,
         # key, extensions), so a finding reads as the certificate lint's would.

@@ -23,7 +23,9 @@ from issuer.lint.findings import Finding, Severity
 from issuer.lint.lintkey import lint_sign
 from issuer.lint.pkix import at_or_above, pkilint_cert
 from issuer.profile import VerifiedAttributes, build_tbs, draw_serial
+from issuer.profile.builder import for_usage
 from issuer.profile.der import build_tbs_der
+from issuer.profile.usage import CARD_USAGES, CertificateUsage, card_certificate_policy
 from issuer.uzi_vocabulary import AgbCode, CardType, RoleCode, Ura, UziNumber
 from policies import Policy
 
@@ -89,33 +91,71 @@ def _sample_keys(policy: Policy) -> list[PublicKey]:
     return keys
 
 
+def _card_keys(key_types: tuple[str, ...]) -> list[PublicKey]:
+    """One key of each type a card certificate allows (``rsa-<bits>``, ``ec-p256/384``)."""
+    keys: list[PublicKey] = []
+    for key_type in key_types:
+        if key_type.startswith("rsa-"):
+            keys.append(rsa.generate_private_key(65537, int(key_type[4:])).public_key())
+        else:
+            curve = ec.SECP256R1() if key_type == "ec-p256" else ec.SECP384R1()
+            keys.append(ec.generate_private_key(curve).public_key())
+    return keys
+
+
 def lint_profile(
     policy: Policy, issuer_cert: x509.Certificate, now: dt.datetime | None = None
 ) -> list[Finding]:
     """pkilint + fast lint on sample certificates; findings at WARNING or above.
 
     An empty list means the profile may be activated with this issuing CA.
-    ``now`` defaults to the present; pass the activation time in tests.
+    ``now`` defaults to the present; pass the activation time in tests. The
+    mobile ID's samples, and with ``[smartcard]`` enabled those of every card
+    certificate the policy carries, each with every key type it allows.
     """
     when = now or dt.datetime.now(dt.UTC)
+    findings = _lint_usage(
+        policy, issuer_cert, when, CertificateUsage.MOBILE_ID, _sample_keys(policy)
+    )
+    for usage in CARD_USAGES:
+        try:
+            card = card_certificate_policy(policy, usage)
+        except LookupError:
+            continue
+        findings += _lint_usage(policy, issuer_cert, when, usage, _card_keys(card.key_types))
+    return findings
+
+
+def _lint_usage(
+    policy: Policy,
+    issuer_cert: x509.Certificate,
+    when: dt.datetime,
+    usage: CertificateUsage,
+    keys: list[PublicKey],
+) -> list[Finding]:
+    """The samples of one usage: byte-equal on both paths, pkilint- and fast-lint-clean."""
     findings: list[Finding] = []
-    keys = _sample_keys(policy)
     for index, attrs in enumerate(sample_attributes(policy)):
         public_key = keys[index % len(keys)]
         if not policy.uzi.accepts_role(attrs.role):
             continue
         serial = draw_serial()
         cert = lint_sign(
-            build_tbs(attrs, public_key, serial, policy, issuer_cert, when), policy, issuer_cert
+            build_tbs(attrs, public_key, serial, policy, issuer_cert, when, usage=usage),
+            policy,
+            issuer_cert,
         )
-        spliced = build_tbs_der(attrs, public_key, serial, policy, issuer_cert, when)
+        # Positional (template, card_not_after, usage): the drift test wraps it as *args.
+        spliced = build_tbs_der(
+            attrs, public_key, serial, policy, issuer_cert, when, None, None, usage
+        )
         if spliced != cert.tbs_certificate_bytes:
             findings.append(
                 Finding(
                     code="zorgid.tbs_builder_drift",
                     severity=Severity.FATAL,
-                    message=f"sample {index}: the issuing path's TBS DER differs from "
-                    "build_tbs's; the certificates issued would not be the ones linted here",
+                    message=f"{usage.value} sample {index}: the issuing path's TBS DER differs "
+                    "from build_tbs's; the certificates issued would not be the ones linted here",
                     rule="ARCHITECTURE §5 step 3 (issue what was linted)",
                 )
             )
@@ -123,15 +163,17 @@ def lint_profile(
 
         der = cert.public_bytes(serialization.Encoding.DER)
         findings += at_or_above(pkilint_cert(der), Severity.WARNING)
+        built_attrs, built_policy = for_usage(attrs, policy, usage)
         findings += fast_lint(
             cert,
             Expected(
-                attrs=attrs,
+                attrs=built_attrs,
                 public_key=public_key,
                 serial=serial,
-                policy=policy,
+                policy=built_policy,
                 issuer_cert=issuer_cert,
                 now=when,
+                usage=usage,
             ),
         )
     return findings

@@ -9,24 +9,21 @@ key is ever used (ARCHITECTURE §5).
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import secrets
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.x509.name import _ASN1Type
-from cryptography.x509.oid import (
-    AuthorityInformationAccessOID,
-    ExtendedKeyUsageOID,
-    NameOID,
-    ObjectIdentifier,
-)
+from cryptography.x509.oid import AuthorityInformationAccessOID, NameOID, ObjectIdentifier
 
 from issuer.keys import PublicKey
 from issuer.profile.attributes import VerifiedAttributes
-from issuer.uzi_vocabulary import UZI_OTHER_NAME_OID
+from issuer.profile.usage import CertificateUsage, card_certificate_policy, usage_profile
+from issuer.uzi_vocabulary import UZI_OTHER_NAME_OID, CardType, RoleCode
 from issuer.x509util import key_usage
-from policies import Policy
+from policies import KeyPolicy, Policy
 from policies.schema import SignatureHash
 
 SERIAL_BITS = 159
@@ -41,6 +38,7 @@ __all__ = [
     "check_issuable",
     "draw_serial",
     "encode_uzi_othername",
+    "for_usage",
     "hash_named",
     "signature_hash",
     "validity_window",
@@ -232,6 +230,54 @@ def check_issuable(attrs: VerifiedAttributes, serial: int, policy: Policy) -> No
         )
 
 
+_CARD_KEY_RULES = KeyPolicy(
+    allowed=("rsa", "ec-p256", "ec-p384"), rsa_min_bits=2048, rsa_max_bits=4096
+)
+"""The weak-key checks of a card's key (every type a card policy may name); which exact
+types a card certificate takes is ``check_card_key``'s, so its refusal names the key_types."""
+
+
+def for_usage(
+    attrs: VerifiedAttributes, policy: Policy, usage: CertificateUsage
+) -> tuple[VerifiedAttributes, Policy]:
+    """The attributes and the policy the profile of ``usage`` builds from.
+
+    The mobile ID's are the inputs themselves (its bytes never change with
+    this). A card certificate is laid out as the policy's ``smartcard.card_type``
+    (an N card: role ``00.000``, no title, docs/uzi-profile.md) and takes its
+    validity, policy OIDs and key rules from ``[smartcard]``; the UZI number,
+    URA, AGB and names are the verified ones. Idempotent. :class:`ProfileError`
+    when the policy does not issue this card certificate.
+    """
+    if usage is CertificateUsage.MOBILE_ID:
+        return attrs, policy
+    try:
+        card = card_certificate_policy(policy, usage)
+    except LookupError as exc:
+        raise ProfileError(
+            "smartcard",
+            f"a request for a {usage.value} certificate; {exc}",
+            "a policy with [smartcard] enabled = true and this certificate",
+            "Activate a policy version that issues smartcard certificates.",
+        ) from None
+    layout = policy.smartcard.card_type
+    card_attrs = dataclasses.replace(
+        attrs, card_type=CardType(layout), role=RoleCode("00.000"), title=None
+    )
+    card_policy = dataclasses.replace(
+        policy,
+        profile=dataclasses.replace(
+            policy.profile,
+            validity_days=policy.smartcard.validity_days,
+            extra_ekus=(),
+            certificate_policies=card.certificate_policies,
+        ),
+        keys=_CARD_KEY_RULES,
+        uzi=dataclasses.replace(policy.uzi, card_types=(layout,), roles=("00.000",)),
+    )
+    return card_attrs, card_policy
+
+
 def build_tbs(
     attrs: VerifiedAttributes,
     public_key: PublicKey,
@@ -240,6 +286,7 @@ def build_tbs(
     issuer_cert: x509.Certificate,
     now: dt.datetime,
     card_not_after: dt.datetime | None = None,
+    usage: CertificateUsage = CertificateUsage.MOBILE_ID,
 ) -> x509.CertificateBuilder:
     """The mobile-ID certificate, ready to be signed (ARCHITECTURE §5 step 3).
 
@@ -249,12 +296,15 @@ def build_tbs(
     (§4.2.1.12), subjectAltName with the UZI otherName (§4.2.1.6; the subject
     is non-empty so not critical), certificatePolicies (§4.2.1.4), AIA OCSP +
     caIssuers (§4.2.2.1), CRL DP (§4.2.1.13), SKI (§4.2.1.2), AKI (§4.2.1.1).
-    ``card_not_after`` caps notAfter (:func:`validity_window`).
+    ``card_not_after`` caps notAfter (:func:`validity_window`). A card
+    ``usage`` has its own keyUsage and EKUs (:mod:`issuer.profile.usage`) and
+    its inputs as :func:`for_usage` makes them; the rest is the mobile ID's.
     """
+    attrs, policy = for_usage(attrs, policy, usage)
     check_issuable(attrs, serial, policy)
     not_before, not_after = validity_window(policy, issuer_cert, now, card_not_after)
     profile = policy.profile
-    ekus = [ExtendedKeyUsageOID.CLIENT_AUTH] + [ObjectIdentifier(o) for o in profile.extra_ekus]
+    usage_prof = usage_profile(usage, policy)
     cert_policies = [
         x509.PolicyInformation(ObjectIdentifier(cp.oid), [cp.cps_uri] if cp.cps_uri else None)
         for cp in profile.certificate_policies
@@ -268,11 +318,8 @@ def build_tbs(
         .not_valid_before(not_before)
         .not_valid_after(not_after)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(
-            key_usage("digital_signature"),
-            critical=True,
-        )
-        .add_extension(x509.ExtendedKeyUsage(ekus), critical=False)
+        .add_extension(key_usage(*usage_prof.key_usage), critical=True)
+        .add_extension(x509.ExtendedKeyUsage(usage_prof.ekus), critical=False)
         .add_extension(
             x509.SubjectAlternativeName([encode_uzi_othername(attrs.san_string(profile.ca_oid))]),
             critical=False,

@@ -34,9 +34,11 @@ from issuer.profile.builder import (
     ProfileError,
     build_tbs,
     check_issuable,
+    for_usage,
     signature_hash,
     validity_window,
 )
+from issuer.profile.usage import CertificateUsage
 from policies import Policy
 
 __all__ = [
@@ -202,7 +204,8 @@ def sample_policy(policy: Policy) -> Policy:
     profile's sample fits any live CA and any sample holder."""
     profile = dataclasses.replace(policy.profile, validity_days=1, backdate_seconds=0)
     uzi = dataclasses.replace(policy.uzi, card_types=("Z", "N"), roles=("*",))
-    return dataclasses.replace(policy, profile=profile, uzi=uzi)
+    smartcard = dataclasses.replace(policy.smartcard, validity_days=1)
+    return dataclasses.replace(policy, profile=profile, uzi=uzi, smartcard=smartcard)
 
 
 def _sample_signer(issuer_cert: x509.Certificate) -> ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey:
@@ -221,18 +224,29 @@ def _sample_signer(issuer_cert: x509.Certificate) -> ec.EllipticCurvePrivateKey 
     )
 
 
-def tbs_template(policy: Policy, issuer_cert: x509.Certificate) -> TbsTemplate:
+def tbs_template(
+    policy: Policy,
+    issuer_cert: x509.Certificate,
+    usage: CertificateUsage = CertificateUsage.MOBILE_ID,
+) -> TbsTemplate:
     """Build one sample with :func:`build_tbs`, sign it, keep its constant DER.
 
     One per (policy, issuing CA): the signature algorithm follows the CA key
     type (so does the lint key's; sign_tbs_der refuses any other) and the policy's
     hash. It costs a build and a signature, so whoever signs many certificates
     under one profile makes it once and passes it in (:class:`issuer.lint.presign.Presigner`).
+    One per ``usage`` too: keyUsage, EKUs and policies are a usage's constants.
     """
     sample = sample_attributes()
     key = ec.generate_private_key(ec.SECP256R1()).public_key()
     builder = build_tbs(
-        sample, key, 1, sample_policy(policy), issuer_cert, issuer_cert.not_valid_before_utc
+        sample,
+        key,
+        1,
+        sample_policy(policy),
+        issuer_cert,
+        issuer_cert.not_valid_before_utc,
+        usage=usage,
     )
     tbs = builder.sign(_sample_signer(issuer_cert), signature_hash(policy)).tbs_certificate_bytes
     _, start, end = read_tlv(tbs, 0)
@@ -267,6 +281,7 @@ def build_tbs_der(
     now: dt.datetime,
     template: TbsTemplate | None = None,
     card_not_after: dt.datetime | None = None,
+    usage: CertificateUsage = CertificateUsage.MOBILE_ID,
 ) -> bytes:
     """The TBSCertificate DER that ``build_tbs(...)`` signed with the lint key has.
 
@@ -274,11 +289,13 @@ def build_tbs_der(
     :func:`~issuer.profile.builder.build_tbs`. ``template`` is
     ``tbs_template(policy, issuer_cert)`` when the caller holds it; else it is made here.
     ``card_not_after`` caps notAfter (:func:`~issuer.profile.builder.validity_window`).
+    ``usage``: the template must be that usage's (:func:`tbs_template`).
     """
+    attrs, policy = for_usage(attrs, policy, usage)
     check_issuable(attrs, serial, policy)
     not_before, not_after = validity_window(policy, issuer_cert, now, card_not_after)
     if template is None:
-        template = tbs_template(policy, issuer_cert)
+        template = tbs_template(policy, issuer_cert, usage)
     spki, bits = spki_and_bits(public_key)
     extensions = list(template.extensions)
     extensions[template.san_index] = san_extension_der(attrs.san_string(policy.profile.ca_oid))

@@ -205,6 +205,7 @@ def insert_certificate(
     person_id: str | None,
     registration_id: str | None,
     issued_at: datetime,
+    usage: str = "mobile-id",
 ) -> None:
     """Step 4: the certificate row, ``good``, not revoked, superseded by none."""
     INSERT_CERTIFICATE.execute(
@@ -227,5 +228,6 @@ def insert_certificate(
             "superseded_by": None,
             "issued_at": issued_at,
             "held_by": None,
+            "usage": usage,
         },
     )

@@ -57,6 +57,8 @@ class StoredCertificate:
     issued_at: datetime
     held_by: str | None = None
     """Who placed a ``certificateHold`` (migration 0009); None otherwise."""
+    usage: str = "mobile-id"
+    """What the certificate is for (migration 0010; ``CertificateUsage`` values)."""
 
 
 def get_mobile_id(conn: sa.Connection, mobile_id: str) -> MobileIdRecord:

@@ -282,6 +282,13 @@ certificates = sa.Table(
         nullable=True,
         comment="who placed a certificateHold (0009): uzi-watch; NULL otherwise",
     ),
+    sa.Column(
+        "usage",
+        sa.String(24),
+        nullable=False,
+        server_default="mobile-id",
+        comment="what the certificate is for (0010): mobile-id | card-authentication | ...",
+    ),
     sa.UniqueConstraint("issuer", "serial"),
     sa.ForeignKeyConstraint(
         ["issuer", "serial"], ["serial_reservations.issuer", "serial_reservations.serial"]

@@ -9,9 +9,10 @@ and Latin Extended diacritics, Greek, CJK, characters outside the BMP,
 combining marks) at their length edges, Z and N cards with and without a
 title, EC P-256/P-384 and RSA keys under EC and RSA issuing CAs, serials of
 every length, and validity on both sides of the UTCTime/GeneralizedTime
-switch of 2050. Every generated input passes the input rules and the
-certificate checks; pkilint lints them too. The examples are derandomized,
-so a run repeats.
+switch of 2050, for every usage (the mobile ID and each certificate of a
+smartcard, the card's with RSA-2048 keys among theirs). Every generated input
+passes the input rules and the certificate checks; pkilint lints them too.
+The examples are derandomized, so a run repeats.
 """
 
 from __future__ import annotations
@@ -34,7 +35,9 @@ from issuer.lint.cert import Expected, ProfileShape, profile_shape
 from issuer.lint.lintkey import lint_key_for
 from issuer.profile import VerifiedAttributes, build_tbs, signature_hash
 from issuer.profile.attributes import MAX_COMMON_NAME
+from issuer.profile.builder import for_usage
 from issuer.profile.der import TbsTemplate, build_tbs_der, tbs_template
+from issuer.profile.usage import CARD_USAGES, CertificateUsage
 from issuer.uzi_vocabulary import AgbCode, CardType, RoleCode, Ura, UziNumber
 from policies import DEFAULT_POLICY_PATH, Policy, load_policy
 
@@ -52,6 +55,31 @@ def _policy(signature_hash: str) -> Policy:
     text = text.replace('signature_hash = "sha256"', f'signature_hash = "{signature_hash}"')
     policy = load_policy(text)
     assert "rsa" in policy.keys.allowed and policy.profile.signature_hash == signature_hash
+    return policy
+
+
+def _card_policy(signature_hash: str) -> Policy:
+    """The policy with [smartcard] on; authentication and signature take EC keys too."""
+    text = DEFAULT_POLICY_PATH.read_text(encoding="utf-8")
+    text = text.replace(
+        'allowed = ["ec-p256", "ec-p384"]', 'allowed = ["ec-p256", "ec-p384", "rsa"]'
+    )
+    text = text.replace('signature_hash = "sha256"', f'signature_hash = "{signature_hash}"')
+    text = text.replace("enabled = false", "enabled = true")
+    text = text.replace(
+        'key_types = ["rsa-2048"] # as on UZI-pas cards',
+        'key_types = ["rsa-2048", "rsa-3072", "ec-p256", "ec-p384"]',
+    )
+    text = text.replace(
+        '[smartcard.signature]\nkey_types = ["rsa-2048"]',
+        '[smartcard.signature]\nkey_types = ["rsa-2048", "ec-p256"]',
+    )
+    text = text.replace(
+        '[smartcard.encryption]\nkey_types = ["rsa-2048"]',
+        '[smartcard.encryption]\nkey_types = ["rsa-2048", "rsa-3072"]',
+    )
+    policy = load_policy(text)
+    assert policy.smartcard.enabled and policy.smartcard.signature is not None
     return policy
 
 
@@ -88,17 +116,24 @@ class Profile:
     ca: x509.Certificate = dataclasses.field(repr=False)
     template: TbsTemplate = dataclasses.field(repr=False)
     shape: ProfileShape = dataclasses.field(repr=False)
+    usage: CertificateUsage = CertificateUsage.MOBILE_ID
 
 
-def _profile(policy: Policy, ca: x509.Certificate) -> Profile:
-    template = tbs_template(policy, ca)
-    return Profile(policy, ca, template, profile_shape(policy, ca, template))
+def _profile(
+    policy: Policy, ca: x509.Certificate, usage: CertificateUsage = CertificateUsage.MOBILE_ID
+) -> Profile:
+    template = tbs_template(policy, ca, usage)
+    return Profile(policy, ca, template, profile_shape(policy, ca, template, usage), usage)
 
 
-PROFILES = [
-    _profile(_policy("sha256"), _ca(ec.generate_private_key(ec.SECP256R1()), "P-256 CA")),
-    _profile(_policy("sha384"), _ca(ec.generate_private_key(ec.SECP384R1()), "P-384 CA")),
-    _profile(_policy("sha256"), _ca(rsa.generate_private_key(65537, 2048), "RSA CA")),
+CAS = [
+    ("sha256", _ca(ec.generate_private_key(ec.SECP256R1()), "P-256 CA")),
+    ("sha384", _ca(ec.generate_private_key(ec.SECP384R1()), "P-384 CA")),
+    ("sha256", _ca(rsa.generate_private_key(65537, 2048), "RSA CA")),
+]
+PROFILES = [_profile(_policy(digest), ca) for digest, ca in CAS]
+CARD_PROFILES = [
+    _profile(_card_policy(digest), ca, usage) for digest, ca in CAS for usage in CARD_USAGES
 ]
 KEYS: list[PublicKey] = [
     ec.generate_private_key(ec.SECP256R1()).public_key(),
@@ -106,6 +141,12 @@ KEYS: list[PublicKey] = [
     rsa.generate_private_key(65537, 2048).public_key(),
     rsa.generate_private_key(65537, 3072).public_key(),
 ]
+CARD_KEYS: dict[CertificateUsage, list[PublicKey]] = {
+    CertificateUsage.CARD_AUTHENTICATION: KEYS,
+    CertificateUsage.CARD_SIGNATURE: [KEYS[0], KEYS[2]],
+    CertificateUsage.CARD_ENCRYPTION: KEYS[2:],
+}
+"""The keys each card certificate of :func:`_card_policy` allows (RSA-2048 in every one)."""
 
 # Every character class a name on a card can hold; no controls (C0, C1), no surrogates.
 LETTER = st.one_of(
@@ -188,22 +229,26 @@ def _now(draw: Callable[..., Any], policy: Policy) -> dt.datetime:
 
 @st.composite
 def _case(draw: Callable[..., Any]) -> tuple[Profile, Expected]:
-    profile = draw(st.sampled_from(PROFILES))
-    now = draw(_now(profile.policy))
+    profile = draw(st.sampled_from(PROFILES + CARD_PROFILES))
+    keys = CARD_KEYS[profile.usage] if profile.usage.is_card else KEYS
+    # What the encoder builds from (for a card: laid out as N, [smartcard]'s validity).
+    attrs, policy = for_usage(draw(_attributes()), profile.policy, profile.usage)
+    now = draw(_now(policy))
     # The UZI-pas date that caps notAfter (issue 18): none, sooner or later than the policy's.
     card_seconds = draw(
-        st.one_of(st.none(), st.integers(1, (profile.policy.profile.validity_days + 30) * 86400))
+        st.one_of(st.none(), st.integers(1, (policy.profile.validity_days + 30) * 86400))
     )
     expected = Expected(
-        attrs=draw(_attributes()),
-        public_key=draw(st.sampled_from(KEYS)),
+        attrs=attrs,
+        public_key=draw(st.sampled_from(keys)),
         serial=draw(SERIALS),
-        policy=profile.policy,
+        policy=policy,
         issuer_cert=profile.ca,
         now=now,
         card_not_after=None
         if card_seconds is None
         else now.replace(microsecond=0) + dt.timedelta(seconds=card_seconds),
+        usage=profile.usage,
     )
     return profile, expected
 
@@ -211,13 +256,20 @@ def _case(draw: Callable[..., Any]) -> tuple[Profile, Expected]:
 def _reference(profile: Profile, exp: Expected) -> x509.Certificate:
     """The certificate ``CertificateBuilder`` makes of the same inputs (lint-key signed)."""
     builder = build_tbs(
-        exp.attrs, exp.public_key, exp.serial, exp.policy, profile.ca, exp.now, exp.card_not_after
+        exp.attrs,
+        exp.public_key,
+        exp.serial,
+        exp.policy,
+        profile.ca,
+        exp.now,
+        exp.card_not_after,
+        exp.usage,
     )
     return builder.sign(lint_key_for(profile.ca.public_key()), signature_hash(exp.policy))
 
 
 @settings(
-    max_examples=150,
+    max_examples=300,
     deadline=None,
     derandomize=True,
     database=None,
@@ -237,6 +289,7 @@ def test_the_encoder_is_the_builder_and_the_inputs_pass_the_rules(
         exp.now,
         profile.template,
         exp.card_not_after,
+        exp.usage,
     )
     reference = _reference(profile, exp)
     assert der == reference.tbs_certificate_bytes
@@ -245,7 +298,7 @@ def test_the_encoder_is_the_builder_and_the_inputs_pass_the_rules(
 
 
 @settings(
-    max_examples=40,
+    max_examples=80,
     deadline=None,
     derandomize=True,
     database=None,
@@ -267,3 +320,60 @@ def test_every_profile_of_the_property_lints_clean(profile: Profile) -> None:
     from issuer.lint import lint_profile
 
     assert lint_profile(profile.policy, profile.ca, dt.datetime(2030, 1, 1, tzinfo=dt.UTC)) == []
+
+
+@pytest.mark.parametrize(
+    "profile",
+    CARD_PROFILES,
+    ids=[f"{ca}-{u.value}" for ca in ("p256", "p384", "rsa") for u in CARD_USAGES],
+)
+def test_every_card_profile_encodes_an_rsa_2048_key_as_the_builder(profile: Profile) -> None:
+    """Each card certificate, each CA, an RSA-2048 key (as on UZI-pas cards): the same bytes,
+    no finding; and the policy with [smartcard] passes the activation lint for all usages."""
+    attrs, policy = for_usage(_sample_holder(), profile.policy, profile.usage)
+    now = dt.datetime(2030, 1, 1, tzinfo=dt.UTC)
+    exp = Expected(
+        attrs=attrs,
+        public_key=KEYS[2],
+        serial=0x1234,
+        policy=policy,
+        issuer_cert=profile.ca,
+        now=now,
+        usage=profile.usage,
+    )
+    der = build_tbs_der(
+        attrs, KEYS[2], 0x1234, policy, profile.ca, now, profile.template, usage=profile.usage
+    )
+    reference = _reference(profile, exp)
+    assert der == reference.tbs_certificate_bytes
+    assert lint_inputs(exp, profile.shape) == []
+    assert fast_lint(reference, exp, profile.shape) == []
+    assert (
+        at_or_above(
+            pkilint_cert(reference.public_bytes(serialization.Encoding.DER)), Severity.WARNING
+        )
+        == []
+    )
+
+
+def _sample_holder() -> VerifiedAttributes:
+    return VerifiedAttributes(
+        uzi_number=UziNumber("900016528"),
+        card_type=CardType.ZORGVERLENER,
+        subscriber_number=Ura("90000382"),
+        role=RoleCode("01.015"),
+        agb_code=AgbCode("01234567"),
+        given_name="Zoë",
+        surname="van der Heijden",
+        common_name="Zoë van der Heijden",
+        title="dr.",
+        organization="Huisartsenpraktijk De Ëik",
+    )
+
+
+def test_the_card_policy_of_the_property_lints_clean() -> None:
+    """lint_profile lints every card certificate the policy carries, with each key type."""
+    from issuer.lint import lint_profile
+
+    for digest, ca in CAS:
+        assert lint_profile(_card_policy(digest), ca, dt.datetime(2030, 1, 1, tzinfo=dt.UTC)) == []
