@@ -2,7 +2,7 @@
 
 Session-wide: the key ceremony's CA on its own SoftHSM token (``tests.issuance``).
 Per test: an emptied migrated database on SQLite and PostgreSQL, an engine whose
-policy admits RSA keys (a card's keys are RSA-2048), the OCSP/CRL service as the
+policy admits RSA keys (a card's keys are RSA-2048) and issues cards, the OCSP/CRL service as the
 cycle's hooks (as ``zorgid serve`` wires it), and a blank card on a token of its own.
 """
 
@@ -38,7 +38,9 @@ def _rsa_policy() -> str:
     text = DEFAULT_POLICY_PATH.read_text(encoding="utf-8")
     text = text.replace('allowed = ["ec-p256", "ec-p384"]', 'allowed = ["ec-p256", "rsa"]')
     text = text.replace('version = "dev-1"', 'version = "dev-1-card"')
-    assert load_policy(text).keys.allowed == ("ec-p256", "rsa")
+    text = text.replace("enabled = false", "enabled = true")  # [smartcard]: cards issue
+    policy = load_policy(text)
+    assert policy.keys.allowed == ("ec-p256", "rsa") and policy.smartcard.enabled
     return text
 
 

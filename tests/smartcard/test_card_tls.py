@@ -20,9 +20,10 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from pkcs11 import Attribute, ObjectClass
 from pkcs11.exceptions import AttributeSensitive
 
-from issuer.issuance.records import IssuedCertificate
+from issuer.issuance.records import IssuanceRequest, IssuedCertificate
+from issuer.profile.usage import CertificateUsage
 from testkit.smartcard import AUTHENTICATION, SIGNATURE, SLOTS, CardApp, SmartCard
-from tests.issuance.conftest import MOBILE, World
+from tests.issuance.conftest import PORTAL, World, attributes
 from tests.smartcard.conftest import CardEngine
 from tests.smartcard.tls import (
     ClientRun,
@@ -36,12 +37,18 @@ from tests.smartcard.tls import (
 
 
 def issue_card_certificate(world: World, csr: bytes) -> IssuedCertificate:
-    """The engine certifies the card's key through its real issuance cycle.
-
-    The mobile-ID redemption stands in until the card profile of issue 19 lands: its
-    profile has digitalSignature and clientAuth, what TLS client authentication needs.
-    """
-    return world.redeemer.redeem(world.enrol().token, csr, actor=MOBILE).certificate
+    """The engine certifies the card's key through its real issuance cycle, as the card's
+    authentication certificate (digitalSignature, clientAuth: what TLS client
+    authentication needs), for a person whose attributes are laid out as an N card."""
+    person = world.enrol(attributes(card_type="N")).person_id
+    request = IssuanceRequest(
+        attrs=attributes(card_type="N"),
+        csr=csr,
+        person_id=person,
+        actor=PORTAL,
+        usage=CertificateUsage.CARD_AUTHENTICATION,
+    )
+    return world.cycle.issue(request)
 
 
 def _write_crl(engine: CardEngine, issuer: str, path: Path) -> Path:
