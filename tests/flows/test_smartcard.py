@@ -13,7 +13,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -66,9 +66,10 @@ def _stub(eng: Engine, name: str = "portal") -> Any:
     return smartcard_pb2_grpc.SmartcardServiceStub(eng.channel(name))  # type: ignore[no-untyped-call]
 
 
-def _logged_in(eng: Engine) -> str:
+def _logged_in(eng: Engine, *, card_not_after: datetime | None = None) -> str:
+    """A registered professional (UZI-pas valid until *card_not_after*) logged in by phone."""
     eng.register_org()
-    phone, der, _ = eng.registered(eng.cards.app())
+    phone, der, _ = eng.registered(eng.cards.app(not_after=card_not_after))
     status = eng.login(phone, der)
     assert status.session_handle
     return str(status.session_handle)
@@ -200,18 +201,26 @@ def test_concurrent_redemptions_one_set_and_tickets_expire(
     card_eng: Engine, blank_card: Any
 ) -> None:
     eng = card_eng
-    handle = _logged_in(eng)
+    card_end = (eng.clock() + timedelta(days=40)).replace(microsecond=0)
+    handle = _logged_in(eng, card_not_after=card_end)
     stub = _stub(eng)
     start = smartcard_pb2.StartSmartcardRequest(login_session_handle=handle)
 
     ticket = stub.StartSmartcard(start, timeout=30).ticket
     csrs = _csrs(blank_card(), (AUTHENTICATION, ENCRYPTION))
+    # No authentication CSR: refused, and the ticket is not used up by it.
+    with pytest.raises(grpc.RpcError) as err:
+        _redeem(stub, ticket, csrs[1:])
+    assert rpc_code(err.value) == (grpc.StatusCode.INVALID_ARGUMENT, "ZID-2005")
     stubs = [_stub(eng) for _ in range(4)]
     with ThreadPoolExecutor(len(stubs)) as pool:
         replies = list(pool.map(lambda s: _redeem(s, ticket, csrs), stubs))
     assert len({r.card_id for r in replies}) == 1
     assert len({c.certificate.serial for r in replies for c in r.certificates}) == 2
     assert sorted(r.replayed for r in replies) == [False, True, True, True]
+    # The UZI-pas the mobile ID was registered with caps the card's certificates.
+    for c in replies[0].certificates:
+        assert x509.load_der_x509_certificate(c.certificate.der).not_valid_after_utc == card_end
     with eng.db.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(smartcards)).scalar() == 1
 
