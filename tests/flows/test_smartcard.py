@@ -10,6 +10,7 @@ list, revocation (store and OCSP) and replacement.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -24,7 +25,8 @@ from cryptography import x509
 from cryptography.x509 import ocsp
 
 from issuer.api.zorgid.v1 import certificate_pb2, smartcard_pb2, smartcard_pb2_grpc
-from issuer.flows.smartcard import TICKET_LIFETIME
+from issuer.flows.smartcard import LEASE, TICKET_LIFETIME
+from issuer.store import smartcards as card_store
 from issuer.store.schema import certificates, ocsp_responses, smartcards
 from policies import DEFAULT_POLICY_PATH, load_policy
 from testkit.smartcard import AUTHENTICATION, ENCRYPTION, SIGNATURE, CardApp, CardSlot, SmartCard
@@ -246,3 +248,40 @@ def test_concurrent_redemptions_one_set_and_tickets_expire(
     with pytest.raises(grpc.RpcError) as err:
         _redeem(stub, "no-such-ticket", csrs)
     assert rpc_code(err.value) == (grpc.StatusCode.NOT_FOUND, "ZID-2001")
+
+
+def test_a_claim_whose_redeemer_died_is_taken_over_after_the_lease(
+    card_eng: Engine, blank_card: Any
+) -> None:
+    eng = card_eng
+    handle = _logged_in(eng)
+    stub = _stub(eng)
+    ticket = stub.StartSmartcard(
+        smartcard_pb2.StartSmartcardRequest(login_session_handle=handle), timeout=30
+    ).ticket
+    csrs = _csrs(blank_card(), (AUTHENTICATION,))
+    digest = {c.slot: c.csr for c in csrs}
+    # A redeemer claimed the ticket with these CSRs and died before issuing anything.
+    claimed_at = eng.clock()
+    with eng.db.begin() as conn:
+        row = card_store.find_ticket(conn, hashlib.sha256(ticket.encode()).hexdigest())
+        assert row is not None
+        set_digest = hashlib.sha256(
+            "".join(
+                f"{name}={hashlib.sha256(digest[_SLOT[name]]).hexdigest()}\n"
+                for name in (AUTHENTICATION.label,)
+            ).encode()
+        ).hexdigest()
+        assert card_store.claim_ticket(
+            conn, ticket_id=row.id, csrs_sha256=set_digest, card_id="dead-card", now=claimed_at
+        )
+        card_store.insert_card(conn, card_id="dead-card", ticket=row, at=claimed_at)
+    # Within the lease a retry waits for the (dead) winner, then is told to retry.
+    with pytest.raises(grpc.RpcError) as err:
+        _redeem(stub, ticket, csrs)
+    assert rpc_code(err.value) == (grpc.StatusCode.UNAVAILABLE, "ZID-2004")
+    eng.clock.advance(LEASE)
+    taken = _redeem(stub, ticket, csrs)
+    assert taken.card_id == "dead-card" and not taken.replayed
+    assert [c.slot for c in taken.certificates] == [_SLOT[AUTHENTICATION.label]]
+    assert _redeem(stub, ticket, csrs).replayed
