@@ -30,7 +30,7 @@ from issuer.store import smartcards as card_store
 from issuer.store.schema import certificates, ocsp_responses, smartcards
 from policies import DEFAULT_POLICY_PATH, load_policy
 from testkit.smartcard import AUTHENTICATION, ENCRYPTION, SIGNATURE, CardApp, CardSlot, SmartCard
-from tests.flows.conftest import Engine, EngineParts, rpc_code, running_engine
+from tests.flows.conftest import OTHER_URA, Engine, EngineParts, rpc_code, running_engine
 from tests.softhsm import SoftHsmDir
 
 _SLOT = {
@@ -250,7 +250,7 @@ def test_concurrent_redemptions_one_set_and_tickets_expire(
     assert rpc_code(err.value) == (grpc.StatusCode.NOT_FOUND, "ZID-2001")
 
 
-def test_a_claim_whose_redeemer_died_is_taken_over_after_the_lease(
+def test_a_dead_redeemers_claim_is_taken_over_and_the_administrator_revokes(
     card_eng: Engine, blank_card: Any
 ) -> None:
     eng = card_eng
@@ -285,3 +285,24 @@ def test_a_claim_whose_redeemer_died_is_taken_over_after_the_lease(
     assert taken.card_id == "dead-card" and not taken.replayed
     assert [c.slot for c in taken.certificates] == [_SLOT[AUTHENTICATION.label]]
     assert _redeem(stub, ticket, csrs).replayed
+
+    # Someone of another organisation may not revoke it; the member's administrator may.
+    eng.register_org(OTHER_URA, "Ziekenhuis Oost")
+    phone, der, _ = eng.registered(eng.cards.app(ura=OTHER_URA))
+    stranger = str(eng.login(phone, der).session_handle)
+    revoke = smartcard_pb2.RevokeSmartcardRequest(card_id=taken.card_id)
+    with pytest.raises(grpc.RpcError) as err:
+        stub.RevokeSmartcard(
+            smartcard_pb2.RevokeSmartcardRequest(
+                login_session_handle=stranger, card_id=taken.card_id
+            ),
+            timeout=30,
+        )
+    assert rpc_code(err.value) == (grpc.StatusCode.NOT_FOUND, "ZID-2006")
+    admin, _app = eng.administrator()
+    revoke.login_session_handle = admin
+    card = stub.RevokeSmartcard(revoke, timeout=30).card
+    assert card.state == smartcard_pb2.SMARTCARD_STATE_REVOKED
+    assert {c.certificate.status for c in card.certificates} == {
+        certificate_pb2.CERTIFICATE_STATUS_REVOKED
+    }
