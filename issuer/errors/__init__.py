@@ -12,7 +12,7 @@ This module is domain code: it imports no ``grpc``. The translation into a
 place, :mod:`issuer.server.interceptors`.
 
 Adding an error: add one row to the table of your area in this package
-(``general.py``, ``uzi.py``, ``issuance.py``, ``policy.py``, ``flows.py``), in
+(``general.py``, ``uzi.py``, ``issuance.py``, ``policy.py``, ``flows.py``, ``smartcard.py``), in
 its range, run ``python scripts/gen_errors_doc.py``. Never renumber or reuse a
 code; a code that is no longer raised stays with ``retired=True`` (clients
 and support scripts may still match on it).
@@ -29,6 +29,7 @@ adds its line here)::
     ZID-15xx  policy versions, approval, validation      (policy.py)
     ZID-16xx..19xx  portal flows: registration, login, organisations, revocation
                     (flows.py)
+    ZID-20xx  ZORG-ID smartcard                          (smartcard.py)
 
 Areas keep their rows as plain tuples ``(code, status name, cause en, solution
 en, cause nl, solution nl)`` (:data:`issuer.errors.spec.Row`); they are merged
@@ -49,6 +50,7 @@ from issuer.errors.flows import FLOW_ERROR_TABLE
 from issuer.errors.general import GENERAL_ERRORS
 from issuer.errors.issuance import ISSUANCE_ERROR_TABLE
 from issuer.errors.policy import POLICY_ERROR_TABLE
+from issuer.errors.smartcard import SMARTCARD_ERROR_TABLE
 from issuer.errors.spec import DOMAIN, ErrorSpec, Status, from_rows
 from issuer.errors.uzi import UZI_ERROR_TABLE
 
@@ -80,6 +82,7 @@ CATALOGUE: Final[Mapping[str, ErrorSpec]] = _catalogue(
     *from_rows(ISSUANCE_ERROR_TABLE),
     *from_rows(POLICY_ERROR_TABLE),
     *from_rows(FLOW_ERROR_TABLE),
+    *from_rows(SMARTCARD_ERROR_TABLE),
 )
 
 

@@ -203,7 +203,7 @@ def policy_service_binding(store: Callable[[], PolicyStore]) -> ServiceBinding:
 
 
 def flow_service_bindings(deps: FlowDeps) -> list[ServiceBinding]:
-    """Registration, Login, Organization and Attribute services on one set of flow deps."""
+    """Registration, Login, Organization, Attribute and Smartcard services on one flow deps."""
     from issuer.api.zorgid.v1 import (
         attribute_pb2,
         attribute_pb2_grpc,
@@ -213,16 +213,20 @@ def flow_service_bindings(deps: FlowDeps) -> list[ServiceBinding]:
         organization_pb2_grpc,
         registration_pb2,
         registration_pb2_grpc,
+        smartcard_pb2,
+        smartcard_pb2_grpc,
     )
     from issuer.server.attribute_service import AttributeServicer
     from issuer.server.login_service import LoginServicer
     from issuer.server.organization_service import OrganizationServicer
     from issuer.server.registration_service import RegistrationServicer
+    from issuer.server.smartcard_service import SmartcardServicer
 
     reg = RegistrationServicer(deps)
     login = LoginServicer(deps)
     org = OrganizationServicer(deps)
     attrs = AttributeServicer(deps)
+    card = SmartcardServicer(deps)
     add_reg: Callable[[RegistrationServicer, grpc.Server], None] = (
         registration_pb2_grpc.add_RegistrationServiceServicer_to_server
     )
@@ -234,6 +238,9 @@ def flow_service_bindings(deps: FlowDeps) -> list[ServiceBinding]:
     )
     add_attrs: Callable[[AttributeServicer, grpc.Server], None] = (
         attribute_pb2_grpc.add_AttributeServiceServicer_to_server
+    )
+    add_card: Callable[[SmartcardServicer, grpc.Server], None] = (
+        smartcard_pb2_grpc.add_SmartcardServiceServicer_to_server
     )
     return [
         ServiceBinding.from_descriptor(
@@ -251,5 +258,9 @@ def flow_service_bindings(deps: FlowDeps) -> list[ServiceBinding]:
         ServiceBinding.from_descriptor(
             attribute_pb2.DESCRIPTOR.services_by_name["AttributeService"],
             lambda server: add_attrs(attrs, server),
+        ),
+        ServiceBinding.from_descriptor(
+            smartcard_pb2.DESCRIPTOR.services_by_name["SmartcardService"],
+            lambda server: add_card(card, server),
         ),
     ]

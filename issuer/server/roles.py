@@ -137,6 +137,13 @@ METHOD_ROLES: Final[Mapping[str, Access]] = MappingProxyType(
         "/zorgid.v1.OrganizationService/CorrectPerson": frozenset({Role.OPERATOR}),
         "/zorgid.v1.AttributeService/RegisterAttributes": frozenset({Role.PORTAL}),
         "/zorgid.v1.AttributeService/GetCurrentCertificate": frozenset({Role.MOBILE}),
+        # Issue 19, the ZORG-ID smartcard (portal manual §6): the portal for a logged-in
+        # person; revoking also for the operator, without a session (as RevokeCertificate).
+        "/zorgid.v1.SmartcardService/StartSmartcard": frozenset({Role.PORTAL}),
+        "/zorgid.v1.SmartcardService/RedeemSmartcard": frozenset({Role.PORTAL}),
+        "/zorgid.v1.SmartcardService/ListSmartcards": frozenset({Role.PORTAL}),
+        "/zorgid.v1.SmartcardService/RevokeSmartcard": frozenset({Role.PORTAL, Role.OPERATOR}),
+        "/zorgid.v1.SmartcardService/ReplaceSmartcard": frozenset({Role.PORTAL}),
         # Protocol plumbing open to any verified client certificate.
         **dict.fromkeys(HEALTH_METHODS, ANY_AUTHENTICATED),
         **dict.fromkeys(REFLECTION_METHODS, ANY_AUTHENTICATED),

@@ -525,3 +525,54 @@ Shared by the server's background watch and ``zorgid uzi watch --once``
 CRL that verified under the trust set, when it was fetched and is due again,
 why the last fetch failed, and how many mobile-ID certificates it revoked.
 """
+
+# --- smartcards (issue 19, migration 0011) --------------------------------------
+
+CARD_STATES = ("issuing", "active", "revoked", "superseded")
+"""issuing (ticket claimed, certificates being made) -> active -> revoked | superseded."""
+CARD_SLOTS = ("authentication", "non-repudiation", "encryption")
+
+smartcard_tickets = sa.Table(
+    "smartcard_tickets",
+    metadata,
+    _id(),
+    sa.Column("token_sha256", Sha256Hex, nullable=False, unique=True),
+    sa.Column("portal_identity", sa.String(256), nullable=False),
+    sa.Column("person_id", Id, sa.ForeignKey("persons.id"), nullable=False, index=True),
+    sa.Column("mobile_id_id", Id, sa.ForeignKey("mobile_ids.id"), nullable=False),
+    sa.Column("registration_id", Id, sa.ForeignKey("registrations.id"), nullable=False),
+    sa.Column("replaces_card_id", Id, nullable=True, comment="the card a replacement supersedes"),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("expires_at", UtcDateTime, nullable=False),
+    sa.Column("used_at", UtcDateTime, nullable=True, comment="claimed by a redemption"),
+    sa.Column("csrs_sha256", Sha256Hex, nullable=True, comment="the claiming CSR set"),
+    sa.Column("card_id", Id, nullable=True),
+    sa.Column("completed_at", UtcDateTime, nullable=True),
+)
+"""A card enrolment ticket, stored as a hash only; single use by one conditional UPDATE."""
+
+smartcards = sa.Table(
+    "smartcards",
+    metadata,
+    _id(),
+    sa.Column("person_id", Id, sa.ForeignKey("persons.id"), nullable=False, index=True),
+    sa.Column("mobile_id_id", Id, sa.ForeignKey("mobile_ids.id"), nullable=False),
+    sa.Column("registration_id", Id, sa.ForeignKey("registrations.id"), nullable=False),
+    sa.Column("ticket_id", Id, sa.ForeignKey("smartcard_tickets.id"), nullable=False, unique=True),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("revoked_at", UtcDateTime, nullable=True),
+    sa.Column("revocation_reason", sa.String(32), nullable=True),
+    sa.CheckConstraint(f"state IN {_sql_in(CARD_STATES)}", name="state"),
+)
+"""A person's ZORG-ID smartcard, issued on the evidence of a registration (its mobile ID's)."""
+
+smartcard_certificates = sa.Table(
+    "smartcard_certificates",
+    metadata,
+    sa.Column("card_id", Id, sa.ForeignKey("smartcards.id"), primary_key=True),
+    sa.Column("slot", sa.String(16), primary_key=True),
+    sa.Column("certificate_id", Id, sa.ForeignKey("certificates.id"), nullable=False, unique=True),
+    sa.CheckConstraint(f"slot IN {_sql_in(CARD_SLOTS)}", name="slot"),
+)
+"""One certificate per slot of a card; the primary key makes each slot issued once."""

@@ -13,6 +13,7 @@ from issuer.api.zorgid.v1 import (
     login_pb2,
     organization_pb2,
     registration_pb2,
+    smartcard_pb2,
     uzi_pb2,
 )
 from issuer.config import Role
@@ -86,6 +87,7 @@ _REQUESTS: dict[str, Any] = {
     "LoginService": login_pb2,
     "OrganizationService": organization_pb2,
     "AttributeService": attribute_pb2,
+    "SmartcardService": smartcard_pb2,
 }
 FLOW_METHODS = sorted(
     m for m in METHOD_ROLES if m.split("/")[1].removeprefix("zorgid.v1.") in _REQUESTS
@@ -97,9 +99,10 @@ def test_every_other_role_is_refused(eng: Engine, method: str) -> None:
     service, name = method.split("/")[1].removeprefix("zorgid.v1."), method.split("/")[2]
     module = _REQUESTS[service]
     allowed = METHOD_ROLES[method]
-    # One role a method, except ApproveAdministrator (operator, or portal for an admin).
+    # One role a method, except ApproveAdministrator and RevokeSmartcard (operator, or
+    # portal for a logged-in person).
     assert isinstance(allowed, frozenset) and len(allowed) == (
-        2 if name == "ApproveAdministrator" else 1
+        2 if name in ("ApproveAdministrator", "RevokeSmartcard") else 1
     )
     for role in Role:
         if role in allowed:

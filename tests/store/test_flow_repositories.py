@@ -13,7 +13,15 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 
-from issuer.store import drafts, logins, mobile_ids, organisations, persons, registrations
+from issuer.store import (
+    drafts,
+    logins,
+    mobile_ids,
+    organisations,
+    persons,
+    registrations,
+    smartcards,
+)
 from issuer.store.evidence import UziEvidence, find_evidence, keep_evidence, use_uzi_session
 from issuer.store.schema import (
     certificates,
@@ -21,6 +29,8 @@ from issuer.store.schema import (
     login_challenges,
     login_sessions,
     organisation_admins,
+    smartcard_certificates,
+    smartcard_tickets,
     uzi_challenges,
     uzi_evidence,
     uzi_sessions,
@@ -29,6 +39,7 @@ from issuer.store.schema import mobile_ids as mobile_ids_table
 from issuer.store.schema import organisations as organisations_table
 from issuer.store.schema import persons as persons_table
 from issuer.store.schema import registrations as registrations_table
+from issuer.store.schema import smartcards as smartcards_table
 
 NOW = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
 
@@ -46,6 +57,9 @@ NOW = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
         (organisations.OrganisationRecord, organisations_table),
         (organisations.AdminRequest, organisation_admins),
         (UziEvidence, uzi_evidence),
+        (smartcards.CardTicket, smartcard_tickets),
+        (smartcards.Card, smartcards_table),
+        (smartcards.CardCertificate, smartcard_certificates),
     ],
 )
 def test_each_record_has_exactly_its_tables_columns(record: type, table: sa.Table) -> None:
