@@ -45,6 +45,7 @@ from issuer.issuance import certificates as certs
 from issuer.issuance.records import Actor, CheckedRequest, IssuanceRequest, IssuedCertificate
 from issuer.issuance.runtime import Issuance
 from issuer.profile import VerifiedAttributes
+from issuer.profile.usage import CertificateUsage
 from issuer.store import Connection
 from issuer.store import mobile_ids as mobile_id_store
 from issuer.store import persons as person_store
@@ -57,6 +58,12 @@ AUTHENTICATION: Final = "authentication"
 NON_REPUDIATION: Final = "non-repudiation"
 ENCRYPTION: Final = "encryption"
 CARD_SLOTS: Final = (AUTHENTICATION, NON_REPUDIATION, ENCRYPTION)
+SLOT_USAGES: Final[Mapping[str, CertificateUsage]] = {
+    AUTHENTICATION: CertificateUsage.CARD_AUTHENTICATION,
+    NON_REPUDIATION: CertificateUsage.CARD_SIGNATURE,
+    ENCRYPTION: CertificateUsage.CARD_ENCRYPTION,
+}
+"""Which certificate of the card profile (``[smartcard.<certificate>]``) each slot gets."""
 """The card's key slots, in the order they are issued (the store's CHECK names the same)."""
 
 TICKET_LIFETIME: Final = timedelta(minutes=10)
@@ -118,15 +125,8 @@ def card_issuance_request(
     card_not_after: datetime | None,
     actor: Actor,
 ) -> IssuanceRequest:
-    """The one place a card certificate's request is built (all slots, all paths).
-
-    The card profile is not in the issuance cycle yet: every slot is issued
-    with the mobile-ID profile for now.
-    """
-    # usage: authentication -> CertificateUsage.CARD_AUTHENTICATION,
-    #        non-repudiation -> CertificateUsage.CARD_SIGNATURE,
-    #        encryption -> CertificateUsage.CARD_ENCRYPTION (IssuanceRequest.usage).
-    del slot
+    """The one place a card certificate's request is built (all slots, all paths): the
+    slot's card usage (:data:`SLOT_USAGES`) selects its profile in the issuance cycle."""
     return IssuanceRequest(
         attrs=attrs,
         csr=csr,
@@ -134,6 +134,7 @@ def card_issuance_request(
         actor=actor,
         registration_id=registration_id,
         card_not_after=card_not_after,
+        usage=SLOT_USAGES[slot],
     )
 
 

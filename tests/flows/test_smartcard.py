@@ -23,9 +23,11 @@ import pytest
 import sqlalchemy as sa
 from cryptography import x509
 from cryptography.x509 import ocsp
+from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from issuer.api.zorgid.v1 import certificate_pb2, smartcard_pb2, smartcard_pb2_grpc
 from issuer.flows.smartcard import LEASE, TICKET_LIFETIME
+from issuer.profile import read_uzi_san
 from issuer.store import smartcards as card_store
 from issuer.store.schema import certificates, ocsp_responses, smartcards
 from policies import DEFAULT_POLICY_PATH, load_policy
@@ -47,9 +49,11 @@ def card_eng(engine_parts: EngineParts, tmp_path: Path) -> Iterator[Engine]:
     text = DEFAULT_POLICY_PATH.read_text(encoding="utf-8")
     text = text.replace('allowed = ["ec-p256", "ec-p384"]', 'allowed = ["ec-p256", "rsa"]')
     text = text.replace('version = "dev-1"', 'version = "dev-1-card"')
+    text = text.replace("enabled = false", "enabled = true")  # [smartcard]: cards issue
     policy = tmp_path / "card-policy.toml"
     policy.write_text(text, encoding="utf-8")
     assert load_policy(policy).keys.allowed == ("ec-p256", "rsa")
+    assert load_policy(policy).smartcard.enabled
     with running_engine(engine_parts, tmp_path, policy_file=policy) as made:
         yield made
 
@@ -133,6 +137,26 @@ def test_card_issued_listed_replaced_and_revoked(card_eng: Engine, blank_card: A
         written = app.write_certificate(slot, certs[_SLOT[slot.label]].der)
         assert written.public_key() == app.key(slot).public_key()
     assert set(app.certificates()) == {AUTHENTICATION.key_id, SIGNATURE.key_id}
+    # Each slot got its certificate of the card profile (issuer.profile.usage), as N card.
+    auth = x509.load_der_x509_certificate(certs[_SLOT[AUTHENTICATION.label]].der)
+    sign = x509.load_der_x509_certificate(certs[_SLOT[SIGNATURE.label]].der)
+    assert auth.extensions.get_extension_for_class(x509.KeyUsage).value.digital_signature
+    assert (
+        ExtendedKeyUsageOID.CLIENT_AUTH
+        in auth.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+    )
+    sign_usage = sign.extensions.get_extension_for_class(x509.KeyUsage).value
+    assert sign_usage.content_commitment and not sign_usage.digital_signature
+    assert read_uzi_san(auth).card_type.value == "N"
+    with eng.db.connect() as conn:
+        usages = set(
+            conn.execute(
+                sa.select(certificates.c.usage).where(
+                    certificates.c.serial.in_([c.serial for c in certs.values()])
+                )
+            ).scalars()
+        )
+    assert usages == {"card-authentication", "card-signature"}
 
     # A retry (the first answer lost) returns the same set; other CSRs are refused.
     again = _redeem(stub, started.ticket, csrs)

@@ -6,7 +6,7 @@ SHA-256 only, like enrolment tokens) and its claim by a redemption;
 certificate per slot of a card. New tables only: no rows to fill.
 
 Revision ID: 0011
-Revises: 0009
+Revises: 0010
 Create Date: 2026-12-07 03:30:00
 
 """
@@ -19,7 +19,7 @@ from alembic import op
 from issuer.store.types import UtcDateTime
 
 revision: str = "0011"
-down_revision: str | Sequence[str] | None = "0009"
+down_revision: str | Sequence[str] | None = "0010"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
