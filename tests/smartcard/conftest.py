@@ -19,11 +19,11 @@ import sqlalchemy as sa
 from issuer.ocsp_service import OcspService
 from policies import DEFAULT_POLICY_PATH, load_policy
 from testkit.smartcard import SmartCard, write_openssl_engine_conf
-from tests.issuance.conftest import CaSetup, World, build_world, ca
+from tests.issuance.conftest import CaSetup, World, build_world, make_ca
 from tests.softhsm import SOFTHSM_MODULE, SoftHsmDir
 from tests.store.dbfixtures import Database, migrated, migrated_db
 
-__all__ = ["ca", "migrated", "migrated_db"]
+__all__ = ["migrated", "migrated_db"]
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,13 @@ def _rsa_policy() -> str:
     policy = load_policy(text)
     assert policy.keys.allowed == ("ec-p256", "rsa") and policy.smartcard.enabled
     return text
+
+
+@pytest.fixture(scope="session")
+def ca(softhsm_dir: SoftHsmDir, tmp_path_factory: pytest.TempPathFactory) -> CaSetup:
+    """The key ceremony's CA on a token of its own: sharing ``tests.issuance``'s session
+    fixture by import would make a second instance initialise the same token again."""
+    return make_ca(softhsm_dir, tmp_path_factory.mktemp("smartcard-ca"), "smartcard-ca")
 
 
 @pytest.fixture
