@@ -230,6 +230,7 @@ class StoreResponses:
                 this_update=response.this_update,
                 next_update=response.next_update,
                 produced_at=response.produced_at,
+                wins_ties=response_cert_state(response.der) == "revoked",
             )
 
     def due(self, *, now: datetime, next_update_before: datetime, limit: int) -> Sequence[DueItem]:

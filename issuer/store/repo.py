@@ -271,12 +271,17 @@ def save_ocsp_response(
     this_update: datetime,
     next_update: datetime,
     produced_at: datetime,
+    wins_ties: bool = False,
 ) -> bool:
     """Keep the newest pre-signed OCSP response of a certificate; ``True`` if *der* was kept.
 
     Refreshers on several nodes may race, and a slow one must not replace a
     newer response (e.g. a ``revoked`` one) with an older ``good`` one: the
-    row is replaced only by a response produced later.
+    row is replaced only by a response produced later. *wins_ties*: also by one
+    produced in the same second (producedAt has whole seconds, RFC 5019 §2.2.4) --
+    a ``revoked`` response, so a revocation in the second of the issuance is not
+    answered ``good`` until the refresher's next pass; a revocation is final, so
+    a tie can only be a ``good`` signed before it.
     """
     values = {
         "der": der,
@@ -290,7 +295,9 @@ def save_ocsp_response(
             .where(
                 ocsp_responses.c.issuer == issuer,
                 ocsp_responses.c.serial == serial,
-                ocsp_responses.c.produced_at < produced_at,
+                (ocsp_responses.c.produced_at <= produced_at)
+                if wins_ties
+                else (ocsp_responses.c.produced_at < produced_at),
             )
             .values(**values)
         )

@@ -107,6 +107,29 @@ def test_a_later_revocation_replaces_the_first_response(
     assert _status(bytes(row.der), issued.serial) == ocsp.OCSPCertStatus.REVOKED
 
 
+def test_a_revocation_in_the_second_of_the_issuance_answers_revoked_at_once(
+    world: World, new_phone: Callable[..., Phone]
+) -> None:
+    """producedAt has whole seconds: with the clock standing still, the first response and
+    the revocation's are produced in the same second, and the revoked one must be kept."""
+    still = datetime.now(UTC).replace(microsecond=0)
+    world.cycle.hooks = frozen = OcspService.build(
+        engine=world.engine,
+        material=world.ca.material,
+        hsm=world.ca.hsm,
+        policy=world.policy.ocsp,
+        signature_hash=world.policy.profile.signature_hash,
+        clock=lambda: still,
+    )
+    issued = _issue(world, new_phone())
+    first = _response(world, issued.serial)
+    assert first.produced_at.replace(tzinfo=UTC) == still
+    frozen.revoke(world.engine, issued.issuer, issued.serial, at=still, reason="keyCompromise")
+    row = _response(world, issued.serial)
+    assert row.produced_at == first.produced_at  # the same second
+    assert _status(bytes(row.der), issued.serial) == ocsp.OCSPCertStatus.REVOKED
+
+
 def test_a_failed_presign_still_issues_and_the_refresher_signs_the_missing_response(
     world: World,
     service: OcspService,

@@ -61,7 +61,7 @@ def test_revocation_happens_once_and_keeps_its_first_time(migrated: sa.Engine) -
 
 
 def test_the_newest_ocsp_response_wins(migrated: sa.Engine) -> None:
-    def save(conn: sa.Connection, der: bytes, produced: datetime) -> bool:
+    def save(conn: sa.Connection, der: bytes, produced: datetime, *, revoked: bool = False) -> bool:
         return save_ocsp_response(
             conn,
             issuer=ISSUER,
@@ -70,6 +70,7 @@ def test_the_newest_ocsp_response_wins(migrated: sa.Engine) -> None:
             this_update=produced,
             next_update=produced + timedelta(days=1),
             produced_at=produced,
+            wins_ties=revoked,
         )
 
     with migrated.begin() as conn:
@@ -80,6 +81,34 @@ def test_the_newest_ocsp_response_wins(migrated: sa.Engine) -> None:
         assert not save(conn, b"same-time", T0 + timedelta(minutes=3))
         stored = conn.execute(sa.select(ocsp_responses.c.der)).scalar_one()
     assert stored == b"revoked@3"
+
+
+def test_a_revocation_in_the_second_of_the_issuance_is_kept(migrated: sa.Engine) -> None:
+    """producedAt has whole seconds: the revoked response of a certificate revoked in the
+    second its good one was signed must replace it, and the good one must never win back."""
+    at = T0 + timedelta(minutes=5)
+
+    def save(conn: sa.Connection, der: bytes, *, revoked: bool) -> bool:
+        return save_ocsp_response(
+            conn,
+            issuer=ISSUER,
+            serial="54",
+            der=der,
+            this_update=at,
+            next_update=at + timedelta(days=1),
+            produced_at=at,
+            wins_ties=revoked,
+        )
+
+    with migrated.begin() as conn:
+        _issue(conn, "54")
+        assert save(conn, b"good@5", revoked=False)
+        assert save(conn, b"revoked@5", revoked=True)
+        assert not save(conn, b"good@5-late", revoked=False)
+        stored = conn.execute(
+            sa.select(ocsp_responses.c.der).where(ocsp_responses.c.serial == "54")
+        ).scalar_one()
+    assert stored == b"revoked@5"
 
 
 def test_crl_numbers_only_increase(migrated: sa.Engine) -> None:
