@@ -22,18 +22,30 @@ import grpc
 import pytest
 import sqlalchemy as sa
 from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509 import ocsp
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from issuer.api.zorgid.v1 import certificate_pb2, smartcard_pb2, smartcard_pb2_grpc
 from issuer.flows.smartcard import LEASE, TICKET_LIFETIME
+from issuer.ocsp_service import OcspService
 from issuer.profile import read_uzi_san
 from issuer.store import smartcards as card_store
-from issuer.store.schema import certificates, ocsp_responses, smartcards
+from issuer.store.schema import certificates, crls, ocsp_responses, smartcards
+from ocsp.issuers import spki_sha256
 from policies import DEFAULT_POLICY_PATH, load_policy
-from testkit.smartcard import AUTHENTICATION, ENCRYPTION, SIGNATURE, CardApp, CardSlot, SmartCard
+from testkit.smartcard import (
+    AUTHENTICATION,
+    ENCRYPTION,
+    SIGNATURE,
+    CardApp,
+    CardSlot,
+    SmartCard,
+    write_openssl_engine_conf,
+)
 from tests.flows.conftest import OTHER_URA, Engine, EngineParts, rpc_code, running_engine
-from tests.softhsm import SoftHsmDir
+from tests.smartcard.tls import list_objects, pem, server_identity, tls_client, tls_server
+from tests.softhsm import SOFTHSM_MODULE, SoftHsmDir
 
 _SLOT = {
     AUTHENTICATION.label: smartcard_pb2.SMARTCARD_SLOT_AUTHENTICATION,
@@ -330,3 +342,86 @@ def test_a_dead_redeemers_claim_is_taken_over_and_the_administrator_revokes(
     assert {c.certificate.status for c in card.certificates} == {
         certificate_pb2.CERTIFICATE_STATUS_REVOKED
     }
+
+
+def _latest_crl(eng: Engine, issuer: str, path: Path) -> Path:
+    """The engine's newest CRL of *issuer* (what its CRL distribution point serves), PEM."""
+    with eng.db.connect() as conn:
+        der = conn.execute(
+            sa.select(crls.c.der)
+            .where(crls.c.issuer == issuer)
+            .order_by(crls.c.number.desc())
+            .limit(1)
+        ).scalar_one()
+    path.write_bytes(x509.load_der_x509_crl(bytes(der)).public_bytes(Encoding.PEM))
+    return path
+
+
+def test_the_flows_card_authenticates_over_tls_with_its_key_until_the_card_is_revoked(
+    card_eng: Engine, blank_card: Any, tmp_path: Path
+) -> None:
+    """Issue 19 end to end: a card made through SmartcardService over mTLS gRPC, its key
+    never leaving the card (pkcs11-tool), logs in to an openssl TLS server with the card
+    key through openssl's pkcs11 engine, and is refused once RevokeSmartcard revoked it."""
+    eng = card_eng
+    handle = _logged_in(eng)
+    stub = _stub(eng)
+    started = stub.StartSmartcard(
+        smartcard_pb2.StartSmartcardRequest(login_session_handle=handle), timeout=30
+    )
+    app = blank_card()
+    issued = _redeem(stub, started.ticket, _csrs(app, (AUTHENTICATION,)))
+    cert = app.write_certificate(AUTHENTICATION, _by_slot(issued)[_SLOT[AUTHENTICATION.label]].der)
+
+    listed = list_objects(app.card)
+    (private,) = [o for o in listed if o.kind == "Private Key Object"]
+    assert {"sensitive", "never extractable"} <= private.access
+    assert "extractable" not in private.access
+
+    chain = [x509.load_der_x509_certificate(bytes(d)) for d in issued.chain]
+    assert chain[0].subject == cert.issuer  # issuing CA first
+    issuer = spki_sha256(chain[0])
+    conf = write_openssl_engine_conf(tmp_path / "openssl.cnf", SOFTHSM_MODULE)
+    card_pem = tmp_path / "card.pem"
+    card_pem.write_bytes(pem(cert))
+    trust = tmp_path / "zorgid-ca.pem"
+    trust.write_bytes(pem(*chain))
+    server_cert, server_key = server_identity(tmp_path)
+
+    def handshake(crl: Path) -> tuple[Any, Any]:
+        with tls_server(
+            cert=server_cert, key=server_key, ca_file=trust, crl_file=crl, at=eng.clock()
+        ) as (port, served):
+            run = tls_client(
+                port=port,
+                card=app.card,
+                slot=AUTHENTICATION,
+                cert=card_pem,
+                server_ca=server_cert,
+                openssl_conf=conf,
+            )
+        (server,) = served
+        return server, run
+
+    hooks = eng.runtime.get().cycle.hooks
+    assert isinstance(hooks, OcspService)
+    hooks.crls.publish(issuer)  # the refresher's first CRL, as `zorgid serve` has by now
+    server, client = handshake(_latest_crl(eng, issuer, tmp_path / "before.crl"))
+    assert client.returncode == 0 and client.page.startswith(b"HTTP/1.0 200 ok"), (
+        server.output,
+        client.stderr,
+    )
+    assert "verify error" not in server.output
+
+    eng.clock.advance(timedelta(seconds=5))
+    stub.RevokeSmartcard(
+        smartcard_pb2.RevokeSmartcardRequest(
+            login_session_handle=handle,
+            card_id=issued.card_id,
+            reason=certificate_pb2.REVOCATION_REASON_KEY_COMPROMISE,
+        ),
+        timeout=30,
+    )
+    server, client = handshake(_latest_crl(eng, issuer, tmp_path / "after.crl"))
+    assert "verify error:num=23:certificate revoked" in server.output, server.output
+    assert client.page == b"" and client.returncode != 0

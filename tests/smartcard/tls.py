@@ -17,6 +17,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from cryptography import x509
@@ -65,11 +66,12 @@ class Served:
 
 @contextmanager
 def tls_server(
-    *, cert: Path, key: Path, ca_file: Path, crl_file: Path
+    *, cert: Path, key: Path, ca_file: Path, crl_file: Path, at: datetime | None = None
 ) -> Iterator[tuple[int, list[Served]]]:
     """``s_server -www`` requiring a client certificate, checked against *crl_file*; a
     verification error ends the handshake (``-verify_return_error``; without it s_server
-    only prints the error and serves the client anyway).
+    only prints the error and serves the client anyway). *at*: check certificates and
+    CRL at that moment (``-attime``: the engine's test clock), else now.
 
     Yields the port and a list that holds the server's output once it has exited
     (after its single connection, ``-naccept 1``).
@@ -79,6 +81,7 @@ def tls_server(
         "-cert", str(cert), "-key", str(key),
         "-Verify", "1", "-verify_return_error",
         "-CAfile", str(ca_file), "-crl_check", "-CRL", str(crl_file),
+        *(["-attime", str(int(at.timestamp()))] if at is not None else []),
     ]  # fmt: skip
     proc = subprocess.Popen(
         args,
