@@ -10,65 +10,20 @@ says so, the card is revoked, and the other person's card stays good.
 
 from __future__ import annotations
 
-import itertools
 import json
-from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
 
 import sqlalchemy as sa
 from cryptography import x509
 from cryptography.x509 import ocsp
 
-from issuer.api.zorgid.v1 import smartcard_pb2, smartcard_pb2_grpc
 from issuer.store.schema import audit_events, certificates, ocsp_responses, smartcards
 from issuer.uzi.trust import load_trust_set
 from issuer.uzi_watch import REASON, UziWatch, WatchSettings
-from testkit.desktop_app import DesktopApp
-from testkit.smartcard import AUTHENTICATION, SIGNATURE, CardApp, SmartCard
+from tests.flows.cardholder import holder
 from tests.flows.conftest import Engine
 from tests.flows.test_smartcard import card_eng  # noqa: F401 -- fixture
 from tests.softhsm import SoftHsmDir
-
-_SLOT = {
-    AUTHENTICATION.label: smartcard_pb2.SMARTCARD_SLOT_AUTHENTICATION,
-    SIGNATURE.label: smartcard_pb2.SMARTCARD_SLOT_NON_REPUDIATION,
-}
-_cards = itertools.count(1)
-
-
-@dataclass(frozen=True)
-class _Holder:
-    """A professional: their UZI-pas, mobile-ID certificate and smartcard (id, certificates)."""
-
-    uzi_pas: DesktopApp
-    mobile_id: bytes
-    card_id: str
-    card_certificates: tuple[bytes, ...]
-
-
-def _holder(eng: Engine, softhsm_dir: SoftHsmDir) -> _Holder:
-    """Register with a UZI-pas, log in by phone, and have a blank card issued and written."""
-    uzi_pas = eng.cards.app()
-    phone, der, _ = eng.registered(uzi_pas)
-    status = eng.login(phone, der)
-    stub: Any = smartcard_pb2_grpc.SmartcardServiceStub(eng.channel("portal"))  # type: ignore[no-untyped-call]
-    started = stub.StartSmartcard(
-        smartcard_pb2.StartSmartcardRequest(login_session_handle=status.session_handle),
-        timeout=30,
-    )
-    app = CardApp.insert(SmartCard.blank(softhsm_dir, f"zorgid-watchcard-{next(_cards)}"))
-    csrs = []
-    for slot in (AUTHENTICATION, SIGNATURE):
-        app.generate_key(slot)
-        csrs.append(smartcard_pb2.SlotCsr(slot=_SLOT[slot.label], csr=app.csr(slot)))
-    issued = stub.RedeemSmartcard(
-        smartcard_pb2.RedeemSmartcardRequest(ticket=started.ticket, csrs=csrs), timeout=60
-    )
-    by_slot = {c.slot: bytes(c.certificate.der) for c in issued.certificates}
-    for slot in (AUTHENTICATION, SIGNATURE):
-        app.write_certificate(slot, by_slot[_SLOT[slot.label]])
-    return _Holder(uzi_pas, der, issued.card_id, tuple(by_slot.values()))
 
 
 def _serial(der: bytes) -> str:
@@ -111,7 +66,7 @@ def test_a_revoked_uzi_pas_revokes_the_smartcard_with_the_mobile_id(
 ) -> None:
     eng = card_eng
     eng.register_org()
-    a, b = _holder(eng, softhsm_dir), _holder(eng, softhsm_dir)
+    a, b = holder(eng, softhsm_dir), holder(eng, softhsm_dir)
     watch = UziWatch(
         engine=eng.db,
         trust=lambda: load_trust_set(str(eng.cards.trust_dir)),
