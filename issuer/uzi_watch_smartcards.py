@@ -3,7 +3,10 @@
 A smartcard is issued on the registration of its holder's mobile ID, so the
 watch revokes its certificates with the mobile ID's (they share the
 registration). The card itself then becomes ``revoked`` too, with one audit
-event in the same transaction, as a revocation by its holder would make it.
+event in the same transaction, as a revocation by its holder would make it;
+and a card ticket started on that UZI-pas and not yet redeemed ends, so no card
+is issued on it afterwards. A card being issued during the pass (``issuing``)
+gets good certificates the next pass revokes, as a mobile ID redeemed then does.
 """
 
 from __future__ import annotations
@@ -26,7 +29,8 @@ def revoke_smartcards(
     actor: str,
     details: dict[str, JsonValue],
 ) -> list[str]:
-    """Mark revoked the active smartcards issued on the UZI-pas *ref*: their ids."""
+    """Mark revoked the active smartcards issued on the UZI-pas *ref* (their ids), and end
+    its unredeemed card tickets."""
     done = store.revoke_smartcards_on_card(
         conn, issuer_sha256=ref.issuer_sha256, serial=ref.serial, at=at, reason=reason
     )
@@ -44,6 +48,19 @@ def revoke_smartcards(
                     "card_issuer": ref.issuer,
                     **details,
                 },
+            ),
+        )
+    for ticket_id in store.end_smartcard_tickets_on_card(
+        conn, issuer_sha256=ref.issuer_sha256, serial=ref.serial, at=at
+    ):
+        audit.append(
+            conn,
+            AuditEvent(
+                actor_role="engine",
+                actor_identity=actor,
+                action="smartcard.ticket_ended",
+                subject=f"smartcard-ticket:{ticket_id}",
+                details={"card_serial": ref.serial, "card_issuer": ref.issuer, **details},
             ),
         )
     return done

@@ -23,6 +23,7 @@ from issuer.store.schema import (
     certificates,
     ocsp_responses,
     registrations,
+    smartcard_tickets,
     smartcards,
     uzi_watch_crls,
 )
@@ -385,3 +386,39 @@ def revoke_smartcards_on_card(
         if changed.rowcount == 1:
             done.append(str(card_id))
     return done
+
+
+def end_smartcard_tickets_on_card(
+    conn: sa.Connection, *, issuer_sha256: str, serial: str, at: datetime
+) -> list[str]:
+    """End (expire at *at*) the unredeemed card tickets issued on the card: their ids.
+
+    A ticket started before the UZI-pas was found revoked must not issue a
+    card on it afterwards: redeemed, it is refused as expired.
+    """
+    on_card = (
+        sa.select(registrations.c.id)
+        .where(
+            registrations.c.card_issuer_sha256 == issuer_sha256,
+            registrations.c.card_serial == serial,
+        )
+        .scalar_subquery()
+    )
+    open_ticket = sa.and_(
+        smartcard_tickets.c.registration_id.in_(on_card),
+        smartcard_tickets.c.used_at.is_(None),
+        smartcard_tickets.c.expires_at > at,
+    )
+    ids = [
+        str(i)
+        for i in conn.execute(
+            sa.select(smartcard_tickets.c.id).where(open_ticket).order_by(smartcard_tickets.c.id)
+        ).scalars()
+    ]
+    if ids:
+        conn.execute(
+            smartcard_tickets.update()
+            .where(smartcard_tickets.c.id.in_(ids), open_ticket)
+            .values(expires_at=at)
+        )
+    return ids

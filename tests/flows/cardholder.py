@@ -36,6 +36,8 @@ class Holder:
     """The card's authentication certificate (DER)."""
     chain: tuple[bytes, ...]
     """The issuing CA's chain the redemption returned (DER)."""
+    session_handle: str
+    """The login session the card was started from."""
 
 
 def holder(eng: Engine, softhsm_dir: SoftHsmDir) -> Holder:
@@ -61,4 +63,12 @@ def holder(eng: Engine, softhsm_dir: SoftHsmDir) -> Holder:
         app.write_certificate(slot, by_slot[_SLOT[slot.label]])
     auth = by_slot[_SLOT[AUTHENTICATION.label]]
     chain = tuple(bytes(c) for c in issued.chain)
-    return Holder(uzi_pas, der, issued.card_id, tuple(by_slot.values()), auth, chain)
+    return Holder(
+        uzi_pas,
+        der,
+        issued.card_id,
+        tuple(by_slot.values()),
+        auth,
+        chain,
+        str(status.session_handle),
+    )

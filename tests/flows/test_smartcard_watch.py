@@ -11,17 +11,23 @@ says so, the card is revoked, and the other person's card stays good.
 from __future__ import annotations
 
 import json
+import secrets
 from datetime import timedelta
+from typing import Any
 
+import grpc
+import pytest
 import sqlalchemy as sa
 from cryptography import x509
 from cryptography.x509 import ocsp
 
+from issuer.api.zorgid.v1 import smartcard_pb2, smartcard_pb2_grpc
 from issuer.store.schema import audit_events, certificates, ocsp_responses, smartcards
 from issuer.uzi.trust import load_trust_set
 from issuer.uzi_watch import REASON, UziWatch, WatchSettings
+from testkit.smartcard import AUTHENTICATION, CardApp, SmartCard
 from tests.flows.cardholder import holder
-from tests.flows.conftest import Engine
+from tests.flows.conftest import Engine, rpc_code
 from tests.flows.test_smartcard import card_eng  # noqa: F401 -- fixture
 from tests.softhsm import SoftHsmDir
 
@@ -78,6 +84,12 @@ def test_a_revoked_uzi_pas_revokes_the_smartcard_with_the_mobile_id(
     assert not first.failed and not first.revoked
     assert first.cards == 2
 
+    # A second card started before the UZI-pas is found revoked, redeemed after.
+    portal: Any = smartcard_pb2_grpc.SmartcardServiceStub(eng.channel("portal"))  # type: ignore[no-untyped-call]
+    pending = portal.StartSmartcard(
+        smartcard_pb2.StartSmartcardRequest(login_session_handle=a.session_handle), timeout=30
+    )
+
     assert eng.cards.server is not None
     eng.cards.world.revoke(a.uzi_pas.card.auth)
     eng.cards.server.publish(eng.cards.world)
@@ -104,5 +116,22 @@ def test_a_revoked_uzi_pas_revokes_the_smartcard_with_the_mobile_id(
         assert _status(eng, der) == ("good", None)
         assert _ocsp_status(eng, der) == ocsp.OCSPCertStatus.GOOD
     assert _card_state(eng, b.card_id) == ("active", None)
+    # The ticket started on the revoked UZI-pas ended with it: no card is issued on it.
+    late = CardApp.insert(SmartCard.blank(softhsm_dir, f"zorgid-watchcard-{secrets.token_hex(4)}"))
+    late.generate_key(AUTHENTICATION)
+    with pytest.raises(grpc.RpcError) as err:
+        portal.RedeemSmartcard(
+            smartcard_pb2.RedeemSmartcardRequest(
+                ticket=pending.ticket,
+                csrs=[
+                    smartcard_pb2.SlotCsr(
+                        slot=smartcard_pb2.SMARTCARD_SLOT_AUTHENTICATION,
+                        csr=late.csr(AUTHENTICATION),
+                    )
+                ],
+            ),
+            timeout=60,
+        )
+    assert rpc_code(err.value) == (grpc.StatusCode.FAILED_PRECONDITION, "ZID-2002")
     # Revoked stays revoked: the next pass finds nothing more to do.
     assert watch.run_once(force=True).revoked == []
