@@ -19,7 +19,9 @@ One pass (:meth:`UziWatch.run_once`; the server runs it on a thread every
    a UZI-register CA the CRL lists (each CA between a card and the anchor is
    watched on its own parent's CRL) -- is revoked through
    ``issuer.store.repo.revoke_certificate`` (which also ends its login
-   sessions) with reason ``privilegeWithdrawn``; one on hold becomes
+   sessions) with reason ``privilegeWithdrawn`` -- mobile IDs and smartcard
+   certificates alike, and the smartcard is revoked (``issuer.uzi_watch_smartcards``);
+   one on hold becomes
    ``privilegeWithdrawn`` at the time of the finding; each with an audit
    event naming the card's (and CA's) serial and the CRL's number; then OCSP
    re-signs and the CRL is published (the runtime's hooks);
@@ -57,6 +59,7 @@ from issuer.store.transactions import read_transaction, write_transaction
 from issuer.uzi.crl import CrlUnavailable, FetchLimits, fetch_crl
 from issuer.uzi.trust import TrustSet, distribution_points, verified_cas
 from issuer.uzi_watch_hold import CardRef, hold_card, is_current, publish, release_card
+from issuer.uzi_watch_smartcards import revoke_smartcards
 
 _LOG = logging.getLogger(__name__)
 
@@ -436,6 +439,10 @@ class UziWatch:
                     cert, status="revoked", revoked_at=now, revocation_reason=REASON
                 )
             )
+        more: dict[str, JsonValue] = {**listed, "crl_number": number, "crl_url": url}
+        revoke_smartcards(
+            conn, issuance.audit, ref, at=now, reason=REASON, actor=ACTOR, details=more
+        )
         return done
 
     def _hold_and_release(self, cards: list[_Card], now: datetime, report: PassReport) -> None:

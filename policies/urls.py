@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
-from policies.schema import CertificatePolicy, Policy, ProfilePolicy
+from policies.schema import CardCertificatePolicy, CertificatePolicy, Policy, ProfilePolicy
 
 
 def check_public_url(value: str) -> str | None:
@@ -159,6 +159,13 @@ def cps_document(policy: Policy, generations: Sequence[int] = (1,)) -> str:
         f"{ocsp.response_validity_seconds} seconds.",
         f"CRLs: next update within {ocsp.crl_next_update_seconds} seconds.",
     ]
+    card = policy.smartcard
+    if card.enabled:  # its certificates name this page too (docs/smartcard.md)
+        lines += ["", f"ZORG-ID smartcard (layout {card.card_type}), certificate policies:"]
+        for name in ("authentication", "signature", "encryption"):
+            issued: CardCertificatePolicy | None = getattr(card, name)
+            if issued is not None:
+                lines += [f"  {cp.oid} ({name})" for cp in issued.certificate_policies]
     for n in generations:
         own = for_generation(policy, n).profile
         current = " (current)" if n == generations[-1] and len(generations) > 1 else ""

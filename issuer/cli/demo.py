@@ -10,11 +10,12 @@ Cards come from the test UZI-register the development environment made
 
 The walk: register organisations (operator) -> register a user (terms, UZI-pas,
 card data, date of birth, summary, confirm, registration QR) -> the phone
-redeems it -> validate the organisation -> log in by QR -> a second user ->
-UZI attributes on an existing mobile ID -> an expired login QR -> PIN
-forgotten and re-enrolment -> revocation by the holder. Every step prints what
-it did and the outcome; secrets (QR tokens, session handles) are never
-printed, QR images are written to ``<data-dir>/demo/qr/``. Exit 0 when the
+redeems it -> validate the organisation -> log in by QR -> a ZORG-ID
+smartcard (manual §6) -> a second user -> UZI attributes on an existing
+mobile ID -> an expired login QR -> PIN forgotten and re-enrolment ->
+revocation by the holder. Every step prints what it did and the outcome;
+secrets (QR tokens, session handles) are never printed, QR images are written
+to ``<data-dir>/demo/qr/``. Exit 0 when the
 walk reached its end, 1 with the step and catalogue code otherwise.
 
 The test UZI-register (:func:`ensure_demo_world`, called by ``zorgid dev``):
@@ -31,6 +32,8 @@ policy written beside it (``<root>/policy/dev.toml``) is the packaged one with
 that folder as its trust set and a 30-second login QR (the schema's minimum),
 so the demo shows an expired QR in half a minute instead of five; the
 packaged, acceptance and production policies keep the manual's 5 minutes.
+It also issues ZORG-ID smartcards (``[smartcard] enabled = true``), which the
+packaged policy leaves off (docs/smartcard.md, "The development policy").
 
 Revocation stays ``soft`` (as in the packaged development policy): the test
 register's CRL URLs are not served in development.
@@ -144,13 +147,19 @@ def ensure_demo_world(root: Path) -> tuple[Path, bool]:
     text = text.replace('trust_set = "acc"', f'trust_set = "{trust}"', 1)
     text = text.replace("login_seconds = 300 ", f"login_seconds = {LOGIN_SECONDS}  ", 1)
     text = text.replace('version = "dev-1"', 'version = "dev-1-uzitest"', 1)
-    if f'trust_set = "{trust}"' not in text or f"login_seconds = {LOGIN_SECONDS}" not in text:
+    text = text.replace("[smartcard]\nenabled = false", "[smartcard]\nenabled = true", 1)
+    if (
+        f'trust_set = "{trust}"' not in text
+        or f"login_seconds = {LOGIN_SECONDS}" not in text
+        or "[smartcard]\nenabled = true" not in text
+    ):
         raise RuntimeError("policies/default.toml changed shape; update issuer/cli/demo.py")
     policy.parent.mkdir(parents=True, exist_ok=True)
     policy.write_text(
         "# Written by `zorgid dev` (issuer/cli/demo.py): the packaged development policy\n"
         f"# with the test UZI-register in {trust} as trust set and a {LOGIN_SECONDS}-second\n"
-        "# login QR so `zorgid demo` shows an expired QR quickly. Development only.\n" + text
+        "# login QR so `zorgid demo` shows an expired QR quickly, and ZORG-ID smartcards\n"
+        "# issued (docs/smartcard.md). Development only.\n" + text
     )
     return policy, True
 
@@ -258,6 +267,7 @@ class Demo:
         folder = root / "demo" / "softhsm"
         hsm_dir = SoftHsmDir(folder) if folder.exists() else SoftHsmDir.create(folder)
         hsm_dir.activate()  # this process's tokens only, before PKCS#11 is loaded
+        self.softhsm = hsm_dir
         self.cards_hsm = self._token(hsm_dir, "demo-uzi-pas")
         self.phones_hsm = self._token(hsm_dir, "demo-phone")
         self.world = load_demo_world(root)
@@ -291,6 +301,7 @@ class Demo:
             login_pb2_grpc,
             organization_pb2_grpc,
             registration_pb2_grpc,
+            smartcard_pb2_grpc,
             uzi_pb2_grpc,
         )
 
@@ -309,6 +320,7 @@ class Demo:
             attrs = attribute_pb2_grpc.AttributeServiceStub(channel)  # type: ignore[no-untyped-call]
             enrol = enrollment_pb2_grpc.EnrollmentServiceStub(channel)  # type: ignore[no-untyped-call]
             certs = certificate_pb2_grpc.CertificateServiceStub(channel)  # type: ignore[no-untyped-call]
+            smartcard = smartcard_pb2_grpc.SmartcardServiceStub(channel)  # type: ignore[no-untyped-call]
 
         return Stubs()
 
@@ -360,6 +372,14 @@ class Demo:
         from testkit.phone import Phone
 
         return Phone.create(self.phones_hsm, f"phone-{self.run}-{secrets.token_hex(3)}", "ec-p256")
+
+    def blank_card(self) -> tuple[Any, dict[str, Any]]:
+        """A blank ZORG-ID smartcard in the desktop app, a SoftHSM token of its own:
+        (the app, its slots by PKCS#11 label)."""
+        from testkit.smartcard import SLOTS, CardApp, SmartCard
+
+        card = SmartCard.blank(self.softhsm, f"demo-card-{self.run}-{secrets.token_hex(2)}")
+        return CardApp.insert(card), {slot.label: slot for slot in SLOTS}
 
     def save_qr(self, name: str, png: bytes) -> Path:
         path = self.qr_dir / f"{self.run}-{name}.png"

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from issuer.cli.demo import Demo, DemoFailed
+from issuer.cli.demo_card import make_smartcard
 from issuer.errors import Code
 
 
@@ -256,7 +257,8 @@ def walk(demo: Demo) -> None:
         f"bound to mobile ID {bound.mobile_id}"
     )
 
-    login(demo, admin_phone, admin_der, "Administrator")
+    admin = login(demo, admin_phone, admin_der, "Administrator")
+    make_smartcard(demo, admin.session_handle, "Administrator")
 
     member_card = demo.card(ura=ura)
     member_phone, member_der = register_user(demo, member_card, "Member", "1988-11-30")

@@ -23,6 +23,8 @@ from issuer.store.schema import (
     certificates,
     ocsp_responses,
     registrations,
+    smartcard_tickets,
+    smartcards,
     uzi_watch_crls,
 )
 
@@ -351,3 +353,72 @@ def release_blocker(conn: sa.Connection, cert: sa.Row[Any]) -> tuple[str, str] |
     if reset is not None:
         return "superseded", f"PIN reset {reset.id} of the person since"
     return None
+
+
+def revoke_smartcards_on_card(
+    conn: sa.Connection, *, issuer_sha256: str, serial: str, at: datetime, reason: str
+) -> list[str]:
+    """Revoke the active ZORG-ID smartcards issued on the card (issuer, serial): their ids.
+
+    A smartcard is issued on a registration as its mobile ID is
+    (``smartcards.registration_id``); its certificates are revoked with the
+    mobile ID's, and the card's state says so.
+    """
+    ids = conn.execute(
+        sa.select(smartcards.c.id)
+        .select_from(
+            smartcards.join(registrations, smartcards.c.registration_id == registrations.c.id)
+        )
+        .where(
+            registrations.c.card_issuer_sha256 == issuer_sha256,
+            registrations.c.card_serial == serial,
+            smartcards.c.state == "active",
+        )
+        .order_by(smartcards.c.created_at, smartcards.c.id)
+    ).scalars()
+    done = []
+    for card_id in list(ids):
+        changed = conn.execute(
+            smartcards.update()
+            .where(smartcards.c.id == card_id, smartcards.c.state == "active")
+            .values(state="revoked", revoked_at=at, revocation_reason=reason)
+        )
+        if changed.rowcount == 1:
+            done.append(str(card_id))
+    return done
+
+
+def end_smartcard_tickets_on_card(
+    conn: sa.Connection, *, issuer_sha256: str, serial: str, at: datetime
+) -> list[str]:
+    """End (expire at *at*) the unredeemed card tickets issued on the card: their ids.
+
+    A ticket started before the UZI-pas was found revoked must not issue a
+    card on it afterwards: redeemed, it is refused as expired.
+    """
+    on_card = (
+        sa.select(registrations.c.id)
+        .where(
+            registrations.c.card_issuer_sha256 == issuer_sha256,
+            registrations.c.card_serial == serial,
+        )
+        .scalar_subquery()
+    )
+    open_ticket = sa.and_(
+        smartcard_tickets.c.registration_id.in_(on_card),
+        smartcard_tickets.c.used_at.is_(None),
+        smartcard_tickets.c.expires_at > at,
+    )
+    ids = [
+        str(i)
+        for i in conn.execute(
+            sa.select(smartcard_tickets.c.id).where(open_ticket).order_by(smartcard_tickets.c.id)
+        ).scalars()
+    ]
+    if ids:
+        conn.execute(
+            smartcard_tickets.update()
+            .where(smartcard_tickets.c.id.in_(ids), open_ticket)
+            .values(expires_at=at)
+        )
+    return ids

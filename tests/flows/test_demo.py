@@ -57,8 +57,18 @@ def test_demo_runs_to_the_end_against_make_run(tmp_path: Path) -> None:
         "refused as expected: ZID-1702",
         "refused as expected: ZID-1704",
         "REVOKED (REVOCATION_REASON_CESSATION_OF_OPERATION)",
+        "make a ZORG-ID smartcard",
+        "3 certificates issued",
     ):
         assert expected in out, f"missing {expected!r} in:\n{out}"
+    # Manual §6: the card's three certificates, written to it, each with its card usage.
+    written = [line for line in out.splitlines() if "written to the card, slot" in line]
+    assert [line.split("usage ")[1].split(",")[0] for line in written] == [
+        "card-authentication",
+        "card-signature",
+        "card-encryption",
+    ], out
+    assert all("serial " in line and "CN=" in line for line in written), written
     # Secrets never printed: no enrolment token in the output.
     assert "zorgid://enroll?v=1&t=" not in out
     assert list((root / "demo" / "qr").glob("*.png"))

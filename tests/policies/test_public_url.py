@@ -6,6 +6,7 @@ tests try to make a certificate name an address the front does not serve.
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -109,3 +110,18 @@ def test_the_cps_page_names_every_issuing_ca_generations_urls() -> None:
         "generation 2 (current): certificate http://ocsp.zorg.example:9123/ca/issuing-ca-g2.cer, "
         "CRL http://ocsp.zorg.example:9123/crl/issuing-ca-g2.crl"
     ) in both
+
+
+def test_the_cps_page_names_the_smartcard_policies_when_cards_are_issued() -> None:
+    """Issue 19: a card certificate's CPS URI is the same page; it lists the card's OIDs."""
+    policy = default_policy()
+    assert not policy.smartcard.enabled
+    assert "smartcard" not in cps_document(policy)
+    cards = dataclasses.replace(
+        policy, smartcard=dataclasses.replace(policy.smartcard, enabled=True)
+    )
+    page = cps_document(cards)
+    for name in ("authentication", "signature", "encryption"):
+        issued = getattr(cards.smartcard, name)
+        for cp in issued.certificate_policies:
+            assert f"  {cp.oid} ({name})" in page
