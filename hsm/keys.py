@@ -45,6 +45,15 @@ if TYPE_CHECKING:
     from hsm.uri import Pkcs11Uri
 
 # hash name -> (PKCS#1 v1.5 mech, PSS mech, CKM hash, CKG MGF)
+_OAEP_HASHES: dict[str, tuple[Mechanism, MGF]] = {
+    "sha1": (Mechanism.SHA_1, MGF.SHA1),
+    "sha256": (Mechanism.SHA256, MGF.SHA256),
+    "sha384": (Mechanism.SHA384, MGF.SHA384),
+    "sha512": (Mechanism.SHA512, MGF.SHA512),
+}
+"""OAEP's hash and MGF1 (RFC 8017 §7.1). SHA-1 is allowed here: OAEP needs no collision
+resistance, and it is what many cards (and SoftHSM 2.6) do."""
+
 _RSA_MECHS: dict[str, tuple[Mechanism, Mechanism, Mechanism, MGF]] = {
     "sha256": (
         Mechanism.SHA256_RSA_PKCS,
@@ -309,7 +318,30 @@ class HsmRsaPrivateKey(_HsmKeyMixin, rsa.RSAPrivateKey):
         return self._public.key_size  # type: ignore[no-any-return]
 
     def decrypt(self, ciphertext: bytes, padding: _padding.AsymmetricPadding) -> bytes:
-        _not_exportable("decryption", self._label)
+        """Decrypt on the token (a key generated with ``decrypt=True``; the token refuses
+        any other): OAEP with MGF1 of the same SHA-2 hash and no label, or PKCS#1 v1.5."""
+        if isinstance(padding, _padding.PKCS1v15):
+            return self._hsm._decrypt(self, Mechanism.RSA_PKCS, None, bytes(ciphertext))
+        if isinstance(padding, _padding.OAEP):
+            name = padding._algorithm.name
+            mgf = padding._mgf
+            oaep = _OAEP_HASHES.get(name)
+            if (
+                oaep is None
+                or not isinstance(mgf, _padding.MGF1)
+                or mgf._algorithm.name != name
+                or padding._label
+            ):
+                raise UnsupportedAlgorithm(
+                    f"RSA key {self._label!r}: OAEP with {name} is supported only with SHA-1/"
+                    "256/384/512, MGF1 of the same hash and no label"
+                )
+            param = (*oaep, None)
+            return self._hsm._decrypt(self, Mechanism.RSA_PKCS_OAEP, param, bytes(ciphertext))
+        raise UnsupportedAlgorithm(
+            f"RSA padding {type(padding).__name__} is not supported for decryption; "
+            "use padding.OAEP(...) or padding.PKCS1v15()"
+        )
 
     def private_numbers(self) -> rsa.RSAPrivateNumbers:
         _not_exportable("reading the private numbers", self._label)

@@ -50,6 +50,8 @@ class KeyAttributes:
     token: bool
     private: bool
     sign: bool
+    decrypt: bool = False
+    """``CKA_DECRYPT``: only a smartcard's encryption key (:func:`generate_keypair`)."""
 
 
 def find_objects(session: Any, template: dict[Attribute, Any]) -> list[Any]:
@@ -125,15 +127,28 @@ def public_key_of(
     )
 
 
-def generate_keypair(session: Any, label: str, key_id: bytes, spec: KeySpec) -> None:
-    """``C_GenerateKeyPair`` with the CA key attributes: sensitive, unextractable, sign only."""
+def generate_keypair(
+    session: Any, label: str, key_id: bytes, spec: KeySpec, *, decrypt: bool = False
+) -> None:
+    """``C_GenerateKeyPair`` with the CA key attributes: sensitive, unextractable, sign only.
+
+    *decrypt*: also ``CKA_DECRYPT`` (RSA only): a smartcard's encryption key, whose
+    certificate's keyEncipherment has the card unwrap what was encrypted to it. It still
+    signs, once, its own CSR (proof of possession); the certificate limits its use. No
+    CA key is ever made with it.
+    """
+    if decrypt and spec.kind is not KeyKind.RSA:
+        raise errors.UnsupportedAlgorithm(
+            f"key {label!r}: got {spec.value} for a decryption key; expected RSA "
+            "(keyEncipherment needs an RSA key, RFC 5480 section 3)"
+        )
     private_attrs: dict[Attribute, Any] = {
         Attribute.TOKEN: True,
         Attribute.PRIVATE: True,
         Attribute.SENSITIVE: True,
         Attribute.EXTRACTABLE: False,
         Attribute.SIGN: True,
-        Attribute.DECRYPT: False,
+        Attribute.DECRYPT: decrypt,
         Attribute.UNWRAP: False,
         Attribute.DERIVE: False,
     }
@@ -141,14 +156,17 @@ def generate_keypair(session: Any, label: str, key_id: bytes, spec: KeySpec) -> 
         Attribute.TOKEN: True,
         Attribute.PRIVATE: False,
         Attribute.VERIFY: True,
-        Attribute.ENCRYPT: False,
+        Attribute.ENCRYPT: decrypt,
         Attribute.WRAP: False,
     }
+    flags = MechanismFlag.SIGN | MechanismFlag.VERIFY
+    if decrypt:
+        flags |= MechanismFlag.ENCRYPT | MechanismFlag.DECRYPT
     common: dict[str, Any] = {
         "id": key_id,
         "label": label,
         "store": True,
-        "capabilities": MechanismFlag.SIGN | MechanismFlag.VERIFY,
+        "capabilities": flags,
         "public_template": public_attrs,
         "private_template": private_attrs,
     }
@@ -174,4 +192,5 @@ def read_attributes(priv: Any) -> KeyAttributes:
         token=bool(priv[Attribute.TOKEN]),
         private=bool(priv[Attribute.PRIVATE]),
         sign=bool(priv[Attribute.SIGN]),
+        decrypt=bool(priv[Attribute.DECRYPT]),
     )

@@ -443,12 +443,18 @@ class Hsm:
         return HsmRsaPrivateKey(hsm=self, label=label, key_id=key_id, spec=spec, public_key=public)
 
     def generate_key(
-        self, label: str, spec: KeySpec | str, *, key_id: bytes | None = None
+        self,
+        label: str,
+        spec: KeySpec | str,
+        *,
+        key_id: bytes | None = None,
+        decrypt: bool = False,
     ) -> HsmPrivateKey:
         """Generate a key pair ON the token; the private half is sensitive and unextractable.
 
         Refuses to shadow an existing label or id (:class:`KeyExists`):
-        two objects with one label make every later lookup ambiguous.
+        two objects with one label make every later lookup ambiguous. *decrypt*: an
+        RSA key that also decrypts (a smartcard's encryption key, never a CA key).
         """
         spec = KeySpec.parse(spec) if isinstance(spec, str) else spec
         if not label:
@@ -476,7 +482,7 @@ class Hsm:
                         "choose another label/id or destroy the old key first"
                     )
             checked_absent = True
-            generate_keypair(session, label, new_id, spec)
+            generate_keypair(session, label, new_id, spec, decrypt=decrypt)
             self._module.fire("generate-readback")
             priv = self._find_private(session, label, new_id)
             return self._wrap(session, priv)
@@ -551,6 +557,31 @@ class Hsm:
             return bytes(priv.sign(data, mechanism=mechanism, mechanism_param=param))
 
         return self._call("sign", run)
+
+    def _decrypt(
+        self,
+        key: HsmRsaPrivateKey,
+        mechanism: Mechanism,
+        param: tuple[Any, ...] | None,
+        data: bytes,
+    ) -> bytes:
+        """One ``C_DecryptInit``/``C_Decrypt`` on the card: a key made without ``decrypt``
+        is refused by the token itself (``CKA_DECRYPT`` false)."""
+        label, key_id = key.label, key.key_id
+
+        def run(session: Any) -> bytes:
+            priv = self._keys.get(label)
+            if priv is None:
+                priv = self._find_private(session, label, key_id)
+                self._keys[label] = priv
+            if not bool(priv[Attribute.DECRYPT]):
+                raise errors.HsmOperationFailed(
+                    f"key {label!r} on token {self._token_label!r} does not decrypt "
+                    "(CKA_DECRYPT false: a signing key); decrypt with the encryption key"
+                )
+            return bytes(priv.decrypt(data, mechanism=mechanism, mechanism_param=param))
+
+        return self._call("decrypt", run)
 
 
 def _require_selector(label: str | None, key_id: bytes | None) -> None:

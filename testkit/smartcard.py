@@ -123,8 +123,11 @@ class CardApp:
         return cls(card=card, hsm=hsm)
 
     def generate_key(self, slot: CardSlot) -> HsmRsaPrivateKey:
-        """RSA-2048 on the card: sensitive, never extractable, private, sign only."""
-        self.hsm.generate_key(slot.label, KeySpec.RSA_2048, key_id=slot.key_id)
+        """RSA-2048 on the card: sensitive, never extractable, private; the encryption
+        slot's key also decrypts (what its keyEncipherment certificate is for)."""
+        self.hsm.generate_key(
+            slot.label, KeySpec.RSA_2048, key_id=slot.key_id, decrypt=slot is ENCRYPTION
+        )
         return self.key(slot)
 
     def key(self, slot: CardSlot) -> HsmRsaPrivateKey:

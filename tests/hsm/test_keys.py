@@ -11,6 +11,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from hsm import (
     Hsm,
     HsmEcPrivateKey,
+    HsmOperationFailed,
     HsmPrivateKey,
     HsmRsaPrivateKey,
     InvalidUri,
@@ -155,7 +156,9 @@ def test_destroy_removes_private_and_public(engine_hsm: Hsm, engine_token: SoftH
     engine_hsm.destroy_key(label)
 
 
-def test_private_material_cannot_leave(hsm_keys: dict[KeySpec, HsmPrivateKey]) -> None:
+def test_private_material_cannot_leave(
+    engine_hsm: Hsm, hsm_keys: dict[KeySpec, HsmPrivateKey]
+) -> None:
     ec_key = hsm_keys[KeySpec.EC_P256]
     rsa_key = hsm_keys[KeySpec.RSA_2048]
     assert isinstance(ec_key, HsmEcPrivateKey) and isinstance(rsa_key, HsmRsaPrivateKey)
@@ -170,7 +173,9 @@ def test_private_material_cannot_leave(hsm_keys: dict[KeySpec, HsmPrivateKey]) -
             key.private_numbers()
     with pytest.raises(KeyNotExportable):
         ec_key.exchange(ec.ECDH(), ec_key.public_key())
-    with pytest.raises(KeyNotExportable):
+    # A signing key does not decrypt: the token's CKA_DECRYPT is false (CA keys never do).
+    assert not engine_hsm.key_attributes(rsa_key.label).decrypt
+    with pytest.raises(HsmOperationFailed, match="does not decrypt"):
         rsa_key.decrypt(b"x" * 256, padding.PKCS1v15())
 
 
@@ -210,3 +215,32 @@ def test_ecdsa_der_is_encode_dss_signature() -> None:
             assert ecdsa_der(raw) == encode_dss_signature(r, s)
     with pytest.raises(ValueError):
         ecdsa_der(b"\x01" * 63)
+
+
+def test_only_an_rsa_key_asked_to_decrypt_decrypts(engine_hsm: Hsm) -> None:
+    """A smartcard's encryption key decrypts on the token (OAEP and PKCS#1 v1.5); EC
+    cannot be made a decryption key; the default stays sign only."""
+    from cryptography.hazmat.primitives import hashes
+
+    label = PREFIX + "decrypting"
+    key = engine_hsm.generate_key(label, "rsa-2048", decrypt=True)
+    try:
+        assert isinstance(key, HsmRsaPrivateKey)
+        assert engine_hsm.key_attributes(label).decrypt
+        # OAEP with SHA-1: SoftHSM 2.6 decrypts OAEP only so, as many cards
+        oaep = padding.OAEP(
+            mgf=padding.MGF1(algorithm=hashes.SHA1()), algorithm=hashes.SHA1(), label=None
+        )
+        secret = b"a content-encryption key, 32 B."
+        assert key.decrypt(key.public_key().encrypt(secret, oaep), oaep) == secret
+        v15 = padding.PKCS1v15()
+        assert key.decrypt(key.public_key().encrypt(secret, v15), v15) == secret
+        with pytest.raises(UnsupportedAlgorithm, match="OAEP"):
+            key.decrypt(
+                b"x" * 256, padding.OAEP(padding.MGF1(hashes.SHA1()), hashes.SHA256(), None)
+            )
+    finally:
+        engine_hsm.destroy_key(label)
+    with pytest.raises(UnsupportedAlgorithm, match="expected RSA"):
+        engine_hsm.generate_key(PREFIX + "ec-decrypting", "ec-p256", decrypt=True)
+    assert not engine_hsm.has_key(PREFIX + "ec-decrypting")

@@ -15,14 +15,16 @@ from pathlib import Path
 
 import pytest
 from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import padding
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from pkcs11 import Attribute, ObjectClass
 from pkcs11.exceptions import AttributeSensitive
 
+from hsm import HsmOperationFailed
 from issuer.issuance.records import IssuanceRequest, IssuedCertificate
 from issuer.profile.usage import CertificateUsage
-from testkit.smartcard import AUTHENTICATION, SIGNATURE, SLOTS, CardApp, SmartCard
+from testkit.smartcard import AUTHENTICATION, ENCRYPTION, SIGNATURE, SLOTS, CardApp, SmartCard
 from tests.issuance.conftest import PORTAL, World, attributes
 from tests.smartcard.conftest import CardEngine
 from tests.smartcard.tls import (
@@ -82,6 +84,18 @@ def test_the_desktop_app_lays_out_three_keys_made_on_the_card(card: SmartCard) -
         )
         with pytest.raises(AttributeSensitive):
             private_key[Attribute.PRIVATE_EXPONENT]
+    # The encryption key decrypts on the card what was encrypted to its certificate's
+    # key (keyEncipherment); the others only sign.
+    assert app.hsm.key_attributes(ENCRYPTION.label, key_id=ENCRYPTION.key_id).decrypt
+    assert not app.hsm.key_attributes(AUTHENTICATION.label, key_id=AUTHENTICATION.key_id).decrypt
+    wrapped_key = b"a content-encryption key, 32 B."
+    v15 = padding.PKCS1v15()
+    encryption = app.key(ENCRYPTION)
+    assert encryption.decrypt(encryption.public_key().encrypt(wrapped_key, v15), v15) == (
+        wrapped_key
+    )
+    with pytest.raises(HsmOperationFailed, match="does not decrypt"):
+        app.key(AUTHENTICATION).decrypt(b"x" * 256, v15)
     # Each CSR is signed on the card by its own slot's key.
     for slot, key in zip(SLOTS, keys, strict=True):
         csr = x509.load_der_x509_csr(app.csr(slot))
