@@ -111,14 +111,9 @@ def _issue(
     return world.cycle.issue(request).certificate
 
 
-_PERSONS: dict[int, str] = {}
-
-
 def _person(world: World) -> str:
-    """A person row the certificate can name (made once per world by an enrolment)."""
-    if id(world) not in _PERSONS:
-        _PERSONS[id(world)] = world.enrol(attributes(card_type="N")).person_id
-    return _PERSONS[id(world)]
+    """A person row the certificate can name, made by an enrolment as the flows make one."""
+    return world.enrol(attributes(card_type="N")).person_id
 
 
 def _openssl_verify(world: World, cert: x509.Certificate, purpose: str, tmp_path: Path) -> None:
