@@ -547,41 +547,35 @@ class Hsm:
         data: bytes,
     ) -> bytes:
         """One ``C_SignInit``/``C_Sign`` with the key's cached handle (re-found after recovery)."""
-        label, key_id = key.label, key.key_id
 
         def run(session: Any) -> bytes:
-            priv = self._keys.get(label)
-            if priv is None:
-                priv = self._find_private(session, label, key_id)
-                self._keys[label] = priv
+            priv = self._cached_private(session, key)
             return bytes(priv.sign(data, mechanism=mechanism, mechanism_param=param))
 
         return self._call("sign", run)
 
     def _decrypt(
-        self,
-        key: HsmRsaPrivateKey,
-        mechanism: Mechanism,
-        param: tuple[Any, ...] | None,
-        data: bytes,
+        self, key: HsmRsaPrivateKey, mechanism: Mechanism, param: Any, data: bytes
     ) -> bytes:
-        """One ``C_DecryptInit``/``C_Decrypt`` on the card: a key made without ``decrypt``
-        is refused by the token itself (``CKA_DECRYPT`` false)."""
-        label, key_id = key.label, key.key_id
+        """One ``C_Decrypt``; a key made without ``decrypt`` is refused (``CKA_DECRYPT``)."""
 
         def run(session: Any) -> bytes:
-            priv = self._keys.get(label)
-            if priv is None:
-                priv = self._find_private(session, label, key_id)
-                self._keys[label] = priv
+            priv = self._cached_private(session, key)
             if not bool(priv[Attribute.DECRYPT]):
                 raise errors.HsmOperationFailed(
-                    f"key {label!r} on token {self._token_label!r} does not decrypt "
+                    f"key {key.label!r} on token {self._token_label!r} does not decrypt "
                     "(CKA_DECRYPT false: a signing key); decrypt with the encryption key"
                 )
             return bytes(priv.decrypt(data, mechanism=mechanism, mechanism_param=param))
 
         return self._call("decrypt", run)
+
+    def _cached_private(self, session: Any, key: HsmEcPrivateKey | HsmRsaPrivateKey) -> Any:
+        """The key's private object handle, cached by label (cleared by a recovery)."""
+        priv = self._keys.get(key.label)
+        if priv is None:
+            priv = self._keys[key.label] = self._find_private(session, key.label, key.key_id)
+        return priv
 
 
 def _require_selector(label: str | None, key_id: bytes | None) -> None:
