@@ -7,7 +7,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # libengine-pkcs11-openssl: openssl's pkcs11 engine, for TLS with a key on a card (tests/smartcard).
-APT_PACKAGES := softhsm2 opensc openssl libengine-pkcs11-openssl
+# chromium: Debian's browser, driven by Playwright in the portal's tests (tests/portal).
+APT_PACKAGES := softhsm2 opensc openssl libengine-pkcs11-openssl chromium
 
 .PHONY: run test lint typecheck proto proto-check proto-breaking docs docs-check system-deps setup bench clean
 
@@ -25,6 +26,7 @@ system-deps:
 	command -v pkcs11-tool >/dev/null || missing="$$missing opensc"; \
 	command -v openssl >/dev/null || missing="$$missing openssl"; \
 	dpkg -s libengine-pkcs11-openssl >/dev/null 2>&1 || missing="$$missing libengine-pkcs11-openssl"; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(APT_PACKAGES); \

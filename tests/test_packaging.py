@@ -14,7 +14,7 @@ import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-ENGINE = {"issuer", "hsm", "policies", "ocsp"}
+ENGINE = {"issuer", "hsm", "policies", "ocsp", "portal"}
 
 
 def test_the_wheel_holds_the_engine_and_no_testkit(tmp_path: Path) -> None:
