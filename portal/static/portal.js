@@ -28,6 +28,7 @@
     box.dataset.state = "expired";
     status.textContent = document.getElementById("expired-text").innerHTML;
     button.disabled = false;
+    button.setAttribute("aria-label", button.dataset.label);
     button.focus();
   }
 
@@ -37,6 +38,7 @@
     error.textContent = code + ": " + text;
     error.hidden = false;
     button.disabled = false;
+    button.setAttribute("aria-label", button.dataset.label);
   }
 
   function tick() {

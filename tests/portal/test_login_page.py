@@ -7,6 +7,7 @@ Screenshots per figure go to ``var/test-artifacts/portal/`` (docs/portal.md show
 
 from __future__ import annotations
 
+import asyncio
 import re
 import subprocess
 import sys
@@ -14,11 +15,14 @@ from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
+import grpc
 import pytest
 from cryptography.x509.oid import NameOID
 from playwright.sync_api import ConsoleMessage, Page, expect, sync_playwright
 
-from tests.flows.conftest import Engine
+from issuer.api.zorgid.v1 import certificate_pb2, login_pb2
+from portal.engine import EngineClient, Refusal
+from tests.flows.conftest import Engine, localized, rpc_code
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "var" / "test-artifacts" / "portal"
@@ -134,6 +138,7 @@ def test_login_by_qr_in_the_browser(
     button = browser_page.locator("#qr-button")
     expect(button).to_be_enabled()
     expect(button).to_be_focused()
+    expect(button).to_have_accessible_name("Nieuwe QR-code maken")
     _shot(browser_page, "figure-03-verlopen.png")
     browser_page.keyboard.press("Enter")
     expect(login).to_have_attribute("data-state", "pending")
@@ -156,3 +161,61 @@ def test_login_by_qr_in_the_browser(
     expect(browser_page.locator("h1")).to_have_text("Overview")
 
     assert problems == []
+
+
+@pytest.mark.parametrize("migrated_db", ["sqlite"], indirect=True)
+def test_a_refused_login_shows_the_engine_code(
+    eng: Engine, portal_url: str, page: tuple[Page, list[str]]
+) -> None:
+    browser_page, problems = page
+    eng.register_org()
+    phone, der, _ = eng.registered(eng.cards.app())
+    cert_id = eng.login(phone, der).certificate_id
+    eng.operator.certs.RevokeCertificate(
+        certificate_pb2.RevokeCertificateRequest(
+            id=cert_id, reason=certificate_pb2.REVOCATION_REASON_KEY_COMPROMISE
+        ),
+        timeout=30,
+    )
+    browser_page.goto(portal_url + "?lang=en")
+    login = browser_page.locator("#login")
+    payload = login.get_attribute("data-payload") or ""
+    with pytest.raises(grpc.RpcError) as err:
+        eng.answer(payload, phone, der)
+    assert rpc_code(err.value) == (grpc.StatusCode.PERMISSION_DENIED, "ZID-1704")
+    expect(login).to_have_attribute("data-state", "refused")
+    expect(browser_page.locator("#login-error")).to_have_text("ZID-1704: Login was refused.")
+    expect(browser_page.locator("#qr-button")).to_be_enabled()
+    _shot(browser_page, "login-refused.png")
+    assert problems == []
+
+
+@pytest.mark.parametrize("migrated_db", ["sqlite"], indirect=True)
+def test_an_engine_refusal_carries_its_code_and_texts(eng: Engine) -> None:
+    cert, key = eng.pki.client("portal")
+    ca = eng.pki.root / "server-ca.pem"
+
+    async def poll_unknown() -> Refusal:
+        client = EngineClient(f"127.0.0.1:{eng.built.port}", cert=cert, key=key, ca=ca)
+        try:
+            await client.poll_login("no-such-challenge")
+        except Refusal as refusal:
+            return refusal
+        finally:
+            await client.close()
+        raise AssertionError("the engine answered a poll for an unknown challenge")
+
+    refusal = asyncio.run(poll_unknown())
+    code, expected = engine_refusal(eng, "no-such-challenge")
+    assert refusal.code == code and code.startswith("ZID-")
+    assert refusal.text("nl") == expected["nl"] and refusal.text("en") == expected["en"]
+
+
+def engine_refusal(eng: Engine, challenge_id: str) -> tuple[str, dict[str, str]]:
+    """The same refusal as the flows' own client reads it (locale's language part)."""
+    with pytest.raises(grpc.RpcError) as err:
+        eng.portal.login.GetLoginChallenge(
+            login_pb2.GetLoginChallengeRequest(challenge_id=challenge_id), timeout=30
+        )
+    texts = {locale.split("-")[0]: text for locale, text in localized(err.value).items()}
+    return rpc_code(err.value)[1], texts
