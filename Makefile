@@ -10,10 +10,15 @@ STAMP := $(VENV)/.installed
 # chromium: Debian's browser, driven by Playwright in the portal's tests (tests/portal).
 APT_PACKAGES := softhsm2 opensc openssl libengine-pkcs11-openssl chromium
 
-.PHONY: run test lint typecheck proto proto-check proto-breaking docs docs-check system-deps setup bench clean
+.PHONY: run portal test lint typecheck proto proto-check proto-breaking docs docs-check system-deps setup bench clean
 
 run: setup
 	$(BIN)/zorgid dev
+
+# The reference portal (docs/portal.md) in front of `make run`'s engine, on http://127.0.0.1:8000/.
+portal: setup
+	$(BIN)/python -m portal --engine localhost:50051 --cert var/tls/clients/portal.pem \
+	  --key var/tls/clients/portal.key --ca var/tls/client-ca.pem --listen 127.0.0.1:8000
 
 test: setup proto-check docs-check lint typecheck
 	$(BIN)/pytest -q
