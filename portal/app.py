@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import io
 import secrets
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,6 +24,8 @@ from portal.texts import LANGUAGES, TEXTS
 HERE = Path(__file__).resolve().parent
 SESSION_COOKIE = "portal_session"
 LANG_COOKIE = "lang"
+IDLE_SECONDS = 30 * 60
+"""A browser session unused this long is forgotten (the engine's login session is 15 minutes)."""
 ENGINE: web.AppKey[EngineClient] = web.AppKey("engine", EngineClient)
 SESSIONS: web.AppKey[dict[str, BrowserSession]] = web.AppKey("sessions", dict)
 PAGES: web.AppKey[jinja2.Environment] = web.AppKey("pages", jinja2.Environment)
@@ -35,6 +38,7 @@ class BrowserSession:
     challenge: Challenge | None = None
     person: dict[str, str] | None = None
     session_handle: str = field(default="", repr=False)
+    last_seen: float = field(default_factory=time.monotonic)
 
 
 def qr_image(payload: str) -> str:
@@ -52,10 +56,14 @@ def _lang(request: web.Request) -> str:
 def _session(request: web.Request) -> tuple[str, BrowserSession]:
     sessions = request.app[SESSIONS]
     key = request.get(SESSION_COOKIE) or request.cookies.get(SESSION_COOKIE, "")
+    now = time.monotonic()
     if key not in sessions:
+        for idle in [k for k, s in sessions.items() if now - s.last_seen > IDLE_SECONDS]:
+            del sessions[idle]
         key = secrets.token_urlsafe(32)
         sessions[key] = BrowserSession()
     request[SESSION_COOKIE] = key  # one session per request, even before its cookie is set
+    sessions[key].last_seen = now
     return key, sessions[key]
 
 

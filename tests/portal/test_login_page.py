@@ -219,3 +219,21 @@ def engine_refusal(eng: Engine, challenge_id: str) -> tuple[str, dict[str, str]]
         )
     texts = {locale.split("-")[0]: text for locale, text in localized(err.value).items()}
     return rpc_code(err.value)[1], texts
+
+
+@pytest.mark.parametrize("migrated_db", ["sqlite"], indirect=True)
+def test_the_countdown_alone_lapses_the_qr(
+    eng: Engine, portal_url: str, page: tuple[Page, list[str]]
+) -> None:
+    # The browser's own clock runs past the expiry while the engine still waits: the page
+    # does not offer a QR the engine is about to refuse.
+    browser_page, problems = page
+    browser_page.clock.install()
+    browser_page.goto(portal_url)
+    login = browser_page.locator("#login")
+    expect(login).to_have_attribute("data-state", "pending")
+    browser_page.clock.fast_forward("05:01")
+    expect(login).to_have_attribute("data-state", "expired")
+    expect(browser_page.locator("#countdown")).to_have_text("0:00")
+    expect(browser_page.locator("#qr-button")).to_be_enabled()
+    assert problems == []
