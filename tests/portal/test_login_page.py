@@ -245,3 +245,14 @@ def test_the_countdown_alone_lapses_the_qr(
     expect(browser_page.locator("#countdown")).to_have_text("0:00")
     expect(browser_page.locator("#qr-button")).to_be_enabled()
     assert problems == []
+
+
+def test_the_console_watch_sees_errors(page: tuple[Page, list[str]]) -> None:
+    # The browser tests' "no console error" holds only if the watch hears one.
+    browser_page, problems = page
+    browser_page.set_content("<p>x</p>")
+    with browser_page.expect_event("console"):
+        browser_page.evaluate("console.error('broken')")
+    with browser_page.expect_event("pageerror"):
+        browser_page.evaluate("setTimeout(() => { throw new Error('thrown'); }, 0)")
+    assert problems == ["console: broken", "pageerror: thrown"]
