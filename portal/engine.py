@@ -19,7 +19,7 @@ from issuer.api.zorgid.v1 import login_pb2, login_pb2_grpc
 STATUS_DETAILS = "grpc-status-details-bin"
 
 
-@dataclass(frozen=True)
+@dataclass  # not frozen: raising sets attributes on an exception
 class Refusal(Exception):
     """A call the engine refused: its ZID code and its texts by locale."""
 
