@@ -7,12 +7,18 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # libengine-pkcs11-openssl: openssl's pkcs11 engine, for TLS with a key on a card (tests/smartcard).
-APT_PACKAGES := softhsm2 opensc openssl libengine-pkcs11-openssl
+# chromium: Debian's browser, driven by Playwright in the portal's tests (tests/portal).
+APT_PACKAGES := softhsm2 opensc openssl libengine-pkcs11-openssl chromium
 
-.PHONY: run test lint typecheck proto proto-check proto-breaking docs docs-check system-deps setup bench clean
+.PHONY: run portal test lint typecheck proto proto-check proto-breaking docs docs-check system-deps setup bench clean
 
 run: setup
 	$(BIN)/zorgid dev
+
+# The reference portal (docs/portal.md) in front of `make run`'s engine, on http://127.0.0.1:8000/.
+portal: setup
+	$(BIN)/python -m portal --engine localhost:50051 --cert var/tls/clients/portal.pem \
+	  --key var/tls/clients/portal.key --ca var/tls/client-ca.pem --listen 127.0.0.1:8000
 
 test: setup proto-check docs-check lint typecheck
 	$(BIN)/pytest -q
@@ -25,6 +31,7 @@ system-deps:
 	command -v pkcs11-tool >/dev/null || missing="$$missing opensc"; \
 	command -v openssl >/dev/null || missing="$$missing openssl"; \
 	dpkg -s libengine-pkcs11-openssl >/dev/null 2>&1 || missing="$$missing libengine-pkcs11-openssl"; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(APT_PACKAGES); \

@@ -9,6 +9,7 @@ by a new import fails here, naming the file and the import.
 from __future__ import annotations
 
 import ast
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -17,7 +18,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("hsm", "policies", "ocsp", "issuer", "testkit")
+PACKAGES = ("hsm", "policies", "ocsp", "issuer", "testkit", "portal")
 
 
 def _imports(path: Path) -> Iterator[tuple[int, str]]:
@@ -411,3 +412,65 @@ def test_moved_names_are_not_reexported(tmp_path: Path) -> None:
         "__all__ = ['Actor', 'Cycle']\n"
     )
     assert _reexports(bad) == ["Actor", "SignatureScheme"]
+
+
+# The reference portal (issue 20) proves the public API is enough: it reaches the engine
+# through the generated stubs only, never its internals, and otherwise uses the standard
+# library and a few well-kept libraries.
+PORTAL_LIBRARIES = ("aiohttp", "jinja2", "segno", "grpc", "google.rpc", "google.protobuf")
+GENERATED_STUB = re.compile(r"^issuer\.api\.zorgid\.v1\.\w+_pb2(_grpc)?$")
+
+
+def _portal_imports(path: Path) -> Iterator[tuple[int, str]]:
+    """Like :func:`_imports`, but ``from package import module`` names the module."""
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.ImportFrom) and node.module == "issuer.api.zorgid.v1":
+            for alias in node.names:
+                yield node.lineno, f"{node.module}.{alias.name}"
+        elif isinstance(node, ast.Import | ast.ImportFrom):
+            yield from _imports_of(node)
+
+
+def _imports_of(node: ast.Import | ast.ImportFrom) -> Iterator[tuple[int, str]]:
+    if isinstance(node, ast.Import):
+        for alias in node.names:
+            yield node.lineno, alias.name
+    elif node.module and node.level == 0:
+        yield node.lineno, node.module
+
+
+def _portal_violations(paths: list[Path]) -> list[str]:
+    found = []
+    for path in paths:
+        for line, module in _portal_imports(path):
+            top = module.split(".")[0]
+            allowed = (
+                top in sys.stdlib_module_names
+                or top == "portal"
+                or top == "__future__"
+                or GENERATED_STUB.match(module)
+                or any(module == lib or module.startswith(lib + ".") for lib in PORTAL_LIBRARIES)
+            )
+            if not allowed:
+                found.append(f"{path.name}:{line} imports {module}")
+    return found
+
+
+def test_the_portal_imports_only_the_generated_stubs(tmp_path: Path) -> None:
+    sources = _sources("portal")
+    assert sources, "the check must see the portal's modules"
+    assert _portal_violations(sources) == []
+    bad = tmp_path / "reach.py"
+    bad.write_text(
+        "from issuer.api.zorgid.v1 import login_pb2\n"
+        "from issuer.api.zorgid.v1 import helpers\n"
+        "import issuer.api.zorgid.v1.login_pb2_grpc\n"
+        "from issuer.flows.login import login_message\n"
+        "from issuer.api.zorgid.v1.login_pb2 import LoginState\n"
+        "import testkit.phone\n"
+    )
+    assert _portal_violations([bad]) == [
+        "reach.py:2 imports issuer.api.zorgid.v1.helpers",
+        "reach.py:4 imports issuer.flows.login",
+        "reach.py:6 imports testkit.phone",
+    ]

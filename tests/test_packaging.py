@@ -14,7 +14,7 @@ import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-ENGINE = {"issuer", "hsm", "policies", "ocsp"}
+ENGINE = {"issuer", "hsm", "policies", "ocsp", "portal"}
 
 
 def test_the_wheel_holds_the_engine_and_no_testkit(tmp_path: Path) -> None:
@@ -54,4 +54,5 @@ def test_the_wheel_holds_the_engine_and_no_testkit(tmp_path: Path) -> None:
     tops = {n.split("/")[0] for n in names if not n.split("/")[0].endswith(".dist-info")}
     assert tops == ENGINE
     assert "policies/default.toml" in names and "issuer/config/__init__.py" in names
+    assert "portal/templates/index.html" in names and "portal/static/portal.js" in names
     assert not [n for n in names if n.startswith("testkit/")]
