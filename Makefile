@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # libengine-pkcs11-openssl: openssl's pkcs11 engine, for TLS with a key on a card (tests/smartcard).
-# chromium: Debian's browser, driven by Playwright in the portal's tests (tests/portal).
+# chromium: Debian's browser, driven by Playwright in the portal's tests (tests/flows/test_portal_login_page.py).
 APT_PACKAGES := softhsm2 opensc openssl libengine-pkcs11-openssl chromium
 
 .PHONY: run portal test lint typecheck proto proto-check proto-breaking docs docs-check system-deps setup bench clean

@@ -86,7 +86,18 @@ class SoftHsmDir:
         return label in labels
 
     def init_token(self, label: str) -> SoftHsmToken:
-        """Initialise a fresh token with random PINs; the PIN goes to a 0600 file."""
+        """Initialise a fresh token with random PINs; the PIN goes to a 0600 file.
+
+        Refuses a label already in the directory: a second token of that label would
+        take over the PIN file while lookups by label still find the first, so every
+        login to it would fail with a wrong PIN (as a test fixture instantiated twice did).
+        """
+        if self.has_token(label):
+            raise ValueError(
+                f"a token labelled {label!r} exists already in {self.tokens}; expected a new "
+                "label (in tests: a session fixture made twice, e.g. imported into a second "
+                "conftest -- share it from one conftest instead)"
+            )
         pin = secrets.token_hex(8)
         so_pin = secrets.token_hex(8)
         env = dict(os.environ, SOFTHSM2_CONF=str(self.conf))
