@@ -129,15 +129,20 @@ def take_over_claim(conn: sa.Connection, *, ticket_id: str, old: datetime, now: 
     return done.rowcount == 1
 
 
+def _claim_owned(ticket_id: str, claimed_at: datetime) -> sa.ColumnElement[bool]:
+    """The ticket's redemption is still the claim made at *claimed_at* (not taken over)."""
+    return sa.and_(
+        smartcard_tickets.c.id == ticket_id,
+        smartcard_tickets.c.used_at == claimed_at,
+        smartcard_tickets.c.completed_at.is_(None),
+    )
+
+
 def hold_claim(conn: sa.Connection, *, ticket_id: str, claimed_at: datetime) -> bool:
     """Whether the claim made at *claimed_at* is still the owner's (locks the row on PostgreSQL)."""
     done = conn.execute(
         smartcard_tickets.update()
-        .where(
-            smartcard_tickets.c.id == ticket_id,
-            smartcard_tickets.c.used_at == claimed_at,
-            smartcard_tickets.c.completed_at.is_(None),
-        )
+        .where(_claim_owned(ticket_id, claimed_at))
         .values(used_at=claimed_at)
     )
     return done.rowcount == 1
@@ -149,11 +154,7 @@ def complete_ticket(
     """End the redemption of the claim made at *claimed_at*; False if it was taken over."""
     done = conn.execute(
         smartcard_tickets.update()
-        .where(
-            smartcard_tickets.c.id == ticket_id,
-            smartcard_tickets.c.used_at == claimed_at,
-            smartcard_tickets.c.completed_at.is_(None),
-        )
+        .where(_claim_owned(ticket_id, claimed_at))
         .values(completed_at=now)
     )
     return done.rowcount == 1
