@@ -18,42 +18,18 @@ from typing import Any
 import grpc
 import pytest
 import sqlalchemy as sa
-from cryptography import x509
 from cryptography.x509 import ocsp
 
 from issuer.api.zorgid.v1 import smartcard_pb2, smartcard_pb2_grpc
-from issuer.store.schema import audit_events, certificates, ocsp_responses, smartcards
+from issuer.store.schema import audit_events, smartcards
 from issuer.uzi.trust import load_trust_set
 from issuer.uzi_watch import REASON, UziWatch, WatchSettings
 from testkit.smartcard import AUTHENTICATION, CardApp, SmartCard
 from tests.flows.cardholder import holder
 from tests.flows.conftest import Engine, rpc_code
+from tests.flows.stored import serial_of, stored_ocsp_status, stored_status
 from tests.flows.test_smartcard import card_eng  # noqa: F401 -- fixture
 from tests.softhsm import SoftHsmDir
-
-
-def _serial(der: bytes) -> str:
-    return format(x509.load_der_x509_certificate(der).serial_number, "x")
-
-
-def _status(eng: Engine, der: bytes) -> tuple[str, str | None]:
-    with eng.db.connect() as conn:
-        row = conn.execute(
-            sa.select(certificates.c.status, certificates.c.revocation_reason).where(
-                certificates.c.serial == _serial(der)
-            )
-        ).one()
-    return row.status, row.revocation_reason
-
-
-def _ocsp_status(eng: Engine, der: bytes) -> ocsp.OCSPCertStatus:
-    with eng.db.connect() as conn:
-        answer = conn.execute(
-            sa.select(ocsp_responses.c.der).where(ocsp_responses.c.serial == _serial(der))
-        ).scalar_one()
-    serial = x509.load_der_x509_certificate(der).serial_number
-    answers = ocsp.load_der_ocsp_response(bytes(answer)).responses
-    return next(a.certificate_status for a in answers if a.serial_number == serial)
 
 
 def _card_state(eng: Engine, card_id: str) -> tuple[str, str | None]:
@@ -97,10 +73,10 @@ def test_a_revoked_uzi_pas_revokes_the_smartcard_with_the_mobile_id(
     report = watch.run_once(force=True)
 
     revoked = {r["serial"] for r in report.revoked}
-    assert revoked == {_serial(d) for d in (a.mobile_id, *a.card_certificates)}
+    assert revoked == {serial_of(d) for d in (a.mobile_id, *a.card_certificates)}
     for der in (a.mobile_id, *a.card_certificates):
-        assert _status(eng, der) == ("revoked", REASON)
-        assert _ocsp_status(eng, der) == ocsp.OCSPCertStatus.REVOKED
+        assert stored_status(eng, der) == ("revoked", REASON)
+        assert stored_ocsp_status(eng, der) == ocsp.OCSPCertStatus.REVOKED
     assert _card_state(eng, a.card_id) == ("revoked", REASON)
     with eng.db.connect() as conn:
         (details,) = conn.execute(
@@ -113,8 +89,8 @@ def test_a_revoked_uzi_pas_revokes_the_smartcard_with_the_mobile_id(
     assert json.loads(details)["card_serial"] == format(a.uzi_pas.card.auth.serial_number, "x")
     # The other person's UZI-pas is not listed: their mobile ID and card stay good.
     for der in (b.mobile_id, *b.card_certificates):
-        assert _status(eng, der) == ("good", None)
-        assert _ocsp_status(eng, der) == ocsp.OCSPCertStatus.GOOD
+        assert stored_status(eng, der) == ("good", None)
+        assert stored_ocsp_status(eng, der) == ocsp.OCSPCertStatus.GOOD
     assert _card_state(eng, b.card_id) == ("active", None)
     # The ticket started on the revoked UZI-pas ended with it: no card is issued on it.
     late = CardApp.insert(SmartCard.blank(softhsm_dir, f"zorgid-watchcard-{secrets.token_hex(4)}"))

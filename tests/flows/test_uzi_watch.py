@@ -24,9 +24,7 @@ from cryptography.x509 import ocsp
 from issuer.cli import main
 from issuer.store.schema import (
     audit_events,
-    certificates,
     crls,
-    ocsp_responses,
     uzi_watch_crls,
 )
 from issuer.uzi.trust import load_trust_set
@@ -34,6 +32,7 @@ from issuer.uzi_watch import REASON, UziWatch, WatchSettings
 from testkit import uzi_world
 from testkit.desktop_app import DesktopApp
 from tests.flows.conftest import Engine
+from tests.flows.stored import serial_of, stored_ocsp_status, stored_status
 
 
 def _watch(eng: Engine, **settings: Any) -> UziWatch:
@@ -44,30 +43,6 @@ def _watch(eng: Engine, **settings: Any) -> UziWatch:
         settings=WatchSettings(**settings),
         clock=eng.clock,
     )
-
-
-def _serial(der: bytes) -> str:
-    return format(x509.load_der_x509_certificate(der).serial_number, "x")
-
-
-def _status(eng: Engine, der: bytes) -> tuple[str, str | None]:
-    with eng.db.connect() as conn:
-        row = conn.execute(
-            sa.select(certificates.c.status, certificates.c.revocation_reason).where(
-                certificates.c.serial == _serial(der)
-            )
-        ).one()
-    return row.status, row.revocation_reason
-
-
-def _ocsp_status(eng: Engine, der: bytes) -> ocsp.OCSPCertStatus:
-    with eng.db.connect() as conn:
-        answer = conn.execute(
-            sa.select(ocsp_responses.c.der).where(ocsp_responses.c.serial == _serial(der))
-        ).scalar_one()
-    serial = x509.load_der_x509_certificate(der).serial_number
-    answers = ocsp.load_der_ocsp_response(bytes(answer)).responses
-    return next(a.certificate_status for a in answers if a.serial_number == serial)
 
 
 def _card_ca(eng: Engine, app: DesktopApp) -> uzi_world.TestCa:
@@ -97,7 +72,7 @@ def test_a_revoked_card_revokes_its_mobile_ids_and_no_other(eng: Engine) -> None
     watch = _watch(eng)
     first = watch.run_once(force=True)
     assert not first.failed and not first.revoked
-    assert _status(eng, der_a) == ("good", None)
+    assert stored_status(eng, der_a) == ("good", None)
 
     eng.cards.world.revoke(card_a.card.auth)
     _restore(eng)
@@ -106,19 +81,19 @@ def test_a_revoked_card_revokes_its_mobile_ids_and_no_other(eng: Engine) -> None
         report = watch.run_once(force=True)
     finally:
         _restore(eng)
-    assert [r["serial"] for r in report.revoked] == [_serial(der_a)]
-    assert _status(eng, der_a) == ("revoked", REASON)
-    assert _status(eng, der_b) == ("good", None)
+    assert [r["serial"] for r in report.revoked] == [serial_of(der_a)]
+    assert stored_status(eng, der_a) == ("revoked", REASON)
+    assert stored_status(eng, der_b) == ("good", None)
     # OCSP says so at once: the runtime's hooks re-signed the response.
-    assert _ocsp_status(eng, der_a) == ocsp.OCSPCertStatus.REVOKED
-    assert _ocsp_status(eng, der_b) == ocsp.OCSPCertStatus.GOOD
+    assert stored_ocsp_status(eng, der_a) == ocsp.OCSPCertStatus.REVOKED
+    assert stored_ocsp_status(eng, der_b) == ocsp.OCSPCertStatus.GOOD
     # ... and so does the engine's CRL: a new one was published listing it.
     with eng.db.connect() as conn:
         latest = conn.execute(sa.select(crls.c.der).order_by(crls.c.number.desc())).first()
     assert latest is not None
     published = x509.load_der_x509_crl(bytes(latest.der))
-    assert published.get_revoked_certificate_by_serial_number(int(_serial(der_a), 16)) is not None
-    assert published.get_revoked_certificate_by_serial_number(int(_serial(der_b), 16)) is None
+    assert published.get_revoked_certificate_by_serial_number(int(serial_of(der_a), 16)) is not None
+    assert published.get_revoked_certificate_by_serial_number(int(serial_of(der_b), 16)) is None
     with eng.db.connect() as conn:
         events = conn.execute(
             sa.select(audit_events.c.details).where(
@@ -126,7 +101,7 @@ def test_a_revoked_card_revokes_its_mobile_ids_and_no_other(eng: Engine) -> None
                 audit_events.c.actor_identity == "uzi-watch",
             )
         ).scalars()
-        (details,) = [d for d in map(json.loads, events) if d["serial"] == _serial(der_a)]
+        (details,) = [d for d in map(json.loads, events) if d["serial"] == serial_of(der_a)]
     assert details["card_serial"] == format(card_a.card.auth.serial_number, "x")
     assert details["crl_number"] == 1
     assert details["reason"] == REASON
@@ -161,7 +136,7 @@ def test_a_crl_that_fails_its_signature_changes_nothing(eng: Engine) -> None:
         _restore(eng)
     assert report.revoked == []
     assert any("does not verify" in why for why in report.failed.values())
-    assert _status(eng, der_a) == ("good", None)
+    assert stored_status(eng, der_a) == ("good", None)
     with eng.db.connect() as conn:
         rows = conn.execute(sa.select(uzi_watch_crls)).all()
     forged_row = next(r for r in rows if r.url.endswith(ca.crl_path))
@@ -189,7 +164,7 @@ def test_an_older_crl_is_not_applied_over_a_newer_one(eng: Engine) -> None:
     finally:
         _restore(eng)
     assert any("older than" in why for why in report.failed.values())
-    assert _status(eng, der_a) == ("good", None)
+    assert stored_status(eng, der_a) == ("good", None)
 
 
 def test_a_crl_unavailable_too_long_is_reported_and_mobile_ids_stay(eng: Engine) -> None:
@@ -205,7 +180,7 @@ def test_a_crl_unavailable_too_long_is_reported_and_mobile_ids_stay(eng: Engine)
     finally:
         eng.cards.server.down = False
     assert report.failed and report.unavailable
-    assert _status(eng, der_a) == ("good", None)
+    assert stored_status(eng, der_a) == ("good", None)
     with eng.db.connect() as conn:
         reported = conn.execute(
             sa.select(audit_events.c.details).where(
@@ -228,9 +203,9 @@ def test_cli_once_and_status(
     code = main(["uzi", "watch", "--once", "--force", "--config", str(config), "--trust", trust])
     once = json.loads(capsys.readouterr().out)
     assert code == 0, once
-    assert [r["serial"] for r in once["revoked"]] == [_serial(der_a)]
-    assert _status(eng, der_a) == ("revoked", REASON)
-    assert _status(eng, der_b) == ("good", None)
+    assert [r["serial"] for r in once["revoked"]] == [serial_of(der_a)]
+    assert stored_status(eng, der_a) == ("revoked", REASON)
+    assert stored_status(eng, der_b) == ("good", None)
     assert main(["uzi", "watch", "status", "--config", str(config)]) == 0
     status = json.loads(capsys.readouterr().out)
     assert status["revocations"] >= 1
@@ -263,8 +238,8 @@ def test_a_reset_carries_the_card_so_its_new_mobile_id_follows_it(eng: Engine) -
     _restore(eng)
     eng.clock.advance(timedelta(seconds=1))
     report = _watch(eng).run_once(force=True)
-    assert _serial(der) in [r["serial"] for r in report.revoked]
-    assert _status(eng, der) == ("revoked", REASON)
+    assert serial_of(der) in [r["serial"] for r in report.revoked]
+    assert stored_status(eng, der) == ("revoked", REASON)
 
 
 def test_cards_not_signed_by_the_trust_set_name_no_url(eng: Engine, tmp_path: Path) -> None:
@@ -285,4 +260,4 @@ def test_cards_not_signed_by_the_trust_set_name_no_url(eng: Engine, tmp_path: Pa
     report = watch.run_once(force=True)
     assert report.cards >= 2
     assert report.fetched == [] and report.failed == {} and report.revoked == []
-    assert _status(eng, der_a) == ("good", None)
+    assert stored_status(eng, der_a) == ("good", None)
