@@ -11,6 +11,7 @@ from aiohttp import web
 
 from portal.app import make_app
 from portal.engine import EngineClient
+from portal.web import Companions
 
 
 def _host_port(text: str) -> tuple[str, int]:
@@ -28,6 +29,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--ca", required=True, type=Path, help="CA of the engine's TLS certificate")
     parser.add_argument("--server-name", default="", help="TLS name to expect (default: host)")
     parser.add_argument("--listen", default="127.0.0.1:8000", type=_host_port, help="HOST:PORT")
+    parser.add_argument(
+        "--companions",
+        default="",
+        help="development only: base URL of the Mobile App and Desktop App pages to link to",
+    )
     return parser
 
 
@@ -38,7 +44,8 @@ async def _serve(args: argparse.Namespace) -> None:
     engine = EngineClient(
         args.engine, cert=args.cert, key=args.key, ca=args.ca, server_name=args.server_name
     )
-    runner = web.AppRunner(make_app(engine))
+    companions = Companions(args.companions.rstrip("/") + "/" if args.companions else "")
+    runner = web.AppRunner(make_app(engine, companions=companions))
     await runner.setup()
     host, port = args.listen
     site = web.TCPSite(runner, host, port)

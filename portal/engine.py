@@ -14,7 +14,16 @@ from typing import Any
 import grpc
 from google.rpc import error_details_pb2, status_pb2
 
-from issuer.api.zorgid.v1 import login_pb2, login_pb2_grpc
+from issuer.api.zorgid.v1 import (
+    attribute_pb2_grpc,
+    certificate_pb2_grpc,
+    login_pb2,
+    login_pb2_grpc,
+    organization_pb2_grpc,
+    registration_pb2_grpc,
+    smartcard_pb2_grpc,
+    uzi_pb2_grpc,
+)
 
 STATUS_DETAILS = "grpc-status-details-bin"
 
@@ -93,7 +102,11 @@ def refusal_from(err: grpc.aio.AioRpcError) -> Refusal:
 
 
 class EngineClient:
-    """One mTLS channel to the engine as the portal."""
+    """One mTLS channel to the engine as the portal.
+
+    A screen calls ``await engine.call(engine.registration.StartRegistration, request)``:
+    one place turns a refused call into a :class:`Refusal` and sets the deadline.
+    """
 
     def __init__(
         self, target: str, *, cert: Path, key: Path, ca: Path, server_name: str = ""
@@ -105,27 +118,36 @@ class EngineClient:
         )
         options = [("grpc.ssl_target_name_override", server_name)] if server_name else []
         self._channel = grpc.aio.secure_channel(target, credentials, options=options)
-        self._login: Any = login_pb2_grpc.LoginServiceStub(self._channel)  # type: ignore[no-untyped-call]
+        channel = self._channel
+        self.login: Any = login_pb2_grpc.LoginServiceStub(channel)  # type: ignore[no-untyped-call]
+        self.uzi: Any = uzi_pb2_grpc.UziServiceStub(channel)  # type: ignore[no-untyped-call]
+        self.registration: Any = registration_pb2_grpc.RegistrationServiceStub(channel)  # type: ignore[no-untyped-call]
+        self.organization: Any = organization_pb2_grpc.OrganizationServiceStub(channel)  # type: ignore[no-untyped-call]
+        self.attribute: Any = attribute_pb2_grpc.AttributeServiceStub(channel)  # type: ignore[no-untyped-call]
+        self.certificate: Any = certificate_pb2_grpc.CertificateServiceStub(channel)  # type: ignore[no-untyped-call]
+        self.smartcard: Any = smartcard_pb2_grpc.SmartcardServiceStub(channel)  # type: ignore[no-untyped-call]
+
+    async def call(self, method: Any, request: Any, *, timeout: float = 30) -> Any:
+        """One unary call; a refusal raises :class:`Refusal` with the engine's code and texts."""
+        try:
+            return await method(request, timeout=timeout)
+        except grpc.aio.AioRpcError as err:
+            raise refusal_from(err) from err
 
     async def close(self) -> None:
         await self._channel.close(grace=None)
 
     async def create_login(self) -> Challenge:
-        try:
-            made = await self._login.CreateLoginChallenge(
-                login_pb2.CreateLoginChallengeRequest(), timeout=30
-            )
-        except grpc.aio.AioRpcError as err:
-            raise refusal_from(err) from err
+        made = await self.call(
+            self.login.CreateLoginChallenge, login_pb2.CreateLoginChallengeRequest()
+        )
         return Challenge(made.challenge_id, made.qr.payload, made.expires_at.ToDatetime(tzinfo=UTC))
 
     async def poll_login(self, challenge_id: str) -> LoginStatus:
-        try:
-            got = await self._login.GetLoginChallenge(
-                login_pb2.GetLoginChallengeRequest(challenge_id=challenge_id), timeout=30
-            )
-        except grpc.aio.AioRpcError as err:
-            raise refusal_from(err) from err
+        got = await self.call(
+            self.login.GetLoginChallenge,
+            login_pb2.GetLoginChallengeRequest(challenge_id=challenge_id),
+        )
         state = _STATES.get(got.state, "pending")
         person = None
         if state == "authenticated":

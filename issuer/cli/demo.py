@@ -66,7 +66,14 @@ from issuer.files import make_private_dir, write_file
 if TYPE_CHECKING:
     from testkit.uzi_world import TestCa, UziWorld
 
-__all__ = ["ensure_demo_world", "load_demo_world", "register", "require_testkit"]
+__all__ = [
+    "dev_stubs",
+    "ensure_demo_world",
+    "load_demo_world",
+    "open_dev_token",
+    "register",
+    "require_testkit",
+]
 
 CRL_BASE_URL: Final = "http://127.0.0.1:8089/uzi-test/"
 LOGIN_SECONDS: Final = 30
@@ -203,6 +210,53 @@ def load_demo_world(root: Path) -> UziWorld:
     return world
 
 
+def open_dev_token(hsm_dir: Any, label: str) -> Any:
+    """A token of a development SoftHSM directory (made on first use), opened through ``hsm``."""
+    from issuer.dev.softhsm import SOFTHSM_MODULE
+    from issuer.wiring import open_token
+
+    if not hsm_dir.has_token(label):
+        hsm_dir.init_token(label)
+    pin = hsm_dir.root / f"{label}.pin"
+    uri = f"pkcs11:token={label}?module-path={SOFTHSM_MODULE}&pin-source=file:{pin}"
+    return open_token(uri)
+
+
+def dev_stubs(pki: Any, target: str, role: str) -> Any:
+    """Blocking stubs of every service over mTLS as one development role's client."""
+    import grpc
+
+    from issuer.api.zorgid.v1 import (
+        attribute_pb2_grpc,
+        certificate_pb2_grpc,
+        enrollment_pb2_grpc,
+        login_pb2_grpc,
+        organization_pb2_grpc,
+        registration_pb2_grpc,
+        smartcard_pb2_grpc,
+        uzi_pb2_grpc,
+    )
+
+    creds = grpc.ssl_channel_credentials(
+        root_certificates=pki.client_ca_cert.read_bytes(),
+        private_key=pki.client_key(role).read_bytes(),
+        certificate_chain=pki.client_cert(role).read_bytes(),
+    )
+    channel = grpc.secure_channel(target, creds)
+
+    class Stubs:
+        uzi = uzi_pb2_grpc.UziServiceStub(channel)  # type: ignore[no-untyped-call]
+        reg = registration_pb2_grpc.RegistrationServiceStub(channel)  # type: ignore[no-untyped-call]
+        login = login_pb2_grpc.LoginServiceStub(channel)  # type: ignore[no-untyped-call]
+        org = organization_pb2_grpc.OrganizationServiceStub(channel)  # type: ignore[no-untyped-call]
+        attrs = attribute_pb2_grpc.AttributeServiceStub(channel)  # type: ignore[no-untyped-call]
+        enrol = enrollment_pb2_grpc.EnrollmentServiceStub(channel)  # type: ignore[no-untyped-call]
+        certs = certificate_pb2_grpc.CertificateServiceStub(channel)  # type: ignore[no-untyped-call]
+        smartcard = smartcard_pb2_grpc.SmartcardServiceStub(channel)  # type: ignore[no-untyped-call]
+
+    return Stubs()
+
+
 class DemoFailed(Exception):
     """A step did not have the outcome the manual describes."""
 
@@ -282,47 +336,10 @@ class Demo:
 
     @staticmethod
     def _token(hsm_dir: Any, label: str) -> Any:
-        from issuer.dev.softhsm import SOFTHSM_MODULE
-        from issuer.wiring import open_token
-
-        if not hsm_dir.has_token(label):
-            hsm_dir.init_token(label)
-        pin = hsm_dir.root / f"{label}.pin"
-        uri = f"pkcs11:token={label}?module-path={SOFTHSM_MODULE}&pin-source=file:{pin}"
-        return open_token(uri)
+        return open_dev_token(hsm_dir, label)
 
     def _stubs(self, role: str) -> Any:
-        import grpc
-
-        from issuer.api.zorgid.v1 import (
-            attribute_pb2_grpc,
-            certificate_pb2_grpc,
-            enrollment_pb2_grpc,
-            login_pb2_grpc,
-            organization_pb2_grpc,
-            registration_pb2_grpc,
-            smartcard_pb2_grpc,
-            uzi_pb2_grpc,
-        )
-
-        creds = grpc.ssl_channel_credentials(
-            root_certificates=self.pki.client_ca_cert.read_bytes(),
-            private_key=self.pki.client_key(role).read_bytes(),
-            certificate_chain=self.pki.client_cert(role).read_bytes(),
-        )
-        channel = grpc.secure_channel(self.target, creds)
-
-        class Stubs:
-            uzi = uzi_pb2_grpc.UziServiceStub(channel)  # type: ignore[no-untyped-call]
-            reg = registration_pb2_grpc.RegistrationServiceStub(channel)  # type: ignore[no-untyped-call]
-            login = login_pb2_grpc.LoginServiceStub(channel)  # type: ignore[no-untyped-call]
-            org = organization_pb2_grpc.OrganizationServiceStub(channel)  # type: ignore[no-untyped-call]
-            attrs = attribute_pb2_grpc.AttributeServiceStub(channel)  # type: ignore[no-untyped-call]
-            enrol = enrollment_pb2_grpc.EnrollmentServiceStub(channel)  # type: ignore[no-untyped-call]
-            certs = certificate_pb2_grpc.CertificateServiceStub(channel)  # type: ignore[no-untyped-call]
-            smartcard = smartcard_pb2_grpc.SmartcardServiceStub(channel)  # type: ignore[no-untyped-call]
-
-        return Stubs()
+        return dev_stubs(self.pki, self.target, role)
 
     def say(self, title: str) -> None:
         self.step += 1

@@ -1,21 +1,11 @@
-"""The portal's words, Dutch first with English beside it (one dict per language)."""
+"""Words every page uses: the frame, the person's attributes, errors."""
 
 from __future__ import annotations
-
-LANGUAGES = ("nl", "en")
 
 TEXTS: dict[str, dict[str, str]] = {
     "nl": {
         "title": "ZORG-ID portaal",
         "other_language": "English",
-        "login_heading": "Inloggen",
-        "login_intro": "Scan de QR-code met de ZORG-ID app op uw telefoon om in te loggen.",
-        "qr_alt": "QR-code om in te loggen met de ZORG-ID app",
-        "valid_for": "Deze QR-code is nog geldig:",
-        "expired": "De QR-code is verlopen. Klik op de afbeelding voor een nieuwe QR-code.",
-        "new_qr": "Nieuwe QR-code maken",
-        "waiting": "Wachten op uw telefoon…",
-        "refused": "Inloggen is geweigerd.",
         "overview_heading": "Overzicht",
         "welcome": "U bent ingelogd als",
         "attributes": "UZI-gegevens",
@@ -31,19 +21,12 @@ TEXTS: dict[str, dict[str, str]] = {
         "logout": "Uitloggen",
         "error_heading": "Er ging iets mis",
         "error_code": "Foutcode",
+        "back": "Terug",
         "engine_unreachable": "De uitgifte-engine is niet bereikbaar. Probeer het later opnieuw.",
     },
     "en": {
         "title": "ZORG-ID portal",
         "other_language": "Nederlands",
-        "login_heading": "Log in",
-        "login_intro": "Scan the QR code with the ZORG-ID app on your phone to log in.",
-        "qr_alt": "QR code to log in with the ZORG-ID app",
-        "valid_for": "This QR code is valid for:",
-        "expired": "The QR code has expired. Click the image for a new QR code.",
-        "new_qr": "Make a new QR code",
-        "waiting": "Waiting for your phone…",
-        "refused": "Login was refused.",
         "overview_heading": "Overview",
         "welcome": "You are logged in as",
         "attributes": "UZI attributes",
@@ -59,6 +42,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "logout": "Log out",
         "error_heading": "Something went wrong",
         "error_code": "Error code",
+        "back": "Back",
         "engine_unreachable": "The issuance engine cannot be reached. Try again later.",
     },
 }

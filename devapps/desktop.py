@@ -1,0 +1,9 @@
+"""(to be built)"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+
+def add_routes(app: web.Application) -> None:
+    """(to be built)"""
