@@ -10,15 +10,12 @@ STAMP := $(VENV)/.installed
 # chromium: Debian's browser, driven by Playwright in the portal's tests (tests/flows/test_portal_login_page.py).
 APT_PACKAGES := softhsm2 opensc openssl libengine-pkcs11-openssl chromium
 
-.PHONY: run portal test lint typecheck proto proto-check proto-breaking docs docs-check system-deps setup bench clean
+.PHONY: run test lint typecheck proto proto-check proto-breaking docs docs-check system-deps setup bench clean
 
+# The engine (zorgid dev), the reference portal on http://127.0.0.1:8000/ and its development
+# companions, the Mobile App and the Desktop App, on http://127.0.0.1:8001/ (devapps/).
 run: setup
-	$(BIN)/zorgid dev
-
-# The reference portal (docs/portal.md) in front of `make run`'s engine, on http://127.0.0.1:8000/.
-portal: setup
-	$(BIN)/python -m portal --engine localhost:50051 --cert var/tls/clients/portal.pem \
-	  --key var/tls/clients/portal.key --ca var/tls/client-ca.pem --listen 127.0.0.1:8000
+	$(BIN)/python -m devapps
 
 test: setup proto-check docs-check lint typecheck
 	$(BIN)/pytest -q

@@ -62,6 +62,24 @@ class DevWorld:
             operator=dev_stubs(pki, target, "operator"),
         )
 
+    def register_organisations(self) -> None:
+        """Register :data:`DEV_ORGANISATIONS` as the operator; known ones are left as they are."""
+        import grpc
+
+        from issuer.api.zorgid.v1 import organization_pb2
+
+        for ura, name, admins in DEV_ORGANISATIONS:
+            try:
+                self.operator.org.RegisterOrganization(
+                    organization_pb2.RegisterOrganizationRequest(
+                        ura=ura, name=name, administrator_uzi_numbers=list(admins)
+                    ),
+                    timeout=30,
+                )
+            except grpc.RpcError as err:
+                if err.code() != grpc.StatusCode.ALREADY_EXISTS:
+                    raise
+
     def load(self, name: str) -> list[dict[str, Any]]:
         """The records kept in ``<name>.json`` (none yet: empty)."""
         path = self.folder / f"{name}.json"
@@ -78,3 +96,11 @@ class DevWorld:
         with os.fdopen(fd, "w") as out:
             json.dump(records, out, indent=2)
         temp.replace(path)
+
+
+DEV_ORGANISATIONS = (
+    ("90000101", "Huisartsenpraktijk De Linde (ontwikkeling)", ("900001011",)),
+    ("90000202", "Ziekenhuis Zuid (ontwikkeling)", ()),
+)
+"""(URA, name, designated administrators' UZI numbers) the operator registers at start; the
+Desktop App offers cards of these organisations, the designated administrator's among them."""
