@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 from aiohttp import web
 
+from portal import certificates
 from portal.engine import Challenge, Refusal
 from portal.web import (
     COMPANIONS,
@@ -79,7 +80,12 @@ async def login_status(request: web.Request) -> web.Response:
 async def overview(request: web.Request) -> web.Response:
     """Figure 17: who logged in, as the engine's login status names them."""
     session = logged_in(request)
-    return render(request, "overview.html", person=session.person)
+    assert session.person is not None
+    try:
+        listed = await certificates.of_person(request.app[ENGINE], session.person["mobile_id"])
+    except Refusal as refusal:
+        return refused(request, refusal)
+    return render(request, "overview.html", person=session.person, certificates=listed)
 
 
 async def logout(request: web.Request) -> web.Response:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import grpc
 import pytest
+from cryptography import x509
 from cryptography.x509.oid import NameOID
 from playwright.sync_api import ConsoleMessage, Page, expect, sync_playwright
 
@@ -98,6 +99,11 @@ def _in_step(eng: Engine) -> None:
     eng.clock.advance(max(timedelta(0), datetime.now(UTC) - eng.clock()))
 
 
+def der_serial(der: bytes) -> str:
+    """The serial as the engine writes it: lowercase hexadecimal, no leading zeros."""
+    return format(x509.load_der_x509_certificate(der).serial_number, "x")
+
+
 def _seconds(text: str) -> int:
     minutes, seconds = text.split(":")
     return int(minutes) * 60 + int(seconds)
@@ -159,6 +165,10 @@ def test_login_by_qr_in_the_browser(
     expect(browser_page.locator("[data-attribute=uzi_number]")).to_have_text(app.card.uzi_number)
     expect(browser_page.locator("[data-attribute=ura]")).to_have_text(app.card.ura)
     expect(browser_page.locator("[data-attribute=role]")).to_have_text(app.card.role)
+    # The person's certificates: the one this phone logged in with, valid.
+    mine = browser_page.locator(f"#certificates tr[data-serial='{der_serial(der)}']")
+    expect(mine).to_contain_text("deze telefoon")
+    expect(mine.locator("[data-state]")).to_have_text("geldig")
     _shot(browser_page, "figure-17-overzicht.png")
 
     # The English switch, kept by a cookie.
