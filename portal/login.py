@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 from aiohttp import web
 
+from issuer.api.zorgid.v1 import login_pb2
 from portal import certificates
 from portal.engine import Challenge, Refusal
 from portal.web import (
@@ -89,8 +90,17 @@ async def overview(request: web.Request) -> web.Response:
 
 
 async def logout(request: web.Request) -> web.Response:
-    key, _ = browser_session(request)
+    """Forget this browser's session and end the engine's login session with it."""
+    key, session = browser_session(request)
     request.app[SESSIONS].pop(key, None)
+    if session.session_handle:
+        try:
+            await request.app[ENGINE].call(
+                request.app[ENGINE].login.EndLoginSession,
+                login_pb2.EndLoginSessionRequest(login_session_handle=session.session_handle),
+            )
+        except Refusal as refusal:
+            return refused(request, refusal)
     raise web.HTTPSeeOther("/")
 
 

@@ -423,3 +423,29 @@ def login_session(conn: Connection, deps: FlowDeps, *, portal: Portal, handle: s
         certificate_id=row.certificate_id,
         expires_at=row.expires_at,
     )
+
+
+def end_login_session(deps: FlowDeps, *, portal: Portal, handle: str) -> bool:
+    """The portal's logout: the session ends now (its expiry set to now), audited.
+
+    An unknown handle, another portal's or one ended already changes nothing and
+    says so (False): a repeated logout is harmless and tells a caller nothing.
+    """
+    built = deps.issuance()  # never inside a transaction
+    now = deps.clock()
+    digest = sha256_hex(handle)
+    with deps.engine.begin() as conn:
+        row = login_store.find_login_session(conn, digest)
+        if row is None or not login_store.end_login_session(
+            conn, handle_sha256=digest, portal_identity=portal.identity, at=now
+        ):
+            return False
+        audit(
+            conn,
+            built,
+            portal.actor,
+            "login.session.end",
+            f"login:{row.login_challenge_id}",
+            {"person_id": row.person_id, "mobile_id": row.mobile_id_id},
+        )
+    return True

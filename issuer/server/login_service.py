@@ -119,3 +119,13 @@ class LoginServicer(login_pb2_grpc.LoginServiceServicer):
         return login_pb2.RevokeCertificateWithSessionResponse(
             certificate=certificate_message(revoked)
         )
+
+    def EndLoginSession(
+        self, request: login_pb2.EndLoginSessionRequest, context: grpc.ServicerContext
+    ) -> login_pb2.EndLoginSessionResponse:
+        ended = flow.end_login_session(
+            self._deps,
+            portal=portal_for(_SERVICE + "EndLoginSession"),
+            handle=request.login_session_handle,
+        )
+        return login_pb2.EndLoginSessionResponse(ended=ended)

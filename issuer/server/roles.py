@@ -124,6 +124,7 @@ METHOD_ROLES: Final[Mapping[str, Access]] = MappingProxyType(
         "/zorgid.v1.LoginService/DescribeLoginChallenge": frozenset({Role.MOBILE}),
         "/zorgid.v1.LoginService/AnswerLoginChallenge": frozenset({Role.MOBILE}),
         "/zorgid.v1.LoginService/RevokeCertificateWithSession": frozenset({Role.PORTAL}),
+        "/zorgid.v1.LoginService/EndLoginSession": frozenset({Role.PORTAL}),
         "/zorgid.v1.OrganizationService/RegisterOrganization": frozenset({Role.OPERATOR}),
         "/zorgid.v1.OrganizationService/StartValidation": frozenset({Role.PORTAL}),
         "/zorgid.v1.OrganizationService/ConfirmValidation": frozenset({Role.PORTAL}),

@@ -130,3 +130,20 @@ def find_login_session(conn: sa.Connection, handle_sha256: str) -> LoginSessionR
         sa.select(login_sessions).where(login_sessions.c.handle_sha256 == handle_sha256)
     ).first()
     return record_or_none(LoginSessionRecord, row)
+
+
+def end_login_session(
+    conn: sa.Connection, *, handle_sha256: str, portal_identity: str, at: datetime
+) -> bool:
+    """End a live session of this portal now (its expiry becomes ``at``); False if none."""
+    ended = conn.execute(
+        login_sessions.update()
+        .where(
+            login_sessions.c.handle_sha256 == handle_sha256,
+            login_sessions.c.portal_identity == portal_identity,
+            login_sessions.c.expires_at > at,
+            login_sessions.c.revoked_at.is_(None),
+        )
+        .values(expires_at=at)
+    )
+    return ended.rowcount == 1

@@ -17,11 +17,13 @@ from pathlib import Path
 
 import grpc
 import pytest
+import sqlalchemy as sa
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 from playwright.sync_api import ConsoleMessage, Page, expect, sync_playwright
 
 from issuer.api.zorgid.v1 import certificate_pb2, login_pb2
+from issuer.store.schema import audit_events
 from portal.engine import EngineClient, Refusal
 from tests.flows.conftest import Engine, localized, rpc_code
 
@@ -176,6 +178,15 @@ def test_login_by_qr_in_the_browser(
     expect(browser_page.locator("h1")).to_have_text("Overview")
     browser_page.goto(portal_url + "overzicht")
     expect(browser_page.locator("h1")).to_have_text("Overview")
+
+    # Log out: the browser is back at a login QR and the engine's session has ended.
+    browser_page.get_by_role("button", name="Log out").click()
+    expect(browser_page.locator("h1")).to_have_text("Log in")
+    with eng.db.connect() as conn:
+        ended = conn.execute(
+            sa.select(audit_events.c.details).where(audit_events.c.action == "login.session.end")
+        ).all()
+    assert len(ended) == 1
 
     assert problems == []
 

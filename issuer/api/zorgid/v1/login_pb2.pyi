@@ -124,6 +124,18 @@ class AnswerLoginChallengeResponse(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
 
+class EndLoginSessionRequest(_message.Message):
+    __slots__ = ("login_session_handle",)
+    LOGIN_SESSION_HANDLE_FIELD_NUMBER: _ClassVar[int]
+    login_session_handle: str
+    def __init__(self, login_session_handle: _Optional[str] = ...) -> None: ...
+
+class EndLoginSessionResponse(_message.Message):
+    __slots__ = ("ended",)
+    ENDED_FIELD_NUMBER: _ClassVar[int]
+    ended: bool
+    def __init__(self, ended: _Optional[bool] = ...) -> None: ...
+
 class RevokeCertificateWithSessionRequest(_message.Message):
     __slots__ = ("login_session_handle", "certificate_id", "reason")
     LOGIN_SESSION_HANDLE_FIELD_NUMBER: _ClassVar[int]

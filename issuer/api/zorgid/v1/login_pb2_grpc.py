@@ -67,6 +67,11 @@ class LoginServiceStub:
                 request_serializer=zorgid_dot_v1_dot_login__pb2.RevokeCertificateWithSessionRequest.SerializeToString,
                 response_deserializer=zorgid_dot_v1_dot_login__pb2.RevokeCertificateWithSessionResponse.FromString,
                 _registered_method=True)
+        self.EndLoginSession = channel.unary_unary(
+                '/zorgid.v1.LoginService/EndLoginSession',
+                request_serializer=zorgid_dot_v1_dot_login__pb2.EndLoginSessionRequest.SerializeToString,
+                response_deserializer=zorgid_dot_v1_dot_login__pb2.EndLoginSessionResponse.FromString,
+                _registered_method=True)
 
 
 class LoginServiceServicer:
@@ -120,6 +125,16 @@ class LoginServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def EndLoginSession(self, request, context):
+        """EndLoginSession ends a login session at once: the portal's "log out" (role
+        portal). Later uses of the handle are refused (ZID-1709). A handle that is
+        unknown, of another portal, or ended already changes nothing (ended =
+        false), so a repeated logout is harmless and reveals nothing.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_LoginServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -147,6 +162,11 @@ def add_LoginServiceServicer_to_server(servicer, server):
                     servicer.RevokeCertificateWithSession,
                     request_deserializer=zorgid_dot_v1_dot_login__pb2.RevokeCertificateWithSessionRequest.FromString,
                     response_serializer=zorgid_dot_v1_dot_login__pb2.RevokeCertificateWithSessionResponse.SerializeToString,
+            ),
+            'EndLoginSession': grpc.unary_unary_rpc_method_handler(
+                    servicer.EndLoginSession,
+                    request_deserializer=zorgid_dot_v1_dot_login__pb2.EndLoginSessionRequest.FromString,
+                    response_serializer=zorgid_dot_v1_dot_login__pb2.EndLoginSessionResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -292,6 +312,33 @@ class LoginService:
             '/zorgid.v1.LoginService/RevokeCertificateWithSession',
             zorgid_dot_v1_dot_login__pb2.RevokeCertificateWithSessionRequest.SerializeToString,
             zorgid_dot_v1_dot_login__pb2.RevokeCertificateWithSessionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def EndLoginSession(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/zorgid.v1.LoginService/EndLoginSession',
+            zorgid_dot_v1_dot_login__pb2.EndLoginSessionRequest.SerializeToString,
+            zorgid_dot_v1_dot_login__pb2.EndLoginSessionResponse.FromString,
             options,
             channel_credentials,
             insecure,
