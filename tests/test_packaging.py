@@ -13,6 +13,8 @@ import sys
 import zipfile
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 ENGINE = {"issuer", "hsm", "policies", "ocsp", "portal"}
 
@@ -56,3 +58,14 @@ def test_the_wheel_holds_the_engine_and_no_testkit(tmp_path: Path) -> None:
     assert "policies/default.toml" in names and "issuer/config/__init__.py" in names
     assert "portal/templates/index.html" in names and "portal/static/portal.js" in names
     assert not [n for n in names if n.startswith("testkit/")]
+
+
+def test_zorgid_says_its_version(capsys: pytest.CaptureFixture[str]) -> None:
+    from importlib.metadata import version
+
+    from issuer.cli import main
+
+    with pytest.raises(SystemExit) as done:
+        main(["--version"])
+    assert done.value.code == 0
+    assert capsys.readouterr().out == f"zorgid {version('zorgid')}\n"

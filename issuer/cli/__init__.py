@@ -14,11 +14,22 @@ import sys
 from collections.abc import Sequence
 
 
+def _version() -> str:
+    """The installed distribution's version (pyproject.toml), or say it is not installed."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("zorgid")
+    except PackageNotFoundError:
+        return "(not installed: run from a checkout without `pip install`)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Collect every command module of this package into one parser."""
     parser = argparse.ArgumentParser(
         prog="zorgid", description="ZORG-ID issuance engine for UZI-based mobile IDs."
     )
+    parser.add_argument("--version", action="version", version=f"zorgid {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
         if info.name.startswith("_"):

@@ -152,7 +152,11 @@ def ensure_demo_world(root: Path) -> tuple[Path, bool]:
     )
     text = resources.files("policies").joinpath("default.toml").read_text(encoding="utf-8")
     text = text.replace('trust_set = "acc"', f'trust_set = "{trust}"', 1)
-    text = text.replace("login_seconds = 300 ", f"login_seconds = {LOGIN_SECONDS}  ", 1)
+    text = text.replace(
+        "login_seconds = 300           # 5 minutes (portal manual)",
+        f"login_seconds = {LOGIN_SECONDS}            # development: the manual's 5 minutes is 300",
+        1,
+    )
     text = text.replace('version = "dev-1"', 'version = "dev-1-uzitest"', 1)
     text = text.replace("[smartcard]\nenabled = false", "[smartcard]\nenabled = true", 1)
     if (

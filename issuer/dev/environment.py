@@ -239,6 +239,7 @@ def warn_if_moved(ca_dir: Path, public_url: str) -> None:
 def how_to_call(env: DevEnvironment, port: int) -> str:
     """What a developer needs to call the running engine."""
     pki = env.pki
+    data_dir = "" if env.root == Path("var") else f" --data-dir {env.root}"
     return f"""
 ZORG-ID engine (development) serving gRPC over mutual TLS on 127.0.0.1:{port}
   server certificate  {pki.server_cert}   (name: localhost)
@@ -247,7 +248,7 @@ ZORG-ID engine (development) serving gRPC over mutual TLS on 127.0.0.1:{port}
   configuration       {env.config_file}
   CA certificates     {env.root / "ca"}
 Call it, e.g. the health check as the auditor:
-  .venv/bin/zorgid dev health --role auditor
+  .venv/bin/zorgid dev{data_dir} health --role auditor
 or with openssl as a raw TLS client:
   openssl s_client -connect 127.0.0.1:{port} -CAfile {pki.client_ca_cert} \\
     -cert {pki.client_cert("auditor")} -key {pki.client_key("auditor")} -alpn h2

@@ -111,6 +111,8 @@ def test_first_start_creates_everything_and_serves(dev_root: Path) -> None:
         assert pin not in banner
         assert oct((dev_root / "softhsm" / "zorgid-dev.pin").stat().st_mode & 0o777) == "0o600"
 
+        # The printed hint names this engine's data folder, so it runs as printed.
+        assert f"zorgid dev --data-dir {dev_root} health --role auditor" in banner
         result = _health(dev_root, "auditor")
         assert result.returncode == 0, result.stderr
         assert "SERVING" in result.stdout and "NOT_SERVING" not in result.stdout
