@@ -198,10 +198,19 @@ def test_a_person_installs_a_mobile_id_and_logs_in_with_it(
 
 
 def test_declining_leaves_the_portal_waiting(stack: Stack, window: Window, engine: Engine) -> None:
+    # First use: the registration QR's link opens the app before it has a phone; the phone
+    # made there keeps the payload in the scan field.
     payload, uzi = registration_qr(engine)
     app = window.tab()
-    new_phone(app, stack, f"Telefoon {secrets.token_hex(2)}")
-    install(app, stack, payload, uzi)
+    app.goto(f"{stack.mobile_app}?scan={quote(payload, safe='')}")
+    expect(app.locator("#active-phone")).to_have_count(0)
+    phone = f"Telefoon {secrets.token_hex(2)}"
+    app.get_by_label("Naam van de nieuwe telefoon").fill(phone)
+    app.get_by_role("button", name=re.compile("^Nieuwe telefoon")).click()
+    expect(app.locator("#active-heading")).to_have_text(phone)
+    expect(app.get_by_label("Inhoud van de QR-code")).to_have_value(payload)
+    app.get_by_role("button", name=re.compile("^Scannen")).click()
+    expect(app.locator("#outcome")).to_contain_text(f"(UZI {uzi}) staat op {phone}")
 
     portal = window.tab()
     portal.goto(stack.portal)
