@@ -42,10 +42,10 @@ def _active(request: web.Request) -> dict[str, Any] | None:
 
 def _back_to_app(payload: str, phone_id: str = "") -> web.HTTPSeeOther:
     """Back to ``/mobile``, keeping a scanned payload the way it came (in ``?scan=``)."""
-    raise_ = web.HTTPSeeOther("/mobile" + (f"?scan={quote(payload, safe='')}" if payload else ""))
+    redirect = web.HTTPSeeOther("/mobile" + (f"?scan={quote(payload, safe='')}" if payload else ""))
     if phone_id:
-        raise_.set_cookie(ACTIVE, phone_id, httponly=True, samesite="Lax", path="/mobile")
-    return raise_
+        redirect.set_cookie(ACTIVE, phone_id, httponly=True, samesite="Lax", path="/mobile")
+    return redirect
 
 
 def _outcome(
@@ -56,10 +56,11 @@ def _outcome(
     refusal: Refusal | None = None,
     phone: dict[str, Any] | None = None,
 ) -> web.Response:
+    """How a scan ended: a result in ``role=status``, a refusal (ZID code, both texts) in
+    ``role=alert``."""
     return render(
         request,
         "mobile_outcome.html",
-        status=200,
         heading=heading,
         message=message,
         refusal=refusal,
@@ -69,21 +70,31 @@ def _outcome(
 
 async def app_page(request: web.Request) -> web.Response:
     """The phones, the active phone's mobile IDs (refreshed from the engine), the scan field."""
-    world = request.app[WORLD]
     active = _active(request)
     trouble = None
     if active is not None and active["certificates"]:
         trouble = await _blocking(request, phones.refresh, active)
+    return _app(request, active, request.query.get("scan", ""), trouble=trouble)
+
+
+def _app(
+    request: web.Request,
+    active: dict[str, Any] | None,
+    payload: str,
+    *,
+    trouble: Refusal | None = None,
+    notice: str = "",
+) -> web.Response:
     return render(
         request,
         "mobile.html",
-        phones=phones.phones(world),
+        phones=phones.phones(request.app[WORLD]),
         active=active,
         ids=phones.mobile_ids(active) if active else [],
         states=STATES,
         trouble=trouble,
-        payload=request.query.get("scan", ""),
-        notice="",
+        payload=payload,
+        notice=notice,
         has_mobile_id=phones.has_mobile_id,
     )
 
@@ -116,18 +127,12 @@ async def scan(request: web.Request) -> web.Response:
             "does nothing with it.",
         )
     if active is None:
-        return render(
+        return _app(
             request,
-            "mobile.html",
-            phones=phones.phones(request.app[WORLD]),
-            active=None,
-            ids=[],
-            states=STATES,
-            trouble=None,
-            payload=payload,
+            None,
+            payload,
             notice="Kies eerst een telefoon of maak een nieuwe. · "
             "First pick a phone or make a new one.",
-            has_mobile_id=phones.has_mobile_id,
         )
     if kind == "enroll":
         if not phones.has_mobile_id(active):

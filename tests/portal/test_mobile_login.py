@@ -267,7 +267,20 @@ def test_a_second_phone_keeps_its_own_mobile_id(
 
 def test_a_payload_that_is_no_zorg_id_qr_is_refused_clearly(stack: Stack, window: Window) -> None:
     app = window.tab()
+    app.goto(stack.mobile_app)
+    damaged = "zorgid://enroll?v=1&t=kapot&h=localhost"
+    app.get_by_label("Inhoud van de QR-code").fill(damaged)
+    app.get_by_role("button", name=re.compile("^Scannen")).click()
+    expect(app.locator("#notice")).to_have_text(re.compile("^Kies eerst een telefoon"))
+    expect(app.get_by_label("Inhoud van de QR-code")).to_have_value(damaged)
+
     new_phone(app, stack, f"Telefoon {secrets.token_hex(2)}")
+    app.get_by_label("Inhoud van de QR-code").fill(damaged)
+    app.get_by_role("button", name=re.compile("^Scannen")).click()
+    expect(app.locator("#outcome-heading")).to_contain_text("Installeren lukt niet")
+    expect(app.locator("#refusal-code")).to_have_text("ZID-1306")
+
+    app.goto(stack.mobile_app)
     app.get_by_label("Inhoud van de QR-code").fill("https://example.org/menu")
     app.get_by_role("button", name=re.compile("^Scannen")).click()
     expect(app.locator("#outcome-heading")).to_contain_text("Geen ZORG-ID QR-code")
