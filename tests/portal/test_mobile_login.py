@@ -309,5 +309,7 @@ def test_a_phone_without_a_mobile_id_cannot_log_in(stack: Stack, window: Window)
         f"{phone} heeft geen mobiel ID en kan niet inloggen"
     )
     expect(app.get_by_label(re.compile(f"^{phone} — "))).to_have_count(0)
+    # Another phone's mobile ID is never picked for the person: they would choose it.
+    expect(app.locator("#login-form input[type=radio]:checked")).to_have_count(0)
     shot(app, "mobile-geen-mobiel-id.png")
     expect(portal.locator("#login-status")).to_have_text("Wachten op uw telefoon…")
