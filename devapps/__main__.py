@@ -124,7 +124,8 @@ async def _serve_apps(args: argparse.Namespace, port: int) -> tuple[web.AppRunne
 
     world = await asyncio.to_thread(DevWorld.open, args.data_dir, f"localhost:{port}")
     await asyncio.to_thread(world.register_organisations)
-    runner = web.AppRunner(make_app(world))
+    # No access log: a deep link's ?scan= / ?connect= carries a QR token or a session.
+    runner = web.AppRunner(make_app(world), access_log=None)
     await runner.setup()
     host, _, listen_port = args.apps_listen.rpartition(":")
     await web.TCPSite(runner, host, int(listen_port)).start()

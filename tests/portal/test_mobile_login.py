@@ -1,0 +1,315 @@
+"""Manual §2 through the ZORG-ID Mobile App companion, in Chromium against ``make run``'s stack.
+
+A person is registered by API, as ``issuer/cli/demo_walk.py`` does (terms, UZI-pas proof
+with a card whose key is made on this run's own token, card data, date of birth, confirm);
+the registration QR is then opened in the Mobile App, which installs the mobile ID. The
+login itself is walked as a person: the portal's QR, its link into the Mobile App,
+"Inloggen bij ...?", Accepteren, and the portal moving on by itself.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+from playwright.sync_api import ConsoleMessage, Page, expect
+
+from tests.portal.conftest import Stack, Window, shot
+from tests.softhsm import SoftHsmDir
+
+NAME = "Jan de Vries"
+"""Every card holder of the test UZI-register (testkit.uzi_world)."""
+URA = "90000202"
+"""Ziekenhuis Zuid (ontwikkeling), registered by the stack at start (devapps.world)."""
+
+
+@dataclass(frozen=True)
+class Engine:
+    """This test's way into the stack's engine: the portal's and the operator's stubs, the
+    test UZI-register, and a token of this run's own for the cards' keys."""
+
+    portal: Any
+    operator: Any
+    register: Any
+    cards: Any
+
+
+@pytest.fixture(scope="module")
+def engine(stack: Stack, softhsm_dir: SoftHsmDir) -> Iterator[Engine]:
+    from issuer.cli.demo import dev_stubs, load_demo_world
+    from issuer.dev.pki import DevPki
+    from issuer.wiring import open_token
+
+    port = re.search(r"serving gRPC over mutual TLS on [\d.]+:(\d+)", stack.output())
+    assert port, stack.output()
+    target = f"localhost:{port.group(1)}"
+    pki = DevPki(root=stack.root / "tls")
+    token = softhsm_dir.init_token("portal-mobile-cards")
+    yield Engine(
+        portal=dev_stubs(pki, target, "portal"),
+        operator=dev_stubs(pki, target, "operator"),
+        register=load_demo_world(stack.root),
+        cards=open_token(token.uri),
+    )
+
+
+def registration_qr(engine: Engine) -> tuple[str, str]:
+    """Register a new person with a new UZI-pas: (the registration QR's payload, their UZI
+    number). The test register names every card holder alike, so tests tell them apart by it."""
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    from hsm import KeySpec
+    from issuer.api.zorgid.v1 import registration_pb2, uzi_pb2
+    from testkit.desktop_app import DesktopApp
+
+    key = engine.cards.generate_key(f"card-{secrets.token_hex(4)}", KeySpec.RSA_2048)
+    assert isinstance(key, rsa.RSAPrivateKey)
+    app = DesktopApp(card=engine.register.issue_card("Z", ura=URA, auth_key=key), key=key)
+    terms = engine.portal.reg.GetTerms(registration_pb2.GetTermsRequest(), timeout=30)
+    challenge = engine.portal.uzi.CreateUziChallenge(
+        uzi_pb2.CreateUziChallengeRequest(), timeout=30
+    )
+    proof = engine.portal.uzi.VerifyUziCard(
+        uzi_pb2.VerifyUziCardRequest(
+            challenge_id=challenge.challenge_id,
+            certificate_chain=app.chain(),
+            signature=app.sign(challenge.to_be_signed),
+            signature_scheme=uzi_pb2.UZI_SIGNATURE_SCHEME_RSA_PKCS1V15_SHA256,
+            purpose=uzi_pb2.UZI_PURPOSE_REGISTRATION,
+        ),
+        timeout=30,
+    )
+    started = engine.portal.reg.StartRegistration(
+        registration_pb2.StartRegistrationRequest(
+            terms_version=terms.version, uzi_session_handle=proof.session_handle
+        ),
+        timeout=30,
+    ).registration
+    shown = engine.portal.reg.SetBirthDate(
+        registration_pb2.SetBirthDateRequest(registration_id=started.id, birth_date="1980-03-15"),
+        timeout=30,
+    ).registration
+    done = engine.portal.reg.ConfirmRegistration(
+        registration_pb2.ConfirmRegistrationRequest(
+            registration_id=started.id, summary_digest=shown.summary_digest
+        ),
+        timeout=30,
+    )
+    assert proof.identity.common_name == NAME
+    return str(done.qr.payload), str(proof.identity.uzi_number)
+
+
+def watched(window: Window, page: Page) -> Page:
+    """A tab the portal opened (its link to the Mobile App): its console errors fail the test
+    as those of ``window.tab()`` do."""
+
+    def on_console(message: ConsoleMessage) -> None:
+        if message.type == "error":
+            window.problems.append(f"console ({page.url}): {message.text}")
+
+    page.on("console", on_console)
+    page.on("pageerror", lambda err: window.problems.append(f"pageerror ({page.url}): {err}"))
+    return page
+
+
+def new_phone(app: Page, stack: Stack, name: str) -> None:
+    """In the Mobile App: make a phone; it becomes the active one, without a mobile ID."""
+    app.goto(stack.mobile_app)
+    app.get_by_label("Naam van de nieuwe telefoon").fill(name)
+    app.locator("#new-phone").click()
+    expect(app.locator("#active-heading")).to_have_text(name)
+    expect(app.locator("#no-mobile-id")).to_contain_text("Nog geen mobiel ID")
+
+
+def install(app: Page, stack: Stack, payload: str, uzi: str) -> None:
+    """Open a registration QR in the Mobile App (the portal's link does the same) and scan it."""
+    app.goto(f"{stack.mobile_app}?scan={quote(payload, safe='')}")
+    expect(app.locator("#payload")).to_have_value(payload)
+    app.locator("#scan").click()
+    expect(app.locator("#outcome-heading")).to_contain_text("ID geïnstalleerd")
+    expect(app.locator("#outcome")).to_contain_text(f"Mobiel ID van {NAME} (UZI {uzi})")
+
+
+def open_login_in_app(window: Window, portal: Page) -> Page:
+    """Follow the portal's "open in the Mobile App" link beside the QR, and scan."""
+    expect(portal.locator("h1")).to_have_text("Inloggen")
+    with portal.expect_popup() as popup:
+        portal.locator("#open-mobile-app").click()
+    app = watched(window, popup.value)
+    expect(app.locator("#payload")).to_have_value(
+        portal.locator("#login").get_attribute("data-payload") or "?"
+    )
+    app.locator("#scan").click()
+    return app
+
+
+def test_a_person_installs_a_mobile_id_and_logs_in_with_it(
+    stack: Stack, window: Window, engine: Engine
+) -> None:
+    payload, uzi = registration_qr(engine)
+    app = window.tab()
+    phone = f"Telefoon {secrets.token_hex(2)}"
+    new_phone(app, stack, phone)
+    install(app, stack, payload, uzi)
+    shot(app, "mobile-installed.png")
+    app.locator("#back").click()
+    row = app.locator("#mobile-ids li")
+    expect(row).to_have_count(1)
+    expect(row.locator(".name")).to_have_text(NAME)
+    expect(row.locator(".uzi")).to_have_text(uzi)
+    expect(row.locator(".state")).to_contain_text("geldig")
+    expect(app.get_by_label(re.compile(f"^{phone} — met mobiel ID"))).to_be_checked()
+    shot(app, "figure-01-mobile-app.png")
+
+    portal = window.tab()
+    portal.goto(stack.portal)
+    login = open_login_in_app(window, portal)
+    question = login.locator("#login-question")
+    expect(question).to_have_text(re.compile(r"^Inloggen bij .+\?$"))
+    expect(login.get_by_label(f"{phone} — {NAME} (UZI {uzi})")).to_be_checked()
+    shot(login, "mobile-inloggen-bij.png")
+    login.get_by_role("button", name=re.compile("^Accepteren")).click()
+    expect(login.locator("#outcome-heading")).to_contain_text("Ingelogd bij")
+    expect(portal.locator("h1")).to_have_text("Overzicht")
+    expect(portal.locator("#person-name")).to_have_text(NAME)
+    expect(portal.locator('[data-attribute="uzi_number"]')).to_have_text(uzi)
+
+    # The operator revokes the certificate: the app's refresh shows it is no longer good.
+    from issuer.api.zorgid.v1 import certificate_pb2
+
+    serial = row.get_attribute("data-serial") or ""
+    held = engine.operator.certs.GetCertificate(
+        certificate_pb2.GetCertificateRequest(serial=serial), timeout=30
+    )
+    engine.operator.certs.RevokeCertificate(
+        certificate_pb2.RevokeCertificateRequest(
+            id=held.certificate.id, reason=certificate_pb2.REVOCATION_REASON_KEY_COMPROMISE
+        ),
+        timeout=30,
+    )
+    app.reload()
+    expect(row.locator(".state")).to_have_text("ingetrokken of verlopen · revoked or expired")
+    expect(app.get_by_label(re.compile(f"^{phone} — geen mobiel ID"))).to_be_visible()
+
+
+def test_declining_leaves_the_portal_waiting(stack: Stack, window: Window, engine: Engine) -> None:
+    # First use: the registration QR's link opens the app before it has a phone; the phone
+    # made there keeps the payload in the scan field.
+    payload, uzi = registration_qr(engine)
+    app = window.tab()
+    app.goto(f"{stack.mobile_app}?scan={quote(payload, safe='')}")
+    expect(app.locator("#active-phone")).to_have_count(0)
+    phone = f"Telefoon {secrets.token_hex(2)}"
+    app.get_by_label("Naam van de nieuwe telefoon").fill(phone)
+    app.get_by_role("button", name=re.compile("^Nieuwe telefoon")).click()
+    expect(app.locator("#active-heading")).to_have_text(phone)
+    expect(app.get_by_label("Inhoud van de QR-code")).to_have_value(payload)
+    app.get_by_role("button", name=re.compile("^Scannen")).click()
+    expect(app.locator("#outcome")).to_contain_text(f"(UZI {uzi}) staat op {phone}")
+
+    portal = window.tab()
+    portal.goto(stack.portal)
+    login = open_login_in_app(window, portal)
+    login.get_by_role("button", name=re.compile("^Weigeren")).click()
+    expect(login.locator("#outcome-heading")).to_contain_text("Inloggen geweigerd")
+    expect(login.locator("#outcome")).to_contain_text("de portal blijft wachten")
+    shot(login, "mobile-geweigerd.png")
+    expect(portal.locator("#login-status")).to_have_text("Wachten op uw telefoon…")
+    expect(portal.locator("h1")).to_have_text("Inloggen")
+
+
+def test_a_second_phone_keeps_its_own_mobile_id(
+    stack: Stack, window: Window, engine: Engine
+) -> None:
+    first_qr, first = registration_qr(engine)
+    second_qr, second = registration_qr(engine)
+    app = window.tab()
+    one, two = (f"Telefoon {n} {secrets.token_hex(2)}" for n in ("een", "twee"))
+    new_phone(app, stack, one)
+    install(app, stack, first_qr, first)
+    new_phone(app, stack, two)
+    install(app, stack, second_qr, second)
+    app.locator("#back").click()
+    expect(app.locator("#active-heading")).to_have_text(two)
+    expect(app.locator("#mobile-ids .uzi")).to_have_text(second)
+
+    # The first phone is still there with its own mobile ID; pick it as the active one.
+    app.get_by_label(re.compile(f"^{one} — met mobiel ID")).check()
+    app.locator("#choose-phone").click()
+    expect(app.locator("#active-heading")).to_have_text(one)
+    expect(app.locator("#mobile-ids .uzi")).to_have_text(first)
+    shot(app, "mobile-twee-telefoons.png")
+
+    # A login offers both phones with the active one picked; the other one logs in.
+    portal = window.tab()
+    portal.goto(stack.portal)
+    login = open_login_in_app(window, portal)
+    expect(login.get_by_label(f"{one} — {NAME} (UZI {first})")).to_be_checked()
+    login.get_by_label(f"{two} — {NAME} (UZI {second})").check()
+    login.get_by_role("button", name=re.compile("^Accepteren")).click()
+    expect(portal.locator('[data-attribute="uzi_number"]')).to_have_text(second)
+
+    # A registration QR on a phone that has a mobile ID: the app offers the phones without.
+    third_qr, third = registration_qr(engine)
+    app.goto(f"{stack.mobile_app}?scan={quote(third_qr, safe='')}")
+    app.locator("#scan").click()
+    expect(app.locator("#enrol-notice")).to_contain_text(f"{one} heeft al een mobiel ID")
+    app.get_by_label("Of op een nieuwe telefoon, met de naam").fill("Telefoon drie")
+    app.locator("#install-new").click()
+    expect(app.locator("#outcome-heading")).to_contain_text("ID geïnstalleerd")
+    expect(app.locator("#outcome")).to_contain_text(f"(UZI {third}) staat op Telefoon drie")
+
+
+def test_a_payload_that_is_no_zorg_id_qr_is_refused_clearly(stack: Stack, window: Window) -> None:
+    app = window.tab()
+    app.goto(stack.mobile_app)
+    damaged = "zorgid://enroll?v=1&t=kapot&h=localhost"
+    app.get_by_label("Inhoud van de QR-code").fill(damaged)
+    app.get_by_role("button", name=re.compile("^Scannen")).click()
+    expect(app.locator("#notice")).to_have_text(re.compile("^Kies eerst een telefoon"))
+    expect(app.get_by_label("Inhoud van de QR-code")).to_have_value(damaged)
+
+    new_phone(app, stack, f"Telefoon {secrets.token_hex(2)}")
+    app.get_by_label("Inhoud van de QR-code").fill(damaged)
+    app.get_by_role("button", name=re.compile("^Scannen")).click()
+    expect(app.locator("#outcome-heading")).to_contain_text("Installeren lukt niet")
+    expect(app.locator("#refusal-code")).to_have_text("ZID-1306")
+
+    app.goto(stack.mobile_app)
+    app.get_by_label("Inhoud van de QR-code").fill("https://example.org/menu")
+    app.get_by_role("button", name=re.compile("^Scannen")).click()
+    expect(app.locator("#outcome-heading")).to_contain_text("Geen ZORG-ID QR-code")
+    shot(app, "mobile-geen-zorg-id-qr.png")
+
+    # A login QR that is damaged: the phone reads it and names the catalogue code.
+    app.goto(stack.mobile_app)
+    app.get_by_label("Inhoud van de QR-code").fill("zorgid://login?v=1&c=kapot")
+    app.get_by_role("button", name=re.compile("^Scannen")).click()
+    expect(app.locator("#outcome")).to_have_attribute("role", "alert")
+    expect(app.locator("#refusal-code")).to_have_text("ZID-0005")
+    expect(app.locator("#refusal-nl")).not_to_be_empty()
+
+
+def test_a_phone_without_a_mobile_id_cannot_log_in(stack: Stack, window: Window) -> None:
+    app = window.tab()
+    phone = f"Telefoon {secrets.token_hex(2)}"
+    new_phone(app, stack, phone)
+    portal = window.tab()
+    portal.goto(stack.portal)
+    payload = portal.locator("#login").get_attribute("data-payload") or ""
+    app.get_by_label("Inhoud van de QR-code").fill(payload)
+    app.get_by_role("button", name=re.compile("^Scannen")).click()
+    expect(app.locator("#login-question")).to_contain_text("Inloggen bij")
+    expect(app.locator("#no-mobile-id-notice")).to_contain_text(
+        f"{phone} heeft geen mobiel ID en kan niet inloggen"
+    )
+    expect(app.get_by_label(re.compile(f"^{phone} — "))).to_have_count(0)
+    # Another phone's mobile ID is never picked for the person: they would choose it.
+    expect(app.locator("#login-form input[type=radio]:checked")).to_have_count(0)
+    shot(app, "mobile-geen-mobiel-id.png")
+    expect(portal.locator("#login-status")).to_have_text("Wachten op uw telefoon…")
