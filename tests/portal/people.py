@@ -200,3 +200,37 @@ class People:
 
 
 _PEOPLE: dict[Any, People] = {}
+
+
+@dataclass(frozen=True)
+class DesktopCard:
+    """A UZI-pas made in the Desktop App tab: its UZI number and security code."""
+
+    uzi_number: str
+    pin: str = field(repr=False)
+
+
+def make_desktop_card(
+    desktop: Page, desktop_url: str, ura: str, *, administrator: bool = False
+) -> DesktopCard:
+    """In the Desktop App tab: a new UZI-pas of one development organisation."""
+    desktop.goto(desktop_url)
+    desktop.locator("#organisation").select_option(ura)
+    if administrator:
+        desktop.locator("#administrator").check()
+    desktop.locator("#make-card").click()
+    expect(desktop.locator("#new-card-name")).to_have_text("Jan de Vries")
+    return DesktopCard(
+        desktop.locator("#new-card-uzi").inner_text(), desktop.locator("#new-card-pin").inner_text()
+    )
+
+
+def prove_in_desktop_app(page: Page, desktop: Page, card: DesktopCard) -> None:
+    """The portal tab's UZI-pas step, answered in the Desktop App tab with ``card``."""
+    expect(page.locator("h1")).to_have_text("UZI-pas")
+    desktop.goto(page.locator("#open-desktop-app").get_attribute("href") or "")
+    option = desktop.locator("#card option", has_text=f"UZI {card.uzi_number},").first
+    desktop.locator("#card").select_option(option.get_attribute("value") or "")
+    desktop.locator("#security-code").fill(card.pin)
+    desktop.locator("#accept").click()
+    expect(desktop.locator("#result-state")).to_contain_text("Verbonden")
