@@ -133,6 +133,13 @@ def test_another_card_holder_waits_until_an_administrator_approves(
     page.get_by_role("link", name="Status opnieuw controleren").click()
     expect(page.locator("h1")).to_have_text("Wachten op goedkeuring")
     shot(page, "figure-23-organisatie-wachten.png")
+    page.goto(stack.portal + "organisatie/resultaat?lang=en")
+    expect(page.locator("h1")).to_have_text("Waiting for approval")
+    expect(page.get_by_role("status")).to_contain_text("waiting for approval")
+    page.goto(stack.portal + "medewerkers?lang=nl")  # a requester is no administrator yet
+    expect(page.locator("#error-code")).to_have_text("ZID-1830")
+    expect(page.locator("#error-text")).to_contain_text("wacht op goedkeuring")
+    page.goto(stack.portal + "organisatie/resultaat")
 
     other = second_window.tab()
     people.log_in(other, stack.portal, admin)
