@@ -79,7 +79,7 @@ async def reset(request: web.Request) -> web.Response:
         revoked=[c.serial for c in done.revoked],
         payload=done.qr.payload,
         image=qr_image(done.qr.payload),
-        valid_until=until.astimezone().strftime("%d-%m-%Y %H:%M"),
+        valid_until=until.astimezone().strftime("%d-%m-%Y %H:%M %Z"),
         valid_until_iso=until.isoformat(timespec="seconds"),
         mobile_app=request.app[COMPANIONS].mobile(done.qr.payload),
     )

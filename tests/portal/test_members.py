@@ -4,6 +4,9 @@ organisation, a reset, the member's new registration QR; the old mobile ID is re
 
 from __future__ import annotations
 
+import re
+from datetime import UTC, datetime
+
 from cryptography import x509
 from playwright.sync_api import expect
 
@@ -45,7 +48,9 @@ def test_an_administrator_resets_a_member_who_forgot_their_pin(
     expect(page.locator("h1")).to_have_text("Nieuwe registratie-QR-code")
     expect(page.get_by_role("status")).to_contain_text("De oude mobiele ID is ingetrokken")
     expect(page.get_by_alt_text("Registratie-QR-code voor de medewerker")).to_be_visible()
-    expect(page.locator("#reset-valid-until")).not_to_be_empty()
+    until = page.locator("#reset-valid-until")
+    expect(until).to_have_text(re.compile(r"^\d\d-\d\d-\d{4} \d\d:\d\d \w+$"))
+    assert datetime.fromisoformat(until.get_attribute("datetime") or "") > datetime.now(UTC)
     expect(page.locator("#reset-revoked")).to_contain_text(old_serial)
     payload = page.locator("#reset-qr").get_attribute("data-payload") or ""
     assert payload.startswith("zorgid://enroll?")

@@ -76,10 +76,10 @@ def test_the_designated_administrator_validates_the_organisation(
     expect(page.locator("h1")).to_have_text("Organisatie valideren")
     expect(page.locator("#org-terms")).not_to_be_empty()
     expect(page.get_by_label("URA-nummer van de organisatie (8 cijfers)")).to_have_value(URA)
+    shot(page, "figure-18-organisatie-voorwaarden.png")
     page.get_by_role("button", name="Verder met UZI-pas").click()  # terms not accepted
     expect(page.get_by_label("Ik ga akkoord met de voorwaarden")).not_to_be_checked()
     expect(page.locator("h1")).to_have_text("Organisatie valideren")
-    shot(page, "figure-18-organisatie-voorwaarden.png")
     page.get_by_label("Ik ga akkoord met de voorwaarden").check()
     page.get_by_role("button", name="Verder met UZI-pas").click()
     expect(page.locator("h1")).to_have_text("UZI-pas")
