@@ -144,11 +144,14 @@ def render(
 
 
 def refused(request: web.Request, refusal: Refusal, *, back: str = "/") -> web.Response:
-    """The engine's refusal as a page: its code and its text in the page's language."""
+    """The engine's refusal as a page: its code and its text in the page's language.
+
+    A ZID refusal is the page answering the person's step (200, as a form shows its own
+    errors): a 4xx document is a console error in the browser, which the tests forbid."""
     return render(
         request,
         "error.html",
-        status=400 if refusal.code.startswith("ZID-") else 502,
+        status=200 if refusal.code.startswith("ZID-") else 502,
         code=refusal.code,
         text=refusal.text(lang_of(request)),
         back=back,

@@ -360,6 +360,8 @@ class UziWorld:
         auth_key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | None = None,
         not_before: datetime | None = None,
         not_after: datetime | None = None,
+        given_name: str = "Jan",
+        surname: str = "de Vries",
     ) -> TestCard:
         """A card with its three certificates (signature and encryption share a key)."""
         number = uzi_number or self.next_uzi_number()
@@ -375,6 +377,8 @@ class UziWorld:
                 role=role,
                 not_before=not_before,
                 not_after=not_after,
+                given_name=given_name,
+                surname=surname,
             )
             for kind, k in (
                 (Kind.AUTHENTICATION, key),

@@ -1,0 +1,148 @@
+"""The UZI-pas step (figures 6-8) against ``make run``'s stack: the connection code, the
+Desktop App's side, the desktop-link API the app calls, refusals and "Verversen"."""
+
+from __future__ import annotations
+
+import base64
+import json
+import urllib.error
+import urllib.request
+from typing import Any
+
+from playwright.sync_api import Page, expect
+
+from tests.portal.conftest import Stack, Window, shot
+
+
+def http(url: str, body: dict[str, Any] | None = None) -> tuple[int, dict[str, Any]]:
+    """GET (or POST JSON to) a URL as the Desktop App does, server to server."""
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as reply:
+            return reply.status, json.loads(reply.read())
+    except urllib.error.HTTPError as err:
+        return err.code, json.loads(err.read())
+
+
+def uzi_page(page: Page, stack: Stack, purpose: str = "registratie") -> tuple[str, str]:
+    """Open the UZI-pas step; its (shown code, connect URL)."""
+    page.goto(f"{stack.portal}uzi/{purpose}")
+    expect(page.locator("h1")).to_have_text("UZI-pas")
+    expect(page.locator("#uzi-status")).to_have_text("Wachten op de Desktop App…")
+    return page.locator("#uzi-code").inner_text(), page.locator("#uzi-connect-url").inner_text()
+
+
+def new_card(
+    desktop: Page, organisation: str, *, given: str = "Jan", surname: str = "de Vries"
+) -> str:
+    """Make a UZI-pas in the Desktop App tab; its security code (shown once)."""
+    desktop.locator("#organisation").select_option(organisation)
+    desktop.locator("#given-name").fill(given)
+    desktop.locator("#surname").fill(surname)
+    desktop.locator("#make-card").click()
+    expect(desktop.locator("#new-card-name")).to_have_text(f"{given} {surname}")
+    pin = desktop.locator("#new-card-pin").inner_text()
+    assert len(pin) == 5 and pin.isdigit()
+    return pin
+
+
+def test_the_desktop_link_api_answers_a_code_once(stack: Stack, window: Window) -> None:
+    page = window.tab()
+    code, url = uzi_page(page, stack)
+    assert len(code.replace("-", "")) == 10
+    assert url == f"{stack.portal}desktop-link/{code}"
+
+    status, asked = http(url)
+    assert status == 200
+    assert asked["purpose"] == "registratie"
+    assert asked["portal"].startswith("ZORG-ID portaal (127.0.0.1:")
+    assert base64.b64decode(asked["to_be_signed"]).startswith(b"ZORG-ID UZI-pas proof v1\n")
+
+    unknown = f"{stack.portal}desktop-link/AAAAA-AAAAA"
+    assert http(unknown) == (404, {"state": "unknown"})
+    assert http(unknown, {"certificate_chain": [], "signature": ""}) == (404, {"state": "unknown"})
+
+    # A chain that is no certificate: the engine refuses, and the code is used up.
+    junk = base64.b64encode(b"not a certificate").decode()
+    answer = {"certificate_chain": [junk], "signature": junk, "scheme": "RSA_PKCS1V15_SHA256"}
+    status, refused = http(url, answer)
+    assert status == 200 and refused["state"] == "refused"
+    assert refused["code"].startswith("ZID-11")
+    assert refused["texts"]["nl"] and refused["texts"]["en"]
+    assert http(url) == (404, {"state": "unknown"})
+    assert http(url, answer) == (404, {"state": "unknown"})
+
+    # Figure 8: the portal page shows the engine's code and Dutch text; Verversen: a new code.
+    expect(page.locator("#uzi-error-code")).to_have_text(refused["code"])
+    expect(page.locator("#uzi-error-text")).to_have_text(refused["texts"]["nl"])
+    shot(page, "figure-08-uzi-pas-geweigerd.png")
+    page.locator("#uzi-refresh").click()
+    expect(page.locator("#uzi-status")).to_have_text("Wachten op de Desktop App…")
+    fresh = page.locator("#uzi-code").inner_text()
+    assert fresh != code
+    assert http(f"{stack.portal}desktop-link/{fresh}")[0] == 200
+
+
+def test_verversen_kills_the_old_code(stack: Stack, window: Window) -> None:
+    page = window.tab()
+    code, url = uzi_page(page, stack)
+    page.locator("#uzi-refresh").click()
+    expect(page.locator("#uzi-code")).not_to_have_text(code)
+    assert http(url) == (404, {"state": "unknown"})
+
+
+def test_a_wrong_security_code_sends_nothing(stack: Stack, window: Window) -> None:
+    page = window.tab()
+    _, url = uzi_page(page, stack)
+    desktop = window.tab()
+    desktop.goto(page.locator("#open-desktop-app").get_attribute("href") or "")
+    expect(desktop.locator("#connect-url")).to_have_value(url)
+    pin = new_card(desktop, "90000202")
+    expect(desktop.locator("#link-request")).to_contain_text(
+        "Verbindingsverzoek van ZORG-ID portaal"
+    )
+    wrong = format((int(pin) + 1) % 100000, "05d")
+    desktop.locator("#security-code").fill(wrong)
+    desktop.locator("#accept").click()
+    expect(desktop.locator("#local-error")).to_have_text(
+        "Onjuiste beveiligingscode: er is niets verstuurd."
+    )
+    # Nothing reached the portal: the code still answers and the page still waits.
+    assert http(url)[0] == 200
+    expect(page.locator("#uzi-status")).to_have_text("Wachten op de Desktop App…")
+
+
+def test_english_uzi_page(stack: Stack, window: Window) -> None:
+    page = window.tab()
+    page.goto(f"{stack.portal}uzi/registratie?lang=en")
+    expect(page.locator("h1")).to_have_text("UZI card")
+    expect(page.locator("#uzi-refresh")).to_have_text("Refresh")
+    expect(page.locator("#uzi-status")).to_have_text("Waiting for the Desktop App…")
+
+
+def test_the_desktop_app_proves_a_card(stack: Stack, window: Window) -> None:
+    page = window.tab()
+    _, url = uzi_page(page, stack)
+    shot(page, "figure-06-uzi-pas.png")
+    page.route(  # the next screen is §3's; here only that the step moves on to it
+        "**/registreren/gegevens",
+        lambda route: route.fulfill(
+            body="<!doctype html><title>next</title>", content_type="text/html"
+        ),
+    )
+    desktop = window.tab()
+    desktop.goto(page.locator("#open-desktop-app").get_attribute("href") or "")
+    pin = new_card(desktop, "90000202", given="Anna", surname="Jansen")
+    desktop.locator("#security-code").fill(pin)
+    shot(desktop, "figure-07-desktop-app-verzoek.png")
+    desktop.locator("#accept").click()
+    expect(desktop.locator("#result-state")).to_have_text(
+        "Verbonden: het portaal heeft de UZI-pas van Anna Jansen geaccepteerd."
+    )
+    expect(page).to_have_url(f"{stack.portal}registreren/gegevens")
+    assert page.request.get(f"{stack.portal}uzi/status").json() == {
+        "state": "verified",
+        "next": "/registreren/gegevens",
+    }
+    assert http(url) == (404, {"state": "unknown"})
