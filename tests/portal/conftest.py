@@ -98,8 +98,10 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             proc.kill()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium() -> Iterator[Browser]:
+    # Per module, not per session: a running sync Playwright owns an event loop in the main
+    # thread, which other folders' tests (their own Playwright, asyncio.run) must not meet.
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM)
         try:
