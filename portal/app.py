@@ -7,12 +7,12 @@ from pathlib import Path
 import jinja2
 from aiohttp import web
 
-from portal import login, uzi_step
+from portal import login, registration, uzi_step
 from portal.engine import EngineClient
 from portal.web import COMPANIONS, ENGINE, PAGES, SESSIONS, Companions
 
 HERE = Path(__file__).resolve().parent
-SECTIONS = (login, uzi_step)
+SECTIONS = (login, registration, uzi_step)
 """Each adds its routes; the order is the manual's."""
 
 

@@ -119,30 +119,3 @@ def test_english_uzi_page(stack: Stack, window: Window) -> None:
     expect(page.locator("h1")).to_have_text("UZI card")
     expect(page.locator("#uzi-refresh")).to_have_text("Refresh")
     expect(page.locator("#uzi-status")).to_have_text("Waiting for the Desktop App…")
-
-
-def test_the_desktop_app_proves_a_card(stack: Stack, window: Window) -> None:
-    page = window.tab()
-    _, url = uzi_page(page, stack)
-    shot(page, "figure-06-uzi-pas.png")
-    page.route(  # the next screen is §3's; here only that the step moves on to it
-        "**/registreren/gegevens",
-        lambda route: route.fulfill(
-            body="<!doctype html><title>next</title>", content_type="text/html"
-        ),
-    )
-    desktop = window.tab()
-    desktop.goto(page.locator("#open-desktop-app").get_attribute("href") or "")
-    pin = new_card(desktop, "90000202", given="Anna", surname="Jansen")
-    desktop.locator("#security-code").fill(pin)
-    shot(desktop, "figure-07-desktop-app-verzoek.png")
-    desktop.locator("#accept").click()
-    expect(desktop.locator("#result-state")).to_have_text(
-        "Verbonden: het portaal heeft de UZI-pas van Anna Jansen geaccepteerd."
-    )
-    expect(page).to_have_url(f"{stack.portal}registreren/gegevens")
-    assert page.request.get(f"{stack.portal}uzi/status").json() == {
-        "state": "verified",
-        "next": "/registreren/gegevens",
-    }
-    assert http(url) == (404, {"state": "unknown"})
