@@ -189,6 +189,8 @@ def test_registreren_from_terms_to_login(
     )
     payload = page.locator("#reg-qr").get_attribute("data-payload") or ""
     assert payload.startswith("zorgid://enroll?")
+    mobile_link = page.locator("#open-mobile-app").get_attribute("href") or ""
+    assert mobile_link.startswith(stack.mobile_app + "?scan=zorgid")
     shot(page, "figure-14-registratie-qr.png")
 
     # Figure 15: the phone redeems the QR; the page says the ID is installed.

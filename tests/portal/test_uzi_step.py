@@ -119,3 +119,12 @@ def test_english_uzi_page(stack: Stack, window: Window) -> None:
     expect(page.locator("h1")).to_have_text("UZI card")
     expect(page.locator("#uzi-refresh")).to_have_text("Refresh")
     expect(page.locator("#uzi-status")).to_have_text("Waiting for the Desktop App…")
+
+
+def test_a_malformed_answer_uses_the_code_up(stack: Stack, window: Window) -> None:
+    page = window.tab()
+    _, url = uzi_page(page, stack)
+    status, body = http(url, {"certificate_chain": "not a list", "signature": 5})
+    assert (status, body) == (400, {"state": "invalid"})
+    assert http(url) == (404, {"state": "unknown"})
+    expect(page.locator("#uzi-error-text")).to_contain_text("onleesbaar antwoord")
