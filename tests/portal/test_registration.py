@@ -14,19 +14,17 @@ import pytest
 from playwright.sync_api import Page, Route, expect
 
 from tests.portal.conftest import Stack, Window, shot
-from tests.portal.test_uzi_step import new_card
+from tests.portal.desktop_app import prove_card
 from tests.softhsm import SoftHsmDir
 
 ZUID = "90000202"
 """DEV_ORGANISATIONS[1]: Ziekenhuis Zuid (ontwikkeling)."""
 
 
-class TestPhone:
+class ScanningPhone:
     """The phone that scans the QRs: a key on a token and the mobile gateway's stubs.
 
     Stands in for the Mobile App page (devapps/mobile.py) until that one is there."""
-
-    __test__ = False
 
     def __init__(self, phone: Any, stubs: Any) -> None:
         self.phone = phone
@@ -70,7 +68,7 @@ class TestPhone:
 
 
 @pytest.fixture(scope="module")
-def phones(stack: Stack, softhsm_dir: SoftHsmDir) -> Callable[[], TestPhone]:
+def phones(stack: Stack, softhsm_dir: SoftHsmDir) -> Callable[[], ScanningPhone]:
     from hsm import Hsm
     from issuer.cli.demo import dev_stubs
     from issuer.dev.pki import DevPki
@@ -80,7 +78,7 @@ def phones(stack: Stack, softhsm_dir: SoftHsmDir) -> Callable[[], TestPhone]:
     target = "localhost:" + _engine_port(stack)
     stubs = dev_stubs(DevPki(root=stack.root / "tls"), target, "mobile")
     numbers = itertools.count()
-    return lambda: TestPhone(Phone.create(hsm, f"phone-{next(numbers)}", "ec-p256"), stubs)
+    return lambda: ScanningPhone(Phone.create(hsm, f"phone-{next(numbers)}", "ec-p256"), stubs)
 
 
 def _engine_port(stack: Stack) -> str:
@@ -103,30 +101,8 @@ def to_uzi_step(page: Page, stack: Stack) -> None:
     expect(page.locator("h1")).to_have_text("UZI-pas")
 
 
-def prove_card(
-    window: Window, page: Page, organisation: str, given: str, surname: str, figure: str = ""
-) -> Page:
-    """In the Desktop App tab the portal opens: a new UZI-pas, its security code, accept."""
-    with window.context.expect_page() as opened:
-        page.locator("#open-desktop-app").click()
-    desktop = opened.value
-    expect(desktop.locator("#link-request")).to_contain_text(
-        "Verbindingsverzoek van ZORG-ID portaal"
-    )
-    expect(desktop.locator("#link-request")).to_contain_text("registreren als gebruiker")
-    pin = new_card(desktop, organisation, given=given, surname=surname)
-    desktop.locator("#security-code").fill(pin)
-    if figure:
-        shot(desktop, figure)
-    desktop.locator("#accept").click()
-    expect(desktop.locator("#result-state")).to_have_text(
-        f"Verbonden: het portaal heeft de UZI-pas van {given} {surname} geaccepteerd."
-    )
-    return desktop
-
-
 def test_registreren_from_terms_to_login(
-    stack: Stack, window: Window, phones: Callable[[], TestPhone]
+    stack: Stack, window: Window, phones: Callable[[], ScanningPhone]
 ) -> None:
     page = window.tab()
     page.goto(stack.portal)
