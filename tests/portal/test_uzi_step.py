@@ -4,47 +4,11 @@ Desktop App's side, the desktop-link API the app calls, refusals and "Verversen"
 from __future__ import annotations
 
 import base64
-import json
-import urllib.error
-import urllib.request
-from typing import Any
 
-from playwright.sync_api import Page, expect
+from playwright.sync_api import expect
 
 from tests.portal.conftest import Stack, Window, shot
-
-
-def http(url: str, body: dict[str, Any] | None = None) -> tuple[int, dict[str, Any]]:
-    """GET (or POST JSON to) a URL as the Desktop App does, server to server."""
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(request, timeout=30) as reply:
-            return reply.status, json.loads(reply.read())
-    except urllib.error.HTTPError as err:
-        return err.code, json.loads(err.read())
-
-
-def uzi_page(page: Page, stack: Stack, purpose: str = "registratie") -> tuple[str, str]:
-    """Open the UZI-pas step; its (shown code, connect URL)."""
-    page.goto(f"{stack.portal}uzi/{purpose}")
-    expect(page.locator("h1")).to_have_text("UZI-pas")
-    expect(page.locator("#uzi-status")).to_have_text("Wachten op de Desktop App…")
-    return page.locator("#uzi-code").inner_text(), page.locator("#uzi-connect-url").inner_text()
-
-
-def new_card(
-    desktop: Page, organisation: str, *, given: str = "Jan", surname: str = "de Vries"
-) -> str:
-    """Make a UZI-pas in the Desktop App tab; its security code (shown once)."""
-    desktop.locator("#organisation").select_option(organisation)
-    desktop.locator("#given-name").fill(given)
-    desktop.locator("#surname").fill(surname)
-    desktop.locator("#make-card").click()
-    expect(desktop.locator("#new-card-name")).to_have_text(f"{given} {surname}")
-    pin = desktop.locator("#new-card-pin").inner_text()
-    assert len(pin) == 5 and pin.isdigit()
-    return pin
+from tests.portal.desktop_app import http, new_card, uzi_page
 
 
 def test_the_desktop_link_api_answers_a_code_once(stack: Stack, window: Window) -> None:
@@ -121,28 +85,26 @@ def test_english_uzi_page(stack: Stack, window: Window) -> None:
     expect(page.locator("#uzi-status")).to_have_text("Waiting for the Desktop App…")
 
 
-def test_the_desktop_app_proves_a_card(stack: Stack, window: Window) -> None:
+def test_a_malformed_answer_uses_the_code_up(stack: Stack, window: Window) -> None:
     page = window.tab()
     _, url = uzi_page(page, stack)
-    shot(page, "figure-06-uzi-pas.png")
-    page.route(  # the next screen is §3's; here only that the step moves on to it
-        "**/registreren/gegevens",
-        lambda route: route.fulfill(
-            body="<!doctype html><title>next</title>", content_type="text/html"
-        ),
-    )
-    desktop = window.tab()
-    desktop.goto(page.locator("#open-desktop-app").get_attribute("href") or "")
-    pin = new_card(desktop, "90000202", given="Anna", surname="Jansen")
-    desktop.locator("#security-code").fill(pin)
-    shot(desktop, "figure-07-desktop-app-verzoek.png")
-    desktop.locator("#accept").click()
-    expect(desktop.locator("#result-state")).to_have_text(
-        "Verbonden: het portaal heeft de UZI-pas van Anna Jansen geaccepteerd."
-    )
-    expect(page).to_have_url(f"{stack.portal}registreren/gegevens")
-    assert page.request.get(f"{stack.portal}uzi/status").json() == {
-        "state": "verified",
-        "next": "/registreren/gegevens",
-    }
+    status, body = http(url, {"certificate_chain": "not a list", "signature": 5})
+    assert (status, body) == (400, {"state": "invalid"})
     assert http(url) == (404, {"state": "unknown"})
+    expect(page.locator("#uzi-error-text")).to_contain_text("onleesbaar antwoord")
+
+
+def test_weigeren_sends_nothing(stack: Stack, window: Window) -> None:
+    page = window.tab()
+    _, url = uzi_page(page, stack)
+    desktop = window.tab()
+    desktop.goto(stack.desktop_app)
+    desktop.locator("#connect-url").fill(url)  # typed by hand, without the portal's link
+    desktop.locator("#connect-fetch").click()
+    expect(desktop.locator("#link-request")).to_contain_text("registreren als gebruiker")
+    desktop.locator("#decline").click()
+    expect(desktop.locator("#result-state")).to_have_text(
+        "U heeft het verbindingsverzoek geweigerd; er is niets verstuurd."
+    )
+    assert http(url)[0] == 200
+    expect(page.locator("#uzi-status")).to_have_text("Wachten op de Desktop App…")
