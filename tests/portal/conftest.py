@@ -112,22 +112,23 @@ def chromium() -> Iterator[Browser]:
 
 @dataclass
 class Window:
-    """One browser context (one person's browser): its tabs and every console error in them."""
+    """One browser context (one person's browser): its tabs, and every console error and
+    uncaught exception in any of them (tabs a page opens, too)."""
 
     context: BrowserContext
     problems: list[str]
 
-    def tab(self) -> Page:
-        """A new tab whose console errors and uncaught exceptions are recorded."""
-        page = self.context.new_page()
-
+    def watch(self, page: Page) -> None:
         def on_console(message: ConsoleMessage) -> None:
             if message.type == "error":
                 self.problems.append(f"console ({page.url}): {message.text}")
 
         page.on("console", on_console)
         page.on("pageerror", lambda err: self.problems.append(f"pageerror ({page.url}): {err}"))
-        return page
+
+    def tab(self) -> Page:
+        """A new tab (watched like every page of the context)."""
+        return self.context.new_page()
 
 
 @pytest.fixture
@@ -135,6 +136,7 @@ def window(chromium: Browser) -> Iterator[Window]:
     """A fresh browser context; the test fails on any console error it saw."""
     context = chromium.new_context(viewport={"width": 900, "height": 800})
     made = Window(context, [])
+    context.on("page", made.watch)
     try:
         yield made
     finally:

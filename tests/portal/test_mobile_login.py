@@ -17,13 +17,12 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
-from playwright.sync_api import ConsoleMessage, Page, expect
+from playwright.sync_api import expect
 
 from tests.portal.conftest import Stack, Window, shot
+from tests.portal.mobile_app import NAME, install, new_phone, open_login_in_app
 from tests.softhsm import SoftHsmDir
 
-NAME = "Jan de Vries"
-"""Every card holder of the test UZI-register (testkit.uzi_world)."""
 URA = "90000202"
 """Ziekenhuis Zuid (ontwikkeling), registered by the stack at start (devapps.world)."""
 
@@ -102,50 +101,6 @@ def registration_qr(engine: Engine) -> tuple[str, str]:
     )
     assert proof.identity.common_name == NAME
     return str(done.qr.payload), str(proof.identity.uzi_number)
-
-
-def watched(window: Window, page: Page) -> Page:
-    """A tab the portal opened (its link to the Mobile App): its console errors fail the test
-    as those of ``window.tab()`` do."""
-
-    def on_console(message: ConsoleMessage) -> None:
-        if message.type == "error":
-            window.problems.append(f"console ({page.url}): {message.text}")
-
-    page.on("console", on_console)
-    page.on("pageerror", lambda err: window.problems.append(f"pageerror ({page.url}): {err}"))
-    return page
-
-
-def new_phone(app: Page, stack: Stack, name: str) -> None:
-    """In the Mobile App: make a phone; it becomes the active one, without a mobile ID."""
-    app.goto(stack.mobile_app)
-    app.get_by_label("Naam van de nieuwe telefoon").fill(name)
-    app.locator("#new-phone").click()
-    expect(app.locator("#active-heading")).to_have_text(name)
-    expect(app.locator("#no-mobile-id")).to_contain_text("Nog geen mobiel ID")
-
-
-def install(app: Page, stack: Stack, payload: str, uzi: str) -> None:
-    """Open a registration QR in the Mobile App (the portal's link does the same) and scan it."""
-    app.goto(f"{stack.mobile_app}?scan={quote(payload, safe='')}")
-    expect(app.locator("#payload")).to_have_value(payload)
-    app.locator("#scan").click()
-    expect(app.locator("#outcome-heading")).to_contain_text("ID geïnstalleerd")
-    expect(app.locator("#outcome")).to_contain_text(f"Mobiel ID van {NAME} (UZI {uzi})")
-
-
-def open_login_in_app(window: Window, portal: Page) -> Page:
-    """Follow the portal's "open in the Mobile App" link beside the QR, and scan."""
-    expect(portal.locator("h1")).to_have_text("Inloggen")
-    with portal.expect_popup() as popup:
-        portal.locator("#open-mobile-app").click()
-    app = watched(window, popup.value)
-    expect(app.locator("#payload")).to_have_value(
-        portal.locator("#login").get_attribute("data-payload") or "?"
-    )
-    app.locator("#scan").click()
-    return app
 
 
 def test_a_person_installs_a_mobile_id_and_logs_in_with_it(

@@ -1,92 +1,21 @@
 """Manual §3 "Registreren" walked as a person in Chromium against ``make run``'s stack: the
-portal tab, the Desktop App tab with a new UZI-pas, and a phone that redeems the QR and logs
+portal tab, the Desktop App tab with a new UZI-pas, and the Mobile App that redeems the QR and logs
 in (figures 5-16); refusals of the engine shown with their code and text."""
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
-from typing import Any
+import re
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-import pytest
 from playwright.sync_api import Page, Route, expect
 
 from tests.portal.conftest import Stack, Window, shot
 from tests.portal.desktop_app import prove_card
-from tests.softhsm import SoftHsmDir
+from tests.portal.mobile_app import new_phone, open_login_in_app
 
 ZUID = "90000202"
 """DEV_ORGANISATIONS[1]: Ziekenhuis Zuid (ontwikkeling)."""
-
-
-class ScanningPhone:
-    """The phone that scans the QRs: a key on a token and the mobile gateway's stubs.
-
-    Stands in for the Mobile App page (devapps/mobile.py) until that one is there."""
-
-    def __init__(self, phone: Any, stubs: Any) -> None:
-        self.phone = phone
-        self.stubs = stubs
-        self.der = b""
-
-    def redeem(self, payload: str) -> None:
-        """Scan the registration QR: RedeemEnrollment with the phone's CSR."""
-        from issuer.api.zorgid.v1 import enrollment_pb2
-        from issuer.enrolment.tokens import parse_enrolment_uri
-
-        token, _ = parse_enrolment_uri(payload)
-        redeemed = self.stubs.enrol.RedeemEnrollment(
-            enrollment_pb2.RedeemEnrollmentRequest(token=token, csr=self.phone.csr()), timeout=60
-        )
-        self.der = bytes(redeemed.certificate.der)
-
-    def log_in(self, payload: str) -> None:
-        """Scan the login QR and accept, as demo_walk.answer does."""
-        from cryptography.hazmat.primitives import hashes
-        from cryptography.hazmat.primitives.asymmetric import ec
-
-        from issuer.api.zorgid.v1 import login_pb2
-        from issuer.flows.login import login_message
-        from issuer.qr import parse_login_uri
-
-        qr = parse_login_uri(payload)
-        asked = self.stubs.login.DescribeLoginChallenge(
-            login_pb2.DescribeLoginChallengeRequest(challenge_id=qr.challenge_id), timeout=30
-        )
-        at = datetime.now(UTC).replace(microsecond=0)
-        signature = self.phone.key.sign(
-            login_message(qr.challenge_id, qr.nonce, asked.portal_identity, at),
-            ec.ECDSA(hashes.SHA256()),
-        )
-        request = login_pb2.AnswerLoginChallengeRequest(
-            challenge_id=qr.challenge_id, certificate=self.der, signature=signature
-        )
-        request.signed_at.FromDatetime(at)
-        self.stubs.login.AnswerLoginChallenge(request, timeout=30)
-
-
-@pytest.fixture(scope="module")
-def phones(stack: Stack, softhsm_dir: SoftHsmDir) -> Callable[[], ScanningPhone]:
-    from hsm import Hsm
-    from issuer.cli.demo import dev_stubs
-    from issuer.dev.pki import DevPki
-    from testkit.phone import Phone
-
-    hsm = Hsm.open(softhsm_dir.init_token("portal-registration-phones").uri)
-    target = "localhost:" + _engine_port(stack)
-    stubs = dev_stubs(DevPki(root=stack.root / "tls"), target, "mobile")
-    numbers = itertools.count()
-    return lambda: ScanningPhone(Phone.create(hsm, f"phone-{next(numbers)}", "ec-p256"), stubs)
-
-
-def _engine_port(stack: Stack) -> str:
-    import re
-
-    found = re.search(r"serving gRPC over mutual TLS on [\d.]+:(\d+)", stack.output())
-    assert found, "no engine port in the stack's output"
-    return found.group(1)
 
 
 def to_uzi_step(page: Page, stack: Stack) -> None:
@@ -101,9 +30,7 @@ def to_uzi_step(page: Page, stack: Stack) -> None:
     expect(page.locator("h1")).to_have_text("UZI-pas")
 
 
-def test_registreren_from_terms_to_login(
-    stack: Stack, window: Window, phones: Callable[[], ScanningPhone]
-) -> None:
+def test_registreren_from_terms_to_login(stack: Stack, window: Window) -> None:
     page = window.tab()
     page.goto(stack.portal)
     page.locator("#register").click()
@@ -169,18 +96,27 @@ def test_registreren_from_terms_to_login(
     assert mobile_link.startswith(stack.mobile_app + "?scan=zorgid")
     shot(page, "figure-14-registratie-qr.png")
 
-    # Figure 15: the phone redeems the QR; the page says the ID is installed.
-    phone = phones()
-    phone.redeem(payload)
+    # Figure 15: the person's phone (the Mobile App) scans the QR; the page says the ID is
+    # installed.
+    app = window.tab()
+    new_phone(app, stack, "Telefoon van Anna")
+    with page.expect_popup() as popup:
+        page.locator("#open-mobile-app").click()
+    scanner = popup.value
+    expect(scanner.locator("#payload")).to_have_value(payload)
+    scanner.locator("#scan").click()
+    expect(scanner.locator("#outcome-heading")).to_contain_text("ID geïnstalleerd")
     expect(page.locator("h1")).to_have_text("ID geïnstalleerd")
     expect(page.locator("#reg-done-name")).to_have_text("Anna Jansen")
     shot(page, "figure-15-geinstalleerd.png")
+    scanner.close()  # the portal's links reuse one named window for the app
 
-    # Figures 16-17: "Inloggen", the phone answers the login QR.
+    # Figures 16-17: "Inloggen"; the Mobile App answers the login QR.
     page.locator("#reg-login").click()
     expect(page.locator("h1")).to_have_text("Inloggen")
     shot(page, "figure-16-inloggen.png")
-    phone.log_in(page.locator("#login").get_attribute("data-payload") or "")
+    login = open_login_in_app(window, page)
+    login.get_by_role("button", name=re.compile("^Accepteren")).click()
     expect(page.locator("h1")).to_have_text("Overzicht")
     expect(page.locator("#person-name")).to_have_text("Anna Jansen")
 
