@@ -120,12 +120,20 @@ class Window:
         page = self.context.new_page()
 
         def on_console(message: ConsoleMessage) -> None:
-            if message.type == "error":
+            if message.type == "error" and not _error_page_status(message, page):
                 self.problems.append(f"console ({page.url}): {message.text}")
 
         page.on("console", on_console)
         page.on("pageerror", lambda err: self.problems.append(f"pageerror ({page.url}): {err}"))
         return page
+
+
+def _error_page_status(message: ConsoleMessage, page: Page) -> bool:
+    """Chromium logs the 4xx status of a page it shows (the portal's error page answers 400
+    on purpose); a failing script, fetch or image of the page is still a problem."""
+    return message.location.get("url") == page.url and message.text.startswith(
+        "Failed to load resource: the server responded with a status of 4"
+    )
 
 
 @pytest.fixture
