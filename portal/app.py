@@ -7,12 +7,12 @@ from pathlib import Path
 import jinja2
 from aiohttp import web
 
-from portal import login, problems
+from portal import login, problems, smartcard
 from portal.engine import EngineClient
 from portal.web import COMPANIONS, ENGINE, PAGES, SESSIONS, Companions
 
 HERE = Path(__file__).resolve().parent
-SECTIONS = (login, problems)
+SECTIONS = (login, smartcard, problems)
 """Each adds its routes; the order is the manual's."""
 
 
