@@ -61,11 +61,13 @@ async def fetch(engine: EngineClient, catalogue: Catalogue) -> dict[str, Entry]:
 
 
 async def prefetch(engine: EngineClient, catalogue: Catalogue) -> None:
-    """At start: fetch once so error pages can split cause and solution; failing is fine."""
+    """At start: fetch once so error pages can split cause and solution. Failing is fine
+    and quiet (info): /problemen fetches again and shows the engine's refusal itself, and
+    the start banner must stay the portal's first line of output."""
     try:
         await fetch(engine, catalogue)
     except Refusal as refusal:
-        _LOG.warning("error catalogue not fetched at start (%s); /problemen retries", refusal.code)
+        _LOG.info("error catalogue not fetched at start (%s); /problemen retries", refusal.code)
 
 
 def lookup(app: web.Application, code: str) -> Entry | None:
