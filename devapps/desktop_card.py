@@ -136,7 +136,10 @@ async def accept(request: web.Request) -> web.Response:
     chosen = {"authentication", *(str(v) for v in form.getall("slot", []))}
     slots = [slot for slot in SLOTS if slot.label in chosen]
     csrs = await asyncio.to_thread(_make_csrs, app, slots)
-    status, answer = await _portal_json("POST", connect, {"csrs": csrs})
+    try:
+        status, answer = await _portal_json("POST", connect, {"csrs": csrs})
+    except (aiohttp.ClientError, ValueError) as err:
+        status, answer = 502, {"state": "unreachable", "text": f"portal: {type(err).__name__}"}
     result: list[dict[str, str]] | None = None
     refusal: dict[str, str] | None = None
     if status == 200 and answer.get("state") == "issued":
