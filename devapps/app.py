@@ -7,12 +7,12 @@ from pathlib import Path
 import jinja2
 from aiohttp import web
 
-from devapps import desktop, mobile
+from devapps import desktop, desktop_card, mobile
 from devapps.web import PAGES, WORLD
 from devapps.world import DevWorld
 
 HERE = Path(__file__).resolve().parent
-PARTS = (mobile, desktop)
+PARTS = (mobile, desktop, desktop_card)
 
 
 def make_app(world: DevWorld) -> web.Application:

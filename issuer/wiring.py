@@ -39,6 +39,7 @@ from issuer.server import app
 from issuer.server.binding import (
     ServiceBinding,
     ca_service_binding,
+    errors_service_binding,
     flow_service_bindings,
     issuance_service_bindings,
     ocsp_service_binding,
@@ -334,6 +335,7 @@ def default_services(config: Config, health: HealthControl | None = None) -> lis
     runtime.check_keys()
     return [
         ca_service_binding(config),
+        errors_service_binding(),
         uzi_service_binding(
             verifier, watch=uzi_watch(config, runtime) if config.uzi_watch.enabled else None
         ),

@@ -7,12 +7,21 @@ from pathlib import Path
 import jinja2
 from aiohttp import web
 
-from portal import attributes, login, members, organisation, registration, uzi_step
+from portal import (
+    attributes,
+    login,
+    members,
+    organisation,
+    problems,
+    registration,
+    smartcard,
+    uzi_step,
+)
 from portal.engine import EngineClient
 from portal.web import COMPANIONS, ENGINE, PAGES, SESSIONS, Companions
 
 HERE = Path(__file__).resolve().parent
-SECTIONS = (login, registration, uzi_step, organisation, attributes, members)
+SECTIONS = (login, registration, uzi_step, organisation, attributes, members, smartcard, problems)
 """Each adds its routes; the order is the manual's."""
 
 

@@ -17,6 +17,7 @@ from google.rpc import error_details_pb2, status_pb2
 from issuer.api.zorgid.v1 import (
     attribute_pb2_grpc,
     certificate_pb2_grpc,
+    errors_pb2_grpc,
     login_pb2,
     login_pb2_grpc,
     organization_pb2_grpc,
@@ -126,6 +127,7 @@ class EngineClient:
         self.attribute: Any = attribute_pb2_grpc.AttributeServiceStub(channel)  # type: ignore[no-untyped-call]
         self.certificate: Any = certificate_pb2_grpc.CertificateServiceStub(channel)  # type: ignore[no-untyped-call]
         self.smartcard: Any = smartcard_pb2_grpc.SmartcardServiceStub(channel)  # type: ignore[no-untyped-call]
+        self.errors: Any = errors_pb2_grpc.ErrorCatalogueServiceStub(channel)  # type: ignore[no-untyped-call]
 
     async def call(self, method: Any, request: Any, *, timeout: float = 30) -> Any:
         """One unary call; a refusal raises :class:`Refusal` with the engine's code and texts."""

@@ -18,6 +18,7 @@ import jinja2
 import segno
 from aiohttp import web
 
+from portal.catalogue import lookup
 from portal.engine import Challenge, EngineClient, Refusal
 from portal.texts import LANGUAGES, TEXTS
 
@@ -143,8 +144,20 @@ def render(
     return response
 
 
+def explained(request: web.Request, refusal: Refusal) -> dict[str, str]:
+    """A refusal for a page: code, cause and solution from the engine's catalogue (the
+    refusal's own text as the cause while the portal has no catalogue), and its entry on
+    the Probleemoplossing page."""
+    lang = lang_of(request)
+    entry = lookup(request.app, refusal.code)
+    cause = entry.cause(lang) if entry else refusal.text(lang)
+    solution = entry.solution(lang) if entry else ""
+    help_url = f"/problemen#{refusal.code}" if refusal.code.startswith("ZID-") else "/problemen"
+    return {"code": refusal.code, "cause": cause, "solution": solution, "help": help_url}
+
+
 def refused(request: web.Request, refusal: Refusal, *, back: str = "/") -> web.Response:
-    """The engine's refusal as a page: its code and its text in the page's language.
+    """The engine's refusal as a page: its code, cause and solution in the page's language.
 
     A ZID refusal is the page answering the person's step (200, as a form shows its own
     errors): a 4xx document is a console error in the browser, which the tests forbid."""
@@ -155,11 +168,13 @@ def refused(request: web.Request, refusal: Refusal, *, back: str = "/") -> web.R
         code=refusal.code,
         text=refusal.text(lang_of(request)),
         back=back,
+        **explained(request, refusal),
     )
 
 
 def refusal_json(request: web.Request, refusal: Refusal) -> web.Response:
-    """The engine's refusal for a page's poll: its code and its text in the page's language."""
+    """The engine's refusal for a page's poll: its code and its text in the page's language
+    (and, apart, cause, solution and the link to its entry)."""
     return web.json_response(
-        {"state": "refused", "code": refusal.code, "text": refusal.text(lang_of(request))}
+        {"state": "refused", "text": refusal.text(lang_of(request)), **explained(request, refusal)}
     )

@@ -20,6 +20,8 @@ from google.protobuf.descriptor import ServiceDescriptor
 from issuer.api.zorgid.v1 import (
     ca_pb2,
     ca_pb2_grpc,
+    errors_pb2,
+    errors_pb2_grpc,
     ocsp_pb2,
     policy_pb2,
     policy_pb2_grpc,
@@ -29,6 +31,7 @@ from issuer.api.zorgid.v1 import (
 from issuer.config import Config
 from issuer.policy_store import PolicyStore
 from issuer.server.ca_service import CaCertificateStore, CaServicer
+from issuer.server.errors_service import ErrorCatalogueServicer
 from issuer.server.ocsp_service import Answering
 from issuer.server.ocsp_service import add_to_server as ocsp_add_to_server
 from issuer.server.policy_service import PolicyServicer
@@ -43,6 +46,7 @@ __all__ = [
     "Background",
     "ServiceBinding",
     "ca_service_binding",
+    "errors_service_binding",
     "flow_service_bindings",
     "issuance_service_bindings",
     "ocsp_service_binding",
@@ -91,6 +95,18 @@ def ca_service_binding(config: Config) -> ServiceBinding:
     add: Callable[[CaServicer, grpc.Server], None] = ca_pb2_grpc.add_CaServiceServicer_to_server
     return ServiceBinding.from_descriptor(
         ca_pb2.DESCRIPTOR.services_by_name["CaService"], lambda server: add(servicer, server)
+    )
+
+
+def errors_service_binding() -> ServiceBinding:
+    """``zorgid.v1.ErrorCatalogueService``: the error catalogue (no state, no HSM)."""
+    servicer = ErrorCatalogueServicer()
+    add: Callable[[ErrorCatalogueServicer, grpc.Server], None] = (
+        errors_pb2_grpc.add_ErrorCatalogueServiceServicer_to_server
+    )
+    return ServiceBinding.from_descriptor(
+        errors_pb2.DESCRIPTOR.services_by_name["ErrorCatalogueService"],
+        lambda server: add(servicer, server),
     )
 
 

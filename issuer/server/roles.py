@@ -83,6 +83,9 @@ METHOD_ROLES: Final[Mapping[str, Access]] = MappingProxyType(
     {
         # zorgid.v1.CaService: public certificates, every role (api-sketch).
         "/zorgid.v1.CaService/GetCaCertificates": ALL_ROLES,
+        # zorgid.v1.ErrorCatalogueService: the error catalogue is public (docs/errors.md), so
+        # every role may read it; a portal's error overview (manual §7) is built from it.
+        "/zorgid.v1.ErrorCatalogueService/ListErrors": ALL_ROLES,
         # zorgid.v1.OcspService: status of our certificates inside the trust boundary
         # (relying parties outside use HTTP, RFC 5019).
         "/zorgid.v1.OcspService/GetOcspResponse": frozenset(

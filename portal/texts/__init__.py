@@ -6,7 +6,7 @@ a key given twice, or in one language only, stops the portal at import.
 
 from __future__ import annotations
 
-from portal.texts import common, login, organisation, registration, uzi
+from portal.texts import common, login, organisation, problems, registration, smartcard, uzi
 
 LANGUAGES = ("nl", "en")
 
@@ -24,4 +24,12 @@ def _merged(*parts: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
     return merged
 
 
-TEXTS = _merged(common.TEXTS, login.TEXTS, uzi.TEXTS, registration.TEXTS, organisation.TEXTS)
+TEXTS = _merged(
+    common.TEXTS,
+    login.TEXTS,
+    uzi.TEXTS,
+    registration.TEXTS,
+    organisation.TEXTS,
+    smartcard.TEXTS,
+    problems.TEXTS,
+)

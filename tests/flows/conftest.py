@@ -50,6 +50,7 @@ from issuer.flows.login import login_message
 from issuer.qr import parse_login_uri
 from issuer.server.app import BuiltServer, build_server
 from issuer.server.binding import (
+    errors_service_binding,
     flow_service_bindings,
     issuance_service_bindings,
     uzi_service_binding,
@@ -481,6 +482,7 @@ def running_engine(
         clock=clock,
     )
     services = [
+        errors_service_binding(),
         uzi_service_binding(verifier),
         *issuance_service_bindings(runtime),
         *flow_service_bindings(
