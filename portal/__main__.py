@@ -45,7 +45,8 @@ async def _serve(args: argparse.Namespace) -> None:
         args.engine, cert=args.cert, key=args.key, ca=args.ca, server_name=args.server_name
     )
     companions = Companions(args.companions.rstrip("/") + "/" if args.companions else "")
-    runner = web.AppRunner(make_app(engine, companions=companions))
+    # No access log: the desktop and card link paths carry one-use connection codes.
+    runner = web.AppRunner(make_app(engine, companions=companions), access_log=None)
     await runner.setup()
     host, port = args.listen
     site = web.TCPSite(runner, host, port)
