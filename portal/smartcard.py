@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -23,6 +22,7 @@ from aiohttp import web
 
 from issuer.api.zorgid.v1 import smartcard_pb2
 from portal.engine import Refusal
+from portal.links import connect_url, new_code, normal, shown
 from portal.web import (
     COMPANIONS,
     ENGINE,
@@ -80,19 +80,10 @@ def _link_of(request: web.Request) -> CardLink | None:
     return request.app[CARD_LINKS].get(code)
 
 
-def connect_url(request: web.Request, code: str) -> str:
-    """Where the Desktop App reaches this card's link on this portal."""
-    return f"{request.url.origin()}/card-link/{code}"
-
-
 def desktop_url(request: web.Request, connect: str) -> str:
     """The development Desktop App's card side for ``connect`` (empty in production)."""
     base = request.app[COMPANIONS].base_url
     return f"{base}desktop/smartcard?connect={quote(connect, safe='')}" if base else ""
-
-
-def _grouped(code: str) -> str:
-    return "-".join(code[i : i + 4] for i in range(0, len(code), 4))
 
 
 async def start(request: web.Request) -> web.Response:
@@ -108,7 +99,7 @@ async def start(request: web.Request) -> web.Response:
     links = request.app[CARD_LINKS]
     for old in [c for c, link in links.items() if link.lapsed()]:
         del links[old]
-    code = secrets.token_hex(8).upper()
+    code = new_code()
     person = session.person or {}
     links[code] = CardLink(
         code=code,
@@ -126,12 +117,12 @@ async def waiting(request: web.Request) -> web.Response:
     link = _link_of(request)
     if link is None:
         raise web.HTTPFound("/overzicht")
-    connect = connect_url(request, link.code)
+    connect = connect_url(request, "card-link", link.code)
     remaining = max(0, int((link.expires_at - datetime.now(UTC)).total_seconds()))
     return render(
         request,
         "smartcard_start.html",
-        code=_grouped(link.code),
+        code=shown(link.code),
         connect_url=connect,
         desktop_app=desktop_url(request, connect),
         remaining=remaining,
@@ -220,7 +211,7 @@ async def cards_block(request: web.Request) -> web.Response:
 
 def _linked(request: web.Request) -> CardLink:
     """The card link of the URL's code; an unknown or lapsed one is a JSON 404."""
-    link = request.app[CARD_LINKS].get(request.match_info["code"])
+    link = request.app[CARD_LINKS].get(normal(request.match_info["code"]))
     if link is None or link.lapsed():
         raise web.HTTPNotFound(
             text='{"state": "expired", "code": "", "texts": {}}', content_type="application/json"

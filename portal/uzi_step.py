@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -20,6 +19,7 @@ from aiohttp import web
 
 from issuer.api.zorgid.v1 import uzi_pb2
 from portal.engine import Refusal
+from portal.links import connect_url, new_code, normal, shown
 from portal.texts import TEXTS
 from portal.web import (
     COMPANIONS,
@@ -38,11 +38,6 @@ UZI_PURPOSES: dict[str, tuple[int, str]] = {
     "attributen": (uzi_pb2.UZI_PURPOSE_ATTRIBUTE_REGISTRATION, "/attributen/bevestigen"),
 }
 """URL slug -> (the engine's UziPurpose, where the flow goes once the card is proven)."""
-
-CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
-"""32 letters and digits without look-alikes (I/1, O/0): 5 bits a character."""
-CODE_LENGTH = 10
-"""50 bits: guessing one live code in its two minutes is hopeless."""
 
 _CARD_TYPES = {
     uzi_pb2.UZI_CARD_TYPE_ZORGVERLENER: "Z",
@@ -70,25 +65,6 @@ class UziLink:
 
 LINKS: web.AppKey[dict[str, UziLink]] = web.AppKey("uzi_links", dict)
 """Live connection codes (normalised: no dash) -> their challenge."""
-
-
-def _new_code() -> str:
-    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
-
-
-def shown(code: str) -> str:
-    """The code as people read it: two groups of five (``K7QXM-2MPAB``)."""
-    half = len(code) // 2
-    return f"{code[:half]}-{code[half:]}"
-
-
-def _normal(code: str) -> str:
-    return code.replace("-", "").strip().upper()
-
-
-def connect_url(request: web.Request, code: str) -> str:
-    """Where the desktop app fetches the challenge: this portal's base URL + the code."""
-    return f"{request.scheme}://{request.host}/desktop-link/{shown(code)}"
 
 
 def identity_of(proof: Any) -> dict[str, str]:
@@ -125,7 +101,7 @@ async def _new_link(request: web.Request, purpose: str) -> str:
     made = await request.app[ENGINE].call(
         request.app[ENGINE].uzi.CreateUziChallenge, uzi_pb2.CreateUziChallengeRequest()
     )
-    code = _new_code()
+    code = new_code()
     links[code] = UziLink(
         session_key=key,
         purpose=purpose,
@@ -152,7 +128,7 @@ async def uzi_page(request: web.Request) -> web.Response:
         code = await _new_link(request, purpose)
     except Refusal as refusal:
         return refused(request, refusal)
-    url = connect_url(request, code)
+    url = connect_url(request, "desktop-link", code)
     flow = session.flows["uzi"]
     return render(
         request,
@@ -202,7 +178,7 @@ def _unknown() -> web.Response:
 
 async def describe_link(request: web.Request) -> web.Response:
     """The desktop app asks what it connects to: the portal, the purpose, what to sign."""
-    link = request.app[LINKS].get(_normal(request.match_info["code"]))
+    link = request.app[LINKS].get(normal(request.match_info["code"]))
     if link is None or link.expires_at < datetime.now(UTC):
         return _unknown()
     return web.json_response(
@@ -239,7 +215,7 @@ def _answer(body: object) -> tuple[list[bytes], bytes, int] | None:
 
 async def answer_link(request: web.Request) -> web.Response:
     """The desktop app's signed answer: the engine verifies it for the code's browser session."""
-    link = request.app[LINKS].pop(_normal(request.match_info["code"]), None)
+    link = request.app[LINKS].pop(normal(request.match_info["code"]), None)
     if link is None or link.expires_at < datetime.now(UTC):
         return _unknown()
     session = request.app[SESSIONS].get(link.session_key)
