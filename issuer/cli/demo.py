@@ -64,6 +64,7 @@ from issuer.errors import Code
 from issuer.files import make_private_dir, write_file
 
 if TYPE_CHECKING:
+    from issuer.dev.softhsm import SoftHsmDir
     from testkit.uzi_world import TestCa, UziWorld
 
 __all__ = [
@@ -234,6 +235,7 @@ def dev_stubs(pki: Any, target: str, role: str) -> Any:
         attribute_pb2_grpc,
         certificate_pb2_grpc,
         enrollment_pb2_grpc,
+        errors_pb2_grpc,
         login_pb2_grpc,
         organization_pb2_grpc,
         registration_pb2_grpc,
@@ -257,6 +259,7 @@ def dev_stubs(pki: Any, target: str, role: str) -> Any:
         enrol = enrollment_pb2_grpc.EnrollmentServiceStub(channel)  # type: ignore[no-untyped-call]
         certs = certificate_pb2_grpc.CertificateServiceStub(channel)  # type: ignore[no-untyped-call]
         smartcard = smartcard_pb2_grpc.SmartcardServiceStub(channel)  # type: ignore[no-untyped-call]
+        errors = errors_pb2_grpc.ErrorCatalogueServiceStub(channel)  # type: ignore[no-untyped-call]
 
     return Stubs()
 
@@ -310,21 +313,34 @@ def _reason(err: Any) -> str:
 class Demo:
     """The walk; one method per part of the manual."""
 
-    def __init__(self, root: Path, target: str | None, *, out: Callable[[str], None]) -> None:
-        from issuer.config import load_config
+    def __init__(
+        self,
+        root: Path,
+        target: str | None,
+        *,
+        out: Callable[[str], None],
+        softhsm: SoftHsmDir | None = None,
+    ) -> None:
+        """``softhsm``: a token directory this process already uses (the browser tests play
+        the demo's parties beside their own tokens); by default the demo's own, activated."""
         from issuer.dev.pki import DevPki
         from issuer.dev.softhsm import SoftHsmDir
 
         self.root = root
         self.out = out
         self.step = 0
-        config = load_config(root / "zorgid.toml")
-        port = config.server.listen.rpartition(":")[2]
-        self.target = target or f"localhost:{port}"
+        if target is None:
+            from issuer.config import load_config
+
+            port = load_config(root / "zorgid.toml").server.listen.rpartition(":")[2]
+            target = f"localhost:{port}"
+        self.target = target
         self.pki = DevPki(root=root / "tls")
-        folder = root / "demo" / "softhsm"
-        hsm_dir = SoftHsmDir(folder) if folder.exists() else SoftHsmDir.create(folder)
-        hsm_dir.activate()  # this process's tokens only, before PKCS#11 is loaded
+        hsm_dir = softhsm
+        if hsm_dir is None:
+            folder = root / "demo" / "softhsm"
+            hsm_dir = SoftHsmDir(folder) if folder.exists() else SoftHsmDir.create(folder)
+            hsm_dir.activate()  # this process's tokens only, before PKCS#11 is loaded
         self.softhsm = hsm_dir
         self.cards_hsm = self._token(hsm_dir, "demo-uzi-pas")
         self.phones_hsm = self._token(hsm_dir, "demo-phone")

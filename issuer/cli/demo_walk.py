@@ -44,8 +44,32 @@ def uzi_session(demo: Demo, app: Any, purpose: Any) -> str:
 
 
 def register_user(demo: Demo, app: Any, who: str, birth: str) -> tuple[Any, bytes]:
-    from issuer.api.zorgid.v1 import enrollment_pb2, registration_pb2, uzi_pb2
+    """Register ``app``'s holder and install their mobile ID on a new phone: (phone, DER)."""
+    from issuer.api.zorgid.v1 import registration_pb2
     from issuer.enrolment.tokens import parse_enrolment_uri
+
+    done = confirm_registration(demo, app, who, birth)
+    demo.say(f"{who}: the phone scans the registration QR and installs the mobile ID")
+    phone, certificate = redeem(demo, done.qr.payload)
+    polled = demo.call(
+        "GetRegistration",
+        demo.portal.reg.GetRegistration,
+        registration_pb2.GetRegistrationRequest(registration_id=done.registration.id),
+    ).registration
+    state = registration_pb2.RegistrationState.Name(polled.state)
+    if polled.state != registration_pb2.REGISTRATION_STATE_REDEEMED:
+        raise DemoFailed(f"step {demo.step}: the portal's poll says {state}; expected REDEEMED")
+    _, host = parse_enrolment_uri(done.qr.payload)
+    demo.ok(
+        f"certificate serial {certificate.serial} issued (QR host {host}); portal poll: {state}"
+    )
+    return phone, bytes(certificate.der)
+
+
+def confirm_registration(demo: Demo, app: Any, who: str, birth: str) -> Any:
+    """The portal's part of a registration, up to the registration QR: ConfirmRegistration's
+    answer (a phone may redeem its QR here, or in another app)."""
+    from issuer.api.zorgid.v1 import registration_pb2, uzi_pb2
 
     demo.say(f"{who}: register as user -- terms, UZI-pas, card data, date of birth, confirm")
     terms = demo.call("GetTerms", demo.portal.reg.GetTerms, registration_pb2.GetTermsRequest())
@@ -77,28 +101,43 @@ def register_user(demo: Demo, app: Any, who: str, birth: str) -> tuple[Any, byte
     demo.ok(
         f"confirmed, data frozen; registration QR valid until {until:%Y-%m-%d %H:%M} UTC ({path})"
     )
+    return done
 
-    demo.say(f"{who}: the phone scans the registration QR and installs the mobile ID")
+
+def redeem(demo: Demo, payload: str) -> tuple[Any, Any]:
+    """A new phone redeems a registration QR (a first one or a reset's): (phone, certificate)."""
+    from issuer.api.zorgid.v1 import enrollment_pb2
+    from issuer.enrolment.tokens import parse_enrolment_uri
+
     phone = demo.phone()
-    token, host = parse_enrolment_uri(done.qr.payload)
+    token, _ = parse_enrolment_uri(payload)
     redeemed = demo.call(
         "RedeemEnrollment",
         demo.mobile.enrol.RedeemEnrollment,
         enrollment_pb2.RedeemEnrollmentRequest(token=token, csr=phone.csr()),
     )
-    polled = demo.call(
-        "GetRegistration",
-        demo.portal.reg.GetRegistration,
-        registration_pb2.GetRegistrationRequest(registration_id=started.id),
-    ).registration
-    state = registration_pb2.RegistrationState.Name(polled.state)
-    if polled.state != registration_pb2.REGISTRATION_STATE_REDEEMED:
-        raise DemoFailed(f"step {demo.step}: the portal's poll says {state}; expected REDEEMED")
-    demo.ok(
-        f"certificate serial {redeemed.certificate.serial} issued (QR host {host}); "
-        f"portal poll: {state}"
+    return phone, redeemed.certificate
+
+
+def validate_organisation(demo: Demo, app: Any, ura: str, terms_version: str) -> Any:
+    """Validate organisation ``ura`` with ``app``'s UZI-pas: ConfirmValidation's answer (an
+    administrator at once if designated, else a request waiting for approval)."""
+    from issuer.api.zorgid.v1 import organization_pb2, uzi_pb2
+
+    handle = uzi_session(demo, app, uzi_pb2.UZI_PURPOSE_ORGANISATION_VALIDATION)
+    started = demo.call(
+        "StartValidation",
+        demo.portal.org.StartValidation,
+        organization_pb2.StartValidationRequest(
+            terms_version=terms_version, uzi_session_handle=handle, ura=ura
+        ),
     )
-    return phone, bytes(redeemed.certificate.der)
+    demo.ok(f"shown: {started.organization.name}, URA {started.organization.ura}")
+    return demo.call(
+        "ConfirmValidation",
+        demo.portal.org.ConfirmValidation,
+        organization_pb2.ConfirmValidationRequest(validation_id=started.validation_id),
+    )
 
 
 def login(demo: Demo, phone: Any, der: bytes, who: str) -> Any:
@@ -236,20 +275,7 @@ def walk(demo: Demo) -> None:
     admin_phone, admin_der = register_user(demo, admin_card, "Administrator", "01-02-1975")
 
     demo.say("Administrator: validate the organisation -- terms, UZI-pas, name and URA, confirm")
-    handle = uzi_session(demo, admin_card, uzi_pb2.UZI_PURPOSE_ORGANISATION_VALIDATION)
-    started = demo.call(
-        "StartValidation",
-        demo.portal.org.StartValidation,
-        organization_pb2.StartValidationRequest(
-            terms_version=terms.version, uzi_session_handle=handle, ura=ura
-        ),
-    )
-    demo.ok(f"shown: {started.organization.name}, URA {started.organization.ura}")
-    bound = demo.call(
-        "ConfirmValidation",
-        demo.portal.org.ConfirmValidation,
-        organization_pb2.ConfirmValidationRequest(validation_id=started.validation_id),
-    )
+    bound = validate_organisation(demo, admin_card, ura, terms.version)
     if bound.state != organization_pb2.ADMINISTRATOR_STATE_APPROVED:
         raise DemoFailed(f"step {demo.step}: the designated administrator was not approved")
     demo.ok(
@@ -265,19 +291,7 @@ def walk(demo: Demo) -> None:
     member = login(demo, member_phone, member_der, "Member")
 
     demo.say("Member: validates the organisation too -- only a request, never demo-service")
-    handle = uzi_session(demo, member_card, uzi_pb2.UZI_PURPOSE_ORGANISATION_VALIDATION)
-    started = demo.call(
-        "StartValidation",
-        demo.portal.org.StartValidation,
-        organization_pb2.StartValidationRequest(
-            terms_version=terms.version, uzi_session_handle=handle, ura=ura
-        ),
-    )
-    asked = demo.call(
-        "ConfirmValidation",
-        demo.portal.org.ConfirmValidation,
-        organization_pb2.ConfirmValidationRequest(validation_id=started.validation_id),
-    )
+    asked = validate_organisation(demo, member_card, ura, terms.version)
     if asked.state != organization_pb2.ADMINISTRATOR_STATE_PENDING:
         raise DemoFailed(f"step {demo.step}: a member's validation must wait for approval")
     demo.ok("waiting for approval by the operator or an administrator of the URA")
@@ -372,18 +386,9 @@ def walk(demo: Demo) -> None:
     answer(demo, made.qr.payload, member_phone, member_der, expect=Code.ZID_1704)
 
     demo.say("Member: re-enrolment -- the reinstalled app scans the new registration QR")
-    from issuer.api.zorgid.v1 import enrollment_pb2
-    from issuer.enrolment.tokens import parse_enrolment_uri
-
-    new_phone = demo.phone()
-    token, _ = parse_enrolment_uri(reset.qr.payload)
-    redeemed = demo.call(
-        "RedeemEnrollment",
-        demo.mobile.enrol.RedeemEnrollment,
-        enrollment_pb2.RedeemEnrollmentRequest(token=token, csr=new_phone.csr()),
-    )
-    demo.ok(f"certificate serial {redeemed.certificate.serial} for the same verified person")
-    member = login(demo, new_phone, bytes(redeemed.certificate.der), "Member (new phone)")
+    new_phone, renewed = redeem(demo, reset.qr.payload)
+    demo.ok(f"certificate serial {renewed.serial} for the same verified person")
+    member = login(demo, new_phone, bytes(renewed.der), "Member (new phone)")
 
     demo.say("Member: revokes their own mobile ID (RFC 5280 cessationOfOperation)")
     revoked = demo.call(
@@ -391,7 +396,7 @@ def walk(demo: Demo) -> None:
         demo.portal.login.RevokeCertificateWithSession,
         login_pb2.RevokeCertificateWithSessionRequest(
             login_session_handle=member.session_handle,
-            certificate_id=redeemed.certificate.id,
+            certificate_id=renewed.id,
             reason=certificate_pb2.REVOCATION_REASON_CESSATION_OF_OPERATION,
         ),
     )
@@ -405,5 +410,5 @@ def walk(demo: Demo) -> None:
         demo.portal.login.CreateLoginChallenge,
         login_pb2.CreateLoginChallengeRequest(),
     )
-    answer(demo, made.qr.payload, new_phone, bytes(redeemed.certificate.der), expect=Code.ZID_1704)
+    answer(demo, made.qr.payload, new_phone, bytes(renewed.der), expect=Code.ZID_1704)
     demo.out(f"demo complete: {demo.step} steps, every outcome as the manual describes")

@@ -22,6 +22,9 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, sync_playwright
 
+from tests.portal.people import People
+from tests.softhsm import SoftHsmDir
+
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "var" / "test-artifacts" / "portal"
 CHROMIUM = "/usr/bin/chromium"
@@ -96,6 +99,12 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             proc.wait(timeout=60)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+@pytest.fixture(scope="session")
+def people(stack: Stack, softhsm_dir: SoftHsmDir) -> People:
+    """The stack engine's clients and this run's own tokens, for what a test sets up by API."""
+    return People(stack, softhsm_dir)
 
 
 @pytest.fixture(scope="module")

@@ -1,10 +1,11 @@
-"""Set-up by API for the browser tests of the stack: cards, phones, registered persons, and
-a phone answering the portal tab's login QR.
+"""Set-up by API for the browser tests of the stack: organisations, cards, registered
+persons, a phone answering the portal tab's login QR; and the Desktop App tab's UZI-pas.
 
 What a test walks in Chromium is its own section; what comes before it (a registered
-person with a phone, an approved administrator) is made here the way ``zorgid demo``
-does (issuer/cli/demo_walk.py), as the portal, the phone's gateway and the operator, with
-keys on a token of this test run's own.
+person with a phone, an approved administrator) is made the way ``zorgid demo`` makes it:
+:class:`People` is a :class:`~issuer.cli.demo.Demo` on the stack's engine whose keys live
+on this run's own token directory, driven by :mod:`issuer.cli.demo_walk`'s steps. Its
+steps print to the captured output, so a failing test shows the walk that led to it.
 """
 
 from __future__ import annotations
@@ -12,181 +13,102 @@ from __future__ import annotations
 import re
 import secrets
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography import x509
 from playwright.sync_api import Page, expect
 
-from hsm import Hsm, KeySpec
-from issuer.api.zorgid.v1 import (
-    enrollment_pb2,
-    login_pb2,
-    organization_pb2,
-    registration_pb2,
-    uzi_pb2,
+from devapps.world import DEV_ORGANISATIONS
+from issuer.api.zorgid.v1 import certificate_pb2, organization_pb2, registration_pb2
+from issuer.cli.demo import Demo
+from issuer.cli.demo_walk import (
+    answer,
+    confirm_registration,
+    redeem,
+    register_user,
+    validate_organisation,
 )
-from issuer.cli.demo import dev_stubs, load_demo_world
-from issuer.dev.pki import DevPki
-from issuer.enrolment.tokens import parse_enrolment_uri
-from issuer.flows.login import login_message
-from issuer.qr import parse_login_uri
-from testkit.desktop_app import DesktopApp
-from testkit.phone import Phone
-from tests.portal.conftest import Stack
-from tests.softhsm import SoftHsmDir
 
-ENGINE_LINE = re.compile(r"serving gRPC over mutual TLS on [\d.]+:(\d+)")
+if TYPE_CHECKING:
+    from tests.portal.conftest import Stack
+    from tests.softhsm import SoftHsmDir
+
+ZUID = DEV_ORGANISATIONS[1][0]
+"""Ziekenhuis Zuid (ontwikkeling): registered by the stack at start, no designated administrator."""
+
+
+def engine_target(stack: Stack) -> str:
+    """The stack engine's gRPC address, as its log names it."""
+    found = re.search(r"serving gRPC over mutual TLS on [\d.]+:(\d+)", stack.output())
+    assert found, f"no engine port in:\n{stack.output()}"
+    return f"localhost:{found.group(1)}"
 
 
 @dataclass
 class Person:
     """A registered card holder: their card, their phone and its certificate."""
 
-    card: DesktopApp
-    phone: Phone
+    card: Any
+    phone: Any
     der: bytes = field(repr=False)
 
     @property
     def uzi_number(self) -> str:
         return str(self.card.card.uzi_number)
 
+    @property
+    def serial(self) -> str:
+        return format(x509.load_der_x509_certificate(self.der).serial_number, "x")
 
-@dataclass
-class People:
-    """The stack's engine as portal, phone gateway and operator, and a register of cards."""
 
-    portal: Any
-    mobile: Any
-    operator: Any
-    world: Any
-    hsm: Hsm
-    _made: int = 0
+class People(Demo):
+    """The stack's engine as portal, phone gateway and operator (``zorgid demo``'s clients),
+    with the cards' and phones' keys on this run's own tokens."""
 
-    @classmethod
-    def of(cls, stack: Stack, softhsm_dir: SoftHsmDir) -> People:
-        """One per stack (a token of one label is made once per token directory)."""
-        known = _PEOPLE.get(stack.root)
-        if known is not None:
-            return known
-        port = ENGINE_LINE.search(stack.output())
-        assert port, "no engine port in the stack's output"
-        target = f"localhost:{port.group(1)}"
-        pki = DevPki(root=stack.root / "tls")
-        token = softhsm_dir.init_token(f"portal-people-{secrets.token_hex(3)}")
-        made = cls(
-            portal=dev_stubs(pki, target, "portal"),
-            mobile=dev_stubs(pki, target, "mobile"),
-            operator=dev_stubs(pki, target, "operator"),
-            world=load_demo_world(stack.root),
-            hsm=Hsm.open(token.uri),
-        )
-        _PEOPLE[stack.root] = made
-        return made
-
-    def _label(self, kind: str) -> str:
-        self._made += 1
-        return f"{kind}-{self._made}-{secrets.token_hex(2)}"
+    def __init__(self, stack: Stack, softhsm: SoftHsmDir) -> None:
+        super().__init__(stack.root, engine_target(stack), out=print, softhsm=softhsm)
 
     def organisation(self, admins: tuple[str, ...] = ()) -> str:
         """A new organisation (as the operator) of a fresh URA; its URA."""
         ura = "7" + format(secrets.randbelow(10**7), "07d")
-        self.operator.org.RegisterOrganization(
+        self.call(
+            "RegisterOrganization",
+            self.operator.org.RegisterOrganization,
             organization_pb2.RegisterOrganizationRequest(
                 ura=ura, name=f"Praktijk {ura} (test)", administrator_uzi_numbers=list(admins)
             ),
-            timeout=30,
         )
         return ura
 
-    def card(self, ura: str, uzi_number: str | None = None) -> DesktopApp:
-        key = self.hsm.generate_key(self._label("card"), KeySpec.RSA_2048)
-        assert isinstance(key, rsa.RSAPrivateKey)
-        made = self.world.issue_card("Z", uzi_number=uzi_number, ura=ura, auth_key=key)
-        return DesktopApp(card=made, key=key)
-
-    def uzi_session(self, card: DesktopApp, purpose: Any) -> str:
-        challenge = self.portal.uzi.CreateUziChallenge(
-            uzi_pb2.CreateUziChallengeRequest(), timeout=30
-        )
-        proof = self.portal.uzi.VerifyUziCard(
-            uzi_pb2.VerifyUziCardRequest(
-                challenge_id=challenge.challenge_id,
-                certificate_chain=card.chain(),
-                signature=card.sign(challenge.to_be_signed),
-                signature_scheme=uzi_pb2.UZI_SIGNATURE_SCHEME_RSA_PKCS1V15_SHA256,
-                purpose=purpose,
-            ),
-            timeout=30,
-        )
-        return str(proof.session_handle)
-
-    def register(self, card: DesktopApp, birth: str = "01-02-1975") -> Person:
+    def register(self, card: Any, birth: str = "01-02-1975") -> Person:
         """Registered as user (terms, UZI-pas, birth date, confirm) with a phone enrolled."""
-        reg = self.portal.reg
-        terms = reg.GetTerms(registration_pb2.GetTermsRequest(), timeout=30)
-        handle = self.uzi_session(card, uzi_pb2.UZI_PURPOSE_REGISTRATION)
-        started = reg.StartRegistration(
-            registration_pb2.StartRegistrationRequest(
-                terms_version=terms.version, uzi_session_handle=handle
-            ),
-            timeout=30,
-        ).registration
-        shown = reg.SetBirthDate(
-            registration_pb2.SetBirthDateRequest(registration_id=started.id, birth_date=birth),
-            timeout=30,
-        ).registration
-        done = reg.ConfirmRegistration(
-            registration_pb2.ConfirmRegistrationRequest(
-                registration_id=started.id, summary_digest=shown.summary_digest
-            ),
-            timeout=30,
-        )
-        return self.enrol(card, done.qr.payload)
+        phone, der = register_user(self, card, "Tester", birth)
+        return Person(card=card, phone=phone, der=der)
 
-    def enrol(self, card: DesktopApp, payload: str) -> Person:
-        """A new phone redeems a registration QR's payload."""
-        phone = Phone.create(self.hsm, self._label("phone"), "ec-p256")
-        token, _ = parse_enrolment_uri(payload)
-        redeemed = self.mobile.enrol.RedeemEnrollment(
-            enrollment_pb2.RedeemEnrollmentRequest(token=token, csr=phone.csr()), timeout=30
-        )
-        return Person(card=card, phone=phone, der=bytes(redeemed.certificate.der))
+    def registration_qr(self, ura: str = ZUID, birth: str = "1980-03-15") -> tuple[str, str]:
+        """A new card holder of ``ura`` registered up to the registration QR, for a phone of
+        the Mobile App tab: (its payload, their UZI number, which tells holders apart)."""
+        card = self.card(ura=ura)
+        done = confirm_registration(self, card, "Tester", birth)
+        return str(done.qr.payload), str(card.card.uzi_number)
+
+    def enrol(self, card: Any, payload: str) -> Person:
+        """A new phone redeems a registration QR's payload (a reset's, say)."""
+        phone, certificate = redeem(self, payload)
+        return Person(card=card, phone=phone, der=bytes(certificate.der))
 
     def validate(self, person: Person, ura: str) -> Any:
         """The person validates the organisation by API: ConfirmValidation's answer."""
-        terms = self.portal.reg.GetTerms(registration_pb2.GetTermsRequest(), timeout=30)
-        handle = self.uzi_session(person.card, uzi_pb2.UZI_PURPOSE_ORGANISATION_VALIDATION)
-        started = self.portal.org.StartValidation(
-            organization_pb2.StartValidationRequest(
-                terms_version=terms.version, uzi_session_handle=handle, ura=ura
-            ),
-            timeout=30,
-        )
-        return self.portal.org.ConfirmValidation(
-            organization_pb2.ConfirmValidationRequest(validation_id=started.validation_id),
-            timeout=30,
-        )
+        terms = self.call("GetTerms", self.portal.reg.GetTerms, registration_pb2.GetTermsRequest())
+        return validate_organisation(self, person.card, ura, terms.version)
 
-    def answer(self, payload: str, person: Person) -> None:
-        """The person's phone accepts a login QR (as demo_walk.answer does)."""
-        qr = parse_login_uri(payload)
-        asked = self.mobile.login.DescribeLoginChallenge(
-            login_pb2.DescribeLoginChallengeRequest(challenge_id=qr.challenge_id), timeout=30
-        )
-        at = datetime.now(UTC).replace(microsecond=0)
-        key = person.phone.key
-        assert isinstance(key, ec.EllipticCurvePrivateKey)
-        signature = key.sign(
-            login_message(qr.challenge_id, qr.nonce, asked.portal_identity, at),
-            ec.ECDSA(hashes.SHA256()),
-        )
-        request = login_pb2.AnswerLoginChallengeRequest(
-            challenge_id=qr.challenge_id, certificate=person.der, signature=signature
-        )
-        request.signed_at.FromDatetime(at)
-        self.mobile.login.AnswerLoginChallenge(request, timeout=30)
+    def certificate(self, person: Person) -> Any:
+        """The engine's record of the person's certificate (its id, mobile ID, status)."""
+        return self.call(
+            "GetCertificate",
+            self.operator.certs.GetCertificate,
+            certificate_pb2.GetCertificateRequest(serial=person.serial),
+        ).certificate
 
     def log_in(self, page: Page, portal: str, person: Person) -> None:
         """In the portal tab: the login QR, answered by the person's phone; the overview."""
@@ -194,12 +116,9 @@ class People:
         expect(page.locator("h1")).to_have_text("Inloggen")
         payload = page.locator("#login").get_attribute("data-payload")
         assert payload
-        self.answer(payload, person)
+        answer(self, payload, person.phone, person.der)
         expect(page.locator("h1")).to_have_text("Overzicht")
         expect(page.locator('[data-attribute="uzi_number"]')).to_have_text(person.uzi_number)
-
-
-_PEOPLE: dict[Any, People] = {}
 
 
 @dataclass(frozen=True)

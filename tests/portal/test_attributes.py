@@ -12,19 +12,17 @@ from devapps.world import DEV_ORGANISATIONS
 from issuer.api.zorgid.v1 import certificate_pb2
 from tests.portal.conftest import Stack, Window, shot
 from tests.portal.people import People, make_desktop_card, prove_in_desktop_app
-from tests.softhsm import SoftHsmDir
 
 URA = DEV_ORGANISATIONS[1][0]
 
 
 def test_a_second_cards_attributes_reissue_the_mobile_id(
-    stack: Stack, window: Window, softhsm_dir: SoftHsmDir
+    stack: Stack, window: Window, people: People
 ) -> None:
-    people = People.of(stack, softhsm_dir)
     page, desktop = window.tab(), window.tab()
     card = make_desktop_card(desktop, stack.desktop_app, URA)
     first_ura = people.organisation()
-    person = people.register(people.card(first_ura, card.uzi_number))  # §3, by API
+    person = people.register(people.card(ura=first_ura, uzi_number=card.uzi_number))  # §3, by API
     old_serial = format(x509.load_der_x509_certificate(person.der).serial_number, "x")
     people.log_in(page, stack.portal, person)
     expect(page.locator('#attributes [data-attribute="ura"]')).to_have_text(first_ura)
@@ -65,13 +63,10 @@ def test_a_second_cards_attributes_reissue_the_mobile_id(
     )
 
 
-def test_a_card_of_another_person_is_refused(
-    stack: Stack, window: Window, softhsm_dir: SoftHsmDir
-) -> None:
-    people = People.of(stack, softhsm_dir)
+def test_a_card_of_another_person_is_refused(stack: Stack, window: Window, people: People) -> None:
     page, desktop = window.tab(), window.tab()
     card = make_desktop_card(desktop, stack.desktop_app, URA)  # not the logged-in person's
-    person = people.register(people.card(people.organisation()))
+    person = people.register(people.card(ura=people.organisation()))
     people.log_in(page, stack.portal, person)
 
     page.get_by_role("link", name="Attributen registreren").click()

@@ -13,18 +13,16 @@ from playwright.sync_api import expect
 from issuer.api.zorgid.v1 import certificate_pb2
 from tests.portal.conftest import Stack, Window, shot
 from tests.portal.people import People
-from tests.softhsm import SoftHsmDir
 
 
 def test_an_administrator_resets_a_member_who_forgot_their_pin(
-    stack: Stack, window: Window, softhsm_dir: SoftHsmDir
+    stack: Stack, window: Window, people: People
 ) -> None:
-    people = People.of(stack, softhsm_dir)
     admin_number = people.world.next_uzi_number()
     ura = people.organisation(admins=(admin_number,))
-    admin = people.register(people.card(ura, admin_number))
+    admin = people.register(people.card(ura=ura, uzi_number=admin_number))
     assert people.validate(admin, ura).mobile_id
-    member = people.register(people.card(ura))
+    member = people.register(people.card(ura=ura))
     old_serial = format(x509.load_der_x509_certificate(member.der).serial_number, "x")
 
     page = window.tab()
@@ -70,11 +68,10 @@ def test_an_administrator_resets_a_member_who_forgot_their_pin(
 
 
 def test_a_member_who_is_no_administrator_sees_the_engines_refusal(
-    stack: Stack, window: Window, softhsm_dir: SoftHsmDir
+    stack: Stack, window: Window, people: People
 ) -> None:
-    people = People.of(stack, softhsm_dir)
     ura = people.organisation()
-    member = people.register(people.card(ura))
+    member = people.register(people.card(ura=ura))
 
     page = window.tab()
     people.log_in(page, stack.portal, member)

@@ -11,102 +11,19 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import Any
 from urllib.parse import quote
 
-import pytest
 from playwright.sync_api import expect
 
 from tests.portal.conftest import Stack, Window, shot
 from tests.portal.mobile_app import NAME, install, new_phone, open_login_in_app
-from tests.softhsm import SoftHsmDir
-
-URA = "90000202"
-"""Ziekenhuis Zuid (ontwikkeling), registered by the stack at start (devapps.world)."""
-
-
-@dataclass(frozen=True)
-class Engine:
-    """This test's way into the stack's engine: the portal's and the operator's stubs, the
-    test UZI-register, and a token of this run's own for the cards' keys."""
-
-    portal: Any
-    operator: Any
-    register: Any
-    cards: Any
-
-
-@pytest.fixture(scope="module")
-def engine(stack: Stack, softhsm_dir: SoftHsmDir) -> Iterator[Engine]:
-    from issuer.cli.demo import dev_stubs, load_demo_world
-    from issuer.dev.pki import DevPki
-    from issuer.wiring import open_token
-
-    port = re.search(r"serving gRPC over mutual TLS on [\d.]+:(\d+)", stack.output())
-    assert port, stack.output()
-    target = f"localhost:{port.group(1)}"
-    pki = DevPki(root=stack.root / "tls")
-    token = softhsm_dir.init_token("portal-mobile-cards")
-    yield Engine(
-        portal=dev_stubs(pki, target, "portal"),
-        operator=dev_stubs(pki, target, "operator"),
-        register=load_demo_world(stack.root),
-        cards=open_token(token.uri),
-    )
-
-
-def registration_qr(engine: Engine) -> tuple[str, str]:
-    """Register a new person with a new UZI-pas: (the registration QR's payload, their UZI
-    number). The test register names every card holder alike, so tests tell them apart by it."""
-    from cryptography.hazmat.primitives.asymmetric import rsa
-
-    from hsm import KeySpec
-    from issuer.api.zorgid.v1 import registration_pb2, uzi_pb2
-    from testkit.desktop_app import DesktopApp
-
-    key = engine.cards.generate_key(f"card-{secrets.token_hex(4)}", KeySpec.RSA_2048)
-    assert isinstance(key, rsa.RSAPrivateKey)
-    app = DesktopApp(card=engine.register.issue_card("Z", ura=URA, auth_key=key), key=key)
-    terms = engine.portal.reg.GetTerms(registration_pb2.GetTermsRequest(), timeout=30)
-    challenge = engine.portal.uzi.CreateUziChallenge(
-        uzi_pb2.CreateUziChallengeRequest(), timeout=30
-    )
-    proof = engine.portal.uzi.VerifyUziCard(
-        uzi_pb2.VerifyUziCardRequest(
-            challenge_id=challenge.challenge_id,
-            certificate_chain=app.chain(),
-            signature=app.sign(challenge.to_be_signed),
-            signature_scheme=uzi_pb2.UZI_SIGNATURE_SCHEME_RSA_PKCS1V15_SHA256,
-            purpose=uzi_pb2.UZI_PURPOSE_REGISTRATION,
-        ),
-        timeout=30,
-    )
-    started = engine.portal.reg.StartRegistration(
-        registration_pb2.StartRegistrationRequest(
-            terms_version=terms.version, uzi_session_handle=proof.session_handle
-        ),
-        timeout=30,
-    ).registration
-    shown = engine.portal.reg.SetBirthDate(
-        registration_pb2.SetBirthDateRequest(registration_id=started.id, birth_date="1980-03-15"),
-        timeout=30,
-    ).registration
-    done = engine.portal.reg.ConfirmRegistration(
-        registration_pb2.ConfirmRegistrationRequest(
-            registration_id=started.id, summary_digest=shown.summary_digest
-        ),
-        timeout=30,
-    )
-    assert proof.identity.common_name == NAME
-    return str(done.qr.payload), str(proof.identity.uzi_number)
+from tests.portal.people import People
 
 
 def test_a_person_installs_a_mobile_id_and_logs_in_with_it(
-    stack: Stack, window: Window, engine: Engine
+    stack: Stack, window: Window, people: People
 ) -> None:
-    payload, uzi = registration_qr(engine)
+    payload, uzi = people.registration_qr()
     app = window.tab()
     phone = f"Telefoon {secrets.token_hex(2)}"
     new_phone(app, stack, phone)
@@ -138,10 +55,10 @@ def test_a_person_installs_a_mobile_id_and_logs_in_with_it(
     from issuer.api.zorgid.v1 import certificate_pb2
 
     serial = row.get_attribute("data-serial") or ""
-    held = engine.operator.certs.GetCertificate(
+    held = people.operator.certs.GetCertificate(
         certificate_pb2.GetCertificateRequest(serial=serial), timeout=30
     )
-    engine.operator.certs.RevokeCertificate(
+    people.operator.certs.RevokeCertificate(
         certificate_pb2.RevokeCertificateRequest(
             id=held.certificate.id, reason=certificate_pb2.REVOCATION_REASON_KEY_COMPROMISE
         ),
@@ -152,10 +69,10 @@ def test_a_person_installs_a_mobile_id_and_logs_in_with_it(
     expect(app.get_by_label(re.compile(f"^{phone} — geen mobiel ID"))).to_be_visible()
 
 
-def test_declining_leaves_the_portal_waiting(stack: Stack, window: Window, engine: Engine) -> None:
+def test_declining_leaves_the_portal_waiting(stack: Stack, window: Window, people: People) -> None:
     # First use: the registration QR's link opens the app before it has a phone; the phone
     # made there keeps the payload in the scan field.
-    payload, uzi = registration_qr(engine)
+    payload, uzi = people.registration_qr()
     app = window.tab()
     app.goto(f"{stack.mobile_app}?scan={quote(payload, safe='')}")
     expect(app.locator("#active-phone")).to_have_count(0)
@@ -179,10 +96,10 @@ def test_declining_leaves_the_portal_waiting(stack: Stack, window: Window, engin
 
 
 def test_a_second_phone_keeps_its_own_mobile_id(
-    stack: Stack, window: Window, engine: Engine
+    stack: Stack, window: Window, people: People
 ) -> None:
-    first_qr, first = registration_qr(engine)
-    second_qr, second = registration_qr(engine)
+    first_qr, first = people.registration_qr()
+    second_qr, second = people.registration_qr()
     app = window.tab()
     one, two = (f"Telefoon {n} {secrets.token_hex(2)}" for n in ("een", "twee"))
     new_phone(app, stack, one)
@@ -210,7 +127,7 @@ def test_a_second_phone_keeps_its_own_mobile_id(
     expect(portal.locator('[data-attribute="uzi_number"]')).to_have_text(second)
 
     # A registration QR on a phone that has a mobile ID: the app offers the phones without.
-    third_qr, third = registration_qr(engine)
+    third_qr, third = people.registration_qr()
     app.goto(f"{stack.mobile_app}?scan={quote(third_qr, safe='')}")
     app.locator("#scan").click()
     expect(app.locator("#enrol-notice")).to_contain_text(f"{one} heeft al een mobiel ID")

@@ -12,20 +12,17 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from cryptography import x509
 from playwright.sync_api import Browser, Page, expect
 
 from devapps.world import DEV_ORGANISATIONS
-from issuer.api.zorgid.v1 import certificate_pb2, organization_pb2
+from issuer.api.zorgid.v1 import organization_pb2
 from tests.portal.conftest import Stack, Window, shot
 from tests.portal.people import (
     DesktopCard,
     People,
-    Person,
     make_desktop_card,
     prove_in_desktop_app,
 )
-from tests.softhsm import SoftHsmDir
 
 URA, NAME, (ADMIN,) = DEV_ORGANISATIONS[0]
 OTHER_URA = DEV_ORGANISATIONS[1][0]
@@ -43,14 +40,6 @@ def second_window(chromium: Browser) -> Iterator[Window]:
     assert made.problems == [], made.problems
 
 
-def mobile_id(people: People, person: Person) -> str:
-    serial = format(x509.load_der_x509_certificate(person.der).serial_number, "x")
-    got = people.portal.certs.GetCertificate(
-        certificate_pb2.GetCertificateRequest(serial=serial), timeout=30
-    )
-    return str(got.certificate.mobile_id)
-
-
 def validate(page: Page, desktop: Page, card: DesktopCard, ura: str = "") -> None:
     """From the overview: terms accepted, URA (if given), the UZI-pas proven."""
     page.get_by_role("link", name="Organisatie valideren").click()
@@ -63,13 +52,12 @@ def validate(page: Page, desktop: Page, card: DesktopCard, ura: str = "") -> Non
 
 
 def test_the_designated_administrator_validates_the_organisation(
-    stack: Stack, window: Window, softhsm_dir: SoftHsmDir
+    stack: Stack, window: Window, people: People
 ) -> None:
-    people = People.of(stack, softhsm_dir)
     page, desktop = window.tab(), window.tab()
     card = make_desktop_card(desktop, stack.desktop_app, URA, administrator=True)
     assert card.uzi_number == ADMIN
-    admin = people.register(people.card(URA, ADMIN))
+    admin = people.register(people.card(ura=URA, uzi_number=ADMIN))
     people.log_in(page, stack.portal, admin)
 
     page.get_by_role("link", name="Organisatie valideren").click()
@@ -96,7 +84,7 @@ def test_the_designated_administrator_validates_the_organisation(
 
     expect(page.locator("h1")).to_have_text("Organisatie gevalideerd")
     expect(page.get_by_role("status")).to_have_text("U bent beheerder van deze organisatie.")
-    expect(page.locator("#org-mobile-id")).to_have_text(mobile_id(people, admin))
+    expect(page.locator("#org-mobile-id")).to_have_text(people.certificate(admin).mobile_id)
     expect(page.locator("#org-outcome")).to_contain_text("waarmee u nu bent ingelogd")
     shot(page, "figure-21-organisatie-beheerder.png")
 
@@ -106,14 +94,15 @@ def test_the_designated_administrator_validates_the_organisation(
 
 
 def test_another_card_holder_waits_until_an_administrator_approves(
-    stack: Stack, window: Window, second_window: Window, softhsm_dir: SoftHsmDir
+    stack: Stack, window: Window, second_window: Window, people: People
 ) -> None:
-    people = People.of(stack, softhsm_dir)
-    admin = people.register(people.card(URA, ADMIN))  # their own §4 is the test above
+    admin = people.register(
+        people.card(ura=URA, uzi_number=ADMIN)
+    )  # their own §4 is the test above
     assert people.validate(admin, URA).state == organization_pb2.ADMINISTRATOR_STATE_APPROVED
     page, desktop = window.tab(), window.tab()
     card = make_desktop_card(desktop, stack.desktop_app, URA)
-    requester = people.register(people.card(URA, card.uzi_number))
+    requester = people.register(people.card(ura=URA, uzi_number=card.uzi_number))
     people.log_in(page, stack.portal, requester)
 
     validate(page, desktop, card, ura=OTHER_URA)  # the card is not of this URA
@@ -154,5 +143,5 @@ def test_another_card_holder_waits_until_an_administrator_approves(
 
     page.get_by_role("link", name="Status opnieuw controleren").click()
     expect(page.locator("h1")).to_have_text("Organisatie gevalideerd")
-    expect(page.locator("#org-mobile-id")).to_have_text(mobile_id(people, requester))
+    expect(page.locator("#org-mobile-id")).to_have_text(people.certificate(requester).mobile_id)
     shot(page, "figure-25-organisatie-goedgekeurd.png")

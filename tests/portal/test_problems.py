@@ -7,27 +7,18 @@ cause and solution and links to the code's entry there.
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
-
 from playwright.sync_api import Page, expect
 
-from issuer.api.zorgid.v1 import certificate_pb2, errors_pb2, errors_pb2_grpc
-from tests.portal.api_person import Walker, log_in, register, role_channel
+from issuer.api.zorgid.v1 import certificate_pb2, errors_pb2
 from tests.portal.conftest import ARTIFACTS, Stack, Window
-from tests.softhsm import SoftHsmDir
+from tests.portal.people import ZUID, People
 
 LOCALES = {"nl": "nl-NL", "en": "en"}
 
 
-def served(stack: Stack) -> dict[str, dict[str, tuple[str, str]]]:
+def served(people: People) -> dict[str, dict[str, tuple[str, str]]]:
     """The catalogue as the engine serves it to the portal: code -> lang -> (cause, solution)."""
-    channel = role_channel(stack, "portal")
-    try:
-        stub: Any = errors_pb2_grpc.ErrorCatalogueServiceStub(channel)  # type: ignore[no-untyped-call]
-        answer = stub.ListErrors(errors_pb2.ListErrorsRequest(), timeout=30)
-    finally:
-        channel.close()
+    answer = people.portal.errors.ListErrors(errors_pb2.ListErrorsRequest(), timeout=30)
     by_code: dict[str, dict[str, tuple[str, str]]] = {}
     for entry in answer.errors:
         texts = {t.locale: (t.cause, t.solution) for t in entry.texts}
@@ -46,9 +37,9 @@ def listed(page: Page) -> dict[str, tuple[str, str]]:
 
 
 def test_the_overview_lists_every_served_code_in_dutch_and_english(
-    stack: Stack, window: Window
+    stack: Stack, window: Window, people: People
 ) -> None:
-    catalogue = served(stack)
+    catalogue = served(people)
     assert len(catalogue) > 100
     page = window.tab()
     page.goto(stack.portal)
@@ -67,15 +58,14 @@ def test_the_overview_lists_every_served_code_in_dutch_and_english(
 
 
 def test_a_refused_card_shows_code_cause_and_solution_with_a_link_to_its_entry(
-    stack: Stack, window: Window, softhsm_dir: SoftHsmDir, tmp_path: Path
+    stack: Stack, window: Window, people: People
 ) -> None:
     """A broken Desktop App sends an empty CSR: the engine refuses (ZID-2005) and the
     waiting page says so, in Dutch, with the entry of ZID-2005 one click away."""
-    catalogue = served(stack)
-    walker = Walker(stack, softhsm_dir, tmp_path)
-    person = register(walker)
+    catalogue = served(people)
+    person = people.register(people.card(ura=ZUID))
     portal = window.tab()
-    log_in(portal, stack, walker, person)
+    people.log_in(portal, stack.portal, person)
     portal.get_by_role("button", name="Smartcard aanmaken").click()
     connect = portal.locator("#card-connect").inner_text()
 
@@ -104,18 +94,17 @@ def test_a_refused_card_shows_code_cause_and_solution_with_a_link_to_its_entry(
 
 
 def test_the_error_page_explains_a_refusal_in_the_pages_language(
-    stack: Stack, window: Window, softhsm_dir: SoftHsmDir, tmp_path: Path
+    stack: Stack, window: Window, people: People
 ) -> None:
     """The operator revokes the person's mobile ID while they are logged in: starting a
     card is refused (ZID-1709) and the error page explains it, here in English."""
-    catalogue = served(stack)
-    walker = Walker(stack, softhsm_dir, tmp_path)
-    person = register(walker)
+    catalogue = served(people)
+    person = people.register(people.card(ura=ZUID))
     page = window.tab()
-    log_in(page, stack, walker, person)
-    walker.operator.certs.RevokeCertificate(
+    people.log_in(page, stack.portal, person)
+    people.operator.certs.RevokeCertificate(
         certificate_pb2.RevokeCertificateRequest(
-            id=person.certificate_id,
+            id=people.certificate(person).id,
             reason=certificate_pb2.REVOCATION_REASON_CESSATION_OF_OPERATION,
         ),
         timeout=30,

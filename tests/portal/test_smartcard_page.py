@@ -13,14 +13,12 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 from playwright.sync_api import expect
 
-from tests.portal.api_person import Walker, log_in, register
 from tests.portal.conftest import ROOT, Stack, Window, shot
-from tests.softhsm import SoftHsmDir
+from tests.portal.people import ZUID, People
 
 READ_CARD = """
 import json, sys
@@ -54,12 +52,11 @@ def certificates_on_card(stack: Stack, label: str) -> dict[str, str]:
 
 
 def test_a_professional_makes_a_smartcard_with_the_desktop_app(
-    stack: Stack, window: Window, softhsm_dir: SoftHsmDir, tmp_path: Path
+    stack: Stack, window: Window, people: People
 ) -> None:
-    walker = Walker(stack, softhsm_dir, tmp_path)
-    person = register(walker)
+    person = people.register(people.card(ura=ZUID))
     portal = window.tab()
-    log_in(portal, stack, walker, person)
+    people.log_in(portal, stack.portal, person)
     expect(portal.locator("#smartcard-none")).to_have_text("U heeft nog geen smartcard.")
 
     portal.get_by_role("button", name="Smartcard aanmaken").click()
