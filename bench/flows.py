@@ -89,6 +89,7 @@ def _run(root: Path, args: argparse.Namespace) -> None:
 
     from issuer.api.zorgid.v1 import organization_pb2
     from issuer.cli.demo import Demo
+    from issuer.cli.demo_walk import login, register_user
 
     demo = Demo(root, None, out=lambda _line: None)
     ura = "91234567"
@@ -108,13 +109,13 @@ def _run(root: Path, args: argparse.Namespace) -> None:
     baseline = _timed(lambda: health.Check(check), 300)
     base = statistics.median(baseline) * 1000
 
-    phone, der = demo.register_user(demo.card(ura=ura), "Bench", "01-01-1980")
-    _timed(lambda: demo.login(phone, der, "warm-up"), 5)
-    logins = _timed(lambda: demo.login(phone, der, "bench"), args.logins)
+    phone, der = register_user(demo, demo.card(ura=ura), "Bench", "01-01-1980")
+    _timed(lambda: login(demo, phone, der, "warm-up"), 5)
+    logins = _timed(lambda: login(demo, phone, der, "bench"), args.logins)
 
     cards = iter([demo.card(ura=ura) for _ in range(args.registrations)])
     registrations = _timed(
-        lambda: demo.register_user(next(cards), "Bench", "01-01-1980"), args.registrations
+        lambda: register_user(demo, next(cards), "Bench", "01-01-1980"), args.registrations
     )
     print(f"portal flows against zorgid dev (SQLite, SoftHSM) at {demo.target}")
     print(_line("baseline: health check", baseline, base))
