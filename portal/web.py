@@ -165,7 +165,6 @@ def refused(request: web.Request, refusal: Refusal, *, back: str = "/") -> web.R
         request,
         "error.html",
         status=200 if refusal.code.startswith("ZID-") else 502,
-        code=refusal.code,
         text=refusal.text(lang_of(request)),
         back=back,
         **explained(request, refusal),
