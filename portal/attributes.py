@@ -3,6 +3,8 @@ person's mobile ID (a new certificate for the same phone key; the old one supers
 
 The UZI-pas step (``/uzi/attributen``) sends the browser to ``/attributen/bevestigen`` with
 the proof in ``session.uzi``; confirming spends its one-use handle with the login session.
+The supersession ends that login session in the engine (docs/flows.md "Login sessions end
+at revocation"), so the browser is logged out and the result page asks to log in again.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from aiohttp import web
 
 from issuer.api.zorgid.v1 import attribute_pb2
 from portal.engine import Refusal
-from portal.web import ENGINE, logged_in, refused, render
+from portal.web import ENGINE, browser_session, logged_in, refused, render
 
 FLOW = "attributes"
 PURPOSE = "attributen"
@@ -53,15 +55,16 @@ async def register(request: web.Request) -> web.Response:
         "superseded": done.superseded.serial,
         "attributes": attributes,
     }
-    assert session.person is not None
-    session.person |= {k: v for k, v in attributes.items() if v}
-    session.person["certificate_serial"] = done.certificate.serial
+    # The old certificate's revocation ended the engine's login session for good: the
+    # person logs in again with the new certificate (which carries the new attributes).
+    session.person, session.session_handle, session.challenge = None, "", None
     raise web.HTTPSeeOther("/attributen/resultaat")
 
 
 async def outcome(request: web.Request) -> web.Response:
-    """Figure 26 (second half): the new certificate's serial and attributes."""
-    session = logged_in(request)
+    """Figure 26 (second half): the new certificate's serial and attributes, and the way
+    back in (the browser was logged out by the supersession)."""
+    _, session = browser_session(request)
     done = session.flow(FLOW)
     if "serial" not in done:
         raise web.HTTPFound("/overzicht")

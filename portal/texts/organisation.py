@@ -48,6 +48,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "attr_result": "Uw mobiele ID heeft een nieuw certificaat met deze attributen.",
         "attr_new_serial": "Serienummer nieuw certificaat",
         "attr_old_serial": "Ingetrokken certificaat (vervangen)",
+        "attr_login_again": "Met het oude certificaat is ook uw inlogsessie beëindigd. Log "
+        "opnieuw in met uw mobiele ID: het nieuwe certificaat toont de nieuwe attributen.",
+        "attr_login": "Opnieuw inloggen",
         "org_to_overview": "Naar het overzicht",
         "members_heading": "Medewerkers",
         "members_intro": "Medewerkers met UZI-gegevens van uw organisatie. Is iemand de "
@@ -124,6 +127,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "attr_result": "Your mobile ID has a new certificate with these attributes.",
         "attr_new_serial": "New certificate serial",
         "attr_old_serial": "Revoked certificate (superseded)",
+        "attr_login_again": "The old certificate's revocation also ended your login session. "
+        "Log in again with your mobile ID: the new certificate shows the new attributes.",
+        "attr_login": "Log in again",
         "org_to_overview": "To the overview",
         "members_heading": "Members",
         "members_intro": "Members with UZI attributes of your organisation. Did someone forget "
