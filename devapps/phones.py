@@ -279,12 +279,15 @@ def describe(world: DevWorld, payload: str) -> Asked:
 
 def answer(world: DevWorld, record: dict[str, Any], payload: str) -> Asked:
     """Accept a login QR: sign the login message with the phone's key and send it with the
-    phone's certificate (AnswerLoginChallenge); the portal's poll then sees the result."""
+    key's current certificate (AnswerLoginChallenge); the portal's poll then sees the result."""
     from issuer.api.zorgid.v1 import login_pb2
     from issuer.flows.login import login_message
     from issuer.qr import parse_login_uri
 
     asked = describe(world, payload)
+    failed = refresh(world, record)  # as the app does: answer with the key's current certificate
+    if failed is not None:
+        raise failed
     qr = parse_login_uri(payload.strip())
     at = datetime.now(UTC).replace(microsecond=0)
     signature = _sign(
