@@ -28,12 +28,12 @@ from typing import TYPE_CHECKING, Any
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
 
 from issuer.config import Config
 from issuer.server.binding import ServiceBinding
 from issuer.server.health import HealthControl
 from issuer.server.interceptors import GuardInterceptor
+from issuer.server.reflection import enable_reflection
 from issuer.server.roles import METHOD_ROLES, Access, RoleMapper, missing_methods
 
 if TYPE_CHECKING:
@@ -174,12 +174,13 @@ def build_server(
         binding.add_to(server)
         health.register(binding.name)
     health_pb2_grpc.add_HealthServicer_to_server(health.servicer, server)
-    names = (
-        *(s.name for s in services),
-        health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
-        reflection.SERVICE_NAME,
+    names = enable_reflection(
+        (
+            *(s.name for s in services),
+            health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+        ),
+        server,
     )
-    reflection.enable_server_reflection(names, server)
     try:
         if plaintext:
             _LOG.warning("dev_plaintext: NO TLS on %s (loopback only)", config.server.listen)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from typing import Any
 
 from grpc_health.v1 import health, health_pb2
 
@@ -19,6 +20,49 @@ _LOG = logging.getLogger(__name__)
 
 OVERALL = ""
 """The service name that stands for the whole server (grpc health checking protocol)."""
+
+
+class ListingHealthServicer(health.HealthServicer):
+    """grpcio-health-checking's servicer plus ``Health/List``, which its 1.85 lacks.
+
+    The library's servicer answers ``Check`` and ``Watch`` from a private table; ``List``
+    (added to the protocol in 2024) falls through to the generated base and fails. So this
+    subclass keeps its own copy of every status it is given (through the public ``set`` and
+    ``enter_graceful_shutdown``) and answers ``List`` from it, without reading the
+    library's internals.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._listed_lock = threading.Lock()
+        self._listed: dict[str, int] = {OVERALL: health_pb2.HealthCheckResponse.SERVING}
+        self._closing = False
+
+    def set(self, service: str, status: int) -> None:
+        """Set ``service``'s status (ignored after graceful shutdown, like the library)."""
+        with self._listed_lock:
+            if not self._closing:
+                self._listed[service] = status
+        super().set(service, status)
+
+    def enter_graceful_shutdown(self) -> None:
+        """Every service NOT_SERVING for good (``List`` says so too)."""
+        with self._listed_lock:
+            self._closing = True
+            for service in self._listed:
+                self._listed[service] = health_pb2.HealthCheckResponse.NOT_SERVING
+        super().enter_graceful_shutdown()
+
+    def List(
+        self, request: health_pb2.HealthListRequest, context: Any
+    ) -> health_pb2.HealthListResponse:
+        """Every known service's status; the whole server's under ``""``."""
+        with self._listed_lock:
+            snapshot = dict(self._listed)
+        reply = health_pb2.HealthListResponse()
+        for service, status in snapshot.items():
+            reply.statuses[service].status = status
+        return reply
 
 
 class HealthControl:
@@ -33,7 +77,7 @@ class HealthControl:
     """
 
     def __init__(self) -> None:
-        self.servicer = health.HealthServicer()
+        self.servicer = ListingHealthServicer()
         self._lock = threading.Lock()
         self._services: set[str] = {OVERALL}
         self._reasons: set[str] = set()
