@@ -20,7 +20,7 @@ from typing import TypeVar
 from aiohttp import web
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from hsm import Hsm
+from hsm import Hsm, HsmPrivateKey
 from issuer.arl_renewal import ArlRenewal
 from issuer.audit import AuditLog
 from issuer.ca import CaMaterial, load_ca_material
@@ -31,11 +31,12 @@ from issuer.config import Config, parse_listen
 from issuer.ocsp_renewal import ResponderRenewal
 from issuer.ocsp_service import BackgroundRefresher, OcspService
 from issuer.policy_store import ActivePolicy, configured_policy
-from issuer.store import Engine, check_schema, create_engine_for
+from issuer.store import Engine, check_schema, create_engine_for, current_revision
 from ocsp.http import CrlCache, HttpRoutes, build_app
 from ocsp.issuers import spki_sha256
 from ocsp.model import StoredCrl
 from ocsp.presign import Clock, utc_now
+from ocsp.probes import ReadinessCheck
 from policies import OcspPolicy, Policy, default_policy
 from policies.urls import (
     ServedPaths,
@@ -164,7 +165,19 @@ class OcspRuntime:
         return CrlCache(latest, ttl=self.config.ocsp.cache_seconds)
 
     def app(self) -> web.Application:
-        return build_app(self.service.responder, routes=self.routes(), crls=self.crls())
+        return build_app(
+            self.service.responder,
+            routes=self.routes(),
+            crls=self.crls(),
+            readiness=readiness_checks(self.engine, self.hsm, self.responder_key_label),
+        )
+
+    def responder_key_label(self) -> str:
+        """The label of the key responses are signed with now (a renewal may change it)."""
+        key = self.service.signer.key
+        if isinstance(key, HsmPrivateKey):
+            return key.label
+        return self.material.ocsp_responder_key_label
 
     def renewal(self, *, clock: Clock = utc_now) -> Callable[[], object]:
         """The renewal checks for the refresher: the responder certificate's (unless
@@ -212,6 +225,35 @@ class OcspRuntime:
     def close(self) -> None:
         self.engine.dispose()
         self.hsm.close()
+
+
+def readiness_checks(
+    engine: Engine, hsm: Hsm, responder_key_label: Callable[[], str]
+) -> tuple[ReadinessCheck, ...]:
+    """What ``/readyz`` checks (:mod:`ocsp.probes`): the database answers a read of the
+    schema's revision row (a real table, so an SQLite file that is gone or a server that
+    is down fails it), and the token answers (:meth:`hsm.Hsm.ping`, one quick retry)
+    with the responder's key on it."""
+
+    def database() -> None:
+        if current_revision(engine) is None:
+            raise LookupError("the database has no schema")
+
+    def signing_key() -> None:
+        hsm.ping()
+        if not hsm.has_key(responder_key_label()):
+            raise LookupError("the responder key is not on the token")
+
+    return (
+        ReadinessCheck(
+            name="database", reason="the database does not answer a read", check=database
+        ),
+        ReadinessCheck(
+            name="hsm",
+            reason="the HSM does not answer or the responder key is not on it",
+            check=signing_key,
+        ),
+    )
 
 
 def _add_route(routes: dict[str, T], path: str, value: T, what: str) -> None:

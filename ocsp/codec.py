@@ -362,6 +362,11 @@ class ResponseSigner:
         self._alg_der = bytes(algos.SignedDigestAlgorithm({"algorithm": self._alg_name}).dump())
         self._certs_field = der.explicit(0, der.sequence(cert_der))
 
+    @property
+    def key(self) -> object:
+        """The signing key, so readiness can ask the token whether it is still there."""
+        return self._key
+
     def _sign(self, data: bytes) -> bytes:
         key = self._key
         if isinstance(key, ec.EllipticCurvePrivateKey):

@@ -7,8 +7,11 @@ aiohttp serves it (docs/decisions/ocsp.md says why). Routes, and nothing else:
   the path of the OCSP URL the certificates name;
 - ``POST <prefix>`` with ``Content-Type: application/ocsp-request``,
   body at most :data:`MAX_REQUEST_BYTES`;
-- ``GET`` of each CRL path (``application/pkix-crl``), CA certificate path
-  (``application/pkix-cert``) and document path (the CPS).
+- ``GET`` (and ``HEAD``: the same headers, no body) of each CRL path
+  (``application/pkix-crl``), CA certificate path (``application/pkix-cert``) and
+  document path (the CPS);
+- ``GET``/``HEAD`` of ``/healthz`` (live) and ``/readyz`` (ready: the checks the
+  composition root passes in), see :mod:`ocsp.probes`.
 
 Any other path is 404 and another method on a served path 405: a path that is
 not an OCSP URL never answers as one (issue 18). Only an OCSP URL at the root
@@ -30,7 +33,7 @@ import functools
 import hashlib
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
@@ -42,6 +45,7 @@ from aiohttp.typedefs import Handler
 
 from ocsp.codec import MALFORMED_REQUEST, TRY_LATER
 from ocsp.model import StoredCrl
+from ocsp.probes import LIVE_PATH, READY_PATH, ReadinessCheck, live, ready
 from ocsp.responder import Answer, Responder
 
 _LOG = logging.getLogger(__name__)
@@ -174,15 +178,22 @@ def build_app(
     routes: HttpRoutes | None = None,
     crls: CrlCache | None = None,
     executor: ThreadPoolExecutor | None = None,
+    readiness: Sequence[ReadinessCheck] = (),
 ) -> web.Application:
-    """The aiohttp application; database and HSM work runs in *executor* threads."""
+    """The aiohttp application; database and HSM work runs in *executor* threads.
+
+    *readiness*: what ``/readyz`` checks (``issuer.ocsp_wiring``: database, HSM key); they
+    run in a small pool of their own, so a hung database cannot take the OCSP threads.
+    """
     routes = routes or HttpRoutes()
     prefix = "/" + routes.ocsp_prefix.strip("/") if routes.ocsp_prefix.strip("/") else ""
     crl_paths = dict(routes.crl_paths or {})
     ca_paths = dict(routes.ca_certificates or {})
     documents = dict(routes.documents or {})
-    get_only = set(crl_paths) | set(ca_paths) | set(documents)
+    get_only = set(crl_paths) | set(ca_paths) | set(documents) | {LIVE_PATH, READY_PATH}
     pool = executor or ThreadPoolExecutor(max_workers=8, thread_name_prefix="ocsp-http")
+    checks = tuple(readiness)
+    probe_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="ocsp-readyz")
 
     async def run_answer(der: bytes) -> Answer:
         ready = responder.answer_without_signing(der)
@@ -194,6 +205,10 @@ def build_app(
     async def handle_get(request: web.Request) -> web.StreamResponse:
         raw = request.raw_path.split("?", 1)[0]
         path = unquote(raw)
+        if path == LIVE_PATH:
+            return live()
+        if path == READY_PATH:
+            return await ready(checks, probe_pool)
         if path in crl_paths:
             return await serve_crl(request, crl_paths[path])
         if path in ca_paths:
@@ -220,7 +235,7 @@ def build_app(
         path = request.raw_path.split("?", 1)[0].rstrip("/")
         if path != prefix:
             if unquote(path) in get_only:
-                return _not_allowed("GET")
+                return _not_allowed("GET, HEAD")
             return _not_found(path)
         if request.content_type != OCSP_REQUEST:
             return _http_error(
@@ -247,13 +262,20 @@ def build_app(
         headers["Content-Type"] = "application/pkix-crl"
         return web.Response(body=crl.der, headers=headers)
 
+    async def handle_head(request: web.Request) -> web.StreamResponse:
+        """GET's answer without its body (aiohttp sends none for HEAD) on the GET-only paths;
+        never under the OCSP prefix (a HEAD would make the responder sign for nothing)."""
+        if unquote(request.raw_path.split("?", 1)[0]) in get_only:
+            return await handle_get(request)
+        return await not_allowed(request)
+
     async def not_allowed(request: web.Request) -> web.StreamResponse:
         raw = request.raw_path.split("?", 1)[0]
         path = unquote(raw)
         if path.rstrip("/") == prefix or raw.startswith(prefix + "/"):
             return _not_allowed("GET, POST")
         if path in get_only:
-            return _not_allowed("GET")
+            return _not_allowed("GET, HEAD")
         return _not_found(raw)
 
     @web.middleware
@@ -269,7 +291,13 @@ def build_app(
             )
 
     app = web.Application(middlewares=[never_500], client_max_size=MAX_REQUEST_BYTES)
+
+    async def stop_probe_pool(app: web.Application) -> None:
+        probe_pool.shutdown(wait=False, cancel_futures=True)
+
+    app.on_cleanup.append(stop_probe_pool)
     app.router.add_route("GET", "/{tail:.*}", handle_get)
+    app.router.add_route("HEAD", "/{tail:.*}", handle_head)
     app.router.add_route("POST", "/{tail:.*}", handle_post)
     app.router.add_route("*", "/{tail:.*}", not_allowed)
     return app

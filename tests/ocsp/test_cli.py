@@ -103,6 +103,9 @@ def test_serve_answers_openssl_and_serves_the_crl(
         got = http(port, "GET", CRL_PATH)  # published before "serving" was printed
         assert got.status == 200
         assert got.headers["content-type"] == "application/pkix-crl"
+        ready = http(port, "GET", "/readyz")  # the process's own checks: store and token
+        assert ready.status == 200, ready.body
+        assert b'"checked": ["database", "hsm"]' in ready.body
         _only_the_certificates_urls_answer(pki, port, cert.pem, tmp_path)
     finally:
         proc.send_signal(signal.SIGTERM)

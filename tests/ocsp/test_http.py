@@ -102,7 +102,7 @@ def test_a_wrong_method_on_a_served_path_is_405(served: Served) -> None:
     for method, path in (("POST", CRL_PATH), ("POST", CA_PATH), ("PUT", CRL_PATH)):
         got = http(served.port, method, path, b"0", {"Content-Type": "application/ocsp-request"})
         assert got.status == 405, (method, path)
-        assert got.headers["allow"] == "GET"
+        assert got.headers["allow"] == "GET, HEAD"
 
 
 def test_post_is_answered_and_same_bytes_as_get(
