@@ -8,14 +8,24 @@ answered v1 with other messages, fails these tests.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import grpc
 import pytest
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 from google.protobuf.message import Message
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from issuer.server.app import BuiltServer
-from tests.server.conftest import PROBE, ChannelFactory
+from issuer.config import load_config
+from issuer.server.app import BuiltServer, build_server
+from tests.server.conftest import (
+    PROBE,
+    TEST_TABLE,
+    ChannelFactory,
+    ClientPki,
+    probe_binding,
+    write_config,
+)
 
 SERVING = health_pb2.HealthCheckResponse.SERVING
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
@@ -119,6 +129,36 @@ def test_health_list_follows_not_serving(
         mtls_server.health.set_serving("HSM unavailable")
     reply = stub.List(health_pb2.HealthListRequest(), timeout=10)
     assert {got.status for got in reply.statuses.values()} == {SERVING}
+
+
+def test_health_list_says_not_serving_for_good_once_draining_starts(
+    tmp_path: Path, test_pki: ClientPki
+) -> None:
+    built = build_server(
+        load_config(write_config(tmp_path, test_pki)), [probe_binding()], table=TEST_TABLE
+    )
+    built.start()
+    cert, key = test_pki.client("norole")
+    creds = grpc.ssl_channel_credentials(
+        root_certificates=test_pki.server_ca_pem,
+        private_key=key.read_bytes(),
+        certificate_chain=cert.read_bytes(),
+    )
+    channel = grpc.secure_channel(f"127.0.0.1:{built.port}", creds)
+    try:
+        stub = health_pb2_grpc.HealthStub(channel)
+        before = stub.List(health_pb2.HealthListRequest(), timeout=10)
+        assert {n: s.status for n, s in before.statuses.items()} == {"": SERVING, PROBE: SERVING}
+        built.health.shutdown()  # what stop() does first, before the drain
+        built.health.set_serving()  # a late recovery report must not bring it back
+        after = stub.List(health_pb2.HealthListRequest(), timeout=10)
+        assert {n: s.status for n, s in after.statuses.items()} == {
+            "": NOT_SERVING,
+            PROBE: NOT_SERVING,
+        }
+    finally:
+        channel.close()
+        built.stop(0)
 
 
 def test_reflection_v1_lists_the_services(channel_for: ChannelFactory) -> None:
