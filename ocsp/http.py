@@ -174,8 +174,13 @@ def build_app(
     routes: HttpRoutes | None = None,
     crls: CrlCache | None = None,
     executor: ThreadPoolExecutor | None = None,
+    on_answer: Callable[[Answer], None] | None = None,
 ) -> web.Application:
-    """The aiohttp application; database and HSM work runs in *executor* threads."""
+    """The aiohttp application; database and HSM work runs in *executor* threads.
+
+    *on_answer* hears every OCSP answer sent (not CRLs, certificates or HTTP errors):
+    the composition root passes the metrics' counter, so this package imports none.
+    """
     routes = routes or HttpRoutes()
     prefix = "/" + routes.ocsp_prefix.strip("/") if routes.ocsp_prefix.strip("/") else ""
     crl_paths = dict(routes.crl_paths or {})
@@ -184,12 +189,20 @@ def build_app(
     get_only = set(crl_paths) | set(ca_paths) | set(documents)
     pool = executor or ThreadPoolExecutor(max_workers=8, thread_name_prefix="ocsp-http")
 
+    def heard(answer: Answer) -> Answer:
+        if on_answer is not None:
+            try:
+                on_answer(answer)
+            except Exception:
+                _LOG.exception("OCSP answer listener failed; the answer is sent anyway")
+        return answer
+
     async def run_answer(der: bytes) -> Answer:
         ready = responder.answer_without_signing(der)
         if ready is not None:
-            return ready
+            return heard(ready)
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(pool, responder.answer, der)
+        return heard(await loop.run_in_executor(pool, responder.answer, der))
 
     async def handle_get(request: web.Request) -> web.StreamResponse:
         raw = request.raw_path.split("?", 1)[0]
@@ -213,6 +226,7 @@ def build_app(
             return _http_error(404, "no OCSP request in the path; expected GET /<base64 DER>")
         der = decode_get_path(rest)
         if der is None:
+            heard(Answer(outcome="malformedRequest", der=MALFORMED_REQUEST, cacheable=False))
             return _malformed()
         return _ocsp_response(request, await run_answer(der))
 
@@ -264,6 +278,7 @@ def build_app(
             raise
         except Exception:
             _LOG.exception("OCSP HTTP handler failed; answering tryLater")
+            heard(Answer(outcome="tryLater", der=TRY_LATER, cacheable=False))
             return web.Response(
                 status=503, body=TRY_LATER, headers={**_NO_STORE, "Content-Type": OCSP_RESPONSE}
             )

@@ -31,6 +31,7 @@ from issuer.store.ocsp import serial_hex
 from ocsp.http import CrlCache, HttpRoutes, build_app
 from ocsp.issuers import spki_sha256
 from ocsp.model import OcspTiming
+from ocsp.responder import Answer
 from tests.server.conftest import test_pki  # noqa: F401 -- fixture for test_grpc
 from tests.softhsm import SoftHsmDir, SoftHsmToken
 from tests.store.dbfixtures import migrated, migrated_db  # noqa: F401 -- fixtures
@@ -251,7 +252,7 @@ def serve_app(app: web.Application) -> tuple[Served, Callable[[], None]]:
     return Served(holder["port"]), stop
 
 
-def http_app(env: OcspEnv) -> web.Application:
+def http_app(env: OcspEnv, *, on_answer: Callable[[Answer], None] | None = None) -> web.Application:
     return build_app(
         env.service.responder,
         routes=HttpRoutes(
@@ -262,6 +263,7 @@ def http_app(env: OcspEnv) -> web.Application:
             },
         ),
         crls=CrlCache(env.service.crl_store.latest, ttl=0),
+        on_answer=on_answer,
     )
 
 
