@@ -73,8 +73,8 @@ class _ExpiryCollector(Collector):
         now = time.time()
         try:
             expiries = list(self._certificates())
-        except Exception:
-            _LOG.exception("could not read the CA certificates for the expiry metrics")
+        except Exception as exc:  # a scrape still answers, without these gauges
+            _LOG.warning("expiry metrics left out: the CA certificates could not be read: %s", exc)
             expiries = []
         for expiry in expiries:
             family.add_metric(
