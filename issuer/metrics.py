@@ -33,6 +33,7 @@ __all__ = [
     "GRPC_SECONDS_BUCKETS",
     "Expiry",
     "Metrics",
+    "MetricsBindError",
     "MetricsServer",
     "start_metrics_server",
 ]
@@ -123,6 +124,10 @@ class Metrics:
     def watch_expiry(self, certificates: Callable[[], Iterable[Expiry]]) -> None:
         """Export seconds until notAfter of what *certificates* lists at each scrape."""
         self.registry.register(_ExpiryCollector(certificates))
+
+
+class MetricsBindError(OSError):
+    """The metrics address could not be bound (in use, or not an address of this host)."""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -33,7 +33,7 @@ from issuer.flows.common import FlowDeps
 from issuer.flows.evidence import EvidenceKeepingVerifier
 from issuer.issuance.records import CertificateHooks, HealthReport
 from issuer.issuance.runtime import HSM_REASON, IssuanceRuntime
-from issuer.metrics import Expiry, Metrics, MetricsServer, start_metrics_server
+from issuer.metrics import Expiry, Metrics, MetricsBindError, MetricsServer, start_metrics_server
 from issuer.ocsp_wiring import OcspRuntime
 from issuer.policy_store import PolicyStore
 from issuer.server import app
@@ -403,12 +403,14 @@ def ca_expiries(data_dir: Path) -> Callable[[], list[Expiry]]:
     return read
 
 
-def start_metrics(config: Config) -> MetricsServer | None:
-    """The process's metrics, served on ``[metrics] listen``; ``None`` when it is empty.
+def start_metrics(config: Config, *, listen: str | None = None) -> MetricsServer | None:
+    """The process's metrics, served on *listen* (default ``[metrics] listen``; ``zorgid
+    ocsp serve`` passes ``[metrics] ocsp_listen``); ``None`` when it is empty.
 
-    Raises :class:`issuer.server.app.BindError` when the address cannot be bound.
+    Raises :class:`issuer.metrics.MetricsBindError` when the address cannot be bound.
     """
-    listen = config.metrics.listen
+    key = "listen" if listen is None else "ocsp_listen"
+    listen = config.metrics.listen if listen is None else listen
     if not listen:
         return None
     metrics = Metrics()
@@ -417,8 +419,8 @@ def start_metrics(config: Config) -> MetricsServer | None:
     try:
         return start_metrics_server(metrics, host, port)
     except OSError as exc:
-        raise app.BindError(
-            f"cannot listen on {listen} ([metrics] listen): {exc.strerror or exc}; "
+        raise MetricsBindError(
+            f"cannot listen on {listen} ([metrics] {key}): {exc.strerror or exc}; "
             "choose another address"
         ) from None
 

@@ -75,12 +75,12 @@ def _start_metrics(config: Config) -> MetricsServer | None:
     A development engine whose metrics port is taken (another engine on this host)
     serves without metrics, saying so; ``zorgid serve`` refuses to start instead.
     """
-    from issuer.server.app import BindError
+    from issuer.metrics import MetricsBindError
     from issuer.wiring import start_metrics
 
     try:
         return start_metrics(config)
-    except BindError as exc:
+    except MetricsBindError as exc:
         logging.getLogger(__name__).warning("%s; serving without metrics", exc)
         return None
 

@@ -25,11 +25,27 @@ class MetricsConfig:
         ),
     )
 
+    ocsp_listen: str = field(
+        default="",
+        metadata=doc(
+            "Address the metrics endpoint of zorgid ocsp serve (the standalone responder) "
+            "binds, as listen. Empty: none. With [ocsp] processes > 1 only the first "
+            "process's answers are counted.",
+            why="Its own key: the responder is a process of its own, often on the same host "
+            "as zorgid serve, and two processes cannot bind one address.",
+        ),
+    )
+
     def problems(self) -> list[str]:
-        if not self.listen:
-            return []
-        try:
-            parse_listen(self.listen)
-        except ValueError as exc:
-            return [f"listen: {exc}"]
-        return []
+        found: list[str] = []
+        for key in ("listen", "ocsp_listen"):
+            value = getattr(self, key)
+            if not value:
+                continue
+            try:
+                parse_listen(value)
+            except ValueError as exc:
+                found.append(f"{key}: {exc}")
+        if self.listen and self.listen == self.ocsp_listen and not self.listen.endswith(":0"):
+            found.append("ocsp_listen: the same address as listen; choose another port")
+        return found

@@ -4,16 +4,24 @@ prometheus_client's HTTP server on another."""
 
 from __future__ import annotations
 
+import os
+import re
+import signal
+import subprocess
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from issuer.metrics import Metrics, MetricsServer, start_metrics_server
 from issuer.wiring import ca_expiries
-from tests.ocsp.conftest import OcspEnv, Pki, Served, http_app, serve_app
+from tests.ocsp.conftest import OcspEnv, Pki, Served, http_app, make_env, serve_app
 from tests.ocsp.helpers import get_path, http, make_request, post
+from tests.ocsp.test_cli import ZORGID, _config, _free_port
 from tests.scrape import labelled, scrape, value
+from tests.store.dbfixtures import Database
 
 RESPONSES = "zorgid_ocsp_responses_total"
 EXPIRY = "zorgid_certificate_expiry_seconds"
@@ -91,3 +99,38 @@ def test_expiry_gauges_are_the_seconds_until_each_certificates_not_after(pki: Pk
         assert seconds > 0
     # Three different certificates, three different values: none is another's.
     assert len(set(gauges.values())) == 3
+
+
+def test_the_standalone_responder_serves_its_metrics_on_ocsp_listen(
+    pki: Pki, migrated_db: Database, migrated: sa.Engine, tmp_path: Path
+) -> None:
+    env = make_env(pki, migrated, tmp_path)
+    good = env.issue()
+    port = _free_port()
+    config = _config(pki, migrated_db, tmp_path, port)
+    config.write_text(config.read_text() + '\n[metrics]\nocsp_listen = "127.0.0.1:0"\n')
+    proc = subprocess.Popen(
+        [str(ZORGID), "ocsp", "serve", "--config", str(config)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )  # fmt: skip
+    try:
+        assert proc.stderr is not None
+        found = None
+        for line in proc.stderr:  # ends if the process dies
+            found = re.search(r"metrics on (http://127\.0\.0\.1:\d+/metrics)", line)
+            if found:
+                break
+        assert found, "zorgid ocsp serve did not report its metrics address"
+        assert proc.stdout is not None and "serving" in proc.stdout.readline()
+        request = make_request(pki.issuing_pem, f"-cert {good.pem}", out=tmp_path / "req.der")
+        assert post(port, request).ocsp_status() == "successful"
+        samples = scrape(found.group(1))
+        assert labelled(samples, RESPONSES) == {
+            frozenset({("status", "good"), ("response_status", "successful")}): 1.0
+        }
+        assert value(samples, EXPIRY, certificate="ocsp_responder", generation="1") > 0
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(20)
+    assert proc.returncode == 0

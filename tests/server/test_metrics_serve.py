@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import re
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from issuer.config import ConfigError, MetricsConfig, parse_config
 from tests.scrape import scrape, value
 from tests.server.conftest import ClientPki, write_config
 
@@ -80,3 +84,43 @@ def test_metrics_listener_when_configured(tmp_path: Path, test_pki: ClientPki) -
         assert not [name for name, _ in samples if name.startswith("zorgid_grpc_server_handled")]
     finally:
         _stop(process)
+
+
+def test_a_taken_metrics_address_stops_the_start_with_a_message(
+    tmp_path: Path, test_pki: ClientPki
+) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        config = write_config(tmp_path / "taken", test_pki)
+        config.write_text(config.read_text() + f'\n[metrics]\nlisten = "127.0.0.1:{port}"\n')
+        done = subprocess.run(
+            [ZORGID, "serve", "--config", str(config)],
+            capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    assert f"not starting: cannot listen on 127.0.0.1:{port} ([metrics] listen)" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_metrics_addresses_are_checked_with_the_config() -> None:
+    minimal = (
+        'data_dir = "var"\n[server]\ndev_plaintext = true\n'
+        '[hsm]\ntoken = "zorgid"\npin_source = "env:ZORGID_PIN"\n'
+    )
+    assert parse_config(minimal, base=Path("/")).metrics == MetricsConfig(listen="", ocsp_listen="")
+    with pytest.raises(ConfigError) as refused:
+        parse_config(minimal + '[metrics]\nlisten = "9464"\nocsp_listen = "h:x"\n', base=Path("/"))
+    assert refused.value.problems == (
+        "metrics.listen: got '9464', expected host:port such as 127.0.0.1:50051",
+        "metrics.ocsp_listen: got port 'x' in 'h:x', expected 0..65535",
+    )
+    with pytest.raises(ConfigError) as same:
+        parse_config(
+            minimal + '[metrics]\nlisten = "127.0.0.1:9464"\nocsp_listen = "127.0.0.1:9464"\n',
+            base=Path("/"),
+        )
+    assert same.value.problems == (
+        "metrics.ocsp_listen: the same address as listen; choose another port",
+    )
