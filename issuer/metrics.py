@@ -155,6 +155,8 @@ class MetricsServer:
 def start_metrics_server(metrics: Metrics, host: str, port: int) -> MetricsServer:
     """Serve *metrics* at ``http://host:port/metrics`` until :meth:`MetricsServer.stop`."""
     server, thread = start_http_server(port, addr=host, registry=metrics.registry)
-    bound = int(server.server_port)
-    _LOG.info("metrics on http://%s:%d/metrics", host, bound)
-    return MetricsServer(host=host, port=bound, metrics=metrics, _server=server, _thread=thread)
+    served = MetricsServer(
+        host=host, port=int(server.server_port), metrics=metrics, _server=server, _thread=thread
+    )
+    _LOG.info("metrics on %s", served.url)
+    return served
