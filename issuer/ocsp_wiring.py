@@ -37,6 +37,7 @@ from ocsp.issuers import spki_sha256
 from ocsp.model import StoredCrl
 from ocsp.presign import Clock, utc_now
 from ocsp.probes import ReadinessCheck
+from ocsp.responder import Answer
 from policies import OcspPolicy, Policy, default_policy
 from policies.urls import (
     ServedPaths,
@@ -164,12 +165,14 @@ class OcspRuntime:
 
         return CrlCache(latest, ttl=self.config.ocsp.cache_seconds)
 
-    def app(self) -> web.Application:
+    def app(self, *, on_answer: Callable[[Answer], None] | None = None) -> web.Application:
+        """The HTTP front; *on_answer* hears each OCSP answer (the metrics' counter)."""
         return build_app(
             self.service.responder,
             routes=self.routes(),
             crls=self.crls(),
             readiness=readiness_checks(self.engine, self.hsm, self.responder_key_label),
+            on_answer=on_answer,
         )
 
     def responder_key_label(self) -> str:
@@ -294,12 +297,14 @@ def serve_http(
     stop: threading.Event | None = None,
     refresher: bool = True,
     sock: socket.socket | None = None,
+    on_answer: Callable[[Answer], None] | None = None,
 ) -> None:
     """Run one responder process until *stop* is set (or forever): HTTP plus, if
     *refresher*, the background refresh worker. Publishes a first CRL if none exists.
 
     *sock*: an already bound listening socket (``zorgid dev`` binds first, so the public
-    URL it puts in certificates names the port actually bound); else ``[ocsp] listen``."""
+    URL it puts in certificates names the port actually bound); else ``[ocsp] listen``.
+    *on_answer* hears each OCSP answer sent (``issuer.metrics.Metrics.ocsp_answer``)."""
     runtime = OcspRuntime.open(config, open_hsm=open_hsm)
     if refresher:
         try:
@@ -330,7 +335,7 @@ def serve_http(
     stop = stop or threading.Event()
 
     async def main() -> None:
-        runner = web.AppRunner(runtime.app(), access_log=None)
+        runner = web.AppRunner(runtime.app(on_answer=on_answer), access_log=None)
         await runner.setup()
         site: web.BaseSite
         if sock is not None:

@@ -7,12 +7,12 @@ engine is put together is read in this one file. The HSM is opened lazily
 (``Hsm.open`` keeps one login per process): the server starts, and the flows'
 reads answer, while the token is away.
 
-``serve`` is :func:`issuer.server.app.serve` with :func:`default_services` and
-:func:`audit_checkpoint_timer`; :func:`default_services` builds, in order, the
-issuance runtime (:func:`issuance_runtime`), the one UZI verifier
-(:func:`build_evidence_verifier`), checks the HSM keys, then the policy runtime
-(:class:`PolicyRuntime`), the flow dependencies (:func:`flow_deps`) and the
-bindings of :mod:`issuer.server.binding`.
+``serve`` is :func:`issuer.server.app.serve` with :func:`default_services`,
+:func:`audit_checkpoint_timer` and, on ``[metrics] listen``, :func:`start_metrics`;
+:func:`default_services` builds, in order, the issuance runtime
+(:func:`issuance_runtime`), the one UZI verifier (:func:`build_evidence_verifier`),
+checks the HSM keys, then the policy runtime (:class:`PolicyRuntime`), the flow
+dependencies (:func:`flow_deps`) and the bindings of :mod:`issuer.server.binding`.
 """
 
 from __future__ import annotations
@@ -26,13 +26,14 @@ from hsm import Hsm, HsmError, HsmUnavailable
 from issuer.audit import AuditKeyError, AuditLog, CheckpointSigner, CheckpointTimer, key_sha256
 from issuer.ca import load_ca_material
 from issuer.ca.config import CeremonyConfig
-from issuer.config import Config
+from issuer.config import Config, parse_listen
 from issuer.config.watch import WhenUnavailable
 from issuer.errors import Code, ZorgIdError
 from issuer.flows.common import FlowDeps
 from issuer.flows.evidence import EvidenceKeepingVerifier
 from issuer.issuance.records import CertificateHooks, HealthReport
 from issuer.issuance.runtime import HSM_REASON, IssuanceRuntime
+from issuer.metrics import Expiry, Metrics, MetricsBindError, MetricsServer, start_metrics_server
 from issuer.ocsp_wiring import OcspRuntime
 from issuer.policy_store import PolicyStore
 from issuer.server import app
@@ -64,6 +65,7 @@ __all__ = [
     "audit_checkpoint_timer",
     "build_evidence_verifier",
     "build_uzi_verifier",
+    "ca_expiries",
     "default_services",
     "engine_host",
     "flow_deps",
@@ -75,6 +77,7 @@ __all__ = [
     "open_ocsp_runtime",
     "open_token",
     "serve",
+    "start_metrics",
 ]
 
 HsmOpener = Callable[[], Hsm]
@@ -371,6 +374,78 @@ def audit_checkpoint_timer(config: Config) -> CheckpointTimer:
     )
 
 
-def serve(config: Config, *, ready: Callable[[app.BuiltServer], None] | None = None) -> None:
-    """``zorgid serve`` and ``zorgid dev``: the default services, in every server process."""
-    app.serve(config, default_services, audit_checkpoints=audit_checkpoint_timer, ready=ready)
+def ca_expiries(data_dir: Path) -> Callable[[], list[Expiry]]:
+    """The root, each issuing CA generation and the OCSP responder certificate of *data_dir*.
+
+    Read again at each scrape (the material is files, no HSM): a responder
+    certificate renewed or a generation added by another process is seen at once.
+    """
+
+    def read() -> list[Expiry]:
+        material = load_ca_material(data_dir)
+        return [
+            Expiry(certificate="root", generation="", not_after=material.root.not_valid_after_utc),
+            *(
+                Expiry(
+                    certificate="issuing_ca",
+                    generation=str(g.generation),
+                    not_after=g.certificate.not_valid_after_utc,
+                )
+                for g in material.generations()
+            ),
+            Expiry(
+                certificate="ocsp_responder",
+                generation=str(material.generation),
+                not_after=material.ocsp_responder.not_valid_after_utc,
+            ),
+        ]
+
+    return read
+
+
+def start_metrics(config: Config, *, listen: str | None = None) -> MetricsServer | None:
+    """The process's metrics, served on *listen* (default ``[metrics] listen``; ``zorgid
+    ocsp serve`` passes ``[metrics] ocsp_listen``); ``None`` when it is empty.
+
+    Raises :class:`issuer.metrics.MetricsBindError` when the address cannot be bound.
+    """
+    key = "listen" if listen is None else "ocsp_listen"
+    listen = config.metrics.listen if listen is None else listen
+    if not listen:
+        return None
+    metrics = Metrics()
+    metrics.watch_expiry(ca_expiries(config.data_dir))
+    host, port = parse_listen(listen)
+    try:
+        return start_metrics_server(metrics, host, port)
+    except OSError as exc:
+        raise MetricsBindError(
+            f"cannot listen on {listen} ([metrics] {key}): {exc.strerror or exc}; "
+            "choose another address"
+        ) from None
+
+
+def serve(
+    config: Config,
+    *,
+    ready: Callable[[app.BuiltServer], None] | None = None,
+    metrics: MetricsServer | None = None,
+) -> None:
+    """``zorgid serve`` and ``zorgid dev``: the default services, in every server process.
+
+    *metrics*: the metrics already started (``zorgid dev`` shares them with its OCSP
+    front); else :func:`start_metrics` of *config*, stopped when the server stops.
+    """
+    own = metrics is None
+    served = start_metrics(config) if own else metrics
+    try:
+        app.serve(
+            config,
+            default_services,
+            audit_checkpoints=audit_checkpoint_timer,
+            ready=ready,
+            metrics=served.metrics if served is not None else None,
+        )
+    finally:
+        if own and served is not None:
+            served.stop()

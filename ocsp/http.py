@@ -179,11 +179,14 @@ def build_app(
     crls: CrlCache | None = None,
     executor: ThreadPoolExecutor | None = None,
     readiness: Sequence[ReadinessCheck] = (),
+    on_answer: Callable[[Answer], None] | None = None,
 ) -> web.Application:
     """The aiohttp application; database and HSM work runs in *executor* threads.
 
     *readiness*: what ``/readyz`` checks (``issuer.ocsp_wiring``: database, HSM key); they
     run in a small pool of their own, so a hung database cannot take the OCSP threads.
+    *on_answer* hears every OCSP answer sent (not CRLs, certificates or HTTP errors):
+    the composition root passes the metrics' counter, so this package imports none.
     """
     routes = routes or HttpRoutes()
     prefix = "/" + routes.ocsp_prefix.strip("/") if routes.ocsp_prefix.strip("/") else ""
@@ -195,12 +198,20 @@ def build_app(
     checks = tuple(readiness)
     probe_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="ocsp-readyz")
 
+    def heard(answer: Answer) -> Answer:
+        if on_answer is not None:
+            try:
+                on_answer(answer)
+            except Exception:
+                _LOG.exception("OCSP answer listener failed; the answer is sent anyway")
+        return answer
+
     async def run_answer(der: bytes) -> Answer:
         ready = responder.answer_without_signing(der)
         if ready is not None:
-            return ready
+            return heard(ready)
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(pool, responder.answer, der)
+        return heard(await loop.run_in_executor(pool, responder.answer, der))
 
     async def handle_get(request: web.Request) -> web.StreamResponse:
         raw = request.raw_path.split("?", 1)[0]
@@ -228,6 +239,7 @@ def build_app(
             return _http_error(404, "no OCSP request in the path; expected GET /<base64 DER>")
         der = decode_get_path(rest)
         if der is None:
+            heard(Answer(outcome="malformedRequest", der=MALFORMED_REQUEST, cacheable=False))
             return _malformed()
         return _ocsp_response(request, await run_answer(der))
 
@@ -286,6 +298,7 @@ def build_app(
             raise
         except Exception:
             _LOG.exception("OCSP HTTP handler failed; answering tryLater")
+            heard(Answer(outcome="tryLater", der=TRY_LATER, cacheable=False))
             return web.Response(
                 status=503, body=TRY_LATER, headers={**_NO_STORE, "Content-Type": OCSP_RESPONSE}
             )

@@ -31,6 +31,7 @@ on another node is seen here.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import threading
@@ -40,6 +41,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
+
+from asn1crypto import ocsp as asn1_ocsp
 
 from hsm import HsmError
 from ocsp.codec import (
@@ -55,6 +58,7 @@ from ocsp.codec import (
 )
 from ocsp.issuers import PRESIGNED_ALGORITHMS, IssuerIndex, IssuingCa
 from ocsp.model import (
+    CertState,
     CertStatus,
     OcspTiming,
     ResponderUnavailable,
@@ -84,6 +88,22 @@ class Answer:
     next_update: datetime | None = None
     produced_at: datetime | None = None
     etag: str | None = None
+
+    @functools.cached_property
+    def cert_status(self) -> CertState | None:
+        """The certificate status a successful answer gives (of several: revoked if any
+        is, else unknown if any is, else good); ``None`` for an error answer.
+
+        Read back from the DER once per answer (answers are cached objects), only
+        when asked: the metrics ask, the answer path never does.
+        """
+        if self.outcome != "successful":
+            return None
+        basic = asn1_ocsp.OCSPResponse.load(self.der)["response_bytes"]["response"].parsed
+        names = {single["cert_status"].name for single in basic["tbs_response_data"]["responses"]}
+        if "revoked" in names:
+            return "revoked"
+        return "unknown" if "unknown" in names else "good"
 
 
 def _error(outcome: Outcome, der: bytes) -> Answer:

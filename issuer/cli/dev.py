@@ -9,17 +9,23 @@ with one of the development role certificates.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from issuer.dev.pki import ROLES
+
+if TYPE_CHECKING:
+    from issuer.config import Config
+    from issuer.metrics import MetricsServer
 
 DEFAULT_ROOT = Path("var")
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from issuer.config import load_config
+    from issuer.config import MetricsConfig, load_config
     from issuer.dev.environment import (
         bind_ocsp_http,
         how_to_call,
@@ -39,17 +45,44 @@ def _serve(args: argparse.Namespace) -> int:
     env = prepare(root, listen=args.listen, public_url=bound.public_url)
     # Relying parties need OCSP and the CRL as soon as a certificate exists: serve them beside
     # the gRPC API, and issue certificates whose URLs name the address actually bound.
-    ocsp_http = start_ocsp_http(env, bound=bound)
-    config = with_public_url(load_config(env.config_file), ocsp_http.public_url)
+    metrics = _start_metrics(load_config(env.config_file))
+    try:
+        ocsp_http = start_ocsp_http(
+            env, bound=bound, on_answer=metrics.metrics.ocsp_answer if metrics else None
+        )
+        config = with_public_url(load_config(env.config_file), ocsp_http.public_url)
+        # Started above, for both: serve must not start them again.
+        config = dataclasses.replace(config, metrics=MetricsConfig())
 
-    def ready(built: BuiltServer) -> None:
-        print(how_to_call(env, built.port), flush=True)
+        def ready(built: BuiltServer) -> None:
+            if metrics is not None:
+                print(f"metrics     {metrics.url}", flush=True)
+            print(how_to_call(env, built.port), flush=True)
+
+        try:
+            serve(config, ready=ready, metrics=metrics)
+        finally:
+            ocsp_http.stop()
+    finally:
+        if metrics is not None:
+            metrics.stop()
+    return 0
+
+
+def _start_metrics(config: Config) -> MetricsServer | None:
+    """One metrics endpoint for the gRPC server and the OCSP front (one process, issue 21).
+
+    A development engine whose metrics port is taken (another engine on this host)
+    serves without metrics, saying so; ``zorgid serve`` refuses to start instead.
+    """
+    from issuer.metrics import MetricsBindError
+    from issuer.wiring import start_metrics
 
     try:
-        serve(config, ready=ready)
-    finally:
-        ocsp_http.stop()
-    return 0
+        return start_metrics(config)
+    except MetricsBindError as exc:
+        logging.getLogger(__name__).warning("%s; serving without metrics", exc)
+        return None
 
 
 def _health(args: argparse.Namespace) -> int:

@@ -63,11 +63,17 @@ def _child(config_path: str) -> None:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    from issuer.metrics import MetricsBindError
     from issuer.ocsp_wiring import serve_http
-    from issuer.wiring import hsm_opener
+    from issuer.wiring import hsm_opener, start_metrics
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     config: Config = load_config(args.config)
+    try:  # before the further processes: a taken address stops nothing half-started
+        metrics = start_metrics(config, listen=config.metrics.ocsp_listen)  # this process's
+    except MetricsBindError as exc:
+        print(f"{args.config}: not starting: {exc}", file=sys.stderr)
+        return EXIT_FAILED
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
@@ -91,12 +97,20 @@ def _serve(args: argparse.Namespace) -> int:
         )
 
     try:
-        serve_http(config, open_hsm=hsm_opener(config), ready=ready, stop=stop)
+        serve_http(
+            config,
+            open_hsm=hsm_opener(config),
+            ready=ready,
+            stop=stop,
+            on_answer=metrics.metrics.ocsp_answer if metrics is not None else None,
+        )
     finally:
         for child in children:
             child.terminate()
         for child in children:
             child.join(5)
+        if metrics is not None:
+            metrics.stop()
     return EXIT_OK
 
 

@@ -85,6 +85,7 @@ def _serve(args: argparse.Namespace) -> int:
             print(f"  - {problem}", file=sys.stderr)
         return EXIT_CONFIG
     from issuer.errors import ZorgIdError
+    from issuer.metrics import MetricsBindError
     from issuer.server.app import ServerProcessError  # grpc only when serving
     from issuer.store import SchemaOutOfDateError
     from issuer.wiring import serve
@@ -96,6 +97,9 @@ def _serve(args: argparse.Namespace) -> int:
         return EXIT_CONFIG
     except ZorgIdError as exc:  # ZID-0110: a configured HSM key is not its certificate's
         print(f"{path}: not starting: {exc.message}", file=sys.stderr)
+        return EXIT_CONFIG
+    except MetricsBindError as exc:  # [metrics] listen taken
+        print(f"{path}: not starting: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     except ServerProcessError as exc:  # [server] processes: one of them died
         print(f"{path}: stopped: {exc}", file=sys.stderr)

@@ -37,6 +37,7 @@ from issuer.config.base import (
 )
 from issuer.config.doc import EXAMPLE, render_markdown
 from issuer.config.loader import check_files, load_config, parse_config
+from issuer.config.metrics import MetricsConfig
 from issuer.config.schema import (
     AuditConfig,
     Config,
@@ -60,6 +61,7 @@ __all__ = [
     "DatabaseConfig",
     "HsmConfig",
     "HsmKeys",
+    "MetricsConfig",
     "OcspConfig",
     "PolicyConfig",
     "Role",

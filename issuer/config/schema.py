@@ -11,6 +11,7 @@ from pathlib import Path
 
 from hsm import PinSource
 from issuer.config.base import Role, doc, is_loopback, parse_listen
+from issuer.config.metrics import MetricsConfig
 from issuer.config.watch import UziWatchConfig
 from policies.urls import check_public_url
 
@@ -552,6 +553,12 @@ class Config:
         default_factory=UziWatchConfig,
         metadata=doc(
             "See [uzi_watch].",
+        ),
+    )
+    metrics: MetricsConfig = field(
+        default_factory=MetricsConfig,
+        metadata=doc(
+            "See [metrics].",
         ),
     )
 

@@ -29,6 +29,7 @@ from issuer.files import PRIVATE_DIR, make_private_dir, write_file
 
 if TYPE_CHECKING:
     from issuer.config import Config
+    from ocsp.responder import Answer
 
 _LOG = logging.getLogger(__name__)
 
@@ -57,6 +58,19 @@ class DevEnvironment:
         return self.root / "ca" / "ceremony.json"
 
 
+DEV_METRICS_PORT = 9464
+"""Prometheus's conventional exporter port range starts near here (9464: OpenTelemetry's)."""
+
+
+def _metrics_listen(listen: str) -> str:
+    """Loopback metrics for the development engine: a free port when gRPC asks for one."""
+    from issuer.config import parse_listen
+
+    host, port = parse_listen(listen)
+    host = f"[{host}]" if ":" in host else host
+    return f"{host}:0" if port == 0 else f"{host}:{DEV_METRICS_PORT}"
+
+
 def _config_text(env: DevEnvironment, listen: str) -> str:
     rules = "\n".join(
         f'[[roles.rule]]\nrole = "{role}"\nsan_uri = "{ROLE_URI_PREFIX}{role}"\n' for role in ROLES
@@ -78,6 +92,10 @@ client_ca = "{env.pki.client_ca_cert.relative_to(env.root)}"
 module = "{SOFTHSM_MODULE}"
 token = "{DEV_SLOT_LABEL}"
 pin_source = "file:{env.pin_file.relative_to(env.root)}"
+
+[metrics]
+# Prometheus metrics: curl http://{_metrics_listen(listen)}/metrics (see docs/decisions/metrics.md).
+listen = "{_metrics_listen(listen)}"
 
 [policy]
 # The development policy trusting the test UZI-register under uzi/ (zorgid demo).
@@ -314,6 +332,7 @@ def start_ocsp_http(
     listen: str | None = None,
     out: Callable[[str], None] = print,
     bound: BoundHttp | None = None,
+    on_answer: Callable[[Answer], None] | None = None,
 ) -> OcspHttp:
     """Serve OCSP, the CRL, the CA certificate and the CPS over HTTP beside the gRPC server.
 
@@ -322,7 +341,8 @@ def start_ocsp_http(
     ``[ocsp] public_url`` set to the address bound: the engine that issues must get the
     same :attr:`OcspHttp.public_url`, so certificates issued by ``make run`` name where
     their OCSP, CRL and CPS answer, on any port. Runs ``issuer.ocsp_wiring.serve_http``
-    (with its refresher) in a daemon thread with its own event loop and HSM login.
+    (with its refresher) in a daemon thread with its own event loop and HSM login;
+    *on_answer* hears each OCSP answer (the metrics' counter, ``zorgid dev``).
     """
     import threading
 
@@ -346,7 +366,14 @@ def start_ocsp_http(
 
     def run() -> None:
         try:
-            serve_http(config, open_hsm=hsm_opener(config), ready=on_ready, stop=stop, sock=sock)
+            serve_http(
+                config,
+                open_hsm=hsm_opener(config),
+                ready=on_ready,
+                stop=stop,
+                sock=sock,
+                on_answer=on_answer,
+            )
         except BaseException as exc:  # reported to the starter below
             failed.append(exc)
             ready.set()

@@ -30,7 +30,9 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from issuer.config import Config
+from issuer.metrics import Metrics
 from issuer.server.binding import ServiceBinding
+from issuer.server.call_metrics import MetricsInterceptor
 from issuer.server.health import HealthControl
 from issuer.server.interceptors import GuardInterceptor
 from issuer.server.reflection import enable_reflection
@@ -132,12 +134,16 @@ def build_server(
     table: Mapping[str, Access] = METHOD_ROLES,
     reuse_port: bool = False,
     audit_checkpoints: CheckpointTimer | None = None,
+    metrics: Metrics | None = None,
 ) -> BuiltServer:
     """Build the server for ``config`` with ``services`` (plus health and reflection).
 
     ``reuse_port=True`` lets several engine processes of one host share the
     listen port (SO_REUSEPORT, the kernel spreads connections): the way to use
     more than one core, since SoftHSM and the GIL serialise one process.
+
+    *metrics*: every call is counted and timed there (the outermost interceptor, so
+    refusals by the guard are counted with the code the caller gets).
 
     Refuses (RoleTableError) when a service has a method missing from
     ``table``: such a method would be refused for everyone at run time, which
@@ -167,7 +173,7 @@ def build_server(
         futures.ThreadPoolExecutor(
             max_workers=config.server.workers, thread_name_prefix="zorgid-grpc"
         ),
-        interceptors=[interceptor],
+        interceptors=[*([MetricsInterceptor(metrics)] if metrics else []), interceptor],
         options=options,
     )
     for binding in services:
@@ -249,6 +255,7 @@ def serve(
     *,
     audit_checkpoints: CheckpointsFactory | None = None,
     ready: Callable[[BuiltServer], None] | None = None,
+    metrics: Metrics | None = None,
 ) -> None:
     """Run until SIGTERM or SIGINT, then drain for ``shutdown_grace_seconds``.
 
@@ -260,7 +267,8 @@ def serve(
     (spawned, each with its own HSM login and database pool) on the same port and
     reports ready once they all are. A further process that dies stops the
     whole server with :class:`ServerProcessError`, so a supervisor restarts it
-    whole rather than it running on at part capacity.
+    whole rather than it running on at part capacity. *metrics* counts the calls of
+    this process (the further processes' are not counted yet).
     """
     further = config.server.processes - 1
     _run(
@@ -270,6 +278,7 @@ def serve(
         ready=ready,
         reuse_port=further > 0,
         further=further,
+        metrics=metrics,
     )
 
 
@@ -282,6 +291,7 @@ def _run(
     reuse_port: bool,
     further: int,
     announce: bool = True,
+    metrics: Metrics | None = None,
 ) -> None:
     health = HealthControl()
     built = build_server(
@@ -290,6 +300,7 @@ def _run(
         health=health,
         reuse_port=reuse_port,
         audit_checkpoints=audit_checkpoints(config) if audit_checkpoints is not None else None,
+        metrics=metrics,
     )
     stop = threading.Event()
 

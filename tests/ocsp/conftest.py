@@ -32,6 +32,7 @@ from ocsp.http import CrlCache, HttpRoutes, build_app
 from ocsp.issuers import spki_sha256
 from ocsp.model import OcspTiming
 from ocsp.probes import ReadinessCheck
+from ocsp.responder import Answer
 from tests.server.conftest import test_pki  # noqa: F401 -- fixture for test_grpc
 from tests.softhsm import SoftHsmDir, SoftHsmToken
 from tests.store.dbfixtures import migrated, migrated_db  # noqa: F401 -- fixtures
@@ -252,8 +253,13 @@ def serve_app(app: web.Application) -> tuple[Served, Callable[[], None]]:
     return Served(holder["port"]), stop
 
 
-def http_app(env: OcspEnv, readiness: Sequence[ReadinessCheck] = ()) -> web.Application:
-    """*readiness*: what ``/readyz`` checks (none: always ready)."""
+def http_app(
+    env: OcspEnv,
+    readiness: Sequence[ReadinessCheck] = (),
+    *,
+    on_answer: Callable[[Answer], None] | None = None,
+) -> web.Application:
+    """*readiness*: what ``/readyz`` checks (none: always ready); *on_answer* hears answers."""
     return build_app(
         env.service.responder,
         routes=HttpRoutes(
@@ -265,6 +271,7 @@ def http_app(env: OcspEnv, readiness: Sequence[ReadinessCheck] = ()) -> web.Appl
         ),
         crls=CrlCache(env.service.crl_store.latest, ttl=0),
         readiness=readiness,
+        on_answer=on_answer,
     )
 
 
