@@ -1,10 +1,15 @@
-"""``zorgid db upgrade`` and ``zorgid db check``: apply and check schema migrations."""
+"""``zorgid db upgrade`` and ``zorgid db check``: apply and check schema migrations.
+
+Exit status (docs/cli.md): 1 the schema needs ``db upgrade``, 2 a bad URL or
+config, 4 the database not reachable.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
+from issuer.cli.failures import Exit
 from issuer.config import ConfigError
 from issuer.store import (
     DatabaseError,
@@ -38,7 +43,7 @@ def _upgrade(args: argparse.Namespace) -> int:
             "is up",
             file=sys.stderr,
         )
-        return 1
+        return Exit.UNREACHABLE
     finally:
         engine.dispose()
     if before == reached:
@@ -66,7 +71,7 @@ def _check(args: argparse.Namespace) -> int:
             f"{getattr(exc, 'orig', None) or exc}; check the URL and that the server is up",
             file=sys.stderr,
         )
-        return 1
+        return Exit.UNREACHABLE
     finally:
         engine.dispose()
     print(f"schema is at revision {head_revision()} (up to date)")
