@@ -10,6 +10,7 @@ bug and still traces, so it is not hidden behind a vague line.
 from __future__ import annotations
 
 import enum
+import errno
 import os
 import sys
 from dataclasses import dataclass
@@ -40,7 +41,8 @@ class Exit(enum.IntEnum):
     REFUSED = 3
     """A refusal by the engine or a domain error with a ZID code."""
     UNREACHABLE = 4
-    """The engine or a dependency is not reachable: gRPC UNAVAILABLE, database, HSM token."""
+    """The engine or a dependency is not reachable: gRPC UNAVAILABLE, database, HSM token
+    (or the address to listen on is taken)."""
     FILE = 5
     """A file is missing or unreadable."""
     INTERRUPTED = 130
@@ -171,6 +173,13 @@ def classify(exc: BaseException) -> CliFailure | None:
         return _from_database(exc)
     if isinstance(exc, OSError) and exc.filename is not None:
         return CliFailure(Exit.FILE, f"cannot read {exc.filename}: {exc.strerror}")
+    if isinstance(exc, OSError) and exc.errno in (errno.EADDRINUSE, errno.EADDRNOTAVAIL):
+        return CliFailure(
+            Exit.UNREACHABLE,
+            f"cannot listen: {exc.strerror}",
+            "stop what listens there or choose another address (--listen, --ocsp-listen, "
+            "[server] listen, [ocsp] listen)",
+        )
     return None
 
 

@@ -185,3 +185,14 @@ def test_database_not_reachable(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'no' / 'such' / 'dir' / 'x.sqlite3'}"
     done = _run("certs", "list", "--database", url, "--person", "p")
     _expect(done, Exit.UNREACHABLE, "database not usable", "solution: check [database] url")
+
+
+def test_address_in_use(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = _run(
+            "dev", "--data-dir", str(tmp_path / "var"), "--ocsp-listen", f"127.0.0.1:{port}"
+        )
+    _expect(done, Exit.UNREACHABLE, "cannot listen", "solution: stop what listens there")
