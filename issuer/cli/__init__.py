@@ -42,21 +42,34 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the console script; returns the process exit status."""
-    from issuer.errors import ZorgIdError
+    """Entry point of the console script; returns the exit status of docs/cli.md.
+
+    The one place an expected failure becomes its lines and its status
+    (:mod:`issuer.cli.failures`); an unexpected one is a bug and traces.
+    """
+    from issuer.cli.failures import Exit, classify, missing_config, use_dev_softhsm_conf
 
     parser = build_parser()
     args = parser.parse_args(argv)
     func = args.func
+    missing = missing_config(args)
+    if missing is not None:
+        print(f"zorgid {args.command}: {missing.message}", file=sys.stderr)
+        return missing.exit
+    said = use_dev_softhsm_conf(args)
+    if said is not None:
+        print(f"zorgid: {said}", file=sys.stderr)
     try:
         status: int = func(args)
-    except ZorgIdError as exc:
-        # A domain error already says what went wrong and what to do; a
-        # traceback would only bury that line.
-        print(f"zorgid {args.command}: {exc}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
-        return 130
+        return Exit.INTERRUPTED
+    except Exception as exc:
+        failure = classify(exc)
+        if failure is None:
+            raise
+        for line in failure.lines():
+            print(f"zorgid {args.command}: {line}", file=sys.stderr)
+        return failure.exit
     return status
 
 

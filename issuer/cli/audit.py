@@ -14,7 +14,6 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
-from hsm import HsmError
 from issuer.audit import (
     AuditKeyError,
     AuditLog,
@@ -24,7 +23,8 @@ from issuer.audit import (
     load_public_key,
     verify_chain,
 )
-from issuer.config import ConfigError, load_config
+from issuer.cli.failures import CliFailure, Exit
+from issuer.config import load_config
 from issuer.store import DatabaseError, SchemaOutOfDateError, check_schema, create_engine_for
 from issuer.store.cli_support import add_database_arguments, resolve
 from issuer.store.transactions import write_transaction
@@ -45,12 +45,13 @@ def _verify(args: argparse.Namespace) -> int:
             try:
                 public_key = load_public_key(key_path.read_bytes())
             except OSError as exc:
-                raise AuditKeyError(
+                raise CliFailure(
+                    Exit.FILE,
                     f"cannot read the audit public key {key_path}: {exc.strerror}; expected the "
-                    f"PEM written by `zorgid ca init` (<data_dir>/ca/{PUBLIC_KEY_FILE})"
+                    f"PEM written by `zorgid ca init` (<data_dir>/ca/{PUBLIC_KEY_FILE})",
                 ) from None
         engine = create_engine_for(url)
-    except (ConfigError, AuditKeyError, ValueError) as exc:
+    except (AuditKeyError, ValueError) as exc:  # ConfigError: main(), ZID-0901 + solution
         print(f"zorgid audit verify: {exc}", file=sys.stderr)
         return 2
     try:
@@ -61,7 +62,7 @@ def _verify(args: argparse.Namespace) -> int:
             "check the URL and run `zorgid db check`",
             file=sys.stderr,
         )
-        return 2
+        return Exit.UNREACHABLE
     finally:
         engine.dispose()
     if args.json:
@@ -119,16 +120,16 @@ def _checkpoint(args: argparse.Namespace) -> int:
                     "fix the config, checkpoints signed by another key would not verify"
                 )
         engine = create_engine_for(config.database.url)
-    except (ConfigError, HsmError, AuditKeyError, ValueError) as exc:
+    except (AuditKeyError, ValueError) as exc:  # ConfigError: main(), ZID-0901 + solution
         print(f"zorgid audit checkpoint: {exc}", file=sys.stderr)
-        return 2
+        return Exit.USAGE
     try:
         check_schema(engine)
         with write_transaction(engine) as conn:
             made = AuditLog(signer=key).checkpoint(conn)
-    except (SchemaOutOfDateError, HsmError, AuditKeyError) as exc:
+    except (SchemaOutOfDateError, AuditKeyError) as exc:
         print(f"zorgid audit checkpoint: {exc}", file=sys.stderr)
-        return 1
+        return Exit.PROBLEM
     finally:
         engine.dispose()
     if made is None:

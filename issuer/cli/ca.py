@@ -25,7 +25,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
-from hsm import HsmError
+from hsm import HsmError, HsmUnavailable, TokenNotFound
 from issuer.ca import (
     DEFAULT_RENEW_BEFORE,
     CeremonyConfig,
@@ -64,6 +64,8 @@ def _with_config(
             return EXIT_BAD_CONFIG
         try:
             action(config, args)
+        except (TokenNotFound, HsmUnavailable):
+            raise  # main(): exit 4, naming the token, the module and SOFTHSM2_CONF
         except (CeremonyError, HsmError) as exc:
             _err(str(exc))
             return EXIT_FAILED

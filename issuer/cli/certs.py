@@ -16,7 +16,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from issuer.config import ConfigError, load_config
+from issuer.cli.failures import CliFailure, Exit
+from issuer.config import load_config
 from issuer.errors import ZorgIdError
 from issuer.store import Engine, create_engine_for
 from issuer.store.cli_support import add_database_arguments, resolve
@@ -142,15 +143,15 @@ def _lint_scan(args: argparse.Namespace) -> int:
 
 
 def _guarded(func: Any) -> Any:
+    """A ValueError here is malformed input (a serial that is no hex number); the rest is main's."""
+
     def run(args: argparse.Namespace) -> int:
         try:
             return int(func(args))
-        except ZorgIdError as exc:
-            print(f"zorgid: {exc.message}", file=sys.stderr)
-            return 1
-        except (ConfigError, ValueError) as exc:
-            print(f"zorgid: {exc}", file=sys.stderr)
-            return 2
+        except ZorgIdError:
+            raise
+        except ValueError as exc:
+            raise CliFailure(Exit.USAGE, str(exc)) from None
 
     return run
 

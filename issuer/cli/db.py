@@ -1,11 +1,15 @@
-"""``zorgid db upgrade`` and ``zorgid db check``: apply and check schema migrations."""
+"""``zorgid db upgrade`` and ``zorgid db check``: apply and check schema migrations.
+
+Exit status (docs/cli.md): 1 the schema needs ``db upgrade``, 2 a bad URL or
+config, 4 the database not reachable.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
-from issuer.config import ConfigError
+from issuer.cli.failures import Exit
 from issuer.store import (
     DatabaseError,
     SchemaOutOfDateError,
@@ -23,7 +27,7 @@ def _upgrade(args: argparse.Namespace) -> int:
     try:
         url, _ = resolve(args)
         engine = create_engine_for(url)
-    except (ConfigError, ValueError) as exc:
+    except ValueError as exc:  # a ConfigError goes to main(): ZID-0901 and its solution
         print(f"zorgid db upgrade: {exc}", file=sys.stderr)
         return 2
     shown = engine.url.render_as_string(hide_password=True)
@@ -38,7 +42,7 @@ def _upgrade(args: argparse.Namespace) -> int:
             "is up",
             file=sys.stderr,
         )
-        return 1
+        return Exit.UNREACHABLE
     finally:
         engine.dispose()
     if before == reached:
@@ -52,7 +56,7 @@ def _check(args: argparse.Namespace) -> int:
     try:
         url, _ = resolve(args)
         engine = create_engine_for(url)
-    except (ConfigError, ValueError) as exc:
+    except ValueError as exc:  # a ConfigError goes to main(): ZID-0901 and its solution
         print(f"zorgid db check: {exc}", file=sys.stderr)
         return 2
     try:
@@ -66,7 +70,7 @@ def _check(args: argparse.Namespace) -> int:
             f"{getattr(exc, 'orig', None) or exc}; check the URL and that the server is up",
             file=sys.stderr,
         )
-        return 1
+        return Exit.UNREACHABLE
     finally:
         engine.dispose()
     print(f"schema is at revision {head_revision()} (up to date)")

@@ -285,15 +285,20 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def _run(args: argparse.Namespace) -> int:
     root = Path(args.data_dir).resolve()
+    from issuer.cli.failures import CliFailure, Exit
+
     if not (root / "zorgid.toml").exists():
-        print(f"no development environment in {root}: start it first with `make run`")
-        return 2
+        raise CliFailure(
+            Exit.FILE,
+            f"no development environment in {root} (no zorgid.toml)",
+            "start it first with `make run`, or give its --data-dir",
+        )
     try:
         Demo(root, args.target, out=print).walk()
     except DemoFailed as exc:
         print(f"FAILED: {exc}")
-        return 1
-    return 0
+        return Exit.PROBLEM
+    return Exit.OK
 
 
 def _reason(err: Any) -> str:
@@ -371,9 +376,14 @@ class Demo:
     def call(self, what: str, fn: Callable[..., Any], request: Any) -> Any:
         import grpc
 
+        from issuer.cli.failures import Exit, from_rpc
+
         try:
             return fn(request, timeout=60)
         except grpc.RpcError as err:
+            failure = from_rpc(err, self.target or "")
+            if failure.exit == Exit.UNREACHABLE:  # no walk to report on: the engine is away
+                raise failure from None
             raise DemoFailed(f"step {self.step}: {what}: {_reason(err)} {err.details()}") from None
 
     def refused(self, what: str, fn: Callable[..., Any], request: Any, code: Code) -> None:

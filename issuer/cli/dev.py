@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import logging
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -89,10 +88,17 @@ def _health(args: argparse.Namespace) -> int:
     import grpc
     from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+    from issuer.cli.failures import CliFailure, Exit, from_rpc
     from issuer.config import load_config
     from issuer.dev.pki import DevPki
 
     root = Path(args.data_dir).resolve()
+    if not (root / "zorgid.toml").is_file():
+        raise CliFailure(
+            Exit.FILE,
+            f"no development environment in {root} (no zorgid.toml)",
+            "start one with `make run` (zorgid dev), or give its --data-dir",
+        )
     config = load_config(root / "zorgid.toml")
     pki = DevPki(root=root / "tls")
     credentials = grpc.ssl_channel_credentials(
@@ -107,11 +113,10 @@ def _health(args: argparse.Namespace) -> int:
         try:
             reply = stub.Check(health_pb2.HealthCheckRequest(service=args.service), timeout=5)
         except grpc.RpcError as exc:
-            print(f"{target}: {exc.code().name}: {exc.details()}", file=sys.stderr)
-            return 1
+            raise from_rpc(exc, target) from None
     status = health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status)
     print(f"{target} ({args.service or 'server'}): {status}")
-    return 0 if reply.status == health_pb2.HealthCheckResponse.SERVING else 1
+    return Exit.OK if reply.status == health_pb2.HealthCheckResponse.SERVING else Exit.PROBLEM
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -6,8 +6,9 @@ from :mod:`issuer.cli.policy_admin`.
 
 ``check`` loads the document (schema, bounds, unknown keys) and, given the
 issuing CA certificate, lints sample certificates of its profile with pkilint
-and the fast lint (what activation will do). Exit status: 0 usable,
-1 refused (the message names the key or the finding), 2 unusable input.
+and the fast lint (what activation will do). Exit status (docs/cli.md): 0 usable,
+1 refused by the check (the message names the key or the finding), 2 malformed
+input, 5 a file missing.
 """
 
 from __future__ import annotations
@@ -18,11 +19,10 @@ from pathlib import Path
 
 from cryptography import x509
 
+from issuer.cli.failures import Exit
 from issuer.cli.policy_admin import add_connection_args, add_remote_commands, run_show_remote
 from issuer.lint import lint_profile
 from policies import DEFAULT_POLICY_PATH, PolicyError, dump, load_policy
-
-EXIT_OK, EXIT_REFUSED, EXIT_UNUSABLE = 0, 1, 2
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -70,31 +70,31 @@ def _check(args: argparse.Namespace) -> int:
         policy = load_policy(Path(args.file))
     except OSError as exc:
         print(f"cannot read {args.file}: {exc.strerror}", file=sys.stderr)
-        return EXIT_UNUSABLE
+        return Exit.FILE
     except PolicyError as exc:
         print(f"refused: {exc}", file=sys.stderr)
-        return EXIT_REFUSED
+        return Exit.PROBLEM
     print(f"policy {policy.version} digest sha256:{policy.digest}")
     if args.issuer_cert is None:
         print("schema: ok (pass --issuer-cert to lint the profile)")
-        return EXIT_OK
+        return Exit.OK
     try:
         issuer = _load_cert(Path(args.issuer_cert))
     except (OSError, ValueError) as exc:
         print(f"cannot read issuing CA certificate {args.issuer_cert}: {exc}", file=sys.stderr)
-        return EXIT_UNUSABLE
+        return Exit.FILE if isinstance(exc, OSError) else Exit.USAGE
     try:
         findings = lint_profile(policy, issuer)
     except ValueError as exc:
         print(f"refused: {exc}", file=sys.stderr)
-        return EXIT_REFUSED
+        return Exit.PROBLEM
     for finding in findings:
         print(f"finding: {finding}", file=sys.stderr)
     if findings:
         print(f"refused: {len(findings)} lint finding(s) at WARNING or above", file=sys.stderr)
-        return EXIT_REFUSED
+        return Exit.PROBLEM
     print("profile: ok (pkilint and fast lint clean on sample certificates)")
-    return EXIT_OK
+    return Exit.OK
 
 
 def _show(args: argparse.Namespace) -> int:
@@ -104,10 +104,10 @@ def _show(args: argparse.Namespace) -> int:
         policy = load_policy(Path(args.file))
     except OSError as exc:
         print(f"cannot read {args.file}: {exc.strerror}", file=sys.stderr)
-        return EXIT_UNUSABLE
+        return Exit.FILE
     except PolicyError as exc:
-        print(f"refused: {exc}", file=sys.stderr)
-        return EXIT_REFUSED
+        print(f"malformed: {exc}", file=sys.stderr)
+        return Exit.USAGE
     print(dump(policy))
     print(f"# sha256:{policy.digest}")
-    return EXIT_OK
+    return Exit.OK

@@ -12,9 +12,9 @@ Connection: ``--server host:port --cert PEM --key PEM --ca PEM``, or
 address, the CA and ``<pki>/clients/<--role>.pem``.
 
 Output: tables and a unified diff (coloured when stdout is a terminal), or
-``--json`` for scripts. Exit status: 0 done, 1 refused by the engine (the
-message carries the ZID code, cause and detail), 2 unusable input or no
-connection. This module defines no ``register``: :mod:`issuer.cli.policy`
+``--json`` for scripts. Exit status (docs/cli.md): 0 done, 2 unusable input,
+3 refused by the engine (the ZID code, cause, detail and solution), 4 the engine
+not reachable, 5 a file missing. This module defines no ``register``: :mod:`issuer.cli.policy`
 adds these sub-commands to its ``policy`` group.
 """
 
@@ -32,7 +32,9 @@ from typing import Any
 from google.protobuf.json_format import MessageToDict
 from google.protobuf.message import Message
 
-EXIT_OK, EXIT_REFUSED, EXIT_UNUSABLE = 0, 1, 2
+from issuer.cli.failures import CliFailure, Exit, from_rpc
+
+EXIT_OK = Exit.OK
 
 __all__ = ["add_connection_args", "add_remote_commands", "run_show_remote"]
 
@@ -117,6 +119,15 @@ class UsageError(Exception):
     """Bad command-line input; the message says what to give instead."""
 
 
+class _Refused(Exception):
+    """A gRPC error of the engine at ``target``, for :func:`issuer.cli.failures.from_rpc`."""
+
+    def __init__(self, error: Any, target: str) -> None:
+        super().__init__(target)
+        self.error = error
+        self.target = target
+
+
 @dataclass(frozen=True)
 class Target:
     address: str
@@ -152,7 +163,7 @@ def _target(args: argparse.Namespace) -> Target:
             address, Path(cert).read_bytes(), Path(key).read_bytes(), Path(ca).read_bytes()
         )
     except OSError as exc:
-        raise UsageError(f"cannot read {exc.filename}: {exc.strerror}") from None
+        raise CliFailure(Exit.FILE, f"cannot read {exc.filename}: {exc.strerror}") from None
 
 
 def _call(args: argparse.Namespace, method: str, request: Message) -> Any:
@@ -166,7 +177,10 @@ def _call(args: argparse.Namespace, method: str, request: Message) -> Any:
     )
     with grpc.secure_channel(target.address, creds) as channel:
         stub = policy_pb2_grpc.PolicyServiceStub(channel)  # type: ignore[no-untyped-call]
-        return getattr(stub, method)(request, timeout=args.timeout)
+        try:
+            return getattr(stub, method)(request, timeout=args.timeout)
+        except grpc.RpcError as exc:
+            raise _Refused(exc, target.address) from None
 
 
 def _run(args: argparse.Namespace, body: Callable[[], int]) -> int:
@@ -175,18 +189,13 @@ def _run(args: argparse.Namespace, body: Callable[[], int]) -> int:
     try:
         return body()
     except UsageError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_UNUSABLE
-    except grpc.RpcError as exc:
-        code = exc.code()
-        details = exc.details()
-        if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
-            print(f"error: engine not reachable ({code.name}): {details}", file=sys.stderr)
-            return EXIT_UNUSABLE
-        if args.json:
-            print(json.dumps({"error": code.name, "details": details}))
-        print(f"refused ({code.name}): {details}", file=sys.stderr)
-        return EXIT_REFUSED
+        raise CliFailure(Exit.USAGE, str(exc)) from None
+    except _Refused as refused:
+        failure = from_rpc(refused.error, refused.target)
+        if args.json and failure.exit == Exit.REFUSED:
+            code: grpc.StatusCode = refused.error.code()
+            print(json.dumps({"error": code.name, "details": refused.error.details()}))
+        raise failure from None
 
 
 # ---------------------------------------------------------------- output
@@ -320,7 +329,7 @@ def _propose(args: argparse.Namespace) -> int:
             try:
                 document = Path(args.file).read_text(encoding="utf-8")
             except OSError as exc:
-                raise UsageError(f"cannot read {args.file}: {exc.strerror}") from None
+                raise CliFailure(Exit.FILE, f"cannot read {args.file}: {exc.strerror}") from None
             reason = args.reason
         else:
             old = _call(

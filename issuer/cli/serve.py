@@ -3,6 +3,10 @@
 ``config check`` validates a file without starting anything (Boulder habit:
 a config can be checked before a deploy), listing every problem at once and
 exiting 2 when there is any, so a deploy script can gate on it.
+
+``serve`` exits 2 when it does not start because of what the config says or
+names (problems, a database schema behind, a key that is not its
+certificate's), 1 when a server process died (docs/cli.md).
 """
 
 from __future__ import annotations
@@ -97,6 +101,7 @@ def _serve(args: argparse.Namespace) -> int:
         return EXIT_CONFIG
     except ZorgIdError as exc:  # ZID-0110: a configured HSM key is not its certificate's
         print(f"{path}: not starting: {exc.message}", file=sys.stderr)
+        print(f"solution: {exc.spec.solution_en}", file=sys.stderr)
         return EXIT_CONFIG
     except MetricsBindError as exc:  # [metrics] listen taken
         print(f"{path}: not starting: {exc}", file=sys.stderr)

@@ -23,7 +23,8 @@ if TYPE_CHECKING:  # the real imports are in run_inspect: every `zorgid` command
 REVOCATION_MODES = ("off", "soft", "hard")
 USAGES = ("authentication", "signature", "encryption")
 
-EXIT_VALID, EXIT_REFUSED, EXIT_UNUSABLE = 0, 1, 2
+EXIT_VALID, EXIT_REFUSED, EXIT_UNUSABLE, EXIT_FILE = 0, 1, 2, 5
+"""docs/cli.md: 1 the card is not valid, 2 malformed input, 5 a file missing."""
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -166,7 +167,7 @@ def run_inspect(args: argparse.Namespace) -> int:
             result = inspect()
     except OSError as exc:
         print(f"zorgid uzi inspect: cannot read {exc.filename}: {exc.strerror}", file=sys.stderr)
-        return EXIT_UNUSABLE
+        return EXIT_FILE
     except CrlUnavailable as exc:
         print(f"zorgid uzi inspect: --crl: {exc}", file=sys.stderr)
         return EXIT_UNUSABLE

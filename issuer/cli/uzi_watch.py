@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -43,23 +42,18 @@ def _iso(at: datetime | None) -> str | None:
 
 
 def run_watch(args: argparse.Namespace) -> int:
-    from issuer.config import ConfigError, load_config
-    from issuer.errors import ZorgIdError
+    from issuer.cli.failures import CliFailure, Exit
+    from issuer.config import load_config
 
     if (args.action == "status") == bool(args.once):
-        print("zorgid uzi watch: give exactly one of --once or status", file=sys.stderr)
-        return 2
+        raise CliFailure(Exit.USAGE, "give exactly one of --once or status")
+    config = load_config(args.config)
     try:
-        config = load_config(args.config)
         if args.once:
             return _once(config, args)
         return _status(config)
-    except ZorgIdError as exc:
-        print(f"zorgid: {exc.message}", file=sys.stderr)
-        return 1
-    except (ConfigError, ValueError) as exc:
-        print(f"zorgid: {exc}", file=sys.stderr)
-        return 2
+    except ValueError as exc:  # --trust that names no trust set
+        raise CliFailure(Exit.USAGE, str(exc)) from None
 
 
 def _once(config: Any, args: argparse.Namespace) -> int:

@@ -104,12 +104,12 @@ def test_verify_with_config_uses_the_ceremony_public_key(
     assert main(["audit", "verify", "--config", str(config), "--known-head", "30"]) == 1
 
 
-def test_unusable_key_exits_2(
+def test_unusable_key_exits_5_missing_2_malformed(
     migrated_db: Database, migrated: sa.Engine, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     missing = tmp_path / "nope.pem"
     args = ["audit", "verify", "--database", migrated_db.cli_url, "--public-key", str(missing)]
-    assert main(args) == 2
+    assert main(args) == 5  # docs/cli.md: a file missing
     assert "cannot read the audit public key" in capsys.readouterr().err
     garbage = tmp_path / "garbage.pem"
     garbage.write_bytes(b"-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n")

@@ -179,8 +179,8 @@ def test_cli_check_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     broken.write_text("data_dir = \n")
     assert cli_main(["ca", "init", "--config", str(broken)]) == 2
     assert "not valid UTF-8 TOML" in capsys.readouterr().err
-    assert cli_main(["ca", "init", "--config", str(tmp_path / "absent.toml")]) == 2
-    assert "cannot read the file" in capsys.readouterr().err
+    assert cli_main(["ca", "init", "--config", str(tmp_path / "absent.toml")]) == 5
+    assert "cannot read --config" in capsys.readouterr().err
 
 
 def test_default_dev_ceremony_takes_the_server_hsm_section(tmp_path: Path) -> None:

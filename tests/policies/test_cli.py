@@ -72,7 +72,7 @@ def test_check_refuses_a_bad_document_naming_the_key(tmp_path: Path) -> None:
 
 
 def test_check_unreadable_file(tmp_path: Path) -> None:
-    assert _run("check", str(tmp_path / "missing.toml")).returncode == 2
+    assert _run("check", str(tmp_path / "missing.toml")).returncode == 5
 
 
 def test_show_prints_canonical_document() -> None:

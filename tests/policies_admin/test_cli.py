@@ -145,8 +145,9 @@ def test_officer_cli_round_trip_against_a_real_server(
     assert '\033[31m-    "validity_days": 365\033[0m' in coloured
 
     code, out, err = cli("officer-a", "approve", str(version))
-    assert code == 1
-    assert "PERMISSION_DENIED" in err and "different security officer" in err
+    assert code == 3  # docs/cli.md: refused by the engine
+    assert "ZID-1503" in err and "different security officer" in err
+    assert "solution: Ask another security officer" in err
 
     code, out, err = cli("officer-b", "approve", str(version))
     assert code == 0, err
@@ -175,5 +176,5 @@ def test_officer_cli_round_trip_against_a_real_server(
     assert code == 0, capsys.readouterr().err
     assert int(json.loads(capsys.readouterr().out)["active_version"]) == version
     code = main(["policy", "reject", "1", "--config", str(config), "--ca", ca, "--role", "auditor"])
-    assert code == 1
-    assert "PERMISSION_DENIED" in capsys.readouterr().err
+    assert code == 3
+    assert "ZID-0003" in capsys.readouterr().err

@@ -112,7 +112,7 @@ def test_unusable_input_exits_2(uzi: World, tmp_path: Path) -> None:
     code, obj, _ = _run(str(uzi.broken["garbage"]), "--trust", str(uzi.trust_dir), "--json")
     assert code == 2 and obj is not None and obj["error"]["code"] == "ZID-1101"  # type: ignore[index]
     code, _, out = _run(str(tmp_path / "missing.der"), "--trust", "acc")
-    assert code == 2 and "cannot read" in out
+    assert code == 5 and "cannot read" in out  # docs/cli.md: a file missing
     card, _ = _files(uzi, tmp_path)
     code, _, out = _run(str(card), "--at", "yesterday")
     assert code == 2 and "ISO-8601" in out
