@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from issuer.cli.failures import Exit
 from issuer.issuance.policy_record import record_active_policy
 from issuer.store.schema import ocsp_responses, policy_versions
 from policies import DEFAULT_POLICY_PATH
@@ -99,14 +100,14 @@ def test_a_tampered_policy_row_is_refused_and_nothing_signed(
     _tamper(migrated, version, rehash=rehash)
     config = _config(pki, migrated_db, tmp_path, _free_port())
     done = _refresh(config)
-    assert done.returncode == 2, (done.stdout, done.stderr)
+    assert done.returncode == Exit.REFUSED, (done.stdout, done.stderr)
     assert "ZID-1508" in done.stderr and f"policy version {version}" in done.stderr
     assert _validities(migrated) == [], "responses were signed from the tampered timings"
     serve = subprocess.run(
         [str(ZORGID), "ocsp", "serve", "--config", str(config)],
         capture_output=True, text=True, check=False, timeout=120,
     )  # fmt: skip
-    assert serve.returncode == 2, (serve.stdout, serve.stderr)
+    assert serve.returncode == Exit.REFUSED, (serve.stdout, serve.stderr)
     assert "ZID-1508" in serve.stderr
     assert "serving" not in serve.stdout
     assert _validities(migrated) == []
