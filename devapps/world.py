@@ -8,7 +8,6 @@ phones and cards made, so they survive a restart of ``make run``.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,7 @@ from issuer.cli.demo import dev_stubs, load_demo_world, open_dev_token
 from issuer.config import load_config
 from issuer.dev.pki import DevPki
 from issuer.dev.softhsm import SoftHsmDir
-from issuer.files import make_private_dir
+from issuer.files import make_private_dir, write_file
 from testkit.uzi_world import UziWorld
 
 CARD_KEYS_LABEL = "devapps-uzi-pas"
@@ -89,12 +88,10 @@ class DevWorld:
         return records
 
     def save(self, name: str, records: list[dict[str, Any]]) -> None:
-        """Replace ``<name>.json`` whole (0600, written beside and renamed)."""
+        """Replace ``<name>.json`` whole: written 0600 beside it, synced, then renamed."""
         path = self.folder / f"{name}.json"
         temp = path.with_suffix(".tmp")
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as out:
-            json.dump(records, out, indent=2)
+        write_file(temp, json.dumps(records, indent=2).encode(), exclusive=False)
         temp.replace(path)
 
 
