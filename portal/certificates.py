@@ -30,23 +30,13 @@ class Listed:
     this_phone: bool
 
 
-async def of_person(engine: EngineClient, mobile_id: str) -> list[Listed]:
-    """Every certificate of the person who holds ``mobile_id``, newest first.
-
-    The login status names the phone key; its certificates name the person, whose list
-    covers every phone they registered.
-    """
-    own = await engine.call(
+async def of_person(engine: EngineClient, person_id: str, mobile_id: str) -> list[Listed]:
+    """Every certificate of the logged-in person (every phone they registered), newest
+    first; ``mobile_id`` marks the ones of the phone they logged in with."""
+    listed = await engine.call(
         engine.certificate.ListCertificates,
-        certificate_pb2.ListCertificatesRequest(mobile_id=mobile_id),
+        certificate_pb2.ListCertificatesRequest(person_id=person_id),
     )
-    person = next((c.person_id for c in own.certificates if c.person_id), "")
-    listed = own
-    if person:
-        listed = await engine.call(
-            engine.certificate.ListCertificates,
-            certificate_pb2.ListCertificatesRequest(person_id=person),
-        )
     return [
         Listed(
             serial=c.serial,

@@ -156,6 +156,7 @@ class EngineClient:
             person = {name: getattr(got.attributes, name) for name in ATTRIBUTES}
             person["certificate_serial"] = got.certificate_serial
             person["mobile_id"] = got.mobile_id
+            person["person_id"] = got.person_id
             if got.HasField("session_expires_at"):
                 person["session_expires_at"] = got.session_expires_at.ToDatetime(
                     tzinfo=UTC

@@ -83,7 +83,9 @@ async def overview(request: web.Request) -> web.Response:
     session = logged_in(request)
     assert session.person is not None
     try:
-        listed = await certificates.of_person(request.app[ENGINE], session.person["mobile_id"])
+        listed = await certificates.of_person(
+            request.app[ENGINE], session.person["person_id"], session.person["mobile_id"]
+        )
     except Refusal as refusal:
         return refused(request, refusal)
     return render(request, "overview.html", person=session.person, certificates=listed)
