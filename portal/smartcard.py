@@ -16,7 +16,6 @@ import binascii
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import quote
 
 from aiohttp import web
 
@@ -80,12 +79,6 @@ def _link_of(request: web.Request) -> CardLink | None:
     return request.app[CARD_LINKS].get(code)
 
 
-def desktop_url(request: web.Request, connect: str) -> str:
-    """The development Desktop App's card side for ``connect`` (empty in production)."""
-    base = request.app[COMPANIONS].base_url
-    return f"{base}desktop/smartcard?connect={quote(connect, safe='')}" if base else ""
-
-
 async def start(request: web.Request) -> web.Response:
     """ "Smartcard aanmaken": a ticket for the logged-in person, then the waiting page."""
     session = logged_in(request)
@@ -124,7 +117,7 @@ async def waiting(request: web.Request) -> web.Response:
         "smartcard_start.html",
         code=shown(link.code),
         connect_url=connect,
-        desktop_app=desktop_url(request, connect),
+        desktop_app=request.app[COMPANIONS].desktop_card(connect),
         remaining=remaining,
         expires_at=link.expires_at.isoformat(timespec="seconds"),
     )

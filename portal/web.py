@@ -58,15 +58,22 @@ class BrowserSession:
 @dataclass(frozen=True)
 class Companions:
     """Where the development stand-ins for the outside world answer (``--companions``):
-    links to them are shown beside the QR and the UZI-pas step. Empty in production."""
+    links to them are shown beside the QR and the UZI-pas and smartcard steps. Empty in
+    production: then every link is empty."""
 
     base_url: str = ""
 
+    def _link(self, page: str, key: str, value: str) -> str:
+        return f"{self.base_url}{page}?{key}={_quote(value)}" if self.base_url else ""
+
     def mobile(self, payload: str) -> str:
-        return f"{self.base_url}mobile?scan={_quote(payload)}" if self.base_url else ""
+        return self._link("mobile", "scan", payload)
 
     def desktop(self, connect_url: str) -> str:
-        return f"{self.base_url}desktop?connect={_quote(connect_url)}" if self.base_url else ""
+        return self._link("desktop", "connect", connect_url)
+
+    def desktop_card(self, connect_url: str) -> str:
+        return self._link("desktop/smartcard", "connect", connect_url)
 
 
 def _quote(text: str) -> str:
