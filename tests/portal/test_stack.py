@@ -17,4 +17,3 @@ def test_the_portal_links_its_qr_to_the_mobile_app(stack: Stack, window: Window)
     href = page.locator("#open-mobile-app").get_attribute("href") or ""
     assert href.startswith(stack.mobile_app + "?")
     assert parse_qs(urlsplit(href).query) == {"scan": [payload]}
-    assert "Stop with Ctrl-C" in stack.output()
