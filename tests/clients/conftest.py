@@ -129,7 +129,9 @@ def phone(demo: Demo, tmp_path_factory: pytest.TempPathFactory) -> PhoneFiles:
     )
     folder = tmp_path_factory.mktemp("phone")
     made = PhoneFiles(
-        key=folder / "phone.key", certificate=folder / "phone.pem", serial=redeemed.certificate.serial
+        key=folder / "phone.key",
+        certificate=folder / "phone.pem",
+        serial=redeemed.certificate.serial,
     )
     write_file(
         made.key,
