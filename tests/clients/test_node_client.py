@@ -19,7 +19,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from issuer.api.zorgid.v1 import login_pb2
 from issuer.cli.demo import Demo
 from issuer.files import write_file
-from issuer.store.schema import audit_events
+from issuer.qr import b64url
+from issuer.store.schema import audit_events, login_challenges
 from tests.clients.conftest import ROOT, DevEngine, PhoneFiles
 
 CLIENT = ROOT / "clients" / "node"
@@ -89,6 +90,9 @@ def test_the_node_client_logs_in_by_qr(
                 .where(audit_events.c.subject == f"login:{challenge_id}")
                 .order_by(audit_events.c.seq)
             ).all()
+            nonce = conn.execute(
+                sa.select(login_challenges.c.nonce).where(login_challenges.c.id == challenge_id)
+            ).scalar_one()
     finally:
         engine.dispose()
     assert [tuple(e) for e in events] == [
@@ -96,6 +100,9 @@ def test_the_node_client_logs_in_by_qr(
         ("login.answer", "mobile", "success"),
         ("login.session", "portal", "success"),
     ]
+    # What the example prints is safe to paste into a ticket: no nonce, no key.
+    assert b64url(nonce) not in done.stdout + done.stderr
+    assert "PRIVATE KEY" not in done.stdout + done.stderr
 
 
 def test_an_answer_by_another_key_is_refused_with_its_code(
