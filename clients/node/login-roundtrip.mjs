@@ -112,19 +112,22 @@ async function main() {
     enums: String,
     defaults: true,
   });
+  const phone = {
+    key: createPrivateKey(readFileSync(options["phone-key"])),
+    certificate: new X509Certificate(readFileSync(options["phone-cert"])),
+  };
   const api = grpc.loadPackageDefinition(definition);
   const portal = loginClient(api, options, "portal");
   const mobile = loginClient(api, options, "mobile");
   try {
-    return await roundTrip(portal, mobile, options);
+    return await roundTrip(portal, mobile, phone);
   } finally {
     portal.close();
     mobile.close();
   }
 }
 
-async function roundTrip(portal, mobile, options) {
-
+async function roundTrip(portal, mobile, phone) {
   // The portal asks for a login QR and shows it.
   const made = await call(portal, "CreateLoginChallenge", {});
   console.log(`portal: login QR for challenge ${made.challenge_id}`);
@@ -135,15 +138,13 @@ async function roundTrip(portal, mobile, options) {
   const challengeId = qr.get("c");
   const asked = await call(mobile, "DescribeLoginChallenge", { challenge_id: challengeId });
   console.log(`phone: log in to ${JSON.stringify(asked.portal_name)}? the user accepts`);
-  const key = createPrivateKey(readFileSync(options["phone-key"]));
-  const certificate = new X509Certificate(readFileSync(options["phone-cert"]));
   const signedAt = new Date(Math.floor(Date.now() / 1000) * 1000); // whole seconds
   const message = loginMessage(challengeId, qr.get("n"), asked.portal_identity, signedAt);
   // ECDSA keys sign DER-encoded ECDSA with SHA-256, RSA keys PKCS#1 v1.5 with SHA-256.
   await call(mobile, "AnswerLoginChallenge", {
     challenge_id: challengeId,
-    certificate: certificate.raw,
-    signature: sign("sha256", message, key),
+    certificate: phone.certificate.raw,
+    signature: sign("sha256", message, phone.key),
     signed_at: { seconds: signedAt.getTime() / 1000, nanos: 0 },
   });
 
