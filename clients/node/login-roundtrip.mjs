@@ -1,5 +1,5 @@
 // A login-QR round trip against the ZORG-ID engine, as an integrator's portal and phone
-// gateway would make it (docs/flows.md, "Flow 3"):
+// gateway would make it (docs/flows.md, "3. Login by QR"):
 //
 //   portal  CreateLoginChallenge          -> the login QR (zorgid://login?v=1&c=...&n=...)
 //   phone   DescribeLoginChallenge        -> which portal asks (its identity goes into the signature)
