@@ -9,6 +9,12 @@ STAMP := $(VENV)/.installed
 # libengine-pkcs11-openssl: openssl's pkcs11 engine, for TLS with a key on a card (tests/smartcard).
 # chromium: Debian's browser, driven by Playwright in the portal's tests (tests/flows/test_portal_login_page.py).
 APT_PACKAGES := softhsm2 opensc openssl libengine-pkcs11-openssl chromium
+# nodejs, npm: the Node example client (clients/node, tests/clients/test_node_client.py).
+# Installed only when node or npm is missing: a Node from elsewhere (NodeSource's bundles
+# npm and conflicts with Debian's) is used as it is.
+NODE_APT_PACKAGES := nodejs npm
+NODE_CLIENT := clients/node
+NODE_STAMP := $(NODE_CLIENT)/node_modules/.installed
 
 .PHONY: run test lint typecheck proto proto-check proto-breaking docs docs-check system-deps setup bench clean
 
@@ -20,7 +26,7 @@ run: setup
 test: setup proto-check docs-check lint typecheck
 	$(BIN)/pytest -q
 
-setup: system-deps $(STAMP)
+setup: system-deps $(STAMP) $(NODE_STAMP)
 
 system-deps:
 	@missing=""; \
@@ -33,11 +39,21 @@ system-deps:
 	  echo "installing Debian packages:$$missing"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(APT_PACKAGES); \
 	fi
+	@if ! command -v node >/dev/null || ! command -v npm >/dev/null; then \
+	  echo "installing Debian packages: $(NODE_APT_PACKAGES)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(NODE_APT_PACKAGES); \
+	fi
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
+
+# The Node client's packages, exactly as package-lock.json pins them; again only when it changed.
+# --ignore-scripts: no package runs code at install time (none needs to).
+$(NODE_STAMP): $(NODE_CLIENT)/package.json $(NODE_CLIENT)/package-lock.json
+	npm ci --prefix $(NODE_CLIENT) --ignore-scripts --no-audit --no-fund
+	touch $(NODE_STAMP)
 
 proto: setup
 	$(BIN)/python scripts/gen_proto.py

@@ -88,6 +88,7 @@ class LoginStatus:
     person_id: str | None = None
     mobile_id: str | None = None
     certificate_id: str | None = None
+    certificate_serial: str | None = None
     attributes: VerifiedAttributes | None = None
     refusal_code: str | None = None
 
@@ -394,6 +395,7 @@ def get_login_challenge(deps: FlowDeps, *, portal: Portal, challenge_id: str) ->
             person_id=cert.person_id,
             mobile_id=cert.mobile_id_id,
             certificate_id=cert.id,
+            certificate_serial=cert.serial,
             attributes=_attributes_of(conn, cert.registration_id),
         )
 

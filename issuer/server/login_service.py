@@ -55,6 +55,7 @@ class LoginServicer(login_pb2_grpc.LoginServiceServicer):
             person_id=status.person_id or "",
             mobile_id=status.mobile_id or "",
             certificate_id=status.certificate_id or "",
+            certificate_serial=status.certificate_serial or "",
             refusal_code=status.refusal_code or "",
         )
         attrs = status.attributes
