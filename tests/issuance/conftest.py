@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 from hsm import Hsm
 from issuer.audit import AuditLog
-from issuer.ca import CaMaterial, load_ca_material, run_ceremony
+from issuer.ca import CaMaterial, HsmSettings, load_ca_material, run_ceremony
 from issuer.ca.dev import DEFAULT_DEV_PUBLIC_URL, default_dev_ceremony
 from issuer.enrolment.create import Enrolment, create_enrolment
 from issuer.enrolment.redeem import Redeemer
@@ -36,13 +36,6 @@ PORTAL = Actor(role="portal", identity="CN=portal,serial=2")
 
 
 @dataclass(frozen=True)
-class HsmSettings:
-    module: str
-    token: str
-    pin_source: str
-
-
-@dataclass(frozen=True)
 class CaSetup:
     token: SoftHsmToken
     hsm: Hsm
@@ -50,13 +43,19 @@ class CaSetup:
     material: CaMaterial
 
     def settings(self) -> HsmSettings:
-        return HsmSettings(self.token.module, self.token.label, f"file:{self.token.pin_file}")
+        return HsmSettings(
+            module=self.token.module,
+            token=self.token.label,
+            pin_source=f"file:{self.token.pin_file}",
+        )
 
 
 def make_ca(softhsm_dir: SoftHsmDir, root: Path, label: str) -> CaSetup:
     token = softhsm_dir.init_token(label)
     data_dir = root / label
-    settings = HsmSettings(token.module, token.label, f"file:{token.pin_file}")
+    settings = HsmSettings(
+        module=token.module, token=token.label, pin_source=f"file:{token.pin_file}"
+    )
     config = default_dev_ceremony(data_dir, settings, DEFAULT_DEV_PUBLIC_URL)
     hsm = open_ceremony_hsm(config)
     # An hour ago: a certificate is backdated (profile.backdate_seconds) and must not
