@@ -30,6 +30,9 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from issuer.config import Config, ListenError
+from issuer.logs import LogSettings
+from issuer.logs import configure as configure_logs
+from issuer.logs import current as current_logs
 from issuer.metrics import Metrics
 from issuer.server.binding import ServiceBinding
 from issuer.server.call_metrics import MetricsInterceptor
@@ -224,15 +227,13 @@ def _with_port(config: Config, port: int) -> Config:
 
 def _further_process(
     config: Config,
-    log_level: int,
+    log: LogSettings,
     ready: Any,
     services: ServicesFactory,
     audit_checkpoints: CheckpointsFactory | None,
 ) -> None:
     """Entry of a further server process (spawned): the same services, on the shared port."""
-    logging.basicConfig(
-        level=log_level, format="%(asctime)s %(levelname)s %(name)s [%(process)d] %(message)s"
-    )
+    configure_logs(log, pid=True)
 
     def serving(built: BuiltServer) -> None:
         _LOG.info("further server process %d serving on port %d", os.getpid(), built.port)
@@ -370,11 +371,10 @@ def _start_further(
     context = multiprocessing.get_context("spawn")  # no fork: grpc and the HSM are threaded
     queue = context.Queue()
     shared = _with_port(config, port)
-    level = logging.getLogger().getEffectiveLevel()
     children: list[multiprocessing.process.BaseProcess] = [
         context.Process(
             target=_further_process,
-            args=(shared, level, queue, services, audit_checkpoints),
+            args=(shared, current_logs(), queue, services, audit_checkpoints),
             name=f"zorgid-serve-{i + 2}",
         )
         for i in range(count)
