@@ -35,7 +35,7 @@ from issuer.logs import configure as configure_logs
 from issuer.logs import current as current_logs
 from issuer.metrics import Metrics
 from issuer.server.binding import ServiceBinding
-from issuer.server.call_metrics import MetricsInterceptor
+from issuer.server.call_metrics import CallObserver
 from issuer.server.health import HealthControl
 from issuer.server.interceptors import GuardInterceptor
 from issuer.server.reflection import enable_reflection
@@ -145,8 +145,9 @@ def build_server(
     listen port (SO_REUSEPORT, the kernel spreads connections): the way to use
     more than one core, since SoftHSM and the GIL serialise one process.
 
-    *metrics*: every call is counted and timed there (the outermost interceptor, so
-    refusals by the guard are counted with the code the caller gets).
+    *metrics*: every call is counted and timed there. With or without, each call gets one
+    access line (``zorgid.access.grpc``). Both by :class:`CallObserver`, the outermost
+    interceptor, so refusals by the guard are recorded with the code the caller gets.
 
     Refuses (RoleTableError) when a service has a method missing from
     ``table``: such a method would be refused for everyone at run time, which
@@ -176,7 +177,7 @@ def build_server(
         futures.ThreadPoolExecutor(
             max_workers=config.server.workers, thread_name_prefix="zorgid-grpc"
         ),
-        interceptors=[*([MetricsInterceptor(metrics)] if metrics else []), interceptor],
+        interceptors=[CallObserver(metrics), interceptor],
         options=options,
     )
     for binding in services:
