@@ -73,9 +73,9 @@ ACCESS_LOGGER = "zorgid.access.http"
 MAX_LOGGED_PATH = 64
 """Characters of a path the access line keeps: enough for every path this front serves."""
 _ACCESS = logging.getLogger(ACCESS_LOGGER)
-_KIND = "zorgid.access.kind"
-_ANSWER = "zorgid.access.answer"
-_OCSP_PATH = "zorgid.access.ocsp_path"
+_KIND = web.RequestKey("zorgid_access_kind", str)
+_ANSWER = web.RequestKey("zorgid_access_answer", Answer)
+_OCSP_PATH = web.RequestKey("zorgid_access_ocsp_path", str)
 _ERROR_KINDS: Mapping[str, str] = {
     "malformedRequest": "malformed",
     "unauthorized": "unauthorized",
@@ -195,7 +195,7 @@ def _answer_kind(answer: Answer) -> str:
 
 def _access_line(request: web.Request, status: int, sent: int, started: float) -> None:
     answer = request.get(_ANSWER)
-    kind = _answer_kind(answer) if isinstance(answer, Answer) else request.get(_KIND, "http_error")
+    kind = _answer_kind(answer) if answer is not None else request.get(_KIND, "http_error")
     seconds = time.perf_counter() - started
     path = request.get(_OCSP_PATH) or logged_path(request.raw_path)
     _ACCESS.info(
