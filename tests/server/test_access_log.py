@@ -82,7 +82,7 @@ def _call(
         initial, code = call.initial_metadata(), "OK"
     except grpc.RpcError as exc:
         initial, code = exc.initial_metadata(), str(exc.code().name)  # type: ignore[attr-defined]
-    ids = [value for key, value in initial or () if key == "x-request-id"]
+    ids = [str(value) for key, value in initial or () if key == "x-request-id"]
     return code, ids[0] if ids else None
 
 
@@ -145,7 +145,7 @@ def test_no_secret_of_a_call_reaches_its_line_in_either_format(
     assert code == "OK" and echoed is not None and NEW_ID.fullmatch(echoed)
     code, _ = _call(channel_for("operator"), "Portal", f"{token} {pin}".encode(), metadata)
     assert code == "PERMISSION_DENIED"
-    (line, refused) = captured.lines()
+    line, _ = captured.lines()
     assert line["request_id"] == echoed  # the forged id was not taken
     for written in (captured.json.getvalue(), captured.text.getvalue()):
         assert token not in written and pin not in written and "forged" not in written
@@ -243,7 +243,7 @@ def _calls_to_a_real_server(test_pki: ClientPki, port: int, token: str) -> dict[
                 stub(request, timeout=10)
                 codes[name] = "OK"
             except grpc.RpcError as exc:
-                codes[name] = str(exc.code().name)  # type: ignore[attr-defined]
+                codes[name] = str(exc.code().name)
     assert list(codes.values())[:3] == ["OK", "OK", "PERMISSION_DENIED"]
     assert codes["/zorgid.v1.EnrollmentService/RedeemEnrollment"] != "OK"
     return codes
