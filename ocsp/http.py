@@ -199,11 +199,7 @@ def _access_line(request: web.Request, status: int, sent: int, started: float) -
     seconds = time.perf_counter() - started
     path = request.get(_OCSP_PATH) or logged_path(request.raw_path)
     _ACCESS.info(
-        "%s %s %d %s",
-        request.method,
-        path,
-        status,
-        kind,
+        "HTTP request",
         extra={
             "fields": {
                 "method": request.method,

@@ -93,10 +93,7 @@ class CallObserver(WrappingInterceptor):
             self._metrics.grpc_call(method, code, seconds)
         if _ACCESS.isEnabledFor(logging.INFO):
             _ACCESS.info(
-                "%s %s %.1f ms",
-                method,
-                code,
-                seconds * 1000,
+                "gRPC call",
                 extra={FIELDS: access_fields(method, code, seconds, note, context.peer())},
             )
 
