@@ -11,17 +11,33 @@ import base64
 import io
 import json
 import logging
+import os
 import secrets
+import signal
+import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from issuer.logs import FIELDS, HTTP_ACCESS, JsonFormatter, TextFormatter
 from ocsp.http import ACCESS_LOGGER, MAX_LOGGED_PATH
 from ocsp.issuers import IssuingCa
-from tests.ocsp.conftest import CA_PATH, CRL_PATH, OcspEnv, Served, http_app, serve_app
+from tests.ocsp.conftest import (
+    CA_PATH,
+    CRL_PATH,
+    OcspEnv,
+    Pki,
+    Served,
+    http_app,
+    make_env,
+    serve_app,
+)
 from tests.ocsp.helpers import build_request, get_path, http, post
+from tests.ocsp.test_cli import ZORGID, _config, _free_port
+from tests.store.dbfixtures import Database
 
 FIELD_NAMES = {"method", "path", "status", "kind", "bytes", "duration_ms", "remote"}
 
@@ -144,3 +160,46 @@ def test_the_text_line_quotes_what_could_break_it() -> None:
     line = TextFormatter().format(record)
     assert "\n" not in line
     assert 'path="/a b\\nINFO forged line" status=404' in line
+
+
+def test_a_responders_json_lines_all_parse_back(
+    pki: Pki, migrated_db: Database, migrated: sa.Engine, tmp_path: Path
+) -> None:
+    """``zorgid ocsp serve --log-format json``: every stderr line one JSON object; one access
+    line each for an OCSP GET and POST and a CRL GET; neither the PIN nor a nonce in any."""
+    env = make_env(pki, migrated, tmp_path)
+    good, revoked = env.issue(), env.issue()
+    env.revoke(revoked)
+    ca = IssuingCa.from_certificate(pki.material.issuing_ca)
+    nonces = [secrets.token_bytes(32) for _ in range(2)]
+    port = _free_port()
+    config = _config(pki, migrated_db, tmp_path, port)
+    proc = subprocess.Popen(
+        [str(ZORGID), "ocsp", "serve", "--config", str(config), "--log-format", "json"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None and "serving" in proc.stdout.readline()
+        replies = [
+            http(port, "GET", get_path(build_request(ca, [good.serial], nonce=nonces[0]))),
+            post(port, build_request(ca, [revoked.serial], nonce=nonces[1])),
+            http(port, "GET", CRL_PATH),
+        ]
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=30)
+    assert proc.returncode == 0
+    lines = [json.loads(raw) for raw in stderr.splitlines()]
+    assert lines, "the responder logged nothing"
+    assert all({"time", "level", "logger", "message", "pid"} <= set(line) for line in lines)
+    access = [line for line in lines if line["logger"] == HTTP_ACCESS]
+    assert [(x["method"], x["kind"], x["status"]) for x in access] == [
+        ("GET", "good", replies[0].status),
+        ("POST", "revoked", replies[1].status),
+        ("GET", "crl", replies[2].status),
+    ]
+    assert [x["bytes"] for x in access] == [len(r.body) for r in replies]
+    assert pki.token.pin not in stderr
+    for nonce in nonces:
+        assert nonce.hex() not in stderr and base64.b64encode(nonce).decode() not in stderr
