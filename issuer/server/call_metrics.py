@@ -28,7 +28,6 @@ import re
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextvars import Token
 from typing import Any, Final
 
 import grpc
@@ -71,9 +70,6 @@ class CallObserver(WrappingInterceptor):
         self._metrics = metrics
         self._clock = clock
 
-    def _begin(self, context: grpc.ServicerContext) -> tuple[CallNote, Token[CallNote | None]]:
-        return open_note(request_id(context))
-
     @staticmethod
     def _echo(context: grpc.ServicerContext, note: CallNote) -> None:
         """The request id back to the caller, before the guard can refuse the call."""
@@ -100,7 +96,7 @@ class CallObserver(WrappingInterceptor):
     def _unary_response(self, method: str, behavior: Behavior) -> Behavior:
         def run(request: Any, context: grpc.ServicerContext) -> Any:
             start, failed = self._clock(), True
-            note, token = self._begin(context)
+            note, token = open_note(request_id(context))
             try:
                 self._echo(context, note)
                 response = behavior(request, context)
@@ -115,7 +111,7 @@ class CallObserver(WrappingInterceptor):
     def _stream_response(self, method: str, behavior: Behavior) -> Behavior:
         def run(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
             start, failed = self._clock(), True
-            note, token = self._begin(context)
+            note, token = open_note(request_id(context))
             try:
                 self._echo(context, note)
                 responses = behavior(request, context)

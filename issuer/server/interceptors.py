@@ -125,7 +125,11 @@ def open_note(request_id: str) -> tuple[CallNote, Token[CallNote | None]]:
 
 
 def close_note(token: Token[CallNote | None]) -> None:
-    _NOTE.reset(token)
+    """End the note (a streaming call's generator may be closed from another context)."""
+    try:
+        _NOTE.reset(token)
+    except ValueError:
+        _NOTE.set(None)
 
 
 def _noted(*, caller: Caller | None = None, zid: str | None = None) -> None:
