@@ -22,6 +22,12 @@ nextUpdate>, public, no-transform, must-revalidate``, ``ETag``,
 ``Last-Modified`` (producedAt), ``Expires`` (nextUpdate) (RFC 5019 §6.2), and
 ``If-None-Match`` gives 304. OCSP errors and HTTP errors say ``no-store``.
 No input makes a 500: every answer path is total (see :meth:`Responder.answer`).
+
+Every request gets one access line on the ``zorgid.access.http`` logger (INFO):
+method, a bounded path, status, response kind, bytes, duration and remote
+address, as structured fields (the ``fields`` attribute ``issuer.logs`` renders).
+An OCSP GET's path is logged as its length only: the base64 request carries
+the client's nonce, which is never logged.
 """
 
 from __future__ import annotations
@@ -61,6 +67,20 @@ MAX_AGE_MARGIN_SECONDS = 60
 """max-age stays this far below nextUpdate, so no cache serves a response at its very end."""
 
 _NO_STORE = {"Cache-Control": "no-store"}
+
+ACCESS_LOGGER = "zorgid.access.http"
+"""The logger of the access lines (``issuer.logs.HTTP_ACCESS`` names the same)."""
+MAX_LOGGED_PATH = 64
+"""Characters of a path the access line keeps: enough for every path this front serves."""
+_ACCESS = logging.getLogger(ACCESS_LOGGER)
+_KIND = web.RequestKey("zorgid_access_kind", str)
+_ANSWER = web.RequestKey("zorgid_access_answer", Answer)
+_OCSP_PATH = web.RequestKey("zorgid_access_ocsp_path", str)
+_ERROR_KINDS: Mapping[str, str] = {
+    "malformedRequest": "malformed",
+    "unauthorized": "unauthorized",
+    "tryLater": "try_later",
+}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -154,6 +174,53 @@ def decode_get_path(raw: str) -> bytes | None:
         return None
 
 
+def logged_path(raw: str) -> str:
+    """The path as the access line shows it: without its query, at most
+    :data:`MAX_LOGGED_PATH` characters (the rest counted, not shown)."""
+    path = raw.split("?", 1)[0]
+    if len(path) <= MAX_LOGGED_PATH:
+        return path
+    return f"{path[:MAX_LOGGED_PATH]}...({len(path)} chars)"
+
+
+def _answer_kind(answer: Answer) -> str:
+    """good / revoked / unknown for a successful answer, else the error's kind."""
+    if answer.outcome != "successful":
+        return _ERROR_KINDS.get(answer.outcome, answer.outcome)
+    try:
+        return answer.cert_status or "successful"
+    except Exception:  # our own DER; a log line never fails the answer
+        return "successful"
+
+
+def _access_line(request: web.Request, status: int, sent: int, started: float) -> None:
+    answer = request.get(_ANSWER)
+    kind = _answer_kind(answer) if answer is not None else request.get(_KIND, "http_error")
+    seconds = time.perf_counter() - started
+    path = request.get(_OCSP_PATH) or logged_path(request.raw_path)
+    _ACCESS.info(
+        "HTTP request",
+        extra={
+            "fields": {
+                "method": request.method,
+                "path": path,
+                "status": status,
+                "kind": kind,
+                "bytes": sent,
+                "duration_ms": round(seconds * 1000, 3),
+                "remote": request.remote,
+            }
+        },
+    )
+
+
+def _body_bytes(request: web.Request, response: web.StreamResponse) -> int:
+    if request.method == "HEAD" or not isinstance(response, web.Response):
+        return 0
+    body = response.body
+    return len(body) if isinstance(body, bytes | bytearray) else response.content_length or 0
+
+
 class CrlCache:
     """Latest CRL per issuer, re-read from the store at most every ``ttl`` seconds."""
 
@@ -217,17 +284,21 @@ def build_app(
         raw = request.raw_path.split("?", 1)[0]
         path = unquote(raw)
         if path == LIVE_PATH:
+            request[_KIND] = "live"
             return live()
         if path == READY_PATH:
+            request[_KIND] = "ready"
             return await ready(checks, probe_pool)
         if path in crl_paths:
             return await serve_crl(request, crl_paths[path])
         if path in ca_paths:
+            request[_KIND] = "ca_certificate"
             return web.Response(
                 body=ca_paths[path],
                 headers={"Content-Type": "application/pkix-cert", "Cache-Control": "max-age=3600"},
             )
         if path in documents:
+            request[_KIND] = "document"
             body, content_type = documents[path]
             return web.Response(
                 body=body, headers={"Content-Type": content_type, "Cache-Control": "max-age=3600"}
@@ -237,11 +308,15 @@ def build_app(
         rest = raw[len(prefix) + 1 :]
         if not rest:
             return _http_error(404, "no OCSP request in the path; expected GET /<base64 DER>")
+        request[_OCSP_PATH] = f"{prefix}/<{len(rest)} chars>"  # never the request (its nonce)
         der = decode_get_path(rest)
         if der is None:
-            heard(Answer(outcome="malformedRequest", der=MALFORMED_REQUEST, cacheable=False))
+            request[_ANSWER] = heard(
+                Answer(outcome="malformedRequest", der=MALFORMED_REQUEST, cacheable=False)
+            )
             return _malformed()
-        return _ocsp_response(request, await run_answer(der))
+        request[_ANSWER] = answer = await run_answer(der)
+        return _ocsp_response(request, answer)
 
     async def handle_post(request: web.Request) -> web.StreamResponse:
         path = request.raw_path.split("?", 1)[0].rstrip("/")
@@ -258,9 +333,11 @@ def build_app(
         body = await request.content.read(MAX_REQUEST_BYTES + 1)
         if len(body) > MAX_REQUEST_BYTES:
             return _http_error(413, f"request body over {MAX_REQUEST_BYTES} bytes")
-        return _ocsp_response(request, await run_answer(body))
+        request[_ANSWER] = answer = await run_answer(body)
+        return _ocsp_response(request, answer)
 
     async def serve_crl(request: web.Request, issuer_id: str) -> web.StreamResponse:
+        request[_KIND] = "crl"
         if crls is None:
             return _http_error(404, "no CRL store configured")
         loop = asyncio.get_running_loop()
@@ -298,12 +375,26 @@ def build_app(
             raise
         except Exception:
             _LOG.exception("OCSP HTTP handler failed; answering tryLater")
-            heard(Answer(outcome="tryLater", der=TRY_LATER, cacheable=False))
+            request[_ANSWER] = heard(Answer(outcome="tryLater", der=TRY_LATER, cacheable=False))
             return web.Response(
                 status=503, body=TRY_LATER, headers={**_NO_STORE, "Content-Type": OCSP_RESPONSE}
             )
 
-    app = web.Application(middlewares=[never_500], client_max_size=MAX_REQUEST_BYTES)
+    @web.middleware
+    async def access_log(request: web.Request, handler: Handler) -> web.StreamResponse:
+        """One access line per request, whatever answered it (the outermost middleware)."""
+        started = time.perf_counter()
+        try:
+            response = await handler(request)
+        except web.HTTPException as exc:
+            if _ACCESS.isEnabledFor(logging.INFO):
+                _access_line(request, exc.status, 0, started)
+            raise
+        if _ACCESS.isEnabledFor(logging.INFO):
+            _access_line(request, response.status, _body_bytes(request, response), started)
+        return response
+
+    app = web.Application(middlewares=[access_log, never_500], client_max_size=MAX_REQUEST_BYTES)
 
     async def stop_probe_pool(app: web.Application) -> None:
         probe_pool.shutdown(wait=False, cancel_futures=True)

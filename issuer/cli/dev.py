@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from issuer.dev.pki import ROLES
+from issuer.logs import add_arguments as add_log_arguments
+from issuer.logs import configure, settings_for
 
 if TYPE_CHECKING:
     from issuer.config import Config
@@ -24,7 +26,7 @@ DEFAULT_ROOT = Path("var")
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from issuer.config import MetricsConfig, load_config
+    from issuer.config import ConfigError, MetricsConfig, load_config
     from issuer.dev.environment import (
         bind_ocsp_http,
         how_to_call,
@@ -36,8 +38,15 @@ def _serve(args: argparse.Namespace) -> int:
     from issuer.server.app import BuiltServer
     from issuer.wiring import serve
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     root = Path(args.data_dir)
+    existing = root / "zorgid.toml"
+    # [log] of an existing environment from the first line on; a first start logs its
+    # preparation with the command line's (or the default) settings.
+    try:
+        log = load_config(existing).log if existing.is_file() else None
+    except ConfigError:
+        log = None  # prepare() reports the file's problems
+    configure(settings_for(log, args))
     # Bound first: the first start's ceremony names the root certificate and the root's CRL
     # on the address actually bound, as the engine's certificates name OCSP, CRL and CPS.
     bound = bind_ocsp_http(ocsp_listen_of(root, args.ocsp_listen))
@@ -131,6 +140,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         default=None,
         help="OCSP/CRL HTTP address; default: [ocsp] listen of the config (127.0.0.1:8080)",
     )
+    add_log_arguments(dev)
     dev.set_defaults(func=_serve)
     sub = dev.add_subparsers(dest="dev_command", required=False, metavar="ACTION")
     health = sub.add_parser("health", help="ask the running development engine for its health")

@@ -11,7 +11,6 @@ CRL at once.
 from __future__ import annotations
 
 import argparse
-import logging
 import multiprocessing
 import signal
 import sys
@@ -21,6 +20,8 @@ from pathlib import Path
 from types import FrameType
 
 from issuer.config import Config, load_config
+from issuer.logs import LogSettings, configure, settings_for
+from issuer.logs import add_arguments as add_log_arguments
 from policies.urls import ServedPaths
 
 EXIT_OK = 0
@@ -51,11 +52,12 @@ class ProgressBar:
         print(file=sys.stderr)
 
 
-def _child(config_path: str) -> None:
+def _child(config_path: str, log: LogSettings) -> None:
     """A further responder process: serve without refreshing until terminated."""
     from issuer.ocsp_wiring import serve_http
     from issuer.wiring import hsm_opener
 
+    configure(log, pid=True)
     config = load_config(Path(config_path))
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -67,8 +69,9 @@ def _serve(args: argparse.Namespace) -> int:
     from issuer.ocsp_wiring import serve_http
     from issuer.wiring import hsm_opener, start_metrics
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     config: Config = load_config(args.config)
+    log = settings_for(config.log, args)
+    configure(log)
     try:  # before the further processes: a taken address stops nothing half-started
         metrics = start_metrics(config, listen=config.metrics.ocsp_listen)  # this process's
     except MetricsBindError as exc:
@@ -83,7 +86,7 @@ def _serve(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, on_signal)
     context = multiprocessing.get_context("spawn")
     children = [
-        context.Process(target=_child, args=(str(args.config),), daemon=True)
+        context.Process(target=_child, args=(str(args.config), log), daemon=True)
         for _ in range(config.ocsp.processes - 1)
     ]
     for child in children:
@@ -149,6 +152,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     sub = parser.add_subparsers(dest="ocsp_command", required=True, metavar="ACTION")
     serve = sub.add_parser("serve", help="serve OCSP and CRLs over HTTP ([ocsp] of the config)")
     serve.add_argument("--config", type=Path, required=True, metavar="FILE")
+    add_log_arguments(serve)
     serve.set_defaults(func=_serve)
     refresh = sub.add_parser("refresh", help="re-sign every response and CRL that is due now")
     refresh.add_argument("--config", type=Path, required=True, metavar="FILE")

@@ -13,12 +13,13 @@ process died (docs/cli.md).
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from pathlib import Path
 
 from issuer.cli.failures import Exit
 from issuer.config import Config, ConfigError, check_files, load_config, render_markdown
+from issuer.logs import add_arguments as add_log_arguments
+from issuer.logs import configure, settings_for
 
 EXIT_DRIFT = Exit.PROBLEM
 
@@ -76,10 +77,6 @@ def _doc(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    logging.basicConfig(
-        level=getattr(logging, args.log_level),
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-    )
     path = Path(args.config)
     config, problems = _load(path)
     if problems or config is None:
@@ -87,6 +84,7 @@ def _serve(args: argparse.Namespace) -> int:
         for problem in problems:
             print(f"  - {problem}", file=sys.stderr)
         return Exit.USAGE
+    configure(settings_for(config.log, args))
     from issuer.config import ListenError
     from issuer.errors import ZorgIdError
     from issuer.server.app import ServerProcessError  # grpc only when serving
@@ -115,7 +113,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     """Add ``serve`` and ``config``."""
     serve = subparsers.add_parser("serve", help="run the gRPC server (mTLS)")
     serve.add_argument("--config", required=True, metavar="FILE", help="the TOML config file")
-    serve.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    add_log_arguments(serve)
     serve.set_defaults(func=_serve)
 
     config = subparsers.add_parser("config", help="check or document the configuration")

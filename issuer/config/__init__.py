@@ -38,6 +38,7 @@ from issuer.config.base import (
 )
 from issuer.config.doc import EXAMPLE, render_markdown
 from issuer.config.loader import check_files, load_config, parse_config
+from issuer.config.log import LogConfig, LogFormat, LogLevel
 from issuer.config.metrics import MetricsConfig
 from issuer.config.schema import (
     AuditConfig,
@@ -63,6 +64,9 @@ __all__ = [
     "HsmConfig",
     "HsmKeys",
     "ListenError",
+    "LogConfig",
+    "LogFormat",
+    "LogLevel",
     "MetricsConfig",
     "OcspConfig",
     "PolicyConfig",

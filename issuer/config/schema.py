@@ -11,6 +11,7 @@ from pathlib import Path
 
 from hsm import PinSource
 from issuer.config.base import Role, doc, is_loopback, parse_listen
+from issuer.config.log import LogConfig
 from issuer.config.metrics import MetricsConfig
 from issuer.config.watch import UziWatchConfig
 from policies.urls import check_public_url
@@ -570,6 +571,12 @@ class Config:
         default_factory=MetricsConfig,
         metadata=doc(
             "See [metrics].",
+        ),
+    )
+    log: LogConfig = field(
+        default_factory=LogConfig,
+        metadata=doc(
+            "See [log].",
         ),
     )
 

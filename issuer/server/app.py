@@ -30,9 +30,12 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from issuer.config import Config, ListenError
+from issuer.logs import LogSettings
+from issuer.logs import configure as configure_logs
+from issuer.logs import current as current_logs
 from issuer.metrics import Metrics
 from issuer.server.binding import ServiceBinding
-from issuer.server.call_metrics import MetricsInterceptor
+from issuer.server.call_metrics import CallObserver
 from issuer.server.health import HealthControl
 from issuer.server.interceptors import GuardInterceptor
 from issuer.server.reflection import enable_reflection
@@ -142,8 +145,9 @@ def build_server(
     listen port (SO_REUSEPORT, the kernel spreads connections): the way to use
     more than one core, since SoftHSM and the GIL serialise one process.
 
-    *metrics*: every call is counted and timed there (the outermost interceptor, so
-    refusals by the guard are counted with the code the caller gets).
+    *metrics*: every call is counted and timed there. With or without, each call gets one
+    access line (``zorgid.access.grpc``). Both by :class:`CallObserver`, the outermost
+    interceptor, so refusals by the guard are recorded with the code the caller gets.
 
     Refuses (RoleTableError) when a service has a method missing from
     ``table``: such a method would be refused for everyone at run time, which
@@ -173,7 +177,7 @@ def build_server(
         futures.ThreadPoolExecutor(
             max_workers=config.server.workers, thread_name_prefix="zorgid-grpc"
         ),
-        interceptors=[*([MetricsInterceptor(metrics)] if metrics else []), interceptor],
+        interceptors=[CallObserver(metrics), interceptor],
         options=options,
     )
     for binding in services:
@@ -224,15 +228,13 @@ def _with_port(config: Config, port: int) -> Config:
 
 def _further_process(
     config: Config,
-    log_level: int,
+    log: LogSettings,
     ready: Any,
     services: ServicesFactory,
     audit_checkpoints: CheckpointsFactory | None,
 ) -> None:
     """Entry of a further server process (spawned): the same services, on the shared port."""
-    logging.basicConfig(
-        level=log_level, format="%(asctime)s %(levelname)s %(name)s [%(process)d] %(message)s"
-    )
+    configure_logs(log, pid=True)
 
     def serving(built: BuiltServer) -> None:
         _LOG.info("further server process %d serving on port %d", os.getpid(), built.port)
@@ -370,11 +372,10 @@ def _start_further(
     context = multiprocessing.get_context("spawn")  # no fork: grpc and the HSM are threaded
     queue = context.Queue()
     shared = _with_port(config, port)
-    level = logging.getLogger().getEffectiveLevel()
     children: list[multiprocessing.process.BaseProcess] = [
         context.Process(
             target=_further_process,
-            args=(shared, level, queue, services, audit_checkpoints),
+            args=(shared, current_logs(), queue, services, audit_checkpoints),
             name=f"zorgid-serve-{i + 2}",
         )
         for i in range(count)

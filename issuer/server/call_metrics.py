@@ -1,29 +1,48 @@
-"""The interceptor that counts and times every gRPC call by method and status code.
+"""The one observer of every gRPC call: counted and timed (metrics), and one access line.
 
 It is the outermost interceptor (before the
 :class:`~issuer.server.interceptors.GuardInterceptor`), so calls the guard
-refuses (UNAUTHENTICATED, PERMISSION_DENIED) and errors it translates are
-counted with the code the caller receives. The code is read from the servicer
-context after the call: what ``abort``/``abort_with_status``/``set_code`` set,
-else OK; an exception that escapes anyway is UNKNOWN, as grpc sends it.
+refuses (PERMISSION_DENIED; UNAUTHENTICATED on the plaintext development
+listener) and errors it translates are recorded with the code the caller
+receives. The code is read from the servicer context after the call: what
+``abort``/``abort_with_status``/``set_code`` set, else OK; an exception that
+escapes anyway is UNKNOWN, as grpc sends it. One wrapper, two outputs: the
+metrics (when the server has them) and the access line on the
+``zorgid.access.grpc`` logger (INFO), whose caller and ZID code the guard
+notes on the call's :class:`~issuer.server.interceptors.CallNote`.
+
+Each call gets a request id: the caller's ``x-request-id`` metadata when it is
+a plain token (:data:`REQUEST_ID`), else a new one; it goes back in the initial
+metadata (``x-request-id``), so a caller can quote it when reporting a problem.
 
 Methods are the registered ones only (an unregistered method never reaches an
 interceptor's handler), so the ``method`` label is bounded. Non-blocking
 streams (health ``Watch``) are subscriptions held open for as long as a load
-balancer likes; they are passed through, neither counted nor timed.
+balancer likes; they are passed through, neither counted, timed nor logged.
 """
 
 from __future__ import annotations
 
+import logging
+import re
 import time
+import uuid
 from collections.abc import Callable, Iterator
-from typing import Any, TypeAlias
+from typing import Any, Final
 
 import grpc
 
+from issuer.logs import FIELDS, GRPC_ACCESS
 from issuer.metrics import Metrics
+from issuer.server.interceptors import CallNote, close_note, open_note
+from issuer.server.wrapping import Behavior, WrappingInterceptor
 
-Handler: TypeAlias = "grpc.RpcMethodHandler[Any, Any]"  # generic in the stubs only
+REQUEST_ID_HEADER: Final = "x-request-id"
+REQUEST_ID: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+"""A caller's request id is kept only when it is this plain (a UUID, a trace id): it is
+logged and echoed, so it must not be able to carry a line break, markup or a long blob."""
+
+_ACCESS = logging.getLogger(GRPC_ACCESS)
 
 
 def _code(context: grpc.ServicerContext, failed: bool) -> str:
@@ -33,79 +52,99 @@ def _code(context: grpc.ServicerContext, failed: bool) -> str:
     return "UNKNOWN" if failed else "OK"
 
 
-class MetricsInterceptor(grpc.ServerInterceptor):  # type: ignore[type-arg]
-    """Records each call's method, code and seconds in :class:`~issuer.metrics.Metrics`."""
+def request_id(context: grpc.ServicerContext) -> str:
+    """The caller's ``x-request-id`` when it is plain (:data:`REQUEST_ID`), else a new one."""
+    for key, value in context.invocation_metadata() or ():
+        if key == REQUEST_ID_HEADER and isinstance(value, str) and REQUEST_ID.fullmatch(value):
+            return value
+    return uuid.uuid4().hex
 
-    def __init__(self, metrics: Metrics, *, clock: Callable[[], float] = time.perf_counter):
+
+class CallObserver(WrappingInterceptor):
+    """Records each call in :class:`~issuer.metrics.Metrics` (if any) and as one access line."""
+
+    def __init__(
+        self, metrics: Metrics | None = None, *, clock: Callable[[], float] = time.perf_counter
+    ):
+        super().__init__()
         self._metrics = metrics
         self._clock = clock
-        self._wrapped: dict[str, tuple[Handler, Handler]] = {}
+
+    @staticmethod
+    def _echo(context: grpc.ServicerContext, note: CallNote) -> None:
+        """The request id back to the caller, before the guard can refuse the call."""
+        context.send_initial_metadata(((REQUEST_ID_HEADER, note.request_id),))
 
     def _record(
-        self, method: str, context: grpc.ServicerContext, start: float, failed: bool
+        self,
+        method: str,
+        context: grpc.ServicerContext,
+        note: CallNote,
+        start: float,
+        failed: bool,
     ) -> None:
-        self._metrics.grpc_call(method, _code(context, failed), self._clock() - start)
+        seconds = self._clock() - start
+        code = _code(context, failed)
+        if self._metrics is not None:
+            self._metrics.grpc_call(method, code, seconds)
+        if _ACCESS.isEnabledFor(logging.INFO):
+            _ACCESS.info(
+                "gRPC call",
+                extra={FIELDS: access_fields(method, code, seconds, note, context.peer())},
+            )
 
-    def _unary_response(self, method: str, behavior: Callable[..., Any]) -> Callable[..., Any]:
+    def _unary_response(self, method: str, behavior: Behavior) -> Behavior:
         def run(request: Any, context: grpc.ServicerContext) -> Any:
             start, failed = self._clock(), True
+            note, token = open_note(request_id(context))
             try:
+                self._echo(context, note)
                 response = behavior(request, context)
                 failed = False
                 return response
             finally:
-                self._record(method, context, start, failed)
+                close_note(token)
+                self._record(method, context, note, start, failed)
 
         return run
 
-    def _stream_response(self, method: str, behavior: Callable[..., Any]) -> Callable[..., Any]:
+    def _stream_response(self, method: str, behavior: Behavior) -> Behavior:
         def run(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
             start, failed = self._clock(), True
+            note, token = open_note(request_id(context))
             try:
+                self._echo(context, note)
                 responses = behavior(request, context)
                 if responses is not None:
                     yield from responses
                 failed = False
             finally:
-                self._record(method, context, start, failed)
+                close_note(token)
+                self._record(method, context, note, start, failed)
 
         return run
 
-    def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], Handler | None],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> Handler | None:
-        """The measured handler of the call's method, wrapped once per registered handler."""
-        handler = continuation(handler_call_details)
-        if handler is None:
-            return None
-        method = handler_call_details.method
-        kept = self._wrapped.get(method)
-        if kept is not None and kept[0] is handler:
-            return kept[1]
-        wrapped = self._wrap(method, handler)
-        self._wrapped[method] = (handler, wrapped)
-        return wrapped
+    def _non_blocking_stream(self, method: str, behavior: Behavior) -> Behavior | None:
+        return None  # a subscription, not a call: passed through (see the module docstring)
 
-    def _wrap(self, method: str, handler: Handler) -> Handler:
-        des, ser = handler.request_deserializer, handler.response_serializer
-        if handler.unary_unary is not None:
-            return grpc.unary_unary_rpc_method_handler(
-                self._unary_response(method, handler.unary_unary), des, ser
-            )
-        if handler.stream_unary is not None:
-            return grpc.stream_unary_rpc_method_handler(
-                self._unary_response(method, handler.stream_unary), des, ser
-            )
-        if handler.unary_stream is not None:
-            if getattr(handler.unary_stream, "experimental_non_blocking", False):
-                return handler
-            return grpc.unary_stream_rpc_method_handler(
-                self._stream_response(method, handler.unary_stream), des, ser
-            )
-        if handler.stream_stream is not None:
-            return grpc.stream_stream_rpc_method_handler(
-                self._stream_response(method, handler.stream_stream), des, ser
-            )
-        return handler  # pragma: no cover - grpc handlers always have one behaviour
+
+def access_fields(
+    method: str, code: str, seconds: float, note: CallNote, peer: str
+) -> dict[str, Any]:
+    """The access line's fields: who called what, with which outcome, how long, which id.
+
+    Never the request or response messages, metadata other than the request id, or the
+    error's text: those carry tokens, PINs and nonces (docs/operations.md, "Logs").
+    """
+    caller = note.caller
+    return {
+        "method": method,
+        "code": code,
+        "zid": str(note.zid) if note.zid is not None else None,
+        "duration_ms": round(seconds * 1000, 3),
+        "request_id": note.request_id,
+        "roles": [str(role) for role in sorted(caller.roles)] if caller is not None else [],
+        "identity": caller.identity if caller is not None else None,
+        "subject": caller.subject if caller is not None else None,
+        "peer": peer,
+    }

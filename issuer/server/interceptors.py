@@ -17,6 +17,10 @@ Order, for each call:
    ``LocalizedMessage`` in en and nl-NL (AIP-193 style rich errors, carried
    in the ``grpc-status-details-bin`` trailer); any other exception becomes
    ``INTERNAL`` (ZID-0001) with nothing of its text, which is logged instead.
+
+The caller and the ZID code of a refusal or translated error are noted on the
+call's :class:`CallNote`, which the call observer outside the guard
+(:mod:`issuer.server.call_metrics`) writes into the call's access line.
 """
 
 from __future__ import annotations
@@ -24,7 +28,9 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any, Final, NoReturn, TypeAlias
+from contextvars import ContextVar, Token
+from dataclasses import dataclass
+from typing import Any, Final, NoReturn
 
 import grpc
 from google.protobuf import any_pb2
@@ -42,12 +48,12 @@ from issuer.server.roles import (
     describe_access,
     facts_from_pem,
 )
+from issuer.server.wrapping import WrappingInterceptor
 
 _LOG = logging.getLogger(__name__)
 
 DEV_PLAINTEXT_IDENTITY: Final = "dev-plaintext@loopback"
 _LOOPBACK_PEERS: Final = ("ipv4:127.", "ipv6:[::1]", "unix:")
-Handler: TypeAlias = "grpc.RpcMethodHandler[Any, Any]"  # generic in the stubs only
 CALLER_CACHE_SIZE: Final = 1024
 """Distinct client certificates whose :class:`Caller` the guard keeps (portals, gateways,
 officers: far fewer in practice; an evicted one is only rebuilt)."""
@@ -94,7 +100,49 @@ def _aborted(exc: Exception, context: grpc.ServicerContext) -> bool:
     )
 
 
-class GuardInterceptor(grpc.ServerInterceptor):  # type: ignore[type-arg]
+@dataclass(slots=True)
+class CallNote:
+    """What the guard learned of one call, for the call observer outside it (the access line).
+
+    The observer (:mod:`issuer.server.call_metrics`) opens a note before the guard
+    runs and reads it after the call: the caller the guard derived from the verified
+    certificate (``None`` when there was none) and the ZID code of a refusal or of the
+    error it translated. The guard writes it; nothing else does.
+    """
+
+    request_id: str
+    caller: Caller | None = None
+    zid: str | None = None
+
+
+_NOTE: ContextVar[CallNote | None] = ContextVar("zorgid_call_note", default=None)
+
+
+def open_note(request_id: str) -> tuple[CallNote, Token[CallNote | None]]:
+    """Start the note of the call this thread runs (the observer; close it with the token)."""
+    note = CallNote(request_id=request_id)
+    return note, _NOTE.set(note)
+
+
+def close_note(token: Token[CallNote | None]) -> None:
+    """End the note (a streaming call's generator may be closed from another context)."""
+    try:
+        _NOTE.reset(token)
+    except ValueError:
+        _NOTE.set(None)
+
+
+def _noted(*, caller: Caller | None = None, zid: str | None = None) -> None:
+    note = _NOTE.get()
+    if note is None:  # a server built without the observer (some tests)
+        return
+    if caller is not None:
+        note.caller = caller
+    if zid is not None:
+        note.zid = zid
+
+
+class GuardInterceptor(WrappingInterceptor):
     """Authenticates, authorises by :data:`~issuer.server.roles.METHOD_ROLES`, maps errors.
 
     ``plaintext_roles`` is not None only for the development plaintext listener
@@ -115,7 +163,7 @@ class GuardInterceptor(grpc.ServerInterceptor):  # type: ignore[type-arg]
         # Per interceptor, so per role mapping: a Caller is a pure function of the
         # certificate and the [roles] rules, both fixed for this server's life.
         self._verified_caller = functools.lru_cache(maxsize=CALLER_CACHE_SIZE)(self._caller_for_pem)
-        self._wrapped: dict[str, tuple[Handler, Handler]] = {}
+        super().__init__()
 
     # -- identity ---------------------------------------------------------------------------
 
@@ -153,7 +201,9 @@ class GuardInterceptor(grpc.ServerInterceptor):  # type: ignore[type-arg]
     def _admit(self, method: str, context: grpc.ServicerContext) -> Caller:
         """The caller, or abort with UNAUTHENTICATED / PERMISSION_DENIED."""
         caller = self._caller(context)
+        _noted(caller=caller)
         if caller is None:
+            _noted(zid=Code.ZID_0002)
             _LOG.warning(
                 "refused %s: no verified client certificate (peer %s)", method, context.peer()
             )
@@ -174,6 +224,7 @@ class GuardInterceptor(grpc.ServerInterceptor):  # type: ignore[type-arg]
             )
             detail = f"Caller {caller.describe()} may not call {method}; allowed: {allowed}."
             _LOG.warning("refused: %s", detail)
+            _noted(zid=Code.ZID_0003)
             context.abort_with_status(to_grpc_status(ZorgIdError(Code.ZID_0003, detail)))
         return caller
 
@@ -182,10 +233,12 @@ class GuardInterceptor(grpc.ServerInterceptor):  # type: ignore[type-arg]
     def _fail(self, method: str, exc: Exception, context: grpc.ServicerContext) -> NoReturn:
         if isinstance(exc, ZorgIdError):
             _LOG.info("%s failed: %s", method, exc.message)
+            _noted(zid=exc.code)
             context.abort_with_status(to_grpc_status(exc))
         if _aborted(exc, context):
             raise exc
         _LOG.error("%s failed with an internal error", method, exc_info=exc)
+        _noted(zid=Code.ZID_0001)
         context.abort_with_status(
             to_grpc_status(ZorgIdError(Code.ZID_0001, f"Method {method} failed."))
         )
@@ -245,54 +298,3 @@ class GuardInterceptor(grpc.ServerInterceptor):  # type: ignore[type-arg]
             behavior, "experimental_thread_pool", None
         )
         return run
-
-    def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler[Any, Any] | None],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler[Any, Any] | None:
-        """The guarded handler of the call's method, wrapped once per registered handler.
-
-        grpc asks this for every call; the servicer's handler of a method is the
-        same object each time, so its guarded wrapper is kept (keyed by method,
-        checked by identity) instead of being rebuilt per call. Only methods
-        with a registered handler are kept: a bounded set.
-        """
-        handler = continuation(handler_call_details)
-        if handler is None:
-            return None
-        method = handler_call_details.method
-        kept = self._wrapped.get(method)
-        if kept is not None and kept[0] is handler:
-            guarded: Handler = kept[1]
-            return guarded
-        wrapped = self._wrap(method, handler)
-        if wrapped is not None:
-            self._wrapped[method] = (handler, wrapped)
-        return wrapped
-
-    def _wrap(
-        self, method: str, handler: grpc.RpcMethodHandler[Any, Any]
-    ) -> grpc.RpcMethodHandler[Any, Any] | None:
-        des, ser = handler.request_deserializer, handler.response_serializer
-        if handler.unary_unary is not None:
-            return grpc.unary_unary_rpc_method_handler(
-                self._unary_response(method, handler.unary_unary), des, ser
-            )
-        if handler.stream_unary is not None:
-            return grpc.stream_unary_rpc_method_handler(
-                self._unary_response(method, handler.stream_unary), des, ser
-            )
-        if handler.unary_stream is not None:
-            behavior = handler.unary_stream
-            wrap = (
-                self._non_blocking_stream
-                if getattr(behavior, "experimental_non_blocking", False)
-                else self._stream_response
-            )
-            return grpc.unary_stream_rpc_method_handler(wrap(method, behavior), des, ser)
-        if handler.stream_stream is not None:
-            return grpc.stream_stream_rpc_method_handler(
-                self._stream_response(method, handler.stream_stream), des, ser
-            )
-        return None  # pragma: no cover - grpc handlers always have one behaviour
