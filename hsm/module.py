@@ -19,8 +19,9 @@ the lock. It may raise a ``pkcs11.exceptions.PKCS11Error`` to simulate a
 device failure exactly where a real one would surface.
 
 The observer seam: :attr:`LoadedModule.observer`, if set, hears how long each
-operation took and how it failed, and each re-initialisation. The composition
-root sets it (the engine's metrics); this package imports nothing to count with.
+attempt at an operation took (:meth:`LoadedModule.attempt`) and how it failed, and
+each re-initialisation. The composition root sets it on the module of the token it
+opened (the engine's metrics); this package imports nothing to count with.
 """
 
 from __future__ import annotations
@@ -29,8 +30,9 @@ import contextlib
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import pkcs11
 from pkcs11.exceptions import PKCS11Error
@@ -38,6 +40,8 @@ from pkcs11.exceptions import PKCS11Error
 from hsm.errors import HsmUnavailable
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 FaultHook = Callable[[str], None]
 """Called with an operation name ("sign", "login", "find", ...) before each PKCS#11 call."""
@@ -77,6 +81,20 @@ class LoadedModule:
         hook = self.fault_hook
         if hook is not None:
             hook(operation)
+
+    def attempt(self, operation: str, session: Callable[[], Any], fn: Callable[[Any], T]) -> T:
+        """One attempt at *operation* (call with the lock held): a session, the fault hook,
+        ``fn(session)``; timed, and the observer told how it ended."""
+        started = time.perf_counter()
+        try:
+            opened = session()
+            self.fire(operation)
+            result = fn(opened)
+        except Exception as exc:
+            self.observe(operation, time.perf_counter() - started, type(exc).__name__)
+            raise
+        self.observe(operation, time.perf_counter() - started, None)
+        return result
 
     def observe(self, operation: str, seconds: float, error: str | None) -> None:
         """Tell the observer, if any, about one attempt (a failing observer never fails it)."""

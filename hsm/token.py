@@ -36,7 +36,7 @@ from pkcs11 import exceptions as p11e
 
 from hsm import errors
 from hsm.keys import HsmEcPrivateKey, HsmPrivateKey, HsmRsaPrivateKey
-from hsm.module import FaultHook, HsmObserver, LoadedModule, load_module
+from hsm.module import FaultHook, LoadedModule, load_module
 from hsm.objects import (
     KeyAttributes,
     find_objects,
@@ -94,14 +94,12 @@ class Hsm:
         pin_source: PinSource | str | None = None,
         retries: int = 3,
         backoff: float = 0.05,
-        observer: HsmObserver | None = None,
     ) -> Hsm:
         """Open (or reuse) the process-wide handle of a token and log in.
 
         Give a URI (its ``object``/``id`` part is ignored here; see
         :meth:`key_from_uri`) or the keyword form. Keywords override the URI.
-        The module path defaults to SoftHSM2's. *observer* hears every operation
-        on the module from now on, this opening included (:attr:`LoadedModule.observer`).
+        The module path defaults to SoftHSM2's.
         """
         parsed = Pkcs11Uri.parse(uri) if isinstance(uri, str) else uri
         if parsed is not None:
@@ -126,12 +124,8 @@ class Hsm:
         with cls._registry_lock:
             found = cls._registry.get(key)
             if found is not None and not found._closed:
-                if observer is not None:
-                    found._module.observer = observer
                 return found
             module = load_module(path)
-            if observer is not None:
-                module.observer = observer
             made = cls(
                 module=module,
                 token_label=label,
@@ -140,13 +134,9 @@ class Hsm:
                 backoff=backoff,
             )
             with module.lock:
-                started = time.perf_counter()
                 try:
                     made._connect(rescan=True)
-                except Exception as exc:
-                    module.observe("open", time.perf_counter() - started, type(exc).__name__)
-                    if not isinstance(exc, p11e.PKCS11Error):
-                        raise
+                except p11e.PKCS11Error as exc:
                     if not is_recoverable(exc):
                         raise errors.HsmOperationFailed(
                             f"opening token {label!r} on {path!r} failed with {rv_name(exc)}; "
@@ -155,8 +145,6 @@ class Hsm:
                     # The device hiccuped while we connected: the usual
                     # recovery (re-initialise, retry with backoff) or HsmUnavailable.
                     made._call("open", lambda session: None)
-                else:
-                    module.observe("open", time.perf_counter() - started, None)
             cls._registry[key] = made
             return made
 
@@ -280,30 +268,18 @@ class Hsm:
                 )
             for attempt in range(retries + 1):
                 seen = self._module.generation
-                started = time.perf_counter()
                 try:
-                    session = self._ensure_session()
-                    self._module.fire(operation)
-                    result = fn(session)
-                except Exception as exc:
-                    self._module.observe(
-                        operation, time.perf_counter() - started, type(exc).__name__
-                    )
-                    if not isinstance(exc, p11e.PKCS11Error | errors.TokenNotFound):
-                        raise
-                    if isinstance(exc, errors.TokenNotFound):
-                        last = "TokenNotFound"
-                    elif not is_recoverable(exc):
+                    return self._module.attempt(operation, self._ensure_session, fn)
+                except p11e.PKCS11Error as exc:
+                    if not is_recoverable(exc):
                         raise errors.HsmOperationFailed(
                             f"{operation} on token {self._token_label!r} failed with "
                             f"{rv_name(exc)}; this is not a transient device error -- "
                             "check the key and the request"
                         ) from None
-                    else:
-                        last = rv_name(exc)
-                else:
-                    self._module.observe(operation, time.perf_counter() - started, None)
-                    return result
+                    last = rv_name(exc)
+                except errors.TokenNotFound:
+                    last = "TokenNotFound"
                 log.warning(
                     "%s on token %r failed (%s), attempt %d of %d; re-initialising",
                     operation,

@@ -31,7 +31,7 @@ from prometheus_client.registry import Collector
 
 if TYPE_CHECKING:
     from issuer.issuance.records import IssuanceOutcome, IssuanceStep
-    from issuer.uzi_watch import WatchState
+    from issuer.uzi_watch_state import WatchState
     from ocsp.responder import Answer
 
 _LOG = logging.getLogger(__name__)

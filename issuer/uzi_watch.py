@@ -60,6 +60,7 @@ from issuer.uzi.crl import CrlUnavailable, FetchLimits, fetch_crl
 from issuer.uzi.trust import TrustSet, distribution_points, verified_cas
 from issuer.uzi_watch_hold import CardRef, hold_card, is_current, publish, release_card
 from issuer.uzi_watch_smartcards import revoke_smartcards
+from issuer.uzi_watch_state import WatchTally
 
 _LOG = logging.getLogger(__name__)
 
@@ -98,25 +99,6 @@ class PassReport:
     unavailable: list[str] = field(default_factory=list)
     next_due: datetime | None = None
     """The earliest time a CRL of the watched cards is due again (None: none watched)."""
-
-
-@dataclass(frozen=True, kw_only=True)
-class WatchState:
-    """How the watch is doing, for the metrics (read at each scrape)."""
-
-    since_success_seconds: float
-    """Seconds since the last pass that ran to its end (since the watch started, if none has):
-    CRLs go unread while this grows."""
-    passes: int
-    """Passes that ran to their end since the watch started."""
-    failures: int
-    """Passes that raised (database, trust set, HSM) since the watch started."""
-    cards: int
-    """Cards watched in the last pass that ran to its end."""
-    crls_failed: int
-    """CRLs whose fetch or check failed in that pass."""
-    crls_unavailable: int
-    """CRLs without a current one for longer than ``unavailable_limit`` in that pass."""
 
 
 @dataclass(frozen=True)
@@ -242,10 +224,9 @@ class UziWatch:
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
-        self._last_success_at = clock()
-        self._passes = 0
-        self._failures = 0
-        self._last: PassReport | None = None
+        self._tally = WatchTally(clock)
+        self.state = self._tally.state
+        """How the watch is doing (the metrics read it at each scrape)."""
 
     # -- one pass ------------------------------------------------------------------------
 
@@ -255,24 +236,10 @@ class UziWatch:
             try:
                 report = self._pass(force=force)
             except BaseException:
-                self._failures += 1
+                self._tally.failed()
                 raise
-            self._passes += 1
-            self._last_success_at = self._clock()
-            self._last = report
+            self._tally.completed(report)
             return report
-
-    def state(self) -> WatchState:
-        """How the watch is doing now (the metrics' gauges, read at each scrape)."""
-        last = self._last
-        return WatchState(
-            since_success_seconds=(self._clock() - self._last_success_at).total_seconds(),
-            passes=self._passes,
-            failures=self._failures,
-            cards=last.cards if last else 0,
-            crls_failed=len(last.failed) if last else 0,
-            crls_unavailable=len(last.unavailable) if last else 0,
-        )
 
     def _pass(self, *, force: bool) -> PassReport:
         now = self._clock()

@@ -99,13 +99,15 @@ HsmOpener = Callable[[], Hsm]
 
 def open_hsm(config: Config, observer: HsmObserver | None = None) -> Hsm:
     """The configured token (``[hsm]``), logged in now; *observer* (the metrics' ``hsm``)
-    hears every operation on its module from now on."""
-    return Hsm.open(
+    hears every later operation on its module (one per process: every token on it)."""
+    hsm = Hsm.open(
         module_path=config.hsm.module,
         token_label=config.hsm.token,
         pin_source=str(config.hsm.pin_source),
-        observer=observer,
     )
+    if observer is not None:
+        hsm.module.observer = observer
+    return hsm
 
 
 def hsm_opener(config: Config, observer: HsmObserver | None = None) -> HsmOpener:

@@ -23,8 +23,7 @@ REINITS = "zorgid_hsm_reinitializations_total"
 def metrics(engine_hsm: Hsm) -> Iterator[Metrics]:
     """A fresh registry observing the engine token's module (as ``issuer.wiring`` sets it)."""
     made = Metrics()
-    Hsm.open(engine_hsm.uri, observer=made.hsm)
-    assert engine_hsm.module.observer is made.hsm
+    engine_hsm.module.observer = made.hsm
     yield made
     engine_hsm.module.observer = None
     engine_hsm.set_fault_hook(None)
