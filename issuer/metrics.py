@@ -29,6 +29,8 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.process_collector import ProcessCollector
 from prometheus_client.registry import Collector
 
+from issuer.config import ListenError
+
 if TYPE_CHECKING:
     from issuer.issuance.records import IssuanceOutcome, IssuanceStep
     from issuer.uzi_watch_state import WatchState
@@ -322,7 +324,7 @@ class Metrics:
         self.registry.register(_UziWatchCollector(state))
 
 
-class MetricsBindError(OSError):
+class MetricsBindError(ListenError):
     """The metrics address could not be bound (in use, or not an address of this host)."""
 
 

@@ -104,6 +104,7 @@ def open_hsm(config: Config, observer: HsmObserver | None = None) -> Hsm:
         module_path=config.hsm.module,
         token_label=config.hsm.token,
         pin_source=str(config.hsm.pin_source),
+        module_environment=config.hsm.environment,
     )
     if observer is not None:
         hsm.module.observer = observer
@@ -121,6 +122,7 @@ def open_ceremony_hsm(ceremony: CeremonyConfig) -> Hsm:
         module_path=ceremony.hsm.module,
         token_label=ceremony.hsm.token,
         pin_source=ceremony.hsm.pin_source,
+        module_environment=ceremony.hsm.environment,
     )
 
 
