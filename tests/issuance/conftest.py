@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -40,6 +40,7 @@ class HsmSettings:
     module: str
     token: str
     pin_source: str
+    environment: dict[str, str] = field(default_factory=dict)  # [hsm.environment]: none
 
 
 @dataclass(frozen=True)
