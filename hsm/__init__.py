@@ -36,7 +36,7 @@ from hsm.uri import PinSource, Pkcs11Uri
 
 if TYPE_CHECKING:
     from hsm.keys import HsmEcPrivateKey, HsmPrivateKey, HsmRsaPrivateKey
-    from hsm.module import FaultHook
+    from hsm.module import FaultHook, HsmObserver
     from hsm.objects import KeyAttributes
     from hsm.token import DEFAULT_MODULE, Hsm
 
@@ -47,6 +47,7 @@ _LAZY = {
     "HsmPrivateKey": "hsm.keys",
     "HsmRsaPrivateKey": "hsm.keys",
     "FaultHook": "hsm.module",
+    "HsmObserver": "hsm.module",
     "DEFAULT_MODULE": "hsm.token",
     "Hsm": "hsm.token",
     "KeyAttributes": "hsm.objects",
@@ -68,6 +69,7 @@ __all__ = [
     "Hsm",
     "HsmEcPrivateKey",
     "HsmError",
+    "HsmObserver",
     "HsmOperationFailed",
     "HsmPrivateKey",
     "HsmRsaPrivateKey",

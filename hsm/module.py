@@ -17,6 +17,11 @@ The fault seam: :attr:`LoadedModule.fault_hook`, if set, is called with the
 operation name right before every PKCS#11 operation this package makes, under
 the lock. It may raise a ``pkcs11.exceptions.PKCS11Error`` to simulate a
 device failure exactly where a real one would surface.
+
+The observer seam: :attr:`LoadedModule.observer`, if set, hears how long each
+attempt at an operation took (:meth:`LoadedModule.attempt`) and how it failed, and
+each re-initialisation. The composition root sets it on the module of the token it
+opened (the engine's metrics); this package imports nothing to count with.
 """
 
 from __future__ import annotations
@@ -25,8 +30,9 @@ import contextlib
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 import pkcs11
 from pkcs11.exceptions import PKCS11Error
@@ -35,8 +41,21 @@ from hsm.errors import HsmUnavailable
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
+
 FaultHook = Callable[[str], None]
 """Called with an operation name ("sign", "login", "find", ...) before each PKCS#11 call."""
+
+
+class HsmObserver(Protocol):
+    """Hears what the module does: the engine's metrics (``issuer.metrics.HsmMetrics``)."""
+
+    def observe(self, operation: str, seconds: float, error: str | None) -> None:
+        """One attempt at *operation* ("sign", "find", ...) took *seconds* under the module
+        lock; *error* names the exception (a PKCS#11 return code's class) if it failed."""
+
+    def reinitialized(self) -> None:
+        """``C_Finalize`` + ``C_Initialize`` ran: every session of the module was dropped."""
 
 
 class LoadedModule:
@@ -47,6 +66,7 @@ class LoadedModule:
         self.lock = threading.RLock()
         self.generation = 0
         self.fault_hook: FaultHook | None = None
+        self.observer: HsmObserver | None = None
         self.needs_reinit = False
         try:
             self.lib: Any = pkcs11.lib(path)
@@ -61,6 +81,29 @@ class LoadedModule:
         hook = self.fault_hook
         if hook is not None:
             hook(operation)
+
+    def attempt(self, operation: str, session: Callable[[], Any], fn: Callable[[Any], T]) -> T:
+        """One attempt at *operation* (call with the lock held): a session, the fault hook,
+        ``fn(session)``; timed, and the observer told how it ended."""
+        started = time.perf_counter()
+        try:
+            opened = session()
+            self.fire(operation)
+            result = fn(opened)
+        except Exception as exc:
+            self.observe(operation, time.perf_counter() - started, type(exc).__name__)
+            raise
+        self.observe(operation, time.perf_counter() - started, None)
+        return result
+
+    def observe(self, operation: str, seconds: float, error: str | None) -> None:
+        """Tell the observer, if any, about one attempt (a failing observer never fails it)."""
+        observer = self.observer
+        if observer is not None:
+            try:
+                observer.observe(operation, seconds, error)
+            except Exception:
+                log.exception("HSM observer failed on %s", operation)
 
     def reinitialize(self, seen_generation: int) -> None:
         """``C_Finalize`` + ``C_Initialize``, unless someone already did since ``seen_generation``.
@@ -80,7 +123,16 @@ class LoadedModule:
             # is gone: nothing to undo either way.
             with contextlib.suppress(PKCS11Error):
                 self.lib.finalize()
+            self._tell_reinitialized()
             self.lib.initialize()
+
+    def _tell_reinitialized(self) -> None:
+        observer = self.observer
+        if observer is not None:
+            try:
+                observer.reinitialized()
+            except Exception:
+                log.exception("HSM observer failed on a re-initialisation")
 
     def ensure_initialized(self) -> None:
         """Initialise if a failed re-initialisation left the module finalised, or after fork.

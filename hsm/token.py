@@ -272,9 +272,7 @@ class Hsm:
             for attempt in range(retries + 1):
                 seen = self._module.generation
                 try:
-                    session = self._ensure_session()
-                    self._module.fire(operation)
-                    return fn(session)
+                    return self._module.attempt(operation, self._ensure_session, fn)
                 except p11e.PKCS11Error as exc:
                     if not is_recoverable(exc):
                         raise errors.HsmOperationFailed(

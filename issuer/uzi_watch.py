@@ -60,6 +60,7 @@ from issuer.uzi.crl import CrlUnavailable, FetchLimits, fetch_crl
 from issuer.uzi.trust import TrustSet, distribution_points, verified_cas
 from issuer.uzi_watch_hold import CardRef, hold_card, is_current, publish, release_card
 from issuer.uzi_watch_smartcards import revoke_smartcards
+from issuer.uzi_watch_state import WatchTally
 
 _LOG = logging.getLogger(__name__)
 
@@ -223,13 +224,22 @@ class UziWatch:
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
+        self._tally = WatchTally(clock)
+        self.state = self._tally.state
+        """How the watch is doing (the metrics read it at each scrape)."""
 
     # -- one pass ------------------------------------------------------------------------
 
     def run_once(self, *, force: bool = False) -> PassReport:
         """Read the due CRLs of the watched cards and act on them; ``force``: every CRL now."""
         with self._lock:
-            return self._pass(force=force)
+            try:
+                report = self._pass(force=force)
+            except BaseException:
+                self._tally.failed()
+                raise
+            self._tally.completed(report)
+            return report
 
     def _pass(self, *, force: bool) -> PassReport:
         now = self._clock()

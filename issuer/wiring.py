@@ -22,7 +22,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from hsm import Hsm, HsmError, HsmUnavailable
+from hsm import Hsm, HsmError, HsmObserver, HsmUnavailable
 from issuer.audit import AuditKeyError, AuditLog, CheckpointSigner, CheckpointTimer, key_sha256
 from issuer.ca import load_ca_material
 from issuer.ca.config import CeremonyConfig
@@ -33,7 +33,14 @@ from issuer.flows.common import FlowDeps
 from issuer.flows.evidence import EvidenceKeepingVerifier
 from issuer.issuance.records import CertificateHooks, HealthReport
 from issuer.issuance.runtime import HSM_REASON, IssuanceRuntime
-from issuer.metrics import Expiry, Metrics, MetricsBindError, MetricsServer, start_metrics_server
+from issuer.metrics import (
+    Expiry,
+    Metrics,
+    MetricsBindError,
+    MetricsServer,
+    StaleReservations,
+    start_metrics_server,
+)
 from issuer.ocsp_wiring import OcspRuntime
 from issuer.policy_store import PolicyStore
 from issuer.server import app
@@ -50,6 +57,7 @@ from issuer.server.binding import (
 from issuer.server.health import HealthControl
 from issuer.server.ocsp_service import RuntimeResponder
 from issuer.store import Engine, check_schema, shared_engine
+from issuer.store.certificates import stale_reservation_count
 from issuer.store.uzi import SqlUziChallengeStore
 from issuer.uzi.crl import CrlRefresher
 from issuer.uzi.policy import policy_source
@@ -61,6 +69,7 @@ from policies import DEFAULT_POLICY_PATH
 
 __all__ = [
     "HsmOpener",
+    "MeteredServices",
     "PolicyRuntime",
     "audit_checkpoint_timer",
     "build_evidence_verifier",
@@ -77,6 +86,7 @@ __all__ = [
     "open_ocsp_runtime",
     "open_token",
     "serve",
+    "stale_reservations",
     "start_metrics",
 ]
 
@@ -87,19 +97,23 @@ HsmOpener = Callable[[], Hsm]
 # -- the HSM ----------------------------------------------------------------------------------
 
 
-def open_hsm(config: Config) -> Hsm:
-    """The configured token (``[hsm]``), logged in now."""
-    return Hsm.open(
+def open_hsm(config: Config, observer: HsmObserver | None = None) -> Hsm:
+    """The configured token (``[hsm]``), logged in now; *observer* (the metrics' ``hsm``)
+    hears every later operation on its module (one per process: every token on it)."""
+    hsm = Hsm.open(
         module_path=config.hsm.module,
         token_label=config.hsm.token,
         pin_source=str(config.hsm.pin_source),
         module_environment=config.hsm.environment,
     )
+    if observer is not None:
+        hsm.module.observer = observer
+    return hsm
 
 
-def hsm_opener(config: Config) -> HsmOpener:
+def hsm_opener(config: Config, observer: HsmObserver | None = None) -> HsmOpener:
     """The configured token, opened when a runtime first needs it (not at start)."""
-    return lambda: open_hsm(config)
+    return lambda: open_hsm(config, observer)
 
 
 def open_ceremony_hsm(ceremony: CeremonyConfig) -> Hsm:
@@ -140,16 +154,19 @@ def issuance_runtime(
     presign_ocsp: bool = True,
     engine: Engine | None = None,
     clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+    metrics: Metrics | None = None,
 ) -> IssuanceRuntime:
-    """The process's issuance runtime on the configured token (opened on first issuance)."""
+    """The process's issuance runtime on the configured token (opened on first issuance);
+    *metrics* hear its HSM operations and its cycles' outcomes and step times."""
     return IssuanceRuntime(
         config,
-        open_hsm=hsm_opener(config),
+        open_hsm=hsm_opener(config, metrics.hsm if metrics is not None else None),
         health=health_report(health),
         hooks=hooks,
         presign_ocsp=presign_ocsp,
         engine=engine,
         clock=clock,
+        observer=metrics.issuance if metrics is not None else None,
     )
 
 
@@ -327,25 +344,30 @@ def open_ocsp_runtime(config: Config, *, clock: Clock = utc_now) -> OcspRuntime:
 # -- the server -------------------------------------------------------------------------------
 
 
-def default_services(config: Config, health: HealthControl | None = None) -> list[ServiceBinding]:
+def default_services(
+    config: Config, health: HealthControl | None = None, *, metrics: Metrics | None = None
+) -> list[ServiceBinding]:
     """The services ``zorgid serve`` registers, on one issuance runtime and one UZI verifier.
 
     Raises ``issuer.store.SchemaOutOfDateError`` (naming ``zorgid db upgrade``)
     when the configured database is not at this code's schema, and ZID-0110
     when a configured HSM key is not its certificate's (issue 16 item 8); an
-    HSM away at start is left to the first call.
+    HSM away at start is left to the first call. *metrics* hear the HSM, the
+    issuance cycles and the UZI-pas watch.
     """
-    runtime = issuance_runtime(config, health=health)
+    runtime = issuance_runtime(config, health=health, metrics=metrics)
     verifier = build_evidence_verifier(config)
     runtime.check_keys()
+    watch = uzi_watch(config, runtime) if config.uzi_watch.enabled else None
+    if watch is not None and metrics is not None:
+        metrics.watch_uzi_watch(watch.state)
+    observer = metrics.hsm if metrics is not None else None
     return [
         ca_service_binding(config),
         errors_service_binding(),
-        uzi_service_binding(
-            verifier, watch=uzi_watch(config, runtime) if config.uzi_watch.enabled else None
-        ),
+        uzi_service_binding(verifier, watch=watch),
         *issuance_service_bindings(runtime),
-        policy_service_binding(PolicyRuntime(config).get),
+        policy_service_binding(PolicyRuntime(config, open_hsm=hsm_opener(config, observer)).get),
         *flow_service_bindings(flow_deps(config, runtime=runtime, verifier=verifier)),
         ocsp_service_binding(RuntimeResponder(runtime)),
     ]
@@ -374,6 +396,37 @@ def audit_checkpoint_timer(config: Config) -> CheckpointTimer:
         signer=signer,
         interval=config.audit.checkpoint_interval_seconds,
     )
+
+
+class MeteredServices:
+    """:func:`default_services` hearing *metrics*: what :func:`serve` hands the server.
+
+    A further server process (``[server] processes`` > 1, spawned) gets this by pickling;
+    its own memory would hold counts nobody scrapes, so it gets the services without
+    metrics (docs/decisions/metrics.md, "Left for later").
+    """
+
+    def __init__(self, metrics: Metrics | None) -> None:
+        self._metrics = metrics
+
+    def __call__(self, config: Config, health: HealthControl) -> list[ServiceBinding]:
+        return default_services(config, health, metrics=self._metrics)
+
+    def __reduce__(self) -> tuple[type[MeteredServices], tuple[None]]:
+        return (MeteredServices, (None,))
+
+
+def stale_reservations(config: Config) -> Callable[[float], StaleReservations]:
+    """The configured database's stale reservations, counted at each scrape (one query)."""
+
+    def read(older_than_seconds: float) -> StaleReservations:
+        cutoff = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=older_than_seconds)
+        count, oldest = stale_reservation_count(
+            shared_engine(config.database.url), older_than=cutoff
+        )
+        return StaleReservations(count=count, oldest=oldest)
+
+    return read
 
 
 def ca_expiries(data_dir: Path) -> Callable[[], list[Expiry]]:
@@ -417,6 +470,8 @@ def start_metrics(config: Config, *, listen: str | None = None) -> MetricsServer
         return None
     metrics = Metrics()
     metrics.watch_expiry(ca_expiries(config.data_dir))
+    if key == "listen":  # the engine's; zorgid ocsp serve does not issue
+        metrics.watch_reservations(stale_reservations(config))
     host, port = parse_listen(listen)
     try:
         return start_metrics_server(metrics, host, port)
@@ -443,7 +498,7 @@ def serve(
     try:
         app.serve(
             config,
-            default_services,
+            MeteredServices(served.metrics if served is not None else None),
             audit_checkpoints=audit_checkpoint_timer,
             ready=ready,
             metrics=served.metrics if served is not None else None,

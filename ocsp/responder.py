@@ -31,6 +31,7 @@ on another node is seen here.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import logging
@@ -75,6 +76,23 @@ MAX_SERIAL = 1 << 159
 
 Outcome = Literal["successful", "malformedRequest", "unauthorized", "tryLater"]
 
+SigningReason = Literal["stale", "request"]
+"""Why an answer needed a signature now: ``stale`` -- the certificate's stored response
+is missing or past its time (the refresher is behind); ``request`` -- the request asks
+for what no stored response holds (a nonce, several CertIDs, another CertID hash)."""
+
+SigningResult = Literal["signed", "limited", "failed"]
+"""``signed``; ``limited`` -- over the rate or the concurrency bound, so not signed;
+``failed`` -- the HSM (or a missing signer) said no."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class OnDemand:
+    """An answer's attempt at an on-demand signature (the metrics count these)."""
+
+    reason: SigningReason
+    result: SigningResult
+
 
 @dataclass(frozen=True, kw_only=True)
 class Answer:
@@ -88,6 +106,10 @@ class Answer:
     next_update: datetime | None = None
     produced_at: datetime | None = None
     etag: str | None = None
+    cached: bool = False
+    """Served from this responder's in-memory cache (no database read, no signature)."""
+    on_demand: OnDemand | None = None
+    """The on-demand signature this answer took or tried; ``None`` when it needed none."""
 
     @functools.cached_property
     def cert_status(self) -> CertState | None:
@@ -110,7 +132,22 @@ def _error(outcome: Outcome, der: bytes) -> Answer:
     return Answer(outcome=outcome, der=der, cacheable=False)
 
 
-def _stored_answer(response: StoredResponse) -> Answer:
+def _tried(answer: Answer | None, reason: SigningReason, result: SigningResult) -> Answer | None:
+    """*answer*, saying it tried an on-demand signature (unless it already says so)."""
+    if answer is None or answer.on_demand is not None:
+        return answer
+    return dataclasses.replace(answer, on_demand=OnDemand(reason=reason, result=result))
+
+
+class _NotSigned(ResponderUnavailable):
+    """No on-demand signature, and why (for the answer's :class:`OnDemand`)."""
+
+    def __init__(self, result: SigningResult, message: str) -> None:
+        super().__init__(message)
+        self.result: SigningResult = result
+
+
+def _stored_answer(response: StoredResponse, on_demand: OnDemand | None = None) -> Answer:
     return Answer(
         outcome="successful",
         der=response.der,
@@ -119,6 +156,7 @@ def _stored_answer(response: StoredResponse) -> Answer:
         next_update=response.next_update,
         produced_at=response.produced_at,
         etag='"' + hashlib.sha256(response.der).hexdigest()[:32] + '"',
+        on_demand=on_demand,
     )
 
 
@@ -142,10 +180,13 @@ class _Cache:
             return hit[1]
 
     def put(self, key: object, until: datetime, answer: Answer) -> None:
+        """Keep *answer* as the cache hits will see it: ``cached``, and without the
+        on-demand signature the first answer took (a hit takes none)."""
         if self._size <= 0:
             return
+        hit = dataclasses.replace(answer, cached=True, on_demand=None)
         with self._lock:
-            self._data[key] = (until, answer)
+            self._data[key] = (until, hit)
             self._data.move_to_end(key)
             while len(self._data) > self._size:
                 self._data.popitem(last=False)
@@ -291,22 +332,25 @@ class Responder:
         if not allow_signing:
             first_ref, first_ca = matched[0]
             return self._defer(
-                lambda: (
+                lambda: _tried(
                     self._presigned(None, first_ca, first_ref.serial, now, allow_signing=False)
                     if single
-                    else _error("tryLater", TRY_LATER)
+                    else _error("tryLater", TRY_LATER),
+                    "request",
+                    "limited",
                 )
             )
         try:
             nonce = request.nonce_ext_value if wants_nonce else None
             return self._on_demand(matched, known, nonce, read_at=read_at)
-        except ResponderUnavailable:
+        except ResponderUnavailable as exc:
+            result: SigningResult = exc.result if isinstance(exc, _NotSigned) else "failed"
             if single:
                 # RFC 8954 §2.1 lets a responder answer without the nonce; better a
                 # cacheable pre-signed answer than none when signing is over its bounds.
                 ref, ca = matched[0]
-                return self._presigned(None, ca, ref.serial, now)
-            return _error("tryLater", TRY_LATER)
+                return _tried(self._presigned(None, ca, ref.serial, now), "request", result)
+            return _tried(_error("tryLater", TRY_LATER), "request", result)
 
     def _issued_status(self, ca: IssuingCa, serial: int) -> CertStatus | None:
         """The status of a certificate the engine issued; ``None`` for any other serial."""
@@ -352,37 +396,43 @@ class Responder:
         *cache_key* (the request bytes), unless ``None``: a nonce request never repeats,
         and a flood of them must not push every other answer out of the cache."""
         stored = self._store.get(ca.issuer_id, serial) if 0 < serial < MAX_SERIAL else None
+        signed: OnDemand | None = None
         if stored is None or not stored.this_update - _SKEW <= now < stored.next_update:
             read_at = self._clock()  # before the status read: see PreSigner.sign_with_status
             status = self._issued_status(ca, serial)
             if status is None:
                 return _error("unauthorized", UNAUTHORIZED)
             if not allow_signing:
-                return self._defer(lambda: _error("tryLater", TRY_LATER))
-            stored = self._sign_stored(ca, serial, status, read_at)
+                return self._defer(
+                    lambda: _tried(_error("tryLater", TRY_LATER), "stale", "limited")
+                )
+            stored, result = self._sign_stored(ca, serial, status, read_at)
             if stored is None:
-                return _error("tryLater", TRY_LATER)
-        answer = _stored_answer(stored)
+                return _tried(_error("tryLater", TRY_LATER), "stale", result)
+            signed = OnDemand(reason="stale", result=result)
+        answer = _stored_answer(stored, signed)
         if cache_key is not None:
             self._cache.put(cache_key, min(now + self._cache_ttl, stored.next_update), answer)
         return answer
 
     def _sign_stored(
         self, ca: IssuingCa, serial: int, status: CertStatus, read_at: datetime
-    ) -> StoredResponse | None:
-        """A fresh pre-signed response of an issued certificate, stored; ``None`` when the
-        rate, the concurrency bound or the HSM says no."""
-        if self._presigner is None or not self._slot(timeout=0.5):
-            return None
+    ) -> tuple[StoredResponse | None, SigningResult]:
+        """A fresh pre-signed response of an issued certificate, stored; ``None`` (and why)
+        when the rate, the concurrency bound or the HSM says no."""
+        if self._presigner is None:
+            return None, "failed"
+        if not self._slot(timeout=0.5):
+            return None, "limited"
         try:
             response, _ = self._presigner.sign_with_status(
                 ca.issuer_id, serial, status=status, read_at=read_at
             )
             self._store.put(ca.issuer_id, serial, response)
-            return response
+            return response, "signed"
         except HsmError:
             _LOG.warning("HSM unavailable for an on-demand OCSP signature; answering tryLater")
-            return None
+            return None, "failed"
         finally:
             self._bound.release()
 
@@ -398,9 +448,9 @@ class Responder:
         and producedAt, in whole seconds: a revocation after the read is not denied)."""
         signer = self._signers.get(matched[0][1].issuer_id)
         if signer is None:
-            raise ResponderUnavailable("no signer configured for on-demand responses")
+            raise _NotSigned("failed", "no signer configured for on-demand responses")
         if not self._slot(timeout=0.2):
-            raise ResponderUnavailable("on-demand signing is over its rate or bound")
+            raise _NotSigned("limited", "on-demand signing is over its rate or bound")
         try:
             now = whole_seconds(read_at)
             singles = [
@@ -415,7 +465,7 @@ class Responder:
             try:
                 der = signer.build(singles, produced_at=now, nonce_ext_value=nonce)
             except HsmError as exc:
-                raise ResponderUnavailable(f"HSM: {type(exc).__name__}") from None
+                raise _NotSigned("failed", f"HSM: {type(exc).__name__}") from None
         finally:
             self._bound.release()
         answer = Answer(
@@ -426,6 +476,7 @@ class Responder:
             next_update=min(s.next_update for s in singles),
             produced_at=now,
             etag='"' + hashlib.sha256(der).hexdigest()[:32] + '"',
+            on_demand=OnDemand(reason="request", result="signed"),
         )
         return answer
 

@@ -27,6 +27,9 @@ response there, so it commits with the certificate); after the commit
 ``reserved`` row that says what was intended; the serial is never drawn again
 (primary key), so no serial is ever used twice.
 
+Each request's outcome (issued, refused, failed) and each step's duration are told to
+the cycle's :class:`~issuer.issuance.records.IssuanceObserver` (the engine's metrics).
+
 What step 4's transaction holds and the group committers are in
 :mod:`issuer.issuance.storing`; the types the cycle takes and gives in
 :mod:`issuer.issuance.records`; the SQL in :mod:`issuer.store.issuance`.
@@ -34,11 +37,13 @@ What step 4's transaction holds and the group committers are in
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import json
 import logging
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -47,7 +52,7 @@ from cryptography.hazmat.primitives import serialization
 
 from hsm import HsmError, HsmUnavailable
 from issuer.audit import AuditLog
-from issuer.errors import Code, ZorgIdError
+from issuer.errors import Code, Status, ZorgIdError
 from issuer.issuance.faults import crash_point
 from issuer.issuance.records import (
     Actor,
@@ -57,9 +62,13 @@ from issuer.issuance.records import (
     CheckedRequest,
     Finish,
     HealthReport,
+    IssuanceObserver,
+    IssuanceOutcome,
     IssuanceRequest,
+    IssuanceStep,
     IssuedCertificate,
     NoHooks,
+    NoObserver,
     Reservation,
     issuer_id,
 )
@@ -95,6 +104,24 @@ _PROFILE_CODES = {
 }
 """Step 3's profile refusals that are not the attributes' (ZID-1204): the CA's or the card's
 validity."""
+
+_FAILURE_STATUSES = frozenset(
+    {
+        Status.UNKNOWN,
+        Status.INTERNAL,
+        Status.UNAVAILABLE,
+        Status.DATA_LOSS,
+        Status.DEADLINE_EXCEEDED,
+    }
+)
+"""A ZID error with one of these statuses is the engine failing, not the request refused."""
+
+
+def _outcome_of(exc: BaseException) -> tuple[IssuanceOutcome, str | None]:
+    """How a request that raised *exc* ended, for the observer: refused or failed, and its code."""
+    if isinstance(exc, ZorgIdError):
+        return ("failed" if exc.spec.status in _FAILURE_STATUSES else "refused"), str(exc.code)
+    return "failed", None
 
 
 def _attrs_json(attrs: VerifiedAttributes) -> dict[str, str | None]:
@@ -139,6 +166,7 @@ class IssuanceCycle:
         health: HealthReport | None = None,
         group_commit: bool = True,
         committers: Committers | None = None,
+        observer: IssuanceObserver | None = None,
     ) -> None:
         self.engine = engine
         self.policy = policy
@@ -147,6 +175,7 @@ class IssuanceCycle:
         self.ca_key = ca_key
         self.audit = audit
         self.hooks: CertificateHooks = hooks or NoHooks()
+        self.observer: IssuanceObserver = observer or NoObserver()
         self.clock = clock
         self.issuer = issuer_id(ca_cert)
         self._ca_public_key = ca_cert.public_key()
@@ -212,16 +241,25 @@ class IssuanceCycle:
         token there: claim and intent commit together, one commit fewer);
         raising from it aborts before anything is reserved.
         """
-        reservation = self.step2_reserve_serial(checked, begin=begin)
+        try:
+            with self._timed("reserve"):
+                reservation = self.step2_reserve_serial(checked, begin=begin)
+        except Exception as exc:
+            self.observer.outcome(*_outcome_of(exc))
+            raise
         crash_point("after-reserve")
         try:
             signed = self.step3_build_lint_sign(checked, reservation)
             crash_point("after-sign")
-            extra = self._before_store(reservation)
-            issued = self.step4_store(checked, reservation, signed, finish=finish, extra=extra)
+            with self._timed("ocsp"):
+                extra = self._before_store(reservation)
+            with self._timed("store"):
+                issued = self.step4_store(checked, reservation, signed, finish=finish, extra=extra)
         except BaseException as exc:
+            self.observer.outcome(*_outcome_of(exc))
             self._abandon(reservation, exc, checked.request.actor)
             raise
+        self.observer.outcome("issued", None)
         crash_point("after-store")
         try:
             self.hooks.on_issued(issued)
@@ -251,8 +289,17 @@ class IssuanceCycle:
         """Step 1: proof of possession, key rules and weak keys, attributes issuable.
 
         The key-owner check needs the database and runs in step 2's
-        transaction (:meth:`step1_check_key_owner`).
+        transaction (:meth:`step1_check_key_owner`). A refusal here ends the request:
+        the observer hears it (steps 2-4 are :meth:`issue_checked`'s).
         """
+        try:
+            with self._timed("check"):
+                return self._check_request(request)
+        except Exception as exc:
+            self.observer.outcome(*_outcome_of(exc))
+            raise
+
+    def _check_request(self, request: IssuanceRequest) -> CheckedRequest:
         try:
             # A card certificate's key rules are its [smartcard] certificate's.
             _, key_rules = for_usage(request.attrs, self.policy, request.usage)
@@ -386,13 +433,14 @@ class IssuanceCycle:
         """
         request = checked.request
         try:
-            builder, _linted = self._presigner_for(request.usage).build_and_lint(
-                request.attrs,
-                checked.public_key,
-                reservation.serial,
-                reservation.reserved_at,
-                request.card_not_after,
-            )
+            with self._timed("lint"):
+                builder, _linted = self._presigner_for(request.usage).build_and_lint(
+                    request.attrs,
+                    checked.public_key,
+                    reservation.serial,
+                    reservation.reserved_at,
+                    request.card_not_after,
+                )
         except LintError as exc:
             raise ZorgIdError(Code.ZID_1205, str(exc)) from None
         except ProfileError as exc:
@@ -401,7 +449,8 @@ class IssuanceCycle:
             raise ZorgIdError(Code.ZID_1204, str(exc)) from None
         crash_point("after-lint")
         try:
-            signed = builder.sign(self.ca_key, self._hash)
+            with self._timed("sign"):
+                signed = builder.sign(self.ca_key, self._hash)
         except HsmUnavailable as exc:
             self._report_hsm(ok=False, why=str(exc))
             raise ZorgIdError(Code.ZID_0004, "the HSM is unavailable; retry later") from None
@@ -409,7 +458,8 @@ class IssuanceCycle:
             raise ZorgIdError(Code.ZID_0001, f"HSM signing failed: {type(exc).__name__}") from None
         self._report_hsm(ok=True, why="issuing CA key signs again")
         try:
-            builder.verify(signed, self._ca_public_key, self._hash)
+            with self._timed("verify"):
+                builder.verify(signed, self._ca_public_key, self._hash)
         except SignatureInvalid as exc:
             _LOG.error("serial %s: %s; nothing stored", reservation.serial_hex, exc)
             raise ZorgIdError(Code.ZID_1250, str(exc)) from None
@@ -470,6 +520,15 @@ class IssuanceCycle:
         return stored
 
     # -- helpers -------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _timed(self, step: IssuanceStep) -> Iterator[None]:
+        """Tell the observer how long *step* took, whether it succeeded or raised."""
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.observer.step(step, time.perf_counter() - started)
 
     def _abandon(self, reservation: Reservation, exc: BaseException, actor: Actor) -> None:
         """Mark a reservation ``failed`` after a refusal or error in steps 3-4.

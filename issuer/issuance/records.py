@@ -11,7 +11,7 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -182,6 +182,35 @@ Begin = Callable[[Connection], None]
 HealthReport = Callable[[bool, str], None]
 """Told ``(False, why)`` when the HSM is unavailable and ``(True, why)`` once it signs again."""
 
+IssuanceStep = Literal["check", "reserve", "lint", "sign", "verify", "ocsp", "store"]
+"""The cycle's timed steps: step 1's request checks, step 2's reservation commit, step 3's
+build and lint, HSM signature and its verification, the first OCSP response's signature
+(``before_store``), step 4's transaction."""
+
+IssuanceOutcome = Literal["issued", "refused", "failed"]
+"""``refused``: a ZID error about the request (the caller can change it); ``failed``: the
+engine could not (HSM, database, an unexpected error)."""
+
+
+class IssuanceObserver(Protocol):
+    """Hears how each issuance went and how long its steps took (the engine's metrics)."""
+
+    def step(self, step: IssuanceStep, seconds: float) -> None:
+        """One *step* of one request took *seconds* (whether or not it succeeded)."""
+
+    def outcome(self, outcome: IssuanceOutcome, code: str | None) -> None:
+        """One request ended: *code* is the ZID code of a refusal or failure, if any."""
+
+
+class NoObserver:
+    """An observer that hears nothing (no metrics)."""
+
+    def step(self, step: IssuanceStep, seconds: float) -> None:
+        return None
+
+    def outcome(self, outcome: IssuanceOutcome, code: str | None) -> None:
+        return None
+
 
 def issuer_id(ca_cert: x509.Certificate) -> str:
     """The store's issuer identifier: hex SHA-256 of the issuing CA's SPKI DER."""
@@ -200,9 +229,13 @@ __all__ = [
     "CheckedRequest",
     "Finish",
     "HealthReport",
+    "IssuanceObserver",
+    "IssuanceOutcome",
     "IssuanceRequest",
+    "IssuanceStep",
     "IssuedCertificate",
     "NoHooks",
+    "NoObserver",
     "Reservation",
     "issuer_id",
 ]

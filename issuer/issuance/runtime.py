@@ -32,7 +32,12 @@ from issuer.enrolment.redeem import Redeemer
 from issuer.errors import Code, ZorgIdError
 from issuer.issuance.cycle import IssuanceCycle
 from issuer.issuance.policy_record import active_policy_cache, policy_store
-from issuer.issuance.records import CertificateHooks, HealthReport, issuer_id
+from issuer.issuance.records import (
+    CertificateHooks,
+    HealthReport,
+    IssuanceObserver,
+    issuer_id,
+)
 from issuer.issuance.storing import Committers
 from issuer.policy_store import ActivePolicy, ActiveVersion
 from issuer.store import Engine, shared_engine
@@ -89,6 +94,7 @@ class IssuanceRuntime:
 
     ``open_hsm`` logs in to the configured token (``issuer.wiring.hsm_opener``):
     called on first use, not here, so the flows' reads work while the HSM is away.
+    ``observer`` hears every cycle's outcomes and step times (the engine's metrics).
     """
 
     def __init__(
@@ -101,8 +107,10 @@ class IssuanceRuntime:
         presign_ocsp: bool = True,
         engine: Engine | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        observer: IssuanceObserver | None = None,
     ) -> None:
         self._config = config
+        self._observer = observer
         self._open_hsm = open_hsm
         self._health = health
         self._hooks = hooks
@@ -300,6 +308,7 @@ class IssuanceRuntime:
             clock=self._clock,
             health=self._health,
             committers=base.committers,
+            observer=self._observer,
         )
         _LOG.info(
             "issuance ready: policy %s (version %d), issuing CA %s (generation %d)",

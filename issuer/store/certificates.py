@@ -14,7 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from issuer.store.repo import open_reservations
-from issuer.store.schema import certificates, login_sessions, registrations
+from issuer.store.schema import certificates, login_sessions, registrations, serial_reservations
 from issuer.store.transactions import read_transaction
 
 Row = sa.Row[Any]
@@ -113,3 +113,17 @@ def stale_reservations(engine: sa.Engine, *, older_than: datetime) -> list[Row]:
     """Reservations still ``reserved`` before *older_than*, oldest first (read-only)."""
     with read_transaction(engine) as conn:
         return open_reservations(conn, older_than=older_than)
+
+
+def stale_reservation_count(
+    engine: sa.Engine, *, older_than: datetime
+) -> tuple[int, datetime | None]:
+    """How many reservations are still ``reserved`` from before *older_than*, and when the
+    oldest was made (``None``: none): the metrics' gauges, without reading the rows."""
+    query = sa.select(sa.func.count(), sa.func.min(serial_reservations.c.created_at)).where(
+        serial_reservations.c.state == "reserved",
+        serial_reservations.c.created_at < older_than,
+    )
+    with read_transaction(engine) as conn:
+        count, oldest = conn.execute(query).one()
+    return int(count), oldest

@@ -2,26 +2,33 @@
 
 The engines run as real processes: gRPC calls over mTLS with the development role
 certificates, OCSP over HTTP, then a scrape of /metrics over HTTP read with
-prometheus_client's parser (issue 21: "a scrape of /metrics after a demo run
-asserting the counters moved").
+prometheus_client's parser; then ``zorgid demo`` walks the manual against the same
+engine and a last scrape shows every family moved (issue 21: "a scrape of /metrics
+after a demo run asserting the counters moved"). The demo waits out the development
+policy's 30-second login QR (tests/flows/test_demo.py says why).
 """
 
 from __future__ import annotations
 
 import os
 import re
+import secrets
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
 import urllib.request
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import grpc
 import pytest
 from cryptography import x509
 
-from tests.scrape import labelled, scrape, value
+from ocsp.issuers import IssuingCa
+from tests.ocsp.helpers import build_request, get_path, http, post
+from tests.scrape import Samples, labelled, scrape, value
 
 ZORGID = str(Path(sys.executable).with_name("zorgid"))
 HANDLED = "zorgid_grpc_server_handled_total"
@@ -103,7 +110,12 @@ def test_dev_engine_counts_calls_and_ocsp_and_shows_expiry(tmp_path: Path) -> No
         assert moved(HANDLED, method=LIST_POLICIES, code="PERMISSION_DENIED") == 1
         assert sum(labelled(after, HANDLED).values()) - sum(labelled(before, HANDLED).values()) == 3
         assert (
-            moved("zorgid_ocsp_responses_total", status="error", response_status="malformedRequest")
+            moved(
+                "zorgid_ocsp_responses_total",
+                status="error",
+                response_status="malformedRequest",
+                cache="miss",
+            )
             == 1
         )
         ca = root / "ca"
@@ -117,6 +129,67 @@ def test_dev_engine_counts_calls_and_ocsp_and_shows_expiry(tmp_path: Path) -> No
             expected = cert.not_valid_after_utc.timestamp() - now
             seconds = value(after, EXPIRY, certificate=certificate, generation=generation)
             assert abs(seconds - expected) < 60, certificate
+
+        _demo_moves_every_family(
+            root, f"localhost:{grpc_port.group(1)}", ocsp_url.group(1), metrics_url.group(1), after
+        )
     finally:
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=60) == 0
+
+
+ISSUANCE_STEPS = ("check", "reserve", "lint", "sign", "verify", "ocsp", "store")
+
+
+def _demo_moves_every_family(
+    root: Path, target: str, ocsp_url: str, url: str, before: Samples
+) -> None:
+    """``zorgid demo`` against the engine, OCSP asked twice and with a nonce, then a scrape."""
+    ocsp = urlsplit(ocsp_url)
+    assert ocsp.port is not None
+    env = {k: v for k, v in os.environ.items() if k != "SOFTHSM2_CONF"}
+    done = subprocess.run(
+        [ZORGID, "demo", "--data-dir", str(root), "--target", target],
+        capture_output=True, text=True, timeout=240, env=env,
+    )  # fmt: skip
+    assert done.returncode == 0, f"{done.stdout}\n{done.stderr}"
+    with sqlite3.connect(root / "zorgid.sqlite3") as db:
+        (serial,) = db.execute("SELECT serial FROM certificates WHERE status = 'good'").fetchone()
+    ca = IssuingCa.from_certificate(
+        x509.load_pem_x509_certificate((root / "ca" / "issuing-ca.pem").read_bytes())
+    )
+    plain = get_path(build_request(ca, [int(serial, 16)]), prefix=ocsp.path.rstrip("/"))
+    replies = [http(ocsp.port, "GET", plain), http(ocsp.port, "GET", plain)]  # within the cache
+    replies.append(
+        post(
+            ocsp.port,
+            build_request(ca, [int(serial, 16)], nonce=secrets.token_bytes(16)),
+            ocsp.path,
+        )
+    )
+    assert [r.ocsp_status() for r in replies] == ["successful"] * 3
+    after = scrape(url)
+
+    def moved(name: str, **labels: str) -> float:
+        return value(after, name, **labels) - value(before, name, **labels)
+
+    assert moved("zorgid_issuance_total", outcome="issued", family="") >= 5, labelled(
+        after, "zorgid_issuance_total"
+    )
+    for step in ISSUANCE_STEPS:
+        assert moved("zorgid_issuance_step_seconds_count", step=step) >= 5, step
+    assert moved("zorgid_hsm_operation_seconds_count", operation="sign") >= 10
+    assert ("zorgid_hsm_reinitializations_total", frozenset()) in after
+    assert (
+        moved(
+            "zorgid_ocsp_responses_total", status="good", response_status="successful", cache="hit"
+        )
+        >= 1
+    )
+    assert moved("zorgid_ocsp_on_demand_signatures_total", reason="request", result="signed") == 1
+    assert value(after, "zorgid_issuance_stale_reservations") == 0
+    assert ("zorgid_issuance_stale_reservations", frozenset()) in after
+    assert value(after, "zorgid_uzi_watch_passes_total", result="completed") >= 1
+    assert value(after, "zorgid_uzi_watch_passes_total", result="failed") == 0
+    assert value(after, "zorgid_uzi_watch_cards") >= 0
+    assert ("zorgid_uzi_watch_since_success_seconds", frozenset()) in after

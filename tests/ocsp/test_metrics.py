@@ -9,21 +9,24 @@ import re
 import signal
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from pkcs11 import exceptions as p11e
 
 from issuer.metrics import Metrics, MetricsServer, start_metrics_server
 from issuer.wiring import ca_expiries
+from ocsp.issuers import IssuingCa
 from tests.ocsp.conftest import OcspEnv, Pki, Served, http_app, make_env, serve_app
-from tests.ocsp.helpers import get_path, http, make_request, post
+from tests.ocsp.helpers import build_request, get_path, http, make_request, post
 from tests.ocsp.test_cli import ZORGID, _config, _free_port
 from tests.scrape import labelled, scrape, value
 from tests.store.dbfixtures import Database
 
 RESPONSES = "zorgid_ocsp_responses_total"
+ON_DEMAND = "zorgid_ocsp_on_demand_signatures_total"
 EXPIRY = "zorgid_certificate_expiry_seconds"
 
 
@@ -66,11 +69,12 @@ def test_ocsp_answers_are_counted_by_status(
         "malformed_request",
         "malformed_request",
     ]
+    miss = ("cache", "miss")  # this responder caches nothing (cache_seconds 0)
     assert labelled(scrape(scraped.url), RESPONSES) == {
-        frozenset({("status", "good"), ("response_status", "successful")}): 2.0,
-        frozenset({("status", "revoked"), ("response_status", "successful")}): 1.0,
-        frozenset({("status", "error"), ("response_status", "unauthorized")}): 1.0,
-        frozenset({("status", "error"), ("response_status", "malformedRequest")}): 2.0,
+        frozenset({("status", "good"), ("response_status", "successful"), miss}): 2.0,
+        frozenset({("status", "revoked"), ("response_status", "successful"), miss}): 1.0,
+        frozenset({("status", "error"), ("response_status", "unauthorized"), miss}): 1.0,
+        frozenset({("status", "error"), ("response_status", "malformedRequest"), miss}): 2.0,
     }
 
 
@@ -127,10 +131,114 @@ def test_the_standalone_responder_serves_its_metrics_on_ocsp_listen(
         assert post(port, request).ocsp_status() == "successful"
         samples = scrape(found.group(1))
         assert labelled(samples, RESPONSES) == {
-            frozenset({("status", "good"), ("response_status", "successful")}): 1.0
+            frozenset(
+                {("status", "good"), ("response_status", "successful"), ("cache", "miss")}
+            ): 1.0
         }
         assert value(samples, EXPIRY, certificate="ocsp_responder", generation="1") > 0
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(20)
     assert proc.returncode == 0
+
+
+def _counts(url: str) -> tuple[dict[tuple[str, str, str], float], dict[tuple[str, str], float]]:
+    """Answers by (status, response_status, cache) and on-demand signatures by (reason, result)."""
+    samples = scrape(url)
+    answers = {
+        (d["status"], d["response_status"], d["cache"]): v
+        for labels, v in labelled(samples, RESPONSES).items()
+        for d in [dict(labels)]
+    }
+    signatures = {
+        (d["reason"], d["result"]): v
+        for labels, v in labelled(samples, ON_DEMAND).items()
+        for d in [dict(labels)]
+    }
+    return answers, signatures
+
+
+def _hsm_sign_fails(operation: str) -> Callable[[str], None]:
+    def hook(op: str) -> None:
+        if op == operation:
+            raise p11e.DeviceError()
+
+    return hook
+
+
+def test_cache_hits_and_on_demand_signatures_are_counted_for_their_cause(
+    pki: Pki, migrated: sa.Engine, tmp_path: Path
+) -> None:
+    env = make_env(pki, migrated, tmp_path, cache=60.0)
+    metrics = Metrics()
+    served, stop = serve_app(http_app(env, on_answer=metrics.ocsp_answer))
+    scraped = start_metrics_server(metrics, "127.0.0.1", 0)
+    ca = IssuingCa.from_certificate(pki.material.issuing_ca)
+    presigned, missing, missing_too = (
+        env.issue(),
+        env.issue(presign=False),
+        env.issue(presign=False),
+    )
+    try:
+        assert _counts(scraped.url) == ({}, {})
+        plain = build_request(ca, [presigned.serial])
+        replies = [post(served.port, plain), post(served.port, plain)]  # stored, then cached
+        assert _counts(scraped.url) == (
+            {("good", "successful", "miss"): 1, ("good", "successful", "hit"): 1},
+            {},
+        )
+
+        # No stored response: signed now and stored (the refresher is behind); then cached.
+        stale = build_request(ca, [missing.serial])
+        replies += [post(served.port, stale), post(served.port, stale)]
+        # A nonce is echoed only in a response signed for it.
+        replies.append(post(served.port, build_request(ca, [presigned.serial], nonce=b"n" * 16)))
+        answers, signatures = _counts(scraped.url)
+        assert signatures == {("stale", "signed"): 1, ("request", "signed"): 1}
+        assert answers[("good", "successful", "hit")] == 2
+        assert answers[("good", "successful", "miss")] == 3
+
+        # The HSM away: the nonce request gets the stored response, the missing one tryLater.
+        pki.hsm.set_fault_hook(_hsm_sign_fails("sign"))
+        try:
+            replies.append(
+                post(served.port, build_request(ca, [presigned.serial], nonce=b"m" * 16))
+            )
+            replies.append(post(served.port, build_request(ca, [missing_too.serial])))
+        finally:
+            pki.hsm.set_fault_hook(None)
+        assert [r.ocsp_status() for r in replies] == ["successful"] * 6 + ["try_later"]
+        answers, signatures = _counts(scraped.url)
+        assert signatures == {
+            ("stale", "signed"): 1,
+            ("request", "signed"): 1,
+            ("request", "failed"): 1,
+            ("stale", "failed"): 1,
+        }
+        assert answers[("error", "tryLater", "miss")] == 1
+    finally:
+        scraped.stop()
+        stop()
+
+
+def test_signatures_over_the_rate_are_counted_as_limited(
+    pki: Pki, migrated: sa.Engine, tmp_path: Path
+) -> None:
+    env = make_env(pki, migrated, tmp_path, sign_rate=0.0)  # on-demand signing off
+    metrics = Metrics()
+    served, stop = serve_app(http_app(env, on_answer=metrics.ocsp_answer))
+    scraped = start_metrics_server(metrics, "127.0.0.1", 0)
+    ca = IssuingCa.from_certificate(pki.material.issuing_ca)
+    presigned, missing = env.issue(), env.issue(presign=False)
+    try:
+        replies = [
+            post(served.port, build_request(ca, [presigned.serial], nonce=b"n" * 16)),
+            post(served.port, build_request(ca, [missing.serial])),
+        ]
+        assert [r.ocsp_status() for r in replies] == ["successful", "try_later"]
+        answers, signatures = _counts(scraped.url)
+        assert signatures == {("request", "limited"): 1, ("stale", "limited"): 1}
+        assert answers == {("good", "successful", "miss"): 1, ("error", "tryLater", "miss"): 1}
+    finally:
+        scraped.stop()
+        stop()
