@@ -37,7 +37,7 @@ class ListenRefused(Exception):
         self.message = message
         self.solution = solution
         self.usage = usage
-        """The address itself is malformed (exit 2), rather than taken (exit 4)."""
+        """The address or the config is the problem (exit 2), rather than a taken port (4)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -207,8 +207,12 @@ def with_listen(text: str, table: str, listen: str) -> str:
         new = "".join(lines)
     wanted: dict[str, Any] = tomllib.loads(text)
     wanted.setdefault(table, {})["listen"] = listen
-    if tomllib.loads(new) != wanted:
-        raise ValueError(f"[{table}] listen is not one line of the [{table}] table")
+    try:
+        got: dict[str, Any] | None = tomllib.loads(new)
+    except tomllib.TOMLDecodeError:
+        got = None
+    if got != wanted:
+        raise ValueError(f"[{table}] listen is not one line of a [{table}] table there")
     return new
 
 
@@ -224,6 +228,7 @@ def _rewritten(config_file: Path, changes: tuple[Change, ...]) -> str:
                 f"cannot write {change.option} {change.new} into {config_file}: {exc}",
                 f"edit [{change.table}] listen in {config_file} by hand, then start "
                 f"without {change.option}",
+                usage=True,
             ) from None
     return text
 
