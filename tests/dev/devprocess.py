@@ -61,5 +61,11 @@ class DevProcess:
 def run(cwd: Path, *argv: str) -> subprocess.CompletedProcess[str]:
     """A command as typed in *cwd*, with no SOFTHSM2_CONF exported."""
     return subprocess.run(
-        list(argv), cwd=cwd, capture_output=True, text=True, timeout=120, env=dev_env()
+        list(argv),
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        errors="replace",  # openssl s_client prints the server's raw HTTP/2 frames
+        timeout=120,
+        env=dev_env(),
     )
