@@ -34,7 +34,7 @@ def _serve(args: argparse.Namespace) -> int:
         with_public_url,
     )
     from issuer.dev.listen import ListenRefused, plan
-    from issuer.server.app import BindError, BuiltServer
+    from issuer.server.app import BuiltServer
     from issuer.wiring import serve
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
@@ -70,13 +70,6 @@ def _serve(args: argparse.Namespace) -> int:
 
         try:
             serve(config, ready=ready, metrics=metrics)
-        except BindError as exc:  # taken since it was checked above
-            raise CliFailure(
-                Exit.UNREACHABLE,
-                str(exc),
-                f"stop what listens there, or start with --listen HOST:PORT (it is then "
-                f"written to [server] listen in {env.config_file})",
-            ) from None
         finally:
             ocsp_http.stop()
     finally:

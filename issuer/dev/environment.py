@@ -100,6 +100,11 @@ module = "{SOFTHSM_MODULE}"
 token = "{DEV_SLOT_LABEL}"
 pin_source = "file:{env.pin_file.relative_to(env.root)}"
 
+[hsm.environment]
+# What SoftHSM reads when it is loaded: this environment's token directory. Every command
+# given --config finds the token through it; nothing needs to be exported.
+SOFTHSM2_CONF = "{env.softhsm.conf}"
+
 [metrics]
 # Prometheus metrics: curl http://{metrics_listen(listen)}/metrics (see docs/decisions/metrics.md).
 listen = "{metrics_listen(listen)}"
@@ -197,6 +202,7 @@ def _prepare(
         out(f"config      {env.config_file} (written)")
     else:
         changed = apply(listen)
+        changed += _with_module_environment(env.config_file, env.softhsm)
         out(f"config      {env.config_file} ({'updated' if changed else 'reused'})")
         for line in changed:
             out(f"            {line}")
@@ -223,6 +229,9 @@ def _prepare(
 
         write_ceremony_file(root, config.hsm, env.ca_record.parent / ISSUING_CA_PEM)
         out(f"ceremony    {env.ceremony_file} (written: for zorgid ca check|renew-ocsp)")
+    else:
+        for line in _with_module_environment(env.ceremony_file, env.softhsm):
+            out(f"ceremony    {env.ceremony_file}: {line}")
 
     engine = create_engine_for(config.database.url)
     try:
@@ -232,6 +241,34 @@ def _prepare(
         engine.dispose()
     out(f"database    {config.database.url} (schema at revision {revision})")
     return env
+
+
+def _with_module_environment(path: Path, softhsm: SoftHsmDir) -> list[str]:
+    """Add ``[hsm.environment] SOFTHSM2_CONF`` to a file of an earlier version that lacks it.
+
+    Why: SoftHSM finds the token only through that variable; a config without it made
+    every ``--config`` command need an export (issue 21). The tool's own file, so the
+    tool adds the line and says so; a value already there is the developer's and stays.
+    """
+    import tomllib
+
+    from issuer.dev.toml_edit import replace_text, with_setting
+
+    text = path.read_text()
+    if "SOFTHSM2_CONF" in tomllib.loads(text).get("hsm", {}).get("environment", {}):
+        return []
+    try:
+        new = with_setting(text, "hsm.environment", "SOFTHSM2_CONF", str(softhsm.conf))
+    except ValueError as exc:
+        _LOG.warning(
+            "cannot add [hsm.environment] SOFTHSM2_CONF = %r to %s (%s): add it by hand",
+            str(softhsm.conf),
+            path,
+            exc,
+        )
+        return []
+    replace_text(path, new)
+    return [f"[hsm.environment] SOFTHSM2_CONF = {softhsm.conf} (added: no export needed)"]
 
 
 def listen_url(listen: str) -> str:

@@ -13,16 +13,11 @@ tool changes its ``listen`` lines itself and says so.
 
 from __future__ import annotations
 
-import json
-import os
-import re
 import socket
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from issuer.files import write_file
+from issuer.dev.toml_edit import replace_text, with_setting
 
 DEFAULT_LISTEN = "127.0.0.1:50051"
 DEV_METRICS_PORT = 9464
@@ -178,42 +173,10 @@ def metrics_free(plan: ListenPlan) -> str | None:
     return None
 
 
-_HEADER = re.compile(r"^\s*\[\s*([A-Za-z0-9_.\-]+)\s*\]\s*(#.*)?$")
-_LISTEN = re.compile(r"^\s*listen\s*=")
-
-
 def with_listen(text: str, table: str, listen: str) -> str:
-    """*text* (a TOML document) with ``listen`` of ``[table]`` set to *listen*.
-
-    Edits the one line (or adds it, or the table), so the file's comments and
-    layout stay; raises ValueError when the result would differ in anything
-    else (a layout this line edit does not understand: the file is then edited
-    by hand).
-    """
-    lines = text.splitlines(keepends=True)
-    value = f"listen = {json.dumps(listen)}\n"
-    start = next(
-        (i for i, line in enumerate(lines) if (m := _HEADER.match(line)) and m[1] == table), None
-    )
-    if start is None:
-        new = text + ("" if text.endswith("\n") or not text else "\n") + f"\n[{table}]\n{value}"
-    else:
-        end = next((i for i in range(start + 1, len(lines)) if _HEADER.match(lines[i])), len(lines))
-        at = next((i for i in range(start + 1, end) if _LISTEN.match(lines[i])), None)
-        if at is None:
-            lines.insert(start + 1, value)
-        else:
-            lines[at] = value
-        new = "".join(lines)
-    wanted: dict[str, Any] = tomllib.loads(text)
-    wanted.setdefault(table, {})["listen"] = listen
-    try:
-        got: dict[str, Any] | None = tomllib.loads(new)
-    except tomllib.TOMLDecodeError:
-        got = None
-    if got != wanted:
-        raise ValueError(f"[{table}] listen is not one line of a [{table}] table there")
-    return new
+    """*text* (a TOML document) with ``listen`` of ``[table]`` set to *listen*
+    (:func:`issuer.dev.toml_edit.with_setting`)."""
+    return with_setting(text, table, "listen", listen)
 
 
 def _rewritten(config_file: Path, changes: tuple[Change, ...]) -> str:
@@ -237,10 +200,7 @@ def apply(plan: ListenPlan) -> list[str]:
     """Write the plan's changes into its config (the tool's own file); one line per change."""
     if not plan.changes:
         return []
-    staged = plan.config_file.with_name(f".{plan.config_file.name}.new")
-    staged.unlink(missing_ok=True)
-    write_file(staged, plan.new_text.encode(), exclusive=True)
-    os.replace(staged, plan.config_file)
+    replace_text(plan.config_file, plan.new_text)
     return [
         f"[{change.table}] listen {change.old} -> {change.new} ({change.option}; "
         "later starts listen there too)"

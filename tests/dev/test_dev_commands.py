@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import stat
 import subprocess
+import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -131,3 +132,22 @@ def test_two_security_officers_take_a_policy_version_through_the_two_person_rule
     shown = json.loads(second.stdout)["version"]
     assert shown["state"] == "POLICY_STATE_ACTIVE"
     assert shown["approvals"][0]["by"].startswith("CN=security-officer-2,")
+
+
+def test_config_commands_find_the_token_with_nothing_exported(dev: Dev) -> None:
+    """The PKCS#11 module's configuration is in the files ([hsm.environment]); the
+    commands below failed with TokenNotFound unless SOFTHSM2_CONF was exported."""
+    conf = dev.root / "softhsm" / "softhsm2.conf"
+    for name in ("zorgid.toml", "ceremony.toml"):
+        text = tomllib.loads((dev.root / name).read_text())
+        assert text["hsm"]["environment"] == {"SOFTHSM2_CONF": str(conf)}, name
+    config = ("--config", "var/zorgid.toml")
+    for argv in (("ocsp", "refresh", *config), ("ocsp", "crl", *config)):
+        done = run(dev.cwd, ZORGID, *argv)
+        assert done.returncode == Exit.OK, f"{argv}: {done.stderr}"
+        assert "SOFTHSM2_CONF" not in done.stderr
+    done = run(dev.cwd, ZORGID, "certs", "revoke", *config, "no-such-id", "--reason", "superseded")
+    assert done.returncode == Exit.REFUSED, done.stderr  # past the HSM: the certificate is unknown
+    assert "ZID-1210" in done.stderr
+    done = run(dev.cwd, ZORGID, "ca", "check", "--config", "var/ceremony.toml")
+    assert done.returncode == Exit.OK, done.stderr

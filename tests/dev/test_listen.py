@@ -127,6 +127,11 @@ def test_listen_options_are_honoured_and_kept_on_every_start(tmp_path: Path) -> 
     config = _config(root)
     assert config["server"] == {"listen": f"127.0.0.1:{grpc_a}"}
     assert config["ocsp"] == {"listen": f"127.0.0.1:{ocsp_a}"}  # kept, not first-start only
+    # As an earlier version wrote it: no [hsm.environment]; the next start adds it.
+    conf = root / "softhsm" / "softhsm2.conf"
+    text = (root / "zorgid.toml").read_text()
+    (root / "zorgid.toml").write_text(text.replace(f'SOFTHSM2_CONF = "{conf}"\n', ""))
+    assert _config(root)["hsm"]["environment"] == {}  # type: ignore[index]
 
     # A later start with another gRPC address: it takes effect, is said and kept.
     second = DevProcess(tmp_path, "--data-dir", str(root), "--listen", f"127.0.0.1:{grpc_b}")
@@ -138,10 +143,12 @@ def test_listen_options_are_honoured_and_kept_on_every_start(tmp_path: Path) -> 
             "listen there too)"
         ) in banner
         assert "names the root certificate" not in banner  # OCSP stayed where the CA says
+        assert f"[hsm.environment] SOFTHSM2_CONF = {conf} (added: no export needed)" in banner
         assert _health(root).returncode == 0
     finally:
         assert second.stop() == 0
     assert _config(root)["server"] == {"listen": f"127.0.0.1:{grpc_b}"}
+    assert _config(root)["hsm"]["environment"] == {"SOFTHSM2_CONF": str(conf)}  # type: ignore[index]
 
     # The OCSP/CRL front moved: it takes effect and is kept, with the warning that the
     # CA certificates made on first start name the old address.
