@@ -250,12 +250,11 @@ def _with_module_environment(path: Path, softhsm: SoftHsmDir) -> list[str]:
     every ``--config`` command need an export (issue 21). The tool's own file, so the
     tool adds the line and says so; a value already there is the developer's and stays.
     """
-    import tomllib
-
     from issuer.dev.toml_edit import replace_text, with_setting
+    from policies.strict_toml import read_toml
 
     text = path.read_text()
-    if "SOFTHSM2_CONF" in tomllib.loads(text).get("hsm", {}).get("environment", {}):
+    if "SOFTHSM2_CONF" in read_toml(text).get("hsm", {}).get("environment", {}):
         return []
     try:
         new = with_setting(text, "hsm.environment", "SOFTHSM2_CONF", str(softhsm.conf))

@@ -186,7 +186,7 @@ def _rewritten(config_file: Path, changes: tuple[Change, ...]) -> str:
     for change in changes:
         try:
             text = with_listen(text, change.table, change.new)
-        except ValueError as exc:  # tomllib.TOMLDecodeError is one too
+        except ValueError as exc:  # a TomlError is one too
             raise ListenRefused(
                 f"cannot write {change.option} {change.new} into {config_file}: {exc}",
                 f"edit [{change.table}] listen in {config_file} by hand, then start "

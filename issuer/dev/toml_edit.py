@@ -11,11 +11,11 @@ from __future__ import annotations
 import json
 import os
 import re
-import tomllib
 from pathlib import Path
 from typing import Any
 
 from issuer.files import write_file
+from policies.strict_toml import TomlError, read_toml
 
 _HEADER = re.compile(r"^\s*\[\s*([A-Za-z0-9_.\-]+)\s*\]\s*(#.*)?$")
 
@@ -43,14 +43,14 @@ def with_setting(text: str, table: str, key: str, value: str) -> str:
         else:
             lines[at] = line
         new = "".join(lines)
-    wanted: dict[str, Any] = tomllib.loads(text)
+    wanted: dict[str, Any] = read_toml(text)
     inner = wanted
     for part in table.split("."):
         inner = inner.setdefault(part, {})
     inner[key] = value
     try:
-        got: dict[str, Any] | None = tomllib.loads(new)
-    except tomllib.TOMLDecodeError:
+        got: dict[str, Any] | None = read_toml(new)
+    except TomlError:
         got = None
     if got != wanted:
         raise ValueError(f"[{table}] {key} is not one line of a [{table}] table there")
