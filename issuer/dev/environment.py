@@ -354,9 +354,8 @@ the ceremony file's check, and openssl as a raw TLS client:
 {HINT}openssl s_client -connect 127.0.0.1:{port} -CAfile {shown(pki.client_ca_cert)} \\
       -cert {shown(pki.client_cert("auditor"))} -key {shown(pki.client_key("auditor"))} \\
       -alpn h2 -brief </dev/null >/dev/null   # prints the handshake, e.g. Verification: OK
-A new policy version takes two security officers (the two-person rule): propose it with
-`policy propose --config {shown(env.config_file)}` (--role security-officer, the default)
-and approve it with `--role {SECOND_OFFICER}`.
+Two security officers for the two-person rule on policy versions: security-officer proposes
+(the default --role of zorgid policy), --role {SECOND_OFFICER} approves (docs/cli.md).
 Stop with Ctrl-C.
 """
 
