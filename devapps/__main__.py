@@ -27,7 +27,9 @@ READY = "ZORG-ID development stack ready"
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m devapps", description=__doc__)
     parser.add_argument("--data-dir", default="var", type=Path, help="default: ./var")
-    parser.add_argument("--engine-listen", default="", help="engine gRPC; first start only")
+    parser.add_argument(
+        "--engine-listen", default="", help="engine gRPC; default: the config's (zorgid dev)"
+    )
     parser.add_argument("--ocsp-listen", default="", help="OCSP/CRL HTTP; default: the config's")
     parser.add_argument("--portal-listen", default="127.0.0.1:8000", help="the portal")
     parser.add_argument("--apps-listen", default="127.0.0.1:8001", help="the companion pages")
@@ -68,8 +70,10 @@ class Child:
                     if found:
                         return found
                 seen = len(self.lines)
-                if self.proc.poll() is not None:
-                    raise SystemExit(f"devapps: {self.name} exited with {self.proc.returncode}")
+                status = self.proc.poll()
+                if status is not None:  # it said why above; its exit status is ours
+                    print(f"devapps: {self.name} exited with {status}", file=sys.stderr)
+                    raise SystemExit(status if status > 0 else 1)
                 if not self.changed.wait(timeout):
                     raise SystemExit(f"devapps: {self.name} did not print {pattern!r} in time")
 
@@ -133,7 +137,38 @@ async def _serve_apps(args: argparse.Namespace, port: int) -> tuple[web.AppRunne
     return runner, f"http://{bound[0]}:{bound[1]}/"
 
 
+def _check_ports(args: argparse.Namespace) -> None:
+    """Refuse a taken portal or companions address before the engine starts (issue 21).
+
+    Why first: the engine's first start takes a minute and makes ``var/``; a port found
+    taken after that wasted it. The engine checks its own addresses the same way. Checked
+    and let go (the portal binds its own in its own process): a port taken in between is
+    still reported by the one that binds it.
+    """
+    from issuer.cli.failures import Exit
+    from issuer.dev.listen import bind
+
+    for option, listen in (
+        ("--portal-listen", args.portal_listen),
+        ("--apps-listen", args.apps_listen),
+    ):
+        try:
+            bind(listen).close()
+        except ValueError as exc:
+            print(f"python -m devapps: {option}: {exc}", file=sys.stderr)
+            raise SystemExit(Exit.USAGE) from None
+        except OSError as exc:
+            print(
+                f"python -m devapps: cannot listen on {listen} ({option}): {exc.strerror or exc}\n"
+                f"python -m devapps: solution: stop what listens there, or give {option} "
+                "HOST:PORT",
+                file=sys.stderr,
+            )
+            raise SystemExit(Exit.UNREACHABLE) from None
+
+
 async def _run(args: argparse.Namespace) -> None:
+    _check_ports(args)
     engine, port = await asyncio.to_thread(_engine, args)
     children = [engine]
     runner = None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from issuer.ca.config import CeremonyConfig, parse_ceremony
 
@@ -56,8 +56,17 @@ def default_dev_ceremony(
     through the same schema check as a reviewed file, so it can never drift from
     what the file allows.
     """
+    doc = dev_ceremony_document(data_dir, hsm_settings, public_url)
+    return parse_ceremony(doc, base_dir=Path(data_dir).resolve(), source="default_dev_ceremony")
+
+
+def dev_ceremony_document(
+    data_dir: Path, hsm_settings: HsmSettingsLike, public_url: str
+) -> dict[str, Any]:
+    """:func:`default_dev_ceremony` as the document of a ceremony file (``zorgid dev``
+    writes it as ``var/ceremony.toml`` for ``zorgid ca check|renew-ocsp``)."""
     base = public_url.rstrip("/")
-    doc = {
+    return {
         "data_dir": str(Path(data_dir).resolve()),
         "hsm": {
             "module": str(hsm_settings.module),
@@ -93,4 +102,3 @@ def default_dev_ceremony(
         },
         "audit": {"key_label": "audit-checkpoint"},
     }
-    return parse_ceremony(doc, base_dir=Path(data_dir).resolve(), source="default_dev_ceremony")

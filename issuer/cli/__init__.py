@@ -47,7 +47,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     The one place an expected failure becomes its lines and its status
     (:mod:`issuer.cli.failures`); an unexpected one is a bug and traces.
     """
-    from issuer.cli.failures import Exit, classify, missing_config, use_dev_softhsm_conf
+    from issuer.cli.failures import Exit, classify, missing_config
 
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -56,9 +56,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     if missing is not None:
         print(f"zorgid {args.command}: {missing.message}", file=sys.stderr)
         return missing.exit
-    said = use_dev_softhsm_conf(args)
-    if said is not None:
-        print(f"zorgid: {said}", file=sys.stderr)
     try:
         status: int = func(args)
     except KeyboardInterrupt:

@@ -14,7 +14,7 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from issuer.dev.pki import ROLES
+from issuer.dev.pki import CLIENTS
 from issuer.logs import add_arguments as add_log_arguments
 from issuer.logs import configure, settings_for
 
@@ -26,15 +26,16 @@ DEFAULT_ROOT = Path("var")
 
 
 def _serve(args: argparse.Namespace) -> int:
+    from issuer.cli.failures import CliFailure, Exit
     from issuer.config import ConfigError, MetricsConfig, load_config
     from issuer.dev.environment import (
-        bind_ocsp_http,
+        claim,
         how_to_call,
-        ocsp_listen_of,
         prepare,
         start_ocsp_http,
         with_public_url,
     )
+    from issuer.dev.listen import ListenRefused, plan
     from issuer.server.app import BuiltServer
     from issuer.wiring import serve
 
@@ -47,13 +48,22 @@ def _serve(args: argparse.Namespace) -> int:
     except ConfigError:
         log = None  # prepare() reports the file's problems
     configure(settings_for(log, args))
-    # Bound first: the first start's ceremony names the root certificate and the root's CRL
-    # on the address actually bound, as the engine's certificates name OCSP, CRL and CPS.
-    bound = bind_ocsp_http(ocsp_listen_of(root, args.ocsp_listen))
-    env = prepare(root, listen=args.listen, public_url=bound.public_url)
+    # Every address is taken or checked before anything is made: a taken port
+    # must not leave a half-made var/. The OCSP/CRL front is bound here and kept: the first
+    # start's ceremony names the root certificate and the root's CRL on the address
+    # actually bound, as the engine's certificates name OCSP, CRL and CPS.
+    try:
+        listen = plan(root, listen=args.listen, ocsp_listen=args.ocsp_listen)
+        bound, metrics_taken = claim(listen)
+    except ListenRefused as exc:
+        status = Exit.USAGE if exc.usage else Exit.UNREACHABLE
+        raise CliFailure(status, exc.message, exc.solution) from None
+    if metrics_taken:
+        logging.getLogger(__name__).warning("%s", metrics_taken)
+    env = prepare(root, listen=listen, public_url=bound.public_url)
     # Relying parties need OCSP and the CRL as soon as a certificate exists: serve them beside
     # the gRPC API, and issue certificates whose URLs name the address actually bound.
-    metrics = _start_metrics(load_config(env.config_file))
+    metrics = None if metrics_taken else _start_metrics(load_config(env.config_file))
     try:
         ocsp_http = start_ocsp_http(
             env, bound=bound, on_answer=metrics.metrics.ocsp_answer if metrics else None
@@ -134,16 +144,27 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "dev", help="run the engine on its embedded default (SoftHSM + SQLite under ./var)"
     )
     dev.add_argument("--data-dir", default=str(DEFAULT_ROOT), help="default: ./var")
-    dev.add_argument("--listen", default="127.0.0.1:50051", help="used on first start only")
+    dev.add_argument(
+        "--listen",
+        default=None,
+        metavar="HOST:PORT",
+        help="gRPC address; default: [server] listen of the config (first start: "
+        "127.0.0.1:50051); given, it is written there for later starts",
+    )
     dev.add_argument(
         "--ocsp-listen",
         default=None,
-        help="OCSP/CRL HTTP address; default: [ocsp] listen of the config (127.0.0.1:8080)",
+        metavar="HOST:PORT",
+        help="OCSP/CRL HTTP address; default: [ocsp] listen of the config (first start: "
+        "127.0.0.1:8080); given, it is written there for later starts. The CA certificates "
+        "name the first start's address: a later move is warned about",
     )
     add_log_arguments(dev)
     dev.set_defaults(func=_serve)
     sub = dev.add_subparsers(dest="dev_command", required=False, metavar="ACTION")
     health = sub.add_parser("health", help="ask the running development engine for its health")
-    health.add_argument("--role", choices=ROLES, default="auditor")
+    health.add_argument(
+        "--role", choices=CLIENTS, default="auditor", help="the client certificate to call with"
+    )
     health.add_argument("--service", default="", help="a service name; default: the server")
     health.set_defaults(func=_health)

@@ -26,9 +26,6 @@ from hsm import (
 )
 from issuer.errors import CATALOGUE, Code, Status, ZorgIdError
 
-SOFTHSM_CONF_BESIDE = ("softhsm", "softhsm2.conf")
-"""Where ``zorgid dev`` keeps SoftHSM's configuration, relative to its ``zorgid.toml``."""
-
 
 class Exit(enum.IntEnum):
     """Exit statuses of every ``zorgid`` command (docs/cli.md, "Exit status")."""
@@ -115,17 +112,17 @@ def from_rpc(exc: Any, target: str = "") -> CliFailure:
 
 
 def _token_not_found(exc: TokenNotFound) -> CliFailure:
-    conf = os.environ.get("SOFTHSM2_CONF")
+    conf = os.environ.get("SOFTHSM2_CONF")  # the config's [hsm.environment] one, if it has one
     if conf:
         hint = (
             f"SOFTHSM2_CONF is {conf}: check that its directories.tokendir holds the token, "
-            "or fix [hsm] token/module in the config"
+            "or fix [hsm] token/module or [hsm.environment] SOFTHSM2_CONF in the config"
         )
     else:
         hint = (
-            "SoftHSM finds its tokens through SOFTHSM2_CONF, which is not set: export "
-            "SOFTHSM2_CONF=<the softhsm2.conf whose tokendir holds the token> (for `zorgid dev`: "
-            "var/softhsm/softhsm2.conf), or fix [hsm] token/module in the config"
+            "SoftHSM finds its tokens through SOFTHSM2_CONF, which is not set: give it in the "
+            'config, [hsm.environment] SOFTHSM2_CONF = "<the softhsm2.conf whose tokendir holds '
+            'the token>", or fix [hsm] token/module there'
         )
     return CliFailure(Exit.UNREACHABLE, f"HSM token not found: {exc}", hint)
 
@@ -196,21 +193,3 @@ def missing_config(args: Any) -> CliFailure | None:
         return None
     why = "not a file" if os.path.exists(config) else "no such file"
     return CliFailure(Exit.FILE, f"cannot read --config {config}: {why}")
-
-
-def use_dev_softhsm_conf(args: Any) -> str | None:
-    """Point SoftHSM at the dev environment's conf beside ``--config``, if none is set.
-
-    ``zorgid dev`` keeps its token under ``var/softhsm`` and sets SOFTHSM2_CONF
-    only for itself; a later ``zorgid ocsp refresh --config var/zorgid.toml``
-    would otherwise not see the token (docs/decisions/cli.md). Returns the line
-    to tell the user, or None when nothing was changed.
-    """
-    config = getattr(args, "config", None)
-    if config is None or os.environ.get("SOFTHSM2_CONF"):
-        return None
-    beside = os.path.join(os.path.dirname(os.path.abspath(str(config))), *SOFTHSM_CONF_BESIDE)
-    if not os.path.isfile(beside):
-        return None
-    os.environ["SOFTHSM2_CONF"] = beside
-    return f"info: SOFTHSM2_CONF not set; using {beside}, the dev environment's beside {config}"

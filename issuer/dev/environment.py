@@ -23,7 +23,18 @@ from typing import TYPE_CHECKING
 from cryptography import x509
 from cryptography.x509.oid import AuthorityInformationAccessOID
 
-from issuer.dev.pki import ROLE_URI_PREFIX, ROLES, DevPki, ensure_dev_pki
+from issuer.dev.ceremony_file import CEREMONY_FILE, write_ceremony_file
+from issuer.dev.listen import (
+    ListenPlan,
+    apply,
+    bind,
+    check_free,
+    metrics_free,
+    metrics_listen,
+    plan,
+    taken,
+)
+from issuer.dev.pki import CLIENTS, ROLE_URI_PREFIX, ROLES, SECOND_OFFICER, DevPki, ensure_dev_pki
 from issuer.dev.softhsm import SOFTHSM_MODULE, SoftHsmDir
 from issuer.files import PRIVATE_DIR, make_private_dir, write_file
 
@@ -34,7 +45,6 @@ if TYPE_CHECKING:
 _LOG = logging.getLogger(__name__)
 
 DEV_SLOT_LABEL = "zorgid-dev"
-DEFAULT_LISTEN = "127.0.0.1:50051"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -57,30 +67,27 @@ class DevEnvironment:
     def ca_record(self) -> Path:
         return self.root / "ca" / "ceremony.json"
 
-
-DEV_METRICS_PORT = 9464
-"""Prometheus's conventional exporter port range starts near here (9464: OpenTelemetry's)."""
-
-
-def _metrics_listen(listen: str) -> str:
-    """Loopback metrics for the development engine: a free port when gRPC asks for one."""
-    from issuer.config import parse_listen
-
-    host, port = parse_listen(listen)
-    host = f"[{host}]" if ":" in host else host
-    return f"{host}:0" if port == 0 else f"{host}:{DEV_METRICS_PORT}"
+    @property
+    def ceremony_file(self) -> Path:
+        """The ceremony as a file, for ``zorgid ca check|renew-ocsp`` (:mod:`.ceremony_file`)."""
+        return self.root / CEREMONY_FILE
 
 
-def _config_text(env: DevEnvironment, listen: str) -> str:
+def _config_text(env: DevEnvironment, listen: str, ocsp_listen: str) -> str:
     rules = "\n".join(
         f'[[roles.rule]]\nrole = "{role}"\nsan_uri = "{ROLE_URI_PREFIX}{role}"\n' for role in ROLES
     )
     return f"""# Development configuration written by `zorgid dev` on first start.
 # Check it with: zorgid config check {env.config_file}
+# `zorgid dev --listen`/`--ocsp-listen` rewrite the `listen` lines below (and say so).
 data_dir = "."
 
 [server]
 listen = "{listen}"
+
+[ocsp]
+# The OCSP/CRL HTTP front; the CA certificates made on first start name this address.
+listen = "{ocsp_listen}"
 
 [tls]
 cert = "{env.pki.server_cert.relative_to(env.root)}"
@@ -93,9 +100,14 @@ module = "{SOFTHSM_MODULE}"
 token = "{DEV_SLOT_LABEL}"
 pin_source = "file:{env.pin_file.relative_to(env.root)}"
 
+[hsm.environment]
+# What SoftHSM reads when it is loaded: this environment's token directory. Every command
+# given --config finds the token through it; nothing needs to be exported.
+SOFTHSM2_CONF = "{env.softhsm.conf}"
+
 [metrics]
-# Prometheus metrics: curl http://{_metrics_listen(listen)}/metrics (see docs/decisions/metrics.md).
-listen = "{_metrics_listen(listen)}"
+# Prometheus metrics: curl http://{metrics_listen(listen)}/metrics (see docs/decisions/metrics.md).
+listen = "{metrics_listen(listen)}"
 
 [policy]
 # The development policy trusting the test UZI-register under uzi/ (zorgid demo).
@@ -111,7 +123,7 @@ audit = "audit-checkpoint"
 def prepare(
     root: Path,
     *,
-    listen: str = DEFAULT_LISTEN,
+    listen: str | ListenPlan | None = None,
     out: Callable[[str], None] = print,
     public_url: str | None = None,
 ) -> DevEnvironment:
@@ -121,6 +133,11 @@ def prepare(
     watching ``make run`` sees what was made and what was reused. Everything is
     made owner-only (folders 0700, files 0600, issue 16 item 12).
 
+    *listen*: this start's addresses (:func:`issuer.dev.listen.plan`, checked by the
+    caller before anything is made); a ``host:port``: gRPC's (OCSP/CRL: the config's).
+    None: the config's (first start: the defaults). The first start writes them into
+    the config; a later one writes those that differ there, saying so.
+
     *public_url*: the base of the OCSP/CRL HTTP front actually bound
     (:func:`bind_ocsp_http`); the first start's ceremony names the root certificate
     and the root's CRL on it. None: the configured ``[ocsp] listen``'s address. A
@@ -128,6 +145,8 @@ def prepare(
     (the ceremony is never run again).
     """
     root = root.resolve()
+    if not isinstance(listen, ListenPlan):
+        listen = plan(root, listen=listen, ocsp_listen=None)
     with private_umask():
         return _prepare(root, listen, out, public_url)
 
@@ -146,7 +165,7 @@ def private_umask() -> Iterator[None]:
 
 
 def _prepare(
-    root: Path, listen: str, out: Callable[[str], None], public_url: str | None
+    root: Path, listen: ListenPlan, out: Callable[[str], None], public_url: str | None
 ) -> DevEnvironment:
     from issuer.ca import default_dev_ceremony, run_ceremony
     from issuer.config import load_config
@@ -178,10 +197,15 @@ def _prepare(
     out(f"policy      {policy} (trusts that register; for zorgid demo)")
 
     if not env.config_file.exists():
-        write_file(env.config_file, _config_text(env, listen).encode(), exclusive=True)
+        text = _config_text(env, listen.grpc, listen.ocsp)
+        write_file(env.config_file, text.encode(), exclusive=True)
         out(f"config      {env.config_file} (written)")
     else:
-        out(f"config      {env.config_file} (reused)")
+        changed = apply(listen)
+        changed += _with_module_environment(env.config_file, env.softhsm)
+        out(f"config      {env.config_file} ({'updated' if changed else 'reused'})")
+        for line in changed:
+            out(f"            {line}")
     config = load_config(env.config_file)
 
     base = public_url or listen_url(config.ocsp.listen)
@@ -200,6 +224,14 @@ def _prepare(
         run_ceremony(
             ceremony, hsm, out=lambda line: out(f"            {line}"), clock=lambda: start
         )
+    if not env.ceremony_file.exists():  # also for a CA made by an earlier version
+        from issuer.ca.material import ISSUING_CA_PEM
+
+        write_ceremony_file(root, config.hsm, env.ca_record.parent / ISSUING_CA_PEM)
+        out(f"ceremony    {env.ceremony_file} (written: for zorgid ca check|renew-ocsp)")
+    else:
+        for line in _with_module_environment(env.ceremony_file, env.softhsm):
+            out(f"ceremony    {env.ceremony_file}: {line}")
 
     engine = create_engine_for(config.database.url)
     try:
@@ -209,6 +241,33 @@ def _prepare(
         engine.dispose()
     out(f"database    {config.database.url} (schema at revision {revision})")
     return env
+
+
+def _with_module_environment(path: Path, softhsm: SoftHsmDir) -> list[str]:
+    """Add ``[hsm.environment] SOFTHSM2_CONF`` to a file of an earlier version that lacks it.
+
+    Why: SoftHSM finds the token only through that variable; a config without it made
+    every ``--config`` command need an export (issue 21). The tool's own file, so the
+    tool adds the line and says so; a value already there is the developer's and stays.
+    """
+    from issuer.dev.toml_edit import replace_text, with_setting
+    from policies.strict_toml import read_toml
+
+    text = path.read_text()
+    if "SOFTHSM2_CONF" in read_toml(text).get("hsm", {}).get("environment", {}):
+        return []
+    try:
+        new = with_setting(text, "hsm.environment", "SOFTHSM2_CONF", str(softhsm.conf))
+    except ValueError as exc:
+        _LOG.warning(
+            "cannot add [hsm.environment] SOFTHSM2_CONF = %r to %s (%s): add it by hand",
+            str(softhsm.conf),
+            path,
+            exc,
+        )
+        return []
+    replace_text(path, new)
+    return [f"[hsm.environment] SOFTHSM2_CONF = {softhsm.conf} (added: no export needed)"]
 
 
 def listen_url(listen: str) -> str:
@@ -254,22 +313,49 @@ def warn_if_moved(ca_dir: Path, public_url: str) -> None:
         )
 
 
+def shown(path: Path) -> str:
+    """*path* as a person types it here: relative to the working folder when under it."""
+    path = path.absolute()
+    cwd = Path.cwd()
+    return str(path.relative_to(cwd)) if path.is_relative_to(cwd) and path != cwd else str(path)
+
+
+def zorgid_command() -> str:
+    """How the ``zorgid`` running now is started again from this folder."""
+    import sys
+
+    invoked = Path(sys.argv[0])
+    script = invoked if invoked.name == "zorgid" else Path(sys.executable).with_name("zorgid")
+    return shown(script) if script.is_file() else "zorgid"
+
+
+HINT = "  $ "
+"""The prefix of every command line the banner prints (each runs as printed, tested)."""
+
+
 def how_to_call(env: DevEnvironment, port: int) -> str:
-    """What a developer needs to call the running engine."""
+    """What a developer needs to call the running engine, with commands that run as printed."""
     pki = env.pki
-    data_dir = "" if env.root == Path("var") else f" --data-dir {env.root}"
+    zorgid = zorgid_command()
+    clients = ", ".join(CLIENTS)
     return f"""
 ZORG-ID engine (development) serving gRPC over mutual TLS on 127.0.0.1:{port}
-  server certificate  {pki.server_cert}   (name: localhost)
-  client CA           {pki.client_ca_cert}
-  client certificates {pki.root / "clients"}/<role>.pem and .key, roles: {", ".join(ROLES)}
-  configuration       {env.config_file}
-  CA certificates     {env.root / "ca"}
-Call it, e.g. the health check as the auditor:
-  .venv/bin/zorgid dev{data_dir} health --role auditor
-or with openssl as a raw TLS client:
-  openssl s_client -connect 127.0.0.1:{port} -CAfile {pki.client_ca_cert} \\
-    -cert {pki.client_cert("auditor")} -key {pki.client_key("auditor")} -alpn h2
+  server certificate  {shown(pki.server_cert)}   (name: localhost)
+  client CA           {shown(pki.client_ca_cert)}
+  client certificates {shown(pki.root / "clients")}/<name>.pem and .key: {clients}
+  configuration       {shown(env.config_file)}
+  ceremony file       {shown(env.ceremony_file)}   (zorgid ca check|renew-ocsp --config)
+  CA certificates     {shown(env.root / "ca")}
+Call it, e.g. the health check as the auditor, the policy versions as a security officer,
+the ceremony file's check, and openssl as a raw TLS client:
+{HINT}{zorgid} dev --data-dir {shown(env.root)} health --role auditor
+{HINT}{zorgid} policy list --config {shown(env.config_file)}
+{HINT}{zorgid} ca check --config {shown(env.ceremony_file)}
+{HINT}openssl s_client -connect 127.0.0.1:{port} -CAfile {shown(pki.client_ca_cert)} \\
+      -cert {shown(pki.client_cert("auditor"))} -key {shown(pki.client_key("auditor"))} \\
+      -alpn h2 -brief </dev/null >/dev/null   # prints the handshake, e.g. Verification: OK
+Two security officers for the two-person rule on policy versions: security-officer proposes
+(the default --role of zorgid policy), --role {SECOND_OFFICER} approves (docs/cli.md).
 Stop with Ctrl-C.
 """
 
@@ -298,32 +384,43 @@ def bind_ocsp_http(listen: str) -> BoundHttp:
     Why first: the first start's ceremony names the root certificate and CRL on this
     URL, and the engine names OCSP, CRL and CPS on it, so all name the port in use.
     """
-    from issuer.config import parse_listen
-
-    host, port = parse_listen(listen)
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock = bind(listen)
     try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((host, port))
         sock.listen(128)
     except BaseException:
         sock.close()
         raise
+    from issuer.config import parse_listen
+
+    host, _ = parse_listen(listen)
+    host = f"[{host}]" if ":" in host else host
     return BoundHttp(sock=sock, public_url=listen_url(f"{host}:{sock.getsockname()[1]}"))
 
 
-def ocsp_listen_of(root: Path, listen: str | None) -> str:
-    """*listen*, else ``[ocsp] listen`` of the environment's config (the engine's default
-    before the first start has written one)."""
-    from issuer.config import OcspConfig, load_config
-
-    if listen is not None:
-        return listen
-    config_file = root / "zorgid.toml"
-    if config_file.exists():
-        return load_config(config_file).ocsp.listen
-    return OcspConfig().listen
+def claim(listen: ListenPlan) -> tuple[BoundHttp, str | None]:
+    """Take this start's addresses before anything is made (issue 21): the OCSP/CRL front's
+    socket bound and kept, gRPC's checked free. A taken one raises :class:`ListenRefused`
+    naming the address, the option and the config key. Returns the bound front and, when
+    the metrics address is taken, the warning to log (served without metrics then).
+    """
+    try:
+        bound = bind_ocsp_http(listen.ocsp)
+    except OSError as exc:
+        raise taken(
+            "OCSP/CRL HTTP", listen.ocsp, "--ocsp-listen", "[ocsp] listen", listen.config_file, exc
+        ) from None
+    try:
+        check_free(
+            listen.grpc,
+            what="gRPC",
+            option="--listen",
+            key="[server] listen",
+            config_file=listen.config_file,
+        )
+    except BaseException:
+        bound.sock.close()
+        raise
+    return bound, metrics_free(listen)
 
 
 def start_ocsp_http(

@@ -3,7 +3,8 @@
 ``make run`` must give a working mTLS set-up on a fresh machine with no
 operator at hand, so the first start makes a development client CA, a
 server certificate for the loopback names and one client certificate per
-role. These are *transport* credentials of the development environment:
+role, plus a second security officer's: the two-person rule for policy versions
+needs two officers to try it. These are *transport* credentials of the development environment:
 software keys in files (0600), never the engine's CA keys, which live only in
 the HSM. Production deployments bring their own client CA and server
 certificate (see ``docs/config.md``).
@@ -26,6 +27,11 @@ from issuer.files import PUBLIC_FILE, make_private_dir, write_file
 from issuer.x509util import key_usage
 
 ROLES = ("portal", "mobile", "operator", "security-officer", "auditor")
+SECOND_OFFICER = "security-officer-2"
+"""A second security officer (another subject, the same role): one proposes a policy
+version, the other approves it (the two-person rule compares certificate subjects)."""
+CLIENTS: dict[str, str] = {**{role: role for role in ROLES}, SECOND_OFFICER: "security-officer"}
+"""Every development client certificate, by file name (``clients/<name>.pem``): its role."""
 ROLE_URI_PREFIX = "urn:zorgid:role:"
 _VALIDITY = dt.timedelta(days=825)
 
@@ -197,8 +203,8 @@ def ensure_dev_pki(root: Path, *, now: dt.datetime | None = None) -> tuple[DevPk
         _write_key(pki.server_key, key)
         _write_cert(pki.server_cert, cert)
         made.append(str(pki.server_cert))
-    for role in ROLES:
-        if not pki.client_cert(role).exists():
-            issue_client_certificate(pki, role, (role,), now=now)
-            made.append(str(pki.client_cert(role)))
+    for name, role in CLIENTS.items():  # also those an earlier version did not make
+        if not pki.client_cert(name).exists():
+            issue_client_certificate(pki, name, (role,), now=now)
+            made.append(str(pki.client_cert(name)))
     return pki, made

@@ -159,25 +159,48 @@ def test_malformed_input(dev: Dev, tmp_path: Path) -> None:
     _expect(_run("ocsp", "refresh", "--config", config, "--frobnicate"), Exit.USAGE, "--frobnicate")
 
 
-def test_refusal_uses_the_dev_token_beside_the_config(dev: Dev) -> None:
-    """No SOFTHSM2_CONF exported: the dev environment's conf is used, and that is said."""
+def test_the_dev_config_names_its_token_directory_nothing_is_exported(
+    dev: Dev, tmp_path: Path
+) -> None:
+    """No SOFTHSM2_CONF exported: the config's [hsm.environment] finds the token; an
+    exported one pointing elsewhere does not win over it (issue 21: no hidden variable)."""
     config = str(dev.root / "zorgid.toml")
     done = _run("certs", "revoke", "--config", config, "no-such-id", "--reason", "superseded")
-    _expect(done, Exit.REFUSED, "SOFTHSM2_CONF not set; using", *_zid("ZID-1210"))
-    done = _run("ocsp", "crl", "--config", config)
-    assert done.returncode == Exit.OK, done.stderr
-    assert "CRL number" in done.stdout
+    _expect(done, Exit.REFUSED, *_zid("ZID-1210"))
+    assert "SOFTHSM2_CONF" not in done.stderr
+    (tmp_path / "tokens").mkdir()
+    elsewhere = tmp_path / "softhsm2.conf"
+    elsewhere.write_text(
+        f"directories.tokendir = {tmp_path / 'tokens'}\nobjectstore.backend = file\n"
+    )
+    for env in ({}, {"SOFTHSM2_CONF": str(elsewhere)}):
+        done = _run("ocsp", "crl", "--config", config, **env)
+        assert done.returncode == Exit.OK, done.stderr
+        assert "CRL number" in done.stdout
 
 
-def test_token_not_found_says_how_to_set_softhsm2_conf(dev: Dev, tmp_path: Path) -> None:
+def test_token_not_found_names_the_configured_softhsm2_conf(dev: Dev, tmp_path: Path) -> None:
     (tmp_path / "tokens").mkdir()
     conf = tmp_path / "softhsm2.conf"
     conf.write_text(f"directories.tokendir = {tmp_path / 'tokens'}\nobjectstore.backend = file\n")
-    done = _run(
-        "ocsp", "refresh", "--config", str(dev.root / "zorgid.toml"), SOFTHSM2_CONF=str(conf)
+    config = dev.root / "zorgid.toml"
+    text = config.read_text()
+    assert "SOFTHSM2_CONF = " in text
+    other = dev.root / "other-token-dir.toml"  # beside it: its relative paths still resolve
+    other.write_text(
+        "\n".join(
+            f'SOFTHSM2_CONF = "{conf}"' if line.startswith("SOFTHSM2_CONF = ") else line
+            for line in text.splitlines()
+        )
     )
+    done = _run("ocsp", "refresh", "--config", str(other))
     _expect(
-        done, Exit.UNREACHABLE, "HSM token not found", "'zorgid-dev'", f"SOFTHSM2_CONF is {conf}"
+        done,
+        Exit.UNREACHABLE,
+        "HSM token not found",
+        "'zorgid-dev'",
+        f"SOFTHSM2_CONF is {conf}",
+        "[hsm.environment] SOFTHSM2_CONF in the config",
     )
 
 
@@ -195,4 +218,10 @@ def test_address_in_use(tmp_path: Path) -> None:
         done = _run(
             "dev", "--data-dir", str(tmp_path / "var"), "--ocsp-listen", f"127.0.0.1:{port}"
         )
-    _expect(done, Exit.UNREACHABLE, "cannot listen", "solution: stop what listens there")
+    _expect(
+        done,
+        Exit.UNREACHABLE,
+        f"cannot listen on 127.0.0.1:{port} (OCSP/CRL HTTP)",
+        "solution: stop what listens there, or start with --ocsp-listen",
+    )
+    assert not (tmp_path / "var").exists()
