@@ -352,7 +352,9 @@ def client_env(hsm: HsmServer) -> dict[str, str]:
     return env
 
 
-def lay_out_node(name: str, root: Path, shared: Path, hsm: HsmServer, db_url: str, ns: Namespace) -> Node:
+def lay_out_node(
+    name: str, root: Path, shared: Path, hsm: HsmServer, db_url: str, ns: Namespace
+) -> Node:
     """Copy what a node holds (CA certificates, TLS, policy, PIN) and write its config."""
     folder = root / f"node-{name}"
     folder.mkdir(mode=0o700)
@@ -363,7 +365,9 @@ def lay_out_node(name: str, root: Path, shared: Path, hsm: HsmServer, db_url: st
     (folder / "policy").mkdir()
     shutil.copy2(shared / "policy" / "deploy.toml", folder / "policy" / "deploy.toml")
     write_file(folder / "hsm.pin", hsm.pin_file.read_bytes(), exclusive=True)
-    write_file(folder / "zorgid.toml", node_config(name, db_url, ns.address).encode(), exclusive=True)
+    write_file(
+        folder / "zorgid.toml", node_config(name, db_url, ns.address).encode(), exclusive=True
+    )
     return Node(name, folder, ns, client_env(hsm))
 
 
@@ -378,9 +382,7 @@ def prepare_shared(root: Path, hsm: HsmServer) -> Path:
     deploy_policy(shared)
     ceremony = shared / "ceremony.toml"
     ceremony.write_text(
-        CEREMONY.format(
-            module=P11_KIT_CLIENT, token=TOKEN, pin=hsm.pin_file, public=PUBLIC_URL
-        )
+        CEREMONY.format(module=P11_KIT_CLIENT, token=TOKEN, pin=hsm.pin_file, public=PUBLIC_URL)
     )
     run([ZORGID, "ca", "init", "--config", str(ceremony)], client_env(hsm), "zorgid ca init")
     return shared

@@ -131,7 +131,9 @@ def deployment(
     root = tmp_path_factory.mktemp("deploy")
     hsm_dir = SoftHsmDir.create(root / "hsm")
     token = hsm_dir.init_token(cluster.TOKEN)
-    hsm = cluster.HsmServer(hsm_dir, root / "hsm" / "p11-kit.sock", token.pin_file, root / "hsm.log")
+    hsm = cluster.HsmServer(
+        hsm_dir, root / "hsm" / "p11-kit.sock", token.pin_file, root / "hsm.log"
+    )
     database = ""
     namespaces: list[netns.Namespace] = []
     nodes: dict[str, cluster.Node] = {}
@@ -191,13 +193,19 @@ def _stored(deployment: Deployment) -> dict[bytes, str]:
 
 def _ocsp_path(cert: x509.Certificate) -> str:
     aia = cert.extensions.get_extension_for_class(x509.AuthorityInformationAccess).value
-    urls = [str(a.access_location.value) for a in aia if a.access_method == AuthorityInformationAccessOID.OCSP]
+    urls = [
+        str(a.access_location.value)
+        for a in aia
+        if a.access_method == AuthorityInformationAccessOID.OCSP
+    ]
     assert urls and urls[0].startswith(cluster.PUBLIC_URL), urls
     return urlsplit(urls[0]).path
 
 
 def _issuing(deployment: Deployment) -> x509.Certificate:
-    return x509.load_pem_x509_certificate((deployment.shared / "ca" / "issuing-ca.pem").read_bytes())
+    return x509.load_pem_x509_certificate(
+        (deployment.shared / "ca" / "issuing-ca.pem").read_bytes()
+    )
 
 
 def _ocsp_status(deployment: Deployment, node: str, der: bytes) -> ocsp.OCSPCertStatus:
@@ -304,7 +312,9 @@ def test_a_revocation_on_node_a_is_served_by_node_b_within_the_cache_bound(
     import subprocess
 
     cert_pem = tmp_path / "cert.pem"
-    cert_pem.write_bytes(x509.load_der_x509_certificate(der).public_bytes(serialization.Encoding.PEM))
+    cert_pem.write_bytes(
+        x509.load_der_x509_certificate(der).public_bytes(serialization.Encoding.PEM)
+    )
     ca_file = tmp_path / "ca.pem"
     ca_file.write_bytes(
         (deployment.shared / "ca" / "root.pem").read_bytes()
@@ -313,8 +323,17 @@ def test_a_revocation_on_node_a_is_served_by_node_b_within_the_cache_bound(
     url = deployment.nodes["b"].ocsp_base + _ocsp_path(x509.load_der_x509_certificate(der))
     checked = subprocess.run(
         [
-            "openssl", "ocsp", "-issuer", str(deployment.shared / "ca" / "issuing-ca.pem"),
-            "-cert", str(cert_pem), "-url", url, "-CAfile", str(ca_file), "-no_nonce",
+            "openssl",
+            "ocsp",
+            "-issuer",
+            str(deployment.shared / "ca" / "issuing-ca.pem"),
+            "-cert",
+            str(cert_pem),
+            "-url",
+            url,
+            "-CAfile",
+            str(ca_file),
+            "-no_nonce",
         ],
         capture_output=True,
         text=True,
