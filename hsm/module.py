@@ -25,7 +25,7 @@ import contextlib
 import logging
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import pkcs11
@@ -117,12 +117,43 @@ def _after_fork_in_child() -> None:
 os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
-def load_module(path: str) -> LoadedModule:
-    """The process-wide :class:`LoadedModule` for ``path`` (loaded on first use)."""
+def load_module(path: str, environment: Mapping[str, str] | None = None) -> LoadedModule:
+    """The process-wide :class:`LoadedModule` for ``path`` (loaded on first use).
+
+    *environment*: variables the module reads when it initialises (``SOFTHSM2_CONF``,
+    ``P11_KIT_SERVER_ADDRESS``), set in this process before the first load -- a module
+    reads them at ``C_Initialize`` and at every re-initialisation, so they stay set. A
+    module already loaded under other values is refused rather than silently serving
+    another token directory or server.
+    """
     key = os.path.realpath(path)
+    wanted = dict(environment or {})
     with _modules_lock:
         found = _modules.get(key)
         if found is None:
+            _set_environment(path, wanted)
             found = LoadedModule(path)
             _modules[key] = found
+        else:
+            differing = sorted(n for n, v in wanted.items() if os.environ.get(n) != v)
+            if differing:
+                raise HsmUnavailable(
+                    f"PKCS#11 module {path!r} is already loaded in this process with other "
+                    f"values of {', '.join(differing)}; one process loads a module with one "
+                    "configuration"
+                )
         return found
+
+
+def _set_environment(path: str, wanted: Mapping[str, str]) -> None:
+    """The configured values win over exported ones; the names of overridden ones are logged
+    (never the values: a module's variable may carry a credential)."""
+    for name, value in wanted.items():
+        before = os.environ.get(name)
+        if before is not None and before != value:
+            log.warning(
+                "%s is set in the environment; using the value configured for %s instead",
+                name,
+                path,
+            )
+        os.environ[name] = value

@@ -27,7 +27,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, ClassVar, TypeVar
 
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -92,6 +92,7 @@ class Hsm:
         module_path: str | os.PathLike[str] | None = None,
         token_label: str | None = None,
         pin_source: PinSource | str | None = None,
+        module_environment: Mapping[str, str] | None = None,
         retries: int = 3,
         backoff: float = 0.05,
     ) -> Hsm:
@@ -99,7 +100,8 @@ class Hsm:
 
         Give a URI (its ``object``/``id`` part is ignored here; see
         :meth:`key_from_uri`) or the keyword form. Keywords override the URI.
-        The module path defaults to SoftHSM2's.
+        The module path defaults to SoftHSM2's; *module_environment* is what the module
+        reads when it is loaded (:func:`hsm.module.load_module`).
         """
         parsed = Pkcs11Uri.parse(uri) if isinstance(uri, str) else uri
         if parsed is not None:
@@ -124,8 +126,9 @@ class Hsm:
         with cls._registry_lock:
             found = cls._registry.get(key)
             if found is not None and not found._closed:
+                load_module(path, module_environment)  # refuses other module settings
                 return found
-            module = load_module(path)
+            module = load_module(path, module_environment)
             made = cls(
                 module=module,
                 token_label=label,

@@ -24,6 +24,8 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.process_collector import ProcessCollector
 from prometheus_client.registry import Collector
 
+from issuer.config import ListenError
+
 if TYPE_CHECKING:
     from ocsp.responder import Answer
 
@@ -126,7 +128,7 @@ class Metrics:
         self.registry.register(_ExpiryCollector(certificates))
 
 
-class MetricsBindError(OSError):
+class MetricsBindError(ListenError):
     """The metrics address could not be bound (in use, or not an address of this host)."""
 
 

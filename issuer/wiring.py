@@ -93,6 +93,7 @@ def open_hsm(config: Config) -> Hsm:
         module_path=config.hsm.module,
         token_label=config.hsm.token,
         pin_source=str(config.hsm.pin_source),
+        module_environment=config.hsm.environment,
     )
 
 
@@ -107,6 +108,7 @@ def open_ceremony_hsm(ceremony: CeremonyConfig) -> Hsm:
         module_path=ceremony.hsm.module,
         token_label=ceremony.hsm.token,
         pin_source=ceremony.hsm.pin_source,
+        module_environment=ceremony.hsm.environment,
     )
 
 

@@ -9,7 +9,7 @@ once so one review round fixes them all.
 Layout (see ``docs/ceremony.example.toml`` for a commented example)::
 
     data_dir = "var"                 # relative to the folder of this file
-    [hsm]            module, token, pin_source
+    [hsm]            module, token, pin_source, environment (a table)
     [root]           mode = "self-signed" | "external", and for self-signed:
                      key_label, key_spec, country, organization, common_name, validity_days,
                      crl_next_update_days (the root's CRL, default 30)
@@ -24,12 +24,13 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
+from hsm.environment import environment_problem
 from issuer.ca.errors import CeremonyConfigError
 from issuer.profile.attributes import has_control_characters
 from policies.strict_toml import TomlError, read_toml
@@ -71,6 +72,8 @@ class HsmSettings:
     module: str
     token: str
     pin_source: str
+    environment: Mapping[str, str] = field(default_factory=dict)
+    """What the module reads when it is loaded (``[hsm.environment]``, as in the engine's file)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -158,6 +161,22 @@ class CeremonyConfig:
 
 
 T = TypeVar("T")
+
+
+def _environment(r: _Reader, hsm: Mapping[str, Any]) -> dict[str, str]:
+    """``[hsm.environment]``: NAME = "value" strings the PKCS#11 module reads when loaded."""
+    table = hsm.get("environment", {})
+    if not isinstance(table, dict):
+        r.problems.append(f"hsm.environment: expected a table, got {type(table).__name__}")
+        return {}
+    found: dict[str, str] = {}
+    for name, value in table.items():
+        problem = environment_problem(name, value)
+        if problem is not None:
+            r.problems.append(f"hsm.environment.{name}: {problem}")
+        else:
+            found[name] = value
+    return found
 
 
 class _Reader:
@@ -348,10 +367,11 @@ def parse_ceremony(doc: Mapping[str, Any], *, base_dir: Path, source: str) -> Ce
     data_dir_s = r.get(top, "", "data_dir", str)
     data_dir = (base_dir / data_dir_s).resolve() if data_dir_s else None
 
-    h = r.table(top, "hsm", frozenset({"module", "token", "pin_source"}))
+    h = r.table(top, "hsm", frozenset({"module", "token", "pin_source", "environment"}))
     module = r.get(h, "hsm", "module", str)
     token = r.get(h, "hsm", "token", str, lambda v: None if v else "expected a token label")
     pin_source = r.get(h, "hsm", "pin_source", str, _check_pin_source)
+    environment = _environment(r, h)
     if pin_source is not None and pin_source.startswith("file:"):
         pin_path = Path(pin_source.removeprefix("file:"))
         pin_source = f"file:{(base_dir / pin_path).resolve()}"
@@ -470,7 +490,7 @@ def parse_ceremony(doc: Mapping[str, Any], *, base_dir: Path, source: str) -> Ce
     assert ocsp_label and ocsp_spec and ocsp_name and ocsp_days and audit_label
     return CeremonyConfig(
         data_dir=data_dir,
-        hsm=HsmSettings(module=module, token=token, pin_source=pin_source),
+        hsm=HsmSettings(module=module, token=token, pin_source=pin_source, environment=environment),
         root=root,
         issuing_ca=IssuingCaConfig(
             key_label=ica_label,

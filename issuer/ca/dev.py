@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Protocol
 
@@ -23,7 +24,7 @@ DEV_POLICY_OID = "1.3.6.1.4.1.32473.528.1.2.1"
 
 
 class HsmSettingsLike(Protocol):
-    """Anything with ``module``, ``token`` and ``pin_source`` whose ``str()`` is the value.
+    """Anything with ``module``, ``token``, ``pin_source`` (``str()``: the value), ``environment``.
 
     Both :class:`issuer.ca.HsmSettings` and the server's ``issuer.config.HsmConfig``
     (``module: Path``, ``pin_source: PinSource`` printing as ``file:/path``) fit.
@@ -37,6 +38,9 @@ class HsmSettingsLike(Protocol):
 
     @property
     def pin_source(self) -> object: ...
+
+    @property
+    def environment(self) -> Mapping[str, str]: ...
 
 
 def default_dev_ceremony(
@@ -59,6 +63,7 @@ def default_dev_ceremony(
             "module": str(hsm_settings.module),
             "token": hsm_settings.token,
             "pin_source": str(hsm_settings.pin_source),
+            "environment": dict(hsm_settings.environment),
         },
         "root": {
             "mode": "self-signed",

@@ -153,6 +153,9 @@ def _from_database(exc: Exception) -> CliFailure:
     )
 
 
+_LISTEN_SOLUTION = "stop what listens there or choose another address"
+
+
 def classify(exc: BaseException) -> CliFailure | None:
     """The expected failure ``exc`` is, or None for a bug (which then traces)."""
     if isinstance(exc, CliFailure):
@@ -171,14 +174,17 @@ def classify(exc: BaseException) -> CliFailure | None:
     sqlalchemy_exc = sys.modules.get("sqlalchemy.exc")
     if sqlalchemy_exc is not None and isinstance(exc, sqlalchemy_exc.SQLAlchemyError):
         return _from_database(exc)
+    from issuer.config import ListenError
+
+    if isinstance(exc, ListenError):  # its message names the address and the key setting it
+        return CliFailure(Exit.UNREACHABLE, str(exc), _LISTEN_SOLUTION)
     if isinstance(exc, OSError) and exc.filename is not None:
         return CliFailure(Exit.FILE, f"cannot read {exc.filename}: {exc.strerror}")
     if isinstance(exc, OSError) and exc.errno in (errno.EADDRINUSE, errno.EADDRNOTAVAIL):
         return CliFailure(
             Exit.UNREACHABLE,
             f"cannot listen: {exc.strerror}",
-            "stop what listens there or choose another address (--listen, --ocsp-listen, "
-            "[server] listen, [ocsp] listen)",
+            _LISTEN_SOLUTION + " (--listen, --ocsp-listen, [server] listen, [ocsp] listen)",
         )
     return None
 

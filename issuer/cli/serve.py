@@ -6,7 +6,8 @@ exiting 2 when there is any, so a deploy script can gate on it.
 
 ``serve`` exits 2 when it does not start because of what the config says or
 names (problems, a database schema behind, a key that is not its
-certificate's), 1 when a server process died (docs/cli.md).
+certificate's), 4 when an address to listen on is taken, 1 when a server
+process died (docs/cli.md).
 """
 
 from __future__ import annotations
@@ -16,12 +17,10 @@ import logging
 import sys
 from pathlib import Path
 
+from issuer.cli.failures import Exit
 from issuer.config import Config, ConfigError, check_files, load_config, render_markdown
 
-EXIT_OK = 0
-EXIT_DRIFT = 1
-EXIT_FAILED = 1
-EXIT_CONFIG = 2
+EXIT_DRIFT = Exit.PROBLEM
 
 
 def _load(path: Path) -> tuple[Config | None, list[str]]:
@@ -57,11 +56,11 @@ def _check(args: argparse.Namespace) -> int:
         print(f"{path}: {len(problems)} problem(s):", file=sys.stderr)
         for problem in problems:
             print(f"  - {problem}", file=sys.stderr)
-        return EXIT_CONFIG
+        return Exit.USAGE
     print(f"{path}: OK")
     for line in _summary(config):
         print(f"  {line}")
-    return EXIT_OK
+    return Exit.OK
 
 
 def _doc(args: argparse.Namespace) -> int:
@@ -71,9 +70,9 @@ def _doc(args: argparse.Namespace) -> int:
         if not target.is_file() or target.read_text() != text:
             print(f"{target} is out of date; run: zorgid config doc > {target}", file=sys.stderr)
             return EXIT_DRIFT
-        return EXIT_OK
+        return Exit.OK
     sys.stdout.write(text)
-    return EXIT_OK
+    return Exit.OK
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -87,9 +86,9 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"{path}: not starting, {len(problems)} problem(s):", file=sys.stderr)
         for problem in problems:
             print(f"  - {problem}", file=sys.stderr)
-        return EXIT_CONFIG
+        return Exit.USAGE
+    from issuer.config import ListenError
     from issuer.errors import ZorgIdError
-    from issuer.metrics import MetricsBindError
     from issuer.server.app import ServerProcessError  # grpc only when serving
     from issuer.store import SchemaOutOfDateError
     from issuer.wiring import serve
@@ -98,18 +97,18 @@ def _serve(args: argparse.Namespace) -> int:
         serve(config)
     except SchemaOutOfDateError as exc:  # its message names the command that fixes it
         print(f"{path}: not starting: {exc}", file=sys.stderr)
-        return EXIT_CONFIG
+        return Exit.USAGE
     except ZorgIdError as exc:  # ZID-0110: a configured HSM key is not its certificate's
         print(f"{path}: not starting: {exc.message}", file=sys.stderr)
         print(f"solution: {exc.spec.solution_en}", file=sys.stderr)
-        return EXIT_CONFIG
-    except MetricsBindError as exc:  # [metrics] listen taken
+        return Exit.USAGE
+    except ListenError as exc:  # [server] or [metrics] listen taken: exit 4 as everywhere
         print(f"{path}: not starting: {exc}", file=sys.stderr)
-        return EXIT_CONFIG
+        return Exit.UNREACHABLE
     except ServerProcessError as exc:  # [server] processes: one of them died
         print(f"{path}: stopped: {exc}", file=sys.stderr)
-        return EXIT_FAILED
-    return EXIT_OK
+        return Exit.PROBLEM
+    return Exit.OK
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

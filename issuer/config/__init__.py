@@ -29,6 +29,7 @@ from __future__ import annotations
 
 from issuer.config.base import (
     ConfigError,
+    ListenError,
     Role,
     doc,
     is_loopback,
@@ -61,6 +62,7 @@ __all__ = [
     "DatabaseConfig",
     "HsmConfig",
     "HsmKeys",
+    "ListenError",
     "MetricsConfig",
     "OcspConfig",
     "PolicyConfig",

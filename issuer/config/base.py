@@ -45,6 +45,15 @@ class ConfigError(ZorgIdError):
         super().__init__(Code.ZID_0901, f"{source}: {len(problems)} problem(s): {listing}")
 
 
+class ListenError(OSError):
+    """A configured listen address cannot be bound (in use, or not an address of this host).
+
+    One base for every listener (gRPC, metrics, OCSP/CRL HTTP), so the CLI says it one way
+    with one exit status (docs/cli.md) whichever listener it was; the message names the
+    address and the key that sets it.
+    """
+
+
 def parse_pin_source(text: str, base: Path) -> PinSource:
     """The config file's pin source: ``file:PATH`` (relative to ``base``) or ``env:NAME``.
 

@@ -24,6 +24,8 @@ def _type_name(tp: Any) -> str:
         return _type_name(inner[0])
     if origin is tuple:
         return f"array of {_type_name(typing.get_args(tp)[0])}"
+    if origin is dict:
+        return f"table of {_type_name(typing.get_args(tp)[1])}s"
     if is_section(tp):
         return "table"
     if isinstance(tp, type) and issubclass(tp, enum.Enum):
@@ -42,7 +44,7 @@ def _default_text(fld: dataclasses.Field[Any]) -> str:
     if fld.default is _MISSING and fld.default_factory is _MISSING:
         return "**required**"
     if fld.default is _MISSING:
-        return "(defaults of the table)"
+        return "{}" if fld.default_factory is dict else "(defaults of the table)"
     value = fld.default
     if value is None:
         return "(none)"
@@ -91,6 +93,9 @@ pin_source = "file:/run/secrets/zorgid-pin"
 
 [hsm.keys]
 issuing_ca = "pkcs11:token=zorgid;object=issuing-ca-2026"
+
+[hsm.environment]
+SOFTHSM2_CONF = "/etc/softhsm/softhsm2.conf"
 
 [database]
 url = "postgresql+psycopg://zorgid@db.internal/zorgid"

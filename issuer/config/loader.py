@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Final, TypeVar
 
 from hsm import PinSource
+from hsm.environment import environment_problem
 from issuer.config.base import ConfigError, is_section, key_fields, parse_pin_source
 from issuer.config.schema import Config, DatabaseConfig
 from policies.strict_toml import TomlError, read_toml
@@ -87,6 +88,20 @@ class _Loader:
                     self.problems.append(f"{path}.{problem}")
         return made
 
+    def names(self, data: object, path: str) -> dict[str, str]:
+        """A table of NAME = "value" strings (``[hsm.environment]``)."""
+        if not isinstance(data, dict):
+            self.problems.append(f"{path}: got {_describe(data)}, expected a table")
+            return {}
+        found: dict[str, str] = {}
+        for key, value in data.items():
+            problem = environment_problem(key, value)
+            if problem is not None:
+                self.problems.append(f"{path}.{key}: {problem}")
+            else:
+                found[key] = str(value)
+        return found
+
     def value(self, tp: Any, data: object, path: str) -> Any:
         origin = typing.get_origin(tp)
         if origin in (typing.Union, types.UnionType):
@@ -98,6 +113,8 @@ class _Loader:
                 self.problems.append(f"{path}: got {_describe(data)}, expected an array")
                 return ()
             return tuple(self.value(item_tp, item, f"{path}[{i}]") for i, item in enumerate(data))
+        if origin is dict:
+            return self.names(data, path)
         if is_section(tp):
             return self.section(tp, data, path)
         if tp is Path:

@@ -291,6 +291,17 @@ class HsmConfig:
             "Key labels or URIs.",
         ),
     )
+    environment: dict[str, str] = field(
+        default_factory=dict,
+        metadata=doc(
+            "Environment variables the PKCS#11 module reads when it is loaded, set by the "
+            "engine before it loads the module (e.g. SOFTHSM2_CONF for SoftHSM, "
+            "P11_KIT_SERVER_ADDRESS for p11-kit-client). Values are used as written. A value "
+            "here wins over the same variable in the process environment.",
+            why="The module's configuration belongs with the module path: a hidden exported "
+            "variable makes one command see the token and the next not.",
+        ),
+    )
 
 
 @dataclass(frozen=True, kw_only=True)

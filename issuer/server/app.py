@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from issuer.config import Config
+from issuer.config import Config, ListenError
 from issuer.metrics import Metrics
 from issuer.server.binding import ServiceBinding
 from issuer.server.call_metrics import MetricsInterceptor
@@ -66,7 +66,7 @@ __all__ = [
 ]
 
 
-class BindError(OSError):
+class BindError(ListenError):
     """The configured listen address could not be bound."""
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from issuer.cli.failures import Exit
 from issuer.config import ConfigError, MetricsConfig, parse_config
 from tests.scrape import scrape, value
 from tests.server.conftest import ClientPki, write_config
@@ -86,21 +87,29 @@ def test_metrics_listener_when_configured(tmp_path: Path, test_pki: ClientPki) -
         _stop(process)
 
 
-def test_a_taken_metrics_address_stops_the_start_with_a_message(
-    tmp_path: Path, test_pki: ClientPki
+@pytest.mark.parametrize("listener", ["metrics", "server"])
+def test_a_taken_address_stops_the_start_with_a_message(
+    tmp_path: Path, test_pki: ClientPki, listener: str
 ) -> None:
+    """Either listener taken: one line naming the address and its key, exit 4, no traceback."""
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen(1)
         port = taken.getsockname()[1]
-        config = write_config(tmp_path / "taken", test_pki)
-        config.write_text(config.read_text() + f'\n[metrics]\nlisten = "127.0.0.1:{port}"\n')
+        if listener == "metrics":
+            config = write_config(tmp_path / "taken", test_pki)
+            config.write_text(config.read_text() + f'\n[metrics]\nlisten = "127.0.0.1:{port}"\n')
+        else:
+            config = write_config(tmp_path / "taken", test_pki)
+            config.write_text(
+                config.read_text().replace('listen = "127.0.0.1:0"', f'listen = "127.0.0.1:{port}"')
+            )
         done = subprocess.run(
             [ZORGID, "serve", "--config", str(config)],
             capture_output=True, text=True, timeout=60, check=False,
         )  # fmt: skip
-    assert done.returncode == 2, done.stderr
-    assert f"not starting: cannot listen on 127.0.0.1:{port} ([metrics] listen)" in done.stderr
+    assert done.returncode == Exit.UNREACHABLE, done.stderr
+    assert f"not starting: cannot listen on 127.0.0.1:{port} ([{listener}] listen)" in done.stderr
     assert "Traceback" not in done.stderr
 
 
