@@ -255,6 +255,9 @@ module = "{module}"
 token = "{token}"
 pin_source = "file:{pin}"
 
+[hsm.environment]
+P11_KIT_SERVER_ADDRESS = "{address}"
+
 [root]
 mode = "self-signed"
 key_label = "root-ca"
@@ -286,7 +289,7 @@ key_label = "audit-checkpoint"
 """
 
 
-def node_config(node: str, database_url: str, address: str) -> str:
+def node_config(node: str, database_url: str, address: str, hsm_address: str) -> str:
     """One node's ``zorgid.toml``: every path under the node's own folder."""
     rules = "\n".join(
         f'[[roles.rule]]\nrole = "{role}"\nsan_uri = "{ROLE_URI_PREFIX}{role}"\n' for role in ROLES
@@ -307,6 +310,9 @@ client_ca = "tls/client-ca.pem"
 module = "{P11_KIT_CLIENT}"
 token = "{TOKEN}"
 pin_source = "file:hsm.pin"
+
+[hsm.environment]
+P11_KIT_SERVER_ADDRESS = "{hsm_address}"
 
 [database]
 url = "{database_url}"
@@ -345,11 +351,12 @@ def run(argv: list[str], env: dict[str, str], what: str) -> str:
     return done.stdout
 
 
-def client_env(hsm: HsmServer) -> dict[str, str]:
-    """A node's environment: the HSM host's socket, no SoftHSM of the test's own."""
-    env = {k: v for k, v in os.environ.items() if k != "SOFTHSM2_CONF"}
-    env["P11_KIT_SERVER_ADDRESS"] = hsm.address
-    return env
+def client_env() -> dict[str, str]:
+    """The environment of the ceremony and the nodes: the test's own, without its SoftHSM
+    token folder; the HSM host's address comes from their files' ``[hsm.environment]``."""
+    return {
+        k: v for k, v in os.environ.items() if k not in ("SOFTHSM2_CONF", "P11_KIT_SERVER_ADDRESS")
+    }
 
 
 def lay_out_node(
@@ -366,9 +373,11 @@ def lay_out_node(
     shutil.copy2(shared / "policy" / "deploy.toml", folder / "policy" / "deploy.toml")
     write_file(folder / "hsm.pin", hsm.pin_file.read_bytes(), exclusive=True)
     write_file(
-        folder / "zorgid.toml", node_config(name, db_url, ns.address).encode(), exclusive=True
+        folder / "zorgid.toml",
+        node_config(name, db_url, ns.address, hsm.address).encode(),
+        exclusive=True,
     )
-    return Node(name, folder, ns, client_env(hsm))
+    return Node(name, folder, ns, client_env())
 
 
 def prepare_shared(root: Path, hsm: HsmServer) -> Path:
@@ -382,9 +391,15 @@ def prepare_shared(root: Path, hsm: HsmServer) -> Path:
     deploy_policy(shared)
     ceremony = shared / "ceremony.toml"
     ceremony.write_text(
-        CEREMONY.format(module=P11_KIT_CLIENT, token=TOKEN, pin=hsm.pin_file, public=PUBLIC_URL)
+        CEREMONY.format(
+            module=P11_KIT_CLIENT,
+            token=TOKEN,
+            pin=hsm.pin_file,
+            address=hsm.address,
+            public=PUBLIC_URL,
+        )
     )
-    run([ZORGID, "ca", "init", "--config", str(ceremony)], client_env(hsm), "zorgid ca init")
+    run([ZORGID, "ca", "init", "--config", str(ceremony)], client_env(), "zorgid ca init")
     return shared
 
 

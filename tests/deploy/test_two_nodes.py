@@ -146,6 +146,10 @@ def deployment(
             ns = netns.make(index)
             namespaces.append(ns)
             nodes[name] = cluster.lay_out_node(name, root, shared, hsm, url, ns)
+        for node in nodes.values():  # as the units' ExecStartPre does
+            cluster.run(
+                [cluster.ZORGID, "config", "check", str(node.config)], node.env, "config check"
+            )
         cluster.run(
             [cluster.ZORGID, "db", "upgrade", "--config", str(nodes["a"].config)],
             nodes["a"].env,
