@@ -320,6 +320,8 @@ url = "{database_url}"
 [ocsp]
 listen = "{address}:{OCSP_PORT}"
 public_url = "{PUBLIC_URL}"
+# Each node holds a copy of ca/: renewals run at one place and are copied in (docs/deploy.md).
+responder_renew_before_days = 0
 
 [policy]
 file = "policy/deploy.toml"
