@@ -83,6 +83,7 @@ class HsmServer:
         return f"unix:path={self.socket}"
 
     def start(self) -> None:
+        self.socket.unlink(missing_ok=True)  # a killed server's socket file stays behind
         env = dict(os.environ, SOFTHSM2_CONF=str(self.softhsm.conf))
         with self.log.open("ab") as out:
             self.proc = subprocess.Popen(

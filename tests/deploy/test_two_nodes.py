@@ -6,7 +6,8 @@ through one gRPC target naming both (round robin). Shown: issuance and login thr
 either node and the list, with state made on one node used on the other; a
 revocation on node A answered ``revoked`` by node B's OCSP within ``[ocsp]
 cache_seconds``; node A killed (SIGKILL) during a burst of issuance through the list
-loses no certificate the client was told was issued. Needs root for ``ip netns``
+loses no certificate the client was told was issued; the HSM host's ``p11-kit
+server`` restarted under a running node costs no node restart. Needs root for ``ip netns``
 (CI runs as root): without it the test fails saying so, it does not skip.
 """
 
@@ -98,6 +99,7 @@ class Deployment:
     database: str
     nodes: dict[str, cluster.Node]
     softhsm: SoftHsmDir
+    hsm: cluster.HsmServer
     walks: list[Walk] = field(default_factory=list)
 
     @property
@@ -159,7 +161,7 @@ def deployment(
             node.start()
         for node in nodes.values():
             cluster.wait_ready(node, DevPki(root=shared / "tls"))
-        made = Deployment(root, shared, database, nodes, softhsm_dir)
+        made = Deployment(root, shared, database, nodes, softhsm_dir, hsm)
         yield made
     finally:
         if made is not None:
@@ -276,6 +278,14 @@ def test_issuance_and_login_through_each_node_and_through_the_address_list(
     stored = _stored(deployment)
     assert set(issued) <= set(stored) - stored_before
     assert all(stored[der] == "good" for der in issued)
+    # The two nodes started together and recorded the one policy version once.
+    engine = deployment.db()
+    try:
+        with engine.connect() as conn:
+            versions = conn.exec_driver_sql("SELECT count(*) FROM policy_versions").scalar_one()
+    finally:
+        engine.dispose()
+    assert versions == 1
 
 
 def test_a_revocation_on_node_a_is_served_by_node_b_within_the_cache_bound(
@@ -465,3 +475,32 @@ def _certificates_per_registration(deployment: Deployment, tokens: list[str]) ->
     finally:
         engine.dispose()
     return counts
+
+
+def test_the_nodes_serve_again_after_the_hsm_host_restarts(deployment: Deployment) -> None:
+    """``p11-kit server`` restarted under a running node: no node restart needed."""
+    import urllib.error
+    import urllib.request
+
+    walk = deployment.walk("a", "b")  # node A is dead since the burst: B answers
+    ura = _register_organisation(walk)
+    done = confirm_registration(walk, walk.card(ura=ura), "Person", "01-02-1975")
+    token, _ = parse_enrolment_uri(done.qr.payload)
+    request = enrollment_pb2.RedeemEnrollmentRequest(token=token, csr=walk.phone().csr())
+
+    deployment.hsm.stop()
+    deployment.hsm.start()
+
+    der, refused = _retry(walk, request)
+    assert _stored(deployment).get(der) == "good", refused
+    assert _ocsp_status(deployment, "b", der) == ocsp.OCSPCertStatus.GOOD
+    deadline = time.monotonic() + 30
+    ready = 0
+    while time.monotonic() < deadline and ready != 200:
+        try:
+            with urllib.request.urlopen(f"{deployment.nodes['b'].ocsp_base}/readyz") as resp:
+                ready = resp.status
+        except urllib.error.HTTPError as err:
+            ready = err.code
+            time.sleep(0.5)
+    assert ready == 200, deployment.logs()
