@@ -10,8 +10,9 @@ STAMP := $(VENV)/.installed
 # chromium: Debian's browser, driven by Playwright in the portal's tests (tests/flows/test_portal_login_page.py).
 APT_PACKAGES := softhsm2 opensc openssl libengine-pkcs11-openssl chromium
 # iproute2 (ip netns), p11-kit (`p11-kit server`), p11-kit-modules (p11-kit-client.so),
-# systemd (systemd-analyze): the two-node deployment test and its unit files (tests/deploy).
-APT_PACKAGES += iproute2 p11-kit p11-kit-modules systemd
+# systemd (systemd-analyze), postgresql-client (pg_dump, pg_restore): the two-node
+# deployment test, its backup and restore, and its unit files (tests/deploy).
+APT_PACKAGES += iproute2 p11-kit p11-kit-modules systemd postgresql-client
 
 .PHONY: run test lint typecheck proto proto-check proto-breaking docs docs-check system-deps setup bench clean
 
@@ -36,6 +37,7 @@ system-deps:
 	command -v p11-kit >/dev/null || missing="$$missing p11-kit"; \
 	dpkg -s p11-kit-modules >/dev/null 2>&1 || missing="$$missing p11-kit-modules"; \
 	command -v systemd-analyze >/dev/null || missing="$$missing systemd"; \
+	command -v pg_dump >/dev/null || missing="$$missing postgresql-client"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(APT_PACKAGES); \

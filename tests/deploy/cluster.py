@@ -192,7 +192,12 @@ def make_database() -> tuple[str, str]:
             conn.exec_driver_sql(f"CREATE DATABASE {name}")
     finally:
         admin.dispose()
-    return name, f"postgresql+psycopg://postgres@/{name}?host={PG_SOCKET_DIR}"
+    return name, node_database_url(name)
+
+
+def node_database_url(name: str) -> str:
+    """What the nodes' ``[database] url`` says: database *name* by PostgreSQL's unix socket."""
+    return f"postgresql+psycopg://postgres@/{name}?host={PG_SOCKET_DIR}"
 
 
 def drop_database(name: str) -> None:

@@ -188,13 +188,7 @@ def _register_organisation(walk: Walk) -> str:
 
 def _stored(deployment: Deployment) -> dict[bytes, str]:
     """Every certificate in the shared database: DER -> status."""
-    engine = deployment.db()
-    try:
-        with engine.connect() as conn:
-            rows = conn.exec_driver_sql("SELECT der, status FROM certificates").all()
-    finally:
-        engine.dispose()
-    return {bytes(der): str(status) for der, status in rows}
+    return _stored_in(deployment.database)
 
 
 def _ocsp_path(cert: x509.Certificate) -> str:
@@ -504,3 +498,87 @@ def test_the_nodes_serve_again_after_the_hsm_host_restarts(deployment: Deploymen
             ready = err.code
             time.sleep(0.5)
     assert ready == 200, deployment.logs()
+
+
+def test_backup_and_restore_of_database_and_token(deployment: Deployment, tmp_path: Path) -> None:
+    """docs/deploy.md's procedure: checkpoint, ``pg_dump``, a copy of the stopped token;
+    restored into a new database and token folder, the engine's checks pass on them."""
+    import shutil
+    import subprocess
+
+    node = deployment.nodes["b"]
+    zorgid = cluster.ZORGID
+    cluster.run(
+        [zorgid, "audit", "checkpoint", "--config", str(node.config)], node.env, "checkpoint"
+    )
+    dump = tmp_path / "zorgid.dump"
+    socket_dir = cluster.PG_SOCKET_DIR
+    subprocess.run(
+        [
+            "pg_dump",
+            "-h",
+            socket_dir,
+            "-U",
+            "postgres",
+            "-Fc",
+            "-f",
+            str(dump),
+            deployment.database,
+        ],
+        check=True,
+        timeout=120,
+    )
+    deployment.hsm.stop()  # a consistent copy of the token folder
+    try:
+        shutil.copytree(deployment.hsm.softhsm.tokens, tmp_path / "token-backup" / "tokens")
+    finally:
+        deployment.hsm.start()
+
+    restored_db, restored_url = cluster.make_database()
+    restored_hsm = cluster.HsmServer(
+        SoftHsmDir.create(tmp_path / "restored-hsm"),
+        tmp_path / "restored-hsm" / "p11-kit.sock",
+        deployment.hsm.pin_file,
+        tmp_path / "restored-hsm.log",
+    )
+    try:
+        subprocess.run(
+            ["pg_restore", "-h", socket_dir, "-U", "postgres", "-d", restored_db, str(dump)],
+            check=True,
+            timeout=120,
+        )
+        shutil.rmtree(restored_hsm.softhsm.tokens)
+        shutil.copytree(tmp_path / "token-backup" / "tokens", restored_hsm.softhsm.tokens)
+        restored_hsm.start()
+        config = node.config.read_text()
+        config = config.replace(
+            f'url = "{cluster.node_database_url(deployment.database)}"',
+            f'url = "{restored_url}"',
+        ).replace(deployment.hsm.address, restored_hsm.address)
+        assert restored_url in config and restored_hsm.address in config
+        restored = node.root / "restored.toml"
+        restored.write_text(config)
+
+        for argv in (
+            ["db", "check", "--config", str(restored)],
+            ["audit", "verify", "--config", str(restored)],
+            # Refuses (exit 2) unless the restored token's audit key is the published one.
+            ["audit", "checkpoint", "--config", str(restored)],
+        ):
+            cluster.run([zorgid, *argv], node.env, " ".join(argv[:2]))
+        before, after = _stored(deployment), _stored_in(restored_db)
+        assert before == after and len(after) > BURST
+    finally:
+        restored_hsm.stop()
+        cluster.drop_database(restored_db)
+
+
+def _stored_in(database: str) -> dict[bytes, str]:
+    """Every certificate in PostgreSQL database *database*: DER -> status."""
+    engine = sa.create_engine(sa.engine.make_url(cluster.PG_ADMIN_URL).set(database=database))
+    try:
+        with engine.connect() as conn:
+            rows = conn.exec_driver_sql("SELECT der, status FROM certificates").all()
+    finally:
+        engine.dispose()
+    return {bytes(der): str(status) for der, status in rows}
