@@ -8,8 +8,10 @@ only, and nothing leaves the machine. Names start with ``zid-<pid>-`` (links
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
 import subprocess
 from dataclasses import dataclass
 
@@ -53,9 +55,17 @@ def remove_leftovers() -> list[str]:
     for line in _ip("netns", "list").stdout.splitlines():
         name = line.split()[0] if line.split() else ""
         if name.startswith(PREFIX) and not _alive(name.split("-")[1]):
+            _kill_inside(name)
             _ip("netns", "delete", name, check=False)
             removed.append(name)
     return removed
+
+
+def _kill_inside(name: str) -> None:
+    """SIGKILL what still runs in namespace *name* (a node of a run that crashed)."""
+    for pid in _ip("netns", "pids", name, check=False).stdout.split():
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(int(pid), signal.SIGKILL)
 
 
 def _alive(pid: str) -> bool:
@@ -87,6 +97,8 @@ def make(index: int) -> Namespace:
 
 
 def remove(ns: Namespace) -> None:
-    """Delete the namespace (its processes must be gone) and the test's end of the pair."""
+    """Delete the namespace, after anything still running in it, and the test's end of
+    the pair (deleting one end of a veth pair deletes both)."""
+    _kill_inside(ns.name)
     _ip("link", "delete", ns.link, check=False)
     _ip("netns", "delete", ns.name, check=False)
