@@ -102,10 +102,6 @@ class Deployment:
     hsm: cluster.HsmServer
     walks: list[Walk] = field(default_factory=list)
 
-    @property
-    def pki(self) -> DevPki:
-        return DevPki(root=self.shared / "tls")
-
     def walk(self, *names: str) -> Walk:
         """The parties calling node *names[0]*, or the address list of *names*."""
         nodes = [self.nodes[n] for n in names]
