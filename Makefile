@@ -9,6 +9,10 @@ STAMP := $(VENV)/.installed
 # libengine-pkcs11-openssl: openssl's pkcs11 engine, for TLS with a key on a card (tests/smartcard).
 # chromium: Debian's browser, driven by Playwright in the portal's tests (tests/flows/test_portal_login_page.py).
 APT_PACKAGES := softhsm2 opensc openssl libengine-pkcs11-openssl chromium
+# iproute2 (ip netns), p11-kit (`p11-kit server`), p11-kit-modules (p11-kit-client.so),
+# systemd (systemd-analyze), postgresql-client (pg_dump, pg_restore): the two-node
+# deployment test, its backup and restore, and its unit files (tests/deploy).
+APT_PACKAGES += iproute2 p11-kit p11-kit-modules systemd postgresql-client
 # nodejs, npm: the Node example client (clients/node, tests/clients/test_node_client.py).
 # Installed only when node or npm is missing: a Node from elsewhere (NodeSource's bundles
 # npm and conflicts with Debian's) is used as it is.
@@ -35,6 +39,11 @@ system-deps:
 	command -v openssl >/dev/null || missing="$$missing openssl"; \
 	dpkg -s libengine-pkcs11-openssl >/dev/null 2>&1 || missing="$$missing libengine-pkcs11-openssl"; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	command -v ip >/dev/null || missing="$$missing iproute2"; \
+	command -v p11-kit >/dev/null || missing="$$missing p11-kit"; \
+	dpkg -s p11-kit-modules >/dev/null 2>&1 || missing="$$missing p11-kit-modules"; \
+	command -v systemd-analyze >/dev/null || missing="$$missing systemd"; \
+	command -v pg_dump >/dev/null || missing="$$missing postgresql-client"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(APT_PACKAGES); \
