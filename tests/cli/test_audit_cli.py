@@ -90,7 +90,16 @@ def test_list_is_a_table_of_the_events_selected(
         "certificate:0",
     ]  # fmt: skip
     assert "6 event(s)" in captured.err
-    argv = ["audit", "list", "--database", url, "--actor", "operator", "--kind", "certificate.issue"]
+    argv = [
+        "audit",
+        "list",
+        "--database",
+        url,
+        "--actor",
+        "operator",
+        "--kind",
+        "certificate.issue",
+    ]
     assert main(argv) == Exit.OK
     assert capsys.readouterr().out == ""  # nothing matches: no table at all
     argv = ["audit", "list", "--database", url, "--since", "2026-11-28T09:00:00.004Z"]

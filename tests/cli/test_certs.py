@@ -129,7 +129,16 @@ def test_revoke_on_a_terminal_acts_on_yes_only(
 ) -> None:
     (cert,) = _issue(world, new_phone, 1)
     config = str(engine_config(world, tmp_path))
-    argv = ["certs", "revoke", "--config", config, "--serial", cert.serial, "--reason", "superseded"]
+    argv = [
+        "certs",
+        "revoke",
+        "--config",
+        config,
+        "--serial",
+        cert.serial,
+        "--reason",
+        "superseded",
+    ]
     status, shown = on_terminal(*argv, answer="n")
     assert status == Exit.PROBLEM, shown
     assert "revoke? [y/N]" in shown and "not revoked" in shown
