@@ -59,7 +59,7 @@ def test_digits_only_are_hexadecimal() -> None:
 @pytest.mark.parametrize(
     "text",
     ["", "not-hex", "0x", "-1A", "+1A", "0", "00:00", "dec:12ab", "dec:", "0A:1B2C:3D", "0A::1B",
-     "0A;1B", "1" * 41, "dec:-5", "１２"],
+     "0A;1B", "1" * 41, "dec:-5", "\uff11\uff12", "dec:\uff11\uff12"],
 )  # fmt: skip
 def test_anything_else_is_malformed_and_names_the_forms(text: str) -> None:
     with pytest.raises(ZorgIdError) as caught:
