@@ -17,6 +17,7 @@ import argparse
 import getpass
 import json
 import sys
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -89,37 +90,43 @@ def _state(cert: IssuedCertificate, now: datetime) -> str:
     return cert.status
 
 
-def _list(args: argparse.Namespace) -> int:
+def _certificates(engine: Engine, args: argparse.Namespace) -> Iterable[IssuedCertificate]:
+    """``--all``: every certificate, a page per read; else one person's or mobile ID's
+    (a handful), newest first, as before."""
+    from issuer.issuance.certificates import list_certificates
     from issuer.store.certificates import certificates_in_pages
 
+    if args.all:
+        rows = certificates_in_pages(engine, page=args.page)
+        return (IssuedCertificate.from_row(row) for row in rows)
+    return list_certificates(engine, person_id=args.person, mobile_id_id=args.mobile_id)
+
+
+def _cells(cert: IssuedCertificate, now: datetime) -> list[str]:
+    return [
+        _printed(cert.serial),
+        _state(cert, now),
+        _minute(cert.not_before),
+        _minute(cert.not_after),
+        str(cert.usage),
+        str(cert.policy_version),
+        _subject(cert),
+    ]
+
+
+def _list(args: argparse.Namespace) -> int:
     engine = _engine(args)
     table = Table(LIST_COLUMNS)
     now = datetime.now(UTC)
     count = 0
     try:
-        rows = certificates_in_pages(
-            engine, person_id=args.person, mobile_id_id=args.mobile_id, page=args.page
-        )
-        for row in rows:
-            cert = IssuedCertificate.from_row(row)
+        for cert in _certificates(engine, args):
             if args.json:
                 print(json.dumps(_describe(cert), sort_keys=True))
-                continue
-            if count == 0:
-                print(table.header())
-            print(
-                table.row(
-                    [
-                        _printed(cert.serial),
-                        _state(cert, now),
-                        _minute(cert.not_before),
-                        _minute(cert.not_after),
-                        str(cert.usage),
-                        str(cert.policy_version),
-                        _subject(cert),
-                    ]
-                )
-            )
+            else:
+                if count == 0:
+                    print(table.header())
+                print(table.row(_cells(cert, now)))
             count += 1
     finally:
         engine.dispose()
@@ -270,7 +277,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     who.add_argument("--mobile-id", help="mobile ID id")
     listing.add_argument("--json", action="store_true", help="one JSON object a line (scripts)")
     listing.add_argument(
-        "--page", type=int, default=500, help="certificates per database read (default 500)"
+        "--page", type=int, default=500, help="with --all: certificates per read (default 500)"
     )
     listing.set_defaults(func=_guarded(_list))
 

@@ -90,14 +90,8 @@ def certificates_of(
     return _rows(engine, query.order_by(certificates.c.issued_at.desc()))
 
 
-def certificates_in_pages(
-    engine: sa.Engine,
-    *,
-    person_id: str | None = None,
-    mobile_id_id: str | None = None,
-    page: int = 500,
-) -> Iterator[Row]:
-    """Every certificate (of one person or mobile ID when given), *page* rows per read.
+def certificates_in_pages(engine: sa.Engine, *, page: int = 500) -> Iterator[Row]:
+    """Every certificate, *page* rows per read.
 
     Why pages: ``zorgid certs list --all`` on a million certificates must not
     hold them, or one long transaction, at once. Each page is its own short
@@ -107,10 +101,6 @@ def certificates_in_pages(
     shows up or not; none is listed twice.
     """
     query = sa.select(certificates).order_by(certificates.c.id).limit(page)
-    if person_id is not None:
-        query = query.where(certificates.c.person_id == person_id)
-    if mobile_id_id is not None:
-        query = query.where(certificates.c.mobile_id_id == mobile_id_id)
     after: str | None = None
     while True:
         rows = _rows(engine, query if after is None else query.where(certificates.c.id > after))

@@ -1,5 +1,5 @@
-"""``issuer.store.audit.events_in_pages``: the filters of ``zorgid audit list|export``, on
-both back ends, read a page at a time."""
+"""The reads of ``zorgid audit list|export`` and ``zorgid certs list --all``, on both back
+ends: the audit filters, and both read a page at a time (never the whole table at once)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from issuer.audit import AuditEvent, AuditLog
 from issuer.store.audit import events_in_pages
+from issuer.store.certificates import certificates_in_pages
+from issuer.store.repo import CertificateRecord, reserve_serial, store_certificate
 
 DAY = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 
@@ -59,21 +61,52 @@ def test_filters_by_time_actor_and_kind(logged: sa.Engine) -> None:
     assert _seqs(logged, since=day, actors=["operator"], kinds=["certificate.revoke"]) == [4]
 
 
-def test_reads_a_page_at_a_time(logged: sa.Engine) -> None:
+class Selects:
+    """The SELECTs from one table an engine runs while counting."""
+
+    def __init__(self, engine: sa.Engine, table: str) -> None:
+        self.engine = engine
+        self.table = table
+        self.seen: list[str] = []
+
+    def __enter__(self) -> list[str]:
+        sa.event.listen(self.engine, "before_cursor_execute", self._count)
+        return self.seen
+
+    def __exit__(self, *exc: object) -> None:
+        sa.event.remove(self.engine, "before_cursor_execute", self._count)
+
+    def _count(self, conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if f"FROM {self.table}" in statement:
+            self.seen.append(statement)
+
+
+def test_events_are_read_a_page_at_a_time(logged: sa.Engine) -> None:
     """Seven events, three a read: three short reads, never the whole log at once."""
-    selects: list[str] = []
-
-    def seen(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        if "FROM audit_events" in statement:
-            selects.append(statement)
-
-    sa.event.listen(logged, "before_cursor_execute", seen)
-    try:
+    with Selects(logged, "audit_events") as selects:
         rows: Iterator[Any] = events_in_pages(logged, page=3)
         assert int(next(rows).seq) == 1
         assert len(selects) == 1  # streamed: the first page only
         assert [int(r.seq) for r in rows] == [2, 3, 4, 5, 6, 7]
-    finally:
-        sa.event.remove(logged, "before_cursor_execute", seen)
     assert len(selects) == 3
     assert all("LIMIT" in s for s in selects)
+
+
+def test_certificates_are_read_a_page_at_a_time(migrated: sa.Engine) -> None:
+    """Seven certificates, three a read: each listed once, in three reads."""
+    serials = [f"{n:x}0a" for n in range(1, 8)]
+    with migrated.begin() as conn:
+        for serial in serials:
+            reserve_serial(
+                conn, issuer="a" * 64, serial=serial, request_sha256="c" * 64,
+                policy_version=1, now=DAY,
+            )  # fmt: skip
+            record = CertificateRecord(
+                issuer="a" * 64, serial=serial, der=b"0\x03\x02\x01\x00", not_before=DAY,
+                not_after=DAY + timedelta(days=365), policy_version=1, spki_sha256="d" * 64,
+            )  # fmt: skip
+            store_certificate(conn, record, now=DAY)
+    with Selects(migrated, "certificates") as selects:
+        listed = [row.serial for row in certificates_in_pages(migrated, page=3)]
+    assert sorted(listed) == sorted(serials)
+    assert len(selects) == 3 and all("LIMIT" in s for s in selects)
