@@ -30,7 +30,7 @@ from issuer.audit import (
 )
 from issuer.cli.failures import CliFailure, Exit
 from issuer.cli.progress import progress
-from issuer.cli.table import Column, Table
+from issuer.cli.table import Column, Table, stdout_closed
 from issuer.config import load_config
 from issuer.store import DatabaseError, SchemaOutOfDateError, check_schema, create_engine_for
 from issuer.store.cli_support import add_database_arguments, resolve
@@ -212,6 +212,15 @@ def _record(row: Any) -> dict[str, Any]:
 
 
 def _list(args: argparse.Namespace) -> int:
+    try:
+        count = _print_table(args)
+    except BrokenPipeError:
+        return stdout_closed()
+    print(f"{count} event(s)", file=sys.stderr)
+    return Exit.OK
+
+
+def _print_table(args: argparse.Namespace) -> int:
     table = Table(LIST_COLUMNS)
     count = 0
     for row in _events(args):
@@ -227,16 +236,18 @@ def _list(args: argparse.Namespace) -> int:
             )
         )  # fmt: skip
         count += 1
-    print(f"{count} event(s)", file=sys.stderr)
-    return Exit.OK
+    return count
 
 
 def _export(args: argparse.Namespace) -> int:
     from issuer.files import open_private_file
 
     if args.out is None:
-        count = _write_lines(args, sys.stdout.buffer)
-        sys.stdout.flush()
+        try:
+            count = _write_lines(args, sys.stdout.buffer)
+            sys.stdout.flush()
+        except BrokenPipeError:
+            return stdout_closed()
     else:
         try:
             with open_private_file(args.out) as out:

@@ -25,7 +25,7 @@ from typing import Any
 from cryptography.x509.oid import NameOID
 
 from issuer.cli.failures import CliFailure, Exit
-from issuer.cli.table import Column, Table
+from issuer.cli.table import Column, Table, stdout_closed
 from issuer.config import load_config
 from issuer.errors import ZorgIdError
 from issuer.issuance.records import IssuedCertificate
@@ -128,6 +128,8 @@ def _list(args: argparse.Namespace) -> int:
                     print(table.header())
                 print(table.row(_cells(cert, now)))
             count += 1
+    except BrokenPipeError:
+        return stdout_closed()
     finally:
         engine.dispose()
     if not args.json:

@@ -1,4 +1,4 @@
-"""Tables of the CLI that are printed row by row (``certs list``, ``audit list``).
+"""Listings of the CLI printed row by row (``certs list``, ``audit list|export``).
 
 Why fixed widths and not a table library that sizes its columns: such a table
 holds every row before it prints the first, and ``certs list --all`` or
@@ -9,6 +9,8 @@ values have by construction (a serial, a date); a longer text is cut with
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -46,3 +48,15 @@ class Table:
             else:
                 out.append(cell.ljust(column.width))
         return self.GAP.join(out).rstrip()
+
+
+def stdout_closed() -> int:
+    """The reader of a listing went away (``| head``): stop there, exit 0, no traceback.
+
+    stdout is pointed at /dev/null so the interpreter's last flush does not
+    fail again on the closed pipe.
+    """
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import stat
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from issuer.audit import GENESIS_HASH, AuditEvent, AuditLog, event_hash
 from issuer.cli import main
 from issuer.cli.failures import Exit
-from tests.audit.helpers import StepClock
+from tests.audit.helpers import StepClock, append_many
+from tests.cli.terminal import ZORGID, checkout_env
 from tests.store.dbfixtures import Database
 
 
@@ -105,3 +107,22 @@ def test_list_is_a_table_of_the_events_selected(
     argv = ["audit", "list", "--database", url, "--since", "2026-11-28T09:00:00.004Z"]
     assert main([*argv, "--until", "2026-11-29"]) == Exit.OK
     assert [line.split()[0] for line in capsys.readouterr().out.splitlines()[2:]] == ["4", "5", "6"]
+
+
+@pytest.mark.parametrize("command", ["list", "export"])
+def test_a_reader_that_stops_early_ends_it_quietly(
+    command: str, migrated_db: Database, migrated: sa.Engine
+) -> None:
+    """``zorgid audit export | head``: more than a pipe holds, the reader gone after a line."""
+    log = AuditLog(signer=ec.generate_private_key(ec.SECP256R1()), clock=StepClock())
+    append_many(migrated, log, 1500, batch=100)
+    proc = subprocess.Popen(
+        [ZORGID, "audit", command, "--database", migrated_db.cli_url],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=checkout_env(),
+    )  # fmt: skip
+    assert proc.stdout is not None and proc.stderr is not None
+    assert proc.stdout.readline()
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    assert proc.wait(120) == Exit.OK, err
+    assert "Traceback" not in err and "Exception ignored" not in err
