@@ -12,8 +12,11 @@ docs/decisions/storage.md ("File modes") for each file's mode and why.
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 PRIVATE_FILE = 0o600
 PRIVATE_DIR = 0o700
@@ -58,6 +61,26 @@ def write_file(path: Path, data: bytes, *, mode: int = PRIVATE_FILE, exclusive: 
         fh.write(data)
         fh.flush()
         os.fsync(fd)
+
+
+@contextlib.contextmanager
+def open_private_file(path: Path) -> Iterator[BinaryIO]:
+    """A new file at ``path`` (``FileExistsError`` if one is there), 0600 from its first
+    byte, for writing as it goes; synced when the block ends, removed if the block fails.
+
+    :func:`write_file` for content too large to hold at once (an audit export);
+    a half-written file is not left to be taken for a whole one.
+    """
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, PRIVATE_FILE)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            os.fchmod(fd, PRIVATE_FILE)
+            yield fh
+            fh.flush()
+            os.fsync(fd)
+    except BaseException:
+        os.unlink(path)  # made by this call (O_EXCL): nobody else's file
+        raise
 
 
 def create_private_file(path: str | os.PathLike[str]) -> bool:

@@ -17,6 +17,7 @@ flat for long logs.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -28,6 +29,8 @@ from issuer.store.audit import Row
 from issuer.store.types import to_utc_text
 
 STREAM_CHUNK = 1000
+PROGRESS_EVERY = 100
+"""Events between two calls of a ``progress`` callback (drawing costs more than checking)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -74,26 +77,31 @@ def verify_chain(
     public_key: keys.CheckpointVerifier | None,
     *,
     known_head: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> VerifyResult:
     """Check the whole chain, the head row and every checkpoint signature.
 
     ``public_key`` is the audit checkpoint public key; ``None`` checks the chain
     only and reports checkpoints as unverified problems if any exist, because
     an unchecked signature proves nothing. ``known_head`` is the last seq an
-    auditor saw before (a lower bound for the chain's length). Given a
+    auditor saw before (a lower bound for the chain's length). ``progress``
+    gets ``(events checked, head seq)`` as the walk goes (a CLI bar). Given a
     connection, the caller's transaction must give one consistent snapshot
     (REPEATABLE READ on PostgreSQL; any SQLite transaction).
     """
     if isinstance(engine, Connection):
-        return _verify(engine, public_key, known_head)
+        return _verify(engine, public_key, known_head, progress)
     with store.snapshot(engine) as conn:
         # One snapshot for head, checkpoints and events: appends that commit
         # while we stream must not look like a head/chain mismatch.
-        return _verify(conn, public_key, known_head)
+        return _verify(conn, public_key, known_head, progress)
 
 
 def _verify(
-    conn: Connection, public_key: keys.CheckpointVerifier | None, known_head: int | None
+    conn: Connection,
+    public_key: keys.CheckpointVerifier | None,
+    known_head: int | None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> VerifyResult:
     checkpoints = store.checkpoints(conn)
     head = store.head(conn)
@@ -128,7 +136,8 @@ def _verify(
             )  # fmt: skip
 
     walk = _Walk()
-    problem = _walk_events(conn, checkpoints, walk)
+    total = int(head.seq) if head is not None else 0
+    problem = _walk_events(conn, checkpoints, walk, progress, total)
     if problem is None:
         problem = _check_end(walk, checkpoints, head, known_head)
     if problem is not None:
@@ -161,7 +170,11 @@ class _Walk:
 
 
 def _walk_events(
-    conn: Connection, checkpoints: dict[int, Row], walk: _Walk
+    conn: Connection,
+    checkpoints: dict[int, Row],
+    walk: _Walk,
+    progress: Callable[[int, int], None] | None = None,
+    total: int = 0,
 ) -> tuple[str, int] | None:
     with store.events(conn, STREAM_CHUNK) as rows:
         for row in rows:
@@ -170,6 +183,10 @@ def _walk_events(
                 return problem
             walk.seq, walk.hash = row.seq, row.hash
             walk.count += 1
+            if progress is not None and walk.count % PROGRESS_EVERY == 0:
+                progress(walk.count, total)
+    if progress is not None:
+        progress(walk.count, total)
     return None
 
 

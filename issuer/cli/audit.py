@@ -1,8 +1,11 @@
-"""``zorgid audit verify`` and ``zorgid audit checkpoint``.
+"""``zorgid audit verify|checkpoint|list|export``.
 
 ``verify`` checks the hash chain and its signed checkpoints (docs/audit.md);
 ``checkpoint`` signs the current head now with the audit key in the HSM, e.g.
 nightly or before a backup, so the newest events are covered by a signature too.
+``list`` (a table) and ``export`` (JSON lines, every column, so each line's hash
+can be recomputed and the chain followed) read events streamed from the store,
+filtered by time, actor and kind.
 """
 
 from __future__ import annotations
@@ -11,8 +14,10 @@ import argparse
 import dataclasses
 import json
 import sys
-from datetime import datetime
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 from issuer.audit import (
     AuditKeyError,
@@ -24,6 +29,8 @@ from issuer.audit import (
     verify_chain,
 )
 from issuer.cli.failures import CliFailure, Exit
+from issuer.cli.progress import progress
+from issuer.cli.table import Column, Table, stdout_closed
 from issuer.config import load_config
 from issuer.store import DatabaseError, SchemaOutOfDateError, check_schema, create_engine_for
 from issuer.store.cli_support import add_database_arguments, resolve
@@ -55,7 +62,8 @@ def _verify(args: argparse.Namespace) -> int:
         print(f"zorgid audit verify: {exc}", file=sys.stderr)
         return 2
     try:
-        result = verify_chain(engine, public_key, known_head=args.known_head)
+        with progress("verifying the audit chain", total=0, enabled=not args.json) as update:
+            result = verify_chain(engine, public_key, known_head=args.known_head, progress=update)
     except DatabaseError as exc:
         print(
             f"zorgid audit verify: cannot read the audit log: {exc.__class__.__name__}; "
@@ -139,8 +147,158 @@ def _checkpoint(args: argparse.Namespace) -> int:
     return 0
 
 
+LIST_COLUMNS = (
+    Column("SEQ", 8),
+    Column("AT", 20),
+    Column("ROLE", 16),
+    Column("ACTOR", 30),
+    Column("KIND", 30),
+    Column("OUTCOME", 8),
+    Column("SUBJECT", 0),
+)
+
+
+def _moment(text: str) -> datetime:
+    """``--since``/``--until``: RFC 3339 (``2026-12-07T10:00:00Z``) or a date (its midnight, UTC).
+
+    A time without an offset is taken as UTC, as the log stores it.
+    """
+    try:
+        if len(text) == 10:
+            day = date.fromisoformat(text)
+            return datetime(day.year, day.month, day.day, tzinfo=UTC)
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is no time: expected RFC 3339 (2026-12-07T10:00:00Z) or a date (2026-12-07)"
+        ) from None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _events(args: argparse.Namespace) -> Iterator[Any]:
+    """The events the filters select, read page by page (the engine disposed at the end)."""
+    from issuer.store.audit import events_in_pages
+
+    url, _config = resolve(args)
+    engine = create_engine_for(url)
+    try:
+        yield from events_in_pages(
+            engine,
+            since=args.since,
+            until=args.until,
+            actors=args.actor or (),
+            kinds=args.kind or (),
+            page=args.page,
+        )
+    finally:
+        engine.dispose()
+
+
+def _record(row: Any) -> dict[str, Any]:
+    """Every column of an event as stored: ``details`` is the canonical JSON text that was
+    hashed, ``occurred_at`` its stored text, so ``issuer.audit.event_hash`` gives ``hash``."""
+    return {
+        "seq": int(row.seq),
+        "occurred_at": to_utc_text(row.occurred_at),
+        "actor_role": row.actor_role,
+        "actor_identity": row.actor_identity,
+        "action": row.action,
+        "subject": row.subject,
+        "outcome": row.outcome,
+        "details": row.details,
+        "prev_hash": row.prev_hash,
+        "hash": row.hash,
+    }
+
+
+def _list(args: argparse.Namespace) -> int:
+    try:
+        count = _print_table(args)
+    except BrokenPipeError:
+        return stdout_closed()
+    print(f"{count} event(s)", file=sys.stderr)
+    return Exit.OK
+
+
+def _print_table(args: argparse.Namespace) -> int:
+    table = Table(LIST_COLUMNS)
+    count = 0
+    for row in _events(args):
+        if count == 0:
+            print(table.header())
+        at = row.occurred_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        print(
+            table.row(
+                [
+                    str(row.seq), at, row.actor_role, row.actor_identity,
+                    row.action, row.outcome, row.subject,
+                ]
+            )
+        )  # fmt: skip
+        count += 1
+    return count
+
+
+def _export(args: argparse.Namespace) -> int:
+    from issuer.files import open_private_file
+
+    if args.out is None:
+        try:
+            count = _write_lines(args, sys.stdout.buffer)
+            sys.stdout.flush()
+        except BrokenPipeError:
+            return stdout_closed()
+    else:
+        try:
+            with open_private_file(args.out) as out:
+                count = _write_lines(args, out)
+        except FileExistsError:
+            raise CliFailure(
+                Exit.FILE,
+                f"{args.out} exists: an export never overwrites a file",
+                "choose another --out, or move the old export away",
+            ) from None
+        except OSError as exc:
+            if exc.filename is None:
+                raise
+            raise CliFailure(Exit.FILE, f"cannot write {exc.filename}: {exc.strerror}") from None
+    print(f"{count} event(s) exported", file=sys.stderr)
+    return Exit.OK
+
+
+def _write_lines(args: argparse.Namespace, out: Any) -> int:
+    count = 0
+    for row in _events(args):
+        out.write(json.dumps(_record(row), sort_keys=True, ensure_ascii=False).encode() + b"\n")
+        count += 1
+    return count
+
+
+def _add_filters(parser: argparse.ArgumentParser) -> None:
+    add_database_arguments(parser)
+    parser.add_argument(
+        "--since", type=_moment, metavar="TIME",
+        help="events at or after TIME: RFC 3339 (2026-12-07T10:00:00Z) or a date (UTC midnight)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--until", type=_moment, metavar="TIME", help="events before TIME (same forms; exclusive)"
+    )
+    parser.add_argument(
+        "--actor", action="append", metavar="WHO",
+        help="events whose actor role (operator, engine, ...) or identity is WHO; repeatable",
+    )  # fmt: skip
+    parser.add_argument(
+        "--kind", action="append", metavar="ACTION",
+        help="events of this action (certificate.revoke), or a prefix ending in * "
+        "(certificate.*); repeatable",
+    )  # fmt: skip
+    parser.add_argument(
+        "--page", type=int, default=500, help="events per database read (default 500)"
+    )
+
+
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add ``zorgid audit verify``."""
+    """Add ``zorgid audit verify|checkpoint|list|export``."""
     audit = subparsers.add_parser("audit", help="the hash-chained audit log")
     sub = audit.add_subparsers(dest="audit_command", required=True, metavar="SUBCOMMAND")
     ver = sub.add_parser(
@@ -170,3 +328,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     cp.add_argument("--config", required=True, type=Path, metavar="FILE", help="engine config")
     cp.set_defaults(func=_checkpoint)
+    listing = sub.add_parser("list", help="events as a table, oldest first (filters below)")
+    _add_filters(listing)
+    listing.set_defaults(func=_list)
+    export = sub.add_parser(
+        "export", help="events as JSON lines with every stored field, hash chain included"
+    )
+    _add_filters(export)
+    export.add_argument(
+        "--out", type=Path, metavar="FILE", help="write to a new FILE (0600) instead of stdout"
+    )
+    export.set_defaults(func=_export)

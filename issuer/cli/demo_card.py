@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from issuer.cli.demo import Demo, DemoFailed
+from issuer.serials import format_serial
 
 
 def make_smartcard(demo: Demo, session_handle: str, who: str) -> None:
@@ -61,7 +62,7 @@ def make_smartcard(demo: Demo, session_handle: str, who: str) -> None:
         usage = SLOT_USAGES[names[value]]
         demo.ok(
             f"written to the card, slot {slot.label}: {cert.subject.rfc4514_string()}, "
-            f"serial {cert.serial_number:x}, usage {usage}, "
+            f"serial {format_serial(cert.serial_number)}, usage {usage}, "
             f"keyUsage {_key_usage(cert.extensions.get_extension_for_class(x509.KeyUsage).value)}"
         )
 

@@ -4,7 +4,7 @@
 paths) with the background refresher; ``[ocsp] processes`` > 1 starts that many
 processes on one port (SO_REUSEPORT), each with its own HSM login and database
 pool, one of them refreshing. ``refresh`` re-signs everything due now, with a
-progress bar, and exits (for cron, or after an outage). ``crl`` publishes a new
+progress bar on a terminal, and exits (for cron, or after an outage). ``crl`` publishes a new
 CRL at once.
 """
 
@@ -15,10 +15,10 @@ import multiprocessing
 import signal
 import sys
 import threading
-import time
 from pathlib import Path
 from types import FrameType
 
+from issuer.cli.progress import progress
 from issuer.config import Config, load_config
 from issuer.logs import LogSettings, configure, settings_for
 from issuer.logs import add_arguments as add_log_arguments
@@ -26,30 +26,6 @@ from policies.urls import ServedPaths
 
 EXIT_OK = 0
 EXIT_FAILED = 1
-
-
-class ProgressBar:
-    """A one-line text progress bar on stderr (redrawn at most 10 times a second)."""
-
-    WIDTH = 30
-
-    def __init__(self, label: str) -> None:
-        self._label = label
-        self._last = 0.0
-        self._started = time.monotonic()
-
-    def __call__(self, done: int, total: int) -> None:
-        now = time.monotonic()
-        if done < total and now - self._last < 0.1:
-            return
-        self._last = now
-        filled = self.WIDTH * done // total if total else self.WIDTH
-        rate = done / max(now - self._started, 1e-9)
-        bar = "#" * filled + "-" * (self.WIDTH - filled)
-        print(f"\r{self._label} [{bar}] {done}/{total} ({rate:.0f}/s)", end="", file=sys.stderr)
-
-    def close(self) -> None:
-        print(file=sys.stderr)
 
 
 def _child(config_path: str, log: LogSettings) -> None:
@@ -122,9 +98,8 @@ def _refresh(args: argparse.Namespace) -> int:
 
     runtime = open_ocsp_runtime(load_config(args.config))
     try:
-        bar = ProgressBar("re-signing OCSP responses")
-        report = runtime.service.refresh(batch=args.batch, progress=bar)
-        bar.close()
+        with progress("re-signing OCSP responses", total=0) as update:
+            report = runtime.service.refresh(batch=args.batch, progress=update)
     finally:
         runtime.close()
     print(f"signed {report.signed}, kept newer {report.kept_newer}, failed {report.failed}")

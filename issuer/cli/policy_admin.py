@@ -33,6 +33,7 @@ from google.protobuf.json_format import MessageToDict
 from google.protobuf.message import Message
 
 from issuer.cli.failures import CliFailure, Exit, from_rpc
+from issuer.cli.progress import progress
 
 EXIT_OK = Exit.OK
 
@@ -405,7 +406,8 @@ def _dry_run(args: argparse.Namespace) -> int:
     def body() -> int:
         request = policy_pb2.DryRunPolicyRequest(version=args.version, limit=args.limit)
         request.since.FromDatetime(datetime.now(UTC) - timedelta(days=args.days))
-        got = _call(args, "DryRunPolicy", request)
+        with progress(f"replaying requests against version {args.version}", enabled=not args.json):
+            got = _call(args, "DryRunPolicy", request)
         if args.json:
             _emit_json(got)
             return EXIT_OK

@@ -15,6 +15,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from issuer.serials import format_serial
+
 if TYPE_CHECKING:  # the real imports are in run_inspect: every `zorgid` command loads this
     from cryptography import x509
 
@@ -112,7 +114,7 @@ def result_object(leaf: x509.Certificate, result: Inspection) -> dict[str, Any]:
         "organization": ident.organization if ident else None,
         "ca_oid": card.ca_oid if card is not None else None,
         "issuer": leaf.issuer.rfc4514_string(),
-        "serial": f"{leaf.serial_number:x}",
+        "serial": format_serial(leaf.serial_number),
         "not_before": _iso(leaf.not_valid_before_utc),
         "not_after": _iso(leaf.not_valid_after_utc),
         "chain": list(result.chain),

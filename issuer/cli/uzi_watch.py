@@ -57,12 +57,14 @@ def run_watch(args: argparse.Namespace) -> int:
 
 
 def _once(config: Any, args: argparse.Namespace) -> int:
+    from issuer.cli.progress import progress
     from issuer.uzi.trust import load_trust_set
     from issuer.wiring import issuance_runtime, uzi_watch
 
     runtime = issuance_runtime(config)
     trust = (lambda: load_trust_set(args.trust)) if args.trust else None
-    report = uzi_watch(config, runtime, trust=trust).run_once(force=args.force)
+    with progress("UZI-pas watch: reading the CRLs due"):
+        report = uzi_watch(config, runtime, trust=trust).run_once(force=args.force)
     print(
         json.dumps(
             {

@@ -12,7 +12,7 @@ transaction's ``BEGIN IMMEDIATE`` already holds the database's write lock.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from issuer.store.engine import READ_ONLY
 from issuer.store.prepared import Prepared
 from issuer.store.schema import audit_checkpoints, audit_events, audit_head
+from issuer.store.transactions import read_transaction
 from issuer.store.types import UtcDateTime
 
 Row = sa.Row[Any]
@@ -177,3 +178,51 @@ def events(conn: sa.Connection, chunk: int) -> Iterator[Iterator[Row]]:
         yield iter(rows)
     finally:
         rows.close()
+
+
+# -- reading events for people (zorgid audit list|export) ---------------------------------
+
+
+def events_in_pages(
+    engine: sa.Engine,
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    actors: Sequence[str] = (),
+    kinds: Sequence[str] = (),
+    page: int = 500,
+) -> Iterator[Row]:
+    """The events that match, in seq order, *page* rows per short read.
+
+    ``since`` inclusive, ``until`` exclusive (``occurred_at``); ``actors``: an
+    event whose role or identity is one of them; ``kinds``: an event whose
+    action is one of them, or starts with one ending in ``*`` (``certificate.*``).
+    Each page is its own read continued after the last seq (the primary key),
+    so a log of millions is listed with flat memory and no long transaction.
+    """
+    query = sa.select(audit_events).order_by(audit_events.c.seq).limit(page)
+    if since is not None:
+        query = query.where(audit_events.c.occurred_at >= since)
+    if until is not None:
+        query = query.where(audit_events.c.occurred_at < until)
+    if actors:
+        query = query.where(
+            sa.or_(audit_events.c.actor_role.in_(actors), audit_events.c.actor_identity.in_(actors))
+        )
+    if kinds:
+        query = query.where(sa.or_(*(_kind(kind) for kind in kinds)))
+    after = 0
+    while True:
+        with read_transaction(engine) as conn:
+            rows = list(conn.execute(query.where(audit_events.c.seq > after)))
+        yield from rows
+        if len(rows) < page:
+            return
+        after = rows[-1].seq
+
+
+def _kind(kind: str) -> sa.ColumnElement[bool]:
+    if not kind.endswith("*"):
+        return audit_events.c.action == kind
+    prefix = kind[:-1].replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return audit_events.c.action.like(f"{prefix}%", escape="\\")

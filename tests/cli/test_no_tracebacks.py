@@ -225,3 +225,55 @@ def test_address_in_use(tmp_path: Path) -> None:
         "solution: stop what listens there, or start with --ocsp-listen",
     )
     assert not (tmp_path / "var").exists()
+
+
+def test_listing_commands_of_the_operator(dev: Dev, tmp_path: Path) -> None:
+    """``certs list --all``, ``audit list|export``, ``policy dry-run``: each failure its status."""
+    config = str(dev.root / "zorgid.toml")
+    tls = dev.root / "tls"
+    _expect(_run("audit", "list", "--config", config), Exit.OK, "event(s)")
+    _expect(_run("certs", "list", "--all", "--config", config), Exit.OK, "certificate(s)")
+    # Engine down, wrong role: the dry run (a progress bar on a terminal) as every RPC.
+    closed = f"127.0.0.1:{_free_port()}"
+    client = ["--cert", str(tls / "clients" / "auditor.pem"), "--key"]
+    client += [str(tls / "clients" / "auditor.key"), "--ca", str(tls / "client-ca.pem")]
+    done = _run("policy", "dry-run", "1", "--server", closed, *client)
+    _expect(done, Exit.UNREACHABLE, f"{closed} not reachable", "solution: start it")
+    done = _run("policy", "dry-run", "1", "--config", config, "--role", "mobile")
+    _expect(done, Exit.REFUSED, *_zid("ZID-0003"))
+    # Missing and unwritable files.
+    absent = str(tmp_path / "absent.toml")
+    _expect(_run("certs", "list", "--all", "--config", absent), Exit.FILE, absent)
+    _expect(_run("audit", "export", "--config", absent), Exit.FILE, absent)
+    nowhere = tmp_path / "no" / "such" / "audit.jsonl"
+    done = _run("audit", "export", "--config", config, "--out", str(nowhere))
+    _expect(done, Exit.FILE, f"cannot write {nowhere}")
+    taken = tmp_path / "taken.jsonl"
+    taken.write_text("kept\n")
+    _expect(_run("audit", "export", "--config", config, "--out", str(taken)), Exit.FILE, "exists")
+    assert taken.read_text() == "kept\n"
+    # Malformed input.
+    _expect(
+        _run("audit", "list", "--config", config, "--since", "yesterday"), Exit.USAGE, "RFC 3339"
+    )
+    # A database that cannot be opened.
+    url = f"sqlite:///{tmp_path / 'no' / 'such' / 'x.sqlite3'}"
+    for command in (("certs", "list", "--all"), ("audit", "list"), ("audit", "export")):
+        done = _run(*command, "--database", url)
+        _expect(done, Exit.UNREACHABLE, "database not usable", "solution: check [database] url")
+
+
+def test_malformed_serials(dev: Dev) -> None:
+    config = str(dev.root / "zorgid.toml")
+    for serial in ("0A::1B", "zz", "dec:0x12", "0"):
+        done = _run("certs", "show", "--config", config, "--serial", serial)
+        _expect(done, Exit.USAGE, *_zid("ZID-0005"), "dec:NNN")
+    done = _run(
+        "certs", "revoke", "--config", config, "--serial", "12-34", "--reason", "superseded"
+    )
+    _expect(done, Exit.USAGE, *_zid("ZID-0005"))
+    # A well-formed serial of no certificate: refused before anything is asked.
+    done = _run(
+        "certs", "revoke", "--config", config, "--serial", "0A:1B", "--reason", "superseded"
+    )
+    _expect(done, Exit.REFUSED, *_zid("ZID-1210"))

@@ -10,6 +10,7 @@ import pytest
 
 from issuer.cli import main
 from issuer.issuance.records import IssuanceRequest
+from issuer.serials import format_serial
 from testkit.phone import Phone
 from tests.issuance.conftest import MOBILE, World, attributes
 
@@ -20,9 +21,11 @@ def test_certs_list_and_show(
     enrolment = world.enrol()
     cert = world.redeemer.redeem(enrolment.token, new_phone().csr(), actor=MOBILE).certificate
     url = world.db.cli_url
-    assert main(["certs", "list", "--database", url, "--person", enrolment.person_id]) == 0
+    assert (
+        main(["certs", "list", "--database", url, "--person", enrolment.person_id, "--json"]) == 0
+    )
     listed = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-    assert [c["serial"] for c in listed] == [cert.serial]
+    assert [c["serial"] for c in listed] == [format_serial(int(cert.serial, 16))]
     assert main(["certs", "show", "--database", url, "--serial", cert.serial.upper(), "--pem"]) == 0
     out = capsys.readouterr().out
     assert '"status": "good"' in out and "BEGIN CERTIFICATE" in out
@@ -45,7 +48,7 @@ def test_issuance_stale_lists_an_interrupted_issuance(
     url = world.db.cli_url
     assert main(["issuance", "stale", "--database", url, "--older-than", "0"]) == 0
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-    assert [r["serial"] for r in rows] == [reservation.serial_hex]
+    assert [r["serial"] for r in rows] == [format_serial(int(reservation.serial_hex, 16))]
     assert datetime.fromisoformat(rows[0]["reserved_at"]) <= datetime.now(UTC)
     assert main(["issuance", "stale", "--database", url, "--fail-if-any"]) == 0  # < 300 s old
     assert main(["issuance", "stale", "--database", url, "--older-than", "0", "--fail-if-any"]) == 1

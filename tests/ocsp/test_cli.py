@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from cryptography.hazmat.primitives import serialization
 
 from policies import default_policy
+from tests.cli.terminal import on_terminal
 from tests.ocsp.conftest import CRL_PATH, OcspEnv, Pki, make_env
 from tests.ocsp.helpers import get_path, http, make_request, openssl
 from tests.store.dbfixtures import Database
@@ -56,26 +57,27 @@ def _env(pki: Pki, engine: sa.Engine, tmp: Path) -> OcspEnv:
     return make_env(pki, engine, tmp)
 
 
-def test_refresh_shows_progress_and_signs_all_due(
+def test_refresh_shows_progress_on_a_terminal_and_signs_all_due(
     pki: Pki, migrated_db: Database, migrated: sa.Engine, tmp_path: Path
 ) -> None:
     env = _env(pki, migrated, tmp_path)
     for _ in range(3):
         env.issue(presign=False)
     config = _config(pki, migrated_db, tmp_path, _free_port())
-    done = subprocess.run(
-        [str(ZORGID), "ocsp", "refresh", "--config", str(config)],
-        capture_output=True, text=True, check=False, timeout=60,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr
-    assert "3/3" in done.stderr and "[" + "#" * 30 + "]" in done.stderr
-    assert "signed 3," in done.stdout
+    status, shown = on_terminal("ocsp", "refresh", "--config", str(config))
+    assert status == 0, shown
+    assert "re-signing OCSP responses" in shown and "3/3" in shown
+    assert "signed 3," in shown
     assert env.service.crl_store.latest(pki.issuer_id) is not None  # first CRL published
-    again = subprocess.run(
+    for _ in range(2):
+        env.issue(presign=False)
+    piped = subprocess.run(
         [str(ZORGID), "ocsp", "refresh", "--config", str(config)],
         capture_output=True, text=True, check=False, timeout=60,
     )  # fmt: skip
-    assert "signed 0," in again.stdout
+    assert piped.returncode == 0, piped.stderr
+    assert "signed 2," in piped.stdout
+    assert "re-signing" not in piped.stderr and "2/2" not in piped.stderr  # no bar in a pipe
 
 
 def test_serve_answers_openssl_and_serves_the_crl(

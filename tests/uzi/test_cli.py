@@ -9,6 +9,7 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.serialization import Encoding
 
+from issuer.serials import format_serial
 from tests.uzi.conftest import NOW, World
 
 ZORGID = [str(Path(sys.executable).with_name("zorgid"))]
@@ -57,7 +58,7 @@ def test_valid_card_as_json(uzi: World, tmp_path: Path) -> None:
         "Jan de Vries",
     )
     assert obj["title"] == "arts" and obj["organization"] == "Testziekenhuis Zorg-ID"
-    assert obj["serial"] == f"{uzi.app.card.auth.serial_number:x}"
+    assert obj["serial"] == format_serial(uzi.app.card.auth.serial_number)
     assert obj["not_before"] == "2026-05-02T12:00:00Z"
     assert isinstance(obj["chain"], list) and len(obj["chain"]) == 4
     assert "TEST Zorg CSP Root CA G3" in obj["chain"][-1]
