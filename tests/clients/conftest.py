@@ -7,13 +7,8 @@ TLS folder's certificates, the address the engine's banner names.
 
 from __future__ import annotations
 
-import os
 import re
 import secrets
-import signal
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,11 +24,10 @@ from issuer.cli.demo import Demo
 from issuer.cli.demo_walk import confirm_registration
 from issuer.enrolment.tokens import parse_enrolment_uri
 from issuer.files import write_file
+from tests.dev.devprocess import DevProcess
 from tests.softhsm import SoftHsmDir
 
 ROOT = Path(__file__).resolve().parents[2]
-ZORGID = str(Path(sys.executable).with_name("zorgid"))
-READY = "Stop with Ctrl-C."
 
 
 @dataclass(frozen=True)
@@ -51,39 +45,18 @@ class DevEngine:
 @pytest.fixture(scope="session")
 def dev_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevEngine]:
     folder = tmp_path_factory.mktemp("clients")
-    log = folder / "engine.log"
-    env = {k: v for k, v in os.environ.items() if k != "SOFTHSM2_CONF"}
-    proc = subprocess.Popen(
-        [
-            ZORGID,
-            "dev",
-            "--data-dir",
-            str(folder / "var"),
-            "--listen",
-            "127.0.0.1:0",
-            "--ocsp-listen",
-            "127.0.0.1:0",
-        ],
-        cwd=ROOT,
-        stdout=log.open("wb"),
-        stderr=subprocess.STDOUT,
-        env=env,
+    dev = DevProcess(
+        folder,
+        *("--data-dir", str(folder / "var")),
+        *("--listen", "127.0.0.1:0", "--ocsp-listen", "127.0.0.1:0"),
     )
     try:
-        deadline = time.monotonic() + 180
-        while READY not in log.read_text(errors="replace"):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"zorgid dev did not start:\n{log.read_text(errors='replace')}")
-            time.sleep(0.2)
-        found = re.search(r"serving gRPC over mutual TLS on 127\.0\.0\.1:(\d+)", log.read_text())
-        assert found, log.read_text()
+        text = dev.wait_ready(timeout=180)
+        found = re.search(r"serving gRPC over mutual TLS on 127\.0\.0\.1:(\d+)", text)
+        assert found, text
         yield DevEngine(root=folder / "var", port=int(found.group(1)))
     finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        dev.stop()
 
 
 @dataclass(frozen=True)
