@@ -21,6 +21,8 @@ from issuer.cli.failures import Exit
 from issuer.dev.listen import with_listen
 from tests.dev.devprocess import ZORGID, DevProcess, dev_env, free_port, run
 
+ROOT = Path(__file__).resolve().parents[2]
+
 
 @pytest.fixture
 def taken() -> Iterator[int]:
@@ -94,7 +96,7 @@ def test_python_m_devapps_checks_its_ports_before_the_engine_starts(
             capture_output=True,
             text=True,
             timeout=60,
-            env=dev_env(),
+            env=dict(dev_env(), PYTHONPATH=str(ROOT)),  # devapps is a folder of the checkout
         )
         _refused(
             done,
