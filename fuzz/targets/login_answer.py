@@ -2,12 +2,14 @@
 
 Through the login servicer on the development environment, as the mobile gateway
 calls it. Input: byte 0 says whether the answer is to a fresh login challenge (made
-by the portal just before, bit 0 set) or to a challenge id taken from the input;
+by the portal at start, bit 0 set, bits 1-4 pick one of :data:`POOL`) or to a
+challenge id taken from the input;
 bytes 1-4 the signing time as seconds from now (signed), bytes 5-6 the length
 ``n`` of the certificate that follows (DER), then the certificate; the rest is the
 signature, after the 43-character challenge id when it is taken from the input.
 Seeds carry the demo's issued mobile-ID certificates, so the stored certificate,
-validity and signature checks are reached.
+validity and signature checks are reached. The flows' clock stands still at the
+start, so the pool's challenges stay pending (no fuzzed answer verifies).
 
 Documented refusal: :class:`ZorgIdError` with a login code (``ZID-17xx``) or ZID-0005.
 """
@@ -32,6 +34,7 @@ from issuer.wiring import build_evidence_verifier, flow_deps, issuance_runtime
 CHALLENGE_ID_CHARS = 43
 FRESH = 0x01
 HEADER = 7
+POOL = 16
 
 
 def frame(
@@ -58,10 +61,15 @@ def _login_code(exc: BaseException) -> None:
 def build(work: Path) -> Callable[[bytes], None]:
     config = load_config(config_file(work))
     runtime = issuance_runtime(config)
+    at = utc_now()
+    verifier = build_evidence_verifier(config)
     servicer = LoginServicer(
-        flow_deps(config, runtime=runtime, verifier=build_evidence_verifier(config))
+        flow_deps(config, runtime=runtime, verifier=verifier, clock=lambda: at)
     )
     callers = _callers(work)
+    _set_caller(callers[Role.PORTAL])
+    new = login_pb2.CreateLoginChallengeRequest()
+    pool = [servicer.CreateLoginChallenge(new, None).challenge_id for _ in range(POOL)]  # type: ignore[arg-type]
 
     def one(data: bytes) -> None:
         if len(data) < HEADER:
@@ -70,9 +78,7 @@ def build(work: Path) -> Callable[[bytes], None]:
         length = int.from_bytes(data[5:7], "big")
         certificate, rest = data[HEADER : HEADER + length], data[HEADER + length :]
         if data[0] & FRESH:
-            _set_caller(callers[Role.PORTAL])
-            made = servicer.CreateLoginChallenge(login_pb2.CreateLoginChallengeRequest(), None)  # type: ignore[arg-type]
-            challenge_id, signature = made.challenge_id, rest
+            challenge_id, signature = pool[(data[0] >> 1) % POOL], rest
         else:
             challenge_id = rest[:CHALLENGE_ID_CHARS].decode("latin-1")
             signature = rest[CHALLENGE_ID_CHARS:]
@@ -80,7 +86,7 @@ def build(work: Path) -> Callable[[bytes], None]:
             challenge_id=challenge_id, certificate=certificate, signature=signature
         )
         try:
-            request.signed_at.FromDatetime(utc_now() + timedelta(seconds=offset))
+            request.signed_at.FromDatetime(at + timedelta(seconds=offset))
         except (ValueError, OverflowError):
             request.signed_at.seconds = offset
         _set_caller(callers[Role.MOBILE])
