@@ -71,8 +71,12 @@ def _write(folder: Path, items: Iterable[bytes]) -> int:
 
 def csrs() -> Iterator[bytes]:
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "phone")])
-    keys: list[tuple[object, list[tuple[hashes.HashAlgorithm, object]]]] = []
-    every_hash = [(h, None) for h in (hashes.SHA256(), hashes.SHA384(), hashes.SHA512())]
+    Key = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
+    Variant = tuple[hashes.SHA256 | hashes.SHA384 | hashes.SHA512, padding.PSS | None]
+    keys: list[tuple[Key, list[Variant]]] = []
+    every_hash: list[Variant] = [
+        (h, None) for h in (hashes.SHA256(), hashes.SHA384(), hashes.SHA512())
+    ]
     keys.append((ec.generate_private_key(ec.SECP256R1()), every_hash))
     keys.append((ec.generate_private_key(ec.SECP384R1()), every_hash))
     keys.append((ec.generate_private_key(ec.SECP521R1()), every_hash[:1]))
@@ -82,7 +86,7 @@ def csrs() -> Iterator[bytes]:
     for key, variants in keys:
         for algorithm, rsa_padding in variants:
             builder = x509.CertificateSigningRequestBuilder().subject_name(subject)
-            csr = builder.sign(key, algorithm, rsa_padding=rsa_padding)  # type: ignore[arg-type]
+            csr = builder.sign(key, algorithm, rsa_padding=rsa_padding)
             yield csr.public_bytes(_DER)
             yield csr.public_bytes(_PEM)
     ed = ed25519.Ed25519PrivateKey.generate()
@@ -165,7 +169,7 @@ def _paths(work: Path) -> dict[str, str]:
     cert = issued(work)[0]
     aia = cert.extensions.get_extension_for_class(x509.AuthorityInformationAccess).value
     crl = cert.extensions.get_extension_for_class(x509.CRLDistributionPoints).value
-    paths = {"crl": urlparse(str(crl[0].full_name[0].value)).path}  # type: ignore[index]
+    paths = {"crl": urlparse(str(crl[0].full_name[0].value)).path}
     for access in aia:
         kind = "ocsp" if access.access_method.dotted_string.endswith(".1") else "ca"
         paths[kind] = urlparse(str(access.access_location.value)).path

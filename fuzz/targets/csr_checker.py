@@ -14,8 +14,9 @@ from pathlib import Path
 from fuzz.refusals import UndocumentedRefusal, refused
 from issuer.profile.csr import CSR_CODES, CsrError, WeakKeyError, check_csr
 from policies import default_policy
+from policies.schema import KeyKind
 
-ALL_KEY_KINDS = ("ec-p256", "ec-p384", "rsa")
+ALL_KEY_KINDS: tuple[KeyKind, ...] = ("ec-p256", "ec-p384", "rsa")
 
 
 def _code(exc: BaseException) -> None:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, cast
 
 import grpc
 from google.protobuf import message_factory
@@ -122,14 +122,18 @@ class FakeContext:
         pass
 
 
+Behaviour = Callable[[Any, "FakeContext"], Any]
+"""A servicer method as a handler holds it (the context is a :class:`FakeContext` here)."""
+
+
 class RecordingServer:
     """Takes the method handlers a binding registers (grpc's ``add_*_to_server``)."""
 
     def __init__(self) -> None:
-        self.handlers: dict[str, grpc.RpcMethodHandler] = {}
+        self.handlers: dict[str, grpc.RpcMethodHandler[Any, Any]] = {}
 
     def add_registered_method_handlers(
-        self, service: str, handlers: dict[str, grpc.RpcMethodHandler]
+        self, service: str, handlers: dict[str, grpc.RpcMethodHandler[Any, Any]]
     ) -> None:
         for name, handler in handlers.items():
             self.handlers[f"/{service}/{name}"] = handler
@@ -165,7 +169,7 @@ def build(work: Path) -> Callable[[bytes], None]:
         access = METHOD_ROLES.get(name)
         if handler is None or not isinstance(access, frozenset) or not access:
             continue
-        behaviour = handler.unary_unary or handler.unary_stream
+        behaviour = cast(Behaviour, handler.unary_unary or handler.unary_stream)
         table.append((name, request_type, behaviour, callers[sorted(access)[0]]))
 
     def one(data: bytes) -> None:
