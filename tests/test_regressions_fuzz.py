@@ -10,13 +10,17 @@ from __future__ import annotations
 
 import importlib
 import json
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 import pytest
 
 from fuzz.refusals import UndocumentedRefusal, refused
+from fuzz.targets.grpc_servicers import methods
 from issuer.errors import Code, ZorgIdError
+from issuer.server.policy_service import PolicyServicer
+from issuer.server.roles import ALL_ROLES, Caller, _reset_caller, _set_caller
 from policies import PolicyError, load_policy
 from tests.regressions import REGRESSIONS
 
@@ -26,7 +30,16 @@ POLICY_REFUSALS: Final[dict[str, str]] = {
     "5e8b08ba0fcea20b.bin": "profile.certificate_policies[0].cps_uri",
     "90eff7ec042b2f75.bin": "profile.ocsp_url",
 }
-EXPECTED: Final[dict[Path, dict[str, str]]] = {POLICY: POLICY_REFUSALS}
+SERVICERS: Final = REGRESSIONS / "grpc-servicers"
+SERVICER_REFUSALS: Final[dict[str, tuple[str, str]]] = {
+    # file: (the request field named, ZID code); Timestamp.ToDatetime raised ValueError
+    "0ddfe39d84ccb506.bin": ("since", "ZID-0005"),  # DryRunPolicy
+    "b3bfdf42c12797c8.bin": ("activate_at", "ZID-0005"),  # ProposePolicy
+}
+EXPECTED: Final[dict[Path, Mapping[str, object]]] = {
+    POLICY: POLICY_REFUSALS,
+    SERVICERS: SERVICER_REFUSALS,
+}
 
 
 @pytest.mark.parametrize("folder", sorted(EXPECTED), ids=lambda p: p.name)
@@ -42,6 +55,39 @@ def test_a_policy_url_urlsplit_cannot_read_is_refused_naming_its_key(name: str) 
         load_policy((POLICY / name).read_text())
     assert refused.value.path == POLICY_REFUSALS[name]
     assert "http" in refused.value.expected
+
+
+class _NoStore:
+    """A policy store the refused request must never reach."""
+
+    def __getattr__(self, name: str) -> Any:
+        raise AssertionError(f"the store was asked for {name}; the request should be refused first")
+
+
+def _servicer_input(name: str) -> tuple[str, Any]:
+    """(method name, request) of a servicer regression input: byte 0 is the fuzz target's
+    method index when it was found, so the method is taken from the index line instead."""
+    line = next(json.loads(row) for row in (SERVICERS / "index.jsonl").open() if name in row)
+    method = line["method"]
+    request_type = dict(methods())[method]
+    request = request_type()
+    request.ParseFromString((SERVICERS / name).read_bytes()[1:])
+    return method, request
+
+
+@pytest.mark.parametrize("name", sorted(SERVICER_REFUSALS))
+def test_a_timestamp_out_of_range_is_refused_naming_its_field(name: str) -> None:
+    method, request = _servicer_input(name)
+    field, code = SERVICER_REFUSALS[name]
+    caller = Caller(identity="sha256:00", subject="CN=officer", roles=ALL_ROLES, certificate=None)
+    token = _set_caller(caller)
+    try:
+        with pytest.raises(ZorgIdError) as refused_call:
+            getattr(PolicyServicer(_NoStore), method.rsplit("/", 1)[1])(request, None)
+    finally:
+        _reset_caller(token)
+    assert refused_call.value.code == code
+    assert field in refused_call.value.detail
 
 
 # -- the fuzz targets' own rules (fuzz/refusals.py) --------------------------------------------
