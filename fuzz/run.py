@@ -16,11 +16,15 @@ this process (what the runner starts; also to reproduce: give a crash file).
 from __future__ import annotations
 
 import argparse
+import hashlib
 import importlib
+import os
 import re
 import subprocess
 import sys
 import time
+import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,6 +35,8 @@ INSTRUMENTED = ["issuer", "ocsp", "policies", "hsm", "fuzz.targets", "asn1crypto
 """The code whose branches guide the search: the engine and the pure-Python ASN.1 parser."""
 HANG_SECONDS = 1
 RSS_LIMIT_MB = 2048
+CRASH_EXIT = 70
+"""Exit status of a target process that kept a crash (libFuzzer's own are 1, 70, 71, 77)."""
 _STATS = re.compile(r"^#(\d+)\s+\S+\s+cov: (\d+) ft: (\d+)")
 _ARTIFACTS = ("crash-", "timeout-", "oom-", "leak-", "slow-unit-")
 
@@ -51,6 +57,29 @@ class Result:
         return self.executed / self.seconds if self.seconds else 0.0
 
 
+def guarded(test_one_input: Callable[[bytes], None], artifacts: str) -> Callable[[bytes], None]:
+    """*test_one_input*, keeping the input of a crash and ending the process at once.
+
+    Atheris leaves an uncaught exception to the interpreter's exit, which waits for the
+    target's worker threads (a CRL fetch of the servicers' UZI verifier, a thread pool)
+    until libFuzzer's alarm kills it, and the input is lost: so it is written here,
+    with the traceback, and the process ends with ``os._exit``.
+    """
+
+    def run(data: bytes) -> None:
+        try:
+            test_one_input(data)
+        except BaseException:
+            path = Path(f"{artifacts}crash-{hashlib.sha1(data).hexdigest()}")  # noqa: S324
+            path.write_bytes(data)
+            print("=== Uncaught Python exception: ===", file=sys.stderr)
+            traceback.print_exc()
+            print(f"Test unit written to {path}", file=sys.stderr, flush=True)
+            os._exit(CRASH_EXIT)
+
+    return run
+
+
 def one(target: str, work: Path, libfuzzer_args: list[str]) -> None:
     """Instrument the engine, build *target* and hand it to libFuzzer (never returns)."""
     import atheris
@@ -58,7 +87,9 @@ def one(target: str, work: Path, libfuzzer_args: list[str]) -> None:
     with atheris.instrument_imports(include=INSTRUMENTED):
         module = importlib.import_module(f"fuzz.targets.{target}")
         test_one_input = module.build(work)
-    atheris.Setup([sys.argv[0], *libfuzzer_args], test_one_input)
+    prefixes = [a.split("=", 1)[1] for a in libfuzzer_args if a.startswith("-artifact_prefix=")]
+    runner = guarded(test_one_input, prefixes[-1] if prefixes else "./")
+    atheris.Setup([sys.argv[0], *libfuzzer_args], runner)
     atheris.Fuzz()
 
 
@@ -122,6 +153,10 @@ def table(results: list[Result]) -> str:
             f"{r.coverage:>6} {r.features:>7}"
         )
         lines += [f"  {r.target}: {p}" for p in r.crashes]
+        if r.exit_code and not r.crashes:
+            lines.append(
+                f"  {r.target}: ended with status {r.exit_code}, no input kept (see its log)"
+            )
     return "\n".join(lines)
 
 
