@@ -6,8 +6,9 @@ from their bindings by a recording server instead of a real one. Input: byte 0
 picks the method (of :func:`methods`, modulo their number), the rest is the
 request's wire encoding; bytes that are not a message of that type are what
 grpc refuses before any servicer runs, so they are skipped. The call runs as a
-caller of the first role the method allows (that role's development client
-certificate), as the guard would have admitted it.
+caller of one role the method allows (byte 0 divided by the number of methods picks
+it: a portal and the operator read differently), with that role's development
+client certificate, as the guard would have admitted it.
 
 Documented ends: a response, a :class:`ZorgIdError` other than ZID-0001 (the guard
 maps it to its status), or ``context.abort``. Anything else is what the guard
@@ -170,12 +171,13 @@ def build(work: Path) -> Callable[[bytes], None]:
         if handler is None or not isinstance(access, frozenset) or not access:
             continue
         behaviour = cast(Behaviour, handler.unary_unary or handler.unary_stream)
-        table.append((name, request_type, behaviour, callers[sorted(access)[0]]))
+        table.append((name, request_type, behaviour, [callers[r] for r in sorted(access)]))
 
     def one(data: bytes) -> None:
         if not data:
             return
-        _name, request_type, behaviour, caller = table[data[0] % len(table)]
+        _name, request_type, behaviour, allowed = table[data[0] % len(table)]
+        caller = allowed[data[0] // len(table) % len(allowed)]
         request = request_type()
         try:
             request.ParseFromString(data[1:])
