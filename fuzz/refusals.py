@@ -2,11 +2,11 @@
 
 Each target documents the errors it answers hostile input with (its docstrings
 and docs/errors.md); a target lets everything else propagate, so the runner
-(:func:`fuzz.run.guarded`) reports it with its traceback and keeps the input. A :class:`ZorgIdError` is a
-refusal only with a code of its own: ZID-0001 is the internal error the gRPC
-guard makes of an unexpected exception, so it is a crash too. Hangs (over one
-second an input) and memory blow-ups are libFuzzer's ``-timeout`` and
-``-rss_limit_mb`` (:mod:`fuzz.run`).
+(:func:`fuzz.run.guarded`) reports it with its traceback and keeps the input.
+A :class:`ZorgIdError` is a refusal only with a code of its own: ZID-0001 is the
+internal error the gRPC guard makes of an unexpected exception, so it is a crash
+too. Hangs (over one second an input) and memory blow-ups are libFuzzer's
+``-timeout`` and ``-rss_limit_mb`` (:mod:`fuzz.run`).
 """
 
 from __future__ import annotations
