@@ -12,7 +12,7 @@ import json
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from policies.schema import (
     DAY,
@@ -168,11 +168,20 @@ def _oid(table: _Table, key: str) -> str:
     return value
 
 
+def _split(table: _Table, key: str, value: str, expected: str) -> SplitResult:
+    """*value* split as a URL; one ``urlsplit`` cannot read (an unclosed ``[`` of an
+    IPv6 host, ``ValueError``) is refused like any other bad URL, naming its key."""
+    try:
+        return urlsplit(value)
+    except ValueError:
+        raise PolicyError(table._key(key), repr(value), expected) from None
+
+
 def _url(table: _Table, key: str) -> str:
     """An ``http`` URL: RFC 5280 §4.2.2.1/§4.2.1.13 and RFC 5019 §5 want plain
     HTTP for OCSP, caIssuers and CRL fetches (no TLS chicken-and-egg)."""
     value = table.string(key)
-    parts = urlsplit(value)
+    parts = _split(table, key, value, "an http:// URL with a host and no credentials")
     host = parts.hostname or ""
     if parts.scheme != "http" or not host or parts.username or parts.password or parts.fragment:
         raise PolicyError(
@@ -187,7 +196,7 @@ def cps_uri_of(entry: _Table) -> str | None:
     """A certificate policy's optional CPS pointer: an http(s) URL with a host."""
     cps_uri = entry.optional_string("cps_uri")
     if cps_uri is not None:
-        parts = urlsplit(cps_uri)
+        parts = _split(entry, "cps_uri", cps_uri, "an http(s) URL")
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise PolicyError(entry._key("cps_uri"), repr(cps_uri), "an http(s) URL")
     return cps_uri

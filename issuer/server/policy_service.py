@@ -13,6 +13,7 @@ import datetime as dt
 from collections.abc import Callable
 
 import grpc
+from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from issuer.api.zorgid.v1 import policy_pb2, policy_pb2_grpc
@@ -40,6 +41,18 @@ _OUTCOMES = {
     Outcome.REFUSED: policy_pb2.DRY_RUN_OUTCOME_REFUSED,
     Outcome.DIFFERENT: policy_pb2.DRY_RUN_OUTCOME_DIFFERENT,
 }
+
+
+def _time(request: Message, field: str) -> dt.datetime | None:
+    """A request's optional time field in UTC; ZID-0005 for one no datetime can hold
+    (``ToDatetime`` raises ``ValueError`` outside years 1-9999: fuzz/targets/grpc_servicers.py)."""
+    if not request.HasField(field):
+        return None
+    stamp: Timestamp = getattr(request, field)
+    try:
+        return stamp.ToDatetime(dt.UTC)
+    except (ValueError, OverflowError):
+        raise ZorgIdError(Code.ZID_0005, f"{field}: not a valid time (years 1-9999)") from None
 
 
 def _ts(value: dt.datetime | None) -> Timestamp | None:
@@ -110,6 +123,7 @@ class PolicyServicer(policy_pb2_grpc.PolicyServiceServicer):
     ) -> policy_pb2.ProposePolicyResponse:
         if not request.document.strip():
             raise ZorgIdError(Code.ZID_0005, "field 'document' is empty; expected the TOML policy")
+        activate_at = _time(request, "activate_at")
         store = self._get()
         stored = store.propose(
             request.document,
@@ -117,9 +131,7 @@ class PolicyServicer(policy_pb2_grpc.PolicyServiceServicer):
             lifetime=dt.timedelta(seconds=request.lifetime_seconds)
             if request.lifetime_seconds
             else None,
-            activate_at=request.activate_at.ToDatetime(dt.UTC)
-            if request.HasField("activate_at")
-            else None,
+            activate_at=activate_at,
             reason=request.reason,
         )
         _, _, changes, text = store.diff(stored.record.version)
@@ -182,10 +194,11 @@ class PolicyServicer(policy_pb2_grpc.PolicyServiceServicer):
     def DryRunPolicy(
         self, request: policy_pb2.DryRunPolicyRequest, context: grpc.ServicerContext
     ) -> policy_pb2.DryRunPolicyResponse:
+        since = _time(request, "since")
         store = self._get()
         target, report = store.dry_run(
             request.version,
-            since=request.since.ToDatetime(dt.UTC) if request.HasField("since") else None,
+            since=since,
             limit=request.limit or 1000,
         )
         counts = report.counts()
