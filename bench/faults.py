@@ -28,11 +28,14 @@ from bench.load import Checked, HealthWatch, Load, World, check, free_port
 @dataclass
 class Fault:
     """What is done to the engine and how it is undone; *restarts*: the undoing starts the
-    server again (a supervisor's job, the one fault where that is the recovery)."""
+    server again (a supervisor's job, the one fault where that is the recovery).
+
+    ``restore`` returns the moment (monotonic) recovery is timed from, or None for the
+    moment it was called."""
 
     name: str
     inject: Callable[[], None]
-    restore: Callable[[], None]
+    restore: Callable[[], float | None]
     restarts: bool = False
 
 
@@ -84,9 +87,9 @@ def run_fault(
     fault.inject()
     if not fault.restarts:  # a supervisor restarts a dead server at once
         time.sleep(max(0.0, began + hold - time.monotonic()))
-    fault.restore()
-    # A restart is timed from the kill: the restart is the recovery.
-    restored = began if fault.restarts else time.monotonic()
+    called = time.monotonic()
+    restored = fault.restore() or called
+    ended = time.monotonic()
     load.wait()
     time.sleep(0.5)
     watch.stop()
@@ -101,7 +104,7 @@ def run_fault(
         ok=Counter(o.kind for o in load.outcomes if o.code == "OK"),
         errors=Counter(f"{o.kind} {o.code}" for o in load.outcomes if o.code != "OK"),
         checked=check(world, load),
-        health_during=watch.seen(began, restored),
+        health_during=watch.seen(began, ended),
         serving_after=watch.serving_again(restored),
         issuing_after=min(issued_after) if issued_after else None,
         hung=sum(1 for o in load.outcomes if o.seconds > DEADLINE + 1),
@@ -128,10 +131,12 @@ def sigkill_server_process(world: World) -> Fault:
             raise RuntimeError(f"no further server process found: {pids}")
         os.kill(pids[-1], signal.SIGKILL)
 
-    def restore() -> None:
+    def restore() -> float:
         proc = world.procs["serve"]
         proc.wait(60)  # the first process notices its child died and stops
+        down = time.monotonic()
         world.start()
+        return down  # recovery is the restart: timed from the server's exit
 
     return Fault("server process SIGKILLed", inject, restore, restarts=True)
 
@@ -149,6 +154,7 @@ def hsm_token_away(world: World) -> Fault:
 
     def restore() -> None:
         away.rename(tokens)
+        return None
 
     return Fault("HSM token directory away", inject, restore)
 
@@ -169,6 +175,7 @@ def sqlite_disk_full(world: World, filler: Path) -> Fault:
 
     def restore() -> None:
         filler.unlink()
+        return None
 
     return Fault("SQLite disk full", inject, restore)
 
@@ -256,4 +263,8 @@ class PrivatePostgres:
 def postgres_restart(pg: PrivatePostgres) -> Fault:
     """The database server stopped (``pg_ctl stop -m fast``: every connection cut), then
     started again."""
-    return Fault("PostgreSQL restarted", pg.stop, pg.start)
+    def restore() -> None:
+        pg.start()
+        return None
+
+    return Fault("PostgreSQL restarted", lambda: pg.stop(), restore)
