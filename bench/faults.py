@@ -263,6 +263,7 @@ class PrivatePostgres:
 def postgres_restart(pg: PrivatePostgres) -> Fault:
     """The database server stopped (``pg_ctl stop -m fast``: every connection cut), then
     started again."""
+
     def restore() -> None:
         pg.start()
         return None

@@ -56,7 +56,8 @@ def run_sigkill(root: Path, args: argparse.Namespace) -> faults.FaultResult:
     with _world(root, processes=2) as world:
         tokens = world.enrol(_count(args))
         world.start()
-        return faults.run_fault(world, faults.sigkill_server_process(world), tokens, **_timing(args))
+        fault = faults.sigkill_server_process(world)
+        return faults.run_fault(world, fault, tokens, **_timing(args))
 
 
 def run_hsm(root: Path, args: argparse.Namespace) -> faults.FaultResult:
@@ -67,12 +68,11 @@ def run_hsm(root: Path, args: argparse.Namespace) -> faults.FaultResult:
 
 
 def run_disk_full(root: Path, args: argparse.Namespace) -> faults.FaultResult:
-    with faults.tmpfs(root / "db", 64) as folder:
-        with _world(root) as world:
-            tokens = world.enrol(_count(args))
-            world.start()
-            fault = faults.sqlite_disk_full(world, folder / "filler")
-            return faults.run_fault(world, fault, tokens, **_timing(args))
+    with faults.tmpfs(root / "db", 64) as folder, _world(root) as world:
+        tokens = world.enrol(_count(args))
+        world.start()
+        fault = faults.sqlite_disk_full(world, folder / "filler")
+        return faults.run_fault(world, fault, tokens, **_timing(args))
 
 
 def run_postgres(root: Path, args: argparse.Namespace) -> faults.FaultResult:
@@ -115,6 +115,7 @@ def _seconds(value: float | None) -> str:
 
 def table(result: faults.FaultResult) -> str:
     c = result.checked
+    audit = "verifies" if c.audit_ok else "FAILS: " + c.audit_output
     kinds = sorted(result.sent)
     lines = [
         f"## {result.name}",
@@ -124,7 +125,7 @@ def table(result: faults.FaultResult) -> str:
         "| answered OK | " + " | ".join(str(result.ok[k]) for k in kinds) + " |",
         "",
         f"- certificates acknowledged {c.acknowledged}, **lost {len(c.lost)}**, serials twice "
-        f"{c.duplicate_serials}; audit chain {'verifies' if c.audit_ok else 'FAILS: ' + c.audit_output}; "
+        f"{c.duplicate_serials}; audit chain {audit}; "
         f"OCSP sample {'as expected' if not c.ocsp_wrong else c.ocsp_wrong} ({c.revoked} revoked)",
         f"- health while the fault lasted: {dict(result.health_during) or 'no sample'}",
         f"- recovery after the fault's end: health SERVING {_seconds(result.serving_after)}, "

@@ -120,4 +120,3 @@ def _root() -> None:
     """The tmpfs mount and the private PostgreSQL need root (CI runs as root): fail, never skip."""
     if os.geteuid() != 0:
         raise RuntimeError("tests/robustness needs root (tmpfs mount, user postgres)")
-
