@@ -75,15 +75,14 @@ def test_the_sqlite_disk_full_mid_load(tmp_path: Path) -> None:
     result = _run("disk-full", tmp_path)
     _nothing_lost(result)
     _recovered(result)
-    # The engine answers INTERNAL (ZID-0001) and health stays SERVING: docs/robustness.md.
-    _failed_during(result, "INTERNAL/ZID-0001", "UNAVAILABLE")
+    _failed_during(result, "UNAVAILABLE/ZID-0004")
 
 
 def test_postgresql_restarted_mid_load(tmp_path: Path) -> None:
     result = _run("postgres", tmp_path)
     _nothing_lost(result)
     _recovered(result)
-    _failed_during(result, "INTERNAL/ZID-0001", "UNAVAILABLE", "OCSP TRY_LATER")
+    _failed_during(result, "UNAVAILABLE/ZID-0004", "OCSP TRY_LATER")
 
 
 def _tampered(root: Path) -> tuple[int, int]:
