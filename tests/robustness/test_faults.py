@@ -83,6 +83,7 @@ def test_postgresql_restarted_mid_load(tmp_path: Path) -> None:
     _nothing_lost(result)
     _recovered(result)
     _failed_during(result, "UNAVAILABLE/ZID-0004", "OCSP TRY_LATER")
+    assert result.health_during["NOT_SERVING"] > 0, result.health_during
 
 
 def _tampered(root: Path) -> tuple[int, int]:
