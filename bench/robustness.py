@@ -144,6 +144,8 @@ def table(result: faults.FaultResult) -> str:
 class Sample:
     minute: float
     rss_mb: float
+    rss_serve_mb: float
+    """Of which ``zorgid serve`` (with its further processes); the rest is the OCSP front."""
     fds: int
     db_connections: int
     wal_mb: float
@@ -160,14 +162,16 @@ def _tree(pid: int) -> list[int]:
 
 def sample(world: World, started: float, requests: int) -> Sample:
     """The engine's processes (gRPC and OCSP, with their children) right now."""
+    serve = set(_tree(world.procs["serve"].pid))
     pids = [p for proc in world.procs.values() for p in _tree(proc.pid)]
-    rss = fds = conns = 0
+    rss = rss_serve = fds = conns = 0
     db = world.sqlite_file
     for pid in pids:
         try:
             for line in Path(f"/proc/{pid}/status").read_text().splitlines():
                 if line.startswith("VmRSS:"):
                     rss += int(line.split()[1])
+                    rss_serve += int(line.split()[1]) if pid in serve else 0
             for fd in Path(f"/proc/{pid}/fd").iterdir():
                 fds += 1
                 try:
@@ -179,7 +183,8 @@ def sample(world: World, started: float, requests: int) -> Sample:
             continue
     wal = db.with_name(db.name + "-wal") if db is not None else None
     wal_mb = wal.stat().st_size / 1e6 if wal is not None and wal.exists() else 0.0
-    return Sample((time.monotonic() - started) / 60, rss / 1024, fds, conns, wal_mb, requests)
+    minute = (time.monotonic() - started) / 60
+    return Sample(minute, rss / 1024, rss_serve / 1024, fds, conns, wal_mb, requests)
 
 
 def soak(args: argparse.Namespace, root: Path) -> list[Sample]:
@@ -215,7 +220,8 @@ def soak(args: argparse.Namespace, root: Path) -> list[Sample]:
 
 def _sample_line(s: Sample) -> str:
     return (
-        f"  minute {s.minute:5.1f}: RSS {s.rss_mb:7.1f} MB, fds {s.fds:4d}, "
+        f"  minute {s.minute:5.1f}: RSS {s.rss_mb:7.1f} MB (serve {s.rss_serve_mb:6.1f}), "
+        f"fds {s.fds:4d}, "
         f"database handles {s.db_connections:3d}, WAL {s.wal_mb:6.2f} MB, "
         f"requests so far {s.requests}"
     )
@@ -235,11 +241,13 @@ def plot(samples: list[Sample], png: Path) -> None:
         ("database handles", [s.db_connections for s in samples]),
         ("WAL (MB)", [s.wal_mb for s in samples]),
     )
+    axes[0].plot(minutes, [s.rss_serve_mb for s in samples], marker=".", label="of which serve")
     for ax, (label, values) in zip(axes, series, strict=True):
-        ax.plot(minutes, values, marker="o")
+        ax.plot(minutes, values, marker="o", label="all")
         ax.set_ylabel(label)
         ax.set_ylim(bottom=0)
         ax.grid(True, alpha=0.3)
+    axes[0].legend(loc="lower right")
     axes[-1].set_xlabel("minutes of mixed traffic")
     fig.suptitle("zorgid soak: engine processes (gRPC + OCSP), sampled each minute")
     fig.tight_layout()
