@@ -60,6 +60,7 @@ from issuer.server.health import HealthControl
 from issuer.server.ocsp_service import RuntimeResponder
 from issuer.store import Engine, check_schema, current_revision, shared_engine
 from issuer.store.certificates import stale_reservation_count
+from issuer.store.engine import SQLITE_MIN_FREE_BYTES, sqlite_free_bytes
 from issuer.store.uzi import SqlUziChallengeStore
 from issuer.uzi.crl import CrlRefresher
 from issuer.uzi.policy import policy_source
@@ -354,14 +355,19 @@ DATABASE_CHECK_SECONDS = 1.0
 
 def database_health(engine: Engine, health: HealthControl) -> Periodic:
     """Health NOT_SERVING while the database does not answer a read of the schema's
-    revision row, SERVING again at the first pass that does (docs/operations.md): a
-    balancer takes the process out of rotation while PostgreSQL is down or restarting,
-    and back within a pass of its return, without a restart."""
+    revision row, or SQLite's file system is all but full, SERVING again at the first
+    pass that finds neither (docs/operations.md): a balancer takes the process out of
+    rotation while PostgreSQL is down or restarting or SQLite cannot write, and back
+    within a pass of its return, without a restart."""
 
     def check() -> None:
         try:
             current_revision(engine)
+            free = sqlite_free_bytes(engine)
         except Exception:  # whatever the driver raises, the database does not answer
+            health.set_not_serving(DATABASE_REASON)
+            return
+        if free is not None and free < SQLITE_MIN_FREE_BYTES:  # reads work, writes fail
             health.set_not_serving(DATABASE_REASON)
             return
         health.set_serving(DATABASE_REASON)

@@ -69,6 +69,7 @@ def test_the_hsm_token_away_mid_load(tmp_path: Path) -> None:
     _recovered(result)
     _failed_during(result, "UNAVAILABLE/ZID-0004")
     assert result.health_during["NOT_SERVING"] > 0, result.health_during
+    assert result.health_during["NOT_SERVING"] > 0, result.health_during
 
 
 def test_the_sqlite_disk_full_mid_load(tmp_path: Path) -> None:
