@@ -567,7 +567,7 @@ def check(world: World, load: Load, *, sample: int = 10, revoke: int = 3) -> Che
     serials = Counter(item.serial for item in held)
     duplicates = sum(n - 1 for n in serials.values() if n > 1)
     wrong: list[str] = []
-    chosen = [held[secrets.randbelow(len(held))] for _ in range(min(sample, len(held)))]
+    chosen = secrets.SystemRandom().sample(held, min(sample, len(held)))  # each once
     to_revoke = [h for h in chosen[:revoke] if h.serial in ids]
     ch = world.channel("operator")
     try:
