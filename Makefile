@@ -21,6 +21,7 @@ NODE_CLIENT := clients/node
 NODE_STAMP := $(NODE_CLIENT)/node_modules/.installed
 
 .PHONY: run test lint typecheck proto proto-check proto-breaking docs docs-check system-deps setup bench clean
+.PHONY: robustness
 
 # The engine (zorgid dev), the reference portal on http://127.0.0.1:8000/ and its development
 # companions, the Mobile App and the Desktop App, on http://127.0.0.1:8001/ (devapps/).
@@ -120,6 +121,13 @@ fuzz: setup
 bench: setup
 	command -v wrk >/dev/null && command -v nginx >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk nginx-light)
 	for b in bench/*.py; do PYTHONPATH=. $(BIN)/python $$b || exit 1; done
+
+# Faults under load (a table each) and a soak of SOAK minutes (figures and soak.png); needs
+# root. Not part of make test: tests/robustness runs the faults briefly there. docs/robustness.md.
+SOAK ?= 30
+robustness: setup
+	PYTHONPATH=. $(BIN)/python bench/robustness.py
+	PYTHONPATH=. $(BIN)/python bench/robustness.py --soak $(SOAK) --png soak.png
 
 clean:
 	rm -rf $(VENV) var

@@ -17,6 +17,7 @@ dependencies (:func:`flow_deps`) and the bindings of :mod:`issuer.server.binding
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import threading
 from collections.abc import Callable
@@ -42,6 +43,7 @@ from issuer.metrics import (
     start_metrics_server,
 )
 from issuer.ocsp_wiring import OcspRuntime
+from issuer.periodic import Periodic
 from issuer.policy_store import PolicyStore
 from issuer.server import app
 from issuer.server.binding import (
@@ -56,8 +58,9 @@ from issuer.server.binding import (
 )
 from issuer.server.health import HealthControl
 from issuer.server.ocsp_service import RuntimeResponder
-from issuer.store import Engine, check_schema, shared_engine
+from issuer.store import Engine, check_schema, current_revision, shared_engine
 from issuer.store.certificates import stale_reservation_count
+from issuer.store.engine import SQLITE_MIN_FREE_BYTES, sqlite_free_bytes
 from issuer.store.uzi import SqlUziChallengeStore
 from issuer.uzi.crl import CrlRefresher
 from issuer.uzi.policy import policy_source
@@ -75,6 +78,7 @@ __all__ = [
     "build_evidence_verifier",
     "build_uzi_verifier",
     "ca_expiries",
+    "database_health",
     "default_services",
     "engine_host",
     "flow_deps",
@@ -344,6 +348,33 @@ def open_ocsp_runtime(config: Config, *, clock: Clock = utc_now) -> OcspRuntime:
 # -- the server -------------------------------------------------------------------------------
 
 
+DATABASE_REASON = "database unavailable"
+DATABASE_CHECK_SECONDS = 1.0
+"""How often a server process asks its database whether it answers (health)."""
+
+
+def database_health(engine: Engine, health: HealthControl) -> Periodic:
+    """Health NOT_SERVING while the database does not answer a read of the schema's
+    revision row, or SQLite's file system is all but full, SERVING again at the first
+    pass that finds neither (docs/operations.md): a balancer takes the process out of
+    rotation while PostgreSQL is down or restarting or SQLite cannot write, and back
+    within a pass of its return, without a restart."""
+
+    def check() -> None:
+        try:
+            current_revision(engine)
+            free = sqlite_free_bytes(engine)
+        except Exception:  # whatever the driver raises, the database does not answer
+            health.set_not_serving(DATABASE_REASON)
+            return
+        if free is not None and free < SQLITE_MIN_FREE_BYTES:  # reads work, writes fail
+            health.set_not_serving(DATABASE_REASON)
+            return
+        health.set_serving(DATABASE_REASON)
+
+    return Periodic("database health", check, interval=DATABASE_CHECK_SECONDS)
+
+
 def default_services(
     config: Config, health: HealthControl | None = None, *, metrics: Metrics | None = None
 ) -> list[ServiceBinding]:
@@ -356,6 +387,12 @@ def default_services(
     issuance cycles and the UZI-pas watch.
     """
     runtime = issuance_runtime(config, health=health, metrics=metrics)
+    catalogue = errors_service_binding()
+    if health is not None:
+        # The database check lives as long as the server: the catalogue's binding, which
+        # has no start or stop of its own, carries it.
+        checker = database_health(runtime.engine, health)
+        catalogue = dataclasses.replace(catalogue, start=checker.start, stop=checker.stop)
     verifier = build_evidence_verifier(config)
     runtime.check_keys()
     watch = uzi_watch(config, runtime) if config.uzi_watch.enabled else None
@@ -364,7 +401,7 @@ def default_services(
     observer = metrics.hsm if metrics is not None else None
     return [
         ca_service_binding(config),
-        errors_service_binding(),
+        catalogue,
         uzi_service_binding(verifier, watch=watch),
         *issuance_service_bindings(runtime),
         policy_service_binding(PolicyRuntime(config, open_hsm=hsm_opener(config, observer)).get),

@@ -16,7 +16,9 @@ Order, for each call:
    ``google.rpc.Status`` with ``ErrorInfo{reason=code, domain="zorg-id"}`` and
    ``LocalizedMessage`` in en and nl-NL (AIP-193 style rich errors, carried
    in the ``grpc-status-details-bin`` trailer); any other exception becomes
-   ``INTERNAL`` (ZID-0001) with nothing of its text, which is logged instead.
+   ``INTERNAL`` (ZID-0001) with nothing of its text, which is logged instead, except
+   the database's own passing failures (:func:`issuer.store.errors.is_unavailable`):
+   ``UNAVAILABLE`` (ZID-0004), as the catalogue promises, so clients retry.
 
 The caller and the ZID code of a refusal or translated error are noted on the
 call's :class:`CallNote`, which the call observer outside the guard
@@ -49,6 +51,7 @@ from issuer.server.roles import (
     facts_from_pem,
 )
 from issuer.server.wrapping import WrappingInterceptor
+from issuer.store.errors import is_unavailable as database_unavailable
 
 _LOG = logging.getLogger(__name__)
 
@@ -237,6 +240,12 @@ class GuardInterceptor(WrappingInterceptor):
             context.abort_with_status(to_grpc_status(exc))
         if _aborted(exc, context):
             raise exc
+        if database_unavailable(exc):
+            _LOG.warning("%s failed: the database is unavailable", method, exc_info=exc)
+            _noted(zid=Code.ZID_0004)
+            context.abort_with_status(
+                to_grpc_status(ZorgIdError(Code.ZID_0004, "The database is unavailable."))
+            )
         _LOG.error("%s failed with an internal error", method, exc_info=exc)
         _noted(zid=Code.ZID_0001)
         context.abort_with_status(

@@ -224,6 +224,22 @@ def _sqlite_begin(conn: sa.Connection, sql: str) -> None:
         cursor.close()
 
 
+SQLITE_MIN_FREE_BYTES = 1 << 20
+"""Free space on an SQLite database's file system under which it counts as unable to take
+writes (health NOT_SERVING): a commit appends WAL frames, and on a full disk every write
+fails while every read still works (docs/robustness.md)."""
+
+
+def sqlite_free_bytes(engine: sa.Engine) -> int | None:
+    """Bytes an unprivileged writer may still use on the SQLite file's file system; None
+    for PostgreSQL (its server watches its own disk) or an in-memory database."""
+    database = engine.url.database if engine.dialect.name == "sqlite" else None
+    if not database or database == ":memory:":
+        return None
+    found = os.statvfs(os.path.dirname(os.path.abspath(database)))
+    return found.f_bavail * found.f_frsize
+
+
 def is_sqlite(bind: sa.Engine | sa.Connection) -> bool:
     """Whether *bind* talks to SQLite (locking differs, see :mod:`issuer.audit.log`)."""
     return bind.dialect.name == "sqlite"

@@ -6,6 +6,8 @@ never carries a secret (tokens and handles are stored and shown as hashes only).
 
 from __future__ import annotations
 
+import sqlalchemy as sa
+
 
 class StoreError(Exception):
     """Base of every storage error."""
@@ -81,3 +83,37 @@ class CrlNumberError(StoreError):
             f"CRL number {number} for issuer {issuer} does not increase: the highest stored is "
             f"{highest}; expected a number above it: take next_crl_number() and sign again"
         )
+
+
+_SQLITE_TRANSIENT = (
+    "SQLITE_FULL",
+    "SQLITE_IOERR",
+    "SQLITE_BUSY",
+    "SQLITE_LOCKED",
+    "SQLITE_CANTOPEN",
+)
+"""SQLite's result codes (and their extended forms) of a database it cannot use right now."""
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """Whether *exc* (or what caused it) says the database cannot be used right now: the
+    server down or restarting, a connection cut, the pool exhausted, SQLite's disk full.
+
+    Why: such a failure is the database's, not the request's, and it passes; the caller
+    is told to retry (ZID-0004) instead of being told the engine is broken (ZID-0001). A
+    wrong statement or a schema problem is not one of them.
+    """
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, sa.exc.TimeoutError):  # no pooled connection came free
+            return True
+        if isinstance(seen, sa.exc.DBAPIError) and seen.connection_invalidated:
+            return True
+        # The driver's own (PEP 249) error, wrapped by SQLAlchemy or, from a raw
+        # connection's checkout, not: sqlite3's and psycopg's carry the same class names.
+        raw = seen.orig if isinstance(seen, sa.exc.DBAPIError) else seen
+        if {c.__name__ for c in type(raw).__mro__} & {"OperationalError", "InterfaceError"}:
+            name = getattr(raw, "sqlite_errorname", None)
+            return name is None or str(name).startswith(_SQLITE_TRANSIENT)
+        seen = seen.__cause__
+    return False

@@ -1,0 +1,271 @@
+"""Faults injected into a running engine under load, each timed from its end to recovery.
+
+One function a fault, each ``(world) -> Fault``: what to do to the engine
+(``inject``) and how to undo it (``restore``), for :func:`run_fault`, which
+runs a steady :class:`bench.load.Load` around them, watches health, and
+checks afterwards that nothing acknowledged was lost (``bench/robustness.py``
+prints the table; ``tests/robustness/`` asserts it).
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bench.load import Checked, HealthWatch, Load, World, check, free_port
+
+
+@dataclass
+class Fault:
+    """What is done to the engine and how it is undone; *restarts*: the undoing starts the
+    server again (a supervisor's job, the one fault where that is the recovery).
+
+    ``restore`` returns the moment (monotonic) recovery is timed from, or None for the
+    moment it was called."""
+
+    name: str
+    inject: Callable[[], None]
+    restore: Callable[[], float | None]
+    restarts: bool = False
+
+
+@dataclass
+class FaultResult:
+    name: str
+    sent: Counter[str]
+    ok: Counter[str]
+    errors: Counter[str]
+    checked: Checked
+    health_during: Counter[str]
+    serving_after: float | None
+    """Seconds from the fault's end to health SERVING (None: never, in the run)."""
+    issuing_after: float | None
+    """Seconds from the fault's end to the first certificate issued by a request sent then."""
+    hung: int
+    """Requests that took longer than their deadline (plus a second)."""
+    slowest: float
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def acknowledged(self) -> int:
+        return self.checked.acknowledged
+
+    @property
+    def lost(self) -> int:
+        return len(self.checked.lost)
+
+
+def run_fault(
+    world: World,
+    fault: Fault,
+    tokens: list[str],
+    *,
+    rate: float = 20,
+    warm: float = 4,
+    hold: float = 4,
+    after: float = 8,
+) -> FaultResult:
+    """Load for *warm* s, the fault for *hold* s, load for *after* s more; then the check."""
+    from bench.load import DEADLINE
+
+    load = Load(world, tokens, rate=rate)
+    watch = HealthWatch(world)
+    watch.start()
+    load.start(warm + hold + after)
+    time.sleep(warm)
+    began = time.monotonic()
+    fault.inject()
+    if not fault.restarts:  # a supervisor restarts a dead server at once
+        time.sleep(max(0.0, began + hold - time.monotonic()))
+    called = time.monotonic()
+    restored = fault.restore() or called
+    ended = time.monotonic()
+    load.wait()
+    time.sleep(0.5)
+    watch.stop()
+    issued_after = [
+        o.started + o.seconds - restored
+        for o in load.outcomes
+        if o.kind == "issue" and o.code == "OK" and o.started >= restored
+    ]
+    result = FaultResult(
+        name=fault.name,
+        sent=Counter(o.kind for o in load.outcomes),
+        ok=Counter(o.kind for o in load.outcomes if o.code == "OK"),
+        errors=Counter(f"{o.kind} {o.code}" for o in load.outcomes if o.code != "OK"),
+        checked=check(world, load),
+        health_during=watch.seen(began, ended),
+        serving_after=watch.serving_again(restored),
+        issuing_after=min(issued_after) if issued_after else None,
+        hung=sum(1 for o in load.outcomes if o.seconds > DEADLINE + 1),
+        slowest=max((o.seconds for o in load.outcomes), default=0.0),
+    )
+    return result
+
+
+# -- the faults ----------------------------------------------------------------------
+
+
+def sigkill_server_process(world: World) -> Fault:
+    """SIGKILL a further server process of ``[server] processes = 2``.
+
+    The engine stops whole when one of its processes dies (``issuer/server/app.py``:
+    so a supervisor restarts it whole); the restore is that supervisor: start it again.
+    """
+    if world.processes < 2:
+        raise ValueError("needs [server] processes = 2")
+
+    def inject() -> None:
+        pids = world.serve_pids()
+        if len(pids) < 2:
+            raise RuntimeError(f"no further server process found: {pids}")
+        os.kill(pids[-1], signal.SIGKILL)
+
+    def restore() -> float:
+        proc = world.procs["serve"]
+        proc.wait(60)  # the first process notices its child died and stops
+        down = time.monotonic()
+        world.start()
+        return down  # recovery is the restart: timed from the server's exit
+
+    return Fault("server process SIGKILLed", inject, restore, restarts=True)
+
+
+def hsm_token_away(world: World) -> Fault:
+    """The SoftHSM token directory moved away (unreadable to the module), then back.
+
+    Moved, not ``chmod 000``: the engine runs as root here, and root reads any mode.
+    """
+    tokens = world.softhsm.tokens
+    away = tokens.with_name(tokens.name + ".away")
+
+    def inject() -> None:
+        tokens.rename(away)
+
+    def restore() -> None:
+        away.rename(tokens)
+        return None
+
+    return Fault("HSM token directory away", inject, restore)
+
+
+def sqlite_disk_full(world: World, filler: Path) -> Fault:
+    """The file system of the SQLite database filled up (a file taking every free byte),
+    then the file removed."""
+
+    def inject() -> None:
+        fd = os.open(filler, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            for size in (1 << 20, 4096, 512):  # down to the last free block
+                with suppress(OSError):
+                    while True:
+                        os.write(fd, b"\0" * size)
+        finally:
+            os.close(fd)
+
+    def restore() -> None:
+        filler.unlink()
+        return None
+
+    return Fault("SQLite disk full", inject, restore)
+
+
+@contextmanager
+def tmpfs(folder: Path, size_mb: int) -> Iterator[Path]:
+    """A tmpfs of *size_mb* MB mounted at *folder* (needs root), unmounted afterwards."""
+    folder.mkdir(parents=True, exist_ok=True)
+    subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size_mb}m,mode=0700", "tmpfs", str(folder)],
+        check=True,
+    )
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], check=False)
+
+
+# -- a PostgreSQL of the run's own -----------------------------------------------------
+
+
+def _pg_bin() -> Path:
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"))
+    if not found:
+        raise RuntimeError("no PostgreSQL server binaries; run `make system-deps`")
+    return found[-1].parent
+
+
+@dataclass
+class PrivatePostgres:
+    """``initdb`` into a folder of its own, on a port of its own, run as user postgres:
+    restarting it disturbs no other PostgreSQL user of the machine."""
+
+    folder: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="zorgid-pg-")))
+    """Its own folder under the temporary directory: user postgres must reach it."""
+    port: int = field(default_factory=free_port)
+
+    @property
+    def url(self) -> str:
+        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
+
+    def _as_postgres(self, *argv: str) -> None:
+        user = pwd.getpwnam("postgres")
+        done = subprocess.run(
+            list(argv),
+            capture_output=True,
+            text=True,
+            timeout=120,
+            user=user.pw_uid,
+            group=user.pw_gid,
+            cwd=self.folder,
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"{argv[0]} failed ({done.returncode}): {done.stderr[-600:]}")
+
+    def init(self) -> None:
+        user = pwd.getpwnam("postgres")
+        self.folder.mkdir(parents=True, exist_ok=True)
+        os.chown(self.folder, user.pw_uid, user.pw_gid)
+        self.folder.chmod(0o700)
+        self._as_postgres(
+            str(_pg_bin() / "initdb"), "-D", str(self.folder / "data"), "-A", "trust", "-U",
+            "postgres", "--no-sync",
+        )  # fmt: skip
+        self.start()
+
+    def start(self) -> None:
+        options = f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.folder} -c fsync=on"
+        self._as_postgres(
+            str(_pg_bin() / "pg_ctl"), "-D", str(self.folder / "data"), "-o", options,
+            "-l", str(self.folder / "postgres.log"), "-w", "start",
+        )  # fmt: skip
+
+    def stop(self, mode: str = "fast") -> None:
+        self._as_postgres(
+            str(_pg_bin() / "pg_ctl"), "-D", str(self.folder / "data"), "-m", mode, "-w", "stop"
+        )
+
+    def destroy(self) -> None:
+        with suppress(RuntimeError):
+            self.stop("immediate")
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def postgres_restart(pg: PrivatePostgres) -> Fault:
+    """The database server stopped (``pg_ctl stop -m fast``: every connection cut), then
+    started again."""
+
+    def restore() -> None:
+        pg.start()
+        return None
+
+    return Fault("PostgreSQL restarted", lambda: pg.stop(), restore)
