@@ -41,7 +41,8 @@ def _child(config_path: str, log: LogSettings) -> None:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from issuer.metrics import MetricsBindError
+    from issuer.cli.failures import Exit
+    from issuer.config import ListenError
     from issuer.ocsp_wiring import serve_http
     from issuer.wiring import hsm_opener, start_metrics
 
@@ -50,9 +51,9 @@ def _serve(args: argparse.Namespace) -> int:
     configure(log)
     try:  # before the further processes: a taken address stops nothing half-started
         metrics = start_metrics(config, listen=config.metrics.ocsp_listen)  # this process's
-    except MetricsBindError as exc:
+    except ListenError as exc:  # exit 4, as every taken address (docs/cli.md)
         print(f"{args.config}: not starting: {exc}", file=sys.stderr)
-        return EXIT_FAILED
+        return Exit.UNREACHABLE
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
@@ -78,7 +79,7 @@ def _serve(args: argparse.Namespace) -> int:
     try:
         serve_http(
             config,
-            open_hsm=hsm_opener(config),
+            open_hsm=hsm_opener(config, metrics.metrics.hsm if metrics is not None else None),
             ready=ready,
             stop=stop,
             on_answer=metrics.metrics.ocsp_answer if metrics is not None else None,

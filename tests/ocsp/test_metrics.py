@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import socket
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -16,6 +17,7 @@ import pytest
 import sqlalchemy as sa
 from pkcs11 import exceptions as p11e
 
+from issuer.cli.failures import Exit
 from issuer.metrics import Metrics, MetricsServer, start_metrics_server
 from issuer.wiring import ca_expiries
 from ocsp.issuers import IssuingCa
@@ -136,10 +138,30 @@ def test_the_standalone_responder_serves_its_metrics_on_ocsp_listen(
             ): 1.0
         }
         assert value(samples, EXPIRY, certificate="ocsp_responder", generation="1") > 0
+        # The answer was signed now, on the token: its HSM time is this process's too.
+        assert value(samples, "zorgid_hsm_operation_seconds_count", operation="sign") >= 1
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(20)
     assert proc.returncode == 0
+
+
+def test_a_taken_metrics_address_stops_the_responder_with_exit_4(
+    pki: Pki, migrated_db: Database, tmp_path: Path
+) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        config = _config(pki, migrated_db, tmp_path, _free_port())
+        config.write_text(config.read_text() + f'\n[metrics]\nocsp_listen = "127.0.0.1:{port}"\n')
+        done = subprocess.run(
+            [str(ZORGID), "ocsp", "serve", "--config", str(config)],
+            capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+    assert done.returncode == Exit.UNREACHABLE, done.stderr
+    assert f"not starting: cannot listen on 127.0.0.1:{port}" in done.stderr
+    assert "Traceback" not in done.stderr
 
 
 def _counts(url: str) -> tuple[dict[tuple[str, str, str], float], dict[tuple[str, str], float]]:
