@@ -8,7 +8,6 @@ which must never reach a line: an OCSP GET's path is logged as its length only.
 from __future__ import annotations
 
 import base64
-import io
 import json
 import logging
 import os
@@ -16,15 +15,15 @@ import secrets
 import signal
 import subprocess
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
-from issuer.logs import FIELDS, HTTP_ACCESS, JsonFormatter, TextFormatter
+from issuer.logs import FIELDS, HTTP_ACCESS, TextFormatter
 from ocsp.http import ACCESS_LOGGER, MAX_LOGGED_PATH
 from ocsp.issuers import IssuingCa
+from tests.logcapture import Captured, capture
 from tests.ocsp.conftest import (
     CA_PATH,
     CRL_PATH,
@@ -42,31 +41,11 @@ from tests.store.dbfixtures import Database
 FIELD_NAMES = {"method", "path", "status", "kind", "bytes", "duration_ms", "remote"}
 
 
-@dataclass
-class Captured:
-    json: io.StringIO
-    text: io.StringIO
-
-    def json_lines(self) -> list[dict[str, object]]:
-        return [json.loads(line) for line in self.json.getvalue().splitlines()]
-
-
 @pytest.fixture
 def captured() -> Iterator[Captured]:
     """The access logger's lines as the JSON and the text format write them."""
-    streams = Captured(io.StringIO(), io.StringIO())
-    logger = logging.getLogger(ACCESS_LOGGER)
-    handlers = [logging.StreamHandler(streams.json), logging.StreamHandler(streams.text)]
-    handlers[0].setFormatter(JsonFormatter())
-    handlers[1].setFormatter(TextFormatter())
-    previous = logger.level
-    logger.setLevel(logging.INFO)
-    for handler in handlers:
-        logger.addHandler(handler)
-    yield streams
-    for handler in handlers:
-        logger.removeHandler(handler)
-    logger.setLevel(previous)
+    with capture(ACCESS_LOGGER) as streams:
+        yield streams
 
 
 @pytest.fixture
@@ -102,7 +81,7 @@ def test_every_request_gets_one_json_line_with_its_kind_and_no_nonce(
         http(front.port, "GET", "/nothing/here?token=" + "x" * 200),
         http(front.port, "PUT", "/ocsp"),
     ]
-    lines = captured.json_lines()
+    lines = captured.lines()
     assert len(lines) == len(replies)
     for line, reply in zip(lines, replies, strict=True):
         assert set(line) >= FIELD_NAMES
@@ -144,7 +123,7 @@ def test_every_request_gets_one_json_line_with_its_kind_and_no_nonce(
 def test_a_long_unknown_path_is_logged_bounded(front: Served, captured: Captured) -> None:
     long_path = "/" + "a" * 500
     assert http(front.port, "GET", long_path).status == 404
-    (line,) = captured.json_lines()
+    (line,) = captured.lines()
     assert line["path"] == "/" + "a" * (MAX_LOGGED_PATH - 1) + "...(501 chars)"
 
 

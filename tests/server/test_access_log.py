@@ -7,15 +7,12 @@ every line of whose stderr must parse back with ``json.loads``.
 
 from __future__ import annotations
 
-import io
 import json
-import logging
 import re
 import secrets
 import signal
 import subprocess
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +21,8 @@ import pytest
 from grpc_health.v1 import health_pb2
 
 from issuer.api.zorgid.v1 import enrollment_pb2, errors_pb2, organization_pb2
-from issuer.logs import GRPC_ACCESS, JsonFormatter, TextFormatter
+from issuer.logs import GRPC_ACCESS
+from tests.logcapture import Captured, capture
 from tests.server.conftest import ChannelFactory, ClientPki, method, write_config
 from tests.server.test_serve_cli import ZORGID
 
@@ -44,31 +42,11 @@ RFC3339_UTC = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
 NEW_ID = re.compile(r"[0-9a-f]{32}")
 
 
-@dataclass
-class Captured:
-    json: io.StringIO
-    text: io.StringIO
-
-    def lines(self) -> list[dict[str, Any]]:
-        return [json.loads(line) for line in self.json.getvalue().splitlines()]
-
-
 @pytest.fixture
 def captured() -> Iterator[Captured]:
     """The gRPC access logger's lines as the JSON and the text format write them."""
-    streams = Captured(io.StringIO(), io.StringIO())
-    logger = logging.getLogger(GRPC_ACCESS)
-    handlers = [logging.StreamHandler(streams.json), logging.StreamHandler(streams.text)]
-    handlers[0].setFormatter(JsonFormatter())
-    handlers[1].setFormatter(TextFormatter())
-    previous = logger.level
-    logger.setLevel(logging.INFO)
-    for handler in handlers:
-        logger.addHandler(handler)
-    yield streams
-    for handler in handlers:
-        logger.removeHandler(handler)
-    logger.setLevel(previous)
+    with capture(GRPC_ACCESS) as streams:
+        yield streams
 
 
 def _call(
