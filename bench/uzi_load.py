@@ -118,7 +118,7 @@ class Register:
         self._publisher.join()
         self.server.stop()
 
-    def cards(self, token_uri: str, count: int = 4) -> CardProofs:
+    def cards(self, token_uri: str, count: int = 2) -> CardProofs:
         """*count* UZI-passen (Z cards) with their keys on the SoftHSM token *token_uri*."""
         from hsm import Hsm, KeySpec
 
