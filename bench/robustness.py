@@ -309,8 +309,8 @@ def main() -> None:
             return
         print(
             f"faults under load: {args.rate:g} requests/s (2 issuances, 1 login, 1 OCSP GET "
-            f"in 4), {args.warm:g} s before, {args.hold:g} s of fault, {args.after:g} s after; "
-            f"{os.cpu_count()} CPUs"
+            f"in 4; the CRL faults: and a card proof, in 5), {args.warm:g} s before, "
+            f"{args.hold:g} s of fault, {args.after:g} s after; {os.cpu_count()} CPUs"
         )
         for name in args.faults:
             result = run_isolated(name, Path(tmp) / name, args)
