@@ -129,7 +129,8 @@ def retry_delay(attempts: int, draw: Callable[[], float]) -> timedelta:
     ``RETRY_MAX``, drawn from the upper half (*draw* in [0, 1)) so that processes restarted
     together do not retry together."""
     ceiling = min(RETRY_MAX, RETRY_FIRST * 2 ** min(attempts - 1, 16))
-    return max(RETRY_FIRST, ceiling * (0.5 + draw() / 2))
+    drawn: timedelta = ceiling * (0.5 + draw() / 2)
+    return max(RETRY_FIRST, drawn)
 
 
 def parse_crl(data: bytes, source: str) -> CrlEntry:
