@@ -101,7 +101,8 @@ def _register_away(result: faults.FaultResult) -> None:
     assert result.ok["card"] > 0 and result.errors, result
     assert all(k.split(" ", 1)[0] == "card" for k in result.errors), result.errors
     _failed_during(result, *CRL_CODES)
-    assert set(result.health_during) == {"SERVING"}, result.health_during
+    health = result.health_during  # a Check timing out on a busy machine is no NOT_SERVING
+    assert health["SERVING"] > 0 and health["NOT_SERVING"] == 0, health
     after = result.proving_after
     assert after is not None and after <= RECOVERY_SECONDS, result
 
