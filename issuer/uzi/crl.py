@@ -502,11 +502,12 @@ class CrlRefresher:
         assert self._gate is not None
         try:
             async with self._gate:
+                previous = self.cache.failure(url)
                 try:
                     entry = parse_crl(await self._fetch(url), url)
                 except CrlUnavailable as exc:
                     _LOG.warning("CRL download failed: %s", exc)
-                    self._failed(url, str(exc))
+                    self._failed(url, str(exc), previous)
                     return
                 self.cache.store(url, entry)
                 now = self.clock()
@@ -517,16 +518,16 @@ class CrlRefresher:
                         f"{entry.next_update}, not current at {now:%Y-%m-%dT%H:%M:%SZ}"
                     )
                     _LOG.warning("CRL download not current: %s", reason)
-                    self._failed(url, reason)
+                    self._failed(url, reason, previous)  # a stale CRL backs off too
         finally:
             self._inflight.pop(url, None)
             if self._wake is not None:  # the loop sleeps until the next URL due: now this one
                 self._wake.set()
 
-    def _failed(self, url: str, reason: str) -> None:
-        """Record a failed download and when to try again (back-off with jitter)."""
+    def _failed(self, url: str, reason: str, previous: FetchFailure | None) -> None:
+        """Record a failed download and when to try again (back-off with jitter), counting
+        from the failure before it (*previous*)."""
         now = self.clock()
-        previous = self.cache.failure(url)
         attempts = previous.attempts + 1 if previous is not None else 1
         self.cache.record_failure(
             url,

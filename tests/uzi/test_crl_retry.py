@@ -106,6 +106,29 @@ def test_a_register_that_stays_down_is_tried_less_often_until_a_request_asks(
         refresher.stop()
 
 
+def test_a_register_serving_a_stale_crl_is_backed_off_too(uzi: World, clock: Clock) -> None:
+    """A CRL past its nextUpdate is a failed download: the back-off grows, it is not reset."""
+    ca = uzi.world.cas["Z"]
+    with crl_server() as server:
+        server.files[ca.crl_path] = uzi.world.crl(
+            ca, this_update=NOW - timedelta(days=2), next_update=NOW - timedelta(days=1)
+        )
+        cache, url = CrlCache(), server.base_url + ca.crl_path
+        refresher = _started(cache, clock)
+        try:
+            cache.want([url])
+            attempts = []
+            for _ in range(3):
+                assert refresher.refresh_now(timeout=30)
+                failure = cache.failure(url)
+                assert failure is not None and failure.retry_at is not None
+                attempts.append(failure.attempts)
+                clock.advance(failure.retry_at - failure.at)
+            assert attempts == [1, 2, 3]
+        finally:
+            refresher.stop()
+
+
 @pytest.mark.parametrize("attempts", range(1, 12))
 def test_the_back_off_is_jittered_within_its_upper_half(attempts: int) -> None:
     ceiling = min(RETRY_MAX, RETRY_FIRST * 2 ** (attempts - 1))
