@@ -21,8 +21,12 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from bench.load import Checked, HealthWatch, Load, World, check, free_port
+
+if TYPE_CHECKING:
+    from bench.uzi_load import Register
 
 
 @dataclass
@@ -55,6 +59,9 @@ class FaultResult:
     """Requests that took longer than their deadline (plus a second)."""
     slowest: float
     notes: list[str] = field(default_factory=list)
+    proving_after: float | None = None
+    """With card proofs in the load: seconds from the fault's end to the first proof accepted
+    of a request sent then (None: none, or no card proofs)."""
 
     @property
     def acknowledged(self) -> int:
@@ -74,11 +81,14 @@ def run_fault(
     warm: float = 4,
     hold: float = 4,
     after: float = 8,
+    cards: Callable[[Any], str] | None = None,
 ) -> FaultResult:
-    """Load for *warm* s, the fault for *hold* s, load for *after* s more; then the check."""
+    """Load for *warm* s, the fault for *hold* s, load for *after* s more; then the check.
+
+    *cards*: card proofs join the load (``bench/uzi_load.py``, the CRL faults)."""
     from bench.load import DEADLINE
 
-    load = Load(world, tokens, rate=rate)
+    load = Load(world, tokens, rate=rate, cards=cards)
     watch = HealthWatch(world)
     watch.start()
     load.start(warm + hold + after)
@@ -93,11 +103,14 @@ def run_fault(
     load.wait()
     time.sleep(0.5)
     watch.stop()
-    issued_after = [
-        o.started + o.seconds - restored
-        for o in load.outcomes
-        if o.kind == "issue" and o.code == "OK" and o.started >= restored
-    ]
+    issued_after, proved_after = (
+        [
+            o.started + o.seconds - restored
+            for o in load.outcomes
+            if o.kind == kind and o.code == "OK" and o.started >= restored
+        ]
+        for kind in ("issue", "card")
+    )
     result = FaultResult(
         name=fault.name,
         sent=Counter(o.kind for o in load.outcomes),
@@ -109,6 +122,7 @@ def run_fault(
         issuing_after=min(issued_after) if issued_after else None,
         hung=sum(1 for o in load.outcomes if o.seconds > DEADLINE + 1),
         slowest=max((o.seconds for o in load.outcomes), default=0.0),
+        proving_after=min(proved_after) if proved_after else None,
     )
     return result
 
@@ -269,3 +283,28 @@ def postgres_restart(pg: PrivatePostgres) -> Fault:
         return None
 
     return Fault("PostgreSQL restarted", lambda: pg.stop(), restore)
+
+
+# -- the UZI-register's CRL server -------------------------------------------------------
+
+
+def crl_server_down(register: Register) -> Fault:
+    """The UZI-register's CRL server stops listening (connections refused), then answers
+    again on the same port."""
+
+    def restore() -> None:
+        register.restore()
+        return None
+
+    return Fault("UZI CRL server down", register.down, restore)
+
+
+def crl_server_slow(register: Register) -> Fault:
+    """The UZI-register's CRL server answers a byte every 20 s (beyond the engine's fetch
+    deadline of 15 s), then at once again (the tarpit's connections cut: a restarted server)."""
+
+    def restore() -> None:
+        register.restore()
+        return None
+
+    return Fault("UZI CRL server slow", lambda: register.slow(), restore)

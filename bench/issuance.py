@@ -184,15 +184,19 @@ def new_database(root: Path, pg: bool, name: str) -> tuple[str, str | None]:
 
 
 def build(
-    setup: Setup, url: str, schema: str | None, *, ocsp: bool = False
+    setup: Setup, url: str, schema: str | None, *, ocsp: bool = False, policy: Path | None = None
 ) -> tuple[sa.Engine, IssuanceCycle]:
-    """The cycle as the server builds it; ``ocsp``: the OCSP service pre-signs (hooks)."""
+    """The cycle as the server builds it; ``ocsp``: the OCSP service pre-signs (hooks);
+    ``policy``: the document an empty store starts with (default: the packaged one)."""
     material = load_ca_material(setup.data_dir)
     hsm = Hsm.open(setup.token_uri)
     engine = create_engine_for(url, pg_schema=schema)
     audit = AuditLog(signer=hsm.get_ec_key(material.audit_key_label))
     active = record_active_policy(
-        engine, audit_key=hsm.get_ec_key(material.audit_key_label), material=material
+        engine,
+        audit_key=hsm.get_ec_key(material.audit_key_label),
+        material=material,
+        **({"source": policy} if policy is not None else {}),
     )
     cycle = IssuanceCycle(
         engine=engine,

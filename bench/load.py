@@ -32,6 +32,7 @@ import time
 import urllib.error
 import urllib.request
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -79,12 +80,17 @@ class World:
     cycle: Any = None
     engine: Any = None
     made: int = 0
+    policy: Path | None = None
+    """The policy document (``[policy] file``); None: the packaged development policy."""
 
     @classmethod
-    def create(cls, root: Path, db_url: str = "", *, processes: int = 1) -> World:
+    def create(
+        cls, root: Path, db_url: str = "", *, processes: int = 1, policy: Path | None = None
+    ) -> World:
         """The ceremony, the TLS material and the migrated database; nothing started yet.
 
-        *db_url* empty: an SQLite file under *root* / ``db``."""
+        *db_url* empty: an SQLite file under *root* / ``db``. *policy*: the document the
+        store starts with (the UZI-pas step's names the test register, bench/uzi_load.py)."""
         sys.path.insert(0, str(Path(__file__).resolve().parent))
         import issuance as bench  # bench/issuance.py: ceremony, enrolment
 
@@ -92,7 +98,7 @@ class World:
         from issuer.store import upgrade
 
         root.mkdir(parents=True, exist_ok=True)
-        world = cls(root=root, db_url=db_url, processes=processes)
+        world = cls(root=root, db_url=db_url, processes=processes, policy=policy)
         if not db_url:
             (root / "db").mkdir(exist_ok=True)
             world.db_url = f"sqlite:///{root / 'db' / 'zorgid.sqlite3'}"
@@ -102,7 +108,7 @@ class World:
         _tls(root / "tls")
         upgrade(world.db_url)
         world.write_config()
-        world.engine, world.cycle = bench.build(world.setup, world.db_url, None)
+        world.engine, world.cycle = bench.build(world.setup, world.db_url, None, policy=policy)
         return world
 
     @property
@@ -129,7 +135,9 @@ class World:
             f'pin_source = "file:{self.setup.pin_file}"\n\n'
             f'[database]\nurl = "{self.db_url}"\n\n'
             f'[ocsp]\nlisten = "127.0.0.1:{self.ocsp_port}"\n'
-            f'public_url = "http://127.0.0.1:{self.ocsp_port}"\n\n' + rules
+            f'public_url = "http://127.0.0.1:{self.ocsp_port}"\n\n'
+            + (f'[policy]\nfile = "{self.policy}"\n\n' if self.policy is not None else "")
+            + rules
         )
 
     def enrol(self, count: int) -> list[str]:
@@ -288,6 +296,7 @@ class Stubs:
             certificate_pb2_grpc,
             enrollment_pb2_grpc,
             login_pb2_grpc,
+            uzi_pb2_grpc,
         )
 
         self.channels = {role: world.channel(role) for role in ("mobile", "portal")}
@@ -296,6 +305,7 @@ class Stubs:
         self.mobile_login: Any = login_pb2_grpc.LoginServiceStub(mobile)  # type: ignore[no-untyped-call]
         self.portal_login: Any = login_pb2_grpc.LoginServiceStub(portal)  # type: ignore[no-untyped-call]
         self.certs: Any = certificate_pb2_grpc.CertificateServiceStub(portal)  # type: ignore[no-untyped-call]
+        self.uzi: Any = uzi_pb2_grpc.UziServiceStub(portal)  # type: ignore[no-untyped-call]
 
     def close(self) -> None:
         for ch in self.channels.values():
@@ -365,10 +375,22 @@ def ocsp_status(url: str, serial: int) -> str:
 
 
 class Load:
-    """Requests at *rate* a second from *threads* client threads until stopped or done."""
+    """Requests at *rate* a second from *threads* client threads until stopped or done.
 
-    def __init__(self, world: World, tokens: list[str], *, rate: float, threads: int = 8) -> None:
+    *cards*: a card proof's call (``bench/uzi_load.CardProofs``) adds a fifth kind,
+    ``card``, to every five requests (the CRL faults only; the others keep the mix of four)."""
+
+    def __init__(
+        self,
+        world: World,
+        tokens: list[str],
+        *,
+        rate: float,
+        threads: int = 8,
+        cards: Callable[[Any], str] | None = None,
+    ) -> None:
         self.world = world
+        self.cards = cards
         self.tokens = list(reversed(tokens))
         self.rate = rate
         self.threads = threads
@@ -383,11 +405,13 @@ class Load:
         self._start = 0.0
         self._workers: list[threading.Thread] = []
 
-    # The mix by ticket: two issuances, one login, one OCSP GET in every four requests.
+    # The mix by ticket: two issuances, one login, one OCSP GET in every four requests
+    # (and one card proof in every five with *cards*).
     def _kind(self, ticket: int) -> str:
-        kind = ("issue", "login", "issue", "ocsp")[ticket % 4]
+        mix = ("issue", "login", "issue", "ocsp") + (("card",) if self.cards else ())
+        kind = mix[ticket % len(mix)]
         with self.lock:
-            if kind != "issue" and not self.held:
+            if kind in ("login", "ocsp") and not self.held:
                 return "issue"
             if kind == "issue" and not self.tokens:
                 return "ocsp" if self.held else "none"
@@ -491,6 +515,10 @@ class Load:
         if polled.state != login_pb2.LOGIN_STATE_AUTHENTICATED:
             return "LOGIN " + login_pb2.LoginState.Name(polled.state)
         return "OK"
+
+    def _card(self, stubs: Stubs) -> str:
+        assert self.cards is not None
+        return self.cards(stubs.uzi)
 
     def _ocsp(self, stubs: Stubs) -> str:
         with self.lock:

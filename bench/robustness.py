@@ -29,18 +29,24 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench import faults
 from bench.load import World
 
+if TYPE_CHECKING:
+    from bench.uzi_load import Register
+
 Runner = Callable[[Path, argparse.Namespace], "faults.FaultResult"]
 
 
 @contextmanager
-def _world(root: Path, db_url: str = "", *, processes: int = 1) -> Iterator[World]:
-    world = World.create(root, db_url, processes=processes)
+def _world(
+    root: Path, db_url: str = "", *, processes: int = 1, policy: Path | None = None
+) -> Iterator[World]:
+    world = World.create(root, db_url, processes=processes, policy=policy)
     try:
         yield world
     finally:
@@ -87,11 +93,40 @@ def run_postgres(root: Path, args: argparse.Namespace) -> faults.FaultResult:
         pg.destroy()
 
 
+def _run_crl(
+    root: Path, args: argparse.Namespace, fault: Callable[[Register], faults.Fault]
+) -> faults.FaultResult:
+    """The load with card proofs against a test UZI-register (hard revocation), *fault*
+    done to the register's CRL server."""
+    from bench.uzi_load import Register
+
+    root.mkdir(parents=True, exist_ok=True)
+    register = Register(root)
+    try:
+        with _world(root / "engine", policy=register.policy) as world:
+            cards = register.cards(world.softhsm.init_token("uzi-cards").uri)
+            tokens = world.enrol(_count(args))
+            world.start()
+            return faults.run_fault(world, fault(register), tokens, cards=cards, **_timing(args))
+    finally:
+        register.close()
+
+
+def run_crl_down(root: Path, args: argparse.Namespace) -> faults.FaultResult:
+    return _run_crl(root, args, faults.crl_server_down)
+
+
+def run_crl_slow(root: Path, args: argparse.Namespace) -> faults.FaultResult:
+    return _run_crl(root, args, faults.crl_server_slow)
+
+
 RUNS: dict[str, Runner] = {
     "sigkill": run_sigkill,
     "hsm": run_hsm,
     "disk-full": run_disk_full,
     "postgres": run_postgres,
+    "crl-down": run_crl_down,
+    "crl-slow": run_crl_slow,
 }
 
 
@@ -129,7 +164,8 @@ def table(result: faults.FaultResult) -> str:
         f"OCSP sample {'as expected' if not c.ocsp_wrong else c.ocsp_wrong} ({c.revoked} revoked)",
         f"- health while the fault lasted: {dict(result.health_during) or 'no sample'}",
         f"- recovery after the fault's end: health SERVING {_seconds(result.serving_after)}, "
-        f"first certificate {_seconds(result.issuing_after)}",
+        f"first certificate {_seconds(result.issuing_after)}"
+        + (f", first card proof {_seconds(result.proving_after)}" if result.sent["card"] else ""),
         f"- slowest request {result.slowest:.2f} s; past their deadline: {result.hung}",
         "- errors by code: "
         + (", ".join(f"{k} x{n}" for k, n in sorted(result.errors.items())) or "none"),
@@ -273,8 +309,8 @@ def main() -> None:
             return
         print(
             f"faults under load: {args.rate:g} requests/s (2 issuances, 1 login, 1 OCSP GET "
-            f"in 4), {args.warm:g} s before, {args.hold:g} s of fault, {args.after:g} s after; "
-            f"{os.cpu_count()} CPUs"
+            f"in 4; the CRL faults: and a card proof, in 5), {args.warm:g} s before, "
+            f"{args.hold:g} s of fault, {args.after:g} s after; {os.cpu_count()} CPUs"
         )
         for name in args.faults:
             result = run_isolated(name, Path(tmp) / name, args)

@@ -22,10 +22,11 @@ class CrlServer:
     ``redirects`` answers a path with a 302 to another URL, and
     ``trickle_seconds`` turns it into a tarpit that sends its answer one byte
     per interval until :meth:`stop`. ``changed`` is notified on every request,
-    so a test waits for an event instead of sleeping.
+    so a test waits for an event instead of sleeping. ``port``: a port to bind
+    (0: a free one), so that a stopped server can come back where it was.
     """
 
-    def __init__(self, *, trickle_seconds: float | None = None) -> None:
+    def __init__(self, *, trickle_seconds: float | None = None, port: int = 0) -> None:
         self.files: dict[str, bytes] = {}
         self.redirects: dict[str, str] = {}
         self.down = False
@@ -76,7 +77,7 @@ class CrlServer:
             def log_message(self, format: str, *args: object) -> None:
                 return
 
-        self._httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._httpd = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
 
     @property

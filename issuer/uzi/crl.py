@@ -25,9 +25,10 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import random
 import threading
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
@@ -45,9 +46,16 @@ MAX_REDIRECTS = 3
 MAX_CONCURRENT_FETCHES = 4
 """Fetches in flight at once per process: a slow register costs at most this many sockets."""
 REFRESH_INTERVAL_SECONDS = 60.0
-"""How often the refresher wakes by itself to look for CRLs due (it is also woken on demand)."""
-RETRY_AFTER = timedelta(seconds=30)
-"""After a failed download, the URL is not tried again for this long (by the refresher's clock)."""
+"""The refresher wakes at the latest this often by itself (else when a URL is due, or on
+demand); a CRL downloaded fine is not downloaded again within this (or its refresh margin)."""
+RETRY_FIRST = timedelta(seconds=1)
+"""After a failed download the URL is tried again after this, doubling with each failure in
+a row up to ``RETRY_MAX`` (each delay drawn from its upper half: jitter), reset by a success.
+A URL a request asked for since its failure (no current CRL) is tried again after this
+whatever the back-off, so a register back from an outage serves the next request within
+seconds; one download in flight a URL keeps that at most one a ``RETRY_FIRST`` a URL."""
+RETRY_MAX = timedelta(seconds=30)
+"""The longest back-off after failed downloads of a URL nobody asks for."""
 REFRESH_MARGIN = timedelta(hours=1)
 """A cached CRL is fetched again this long before ``nextUpdate`` (at most a quarter of its life)."""
 MAX_WANTED_URLS = 256
@@ -101,6 +109,28 @@ class FetchFailure:
 
     at: datetime
     reason: str
+    attempts: int = 1
+    """Failed downloads in a row."""
+    retry_at: datetime | None = None
+    """When the refresher tries again by itself (None: ``at + RETRY_FIRST``)."""
+    asked: bool = False
+    """A request asked for the URL since (:meth:`CrlCache.want`): tried at ``at + RETRY_FIRST``."""
+
+    def due_at(self) -> datetime:
+        """When the URL may be downloaded again."""
+        first = self.at + RETRY_FIRST
+        if self.asked or self.retry_at is None:
+            return first
+        return max(first, self.retry_at)
+
+
+def retry_delay(attempts: int, draw: Callable[[], float]) -> timedelta:
+    """Back-off after *attempts* failed downloads in a row: ``RETRY_FIRST`` doubling up to
+    ``RETRY_MAX``, drawn from the upper half (*draw* in [0, 1)) so that processes restarted
+    together do not retry together."""
+    ceiling = min(RETRY_MAX, RETRY_FIRST * 2 ** min(attempts - 1, 16))
+    drawn: timedelta = ceiling * (0.5 + draw() / 2)
+    return max(RETRY_FIRST, drawn)
 
 
 def parse_crl(data: bytes, source: str) -> CrlEntry:
@@ -246,7 +276,8 @@ class CrlCache:
             return self._failures.get(url)
 
     def want(self, urls: Iterable[str]) -> None:
-        """Ask for ``urls`` to be kept fresh, and wake the refresher.
+        """Ask for ``urls`` to be kept fresh, and wake the refresher; a URL whose last
+        download failed is tried again ``RETRY_FIRST`` after the failure, back-off or not.
 
         Call it only with distribution points of certificates whose signature
         verified up to a trust anchor (or named by the trust set): whatever is
@@ -254,6 +285,9 @@ class CrlCache:
         """
         with self._lock:
             for url in urls:
+                failed = self._failures.get(url)
+                if failed is not None and not failed.asked:
+                    self._failures[url] = replace(failed, asked=True)
                 if url in self._wanted:
                     continue
                 if len(self._wanted) >= MAX_WANTED_URLS:
@@ -298,10 +332,13 @@ class CrlRefresher:
     """Keeps the wanted CRLs of one :class:`CrlCache` current, on a thread of its own.
 
     A URL is due when it has no CRL, or its CRL reaches
-    :meth:`CrlEntry.refresh_at` by ``clock``, unless its last download failed
-    less than ``RETRY_AFTER`` ago. The thread runs an event loop that wakes
-    every ``interval_seconds`` or when the cache is asked for a URL, and
-    starts at most ``limits.max_concurrent`` downloads at once (one per URL).
+    :meth:`CrlEntry.refresh_at` by ``clock`` (and was not downloaded within
+    ``interval_seconds`` or its refresh margin), or, after a failed download, at
+    :meth:`FetchFailure.due_at` (a back-off from ``RETRY_FIRST`` to ``RETRY_MAX``,
+    ``RETRY_FIRST`` once a request asked for it). The thread runs an event loop that
+    wakes when the next URL is due, at the latest every ``interval_seconds``, and when
+    the cache is asked for a URL, and starts at most ``limits.max_concurrent``
+    downloads at once (one per URL).
     :meth:`start` and :meth:`stop` tie it to the server
     (:func:`issuer.server.app.uzi_service_binding`).
     """
@@ -314,8 +351,10 @@ class CrlRefresher:
         limits: FetchLimits | None = None,
         interval_seconds: float = REFRESH_INTERVAL_SECONDS,
         fetch: Fetch | None = None,
+        draw: Callable[[], float] = random.random,
     ) -> None:
         self.cache = cache
+        self._draw = draw
         self.clock = clock
         self.limits = limits or FetchLimits()
         self._interval = interval_seconds
@@ -327,6 +366,8 @@ class CrlRefresher:
         self._stopping: asyncio.Event | None = None
         self._gate: asyncio.Semaphore | None = None
         self._inflight: dict[str, asyncio.Task[None]] = {}
+        self._fetched: dict[str, datetime] = {}
+        """When each URL last gave a CRL (the loop's thread only)."""
 
     # -- life cycle (any thread) -------------------------------------------------------
 
@@ -406,7 +447,7 @@ class CrlRefresher:
                 waking = asyncio.ensure_future(self._wake.wait())
                 await asyncio.wait(
                     {waking, stopping},
-                    timeout=self._interval,
+                    timeout=self._sleep(),
                     return_when=asyncio.FIRST_COMPLETED,
                 )
                 waking.cancel()
@@ -417,14 +458,34 @@ class CrlRefresher:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
 
-    def _due(self, url: str, now: datetime) -> bool:
+    def _due_at(self, url: str) -> datetime | None:
+        """When ``url`` is to be downloaded next (None: now in flight; past: due now)."""
         if url in self._inflight:
-            return False
+            return None
         failure = self.cache.failure(url)
-        if failure is not None and now < failure.at + RETRY_AFTER:
-            return False
+        if failure is not None:
+            return failure.due_at()
         entry = self.cache.entry(url)
-        return entry is None or now >= entry.refresh_at()
+        if entry is None:
+            return datetime.min.replace(tzinfo=UTC)
+        due = entry.refresh_at()
+        fetched = self._fetched.get(url)
+        if fetched is not None:  # a CRL near its end when fetched is not fetched again at once
+            margin = (entry.next_update or due + REFRESH_MARGIN) - due
+            due = max(due, fetched + min(margin, timedelta(seconds=self._interval)))
+        return due
+
+    def _due(self, url: str, now: datetime) -> bool:
+        due = self._due_at(url)
+        return due is not None and now >= due
+
+    def _sleep(self) -> float:
+        """Seconds until the next URL is due, at most the interval, at least 50 ms."""
+        now = self.clock()
+        dues = [d for url in self.cache.wanted() if (d := self._due_at(url)) is not None]
+        if not dues:
+            return self._interval
+        return min(self._interval, max(0.05, (min(dues) - now).total_seconds()))
 
     def _start_due(self) -> None:
         now = self.clock()
@@ -441,20 +502,39 @@ class CrlRefresher:
         assert self._gate is not None
         try:
             async with self._gate:
+                previous = self.cache.failure(url)
                 try:
                     entry = parse_crl(await self._fetch(url), url)
                 except CrlUnavailable as exc:
                     _LOG.warning("CRL download failed: %s", exc)
-                    self.cache.record_failure(url, FetchFailure(at=self.clock(), reason=str(exc)))
+                    self._failed(url, str(exc), previous)
                     return
                 self.cache.store(url, entry)
                 now = self.clock()
+                self._fetched[url] = now
                 if not entry.current_at(now):
                     reason = (
                         f"{url}: CRL valid {entry.this_update:%Y-%m-%dT%H:%M:%SZ} to "
                         f"{entry.next_update}, not current at {now:%Y-%m-%dT%H:%M:%SZ}"
                     )
                     _LOG.warning("CRL download not current: %s", reason)
-                    self.cache.record_failure(url, FetchFailure(at=now, reason=reason))
+                    self._failed(url, reason, previous)  # a stale CRL backs off too
         finally:
             self._inflight.pop(url, None)
+            if self._wake is not None:  # the loop sleeps until the next URL due: now this one
+                self._wake.set()
+
+    def _failed(self, url: str, reason: str, previous: FetchFailure | None) -> None:
+        """Record a failed download and when to try again (back-off with jitter), counting
+        from the failure before it (*previous*)."""
+        now = self.clock()
+        attempts = previous.attempts + 1 if previous is not None else 1
+        self.cache.record_failure(
+            url,
+            FetchFailure(
+                at=now,
+                reason=reason,
+                attempts=attempts,
+                retry_at=now + retry_delay(attempts, self._draw),
+            ),
+        )

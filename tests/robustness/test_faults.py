@@ -8,6 +8,9 @@ store, no serial twice, the audit chain verifies, an OCSP sample answers good
 (and revoked once revoked), no request outlives its deadline, and the engine
 issues again and says SERVING within 5 s of the fault's end without being
 restarted (the SIGKILL's recovery is the supervisor's restart, timed from the kill).
+The UZI-register's CRL server down or slow: with card proofs in the load, held 4 s
+(the register's CRLs live 5 s: the engine's copy runs out within the fault), proofs
+fail only with the codes of an unobtainable CRL and succeed again within 5 s.
 ``bench/robustness.py`` runs the same faults longer (``docs/robustness.md``).
 """
 
@@ -27,6 +30,9 @@ from bench import faults, robustness
 RECOVERY_SECONDS = 5.0
 """The issue's bound: SERVING again (and issuing) within 5 s of the fault's end."""
 TIMING = argparse.Namespace(rate=16.0, warm=3.0, hold=3.0, after=6.0)
+CRL_TIMING = argparse.Namespace(rate=16.0, warm=3.0, hold=4.0, after=6.0)
+CRL_CODES = ("UNAVAILABLE/ZID-1111", "UNAVAILABLE/ZID-1150")
+"""A card proof without a current CRL in hard mode: unobtainable, or being fetched."""
 
 
 def _nothing_lost(result: faults.FaultResult) -> None:
@@ -51,8 +57,8 @@ def _failed_during(result: faults.FaultResult, *codes: str) -> None:
     assert all(key.split(" ", 1)[1].startswith(codes) for key in result.errors), result.errors
 
 
-def _run(name: str, tmp_path: Path) -> faults.FaultResult:
-    return robustness.run_isolated(name, tmp_path / name, TIMING)
+def _run(name: str, tmp_path: Path, timing: argparse.Namespace = TIMING) -> faults.FaultResult:
+    return robustness.run_isolated(name, tmp_path / name, timing)
 
 
 def test_a_server_process_sigkilled_mid_load(tmp_path: Path) -> None:
@@ -85,6 +91,28 @@ def test_postgresql_restarted_mid_load(tmp_path: Path) -> None:
     _recovered(result)
     _failed_during(result, "UNAVAILABLE/ZID-0004", "OCSP TRY_LATER")
     assert result.health_during["NOT_SERVING"] > 0, result.health_during
+
+
+def _register_away(result: faults.FaultResult) -> None:
+    """Only card proofs failed, with a CRL's codes; health SERVING throughout (the engine
+    still issues to the registered and answers OCSP); proofs accepted within 5 s of the end."""
+    _nothing_lost(result)
+    _recovered(result)
+    assert result.ok["card"] > 0 and result.errors, result
+    assert all(k.split(" ", 1)[0] == "card" for k in result.errors), result.errors
+    _failed_during(result, *CRL_CODES)
+    health = result.health_during  # a Check timing out on a busy machine is no NOT_SERVING
+    assert health["SERVING"] > 0 and health["NOT_SERVING"] == 0, health
+    after = result.proving_after
+    assert after is not None and after <= RECOVERY_SECONDS, result
+
+
+def test_the_uzi_crl_server_down_mid_load(tmp_path: Path) -> None:
+    _register_away(_run("crl-down", tmp_path, CRL_TIMING))
+
+
+def test_the_uzi_crl_server_slow_mid_load(tmp_path: Path) -> None:
+    _register_away(_run("crl-slow", tmp_path, CRL_TIMING))
 
 
 def _tampered(root: Path) -> tuple[int, int]:
