@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import os
+import re
 import sqlite3
 import subprocess
 import urllib.request
@@ -23,6 +24,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509 import ocsp
 
 from tests.dev.test_make_run import ZORGID, Engine, _free_port
+from tests.dev.test_metrics import assert_every_family_moved
+from tests.scrape import scrape
 
 
 def test_demo_runs_to_the_end_against_make_run(tmp_path: Path) -> None:
@@ -31,6 +34,10 @@ def test_demo_runs_to_the_end_against_make_run(tmp_path: Path) -> None:
     try:
         banner = engine.wait_ready(timeout=120)
         assert "test UZI-register" in banner
+        metrics_url = re.search(r"metrics +(http://127\.0\.0\.1:\d+/metrics)", banner)
+        ocsp_url = re.search(r"ocsp +(http://127\.0\.0\.1:\d+\S*) \(CRL", banner)
+        assert metrics_url and ocsp_url, banner
+        before = scrape(metrics_url.group(1))
         env = {k: v for k, v in os.environ.items() if k != "SOFTHSM2_CONF"}
         done = subprocess.run(
             [ZORGID, "demo", "--data-dir", str(root)],
@@ -41,6 +48,7 @@ def test_demo_runs_to_the_end_against_make_run(tmp_path: Path) -> None:
         )
         if done.returncode == 0:
             _certificates_urls_answer_on_the_bound_port(root, engine.ocsp_port)
+            assert_every_family_moved(root, ocsp_url.group(1), metrics_url.group(1), before)
     finally:
         engine.stop()
     out = done.stdout
