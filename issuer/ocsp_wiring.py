@@ -32,7 +32,8 @@ from issuer.ocsp_renewal import ResponderRenewal
 from issuer.ocsp_service import BackgroundRefresher, OcspService
 from issuer.policy_store import ActivePolicy, configured_policy
 from issuer.store import Engine, check_schema, create_engine_for, current_revision
-from ocsp.http import CrlCache, HttpRoutes, build_app
+from ocsp.front import CrlCache, Front, HttpRoutes
+from ocsp.http import front_app
 from ocsp.issuers import spki_sha256
 from ocsp.model import StoredCrl
 from ocsp.presign import Clock, utc_now
@@ -165,15 +166,20 @@ class OcspRuntime:
 
         return CrlCache(latest, ttl=self.config.ocsp.cache_seconds)
 
-    def app(self, *, on_answer: Callable[[Answer], None] | None = None) -> web.Application:
-        """The HTTP front; *on_answer* hears each OCSP answer (the metrics' counter)."""
-        return build_app(
+    def front(self, *, on_answer: Callable[[Answer], None] | None = None) -> Front:
+        """What the HTTP front answers, whatever server carries it; *on_answer* hears each
+        OCSP answer (the metrics' counter)."""
+        return Front(
             self.service.responder,
             routes=self.routes(),
             crls=self.crls(),
             readiness=readiness_checks(self.engine, self.hsm, self.responder_key_label),
             on_answer=on_answer,
         )
+
+    def app(self, *, on_answer: Callable[[Answer], None] | None = None) -> web.Application:
+        """The HTTP front on aiohttp; *on_answer* hears each OCSP answer."""
+        return front_app(self.front(on_answer=on_answer))
 
     def responder_key_label(self) -> str:
         """The label of the key responses are signed with now (a renewal may change it)."""
