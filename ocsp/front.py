@@ -47,6 +47,10 @@ MAX_REQUEST_BYTES = 10 * 1024
 a signed request with its certificates and refuses anything meant to exhaust memory."""
 MAX_GET_PATH = 4096
 """RFC 5019 §5: GET requests longer than 255 bytes SHOULD use POST; we accept up to this."""
+MAX_TARGET = 8190
+"""A request target longer than this is 414 (aiohttp's and nginx's default line limit)."""
+MAX_HEADER_BYTES = 8190
+"""Header names and values together over this are 431: no client of ours sends that much."""
 MAX_AGE_MARGIN_SECONDS = 60
 """max-age stays this far below nextUpdate, so no cache serves a response at its very end."""
 
@@ -336,8 +340,12 @@ class Front:
     # -- routes ----------------------------------------------------------------------
 
     def _route(self, request: HttpRequest) -> HttpResponse | _Deferred:
+        if len(request.raw_path) > MAX_TARGET:
+            return _error(414, f"request target over {MAX_TARGET} characters")
+        if sum(len(k) + len(v) for k, v in request.headers.items()) > MAX_HEADER_BYTES:
+            return _error(431, f"request headers over {MAX_HEADER_BYTES} bytes")
         raw = request.raw_path.split("?", 1)[0]
-        path = unquote(raw)
+        path = unquote(raw) if "%" in raw else raw
         method = request.method
         if method == "GET" or (method == "HEAD" and path in self._get_only):
             return self._get(request, raw, path)

@@ -74,13 +74,11 @@ class RsgiFront:
 
 
 def _send(proto: RsgiProtocol, request: HttpRequest, answer: HttpResponse) -> None:
-    headers = list(answer.headers)
+    """granian sends no body for HEAD and keeps the Content-Length of the body given."""
     if answer.status == 304:
-        proto.response_empty(304, headers)
-    elif request.method == "HEAD":
-        proto.response_empty(answer.status, [*headers, ("content-length", str(len(answer.body)))])
+        proto.response_empty(304, list(answer.headers))
     else:
-        proto.response_bytes(answer.status, headers, answer.body)
+        proto.response_bytes(answer.status, list(answer.headers), answer.body)
 
 
 async def _read_capped(proto: RsgiProtocol, limit: int) -> bytes:

@@ -207,7 +207,7 @@ def test_negative_and_huge_serials_are_unauthorized(
 
 
 def test_oversize_get_line_and_headers_are_4xx(served: Served) -> None:
-    """aiohttp refuses request lines and headers over 8 KiB before our handler: never a 500."""
+    """Request targets and headers over 8 KiB are refused (414, 431): never a 500."""
     assert 400 <= http(served.port, "GET", "/ocsp/" + "A" * 20_000).status < 500
     got = http(served.port, "GET", "/ocsp/QUJD", headers={"X-Big": "b" * 20_000})
     assert 400 <= got.status < 500
