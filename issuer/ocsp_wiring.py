@@ -31,16 +31,13 @@ from issuer.ocsp_renewal import ResponderRenewal
 from issuer.ocsp_service import BackgroundRefresher, OcspService
 from issuer.policy_store import ActivePolicy, configured_policy
 from issuer.store import Engine, check_schema, create_engine_for, current_revision
-from ocsp import granian_server
 from ocsp.front import CrlCache, Front, HttpRoutes
-from ocsp.granian_server import listen
 from ocsp.http import front_app
 from ocsp.issuers import spki_sha256
 from ocsp.model import StoredCrl
 from ocsp.presign import Clock, utc_now
 from ocsp.probes import ReadinessCheck
 from ocsp.responder import Answer
-from ocsp.rsgi import RsgiFront
 from policies import OcspPolicy, Policy, default_policy
 from policies.urls import (
     ServedPaths,
@@ -340,6 +337,10 @@ def serve_http(
             runtime.policy.profile.ocsp_url,
             config.ocsp.listen,
         )
+    # Imported here: only serving needs granian, not every command that imports this module.
+    from ocsp.granian_server import listen, serve
+    from ocsp.rsgi import RsgiFront
+
     stop = stop or threading.Event()
     # granian (issue 23, docs/decisions/ocsp.md): a socket bound here, so a taken address
     # raises OSError before anything serves, as it did with aiohttp.
@@ -357,9 +358,7 @@ def serve_http(
             ready(host, bound, served_paths(runtime.policy.profile))
 
     try:
-        granian_server.serve(
-            RsgiFront(runtime.front(on_answer=on_answer)), listening, stop=stop, ready=started
-        )
+        serve(RsgiFront(runtime.front(on_answer=on_answer)), listening, stop=stop, ready=started)
     finally:
         if sock is None:
             listening.close()

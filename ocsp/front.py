@@ -274,12 +274,12 @@ class Front:
         self._crls = crls
         self._checks = tuple(readiness)
         self._on_answer = on_answer
-        self._probe_pool: ThreadPoolExecutor | None = None
+        self._probe_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="ocsp-readyz")
+        """The readiness checks' own threads (none start before the first ``/readyz``)."""
 
     def close(self) -> None:
         """Stop the readiness checks' threads (a hung check is left to finish alone)."""
-        if self._probe_pool is not None:
-            self._probe_pool.shutdown(wait=False, cancel_futures=True)
+        self._probe_pool.shutdown(wait=False, cancel_futures=True)
 
     # -- the two steps ---------------------------------------------------------------
 
@@ -468,8 +468,6 @@ class Front:
         )
 
     def _ready(self) -> HttpResponse:
-        if self._probe_pool is None:
-            self._probe_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="ocsp-readyz")
         failed = failed_checks(self._checks, self._probe_pool, READY_TIMEOUT_SECONDS)
         if failed:
             response = _json(503, {"status": "not ready", "failed": failed})
