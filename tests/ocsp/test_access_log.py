@@ -14,6 +14,7 @@ import os
 import secrets
 import signal
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import unquote
@@ -184,3 +185,37 @@ def test_a_responders_json_lines_all_parse_back(
     assert pki.token.pin not in stderr
     for nonce in nonces:
         assert nonce.hex() not in stderr and base64.b64encode(nonce).decode() not in stderr
+
+
+def test_two_processes_share_the_port_and_both_answer(
+    pki: Pki, migrated_db: Database, migrated: sa.Engine, tmp_path: Path
+) -> None:
+    """``[ocsp] processes = 2``: both bind the port (SO_REUSEPORT) and answer. The second
+    is spawned after the first says "serving", so requests (each on a new connection) go on
+    for up to 20 s; their access lines must name two process ids."""
+    make_env(pki, migrated, tmp_path)
+    port = _free_port()
+    config = _config(pki, migrated_db, tmp_path, port)
+    config.write_text(config.read_text() + "processes = 2\nrefresh_interval_seconds = 0\n")
+    log = tmp_path / "stderr.log"  # a file: a pipe read only at the end would fill and block
+    with log.open("w") as sink:
+        proc = subprocess.Popen(
+            [str(ZORGID), "ocsp", "serve", "--config", str(config), "--log-format", "json"],
+            stdout=subprocess.PIPE, stderr=sink, text=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )  # fmt: skip
+    statuses: list[int] = []
+    try:
+        assert proc.stdout is not None and "serving" in proc.stdout.readline()
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and len(statuses) < 200:
+            statuses.append(http(port, "GET", "/healthz").status)
+            time.sleep(0.05)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=30)
+    assert proc.returncode == 0
+    assert set(statuses) == {200}
+    lines = [json.loads(raw) for raw in log.read_text().splitlines() if raw.startswith("{")]
+    pids = {line["pid"] for line in lines if line["logger"] == HTTP_ACCESS}
+    assert len(pids) == 2, f"{len(statuses)} requests answered by process(es) {pids}"
