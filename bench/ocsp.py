@@ -81,7 +81,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))  # bench.issuance and tests.ocsp helpers for --flood
-ZORGID = REPO / ".venv" / "bin" / "zorgid"
+ZORGID = [sys.executable, "-c", "import sys; from issuer.cli import main; sys.exit(main())"]
+"""``zorgid`` of this checkout with this interpreter (a venv that has granian while the
+shared one does not yet, e.g.)."""
 REAL_SIGNED_MAX = 10_000
 SAMPLE = 20_000
 
@@ -213,7 +215,8 @@ def populate(
     print(file=sys.stderr)
 
 
-def request_paths(issuing: x509.Certificate, serials: list[int]) -> list[str]:
+def request_paths(issuing: x509.Certificate, serials: list[int], prefix: str) -> list[str]:
+    """GET paths under *prefix*, the OCSP URL's path (since issue 18 nothing else answers)."""
     from ocsp.issuers import IssuingCa
 
     ca = IssuingCa.from_certificate(issuing)
@@ -238,7 +241,8 @@ def request_paths(issuing: x509.Certificate, serials: list[int]) -> list[str]:
             }
         )
         paths.append(
-            "/"
+            prefix
+            + "/"
             + base64.b64encode(req.dump())
             .decode()
             .replace("/", "%2F")
@@ -742,6 +746,7 @@ def main() -> int:
         hsm, material, _token, engine, _url, config = setup(root)
         from issuer.ocsp_service import OcspService
         from issuer.ocsp_wiring import active_policy
+        from policies.urls import served_paths
 
         service = OcspService.build(
             engine=engine,
@@ -779,7 +784,16 @@ def main() -> int:
             rng = random.Random(size)
             serials = [rng.randint(1, size) for _ in range(min(SAMPLE, size))]
             paths_file = root / f"paths-{size}.txt"
-            paths_file.write_text("\n".join(request_paths(material.issuing_ca, serials)) + "\n")
+            prefix = served_paths(active.profile).ocsp
+            paths_file.write_text(
+                "\n".join(request_paths(material.issuing_ca, serials, prefix)) + "\n"
+            )
+            # openssl ocsp reads the request from the path's last segment: the same requests
+            # at the root, as an OCSP URL without a path would send them.
+            root_paths_file = root / f"paths-{size}-root.txt"
+            root_paths_file.write_text(
+                "\n".join(request_paths(material.issuing_ca, serials, "")) + "\n"
+            )
             port = _free_port()
             cfg = config.read_text() + (
                 f'\n[ocsp]\nlisten = "127.0.0.1:{port}"\nprocesses = {args.processes}\n'
@@ -788,8 +802,9 @@ def main() -> int:
             cfg_path = root / f"zorgid-{size}.toml"
             cfg_path.write_text(cfg)
             server = subprocess.Popen(
-                [str(ZORGID), "ocsp", "serve", "--config", str(cfg_path)],
+                [*ZORGID, "ocsp", "serve", "--config", str(cfg_path)],
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                env={**os.environ, "PYTHONPATH": str(REPO)},
             )  # fmt: skip
             try:
                 _wait_port(port)
@@ -814,7 +829,7 @@ def main() -> int:
                 if not first.startswith(b"ACCEPT"):
                     raise RuntimeError(f"openssl ocsp did not start: {first!r}")
                 time.sleep(0.5)  # the -multi children are forked after that line
-                theirs = run_wrk(oport, paths_file, args.seconds, args.connections)
+                theirs = run_wrk(oport, root_paths_file, args.seconds, args.connections)
             finally:
                 # -multi makes the parent its own process group leader (setpgid(0, 0),
                 # which is also why it must not be started as a session leader) and it

@@ -8,7 +8,6 @@ background refresher. The ports over the store are :mod:`issuer.store.ocsp`.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import socket
 import threading
@@ -32,7 +31,8 @@ from issuer.ocsp_renewal import ResponderRenewal
 from issuer.ocsp_service import BackgroundRefresher, OcspService
 from issuer.policy_store import ActivePolicy, configured_policy
 from issuer.store import Engine, check_schema, create_engine_for, current_revision
-from ocsp.http import CrlCache, HttpRoutes, build_app
+from ocsp.front import CrlCache, Front, HttpRoutes
+from ocsp.http import front_app
 from ocsp.issuers import spki_sha256
 from ocsp.model import StoredCrl
 from ocsp.presign import Clock, utc_now
@@ -165,15 +165,20 @@ class OcspRuntime:
 
         return CrlCache(latest, ttl=self.config.ocsp.cache_seconds)
 
-    def app(self, *, on_answer: Callable[[Answer], None] | None = None) -> web.Application:
-        """The HTTP front; *on_answer* hears each OCSP answer (the metrics' counter)."""
-        return build_app(
+    def front(self, *, on_answer: Callable[[Answer], None] | None = None) -> Front:
+        """What the HTTP front answers, whatever server carries it; *on_answer* hears each
+        OCSP answer (the metrics' counter)."""
+        return Front(
             self.service.responder,
             routes=self.routes(),
             crls=self.crls(),
             readiness=readiness_checks(self.engine, self.hsm, self.responder_key_label),
             on_answer=on_answer,
         )
+
+    def app(self, *, on_answer: Callable[[Answer], None] | None = None) -> web.Application:
+        """The HTTP front on aiohttp; *on_answer* hears each OCSP answer."""
+        return front_app(self.front(on_answer=on_answer))
 
     def responder_key_label(self) -> str:
         """The label of the key responses are signed with now (a renewal may change it)."""
@@ -332,32 +337,31 @@ def serve_http(
             runtime.policy.profile.ocsp_url,
             config.ocsp.listen,
         )
-    stop = stop or threading.Event()
+    # Imported here: only serving needs granian, not every command that imports this module.
+    from ocsp.granian_server import listen, serve
+    from ocsp.rsgi import RsgiFront
 
-    async def main() -> None:
-        runner = web.AppRunner(runtime.app(on_answer=on_answer), access_log=None)
-        await runner.setup()
-        site: web.BaseSite
-        if sock is not None:
-            site = web.SockSite(runner, sock)
-        else:
-            site = web.TCPSite(runner, host, port, reuse_port=config.ocsp.processes > 1)
-        await site.start()
-        bound = port
-        server = getattr(site, "_server", None)
-        if server is not None and server.sockets:
-            bound = int(server.sockets[0].getsockname()[1])
+    stop = stop or threading.Event()
+    # granian (issue 23, docs/decisions/ocsp.md): a socket bound here, so a taken address
+    # raises OSError before anything serves, as it did with aiohttp.
+    try:
+        listening = sock or listen(host, port, reuse_port=config.ocsp.processes > 1)
+    except BaseException:
+        if worker is not None:
+            worker.stop()
+        runtime.close()
+        raise
+    bound = int(listening.getsockname()[1])
+
+    def started() -> None:
         if ready is not None:
             ready(host, bound, served_paths(runtime.policy.profile))
-        try:
-            while not stop.is_set():
-                await asyncio.sleep(0.2)
-        finally:
-            await runner.cleanup()
 
     try:
-        asyncio.run(main())
+        serve(RsgiFront(runtime.front(on_answer=on_answer)), listening, stop=stop, ready=started)
     finally:
+        if sock is None:
+            listening.close()
         if worker is not None:
             worker.stop()
         runtime.close()

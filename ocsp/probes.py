@@ -17,22 +17,19 @@ log gets its type name only.
 
 from __future__ import annotations
 
-import asyncio
-import json
 import logging
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
-
-from aiohttp import web
 
 __all__ = [
     "LIVE_PATH",
     "READY_PATH",
     "READY_TIMEOUT_SECONDS",
     "ReadinessCheck",
-    "live",
-    "ready",
+    "failed_checks",
 ]
 
 _LOG = logging.getLogger(__name__)
@@ -42,8 +39,6 @@ READY_PATH = "/readyz"
 READY_TIMEOUT_SECONDS = 5.0
 """A check that has not answered by then counts as failed: a hung database must make the
 probe say 503, not hang the balancer's probe until its own timeout."""
-
-_HEADERS = {"Cache-Control": "no-store"}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -57,42 +52,21 @@ class ReadinessCheck:
     check: Callable[[], object]
 
 
-def _json(status: int, body: dict[str, object]) -> web.Response:
-    return web.Response(
-        status=status,
-        text=json.dumps(body, sort_keys=True) + "\n",
-        content_type="application/json",
-        headers=_HEADERS,
-    )
-
-
-def live() -> web.Response:
-    """200: the process runs and its event loop answers."""
-    return _json(200, {"status": "live"})
-
-
-async def _passes(check: ReadinessCheck, executor: Executor, timeout: float) -> bool:
-    loop = asyncio.get_running_loop()
-    try:
-        await asyncio.wait_for(loop.run_in_executor(executor, check.check), timeout)
-    except TimeoutError:
-        _LOG.warning("readiness: %s check timed out after %.1f s", check.name, timeout)
-        return False
-    except Exception as exc:  # any failure means not ready; its text may hold secrets
-        _LOG.warning("readiness: %s check failed (%s)", check.name, type(exc).__name__)
-        return False
-    return True
-
-
-async def ready(
-    checks: Sequence[ReadinessCheck],
-    executor: Executor,
-    *,
-    timeout: float = READY_TIMEOUT_SECONDS,
-) -> web.Response:
-    """200 when every check passes (run together, in *executor*); else 503 naming the failed."""
-    results = await asyncio.gather(*(_passes(c, executor, timeout) for c in checks))
-    failed = {c.name: c.reason for c, ok in zip(checks, results, strict=True) if not ok}
-    if failed:
-        return _json(503, {"status": "not ready", "failed": failed})
-    return _json(200, {"status": "ready", "checked": sorted(c.name for c in checks)})
+def failed_checks(
+    checks: Sequence[ReadinessCheck], executor: Executor, timeout: float = READY_TIMEOUT_SECONDS
+) -> dict[str, str]:
+    """Name -> reason of each check that fails or has not answered within *timeout*; the
+    checks run together in *executor* (blocks the calling thread up to *timeout*)."""
+    futures = [(check, executor.submit(check.check)) for check in checks]
+    deadline = time.monotonic() + timeout
+    failed: dict[str, str] = {}
+    for check, future in futures:
+        try:
+            future.result(timeout=max(0.0, deadline - time.monotonic()))
+        except FutureTimeout:
+            _LOG.warning("readiness: %s check timed out after %.1f s", check.name, timeout)
+            failed[check.name] = check.reason
+        except Exception as exc:  # any failure means not ready; its text may hold secrets
+            _LOG.warning("readiness: %s check failed (%s)", check.name, type(exc).__name__)
+            failed[check.name] = check.reason
+    return failed

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from aiohttp import web
 from asn1crypto import ocsp as asn1_ocsp
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -37,7 +36,7 @@ from issuer.cli import main as cli_main
 from issuer.ocsp_service import OcspService
 from issuer.ocsp_wiring import generation_routes
 from issuer.server.ca_service import CaCertificateStore, CaServicer
-from ocsp.http import CrlCache, build_app
+from ocsp.front import CrlCache, Front
 from ocsp.issuers import spki_sha256
 from policies import default_policy
 from policies.urls import for_generation, generation_url, served_paths
@@ -405,8 +404,8 @@ def test_both_generations_answer_ocsp_and_crl_before_and_after_a_restart(
     policy = default_policy()
     crl = {n: served_paths(for_generation(policy, n).profile).crl for n in (1, 2)}
 
-    def app(svc: OcspService) -> web.Application:
-        return build_app(
+    def app(svc: OcspService) -> Front:
+        return Front(
             svc.responder,
             routes=generation_routes(policy, load_ca_material(setup.data_dir)),
             crls=CrlCache(svc.crl_store.latest, ttl=0),

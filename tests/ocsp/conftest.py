@@ -1,9 +1,8 @@
 """OCSP/CRL fixtures: a real ceremony on a fresh SoftHSM token, certificates issued by its
-issuing CA key, the store on SQLite and PostgreSQL, and the aiohttp responder on a real port."""
+issuing CA key, the store on SQLite and PostgreSQL, and the granian front on a real port."""
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import secrets
 import threading
@@ -15,7 +14,6 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from aiohttp import web
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -28,11 +26,13 @@ from issuer.ca.dev import DEFAULT_DEV_PUBLIC_URL
 from issuer.ocsp_service import OcspService
 from issuer.store import repo
 from issuer.store.ocsp import serial_hex
-from ocsp.http import CrlCache, HttpRoutes, build_app
+from ocsp.front import CrlCache, Front, HttpRoutes
+from ocsp.granian_server import listen, serve
 from ocsp.issuers import spki_sha256
 from ocsp.model import OcspTiming
 from ocsp.probes import ReadinessCheck
 from ocsp.responder import Answer
+from ocsp.rsgi import RsgiFront
 from tests.server.conftest import test_pki  # noqa: F401 -- fixture for test_grpc
 from tests.softhsm import SoftHsmDir, SoftHsmToken
 from tests.store.dbfixtures import migrated, migrated_db  # noqa: F401 -- fixtures
@@ -224,33 +224,25 @@ class Served:
         return f"http://127.0.0.1:{self.port}{path}"
 
 
-def serve_app(app: web.Application) -> tuple[Served, Callable[[], None]]:
-    """Run *app* on 127.0.0.1:<free port> in a thread with its own event loop."""
-    loop = asyncio.new_event_loop()
-    runner = web.AppRunner(app, access_log=None)
+def serve_app(front: Front) -> tuple[Served, Callable[[], None]]:
+    """Serve *front* as ``zorgid ocsp serve`` does (granian, :mod:`ocsp.granian_server`) on
+    127.0.0.1:<free port>, in a thread."""
+    sock = listen("127.0.0.1", 0, reuse_port=False)
+    stop = threading.Event()
     started = threading.Event()
-    holder: dict[str, int] = {}
-
-    def run() -> None:
-        asyncio.set_event_loop(loop)
-        loop.run_until_complete(runner.setup())
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        loop.run_until_complete(site.start())
-        holder["port"] = int(runner.addresses[0][1])
-        started.set()
-        loop.run_forever()
-        loop.run_until_complete(runner.cleanup())
-        loop.close()
-
-    thread = threading.Thread(target=run, daemon=True)
+    thread = threading.Thread(
+        target=serve, args=(RsgiFront(front), sock), kwargs={"stop": stop, "ready": started.set},
+        daemon=True,
+    )  # fmt: skip
     thread.start()
     assert started.wait(10)
 
-    def stop() -> None:
-        loop.call_soon_threadsafe(loop.stop)
+    def done() -> None:
+        stop.set()
         thread.join(10)
+        sock.close()
 
-    return Served(holder["port"]), stop
+    return Served(int(sock.getsockname()[1])), done
 
 
 def http_app(
@@ -258,9 +250,9 @@ def http_app(
     readiness: Sequence[ReadinessCheck] = (),
     *,
     on_answer: Callable[[Answer], None] | None = None,
-) -> web.Application:
+) -> Front:
     """*readiness*: what ``/readyz`` checks (none: always ready); *on_answer* hears answers."""
-    return build_app(
+    return Front(
         env.service.responder,
         routes=HttpRoutes(
             ocsp_prefix="/ocsp",

@@ -1,6 +1,6 @@
 """One access line per OCSP/CRL HTTP request (issue 21, logs), in both formats, parsed back.
 
-The real aiohttp front on a real port with a ceremony's CA on SoftHSM; the lines are
+The real front (granian) on a real port with a ceremony's CA on SoftHSM; the lines are
 written by the engine's own formatters (:mod:`issuer.logs`). The requests carry nonces,
 which must never reach a line: an OCSP GET's path is logged as its length only.
 """
@@ -14,8 +14,10 @@ import os
 import secrets
 import signal
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import unquote
 
 import pytest
 import sqlalchemy as sa
@@ -104,7 +106,8 @@ def test_every_request_gets_one_json_line_with_its_kind_and_no_nonce(
         ("PUT", "http_error"),
     ]
     assert [line["status"] for line in lines] == [200, 200, 200, 200, 200, 200, 200, 404, 405]
-    assert lines[0]["path"] == f"/ocsp/<{len(good_path) - len('/ocsp/')} chars>"
+    # The length of the request as the server hands it over: granian percent-decodes paths.
+    assert lines[0]["path"] == f"/ocsp/<{len(unquote(good_path)) - len('/ocsp/')} chars>"
     assert lines[0]["bytes"] == len(replies[0].body) > 0
     assert lines[4]["bytes"] == len(replies[4].body) > 0  # the CRL
     assert lines[5]["bytes"] == 0  # HEAD: headers only
@@ -182,3 +185,37 @@ def test_a_responders_json_lines_all_parse_back(
     assert pki.token.pin not in stderr
     for nonce in nonces:
         assert nonce.hex() not in stderr and base64.b64encode(nonce).decode() not in stderr
+
+
+def test_two_processes_share_the_port_and_both_answer(
+    pki: Pki, migrated_db: Database, migrated: sa.Engine, tmp_path: Path
+) -> None:
+    """``[ocsp] processes = 2``: both bind the port (SO_REUSEPORT) and answer. The second
+    is spawned after the first says "serving", so requests (each on a new connection) go on
+    for up to 20 s; their access lines must name two process ids."""
+    make_env(pki, migrated, tmp_path)
+    port = _free_port()
+    config = _config(pki, migrated_db, tmp_path, port)
+    config.write_text(config.read_text() + "processes = 2\nrefresh_interval_seconds = 0\n")
+    log = tmp_path / "stderr.log"  # a file: a pipe read only at the end would fill and block
+    with log.open("w") as sink:
+        proc = subprocess.Popen(
+            [str(ZORGID), "ocsp", "serve", "--config", str(config), "--log-format", "json"],
+            stdout=subprocess.PIPE, stderr=sink, text=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )  # fmt: skip
+    statuses: list[int] = []
+    try:
+        assert proc.stdout is not None and "serving" in proc.stdout.readline()
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and len(statuses) < 200:
+            statuses.append(http(port, "GET", "/healthz").status)
+            time.sleep(0.05)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=30)
+    assert proc.returncode == 0
+    assert set(statuses) == {200}
+    lines = [json.loads(raw) for raw in log.read_text().splitlines() if raw.startswith("{")]
+    pids = {line["pid"] for line in lines if line["logger"] == HTTP_ACCESS}
+    assert len(pids) == 2, f"{len(statuses)} requests answered by process(es) {pids}"

@@ -1,5 +1,5 @@
 """OCSP answers counted by status, and the CA certificates' expiry, scraped over HTTP
-(issue 21, metrics): a real ceremony on SoftHSM, the aiohttp responder on a real port,
+(issue 21, metrics): a real ceremony on SoftHSM, the granian front on a real port,
 prometheus_client's HTTP server on another."""
 
 from __future__ import annotations

@@ -15,19 +15,19 @@ import socket
 from collections.abc import Callable, Iterator
 
 import pytest
-from aiohttp import web
 
 from hsm import Hsm
 from hsm.spec import KeySpec
 from issuer.ocsp_wiring import readiness_checks
 from issuer.store import Engine, create_engine_for
+from ocsp.front import Front
 from tests.hsm.conftest import token_dir
 from tests.ocsp.conftest import CA_PATH, CRL_PATH, OcspEnv, http_app, serve_app
 from tests.ocsp.helpers import HttpResult, get_path, http
 from tests.softhsm import SoftHsmDir
 
 PASSWORD = "probe-secret-pw"
-Serve = Callable[[web.Application], int]
+Serve = Callable[[Front], int]
 
 
 @pytest.fixture
@@ -35,7 +35,7 @@ def serve() -> Iterator[Serve]:
     """``serve(app)`` -> the port it answers on; stopped after the test."""
     stops: list[Callable[[], None]] = []
 
-    def start(app: web.Application) -> int:
+    def start(app: Front) -> int:
         made, stop = serve_app(app)
         stops.append(stop)
         return made.port
@@ -45,7 +45,7 @@ def serve() -> Iterator[Serve]:
         stop()
 
 
-def _app(env: OcspEnv, engine: Engine, hsm: Hsm, label: str) -> web.Application:
+def _app(env: OcspEnv, engine: Engine, hsm: Hsm, label: str) -> Front:
     return http_app(env, readiness_checks(engine, hsm, lambda: label))
 
 
