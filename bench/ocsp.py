@@ -489,7 +489,7 @@ def _same_process(
     the issuance cycle's HSM login (one module lock) and GIL."""
     from issuer.ocsp_service import OcspService
     from issuer.store import create_engine_for
-    from ocsp.http import build_app
+    from ocsp.front import Front
     from tests.ocsp.conftest import serve_app
 
     engine = create_engine_for(url)
@@ -504,7 +504,7 @@ def _same_process(
         sign_rate=limits["sign_rate"],
         sign_burst=int(limits["sign_burst"]),
     )
-    served, stop = serve_app(build_app(service.responder))
+    served, stop = serve_app(Front(service.responder))
 
     def stop_all() -> None:
         stop()

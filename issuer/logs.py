@@ -40,7 +40,7 @@ FIELDS: Final = "fields"
 GRPC_ACCESS: Final = "zorgid.access.grpc"
 """The logger of the one access line per gRPC call (:mod:`issuer.server.call_metrics`)."""
 HTTP_ACCESS: Final = "zorgid.access.http"
-"""The logger of the one access line per OCSP/CRL HTTP request (:mod:`ocsp.http`)."""
+"""The logger of the one access line per OCSP/CRL HTTP request (:mod:`ocsp.front`)."""
 
 _TEXT_FORMAT: Final = "%(asctime)s %(levelname)s %(name)s %(message)s"
 _TEXT_FORMAT_PID: Final = "%(asctime)s %(levelname)s %(name)s [%(process)d] %(message)s"

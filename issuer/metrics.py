@@ -302,7 +302,7 @@ class Metrics:
         self.grpc_seconds.labels(method=method).observe(seconds)
 
     def ocsp_answer(self, answer: Answer) -> None:
-        """Count one OCSP answer served over HTTP (``ocsp.http.build_app``'s *on_answer*)."""
+        """Count one OCSP answer served over HTTP (``ocsp.front.Front``'s *on_answer*)."""
         status = answer.cert_status or "error"
         cache = "hit" if answer.cached else "miss"
         self.ocsp_responses.labels(status=status, response_status=answer.outcome, cache=cache).inc()

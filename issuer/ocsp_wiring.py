@@ -2,7 +2,7 @@
 
 :class:`OcspRuntime` opens the store, reads the verified ``[ocsp]`` policy,
 logs in to the HSM and builds an :class:`~issuer.ocsp_service.OcspService`;
-:func:`serve_http` runs the responder's HTTP front (``ocsp.http``) and the
+:func:`serve_http` runs the responder's HTTP front (``ocsp.front`` on granian) and the
 background refresher. The ports over the store are :mod:`issuer.store.ocsp`.
 """
 
@@ -16,7 +16,6 @@ from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import TypeVar
 
-from aiohttp import web
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from hsm import Hsm, HsmPrivateKey
@@ -32,7 +31,6 @@ from issuer.ocsp_service import BackgroundRefresher, OcspService
 from issuer.policy_store import ActivePolicy, configured_policy
 from issuer.store import Engine, check_schema, create_engine_for, current_revision
 from ocsp.front import CrlCache, Front, HttpRoutes
-from ocsp.http import front_app
 from ocsp.issuers import spki_sha256
 from ocsp.model import StoredCrl
 from ocsp.presign import Clock, utc_now
@@ -175,10 +173,6 @@ class OcspRuntime:
             readiness=readiness_checks(self.engine, self.hsm, self.responder_key_label),
             on_answer=on_answer,
         )
-
-    def app(self, *, on_answer: Callable[[Answer], None] | None = None) -> web.Application:
-        """The HTTP front on aiohttp; *on_answer* hears each OCSP answer."""
-        return front_app(self.front(on_answer=on_answer))
 
     def responder_key_label(self) -> str:
         """The label of the key responses are signed with now (a renewal may change it)."""

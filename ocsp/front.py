@@ -2,8 +2,36 @@
 
 One request in (method, raw path, headers, body, remote), one response out (status,
 headers, body): every route, cache header, ETag/304, HEAD, 404/405/413/415 and the
-access line live here, so the server adapters (:mod:`ocsp.http`) stay thin, a faster
-server can replace another (issue 23), and the fuzz target and tests need no socket.
+access line live here, so the server adapter (:mod:`ocsp.rsgi` on granian,
+:mod:`ocsp.granian_server`) stays thin, a faster server can replace it (issue 23), and
+the fuzz target and tests need no socket. Routes, and nothing else:
+
+- ``GET <prefix>/<base64 request>``: base64 URL-encoded or not (RFC 5019
+  §5 asks for URL encoding, but clients send raw ``/`` and ``+`` too), under
+  the path of the OCSP URL the certificates name;
+- ``POST <prefix>`` with ``Content-Type: application/ocsp-request``,
+  body at most :data:`MAX_REQUEST_BYTES`;
+- ``GET`` (and ``HEAD``: the same headers, no body) of each CRL path
+  (``application/pkix-crl``), CA certificate path (``application/pkix-cert``) and
+  document path (the CPS);
+- ``GET``/``HEAD`` of ``/healthz`` (live) and ``/readyz`` (ready: the checks the
+  composition root passes in), see :mod:`ocsp.probes`.
+
+Any other path is 404 and another method on a served path 405: a path that is
+not an OCSP URL never answers as one (issue 18). Only an OCSP URL at the root
+(``http://host/``) makes every other GET path an OCSP request, as that URL says.
+
+Successful, nonce-free answers carry ``Cache-Control: max-age=<below
+nextUpdate>, public, no-transform, must-revalidate``, ``ETag``,
+``Last-Modified`` (producedAt), ``Expires`` (nextUpdate) (RFC 5019 §6.2), and
+``If-None-Match`` gives 304. OCSP errors and HTTP errors say ``no-store``.
+No input makes a 500: every answer path is total (see :meth:`Responder.answer`).
+
+Every request gets one access line on the ``zorgid.access.http`` logger (INFO):
+method, a bounded path, status, response kind, bytes, duration and remote
+address, as structured fields (the ``fields`` attribute ``issuer.logs`` renders).
+An OCSP GET's path is logged as its length only: the base64 request carries
+the client's nonce, which is never logged.
 
 Two steps, because the answer of most requests needs no thread and some need one:
 
@@ -38,7 +66,7 @@ from ocsp.model import StoredCrl
 from ocsp.probes import LIVE_PATH, READY_PATH, READY_TIMEOUT_SECONDS, ReadinessCheck, failed_checks
 from ocsp.responder import Answer, Responder
 
-_LOG = logging.getLogger("ocsp.http")
+_LOG = logging.getLogger(__name__)
 
 OCSP_REQUEST = "application/ocsp-request"
 OCSP_RESPONSE = "application/ocsp-response"

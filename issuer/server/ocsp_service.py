@@ -17,7 +17,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from issuer.api.zorgid.v1 import ocsp_pb2, ocsp_pb2_grpc
 from issuer.errors import Code, ZorgIdError
-from ocsp.http import MAX_REQUEST_BYTES
+from ocsp.front import MAX_REQUEST_BYTES
 from ocsp.responder import Answer
 
 if TYPE_CHECKING:

@@ -23,7 +23,7 @@ import pytest
 import sqlalchemy as sa
 
 from issuer.logs import FIELDS, HTTP_ACCESS, TextFormatter
-from ocsp.http import ACCESS_LOGGER, MAX_LOGGED_PATH
+from ocsp.front import ACCESS_LOGGER, MAX_LOGGED_PATH
 from ocsp.issuers import IssuingCa
 from tests.logcapture import Captured, capture
 from tests.ocsp.conftest import (
