@@ -79,6 +79,9 @@ class World:
     cycle: Any = None
     engine: Any = None
     made: int = 0
+    runner: list[str] | None = None
+    """None: ``zorgid serve``; else the same through ``bench/fault_server.py`` with these
+    options of its own (its HSM fault switch, ``--tracemalloc``)."""
 
     @classmethod
     def create(cls, root: Path, db_url: str = "", *, processes: int = 1) -> World:
@@ -142,8 +145,11 @@ class World:
 
     def start(self, timeout: float = 120) -> None:
         env = dict(os.environ, SOFTHSM2_CONF=str(self.softhsm.conf))
+        serve = [ZORGID]
+        if self.runner is not None:
+            serve = [sys.executable, str(Path(__file__).with_name("fault_server.py")), *self.runner]
         for name, argv in (
-            ("serve", [ZORGID, "serve", "--config", str(self.config)]),
+            ("serve", [*serve, "serve", "--config", str(self.config)]),
             ("ocsp", [ZORGID, "ocsp", "serve", "--config", str(self.config)]),
         ):
             if name in self.procs and self.procs[name].poll() is None:
