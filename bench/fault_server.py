@@ -11,8 +11,9 @@ every PKCS#11 operation the engine makes raises the device error chosen
 (``CKR_DEVICE_ERROR`` by default) where a real one would surface.
 
 ``--tracemalloc FILE`` (no signals needed) writes, every ``--every`` seconds, the
-top 10 differences of a ``tracemalloc`` snapshot against the first one taken (by line
-and by traceback), for finding what grows in a soak (``bench/robustness.py --soak``).
+largest differences of a ``tracemalloc`` snapshot against the first one (taken one
+interval in, after warm-up) by file and by line, for finding what grows in a soak
+(``bench/robustness.py --soak``).
 
     PYTHONPATH=. .venv/bin/python bench/fault_server.py [--error DeviceRemoved] \
         [--tracemalloc FILE [--every 60]] serve --config zorgid.toml
@@ -23,6 +24,8 @@ Only ``[server] processes = 1``: the hook is switched in this process only.
 from __future__ import annotations
 
 import argparse
+import ctypes
+import ctypes.util
 import os
 import signal
 import sys
@@ -83,32 +86,69 @@ def install_switch(config_file: Path, error: type[p11e.PKCS11Error]) -> DeviceEr
     return hook
 
 
+class _MallInfo2(ctypes.Structure):
+    _fields_ = [
+        (name, ctypes.c_size_t)
+        for name in (
+            "arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks",
+            "fordblks", "keepcost",
+        )
+    ]  # fmt: skip
+
+
+def native_memory() -> str:
+    """What tracemalloc does not see: SQLite's heap (page caches, statements) and glibc's
+    malloc (in use, free but kept, mmapped), and this process's RSS."""
+    sqlite = ctypes.CDLL(ctypes.util.find_library("sqlite3") or "libsqlite3.so.0")
+    sqlite.sqlite3_memory_used.restype = ctypes.c_int64
+    libc = ctypes.CDLL(None)
+    libc.mallinfo2.restype = _MallInfo2
+    info = libc.mallinfo2()
+    rss = next(
+        int(line.split()[1]) * 1024
+        for line in Path("/proc/self/status").read_text().splitlines()
+        if line.startswith("VmRSS:")
+    )
+    return (
+        f"RSS {rss / 1e6:.1f} MB; SQLite heap {sqlite.sqlite3_memory_used() / 1e6:.2f} MB; "
+        f"malloc in use {(info.uordblks + info.hblkhd) / 1e6:.1f} MB, free kept "
+        f"{info.fordblks / 1e6:.1f} MB (arena {info.arena / 1e6:.1f}, mmapped "
+        f"{info.hblkhd / 1e6:.1f})"
+    )
+
+
 def trace_memory(out: Path, every: float) -> None:
-    """A daemon thread: each *every* s, the top growths since the first snapshot to *out*."""
+    """A daemon thread: each *every* s, what grew since the first tick (after warm-up) to *out*.
+
+    One frame a trace: deeper tracebacks slowed the server to a quarter of the soak's rate.
+    """
     import tracemalloc
 
-    tracemalloc.start(8)
+    tracemalloc.start(1)
 
     def run() -> None:
+        time.sleep(every)
         first = tracemalloc.take_snapshot()
+        base = tracemalloc.get_traced_memory()[0]
         started = time.monotonic()
         fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as log:
+            log.write(f"== first tick: traced {base / 1e6:.2f} MB; {native_memory()}\n")
             while True:
                 time.sleep(every)
-                snap = tracemalloc.take_snapshot().filter_traces(
-                    (tracemalloc.Filter(False, tracemalloc.__file__),)
-                )
+                snap = tracemalloc.take_snapshot()
                 size = tracemalloc.get_traced_memory()[0]
                 minute = (time.monotonic() - started) / 60
-                log.write(f"== minute {minute:.1f}: traced {size / 1e6:.2f} MB\n")
-                for key in ("lineno", "traceback"):
-                    for stat in snap.compare_to(first, key)[:10]:
-                        frames = " <- ".join(
-                            f"{Path(f.filename).name}:{f.lineno}" for f in stat.traceback
-                        )
+                log.write(
+                    f"== {minute:.1f} min after the first tick: traced {size / 1e6:.2f} MB "
+                    f"({(size - base) / 1e6:+.2f}); {native_memory()}\n"
+                )
+                for key, top in (("filename", 8), ("lineno", 15)):
+                    for stat in snap.compare_to(first, key)[:top]:
+                        frame = stat.traceback[0]
+                        where = f"{frame.filename}:{frame.lineno if key == 'lineno' else ''}"
                         log.write(
-                            f"  {stat.size_diff / 1e3:+9.1f} kB {stat.count_diff:+7d}  {frames}\n"
+                            f"  {stat.size_diff / 1e3:+9.1f} kB {stat.count_diff:+7d}  {where}\n"
                         )
                 log.flush()
 
