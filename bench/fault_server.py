@@ -10,13 +10,13 @@ handlers in this process that switch the hook of the loaded module: while on,
 every PKCS#11 operation the engine makes raises the device error chosen
 (``CKR_DEVICE_ERROR`` by default) where a real one would surface.
 
-``--tracemalloc FILE`` (no signals needed) writes, every ``--every`` seconds, the
-largest differences of a ``tracemalloc`` snapshot against the first one (taken one
-interval in, after warm-up) by file and by line, for finding what grows in a soak
-(``bench/robustness.py --soak``).
+``--memory FILE`` (no signals needed) writes, every ``--every`` seconds, what grew
+since the first tick (one interval in, after warm-up): SQLite's heap, malloc's, the
+compiled-statement caches, object counts by type, and with ``--tracemalloc`` the
+lines that allocated; for finding what grows in a soak (``bench/robustness.py --soak``).
 
     PYTHONPATH=. .venv/bin/python bench/fault_server.py [--error DeviceRemoved] \
-        [--tracemalloc FILE [--every 60]] serve --config zorgid.toml
+        [--memory FILE [--tracemalloc] [--every 60]] serve --config zorgid.toml
 
 Only ``[server] processes = 1``: the hook is switched in this process only.
 """
@@ -26,11 +26,13 @@ from __future__ import annotations
 import argparse
 import ctypes
 import ctypes.util
+import gc
 import os
 import signal
 import sys
 import threading
 import time
+from collections import Counter
 from pathlib import Path
 from types import FrameType
 
@@ -117,55 +119,73 @@ def native_memory() -> str:
     )
 
 
-def trace_memory(out: Path, every: float) -> None:
-    """A daemon thread: each *every* s, what grew since the first tick (after warm-up) to *out*.
+def _engines() -> str:
+    """Each shared database engine's SQLAlchemy compiled-statement cache: entries held."""
+    from issuer.store import engine as store_engine
+
+    found = [
+        f"{len(e._compiled_cache) if e._compiled_cache is not None else 0}"
+        for e in list(store_engine._SHARED.values())
+    ]
+    return f"compiled-statement cache entries {'/'.join(found) or 'none'}"
+
+
+def _types() -> Counter[str]:
+    return Counter(type(o).__qualname__ for o in gc.get_objects())
+
+
+def watch_memory(out: Path, every: float, *, trace: bool) -> None:
+    """A daemon thread: each *every* s, the native figures, the compiled-statement caches and
+    the object types (and with *trace*, tracemalloc's lines) that grew since the first tick
+    (one interval in, after warm-up), to *out*.
 
     One frame a trace: deeper tracebacks slowed the server to a quarter of the soak's rate.
     """
     import tracemalloc
 
-    tracemalloc.start(1)
+    if trace:
+        tracemalloc.start(1)
 
     def run() -> None:
         time.sleep(every)
-        first = tracemalloc.take_snapshot()
-        base = tracemalloc.get_traced_memory()[0]
+        first = tracemalloc.take_snapshot() if trace else None
+        types = _types()
         started = time.monotonic()
         fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as log:
-            log.write(f"== first tick: traced {base / 1e6:.2f} MB; {native_memory()}\n")
+            log.write(f"== first tick: {native_memory()}; {_engines()}\n")
             while True:
                 time.sleep(every)
-                snap = tracemalloc.take_snapshot()
-                size = tracemalloc.get_traced_memory()[0]
                 minute = (time.monotonic() - started) / 60
-                log.write(
-                    f"== {minute:.1f} min after the first tick: traced {size / 1e6:.2f} MB "
-                    f"({(size - base) / 1e6:+.2f}); {native_memory()}\n"
-                )
-                for key, top in (("filename", 8), ("lineno", 15)):
-                    for stat in snap.compare_to(first, key)[:top]:
+                log.write(f"== {minute:.1f} min later: {native_memory()}; {_engines()}\n")
+                now = _types()
+                grown = sorted(((now[k] - types[k], k) for k in now), reverse=True)[:10]
+                log.write("  objects: " + ", ".join(f"{k} {n:+d}" for n, k in grown) + "\n")
+                if first is not None:
+                    snap = tracemalloc.take_snapshot()
+                    for stat in snap.compare_to(first, "lineno")[:15]:
                         frame = stat.traceback[0]
-                        where = f"{frame.filename}:{frame.lineno if key == 'lineno' else ''}"
                         log.write(
-                            f"  {stat.size_diff / 1e3:+9.1f} kB {stat.count_diff:+7d}  {where}\n"
+                            f"  {stat.size_diff / 1e3:+9.1f} kB {stat.count_diff:+7d}  "
+                            f"{frame.filename}:{frame.lineno}\n"
                         )
                 log.flush()
 
-    threading.Thread(target=run, name="tracemalloc", daemon=True).start()
+    threading.Thread(target=run, name="memory-watch", daemon=True).start()
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--error", choices=sorted(ERRORS), default="DeviceError")
-    parser.add_argument("--tracemalloc", type=Path, default=None, metavar="FILE")
+    parser.add_argument("--memory", type=Path, default=None, metavar="FILE")
+    parser.add_argument("--tracemalloc", action="store_true", help="with --memory: its lines")
     parser.add_argument("--every", type=float, default=60, help="seconds between snapshots")
     args, rest = parser.parse_known_args()
     if not rest or rest[0] != "serve":
         parser.error("the arguments of `zorgid serve` expected after the runner's own")
     install_switch(_config_path(rest), ERRORS[args.error])
-    if args.tracemalloc is not None:
-        trace_memory(args.tracemalloc, args.every)
+    if args.memory is not None:
+        watch_memory(args.memory, args.every, trace=args.tracemalloc)
     from issuer.cli import main as zorgid
 
     return zorgid(rest)

@@ -14,7 +14,7 @@ WAL size; prints them and plots them into a PNG.
 
     PYTHONPATH=. .venv/bin/python bench/robustness.py [--faults NAME ...] [--rate 20]
     PYTHONPATH=. .venv/bin/python bench/robustness.py --soak 30 [--rate 20] [--png soak.png]
-        [--tracemalloc FILE]
+        [--memory FILE [--tracemalloc]]
 
 Needs root (tmpfs mount, the private PostgreSQL run as user postgres).
 """
@@ -204,8 +204,9 @@ def soak(args: argparse.Namespace, root: Path) -> list[Sample]:
     seconds = args.soak * 60
     with _world(root) as world:
         tokens = world.enrol(int(args.rate * seconds * 0.55) + 100)
-        if args.tracemalloc is not None:  # serve through the bench's runner, tracing
-            world.runner = ["--tracemalloc", str(args.tracemalloc.resolve())]
+        if args.memory is not None:  # serve through the bench's runner, watching memory
+            world.runner = ["--memory", str(args.memory.resolve())]
+            world.runner += ["--tracemalloc"] if args.tracemalloc else []
         world.start()
         load = Load(world, tokens, rate=args.rate)
         started = time.monotonic()
@@ -277,12 +278,13 @@ def main() -> None:
     parser.add_argument("--soak", type=int, default=None, metavar="MINUTES")
     parser.add_argument("--png", type=Path, default=Path("soak.png"))
     parser.add_argument(
-        "--tracemalloc",
+        "--memory",
         type=Path,
         default=None,
         metavar="FILE",
-        help="soak: the server's tracemalloc growth each minute to FILE (bench/fault_server.py)",
+        help="soak: what grew in the server each minute to FILE (bench/fault_server.py)",
     )
+    parser.add_argument("--tracemalloc", action="store_true", help="with --memory: its lines")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="zorgid-robustness-") as tmp:
         if args.soak is not None:
