@@ -165,7 +165,7 @@ class _Cache:
 
     Answers past their deadline are dropped as new ones come (oldest deadline first), not
     only when asked again: an answer asked for once was kept until *size* others pushed
-    it out, about 110 MB a process at the default size for nothing servable."""
+    it out: about 1 KB each, some 100 MB a process at the default size, none servable."""
 
     def __init__(self, size: int) -> None:
         self._size = size

@@ -17,7 +17,7 @@ def _answer(n: int) -> Answer:
 
 def test_answers_past_their_deadline_are_dropped_as_new_ones_come() -> None:
     """A soak asks once for each of thousands of certificates: each answer was kept, expired,
-    until 100,000 of them (about 110 MB a process) pushed the oldest out."""
+    until 100,000 of them (about 1 KB each) pushed the oldest out."""
     cache = _Cache(100_000)
     for n in range(1_000):  # one each, never asked again
         cache.put(b"request %d" % n, T0 + TTL, _answer(n), now=T0)
