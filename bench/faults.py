@@ -173,6 +173,25 @@ def hsm_token_away(world: World) -> Fault:
     return Fault("HSM token directory away", inject, restore)
 
 
+def hsm_device_errors(world: World) -> Fault:
+    """Every PKCS#11 operation of the server fails with a device error, then none does.
+
+    Through the module's fault hook, switched by SIGUSR1/SIGUSR2 in the server started by
+    ``bench/fault_server.py`` (``World.runner``): the engine itself has no such seam.
+    """
+    if world.runner is None:
+        raise ValueError("needs the server started through bench/fault_server.py (World.runner)")
+
+    def signal_server(signum: int) -> None:
+        os.kill(world.procs["serve"].pid, signum)
+
+    def restore() -> None:
+        signal_server(signal.SIGUSR2)
+        return None
+
+    return Fault("HSM device errors", lambda: signal_server(signal.SIGUSR1), restore)
+
+
 def sqlite_disk_full(world: World, filler: Path) -> Fault:
     """The file system of the SQLite database filled up (a file taking every free byte),
     then the file removed."""

@@ -82,6 +82,9 @@ class World:
     made: int = 0
     policy: Path | None = None
     """The policy document (``[policy] file``); None: the packaged development policy."""
+    runner: list[str] | None = None
+    """None: ``zorgid serve``; else the same through ``bench/fault_server.py`` with these
+    options of its own (its HSM fault switch, ``--tracemalloc``)."""
 
     @classmethod
     def create(
@@ -150,8 +153,11 @@ class World:
 
     def start(self, timeout: float = 120) -> None:
         env = dict(os.environ, SOFTHSM2_CONF=str(self.softhsm.conf))
+        serve = [ZORGID]
+        if self.runner is not None:
+            serve = [sys.executable, str(Path(__file__).with_name("fault_server.py")), *self.runner]
         for name, argv in (
-            ("serve", [ZORGID, "serve", "--config", str(self.config)]),
+            ("serve", [*serve, "serve", "--config", str(self.config)]),
             ("ocsp", [ZORGID, "ocsp", "serve", "--config", str(self.config)]),
         ):
             if name in self.procs and self.procs[name].poll() is None:

@@ -14,6 +14,7 @@ WAL size; prints them and plots them into a PNG.
 
     PYTHONPATH=. .venv/bin/python bench/robustness.py [--faults NAME ...] [--rate 20]
     PYTHONPATH=. .venv/bin/python bench/robustness.py --soak 30 [--rate 20] [--png soak.png]
+        [--memory FILE [--tracemalloc]]
 
 Needs root (tmpfs mount, the private PostgreSQL run as user postgres).
 """
@@ -73,6 +74,15 @@ def run_hsm(root: Path, args: argparse.Namespace) -> faults.FaultResult:
         return faults.run_fault(world, faults.hsm_token_away(world), tokens, **_timing(args))
 
 
+def run_hsm_errors(root: Path, args: argparse.Namespace) -> faults.FaultResult:
+    with _world(root) as world:
+        tokens = world.enrol(_count(args))
+        world.runner = []
+        world.start()
+        fault = faults.hsm_device_errors(world)
+        return faults.run_fault(world, fault, tokens, **_timing(args))
+
+
 def run_disk_full(root: Path, args: argparse.Namespace) -> faults.FaultResult:
     with faults.tmpfs(root / "db", 64) as folder, _world(root) as world:
         tokens = world.enrol(_count(args))
@@ -123,6 +133,7 @@ def run_crl_slow(root: Path, args: argparse.Namespace) -> faults.FaultResult:
 RUNS: dict[str, Runner] = {
     "sigkill": run_sigkill,
     "hsm": run_hsm,
+    "hsm-errors": run_hsm_errors,
     "disk-full": run_disk_full,
     "postgres": run_postgres,
     "crl-down": run_crl_down,
@@ -229,6 +240,9 @@ def soak(args: argparse.Namespace, root: Path) -> list[Sample]:
     seconds = args.soak * 60
     with _world(root) as world:
         tokens = world.enrol(int(args.rate * seconds * 0.55) + 100)
+        if args.memory is not None:  # serve through the bench's runner, watching memory
+            world.runner = ["--memory", str(args.memory.resolve())]
+            world.runner += ["--tracemalloc"] if args.tracemalloc else []
         world.start()
         load = Load(world, tokens, rate=args.rate)
         started = time.monotonic()
@@ -299,6 +313,14 @@ def main() -> None:
     parser.add_argument("--after", type=float, default=10)
     parser.add_argument("--soak", type=int, default=None, metavar="MINUTES")
     parser.add_argument("--png", type=Path, default=Path("soak.png"))
+    parser.add_argument(
+        "--memory",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="soak: what grew in the server each minute to FILE (bench/fault_server.py)",
+    )
+    parser.add_argument("--tracemalloc", action="store_true", help="with --memory: its lines")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="zorgid-robustness-") as tmp:
         if args.soak is not None:

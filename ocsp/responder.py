@@ -37,7 +37,7 @@ import hashlib
 import logging
 import threading
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -165,12 +165,21 @@ def _stored_answer(response: StoredResponse, on_demand: OnDemand | None = None) 
 
 
 class _Cache:
-    """LRU of ready answers by key, each valid until its own deadline."""
+    """LRU of ready answers by key, each valid until its own deadline.
+
+    Answers past their deadline are dropped as new ones come (oldest deadline first), not
+    only when asked again: an answer asked for once was kept until *size* others pushed
+    it out: about 1 KB each, some 100 MB a process at the default size, none servable."""
 
     def __init__(self, size: int) -> None:
         self._size = size
         self._data: OrderedDict[object, tuple[datetime, Answer]] = OrderedDict()
+        self._deadlines: deque[tuple[datetime, object]] = deque()
+        """(deadline, key) in the order put: deadlines are at most ``cache_seconds`` on."""
         self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._data)
 
     def get(self, key: object, now: datetime) -> Answer | None:
         with self._lock:
@@ -183,15 +192,23 @@ class _Cache:
             self._data.move_to_end(key)
             return hit[1]
 
-    def put(self, key: object, until: datetime, answer: Answer) -> None:
+    def put(self, key: object, until: datetime, answer: Answer, *, now: datetime) -> None:
         """Keep *answer* as the cache hits will see it: ``cached``, and without the
-        on-demand signature the first answer took (a hit takes none)."""
+        on-demand signature the first answer took (a hit takes none); drop the answers
+        past their deadline at *now*."""
         if self._size <= 0:
             return
         hit = dataclasses.replace(answer, cached=True, on_demand=None)
         with self._lock:
             self._data[key] = (until, hit)
             self._data.move_to_end(key)
+            self._deadlines.append((until, key))
+            deadlines = self._deadlines
+            while deadlines and deadlines[0][0] <= now:
+                deadline, old = deadlines.popleft()
+                kept = self._data.get(old)
+                if kept is not None and kept[0] == deadline:  # not put again since
+                    del self._data[old]
             while len(self._data) > self._size:
                 self._data.popitem(last=False)
 
@@ -416,7 +433,9 @@ class Responder:
             signed = OnDemand(reason="stale", result=result)
         answer = _stored_answer(stored, signed)
         if cache_key is not None:
-            self._cache.put(cache_key, min(now + self._cache_ttl, stored.next_update), answer)
+            self._cache.put(
+                cache_key, min(now + self._cache_ttl, stored.next_update), answer, now=now
+            )
         return answer
 
     def _sign_stored(

@@ -552,7 +552,9 @@ class IssuanceCycle:
             _LOG.exception("could not mark reservation %s failed", reservation.serial_hex)
 
     def _report_hsm(self, *, ok: bool, why: str) -> None:
-        if ok == (not self._hsm_down):
+        # Only a success while up is skipped (every signature): a failure is always told,
+        # since health may have been set SERVING meanwhile by the runtime's probe.
+        if ok and not self._hsm_down:
             return
         self._hsm_down = not ok
         if self._health is not None:

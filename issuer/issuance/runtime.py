@@ -13,6 +13,7 @@ next call; the health callback flips the server NOT_SERVING meanwhile.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from collections.abc import Callable
@@ -47,6 +48,10 @@ from policies.urls import at_public_url, for_generation
 _LOG = logging.getLogger(__name__)
 
 HSM_REASON = "HSM unavailable (issuing CA key)"
+
+HSM_PROBE_SECONDS = 1.0
+"""How often ``zorgid serve`` asks an HSM reported away whether it answers again: a
+balancer sends a NOT_SERVING process no calls, so recovery cannot wait for one."""
 
 FOLLOW_SECONDS = 60.0
 """How often ``zorgid serve`` looks for a renewed OCSP responder certificate: a renewal
@@ -122,6 +127,7 @@ class IssuanceRuntime:
         self._base: _Base | None = None
         self._reader: ActivePolicy | None = None
         self._built: Issuance | None = None
+        self._hsm_down = False
 
     @property
     def engine(self) -> Engine:
@@ -168,8 +174,24 @@ class IssuanceRuntime:
             return self._built
 
     def _report(self, ok: bool, why: str) -> None:
+        self._hsm_down = not ok
         if self._health is not None:
             self._health(ok, why)
+
+    def probe_hsm(self) -> None:
+        """While the HSM is reported away: if it answers now, report it back (health
+        SERVING). ``zorgid serve`` calls this every :data:`HSM_PROBE_SECONDS`; nothing is
+        asked of the HSM while it is up."""
+        if not self._hsm_down:
+            return
+        base = self._base
+        if base is None:
+            with contextlib.suppress(ZorgIdError):  # still away: reported again by opening
+                self._open()
+            return
+        if base.hsm.healthy():
+            _LOG.info("the HSM answers again")
+            self._report(True, HSM_REASON)
 
     def _open(self) -> _Base:
         with self._lock:
@@ -306,7 +328,7 @@ class IssuanceRuntime:
             audit=base.audit,
             hooks=hooks,
             clock=self._clock,
-            health=self._health,
+            health=self._report,
             committers=base.committers,
             observer=self._observer,
         )

@@ -160,7 +160,9 @@ def issuance_service_bindings(
     the health callback it was built with (``issuer.wiring.issuance_runtime``).
     With them starts and stops the check that makes the runtime follow a renewed OCSP
     responder certificate (:meth:`IssuanceRuntime.follow_responder`), every
-    *follow_seconds* (default ``issuer.issuance.runtime.FOLLOW_SECONDS``).
+    *follow_seconds* (default ``issuer.issuance.runtime.FOLLOW_SECONDS``), and the probe
+    that says SERVING again once an HSM reported away answers
+    (:meth:`IssuanceRuntime.probe_hsm`), without waiting for a call.
     """
     from issuer.api.zorgid.v1 import (
         certificate_pb2,
@@ -168,7 +170,7 @@ def issuance_service_bindings(
         enrollment_pb2,
         enrollment_pb2_grpc,
     )
-    from issuer.issuance.runtime import FOLLOW_SECONDS
+    from issuer.issuance.runtime import FOLLOW_SECONDS, HSM_PROBE_SECONDS
     from issuer.periodic import Periodic
     from issuer.server.certificate_service import CertificateServicer
     from issuer.server.enrollment_service import EnrollmentServicer
@@ -180,6 +182,7 @@ def issuance_service_bindings(
         runtime.follow_responder,
         interval=FOLLOW_SECONDS if follow_seconds is None else follow_seconds,
     )
+    prober = Periodic("hsm-probe", runtime.probe_hsm, interval=HSM_PROBE_SECONDS)
     add_enrol: Callable[[EnrollmentServicer, grpc.Server], None] = (
         enrollment_pb2_grpc.add_EnrollmentServiceServicer_to_server
     )
@@ -187,9 +190,13 @@ def issuance_service_bindings(
         certificate_pb2_grpc.add_CertificateServiceServicer_to_server
     )
     return [
-        ServiceBinding.from_descriptor(
-            enrollment_pb2.DESCRIPTOR.services_by_name["EnrollmentService"],
-            lambda server: add_enrol(enrol, server),
+        dataclasses.replace(
+            ServiceBinding.from_descriptor(
+                enrollment_pb2.DESCRIPTOR.services_by_name["EnrollmentService"],
+                lambda server: add_enrol(enrol, server),
+            ),
+            start=prober.start,
+            stop=prober.stop,
         ),
         dataclasses.replace(
             ServiceBinding.from_descriptor(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -232,6 +233,37 @@ def test_hsm_unavailable_answers_unavailable_and_flips_health_until_it_recovers(
     done = _redeem(channel("mobile"), enrolment.token, csr)
     assert not done.replayed
     assert built.health.serving
+
+
+def test_health_serves_again_once_the_hsm_answers_without_waiting_for_a_call(
+    world: World,
+    channel: Channel,
+    served: tuple[BuiltServer, IssuanceRuntime],
+    new_phone: Callable[..., Phone],
+) -> None:
+    """A balancer sends a NOT_SERVING process no traffic: its recovery cannot wait for a
+    call that succeeds. And once SERVING again, the next HSM failure flips it again."""
+    built, runtime = served
+    hsm = world.ca.hsm
+    runtime.get()
+
+    def away(operation: str) -> None:
+        raise p11e.DeviceError()
+
+    for _ in range(2):
+        token, csr = world.enrol().token, new_phone().csr()  # the phones' token: same module
+        hsm.set_fault_hook(away)
+        try:
+            with pytest.raises(grpc.RpcError) as down:
+                _redeem(channel("mobile"), token, csr)
+            assert down.value.code() == grpc.StatusCode.UNAVAILABLE
+            assert HSM_REASON in built.health.reasons
+        finally:
+            hsm.set_fault_hook(None)
+        waited_until = time.monotonic() + 5  # the issue's bound for SERVING again
+        while not built.health.serving and time.monotonic() < waited_until:
+            time.sleep(0.1)
+        assert built.health.serving, built.health.reasons
 
 
 def test_two_server_processes_100_concurrent_grpc_redemptions_one_certificate(

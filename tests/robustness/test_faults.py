@@ -78,6 +78,16 @@ def test_the_hsm_token_away_mid_load(tmp_path: Path) -> None:
     assert result.health_during["NOT_SERVING"] > 0, result.health_during
 
 
+def test_hsm_device_errors_mid_load(tmp_path: Path) -> None:
+    """Every PKCS#11 call failing with CKR_DEVICE_ERROR (the module's fault hook, switched
+    in the server by ``bench/fault_server.py``): UNAVAILABLE, never INTERNAL."""
+    result = _run("hsm-errors", tmp_path)
+    _nothing_lost(result)
+    _recovered(result)
+    _failed_during(result, "UNAVAILABLE/ZID-0004")
+    assert result.health_during["NOT_SERVING"] > 0, result.health_during
+
+
 def test_the_sqlite_disk_full_mid_load(tmp_path: Path) -> None:
     result = _run("disk-full", tmp_path)
     _nothing_lost(result)
