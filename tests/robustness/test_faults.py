@@ -65,7 +65,10 @@ def test_a_server_process_sigkilled_mid_load(tmp_path: Path) -> None:
     result = _run("sigkill", tmp_path)
     _nothing_lost(result)
     _recovered(result)
-    _failed_during(result, "UNAVAILABLE")
+    # UNAVAILABLE, or CANCELLED for a call the surviving process had taken in but not yet
+    # handed to a handler when it stopped: gRPC's server cancels those on stop, whatever
+    # the grace. Both leave nothing done: redemption is exactly-once, a retry is safe.
+    _failed_during(result, "UNAVAILABLE", "CANCELLED")
     assert set(result.health_during) - {"SERVING"}, result.health_during
 
 
