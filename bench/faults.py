@@ -292,6 +292,22 @@ class PrivatePostgres:
             self.stop("immediate")
         shutil.rmtree(self.folder, ignore_errors=True)
 
+    def client_connections(self) -> int:
+        """Client connections open on the server now, this question's own not counted."""
+        import psycopg
+
+        with psycopg.connect(f"host=127.0.0.1 port={self.port} user=postgres dbname=postgres") as c:
+            row = c.execute(
+                "SELECT count(*) FROM pg_stat_activity"
+                " WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()"
+            ).fetchone()
+        return int(row[0]) if row is not None else 0
+
+    def wal_bytes(self) -> int:
+        """The size of the write-ahead log's folder (``pg_wal``) now."""
+        wal = self.folder / "data" / "pg_wal"
+        return sum(f.stat().st_size for f in wal.iterdir() if f.is_file())
+
 
 def postgres_restart(pg: PrivatePostgres) -> Fault:
     """The database server stopped (``pg_ctl stop -m fast``: every connection cut), then

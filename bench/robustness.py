@@ -207,8 +207,12 @@ def _tree(pid: int) -> list[int]:
     return found
 
 
-def sample(world: World, started: float, requests: int) -> Sample:
-    """The engine's processes (gRPC and OCSP, with their children) right now."""
+def sample(
+    world: World, started: float, requests: int, pg: faults.PrivatePostgres | None = None
+) -> Sample:
+    """The engine's processes (gRPC and OCSP, with their children) right now; on
+    PostgreSQL (*pg*) its connections are the server's client backends and the WAL its
+    ``pg_wal`` folder."""
     serve = set(_tree(world.procs["serve"].pid))
     pids = [p for proc in world.procs.values() for p in _tree(proc.pid)]
     rss = rss_serve = fds = conns = 0
@@ -230,15 +234,30 @@ def sample(world: World, started: float, requests: int) -> Sample:
             continue
     wal = db.with_name(db.name + "-wal") if db is not None else None
     wal_mb = wal.stat().st_size / 1e6 if wal is not None and wal.exists() else 0.0
+    if pg is not None:
+        conns = pg.client_connections()
+        wal_mb = pg.wal_bytes() / 1e6
     minute = (time.monotonic() - started) / 60
     return Sample(minute, rss / 1024, rss_serve / 1024, fds, conns, wal_mb, requests)
 
 
 def soak(args: argparse.Namespace, root: Path) -> list[Sample]:
+    """The soak on SQLite, or on a PostgreSQL of the run's own (``--soak-db postgresql``)."""
+    if args.soak_db == "sqlite":
+        return _soak(args, root, None)
+    pg = faults.PrivatePostgres()
+    pg.init()
+    try:
+        return _soak(args, root, pg)
+    finally:
+        pg.destroy()
+
+
+def _soak(args: argparse.Namespace, root: Path, pg: faults.PrivatePostgres | None) -> list[Sample]:
     from bench.load import Load
 
     seconds = args.soak * 60
-    with _world(root) as world:
+    with _world(root, pg.url if pg is not None else "") as world:
         tokens = world.enrol(int(args.rate * seconds * 0.55) + 100)
         if args.memory is not None:  # serve through the bench's runner, watching memory
             world.runner = ["--memory", str(args.memory.resolve())]
@@ -247,11 +266,11 @@ def soak(args: argparse.Namespace, root: Path) -> list[Sample]:
         load = Load(world, tokens, rate=args.rate)
         started = time.monotonic()
         load.start(seconds)
-        samples = [sample(world, started, 0)]
+        samples = [sample(world, started, 0, pg)]
         print(_sample_line(samples[-1]), flush=True)
         for minute in range(1, args.soak + 1):
             time.sleep(max(0.0, started + minute * 60 - time.monotonic()))
-            samples.append(sample(world, started, len(load.outcomes)))
+            samples.append(sample(world, started, len(load.outcomes), pg))
             print(_sample_line(samples[-1]), flush=True)
         load.wait()
         from collections import Counter
@@ -314,6 +333,12 @@ def main() -> None:
     parser.add_argument("--soak", type=int, default=None, metavar="MINUTES")
     parser.add_argument("--png", type=Path, default=Path("soak.png"))
     parser.add_argument(
+        "--soak-db",
+        choices=("sqlite", "postgresql"),
+        default="sqlite",
+        help="soak: the database (postgresql: a server of the run's own, as the fault's)",
+    )
+    parser.add_argument(
         "--memory",
         type=Path,
         default=None,
@@ -324,7 +349,10 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="zorgid-robustness-") as tmp:
         if args.soak is not None:
-            print(f"soak: {args.soak} minutes of mixed traffic at {args.rate:g} requests/s")
+            print(
+                f"soak: {args.soak} minutes of mixed traffic at {args.rate:g} requests/s "
+                f"on {args.soak_db}"
+            )
             samples = soak(args, Path(tmp))
             plot(samples, args.png)
             print(f"plot: {args.png}")
