@@ -129,7 +129,7 @@ def _ocsp_and_crls(
     """A freshly started OCSP process (``zorgid ocsp serve``'s runtime) over the same data:
     every kept certificate good, every revoked one revoked and on its own CRL only."""
     runtime = open_ocsp_runtime(config)
-    served, stop = serve_app(runtime.app())
+    served, stop = serve_app(runtime.front())
     try:
         for who in kept:
             assert _ocsp_state(who, served.port) == "good"
