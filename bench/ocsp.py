@@ -717,6 +717,8 @@ def main() -> int:
     parser.add_argument("--processes", type=int, default=2)
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--sign-count", type=int, default=300)
+    parser.add_argument("--cache-seconds", type=float, help="[ocsp] cache_seconds if given")
+    parser.add_argument("--repeat-log-sample", type=int, help="[ocsp] repeat_log_sample if given")
     parser.add_argument("--flood", action="store_true", help="only 4.: issuance under a flood")
     parser.add_argument("--flood-n", type=int, default=400, help="redemptions a phase")
     parser.add_argument("--flood-threads", type=int, default=16)
@@ -799,6 +801,9 @@ def main() -> int:
                 f'\n[ocsp]\nlisten = "127.0.0.1:{port}"\nprocesses = {args.processes}\n'
                 "refresh_interval_seconds = 0\n"
             )
+            for key in ("cache_seconds", "repeat_log_sample"):
+                if (value := getattr(args, key)) is not None:
+                    cfg += f"{key} = {value}\n"
             cfg_path = root / f"zorgid-{size}.toml"
             cfg_path.write_text(cfg)
             server = subprocess.Popen(

@@ -172,6 +172,7 @@ class OcspRuntime:
             crls=self.crls(),
             readiness=readiness_checks(self.engine, self.hsm, self.responder_key_label),
             on_answer=on_answer,
+            repeat_log_sample=self.config.ocsp.repeat_log_sample,
         )
 
     def responder_key_label(self) -> str:

@@ -53,6 +53,7 @@ import functools
 import hashlib
 import json
 import logging
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -147,6 +148,53 @@ class _Deferred:
     der: bytes = b""
     issuer_id: str = ""
     logged_path: str | None = None
+
+
+class ReadyGets:
+    """Finished responses of OCSP GETs by request target, each until its answer's
+    :attr:`~ocsp.responder.Answer.fresh_until`: a repeated GET is one dict lookup, no
+    path decoding, cache key or headers built again (issue 23).
+
+    Nothing lives longer than the responder's cache entry it was made from, so a
+    revocation signed on another node is served here within ``cache_seconds``, as
+    without it; at most *size* entries (the responder cache's size): when full, the
+    expired go, and if none has, all go (a flood of distinct targets costs a refill,
+    never memory). ``Cache-Control: max-age`` is the one of when the entry was made, at
+    most ``cache_seconds`` generous, inside the :data:`MAX_AGE_MARGIN_SECONDS` margin.
+    Reads take no lock (one dict lookup); writes, from the loop and the worker threads, do.
+    """
+
+    def __init__(self, size: int, clock: Callable[[], datetime]) -> None:
+        self._size = size
+        self._clock = clock
+        self._data: dict[str, tuple[datetime, HttpResponse]] = {}
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def get(self, target: str) -> HttpResponse | None:
+        """The response kept for *target*, if still fresh."""
+        hit = self._data.get(target)
+        if hit is None or self._clock() >= hit[0]:
+            return None
+        return hit[1]
+
+    def keep(self, target: str, response: HttpResponse) -> None:
+        """Keep a 200 answer of a GET of *target* if its answer says until when."""
+        answer = response.answer
+        if self._size <= 0 or answer is None or answer.fresh_until is None:
+            return
+        until = answer.fresh_until
+        if not answer.cached:  # what a repeat is: as the responder's cache hits say
+            answer = dataclasses.replace(answer, cached=True, on_demand=None)
+            response = dataclasses.replace(response, answer=answer)
+        with self._lock:
+            if len(self._data) >= self._size and target not in self._data:
+                now = self._clock()
+                kept = {key: hit for key, hit in self._data.items() if hit[0] > now}
+                self._data = kept if len(kept) < self._size else {}
+            self._data[target] = (until, response)
 
 
 class CrlCache:
@@ -285,6 +333,7 @@ class Front:
         crls: CrlCache | None = None,
         readiness: Sequence[ReadinessCheck] = (),
         on_answer: Callable[[Answer], None] | None = None,
+        repeat_log_sample: int = 1,
     ) -> None:
         routes = routes or HttpRoutes()
         stripped = routes.ocsp_prefix.strip("/")
@@ -304,12 +353,25 @@ class Front:
         self._on_answer = on_answer
         self._probe_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="ocsp-readyz")
         """The readiness checks' own threads (none start before the first ``/readyz``)."""
+        self._kept = ReadyGets(responder.cache_size, responder.clock)
+        self._sample = max(1, repeat_log_sample)
+        self._repeats = 0
+        """Responses :meth:`again` gave since the last access line of one (event loop only)."""
 
     def close(self) -> None:
         """Stop the readiness checks' threads (a hung check is left to finish alone)."""
         self._probe_pool.shutdown(wait=False, cancel_futures=True)
 
     # -- the two steps ---------------------------------------------------------------
+
+    def again(self, target: str) -> HttpResponse | None:
+        """The response of a plain GET of *target* (no query, no ``If-None-Match``) if a
+        finished one is kept (:class:`ReadyGets`), counted as an answer sent; else ``None``
+        (then :meth:`now`). The adapter asks this before it builds an :class:`HttpRequest`."""
+        response = self._kept.get(target)
+        if response is not None and response.answer is not None:
+            self._heard(response.answer)
+        return response
 
     def now(self, request: HttpRequest) -> HttpResponse | None:
         """The response if it needs no thread, else ``None`` (then :meth:`later`)."""
@@ -345,25 +407,40 @@ class Front:
         """Both steps in the caller's thread (tests, the fuzz target)."""
         return self.now(request) or self.later(request)
 
-    def log(self, request: HttpRequest, response: HttpResponse, started: float) -> None:
-        """The request's access line; *started* is its ``time.perf_counter()``."""
+    def log(
+        self,
+        method: str,
+        target: str,
+        remote: str | None,
+        response: HttpResponse,
+        started: float,
+        *,
+        repeat: bool = False,
+    ) -> None:
+        """The request's access line; *started* is its ``time.perf_counter()``.
+
+        A *repeat* (a response :meth:`again` gave) gets one line in ``repeat_log_sample``,
+        with ``sample`` saying how many it stands for; every other request gets its own."""
+        if repeat and self._sample > 1:
+            self._repeats += 1
+            if self._repeats < self._sample:
+                return
+            self._repeats = 0
         if not _ACCESS.isEnabledFor(logging.INFO):
             return
-        sent = 0 if request.method == "HEAD" else len(response.body)
-        _ACCESS.info(
-            "HTTP request",
-            extra={
-                "fields": {
-                    "method": request.method,
-                    "path": response.logged_path or logged_path(request.raw_path),
-                    "status": response.status,
-                    "kind": response.kind,
-                    "bytes": sent,
-                    "duration_ms": round((time.perf_counter() - started) * 1000, 3),
-                    "remote": request.remote,
-                }
-            },
-        )
+        sent = 0 if method == "HEAD" else len(response.body)
+        fields: dict[str, object] = {
+            "method": method,
+            "path": response.logged_path or logged_path(target),
+            "status": response.status,
+            "kind": response.kind,
+            "bytes": sent,
+            "duration_ms": round((time.perf_counter() - started) * 1000, 3),
+            "remote": remote,
+        }
+        if repeat and self._sample > 1:
+            fields["sample"] = self._sample
+        _ACCESS.info("HTTP request", extra={"fields": fields})
 
     # -- routes ----------------------------------------------------------------------
 
@@ -469,7 +546,7 @@ class Front:
             return HttpResponse(
                 status=304, headers=cache, kind=kind, answer=answer, logged_path=shown
             )
-        return HttpResponse(
+        response = HttpResponse(
             status=200,
             headers=(*cache, ("Content-Type", OCSP_RESPONSE)),
             body=answer.der,
@@ -477,6 +554,9 @@ class Front:
             answer=answer,
             logged_path=shown,
         )
+        if request.method == "GET" and "?" not in request.raw_path:
+            self._kept.keep(request.raw_path, response)
+        return response
 
     def _crl(self, request: HttpRequest, issuer_id: str) -> HttpResponse:
         if self._crls is None:

@@ -110,6 +110,10 @@ class Answer:
     """Served from this responder's in-memory cache (no database read, no signature)."""
     on_demand: OnDemand | None = None
     """The on-demand signature this answer took or tried; ``None`` when it needed none."""
+    fresh_until: datetime | None = None
+    """Until when this responder serves this answer again without reading the store (its
+    cache deadline; ``None``: not kept). A copy kept elsewhere, the HTTP front's finished
+    GET answers, lives no longer, so a revocation's bound stays ``cache_seconds``."""
 
     @functools.cached_property
     def cert_status(self) -> CertState | None:
@@ -151,7 +155,11 @@ class _NotSigned(ResponderUnavailable):
         self.result: SigningResult = result
 
 
-def _stored_answer(response: StoredResponse, on_demand: OnDemand | None = None) -> Answer:
+def _stored_answer(
+    response: StoredResponse,
+    on_demand: OnDemand | None = None,
+    fresh_until: datetime | None = None,
+) -> Answer:
     return Answer(
         outcome="successful",
         der=response.der,
@@ -161,6 +169,7 @@ def _stored_answer(response: StoredResponse, on_demand: OnDemand | None = None) 
         produced_at=response.produced_at,
         etag='"' + hashlib.sha256(response.der).hexdigest()[:32] + '"',
         on_demand=on_demand,
+        fresh_until=fresh_until,
     )
 
 
@@ -180,6 +189,16 @@ class _Cache:
 
     def __len__(self) -> int:
         return len(self._data)
+
+    @property
+    def size(self) -> int:
+        """Answers kept at most; 0 (``cache_seconds`` 0): none."""
+        return self._size
+
+    @property
+    def keeps(self) -> bool:
+        """Whether answers are kept at all."""
+        return self._size > 0
 
     def get(self, key: object, now: datetime) -> Answer | None:
         with self._lock:
@@ -287,6 +306,16 @@ class Responder:
         self._prepaid = 0
         """Tokens the fast path took for requests it handed to :meth:`answer` (see _defer)."""
         self._prepaid_lock = threading.Lock()
+
+    @property
+    def clock(self) -> Clock:
+        """The time :attr:`Answer.fresh_until` is measured against."""
+        return self._clock
+
+    @property
+    def cache_size(self) -> int:
+        """Answers kept at most (0: none), the bound of any copy made from them."""
+        return self._cache.size
 
     def use_signer(self, issuer_id: str, signer: ResponseSigner) -> None:
         """On-demand responses for *issuer_id* from now on signed with *signer* (a renewed
@@ -431,11 +460,11 @@ class Responder:
             if stored is None:
                 return _tried(_error("tryLater", TRY_LATER), "stale", result)
             signed = OnDemand(reason="stale", result=result)
-        answer = _stored_answer(stored, signed)
-        if cache_key is not None:
-            self._cache.put(
-                cache_key, min(now + self._cache_ttl, stored.next_update), answer, now=now
-            )
+        if cache_key is None or not self._cache.keeps:
+            return _stored_answer(stored, signed)
+        until = min(now + self._cache_ttl, stored.next_update)
+        answer = _stored_answer(stored, signed, until)
+        self._cache.put(cache_key, until, answer, now=now)
         return answer
 
     def _sign_stored(

@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Protocol
 
-from ocsp.front import MAX_REQUEST_BYTES, Front, HttpRequest, HttpResponse
+from ocsp.front import MAX_HEADER_BYTES, MAX_REQUEST_BYTES, Front, HttpRequest, HttpResponse
 
 
 class RsgiHeaders(Protocol):
@@ -52,7 +52,14 @@ class RsgiFront:
     async def __call__(self, scope: RsgiScope, proto: RsgiProtocol) -> None:
         """One request (``proto`` ``http``; granian serves no websockets here)."""
         started = time.perf_counter()
-        headers = {name.lower(): value for name, value in scope.headers.items()}
+        items = scope.headers.items()
+        if scope.method == "GET" and not scope.query_string and _plain(items):
+            again = self._front.again(scope.path)
+            if again is not None:
+                proto.response_bytes(200, again.headers, again.body)  # type: ignore[arg-type]
+                self._front.log("GET", scope.path, _host(scope), again, started, repeat=True)
+                return
+        headers = {name.lower(): value for name, value in items}
         body = b""
         if scope.method == "POST" and _declared(headers) <= MAX_REQUEST_BYTES:
             body = await _read_capped(proto, MAX_REQUEST_BYTES + 1)
@@ -65,12 +72,22 @@ class RsgiFront:
             loop = asyncio.get_running_loop()
             answer = await loop.run_in_executor(self._pool, self._front.later, request)
         _send(proto, request, answer)
-        self._front.log(request, answer, started)
+        self._front.log(request.method, target, request.remote, answer, started)
 
     def close(self) -> None:
         """Stop the worker threads and the front's probe threads."""
         self._pool.shutdown(wait=False, cancel_futures=True)
         self._front.close()
+
+
+def _plain(items: Iterable[tuple[str, str]]) -> bool:
+    """No ``If-None-Match`` and headers within the limit: a kept response is the answer."""
+    size = 0
+    for name, value in items:
+        if name.lower() == "if-none-match":
+            return False
+        size += len(name) + len(value)
+    return size <= MAX_HEADER_BYTES
 
 
 def _send(proto: RsgiProtocol, request: HttpRequest, answer: HttpResponse) -> None:

@@ -362,6 +362,19 @@ class OcspConfig:
             why="0..300. Bounds how late a revocation signed on another node is served here.",
         ),
     )
+    repeat_log_sample: int = field(
+        default=100,
+        metadata=doc(
+            "Of the GET answers a responder sends again from memory (the same request, "
+            "answered within cache_seconds), one in this many gets an access line, with "
+            "sample=N on it; every other request gets its own line. 1: every request.",
+            unit="requests",
+            why="1..1000000. A repeat is the cheapest answer there is; its line cost more "
+            "than the answer (issue 23). Every answer is still counted in the metrics "
+            "(zorgid_ocsp_responses_total), and errors, POSTs, misses, CRLs and probes are "
+            "logged each.",
+        ),
+    )
     max_on_demand: int = field(
         default=4,
         metadata=doc(
@@ -437,6 +450,8 @@ class OcspConfig:
             found.append(f"processes: got {self.processes}, expected 1..64")
         if not 0 <= self.cache_seconds <= 300:
             found.append(f"cache_seconds: got {self.cache_seconds}, expected 0..300")
+        if not 1 <= self.repeat_log_sample <= 1_000_000:
+            found.append(f"repeat_log_sample: got {self.repeat_log_sample}, expected 1..1000000")
         if not 1 <= self.max_on_demand <= 64:
             found.append(f"max_on_demand: got {self.max_on_demand}, expected 1..64")
         if not 1 <= self.max_certids <= 100:

@@ -250,8 +250,10 @@ def http_app(
     readiness: Sequence[ReadinessCheck] = (),
     *,
     on_answer: Callable[[Answer], None] | None = None,
+    repeat_log_sample: int = 1,
 ) -> Front:
-    """*readiness*: what ``/readyz`` checks (none: always ready); *on_answer* hears answers."""
+    """*readiness*: what ``/readyz`` checks (none: always ready); *on_answer* hears answers;
+    *repeat_log_sample*: ``[ocsp] repeat_log_sample`` (1: a line for every request)."""
     return Front(
         env.service.responder,
         routes=HttpRoutes(
@@ -264,6 +266,7 @@ def http_app(
         crls=CrlCache(env.service.crl_store.latest, ttl=0),
         readiness=readiness,
         on_answer=on_answer,
+        repeat_log_sample=repeat_log_sample,
     )
 
 

@@ -1,0 +1,164 @@
+"""A repeated OCSP GET is answered from the front's finished responses (``ReadyGets``,
+issue 23): the same bytes and headers as the first time, never past the responder cache's
+bound on a revocation, never for a conditional or oversized request, and logged one line
+in ``repeat_log_sample``. Served by the real front (granian) on a real port."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from asn1crypto import ocsp as asn1_ocsp
+
+from ocsp.front import MAX_HEADER_BYTES, HttpResponse, ReadyGets
+from ocsp.issuers import IssuingCa
+from ocsp.responder import Answer
+from tests.logcapture import capture
+from tests.ocsp.conftest import OcspEnv, Pki, Served, http_app, make_env, serve_app
+from tests.ocsp.helpers import build_request, get_path, http
+
+CACHE_SECONDS = 5.0
+
+
+@pytest.fixture
+def cached(pki: Pki, migrated: sa.Engine, tmp_path: Path) -> OcspEnv:
+    """A responder keeping answers ``CACHE_SECONDS`` (the default), on a clock tests move."""
+    return make_env(pki, migrated, tmp_path, cache=CACHE_SECONDS)
+
+
+def _status(body: bytes) -> str:
+    basic = asn1_ocsp.OCSPResponse.load(body).basic_ocsp_response
+    return str(basic["tbs_response_data"]["responses"][0]["cert_status"].name)
+
+
+def _path(env: OcspEnv, serial: int) -> str:
+    return get_path(
+        build_request(IssuingCa.from_certificate(env.pki.material.issuing_ca), [serial])
+    )
+
+
+@pytest.fixture
+def heard(cached: OcspEnv) -> Iterator[tuple[Served, list[Answer]]]:
+    answers: list[Answer] = []
+    served, stop = serve_app(http_app(cached, on_answer=answers.append))
+    yield served, answers
+    stop()
+
+
+def test_a_repeat_is_the_first_answer_again_and_counted(
+    cached: OcspEnv, heard: tuple[Served, list[Answer]]
+) -> None:
+    served, answers = heard
+    path = _path(cached, cached.issue().serial)
+    first, second = http(served.port, "GET", path), http(served.port, "GET", path)
+    assert first.status == second.status == 200
+    assert second.body == first.body and _status(second.body) == "good"
+    for name in ("content-type", "etag", "last-modified", "expires", "cache-control"):
+        assert second.headers[name] == first.headers[name], name
+    # Every answer reaches the metrics; the repeat as a hit (no store read, no signature).
+    assert [a.cached for a in answers] == [False, True]
+    assert answers[1].on_demand is None
+
+
+def test_a_revocation_is_served_once_the_kept_answer_is_due(
+    cached: OcspEnv, heard: tuple[Served, list[Answer]]
+) -> None:
+    """The kept response lives no longer than the responder's cache entry: a revocation
+    (another node's, as far as this responder knows) is served after ``cache_seconds``."""
+    served, _answers = heard
+    cert = cached.issue()
+    path = _path(cached, cert.serial)
+    assert _status(http(served.port, "GET", path).body) == "good"
+    assert _status(http(served.port, "GET", path).body) == "good"  # the kept one
+    cached.revoke(cert)
+    assert _status(http(served.port, "GET", path).body) == "good"  # within the bound
+    cached.clock.advance(timedelta(seconds=CACHE_SECONDS + 0.5))
+    assert _status(http(served.port, "GET", path).body) == "revoked"
+
+
+def test_a_conditional_repeat_gets_304(cached: OcspEnv, heard: tuple[Served, list[Answer]]) -> None:
+    served, _answers = heard
+    path = _path(cached, cached.issue().serial)
+    etag = http(served.port, "GET", path).headers["etag"]
+    assert http(served.port, "GET", path).status == 200  # kept now
+    again = http(served.port, "GET", path, headers={"If-None-Match": etag})
+    assert again.status == 304 and again.body == b""
+    assert http(served.port, "GET", path, headers={"If-None-Match": '"other"'}).status == 200
+
+
+def test_oversized_headers_on_a_kept_target_are_431(
+    cached: OcspEnv, heard: tuple[Served, list[Answer]]
+) -> None:
+    served, _answers = heard
+    path = _path(cached, cached.issue().serial)
+    assert http(served.port, "GET", path).status == 200
+    assert http(served.port, "GET", path).status == 200
+    big = {"X-Filler": "a" * (MAX_HEADER_BYTES + 1)}
+    assert http(served.port, "GET", path, headers=big).status == 431
+
+
+def test_without_a_responder_cache_nothing_is_kept(env: OcspEnv, served: Served) -> None:
+    """``cache_seconds = 0``: every GET reads the store, so a revocation is served at once."""
+    cert = env.issue()
+    path = _path(env, cert.serial)
+    assert _status(http(served.port, "GET", path).body) == "good"
+    assert _status(http(served.port, "GET", path).body) == "good"
+    env.revoke(cert)
+    assert _status(http(served.port, "GET", path).body) == "revoked"
+
+
+def test_repeats_are_logged_one_in_the_sample_and_everything_else_each(cached: OcspEnv) -> None:
+    served, stop = serve_app(http_app(cached, repeat_log_sample=3))
+    try:
+        path = _path(cached, cached.issue().serial)
+        with capture("zorgid.access.http") as captured:
+            for _ in range(7):  # the first answer, then six repeats
+                assert http(served.port, "GET", path).status == 200
+            assert http(served.port, "GET", "/ocsp/!!not-base64!!").status == 200
+            assert http(served.port, "GET", "/nothing").status == 404
+    finally:
+        stop()
+    lines = captured.lines()
+    assert [(line["kind"], line.get("sample")) for line in lines] == [
+        ("good", None),  # the first: read from the store, logged
+        ("good", 3),  # the 3rd repeat stands for three
+        ("good", 3),  # the 6th
+        ("malformed", None),
+        ("http_error", None),
+    ]
+
+
+T0 = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
+
+
+def _kept(n: int, until: datetime) -> HttpResponse:
+    answer = Answer(outcome="successful", der=b"%d" % n, cacheable=True, fresh_until=until)
+    return HttpResponse(status=200, headers=(), body=answer.der, kind="good", answer=answer)
+
+
+def test_kept_responses_stay_within_their_bound() -> None:
+    now = [T0]
+    kept = ReadyGets(3, lambda: now[0])
+    for n in range(3):
+        kept.keep(f"/ocsp/{n}", _kept(n, T0 + timedelta(seconds=5 + n)))
+    assert len(kept) == 3
+    hit = kept.get("/ocsp/1")
+    assert hit is not None and hit.body == b"1"
+    assert hit.answer is not None and hit.answer.cached  # as a repeat is counted
+    now[0] = T0 + timedelta(seconds=5)  # "/ocsp/0" is due
+    assert kept.get("/ocsp/0") is None
+    kept.keep("/ocsp/3", _kept(3, T0 + timedelta(seconds=20)))  # full: the due one goes
+    assert len(kept) == 3 and kept.get("/ocsp/3") is not None
+    kept.keep("/ocsp/4", _kept(4, T0 + timedelta(seconds=20)))  # full, none due: all go
+    assert len(kept) == 1 and kept.get("/ocsp/4") is not None
+
+
+def test_an_answer_without_a_deadline_is_not_kept() -> None:
+    kept = ReadyGets(10, lambda: T0)
+    nonce_answer = Answer(outcome="successful", der=b"n", cacheable=False)
+    kept.keep("/ocsp/n", HttpResponse(status=200, headers=(), answer=nonce_answer))
+    assert len(kept) == 0
+    assert ReadyGets(0, lambda: T0).get("/ocsp/n") is None
