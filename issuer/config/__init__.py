@@ -40,13 +40,13 @@ from issuer.config.doc import EXAMPLE, render_markdown
 from issuer.config.loader import check_files, load_config, parse_config
 from issuer.config.log import LogConfig, LogFormat, LogLevel
 from issuer.config.metrics import MetricsConfig
+from issuer.config.ocsp import OcspConfig
 from issuer.config.schema import (
     AuditConfig,
     Config,
     DatabaseConfig,
     HsmConfig,
     HsmKeys,
-    OcspConfig,
     PolicyConfig,
     RoleRule,
     RolesConfig,
