@@ -94,6 +94,7 @@ class OcspService:
         signature_hash: SignatureHash,
         clock: Clock = utc_now,
         cache_seconds: float = 5.0,
+        keep_seconds: float = 0.0,
         max_on_demand: int = 4,
         max_certids: int = 10,
         sign_rate: float = 20.0,
@@ -101,7 +102,9 @@ class OcspService:
     ) -> OcspService:
         """Wire one process's OCSP/CRL objects; the limits are ``[ocsp]`` of the config
         (issuer.config.OcspConfig: ``max_on_demand``, ``max_certids``, ``sign_rate``,
-        ``sign_burst``) and bound what a request from outside can make the HSM do."""
+        ``sign_burst``) and bound what a request from outside can make the HSM do;
+        ``cache_seconds`` and ``keep_seconds`` how long answers are kept (``ocsp.kept``:
+        ``keep_seconds`` 0, the default here, reads no change feed)."""
         timing = policy if isinstance(policy, OcspTiming) else timing_from_policy(policy)
         # Every generation of issuing CA answers until its certificates expire (rollover):
         # the current one through its delegated responder, a retired one signs its own
@@ -153,6 +156,8 @@ class OcspService:
             timing=timing,
             clock=clock,
             cache_seconds=cache_seconds,
+            keep_seconds=keep_seconds,
+            changes=responses,
             max_on_demand=max_on_demand,
             max_certids=max_certids,
             sign_rate=sign_rate,

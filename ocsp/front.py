@@ -63,6 +63,7 @@ from email.utils import format_datetime
 from urllib.parse import unquote
 
 from ocsp.codec import MALFORMED_REQUEST, TRY_LATER
+from ocsp.kept import Kept
 from ocsp.model import StoredCrl
 from ocsp.probes import LIVE_PATH, READY_PATH, READY_TIMEOUT_SECONDS, ReadinessCheck, failed_checks
 from ocsp.responder import Answer, Responder
@@ -151,23 +152,24 @@ class _Deferred:
 
 
 class ReadyGets:
-    """Finished responses of OCSP GETs by request target, each until its answer's
-    :attr:`~ocsp.responder.Answer.fresh_until`: a repeated GET is one dict lookup, no
-    path decoding, cache key or headers built again (issue 23).
+    """Finished responses of OCSP GETs by request target, each as long as its answer's
+    :class:`~ocsp.kept.Kept` life is fresh: a repeated GET is one dict lookup, no path
+    decoding, cache key or headers built again (issue 23).
 
-    Nothing lives longer than the responder's cache entry it was made from, so a
-    revocation signed on another node is served here within ``cache_seconds``, as
-    without it; at most *size* entries (the responder cache's size): when full, the
-    expired go, and if none has, all go (a flood of distinct targets costs a refill,
-    never memory). ``Cache-Control: max-age`` is the one of when the entry was made, at
-    most ``cache_seconds`` generous, inside the :data:`MAX_AGE_MARGIN_SECONDS` margin.
-    Reads take no lock (one dict lookup); writes, from the loop and the worker threads, do.
+    Nothing lives longer than the responder's own kept answer it was made from (the
+    store's change feed ends both), so a revocation reaches these as it reaches the
+    responder's cache; at most *size* entries (the responder cache's size): when full,
+    those no longer fresh go, and if none has, all go (a flood of distinct targets costs
+    a refill, never memory). ``Cache-Control: max-age`` is the one of when the entry was
+    made (at most ``keep_seconds`` generous; nextUpdate still bounds what any cache does,
+    with ``Expires`` and ``must-revalidate``). Reads take no lock; writes, from the loop
+    and the worker threads, do.
     """
 
-    def __init__(self, size: int, clock: Callable[[], datetime]) -> None:
+    def __init__(self, size: int, fresh: Callable[[Kept], bool]) -> None:
         self._size = size
-        self._clock = clock
-        self._data: dict[str, tuple[datetime, HttpResponse]] = {}
+        self._fresh = fresh
+        self._data: dict[str, tuple[Kept, HttpResponse]] = {}
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
@@ -176,25 +178,24 @@ class ReadyGets:
     def get(self, target: str) -> HttpResponse | None:
         """The response kept for *target*, if still fresh."""
         hit = self._data.get(target)
-        if hit is None or self._clock() >= hit[0]:
+        if hit is None or not self._fresh(hit[0]):
             return None
         return hit[1]
 
     def keep(self, target: str, response: HttpResponse) -> None:
-        """Keep a 200 answer of a GET of *target* if its answer says until when."""
+        """Keep a 200 answer of a GET of *target* if the responder keeps its answer."""
         answer = response.answer
-        if self._size <= 0 or answer is None or answer.fresh_until is None:
+        if self._size <= 0 or answer is None or answer.kept is None:
             return
-        until = answer.fresh_until
+        kept = answer.kept
         if not answer.cached:  # what a repeat is: as the responder's cache hits say
             answer = dataclasses.replace(answer, cached=True, on_demand=None)
             response = dataclasses.replace(response, answer=answer)
         with self._lock:
             if len(self._data) >= self._size and target not in self._data:
-                now = self._clock()
-                kept = {key: hit for key, hit in self._data.items() if hit[0] > now}
-                self._data = kept if len(kept) < self._size else {}
-            self._data[target] = (until, response)
+                alive = {key: hit for key, hit in self._data.items() if self._fresh(hit[0])}
+                self._data = alive if len(alive) < self._size else {}
+            self._data[target] = (kept, response)
 
 
 class CrlCache:
@@ -353,7 +354,7 @@ class Front:
         self._on_answer = on_answer
         self._probe_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="ocsp-readyz")
         """The readiness checks' own threads (none start before the first ``/readyz``)."""
-        self._kept = ReadyGets(responder.cache_size, responder.clock)
+        self._kept = ReadyGets(responder.cache_size, responder.fresh)
         self._sample = max(1, repeat_log_sample)
         self._repeats = 0
         """Responses :meth:`again` gave since the last access line of one (event loop only)."""

@@ -24,9 +24,9 @@ Which path a request takes (RFC 6960 §2, RFC 5019 §2):
   ``malformedRequest``.
 
 The responder keeps no state but a cache and the rate's bucket, so any number of
-them can serve one database. Cache entries live ``cache_seconds`` at most (and
-never past the response's ``nextUpdate``), which bounds how late a revocation made
-on another node is seen here.
+them can serve one database. How long a cached answer is served, and how a revocation
+made on another node reaches this cache (the store's change feed, else
+``cache_seconds``): :mod:`ocsp.kept`.
 """
 
 from __future__ import annotations
@@ -37,7 +37,6 @@ import hashlib
 import logging
 import threading
 import time
-from collections import OrderedDict, deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -58,6 +57,7 @@ from ocsp.codec import (
     whole_seconds,
 )
 from ocsp.issuers import PRESIGNED_ALGORITHMS, IssuerIndex, IssuingCa
+from ocsp.kept import AnswerCache, Kept, ResponseChanges
 from ocsp.model import (
     CertState,
     CertStatus,
@@ -110,10 +110,10 @@ class Answer:
     """Served from this responder's in-memory cache (no database read, no signature)."""
     on_demand: OnDemand | None = None
     """The on-demand signature this answer took or tried; ``None`` when it needed none."""
-    fresh_until: datetime | None = None
-    """Until when this responder serves this answer again without reading the store (its
-    cache deadline; ``None``: not kept). A copy kept elsewhere, the HTTP front's finished
-    GET answers, lives no longer, so a revocation's bound stays ``cache_seconds``."""
+    kept: Kept | None = None
+    """How long this responder serves it again without reading the store (``None``: it
+    does not keep it). A copy kept elsewhere (the HTTP front's finished GET answers) asks
+    :meth:`Responder.fresh` with it, so it lives no longer (:mod:`ocsp.kept`)."""
 
     @functools.cached_property
     def cert_status(self) -> CertState | None:
@@ -155,11 +155,7 @@ class _NotSigned(ResponderUnavailable):
         self.result: SigningResult = result
 
 
-def _stored_answer(
-    response: StoredResponse,
-    on_demand: OnDemand | None = None,
-    fresh_until: datetime | None = None,
-) -> Answer:
+def _stored_answer(response: StoredResponse, on_demand: OnDemand | None = None) -> Answer:
     return Answer(
         outcome="successful",
         der=response.der,
@@ -169,67 +165,7 @@ def _stored_answer(
         produced_at=response.produced_at,
         etag='"' + hashlib.sha256(response.der).hexdigest()[:32] + '"',
         on_demand=on_demand,
-        fresh_until=fresh_until,
     )
-
-
-class _Cache:
-    """LRU of ready answers by key, each valid until its own deadline.
-
-    Answers past their deadline are dropped as new ones come (oldest deadline first), not
-    only when asked again: an answer asked for once was kept until *size* others pushed
-    it out: about 1 KB each, some 100 MB a process at the default size, none servable."""
-
-    def __init__(self, size: int) -> None:
-        self._size = size
-        self._data: OrderedDict[object, tuple[datetime, Answer]] = OrderedDict()
-        self._deadlines: deque[tuple[datetime, object]] = deque()
-        """(deadline, key) in the order put: deadlines are at most ``cache_seconds`` on."""
-        self._lock = threading.Lock()
-
-    def __len__(self) -> int:
-        return len(self._data)
-
-    @property
-    def size(self) -> int:
-        """Answers kept at most; 0 (``cache_seconds`` 0): none."""
-        return self._size
-
-    @property
-    def keeps(self) -> bool:
-        """Whether answers are kept at all."""
-        return self._size > 0
-
-    def get(self, key: object, now: datetime) -> Answer | None:
-        with self._lock:
-            hit = self._data.get(key)
-            if hit is None:
-                return None
-            if now >= hit[0]:
-                del self._data[key]
-                return None
-            self._data.move_to_end(key)
-            return hit[1]
-
-    def put(self, key: object, until: datetime, answer: Answer, *, now: datetime) -> None:
-        """Keep *answer* as the cache hits will see it: ``cached``, and without the
-        on-demand signature the first answer took (a hit takes none); drop the answers
-        past their deadline at *now*."""
-        if self._size <= 0:
-            return
-        hit = dataclasses.replace(answer, cached=True, on_demand=None)
-        with self._lock:
-            self._data[key] = (until, hit)
-            self._data.move_to_end(key)
-            self._deadlines.append((until, key))
-            deadlines = self._deadlines
-            while deadlines and deadlines[0][0] <= now:
-                deadline, old = deadlines.popleft()
-                kept = self._data.get(old)
-                if kept is not None and kept[0] == deadline:  # not put again since
-                    del self._data[old]
-            while len(self._data) > self._size:
-                self._data.popitem(last=False)
 
 
 class SigningRate:
@@ -284,6 +220,8 @@ class Responder:
         clock: Clock = utc_now,
         cache_seconds: float = 5.0,
         cache_size: int = 100_000,
+        keep_seconds: float = 0.0,
+        changes: ResponseChanges | None = None,
         max_on_demand: int = 4,
         max_certids: int = 10,
         sign_rate: float = 20.0,
@@ -298,8 +236,13 @@ class Responder:
         """By issuer id (see :class:`~ocsp.presign.PreSigner`); empty: no on-demand signing."""
         self._timing = timing
         self._clock = clock
-        self._cache_ttl = timedelta(seconds=cache_seconds)
-        self._cache = _Cache(cache_size if cache_seconds > 0 else 0)
+        self._cache: AnswerCache[Answer] = AnswerCache(
+            cache_size,
+            clock=clock,
+            cache_seconds=cache_seconds,
+            keep_seconds=keep_seconds,
+            changes=changes,
+        )
         self._bound = threading.BoundedSemaphore(max(1, max_on_demand))
         self._max_certids = max_certids
         self._rate = SigningRate(rate=sign_rate, burst=sign_burst, clock=rate_clock)
@@ -307,10 +250,9 @@ class Responder:
         """Tokens the fast path took for requests it handed to :meth:`answer` (see _defer)."""
         self._prepaid_lock = threading.Lock()
 
-    @property
-    def clock(self) -> Clock:
-        """The time :attr:`Answer.fresh_until` is measured against."""
-        return self._clock
+    def fresh(self, kept: Kept) -> bool:
+        """Whether an answer with this life may still be served (:mod:`ocsp.kept`)."""
+        return self._cache.fresh(kept)
 
     @property
     def cache_size(self) -> int:
@@ -348,7 +290,7 @@ class Responder:
 
     def _answer(self, request_der: bytes, *, allow_signing: bool = True) -> Answer | None:
         now = self._clock()
-        hit = self._cache.get(request_der, now)
+        hit = self._cache.get(request_der)
         if hit is not None:
             return hit
         try:
@@ -460,12 +402,17 @@ class Responder:
             if stored is None:
                 return _tried(_error("tryLater", TRY_LATER), "stale", result)
             signed = OnDemand(reason="stale", result=result)
-        if cache_key is None or not self._cache.keeps:
-            return _stored_answer(stored, signed)
-        until = min(now + self._cache_ttl, stored.next_update)
-        answer = _stored_answer(stored, signed, until)
-        self._cache.put(cache_key, until, answer, now=now)
-        return answer
+        answer = _stored_answer(stored, signed)
+        if cache_key is None:  # a nonce request's: it never repeats
+            return answer
+        kept = self._cache.life((ca.issuer_id, serial), now, stored.next_update)
+        if kept is None:
+            return answer
+        # Hits are as a repeat is: cached, and without the signature the first one took.
+        self._cache.put(
+            cache_key, kept, dataclasses.replace(answer, cached=True, on_demand=None, kept=kept)
+        )
+        return dataclasses.replace(answer, kept=kept)
 
     def _sign_stored(
         self, ca: IssuingCa, serial: int, status: CertStatus, read_at: datetime

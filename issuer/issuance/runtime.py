@@ -314,6 +314,7 @@ class IssuanceRuntime:
                 signature_hash=policy.profile.signature_hash,
                 clock=self._clock,
                 cache_seconds=config.ocsp.cache_seconds,
+                keep_seconds=config.ocsp.keep_seconds,
                 max_on_demand=config.ocsp.max_on_demand,
                 max_certids=config.ocsp.max_certids,
                 sign_rate=config.ocsp.sign_rate,

@@ -233,6 +233,20 @@ class StoreResponses:
                 wins_ties=response_cert_state(response.der) == "revoked",
             )
 
+    def changed_since(self, after: datetime) -> Sequence[tuple[tuple[str, int], datetime]]:
+        """((issuer, serial), producedAt) of each response produced after *after*: the
+        responders' change feed (:class:`ocsp.kept.ResponseChanges`), one range read on
+        the 0012 index."""
+        with self._engine.connect() as conn:
+            rows = conn.execution_options(**{READ_ONLY: True}).execute(
+                sa.select(
+                    ocsp_responses.c.issuer,
+                    ocsp_responses.c.serial,
+                    ocsp_responses.c.produced_at,
+                ).where(ocsp_responses.c.produced_at > after)
+            )
+            return [((row.issuer, int(row.serial, 16)), row.produced_at) for row in rows]
+
     def due(self, *, now: datetime, next_update_before: datetime, limit: int) -> Sequence[DueItem]:
         """Missing or near-``nextUpdate`` responses, then revoked certificates whose stored
         response does not say ``revoked`` (their ``on_revoked`` hook failed or ran on a node

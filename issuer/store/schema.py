@@ -305,10 +305,11 @@ ocsp_responses = sa.Table(
     sa.Column("der", sa.LargeBinary, nullable=False),
     sa.Column("this_update", UtcDateTime, nullable=False),
     sa.Column("next_update", UtcDateTime, nullable=False, index=True),
-    sa.Column("produced_at", UtcDateTime, nullable=False),
+    sa.Column("produced_at", UtcDateTime, nullable=False, index=True),
     sa.ForeignKeyConstraint(["issuer", "serial"], ["certificates.issuer", "certificates.serial"]),
 )
-"""The current pre-signed OCSP response of each certificate (RFC 6960, RFC 5019)."""
+"""The current pre-signed OCSP response of each certificate (RFC 6960, RFC 5019); the
+``produced_at`` index serves the responders' change feed (``ocsp.kept``, 0012)."""
 
 crls = sa.Table(
     "crls",

@@ -194,9 +194,12 @@ def make_env(
     *,
     timing: OcspTiming = TIMING,
     cache: float = 0.0,
+    keep: float = 0.0,
     **limits: Any,
 ) -> OcspEnv:
-    """*limits*: ``OcspService.build``'s request limits (max_certids, sign_rate, ...)."""
+    """*cache*, *keep*: ``cache_seconds``, ``keep_seconds`` (0: none; *keep* reads the
+    store's change feed); *limits*: ``OcspService.build``'s request limits (max_certids,
+    sign_rate, ...)."""
     clock = MovableClock()
     service = OcspService.build(
         engine=engine,
@@ -206,6 +209,7 @@ def make_env(
         signature_hash="sha384",  # as Pki.issue signs (below)
         clock=clock,
         cache_seconds=cache,
+        keep_seconds=keep,
         **limits,
     )
     return OcspEnv(pki=pki, engine=engine, service=service, clock=clock, tmp=tmp)

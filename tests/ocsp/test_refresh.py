@@ -4,6 +4,7 @@ serving path never touching the HSM."""
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from asn1crypto import ocsp as asn1_ocsp
 
 from issuer.store import repo
 from ocsp.codec import response_cert_state
+from ocsp.responder import Answer
 from tests.ocsp.conftest import OcspEnv, Pki, http_app, make_env, serve_app
 from tests.ocsp.helpers import get_path, http, make_request
 
@@ -105,6 +107,45 @@ def test_cache_bounds_how_late_another_nodes_revocation_is_seen(
         node_b.clock.advance(timedelta(seconds=31))
         fresh = http(served.port, "GET", get_path(der))
         assert response_cert_state(fresh.body) == "revoked"
+    finally:
+        stop()
+
+
+def test_the_feed_brings_another_nodes_revocation_within_seconds(
+    pki: Pki, migrated: sa.Engine, tmp_path: Path
+) -> None:
+    """Node B keeps answers a minute (``keep_seconds``) and reads the store's change feed
+    every second: past its 10 s ``cache_seconds`` it still answers from memory, and node A's
+    revocation reaches it in about a second, not after those 10 s (nor the minute)."""
+    node_a = make_env(pki, migrated, tmp_path)
+    node_b = make_env(pki, migrated, tmp_path, cache=10.0, keep=60.0)
+    cert, other = node_a.issue(), node_a.issue()
+    der = make_request(pki.issuing_pem, f"-cert {cert.pem}", out=tmp_path / "req.der")
+    other_der = make_request(pki.issuing_pem, f"-cert {other.pem}", out=tmp_path / "o.der")
+    answers: list[Answer] = []
+    served, stop = serve_app(http_app(node_b, on_answer=answers.append))
+    try:
+        first = http(served.port, "GET", get_path(der))
+        assert response_cert_state(first.body) == "good"
+        http(served.port, "GET", get_path(other_der))
+        for node in (node_a, node_b):  # past cache_seconds, within keep_seconds (the nodes'
+            node.clock.advance(timedelta(seconds=20))  # clocks agree, as NTP keeps them)
+        time.sleep(1.2)  # a feed read is due (real time: the feed's thread reads the store)
+        http(served.port, "GET", get_path(other_der))  # read again: no feed read for 20 s
+        for _ in range(20):
+            assert http(served.port, "GET", get_path(der)).body == first.body
+            time.sleep(0.05)
+        assert answers[-1].cached  # from memory, 1 s and more after the store was read
+        node_a.revoke(cert)
+        revoked_at = time.monotonic()
+        while time.monotonic() - revoked_at < 10:
+            if response_cert_state(http(served.port, "GET", get_path(der)).body) == "revoked":
+                break
+            time.sleep(0.05)
+        seen_after = time.monotonic() - revoked_at
+        assert seen_after < 3, f"node B served the revocation after {seen_after:.1f} s"
+        assert response_cert_state(http(served.port, "GET", get_path(other_der)).body) == "good"
+        assert answers[-1].cached  # the other certificate's answer was not ended
     finally:
         stop()
 

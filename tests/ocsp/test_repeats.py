@@ -15,6 +15,7 @@ from asn1crypto import ocsp as asn1_ocsp
 
 from ocsp.front import MAX_HEADER_BYTES, HttpResponse, ReadyGets
 from ocsp.issuers import IssuingCa
+from ocsp.kept import Kept
 from ocsp.responder import Answer
 from tests.logcapture import capture
 from tests.ocsp.conftest import OcspEnv, Pki, Served, http_app, make_env, serve_app
@@ -134,31 +135,31 @@ def test_repeats_are_logged_one_in_the_sample_and_everything_else_each(cached: O
 T0 = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
 
 
-def _kept(n: int, until: datetime) -> HttpResponse:
-    answer = Answer(outcome="successful", der=b"%d" % n, cacheable=True, fresh_until=until)
+def _kept(n: int, life: Kept) -> HttpResponse:
+    answer = Answer(outcome="successful", der=b"%d" % n, cacheable=True, kept=life)
     return HttpResponse(status=200, headers=(), body=answer.der, kind="good", answer=answer)
 
 
-def test_kept_responses_stay_within_their_bound() -> None:
-    now = [T0]
-    kept = ReadyGets(3, lambda: now[0])
+def test_kept_responses_live_as_their_answers_do() -> None:
+    lives = [Kept(("issuer", n), T0, T0 + timedelta(seconds=60)) for n in range(5)]
+    kept = ReadyGets(3, lambda life: life.until > T0)
     for n in range(3):
-        kept.keep(f"/ocsp/{n}", _kept(n, T0 + timedelta(seconds=5 + n)))
+        kept.keep(f"/ocsp/{n}", _kept(n, lives[n]))
     assert len(kept) == 3
     hit = kept.get("/ocsp/1")
     assert hit is not None and hit.body == b"1"
     assert hit.answer is not None and hit.answer.cached  # as a repeat is counted
-    now[0] = T0 + timedelta(seconds=5)  # "/ocsp/0" is due
+    lives[0].until = T0  # ended: the feed named it, or its time is up
     assert kept.get("/ocsp/0") is None
-    kept.keep("/ocsp/3", _kept(3, T0 + timedelta(seconds=20)))  # full: the due one goes
+    kept.keep("/ocsp/3", _kept(3, lives[3]))  # full: the ended one goes
     assert len(kept) == 3 and kept.get("/ocsp/3") is not None
-    kept.keep("/ocsp/4", _kept(4, T0 + timedelta(seconds=20)))  # full, none due: all go
+    kept.keep("/ocsp/4", _kept(4, lives[4]))  # full, none ended: all go
     assert len(kept) == 1 and kept.get("/ocsp/4") is not None
 
 
-def test_an_answer_without_a_deadline_is_not_kept() -> None:
-    kept = ReadyGets(10, lambda: T0)
+def test_an_answer_the_responder_does_not_keep_is_not_kept() -> None:
+    kept = ReadyGets(10, lambda life: True)
     nonce_answer = Answer(outcome="successful", der=b"n", cacheable=False)
     kept.keep("/ocsp/n", HttpResponse(status=200, headers=(), answer=nonce_answer))
     assert len(kept) == 0
-    assert ReadyGets(0, lambda: T0).get("/ocsp/n") is None
+    assert ReadyGets(0, lambda life: True).get("/ocsp/n") is None
