@@ -108,9 +108,10 @@ def run_fault(
     ended = time.monotonic()
     if settle is not None and _wait_recovered(load, watch, restored, bound):
         time.sleep(max(0.0, min(settle, bound - time.monotonic())))
-        load.stop()
-    load.wait()
-    time.sleep(0.5)
+        load.stop()  # health was seen SERVING again: no more samples needed
+    else:
+        load.wait()
+        time.sleep(0.5)
     watch.stop()
     issued_after, proved_after = (
         [
