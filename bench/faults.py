@@ -81,10 +81,15 @@ def run_fault(
     warm: float = 4,
     hold: float = 4,
     after: float = 8,
+    settle: float | None = None,
     cards: Callable[[Any], str] | None = None,
 ) -> FaultResult:
     """Load for *warm* s, the fault for *hold* s, load for *after* s more; then the check.
 
+    *settle*: None, the load runs the whole *after*; else it ends *settle* s after the
+    recovery is seen (health SERVING, a certificate issued and, with *cards*, a card proof
+    accepted, each by a request sent after the fault's end), *after* still its bound: what
+    :class:`FaultResult` reports is the same, measured over a shorter tail (the tests).
     *cards*: card proofs join the load (``bench/uzi_load.py``, the CRL faults)."""
     from bench.load import DEADLINE
 
@@ -92,6 +97,7 @@ def run_fault(
     watch = HealthWatch(world)
     watch.start()
     load.start(warm + hold + after)
+    bound = time.monotonic() + warm + hold + after
     time.sleep(warm)
     began = time.monotonic()
     fault.inject()
@@ -100,8 +106,12 @@ def run_fault(
     called = time.monotonic()
     restored = fault.restore() or called
     ended = time.monotonic()
-    load.wait()
-    time.sleep(0.5)
+    if settle is not None and _wait_recovered(load, watch, restored, bound):
+        time.sleep(max(0.0, min(settle, bound - time.monotonic())))
+        load.stop()  # health was seen SERVING again: no more samples needed
+    else:
+        load.wait()
+        time.sleep(0.5)
     watch.stop()
     issued_after, proved_after = (
         [
@@ -125,6 +135,20 @@ def run_fault(
         proving_after=min(proved_after) if proved_after else None,
     )
     return result
+
+
+def _wait_recovered(load: Load, watch: HealthWatch, since: float, bound: float) -> bool:
+    """Wait until health says SERVING and a certificate (and, with card proofs in the load,
+    a card proof) was had by a request sent at or after *since*; False at *bound* before."""
+    kinds = {"issue", "card"} if load.cards is not None else {"issue"}
+    while time.monotonic() < bound:
+        if watch.serving_again(since) is not None:
+            with load.lock:
+                done = {o.kind for o in load.outcomes if o.code == "OK" and o.started >= since}
+            if kinds <= done:
+                return True
+        time.sleep(0.05)
+    return False
 
 
 # -- the faults ----------------------------------------------------------------------

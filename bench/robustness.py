@@ -30,7 +30,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -151,8 +151,10 @@ def run_isolated(name: str, root: Path, args: argparse.Namespace) -> faults.Faul
         return pool.submit(RUNS[name], root, args).result()
 
 
-def _timing(args: argparse.Namespace) -> dict[str, float]:
-    return {"rate": args.rate, "warm": args.warm, "hold": args.hold, "after": args.after}
+def _timing(args: argparse.Namespace) -> dict[str, Any]:
+    """``run_fault``'s phases from *args*; ``settle`` only when *args* has it (the tests')."""
+    timing = {"rate": args.rate, "warm": args.warm, "hold": args.hold, "after": args.after}
+    return timing | {"settle": getattr(args, "settle", None)}
 
 
 def _seconds(value: float | None) -> str:

@@ -50,9 +50,9 @@ from issuer.config.schema import (
     PolicyConfig,
     RoleRule,
     RolesConfig,
-    ServerConfig,
     TlsConfig,
 )
+from issuer.config.server import ServerConfig
 from issuer.config.watch import UziWatchConfig
 
 __all__ = [

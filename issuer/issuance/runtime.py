@@ -18,7 +18,7 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -343,7 +343,7 @@ class IssuanceRuntime:
         return Issuance(
             engine=base.engine,
             cycle=cycle,
-            redeemer=Redeemer(cycle),
+            redeemer=Redeemer(cycle, lease=timedelta(seconds=config.server.claim_lease_seconds)),
             audit=base.audit,
             chain_der=base.chain_der,
             issuer_ids=tuple(issuer_id(g.certificate) for g in base.material.generations()),

@@ -362,8 +362,9 @@ class Burst:
 
 
 RETRY_SECONDS = 90.0
-"""How long a phone retries an unanswered redeem: the dead node's claim lease (30 s)
-and the wait for a claim's certificate (10 s), docs/issuance-cycle.md, with room."""
+"""How long a phone retries an unanswered redeem: the dead node's claim lease (30 s by
+default; 5 s in the nodes' ``[server] claim_lease_seconds``) and the wait for a claim's
+certificate (10 s), docs/issuance-cycle.md, with room."""
 
 
 def _retry(walk: Walk, request: Any) -> tuple[bytes, list[str]]:

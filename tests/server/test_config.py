@@ -87,11 +87,12 @@ def test_wrong_types_are_named() -> None:
 def test_limits_roles_and_missing_keys() -> None:
     problems = problems_of(
         'data_dir = "var"\n[server]\nworkers = 0\nmax_message_bytes = 10\n'
-        'listen = "127.0.0.1:50051"\nprocesses = 0\n'
+        'listen = "127.0.0.1:50051"\nprocesses = 0\nclaim_lease_seconds = 0\n'
         '[[roles.rule]]\nrole = "admin"\nsan_uri = "x"\n[[roles.rule]]\nrole = "portal"\n'
     )
     assert "server.workers: got 0, expected 1..256" in problems
     assert "server.processes: got 0, expected 1..64" in problems
+    assert "server.claim_lease_seconds: got 0.0, expected 1..3600" in problems
     assert "server.max_message_bytes: got 10, expected 1024..67108864" in problems
     assert any(
         p.startswith("roles.rule[0].role: got string 'admin', expected one of") for p in problems
