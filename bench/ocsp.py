@@ -267,9 +267,20 @@ end
 """
 
 
-def run_wrk(port: int, paths_file: Path, seconds: int, connections: int) -> dict[str, float]:
+def run_wrk(
+    port: int, paths_file: Path, seconds: int, connections: int, warmup: int = 0
+) -> dict[str, float]:
+    """wrk for *seconds*, after *warmup* seconds of the same load whose figures are
+    dropped: a server is measured in its steady state (a responder's memory filled,
+    nginx's open-file cache), not in its first second."""
     script = paths_file.with_suffix(".lua")
     script.write_text(WRK_LUA % paths_file)
+    if warmup > 0:
+        subprocess.run(
+            ["wrk", "-t", "1", "-c", str(connections), "-d", f"{warmup}s",
+             "-s", str(script), f"http://127.0.0.1:{port}"],
+            capture_output=True, check=True,
+        )  # fmt: skip
     done = subprocess.run(
         ["wrk", "-t", "1", "-c", str(connections), "-d", f"{seconds}s", "--latency",
          "-s", str(script), f"http://127.0.0.1:{port}"],
@@ -351,7 +362,13 @@ http {
 
 
 def nginx_ceiling(
-    root: Path, body: bytes, paths_file: Path, processes: int, seconds: int, connections: int
+    root: Path,
+    body: bytes,
+    paths_file: Path,
+    processes: int,
+    seconds: int,
+    connections: int,
+    warmup: int = 0,
 ) -> dict[str, float] | None:
     """wrk against nginx sending *body* for every path: the fastest this machine answers."""
     sbin = Path("/usr/sbin/nginx")
@@ -370,7 +387,7 @@ def nginx_ceiling(
     try:
         _wait_port(port)
         time.sleep(0.5)
-        return run_wrk(port, paths_file, seconds, connections)
+        return run_wrk(port, paths_file, seconds, connections, warmup)
     finally:
         server.terminate()
         server.wait(30)
@@ -718,6 +735,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="10000,1000000")
     parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument(
+        "--warmup", type=int, default=5, help="seconds of load before each measured run"
+    )
     parser.add_argument("--processes", type=int, default=2)
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--sign-count", type=int, default=300)
@@ -779,7 +799,8 @@ def main() -> int:
         done_upto = 0
         pool: list[StoredResponse] = []
         print(
-            f"\nserving over HTTP GET: wrk -c {args.connections} -d {args.seconds}s, "
+            f"\nserving over HTTP GET: wrk -c {args.connections} -d {args.seconds}s (after "
+            f"{args.warmup}s of the same load, but for openssl: it keeps nothing), "
             f"{args.processes} process(es) each side, {os.cpu_count()} cores shared with wrk"
         )
         print(f"{'certs':>10} {'server':<22} {'resp/s':>9} {'p50 ms':>8} {'p99 ms':>8}  ratio")
@@ -819,7 +840,7 @@ def main() -> int:
             try:
                 _wait_port(port)
                 time.sleep(1.0)  # let every process bind
-                ours = run_wrk(port, paths_file, args.seconds, args.connections)
+                ours = run_wrk(port, paths_file, args.seconds, args.connections, args.warmup)
             finally:
                 server.terminate()
                 server.wait(30)
@@ -839,6 +860,8 @@ def main() -> int:
                 if not first.startswith(b"ACCEPT"):
                     raise RuntimeError(f"openssl ocsp did not start: {first!r}")
                 time.sleep(0.5)  # the -multi children are forked after that line
+                # No warm-up: it keeps nothing to warm, and wrk's connections cut at the
+                # end of a run wedge its children as the probe above would.
                 theirs = run_wrk(oport, root_paths_file, args.seconds, args.connections)
             finally:
                 # -multi makes the parent its own process group leader (setpgid(0, 0),
@@ -858,7 +881,13 @@ def main() -> int:
                 + (f"  errors {theirs['errors']}" if theirs["errors"] else "")
             )
             ceiling = nginx_ceiling(
-                root, pool[0].der, paths_file, args.processes, args.seconds, args.connections
+                root,
+                pool[0].der,
+                paths_file,
+                args.processes,
+                args.seconds,
+                args.connections,
+                args.warmup,
             )
             if ceiling is None:
                 print(f"{size:>10,} {'nginx static (ceiling)':<22} not measured: no nginx")
@@ -867,6 +896,10 @@ def main() -> int:
                     f"{size:>10,} {'nginx static (ceiling)':<22} {ceiling['rate']:>9.0f} "
                     f"{ceiling['p50']:>8.2f} {ceiling['p99']:>8.2f}  "
                     f"{ceiling['rate'] / max(theirs['rate'], 1e-9):.1f}x"
+                )
+                print(
+                    f"{size:>10,} zorgid at {ours['rate'] / max(ceiling['rate'], 1e-9):.0%} "
+                    "of the ceiling"
                 )
         engine.dispose()
     return 0

@@ -55,10 +55,12 @@ class Kept:
     """The life of one certificate's kept answers, shared by each request form of it
     and by the HTTP front's copies, so the feed ends them all at once."""
 
-    __slots__ = ("read_at", "ref", "until")
+    __slots__ = ("produced_at", "read_at", "ref", "until")
 
-    def __init__(self, ref: Ref, read_at: datetime, until: datetime) -> None:
+    def __init__(self, ref: Ref, produced_at: datetime, read_at: datetime, until: datetime) -> None:
         self.ref = ref
+        self.produced_at = produced_at
+        """The kept response's producedAt: the store holds only newer ones after it."""
         self.read_at = read_at
         """When the store was read (the oldest read, when several forms share it)."""
         self.until = until
@@ -139,9 +141,10 @@ class AnswerCache(Generic[V]):
             with self._lock:
                 for ref, produced in changed:
                     kept = self._by_ref.get(ref)
-                    # Read more than FEED_OVERLAP after the change was produced: it was
-                    # committed by then, and the kept answer is the changed one.
-                    if kept is not None and produced > kept.read_at - FEED_OVERLAP:
+                    # The store keeps a newer response only: a later producedAt is a change
+                    # (a revocation, a release from hold, a refresh); the same one is the
+                    # response kept, named again within the overlap.
+                    if kept is not None and produced > kept.produced_at:
                         kept.until = _ENDED
                         del self._by_ref[ref]
             self._followed = started
@@ -169,15 +172,18 @@ class AnswerCache(Generic[V]):
             self._data.move_to_end(key)
             return hit[1]
 
-    def life(self, ref: Ref, read_at: datetime, next_update: datetime) -> Kept | None:
-        """The life of an answer of *ref* read from the store at *read_at* (shared with its
-        other request forms' while theirs is fresh); ``None`` when nothing is kept."""
+    def life(
+        self, ref: Ref, produced_at: datetime, read_at: datetime, next_update: datetime
+    ) -> Kept | None:
+        """The life of the response of *ref* produced at *produced_at*, read from the store
+        at *read_at* (shared with its other request forms' while theirs is fresh and of
+        the same response); ``None`` when nothing is kept."""
         if self._size <= 0:
             return None
         with self._lock:
             kept = self._by_ref.get(ref)
-            if kept is None or not self._fresh(kept, read_at):
-                kept = Kept(ref, read_at, min(read_at + self._long, next_update))
+            if kept is None or kept.produced_at != produced_at or not self._fresh(kept, read_at):
+                kept = Kept(ref, produced_at, read_at, min(read_at + self._long, next_update))
                 self._by_ref[ref] = kept
                 while len(self._by_ref) > self._size:
                     _ref, gone = self._by_ref.popitem(last=False)

@@ -405,7 +405,7 @@ class Responder:
         answer = _stored_answer(stored, signed)
         if cache_key is None:  # a nonce request's: it never repeats
             return answer
-        kept = self._cache.life((ca.issuer_id, serial), now, stored.next_update)
+        kept = self._cache.life((ca.issuer_id, serial), stored.produced_at, now, stored.next_update)
         if kept is None:
             return answer
         # Hits are as a repeat is: cached, and without the signature the first one took.

@@ -10,7 +10,7 @@ import time
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
-from ocsp.kept import FEED_OVERLAP, FEED_SECONDS, AnswerCache, Ref
+from ocsp.kept import FEED_SECONDS, AnswerCache, Ref
 
 T0 = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
 NEXT_UPDATE = T0 + timedelta(days=1)
@@ -51,8 +51,11 @@ def _cache(clock: Clock, feed: Feed | None = None, size: int = 100) -> AnswerCac
     return AnswerCache(size, clock=clock, cache_seconds=5, keep_seconds=60, changes=feed)
 
 
-def _put(cache: AnswerCache[str], key: bytes, ref: Ref, clock: Clock) -> None:
-    kept = cache.life(ref, clock(), NEXT_UPDATE)
+def _put(
+    cache: AnswerCache[str], key: bytes, ref: Ref, clock: Clock, produced: datetime = T0
+) -> None:
+    """Keep *key*'s answer: the response of *ref* produced at *produced*, read now."""
+    kept = cache.life(ref, produced, clock(), NEXT_UPDATE)
     assert kept is not None
     cache.put(key, kept, key.decode())
 
@@ -104,22 +107,21 @@ def test_the_feed_ends_every_form_of_a_changed_certificate() -> None:
     assert cache.get(b"other") == "other"
 
 
-def test_an_answer_read_well_after_a_change_is_not_ended_by_it() -> None:
-    """A change is named for FEED_OVERLAP after its producedAt (its commit may come that
-    much later); an answer read more than that after it is the changed one, and stays."""
+def test_only_a_newer_response_ends_what_is_kept() -> None:
+    """The feed names each response produced within FEED_OVERLAP again at every read (its
+    commit may come later than its producedAt): the response already kept is not a
+    change; only one produced after it is."""
     clock, feed = Clock(), Feed()
     cache = _cache(clock, feed)
-    _put(cache, b"warm", ("issuer", 1), clock)
-    assert _read_feed(cache, feed, clock, b"warm") == "warm"  # read at t=1: looks back to -9
-    clock.advance(0.4)
-    _put(cache, b"before", REF, clock)  # read at t=1.4
-    clock.advance(0.1)
-    _put(cache, b"after", ("issuer", 8), clock)  # read at t=1.5
-    overlap = FEED_OVERLAP.total_seconds()
-    feed.changed.append((T0 + timedelta(seconds=1.5 - overlap), REF))
-    feed.changed.append((T0 + timedelta(seconds=1.5 - overlap), ("issuer", 8)))
-    assert _read_feed(cache, feed, clock, b"after") == "after"  # read 10 s after the change
-    assert cache.get(b"before") is None  # read 9.9 s after it: maybe before its commit
+    feed.changed.append((T0, REF))  # the response about to be kept, just stored
+    _put(cache, b"a", REF, clock, produced=T0)
+    for _ in range(3):
+        assert _read_feed(cache, feed, clock, b"a") == "a"
+    feed.changed.append((clock(), REF))  # a revocation: a newer response
+    assert _read_feed(cache, feed, clock, b"a") is None
+    _put(cache, b"a", REF, clock, produced=clock())  # the revoked response, read
+    for _ in range(3):
+        assert _read_feed(cache, feed, clock, b"a") == "a"
 
 
 def test_a_feed_that_cannot_be_read_leaves_the_cache_seconds_bound() -> None:
@@ -151,11 +153,11 @@ def test_a_life_pushed_out_of_the_feeds_reach_ends() -> None:
     to be served without the feed able to end it."""
     clock, feed = Clock(), Feed()
     cache = _cache(clock, feed, size=2)
-    lives = [cache.life(("issuer", n), clock(), NEXT_UPDATE) for n in range(3)]
+    lives = [cache.life(("issuer", n), T0, clock(), NEXT_UPDATE) for n in range(3)]
     assert all(life is not None for life in lives)
     assert [cache.fresh(life) for life in lives if life is not None] == [False, True, True]
 
 
 def test_nothing_is_kept_at_cache_seconds_0() -> None:
     cache: AnswerCache[str] = AnswerCache(100, clock=Clock(), cache_seconds=0)
-    assert cache.life(REF, T0, NEXT_UPDATE) is None
+    assert cache.life(REF, T0, T0, NEXT_UPDATE) is None

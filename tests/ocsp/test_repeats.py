@@ -141,7 +141,7 @@ def _kept(n: int, life: Kept) -> HttpResponse:
 
 
 def test_kept_responses_live_as_their_answers_do() -> None:
-    lives = [Kept(("issuer", n), T0, T0 + timedelta(seconds=60)) for n in range(5)]
+    lives = [Kept(("issuer", n), T0, T0, T0 + timedelta(seconds=60)) for n in range(5)]
     kept = ReadyGets(3, lambda life: life.until > T0)
     for n in range(3):
         kept.keep(f"/ocsp/{n}", _kept(n, lives[n]))
