@@ -31,11 +31,14 @@ _LOG = logging.getLogger(__name__)
 
 FEED_SECONDS = timedelta(seconds=1)
 """The feed is read at most this often (each process reads it on its own)."""
-FEED_OVERLAP = timedelta(seconds=10)
+FEED_OVERLAP = timedelta(seconds=5)
 """Each read looks this far behind the previous one's start. A response's producedAt is
 the moment before its status was read; it is committed a signature (or an issuance
-batch) later. A write that takes longer than this may be missed by the feed: its
-certificate's kept answers then end at ``keep_seconds``."""
+batch, a group commit) later: milliseconds. A write that takes longer than this, or a
+node whose clock is this far behind, may be missed by the feed: its certificate's kept
+answers then end at ``keep_seconds``. Each read names the overlap's responses again (the
+one already kept is no change): a mass re-signing costs each process a few thousand
+rows a read for these seconds."""
 _ENDED = datetime.min.replace(tzinfo=UTC)
 
 Ref = tuple[str, int]

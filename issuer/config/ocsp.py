@@ -63,9 +63,10 @@ class OcspConfig:
             "kept cache_seconds.",
             unit="seconds",
             why="0, or cache_seconds..3600. With 10,000 certificates asked for at random, "
-            "5 s made most requests store reads; 60 s makes them about 1 % (issue 23). The "
-            "bound if a response's write took over 10 s between its status read and its "
-            "commit (the feed looks 10 s back).",
+            "5 s left a large share of requests store reads and half the throughput; 60 s "
+            "about 1 % (bench/NOTES.md, issue 23). The bound on a revocation if its "
+            "response's write took over 5 s between its status read and its commit (the "
+            "feed looks 5 s back).",
         ),
     )
     repeat_log_sample: int = field(
