@@ -1,7 +1,8 @@
 """OCSP serving and signing rates, each beside a baseline measured in the same run.
 
 Usage: ``.venv/bin/python bench/ocsp.py [--sizes 10000,1000000] [--seconds 10]
-[--processes 2] [--connections 64]``
+[--warmup 5] [--rounds 1] [--processes 2] [--connections 64]``; ``--rounds 3`` measures
+each size three times (engine, openssl, nginx, again...) and prints the medians too.
 
 Needs ``wrk`` (Debian package ``wrk``) as the load generator and ``openssl``.
 Everything lives in a temporary folder: its own SoftHSM token directory, the
@@ -52,6 +53,7 @@ import secrets
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -726,6 +728,128 @@ def flood_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+Figures = dict[str, Any]
+"""run_wrk's figures: rate, p50, p99 (ms), non2xx, errors (text)."""
+
+
+def _serve_round(
+    args: argparse.Namespace,
+    root: Path,
+    config: Path,
+    size: int,
+    paths_file: Path,
+    root_paths_file: Path,
+    issuing_pem: Path,
+    body: bytes,
+) -> tuple[Figures, Figures, Figures | None]:
+    """One round at *size*: the engine, ``openssl ocsp``, nginx, one after the other."""
+    port = _free_port()
+    cfg = config.read_text() + (
+        f'\n[ocsp]\nlisten = "127.0.0.1:{port}"\nprocesses = {args.processes}\n'
+        "refresh_interval_seconds = 0\n"
+    )
+    for key in ("cache_seconds", "repeat_log_sample"):
+        if (value := getattr(args, key)) is not None:
+            cfg += f"{key} = {value}\n"
+    cfg_path = root / f"zorgid-{size}.toml"
+    cfg_path.write_text(cfg)
+    server = subprocess.Popen(
+        [*ZORGID, "ocsp", "serve", "--config", str(cfg_path)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )  # fmt: skip
+    try:
+        _wait_port(port)
+        time.sleep(1.0)  # let every process bind
+        ours = run_wrk(port, paths_file, args.seconds, args.connections, args.warmup)
+    finally:
+        server.terminate()
+        server.wait(30)
+    index, rkey, rsigner = openssl_responder(root, issuing_pem, size)
+    oport = _free_port()
+    baseline = subprocess.Popen(
+        ["openssl", "ocsp", "-index", str(index), "-port", str(oport),
+         "-rsigner", str(rsigner), "-rkey", str(rkey), "-CA", str(issuing_pem),
+         "-multi", str(args.processes), "-nmin", "5", "-ignore_err"],
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    try:
+        # Wait for its "ACCEPT ..." line: a probe connection that sends nothing
+        # wedges an OpenSSL 3.0 responder child (it spins on the empty read).
+        assert baseline.stdout is not None
+        first = baseline.stdout.readline()
+        if not first.startswith(b"ACCEPT"):
+            raise RuntimeError(f"openssl ocsp did not start: {first!r}")
+        time.sleep(0.5)  # the -multi children are forked after that line
+        # No warm-up: it keeps nothing to warm, and wrk's connections cut at the
+        # end of a run wedge its children as the probe above would.
+        theirs = run_wrk(oport, root_paths_file, args.seconds, args.connections)
+    finally:
+        # -multi makes the parent its own process group leader (setpgid(0, 0),
+        # which is also why it must not be started as a session leader) and it
+        # ignores SIGTERM: kill the group.
+        os.killpg(baseline.pid, signal.SIGKILL)
+        baseline.wait(30)
+    ceiling = nginx_ceiling(
+        root,
+        body,
+        paths_file,
+        args.processes,
+        args.seconds,
+        args.connections,
+        args.warmup,
+    )
+    return ours, theirs, ceiling
+
+
+def _print_round(
+    size: int, ours: Figures, theirs: Figures, ceiling: Figures | None, label: str = ""
+) -> None:
+    if label:
+        print(f"  {label}")
+    print(
+        f"{size:>10,} {'zorgid (pre-signed)':<22} {ours['rate']:>9.0f} "
+        f"{ours['p50']:>8.2f} {ours['p99']:>8.2f}  "
+        f"{ours['rate'] / max(theirs['rate'], 1e-9):.1f}x"
+        + (f"  non-2xx {ours['non2xx']:.0f}" if ours["non2xx"] else "")
+    )
+    print(
+        f"{size:>10,} {'openssl ocsp -index':<22} {theirs['rate']:>9.0f} "
+        f"{theirs['p50']:>8.2f} {theirs['p99']:>8.2f}  1.0x (baseline)"
+        + (f"  errors {theirs['errors']}" if theirs["errors"] else "")
+    )
+    if ceiling is None:
+        print(f"{size:>10,} {'nginx static (ceiling)':<22} not measured: no nginx")
+    else:
+        print(
+            f"{size:>10,} {'nginx static (ceiling)':<22} {ceiling['rate']:>9.0f} "
+            f"{ceiling['p50']:>8.2f} {ceiling['p99']:>8.2f}  "
+            f"{ceiling['rate'] / max(theirs['rate'], 1e-9):.1f}x"
+        )
+        print(
+            f"{size:>10,} zorgid at {ours['rate'] / max(ceiling['rate'], 1e-9):.0%} of the ceiling"
+        )
+
+
+def _medians(
+    rounds: list[tuple[Figures, Figures, Figures | None]],
+) -> tuple[Figures, Figures, Figures | None]:
+    """Per server, the median of each figure over the rounds (the rounds alternate)."""
+
+    def median(runs: list[Figures]) -> Figures:
+        return {
+            key: statistics.median(run[key] for run in runs)
+            for key in ("rate", "p50", "p99", "non2xx")
+        } | {"errors": ""}
+
+    ceilings = [c for _o, _t, c in rounds if c is not None]
+    return (
+        median([o for o, _t, _c in rounds]),
+        median([t for _o, t, _c in rounds]),
+        median(ceilings) if ceilings else None,
+    )
+
+
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
@@ -735,6 +859,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="10000,1000000")
     parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument(
+        "--rounds", type=int, default=1, help="measure each size this often, then the medians"
+    )
     parser.add_argument(
         "--warmup", type=int, default=5, help="seconds of load before each measured run"
     )
@@ -809,6 +936,9 @@ def main() -> int:
             populate(engine, service, done_upto + 1, size + 1, issuer_id, pool)
             done_upto = size
             print(f"  ({size:,} rows in {time.perf_counter() - t0:.0f} s)", file=sys.stderr)
+            # The rows' pages (2 GB at a million) written out now, not by the kernel's
+            # flusher threads on the two cores during the measured runs.
+            os.sync()
             rng = random.Random(size)
             serials = rng.sample(range(1, size + 1), min(args.sample, size))
             paths_file = root / f"paths-{size}.txt"
@@ -822,85 +952,17 @@ def main() -> int:
             root_paths_file.write_text(
                 "\n".join(request_paths(material.issuing_ca, serials, "")) + "\n"
             )
-            port = _free_port()
-            cfg = config.read_text() + (
-                f'\n[ocsp]\nlisten = "127.0.0.1:{port}"\nprocesses = {args.processes}\n'
-                "refresh_interval_seconds = 0\n"
-            )
-            for key in ("cache_seconds", "repeat_log_sample"):
-                if (value := getattr(args, key)) is not None:
-                    cfg += f"{key} = {value}\n"
-            cfg_path = root / f"zorgid-{size}.toml"
-            cfg_path.write_text(cfg)
-            server = subprocess.Popen(
-                [*ZORGID, "ocsp", "serve", "--config", str(cfg_path)],
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                env={**os.environ, "PYTHONPATH": str(REPO)},
-            )  # fmt: skip
-            try:
-                _wait_port(port)
-                time.sleep(1.0)  # let every process bind
-                ours = run_wrk(port, paths_file, args.seconds, args.connections, args.warmup)
-            finally:
-                server.terminate()
-                server.wait(30)
-            index, rkey, rsigner = openssl_responder(root, issuing_pem, size)
-            oport = _free_port()
-            baseline = subprocess.Popen(
-                ["openssl", "ocsp", "-index", str(index), "-port", str(oport),
-                 "-rsigner", str(rsigner), "-rkey", str(rkey), "-CA", str(issuing_pem),
-                 "-multi", str(args.processes), "-nmin", "5", "-ignore_err"],
-                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            )  # fmt: skip
-            try:
-                # Wait for its "ACCEPT ..." line: a probe connection that sends nothing
-                # wedges an OpenSSL 3.0 responder child (it spins on the empty read).
-                assert baseline.stdout is not None
-                first = baseline.stdout.readline()
-                if not first.startswith(b"ACCEPT"):
-                    raise RuntimeError(f"openssl ocsp did not start: {first!r}")
-                time.sleep(0.5)  # the -multi children are forked after that line
-                # No warm-up: it keeps nothing to warm, and wrk's connections cut at the
-                # end of a run wedge its children as the probe above would.
-                theirs = run_wrk(oport, root_paths_file, args.seconds, args.connections)
-            finally:
-                # -multi makes the parent its own process group leader (setpgid(0, 0),
-                # which is also why it must not be started as a session leader) and it
-                # ignores SIGTERM: kill the group.
-                os.killpg(baseline.pid, signal.SIGKILL)
-                baseline.wait(30)
-            print(
-                f"{size:>10,} {'zorgid (pre-signed)':<22} {ours['rate']:>9.0f} "
-                f"{ours['p50']:>8.2f} {ours['p99']:>8.2f}  "
-                f"{ours['rate'] / max(theirs['rate'], 1e-9):.1f}x"
-                + (f"  non-2xx {ours['non2xx']:.0f}" if ours["non2xx"] else "")
-            )
-            print(
-                f"{size:>10,} {'openssl ocsp -index':<22} {theirs['rate']:>9.0f} "
-                f"{theirs['p50']:>8.2f} {theirs['p99']:>8.2f}  1.0x (baseline)"
-                + (f"  errors {theirs['errors']}" if theirs["errors"] else "")
-            )
-            ceiling = nginx_ceiling(
-                root,
-                pool[0].der,
-                paths_file,
-                args.processes,
-                args.seconds,
-                args.connections,
-                args.warmup,
-            )
-            if ceiling is None:
-                print(f"{size:>10,} {'nginx static (ceiling)':<22} not measured: no nginx")
-            else:
-                print(
-                    f"{size:>10,} {'nginx static (ceiling)':<22} {ceiling['rate']:>9.0f} "
-                    f"{ceiling['p50']:>8.2f} {ceiling['p99']:>8.2f}  "
-                    f"{ceiling['rate'] / max(theirs['rate'], 1e-9):.1f}x"
+            rounds = [
+                _serve_round(
+                    args, root, config, size, paths_file, root_paths_file, issuing_pem,
+                    pool[0].der,
                 )
-                print(
-                    f"{size:>10,} zorgid at {ours['rate'] / max(ceiling['rate'], 1e-9):.0%} "
-                    "of the ceiling"
-                )
+                for _ in range(args.rounds)
+            ]  # fmt: skip
+            for n, (ours, theirs, ceiling) in enumerate(rounds, start=1):
+                _print_round(size, ours, theirs, ceiling, f"round {n}" if args.rounds > 1 else "")
+            if args.rounds > 1:
+                _print_round(size, *_medians(rounds), f"median of {args.rounds} rounds")
         engine.dispose()
     return 0
 
