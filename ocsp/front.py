@@ -53,7 +53,6 @@ import functools
 import hashlib
 import json
 import logging
-import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -63,7 +62,7 @@ from email.utils import format_datetime
 from urllib.parse import unquote
 
 from ocsp.codec import MALFORMED_REQUEST, TRY_LATER
-from ocsp.kept import Kept
+from ocsp.kept import KeptCopies
 from ocsp.model import StoredCrl
 from ocsp.probes import LIVE_PATH, READY_PATH, READY_TIMEOUT_SECONDS, ReadinessCheck, failed_checks
 from ocsp.responder import Answer, Responder
@@ -149,53 +148,6 @@ class _Deferred:
     der: bytes = b""
     issuer_id: str = ""
     logged_path: str | None = None
-
-
-class ReadyGets:
-    """Finished responses of OCSP GETs by request target, each as long as its answer's
-    :class:`~ocsp.kept.Kept` life is fresh: a repeated GET is one dict lookup, no path
-    decoding, cache key or headers built again (issue 23).
-
-    Nothing lives longer than the responder's own kept answer it was made from (the
-    store's change feed ends both), so a revocation reaches these as it reaches the
-    responder's cache; at most *size* entries (the responder cache's size): when full,
-    those no longer fresh go, and if none has, all go (a flood of distinct targets costs
-    a refill, never memory). ``Cache-Control: max-age`` is the one of when the entry was
-    made (at most ``keep_seconds`` generous; nextUpdate still bounds what any cache does,
-    with ``Expires`` and ``must-revalidate``). Reads take no lock; writes, from the loop
-    and the worker threads, do.
-    """
-
-    def __init__(self, size: int, fresh: Callable[[Kept], bool]) -> None:
-        self._size = size
-        self._fresh = fresh
-        self._data: dict[str, tuple[Kept, HttpResponse]] = {}
-        self._lock = threading.Lock()
-
-    def __len__(self) -> int:
-        return len(self._data)
-
-    def get(self, target: str) -> HttpResponse | None:
-        """The response kept for *target*, if still fresh."""
-        hit = self._data.get(target)
-        if hit is None or not self._fresh(hit[0]):
-            return None
-        return hit[1]
-
-    def keep(self, target: str, response: HttpResponse) -> None:
-        """Keep a 200 answer of a GET of *target* if the responder keeps its answer."""
-        answer = response.answer
-        if self._size <= 0 or answer is None or answer.kept is None:
-            return
-        kept = answer.kept
-        if not answer.cached:  # what a repeat is: as the responder's cache hits say
-            answer = dataclasses.replace(answer, cached=True, on_demand=None)
-            response = dataclasses.replace(response, answer=answer)
-        with self._lock:
-            if len(self._data) >= self._size and target not in self._data:
-                alive = {key: hit for key, hit in self._data.items() if self._fresh(hit[0])}
-                self._data = alive if len(alive) < self._size else {}
-            self._data[target] = (kept, response)
 
 
 class CrlCache:
@@ -354,7 +306,13 @@ class Front:
         self._on_answer = on_answer
         self._probe_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="ocsp-readyz")
         """The readiness checks' own threads (none start before the first ``/readyz``)."""
-        self._kept = ReadyGets(responder.cache_size, responder.fresh)
+        self._kept: KeptCopies[HttpResponse] = KeptCopies(
+            responder.cache_size, responder.fresh, max_seconds=MAX_AGE_MARGIN_SECONDS
+        )
+        """Finished responses of OCSP GETs by target: a repeat is one dict lookup, no path
+        decoding, cache key or headers built again (issue 23). Sent at most
+        MAX_AGE_MARGIN_SECONDS after they were made, so the ``max-age`` computed then
+        never says more than is left."""
         self._sample = max(1, repeat_log_sample)
         self._repeats = 0
         """Responses :meth:`again` gave since the last access line of one (event loop only)."""
@@ -367,7 +325,7 @@ class Front:
 
     def again(self, target: str) -> HttpResponse | None:
         """The response of a plain GET of *target* (no query, no ``If-None-Match``) if a
-        finished one is kept (:class:`ReadyGets`), counted as an answer sent; else ``None``
+        finished one is kept (``self._kept``), counted as an answer sent; else ``None``
         (then :meth:`now`). The adapter asks this before it builds an :class:`HttpRequest`."""
         response = self._kept.get(target)
         if response is not None and response.answer is not None:
@@ -555,8 +513,13 @@ class Front:
             answer=answer,
             logged_path=shown,
         )
-        if request.method == "GET" and "?" not in request.raw_path:
-            self._kept.keep(request.raw_path, response)
+        if request.method == "GET" and "?" not in request.raw_path and answer.kept is not None:
+            repeat = answer  # a repeat is counted as the responder's cache hits are
+            if not answer.cached:
+                repeat = dataclasses.replace(answer, cached=True, on_demand=None)
+            self._kept.keep(
+                request.raw_path, answer.kept, dataclasses.replace(response, answer=repeat)
+            )
         return response
 
     def _crl(self, request: HttpRequest, issuer_id: str) -> HttpResponse:

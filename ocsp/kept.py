@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import OrderedDict, deque
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
@@ -213,3 +214,55 @@ class AnswerCache(Generic[V]):
             if len(ends) > 4 * self._size:  # keys put again and again: one entry each left
                 alive = [(k.until, key, k) for key, (k, _answer) in self._data.items()]
                 self._ends = deque(sorted(alive, key=lambda end: end[0]))
+
+
+class KeptCopies(Generic[V]):
+    """Things made from kept answers (the HTTP front's finished GET responses), by key.
+
+    Each lives as long as the :class:`Kept` life of the answer it was made from (the feed
+    ends both) and at most *max_seconds* after it was made; at most *size* of them: when
+    full, those no longer fresh go, and if none has, all go (a flood of distinct keys
+    costs a refill, never memory). Reads take no lock; writes (the event loop and the
+    worker threads) do."""
+
+    def __init__(
+        self,
+        size: int,
+        fresh: Callable[[Kept], bool],
+        *,
+        max_seconds: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._size = size
+        self._fresh = fresh
+        self._max = max_seconds
+        self._clock = clock
+        self._data: dict[str, tuple[Kept, V, float]] = {}
+        """key -> (the answer's life, the copy, when it was made + max_seconds)"""
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def get(self, key: str) -> V | None:
+        """The copy kept under *key*, if still fresh."""
+        hit = self._data.get(key)
+        if hit is None or hit[2] <= self._clock() or not self._fresh(hit[0]):
+            return None
+        return hit[1]
+
+    def keep(self, key: str, kept: Kept, value: V) -> None:
+        """Keep *value*, made from an answer whose life is *kept*, under *key*."""
+        if self._size <= 0:
+            return
+        until = self._clock() + self._max
+        with self._lock:
+            if len(self._data) >= self._size and key not in self._data:
+                now = self._clock()
+                alive = {
+                    old: hit
+                    for old, hit in self._data.items()
+                    if hit[2] > now and self._fresh(hit[0])
+                }
+                self._data = alive if len(alive) < self._size else {}
+            self._data[key] = (kept, value, until)

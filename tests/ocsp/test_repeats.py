@@ -1,4 +1,4 @@
-"""A repeated OCSP GET is answered from the front's finished responses (``ReadyGets``,
+"""A repeated OCSP GET is answered from the front's finished responses (``KeptCopies``,
 issue 23): the same bytes and headers as the first time, never past the responder cache's
 bound on a revocation, never for a conditional or oversized request, and logged one line
 in ``repeat_log_sample``. Served by the real front (granian) on a real port."""
@@ -8,14 +8,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import unquote
 
 import pytest
 import sqlalchemy as sa
 from asn1crypto import ocsp as asn1_ocsp
 
-from ocsp.front import MAX_HEADER_BYTES, HttpResponse, ReadyGets
+from ocsp.front import MAX_AGE_MARGIN_SECONDS, MAX_HEADER_BYTES, HttpRequest
 from ocsp.issuers import IssuingCa
-from ocsp.kept import Kept
+from ocsp.kept import Kept, KeptCopies
 from ocsp.responder import Answer
 from tests.logcapture import capture
 from tests.ocsp.conftest import OcspEnv, Pki, Served, http_app, make_env, serve_app
@@ -135,31 +136,48 @@ def test_repeats_are_logged_one_in_the_sample_and_everything_else_each(cached: O
 T0 = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
 
 
-def _kept(n: int, life: Kept) -> HttpResponse:
-    answer = Answer(outcome="successful", der=b"%d" % n, cacheable=True, kept=life)
-    return HttpResponse(status=200, headers=(), body=answer.der, kind="good", answer=answer)
+def test_a_get_is_kept_only_when_the_responder_keeps_its_answer(
+    cached: OcspEnv, env: OcspEnv
+) -> None:
+    """No socket: the front's own steps. A responder without a cache keeps nothing, so
+    its front keeps nothing either (every GET then reads the store)."""
+    for responder_env, kept in ((cached, True), (env, False)):
+        front = http_app(responder_env)
+        path = unquote(_path(responder_env, responder_env.issue().serial))
+        assert front.handle(HttpRequest(method="GET", raw_path=path)).status == 200
+        again = front.again(path)
+        assert (again is not None) is kept
+        if again is not None:
+            assert again.answer is not None and again.answer.cached
+        assert front.again(path + "?x") is None  # another target
 
 
-def test_kept_responses_live_as_their_answers_do() -> None:
+def test_copies_live_as_the_answers_they_were_made_from() -> None:
     lives = [Kept(("issuer", n), T0, T0, T0 + timedelta(seconds=60)) for n in range(5)]
-    kept = ReadyGets(3, lambda life: life.until > T0)
+    copies: KeptCopies[str] = KeptCopies(3, lambda life: life.until > T0, max_seconds=60)
     for n in range(3):
-        kept.keep(f"/ocsp/{n}", _kept(n, lives[n]))
-    assert len(kept) == 3
-    hit = kept.get("/ocsp/1")
-    assert hit is not None and hit.body == b"1"
-    assert hit.answer is not None and hit.answer.cached  # as a repeat is counted
+        copies.keep(f"/ocsp/{n}", lives[n], f"copy {n}")
+    assert len(copies) == 3 and copies.get("/ocsp/1") == "copy 1"
     lives[0].until = T0  # ended: the feed named it, or its time is up
-    assert kept.get("/ocsp/0") is None
-    kept.keep("/ocsp/3", _kept(3, lives[3]))  # full: the ended one goes
-    assert len(kept) == 3 and kept.get("/ocsp/3") is not None
-    kept.keep("/ocsp/4", _kept(4, lives[4]))  # full, none ended: all go
-    assert len(kept) == 1 and kept.get("/ocsp/4") is not None
+    assert copies.get("/ocsp/0") is None
+    copies.keep("/ocsp/3", lives[3], "copy 3")  # full: the ended one goes
+    assert len(copies) == 3 and copies.get("/ocsp/3") == "copy 3"
+    copies.keep("/ocsp/4", lives[4], "copy 4")  # full, none ended: all go
+    assert len(copies) == 1 and copies.get("/ocsp/4") == "copy 4"
+    nothing: KeptCopies[str] = KeptCopies(0, lambda life: True, max_seconds=60)
+    nothing.keep("/ocsp/0", lives[1], "copy")
+    assert nothing.get("/ocsp/0") is None
 
 
-def test_an_answer_the_responder_does_not_keep_is_not_kept() -> None:
-    kept = ReadyGets(10, lambda life: True)
-    nonce_answer = Answer(outcome="successful", der=b"n", cacheable=False)
-    kept.keep("/ocsp/n", HttpResponse(status=200, headers=(), answer=nonce_answer))
-    assert len(kept) == 0
-    assert ReadyGets(0, lambda life: True).get("/ocsp/n") is None
+def test_a_kept_response_is_sent_at_most_the_max_age_margin_after_it_was_made() -> None:
+    """Its max-age was computed when it was made: later it would say more than is left."""
+    now = [1000.0]
+    life = Kept(("issuer", 1), T0, T0, T0 + timedelta(hours=1))
+    copies: KeptCopies[str] = KeptCopies(
+        10, lambda life: True, max_seconds=MAX_AGE_MARGIN_SECONDS, clock=lambda: now[0]
+    )
+    copies.keep("/ocsp/m", life, "response")
+    now[0] += MAX_AGE_MARGIN_SECONDS - 0.1
+    assert copies.get("/ocsp/m") == "response"
+    now[0] += 0.2
+    assert copies.get("/ocsp/m") is None
