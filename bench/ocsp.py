@@ -1,7 +1,7 @@
 """OCSP serving and signing rates, each beside a baseline measured in the same run.
 
 Usage: ``.venv/bin/python bench/ocsp.py [--sizes 10000,1000000] [--seconds 10]
-[--warmup 5] [--rounds 1] [--processes 2] [--connections 64]``; ``--rounds 3`` measures
+[--warmup 10] [--rounds 1] [--processes 2] [--connections 64]``; ``--rounds 3`` measures
 each size three times (engine, openssl, nginx, again...) and prints the medians too.
 
 Needs ``wrk`` (Debian package ``wrk``) as the load generator and ``openssl``.
@@ -863,7 +863,7 @@ def main() -> int:
         "--rounds", type=int, default=1, help="measure each size this often, then the medians"
     )
     parser.add_argument(
-        "--warmup", type=int, default=5, help="seconds of load before each measured run"
+        "--warmup", type=int, default=10, help="seconds of load before each measured run"
     )
     parser.add_argument("--processes", type=int, default=2)
     parser.add_argument("--connections", type=int, default=64)
