@@ -11,8 +11,8 @@ second, in a thread of its own, and ends what it names. So:
   feed can be read, and within ``cache_seconds`` (the bound before the feed) when it
   cannot: answers older than that stop being fresh when the feed is late;
 - an answer asked for again and again is read from the store once per ``keep_seconds``,
-  not once per ``cache_seconds``: with 10,000 certificates asked for at random, most
-  requests were misses at 5 s (bench/NOTES.md, issue 23).
+  not once per ``cache_seconds``: with 10,000 certificates asked for at random, 5 s left
+  a large share of requests store reads (bench/NOTES.md, issue 23).
 
 Without a feed (``keep_seconds`` 0, or a store that has none) answers live
 ``cache_seconds``, as before.
@@ -186,7 +186,13 @@ class AnswerCache(Generic[V]):
             return None
         with self._lock:
             kept = self._by_ref.get(ref)
+            if kept is not None and kept.produced_at > produced_at and self._fresh(kept, read_at):
+                return None  # read before a newer one another thread keeps: not kept
             if kept is None or kept.produced_at != produced_at or not self._fresh(kept, read_at):
+                if kept is not None:
+                    # Replaced, it is out of the feed's reach: its answers (another
+                    # request form's, the front's copies) end now, not at its end.
+                    kept.until = _ENDED
                 kept = Kept(ref, produced_at, read_at, min(read_at + self._long, next_update))
                 self._by_ref[ref] = kept
                 while len(self._by_ref) > self._size:

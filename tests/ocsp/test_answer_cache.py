@@ -124,6 +124,25 @@ def test_only_a_newer_response_ends_what_is_kept() -> None:
         assert _read_feed(cache, feed, clock, b"a") == "a"
 
 
+def test_a_newer_response_read_through_one_form_ends_the_others() -> None:
+    """The SHA-1 form keeps the good response; a revocation is stored and the SHA-256 form
+    reads it before the feed names it. The SHA-1 form must not go on answering good: the
+    feed then finds the revoked response already kept, and would end nothing."""
+    clock, feed = Clock(), Feed()
+    cache = _cache(clock, feed)
+    _put(cache, b"sha1 form", REF, clock, produced=T0)
+    clock.advance(0.5)
+    revoked_at = clock()
+    _put(cache, b"sha256 form", REF, clock, produced=revoked_at)
+    assert cache.get(b"sha1 form") is None
+    assert cache.get(b"sha256 form") == "sha256 form"
+    feed.changed.append((revoked_at, REF))
+    assert _read_feed(cache, feed, clock, b"sha256 form") == "sha256 form"
+    # A read that raced and got the older response is answered once, and not kept.
+    assert cache.life(REF, T0, clock(), NEXT_UPDATE) is None
+    assert cache.get(b"sha256 form") == "sha256 form"
+
+
 def test_a_feed_that_cannot_be_read_leaves_the_cache_seconds_bound() -> None:
     clock, feed = Clock(), Feed()
     cache = _cache(clock, feed)
