@@ -54,7 +54,7 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -241,6 +241,11 @@ def decode_get_path(raw: str) -> bytes | None:
         return None
 
 
+def headers_too_large(headers: Iterable[tuple[str, str]]) -> bool:
+    """Names and values together over :data:`MAX_HEADER_BYTES` (431)."""
+    return sum(len(name) + len(value) for name, value in headers) > MAX_HEADER_BYTES
+
+
 def logged_path(raw: str) -> str:
     """The path as the access line shows it: without its query, at most
     :data:`MAX_LOGGED_PATH` characters (the rest counted, not shown)."""
@@ -406,7 +411,7 @@ class Front:
     def _route(self, request: HttpRequest) -> HttpResponse | _Deferred:
         if len(request.raw_path) > MAX_TARGET:
             return _error(414, f"request target over {MAX_TARGET} characters")
-        if sum(len(k) + len(v) for k, v in request.headers.items()) > MAX_HEADER_BYTES:
+        if headers_too_large(request.headers.items()):
             return _error(431, f"request headers over {MAX_HEADER_BYTES} bytes")
         raw = request.raw_path.split("?", 1)[0]
         path = unquote(raw) if "%" in raw else raw

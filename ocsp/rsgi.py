@@ -12,15 +12,21 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Protocol
 
-from ocsp.front import MAX_HEADER_BYTES, MAX_REQUEST_BYTES, Front, HttpRequest, HttpResponse
+from ocsp.front import (
+    MAX_REQUEST_BYTES,
+    Front,
+    HttpRequest,
+    HttpResponse,
+    headers_too_large,
+)
 
 
 class RsgiHeaders(Protocol):
-    def items(self) -> Iterable[tuple[str, str]]: ...
+    def items(self) -> Sequence[tuple[str, str]]: ...
 
 
 class RsgiScope(Protocol):
@@ -80,14 +86,11 @@ class RsgiFront:
         self._front.close()
 
 
-def _plain(items: Iterable[tuple[str, str]]) -> bool:
+def _plain(items: Sequence[tuple[str, str]]) -> bool:
     """No ``If-None-Match`` and headers within the limit: a kept response is the answer."""
-    size = 0
-    for name, value in items:
-        if name.lower() == "if-none-match":
-            return False
-        size += len(name) + len(value)
-    return size <= MAX_HEADER_BYTES
+    if any(name.lower() == "if-none-match" for name, _value in items):
+        return False
+    return not headers_too_large(items)
 
 
 def _send(proto: RsgiProtocol, request: HttpRequest, answer: HttpResponse) -> None:
